@@ -1,0 +1,4 @@
+export * from './blob-id.js'
+export * from './blob-id-computer.js'
+export * from './chunk-tree.js'
+export * from './errors.js'
