@@ -1,0 +1,108 @@
+import { createReadStream } from 'node:fs'
+import { stat, unlink, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { Command } from 'commander'
+import { parseBlobId } from '../../blob/blob-id.js'
+import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
+import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
+import { WalrusHttpClient } from '../../walrus/http-client.js'
+import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
+
+interface WalrusOptions {
+  walrus?: string
+  publisher?: string
+  aggregator?: string
+}
+
+function walrusClient (options: WalrusOptions): WalrusHttpClient {
+  const base = options.walrus ?? process.env.HERD_WALRUS ?? DEFAULT_WALRUS_URL
+  return new WalrusHttpClient({ publisher: options.publisher ?? base, aggregator: options.aggregator ?? base })
+}
+
+async function regularFile (path: string): Promise<string> {
+  const info = await stat(path).catch(() => undefined)
+  if (info == null) throw new Error(`no such file: ${path}`)
+  if (!info.isFile()) throw new Error(`not a regular file: ${path}`)
+  return resolve(path)
+}
+
+function walrusOptions (command: Command): Command {
+  return command
+    .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
+    .option('--publisher <url>', 'publisher base URL, when it differs from the aggregator', httpUrl)
+    .option('--aggregator <url>', 'aggregator base URL, when it differs from the publisher', httpUrl)
+}
+
+export function blobCommand (program: Command): void {
+  const blob = program.command('blob').description('compute, store and fetch Walrus blobs')
+
+  blob.command('id')
+    .description('print the Walrus blob ID and chunk root of a file, without storing it')
+    .argument('<file>')
+    .option('--shards <n>', 'shard count of the target Walrus network', integer('--shards', 1, 65535), DEFAULT_N_SHARDS)
+    .option('--chunk-size <bytes>', 'chunk size of the chunk tree', integer('--chunk-size', 1024, 64 * 1024 * 1024), DEFAULT_CHUNK_SIZE)
+    .action(async (file: string, options: { shards: number, chunkSize: number }) => {
+      const path = await regularFile(file)
+      const computer = new BlobIdComputer({ nShards: options.shards })
+      try {
+        const [metadata, tree] = await Promise.all([computer.computeFile(path), chunkTreeOfFile(path, { chunkSize: options.chunkSize })])
+        printJson({ blobId: metadata.blobId, size: metadata.size, nShards: metadata.nShards, chunkRoot: toHex(tree.root), chunkSize: tree.chunkSize, chunks: tree.leaves.length })
+      } finally {
+        await computer.stop()
+      }
+    })
+
+  walrusOptions(blob.command('put'))
+    .description('store a file on Walrus through a publisher and print the reply as JSON')
+    .argument('<file>')
+    .option('--epochs <n>', 'storage epochs ahead', integer('--epochs', 1, 53), 1)
+    .option('--permanent', 'store as a permanent (non-deletable) blob')
+    .option('--send-object-to <address>', 'Sui address that receives the Blob object')
+    .action(async (file: string, options: WalrusOptions & { epochs: number, permanent?: boolean, sendObjectTo?: string }) => {
+      const path = await regularFile(file)
+      const client = walrusClient(options)
+      try {
+        const stored = await client.putFile(path, {
+          epochs: options.epochs,
+          ...(options.permanent === true ? { permanent: true } : {}),
+          ...(options.sendObjectTo != null ? { sendObjectTo: options.sendObjectTo } : {})
+        })
+        printJson(stored)
+      } finally {
+        await client.close()
+      }
+    })
+
+  walrusOptions(blob.command('get'))
+    .description('fetch a blob from an aggregator, to a file (-o) or to stdout')
+    .argument('<blobId>')
+    .option('-o, --output <file>', 'write the blob here, atomically, and print JSON; without it, raw bytes go to stdout')
+    .option('--range <start-end>', 'inclusive byte range', byteRange)
+    .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
+      const blobId = parseBlobId(blobIdArgument)
+      const client = walrusClient(options)
+      try {
+        const range = options.range != null ? { range: options.range } : {}
+        if (options.output != null) {
+          const path = resolve(options.output)
+          const { bytes } = await client.getToFile(blobId, path, range)
+          printJson({ blobId, path, bytes })
+          return
+        }
+        // stdout cannot be rewound, so the blob lands on disk first and a retry never duplicates bytes.
+        const dir = await mkdtemp(join(tmpdir(), 'herd-get-'))
+        try {
+          const path = join(dir, 'blob')
+          await client.getToFile(blobId, path, range)
+          await pipeline(createReadStream(path), process.stdout, { end: false })
+          await unlink(path)
+        } finally {
+          await rm(dir, { recursive: true, force: true })
+        }
+      } finally {
+        await client.close()
+      }
+    })
+}

@@ -1,0 +1,49 @@
+import { resolve, join } from 'node:path'
+import type { Command } from 'commander'
+import { DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
+import { DEFAULT_MAX_BLOB_BYTES, LocalWalrus } from '../../walrus/local/server.js'
+import { DEFAULT_WALRUS_PORT, fraction, herdHome, integer, printJson } from '../options.js'
+import { untilSignal } from '../signals.js'
+
+interface DevnetOptions {
+  dir?: string
+  host: string
+  walrusPort: number
+  shards: number
+  maxBlobBytes: number
+  latencyMs: number
+  bandwidth: number
+  failureRate: number
+  seed: number
+}
+
+export function devnetCommand (program: Command): void {
+  program.command('devnet')
+    .description('run the local Walrus (publisher + aggregator HTTP API) that stands in for the real network')
+    .option('--dir <dir>', 'data dir (default $HERD_HOME/devnet)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--walrus-port <port>', 'port of the local Walrus; 0 picks a free one', integer('--walrus-port', 0, 65535), DEFAULT_WALRUS_PORT)
+    .option('--shards <n>', 'shard count of the encoder (1000 gives mainnet IDs)', integer('--shards', 1, 65535), DEFAULT_N_SHARDS)
+    .option('--max-blob-bytes <n>', 'largest upload accepted', integer('--max-blob-bytes', 1), DEFAULT_MAX_BLOB_BYTES)
+    .option('--latency-ms <ms>', 'latency added to every answer', integer('--latency-ms', 0, 60_000), 0)
+    .option('--bandwidth <bytes-per-sec>', 'cap on each response body; 0 for none', integer('--bandwidth', 0), 0)
+    .option('--failure-rate <p>', 'share of requests failed with a 5xx', fraction('--failure-rate'), 0)
+    .option('--seed <n>', 'seed of the failure injection', integer('--seed', 0, 2 ** 32 - 1), 1)
+    .action(async (options: DevnetOptions) => {
+      const dir = resolve(options.dir ?? join(herdHome(), 'devnet'))
+      const walrus = new LocalWalrus({
+        dir: join(dir, 'walrus'),
+        host: options.host,
+        port: options.walrusPort,
+        nShards: options.shards,
+        maxBlobBytes: options.maxBlobBytes,
+        seed: options.seed,
+        shaping: { latencyMs: options.latencyMs, bandwidthBytesPerSec: options.bandwidth, failureRate: options.failureRate }
+      })
+      await walrus.start()
+      printJson({ event: 'ready', walrus: walrus.url, dir, nShards: walrus.nShards })
+      const signal = await untilSignal()
+      await walrus.stop()
+      printJson({ event: 'stopped', signal })
+    })
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander'
+import { blobCommand } from './commands/blob.js'
+import { devnetCommand } from './commands/devnet.js'
+
+export function buildProgram (): Command {
+  const program = new Command('herd')
+    .description('a peer-to-peer caching mesh for AI inference nodes, with models and proofs on Walrus')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+  blobCommand(program)
+  devnetCommand(program)
+  return program
+}
+
+async function main (): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode
+      return
+    }
+    process.stderr.write(`herd: ${(err as Error).message ?? String(err)}\n`)
+    process.exitCode = 1
+  }
+}
+
+await main()

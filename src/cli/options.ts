@@ -1,0 +1,50 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { InvalidArgumentError } from 'commander'
+
+export const DEFAULT_WALRUS_PORT = 31415
+export const DEFAULT_WALRUS_URL = `http://127.0.0.1:${DEFAULT_WALRUS_PORT}`
+
+/** herd's home: `$HERD_HOME`, else `~/.herd`. */
+export function herdHome (): string {
+  return process.env.HERD_HOME ?? join(homedir(), '.herd')
+}
+
+export function integer (name: string, min: number, max: number = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`)
+    const n = Number(value)
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be from ${min} to ${max}, got ${n}`)
+    return n
+  }
+}
+
+export function fraction (name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number from 0 to 1, got "${value}"`)
+    return n
+  }
+}
+
+export function httpUrl (value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${value}" must be an http or https URL`)
+  return value.replace(/\/+$/, '')
+}
+
+export function byteRange (value: string): { start: number, end: number } {
+  const match = /^(\d+)-(\d+)$/.exec(value)
+  if (match == null || Number(match[1]) > Number(match[2])) throw new InvalidArgumentError(`range must be START-END with START <= END (inclusive), got "${value}"`)
+  return { start: Number(match[1]), end: Number(match[2]) }
+}
+
+/** One JSON line on stdout, for scripts. */
+export function printJson (value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}

@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto'
+import { createReadStream, type ReadStream } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { z } from 'zod'
+import { isBlobId, type BlobId } from '../../blob/blob-id.js'
+
+const log = logger('herd:walrus:local:disk-store')
+
+const STORE_VERSION = 1
+
+const blobRecordSchema = z.object({
+  blobId: z.string().refine(isBlobId),
+  size: z.number().int().nonnegative(),
+  rootHash: z.string().regex(/^[0-9a-f]{64}$/),
+  objectId: z.string().regex(/^0x[0-9a-f]{64}$/),
+  registeredEpoch: z.number().int().nonnegative(),
+  endEpoch: z.number().int().nonnegative(),
+  permanent: z.boolean(),
+  storedAt: z.number()
+})
+
+export type BlobRecord = z.infer<typeof blobRecordSchema> & { blobId: BlobId }
+
+const storeInfoSchema = z.object({ version: z.number().int(), nShards: z.number().int().positive(), genesisMs: z.number() })
+export type StoreInfo = z.infer<typeof storeInfoSchema>
+
+/** The local Walrus found a data dir it cannot use as it is asked to. */
+export class LocalStoreMismatchError extends Error {
+  override name = 'LocalStoreMismatchError'
+}
+
+/** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
+export async function writeFileAtomic (path: string, bytes: string | Uint8Array): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  const handle = await open(temp, 'w', 0o644)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temp, path)
+}
+
+/**
+ * Blobs of the local Walrus on disk: `blobs/ID` holds the bytes and `blobs/ID.json`
+ * its record. A blob exists once its record does, and the record is written last,
+ * so a crash at any point leaves no half blob visible.
+ */
+export class DiskBlobStore {
+  readonly dir: string
+  private readonly blobsDir: string
+  private readonly tempDir: string
+  private readonly records = new Map<string, BlobRecord>()
+  private readonly locks = new Map<string, Promise<unknown>>()
+  private storedBytes = 0
+
+  constructor (dir: string) {
+    this.dir = dir
+    this.blobsDir = join(dir, 'blobs')
+    this.tempDir = join(dir, 'tmp')
+  }
+
+  /** Opens the dir, checking it was made for the same shard count, and drops what a crash left half-written. */
+  async open (nShards: number): Promise<StoreInfo> {
+    await mkdir(this.blobsDir, { recursive: true })
+    await rm(this.tempDir, { recursive: true, force: true })
+    await mkdir(this.tempDir, { recursive: true })
+    const info = await this.readInfo(nShards)
+    const names = new Set(await readdir(this.blobsDir))
+    for (const name of names) {
+      if (name.endsWith('.tmp')) {
+        await unlink(join(this.blobsDir, name)).catch(() => {})
+        continue
+      }
+      if (!name.endsWith('.json')) {
+        if (!names.has(`${name}.json`)) {
+          log('dropping orphaned blob data %s', name)
+          await unlink(join(this.blobsDir, name)).catch(() => {})
+        }
+        continue
+      }
+      const blobId = name.slice(0, -5)
+      const record = await this.readRecord(blobId)
+      const size = names.has(blobId) ? (await stat(join(this.blobsDir, blobId))).size : -1
+      if (record == null || record.size !== size) {
+        log('dropping blob %s: record unreadable or data missing or of the wrong size', blobId)
+        await unlink(join(this.blobsDir, name)).catch(() => {})
+        await unlink(join(this.blobsDir, blobId)).catch(() => {})
+        continue
+      }
+      this.records.set(blobId, record)
+      this.storedBytes += record.size
+    }
+    return info
+  }
+
+  get (blobId: string): BlobRecord | undefined {
+    return this.records.get(blobId)
+  }
+
+  get stats (): { blobs: number, bytes: number } {
+    return { blobs: this.records.size, bytes: this.storedBytes }
+  }
+
+  /** A fresh path inside the store's temp dir, on the same file system as the blobs. */
+  tempPath (): string {
+    return join(this.tempDir, `upload-${randomBytes(8).toString('hex')}`)
+  }
+
+  /** Runs `fn` with no other call for the same blob ID in progress. */
+  async withLock<T> (blobId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(blobId) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => {})
+    this.locks.set(blobId, tail)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(blobId) === tail) this.locks.delete(blobId)
+    }
+  }
+
+  /** Moves a fully written and synced temp file into place, then writes its record. Call under the blob's lock. */
+  async commit (tempFile: string, record: BlobRecord): Promise<void> {
+    await rename(tempFile, join(this.blobsDir, record.blobId))
+    await writeFileAtomic(join(this.blobsDir, `${record.blobId}.json`), JSON.stringify(record))
+    const previous = this.records.get(record.blobId)
+    if (previous != null) this.storedBytes -= previous.size
+    this.records.set(record.blobId, record)
+    this.storedBytes += record.size
+  }
+
+  /** Rewrites the record of a blob already held. Call under the blob's lock. */
+  async updateRecord (record: BlobRecord): Promise<void> {
+    await writeFileAtomic(join(this.blobsDir, `${record.blobId}.json`), JSON.stringify(record))
+    this.records.set(record.blobId, record)
+  }
+
+  /** A read stream of `[start, end]` inclusive. */
+  read (blobId: string, start: number, end: number): ReadStream {
+    return createReadStream(join(this.blobsDir, blobId), { start, end, highWaterMark: 256 * 1024 })
+  }
+
+  private async readRecord (blobId: string): Promise<BlobRecord | undefined> {
+    try {
+      const parsed = blobRecordSchema.safeParse(JSON.parse(await readFile(join(this.blobsDir, `${blobId}.json`), 'utf8')))
+      if (parsed.success && parsed.data.blobId === blobId) return parsed.data as BlobRecord
+    } catch {}
+    return undefined
+  }
+
+  private async readInfo (nShards: number): Promise<StoreInfo> {
+    const path = join(this.dir, 'walrus.json')
+    let text: string | undefined
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    if (text == null) {
+      const info: StoreInfo = { version: STORE_VERSION, nShards, genesisMs: Date.now() }
+      await writeFileAtomic(path, JSON.stringify(info))
+      return info
+    }
+    let parsed
+    try {
+      parsed = storeInfoSchema.safeParse(JSON.parse(text))
+    } catch {}
+    if (parsed?.success !== true) throw new LocalStoreMismatchError(`${path} is not a local Walrus store description`)
+    const info = parsed.data
+    if (info.version !== STORE_VERSION) throw new LocalStoreMismatchError(`${path} has store version ${info.version}, this herd reads version ${STORE_VERSION}`)
+    if (info.nShards !== nShards) {
+      throw new LocalStoreMismatchError(`${this.dir} holds blobs encoded for ${info.nShards} shards, not ${nShards}: their IDs would differ`)
+    }
+    return info
+  }
+}

@@ -1,0 +1,28 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { RetryableWalrusError } from './errors.js'
+
+export interface RetryOptions {
+  /** Attempts after the first. */
+  retries: number
+  baseDelayMs: number
+  maxDelayMs: number
+  signal?: AbortSignal
+  onRetry?: (err: RetryableWalrusError, attempt: number, delayMs: number) => void
+}
+
+/** Runs `attempt` until it succeeds, throws a non-retryable error, or runs out of retries. */
+export async function withRetries<T> (attempt: (n: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt(n)
+    } catch (err) {
+      if (!(err instanceof RetryableWalrusError) || n >= options.retries) throw err
+      options.signal?.throwIfAborted()
+      // Full jitter keeps many nodes that failed together from retrying together.
+      const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** n)
+      const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
+      options.onRetry?.(err, n + 1, delayMs)
+      await sleep(delayMs, undefined, options.signal != null ? { signal: options.signal } : {})
+    }
+  }
+}
