@@ -15,6 +15,18 @@ const IDLE_WORKER_MS = 30_000
 
 const log = logger('herd:blob:blob-id-computer')
 
+/** RS2 symbols are at most this many bytes. */
+const MAX_SYMBOL_BYTES = 65_534
+
+/**
+ * The largest blob RS2 can encode for a shard count: source symbols per blob
+ * times the largest symbol (14,599,533,452 bytes at 1000 shards, as Walrus states).
+ */
+export function maxBlobSizeForShards (nShards: number): number {
+  const faulty = Math.floor((nShards - 1) / 3)
+  return (nShards - 2 * faulty) * (nShards - faulty) * MAX_SYMBOL_BYTES
+}
+
 export interface BlobMetadata {
   blobId: BlobId
   /** Root of the RS2 sliver-pair Merkle tree, hex. */
@@ -64,6 +76,11 @@ export class BlobIdComputer {
     this.concurrency = Math.max(1, init.concurrency ?? 1)
   }
 
+  /** The largest blob this computer can take: the encoding's limit for its shard count, or the wasm encoder's memory. */
+  get maxBlobBytes (): number {
+    return Math.min(MAX_ENCODE_BYTES, maxBlobSizeForShards(this.nShards))
+  }
+
   /** The metadata of a file, read by the worker itself: the main thread never holds the bytes. */
   async computeFile (path: string, options: { signal?: AbortSignal } = {}): Promise<BlobMetadata> {
     const { size } = await stat(path)
@@ -83,8 +100,8 @@ export class BlobIdComputer {
 
   private async enqueue (job: Omit<EncodeJob, 'id'>, size: number, signal?: AbortSignal): Promise<BlobMetadata> {
     if (this.stopped) throw new EncoderError('blob ID computer stopped')
-    if (size > MAX_ENCODE_BYTES) {
-      throw new InvalidArgumentError(`blob of ${size} bytes is over the encoder's limit of ${MAX_ENCODE_BYTES} bytes`)
+    if (size > this.maxBlobBytes) {
+      throw new InvalidArgumentError(`blob of ${size} bytes is over the limit of ${this.maxBlobBytes} bytes for the encoder at ${this.nShards} shards`)
     }
     signal?.throwIfAborted()
     return new Promise<BlobMetadata>((resolve, reject) => {

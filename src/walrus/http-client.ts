@@ -15,6 +15,8 @@ export const DEFAULT_RETRIES = 4
 export const DEFAULT_RETRY_BASE_MS = 250
 export const DEFAULT_RETRY_MAX_MS = 5_000
 export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000
+/** A publisher answers only after encoding and storing the whole blob: minutes for a large one. */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 10 * 60_000
 /** Longest silence inside a body before the transfer counts as stalled. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 /** readRange holds its answer in memory: keep it to chunk sizes. */
@@ -30,6 +32,8 @@ export interface WalrusHttpClientInit {
   retryBaseDelayMs?: number
   retryMaxDelayMs?: number
   headersTimeoutMs?: number
+  /** Time a publisher may take to answer once the upload is sent. */
+  publishTimeoutMs?: number
   idleTimeoutMs?: number
   dispatcher?: Dispatcher
 }
@@ -85,6 +89,7 @@ export class WalrusHttpClient implements WalrusStore {
   private readonly retries: number
   private readonly retryBaseDelayMs: number
   private readonly retryMaxDelayMs: number
+  private readonly publishTimeoutMs: number
   private readonly dispatcher: Dispatcher
 
   constructor (init: WalrusHttpClientInit) {
@@ -93,6 +98,7 @@ export class WalrusHttpClient implements WalrusStore {
     this.retries = init.retries ?? DEFAULT_RETRIES
     this.retryBaseDelayMs = init.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_MS
     this.retryMaxDelayMs = init.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_MS
+    this.publishTimeoutMs = init.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS
     this.dispatcher = init.dispatcher ?? new Agent({
       headersTimeout: init.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
       bodyTimeout: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -206,7 +212,7 @@ export class WalrusHttpClient implements WalrusStore {
   }
 
   private async put (body: () => NodeJS.ReadableStream | Uint8Array, size: number, options: PutOptions): Promise<StoredBlob> {
-    if (this.publisher == null) throw new WalrusError('no publisher URL configured: writes need one')
+    if (this.publisher == null) throw new WalrusError('no publisher URL configured: writes need one (mainnet has no public publisher; pass --publisher or --walrus)')
     const url = new URL('v1/blobs', this.publisher)
     const { epochs, permanent, deletable, sendObjectTo, signal } = options
     if (epochs != null) {
@@ -228,6 +234,7 @@ export class WalrusHttpClient implements WalrusStore {
           body: body() as any,
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
           dispatcher: this.dispatcher,
+          headersTimeout: this.publishTimeoutMs,
           signal
         })
       } catch (err) { throw asWalrusError(err, 'PUT /v1/blobs', signal) }

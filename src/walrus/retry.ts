@@ -22,7 +22,11 @@ export async function withRetries<T> (attempt: (n: number) => Promise<T>, option
       const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** n)
       const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
       options.onRetry?.(err, n + 1, delayMs)
-      await sleep(delayMs, undefined, options.signal != null ? { signal: options.signal } : {})
+      try {
+        await sleep(delayMs, undefined, options.signal != null ? { signal: options.signal } : {})
+      } catch (sleepErr) {
+        throw options.signal?.aborted === true ? options.signal.reason : sleepErr
+      }
     }
   }
 }

@@ -86,3 +86,18 @@ describe('blob ID', () => {
     assert.throws(() => blobIdFromU256('12x'), { name: 'InvalidBlobIdError' })
   })
 })
+
+describe('encoder limits', () => {
+  it('knows the largest blob for a shard count, as Walrus states it', async () => {
+    const { maxBlobSizeForShards } = await import('../../src/blob/blob-id-computer.js')
+    assert.equal(maxBlobSizeForShards(1000), 14_599_533_452)
+    const computer = new BlobIdComputer({ nShards: 10 })
+    try {
+      assert.equal(computer.maxBlobBytes, maxBlobSizeForShards(10))
+      await computer.computeBytes(new Uint8Array(computer.maxBlobBytes))
+      await assert.rejects(computer.computeBytes(new Uint8Array(computer.maxBlobBytes + 1)), { name: 'InvalidArgumentError' })
+    } finally {
+      await computer.stop()
+    }
+  })
+})

@@ -3,22 +3,28 @@ import { stat, unlink, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
 import { WalrusHttpClient } from '../../walrus/http-client.js'
+import { loadProfile, NETWORKS, type Network } from '../profiles.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 
 interface WalrusOptions {
+  network?: Network
   walrus?: string
   publisher?: string
   aggregator?: string
 }
 
-function walrusClient (options: WalrusOptions): WalrusHttpClient {
-  const base = options.walrus ?? process.env.HERD_WALRUS ?? DEFAULT_WALRUS_URL
-  return new WalrusHttpClient({ publisher: options.publisher ?? base, aggregator: options.aggregator ?? base })
+/** Flags win over $HERD_WALRUS, which wins over the --network profile, which wins over the local devnet. */
+async function walrusClient (options: WalrusOptions): Promise<WalrusHttpClient> {
+  const base = options.walrus ?? process.env.HERD_WALRUS
+  const profile = base == null && options.network != null ? (await loadProfile(options.network)).walrus : undefined
+  const publisher = options.publisher ?? base ?? (profile != null ? profile.publisher : DEFAULT_WALRUS_URL)
+  const aggregator = options.aggregator ?? base ?? profile?.aggregator ?? DEFAULT_WALRUS_URL
+  return new WalrusHttpClient({ aggregator, ...(publisher != null ? { publisher } : {}) })
 }
 
 async function regularFile (path: string): Promise<string> {
@@ -30,6 +36,7 @@ async function regularFile (path: string): Promise<string> {
 
 function walrusOptions (command: Command): Command {
   return command
+    .addOption(new Option('--network <name>', 'take Walrus endpoints from config/NAME.json').choices(NETWORKS))
     .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
     .option('--publisher <url>', 'publisher base URL, when it differs from the aggregator', httpUrl)
     .option('--aggregator <url>', 'aggregator base URL, when it differs from the publisher', httpUrl)
@@ -62,7 +69,7 @@ export function blobCommand (program: Command): void {
     .option('--send-object-to <address>', 'Sui address that receives the Blob object')
     .action(async (file: string, options: WalrusOptions & { epochs: number, permanent?: boolean, sendObjectTo?: string }) => {
       const path = await regularFile(file)
-      const client = walrusClient(options)
+      const client = await walrusClient(options)
       try {
         const stored = await client.putFile(path, {
           epochs: options.epochs,
@@ -82,7 +89,7 @@ export function blobCommand (program: Command): void {
     .option('--range <start-end>', 'inclusive byte range', byteRange)
     .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
       const blobId = parseBlobId(blobIdArgument)
-      const client = walrusClient(options)
+      const client = await walrusClient(options)
       try {
         const range = options.range != null ? { range: options.range } : {}
         if (options.output != null) {

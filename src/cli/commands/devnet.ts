@@ -41,7 +41,7 @@ export function devnetCommand (program: Command): void {
         shaping: { latencyMs: options.latencyMs, bandwidthBytesPerSec: options.bandwidth, failureRate: options.failureRate }
       })
       await walrus.start()
-      printJson({ event: 'ready', walrus: walrus.url, dir, nShards: walrus.nShards })
+      printJson({ event: 'ready', walrus: walrus.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxUploadBytes })
       const signal = await untilSignal()
       await walrus.stop()
       printJson({ event: 'stopped', signal })

@@ -9,7 +9,7 @@ import { toBase58 } from '@mysten/sui/utils'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { isBlobId } from '../../blob/blob-id.js'
-import { BlobIdComputer, DEFAULT_N_SHARDS, MAX_ENCODE_BYTES } from '../../blob/blob-id-computer.js'
+import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { DiskBlobStore, type BlobRecord, type StoreInfo } from './disk-store.js'
 import { parseRange, sendError } from './replies.js'
 import { originShapingSchema, seededRandom, ThrottleStream, type OriginShaping } from './shaping.js'
@@ -98,10 +98,15 @@ export class LocalWalrus {
     this.store = new DiskBlobStore(init.dir)
     this.computer = new BlobIdComputer({ nShards: init.nShards ?? DEFAULT_N_SHARDS })
     this.random = seededRandom(init.seed ?? 1)
-    this.maxBlobBytes = Math.min(init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES, MAX_ENCODE_BYTES)
+    this.maxBlobBytes = Math.min(init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES, this.computer.maxBlobBytes)
     this.maxConcurrentUploads = init.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS
     this.epochMs = init.epochMs ?? DEFAULT_EPOCH_MS
     this.shapingState = originShapingSchema.parse(init.shaping ?? {})
+  }
+
+  /** The largest upload taken: the configured limit, capped by what the encoder can take at this shard count. */
+  get maxUploadBytes (): number {
+    return this.maxBlobBytes
   }
 
   get nShards (): number {
