@@ -40,9 +40,11 @@ export function devnetCommand (program: Command): void {
         seed: options.seed,
         shaping: { latencyMs: options.latencyMs, bandwidthBytesPerSec: options.bandwidth, failureRate: options.failureRate }
       })
+      // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
+      const stopSignal = untilSignal()
       await walrus.start()
       printJson({ event: 'ready', walrus: walrus.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxUploadBytes })
-      const signal = await untilSignal()
+      const signal = await stopSignal
       await walrus.stop()
       printJson({ event: 'stopped', signal })
     })
