@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander'
 import { blobCommand } from './commands/blob.js'
 import { devnetCommand } from './commands/devnet.js'
+import { ledgerCommand } from './commands/ledger.js'
+import { modelCommand } from './commands/model.js'
 
 export function buildProgram (): Command {
   const program = new Command('herd')
@@ -11,6 +13,8 @@ export function buildProgram (): Command {
     .exitOverride()
   blobCommand(program)
   devnetCommand(program)
+  modelCommand(program)
+  ledgerCommand(program)
   return program
 }
 

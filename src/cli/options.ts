@@ -4,6 +4,8 @@ import { InvalidArgumentError } from 'commander'
 
 export const DEFAULT_WALRUS_PORT = 31415
 export const DEFAULT_WALRUS_URL = `http://127.0.0.1:${DEFAULT_WALRUS_PORT}`
+export const DEFAULT_LEDGER_PORT = 31416
+export const DEFAULT_LEDGER_URL = `http://127.0.0.1:${DEFAULT_LEDGER_PORT}`
 
 /** herd's home: `$HERD_HOME`, else `~/.herd`. */
 export function herdHome (): string {

@@ -7,7 +7,9 @@ export interface RetryOptions {
   baseDelayMs: number
   maxDelayMs: number
   signal?: AbortSignal
-  onRetry?: (err: RetryableWalrusError, attempt: number, delayMs: number) => void
+  /** Which errors are worth another try; RetryableWalrusError by default. */
+  isRetryable?: (err: unknown) => boolean
+  onRetry?: (err: Error, attempt: number, delayMs: number) => void
 }
 
 /** Runs `attempt` until it succeeds, throws a non-retryable error, or runs out of retries. */
@@ -16,12 +18,13 @@ export async function withRetries<T> (attempt: (n: number) => Promise<T>, option
     try {
       return await attempt(n)
     } catch (err) {
-      if (!(err instanceof RetryableWalrusError) || n >= options.retries) throw err
+      const retryable = options.isRetryable?.(err) ?? err instanceof RetryableWalrusError
+      if (!retryable || n >= options.retries) throw err
       options.signal?.throwIfAborted()
       // Full jitter keeps many nodes that failed together from retrying together.
       const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** n)
       const delayMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
-      options.onRetry?.(err, n + 1, delayMs)
+      options.onRetry?.(err as Error, n + 1, delayMs)
       try {
         await sleep(delayMs, undefined, options.signal != null ? { signal: options.signal } : {})
       } catch (sleepErr) {

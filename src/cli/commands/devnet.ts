@@ -2,13 +2,16 @@ import { resolve, join } from 'node:path'
 import type { Command } from 'commander'
 import { DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { DEFAULT_MAX_BLOB_BYTES, LocalWalrus } from '../../walrus/local/server.js'
-import { DEFAULT_WALRUS_PORT, fraction, herdHome, integer, printJson } from '../options.js'
+import { ChainStore } from '../../chain/local/chain-store.js'
+import { LedgerServer } from '../../chain/local/server.js'
+import { DEFAULT_LEDGER_PORT, DEFAULT_WALRUS_PORT, fraction, herdHome, integer, printJson } from '../options.js'
 import { untilSignal } from '../signals.js'
 
 interface DevnetOptions {
   dir?: string
   host: string
   walrusPort: number
+  ledgerPort: number
   shards: number
   maxBlobBytes: number
   latencyMs: number
@@ -19,10 +22,11 @@ interface DevnetOptions {
 
 export function devnetCommand (program: Command): void {
   program.command('devnet')
-    .description('run the local Walrus (publisher + aggregator HTTP API) that stands in for the real network')
+    .description('run the local Walrus (publisher + aggregator HTTP API) and the local ledger, stand-ins for Walrus and Sui')
     .option('--dir <dir>', 'data dir (default $HERD_HOME/devnet)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--walrus-port <port>', 'port of the local Walrus; 0 picks a free one', integer('--walrus-port', 0, 65535), DEFAULT_WALRUS_PORT)
+    .option('--ledger-port <port>', 'port of the local ledger; 0 picks a free one', integer('--ledger-port', 0, 65535), DEFAULT_LEDGER_PORT)
     .option('--shards <n>', 'shard count of the encoder (1000 gives mainnet IDs)', integer('--shards', 1, 65535), DEFAULT_N_SHARDS)
     .option('--max-blob-bytes <n>', 'largest upload accepted', integer('--max-blob-bytes', 1), DEFAULT_MAX_BLOB_BYTES)
     .option('--latency-ms <ms>', 'latency added to every answer', integer('--latency-ms', 0, 60_000), 0)
@@ -42,10 +46,21 @@ export function devnetCommand (program: Command): void {
       })
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
       const stopSignal = untilSignal()
-      await walrus.start()
-      printJson({ event: 'ready', walrus: walrus.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxUploadBytes })
+      const store = new ChainStore(join(dir, 'ledger'))
+      await store.open()
+      const ledger = new LedgerServer({ store, host: options.host, port: options.ledgerPort })
+      try {
+        await walrus.start()
+        await ledger.start()
+      } catch (err) {
+        await Promise.all([walrus.stop(), ledger.stop()])
+        await store.close()
+        throw err
+      }
+      printJson({ event: 'ready', walrus: walrus.url, ledger: ledger.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxUploadBytes })
       const signal = await stopSignal
-      await walrus.stop()
+      await Promise.all([walrus.stop(), ledger.stop()])
+      await store.close()
       printJson({ event: 'stopped', signal })
     })
 }

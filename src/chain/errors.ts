@@ -1,0 +1,35 @@
+/** Base of the settlement layer's errors. */
+export class LedgerError extends Error {
+  override name = 'LedgerError'
+}
+
+/** A transaction or request that is malformed, badly signed or over a limit: nothing was written. */
+export class InvalidTransactionError extends LedgerError {
+  override name = 'InvalidTransactionError'
+}
+
+export class DuplicateModelError extends LedgerError {
+  override name = 'DuplicateModelError'
+}
+
+export class DuplicateAnchorError extends LedgerError {
+  override name = 'DuplicateAnchorError'
+}
+
+export class NotFoundError extends LedgerError {
+  override name = 'NotFoundError'
+}
+
+/** A ledger store that is not what herd wrote: another version, or damaged. */
+export class LedgerStoreError extends LedgerError {
+  override name = 'LedgerStoreError'
+}
+
+/** A call to a remote ledger that may pass if tried again. */
+export class RetryableLedgerError extends LedgerError {
+  override name = 'RetryableLedgerError'
+}
+
+export class NodeKeyError extends Error {
+  override name = 'NodeKeyError'
+}

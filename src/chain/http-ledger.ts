@@ -1,0 +1,134 @@
+import type { Signer } from '@mysten/sui/cryptography'
+import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
+import { withRetries } from '../walrus/retry.js'
+import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
+import type { AppendResult, ChainHead } from './local/chain-store.js'
+import type { BlockSource } from './local/verify.js'
+import { signTx } from './signing.js'
+import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger, ModelEntry, ModelInput } from './types.js'
+import { validateAnchorInput, validateModelInput } from './validation.js'
+
+const NAMED_ERRORS: Record<string, new (message: string) => LedgerError> = {
+  InvalidTransactionError,
+  DuplicateModelError,
+  DuplicateAnchorError,
+  NotFoundError
+}
+
+export interface HttpLedgerInit {
+  url: string
+  signer?: Signer
+  retries?: number
+  timeoutMs?: number
+}
+
+/** A client of the devnet's ledger server: signs here, and the server checks the signature. */
+export class HttpLedger implements Ledger, BlockSource {
+  readonly kind = 'local'
+  readonly url: URL
+  private readonly signer?: Signer
+  private readonly retries: number
+  private readonly dispatcher: Dispatcher
+
+  constructor (init: HttpLedgerInit) {
+    try {
+      this.url = new URL(init.url)
+    } catch {
+      throw new LedgerError(`ledger URL is not a URL: ${init.url}`)
+    }
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new LedgerError(`ledger URL must be http or https: ${init.url}`)
+    if (init.signer != null) this.signer = init.signer
+    this.retries = init.retries ?? 3
+    const timeout = init.timeoutMs ?? 30_000
+    this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: timeout })
+  }
+
+  get address (): string | undefined {
+    return this.signer?.toSuiAddress()
+  }
+
+  async registerModel (model: ModelInput, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
+    const { blobObjectId, ...entry } = validateModelInput(model)
+    const result = await this.submit(await signTx(this.requireSigner(), { kind: 'registerModel', model: entry }), options.signal)
+    if (result.model == null) throw new LedgerError('ledger answered without the model entry')
+    return result.model
+  }
+
+  async anchor (anchor: AnchorInput, options: { signal?: AbortSignal } = {}): Promise<AnchorReceipt> {
+    const { bundleObjectId, ...entry } = validateAnchorInput(anchor)
+    const result = await this.submit(await signTx(this.requireSigner(), { kind: 'anchor', anchor: entry }), options.signal)
+    return { ledger: this.kind, txId: result.txId, height: result.height, time: result.time, address: result.sender }
+  }
+
+  async getModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
+    return this.call<ModelEntry>('GET', `v1/models/${encodeURIComponent(ref)}`, undefined, options.signal)
+  }
+
+  async listModels (options: { signal?: AbortSignal } = {}): Promise<ModelEntry[]> {
+    return (await this.call<{ models: ModelEntry[] }>('GET', 'v1/models', undefined, options.signal)).models
+  }
+
+  async getAnchor (rootOrTxId: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry> {
+    return this.call<AnchorEntry>('GET', `v1/anchors/${encodeURIComponent(rootOrTxId)}`, undefined, options.signal)
+  }
+
+  async listAnchors (address: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry[]> {
+    return (await this.call<{ anchors: AnchorEntry[] }>('GET', `v1/addresses/${encodeURIComponent(address)}/anchors`, undefined, options.signal)).anchors
+  }
+
+  async head (): Promise<ChainHead | undefined> {
+    return (await this.call<{ head: ChainHead | null }>('GET', 'v1/head')).head ?? undefined
+  }
+
+  async blocks (from: number, limit: number): Promise<Array<{ height: number, bytes: Uint8Array }>> {
+    const { blocks } = await this.call<{ blocks: Array<{ height: number, bytes: string }> }>('GET', `v1/blocks?from=${from}&limit=${limit}`)
+    return blocks.map(b => ({ height: b.height, bytes: new Uint8Array(Buffer.from(b.bytes, 'base64')) }))
+  }
+
+  async close (): Promise<void> {
+    await this.dispatcher.close()
+  }
+
+  private async submit (txBytes: Uint8Array, signal?: AbortSignal): Promise<AppendResult> {
+    return this.call<AppendResult>('POST', 'v1/transactions', txBytes, signal)
+  }
+
+  private async call<T> (method: 'GET' | 'POST', path: string, body?: Uint8Array, signal?: AbortSignal): Promise<T> {
+    const url = new URL(path, this.url.href.endsWith('/') ? this.url : `${this.url.href}/`)
+    return withRetries(async () => {
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(url, {
+          method,
+          dispatcher: this.dispatcher,
+          ...(body != null ? { body, headers: { 'content-type': 'application/octet-stream' } } : {}),
+          ...(signal != null ? { signal } : {})
+        })
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        if (err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException).code != null) {
+          throw new RetryableLedgerError(`${method} ${url.href}: ${(err as Error).message}`, { cause: err })
+        }
+        throw err
+      }
+      const text = await response.body.text()
+      let json: any
+      try {
+        json = JSON.parse(text)
+      } catch {
+        throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} with a body that is not JSON`)
+      }
+      if (response.statusCode === 200) return json as T
+      const message = json?.error?.message ?? text.slice(0, 300)
+      const Named = NAMED_ERRORS[json?.error?.name]
+      if (response.statusCode >= 500 || response.statusCode === 429) throw new RetryableLedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
+      if (Named != null) throw new Named(message)
+      throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
+    }, { retries: this.retries, baseDelayMs: 200, maxDelayMs: 3000, isRetryable: err => err instanceof RetryableLedgerError, ...(signal != null ? { signal } : {}) })
+  }
+
+  private requireSigner (): Signer {
+    if (this.signer == null) throw new LedgerError('this ledger client is read-only: writes need the node key')
+    return this.signer
+  }
+}

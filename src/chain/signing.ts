@@ -1,0 +1,32 @@
+import type { Signer } from '@mysten/sui/cryptography'
+import { fromBase64 } from '@mysten/sui/utils'
+import { verifyPersonalMessageSignature } from '@mysten/sui/verify'
+import { decodeSignedTx, decodeTxBody, encodeSignedTx, encodeTxBody, type TxPayload } from './codec.js'
+import { InvalidTransactionError } from './errors.js'
+
+/** Signs a transaction body as a Sui personal message, so any Sui wallet or verifier can check it. */
+export async function signTx (signer: Signer, payload: TxPayload): Promise<Uint8Array> {
+  const body = encodeTxBody(payload)
+  const { signature } = await signer.signPersonalMessage(body)
+  return encodeSignedTx(body, fromBase64(signature))
+}
+
+export interface VerifiedTx {
+  payload: TxPayload
+  /** The Sui address of the public key that signed it. */
+  sender: string
+}
+
+/** Decodes a signed transaction and checks its Ed25519 signature; throws InvalidTransactionError saying what failed. */
+export async function verifyTx (txBytes: Uint8Array): Promise<VerifiedTx> {
+  const { body, signature } = decodeSignedTx(txBytes)
+  if (signature[0] !== 0x00) throw new InvalidTransactionError('only Ed25519 signatures (flag 0x00) are accepted')
+  let sender: string
+  try {
+    const publicKey = await verifyPersonalMessageSignature(body, Buffer.from(signature).toString('base64'))
+    sender = publicKey.toSuiAddress()
+  } catch (err) {
+    throw new InvalidTransactionError(`signature does not verify: ${(err as Error).message}`)
+  }
+  return { payload: decodeTxBody(body), sender }
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod'
+import { isBlobId, type BlobId } from '../blob/blob-id.js'
+import { InvalidTransactionError } from './errors.js'
+import type { AnchorInput, ModelInput } from './types.js'
+
+export const MAX_TENSORS = 64
+export const MAX_RANK = 16
+export const MAX_ANCHOR_COUNT = 2 ** 32 - 1
+const MAX_BLOB_SIZE = Number.MAX_SAFE_INTEGER
+
+export const modelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'model name: 1-128 of a-z, 0-9, ".", "_", "-", starting with a letter or digit')
+export const modelVersionSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'model version: 1-64 of A-Z, a-z, 0-9, ".", "_", "+", "-"')
+const hashHex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+const blobIdSchema = z.string().refine(isBlobId, 'not a Walrus blob ID (43 characters of url-safe base64)').transform(s => s as BlobId)
+const objectIdSchema = z.string().regex(/^0x[0-9a-fA-F]{1,64}$/, 'must be a Sui object ID')
+
+const tensorSpecSchema = z.object({
+  name: z.string().min(1).max(256),
+  type: z.string().regex(/^[a-z0-9]{1,16}$/, 'tensor type: an onnxruntime type name'),
+  shape: z.array(z.union([z.number().int().min(0).max(2 ** 53 - 1), z.string().min(1).max(128)])).max(MAX_RANK)
+}).strict()
+
+export const modelInputSchema = z.object({
+  name: modelNameSchema,
+  version: modelVersionSchema,
+  blobId: blobIdSchema,
+  size: z.number().int().min(0).max(MAX_BLOB_SIZE),
+  chunkSize: z.number().int().min(1024).max(64 * 1024 * 1024),
+  chunkRoot: hashHex,
+  format: z.string().regex(/^[a-z0-9._-]{1,32}$/, 'format: 1-32 of a-z, 0-9, ".", "_", "-"'),
+  inputs: z.array(tensorSpecSchema).max(MAX_TENSORS),
+  outputs: z.array(tensorSpecSchema).max(MAX_TENSORS),
+  blobObjectId: objectIdSchema.optional()
+}).strict()
+
+export const anchorInputSchema = z.object({
+  root: hashHex,
+  count: z.number().int().min(1).max(MAX_ANCHOR_COUNT),
+  bundleBlobId: blobIdSchema,
+  bundleObjectId: objectIdSchema.optional()
+}).strict()
+
+function check<T> (schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) throw new InvalidTransactionError(`invalid ${what}: ${z.prettifyError(parsed.error)}`)
+  return parsed.data
+}
+
+export function validateModelInput (value: unknown): ModelInput {
+  return check(modelInputSchema, value, 'model registration') as ModelInput
+}
+
+export function validateAnchorInput (value: unknown): AnchorInput {
+  return check(anchorInputSchema, value, 'anchor') as AnchorInput
+}
+
+/** Splits `name@version`; the version is optional. */
+export function parseModelRef (ref: string): { name: string, version?: string } {
+  const at = ref.indexOf('@')
+  const name = at < 0 ? ref : ref.slice(0, at)
+  const version = at < 0 ? undefined : ref.slice(at + 1)
+  check(modelNameSchema, name, `model reference "${ref.slice(0, 200)}"`)
+  if (version != null) check(modelVersionSchema, version, `model reference "${ref.slice(0, 200)}"`)
+  return version != null ? { name, version } : { name }
+}

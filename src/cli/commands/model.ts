@@ -1,0 +1,100 @@
+import { stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { Option, type Command } from 'commander'
+import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
+import { HttpLedger } from '../../chain/http-ledger.js'
+import { loadOrCreateNodeKey } from '../../chain/node-key.js'
+import type { ModelEntry } from '../../chain/types.js'
+import { parseModelRef } from '../../chain/validation.js'
+import { readOnnxSignature } from '../../inference/model-signature.js'
+import { WalrusHttpClient } from '../../walrus/http-client.js'
+import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, herdHome, httpUrl, integer, printJson } from '../options.js'
+
+interface LedgerOptions { ledger?: string }
+
+function ledgerClient (options: LedgerOptions, signer?: Awaited<ReturnType<typeof loadOrCreateNodeKey>>): HttpLedger {
+  return new HttpLedger({ url: options.ledger ?? process.env.HERD_LEDGER ?? DEFAULT_LEDGER_URL, ...(signer != null ? { signer } : {}) })
+}
+
+function ledgerOption (command: Command): Command {
+  return command.option('--ledger <url>', `ledger URL (default $HERD_LEDGER or ${DEFAULT_LEDGER_URL})`, httpUrl)
+}
+
+/** The next integer version after the highest integer version of `name`, or "1". */
+function nextVersion (name: string, models: ModelEntry[]): string {
+  const numbers = models.filter(m => m.name === name && /^\d+$/.test(m.version)).map(m => Number(m.version))
+  return String(numbers.length === 0 ? 1 : Math.max(...numbers) + 1)
+}
+
+export function modelCommand (program: Command): void {
+  const model = program.command('model').description('the model registry on the ledger')
+
+  ledgerOption(model.command('push'))
+    .description('store a model file on Walrus and register it on the ledger; prints the entry as JSON')
+    .argument('<file>')
+    .requiredOption('--name <name[@version]>', 'registry name; without @version, the next integer version')
+    .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
+    .option('--data-dir <dir>', 'node data dir holding the signing key (default $HERD_HOME/node)')
+    .option('--epochs <n>', 'Walrus storage epochs ahead', integer('--epochs', 1, 53), 1)
+    .option('--chunk-size <bytes>', 'chunk size of the chunk tree', integer('--chunk-size', 1024, 64 * 1024 * 1024), DEFAULT_CHUNK_SIZE)
+    .addOption(new Option('--format <format>', 'model format; .onnx files are read with onnxruntime').choices(['onnx', 'raw']))
+    .action(async (file: string, options: LedgerOptions & { name: string, walrus?: string, dataDir?: string, epochs: number, chunkSize: number, format?: 'onnx' | 'raw' }) => {
+      const path = resolve(file)
+      const info = await stat(path).catch(() => undefined)
+      if (info?.isFile() !== true) throw new Error(`no such file: ${file}`)
+      const ref = parseModelRef(options.name)
+      const format = options.format ?? (path.toLowerCase().endsWith('.onnx') ? 'onnx' : 'raw')
+      // Read the signature first: a file onnxruntime cannot load is refused before anything is stored.
+      const signature = format === 'onnx' ? await readOnnxSignature(path) : { format: 'raw', inputs: [], outputs: [] }
+      const key = await loadOrCreateNodeKey(resolve(options.dataDir ?? join(herdHome(), 'node')))
+      const ledger = ledgerClient(options, key)
+      const base = options.walrus ?? process.env.HERD_WALRUS ?? DEFAULT_WALRUS_URL
+      const walrus = new WalrusHttpClient({ publisher: base, aggregator: base })
+      try {
+        const existing = await ledger.listModels()
+        const version = ref.version ?? nextVersion(ref.name, existing)
+        const taken = existing.find(m => m.name === ref.name && m.version === version)
+        if (taken != null) throw new Error(`model ${ref.name}@${version} is already registered (blob ${taken.blobId}): push under another version`)
+        const tree = await chunkTreeOfFile(path, { chunkSize: options.chunkSize })
+        const stored = await walrus.putFile(path, { epochs: options.epochs, sendObjectTo: key.toSuiAddress() })
+        const entry = await ledger.registerModel({
+          name: ref.name,
+          version,
+          blobId: stored.blobId,
+          size: tree.size,
+          chunkSize: tree.chunkSize,
+          chunkRoot: toHex(tree.root),
+          format: signature.format,
+          inputs: signature.inputs,
+          outputs: signature.outputs,
+          ...(stored.objectId != null ? { blobObjectId: stored.objectId } : {})
+        })
+        printJson(entry)
+      } finally {
+        await Promise.all([ledger.close(), walrus.close()])
+      }
+    })
+
+  ledgerOption(model.command('show'))
+    .description('print one registry entry as JSON')
+    .argument('<ref>', 'NAME (latest version), NAME@VERSION or a blob ID')
+    .action(async (ref: string, options: LedgerOptions) => {
+      const ledger = ledgerClient(options)
+      try {
+        printJson(await ledger.getModel(ref))
+      } finally {
+        await ledger.close()
+      }
+    })
+
+  ledgerOption(model.command('list'))
+    .description('print every registry entry as JSON, in registration order')
+    .action(async (options: LedgerOptions) => {
+      const ledger = ledgerClient(options)
+      try {
+        printJson({ models: await ledger.listModels() })
+      } finally {
+        await ledger.close()
+      }
+    })
+}
