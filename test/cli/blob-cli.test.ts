@@ -14,7 +14,7 @@ describe('herd blob and herd devnet', () => {
 
   before(async () => {
     dir = await tempDir()
-    devnet = await spawnCli(['devnet', '--dir', join(dir.path, 'devnet'), '--walrus-port', '0', '--shards', '10'])
+    devnet = await spawnCli(['devnet', '--dir', join(dir.path, 'devnet'), '--walrus-port', '0', '--ledger-port', '0', '--shards', '10'])
     url = devnet.ready.walrus
   })
   after(async () => {
@@ -82,7 +82,7 @@ describe('herd blob and herd devnet', () => {
   })
 
   it('stops cleanly on SIGINT', async () => {
-    const second = await spawnCli(['devnet', '--dir', join(dir.path, 'second'), '--walrus-port', '0', '--shards', '10'])
+    const second = await spawnCli(['devnet', '--dir', join(dir.path, 'second'), '--walrus-port', '0', '--ledger-port', '0', '--shards', '10'])
     assert.equal(await second.stop('SIGINT'), 0)
     assert.deepEqual(JSON.parse(second.lines.at(-1) ?? '{}'), { event: 'stopped', signal: 'SIGINT' })
   })

@@ -29,7 +29,7 @@ describe('a 256 MiB blob', () => {
     const expected = builder.digest()
 
     // 1000 shards: RS2 at 10 shards cannot encode more than 1.8 MB. The local Walrus runs in its own process: its encoder needs the whole blob in memory, the client must not.
-    const devnet = await spawnCli(['devnet', '--dir', join(dir.path, 'devnet'), '--walrus-port', '0', '--shards', '1000', '--max-blob-bytes', String(SIZE + MiB)])
+    const devnet = await spawnCli(['devnet', '--dir', join(dir.path, 'devnet'), '--walrus-port', '0', '--ledger-port', '0', '--shards', '1000', '--max-blob-bytes', String(SIZE + MiB)])
     const http = new WalrusHttpClient({ publisher: devnet.ready.walrus, aggregator: devnet.ready.walrus })
     // Collect the garbage of writing the source file, so the baseline is the process at rest.
     setFlagsFromString('--expose-gc')
