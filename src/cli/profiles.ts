@@ -11,7 +11,15 @@ const profileSchema = z.object({
     publisher: z.url({ protocol: /^https?$/ }).optional(),
     aggregator: z.url({ protocol: /^https?$/ }),
     nShards: z.number().int().min(1).max(65535)
-  }).strict()
+  }).strict(),
+  sui: z.object({
+    rpc: z.url({ protocol: /^https?$/ }),
+    walrusPackage: z.object({
+      systemObjectId: z.string().regex(/^0x[0-9a-f]{64}$/),
+      stakingPoolId: z.string().regex(/^0x[0-9a-f]{64}$/),
+      exchangeIds: z.array(z.string().regex(/^0x[0-9a-f]{64}$/)).optional()
+    }).strict()
+  }).strict().optional()
 }).strict()
 
 export type Profile = z.infer<typeof profileSchema>
