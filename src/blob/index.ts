@@ -1,3 +1,4 @@
+export * from './atomic-file.js'
 export * from './blob-id.js'
 export * from './blob-id-computer.js'
 export * from './chunk-tree.js'

@@ -1,6 +1,6 @@
 import type { Signer } from '@mysten/sui/cryptography'
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
-import { withRetries } from '../walrus/retry.js'
+import { Agent, request, type Dispatcher } from 'undici'
+import { isTransportError, withRetries } from '../walrus/retry.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
 import type { AppendResult, ChainHead } from './local/chain-store.js'
 import type { BlockSource } from './local/verify.js'
@@ -106,7 +106,7 @@ export class HttpLedger implements Ledger, BlockSource {
         })
       } catch (err) {
         if (signal?.aborted === true) throw err
-        if (err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException).code != null) {
+        if (isTransportError(err)) {
           throw new RetryableLedgerError(`${method} ${url.href}: ${(err as Error).message}`, { cause: err })
         }
         throw err

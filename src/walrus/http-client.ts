@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, rename, stat, unlink } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import { parseBlobId } from '../blob/blob-id.js'
 import { BlobNotFoundError, RetryableWalrusError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseErrorBody, parsePublisherReply } from './responses.js'
-import { withRetries } from './retry.js'
+import { isTransportError, withRetries } from './retry.js'
 import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
@@ -57,7 +57,7 @@ function isAbort (err: unknown, signal?: AbortSignal): boolean {
 /** Undici's connection and timeout errors are worth retrying; anything else is ours. */
 function asWalrusError (err: unknown, what: string, signal?: AbortSignal): unknown {
   if (isAbort(err, signal) || err instanceof WalrusError) return err
-  if (err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException)?.code != null) {
+  if (isTransportError(err)) {
     return new RetryableWalrusError(`${what}: ${(err as Error).message}`, { cause: err })
   }
   return err

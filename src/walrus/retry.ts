@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { errors as undiciErrors } from 'undici'
 import { RetryableWalrusError } from './errors.js'
 
 export interface RetryOptions {
@@ -10,6 +11,11 @@ export interface RetryOptions {
   /** Which errors are worth another try; RetryableWalrusError by default. */
   isRetryable?: (err: unknown) => boolean
   onRetry?: (err: Error, attempt: number, delayMs: number) => void
+}
+
+/** A failure of the connection itself (refused, reset, timed out), as undici or the OS reports it: worth retrying. */
+export function isTransportError (err: unknown): boolean {
+  return err instanceof undiciErrors.UndiciError || (err as NodeJS.ErrnoException)?.code != null
 }
 
 /** Runs `attempt` until it succeeds, throws a non-retryable error, or runs out of retries. */

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto'
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
 import type { Signer } from '@mysten/sui/cryptography'
 import { WalrusClient, RetryableWalrusClientError, type UploadRelayConfig } from '@mysten/walrus'
+import { writeFileAtomic } from '../blob/atomic-file.js'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { RetryableWalrusError, WalrusError } from './errors.js'
@@ -76,14 +76,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {
     const bytes = await this.read(blobId, options.range, options.signal)
-    const temp = `${path}.${randomBytes(6).toString('hex')}.part`
-    try {
-      await writeFile(temp, bytes, { flush: true })
-      await rename(temp, path)
-    } catch (err) {
-      await unlink(temp).catch(() => {})
-      throw err
-    }
+    await writeFileAtomic(path, bytes)
     options.onProgress?.({ bytes: bytes.length, total: bytes.length })
     return { bytes: bytes.length }
   }

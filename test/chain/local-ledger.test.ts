@@ -62,7 +62,7 @@ describe('local ledger', () => {
     const ledger = await LocalLedger.open(join(dir.path, 'ledger'), Ed25519Keypair.generate())
     try {
       await exercise(ledger, ledger)
-      const report = await verifyChain({ head: async () => ledger.store.head(), blocks: async (f, l) => ledger.store.blocks(f, l) })
+      const report = await verifyChain(ledger.store)
       assert.deepEqual({ valid: report.valid, blocks: report.blocks, models: report.models, anchors: report.anchors }, { valid: true, blocks: 3, models: 2, anchors: 1 })
     } finally {
       await ledger.close()

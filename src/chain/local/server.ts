@@ -82,10 +82,7 @@ export class LedgerServer {
     app.get('/v1/anchors/:key', async request => store.getAnchor((request.params as { key: string }).key))
     app.get('/v1/addresses/:address/anchors', async request => ({ anchors: await store.listAnchors((request.params as { address: string }).address) }))
 
-    await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
-    const address = app.server.address()
-    if (address == null || typeof address === 'string') throw new Error('ledger server has no TCP address')
-    this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    this.url = await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
     this.app = app
   }
 

@@ -20,7 +20,7 @@ export interface ChainReport {
 
 /** A source of blocks in height order, page by page: a local store or a ledger's HTTP API. */
 export interface BlockSource {
-  head(): Promise<ChainHead | undefined>
+  head(): ChainHead | undefined | Promise<ChainHead | undefined>
   blocks(from: number, limit: number): Promise<Array<{ height: number, bytes: Uint8Array }>>
 }
 

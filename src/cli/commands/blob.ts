@@ -7,25 +7,10 @@ import { Option, type Command } from 'commander'
 import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
-import { WalrusHttpClient } from '../../walrus/http-client.js'
-import { loadProfile, NETWORKS, type Network } from '../profiles.js'
+import { walrusClient, type WalrusOptions } from '../clients.js'
+import { NETWORKS } from '../profiles.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 
-interface WalrusOptions {
-  network?: Network
-  walrus?: string
-  publisher?: string
-  aggregator?: string
-}
-
-/** Flags win over $HERD_WALRUS, which wins over the --network profile, which wins over the local devnet. */
-async function walrusClient (options: WalrusOptions): Promise<WalrusHttpClient> {
-  const base = options.walrus ?? process.env.HERD_WALRUS
-  const profile = base == null && options.network != null ? (await loadProfile(options.network)).walrus : undefined
-  const publisher = options.publisher ?? base ?? (profile != null ? profile.publisher : DEFAULT_WALRUS_URL)
-  const aggregator = options.aggregator ?? base ?? profile?.aggregator ?? DEFAULT_WALRUS_URL
-  return new WalrusHttpClient({ aggregator, ...(publisher != null ? { publisher } : {}) })
-}
 
 async function regularFile (path: string): Promise<string> {
   const info = await stat(path).catch(() => undefined)

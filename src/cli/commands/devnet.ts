@@ -57,7 +57,7 @@ export function devnetCommand (program: Command): void {
         await store.close()
         throw err
       }
-      printJson({ event: 'ready', walrus: walrus.url, ledger: ledger.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxUploadBytes })
+      printJson({ event: 'ready', walrus: walrus.url, ledger: ledger.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxBlobBytes })
       const signal = await stopSignal
       await Promise.all([walrus.stop(), ledger.stop()])
       await store.close()

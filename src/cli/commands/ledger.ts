@@ -1,8 +1,8 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { HttpLedger } from '../../chain/http-ledger.js'
 import { ChainStore } from '../../chain/local/chain-store.js'
 import { verifyChain } from '../../chain/local/verify.js'
+import { ledgerClient } from '../clients.js'
 import { DEFAULT_LEDGER_URL, httpUrl, printJson } from '../options.js'
 
 export function ledgerCommand (program: Command): void {
@@ -19,12 +19,12 @@ export function ledgerCommand (program: Command): void {
         const store = new ChainStore(resolve(options.dir))
         await store.open()
         try {
-          report = await verifyChain({ head: async () => store.head(), blocks: async (from, limit) => store.blocks(from, limit) })
+          report = await verifyChain(store)
         } finally {
           await store.close()
         }
       } else {
-        const client = new HttpLedger({ url: options.ledger ?? process.env.HERD_LEDGER ?? DEFAULT_LEDGER_URL })
+        const client = ledgerClient(options)
         try {
           report = await verifyChain(client)
         } finally {

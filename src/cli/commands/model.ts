@@ -2,19 +2,14 @@ import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
-import { HttpLedger } from '../../chain/http-ledger.js'
 import { loadOrCreateNodeKey } from '../../chain/node-key.js'
 import type { ModelEntry } from '../../chain/types.js'
 import { parseModelRef } from '../../chain/validation.js'
 import { readOnnxSignature } from '../../inference/model-signature.js'
-import { WalrusHttpClient } from '../../walrus/http-client.js'
+import { ledgerClient, walrusClient } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, herdHome, httpUrl, integer, printJson } from '../options.js'
 
 interface LedgerOptions { ledger?: string }
-
-function ledgerClient (options: LedgerOptions, signer?: Awaited<ReturnType<typeof loadOrCreateNodeKey>>): HttpLedger {
-  return new HttpLedger({ url: options.ledger ?? process.env.HERD_LEDGER ?? DEFAULT_LEDGER_URL, ...(signer != null ? { signer } : {}) })
-}
 
 function ledgerOption (command: Command): Command {
   return command.option('--ledger <url>', `ledger URL (default $HERD_LEDGER or ${DEFAULT_LEDGER_URL})`, httpUrl)
@@ -48,8 +43,7 @@ export function modelCommand (program: Command): void {
       const signature = format === 'onnx' ? await readOnnxSignature(path) : { format: 'raw', inputs: [], outputs: [] }
       const key = await loadOrCreateNodeKey(resolve(options.dataDir ?? join(herdHome(), 'node')))
       const ledger = ledgerClient(options, key)
-      const base = options.walrus ?? process.env.HERD_WALRUS ?? DEFAULT_WALRUS_URL
-      const walrus = new WalrusHttpClient({ publisher: base, aggregator: base })
+      const walrus = await walrusClient(options)
       try {
         const existing = await ledger.listModels()
         const version = ref.version ?? nextVersion(ref.name, existing)

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream, type ReadStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { z } from 'zod'
+import { writeFileAtomic } from '../../blob/atomic-file.js'
 import { isBlobId, type BlobId } from '../../blob/blob-id.js'
 
 const log = logger('herd:walrus:local:disk-store')
@@ -29,19 +30,6 @@ export type StoreInfo = z.infer<typeof storeInfoSchema>
 /** The local Walrus found a data dir it cannot use as it is asked to. */
 export class LocalStoreMismatchError extends Error {
   override name = 'LocalStoreMismatchError'
-}
-
-/** Writes `bytes` to `path` so that a crash leaves either the old file or the new one. */
-export async function writeFileAtomic (path: string, bytes: string | Uint8Array): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  const handle = await open(temp, 'w', 0o644)
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temp, path)
 }
 
 /**

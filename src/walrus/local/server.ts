@@ -82,7 +82,8 @@ export class LocalWalrus {
   private readonly store: DiskBlobStore
   private readonly computer: BlobIdComputer
   private readonly random: () => number
-  private readonly maxBlobBytes: number
+  /** The largest upload taken: the configured limit, capped by what the encoder can take at this shard count. */
+  readonly maxBlobBytes: number
   private readonly maxConcurrentUploads: number
   private readonly epochMs: number
   private shapingState: OriginShaping
@@ -102,11 +103,6 @@ export class LocalWalrus {
     this.maxConcurrentUploads = init.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS
     this.epochMs = init.epochMs ?? DEFAULT_EPOCH_MS
     this.shapingState = originShapingSchema.parse(init.shaping ?? {})
-  }
-
-  /** The largest upload taken: the configured limit, capped by what the encoder can take at this shard count. */
-  get maxUploadBytes (): number {
-    return this.maxBlobBytes
   }
 
   get nShards (): number {
@@ -156,10 +152,7 @@ export class LocalWalrus {
       scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
       scope.put('/v1/blobs', async (request, reply) => this.upload(request, reply))
     })
-    await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
-    const address = app.server.address()
-    if (address == null || typeof address === 'string') throw new Error('local Walrus has no TCP address')
-    this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    this.url = await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
     this.app = app
     log('listening on %s with %d shards in %s', this.url, this.nShards, this.init.dir)
   }
