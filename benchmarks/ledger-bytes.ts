@@ -29,6 +29,7 @@ try {
     size: 4_745_517,
     chunkSize: 1024 * 1024,
     chunkRoot: randomBytes(32).toString('hex'),
+    chunkHashesBlobId: blobIdFromBytes(randomBytes(32)),
     format: 'onnx',
     inputs: [{ name: 'x', type: 'float32', shape: ['p2o.DynamicDimension.0', 3, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'] }],
     outputs: [{ name: 'sigmoid_0.tmp_0', type: 'float32', shape: ['p2o.DynamicDimension.3', 1, 'p2o.DynamicDimension.4', 'p2o.DynamicDimension.5'] }]

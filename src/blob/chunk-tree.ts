@@ -77,6 +77,46 @@ export function rootOfLeaves (leaves: Uint8Array[]): Uint8Array {
   return (all[all.length - 1] as Uint8Array[])[0] as Uint8Array
 }
 
+/** The chunk hashes as stored on Walrus beside a model: the 32-byte leaves concatenated in order, nothing else. */
+export function encodeChunkHashes (leaves: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(leaves.length * HASH_BYTES)
+  leaves.forEach((leaf, i) => {
+    if (leaf.length !== HASH_BYTES) throw new InvalidArgumentError(`leaf ${i} is ${leaf.length} bytes, not ${HASH_BYTES}`)
+    out.set(leaf, i * HASH_BYTES)
+  })
+  return out
+}
+
+/** What a registry entry says about a blob's chunk tree, enough to check its chunk hashes. */
+export interface ChunkTreeDescriptor {
+  size: number
+  chunkSize: number
+  /** The chunk root, as bytes or 64 hex digits. */
+  chunkRoot: Uint8Array | string
+}
+
+/**
+ * Splits chunk-hash bytes into leaves, accepting them only if there is exactly
+ * one 32-byte hash per chunk of the described blob and they give its chunk root.
+ */
+export function decodeChunkHashes (bytes: Uint8Array, descriptor: ChunkTreeDescriptor): Uint8Array[] {
+  const { size, chunkSize } = descriptor
+  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(`blob size must be a non-negative integer, got ${size}`)
+  assertChunkSize(chunkSize)
+  const root = typeof descriptor.chunkRoot === 'string' ? hashFromHex(descriptor.chunkRoot) : descriptor.chunkRoot
+  if (root.length !== HASH_BYTES) throw new InvalidArgumentError(`chunk root must be ${HASH_BYTES} bytes, got ${root.length}`)
+  const count = chunkCount(size, chunkSize)
+  if (bytes.length !== count * HASH_BYTES) {
+    throw new ChunkVerificationError(`chunk hashes are ${bytes.length} bytes; a blob of ${size} bytes in chunks of ${chunkSize} has ${count} chunk${count === 1 ? '' : 's'}, so ${count * HASH_BYTES} bytes (${HASH_BYTES} per chunk)`)
+  }
+  const leaves = Array.from({ length: count }, (_, i) => new Uint8Array(bytes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)))
+  const computed = rootOfLeaves(leaves)
+  if (!Buffer.from(computed).equals(root)) {
+    throw new ChunkVerificationError(`chunk hashes give root ${toHex(computed)}, not the registered chunk root ${toHex(root)}`)
+  }
+  return leaves
+}
+
 /** Hashes a byte stream chunk by chunk, holding at most one chunk in memory. */
 export class ChunkTreeBuilder {
   readonly chunkSize: number

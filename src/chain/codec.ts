@@ -19,6 +19,7 @@ const Model = bcs.struct('Model', {
   size: bcs.u64(),
   chunkSize: bcs.u32(),
   chunkRoot: bcs.fixedArray(32, bcs.u8()),
+  chunkHashesBlobId: bcs.fixedArray(32, bcs.u8()),
   format: bcs.string(),
   inputs: bcs.vector(Tensor),
   outputs: bcs.vector(Tensor)
@@ -64,6 +65,7 @@ export function encodeTxBody (payload: TxPayload): Uint8Array {
         size: m.size,
         chunkSize: m.chunkSize,
         chunkRoot: fromHex(m.chunkRoot),
+        chunkHashesBlobId: [...blobIdToBytes(m.chunkHashesBlobId)],
         format: m.format,
         inputs: encodeTensors(m.inputs),
         outputs: encodeTensors(m.outputs)
@@ -99,6 +101,7 @@ export function decodeTxBody (bytes: Uint8Array): TxPayload {
         size: Number(m.size),
         chunkSize: m.chunkSize,
         chunkRoot: hex(m.chunkRoot),
+        chunkHashesBlobId: blobIdFromBytes(Uint8Array.from(m.chunkHashesBlobId)),
         format: m.format,
         inputs: decodeTensors(m.inputs),
         outputs: decodeTensors(m.outputs)

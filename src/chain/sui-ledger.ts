@@ -15,6 +15,7 @@ export const ATTR = {
   size: 'herd:size',
   chunkSize: 'herd:chunk-size',
   chunkRoot: 'herd:chunk-root',
+  chunkHashes: 'herd:chunk-hashes',
   format: 'herd:format',
   inputs: 'herd:inputs',
   outputs: 'herd:outputs',
@@ -49,6 +50,7 @@ export function modelAttributes (model: ModelInput): Record<string, string> {
     [ATTR.size]: String(model.size),
     [ATTR.chunkSize]: String(model.chunkSize),
     [ATTR.chunkRoot]: model.chunkRoot,
+    [ATTR.chunkHashes]: model.chunkHashesBlobId,
     [ATTR.format]: model.format,
     [ATTR.inputs]: JSON.stringify(model.inputs),
     [ATTR.outputs]: JSON.stringify(model.outputs)
@@ -169,6 +171,7 @@ export class SuiLedger implements Ledger {
       size: Number(a[ATTR.size]),
       chunkSize: Number(a[ATTR.chunkSize]),
       chunkRoot: a[ATTR.chunkRoot] ?? '',
+      chunkHashesBlobId: (a[ATTR.chunkHashes] ?? '') as ModelEntry['chunkHashesBlobId'],
       format: a[ATTR.format] ?? '',
       inputs: JSON.parse(a[ATTR.inputs] ?? '[]'),
       outputs: JSON.parse(a[ATTR.outputs] ?? '[]'),

@@ -18,6 +18,8 @@ export interface ModelInput {
   chunkSize: number
   /** SHA-256 chunk root, 64 hex digits. */
   chunkRoot: string
+  /** The Walrus blob of the chunk hashes (the 32-byte leaves concatenated), checked against `chunkRoot`. */
+  chunkHashesBlobId: BlobId
   format: string
   inputs: TensorSpec[]
   outputs: TensorSpec[]

@@ -27,11 +27,12 @@ export const modelInputSchema = z.object({
   size: z.number().int().min(0).max(MAX_BLOB_SIZE),
   chunkSize: z.number().int().min(1024).max(64 * 1024 * 1024),
   chunkRoot: hashHex,
+  chunkHashesBlobId: blobIdSchema,
   format: z.string().regex(/^[a-z0-9._-]{1,32}$/, 'format: 1-32 of a-z, 0-9, ".", "_", "-"'),
   inputs: z.array(tensorSpecSchema).max(MAX_TENSORS),
   outputs: z.array(tensorSpecSchema).max(MAX_TENSORS),
   blobObjectId: objectIdSchema.optional()
-}).strict()
+}).strict().refine(m => m.chunkHashesBlobId !== m.blobId, { message: 'chunkHashesBlobId must name the chunk hashes blob, not the model blob', path: ['chunkHashesBlobId'] })
 
 export const anchorInputSchema = z.object({
   root: hashHex,

@@ -4,16 +4,17 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
-import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { Level } from 'level'
+import { blobIdFromBytes, blobIdToBytes } from '../../src/blob/blob-id.js'
 import { encodeSignedTx, decodeSignedTx } from '../../src/chain/codec.js'
 import { HttpLedger } from '../../src/chain/http-ledger.js'
-import { ChainStore } from '../../src/chain/local/chain-store.js'
+import { ChainStore, STORE_VERSION } from '../../src/chain/local/chain-store.js'
 import { LedgerServer } from '../../src/chain/local/server.js'
 import { verifyChain } from '../../src/chain/local/verify.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
 import { loadOrCreateNodeKey } from '../../src/chain/node-key.js'
 import { signTx } from '../../src/chain/signing.js'
-import type { Ledger } from '../../src/chain/types.js'
+import type { Ledger, ModelInput } from '../../src/chain/types.js'
 import { tempDir } from '../helpers/devnet.js'
 import { sampleModel } from '../helpers/models.js'
 
@@ -53,6 +54,15 @@ async function exercise (ledger: Ledger, reader: Ledger): Promise<void> {
   ]) await assert.rejects(ledger.anchor(bad), { name: 'InvalidTransactionError' })
   await assert.rejects(ledger.registerModel(sampleModel({ name: 'UPPER' })), { name: 'InvalidTransactionError' })
   await assert.rejects(ledger.registerModel(sampleModel({ version: '3', inputs: Array.from({ length: 65 }, (_, i) => ({ name: `i${i}`, type: 'float32', shape: [] })) })), { name: 'InvalidTransactionError' })
+  const { chunkHashesBlobId: _, ...withoutHashes } = sampleModel({ version: '3' })
+  const refused = async (model: ModelInput, message: RegExp): Promise<void> => {
+    await assert.rejects(ledger.registerModel(model), (err: Error) => err.name === 'InvalidTransactionError' && /chunkHashesBlobId/.test(err.message) && message.test(err.message))
+  }
+  await refused(withoutHashes as ModelInput, /expected string, received undefined/)
+  await refused(sampleModel({ version: '3', chunkHashesBlobId: 'not-a-blob' as any }), /not a Walrus blob ID/)
+  await refused(sampleModel({ version: '3', chunkHashesBlobId: blobIdFromBytes(randomBytes(32)).slice(0, 42) as any }), /not a Walrus blob ID/)
+  await refused(sampleModel({ version: '3', chunkHashesBlobId: v1.blobId, blobId: v1.blobId }), /not the model blob/)
+  assert.equal((await reader.getModel('tiny-mlp@1')).chunkHashesBlobId, v1.chunkHashesBlobId)
   assert.equal((await reader.listModels()).length, 2, 'refused writes wrote nothing')
 }
 
@@ -101,10 +111,27 @@ describe('local ledger', () => {
       assert.equal((await fetch(`${server.url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 415)
       assert.deepEqual(store.head(), head, 'nothing was written')
       assert.equal((await post(signed)).status, 200, 'the untouched transaction is accepted')
+
+      // The server checks registrations itself, whatever the client did: one signed in the format
+      // before chunk hashes (the same fields without chunkHashesBlobId), and one whose two blob IDs are one.
+      const model = sampleModel({ version: '7' })
+      const { chunkHashesBlobId, blobObjectId: _, ...fields } = model
+      const current = decodeSignedTx(await signTx(key, { kind: 'registerModel', model: { ...fields, chunkHashesBlobId } })).body
+      const at = Buffer.from(current).indexOf(blobIdToBytes(chunkHashesBlobId))
+      const oldBody = Buffer.concat([current.subarray(0, at), current.subarray(at + 32)])
+      const oldSigned = encodeSignedTx(oldBody, Buffer.from((await key.signPersonalMessage(oldBody)).signature, 'base64'))
+      const oldFormat = await post(oldSigned)
+      assert.equal(oldFormat.status, 400)
+      assert.equal((await oldFormat.json() as any).error.name, 'InvalidTransactionError')
+      const sameBlob = await post(await signTx(key, { kind: 'registerModel', model: { ...fields, chunkHashesBlobId: fields.blobId } }))
+      assert.equal(sameBlob.status, 400)
+      assert.match((await sameBlob.json() as any).error.message, /chunkHashesBlobId must name the chunk hashes blob/)
+      assert.equal((await post(await signTx(key, { kind: 'registerModel', model: { ...fields, chunkHashesBlobId } }))).status, 200)
+      assert.equal((await reader.getModel('tiny-mlp@7')).chunkHashesBlobId, chunkHashesBlobId)
       assert.equal((await fetch(`${server.url}/v1/blocks?limit=5000`)).status, 400)
       const report = await verifyChain(reader)
       assert.equal(report.valid, true)
-      assert.equal(report.blocks, 4)
+      assert.equal(report.blocks, 5)
     } finally {
       await Promise.all([writer.close(), reader.close()])
       await server.stop()
@@ -119,6 +146,12 @@ describe('local ledger', () => {
     await store.open()
     await assert.rejects(new ChainStore(path).open(), (err: Error) => err.name === 'LedgerStoreError' && /in use/.test(err.message))
     await store.close()
+    assert.equal(STORE_VERSION, '2', 'registrations carry chunkHashesBlobId since version 2')
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await db.open()
+    await db.put('meta/version', new TextEncoder().encode('1'))
+    await db.close()
+    await assert.rejects(new ChainStore(path).open(), (err: Error) => err.name === 'LedgerStoreError' && /version 1, this herd reads version 2/.test(err.message))
   })
 })
 

@@ -35,6 +35,7 @@ describe('Sui ledger (offline)', () => {
     }
     assert.deepEqual(written, attributes)
     assert.deepEqual(JSON.parse(written[ATTR.inputs]!), model.inputs)
+    assert.equal(written['herd:chunk-hashes'], model.chunkHashesBlobId)
 
     const anchorTx = buildAttributesTransaction(CALL_PACKAGE, ref, anchorAttributes({ root: 'ab'.repeat(32), count: 256, bundleBlobId: blobIdFromBytes(randomBytes(32)) }))
     const anchorData = Transaction.fromKind(await anchorTx.build({ onlyTransactionKind: true })).getData()
@@ -89,6 +90,7 @@ describe('Sui ledger (offline)', () => {
       assert.equal(models.length, 1)
       assert.equal(models[0]!.blobId, model.blobId, 'the on-chain u256 maps back to the blob ID')
       assert.deepEqual(models[0]!.inputs, model.inputs)
+      assert.equal(models[0]!.chunkHashesBlobId, model.chunkHashesBlobId, 'the chunk hashes blob ID is read back')
       assert.equal(models[0]!.registeredBy, owner)
       assert.equal((await ledger.getModel('ppocr-det@4.0')).chunkRoot, model.chunkRoot)
       assert.equal((await ledger.getModel(model.blobId)).name, 'ppocr-det')

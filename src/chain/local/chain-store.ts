@@ -9,7 +9,8 @@ import { parseModelRef, validateAnchorInput, validateModelInput } from '../valid
 
 const log = logger('herd:chain:local:chain-store')
 
-export const STORE_VERSION = '1'
+/** 2: a model registration carries `chunkHashesBlobId`. */
+export const STORE_VERSION = '2'
 export const MAX_BLOCKS_PER_PAGE = 1000
 
 const encoder = new TextEncoder()

@@ -1,11 +1,13 @@
-import { stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
+import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, encodeChunkHashes, toHex } from '../../blob/chunk-tree.js'
 import { loadOrCreateNodeKey } from '../../chain/node-key.js'
 import type { ModelEntry } from '../../chain/types.js'
 import { parseModelRef } from '../../chain/validation.js'
 import { readOnnxSignature } from '../../inference/model-signature.js'
+import type { PutOptions, StoredBlob, WalrusStore } from '../../walrus/types.js'
 import { ledgerClient, walrusClient } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, herdHome, httpUrl, integer, printJson } from '../options.js'
 
@@ -13,6 +15,18 @@ interface LedgerOptions { ledger?: string }
 
 function ledgerOption (command: Command): Command {
   return command.option('--ledger <url>', `ledger URL (default $HERD_LEDGER or ${DEFAULT_LEDGER_URL})`, httpUrl)
+}
+
+/** Stores the chunk hashes (the leaves concatenated) as their own blob, through a temp file removed afterwards. */
+async function putChunkHashes (walrus: WalrusStore, leaves: Uint8Array[], options: PutOptions): Promise<StoredBlob> {
+  const dir = await mkdtemp(join(tmpdir(), 'herd-chunk-hashes-'))
+  try {
+    const path = join(dir, 'chunk-hashes')
+    await writeFile(path, encodeChunkHashes(leaves))
+    return await walrus.putFile(path, options)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** The next integer version after the highest integer version of `name`, or "1". */
@@ -25,7 +39,7 @@ export function modelCommand (program: Command): void {
   const model = program.command('model').description('the model registry on the ledger')
 
   ledgerOption(model.command('push'))
-    .description('store a model file on Walrus and register it on the ledger; prints the entry as JSON')
+    .description('store a model file and its chunk hashes on Walrus and register it on the ledger; prints the entry as JSON')
     .argument('<file>')
     .requiredOption('--name <name[@version]>', 'registry name; without @version, the next integer version')
     .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
@@ -50,7 +64,10 @@ export function modelCommand (program: Command): void {
         const taken = existing.find(m => m.name === ref.name && m.version === version)
         if (taken != null) throw new Error(`model ${ref.name}@${version} is already registered (blob ${taken.blobId}): push under another version`)
         const tree = await chunkTreeOfFile(path, { chunkSize: options.chunkSize })
-        const stored = await walrus.putFile(path, { epochs: options.epochs, sendObjectTo: key.toSuiAddress() })
+        const putOptions = { epochs: options.epochs, sendObjectTo: key.toSuiAddress() }
+        const stored = await walrus.putFile(path, putOptions)
+        // A node in a cold mesh checks chunks on their own against these, once they match the registered root.
+        const chunkHashes = await putChunkHashes(walrus, tree.leaves, putOptions)
         const entry = await ledger.registerModel({
           name: ref.name,
           version,
@@ -58,6 +75,7 @@ export function modelCommand (program: Command): void {
           size: tree.size,
           chunkSize: tree.chunkSize,
           chunkRoot: toHex(tree.root),
+          chunkHashesBlobId: chunkHashes.blobId,
           format: signature.format,
           inputs: signature.inputs,
           outputs: signature.outputs,
