@@ -4,6 +4,7 @@ import { blobCommand } from './commands/blob.js'
 import { devnetCommand } from './commands/devnet.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
+import { startCommand } from './commands/start.js'
 
 export function buildProgram (): Command {
   const program = new Command('herd')
@@ -15,6 +16,7 @@ export function buildProgram (): Command {
   devnetCommand(program)
   modelCommand(program)
   ledgerCommand(program)
+  startCommand(program)
   return program
 }
 

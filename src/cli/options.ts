@@ -50,3 +50,17 @@ export function byteRange (value: string): { start: number, end: number } {
 export function printJson (value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`)
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
+
+/** A size such as `512MiB`, `20GB` or a plain number of bytes. */
+export function byteSize (name: string): (value: string) => number {
+  return (value: string) => {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim())
+    const unit = BYTE_UNITS[(match?.[2] ?? '').toLowerCase()]
+    if (match == null || unit == null) throw new InvalidArgumentError(`${name} must be a size such as 1048576, 512MiB or 20GB, got "${value}"`)
+    const bytes = Math.floor(Number(match[1]) * unit)
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new InvalidArgumentError(`${name} must be at least 1 byte, got "${value}"`)
+    return bytes
+  }
+}

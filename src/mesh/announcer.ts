@@ -1,0 +1,184 @@
+import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { BlobId } from '../blob/blob-id.js'
+import { decodeAnnouncement, digestOf, encodeAnnouncement } from './announcement-codec.js'
+import { CACHE_TOPIC, DIGEST_INTERVAL_MS, MAX_ANNOUNCED_IDS } from './constants.js'
+import type { PeerLoad, ProviderIndex } from './provider-index.js'
+
+const log = logger('herd:mesh:announcer')
+
+/** Changes are gathered for this long and sent as one announcement. */
+const BATCH_DELAY_MS = 25
+
+export interface AnnouncerComponents {
+  pubsub: GossipSub
+  peerId: PeerId
+  providers: ProviderIndex
+  /** Every complete blob the node holds, for the digest. */
+  heldBlobIds: () => string[]
+  load: () => PeerLoad
+}
+
+export interface AnnouncerInit {
+  digestIntervalMs?: number
+}
+
+export interface AnnouncerStats {
+  published: number
+  received: number
+  rejected: number
+}
+
+/**
+ * Tells the mesh what this node holds and is fetching, on `herd/cache/1`, and
+ * feeds what other nodes say into the provider index. Gossipsub signs every
+ * message with the publisher's key (StrictSign) and checks it on receipt; the
+ * topic validator rejects anything malformed or oversized before it spreads.
+ */
+export class CacheAnnouncer {
+  private readonly components: AnnouncerComponents
+  private readonly digestIntervalMs: number
+  private readonly lastSeq = new Map<string, bigint>()
+  private seq = BigInt(Date.now()) * 1000n
+  private pending = { added: new Set<BlobId>(), dropped: new Set<BlobId>(), fetching: new Set<BlobId>(), digest: false }
+  private flushTimer?: NodeJS.Timeout
+  private digestTimer?: NodeJS.Timeout
+  private flushing: Promise<void> = Promise.resolve()
+  private started = false
+  readonly stats: AnnouncerStats = { published: 0, received: 0, rejected: 0 }
+
+  constructor (components: AnnouncerComponents, init: AnnouncerInit = {}) {
+    this.components = components
+    this.digestIntervalMs = init.digestIntervalMs ?? DIGEST_INTERVAL_MS
+    this.onMessage = this.onMessage.bind(this)
+    this.onSubscriptionChange = this.onSubscriptionChange.bind(this)
+    this.validate = this.validate.bind(this)
+  }
+
+  start (): void {
+    if (this.started) return
+    this.started = true
+    const { pubsub } = this.components
+    pubsub.topicValidators.set(CACHE_TOPIC, this.validate)
+    pubsub.addEventListener('message', this.onMessage)
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    pubsub.subscribe(CACHE_TOPIC)
+    this.digestTimer = setInterval(() => {
+      this.components.providers.prune()
+      this.pending.digest = true
+      this.schedule()
+    }, this.digestIntervalMs)
+    this.digestTimer.unref()
+    this.pending.digest = true
+    this.schedule()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.digestTimer)
+    clearTimeout(this.flushTimer)
+    await this.flushing
+    const { pubsub } = this.components
+    pubsub.removeEventListener('message', this.onMessage)
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    pubsub.topicValidators.delete(CACHE_TOPIC)
+    pubsub.unsubscribe(CACHE_TOPIC)
+  }
+
+  added (blobId: BlobId): void {
+    this.pending.dropped.delete(blobId)
+    this.pending.fetching.delete(blobId)
+    this.pending.added.add(blobId)
+    this.schedule()
+  }
+
+  dropped (blobId: BlobId): void {
+    this.pending.added.delete(blobId)
+    this.pending.fetching.delete(blobId)
+    this.pending.dropped.add(blobId)
+    this.schedule()
+  }
+
+  fetching (blobId: BlobId): void {
+    this.pending.fetching.add(blobId)
+    this.schedule()
+  }
+
+  private schedule (): void {
+    if (!this.started || this.flushTimer != null) return
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined
+      this.flushing = this.flushing.then(async () => { await this.flush() })
+    }, BATCH_DELAY_MS)
+  }
+
+  private take (set: Set<BlobId>): BlobId[] {
+    const out = [...set].slice(0, MAX_ANNOUNCED_IDS)
+    for (const id of out) set.delete(id)
+    return out
+  }
+
+  private async flush (): Promise<void> {
+    if (!this.started) return
+    const added = this.take(this.pending.added)
+    const dropped = this.take(this.pending.dropped)
+    const fetching = this.take(this.pending.fetching)
+    const digest = this.pending.digest ? digestOf(this.components.heldBlobIds()) : undefined
+    this.pending.digest = false
+    this.seq += 1n
+    const data = encodeAnnouncement({ seq: this.seq, time: Date.now(), added, dropped, fetching, load: this.components.load(), ...(digest != null ? { digest } : {}) })
+    try {
+      await this.components.pubsub.publish(CACHE_TOPIC, data)
+      this.stats.published++
+    } catch (err) {
+      log.error('publishing an announcement failed - %e', err)
+    }
+    if (this.pending.added.size + this.pending.dropped.size + this.pending.fetching.size > 0) this.schedule()
+  }
+
+  private validate (_from: PeerId, message: Message): TopicValidatorResult {
+    if (message.type !== 'signed') return TopicValidatorResult.Reject
+    try {
+      decodeAnnouncement(message.data)
+      return TopicValidatorResult.Accept
+    } catch (err) {
+      this.stats.rejected++
+      log('rejected an announcement from %p - %e', message.from, err)
+      return TopicValidatorResult.Reject
+    }
+  }
+
+  private onMessage (event: CustomEvent<Message>): void {
+    const message = event.detail
+    if (message.topic !== CACHE_TOPIC || message.type !== 'signed') return
+    const from = message.from.toString()
+    if (from === this.components.peerId.toString()) return
+    const announcement = decodeAnnouncement(message.data)
+    // Gossip may deliver out of order: an older announcement must not undo a newer one.
+    const last = this.lastSeq.get(from)
+    if (last != null && announcement.seq <= last) return
+    this.lastSeq.set(from, announcement.seq)
+    this.stats.received++
+    const { providers } = this.components
+    for (const id of announcement.fetching) providers.set(from, id, 'fetching')
+    for (const id of announcement.added) providers.set(from, id, 'holder')
+    for (const id of announcement.dropped) providers.drop(from, id)
+    if (announcement.digest != null) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)
+    if (announcement.load != null) providers.setLoad(from, announcement.load)
+  }
+
+  /** A peer that just joined the topic learns what we hold now, not at the next digest. */
+  private onSubscriptionChange (event: CustomEvent<SubscriptionChangeData>): void {
+    if (event.detail.subscriptions.some(s => s.topic === CACHE_TOPIC && s.subscribe)) {
+      this.pending.digest = true
+      this.schedule()
+    }
+  }
+
+  forgetPeer (peerId: string): void {
+    this.lastSeq.delete(peerId)
+    this.components.providers.forgetPeer(peerId)
+  }
+}

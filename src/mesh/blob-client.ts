@@ -1,0 +1,104 @@
+import type { PeerId, Stream } from '@libp2p/interface'
+import { pbStream } from '@libp2p/utils'
+import { blobIdToBytes } from '../blob/blob-id.js'
+import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
+import { plainBytes } from './bytes.js'
+import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
+import { MeshProtocolError, PeerRefusedError } from './errors.js'
+import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+
+export interface BlobClientComponents {
+  dialProtocol: (peer: PeerId, protocol: string, options: { signal: AbortSignal }) => Promise<Stream>
+}
+
+export interface BlobClientInit {
+  idleTimeoutMs?: number
+}
+
+export interface RemoteBlobInfo {
+  size: number
+  chunkSize: number
+  complete: boolean
+}
+
+/** A chunk message may carry the largest chunk a tree allows, and a little framing. */
+const MAX_MESSAGE_BYTES = Math.max(MAX_CHUNK_SIZE + 1024, MAX_BLOB_RESPONSE_BYTES)
+
+/** Asks peers for chunk hashes, held-chunk bitfields and chunks over /herd/blob/1.0.0. */
+export class BlobClient {
+  private readonly components: BlobClientComponents
+  private readonly idleTimeoutMs: number
+
+  constructor (components: BlobClientComponents, init: BlobClientInit = {}) {
+    this.components = components
+    this.idleTimeoutMs = init.idleTimeoutMs ?? BLOB_STREAM_IDLE_TIMEOUT_MS
+  }
+
+  async hashes (peer: PeerId, blobId: string, options: { signal: AbortSignal }): Promise<RemoteBlobInfo & { hashes: Uint8Array }> {
+    return this.ask(peer, { kind: BlobRequest.Kind.HASHES, blobId, first: 0, count: 0 }, options, async (response) => {
+      return { ...info(response), hashes: response.hashes }
+    })
+  }
+
+  async have (peer: PeerId, blobId: string, options: { signal: AbortSignal }): Promise<RemoteBlobInfo & { have: Uint8Array }> {
+    return this.ask(peer, { kind: BlobRequest.Kind.HAVE, blobId, first: 0, count: 0 }, options, async (response) => {
+      return { ...info(response), have: response.have }
+    })
+  }
+
+  /**
+   * Chunks `first` to `first + count - 1`, handed to `onChunk` as they arrive
+   * (only those the peer holds); returns the indexes received. The bytes are
+   * not checked here: the caller checks each against its leaf hash.
+   */
+  async chunks (
+    peer: PeerId,
+    blobId: string,
+    first: number,
+    count: number,
+    onChunk: (index: number, data: Uint8Array) => Promise<void>,
+    options: { signal: AbortSignal }
+  ): Promise<number[]> {
+    return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
+      if (response.chunks > count) throw new MeshProtocolError(`peer promised ${response.chunks} chunks for a request of ${count}`)
+      const received: number[] = []
+      let previous = first - 1
+      for (let n = 0; n < response.chunks; n++) {
+        const chunk = await pb.read(Chunk, { signal: signal() })
+        if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
+        previous = chunk.index
+        await onChunk(chunk.index, chunk.data)
+        received.push(chunk.index)
+      }
+      return received
+    })
+  }
+
+  private async ask<T> (
+    peer: PeerId,
+    request: { kind: BlobRequest.Kind, blobId: string, first: number, count: number },
+    options: { signal: AbortSignal },
+    handle: (response: BlobResponse, pb: ReturnType<typeof pbStream>, signal: () => AbortSignal) => Promise<T>
+  ): Promise<T> {
+    // Every read gets a fresh idle timeout, tied to the caller's signal.
+    const signal = (): AbortSignal => AbortSignal.any([options.signal, AbortSignal.timeout(this.idleTimeoutMs)])
+    const stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
+    try {
+      const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+      await pb.write({ ...request, blobId: plainBytes(blobIdToBytes(request.blobId)) }, BlobRequest, { signal: signal() })
+      const response = await pb.read(BlobResponse, { signal: signal() })
+      if (response.status !== BlobResponse.Status.OK) throw new PeerRefusedError(`peer ${peer.toString()} answered ${response.status}: ${response.message}`, response.status)
+      const result = await handle(response, pb, signal)
+      await stream.close({ signal: signal() })
+      return result
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+}
+
+function info (response: BlobResponse): RemoteBlobInfo {
+  if (response.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new MeshProtocolError(`peer reported a blob size of ${response.size}`)
+  return { size: Number(response.size), chunkSize: response.chunkSize, complete: response.complete }
+}

@@ -1,0 +1,148 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { pbStream } from '@libp2p/utils'
+import { BLOB_ID_BYTES, blobIdFromBytes } from '../blob/blob-id.js'
+import { plainBytes } from './bytes.js'
+import type { ChunkSource, ServedBlob } from './chunk-source.js'
+import {
+  BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_REQUEST_BYTES, MAX_BYTES_PER_REQUEST,
+  MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
+} from './constants.js'
+import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+
+const log = logger('herd:mesh:blob-server')
+
+export interface BlobServerComponents {
+  registrar: {
+    handle: (protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number, maxOutboundStreams: number }) => Promise<void>
+    unhandle: (protocol: string) => Promise<void>
+  }
+  source: ChunkSource
+}
+
+export interface BlobServerInit {
+  /** Streams per connection. */
+  maxInboundStreams?: number
+  /** Uploads at once across all peers; past it a request is answered BUSY at once. */
+  maxUploads?: number
+  idleTimeoutMs?: number
+}
+
+export interface BlobServerStats {
+  uploads: number
+  requests: number
+  chunksServed: number
+  bytesServed: number
+  refused: number
+}
+
+type ResponseFields = Partial<Omit<BlobResponse, 'status'>>
+
+/** Serves chunk hashes, held-chunk bitfields and chunks of cached blobs and downloads in progress. */
+export class BlobServer {
+  private readonly components: BlobServerComponents
+  private readonly maxInboundStreams: number
+  private readonly maxUploads: number
+  private readonly idleTimeoutMs: number
+  private readonly active = new Set<Promise<void>>()
+  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0 }
+
+  constructor (components: BlobServerComponents, init: BlobServerInit = {}) {
+    this.components = components
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_BLOB_STREAMS
+    this.maxUploads = init.maxUploads ?? 64
+    this.idleTimeoutMs = init.idleTimeoutMs ?? BLOB_STREAM_IDLE_TIMEOUT_MS
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(BLOB_PROTOCOL, (stream, connection) => {
+      const work = this.serve(stream, connection).finally(() => { this.active.delete(work) })
+      this.active.add(work)
+    }, { maxInboundStreams: this.maxInboundStreams, maxOutboundStreams: MAX_OUTBOUND_BLOB_STREAMS })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(BLOB_PROTOCOL)
+    await Promise.allSettled([...this.active])
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = () => AbortSignal.timeout(this.idleTimeoutMs)
+    const pb = pbStream(stream, { maxDataLength: MAX_BLOB_REQUEST_BYTES })
+    const respond = async (status: BlobResponse.Status, fields: ResponseFields = {}): Promise<void> => {
+      await pb.write({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, ...fields }, BlobResponse, { signal: signal() })
+    }
+    let served: ServedBlob | undefined
+    try {
+      const request = await pb.read(BlobRequest, { signal: signal() })
+      this.stats.requests++
+      if (request.blobId.byteLength !== BLOB_ID_BYTES) {
+        this.stats.refused++
+        await respond(BlobResponse.Status.BAD_REQUEST, { message: `blobId is ${request.blobId.byteLength} bytes, not ${BLOB_ID_BYTES}` })
+        return
+      }
+      if (this.stats.uploads >= this.maxUploads) {
+        this.stats.refused++
+        await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already` })
+        return
+      }
+      this.stats.uploads++
+      try {
+        served = await this.components.source.open(blobIdFromBytes(request.blobId))
+        if (served == null) {
+          await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
+          return
+        }
+        const info = { size: BigInt(served.size), chunkSize: served.chunkSize, complete: served.complete }
+        switch (request.kind) {
+          case BlobRequest.Kind.HASHES:
+            await respond(BlobResponse.Status.OK, { ...info, hashes: plainBytes(Buffer.concat(served.leaves)) })
+            return
+          case BlobRequest.Kind.HAVE:
+            await respond(BlobResponse.Status.OK, { ...info, have: plainBytes(served.bitfield()) })
+            return
+          case BlobRequest.Kind.CHUNKS:
+            await this.sendChunks(request, served, pb, respond, info, signal)
+            return
+          default:
+            await respond(BlobResponse.Status.BAD_REQUEST, { message: 'unknown request kind' })
+        }
+      } finally {
+        this.stats.uploads--
+      }
+      await stream.close({ signal: signal() })
+    } catch (err) {
+      log('blob request from %p failed - %e', connection.remotePeer, err)
+      stream.abort(err as Error)
+    } finally {
+      served?.release()
+      if (stream.status === 'open') await stream.close({ signal: signal() }).catch(() => {})
+    }
+  }
+
+  private async sendChunks (
+    request: BlobRequest,
+    served: ServedBlob,
+    pb: ReturnType<typeof pbStream>,
+    respond: (status: BlobResponse.Status, fields?: ResponseFields) => Promise<void>,
+    info: ResponseFields,
+    signal: () => AbortSignal
+  ): Promise<void> {
+    const { first, count } = request
+    const maxCount = Math.min(MAX_CHUNKS_PER_REQUEST, Math.max(1, Math.floor(MAX_BYTES_PER_REQUEST / served.chunkSize)))
+    if (count < 1 || count > maxCount || first >= served.chunkCount || first + count > served.chunkCount) {
+      this.stats.refused++
+      await respond(BlobResponse.Status.BAD_REQUEST, { message: `chunks ${first}+${count} out of range: the blob has ${served.chunkCount} chunks, at most ${maxCount} per request` })
+      return
+    }
+    const held: number[] = []
+    for (let i = first; i < first + count; i++) if (served.has(i)) held.push(i)
+    await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
+    for (const index of held) {
+      const data = await served.readChunk(index)
+      await pb.write({ index, data: plainBytes(data) }, Chunk, { signal: signal() })
+      this.stats.chunksServed++
+      this.stats.bytesServed += data.byteLength
+    }
+  }
+}

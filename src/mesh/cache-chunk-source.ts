@@ -1,0 +1,50 @@
+import type { BlobId } from '../blob/blob-id.js'
+import type { BlobCache } from '../blob/cache/index.js'
+import type { ChunkSource, ServedBlob } from './chunk-source.js'
+
+/** The blob server's view of the cache: complete blobs, and the chunks held of downloads in progress. */
+export function cacheChunkSource (cache: BlobCache): ChunkSource {
+  return {
+    async open (blobId: BlobId): Promise<ServedBlob | undefined> {
+      const entry = cache.entry(blobId)
+      const leaves = cache.leaves(blobId)
+      if (entry != null && leaves != null) {
+        const handle = await cache.open(blobId)
+        if (handle != null) {
+          const chunkCount = leaves.length
+          return {
+            size: handle.size,
+            chunkSize: handle.chunkSize,
+            chunkCount,
+            complete: true,
+            leaves,
+            has: index => index >= 0 && index < chunkCount,
+            bitfield: () => fullBitfield(chunkCount),
+            readChunk: async index => handle.readChunk(index),
+            release: () => { handle.release() }
+          }
+        }
+      }
+      const partial = cache.partialOf(blobId)
+      if (partial == null) return undefined
+      return {
+        size: partial.size,
+        chunkSize: partial.chunkSize,
+        chunkCount: partial.chunkCount,
+        complete: false,
+        leaves: partial.leaves,
+        has: index => partial.has(index),
+        bitfield: () => partial.bitfield(),
+        readChunk: async index => partial.readChunk(index),
+        release: () => {}
+      }
+    }
+  }
+}
+
+function fullBitfield (count: number): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(count / 8)).fill(0xff)
+  const spare = bits.length * 8 - count
+  if (spare > 0) bits[bits.length - 1] = (0xff << spare) & 0xff
+  return bits
+}

@@ -1,0 +1,20 @@
+import type { BlobId } from '../blob/blob-id.js'
+
+/** One blob as the blob server sees it: complete, or a download in progress with some chunks held. */
+export interface ServedBlob {
+  readonly size: number
+  readonly chunkSize: number
+  readonly chunkCount: number
+  readonly complete: boolean
+  readonly leaves: Uint8Array[]
+  has: (index: number) => boolean
+  /** Bit i, most significant bit first, set when chunk i is held. */
+  bitfield: () => Uint8Array
+  readChunk: (index: number) => Promise<Uint8Array>
+  release: () => void
+}
+
+/** What the node can serve on /herd/blob/1.0.0. */
+export interface ChunkSource {
+  open: (blobId: BlobId) => Promise<ServedBlob | undefined>
+}

@@ -1,0 +1,27 @@
+/** The gossipsub topic of cache announcements. */
+export const CACHE_TOPIC = 'herd/cache/1'
+export const BLOB_PROTOCOL = '/herd/blob/1.0.0'
+export const KAD_PROTOCOL = '/herd/kad/1.0.0'
+
+/** Gossip carries hints, not bytes: an announcement larger than this is rejected by the topic validator. */
+export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024
+/** Blob IDs listed in one announcement's added, dropped or fetching field. */
+export const MAX_ANNOUNCED_IDS = 256
+/** The digest's Bloom filter: at most this many bytes. */
+export const MAX_DIGEST_FILTER_BYTES = 32 * 1024
+export const DIGEST_INTERVAL_MS = 30_000
+/** A provider record not refreshed by an announcement or digest within this time is forgotten. */
+export const PROVIDER_TTL_MS = 90_000
+
+/** A request is one small message. */
+export const MAX_BLOB_REQUEST_BYTES = 256
+/** A response carries at most the chunk hashes of a 64 GiB blob at 1 MiB chunks. */
+export const MAX_BLOB_RESPONSE_BYTES = 2 * 1024 * 1024 + 1024
+/** At most this many chunks per CHUNKS request, and this many bytes of them. */
+export const MAX_CHUNKS_PER_REQUEST = 64
+export const MAX_BYTES_PER_REQUEST = 64 * 1024 * 1024
+/** Per connection, on /herd/blob/1.0.0. */
+export const MAX_INBOUND_BLOB_STREAMS = 16
+export const MAX_OUTBOUND_BLOB_STREAMS = 16
+/** Silence on a blob stream longer than this aborts it. */
+export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000

@@ -1,0 +1,198 @@
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { BlobId } from '../blob/blob-id.js'
+import type { BlobCache, CacheEntry } from '../blob/cache/index.js'
+import { chunkCount, decodeChunkHashes, HASH_BYTES } from '../blob/chunk-tree.js'
+import type { WalrusStore } from '../walrus/types.js'
+import type { BlobClient } from './blob-client.js'
+import { Download, type DownloadTuning } from './download.js'
+import type { BlobDescription, FetchCounters, FetchProgress } from './fetch-types.js'
+import type { PeerScores } from './peer-scores.js'
+import type { ProviderIndex } from './provider-index.js'
+
+const log = logger('herd:mesh:fetcher')
+
+export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
+  requestsPerPeer: 4,
+  requestBytes: 4 * 1024 * 1024,
+  walrusReads: 4,
+  haveIntervalMs: 250,
+  coordinationMs: 300,
+  stallMs: 3_000,
+  maxWalrusFaults: 8
+}
+
+/** How long a DHT lookup may take before the download goes on without it. */
+const DHT_LOOKUP_MS = 5_000
+
+export interface FetcherComponents {
+  selfId: string
+  cache: BlobCache
+  client: BlobClient
+  providers: ProviderIndex
+  scores: PeerScores
+  walrus: Pick<WalrusStore, 'readRange'>
+  /** The registry entry of a blob; throws UnregisteredBlobError when there is none. */
+  describe: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<BlobDescription>
+  /** Tells the mesh a download has started, so peers split the Walrus reads and ask us for chunks. */
+  announceFetching: (blobId: BlobId) => void
+  /** Holders beyond gossip's reach: the DHT's provider records. */
+  findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
+}
+
+export interface FetcherInit {
+  tuning?: Partial<DownloadTuning>
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  onProgress?: (event: FetchProgress) => void
+}
+
+/**
+ * Puts blobs in the cache: from the cache itself, from peers, from Walrus.
+ * Concurrent requests for one blob share one download.
+ */
+export class Fetcher extends EventTarget {
+  readonly counters: FetchCounters = { localHits: 0, peerHits: 0, walrusHits: 0, bytesFromPeers: 0, bytesFromWalrus: 0, badChunks: 0 }
+  private readonly components: FetcherComponents
+  private readonly tuning: DownloadTuning
+  private readonly downloads = new Map<string, Promise<CacheEntry>>()
+  private readonly listeners = new Map<string, Set<(event: FetchProgress) => void>>()
+  private controller = new AbortController()
+
+  constructor (components: FetcherComponents, init: FetcherInit = {}) {
+    super()
+    this.components = components
+    this.tuning = { ...DEFAULT_DOWNLOAD_TUNING, ...init.tuning }
+  }
+
+  start (): void {
+    if (this.controller.signal.aborted) this.controller = new AbortController()
+  }
+
+  /** Stops every download; their partial blobs stay on disk, resumable. */
+  async stop (): Promise<void> {
+    this.controller.abort(new Error('the fetcher stopped'))
+    await Promise.allSettled([...this.downloads.values()])
+  }
+
+  /** Blobs being downloaded now. */
+  active (): BlobId[] {
+    return [...this.downloads.keys()] as BlobId[]
+  }
+
+  async fetch (blobId: BlobId, options: FetchOptions = {}): Promise<CacheEntry> {
+    const { cache } = this.components
+    const held = cache.entry(blobId)
+    if (held != null) {
+      this.counters.localHits++
+      return held
+    }
+    const listeners = this.listeners.get(blobId) ?? new Set()
+    this.listeners.set(blobId, listeners)
+    if (options.onProgress != null) listeners.add(options.onProgress)
+    let download = this.downloads.get(blobId)
+    if (download == null) {
+      download = this.download(blobId).finally(() => {
+        this.downloads.delete(blobId)
+        this.listeners.delete(blobId)
+      })
+      this.downloads.set(blobId, download)
+    }
+    try {
+      return await raceSignal(download, options.signal)
+    } finally {
+      if (options.onProgress != null) listeners.delete(options.onProgress)
+    }
+  }
+
+  private emit (event: FetchProgress): void {
+    for (const listener of this.listeners.get(event.blobId) ?? []) listener(event)
+    this.dispatchEvent(new CustomEvent('progress', { detail: event }))
+  }
+
+  private async download (blobId: BlobId): Promise<CacheEntry> {
+    const { components } = this
+    const signal = this.controller.signal
+    const announcedAt = Date.now()
+    components.announceFetching(blobId)
+    const description = await components.describe(blobId, { signal })
+    const leaves = components.cache.partialOf(blobId)?.leaves ?? await this.chunkHashes(description, signal)
+    const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves })
+    this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
+    const extraHolders = new Set<string>()
+    const lookup = components.providers.providers(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, signal) : Promise.resolve()
+    const download = new Download(description, partial, {
+      selfId: components.selfId,
+      client: components.client,
+      walrus: components.walrus,
+      scores: components.scores,
+      providers: () => components.providers.providers(blobId),
+      extraHolders,
+      tuning: this.tuning,
+      announcedAt,
+      onProgress: event => {
+        if (event.type === 'fetch:bad-chunk') this.counters.badChunks++
+        this.emit(event)
+      },
+      signal
+    })
+    try {
+      await download.run()
+    } finally {
+      this.counters.bytesFromPeers += download.bytesFrom.peer
+      this.counters.bytesFromWalrus += download.bytesFrom.walrus
+      await lookup
+      if (!partial.complete()) await partial.close()
+    }
+    const entry = await partial.commit()
+    if (download.bytesFrom.walrus > 0) this.counters.walrusHits++
+    else this.counters.peerHits++
+    this.emit({ type: 'fetch:done', blobId, size: description.size, bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
+    log('fetched %s: %d bytes from peers, %d from Walrus', blobId, download.bytesFrom.peer, download.bytesFrom.walrus)
+    return entry
+  }
+
+  /** The chunk hashes, from a peer if one has them, else from Walrus; either way checked against the registered root. */
+  private async chunkHashes (description: BlobDescription, signal: AbortSignal): Promise<Uint8Array[]> {
+    const { components } = this
+    for (const provider of components.providers.providers(description.blobId).slice(0, 3)) {
+      if (components.scores.isBanned(provider.peerId)) continue
+      try {
+        const reply = await components.client.hashes(peerIdFromString(provider.peerId), description.blobId, { signal })
+        return decodeChunkHashes(reply.hashes, description)
+      } catch (err) {
+        log('chunk hashes of %s from %s failed - %e', description.blobId, provider.peerId, err)
+        if ((err as Error).name === 'ChunkVerificationError') components.scores.badChunk(provider.peerId, `chunk hashes of ${description.blobId}: ${(err as Error).message}`)
+      }
+    }
+    const bytes = HASH_BYTES * chunkCount(description.size, description.chunkSize)
+    const hashes = await components.walrus.readRange(description.chunkHashesBlobId, { start: 0, end: bytes - 1 }, { signal })
+    this.counters.bytesFromWalrus += hashes.byteLength
+    return decodeChunkHashes(hashes, description)
+  }
+
+  private async lookUpDht (blobId: BlobId, found: Set<string>, signal: AbortSignal): Promise<void> {
+    const find = this.components.findProviders
+    if (find == null) return
+    try {
+      for await (const peer of find(blobId, { signal: AbortSignal.any([signal, AbortSignal.timeout(DHT_LOOKUP_MS)]) })) {
+        if (peer.toString() !== this.components.selfId) found.add(peer.toString())
+      }
+    } catch (err) {
+      log('DHT lookup for %s ended - %e', blobId, err)
+    }
+  }
+}
+
+async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return promise
+  signal.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}

@@ -1,0 +1,76 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { ping, type Ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
+import { KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
+
+// A type alias, not an interface: libp2p's ServiceMap needs an index signature.
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  dht: KadDHT
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+export interface MeshLibp2pInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
+  listen: string[]
+  bootstrap?: string[]
+  /**
+   * Keep loopback and private addresses in DHT records: right for a LAN or one
+   * machine, wrong on the internet, where they would mislead remote peers.
+   */
+  privateNetwork?: boolean
+  /** Multiaddr prefixes exempt from libp2p's connection limits and inbound rate limit (trusted peers, or one machine). */
+  allow?: string[]
+  /** Where libp2p's own metrics go; none when absent. */
+  metricsRegistry?: Registry
+}
+
+/** A libp2p 3 node with the transports and services the mesh is built on. */
+export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  const peerDiscovery = (init.bootstrap ?? []).length > 0
+    ? [bootstrap({ list: init.bootstrap ?? [] })]
+    : []
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    connectionManager: { allow: init.allow ?? [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    ...(init.metricsRegistry != null
+      ? { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false, preserveExistingMetrics: true }) }
+      : {}),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // js gossipsub has no inbound limit of its own; an RPC may batch a few announcements.
+        maxInboundDataLength: 4 * MAX_ANNOUNCEMENT_BYTES,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false
+      }),
+      dht: kadDHT({
+        protocol: KAD_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: init.privateNetwork === true ? passthroughMapper : removePrivateAddressesMapper,
+        allowQueryWithZeroPeers: true
+      })
+    },
+    start: false
+  })
+}

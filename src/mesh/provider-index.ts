@@ -1,0 +1,115 @@
+import type { Filter } from '@libp2p/utils'
+import { PROVIDER_TTL_MS } from './constants.js'
+
+export type ProviderState = 'holder' | 'fetching'
+
+export interface Provider {
+  peerId: string
+  state: ProviderState
+}
+
+export interface PeerLoad {
+  downloads: number
+  uploads: number
+  inferQueue: number
+  sessionsWarm: number
+}
+
+interface Held {
+  state: ProviderState
+  expiresAt: number
+}
+
+interface Digest {
+  filter: Filter
+  count: number
+  expiresAt: number
+}
+
+export interface ProviderIndexInit {
+  ttlMs?: number
+  now?: () => number
+}
+
+/**
+ * Who holds or is fetching which blob, as gossip tells it. Entries expire
+ * unless refreshed, so a node that left quietly stops being asked.
+ * A digest (a Bloom filter of a peer's whole cache) answers for blobs the
+ * peer announced before we joined; a false positive costs one NOT_FOUND.
+ */
+export class ProviderIndex {
+  private readonly ttlMs: number
+  private readonly now: () => number
+  private readonly byBlob = new Map<string, Map<string, Held>>()
+  private readonly digests = new Map<string, Digest>()
+  private readonly loads = new Map<string, { load: PeerLoad, expiresAt: number }>()
+
+  constructor (init: ProviderIndexInit = {}) {
+    this.ttlMs = init.ttlMs ?? PROVIDER_TTL_MS
+    this.now = init.now ?? Date.now
+  }
+
+  set (peerId: string, blobId: string, state: ProviderState): void {
+    let peers = this.byBlob.get(blobId)
+    if (peers == null) {
+      peers = new Map()
+      this.byBlob.set(blobId, peers)
+    }
+    peers.set(peerId, { state, expiresAt: this.now() + this.ttlMs })
+  }
+
+  drop (peerId: string, blobId: string): void {
+    const peers = this.byBlob.get(blobId)
+    if (peers == null) return
+    peers.delete(peerId)
+    if (peers.size === 0) this.byBlob.delete(blobId)
+  }
+
+  setDigest (peerId: string, filter: Filter, count: number): void {
+    this.digests.set(peerId, { filter, count, expiresAt: this.now() + this.ttlMs })
+  }
+
+  setLoad (peerId: string, load: PeerLoad): void {
+    this.loads.set(peerId, { load, expiresAt: this.now() + this.ttlMs })
+  }
+
+  load (peerId: string): PeerLoad | undefined {
+    const entry = this.loads.get(peerId)
+    return entry != null && entry.expiresAt > this.now() ? entry.load : undefined
+  }
+
+  /** Holders first, then peers still fetching; the local node is never listed. */
+  providers (blobId: string): Provider[] {
+    const now = this.now()
+    const found = new Map<string, ProviderState>()
+    for (const [peerId, held] of this.byBlob.get(blobId) ?? []) {
+      if (held.expiresAt > now) found.set(peerId, held.state)
+    }
+    for (const [peerId, digest] of this.digests) {
+      if (digest.expiresAt > now && !found.has(peerId) && digest.filter.has(blobId)) found.set(peerId, 'holder')
+    }
+    const providers = [...found].map(([peerId, state]) => ({ peerId, state }))
+    return providers.sort((a, b) => (a.state === b.state ? 0 : a.state === 'holder' ? -1 : 1))
+  }
+
+  forgetPeer (peerId: string): void {
+    for (const blobId of [...this.byBlob.keys()]) this.drop(peerId, blobId)
+    this.digests.delete(peerId)
+    this.loads.delete(peerId)
+  }
+
+  /** Drops expired entries; called on a timer so the maps do not grow with departed peers. */
+  prune (): void {
+    const now = this.now()
+    for (const [blobId, peers] of this.byBlob) {
+      for (const [peerId, held] of peers) if (held.expiresAt <= now) peers.delete(peerId)
+      if (peers.size === 0) this.byBlob.delete(blobId)
+    }
+    for (const [peerId, digest] of this.digests) if (digest.expiresAt <= now) this.digests.delete(peerId)
+    for (const [peerId, load] of this.loads) if (load.expiresAt <= now) this.loads.delete(peerId)
+  }
+
+  stats (): { blobs: number, digests: number } {
+    return { blobs: this.byBlob.size, digests: this.digests.size }
+  }
+}

@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+
+const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
+
+const multiaddrString = z.string().refine(value => {
+  try {
+    multiaddr(value)
+    return true
+  } catch {
+    return false
+  }
+}, { message: 'not a multiaddr' })
+
+const bootstrapAddr = multiaddrString.refine(value => value.includes('/p2p/'), { message: 'a bootstrap multiaddr must end in /p2p/PEER_ID' })
+
+const httpUrl = z.url({ protocol: /^https?$/ }).transform(url => url.replace(/\/+$/, ''))
+
+/** The node's configuration: a config file, then command-line flags over it. Every field has a default. */
+export const nodeConfigSchema = z.strictObject({
+  dataDir: z.string().min(1),
+  listen: z.array(multiaddrString).min(1).default(['/ip4/127.0.0.1/tcp/0']),
+  bootstrap: z.array(bootstrapAddr).default([]),
+  api: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(31417)
+  }).default({ host: '127.0.0.1', port: 31417 }),
+  /** Absent: an embedded local Walrus in the data dir. */
+  walrus: z.strictObject({
+    aggregator: httpUrl,
+    publisher: httpUrl.optional()
+  }).optional(),
+  /** Absent: an embedded local ledger in the data dir. */
+  ledger: httpUrl.optional(),
+  embedded: z.strictObject({
+    nShards: z.number().int().min(1).max(65535).default(1000),
+    walrusPort: z.number().int().min(0).max(65535).default(0),
+    ledgerPort: z.number().int().min(0).max(65535).default(0)
+  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0 }),
+  cache: z.strictObject({
+    quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
+    policy: z.enum(['gdsf', 'lru']).default('gdsf')
+  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: 'gdsf' }),
+  mesh: z.strictObject({
+    digestIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    providerTtlMs: z.number().int().min(1_000).max(86_400_000).default(90_000),
+    /** Keep loopback and private addresses in DHT records (one machine, a LAN). */
+    privateNetwork: z.boolean().default(true),
+    /** Announce complete blobs on the DHT too. */
+    dhtProvide: z.boolean().default(true),
+    /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
+    allow: z.array(z.string().startsWith('/')).default([])
+  }).default({ digestIntervalMs: 30_000, providerTtlMs: 90_000, privateNetwork: true, dhtProvide: true, allow: [] }),
+  fetch: z.strictObject({
+    requestsPerPeer: z.number().int().min(1).max(64).optional(),
+    requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+    walrusReads: z.number().int().min(1).max(64).optional(),
+    haveIntervalMs: z.number().int().min(10).max(60_000).optional(),
+    coordinationMs: z.number().int().min(0).max(60_000).optional(),
+    stallMs: z.number().int().min(100).max(600_000).optional(),
+    maxWalrusFaults: z.number().int().min(1).max(1000).optional()
+  }).default({})
+})
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>
+export type NodeConfig = z.output<typeof nodeConfigSchema>
+
+/** A config error names the field and what was wrong with it. */
+export class NodeConfigError extends Error {
+  override readonly name = 'NodeConfigError'
+}
+
+export function parseNodeConfig (input: unknown, where = 'config'): NodeConfig {
+  const result = nodeConfigSchema.safeParse(input)
+  if (!result.success) {
+    const problems = result.error.issues.map(issue => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    throw new NodeConfigError(`${where} is not valid: ${problems.join('; ')}`)
+  }
+  return result.data
+}
+
+/** Reads a JSON config file; the caller merges flags over it before parsing. */
+export async function readConfigFile (path: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new NodeConfigError(`cannot read config file ${path}: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new NodeConfigError(`config file ${path} is not JSON: ${(err as Error).message}`)
+  }
+  if (json == null || typeof json !== 'object' || Array.isArray(json)) throw new NodeConfigError(`config file ${path} must hold a JSON object`)
+  return json as Record<string, unknown>
+}

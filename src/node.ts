@@ -1,0 +1,276 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
+import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { Registry } from 'prom-client'
+import type { BlobId } from './blob/blob-id.js'
+import { BlobCache } from './blob/cache/index.js'
+import { NotFoundError } from './chain/errors.js'
+import { HttpLedger } from './chain/http-ledger.js'
+import { ChainStore } from './chain/local/chain-store.js'
+import { LedgerServer } from './chain/local/server.js'
+import { LocalLedger } from './chain/local-ledger.js'
+import { loadOrCreateNodeKey } from './chain/node-key.js'
+import type { Ledger } from './chain/types.js'
+import { CacheAnnouncer } from './mesh/announcer.js'
+import { BlobClient } from './mesh/blob-client.js'
+import { blobIdToCid } from './mesh/blob-key.js'
+import { BlobServer } from './mesh/blob-server.js'
+import { cacheChunkSource } from './mesh/cache-chunk-source.js'
+import { UnregisteredBlobError } from './mesh/errors.js'
+import type { BlobDescription } from './mesh/fetch-types.js'
+import { Fetcher } from './mesh/fetcher.js'
+import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
+import { PeerScores } from './mesh/peer-scores.js'
+import { ProviderIndex } from './mesh/provider-index.js'
+import type { NodeConfig } from './node-config.js'
+import { WalrusHttpClient } from './walrus/http-client.js'
+import { LocalWalrus } from './walrus/local/server.js'
+
+const log = logger('herd:node')
+
+/** How long a DHT provide may take in the background. */
+const DHT_PROVIDE_MS = 30_000
+
+export interface NodeStatus {
+  peerId: string
+  address: string
+  multiaddrs: string[]
+  peers: number
+  walrus: { aggregator: string, publisher?: string, embedded: boolean }
+  ledger: { url?: string, kind: string, embedded: boolean }
+  cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }> }
+  fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
+  serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
+  gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
+  penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
+}
+
+interface Embedded {
+  walrus?: LocalWalrus
+  ledgerStore?: ChainStore
+  ledgerServer?: LedgerServer
+}
+
+/**
+ * A herd node: the cache, the libp2p mesh (announcements, blob exchange,
+ * fetcher) and the clients of Walrus and the ledger, built from one config
+ * and started and stopped in order.
+ */
+export class HerdNode {
+  readonly config: NodeConfig
+  readonly metrics = new Registry()
+  private readonly embedded: Embedded = {}
+  private parts?: {
+    key: Ed25519Keypair
+    libp2p: MeshLibp2p
+    cache: BlobCache
+    walrus: WalrusHttpClient
+    ledger: Ledger
+    providers: ProviderIndex
+    scores: PeerScores
+    announcer: CacheAnnouncer
+    server: BlobServer
+    fetcher: Fetcher
+  }
+
+  private readonly descriptions = new Map<string, BlobDescription>()
+  private readonly background = new Set<Promise<unknown>>()
+
+  constructor (config: NodeConfig) {
+    this.config = config
+  }
+
+  private get started (): NonNullable<HerdNode['parts']> {
+    if (this.parts == null) throw new Error('the node is not started')
+    return this.parts
+  }
+
+  get libp2p (): MeshLibp2p { return this.started.libp2p }
+  get cache (): BlobCache { return this.started.cache }
+  get fetcher (): Fetcher { return this.started.fetcher }
+  get ledger (): Ledger { return this.started.ledger }
+  get walrus (): WalrusHttpClient { return this.started.walrus }
+  get scores (): PeerScores { return this.started.scores }
+  get providers (): ProviderIndex { return this.started.providers }
+  get peerId (): PeerId { return this.started.libp2p.peerId }
+  get key (): Ed25519Keypair { return this.started.key }
+
+  async start (): Promise<void> {
+    if (this.parts != null) return
+    const { config } = this
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+    const key = await loadOrCreateNodeKey(config.dataDir)
+    // One Ed25519 key is both the Sui address and the peer ID, so proofs signed in the mesh tie to on-chain anchors.
+    const privateKey = await generateKeyPairFromSeed('Ed25519', decodeSuiPrivateKey(key.getSecretKey()).secretKey)
+    try {
+      const walrus = await this.startWalrus()
+      const ledger = await this.startLedger(key)
+      const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy })
+      await cache.start()
+      const libp2p = await createMeshLibp2p({
+        privateKey,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        privateNetwork: config.mesh.privateNetwork,
+        allow: config.mesh.allow,
+        metricsRegistry: this.metrics
+      })
+      const selfId = libp2p.peerId.toString()
+      const providers = new ProviderIndex({ ttlMs: config.mesh.providerTtlMs })
+      const scores = new PeerScores()
+      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
+      const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache) })
+      let fetcher: Fetcher | undefined
+      const announcer = new CacheAnnouncer({
+        pubsub: libp2p.services.pubsub,
+        peerId: libp2p.peerId,
+        providers,
+        heldBlobIds: () => cache.entries().map(e => e.blobId),
+        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: 0, sessionsWarm: 0 })
+      }, { digestIntervalMs: config.mesh.digestIntervalMs })
+      fetcher = new Fetcher({
+        selfId,
+        cache,
+        client,
+        providers,
+        scores,
+        walrus,
+        describe: async (blobId, options) => this.describe(blobId, options),
+        announceFetching: blobId => { announcer.fetching(blobId) },
+        findProviders: (blobId, options) => this.findProviders(blobId, options)
+      }, { tuning: config.fetch })
+      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher }
+
+      cache.addEventListener('added', event => {
+        const blobId = event.detail.blobId
+        announcer.added(blobId)
+        if (config.mesh.dhtProvide) this.inBackground(this.provide(blobId))
+      })
+      cache.addEventListener('removed', event => { announcer.dropped(event.detail.blobId) })
+      libp2p.addEventListener('peer:disconnect', event => { announcer.forgetPeer(event.detail.toString()) })
+
+      await libp2p.start()
+      await server.start()
+      announcer.start()
+      fetcher.start()
+      log('started %p, listening on %s', libp2p.peerId, libp2p.getMultiaddrs().map(a => a.toString()).join(' '))
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** Stops in the reverse order of start: downloads stay resumable, the index is flushed, the embedded services close last. */
+  async stop (): Promise<void> {
+    const parts = this.parts
+    this.parts = undefined
+    if (parts != null) {
+      await parts.fetcher.stop()
+      await parts.announcer.stop()
+      await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
+      await Promise.allSettled([...this.background])
+      await parts.libp2p.stop()
+      await parts.cache.stop()
+      await parts.walrus.close()
+      await parts.ledger.close()
+    }
+    await this.embedded.ledgerServer?.stop()
+    await this.embedded.ledgerStore?.close()
+    await this.embedded.walrus?.stop()
+    this.embedded.ledgerServer = undefined
+    this.embedded.ledgerStore = undefined
+    this.embedded.walrus = undefined
+  }
+
+  private async startWalrus (): Promise<WalrusHttpClient> {
+    const { config } = this
+    if (config.walrus != null) {
+      return new WalrusHttpClient({ aggregator: config.walrus.aggregator, ...(config.walrus.publisher != null ? { publisher: config.walrus.publisher } : {}) })
+    }
+    const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards })
+    this.embedded.walrus = walrus
+    await walrus.start()
+    return new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url })
+  }
+
+  private async startLedger (key: Ed25519Keypair): Promise<Ledger> {
+    const { config } = this
+    if (config.ledger != null) return new HttpLedger({ url: config.ledger, signer: key })
+    const store = new ChainStore(join(config.dataDir, 'ledger'))
+    await store.open()
+    this.embedded.ledgerStore = store
+    const server = new LedgerServer({ store, port: config.embedded.ledgerPort })
+    this.embedded.ledgerServer = server
+    await server.start()
+    return new LocalLedger(store, key)
+  }
+
+  /** The registry entry of a blob, remembered: entries never change once written. */
+  async describe (blobId: BlobId, options: { signal?: AbortSignal } = {}): Promise<BlobDescription> {
+    const known = this.descriptions.get(blobId)
+    if (known != null) return known
+    let entry
+    try {
+      entry = await this.ledger.getModel(blobId, options)
+    } catch (err) {
+      if (err instanceof NotFoundError || (err as Error).name === 'NotFoundError') throw new UnregisteredBlobError(`blob ${blobId} has no registry entry on the ledger`)
+      throw err
+    }
+    if (entry.blobId !== blobId || entry.chunkHashesBlobId === '') throw new UnregisteredBlobError(`blob ${blobId} has no chunk hashes in its registry entry`)
+    const description: BlobDescription = { blobId, size: entry.size, chunkSize: entry.chunkSize, chunkRoot: entry.chunkRoot, chunkHashesBlobId: entry.chunkHashesBlobId }
+    this.descriptions.set(blobId, description)
+    return description
+  }
+
+  private async * findProviders (blobId: BlobId, options: { signal: AbortSignal }): AsyncIterable<PeerId> {
+    for await (const provider of this.libp2p.contentRouting.findProviders(blobIdToCid(blobId), options)) yield provider.id
+  }
+
+  private async provide (blobId: BlobId): Promise<void> {
+    try {
+      await this.libp2p.contentRouting.provide(blobIdToCid(blobId), { signal: AbortSignal.timeout(DHT_PROVIDE_MS) })
+    } catch (err) {
+      // Expected on a small mesh: gossip is the first tier and still tells peers.
+      log('DHT provide of %s did not finish - %e', blobId, err)
+    }
+  }
+
+  private inBackground (work: Promise<unknown>): void {
+    const tracked = work.finally(() => { this.background.delete(tracked) })
+    this.background.add(tracked)
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  status (): NodeStatus {
+    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger } = this.started
+    const stats = cache.stats()
+    const known = providers.stats()
+    return {
+      peerId: libp2p.peerId.toString(),
+      address: this.started.key.toSuiAddress(),
+      multiaddrs: this.multiaddrs(),
+      peers: libp2p.getPeers().length,
+      walrus: { aggregator: walrus.aggregator?.toString() ?? '', ...(walrus.publisher != null ? { publisher: walrus.publisher.toString() } : {}), embedded: this.embedded.walrus != null },
+      ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.embedded.ledgerServer != null ? { url: this.embedded.ledgerServer.url } : this.config.ledger != null ? { url: this.config.ledger } : {}) },
+      cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, evictions: stats.evictions, downloads: cache.partials() },
+      fetch: { ...fetcher.counters, active: fetcher.active() },
+      serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
+      gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
+      penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
+    }
+  }
+}
+
+function libp2pRegistrar (libp2p: MeshLibp2p): ConstructorParameters<typeof BlobServer>[0]['registrar'] {
+  return {
+    handle: async (protocol, handler, options) => { await libp2p.handle(protocol, handler, options) },
+    unhandle: async protocol => { await libp2p.unhandle(protocol) }
+  }
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { BlobId } from '../../src/blob/blob-id.js'
+import { chunkCount, chunkRange, chunkTreeOfBytes } from '../../src/blob/chunk-tree.js'
+import { CacheAnnouncer } from '../../src/mesh/announcer.js'
+import { BlobServer } from '../../src/mesh/blob-server.js'
+import type { ChunkSource } from '../../src/mesh/chunk-source.js'
+import { CACHE_TOPIC } from '../../src/mesh/constants.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
+import { ProviderIndex } from '../../src/mesh/provider-index.js'
+import type { HerdNode } from '../../src/node.js'
+import { tempDir } from '../helpers/devnet.js'
+import { randomModel, startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+
+const CHUNK = 256 * 1024
+
+async function cachedBytes (node: HerdNode, blobId: BlobId): Promise<Buffer> {
+  const handle = await node.cache.open(blobId)
+  assert.ok(handle != null, `${blobId} is in the cache`)
+  try {
+    return await readFile(handle.path)
+  } finally {
+    handle.release()
+  }
+}
+
+describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: TestDevnet
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+  })
+  after(async () => {
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  it('serves a blob held by node A to node B from A: Walrus serves nothing', async () => {
+    const bytes = randomModel(3 * 1024 * 1024 + 123)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(dir.path, 'a-to-b'), devnet)
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    try {
+      await a.fetcher.fetch(blobId)
+      assert.equal(a.fetcher.counters.walrusHits, 1)
+      await waitFor('B to hear that A holds the blob', () => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'))
+      const servedBefore = devnet.walrus.stats.bytesServed
+      const sources = new Set<string>()
+      await b.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk') sources.add(event.source) } })
+      assert.equal(devnet.walrus.stats.bytesServed, servedBefore, 'Walrus served no byte to B')
+      assert.deepEqual([...sources], ['peer'])
+      assert.equal(b.fetcher.counters.peerHits, 1)
+      assert.equal(b.fetcher.counters.bytesFromPeers, bytes.byteLength)
+      assert.deepEqual(await cachedBytes(b, blobId), Buffer.from(bytes))
+      // A second request is a local hit.
+      await b.fetcher.fetch(blobId)
+      assert.equal(b.fetcher.counters.localHits, 1)
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
+
+  it('8 cold nodes asking for one blob at once pull about one copy from Walrus', async () => {
+    const bytes = randomModel(12 * 1024 * 1024)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(8, join(dir.path, 'cold'), devnet)
+    try {
+      const servedBefore = devnet.walrus.stats.bytesServed
+      const entries = await Promise.all(nodes.map(async node => node.fetcher.fetch(blobId)))
+      const fromWalrus = devnet.walrus.stats.bytesServed - servedBefore
+      const ratio = fromWalrus / bytes.byteLength
+      process.stderr.write(`# 8 cold nodes: Walrus served ${fromWalrus} bytes for a ${bytes.byteLength}-byte blob (${ratio.toFixed(2)}x)\n`)
+      assert.ok(ratio <= 1.5, `Walrus served ${ratio.toFixed(2)}x the blob`)
+      for (const entry of entries) assert.equal(entry.size, bytes.byteLength)
+      const peerBytes = nodes.reduce((sum, node) => sum + node.fetcher.counters.bytesFromPeers, 0)
+      assert.ok(peerBytes >= 6 * bytes.byteLength, `peers carried ${peerBytes} bytes`)
+      for (const node of nodes.slice(0, 3)) assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
+
+  it('detects a peer that sends corrupt chunks, completes from others, and penalizes it', async () => {
+    const bytes = randomModel(4 * 1024 * 1024)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(dir.path, 'liar'), devnet)
+    const [honest, downloader] = nodes as [HerdNode, HerdNode]
+    const liar = await startLyingPeer(blobId, bytes)
+    try {
+      await honest.fetcher.fetch(blobId)
+      await liar.libp2p.dial(downloader.libp2p.getMultiaddrs())
+      await waitFor('the liar to join the topic', () => downloader.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 2)
+      liar.announcer.added(blobId)
+      const liarId = liar.libp2p.peerId.toString()
+      await waitFor('both holders to be known', () => downloader.providers.providers(blobId).filter(p => p.state === 'holder').length === 2)
+      const servedBefore = devnet.walrus.stats.bytesServed
+      const bad: number[] = []
+      await downloader.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:bad-chunk') bad.push(event.index) } })
+      assert.ok(bad.length >= 1, 'the bad chunk was caught')
+      assert.ok(liar.served() >= 1, 'the liar was asked for chunks')
+      assert.deepEqual(await cachedBytes(downloader, blobId), Buffer.from(bytes))
+      assert.equal(devnet.walrus.stats.bytesServed, servedBefore, 'the honest peer covered for the liar')
+      const penalized = downloader.status().penalizedPeers.find(p => p.peerId === liarId)
+      assert.ok(penalized != null && penalized.badChunks >= 1 && penalized.score < 0, 'the liar is scored down')
+      assert.equal(downloader.status().penalizedPeers.some(p => p.peerId === honest.peerId.toString()), false)
+    } finally {
+      await liar.stop()
+      await stopNodes(nodes)
+    }
+  })
+
+  it('keeps the cache within its quota under a stream of blobs larger than it', async () => {
+    const quota = 3 * 1024 * 1024
+    const blobs: Array<{ blobId: BlobId, size: number }> = []
+    for (let i = 0; i < 8; i++) blobs.push(await devnet.publish(randomModel(900 * 1024 + i * 1000), { chunkSize: CHUNK }))
+    const tooBig = await devnet.publish(randomModel(quota + 1), { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota } })
+    const [node] = nodes as [HerdNode]
+    try {
+      let most = 0
+      for (const blob of blobs) {
+        await node.fetcher.fetch(blob.blobId)
+        const stats = node.cache.stats()
+        most = Math.max(most, stats.bytes + stats.reservedBytes)
+        assert.ok(node.cache.has(blob.blobId))
+      }
+      assert.ok(most <= quota, `the cache held ${most} bytes with a quota of ${quota}`)
+      assert.ok(node.cache.stats().evictions >= 5, `evictions: ${node.cache.stats().evictions}`)
+      await assert.rejects(node.fetcher.fetch(tooBig.blobId), { name: 'CacheFullError' })
+      assert.ok(node.cache.stats().bytes <= quota)
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
+})
+
+/** A real libp2p peer that announces a blob and serves its correct hashes but corrupt chunks. */
+async function startLyingPeer (blobId: BlobId, bytes: Uint8Array): Promise<{ libp2p: MeshLibp2p, announcer: CacheAnnouncer, served: () => number, stop: () => Promise<void> }> {
+  const tree = chunkTreeOfBytes(bytes, CHUNK)
+  const count = chunkCount(bytes.byteLength, CHUNK)
+  let served = 0
+  const source: ChunkSource = {
+    async open (id) {
+      if (id !== blobId) return undefined
+      return {
+        size: bytes.byteLength,
+        chunkSize: CHUNK,
+        chunkCount: count,
+        complete: true,
+        leaves: tree.leaves,
+        has: () => true,
+        bitfield: () => new Uint8Array(Math.ceil(count / 8)).fill(0xff),
+        readChunk: async index => {
+          served++
+          const { start, end } = chunkRange(index, bytes.byteLength, CHUNK)
+          const chunk = new Uint8Array(bytes.subarray(start, end))
+          chunk[7] = (chunk[7] as number) ^ 0xff
+          return chunk
+        },
+        release: () => {}
+      }
+    }
+  }
+  const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true })
+  await libp2p.start()
+  const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await libp2p.handle(p, h, o) }, unhandle: async p => { await libp2p.unhandle(p) } }, source })
+  await server.start()
+  const announcer = new CacheAnnouncer({
+    pubsub: libp2p.services.pubsub,
+    peerId: libp2p.peerId,
+    providers: new ProviderIndex(),
+    heldBlobIds: () => [blobId],
+    load: () => ({ downloads: 0, uploads: 0, inferQueue: 0, sessionsWarm: 0 })
+  }, { digestIntervalMs: 1_000 })
+  announcer.start()
+  return {
+    libp2p,
+    announcer,
+    served: () => served,
+    stop: async () => {
+      await announcer.stop()
+      await server.stop()
+      await libp2p.stop()
+    }
+  }
+}
