@@ -1,3 +1,4 @@
+import { PassThrough, type Readable } from 'node:stream'
 import { logger } from '@libp2p/logger'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { request as httpRequest } from 'undici'
@@ -76,6 +77,10 @@ export class ApiServer {
       }
       return this.sendCached(blobId, request.headers.range, reply)
     })
+    app.post('/v1/blobs/:blobId/fetch', async (request, reply) => {
+      const blobId = parseBlobId((request.params as { blobId: string }).blobId)
+      return reply.type('application/x-ndjson').send(fetchEvents(node, blobId, abortOnClose(reply.raw)))
+    })
     app.post('/v1/blobs/:blobId/pin', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)
       const entry = await node.fetcher.fetch(blobId, { signal: abortOnClose(reply.raw) })
@@ -134,6 +139,21 @@ export class ApiServer {
     reply.header('x-herd-source', 'walrus-passthrough')
     return reply.send(upstream.body)
   }
+}
+
+/**
+ * A fetch as newline-delimited JSON: the fetcher's progress events as they
+ * happen, then `{"type":"fetch:done",…}` or `{"type":"error",…}`.
+ */
+function fetchEvents (node: HerdNode, blobId: BlobId, signal: AbortSignal): Readable {
+  const lines = new PassThrough()
+  const write = (value: unknown): void => { lines.write(`${JSON.stringify(value)}\n`) }
+  const cached = node.cache.has(blobId)
+  node.fetcher.fetch(blobId, { signal, onProgress: event => { if (event.type !== 'fetch:done') write(event) } })
+    .then(entry => { write({ type: 'fetch:done', blobId, size: entry.size, source: cached ? 'local' : 'fetched' }) })
+    .catch((err: Error) => { write({ type: 'error', error: { name: err.name, message: err.message } }) })
+    .finally(() => { lines.end() })
+  return lines
 }
 
 /** Aborts when the response closes: finished, or the client went away. */

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import { blobCommand } from './commands/blob.js'
 import { devnetCommand } from './commands/devnet.js'
+import { fetchCommand } from './commands/fetch.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
 import { startCommand } from './commands/start.js'
@@ -17,6 +18,7 @@ export function buildProgram (): Command {
   modelCommand(program)
   ledgerCommand(program)
   startCommand(program)
+  fetchCommand(program)
   return program
 }
 
