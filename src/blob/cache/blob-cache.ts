@@ -1,0 +1,493 @@
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { parseBlobId, type BlobId } from '../blob-id.js'
+import { assertChunkSize, chunkCount, HASH_BYTES, hashFromHex, rootOfLeaves, toHex } from '../chunk-tree.js'
+import { ChunkVerificationError, InvalidArgumentError } from '../errors.js'
+import { Bitfield } from './bitfield.js'
+import { FileBlobHandle, type BlobState, type HandleOwner } from './blob-handle.js'
+import { BLOBS_DIR, DEFAULT_POLICY, INDEX_DIR, PARTIAL_DIR } from './constants.js'
+import {
+  BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError
+} from './errors.js'
+import { isNotFound, syncDir, unlinkIfPresent } from './file-io.js'
+import type {
+  BlobCacheEvents, BlobCacheInit, BlobDescriptor, BlobHandle, CacheEntry, CacheStats, PartialBlob, RemovedReason
+} from './index.js'
+import { IndexStore, type BlobRecord } from './index-store.js'
+import { PartialBlobFile, type PartialOwner } from './partial-blob.js'
+import { createPolicy, type EvictionPolicy, type PolicyName } from './policy.js'
+import { repairCache, splitLeaves } from './repair.js'
+import { KeyedQueue, TaskSet } from './tasks.js'
+
+const log = logger('herd:blob:cache')
+
+type Listener<E> = ((evt: E) => void) | { handleEvent: (evt: E) => void } | null
+type AddOptions = Parameters<EventTarget['addEventListener']>[2]
+type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2]
+
+// Typed listeners on a plain EventTarget: 'added' and 'removed' carry their detail types.
+export interface BlobCache {
+  addEventListener: (<K extends keyof BlobCacheEvents>(type: K, listener: Listener<BlobCacheEvents[K]>, options?: AddOptions) => void) & EventTarget['addEventListener']
+  removeEventListener: (<K extends keyof BlobCacheEvents>(type: K, listener: Listener<BlobCacheEvents[K]>, options?: RemoveOptions) => void) & EventTarget['removeEventListener']
+}
+
+interface Descriptor { size: number, chunkSize: number, chunkRoot: string, leaves: Uint8Array[] }
+
+/** Room to make for a new download: complete blobs by policy first, then downloads nobody is running, oldest first. */
+interface EvictionPlan { blobs: BlobState[], downloads: PartialBlobFile[] }
+
+/**
+ * Blobs on disk under a byte quota. Every change to the accounting happens
+ * synchronously, before the I/O it implies, so concurrent calls never both
+ * count on the same free bytes; the I/O for one blob runs in order on its key.
+ */
+export class BlobCache extends EventTarget {
+  readonly dir: string
+  readonly quotaBytes: number
+  readonly policyName: PolicyName
+  private readonly now: () => number
+  private readonly blobsDir: string
+  private readonly partialDir: string
+  private readonly store: IndexStore
+  private policy: EvictionPolicy
+  private readonly blobs = new Map<BlobId, BlobState>()
+  private readonly downloads = new Map<BlobId, PartialBlobFile>()
+  private readonly handles = new Set<FileBlobHandle>()
+  private readonly queue = new KeyedQueue()
+  private readonly tasks = new TaskSet()
+  /** Deletions whose accounting is already done: a new download waits for them, so the disk never holds more than the quota. */
+  private readonly removals = new TaskSet()
+  private bytes = 0
+  private reserved = 0
+  private evictions = 0
+  private repaired = 0
+  private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+  private starting?: Promise<void>
+  private readonly partialOwner: PartialOwner
+  private readonly handleOwner: HandleOwner
+
+  constructor (init: BlobCacheInit) {
+    super()
+    if (typeof init.dir !== 'string' || init.dir === '') throw new InvalidArgumentError('cache dir must be a non-empty path')
+    if (!Number.isSafeInteger(init.quotaBytes) || init.quotaBytes < 0) throw new InvalidArgumentError(`quota must be a non-negative integer of bytes, got ${init.quotaBytes}`)
+    const policy = init.policy ?? DEFAULT_POLICY
+    if (policy !== 'gdsf' && policy !== 'lru') throw new InvalidArgumentError(`unknown eviction policy ${String(policy)}`)
+    this.dir = init.dir
+    this.quotaBytes = init.quotaBytes
+    this.policyName = policy
+    this.now = init.now ?? Date.now
+    this.blobsDir = join(init.dir, BLOBS_DIR)
+    this.partialDir = join(init.dir, PARTIAL_DIR)
+    this.store = new IndexStore(join(init.dir, INDEX_DIR))
+    this.policy = createPolicy(policy)
+    this.partialOwner = {
+      persistBits: async (blobId, bits) => { await this.store.putBits(blobId, bits) },
+      commit: async partial => this.commitDownload(partial),
+      abandon: async partial => this.abandonDownload(partial)
+    }
+    this.handleOwner = {
+      corrupt: (state, reason) => {
+        log.error('%s is corrupt on disk (%s): dropped', state.blobId, reason)
+        this.background(this.drop(state, 'corrupt'), `dropping ${state.blobId}`)
+      },
+      release: (handle, file) => { this.release(handle, file) }
+    }
+  }
+
+  async start (): Promise<void> {
+    if (this.status === 'started') return
+    if (this.status === 'stopping') throw new CacheNotStartedError('the cache is stopping')
+    this.starting ??= this.startNow().finally(() => { this.starting = undefined })
+    await this.starting
+  }
+
+  async stop (): Promise<void> {
+    await this.starting?.catch(() => {})
+    if (this.status !== 'started') return
+    this.status = 'stopping'
+    await Promise.all([...this.downloads.values()].map(async partial => partial.shutdown().catch(err => {
+      log.error('closing the download of %s failed - %e', partial.blobId, err)
+    })))
+    await Promise.all([this.queue.idle(), this.tasks.idle(), this.removals.idle()])
+    for (const handle of this.handles) await handle.detachFile()?.close().catch(() => {})
+    this.handles.clear()
+    try {
+      await this.flushStats()
+    } finally {
+      await this.store.close()
+      this.blobs.clear()
+      this.downloads.clear()
+      this.bytes = 0
+      this.reserved = 0
+      this.status = 'stopped'
+    }
+  }
+
+  has (blobId: string): boolean {
+    return this.visible(blobId) != null
+  }
+
+  entry (blobId: string): CacheEntry | undefined {
+    const state = this.visible(blobId)
+    return state == null ? undefined : toEntry(state)
+  }
+
+  entries (): CacheEntry[] {
+    return [...this.blobs.values()].filter(state => state.gone == null).map(toEntry)
+  }
+
+  leaves (blobId: string): Uint8Array[] | undefined {
+    const state = this.visible(blobId)
+    return state == null ? undefined : splitLeaves(state.leaves).map(leaf => leaf.slice())
+  }
+
+  stats (): CacheStats {
+    let blobs = 0
+    let pinned = 0
+    for (const state of this.blobs.values()) {
+      if (state.gone != null) continue
+      blobs++
+      if (state.record.pinned) pinned++
+    }
+    return {
+      blobs,
+      bytes: this.bytes,
+      quotaBytes: this.quotaBytes,
+      pinned,
+      partials: this.downloads.size,
+      reservedBytes: this.reserved,
+      evictions: this.evictions,
+      repaired: this.repaired
+    }
+  }
+
+  async open (blobId: string): Promise<BlobHandle | undefined> {
+    this.assertStarted()
+    const state = this.visible(parseBlobId(blobId))
+    if (state == null) return undefined
+    // Counted before the await, so an eviction planned meanwhile skips this blob.
+    state.handles++
+    state.record.hits++
+    state.record.lastAccessAt = this.now()
+    state.dirty = true
+    this.policy.hit(state.blobId)
+    let file: FileHandle
+    try {
+      file = await open(state.path, 'r')
+    } catch (err) {
+      // Dropped before this handle's count is given back, so the last release (maybe this one) deletes the records.
+      const dropped = isNotFound(err) ? this.drop(state, 'corrupt') : undefined
+      this.unref(state)
+      if (dropped == null) throw err
+      log.error('%s is in the index but its file is gone: dropped', state.blobId)
+      await dropped
+      return undefined
+    }
+    if (state.gone != null) {
+      // Dropped while the file was being opened.
+      this.closeLater(file, state.blobId)
+      this.unref(state)
+      return undefined
+    }
+    const handle = new FileBlobHandle(state, file, this.handleOwner)
+    this.handles.add(handle)
+    return handle
+  }
+
+  async pin (blobId: string): Promise<boolean> {
+    return this.setPinned(blobId, true)
+  }
+
+  async unpin (blobId: string): Promise<boolean> {
+    return this.setPinned(blobId, false)
+  }
+
+  /** Removes a complete blob (pinned or not); with handles open, its file goes when the last is released. */
+  async delete (blobId: string): Promise<boolean> {
+    this.assertStarted()
+    const state = this.visible(parseBlobId(blobId))
+    if (state == null) return false
+    await this.drop(state, 'deleted')
+    return true
+  }
+
+  async partial (blobId: BlobId, descriptor: BlobDescriptor): Promise<PartialBlob> {
+    this.assertStarted()
+    const id = parseBlobId(blobId)
+    const d = checkDescriptor(descriptor)
+    const held = this.blobs.get(id)
+    if (held?.gone == null && held != null) throw new BlobAlreadyCachedError(`${id} is already cached`)
+    if (held != null) throw new BlobBusyError(`${id} was removed but handles on it are still open; fetch it again once they are released`)
+    const existing = this.downloads.get(id)
+    if (existing != null) {
+      if (existing.matches(d)) {
+        existing.inUse = true
+        await existing.ready
+        return existing
+      }
+      if (existing.phase === 'committing') throw new BlobBusyError(`a download of ${id} with another descriptor is being committed`)
+      log('download of %s restarts: its descriptor changed', id)
+      this.background(this.dropDownload(existing), `discarding the download of ${id}`)
+    }
+    if (d.size > this.quotaBytes) throw new CacheFullError(`${id} is ${d.size} bytes, more than the whole quota of ${this.quotaBytes}`)
+    const plan = this.planRoom(d.size)
+    if (plan == null) {
+      throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open or downloading`)
+    }
+    this.evict(plan)
+    const partial = new PartialBlobFile({
+      blobId: id, path: join(this.partialDir, id), ...d, startedAt: this.now()
+    }, this.partialOwner)
+    partial.inUse = true
+    this.downloads.set(id, partial)
+    this.reserved += d.size
+    const record = { size: d.size, chunkSize: d.chunkSize, chunkRoot: d.chunkRoot, startedAt: partial.startedAt }
+    // The file is created only once the evicted files are gone, so the disk never holds more than the quota.
+    partial.ready = this.removals.idle().then(async () => this.queue.run(id, async () => {
+      await this.store.putPartial(id, record, concat(d.leaves), new Bitfield(d.leaves.length).toBytes())
+      await partial.prepare()
+    }))
+    void this.tasks.track(partial.ready)
+    try {
+      await partial.ready
+    } catch (err) {
+      if (this.downloads.get(id) === partial) await this.dropDownload(partial).catch(() => {})
+      throw err
+    }
+    return partial
+  }
+
+  partialOf (blobId: string): PartialBlob | undefined {
+    const partial = this.downloads.get(blobId as BlobId)
+    return partial?.active === true ? partial : undefined
+  }
+
+  partials (): Array<{ blobId: BlobId, size: number, held: number, chunks: number }> {
+    return [...this.downloads.values()].map(p => ({ blobId: p.blobId, size: p.size, held: p.heldCount(), chunks: p.chunkCount }))
+  }
+
+  private async startNow (): Promise<void> {
+    this.status = 'starting'
+    try {
+      await mkdir(this.blobsDir, { recursive: true })
+      await mkdir(this.partialDir, { recursive: true })
+      await this.store.open()
+    } catch (err) {
+      this.status = 'stopped'
+      throw err
+    }
+    try {
+      const repaired = await repairCache(this.store, await this.store.load(), this.blobsDir, this.partialDir)
+      this.policy = createPolicy(this.policyName)
+      this.evictions = 0
+      this.repaired = repaired.repaired
+      // Least recently used first, so the policy's recency order survives a restart.
+      for (const { blobId, record, leaves } of repaired.blobs.sort((a, b) => a.record.lastAccessAt - b.record.lastAccessAt)) {
+        this.blobs.set(blobId, { blobId, path: join(this.blobsDir, blobId), record, leaves, handles: 0, dirty: false })
+        this.bytes += record.size
+        // Capped: a long history would only trip the sketch's halving for every other blob.
+        this.policy.add(blobId, record.size, Math.min(record.hits + 1, 16))
+      }
+      for (const { blobId, record, leaves, bits } of repaired.partials) {
+        this.downloads.set(blobId, new PartialBlobFile({ blobId, path: join(this.partialDir, blobId), ...record, leaves: splitLeaves(leaves), bits }, this.partialOwner))
+        this.reserved += record.size
+      }
+      this.status = 'started'
+      if (this.bytes + this.reserved > this.quotaBytes) {
+        const plan = this.planRoom(0)
+        if (plan != null) this.evict(plan)
+        else log.error('%d bytes held for a quota of %d: pinned blobs alone exceed it', this.bytes + this.reserved, this.quotaBytes)
+        await this.removals.idle()
+      }
+      log('started %s: %d blobs (%d bytes), %d downloads, %d repairs', this.dir, this.blobs.size, this.bytes, this.downloads.size, this.repaired)
+    } catch (err) {
+      this.status = 'stopped'
+      this.blobs.clear()
+      this.downloads.clear()
+      this.bytes = 0
+      this.reserved = 0
+      await this.store.close()
+      throw err
+    }
+  }
+
+  private assertStarted (): void {
+    if (this.status !== 'started') throw new CacheNotStartedError(`the blob cache in ${this.dir} is not started`)
+  }
+
+  private visible (blobId: string): BlobState | undefined {
+    const state = this.blobs.get(blobId as BlobId)
+    return state?.gone == null ? state : undefined
+  }
+
+  private evictable (state: BlobState | undefined): boolean {
+    return state != null && state.gone == null && !state.record.pinned && state.handles === 0
+  }
+
+  /** What to drop so `need` more bytes fit, or undefined if pinned, open and running downloads leave no room. */
+  private planRoom (need: number): EvictionPlan | undefined {
+    const short = need - (this.quotaBytes - this.bytes - this.reserved)
+    const plan: EvictionPlan = { blobs: [], downloads: [] }
+    if (short <= 0) return plan
+    let freed = 0
+    for (const id of this.policy.victims(short, id => this.evictable(this.blobs.get(id as BlobId)))) {
+      const state = this.blobs.get(id as BlobId) as BlobState
+      plan.blobs.push(state)
+      freed += state.record.size
+    }
+    if (freed >= short) return plan
+    const idle = [...this.downloads.values()].filter(p => p.idle).sort((a, b) => a.startedAt - b.startedAt)
+    for (const partial of idle) {
+      if (freed >= short) break
+      plan.downloads.push(partial)
+      freed += partial.size
+    }
+    return freed >= short ? plan : undefined
+  }
+
+  private evict (plan: EvictionPlan): void {
+    for (const state of plan.blobs) this.background(this.drop(state, 'evicted'), `evicting ${state.blobId}`)
+    for (const partial of plan.downloads) {
+      log('discarding the idle download of %s (%d of %d chunks) to make room', partial.blobId, partial.heldCount(), partial.chunkCount)
+      this.background(this.dropDownload(partial), `discarding the download of ${partial.blobId}`)
+    }
+  }
+
+  /** Hides the blob at once; deletes its records, and its file unless handles are open (then on the last release). */
+  private async drop (state: BlobState, reason: RemovedReason): Promise<void> {
+    if (state.gone != null) return
+    state.gone = reason
+    if (reason === 'evicted') {
+      this.policy.evict(state.blobId)
+      this.evictions++
+    } else {
+      this.policy.remove(state.blobId)
+    }
+    const work = [this.removals.track(this.queue.run(state.blobId, async () => { await this.store.deleteBlobs([state.blobId]) }))]
+    if (state.handles === 0) work.push(this.unlinkBlob(state))
+    this.dispatchEvent(new CustomEvent('removed', { detail: { blobId: state.blobId, reason } }))
+    await Promise.all(work)
+  }
+
+  /** The bytes stop counting now; the unlink is awaited by the next download before it writes. */
+  private async unlinkBlob (state: BlobState): Promise<void> {
+    if (this.blobs.get(state.blobId) === state) this.blobs.delete(state.blobId)
+    this.bytes -= state.record.size
+    await this.removals.track(this.queue.run(state.blobId, async () => { await unlinkIfPresent(state.path) }))
+  }
+
+  private release (handle: FileBlobHandle, file: FileHandle): void {
+    this.handles.delete(handle)
+    this.closeLater(file, handle.blobId)
+    this.unref(handle.state)
+  }
+
+  private unref (state: BlobState): void {
+    state.handles--
+    if (state.handles === 0 && state.gone != null) this.background(this.unlinkBlob(state), `deleting ${state.blobId}`)
+  }
+
+  private closeLater (file: FileHandle, blobId: BlobId): void {
+    this.background(file.close(), `closing ${blobId}`)
+  }
+
+  /** Work started from a sync call or not awaited by its caller: logged if it fails, awaited by stop(). */
+  private background (work: Promise<unknown>, what: string): void {
+    void this.tasks.track(work.catch(err => { log.error('%s failed - %e', what, err) }))
+  }
+
+  private async dropDownload (partial: PartialBlobFile): Promise<void> {
+    if (this.downloads.get(partial.blobId) !== partial) return
+    partial.detach()
+    this.downloads.delete(partial.blobId)
+    this.reserved -= partial.size
+    await this.removals.track(this.queue.run(partial.blobId, async () => {
+      await partial.discard()
+      await this.store.deletePartials([partial.blobId])
+    }))
+  }
+
+  private async abandonDownload (partial: PartialBlobFile): Promise<void> {
+    if (partial.phase === 'committing') throw new BlobBusyError(`the download of ${partial.blobId} is being committed`)
+    await this.dropDownload(partial)
+  }
+
+  private async commitDownload (partial: PartialBlobFile): Promise<CacheEntry> {
+    const id = partial.blobId
+    return this.queue.run(id, async () => {
+      if (this.downloads.get(id) !== partial || this.status !== 'started') throw new CacheObjectClosedError(`the download of ${id} was discarded or the cache stopped`)
+      const path = join(this.blobsDir, id)
+      await rename(partial.path, path)
+      const now = this.now()
+      const record: BlobRecord = {
+        size: partial.size, chunkSize: partial.chunkSize, chunkRoot: partial.chunkRoot, pinned: false, addedAt: now, lastAccessAt: now, hits: 0
+      }
+      try {
+        await syncDir(this.blobsDir)
+        await this.store.commitPartial(id, record)
+      } catch (err) {
+        await rename(path, partial.path).catch(() => {})
+        throw err
+      }
+      this.downloads.delete(id)
+      this.reserved -= partial.size
+      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false }
+      this.blobs.set(id, state)
+      this.bytes += partial.size
+      this.policy.add(id, partial.size)
+      log('added %s (%d bytes)', id, partial.size)
+      this.dispatchEvent(new CustomEvent('added', { detail: toEntry(state) }))
+      return toEntry(state)
+    })
+  }
+
+  private async setPinned (blobId: string, pinned: boolean): Promise<boolean> {
+    this.assertStarted()
+    const state = this.visible(parseBlobId(blobId))
+    if (state == null) return false
+    if (state.record.pinned === pinned) return true
+    state.record.pinned = pinned
+    state.dirty = false
+    await this.queue.run(state.blobId, async () => {
+      if (state.gone == null) await this.store.putBlobs([[state.blobId, { ...state.record }]])
+    })
+    return true
+  }
+
+  private async flushStats (): Promise<void> {
+    const dirty = [...this.blobs.values()].filter(state => state.dirty && state.gone == null)
+    if (dirty.length === 0) return
+    await this.store.putBlobs(dirty.map(state => [state.blobId, { ...state.record }]))
+    for (const state of dirty) state.dirty = false
+  }
+}
+
+function toEntry (state: BlobState): CacheEntry {
+  const { size, chunkSize, chunkRoot, pinned, addedAt, lastAccessAt, hits } = state.record
+  return { blobId: state.blobId, size, chunkSize, chunkRoot, pinned, addedAt, lastAccessAt, hits }
+}
+
+function concat (leaves: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(leaves.length * HASH_BYTES)
+  leaves.forEach((leaf, i) => { out.set(leaf, i * HASH_BYTES) })
+  return out
+}
+
+/** Checks a descriptor from the network before anything is reserved or written. */
+function checkDescriptor (descriptor: BlobDescriptor): Descriptor {
+  if (descriptor == null || typeof descriptor !== 'object') throw new InvalidArgumentError('a blob descriptor is required')
+  const { size, chunkSize, chunkRoot, leaves } = descriptor
+  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError(`blob size must be a non-negative integer, got ${size}`)
+  assertChunkSize(chunkSize)
+  const root = hashFromHex(chunkRoot)
+  const count = chunkCount(size, chunkSize)
+  if (!Array.isArray(leaves) || leaves.length !== count) {
+    throw new ChunkVerificationError(`a blob of ${size} bytes in ${chunkSize}-byte chunks has ${count} leaves, got ${Array.isArray(leaves) ? leaves.length : 'none'}`)
+  }
+  for (const leaf of leaves) {
+    if (!(leaf instanceof Uint8Array) || leaf.length !== HASH_BYTES) throw new ChunkVerificationError(`leaf hashes must be ${HASH_BYTES} bytes`)
+  }
+  if (toHex(rootOfLeaves(leaves)) !== toHex(root)) throw new ChunkVerificationError('the leaf hashes do not match the chunk root')
+  return { size, chunkSize, chunkRoot: toHex(root), leaves: leaves.map(leaf => leaf.slice()) }
+}

@@ -1,0 +1,115 @@
+import type { FileHandle } from 'node:fs/promises'
+import type { BlobId } from '../blob-id.js'
+import { chunkCount, chunkRange, hashLeaf, HASH_BYTES } from '../chunk-tree.js'
+import { InvalidArgumentError } from '../errors.js'
+import { MAX_READ_BYTES } from './constants.js'
+import { CacheObjectClosedError, CorruptBlobError } from './errors.js'
+import { readAt, sameBytes } from './file-io.js'
+import type { BlobHandle, RemovedReason } from './index.js'
+import type { BlobRecord } from './index-store.js'
+
+/** A complete blob as the cache keeps it in memory. */
+export interface BlobState {
+  readonly blobId: BlobId
+  readonly path: string
+  record: BlobRecord
+  /** Leaf hashes back to back, 32 bytes each. */
+  readonly leaves: Uint8Array
+  /** Open handles; while above zero the file stays on disk. */
+  handles: number
+  /** Set once the blob is no longer visible; the file goes when the last handle is released. */
+  gone?: RemovedReason
+  /** Access stats changed since they were last written. */
+  dirty: boolean
+}
+
+export interface HandleOwner {
+  corrupt: (state: BlobState, reason: string) => void
+  /** The handle gave back its file, for the owner to close. */
+  release: (handle: FileBlobHandle, file: FileHandle) => void
+}
+
+export function leafOf (state: BlobState, index: number): Uint8Array {
+  return state.leaves.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)
+}
+
+export class FileBlobHandle implements BlobHandle {
+  readonly blobId: BlobId
+  readonly path: string
+  readonly size: number
+  readonly chunkSize: number
+  readonly state: BlobState
+  private file?: FileHandle
+  private readonly owner: HandleOwner
+
+  constructor (state: BlobState, file: FileHandle, owner: HandleOwner) {
+    this.state = state
+    this.blobId = state.blobId
+    this.path = state.path
+    this.size = state.record.size
+    this.chunkSize = state.record.chunkSize
+    this.file = file
+    this.owner = owner
+  }
+
+  get released (): boolean {
+    return this.file == null
+  }
+
+  async readChunk (index: number): Promise<Uint8Array> {
+    const { start, end } = chunkRange(index, this.size, this.chunkSize)
+    return this.verified(index, await readAt(this.open(), start, end - start))
+  }
+
+  async read (start: number, end: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.size) {
+      throw new InvalidArgumentError(`range [${start}, ${end}) is outside a blob of ${this.size} bytes`)
+    }
+    if (end - start > MAX_READ_BYTES) throw new InvalidArgumentError(`a read is at most ${MAX_READ_BYTES} bytes, asked for ${end - start}`)
+    if (start === end) {
+      this.open()
+      return new Uint8Array(0)
+    }
+    // Whole chunks are read and verified, then cut: a corrupt byte is never served, whatever the range.
+    const first = Math.floor(start / this.chunkSize)
+    const last = Math.min(chunkCount(this.size, this.chunkSize) - 1, Math.floor((end - 1) / this.chunkSize))
+    const spanStart = first * this.chunkSize
+    const spanEnd = chunkRange(last, this.size, this.chunkSize).end
+    const span = await readAt(this.open(), spanStart, spanEnd - spanStart)
+    for (let index = first; index <= last; index++) {
+      const { start: s, end: e } = chunkRange(index, this.size, this.chunkSize)
+      this.verified(index, span.subarray(Math.min(s - spanStart, span.length), Math.min(e - spanStart, span.length)))
+    }
+    return span.subarray(start - spanStart, end - spanStart)
+  }
+
+  release (): void {
+    const file = this.file
+    if (file == null) return
+    this.file = undefined
+    this.owner.release(this, file)
+  }
+
+  /** Takes the file away from the handle so the owner can close it. */
+  detachFile (): FileHandle | undefined {
+    const file = this.file
+    this.file = undefined
+    return file
+  }
+
+  private open (): FileHandle {
+    if (this.file == null) throw new CacheObjectClosedError(`handle on ${this.blobId} was released`)
+    if (this.state.gone === 'corrupt') throw new CorruptBlobError(`${this.blobId} was found corrupt and dropped`)
+    return this.file
+  }
+
+  private verified (index: number, bytes: Uint8Array): Uint8Array {
+    const { start, end } = chunkRange(index, this.size, this.chunkSize)
+    if (bytes.length !== end - start || !sameBytes(hashLeaf(bytes), leafOf(this.state, index))) {
+      const reason = bytes.length !== end - start ? `chunk ${index} is cut short on disk` : `chunk ${index} does not match its hash on disk`
+      this.owner.corrupt(this.state, reason)
+      throw new CorruptBlobError(`${this.blobId}: ${reason}`)
+    }
+    return bytes
+  }
+}

@@ -1,0 +1,15 @@
+/** The layout of the cache index; a store written with another is refused, not guessed at. */
+export const INDEX_VERSION = 1
+
+export const DEFAULT_POLICY = 'gdsf'
+
+/** Held bits become durable in batches: an fdatasync per chunk would cap a download at the disk's sync rate. */
+export const SYNC_EVERY_CHUNKS = 8
+export const SYNC_INTERVAL_MS = 200
+
+/** The largest byte range `BlobHandle.read` returns in one call. */
+export const MAX_READ_BYTES = 64 * 1024 * 1024
+
+export const INDEX_DIR = 'index'
+export const BLOBS_DIR = 'blobs'
+export const PARTIAL_DIR = 'partial'

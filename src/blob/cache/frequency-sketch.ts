@@ -1,0 +1,93 @@
+/**
+ * How often each key was asked for, approximately and in bounded memory: a
+ * count-min sketch with conservative update whose counters are halved every
+ * `sampleSize` increments (TinyLFU's reset). Keys that left the cache keep
+ * their history, and old popularity fades, so a blob that was hot last week
+ * does not outrank what is hot now.
+ */
+export interface FrequencySketchInit {
+  /** Counters per row, rounded up to a power of two (default 1024: 4 KiB for 4 rows). */
+  width?: number
+  /** Rows (hash functions), default 4. */
+  depth?: number
+  /** Increments between halvings (default 10 × width). */
+  sampleSize?: number
+}
+
+const MAX_COUNT = 255
+const DEFAULT_WIDTH = 1024
+const DEFAULT_DEPTH = 4
+
+export class FrequencySketch {
+  readonly width: number
+  readonly depth: number
+  readonly sampleSize: number
+  private readonly counters: Uint8Array
+  private readonly mask: number
+  private additions = 0
+  private readonly rows: number[]
+
+  constructor (init: FrequencySketchInit = {}) {
+    const width = Math.max(16, init.width ?? DEFAULT_WIDTH)
+    this.width = 2 ** Math.ceil(Math.log2(width))
+    this.depth = Math.max(1, Math.min(8, init.depth ?? DEFAULT_DEPTH))
+    this.sampleSize = Math.max(1, init.sampleSize ?? 10 * this.width)
+    this.mask = this.width - 1
+    this.counters = new Uint8Array(this.width * this.depth)
+    this.rows = new Array<number>(this.depth).fill(0)
+  }
+
+  /** The estimate for `key`: never below its true count since the last halvings. */
+  frequency (key: string): number {
+    this.locate(key)
+    let min = MAX_COUNT
+    for (const at of this.rows) min = Math.min(min, this.counters[at] as number)
+    return min
+  }
+
+  /** Counts `times` requests for `key`. */
+  increment (key: string, times = 1): void {
+    if (!(times >= 1)) return
+    this.locate(key)
+    let min = MAX_COUNT
+    for (const at of this.rows) min = Math.min(min, this.counters[at] as number)
+    // Conservative update: raise only the counters at the minimum, which keeps collisions from inflating estimates.
+    const target = Math.min(MAX_COUNT, min + Math.floor(times))
+    for (const at of this.rows) {
+      if ((this.counters[at] as number) < target) this.counters[at] = target
+    }
+    this.additions += Math.floor(times)
+    while (this.additions >= this.sampleSize) this.halve()
+  }
+
+  private halve (): void {
+    for (let i = 0; i < this.counters.length; i++) this.counters[i] = (this.counters[i] as number) >>> 1
+    this.additions = Math.floor(this.additions / 2)
+  }
+
+  /** Fills `rows` with one counter index per row, by double hashing two 32-bit hashes of the key. */
+  private locate (key: string): void {
+    let h1 = 0x811c9dc5
+    let h2 = 0x9747b28c
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i)
+      h1 = Math.imul(h1 ^ c, 0x01000193)
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995)
+    }
+    h1 = fmix32(h1)
+    h2 = fmix32(h2) | 1
+    for (let r = 0; r < this.depth; r++) {
+      this.rows[r] = r * this.width + ((h1 + Math.imul(r, h2)) >>> 0 & this.mask)
+    }
+  }
+}
+
+/** MurmurHash3's finaliser: spreads every input bit over the output. */
+function fmix32 (h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}

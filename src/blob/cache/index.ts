@@ -1,0 +1,101 @@
+/**
+ * The on-disk blob cache: complete blobs a node can serve and run, downloads
+ * in progress that survive restarts, and an eviction policy that keeps both
+ * under a byte quota.
+ */
+import type { BlobId } from '../blob-id.js'
+import type { PolicyName } from './policy.js'
+
+export interface BlobCacheInit {
+  /** dir/index (level), dir/blobs/<blobId>, dir/partial/<blobId>. */
+  dir: string
+  /** Complete blobs plus reserved downloads never exceed this. */
+  quotaBytes: number
+  /** Default 'gdsf'. */
+  policy?: PolicyName
+  /** Clock in ms, for tests. */
+  now?: () => number
+}
+
+/** What the caller learned about a blob before downloading it; `leaves` must hash to `chunkRoot`. */
+export interface BlobDescriptor {
+  size: number
+  chunkSize: number
+  /** 64 hex digits. */
+  chunkRoot: string
+  /** 32-byte leaf hashes, one per chunk. */
+  leaves: Uint8Array[]
+}
+
+export interface CacheEntry {
+  blobId: BlobId
+  size: number
+  chunkSize: number
+  chunkRoot: string
+  pinned: boolean
+  addedAt: number
+  lastAccessAt: number
+  hits: number
+}
+
+export interface CacheStats {
+  blobs: number
+  /** Bytes of complete blobs on disk, including deleted ones that open handles still hold. */
+  bytes: number
+  quotaBytes: number
+  pinned: number
+  partials: number
+  reservedBytes: number
+  evictions: number
+  /** Files removed, records dropped and chunk bits cleared by the repair at the last start. */
+  repaired: number
+}
+
+export type RemovedReason = 'evicted' | 'deleted' | 'corrupt'
+
+export interface BlobCacheEvents {
+  added: CustomEvent<CacheEntry>
+  removed: CustomEvent<{ blobId: BlobId, reason: RemovedReason }>
+}
+
+/** A complete blob held open: never evicted or deleted from disk until released. */
+export interface BlobHandle {
+  readonly blobId: BlobId
+  readonly path: string
+  readonly size: number
+  readonly chunkSize: number
+  /** Re-hashed against its stored leaf; a mismatch throws CorruptBlobError and drops the blob. */
+  readChunk: (index: number) => Promise<Uint8Array>
+  /** Bytes [start, end), at most MAX_READ_BYTES; every chunk it touches is verified first. */
+  read: (start: number, end: number) => Promise<Uint8Array>
+  release: () => void
+}
+
+/** A download in progress. */
+export interface PartialBlob {
+  readonly blobId: BlobId
+  readonly size: number
+  readonly chunkSize: number
+  readonly chunkCount: number
+  readonly leaves: Uint8Array[]
+  has: (index: number) => boolean
+  heldCount: () => number
+  /** Bit i (most significant bit first within each byte) is set when chunk i is held. */
+  bitfield: () => Uint8Array
+  /** Checked against its leaf (ChunkVerificationError); its held bit is durable once the data is synced. */
+  writeChunk: (index: number, bytes: Uint8Array) => Promise<void>
+  readChunk: (index: number) => Promise<Uint8Array>
+  complete: () => boolean
+  /** Moves the finished blob into the cache; it becomes visible only now. */
+  commit: () => Promise<CacheEntry>
+  /** Deletes the download and releases its reservation. */
+  abandon: () => Promise<void>
+  /** Syncs and closes the file; the download stays resumable. */
+  close: () => Promise<void>
+}
+
+export { BlobCache } from './blob-cache.js'
+export { MAX_READ_BYTES } from './constants.js'
+export * from './errors.js'
+export { createPolicy, DEFAULT_GDSF_BETA, GdsfPolicy, LruPolicy } from './policy.js'
+export type { EvictionPolicy, GdsfInit, PolicyName } from './policy.js'

@@ -1,0 +1,133 @@
+import type { EvictionPolicy } from './policy.js'
+
+/**
+ * Seeded request traces and a replay loop for eviction policies: shared by the
+ * benchmark and the tests, and small enough for the simulation to reuse. No I/O.
+ */
+
+/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export interface TraceInit {
+  objects: number
+  requests: number
+  /** Zipf exponent s: rank r is asked for with probability ∝ 1 / r^s. */
+  zipf: number
+  /** Sizes are log-uniform in [minSize, maxSize]. */
+  minSize: number
+  maxSize: number
+  seed: number
+  /** From this request on, popularity ranks are dealt out again (sizes stay). */
+  reshuffleAt?: number
+}
+
+export interface Trace {
+  ids: string[]
+  sizes: number[]
+  /** Object index of each request. */
+  requests: Uint32Array
+  catalogBytes: number
+}
+
+function shuffled (n: number, random: () => number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const t = out[i] as number
+    out[i] = out[j] as number
+    out[j] = t
+  }
+  return out
+}
+
+export function zipfTrace (init: TraceInit): Trace {
+  const random = seededRandom(init.seed)
+  const ids = Array.from({ length: init.objects }, (_, i) => `blob-${i}`)
+  const logMin = Math.log(init.minSize)
+  const logMax = Math.log(init.maxSize)
+  const sizes = ids.map(() => Math.round(Math.exp(logMin + random() * (logMax - logMin))))
+  const cdf = new Float64Array(init.objects)
+  let total = 0
+  for (let r = 0; r < init.objects; r++) {
+    total += 1 / (r + 1) ** init.zipf
+    cdf[r] = total
+  }
+  // Rank and size are independent: popular blobs are not the small ones by construction.
+  let objectOfRank = shuffled(init.objects, random)
+  const requests = new Uint32Array(init.requests)
+  for (let i = 0; i < init.requests; i++) {
+    if (i === init.reshuffleAt) objectOfRank = shuffled(init.objects, random)
+    const u = random() * total
+    let lo = 0
+    let hi = init.objects - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((cdf[mid] as number) < u) lo = mid + 1
+      else hi = mid
+    }
+    requests[i] = objectOfRank[lo] as number
+  }
+  return { ids, sizes, requests, catalogBytes: sizes.reduce((a, b) => a + b, 0) }
+}
+
+export interface ReplayResult {
+  byteHitRatio: number
+  objectHitRatio: number
+  evictions: number
+}
+
+/**
+ * Plays `trace` through a cache of `capacityBytes` run by `policy`; a blob
+ * larger than the cache is fetched but not kept. Hit ratios count requests
+ * from `measureFrom` on (the ones before only warm the cache).
+ */
+export function replay (policy: EvictionPolicy, trace: Trace, capacityBytes: number, measureFrom = 0): ReplayResult {
+  let used = 0
+  let hits = 0
+  let hitBytes = 0
+  let totalBytes = 0
+  let evictions = 0
+  let measured = 0
+  let at = 0
+  const sizeOf = new Map(trace.ids.map((id, i) => [id, trace.sizes[i] as number]))
+  for (const object of trace.requests) {
+    const id = trace.ids[object] as string
+    const size = trace.sizes[object] as number
+    const counted = at++ >= measureFrom
+    if (counted) {
+      measured++
+      totalBytes += size
+    }
+    if (policy.has(id)) {
+      policy.hit(id)
+      if (counted) {
+        hits++
+        hitBytes += size
+      }
+      continue
+    }
+    if (size > capacityBytes) {
+      policy.hit(id)
+      continue
+    }
+    if (used + size > capacityBytes) {
+      for (const victim of policy.victims(used + size - capacityBytes)) {
+        used -= sizeOf.get(victim) ?? 0
+        policy.evict(victim)
+        evictions++
+      }
+    }
+    policy.add(id, size)
+    used += size
+  }
+  return { byteHitRatio: totalBytes === 0 ? 0 : hitBytes / totalBytes, objectHitRatio: measured === 0 ? 0 : hits / measured, evictions }
+}
