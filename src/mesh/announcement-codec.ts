@@ -1,11 +1,9 @@
-import { BloomFilter, createBloomFilter, type Filter } from '@libp2p/utils'
 import { BLOB_ID_BYTES, blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
 import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_FILTER_BYTES } from './constants.js'
+import { BlobDigest, MAX_DIGEST_HASHES } from './blob-digest.js'
 import { plainBytes } from './bytes.js'
 import { MeshProtocolError } from './errors.js'
 import { CacheAnnouncement, type CacheDigest, type NodeLoad } from './pb/announcement.js'
-
-const MAX_DIGEST_SEEDS = 32
 
 export interface Announcement {
   seq: bigint
@@ -13,22 +11,15 @@ export interface Announcement {
   added: BlobId[]
   dropped: BlobId[]
   fetching: BlobId[]
-  digest?: { filter: Filter, count: number }
+  digest?: { filter: BlobDigest, count: number }
   load?: NodeLoad
 }
 
 /** A Bloom filter over blob IDs at about 1% false positives, within the gossip size limit. */
 export function digestOf (blobIds: string[]): CacheDigest {
-  const filter = createBloomFilter(Math.max(1, blobIds.length), 0.01)
-  if (!(filter instanceof BloomFilter)) throw new Error('createBloomFilter returned another kind of filter')
-  for (const id of blobIds) filter.add(id)
-  if (filter.buffer.byteLength > MAX_DIGEST_FILTER_BYTES) {
-    // More blobs than a digest can hold at 1%: a denser filter keeps the message bounded.
-    const dense = new BloomFilter({ bits: MAX_DIGEST_FILTER_BYTES * 8, hashes: 7 })
-    for (const id of blobIds) dense.add(id)
-    return { count: blobIds.length, bits: dense.bits, seeds: dense.seeds, filter: plainBytes(dense.buffer) }
-  }
-  return { count: blobIds.length, bits: filter.bits, seeds: filter.seeds, filter: plainBytes(filter.buffer) }
+  const digest = BlobDigest.forCount(blobIds.length, 0.01, MAX_DIGEST_FILTER_BYTES)
+  for (const id of blobIds) digest.add(id)
+  return { count: blobIds.length, bits: digest.bits, hashes: digest.hashes, filter: plainBytes(digest.filter) }
 }
 
 export function encodeAnnouncement (announcement: Omit<Announcement, 'digest'> & { digest?: CacheDigest }): Uint8Array {
@@ -58,11 +49,12 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
   let message: CacheAnnouncement
   try {
     message = CacheAnnouncement.decode(data, {
-      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, digest: { seeds: MAX_DIGEST_SEEDS } }
+      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS }
     })
   } catch (err) {
     throw new MeshProtocolError(`announcement is not a valid CacheAnnouncement: ${(err as Error).message}`)
   }
+  if (message.seq === 0n || message.time === 0n) throw new MeshProtocolError('announcement has no sequence number or time')
   const announcement: Announcement = {
     seq: message.seq,
     time: Number(message.time),
@@ -71,13 +63,11 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
     fetching: blobIds('fetching', message.fetching)
   }
   if (message.digest != null) {
-    const { bits, seeds, filter, count } = message.digest
+    const { bits, hashes, filter, count } = message.digest
     if (filter.byteLength > MAX_DIGEST_FILTER_BYTES) throw new MeshProtocolError(`digest filter of ${filter.byteLength} bytes is over ${MAX_DIGEST_FILTER_BYTES}`)
     if (bits === 0 || Math.ceil(bits / 8) !== filter.byteLength) throw new MeshProtocolError(`digest says ${bits} bits but carries ${filter.byteLength} bytes`)
-    if (seeds.length === 0) throw new MeshProtocolError('digest has no hash seeds')
-    const bloom = new BloomFilter({ bits, seeds })
-    bloom.buffer = filter
-    announcement.digest = { filter: bloom, count }
+    if (hashes < 1 || hashes > MAX_DIGEST_HASHES) throw new MeshProtocolError(`digest uses ${hashes} hashes; from 1 to ${MAX_DIGEST_HASHES} are allowed`)
+    announcement.digest = { filter: new BlobDigest({ bits, hashes, filter }), count }
   }
   if (message.load != null) announcement.load = message.load
   return announcement

@@ -110,7 +110,6 @@ export class BlobServer {
       } finally {
         this.stats.uploads--
       }
-      await stream.close({ signal: signal() })
     } catch (err) {
       log('blob request from %p failed - %e', connection.remotePeer, err)
       stream.abort(err as Error)

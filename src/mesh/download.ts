@@ -6,7 +6,7 @@ import { chunkRange } from '../blob/chunk-tree.js'
 import { ChunkVerificationError } from '../blob/errors.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
-import { BlobUnavailableError } from './errors.js'
+import { BlobUnavailableError, PeerRefusedError } from './errors.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
@@ -54,7 +54,12 @@ interface Source {
   haveAt: number
   haveInFlight: boolean
   inflight: number
+  /** A peer that answered BUSY is left alone until then, not dropped. */
+  busyUntil: number
 }
+
+/** How long a peer that answered BUSY is left alone. */
+const BUSY_BACKOFF_MS = 500
 
 function bitSet (bits: Uint8Array, index: number): boolean {
   return (((bits[index >> 3] ?? 0) >> (7 - (index & 7))) & 1) === 1
@@ -141,7 +146,7 @@ export class Download {
         return
       }
       try {
-        this.sources.set(id, { peerId: peerIdFromString(id), holder, haveAt: 0, haveInFlight: false, inflight: 0 })
+        this.sources.set(id, { peerId: peerIdFromString(id), holder, haveAt: 0, haveInFlight: false, inflight: 0, busyUntil: 0 })
       } catch {
         this.excluded.add(id)
       }
@@ -214,7 +219,7 @@ export class Download {
     while (progress) {
       progress = false
       sources.forEach((source, position) => {
-        if (source.inflight >= this.context.tuning.requestsPerPeer) return
+        if (source.inflight >= this.context.tuning.requestsPerPeer || source.busyUntil > Date.now()) return
         // Each peer starts at its own offset, so peers serve different parts of the blob.
         const run = this.pickRun(source, Math.floor(position * total / sources.length), limit)
         if (run.length === 0) return
@@ -253,7 +258,8 @@ export class Download {
         }
         if (received.size < run.length && source.holder) this.drop(source, 'announced a blob it does not hold whole')
       } catch (err) {
-        if (!(err instanceof ChunkVerificationError)) this.failed(source, `chunk request failed: ${(err as Error).message}`)
+        if (err instanceof PeerRefusedError && err.status === 'BUSY') source.busyUntil = Date.now() + BUSY_BACKOFF_MS
+        else if (!(err instanceof ChunkVerificationError)) this.failed(source, `chunk request failed: ${(err as Error).message}`)
       } finally {
         for (const index of run) if (!received.has(index)) this.inflight.delete(index)
         source.inflight--

@@ -1,4 +1,4 @@
-import type { Filter } from '@libp2p/utils'
+import type { BlobDigest } from './blob-digest.js'
 import { PROVIDER_TTL_MS } from './constants.js'
 
 export type ProviderState = 'holder' | 'fetching'
@@ -21,7 +21,7 @@ interface Held {
 }
 
 interface Digest {
-  filter: Filter
+  filter: BlobDigest
   count: number
   expiresAt: number
 }
@@ -65,7 +65,7 @@ export class ProviderIndex {
     if (peers.size === 0) this.byBlob.delete(blobId)
   }
 
-  setDigest (peerId: string, filter: Filter, count: number): void {
+  setDigest (peerId: string, filter: BlobDigest, count: number): void {
     this.digests.set(peerId, { filter, count, expiresAt: this.now() + this.ttlMs })
   }
 

@@ -270,9 +270,8 @@ export namespace CacheAnnouncement {
     value: number
   }
 
-  export interface CacheAnnouncementDigestSeedsFieldEvent {
-    field: '$.digest.seeds[]'
-    index: number
+  export interface CacheAnnouncementDigestHashesFieldEvent {
+    field: '$.digest.hashes'
     value: number
   }
 
@@ -309,7 +308,7 @@ export namespace CacheAnnouncement {
     return decodeMessage(buf, CacheAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestSeedsFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent> {
     return streamMessage(buf, CacheAnnouncement.codec(), opts)
   }
 }
@@ -317,7 +316,7 @@ export namespace CacheAnnouncement {
 export interface CacheDigest {
   count: number
   bits: number
-  seeds: number[]
+  hashes: number
   filter: Uint8Array<ArrayBuffer>
 }
 
@@ -341,11 +340,9 @@ export namespace CacheDigest {
           w.uint32(obj.bits)
         }
 
-        if (obj.seeds != null && obj.seeds.length > 0) {
-          for (const value of obj.seeds) {
-            w.uint32(24)
-            w.uint32(value)
-          }
+        if ((obj.hashes != null && obj.hashes !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.hashes)
         }
 
         if ((obj.filter != null && obj.filter.byteLength > 0)) {
@@ -360,7 +357,7 @@ export namespace CacheDigest {
         const obj: any = {
           count: 0,
           bits: 0,
-          seeds: [],
+          hashes: 0,
           filter: uint8ArrayAlloc(0)
         }
 
@@ -379,11 +376,7 @@ export namespace CacheDigest {
               break
             }
             case 3: {
-              if (opts.limits?.seeds != null && obj.seeds.length === opts.limits.seeds) {
-                throw new MaxLengthError('Decode error - repeated field "seeds" had too many elements')
-              }
-
-              obj.seeds.push(reader.uint32())
+              obj.hashes = reader.uint32()
               break
             }
             case 4: {
@@ -399,10 +392,6 @@ export namespace CacheDigest {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
-        const obj = {
-          seeds: 0
-        }
-
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -424,18 +413,10 @@ export namespace CacheDigest {
               break
             }
             case 3: {
-              if (opts.limits?.seeds != null && obj.seeds === opts.limits.seeds) {
-                throw new MaxLengthError('Streaming decode error - repeated field "seeds" had too many elements')
-              }
-
               yield {
-                field: `${prefix}.seeds[]`,
-                index: obj.seeds,
+                field: `${prefix}.hashes`,
                 value: reader.uint32()
               }
-
-              obj.seeds++
-
               break
             }
             case 4: {
@@ -467,9 +448,8 @@ export namespace CacheDigest {
     value: number
   }
 
-  export interface CacheDigestSeedsFieldEvent {
-    field: '$.seeds[]'
-    index: number
+  export interface CacheDigestHashesFieldEvent {
+    field: '$.hashes'
     value: number
   }
 
@@ -486,7 +466,7 @@ export namespace CacheDigest {
     return decodeMessage(buf, CacheDigest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheDigest>): Generator<CacheDigestCountFieldEvent | CacheDigestBitsFieldEvent | CacheDigestSeedsFieldEvent | CacheDigestFilterFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheDigest>): Generator<CacheDigestCountFieldEvent | CacheDigestBitsFieldEvent | CacheDigestHashesFieldEvent | CacheDigestFilterFieldEvent> {
     return streamMessage(buf, CacheDigest.codec(), opts)
   }
 }
