@@ -19,7 +19,7 @@ export interface ModelSignature {
 
 type ValueMetadata = { name: string, isTensor: boolean, type?: string, shape?: ReadonlyArray<number | string> }
 
-function toSpecs (metadata: readonly ValueMetadata[]): TensorSpec[] {
+export function toSpecs (metadata: readonly ValueMetadata[]): TensorSpec[] {
   return metadata.map(m => ({
     name: m.name,
     type: m.isTensor ? (m.type ?? 'unknown') : 'nontensor',
