@@ -52,6 +52,23 @@ export const nodeConfigSchema = z.strictObject({
     /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
     allow: z.array(z.string().startsWith('/')).default([])
   }).default({ digestIntervalMs: 30_000, providerTtlMs: 90_000, privateNetwork: true, dhtProvide: true, allow: [] }),
+  inference: z.strictObject({
+    /** Runs at once and runs waiting; past the queue a request is answered BUSY. */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    queueDepth: z.number().int().min(0).max(10_000).default(32),
+    /** Estimated memory of open onnxruntime sessions; the least useful idle one is closed past it. */
+    memoryBudgetBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+    intraOpNumThreads: z.number().int().min(1).max(256).default(1),
+    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    /** Load a session as soon as an ONNX model lands in the cache. */
+    warmOnCache: z.boolean().default(false),
+    defaultDeadlineMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** A request is forwarded to a holder at most this many times. */
+    maxHops: z.number().int().min(0).max(4).default(1),
+    /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
+    peerFetchBytesPerSec: z.number().int().min(1).default(100 * 1024 * 1024),
+    walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024)
+  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024 }),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { Registry } from 'prom-client'
@@ -14,7 +15,11 @@ import { ChainStore } from './chain/local/chain-store.js'
 import { LedgerServer } from './chain/local/server.js'
 import { LocalLedger } from './chain/local-ledger.js'
 import { loadOrCreateNodeKey } from './chain/node-key.js'
-import type { Ledger } from './chain/types.js'
+import type { Ledger, ModelEntry } from './chain/types.js'
+import { UnknownModelError, InferError } from './inference/infer-errors.js'
+import { InferClient, InferServer } from './inference/infer-protocol.js'
+import { InferenceService } from './inference/inference-service.js'
+import { SessionPool } from './inference/session-pool.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
 import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
@@ -46,6 +51,7 @@ export interface NodeStatus {
   fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
   gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
+  inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
@@ -75,6 +81,9 @@ export class HerdNode {
     announcer: CacheAnnouncer
     server: BlobServer
     fetcher: Fetcher
+    pool: SessionPool
+    inference: InferenceService
+    inferServer: InferServer
   }
 
   private readonly descriptions = new Map<string, BlobDescription>()
@@ -98,6 +107,8 @@ export class HerdNode {
   get providers (): ProviderIndex { return this.started.providers }
   get peerId (): PeerId { return this.started.libp2p.peerId }
   get key (): Ed25519Keypair { return this.started.key }
+  get inference (): InferenceService { return this.started.inference }
+  get sessions (): SessionPool { return this.started.pool }
 
   async start (): Promise<void> {
     if (this.parts != null) return
@@ -125,12 +136,18 @@ export class HerdNode {
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache) })
       let fetcher: Fetcher | undefined
+      let inference: InferenceService | undefined
+      const pool = new SessionPool({
+        memoryBudgetBytes: config.inference.memoryBudgetBytes,
+        intraOpNumThreads: config.inference.intraOpNumThreads,
+        graphOptimizationLevel: config.inference.graphOptimizationLevel
+      })
       const announcer = new CacheAnnouncer({
         pubsub: libp2p.services.pubsub,
         peerId: libp2p.peerId,
         providers,
         heldBlobIds: () => cache.entries().map(e => e.blobId),
-        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: 0, sessionsWarm: 0 })
+        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: pool.stats().sessions })
       }, { digestIntervalMs: config.mesh.digestIntervalMs })
       fetcher = new Fetcher({
         selfId,
@@ -143,18 +160,51 @@ export class HerdNode {
         announceFetching: blobId => { announcer.fetching(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options)
       }, { tuning: config.fetch })
-      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher }
+      const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
+      const fetcherRef = fetcher
+      inference = new InferenceService({
+        selfId,
+        pool,
+        resolveModel: async (ref, options) => {
+          const entry = await this.resolveModel(ref, options)
+          return { blobId: entry.blobId, size: entry.size, inputs: entry.inputs }
+        },
+        openBlob: async blobId => {
+          const handle = await cache.open(blobId)
+          return handle == null ? undefined : { path: handle.path, release: () => { handle.release() } }
+        },
+        fetchBlob: async (blobId, options) => { await fetcherRef.fetch(blobId as BlobId, options) },
+        holders: blobId => providers.providers(blobId)
+          .filter(p => p.state === 'holder' && !scores.isBanned(p.peerId))
+          .map(p => ({ peerId: p.peerId, queue: providers.load(p.peerId)?.inferQueue ?? 0, warm: false })),
+        rttMs: async (peerId, options) => this.rttMs(peerId, options),
+        forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options)
+      }, {
+        concurrency: config.inference.concurrency,
+        queueDepth: config.inference.queueDepth,
+        defaultDeadlineMs: config.inference.defaultDeadlineMs,
+        maxHops: config.inference.maxHops,
+        peerFetchBytesPerSec: config.inference.peerFetchBytesPerSec,
+        walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
+      })
+      const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
+      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, pool, inference, inferServer }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
         announcer.added(blobId)
         if (config.mesh.dhtProvide) this.inBackground(this.provide(blobId))
+        if (config.inference.warmOnCache) this.inBackground(this.warm(blobId))
       })
-      cache.addEventListener('removed', event => { announcer.dropped(event.detail.blobId) })
+      cache.addEventListener('removed', event => {
+        announcer.dropped(event.detail.blobId)
+        this.inBackground(pool.drop(event.detail.blobId))
+      })
       libp2p.addEventListener('peer:disconnect', event => { announcer.forgetPeer(event.detail.toString()) })
 
       await libp2p.start()
       await server.start()
+      await inferServer.start()
       announcer.start()
       fetcher.start()
       log('started %p, listening on %s', libp2p.peerId, libp2p.getMultiaddrs().map(a => a.toString()).join(' '))
@@ -171,9 +221,11 @@ export class HerdNode {
     if (parts != null) {
       await parts.fetcher.stop()
       await parts.announcer.stop()
+      await parts.inferServer.stop().catch(err => { log.error('stopping the inference server - %e', err) })
       await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
+      await parts.pool.stop()
       await parts.cache.stop()
       await parts.walrus.close()
       await parts.ledger.close()
@@ -226,6 +278,46 @@ export class HerdNode {
     return description
   }
 
+  /** A registered ONNX model by blob ID, name or name@version. */
+  async resolveModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
+    let entry: ModelEntry
+    try {
+      entry = await this.ledger.getModel(ref, options)
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError' || (err as Error).name === 'InvalidTransactionError') throw new UnknownModelError(`no registered model ${ref}`)
+      throw err
+    }
+    if (entry.format !== 'onnx') throw new InferError('BAD_REQUEST', `model ${ref} is registered as ${entry.format}, not onnx`)
+    return entry
+  }
+
+  private readonly rtts = new Map<string, { ms: number, at: number }>()
+
+  /** Ping round trips, remembered for 30 s. */
+  private async rttMs (peerId: string, options: { signal: AbortSignal }): Promise<number> {
+    const known = this.rtts.get(peerId)
+    if (known != null && Date.now() - known.at < 30_000) return known.ms
+    const ms = await this.libp2p.services.ping.ping(peerIdFromString(peerId), { signal: AbortSignal.any([options.signal, AbortSignal.timeout(2_000)]) })
+    this.rtts.set(peerId, { ms, at: Date.now() })
+    return ms
+  }
+
+  private async warm (blobId: BlobId): Promise<void> {
+    try {
+      const entry = await this.ledger.getModel(blobId)
+      if (entry.format !== 'onnx') return
+      const handle = await this.cache.open(blobId)
+      if (handle == null) return
+      try {
+        await this.sessions.warm(blobId, handle.path)
+      } finally {
+        handle.release()
+      }
+    } catch (err) {
+      log('warming a session for %s failed - %e', blobId, err)
+    }
+  }
+
   private async * findProviders (blobId: BlobId, options: { signal: AbortSignal }): AsyncIterable<PeerId> {
     for await (const provider of this.libp2p.contentRouting.findProviders(blobIdToCid(blobId), options)) yield provider.id
   }
@@ -249,7 +341,8 @@ export class HerdNode {
   }
 
   status (): NodeStatus {
-    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger } = this.started
+    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger, inference, pool } = this.started
+    const sessions = pool.stats()
     const stats = cache.stats()
     const known = providers.stats()
     return {
@@ -263,6 +356,7 @@ export class HerdNode {
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
+      inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: pool.warmBlobIds() },
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }
   }

@@ -6,6 +6,7 @@ import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { UnregisteredBlobError } from '../mesh/errors.js'
 import type { HerdNode } from '../node.js'
 import { blobReadStream } from './blob-stream.js'
+import { registerInferRoute } from './infer-route.js'
 import { registerHerdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from './range.js'
 
@@ -63,6 +64,7 @@ export class ApiServer {
     app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0]}` } }))
 
     app.get('/status', async () => node.status())
+    registerInferRoute(app, node)
     app.get('/metrics', async (_request, reply) => {
       return reply.type(node.metrics.contentType).send(await node.metrics.metrics())
     })

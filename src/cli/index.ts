@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { blobCommand } from './commands/blob.js'
 import { devnetCommand } from './commands/devnet.js'
 import { fetchCommand } from './commands/fetch.js'
+import { inferCommand } from './commands/infer.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
 import { startCommand } from './commands/start.js'
@@ -19,6 +20,7 @@ export function buildProgram (): Command {
   ledgerCommand(program)
   startCommand(program)
   fetchCommand(program)
+  inferCommand(program)
   return program
 }
 

@@ -7,6 +7,7 @@ import { chunkTreeOfFile, encodeChunkHashes, toHex } from '../../src/blob/chunk-
 import { HttpLedger } from '../../src/chain/http-ledger.js'
 import { ChainStore } from '../../src/chain/local/chain-store.js'
 import { LedgerServer } from '../../src/chain/local/server.js'
+import { readOnnxSignature } from '../../src/inference/model-signature.js'
 import { CACHE_TOPIC } from '../../src/mesh/constants.js'
 import { HerdNode } from '../../src/node.js'
 import { parseNodeConfig, type NodeConfigInput } from '../../src/node-config.js'
@@ -28,7 +29,8 @@ export async function waitFor (what: string, check: () => boolean | Promise<bool
 export interface TestDevnet {
   walrus: LocalWalrus
   ledgerUrl: string
-  publish: (bytes: Uint8Array, options?: { chunkSize?: number, name?: string }) => Promise<{ blobId: BlobId, size: number }>
+  /** Stores a blob and its chunk hashes on the local Walrus and registers it; `onnx` reads and records its signature. */
+  publish: (bytes: Uint8Array, options?: { chunkSize?: number, name?: string, onnx?: boolean }) => Promise<{ blobId: BlobId, size: number }>
   stop: () => Promise<void>
 }
 
@@ -52,6 +54,7 @@ export async function startTestDevnet (dir: string, options: { nShards?: number 
       await writeFile(path, bytes)
       const tree = await chunkTreeOfFile(path, { chunkSize: publishOptions.chunkSize ?? 1024 * 1024 })
       await writeFile(hashesPath, encodeChunkHashes(tree.leaves))
+      const signature = publishOptions.onnx === true ? await readOnnxSignature(path) : { format: 'raw', inputs: [], outputs: [] }
       const stored = await client.putFile(path)
       const hashes = await client.putFile(hashesPath)
       await ledger.registerModel({
@@ -62,9 +65,9 @@ export async function startTestDevnet (dir: string, options: { nShards?: number 
         chunkSize: tree.chunkSize,
         chunkRoot: toHex(tree.root),
         chunkHashesBlobId: hashes.blobId,
-        format: 'raw',
-        inputs: [],
-        outputs: []
+        format: signature.format,
+        inputs: signature.inputs,
+        outputs: signature.outputs
       })
       await Promise.all([rm(path), rm(hashesPath)])
       return { blobId: stored.blobId, size: tree.size }

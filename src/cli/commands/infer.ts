@@ -1,0 +1,80 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Command } from 'commander'
+import { request } from 'undici'
+import { InferClient } from '../../inference/infer-protocol.js'
+import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
+import { createMeshLibp2p } from '../../mesh/libp2p.js'
+import { httpUrl, integer, printJson } from '../options.js'
+import { DEFAULT_API_URL } from './fetch.js'
+
+interface InferOptions {
+  model: string
+  input: string
+  api?: string
+  peer?: string
+  binary?: boolean
+  output?: string
+  deadlineMs?: number
+}
+
+async function readInputs (path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new Error(`cannot read the input file ${path}: ${(err as Error).message}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new Error(`input file ${path} is not JSON: ${(err as Error).message}`)
+  }
+}
+
+export function inferCommand (program: Command): void {
+  program.command('infer')
+    .description('run a model on a node (through its HTTP API) or on a peer (over /herd/infer/1.0.0); prints {"outputs":…,"node":…} as JSON')
+    .requiredOption('--model <ref>', 'registered NAME, NAME@VERSION or blob ID')
+    .requiredOption('--input <file>', 'JSON: { "NAME": { "type", "dims", "data" | "base64" } }')
+    .option('--api <url>', `a node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--peer <multiaddr>', 'ask this peer directly over libp2p instead (…/p2p/PEER_ID)')
+    .option('--binary', 'outputs as base64 of the raw little-endian bytes')
+    .option('--output <file>', 'write the JSON result to a file rather than stdout')
+    .option('--deadline-ms <ms>', 'how long to wait for the result', integer('--deadline-ms', 1, 3_600_000))
+    .action(async (options: InferOptions) => {
+      if (options.api != null && options.peer != null) throw new Error('give --api or --peer, not both')
+      const body = await readInputs(options.input)
+      let result: unknown
+      if (options.peer != null) {
+        // Checked here so that a bad tensor is reported before any connection is made.
+        const inputs = tensorsFromJson(body)
+        const address = multiaddr(options.peer)
+        const peerId = address.getComponents().find(c => c.name === 'p2p')?.value
+        if (peerId == null) throw new Error('--peer must end in /p2p/PEER_ID')
+        const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+        await libp2p.start()
+        try {
+          const connection = await libp2p.dial(address, { signal: AbortSignal.timeout(10_000) })
+          const client = new InferClient({ dialProtocol: async (peer, protocol, opts) => libp2p.dialProtocol(peer, protocol, opts) })
+          const reply = await client.infer(connection.remotePeer, { model: options.model, inputs, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) }, { signal: AbortSignal.timeout(options.deadlineMs ?? 120_000) })
+          result = { outputs: tensorsToJson(reply.outputs, { binary: options.binary === true }), node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, receipt: null }
+        } finally {
+          await libp2p.stop()
+        }
+      } else {
+        const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+        const response = await request(`${api}/v1/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: options.model, inputs: body, binary: options.binary === true, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) })
+        })
+        const json = await response.body.json() as { error?: { code: string, message: string } }
+        if (response.statusCode !== 200) throw new Error(`${json.error?.code ?? response.statusCode}: ${json.error?.message ?? 'the node refused the request'}`)
+        result = json
+      }
+      if (options.output != null) await writeFile(options.output, `${JSON.stringify(result)}\n`)
+      else printJson(result)
+    })
+}

@@ -1,0 +1,60 @@
+/** The codes of /herd/infer/1.0.0 replies and of the HTTP API's inference errors. */
+export type InferErrorCode = 'BAD_REQUEST' | 'UNKNOWN_MODEL' | 'BUSY' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE' | 'INTERNAL' | 'TOO_LARGE'
+
+/** An inference that did not run, with the code a peer or client sees. */
+export class InferError extends Error {
+  override readonly name: string = 'InferError'
+  readonly code: InferErrorCode
+
+  constructor (code: InferErrorCode, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+export class BusyError extends InferError {
+  override readonly name = 'BusyError'
+  constructor (message: string) { super('BUSY', message) }
+}
+
+export class UnknownModelError extends InferError {
+  override readonly name = 'UnknownModelError'
+  constructor (message: string) { super('UNKNOWN_MODEL', message) }
+}
+
+export class DeadlineExceededError extends InferError {
+  override readonly name = 'DeadlineExceededError'
+  constructor (message: string) { super('DEADLINE_EXCEEDED', message) }
+}
+
+/** The HTTP status of each code: the caller's fault is 4xx, the node's or the mesh's 5xx. */
+export const HTTP_STATUS_BY_CODE: Record<InferErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNKNOWN_MODEL: 404,
+  TOO_LARGE: 413,
+  BUSY: 429,
+  DEADLINE_EXCEEDED: 504,
+  UNAVAILABLE: 503,
+  INTERNAL: 500
+}
+
+/** Errors of other layers, by name, as the code a caller sees. */
+const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
+  InputMismatchError: 'BAD_REQUEST',
+  TensorFormatError: 'BAD_REQUEST',
+  TensorTooLargeError: 'TOO_LARGE',
+  InvalidBlobIdError: 'BAD_REQUEST',
+  UnregisteredBlobError: 'UNKNOWN_MODEL',
+  NotFoundError: 'UNKNOWN_MODEL',
+  ModelLoadError: 'UNAVAILABLE',
+  CacheFullError: 'UNAVAILABLE',
+  BlobUnavailableError: 'UNAVAILABLE'
+}
+
+/** The InferError a caller should see for `err`; undefined when it is unexpected (an INTERNAL error). */
+export function asInferError (err: unknown): InferError | undefined {
+  if (err instanceof InferError) return err
+  if (!(err instanceof Error)) return undefined
+  const code = CODE_BY_ERROR_NAME[err.name]
+  return code != null ? new InferError(code, err.message) : undefined
+}

@@ -1,0 +1,199 @@
+import { logger } from '@libp2p/logger'
+import type ort from 'onnxruntime-node'
+import type { TensorSpec } from './model-signature.js'
+import { asInferError, DeadlineExceededError, InferError } from './infer-errors.js'
+import { chooseRoute, type HolderView } from './routing.js'
+import { RunQueue } from './run-queue.js'
+import type { SessionPool } from './session-pool.js'
+import { checkInputs } from './tensor-codec.js'
+
+const log = logger('herd:inference:service')
+
+export type Tensors = Record<string, ort.Tensor>
+
+export interface InferInput {
+  /** A blob ID, a registered name, or name@version. */
+  model: string
+  inputs: Tensors
+  /** Milliseconds the caller will wait; the service default when absent or 0. */
+  deadlineMs?: number
+  /** Times the request was already forwarded. */
+  hops?: number
+}
+
+export interface InferResult {
+  outputs: Tensors
+  /** The peer ID of the node that ran it. */
+  node: string
+  modelBlobId: string
+  runMs: number
+  /** How the request reached the node that ran it. */
+  route: 'local' | 'fetched' | 'forwarded'
+}
+
+export interface ResolvedModel {
+  blobId: string
+  size: number
+  inputs: TensorSpec[]
+}
+
+export interface InferenceComponents {
+  selfId: string
+  pool: SessionPool
+  /** The registry entry of a model by blob ID or name; throws UnknownModelError. */
+  resolveModel: (ref: string, options: { signal: AbortSignal }) => Promise<ResolvedModel>
+  /** The cached file of a blob, held from eviction until `release`; undefined when not cached. */
+  openBlob: (blobId: string) => Promise<{ path: string, release: () => void } | undefined>
+  /** Puts the blob in the cache (from peers or Walrus). */
+  fetchBlob: (blobId: string, options: { signal: AbortSignal }) => Promise<void>
+  /** Peers that hold the blob, with their gossiped load. */
+  holders: (blobId: string) => Array<{ peerId: string, queue: number, warm: boolean }>
+  /** Round-trip time to a peer, measured or estimated. */
+  rttMs: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  /** Sends the request to a peer over /herd/infer/1.0.0. */
+  forward: (peerId: string, input: InferInput, options: { signal: AbortSignal }) => Promise<InferResult>
+}
+
+export interface InferenceServiceInit {
+  /** Runs at once; onnxruntime runs each on its own threads. */
+  concurrency?: number
+  /** Runs waiting; past it a request is answered BUSY at once. */
+  queueDepth?: number
+  defaultDeadlineMs?: number
+  maxDeadlineMs?: number
+  /** A request is forwarded at most this many times. */
+  maxHops?: number
+  /** Expected throughputs for the routing decision. */
+  peerFetchBytesPerSec?: number
+  walrusFetchBytesPerSec?: number
+  loadBytesPerSec?: number
+}
+
+export interface InferenceStats {
+  runs: number
+  forwarded: number
+  fetched: number
+  failed: number
+  busy: number
+}
+
+/** Runs models for local callers and for peers: here when the model is held, else by the routing policy. */
+export class InferenceService {
+  private readonly components: InferenceComponents
+  private readonly queue: RunQueue
+  private readonly defaultDeadlineMs: number
+  private readonly maxDeadlineMs: number
+  private readonly maxHops: number
+  private readonly peerFetchBytesPerSec: number
+  private readonly walrusFetchBytesPerSec: number
+  private readonly loadBytesPerSec: number
+  /** Moving average of run times, for the routing decision. */
+  private averageRunMs = 50
+  readonly stats: InferenceStats = { runs: 0, forwarded: 0, fetched: 0, failed: 0, busy: 0 }
+
+  constructor (components: InferenceComponents, init: InferenceServiceInit = {}) {
+    this.components = components
+    this.queue = new RunQueue({ concurrency: init.concurrency ?? 2, depth: init.queueDepth ?? 32 })
+    this.defaultDeadlineMs = init.defaultDeadlineMs ?? 60_000
+    this.maxDeadlineMs = init.maxDeadlineMs ?? 10 * 60_000
+    this.maxHops = init.maxHops ?? 1
+    this.peerFetchBytesPerSec = init.peerFetchBytesPerSec ?? 100 * 1024 * 1024
+    this.walrusFetchBytesPerSec = init.walrusFetchBytesPerSec ?? 20 * 1024 * 1024
+    this.loadBytesPerSec = init.loadBytesPerSec ?? 200 * 1024 * 1024
+  }
+
+  /** Requests queued or running here: gossiped as load. */
+  get load (): number {
+    return this.queue.load
+  }
+
+  async infer (input: InferInput, options: { signal?: AbortSignal } = {}): Promise<InferResult> {
+    const deadlineMs = Math.min(input.deadlineMs != null && input.deadlineMs > 0 ? input.deadlineMs : this.defaultDeadlineMs, this.maxDeadlineMs)
+    const deadline = AbortSignal.timeout(deadlineMs)
+    const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
+    try {
+      return await this.route(input, signal)
+    } catch (err) {
+      this.stats.failed++
+      if (deadline.aborted) throw new DeadlineExceededError(`no result within the deadline of ${deadlineMs} ms`)
+      const known = asInferError(err)
+      if (known != null) {
+        if (known.code === 'BUSY') this.stats.busy++
+        throw known
+      }
+      if (signal.aborted) throw signal.reason
+      log.error('inference failed - %e', err)
+      throw new InferError('INTERNAL', (err as Error).message)
+    }
+  }
+
+  private async route (input: InferInput, signal: AbortSignal): Promise<InferResult> {
+    const { components } = this
+    const model = await components.resolveModel(input.model, { signal })
+    // Inputs are checked against the registered signature before anything is fetched or forwarded.
+    if (model.inputs.length > 0) checkInputs(input.inputs, model.inputs)
+    const held = await components.openBlob(model.blobId)
+    if (held != null) return this.runHere(model, held, input, 'local', signal)
+    const hops = input.hops ?? 0
+    const holders = components.holders(model.blobId)
+    const views: HolderView[] = []
+    if (hops < this.maxHops) {
+      for (const holder of holders.slice(0, 8)) {
+        try {
+          views.push({ ...holder, rttMs: await components.rttMs(holder.peerId, { signal }) })
+        } catch (err) {
+          log('no RTT to holder %s - %e', holder.peerId, err)
+        }
+      }
+    }
+    const route = chooseRoute({
+      modelBytes: model.size,
+      localQueue: this.queue.load,
+      holders: views,
+      hops,
+      maxHops: this.maxHops,
+      fetchBytesPerSec: holders.length > 0 ? this.peerFetchBytesPerSec : this.walrusFetchBytesPerSec,
+      loadBytesPerSec: this.loadBytesPerSec,
+      runMs: this.averageRunMs
+    })
+    if (route.kind === 'forward') {
+      log('forwarding %s to %s (expected %d ms)', model.blobId, route.peerId, Math.round(route.expectedMs))
+      try {
+        const result = await components.forward(route.peerId, { ...input, hops: hops + 1 }, { signal })
+        this.stats.forwarded++
+        return { ...result, route: 'forwarded' }
+      } catch (err) {
+        if (signal.aborted || asInferError(err)?.code === 'BAD_REQUEST') throw err
+        log('forwarding to %s failed, fetching instead - %e', route.peerId, err)
+      }
+    }
+    await components.fetchBlob(model.blobId, { signal })
+    this.stats.fetched++
+    const fetched = await components.openBlob(model.blobId)
+    if (fetched == null) throw new InferError('UNAVAILABLE', `model ${model.blobId} left the cache before it could be loaded`)
+    return this.runHere(model, fetched, input, 'fetched', signal)
+  }
+
+  private async runHere (model: ResolvedModel, blob: { path: string, release: () => void }, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
+    return this.queue.run(async () => {
+      let lease
+      try {
+        lease = await this.components.pool.acquire(model.blobId, blob.path, { signal })
+      } finally {
+        blob.release()
+      }
+      try {
+        checkInputs(input.inputs, lease.inputs)
+        signal.throwIfAborted()
+        const started = performance.now()
+        const outputs = await lease.session.run(input.inputs)
+        const runMs = performance.now() - started
+        this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * runMs
+        this.stats.runs++
+        return { outputs: outputs as Tensors, node: this.components.selfId, modelBlobId: model.blobId, runMs, route }
+      } finally {
+        lease.release()
+      }
+    }, signal)
+  }
+}

