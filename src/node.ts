@@ -19,7 +19,7 @@ import type { Ledger, ModelEntry } from './chain/types.js'
 import { UnknownModelError, InferError } from './inference/infer-errors.js'
 import { InferClient, InferServer } from './inference/infer-protocol.js'
 import { InferenceService } from './inference/inference-service.js'
-import { SessionPool } from './inference/session-pool.js'
+import { WorkerRunner } from './inference/worker-runner.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
 import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
@@ -81,7 +81,7 @@ export class HerdNode {
     announcer: CacheAnnouncer
     server: BlobServer
     fetcher: Fetcher
-    pool: SessionPool
+    runner: WorkerRunner
     inference: InferenceService
     inferServer: InferServer
   }
@@ -108,7 +108,7 @@ export class HerdNode {
   get peerId (): PeerId { return this.started.libp2p.peerId }
   get key (): Ed25519Keypair { return this.started.key }
   get inference (): InferenceService { return this.started.inference }
-  get sessions (): SessionPool { return this.started.pool }
+  get runner (): WorkerRunner { return this.started.runner }
 
   async start (): Promise<void> {
     if (this.parts != null) return
@@ -137,7 +137,8 @@ export class HerdNode {
       const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache) })
       let fetcher: Fetcher | undefined
       let inference: InferenceService | undefined
-      const pool = new SessionPool({
+      const runner = new WorkerRunner({
+        workers: config.inference.concurrency,
         memoryBudgetBytes: config.inference.memoryBudgetBytes,
         intraOpNumThreads: config.inference.intraOpNumThreads,
         graphOptimizationLevel: config.inference.graphOptimizationLevel
@@ -147,7 +148,7 @@ export class HerdNode {
         peerId: libp2p.peerId,
         providers,
         heldBlobIds: () => cache.entries().map(e => e.blobId),
-        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: pool.stats().sessions })
+        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: runner.stats().sessions })
       }, { digestIntervalMs: config.mesh.digestIntervalMs })
       fetcher = new Fetcher({
         selfId,
@@ -164,7 +165,7 @@ export class HerdNode {
       const fetcherRef = fetcher
       inference = new InferenceService({
         selfId,
-        pool,
+        runner,
         resolveModel: async (ref, options) => {
           const entry = await this.resolveModel(ref, options)
           return { blobId: entry.blobId, size: entry.size, inputs: entry.inputs }
@@ -188,7 +189,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, pool, inference, inferServer }
+      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -198,7 +199,7 @@ export class HerdNode {
       })
       cache.addEventListener('removed', event => {
         announcer.dropped(event.detail.blobId)
-        this.inBackground(pool.drop(event.detail.blobId))
+        this.inBackground(runner.drop(event.detail.blobId))
       })
       libp2p.addEventListener('peer:disconnect', event => { announcer.forgetPeer(event.detail.toString()) })
 
@@ -225,7 +226,7 @@ export class HerdNode {
       await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
-      await parts.pool.stop()
+      await parts.runner.stop()
       await parts.cache.stop()
       await parts.walrus.close()
       await parts.ledger.close()
@@ -309,7 +310,7 @@ export class HerdNode {
       const handle = await this.cache.open(blobId)
       if (handle == null) return
       try {
-        await this.sessions.warm(blobId, handle.path)
+        await this.runner.warm(blobId, handle.path)
       } finally {
         handle.release()
       }
@@ -341,8 +342,8 @@ export class HerdNode {
   }
 
   status (): NodeStatus {
-    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger, inference, pool } = this.started
-    const sessions = pool.stats()
+    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger, inference, runner } = this.started
+    const sessions = runner.stats()
     const stats = cache.stats()
     const known = providers.stats()
     return {
@@ -356,7 +357,7 @@ export class HerdNode {
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
-      inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: pool.warmBlobIds() },
+      inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }
   }

@@ -49,7 +49,8 @@ export class InferServer {
     const gone = new AbortController()
     const onClose = (): void => { gone.abort(new Error('the caller went away')) }
     stream.addEventListener('close', onClose)
-    const pb = pbStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES })
+    // The read buffer must hold a whole message: its default (4 MiB) is smaller than a large request.
+    const pb = pbStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
     const reply = async (fields: Partial<InferReply>): Promise<void> => {
       await pb.write({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
@@ -78,12 +79,13 @@ export class InferServer {
         modelBlobId: result.modelBlobId,
         runMs: Math.round(result.runMs)
       })
-      await stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     } catch (err) {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
       stream.abort(err as Error)
     } finally {
       stream.removeEventListener('close', onClose)
+      // Every path closes the stream: a half-open one would count against the peer's stream limit.
+      if (stream.status === 'open') await stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) }).catch(err => { stream.abort(err as Error) })
     }
   }
 }
@@ -112,7 +114,7 @@ export class InferClient {
   async infer (peer: PeerId, input: InferInput, options: { signal: AbortSignal, limits?: Partial<TensorLimits> }): Promise<InferResult> {
     const stream = await this.components.dialProtocol(peer, INFER_PROTOCOL, { signal: options.signal })
     try {
-      const pb = pbStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES })
+      const pb = pbStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES, maxBufferSize: MAX_INFER_REPLY_BYTES + 1024 })
       await pb.write({
         model: input.model,
         inputs: Object.entries(input.inputs).map(([name, tensor]) => tensorToProto(name, tensor)),

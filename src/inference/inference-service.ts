@@ -4,8 +4,8 @@ import type { TensorSpec } from './model-signature.js'
 import { asInferError, DeadlineExceededError, InferError } from './infer-errors.js'
 import { chooseRoute, type HolderView } from './routing.js'
 import { RunQueue } from './run-queue.js'
-import type { SessionPool } from './session-pool.js'
 import { checkInputs } from './tensor-codec.js'
+import type { WorkerRunner } from './worker-runner.js'
 
 const log = logger('herd:inference:service')
 
@@ -39,7 +39,8 @@ export interface ResolvedModel {
 
 export interface InferenceComponents {
   selfId: string
-  pool: SessionPool
+  /** Runs a model file on an inference thread. */
+  runner: Pick<WorkerRunner, 'run'>
   /** The registry entry of a model by blob ID or name; throws UnknownModelError. */
   resolveModel: (ref: string, options: { signal: AbortSignal }) => Promise<ResolvedModel>
   /** The cached file of a blob, held from eviction until `release`; undefined when not cached. */
@@ -55,7 +56,7 @@ export interface InferenceComponents {
 }
 
 export interface InferenceServiceInit {
-  /** Runs at once; onnxruntime runs each on its own threads. */
+  /** Runs at once: one per inference thread. */
   concurrency?: number
   /** Runs waiting; past it a request is answered BUSY at once. */
   queueDepth?: number
@@ -176,24 +177,17 @@ export class InferenceService {
 
   private async runHere (model: ResolvedModel, blob: { path: string, release: () => void }, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
     return this.queue.run(async () => {
-      let lease
+      signal.throwIfAborted()
+      let outcome
       try {
-        lease = await this.components.pool.acquire(model.blobId, blob.path, { signal })
+        // The blob stays held (never evicted) until its session has been loaded and run.
+        outcome = await this.components.runner.run(model.blobId, blob.path, input.inputs)
       } finally {
         blob.release()
       }
-      try {
-        checkInputs(input.inputs, lease.inputs)
-        signal.throwIfAborted()
-        const started = performance.now()
-        const outputs = await lease.session.run(input.inputs)
-        const runMs = performance.now() - started
-        this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * runMs
-        this.stats.runs++
-        return { outputs: outputs as Tensors, node: this.components.selfId, modelBlobId: model.blobId, runMs, route }
-      } finally {
-        lease.release()
-      }
+      this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
+      this.stats.runs++
+      return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route }
     }, signal)
   }
 }

@@ -84,7 +84,8 @@ export class BlobClient {
     const signal = (): AbortSignal => AbortSignal.any([options.signal, AbortSignal.timeout(this.idleTimeoutMs)])
     const stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
     try {
-      const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+      // The read buffer must hold a whole message: its default (4 MiB) is smaller than the largest chunk.
+      const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
       await pb.write({ ...request, blobId: plainBytes(blobIdToBytes(request.blobId)) }, BlobRequest, { signal: signal() })
       const response = await pb.read(BlobResponse, { signal: signal() })
       if (response.status !== BlobResponse.Status.OK) throw new PeerRefusedError(`peer ${peer.toString()} answered ${response.status}: ${response.message}`, response.status)

@@ -1,0 +1,58 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import type { InferenceSession } from 'onnxruntime-node'
+import type { Tensor as ProtoTensor } from './pb/infer.js'
+import { SessionPool, type SessionPoolInit } from './session-pool.js'
+import { checkInputs, tensorFromProto, tensorToProto } from './tensor-codec.js'
+
+/**
+ * One inference thread. onnxruntime-node's `run` blocks the thread that calls
+ * it (it only defers the native call with setImmediate), so runs happen here,
+ * off the event loop that serves libp2p and the HTTP API. Tensors cross in
+ * their protobuf form, which the codec already checks.
+ */
+export type RunWorkerRequest =
+  | { id: number, kind: 'run', blobId: string, path: string, inputs: ProtoTensor[] }
+  | { id: number, kind: 'warm', blobId: string, path: string }
+  | { id: number, kind: 'drop', blobId: string }
+  | { id: number, kind: 'stop' }
+
+export type RunWorkerReply =
+  | { id: number, ok: true, outputs?: ProtoTensor[], runMs?: number, stats: ReturnType<SessionPool['stats']>, warm: string[] }
+  | { id: number, ok: false, error: { name: string, message: string }, stats: ReturnType<SessionPool['stats']>, warm: string[] }
+
+const pool = new SessionPool(workerData as SessionPoolInit)
+
+async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply, 'id' | 'ok' | 'stats' | 'warm'>> {
+  switch (request.kind) {
+    case 'run': {
+      const inputs: Record<string, InferenceSession.OnnxValueMapType[string]> = {}
+      for (const tensor of request.inputs) inputs[tensor.name] = tensorFromProto(tensor)
+      const lease = await pool.acquire(request.blobId, request.path)
+      try {
+        checkInputs(inputs as Parameters<typeof checkInputs>[0], lease.inputs)
+        const started = performance.now()
+        const outputs = await lease.session.run(inputs)
+        const runMs = performance.now() - started
+        return { outputs: Object.entries(outputs).map(([name, tensor]) => tensorToProto(name, tensor as Parameters<typeof tensorToProto>[1])), runMs }
+      } finally {
+        lease.release()
+      }
+    }
+    case 'warm':
+      await pool.warm(request.blobId, request.path)
+      return {}
+    case 'drop':
+      await pool.drop(request.blobId)
+      return {}
+    case 'stop':
+      await pool.stop()
+      return {}
+  }
+}
+
+parentPort?.on('message', (request: RunWorkerRequest) => {
+  handle(request).then(
+    result => { parentPort?.postMessage({ id: request.id, ok: true, ...result, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply) },
+    (err: Error) => { parentPort?.postMessage({ id: request.id, ok: false, error: { name: err.name, message: err.message }, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply) }
+  )
+})

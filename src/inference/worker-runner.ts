@@ -1,0 +1,151 @@
+import { Worker } from 'node:worker_threads'
+import { logger } from '@libp2p/logger'
+import type ort from 'onnxruntime-node'
+import type { RunWorkerReply, RunWorkerRequest } from './run-worker.js'
+import type { SessionPoolInit, SessionPoolStats } from './session-pool.js'
+import { tensorFromProto, tensorToProto } from './tensor-codec.js'
+
+const log = logger('herd:inference:worker-runner')
+
+export interface WorkerRunnerInit extends Omit<SessionPoolInit, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
+  /** Inference threads: runs at once. */
+  workers?: number
+  /** Shared by the workers: each keeps its sessions within its part. */
+  memoryBudgetBytes?: number
+}
+
+/** A worker thread's own error, rebuilt with its name so callers can map it (InputMismatchError, ModelLoadError, ...). */
+class WorkerError extends Error {
+  override readonly name: string
+  constructor (name: string, message: string) {
+    super(message)
+    this.name = name
+  }
+}
+
+/** Omit over each member of a union, not over the union as a whole. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
+
+export class RunnerStoppedError extends Error {
+  override readonly name = 'RunnerStoppedError'
+}
+
+interface Slot {
+  worker: Worker
+  busy: number
+  warm: Set<string>
+  stats?: SessionPoolStats
+  pending: Map<number, { resolve: (reply: RunWorkerReply) => void, reject: (err: Error) => void }>
+}
+
+export interface RunOutcome {
+  outputs: Record<string, ort.Tensor>
+  runMs: number
+}
+
+/**
+ * Runs models on a few worker threads, each with its own session pool. A
+ * model's runs go to a worker that has its session warm when one is free
+ * enough, so a session is rarely loaded twice.
+ */
+export class WorkerRunner {
+  private readonly slots: Slot[] = []
+  private nextId = 1
+  private stopped = false
+
+  private readonly count: number
+  private readonly workerData: SessionPoolInit
+
+  constructor (init: WorkerRunnerInit = {}) {
+    this.count = Math.max(1, init.workers ?? 2)
+    const { workers: _workers, memoryBudgetBytes, ...poolInit } = init
+    this.workerData = { ...poolInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor(memoryBudgetBytes / this.count) } : {}) }
+  }
+
+  /** One inference thread. Threads start on first use, and a dead one is replaced by the next run. */
+  private spawn (): void {
+    const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData: this.workerData })
+    const slot: Slot = { worker, busy: 0, warm: new Set(), pending: new Map() }
+    worker.on('message', (reply: RunWorkerReply) => {
+      slot.stats = reply.stats
+      slot.warm = new Set(reply.warm)
+      const waiter = slot.pending.get(reply.id)
+      slot.pending.delete(reply.id)
+      waiter?.resolve(reply)
+    })
+    const fail = (err: Error): void => {
+      if (!this.slots.includes(slot)) return
+      log.error('inference worker failed - %e', err)
+      this.slots.splice(this.slots.indexOf(slot), 1)
+      for (const waiter of slot.pending.values()) waiter.reject(new WorkerError('InferenceWorkerError', `inference worker failed: ${err.message}`))
+      slot.pending.clear()
+    }
+    worker.on('error', fail)
+    worker.on('exit', code => { if (!this.stopped) fail(new Error(`exited with code ${code}`)) })
+    this.slots.push(slot)
+  }
+
+  private pick (blobId: string): Slot {
+    while (this.slots.length < this.count) this.spawn()
+    const byLoad = [...this.slots].sort((a, b) => a.busy - b.busy)
+    const least = byLoad[0] as Slot
+    const warm = byLoad.find(s => s.warm.has(blobId))
+    // A warm worker with one more run queued still beats loading the session again elsewhere.
+    return warm != null && warm.busy <= least.busy + 1 ? warm : least
+  }
+
+  private async send (slot: Slot, request: WithoutId<RunWorkerRequest>): Promise<RunWorkerReply & { ok: true }> {
+    if (this.stopped) throw new RunnerStoppedError('the inference runner stopped')
+    const id = this.nextId++
+    slot.busy++
+    try {
+      const reply = await new Promise<RunWorkerReply>((resolve, reject) => {
+        slot.pending.set(id, { resolve, reject })
+        slot.worker.postMessage({ ...request, id } as RunWorkerRequest)
+      })
+      if (!reply.ok) throw new WorkerError(reply.error.name, reply.error.message)
+      return reply
+    } finally {
+      slot.busy--
+    }
+  }
+
+  async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
+    const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
+    const outputs: Record<string, ort.Tensor> = {}
+    for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
+    return { outputs, runMs: reply.runMs ?? 0 }
+  }
+
+  async warm (blobId: string, path: string): Promise<void> {
+    await this.send(this.pick(blobId), { kind: 'warm', blobId, path })
+  }
+
+  async drop (blobId: string): Promise<void> {
+    await Promise.all(this.slots.filter(s => s.warm.has(blobId)).map(async slot => this.send(slot, { kind: 'drop', blobId })))
+  }
+
+  warmBlobIds (): string[] {
+    return [...new Set(this.slots.flatMap(s => [...s.warm]))]
+  }
+
+  stats (): { workers: number, sessions: number, estimatedBytes: number, loads: number } {
+    return {
+      workers: this.slots.length,
+      sessions: this.slots.reduce((n, s) => n + (s.stats?.sessions ?? 0), 0),
+      estimatedBytes: this.slots.reduce((n, s) => n + (s.stats?.estimatedBytes ?? 0), 0),
+      loads: this.slots.reduce((n, s) => n + (s.stats?.loads ?? 0), 0)
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    if (this.slots.length === 0) {
+      this.stopped = true
+      return
+    }
+    await Promise.allSettled(this.slots.map(async slot => this.send(slot, { kind: 'stop' })))
+    this.stopped = true
+    await Promise.all(this.slots.map(async slot => slot.worker.terminate()))
+  }
+}

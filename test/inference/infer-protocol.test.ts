@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { lpStream } from '@libp2p/utils'
+import ort from 'onnxruntime-node'
+import { InferClient, INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
+import { InferReply, InferRequest } from '../../src/inference/pb/infer.js'
+import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
+import type { HerdNode } from '../../src/node.js'
+import { runCli, tempDir } from '../helpers/devnet.js'
+import { startNodes, startTestDevnet, stopNodes, type TestDevnet } from '../helpers/mesh.js'
+
+const INPUT = 64
+
+function batch (rows: number, seed: number): ort.Tensor {
+  const data = new Float32Array(rows * INPUT)
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(seed + i)
+  return new ort.Tensor('float32', data, [rows, INPUT])
+}
+
+describe('/herd/infer/1.0.0 against a live node', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: TestDevnet
+  let nodes: HerdNode[]
+  let caller: MeshLibp2p
+  let model: Uint8Array
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    model = syntheticMlp({ inputSize: INPUT, hiddenSize: 512, outputSize: 8, layers: 3, seed: 3 })
+    await devnet.publish(model, { name: 'mlp', onnx: true })
+    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { inference: { concurrency: 1, queueDepth: 0 } })
+    caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    await caller.start()
+    await caller.dial((nodes[0] as HerdNode).libp2p.getMultiaddrs())
+  })
+  after(async () => {
+    await caller?.stop()
+    await stopNodes(nodes ?? [])
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  async function ask (request: Uint8Array): Promise<InferReply> {
+    const stream = await caller.dialProtocol((nodes[0] as HerdNode).peerId, INFER_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream, { maxDataLength: 1024 * 1024 })
+    await lp.write(request)
+    const reply = InferReply.decode(await lp.read({ signal: AbortSignal.timeout(30_000) }))
+    await stream.close().catch(() => {})
+    return reply
+  }
+
+  it('runs a model for a peer, and the outputs equal a direct run', async () => {
+    const session = await ort.InferenceSession.create(Buffer.from(model))
+    const input = batch(4, 1)
+    const expected = await session.run({ x: input }) as Record<string, ort.Tensor>
+    await session.release()
+    const client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
+    const result = await client.infer((nodes[0] as HerdNode).peerId, { model: 'mlp', inputs: { x: input } }, { signal: AbortSignal.timeout(30_000) })
+    assert.equal(result.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.deepEqual(tensorsToJson(result.outputs, { binary: true }), tensorsToJson(expected, { binary: true }))
+  })
+
+  it('answers malformed requests with a status and goes on serving', async () => {
+    const garbage = await ask(new Uint8Array([0xff, 0xff, 0xff, 0x01]))
+    assert.equal(garbage.status, InferReply.Status.BAD_REQUEST)
+    const truncated = tensorToProto('x', batch(1, 2))
+    truncated.data = truncated.data.subarray(0, truncated.data.byteLength - 3)
+    const short = await ask(InferRequest.encode({ model: 'mlp', inputs: [truncated], deadlineMs: 0, hops: 0 }))
+    assert.equal(short.status, InferReply.Status.BAD_REQUEST)
+    assert.match(short.message, /x/)
+    const unknown = await ask(InferRequest.encode({ model: 'nope', inputs: [tensorToProto('x', batch(1, 2))], deadlineMs: 0, hops: 0 }))
+    assert.equal(unknown.status, InferReply.Status.UNKNOWN_MODEL)
+    const wrongWidth = await ask(InferRequest.encode({ model: 'mlp', inputs: [tensorToProto('x', new ort.Tensor('float32', new Float32Array(5), [1, 5]))], deadlineMs: 0, hops: 0 }))
+    assert.equal(wrongWidth.status, InferReply.Status.BAD_REQUEST)
+    assert.match(wrongWidth.message, /axis 1|dimension/)
+    const ok = await ask(InferRequest.encode({ model: 'mlp', inputs: [tensorToProto('x', batch(1, 2))], deadlineMs: 0, hops: 0 }))
+    assert.equal(ok.status, InferReply.Status.OK)
+  })
+
+  it('answers BUSY at once when its queue is full', async () => {
+    const big = tensorToProto('x', batch(20_000, 3))
+    const request = InferRequest.encode({ model: 'mlp', inputs: [big], deadlineMs: 0, hops: 0 })
+    const replies = await Promise.all([ask(request), ask(request), ask(request)])
+    const statuses = replies.map(r => r.status)
+    assert.ok(statuses.includes(InferReply.Status.OK), statuses.join())
+    assert.ok(statuses.includes(InferReply.Status.BUSY), statuses.join())
+    assert.ok((nodes[0] as HerdNode).status().inference.busy >= 1)
+  })
+
+  it('herd infer --peer runs a model over libp2p from the command line', async () => {
+    const inputFile = join(dir.path, 'input.json')
+    const input = batch(2, 4)
+    await writeFile(inputFile, JSON.stringify(tensorsToJson({ x: input })))
+    const address = (nodes[0] as HerdNode).libp2p.getMultiaddrs()[0]?.toString() as string
+    const result = await runCli(['infer', '--model', 'mlp', '--input', inputFile, '--peer', address])
+    assert.equal(result.code, 0, result.stderr)
+    const json = JSON.parse(result.stdout)
+    assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
+    const session = await ort.InferenceSession.create(Buffer.from(model))
+    const expected = await session.run({ x: input }) as Record<string, ort.Tensor>
+    await session.release()
+    assert.deepEqual(json.outputs, tensorsToJson(expected))
+    const bad = await runCli(['infer', '--model', 'mlp', '--input', join(dir.path, 'missing.json'), '--peer', address])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /cannot read the input file/)
+  })
+})
