@@ -69,6 +69,16 @@ export const nodeConfigSchema = z.strictObject({
     peerFetchBytesPerSec: z.number().int().min(1).default(100 * 1024 * 1024),
     walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024)
   }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024 }),
+  proofs: z.strictObject({
+    /** Sign a receipt for every inference served and anchor them in batches. */
+    enabled: z.boolean().default(true),
+    batchSize: z.number().int().min(1).max(65_536).default(256),
+    intervalMs: z.number().int().min(10).max(86_400_000).default(10_000),
+    /** Keep inputs and outputs in the bundles on Walrus, so anyone can re-execute. */
+    includeTensors: z.boolean().default(true),
+    /** Receipts waiting to be sealed; past it the node stops serving inference until Walrus and the ledger catch up. */
+    maxQueued: z.number().int().min(1).default(1_000_000)
+  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000 }),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

@@ -20,6 +20,9 @@ import { UnknownModelError, InferError } from './inference/infer-errors.js'
 import { InferClient, InferServer } from './inference/infer-protocol.js'
 import { InferenceService } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
+import { Batcher } from './proof/batcher.js'
+import { ProofService } from './proof/proof-service.js'
+import { ReceiptStore } from './proof/receipt-store.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
 import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
@@ -52,6 +55,7 @@ export interface NodeStatus {
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
   gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
+  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
@@ -84,6 +88,9 @@ export class HerdNode {
     runner: WorkerRunner
     inference: InferenceService
     inferServer: InferServer
+    receipts: ReceiptStore
+    batcher: Batcher
+    proofs: ProofService
   }
 
   private readonly descriptions = new Map<string, BlobDescription>()
@@ -109,6 +116,8 @@ export class HerdNode {
   get key (): Ed25519Keypair { return this.started.key }
   get inference (): InferenceService { return this.started.inference }
   get runner (): WorkerRunner { return this.started.runner }
+  get proofs (): ProofService { return this.started.proofs }
+  get batcher (): Batcher { return this.started.batcher }
 
   async start (): Promise<void> {
     if (this.parts != null) return
@@ -161,6 +170,15 @@ export class HerdNode {
         announceFetching: blobId => { announcer.fetching(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options)
       }, { tuning: config.fetch })
+      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued })
+      await receipts.start()
+      const batcher = new Batcher({ store: receipts, walrus, ledger }, {
+        batchSize: config.proofs.batchSize,
+        intervalMs: config.proofs.intervalMs,
+        includeTensors: config.proofs.includeTensors,
+        tmpDir: join(config.dataDir, 'tmp')
+      })
+      const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const fetcherRef = fetcher
       inference = new InferenceService({
@@ -168,7 +186,7 @@ export class HerdNode {
         runner,
         resolveModel: async (ref, options) => {
           const entry = await this.resolveModel(ref, options)
-          return { blobId: entry.blobId, size: entry.size, inputs: entry.inputs }
+          return { blobId: entry.blobId, size: entry.size, chunkRoot: entry.chunkRoot, inputs: entry.inputs }
         },
         openBlob: async blobId => {
           const handle = await cache.open(blobId)
@@ -179,6 +197,7 @@ export class HerdNode {
           .filter(p => p.state === 'holder' && !scores.isBanned(p.peerId))
           .map(p => ({ peerId: p.peerId, queue: providers.load(p.peerId)?.inferQueue ?? 0, warm: false })),
         rttMs: async (peerId, options) => this.rttMs(peerId, options),
+        ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue({ ...run, modelBlobId: run.modelBlobId as BlobId }) } : {}),
         forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options)
       }, {
         concurrency: config.inference.concurrency,
@@ -189,7 +208,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer }
+      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer, receipts, batcher, proofs }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -205,6 +224,8 @@ export class HerdNode {
 
       await libp2p.start()
       await server.start()
+      proofs.start()
+      batcher.start()
       await inferServer.start()
       announcer.start()
       fetcher.start()
@@ -227,6 +248,8 @@ export class HerdNode {
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
       await parts.runner.stop()
+      await parts.batcher.stop()
+      await parts.receipts.stop()
       await parts.cache.stop()
       await parts.walrus.close()
       await parts.ledger.close()
@@ -279,11 +302,21 @@ export class HerdNode {
     return description
   }
 
-  /** A registered ONNX model by blob ID, name or name@version. */
+  private readonly models = new Map<string, { entry: ModelEntry, until: number }>()
+
+  /**
+   * A registered ONNX model by blob ID, name or name@version. Entries by blob
+   * ID never change and are remembered; a name may gain a version, so it is
+   * looked up again after a few seconds.
+   */
   async resolveModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
+    const known = this.models.get(ref)
+    if (known != null && known.until > Date.now()) return known.entry
     let entry: ModelEntry
     try {
       entry = await this.ledger.getModel(ref, options)
+      if (this.models.size > 10_000) this.models.clear()
+      this.models.set(ref, { entry, until: ref === entry.blobId ? Infinity : Date.now() + 5_000 })
     } catch (err) {
       if ((err as Error).name === 'NotFoundError' || (err as Error).name === 'InvalidTransactionError') throw new UnknownModelError(`no registered model ${ref}`)
       throw err
@@ -337,6 +370,23 @@ export class HerdNode {
     this.background.add(tracked)
   }
 
+  private proofStatus (): NodeStatus['proofs'] {
+    const { receipts, batcher } = this.started
+    const queued = receipts.queued()
+    const stats = batcher.stats()
+    return {
+      enabled: this.config.proofs.enabled,
+      queued: queued.count,
+      queuedBytes: queued.bytes,
+      limit: queued.limit,
+      sealed: stats.sealed,
+      bundles: stats.bundles,
+      retrying: stats.retrying,
+      ...(stats.lastError != null ? { lastError: stats.lastError } : {}),
+      ...(stats.lastSealAt != null ? { lastSealAt: stats.lastSealAt } : {})
+    }
+  }
+
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
@@ -358,6 +408,7 @@ export class HerdNode {
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
+      proofs: this.proofStatus(),
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }
   }

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { asInferError, HTTP_STATUS_BY_CODE, InferError } from '../inference/infer-errors.js'
 import { tensorsFromJson, tensorsToJson } from '../inference/tensor-codec.js'
 import type { HerdNode } from '../node.js'
+import { receiptJson } from '../proof/receipt-json.js'
 
 /** JSON bodies are larger than the tensors they carry; binary (base64) ones by a third. */
 export const MAX_INFER_BODY_BYTES = 128 * 1024 * 1024
@@ -33,8 +34,7 @@ export function registerInferRoute (app: FastifyInstance, node: HerdNode): void 
         modelBlobId: result.modelBlobId,
         runMs: result.runMs,
         route: result.route,
-        // Filled in by the proofs layer.
-        receipt: null
+        receipt: result.receipt != null ? receiptJson(result.receipt) : null
       }
     } catch (err) {
       const known = asInferError(err)

@@ -7,6 +7,7 @@ import { UnregisteredBlobError } from '../mesh/errors.js'
 import type { HerdNode } from '../node.js'
 import { blobReadStream } from './blob-stream.js'
 import { registerInferRoute } from './infer-route.js'
+import { registerProofRoute } from './proof-route.js'
 import { registerHerdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from './range.js'
 
@@ -65,6 +66,7 @@ export class ApiServer {
 
     app.get('/status', async () => node.status())
     registerInferRoute(app, node)
+    registerProofRoute(app, node)
     app.get('/metrics', async (_request, reply) => {
       return reply.type(node.metrics.contentType).send(await node.metrics.metrics())
     })

@@ -6,6 +6,7 @@ import { fetchCommand } from './commands/fetch.js'
 import { inferCommand } from './commands/infer.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
+import { proofCommand } from './commands/proof.js'
 import { startCommand } from './commands/start.js'
 
 export function buildProgram (): Command {
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   startCommand(program)
   fetchCommand(program)
   inferCommand(program)
+  proofCommand(program)
   return program
 }
 

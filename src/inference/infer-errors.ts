@@ -48,7 +48,8 @@ const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   NotFoundError: 'UNKNOWN_MODEL',
   ModelLoadError: 'UNAVAILABLE',
   CacheFullError: 'UNAVAILABLE',
-  BlobUnavailableError: 'UNAVAILABLE'
+  BlobUnavailableError: 'UNAVAILABLE',
+  ReceiptQueueFullError: 'UNAVAILABLE'
 }
 
 /** The InferError a caller should see for `err`; undefined when it is unexpected (an INTERNAL error). */

@@ -77,7 +77,8 @@ export class InferServer {
         outputs: Object.entries(result.outputs).map(([name, tensor]) => tensorToProto(name, tensor)),
         node: result.node,
         modelBlobId: result.modelBlobId,
-        runMs: Math.round(result.runMs)
+        runMs: Math.round(result.runMs),
+        ...(result.receipt != null ? { receipt: result.receipt as Uint8Array<ArrayBuffer> } : {})
       })
     } catch (err) {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
@@ -126,7 +127,7 @@ export class InferClient {
       if (reply.status !== InferReply.Status.OK) throw new InferError(reply.status as InferErrorCode, `${peer.toString()}: ${reply.message}`)
       const outputs: InferResult['outputs'] = {}
       for (const tensor of reply.outputs) outputs[tensor.name] = tensorFromProto(tensor, options.limits)
-      return { outputs, node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, route: 'forwarded' }
+      return { outputs, node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, route: 'forwarded', ...(reply.receipt.byteLength > 0 ? { receipt: reply.receipt } : {}) }
     } catch (err) {
       stream.abort(err as Error)
       throw err

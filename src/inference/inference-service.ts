@@ -29,11 +29,15 @@ export interface InferResult {
   runMs: number
   /** How the request reached the node that ran it. */
   route: 'local' | 'fetched' | 'forwarded'
+  /** The signed receipt of the run (a SignedReceipt encoding), when the node that ran it issues receipts. */
+  receipt?: Uint8Array
 }
 
 export interface ResolvedModel {
   blobId: string
   size: number
+  /** The registered chunk root, 64 hex digits: a receipt names it. */
+  chunkRoot: string
   inputs: TensorSpec[]
 }
 
@@ -51,6 +55,11 @@ export interface InferenceComponents {
   holders: (blobId: string) => Array<{ peerId: string, queue: number, warm: boolean }>
   /** Round-trip time to a peer, measured or estimated. */
   rttMs: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  /**
+   * Signs and durably queues the receipt of a run; the result leaves only
+   * after it resolves. Absent: no receipts.
+   */
+  issueReceipt?: (run: { modelBlobId: string, chunkRoot: string, inputs: Tensors, outputs: Tensors }) => Promise<{ bytes: Uint8Array }>
   /** Sends the request to a peer over /herd/infer/1.0.0. */
   forward: (peerId: string, input: InferInput, options: { signal: AbortSignal }) => Promise<InferResult>
 }
@@ -160,7 +169,8 @@ export class InferenceService {
     if (route.kind === 'forward') {
       log('forwarding %s to %s (expected %d ms)', model.blobId, route.peerId, Math.round(route.expectedMs))
       try {
-        const result = await components.forward(route.peerId, { ...input, hops: hops + 1 }, { signal })
+        // The blob ID, not the name: the holder runs exactly the version resolved here.
+        const result = await components.forward(route.peerId, { ...input, model: model.blobId, hops: hops + 1 }, { signal })
         this.stats.forwarded++
         return { ...result, route: 'forwarded' }
       } catch (err) {
@@ -187,7 +197,8 @@ export class InferenceService {
       }
       this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
       this.stats.runs++
-      return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route }
+      const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })
+      return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route, ...(receipt != null ? { receipt: receipt.bytes } : {}) }
     }, signal)
   }
 }

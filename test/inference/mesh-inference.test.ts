@@ -80,7 +80,9 @@ describe('inference over the mesh with a real model', () => {
     assert.equal(status, 200, JSON.stringify(json))
     assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
     assert.deepEqual(json.outputs, tensorsToJson(expected))
-    assert.equal(json.receipt, null)
+    // The receipt is the holder's: it ran the model and signed for it.
+    assert.equal(json.receipt.signer, (nodes[0] as HerdNode).key.toSuiAddress())
+    assert.equal(json.receipt.modelBlobId, json.modelBlobId)
     const binary = await post(`${api.url}/v1/infer`, { model: 'ocr-det', inputs: tensorsToJson({ x: input }, { binary: true }), binary: true })
     assert.equal(binary.status, 200)
     assert.deepEqual(binary.json.outputs, tensorsToJson(expected, { binary: true }))

@@ -3,6 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { receiptJson } from '../../proof/receipt-json.js'
 import { InferClient } from '../../inference/infer-protocol.js'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { createMeshLibp2p } from '../../mesh/libp2p.js'
@@ -59,7 +60,7 @@ export function inferCommand (program: Command): void {
           const connection = await libp2p.dial(address, { signal: AbortSignal.timeout(10_000) })
           const client = new InferClient({ dialProtocol: async (peer, protocol, opts) => libp2p.dialProtocol(peer, protocol, opts) })
           const reply = await client.infer(connection.remotePeer, { model: options.model, inputs, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) }, { signal: AbortSignal.timeout(options.deadlineMs ?? 120_000) })
-          result = { outputs: tensorsToJson(reply.outputs, { binary: options.binary === true }), node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, receipt: null }
+          result = { outputs: tensorsToJson(reply.outputs, { binary: options.binary === true }), node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, receipt: reply.receipt != null ? receiptJson(reply.receipt) : null }
         } finally {
           await libp2p.stop()
         }

@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify'
+import type { HerdNode } from '../node.js'
+
+const RECEIPT_ID = /^[0-9a-f]{64}$/
+
+/** `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with the state until then. */
+export function registerProofRoute (app: FastifyInstance, node: HerdNode): void {
+  app.get('/v1/proofs/:receiptId', async (request, reply) => {
+    const { receiptId } = request.params as { receiptId: string }
+    if (!RECEIPT_ID.test(receiptId)) return reply.code(400).send({ error: { code: 'BAD_REQUEST', message: `a receipt ID is 64 lowercase hex digits, got "${receiptId.slice(0, 80)}"` } })
+    const found = await node.proofs.lookup(receiptId)
+    if (found == null) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no receipt ${receiptId} was issued by this node` } })
+    if (found.state !== 'sealed') return reply.code(202).send({ state: found.state, receiptId })
+    return found.proof
+  })
+}

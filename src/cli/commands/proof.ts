@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { request } from 'undici'
+import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
+import { parseProof, type ReceiptProof } from '../../proof/proof.js'
+import { canonicalTensors, tensorsFromSet } from '../../proof/tensor-hash.js'
+import { verifyProof } from '../../proof/verify.js'
+import { ledgerClient, walrusClient } from '../clients.js'
+import { httpUrl, printJson } from '../options.js'
+import { DEFAULT_API_URL } from './fetch.js'
+
+interface VerifyOptions {
+  api?: string
+  ledger?: string
+  walrus?: string
+  reexecute?: boolean
+}
+
+const RECEIPT_ID = /^[0-9a-f]{64}$/
+
+async function getJson (url: string): Promise<{ status: number, json: any }> {
+  const response = await request(url)
+  return { status: response.statusCode, json: await response.body.json() }
+}
+
+/** The proof: from a file, or from a node's API by receipt ID. */
+async function loadProof (ref: string, api: string): Promise<ReceiptProof> {
+  if (RECEIPT_ID.test(ref)) {
+    const { status, json } = await getJson(`${api}/v1/proofs/${ref}`)
+    if (status === 202) throw new Error(`receipt ${ref} is ${json.state as string}: its batch is not anchored yet; try again after the node seals it`)
+    if (status !== 200) throw new Error(`the node answered ${status}: ${json?.error?.message as string ?? 'no reason given'}`)
+    return parseProof(json)
+  }
+  let text: string
+  try {
+    text = await readFile(ref, 'utf8')
+  } catch (err) {
+    throw new Error(`"${ref}" is neither a receipt ID (64 hex digits) nor a readable proof file: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new Error(`proof file ${ref} is not JSON: ${(err as Error).message}`)
+  }
+  return parseProof(json)
+}
+
+export function proofCommand (program: Command): void {
+  const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
+  proof.command('verify')
+    .description('check a receipt\'s proof: signature, Merkle path, anchor by the signer, bundle on Walrus; prints {"valid":…,"checks":{…}} and exits 0 only when valid')
+    .argument('<receipt>', 'a receipt ID (the proof is fetched from --api) or a proof JSON file')
+    .option('--api <url>', `a node's HTTP API, for receipt IDs and --reexecute (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--ledger <url>', 'the ledger (default: the node\'s own, from its /status; else $HERD_LEDGER or the devnet\'s)', httpUrl)
+    .option('--walrus <url>', 'a Walrus aggregator (default: the node\'s, from its /status; else $HERD_WALRUS or the devnet\'s)', httpUrl)
+    .option('--reexecute', 'also fetch the model through the mesh (the node at --api), rerun the inputs and compare the outputs')
+    .action(async (ref: string, options: VerifyOptions) => {
+      const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+      const proof = await loadProof(ref, api)
+      // Where the node points is where the proof should be checked, unless told otherwise.
+      const status = options.ledger == null || options.walrus == null || options.reexecute === true
+        ? await getJson(`${api}/status`).then(r => r.json).catch(() => undefined)
+        : undefined
+      const ledger = ledgerClient({ ...(options.ledger ?? status?.ledger?.url) != null ? { ledger: options.ledger ?? status?.ledger?.url } : {} })
+      const walrus = await walrusClient({ ...(options.walrus ?? status?.walrus?.aggregator) != null ? { aggregator: (options.walrus ?? status?.walrus?.aggregator as string).replace(/\/+$/, '') } : {} })
+      try {
+        const result = await verifyProof(proof, {
+          ledger,
+          walrus,
+          ...(options.reexecute === true
+            ? {
+                reexecute: async ({ modelBlobId, inputs }) => {
+                  const response = await request(`${api}/v1/infer`, {
+                    method: 'POST',
+                    headers: { 'content-type': 'application/json' },
+                    body: JSON.stringify({ model: modelBlobId, inputs: tensorsToJson(tensorsFromSet(inputs), { binary: true }), binary: true })
+                  })
+                  const json = await response.body.json() as { outputs?: unknown, error?: { message: string } }
+                  if (response.statusCode !== 200) throw new Error(`re-execution on ${api} failed: ${json.error?.message ?? response.statusCode}`)
+                  return canonicalTensors(tensorsFromJson(json.outputs))
+                }
+              }
+            : {})
+        })
+        printJson(result)
+        if (!result.valid) process.exitCode = 1
+      } finally {
+        await Promise.all([ledger.close(), walrus.close()])
+      }
+    })
+}

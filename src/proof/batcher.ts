@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto'
+import { mkdir, open, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { logger } from '@libp2p/logger'
+import { parseBlobId } from '../blob/blob-id.js'
+import { unlinkIfPresent } from '../blob/cache/file-io.js'
+import { toHex } from '../blob/chunk-tree.js'
+import type { AnchorReceipt, Ledger } from '../chain/types.js'
+import { isTransportError } from '../walrus/retry.js'
+import type { WalrusStore } from '../walrus/types.js'
+import { encodeBundle, receiptRoot } from './bundle.js'
+import {
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS
+} from './constants.js'
+import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
+import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
+
+const log = logger('herd:proof:batcher')
+
+/**
+ * The steps of a seal, each reached once its effect is durable:
+ * begun (batch recorded), bundle-written (temp file synced), stored (on
+ * Walrus), blob-recorded (blob ID in the batch record), anchored (on the
+ * ledger), finished (receipts sealed in the store).
+ */
+export type BatcherStep = 'begun' | 'bundle-written' | 'stored' | 'blob-recorded' | 'anchored' | 'finished'
+
+export interface BatcherInit {
+  /** Seal once this many receipts are queued. */
+  batchSize?: number
+  /** Seal what is queued this long after the first of it was seen. */
+  intervalMs?: number
+  /** Put each receipt's inputs and outputs in the bundle (empty entries when off). */
+  includeTensors?: boolean
+  retryBaseMs?: number
+  retryMaxMs?: number
+  /** A bundle stops growing at this many bytes of queued records; one larger receipt still goes alone. */
+  maxBundleBytes?: number
+  /** Where bundles are written before they are uploaded. */
+  tmpDir: string
+  /** Test hook, called as each step is reached (a crash test kills its process here). */
+  onStep?: (step: BatcherStep, batchId: string) => void
+}
+
+export interface BatcherComponents {
+  store: ReceiptStore
+  walrus: Pick<WalrusStore, 'putFile'>
+  ledger: Pick<Ledger, 'anchor' | 'getAnchor'>
+}
+
+/** The detail of a 'sealed' event. */
+export interface SealedBundle {
+  bundleBlobId: string
+  root: string
+  count: number
+  anchor: AnchorReceipt
+}
+
+export interface BatcherStats {
+  /** Receipts sealed since start. */
+  sealed: number
+  bundles: number
+  lastSealAt?: number
+  /** Walrus or the ledger (or the store) failed, and the batcher is backing off before trying again. */
+  retrying: boolean
+  lastError?: string
+  nextRetryAt?: number
+}
+
+interface Batch {
+  id: string
+  root: string
+  receipts: QueuedReceipt[]
+  bundle: Uint8Array
+  /** A batch found begun after a restart: it may be stored or anchored already. */
+  resumed: boolean
+  bundleBlobId?: string
+}
+
+interface Waiter {
+  target: bigint
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+const TEMP_PREFIX = 'bundle-'
+const TEMP_SUFFIX = '.part'
+const EMPTY = new Uint8Array(0)
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+const isNamed = (err: unknown, name: string): boolean => (err as Error | undefined)?.name === name
+
+function isRetryable (err: unknown): boolean {
+  return isNamed(err, 'RetryableWalrusError') || isNamed(err, 'RetryableLedgerError') || isTransportError(err)
+}
+
+function errorText (err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+/** The bundle of a batch: the same receipts always give the same bytes, so a resumed seal finds the same blob ID. */
+export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean): Uint8Array {
+  return encodeBundle({
+    receipts: receipts.map(r => r.bytes),
+    inputs: receipts.map(r => includeTensors ? r.inputs ?? EMPTY : EMPTY),
+    outputs: receipts.map(r => includeTensors ? r.outputs ?? EMPTY : EMPTY)
+  })
+}
+
+/**
+ * Seals queued receipts into bundles: every batchSize receipts or intervalMs,
+ * a bundle goes to Walrus and its root to the ledger. Each batch is recorded
+ * in the store before anything leaves the node, so after a crash the next
+ * start finishes that batch (same bytes, same blob ID, the anchor found if it
+ * was made) instead of sealing its receipts again. Walrus and ledger failures
+ * are retried with full-jitter backoff while the queue keeps growing.
+ *
+ * Events: 'sealed' (CustomEvent<SealedBundle>), 'error' (CustomEvent<Error>, each failure).
+ */
+export class Batcher extends EventTarget {
+  private readonly components: BatcherComponents
+  private readonly batchSize: number
+  private readonly intervalMs: number
+  private readonly includeTensors: boolean
+  private readonly retryBaseMs: number
+  private readonly retryMaxMs: number
+  private readonly maxBundleBytes: number
+  private readonly tmpDir: string
+  private readonly onStep?: (step: BatcherStep, batchId: string) => void
+  private controller?: AbortController
+  private running?: Promise<void>
+  private wake = Promise.withResolvers<void>()
+  private waiters: Waiter[] = []
+  /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
+  private sealedThrough = 0n
+  private readonly state: BatcherStats = { sealed: 0, bundles: 0, retrying: false }
+
+  constructor (components: BatcherComponents, init: BatcherInit) {
+    super()
+    this.components = components
+    this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE
+    this.intervalMs = init.intervalMs ?? DEFAULT_BATCH_INTERVAL_MS
+    this.includeTensors = init.includeTensors ?? true
+    this.retryBaseMs = init.retryBaseMs ?? DEFAULT_RETRY_BASE_MS
+    this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
+    this.maxBundleBytes = init.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES
+    this.tmpDir = init.tmpDir
+    if (init.onStep != null) this.onStep = init.onStep
+    for (const [name, value, min] of [['batchSize', this.batchSize, 1], ['intervalMs', this.intervalMs, 1], ['retryBaseMs', this.retryBaseMs, 1], ['retryMaxMs', this.retryMaxMs, 1], ['maxBundleBytes', this.maxBundleBytes, 1]] as const) {
+      if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${value}`)
+    }
+    if (this.batchSize > 65_536) throw new RangeError(`batchSize must be at most 65536, not ${this.batchSize}`)
+  }
+
+  /** Starts sealing: bundle files left by a crash are cleared and a batch left begun is finished first. The store must be started. */
+  start (): void {
+    if (this.controller != null) return
+    const controller = new AbortController()
+    this.controller = controller
+    this.sealedThrough = 0n
+    this.running = this.run(controller.signal)
+  }
+
+  /**
+   * Stops sealing. A seal in progress stops at its next step (an upload or a
+   * backoff is aborted); its batch record lets the next start finish it.
+   */
+  async stop (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    controller.abort(new BatcherStoppedError('the batcher was stopped'))
+    await this.running
+    this.controller = undefined
+    this.running = undefined
+    const waiters = this.waiters
+    this.waiters = []
+    for (const waiter of waiters) waiter.reject(new BatcherStoppedError('the batcher was stopped before the receipts were sealed'))
+  }
+
+  /** Called after each append: the batcher looks at the queue again. */
+  notify (): void {
+    this.wake.resolve()
+  }
+
+  /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored. */
+  async sealNow (): Promise<void> {
+    if (this.controller == null || this.controller.signal.aborted) throw new BatcherStoppedError('the batcher is not running')
+    const target = this.components.store.lastSeq()
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    this.waiters.push({ target, resolve, reject })
+    this.wake.resolve()
+    return promise
+  }
+
+  stats (): BatcherStats {
+    return { ...this.state }
+  }
+
+  private async run (signal: AbortSignal): Promise<void> {
+    await this.clearTempFiles().catch(err => { log.error('cannot clear %s: %e', this.tmpDir, err) })
+    let deadline: number | undefined
+    let failures = 0
+    while (!signal.aborted) {
+      // Armed before the queue is read: a notify from now on ends the wait below at once.
+      this.wake = Promise.withResolvers<void>()
+      try {
+        const pending = await this.components.store.pendingBatch()
+        if (pending != null) {
+          const bundle = bundleOf(pending.receipts, pending.includeTensors)
+          if (sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
+          log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
+          await this.complete({ id: pending.id, root: pending.root, receipts: pending.receipts, bundle, resumed: true, ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {}) }, signal)
+          failures = 0
+          continue
+        }
+        this.settleWaiters()
+        const { count } = this.components.store.queued()
+        const now = Date.now()
+        if (count === 0) {
+          deadline = undefined
+          await this.waitForWake(this.intervalMs, signal)
+          continue
+        }
+        deadline ??= now + this.intervalMs
+        if (count >= this.batchSize || now >= deadline || this.waiters.length > 0) {
+          await this.sealOnce(signal)
+          // The next bundle is due one interval after this one began: after a long outage, at once.
+          deadline = now + this.intervalMs
+          failures = 0
+          continue
+        }
+        await this.waitForWake(deadline - now, signal)
+      } catch (err) {
+        if (signal.aborted) break
+        // Walrus and ledger failures are retried inside a seal; this is the store, or a damaged batch.
+        log.error('sealing failed: %e', err)
+        await this.backoff(err, failures++, 'store', signal).catch(() => {})
+      }
+    }
+  }
+
+  private async clearTempFiles (): Promise<void> {
+    await mkdir(this.tmpDir, { recursive: true })
+    for (const name of await readdir(this.tmpDir)) {
+      if (name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX)) await unlinkIfPresent(join(this.tmpDir, name))
+    }
+  }
+
+  private async sealOnce (signal: AbortSignal): Promise<void> {
+    const { store } = this.components
+    const receipts = await store.take(this.batchSize, { maxBytes: this.maxBundleBytes })
+    // The queue counts receipts it cannot list: looping here would spin.
+    if (receipts.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
+    const bundle = bundleOf(receipts, this.includeTensors)
+    const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
+    const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors })
+    this.step('begun', id)
+    await this.complete({ id, root, receipts, bundle, resumed: false }, signal)
+  }
+
+  /** Stores the bundle (unless the batch record names its blob), anchors the root (unless the ledger has it), and marks the receipts sealed. */
+  private async complete (batch: Batch, signal: AbortSignal): Promise<void> {
+    const { store, walrus, ledger } = this.components
+    const count = batch.receipts.length
+    let bundleBlobId = batch.bundleBlobId
+    if (bundleBlobId == null) {
+      const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
+      try {
+        await writeSynced(path, batch.bundle)
+        this.step('bundle-written', batch.id)
+        const stored = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal)
+        bundleBlobId = stored.blobId
+      } finally {
+        await unlinkIfPresent(path)
+      }
+      this.step('stored', batch.id)
+      await store.setBundleBlobId(batch.id, bundleBlobId)
+      this.step('blob-recorded', batch.id)
+    }
+    const blobId = bundleBlobId
+    const anchor = await this.retrying('ledger', async (s, attempt) => {
+      // After a restart or a failed try the root may be anchored already (the reply was lost): look before anchoring.
+      if (batch.resumed || attempt > 0) {
+        const existing = await this.findAnchor(batch.root, count, blobId, s)
+        if (existing != null) return existing
+      }
+      try {
+        return await ledger.anchor({ root: batch.root, count, bundleBlobId: parseBlobId(blobId) }, { signal: s })
+      } catch (err) {
+        if (!isNamed(err, 'DuplicateAnchorError')) throw err
+        const existing = await this.findAnchor(batch.root, count, blobId, s)
+        if (existing == null) throw err
+        return existing
+      }
+    }, signal)
+    this.step('anchored', batch.id)
+    // Past the anchor the rest is local and short: it runs to the end even when stopping.
+    await store.finishBatch(batch.id, anchor)
+    this.step('finished', batch.id)
+    const lastSeq = batch.receipts.reduce((max, r) => r.seq > max ? r.seq : max, 0n)
+    if (lastSeq > this.sealedThrough) this.sealedThrough = lastSeq
+    this.state.sealed += count
+    this.state.bundles++
+    this.state.lastSealAt = Date.now()
+    log('sealed %d receipts in bundle %s, root %s, %s tx %s', count, blobId, batch.root, anchor.ledger, anchor.txId)
+    this.dispatchEvent(new CustomEvent<SealedBundle>('sealed', { detail: { bundleBlobId: blobId, root: batch.root, count, anchor } }))
+  }
+
+  /** The ledger's entry for a root, or undefined when it has none. */
+  private async findAnchor (root: string, count: number, bundleBlobId: string, signal: AbortSignal): Promise<AnchorReceipt | undefined> {
+    let entry
+    try {
+      entry = await this.components.ledger.getAnchor(root, { signal })
+    } catch (err) {
+      if (isNamed(err, 'NotFoundError')) return undefined
+      throw err
+    }
+    if (entry.count !== count || entry.bundleBlobId !== bundleBlobId) {
+      // Only the same receipts give this root; an entry naming another count or blob was not written by this batcher.
+      log.error('root %s is anchored by %s with count %d and bundle %s, not %d and %s: using that entry', root, entry.address, entry.count, entry.bundleBlobId, count, bundleBlobId)
+    }
+    return { ledger: entry.ledger, txId: entry.txId, height: entry.height, time: entry.time, address: entry.address }
+  }
+
+  /** Runs a call to Walrus or the ledger until it succeeds or the batcher stops, backing off between tries. */
+  private async retrying<T> (what: string, call: (signal: AbortSignal, attempt: number) => Promise<T>, signal: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      signal.throwIfAborted()
+      try {
+        const result = await call(signal, attempt)
+        if (this.state.retrying) log('%s answered after %d failed tries', what, attempt)
+        this.state.retrying = false
+        delete this.state.nextRetryAt
+        return result
+      } catch (err) {
+        if (signal.aborted) throw signal.reason
+        await this.backoff(err, attempt, what, signal)
+      }
+    }
+  }
+
+  /** Reports a failure and sleeps on the signal: full jitter under base × 2^attempt (a failure not marked retryable waits the maximum). */
+  private async backoff (err: unknown, attempt: number, what: string, signal: AbortSignal): Promise<void> {
+    const ceiling = isRetryable(err) ? Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(attempt, 32)) : this.retryMaxMs
+    const delayMs = Math.floor(Math.random() * ceiling)
+    this.state.retrying = true
+    this.state.lastError = `${what}: ${errorText(err)}`
+    this.state.nextRetryAt = Date.now() + delayMs
+    log('%s failed (try %d), retrying in %d ms: %e', what, attempt + 1, delayMs, err)
+    this.dispatchEvent(new CustomEvent<Error>('error', { detail: err instanceof Error ? err : new Error(String(err)) }))
+    await sleep(delayMs, undefined, { signal })
+  }
+
+  private async waitForWake (ms: number, signal: AbortSignal): Promise<void> {
+    const done = new AbortController()
+    try {
+      await Promise.race([
+        this.wake.promise,
+        sleep(Math.max(0, Math.min(ms, MAX_TIMER_MS)), undefined, { signal: AbortSignal.any([signal, done.signal]) }).catch(() => {})
+      ])
+    } finally {
+      done.abort()
+    }
+  }
+
+  /** sealNow() callers whose receipts are all sealed (or who wait on an empty queue) are answered. */
+  private settleWaiters (): void {
+    if (this.waiters.length === 0) return
+    const empty = this.components.store.queued().count === 0
+    this.waiters = this.waiters.filter(waiter => {
+      if (!empty && waiter.target > this.sealedThrough) return true
+      waiter.resolve()
+      return false
+    })
+  }
+
+  private step (step: BatcherStep, batchId: string): void {
+    this.onStep?.(step, batchId)
+  }
+}
+
+function sha256Hex (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+async function writeSynced (path: string, bytes: Uint8Array): Promise<void> {
+  const file = await open(path, 'w', 0o600)
+  try {
+    await file.writeFile(bytes)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+}

@@ -1,0 +1,61 @@
+import { hashLeaf, inclusionProof, rootFromProof, rootOfLeaves, type InclusionProof } from '../blob/chunk-tree.js'
+import { Bundle } from './pb/proof.js'
+import { ProofFormatError } from './errors.js'
+
+export const BUNDLE_VERSION = 1
+/** A bundle holds at most this many receipts (a batch) and this many bytes. */
+export const MAX_BUNDLE_RECEIPTS = 65_536
+export const MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+
+export interface BundleContents {
+  /** SignedReceipt encodings, in the order of the tree's leaves. */
+  receipts: Uint8Array[]
+  /** Per receipt, its canonical inputs and outputs (TensorSet encodings), or empty arrays when left out. */
+  inputs: Uint8Array[]
+  outputs: Uint8Array[]
+}
+
+export function encodeBundle (contents: BundleContents): Uint8Array {
+  const n = contents.receipts.length
+  if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ProofFormatError(`a bundle holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
+  if (contents.inputs.length !== n || contents.outputs.length !== n) throw new ProofFormatError('a bundle needs one inputs and one outputs entry per receipt (empty when left out)')
+  return Bundle.encode({ version: BUNDLE_VERSION, receipts: contents.receipts, inputs: contents.inputs, outputs: contents.outputs } as Bundle)
+}
+
+export function decodeBundle (bytes: Uint8Array): BundleContents {
+  if (bytes.byteLength > MAX_BUNDLE_BYTES) throw new ProofFormatError(`a bundle of ${bytes.byteLength} bytes is over the ${MAX_BUNDLE_BYTES}-byte limit`)
+  let bundle: Bundle
+  try {
+    bundle = Bundle.decode(bytes, { limits: { receipts: MAX_BUNDLE_RECEIPTS, inputs: MAX_BUNDLE_RECEIPTS, outputs: MAX_BUNDLE_RECEIPTS } })
+  } catch (err) {
+    throw new ProofFormatError(`not a bundle: ${(err as Error).message}`)
+  }
+  if (bundle.version !== BUNDLE_VERSION) throw new ProofFormatError(`bundle version ${bundle.version}; this herd reads version ${BUNDLE_VERSION}`)
+  const n = bundle.receipts.length
+  if (n === 0) throw new ProofFormatError('the bundle holds no receipts')
+  if (bundle.inputs.length !== n || bundle.outputs.length !== n) throw new ProofFormatError(`the bundle has ${n} receipts but ${bundle.inputs.length} inputs and ${bundle.outputs.length} outputs entries`)
+  return { receipts: bundle.receipts, inputs: bundle.inputs, outputs: bundle.outputs }
+}
+
+/**
+ * The Merkle tree over a batch: leaves are sha256(0x00 ‖ SignedReceipt
+ * bytes), inner nodes sha256(0x01 ‖ left ‖ right), an odd node carried up:
+ * the chunk tree's construction, so one verifier serves both.
+ */
+export function receiptLeaves (receipts: Uint8Array[]): Uint8Array[] {
+  return receipts.map(hashLeaf)
+}
+
+export function receiptRoot (receipts: Uint8Array[]): Uint8Array {
+  return rootOfLeaves(receiptLeaves(receipts))
+}
+
+export function receiptPath (receipts: Uint8Array[], index: number): InclusionProof {
+  const leaves = receiptLeaves(receipts)
+  return inclusionProof({ leaves, root: rootOfLeaves(leaves), size: 0, chunkSize: 1024 }, index)
+}
+
+/** The root a receipt and its path lead to. */
+export function rootOfPath (signedReceipt: Uint8Array, path: InclusionProof): Uint8Array {
+  return rootFromProof(hashLeaf(signedReceipt), path)
+}

@@ -1,0 +1,21 @@
+/** The layout of the receipt store; a store written with another is refused, not guessed at. */
+export const RECEIPT_STORE_VERSION = 1
+
+/** Receipts waiting to be sealed, at most: past this the node stops serving rather than promise receipts it cannot keep. */
+export const DEFAULT_MAX_QUEUED = 1_000_000
+/** Bytes of receipts and tensors waiting to be sealed, at most. */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024 * 1024
+
+/** A bundle is sealed once this many receipts are queued... */
+export const DEFAULT_BATCH_SIZE = 256
+/** ...or this long after the first of them was seen, whichever comes first. */
+export const DEFAULT_BATCH_INTERVAL_MS = 10_000
+/**
+ * A bundle stops growing at this many bytes (receipts and tensors as queued) even below the batch size; a single
+ * larger receipt goes alone. Under a real publisher's 10 MiB default upload limit.
+ */
+export const DEFAULT_MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+
+/** Backoff between tries when Walrus or the ledger fails: full jitter under base × 2^attempt, capped. */
+export const DEFAULT_RETRY_BASE_MS = 500
+export const DEFAULT_RETRY_MAX_MS = 30_000

@@ -1,0 +1,523 @@
+import { logger } from '@libp2p/logger'
+import { Level } from 'level'
+import { z } from 'zod'
+import { isBlobId } from '../blob/blob-id.js'
+import { toHex } from '../blob/chunk-tree.js'
+import type { AnchorReceipt } from '../chain/types.js'
+import { decodeBundle, encodeBundle, MAX_BUNDLE_RECEIPTS, receiptRoot } from './bundle.js'
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, RECEIPT_STORE_VERSION } from './constants.js'
+import {
+  DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
+  ReceiptStoreClosedError, ReceiptStoreError
+} from './errors.js'
+
+const log = logger('herd:proof:receipt-store')
+
+/**
+ * The receipt queue and the sealed-receipt index, in level. Keys:
+ *   version                   the layout version (RECEIPT_STORE_VERSION)
+ *   meta                      JSON { lastSeq, count, bytes }: the highest seq ever appended, and the queue's size
+ *   q/SEQ                     a queued receipt, SEQ as 20 digits so keys sort by seq (binary record, below)
+ *   id/RECEIPT_ID             the SEQ of a queued receipt
+ *   batch                     JSON BatchRecord: the batch being sealed (at most one)
+ *   sealed/RECEIPT_ID         JSON { bundleBlobId, index }
+ *   bundle/BLOB_ID            JSON { root, leafCount, anchor, sealedAt }
+ *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
+ * Every change is one batch written with sync: true, so a crash leaves the old state or the new one.
+ */
+
+export interface ReceiptStoreInit {
+  /** The level directory. */
+  dir: string
+  /** Receipts queued (not yet sealed) at most. */
+  maxQueued?: number
+  /** Bytes queued at most: receipts and tensors as stored. */
+  maxQueuedBytes?: number
+}
+
+export interface QueuedReceipt {
+  /** 64 hex digits. */
+  id: string
+  seq: bigint
+  /** The SignedReceipt encoding. */
+  bytes: Uint8Array
+  /** Canonical TensorSet encodings, when the operator keeps tensors. */
+  inputs?: Uint8Array
+  outputs?: Uint8Array
+}
+
+export interface SealedRecord {
+  receiptId: string
+  bundleBlobId: string
+  /** The receipt's leaf index in its bundle. */
+  index: number
+  leafCount: number
+  /** Hex Merkle root of the bundle, as anchored. */
+  root: string
+  anchor: AnchorReceipt
+}
+
+/** A batch begun and not finished: the receipts are still queued, in the order of the bundle. */
+export interface PendingBatch {
+  id: string
+  root: string
+  /** Hex SHA-256 of the bundle bytes: a resumed seal must rebuild exactly these. */
+  bundleBytesHash: string
+  /** Whether the bundle holds the tensors (so a resumed seal builds the same bytes whatever the current setting). */
+  includeTensors: boolean
+  receipts: QueuedReceipt[]
+  /** Set once the bundle is stored on Walrus. */
+  bundleBlobId?: string
+  startedAt: number
+}
+
+/** A receipt in the store: queued, in the batch being sealed, or sealed with its bundle's receipts (the leaves of its Merkle tree). */
+export type StoredReceipt =
+  | { state: 'queued' | 'sealing', receipt: Uint8Array, sealed?: undefined, signedReceiptsOfBundle?: undefined }
+  | { state: 'sealed', receipt: Uint8Array, sealed: SealedRecord, signedReceiptsOfBundle: Uint8Array[] }
+
+export interface QueueStats {
+  count: number
+  bytes: number
+  limit: number
+  limitBytes: number
+  /** Appends refused since start because the queue was at a limit. */
+  rejected: number
+}
+
+const VERSION_KEY = 'version'
+const META_KEY = 'meta'
+const BATCH_KEY = 'batch'
+const MAX_SEQ = 2n ** 64n - 1n
+const RECEIPT_ID = /^[0-9a-f]{64}$/
+const RECORD_VERSION = 1
+const FLAG_INPUTS = 1
+const FLAG_OUTPUTS = 2
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
+const seqKey = (seq: bigint): string => `q/${seq.toString().padStart(20, '0')}`
+
+type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+
+const decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/)
+const hashHex = z.string().regex(/^[0-9a-f]{64}$/)
+const blobId = z.string().refine(isBlobId)
+
+const metaSchema = z.strictObject({
+  lastSeq: decimal,
+  count: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative()
+})
+
+const batchSchema = z.strictObject({
+  root: hashHex,
+  bundleBytesHash: hashHex,
+  includeTensors: z.boolean(),
+  seqs: z.array(decimal).min(1).max(MAX_BUNDLE_RECEIPTS),
+  bundleBlobId: blobId.optional(),
+  startedAt: z.number().nonnegative()
+})
+
+const anchorSchema = z.strictObject({
+  ledger: z.string(),
+  txId: z.string(),
+  height: z.number().int().nonnegative(),
+  time: z.number().nonnegative(),
+  address: z.string()
+})
+
+const sealedSchema = z.strictObject({ bundleBlobId: blobId, index: z.number().int().nonnegative() })
+
+const bundleSchema = z.strictObject({
+  root: hashHex,
+  leafCount: z.number().int().min(1).max(MAX_BUNDLE_RECEIPTS),
+  anchor: anchorSchema,
+  sealedAt: z.number().nonnegative()
+})
+
+type Meta = z.infer<typeof metaSchema>
+type BatchRecord = z.infer<typeof batchSchema>
+
+function parse<T> (schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
+  let value: unknown
+  try {
+    value = JSON.parse(decoder.decode(bytes))
+  } catch {
+    throw new ReceiptStoreError(`${what} is not JSON: the receipt store is damaged`)
+  }
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) throw new ReceiptStoreError(`${what} is malformed (${z.prettifyError(parsed.error)}): the receipt store is damaged`)
+  return parsed.data
+}
+
+/**
+ * A queued receipt on disk: version (1 byte), flags (1: inputs, 2: outputs),
+ * the 32-byte ID, then each present part as a u32 LE length and its bytes
+ * (receipt, inputs, outputs). The seq is the key.
+ */
+function encodeQueued (receipt: QueuedReceipt): Uint8Array {
+  const parts = [receipt.bytes, receipt.inputs, receipt.outputs].filter((p): p is Uint8Array => p != null)
+  const size = 2 + 32 + parts.reduce((sum, p) => sum + 4 + p.byteLength, 0)
+  const out = Buffer.allocUnsafe(size)
+  out[0] = RECORD_VERSION
+  out[1] = (receipt.inputs != null ? FLAG_INPUTS : 0) | (receipt.outputs != null ? FLAG_OUTPUTS : 0)
+  out.write(receipt.id, 2, 'hex')
+  let offset = 34
+  for (const part of parts) {
+    out.writeUInt32LE(part.byteLength, offset)
+    out.set(part, offset + 4)
+    offset += 4 + part.byteLength
+  }
+  return out
+}
+
+function decodeQueued (seq: bigint, value: Uint8Array): QueuedReceipt {
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  const damaged = (): ReceiptStoreError => new ReceiptStoreError(`queued receipt ${seq} is malformed: the receipt store is damaged`)
+  if (buf.length < 38 || buf[0] !== RECORD_VERSION || ((buf[1] ?? 0) & ~(FLAG_INPUTS | FLAG_OUTPUTS)) !== 0) throw damaged()
+  const flags = buf[1] ?? 0
+  let offset = 34
+  const next = (): Uint8Array => {
+    if (offset + 4 > buf.length) throw damaged()
+    const length = buf.readUInt32LE(offset)
+    if (offset + 4 + length > buf.length) throw damaged()
+    const part = value.subarray(offset + 4, offset + 4 + length)
+    offset += 4 + length
+    return part
+  }
+  const receipt: QueuedReceipt = { id: buf.toString('hex', 2, 34), seq, bytes: next() }
+  if ((flags & FLAG_INPUTS) !== 0) receipt.inputs = next()
+  if ((flags & FLAG_OUTPUTS) !== 0) receipt.outputs = next()
+  if (offset !== buf.length) throw damaged()
+  return receipt
+}
+
+function encodeBundleReceipts (receipts: Uint8Array[]): Uint8Array {
+  const empty = receipts.map(() => new Uint8Array(0))
+  return encodeBundle({ receipts, inputs: empty, outputs: empty })
+}
+
+/**
+ * Receipts wait here, durably, from before the reply that carries them leaves
+ * the node until their bundle is anchored; sealed receipts keep an index to
+ * their bundle so their proofs can be built.
+ */
+export class ReceiptStore {
+  readonly dir: string
+  private readonly maxQueued: number
+  private readonly maxQueuedBytes: number
+  private db?: Level<string, Uint8Array>
+  private meta: Meta = { lastSeq: '0', count: 0, bytes: 0 }
+  private batch?: BatchRecord
+  /** Receipt IDs of the batch being sealed. */
+  private sealing = new Set<string>()
+  private rejected = 0
+  /** Writes run one at a time: each reads the state the last one left. */
+  private tail: Promise<unknown> = Promise.resolve()
+
+  constructor (init: ReceiptStoreInit) {
+    this.dir = init.dir
+    this.maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED
+    this.maxQueuedBytes = init.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
+    if (!(Number.isSafeInteger(this.maxQueued) && this.maxQueued >= 1)) throw new RangeError(`maxQueued must be a positive integer, not ${this.maxQueued}`)
+    if (!(Number.isSafeInteger(this.maxQueuedBytes) && this.maxQueuedBytes >= 1)) throw new RangeError(`maxQueuedBytes must be a positive integer, not ${this.maxQueuedBytes}`)
+  }
+
+  /** Opens the store, checks its version (an empty store gets the current one) and loads the queue's state. */
+  async start (): Promise<void> {
+    if (this.db != null) return
+    const db = new Level<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') throw new ReceiptStoreError(`receipt store ${this.dir} is in use by another process`)
+      throw new ReceiptStoreError(`cannot open receipt store ${this.dir}: ${cause?.message ?? (err as Error).message}`)
+    }
+    try {
+      const version = await db.get(VERSION_KEY)
+      if (version == null) {
+        for await (const key of db.keys({ limit: 1 })) {
+          throw new ReceiptStoreError(`${this.dir} holds data (first key ${key.slice(0, 80)}) but no version: not a herd receipt store`)
+        }
+        this.meta = { lastSeq: '0', count: 0, bytes: 0 }
+        await db.batch([
+          { type: 'put', key: VERSION_KEY, value: encoder.encode(String(RECEIPT_STORE_VERSION)) },
+          { type: 'put', key: META_KEY, value: json(this.meta) }
+        ], { sync: true })
+      } else if (decoder.decode(version) !== String(RECEIPT_STORE_VERSION)) {
+        throw new ReceiptStoreError(`${this.dir} is receipt store version ${decoder.decode(version).slice(0, 20)}, this herd reads version ${RECEIPT_STORE_VERSION}`)
+      } else {
+        const meta = await db.get(META_KEY)
+        if (meta == null) throw new ReceiptStoreError(`${this.dir} has no meta record: the receipt store is damaged`)
+        this.meta = parse(metaSchema, meta, 'the meta record')
+        const batch = await db.get(BATCH_KEY)
+        if (batch != null) {
+          this.batch = parse(batchSchema, batch, 'the batch record')
+          const seqs = this.batch.seqs.map(s => BigInt(s))
+          const values = await db.getMany(seqs.map(seqKey))
+          this.sealing = new Set(values.map((v, i) => {
+            if (v == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of the batch being sealed is not queued: the receipt store is damaged`)
+            return decodeQueued(seqs[i] as bigint, v).id
+          }))
+        }
+      }
+    } catch (err) {
+      await db.close()
+      this.batch = undefined
+      this.sealing.clear()
+      throw err
+    }
+    this.db = db
+    this.rejected = 0
+    log('opened %s: %d receipts queued (%d bytes), last seq %s%s', this.dir, this.meta.count, this.meta.bytes, this.meta.lastSeq, this.batch != null ? `, batch ${this.batch.root} being sealed` : '')
+  }
+
+  /** Waits for the write in progress, then closes the store. */
+  async stop (): Promise<void> {
+    const db = this.db
+    if (db == null) return
+    this.db = undefined
+    await this.tail
+    await db.close()
+    this.batch = undefined
+    this.sealing.clear()
+  }
+
+  /** The highest seq ever appended (0 for a new store): a restarted node continues from the next one. */
+  lastSeq (): bigint {
+    this.open()
+    return BigInt(this.meta.lastSeq)
+  }
+
+  queued (): QueueStats {
+    return { count: this.meta.count, bytes: this.meta.bytes, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected }
+  }
+
+  /**
+   * Queues a receipt; it is on disk (synced) when this resolves. Throws
+   * ReceiptQueueFullError past a limit, ReceiptSeqError when seq is not above
+   * lastSeq(), DuplicateReceiptError for an ID the store holds.
+   */
+  async append (receipt: QueuedReceipt): Promise<void> {
+    if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
+    if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
+    if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
+    const value = encodeQueued(receipt)
+    await this.exclusive(async db => {
+      const last = BigInt(this.meta.lastSeq)
+      if (receipt.seq <= last) throw new ReceiptSeqError(`seq ${receipt.seq} is not above the last seq ${last}: sequence numbers are never reused`)
+      if (this.meta.count + 1 > this.maxQueued || this.meta.bytes + value.byteLength > this.maxQueuedBytes) {
+        this.rejected++
+        throw new ReceiptQueueFullError(`the receipt queue is full: ${this.meta.count} of ${this.maxQueued} receipts, ${this.meta.bytes} + ${value.byteLength} of ${this.maxQueuedBytes} bytes`)
+      }
+      const [queued, sealed] = await db.getMany([`id/${receipt.id}`, `sealed/${receipt.id}`])
+      if (queued != null || sealed != null) throw new DuplicateReceiptError(`receipt ${receipt.id} is already ${queued != null ? 'queued' : 'sealed'}`)
+      const meta: Meta = { lastSeq: receipt.seq.toString(), count: this.meta.count + 1, bytes: this.meta.bytes + value.byteLength }
+      await db.batch([
+        { type: 'put', key: seqKey(receipt.seq), value },
+        { type: 'put', key: `id/${receipt.id}`, value: encoder.encode(receipt.seq.toString()) },
+        { type: 'put', key: META_KEY, value: json(meta) }
+      ], { sync: true })
+      this.meta = meta
+    })
+  }
+
+  /** The oldest receipts not yet sealed nor in the batch being sealed, in seq order, up to `max` (and `maxBytes`, though always one). Nothing is removed. */
+  async take (max: number, options: { maxBytes?: number } = {}): Promise<QueuedReceipt[]> {
+    const db = this.open()
+    const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
+    const out: QueuedReceipt[] = []
+    if (limit === 0) return out
+    let bytes = 0
+    for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
+      const receipt = decodeQueued(BigInt(key.slice(2)), value)
+      if (this.sealing.has(receipt.id)) continue
+      if (out.length > 0 && bytes + value.byteLength > maxBytes) break
+      out.push(receipt)
+      bytes += value.byteLength
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  /**
+   * Records a batch before anything is sealed: until finishBatch, its receipts
+   * stay queued (state 'sealing') and pendingBatch() returns it, so a restart
+   * finishes this batch rather than sealing its receipts again. At most one
+   * batch at a time. Returns the batch ID (its root).
+   */
+  async beginBatch (batch: { receipts: QueuedReceipt[], root: string, bundleBytesHash: string, includeTensors?: boolean }): Promise<string> {
+    const n = batch.receipts.length
+    if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ReceiptBatchError(`a batch holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
+    if (!RECEIPT_ID.test(batch.root) || !RECEIPT_ID.test(batch.bundleBytesHash)) throw new ReceiptBatchError('root and bundleBytesHash are 64 lowercase hex digits')
+    if (toHex(receiptRoot(batch.receipts.map(r => r.bytes))) !== batch.root) throw new ReceiptBatchError(`root ${batch.root} is not the Merkle root of the batch's receipts`)
+    return this.exclusive(async db => {
+      if (this.batch != null) throw new ReceiptBatchError(`batch ${this.batch.root} is being sealed: finish it first`)
+      const values = await db.getMany(batch.receipts.map(r => seqKey(r.seq)))
+      const ids = new Set<string>()
+      values.forEach((value, i) => {
+        const receipt = batch.receipts[i] as QueuedReceipt
+        if (value == null || decodeQueued(receipt.seq, value).id !== receipt.id) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is not queued`)
+        ids.add(receipt.id)
+      })
+      if (ids.size !== n) throw new ReceiptBatchError('a batch holds each receipt once')
+      const record: BatchRecord = {
+        root: batch.root,
+        bundleBytesHash: batch.bundleBytesHash,
+        includeTensors: batch.includeTensors ?? true,
+        seqs: batch.receipts.map(r => r.seq.toString()),
+        startedAt: Date.now()
+      }
+      await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
+      this.batch = record
+      this.sealing = ids
+      return record.root
+    })
+  }
+
+  /** The batch begun and not finished, with its receipts, or undefined. */
+  async pendingBatch (): Promise<PendingBatch | undefined> {
+    const db = this.open()
+    const batch = this.batch
+    if (batch == null) return undefined
+    const seqs = batch.seqs.map(s => BigInt(s))
+    const values = await db.getMany(seqs.map(seqKey))
+    const receipts = values.map((value, i) => {
+      if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
+      return decodeQueued(seqs[i] as bigint, value)
+    })
+    return {
+      id: batch.root,
+      root: batch.root,
+      bundleBytesHash: batch.bundleBytesHash,
+      includeTensors: batch.includeTensors,
+      receipts,
+      ...(batch.bundleBlobId != null ? { bundleBlobId: batch.bundleBlobId } : {}),
+      startedAt: batch.startedAt
+    }
+  }
+
+  /** Records where the batch's bundle is stored; the same batch always gives the same blob ID, so a second, different one is refused. */
+  async setBundleBlobId (batchId: string, bundleBlobId: string): Promise<void> {
+    if (!isBlobId(bundleBlobId)) throw new ReceiptBatchError(`not a Walrus blob ID: ${String(bundleBlobId).slice(0, 64)}`)
+    await this.exclusive(async db => {
+      const batch = this.currentBatch(batchId)
+      if (batch.bundleBlobId === bundleBlobId) return
+      if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}, not ${bundleBlobId}`)
+      const record: BatchRecord = { ...batch, bundleBlobId }
+      await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
+      this.batch = record
+    })
+  }
+
+  /**
+   * The batch is anchored: in one write its receipts leave the queue, each
+   * gets a sealed record, the bundle's receipts are kept for proofs, and the
+   * batch record goes.
+   */
+  async finishBatch (batchId: string, anchor: AnchorReceipt): Promise<void> {
+    const checked = anchorSchema.safeParse({ ledger: anchor.ledger, txId: anchor.txId, height: anchor.height, time: anchor.time, address: anchor.address })
+    if (!checked.success) throw new ReceiptBatchError(`not an anchor receipt: ${z.prettifyError(checked.error)}`)
+    await this.exclusive(async db => {
+      const batch = this.currentBatch(batchId)
+      const bundleBlobId = batch.bundleBlobId
+      if (bundleBlobId == null) throw new ReceiptBatchError(`batch ${batchId} has no bundle blob ID yet`)
+      const seqs = batch.seqs.map(s => BigInt(s))
+      const values = await db.getMany(seqs.map(seqKey))
+      const ops: Op[] = []
+      const receipts: Uint8Array[] = []
+      let bytes = 0
+      values.forEach((value, index) => {
+        const seq = seqs[index] as bigint
+        if (value == null) throw new ReceiptStoreError(`receipt ${seq} of batch ${batchId} is not queued: the receipt store is damaged`)
+        const receipt = decodeQueued(seq, value)
+        receipts.push(receipt.bytes)
+        bytes += value.byteLength
+        ops.push({ type: 'del', key: seqKey(seq) })
+        ops.push({ type: 'del', key: `id/${receipt.id}` })
+        ops.push({ type: 'put', key: `sealed/${receipt.id}`, value: json({ bundleBlobId, index }) })
+      })
+      const meta: Meta = { ...this.meta, count: this.meta.count - seqs.length, bytes: this.meta.bytes - bytes }
+      ops.push({ type: 'put', key: `bundle/${bundleBlobId}`, value: json({ root: batch.root, leafCount: seqs.length, anchor: checked.data, sealedAt: Date.now() }) })
+      ops.push({ type: 'put', key: `bundle-receipts/${bundleBlobId}`, value: encodeBundleReceipts(receipts) })
+      ops.push({ type: 'del', key: BATCH_KEY })
+      ops.push({ type: 'put', key: META_KEY, value: json(meta) })
+      await db.batch(ops, { sync: true })
+      this.meta = meta
+      this.batch = undefined
+      this.sealing = new Set()
+    })
+  }
+
+  /** Where a receipt is: queued, in the batch being sealed, or sealed (with its bundle's receipts). Undefined when unknown. */
+  async get (receiptId: string): Promise<StoredReceipt | undefined> {
+    return this.lookup(receiptId, true)
+  }
+
+  private async lookup (receiptId: string, again: boolean): Promise<StoredReceipt | undefined> {
+    const db = this.open()
+    if (!RECEIPT_ID.test(receiptId)) return undefined
+    const [queued, sealed] = await db.getMany([`id/${receiptId}`, `sealed/${receiptId}`])
+    if (sealed != null) {
+      const { bundleBlobId, index } = parse(sealedSchema, sealed, `the sealed record of ${receiptId}`)
+      const [bundle, receiptsValue] = await db.getMany([`bundle/${bundleBlobId}`, `bundle-receipts/${bundleBlobId}`])
+      if (bundle == null || receiptsValue == null) throw new ReceiptStoreError(`bundle ${bundleBlobId} of receipt ${receiptId} is missing: the receipt store is damaged`)
+      const info = parse(bundleSchema, bundle, `the record of bundle ${bundleBlobId}`)
+      const receipts = this.decodeReceipts(receiptsValue, bundleBlobId)
+      const receipt = receipts[index]
+      if (receipt == null || receipts.length !== info.leafCount) throw new ReceiptStoreError(`bundle ${bundleBlobId} does not hold receipt ${index} of ${info.leafCount}: the receipt store is damaged`)
+      return {
+        state: 'sealed',
+        receipt,
+        sealed: { receiptId, bundleBlobId, index, leafCount: info.leafCount, root: info.root, anchor: info.anchor },
+        signedReceiptsOfBundle: receipts
+      }
+    }
+    if (queued == null) return undefined
+    const seq = BigInt(decoder.decode(queued))
+    const value = await db.get(seqKey(seq))
+    // Sealed between the two reads: the sealed record is there now.
+    if (value == null) return again ? this.lookup(receiptId, false) : undefined
+    return { state: this.sealing.has(receiptId) ? 'sealing' : 'queued', receipt: decodeQueued(seq, value).bytes }
+  }
+
+  /** The SignedReceipt encodings of a sealed bundle, in leaf order; empty for a bundle this store did not seal. */
+  async bundleReceipts (bundleBlobId: string): Promise<Uint8Array[]> {
+    const db = this.open()
+    if (!isBlobId(bundleBlobId)) return []
+    const value = await db.get(`bundle-receipts/${bundleBlobId}`)
+    return value == null ? [] : this.decodeReceipts(value, bundleBlobId)
+  }
+
+  private decodeReceipts (value: Uint8Array, bundleBlobId: string): Uint8Array[] {
+    try {
+      return decodeBundle(value).receipts
+    } catch (err) {
+      throw new ReceiptStoreError(`the receipts of bundle ${bundleBlobId} are malformed (${(err as Error).message}): the receipt store is damaged`)
+    }
+  }
+
+  private currentBatch (batchId: string): BatchRecord {
+    if (this.batch == null || this.batch.root !== batchId) throw new ReceiptBatchError(`batch ${String(batchId).slice(0, 64)} is not being sealed`)
+    return this.batch
+  }
+
+  private open (): Level<string, Uint8Array> {
+    if (this.db == null) throw new ReceiptStoreClosedError('the receipt store is not started')
+    return this.db
+  }
+
+  private async exclusive<T> (fn: (db: Level<string, Uint8Array>) => Promise<T>): Promise<T> {
+    const db = this.open()
+    const run = this.tail.then(async () => {
+      if (this.db !== db) throw new ReceiptStoreClosedError('the receipt store was stopped')
+      return fn(db)
+    })
+    this.tail = run.catch(() => {})
+    return run
+  }
+}

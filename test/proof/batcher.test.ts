@@ -1,0 +1,414 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { toHex } from '../../src/blob/chunk-tree.js'
+import { RetryableLedgerError } from '../../src/chain/errors.js'
+import { LocalLedger } from '../../src/chain/local-ledger.js'
+import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger } from '../../src/chain/types.js'
+import { Batcher, type BatcherInit, type BatcherStep, type SealedBundle } from '../../src/proof/batcher.js'
+import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { ReceiptStore, type QueuedReceipt, type ReceiptStoreInit } from '../../src/proof/receipt-store.js'
+import { WalrusHttpClient } from '../../src/walrus/http-client.js'
+import type { LocalWalrus } from '../../src/walrus/local/server.js'
+import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
+
+const CHILD = fileURLToPath(new URL('./seal-child.js', import.meta.url))
+
+/** Stand-in SignedReceipt bytes: a tag, the seq (8 bytes, big-endian) and noise; the batcher never decodes them. */
+function fakeReceipt (seq: bigint): QueuedReceipt {
+  const seqBytes = Buffer.alloc(8)
+  seqBytes.writeBigUInt64BE(seq)
+  const bytes = Buffer.concat([Buffer.from('fake-receipt'), seqBytes, randomBytes(40)])
+  return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(32), outputs: randomBytes(12) }
+}
+
+const receiptIdOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+const seqOf = (bytes: Uint8Array): bigint => Buffer.from(bytes).readBigUInt64BE(12)
+
+async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+interface Rig {
+  dir: string
+  walrus: LocalWalrus
+  http: WalrusHttpClient
+  ledger: LocalLedger
+  address: string
+  store: ReceiptStore
+  batcher: Batcher
+  sealed: SealedBundle[]
+  errors: Error[]
+  append: (n: number) => Promise<QueuedReceipt[]>
+  /** Downloads a bundle from Walrus and decodes it. */
+  bundle: (blobId: string) => Promise<BundleContents>
+  close: () => Promise<void>
+}
+
+async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, store?: Partial<ReceiptStoreInit>, ledger?: (ledger: LocalLedger) => Pick<Ledger, 'anchor' | 'getAnchor'> } = {}): Promise<Rig> {
+  const walrus = await startLocalWalrus(join(dir, 'walrus'))
+  const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+  const keypair = Ed25519Keypair.generate()
+  const ledger = await LocalLedger.open(join(dir, 'ledger'), keypair)
+  const store = new ReceiptStore({ dir: join(dir, 'receipts'), ...options.store })
+  await store.start()
+  const batcher = new Batcher({ store, walrus: http, ledger: options.ledger?.(ledger) ?? ledger }, { tmpDir: join(dir, 'tmp'), retryBaseMs: 10, retryMaxMs: 50, ...options.batcher })
+  const sealed: SealedBundle[] = []
+  const errors: Error[] = []
+  batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
+  batcher.addEventListener('error', event => { errors.push((event as CustomEvent<Error>).detail) })
+  batcher.start()
+  let downloads = 0
+  const r: Rig = {
+    dir,
+    walrus,
+    http,
+    ledger,
+    address: keypair.toSuiAddress(),
+    store,
+    batcher,
+    sealed,
+    errors,
+    append: async n => {
+      const out: QueuedReceipt[] = []
+      for (let i = 0; i < n; i++) {
+        const receipt = fakeReceipt(store.lastSeq() + 1n)
+        await store.append(receipt)
+        batcher.notify()
+        out.push(receipt)
+      }
+      return out
+    },
+    bundle: async blobId => {
+      const path = join(dir, `download-${downloads++}`)
+      await r.http.getToFile(blobId, path)
+      return decodeBundle(await readFile(path))
+    },
+    close: async () => {
+      await batcher.stop()
+      await store.stop()
+      await ledger.close()
+      await r.http.close()
+      await r.walrus.stop()
+    }
+  }
+  return r
+}
+
+/** Every anchor of the rig's node: roots unique, each bundle on Walrus hashing to its root; returns receipt ID → root. */
+async function checkAnchors (r: Rig): Promise<Map<string, string>> {
+  const anchors = await r.ledger.listAnchors(r.address)
+  assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root is anchored twice')
+  const where = new Map<string, string>()
+  for (const anchor of anchors) {
+    const bundle = await r.bundle(anchor.bundleBlobId)
+    assert.equal(bundle.receipts.length, anchor.count)
+    assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root, 'the anchored root is the root of the bundle\'s receipts')
+    for (const bytes of bundle.receipts) {
+      const id = receiptIdOf(bytes)
+      assert.ok(!where.has(id), `receipt ${id} is in two bundles`)
+      where.set(id, anchor.root)
+    }
+  }
+  return where
+}
+
+describe('batcher', () => {
+  it('seals by count: the anchored root is the root of the bundle on Walrus, which holds exactly the receipts', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 4, intervalMs: 3_600_000 } })
+    try {
+      const receipts = await r.append(10)
+      await until('two bundles', () => r.sealed.length === 2)
+      await sleep(50)
+      assert.equal(r.sealed.length, 2, 'the last two wait for a full batch or the interval')
+      assert.equal(r.store.queued().count, 2)
+      for (const [b, event] of r.sealed.entries()) {
+        const expected = receipts.slice(b * 4, b * 4 + 4)
+        assert.equal(event.count, 4)
+        assert.equal(event.root, toHex(receiptRoot(expected.map(x => x.bytes))))
+        const entry = await r.ledger.getAnchor(event.root)
+        assert.equal(entry.bundleBlobId, event.bundleBlobId)
+        assert.equal(entry.count, 4)
+        assert.equal(entry.txId, event.anchor.txId)
+        const bundle = await r.bundle(event.bundleBlobId)
+        assert.deepEqual(bundle.receipts.map(x => Buffer.from(x)), expected.map(x => Buffer.from(x.bytes)))
+        assert.deepEqual(bundle.inputs.map(x => Buffer.from(x)), expected.map(x => Buffer.from(x.inputs!)))
+        assert.deepEqual(bundle.outputs.map(x => Buffer.from(x)), expected.map(x => Buffer.from(x.outputs!)))
+        for (const [index, receipt] of expected.entries()) {
+          const found = await r.store.get(receipt.id)
+          assert.equal(found?.state, 'sealed')
+          assert.deepEqual(found.sealed, { receiptId: receipt.id, bundleBlobId: event.bundleBlobId, index, leafCount: 4, root: event.root, anchor: event.anchor })
+        }
+      }
+      assert.equal((await r.store.get(receipts[9]!.id))?.state, 'queued')
+      await r.batcher.sealNow()
+      assert.equal(r.store.queued().count, 0)
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
+      const stats = r.batcher.stats()
+      assert.equal(stats.sealed, 10)
+      assert.equal(stats.bundles, 3)
+      assert.equal(stats.retrying, false)
+      assert.ok(stats.lastSealAt != null)
+      assert.deepEqual((await readdir(join(dir.path, 'tmp'))), [], 'no bundle file is left behind')
+      assert.deepEqual(r.errors, [])
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('seals by interval, and leaves tensors out when told to', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 100, intervalMs: 200, includeTensors: false } })
+    try {
+      const started = Date.now()
+      const receipts = await r.append(3)
+      await until('a bundle', () => r.sealed.length === 1, 5_000)
+      assert.ok(Date.now() - started >= 150, 'not before the interval')
+      assert.equal(r.sealed[0]?.count, 3)
+      const bundle = await r.bundle(r.sealed[0]!.bundleBlobId)
+      assert.deepEqual(bundle.receipts.map(x => Buffer.from(x)), receipts.map(x => Buffer.from(x.bytes)))
+      assert.ok(bundle.inputs.every(x => x.length === 0) && bundle.outputs.every(x => x.length === 0))
+      await r.append(2)
+      await until('a second bundle', () => r.sealed.length === 2, 5_000)
+      assert.equal(r.sealed[1]?.count, 2)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('retries while Walrus fails, keeps queueing, and seals everything once when it recovers', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 3, intervalMs: 3_600_000 } })
+    try {
+      r.walrus.setShaping({ failureRate: 1 })
+      const receipts = await r.append(6)
+      await until('failed tries', () => r.errors.length >= 4)
+      const stats = r.batcher.stats()
+      assert.equal(stats.retrying, true)
+      assert.match(stats.lastError ?? '', /^walrus: RetryableWalrusError/)
+      assert.ok(stats.nextRetryAt != null)
+      assert.ok(r.errors.every(e => e.name === 'RetryableWalrusError'))
+      receipts.push(...await r.append(6))
+      assert.equal(r.store.queued().count, 12, 'the queue grows while Walrus is down')
+      assert.equal(r.sealed.length, 0)
+      r.walrus.setShaping({ failureRate: 0 })
+      await r.batcher.sealNow()
+      assert.equal(r.store.queued().count, 0)
+      assert.equal(r.batcher.stats().retrying, false)
+      assert.equal(r.batcher.stats().nextRetryAt, undefined)
+      assert.ok(r.walrus.stats.failuresInjected >= 4)
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort(), 'every receipt in exactly one bundle')
+      assert.equal(r.sealed.reduce((sum, s) => sum + s.count, 0), 12)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('survives Walrus going away entirely, and a stop in the middle of backing off', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 2, intervalMs: 3_600_000, retryBaseMs: 20, retryMaxMs: 60_000 } })
+    try {
+      const port = Number(new URL(r.walrus.url).port)
+      await r.walrus.stop()
+      const receipts = await r.append(2)
+      await until('failed tries', () => r.errors.length >= 3)
+      assert.ok(r.errors.every(e => e.name === 'RetryableWalrusError'), 'a refused connection is retryable')
+      // Backoff ceilings are now far apart: stop must not wait one out.
+      const stopping = Date.now()
+      await r.batcher.stop()
+      assert.ok(Date.now() - stopping < 1_000, `stop took ${Date.now() - stopping} ms`)
+      const pending = await r.store.pendingBatch()
+      assert.ok(pending != null, 'the batch stays recorded for the next start')
+      assert.deepEqual(pending.receipts.map(x => x.id), receipts.map(x => x.id))
+
+      r.walrus = await startLocalWalrus(join(dir.path, 'walrus'), { port })
+      r.batcher.start()
+      await until('the recorded batch sealed', () => r.sealed.length === 1)
+      assert.equal(r.sealed[0]?.root, pending.root, 'the batch begun before the stop is the one sealed')
+      assert.equal(await r.store.pendingBatch(), undefined)
+      receipts.push(...await r.append(3))
+      await r.batcher.sealNow()
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('retries while the ledger fails, and takes an anchor whose reply was lost rather than anchoring twice', async () => {
+    await using dir = await tempDir()
+    let failuresLeft = 3
+    let loseReply = false
+    const calls: AnchorInput[] = []
+    const r = await rig(dir.path, {
+      batcher: { batchSize: 3, intervalMs: 3_600_000 },
+      ledger: ledger => ({
+        anchor: async (anchor: AnchorInput): Promise<AnchorReceipt> => {
+          calls.push(anchor)
+          if (failuresLeft > 0) { failuresLeft--; throw new RetryableLedgerError('ledger unreachable') }
+          const receipt = await ledger.anchor(anchor)
+          if (loseReply) { loseReply = false; throw new RetryableLedgerError('timed out waiting for the transaction') }
+          return receipt
+        },
+        getAnchor: async (root: string): Promise<AnchorEntry> => ledger.getAnchor(root)
+      })
+    })
+    try {
+      const receipts = await r.append(3)
+      await until('a bundle', () => r.sealed.length === 1)
+      assert.equal(calls.length, 4, 'three failed tries, then the anchor')
+      assert.equal(r.errors.length, 3)
+      assert.ok(r.errors.every(e => e.name === 'RetryableLedgerError'))
+      assert.match(r.batcher.stats().lastError ?? '', /^ledger: RetryableLedgerError/)
+      assert.equal(r.batcher.stats().retrying, false)
+
+      loseReply = true
+      receipts.push(...await r.append(3))
+      await until('a second bundle', () => r.sealed.length === 2)
+      assert.equal(calls.length, 5, 'the retry found the anchor and did not send it again')
+      const entry = await r.ledger.getAnchor(r.sealed[1]!.root)
+      assert.equal(r.sealed[1]?.anchor.txId, entry.txId)
+      const where = await checkAnchors(r)
+      assert.equal(where.size, 6)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('refuses receipts past the queue limit and accepts them again once sealed', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 100, intervalMs: 3_600_000 }, store: { maxQueued: 4 } })
+    try {
+      await r.append(4)
+      await assert.rejects(r.append(1), { name: 'ReceiptQueueFullError' })
+      assert.equal(r.store.queued().rejected, 1)
+      assert.equal(r.store.queued().count, 4)
+      await r.batcher.sealNow()
+      assert.equal(r.store.queued().count, 0)
+      await r.append(4)
+      assert.equal(r.store.lastSeq(), 8n)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('loses no receipt and seals none twice when killed at any step', { timeout: 180_000 }, async () => {
+    await using dir = await tempDir()
+    const walrus = await startLocalWalrus(join(dir.path, 'walrus'))
+    const keypair = Ed25519Keypair.generate()
+    const base = {
+      storeDir: join(dir.path, 'receipts'),
+      ledgerDir: join(dir.path, 'ledger'),
+      tmpDir: join(dir.path, 'tmp'),
+      walrusUrl: walrus.url,
+      secretKey: keypair.getSecretKey(),
+      count: 10,
+      batchSize: 3
+    }
+    const steps: BatcherStep[] = ['begun', 'bundle-written', 'stored', 'blob-recorded', 'anchored', 'finished']
+    const randomStep = (): { step: BatcherStep, at: number } => ({ step: steps[Math.floor(Math.random() * steps.length)] as BatcherStep, at: 1 + Math.floor(Math.random() * 3) })
+    const plans: Array<{ kill?: { step: BatcherStep, at: number }, killAfterFirstAckMs?: number }> = [
+      { kill: { step: 'stored', at: 1 } }, // stored on Walrus, blob ID not yet recorded
+      { kill: { step: 'blob-recorded', at: 2 } }, // between the Walrus put and the anchor
+      { kill: { step: 'anchored', at: 1 } }, // between the anchor and finishBatch
+      { kill: { step: 'begun', at: 2 } },
+      { kill: { step: 'bundle-written', at: 1 } },
+      { kill: randomStep() },
+      { kill: randomStep() },
+      // Wherever it is: appending, uploading, anchoring.
+      { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
+      { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
+      {} // runs to the end
+    ]
+    const acked = new Set<string>()
+    let killed = 0
+    try {
+      for (const plan of plans) {
+        const config = { ...base, ...(plan.kill != null ? { kill: plan.kill } : {}) }
+        const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
+        let stderr = ''
+        let done = false
+        child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+        let timer: NodeJS.Timeout | undefined
+        createInterface({ input: child.stdout }).on('line', line => {
+          const event = JSON.parse(line)
+          if (event.acked != null) acked.add(event.acked)
+          if (event.done === true) done = true
+          if (plan.killAfterFirstAckMs != null && timer == null) timer = setTimeout(() => child.kill('SIGKILL'), plan.killAfterFirstAckMs)
+        })
+        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
+        const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => { resolve([c, s]) }))
+        clearTimeout(timer)
+        clearTimeout(guard)
+        if (signal === 'SIGKILL') killed++
+        if (plan.kill != null) assert.equal(signal, 'SIGKILL', `the child reaches ${plan.kill.step} #${plan.kill.at}: ${stderr}`)
+        if (plan.kill == null && plan.killAfterFirstAckMs == null) assert.ok(code === 0 && done, `the last run ends cleanly: ${stderr}`)
+      }
+      assert.ok(killed >= 7, `${killed} kills`)
+
+      const store = new ReceiptStore({ dir: base.storeDir })
+      await store.start()
+      const ledger = await LocalLedger.open(base.ledgerDir)
+      const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+      try {
+        assert.equal(store.queued().count, 0)
+        assert.equal(await store.pendingBatch(), undefined)
+        const anchors = await ledger.listAnchors(keypair.toSuiAddress())
+        assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
+        const sealedIn = new Map<string, AnchorEntry>()
+        const seqs = new Set<bigint>()
+        for (const [i, anchor] of anchors.entries()) {
+          const path = join(dir.path, `bundle-${i}`)
+          await http.getToFile(anchor.bundleBlobId, path)
+          const bundle = decodeBundle(await readFile(path))
+          assert.equal(bundle.receipts.length, anchor.count)
+          assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
+          for (const bytes of bundle.receipts) {
+            const id = receiptIdOf(bytes)
+            assert.ok(!sealedIn.has(id), `receipt ${id} sealed twice`)
+            sealedIn.set(id, anchor)
+            const seq = seqOf(bytes)
+            assert.ok(!seqs.has(seq), `seq ${seq} used twice`)
+            seqs.add(seq)
+          }
+        }
+        const lastSeq = store.lastSeq()
+        assert.ok(lastSeq >= BigInt(acked.size))
+        assert.equal(seqs.size, Number(lastSeq), 'every seq from 1 to the last is sealed once: none lost, none reused')
+        for (let seq = 1n; seq <= lastSeq; seq++) assert.ok(seqs.has(seq), `seq ${seq} is sealed`)
+        for (const id of acked) {
+          const anchor = sealedIn.get(id)
+          assert.ok(anchor != null, `acknowledged receipt ${id} is in an anchored bundle`)
+          const found = await store.get(id)
+          assert.equal(found?.state, 'sealed')
+          assert.equal(found.sealed.root, anchor.root)
+          assert.equal(found.sealed.bundleBlobId, anchor.bundleBlobId)
+        }
+        assert.equal(walrus.stats.stored.blobs, anchors.length, 'a bundle stored again after a crash is the same blob')
+        assert.ok(walrus.stats.alreadyCertified >= 1, 'the bundle stored before the kill at "stored" was stored again, as the same blob')
+        assert.deepEqual((await readdir(base.tmpDir)), [])
+      } finally {
+        await store.stop()
+        await ledger.close()
+        await http.close()
+      }
+    } finally {
+      await walrus.stop()
+    }
+  })
+})

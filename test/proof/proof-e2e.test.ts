@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import ort from 'onnxruntime-node'
+import { request } from 'undici'
+import { ApiServer } from '../../src/api/server.js'
+import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { tensorsToJson } from '../../src/inference/tensor-codec.js'
+import type { HerdNode } from '../../src/node.js'
+import { runCli, tempDir } from '../helpers/devnet.js'
+import { startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+
+function input (seed: number): ort.Tensor {
+  const data = new Float32Array(2 * 16)
+  for (let i = 0; i < data.length; i++) data[i] = Math.cos(seed * 7 + i)
+  return new ort.Tensor('float32', data, [2, 16])
+}
+
+async function post (url: string, body: unknown): Promise<{ status: number, json: any }> {
+  const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: response.statusCode, json: await response.body.json() }
+}
+
+describe('inference proofs end to end: receipts, bundles on Walrus, anchors, herd proof verify', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: TestDevnet
+  let nodes: HerdNode[]
+  let api: ApiServer
+  const receipts: any[] = []
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 11 }), { name: 'mlp', onnx: true })
+    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 4, intervalMs: 500 } })
+    api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
+    await api.start()
+  })
+  after(async () => {
+    await api?.stop()
+    await stopNodes(nodes ?? [])
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  it('gives every inference a receipt signed by the node that ran it, sealed and anchored in batches', async () => {
+    const node = nodes[0] as HerdNode
+    for (let i = 0; i < 5; i++) {
+      const { status, json } = await post(`${api.url}/v1/infer`, { model: 'mlp', inputs: tensorsToJson({ x: input(i) }) })
+      assert.equal(status, 200, JSON.stringify(json))
+      assert.match(json.receipt.id, /^[0-9a-f]{64}$/)
+      assert.equal(json.receipt.signer, node.key.toSuiAddress())
+      assert.equal(json.receipt.seq, String(i + 1))
+      receipts.push(json.receipt)
+    }
+    await waitFor('every receipt to be sealed', async () => {
+      const answers = await Promise.all(receipts.map(async r => (await request(`${api.url}/v1/proofs/${r.id as string}`)).statusCode))
+      return answers.every(code => code === 200)
+    }, 30_000, 100)
+    const anchors = await node.ledger.listAnchors(node.key.toSuiAddress())
+    assert.deepEqual(anchors.map(a => a.count).sort(), [1, 4], 'one batch of 4 by count, one of 1 by time')
+    assert.equal(node.status().proofs.queued, 0)
+  })
+
+  it('herd proof verify accepts a real proof, with and without re-execution', async () => {
+    const id = receipts[0].id as string
+    const plain = await runCli(['proof', 'verify', id, '--api', api.url])
+    assert.equal(plain.code, 0, plain.stdout + plain.stderr)
+    const result = JSON.parse(plain.stdout)
+    assert.equal(result.valid, true)
+    for (const check of ['signature', 'merklePath', 'anchored', 'anchoredBySigner', 'bundleHoldsReceipt']) assert.equal(result.checks[check].ok, true, check)
+    const again = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute'])
+    assert.equal(again.code, 0, again.stdout + again.stderr)
+    assert.equal(JSON.parse(again.stdout).checks.reexecution.ok, true)
+  })
+
+  it('catches a tampered proof file, saying which check failed', async () => {
+    const proof = await (await request(`${api.url}/v1/proofs/${receipts[1].id as string}`)).body.json() as any
+    const forgedPath = join(dir.path, 'forged-path.json')
+    const sibling = proof.siblings[0] as string
+    await writeFile(forgedPath, JSON.stringify({ ...proof, siblings: [`${sibling[0] === '0' ? '1' : '0'}${sibling.slice(1)}`, ...proof.siblings.slice(1)] }))
+    const path = await runCli(['proof', 'verify', forgedPath, '--api', api.url])
+    assert.equal(path.code, 1)
+    const pathResult = JSON.parse(path.stdout)
+    assert.equal(pathResult.valid, false)
+    assert.equal(pathResult.checks.merklePath.ok, false)
+    assert.equal(pathResult.checks.signature.ok, true)
+
+    const bytes = Buffer.from(proof.signedReceipt, 'base64')
+    bytes[bytes.length - 70] = (bytes[bytes.length - 70] as number) ^ 1
+    const changed = join(dir.path, 'changed.json')
+    await writeFile(changed, JSON.stringify({ ...proof, signedReceipt: bytes.toString('base64') }))
+    const signature = await runCli(['proof', 'verify', changed, '--api', api.url])
+    assert.equal(signature.code, 1)
+    assert.equal(JSON.parse(signature.stdout).valid, false)
+
+    const garbage = join(dir.path, 'garbage.json')
+    await writeFile(garbage, '{"version":1}')
+    const bad = await runCli(['proof', 'verify', garbage, '--api', api.url])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /proof/i)
+  })
+
+  it('answers for unknown and pending receipts, and refuses malformed IDs', async () => {
+    assert.equal((await request(`${api.url}/v1/proofs/${'0'.repeat(64)}`)).statusCode, 404)
+    assert.equal((await request(`${api.url}/v1/proofs/not-hex`)).statusCode, 400)
+  })
+})

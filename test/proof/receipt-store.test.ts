@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { Level } from 'level'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { toHex } from '../../src/blob/chunk-tree.js'
+import type { AnchorReceipt } from '../../src/chain/types.js'
+import { receiptRoot } from '../../src/proof/bundle.js'
+import { RECEIPT_STORE_VERSION } from '../../src/proof/constants.js'
+import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { tempDir } from '../helpers/devnet.js'
+
+/** Stand-in SignedReceipt bytes: the store never decodes them. */
+function fakeReceipt (seq: bigint, tensors = true): QueuedReceipt {
+  const bytes = Buffer.concat([Buffer.from(`fake-receipt-${seq}-`), randomBytes(40)])
+  const receipt: QueuedReceipt = { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes }
+  if (tensors) {
+    receipt.inputs = randomBytes(24)
+    receipt.outputs = randomBytes(8)
+  }
+  return receipt
+}
+
+const fakeAnchor = (): AnchorReceipt => ({ ledger: 'local', txId: 'tx' + randomBytes(8).toString('hex'), height: 7, time: Date.now(), address: '0x' + randomBytes(32).toString('hex') })
+const rootOf = (receipts: QueuedReceipt[]): string => toHex(receiptRoot(receipts.map(r => r.bytes)))
+
+function sameReceipt (actual: QueuedReceipt | undefined, expected: QueuedReceipt): void {
+  assert.ok(actual != null)
+  assert.equal(actual.id, expected.id)
+  assert.equal(actual.seq, expected.seq)
+  assert.deepEqual(Buffer.from(actual.bytes), Buffer.from(expected.bytes))
+  assert.deepEqual(actual.inputs != null ? Buffer.from(actual.inputs) : undefined, expected.inputs != null ? Buffer.from(expected.inputs) : undefined)
+  assert.deepEqual(actual.outputs != null ? Buffer.from(actual.outputs) : undefined, expected.outputs != null ? Buffer.from(expected.outputs) : undefined)
+}
+
+describe('receipt store', () => {
+  it('queues receipts in seq order and continues the seq after a restart, never reusing one', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.equal(store.lastSeq(), 0n)
+    const receipts = [1n, 2n, 3n, 4n, 5n].map(seq => fakeReceipt(seq, seq % 2n === 1n))
+    for (const receipt of receipts) await store.append(receipt)
+    assert.equal(store.lastSeq(), 5n)
+    const stats = store.queued()
+    assert.equal(stats.count, 5)
+    assert.ok(stats.bytes > receipts.reduce((sum, r) => sum + r.bytes.length, 0))
+    const taken = await store.take(3)
+    assert.equal(taken.length, 3)
+    taken.forEach((r, i) => { sameReceipt(r, receipts[i] as QueuedReceipt) })
+    assert.equal(store.queued().count, 5, 'take removes nothing')
+    const found = await store.get(receipts[1]!.id)
+    assert.equal(found?.state, 'queued')
+    assert.deepEqual(Buffer.from(found.receipt), Buffer.from(receipts[1]!.bytes))
+    assert.equal(await store.get(createHash('sha256').update('unknown').digest('hex')), undefined)
+
+    await assert.rejects(store.append(fakeReceipt(5n)), { name: 'ReceiptSeqError' })
+    await assert.rejects(store.append(fakeReceipt(2n)), { name: 'ReceiptSeqError' })
+    await assert.rejects(store.append({ ...receipts[0]!, seq: 6n }), { name: 'DuplicateReceiptError' })
+    await assert.rejects(store.append({ ...fakeReceipt(6n), id: 'not-hex' }), { name: 'ProofFormatError' })
+    await assert.rejects(store.append(fakeReceipt(2n ** 64n)), { name: 'ReceiptSeqError' })
+    await store.stop()
+    await assert.rejects(store.take(1), { name: 'ReceiptStoreClosedError' })
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.equal(store.lastSeq(), 5n, 'the last seq survives a restart')
+    assert.deepEqual(store.queued(), stats)
+    const again = await store.take(10)
+    assert.equal(again.length, 5)
+    again.forEach((r, i) => { sameReceipt(r, receipts[i] as QueuedReceipt) })
+    await assert.rejects(store.append(fakeReceipt(5n)), { name: 'ReceiptSeqError' })
+    await store.append(fakeReceipt(9n))
+    assert.equal(store.lastSeq(), 9n, 'gaps are allowed, going back is not')
+    await store.stop()
+  })
+
+  it('refuses a store of another version, data that is not a receipt store, and a store in use', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    const store = new ReceiptStore({ dir: path })
+    await store.start()
+    await assert.rejects(new ReceiptStore({ dir: path }).start(), { name: 'ReceiptStoreError' }, 'a second process is refused')
+    await store.stop()
+
+    const db = new Level<string, string>(path)
+    assert.equal(await db.get('version'), String(RECEIPT_STORE_VERSION))
+    await db.put('version', String(RECEIPT_STORE_VERSION + 1))
+    await db.close()
+    await assert.rejects(new ReceiptStore({ dir: path }).start(), (err: Error) => err.name === 'ReceiptStoreError' && /version/.test(err.message))
+
+    const other = new Level<string, string>(join(dir.path, 'other'))
+    await other.put('something', 'else')
+    await other.close()
+    await assert.rejects(new ReceiptStore({ dir: join(dir.path, 'other') }).start(), { name: 'ReceiptStoreError' })
+  })
+
+  it('refuses appends past its receipt and byte limits, and reports them', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'a'), maxQueued: 3 })
+    await store.start()
+    for (const seq of [1n, 2n, 3n]) await store.append(fakeReceipt(seq))
+    await assert.rejects(store.append(fakeReceipt(4n)), { name: 'ReceiptQueueFullError' })
+    assert.equal(store.lastSeq(), 3n, 'a refused receipt takes no seq')
+    assert.deepEqual({ ...store.queued(), bytes: 0 }, { count: 3, bytes: 0, limit: 3, limitBytes: 4 * 1024 ** 3, rejected: 1 })
+    await store.stop()
+
+    const small = new ReceiptStore({ dir: join(dir.path, 'b'), maxQueuedBytes: 400 })
+    await small.start()
+    await small.append(fakeReceipt(1n))
+    await small.append(fakeReceipt(2n))
+    await assert.rejects(small.append({ ...fakeReceipt(3n), inputs: randomBytes(200) }), { name: 'ReceiptQueueFullError' })
+    await small.append(fakeReceipt(3n, false))
+    assert.equal(small.queued().rejected, 1)
+    assert.ok(small.queued().bytes <= 400)
+    await small.stop()
+  })
+
+  it('records a batch before sealing it, and keeps it across restarts until it is finished', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path })
+    await store.start()
+    const receipts = [1n, 2n, 3n, 4n, 5n, 6n].map(seq => fakeReceipt(seq))
+    for (const receipt of receipts) await store.append(receipt)
+    const batch = await store.take(4)
+    const root = rootOf(batch)
+    const bundleBytesHash = createHash('sha256').update('bundle').digest('hex')
+    await assert.rejects(store.beginBatch({ receipts: batch, root: rootOf(batch.slice(1)), bundleBytesHash }), { name: 'ReceiptBatchError' }, 'the root must be the batch\'s')
+    await assert.rejects(store.beginBatch({ receipts: [fakeReceipt(99n)], root: rootOf([fakeReceipt(99n)]), bundleBytesHash }), { name: 'ReceiptBatchError' })
+    const batchId = await store.beginBatch({ receipts: batch, root, bundleBytesHash, includeTensors: false })
+    assert.equal((await store.get(receipts[0]!.id))?.state, 'sealing')
+    assert.equal((await store.get(receipts[5]!.id))?.state, 'queued')
+    assert.deepEqual((await store.take(10)).map(r => r.seq), [5n, 6n], 'receipts being sealed are not taken again')
+    const rest = await store.take(10)
+    await assert.rejects(store.beginBatch({ receipts: rest, root: rootOf(rest), bundleBytesHash }), { name: 'ReceiptBatchError' }, 'one batch at a time')
+    await store.stop()
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    let pending = await store.pendingBatch()
+    assert.ok(pending != null)
+    assert.equal(pending.id, batchId)
+    assert.equal(pending.root, root)
+    assert.equal(pending.bundleBytesHash, bundleBytesHash)
+    assert.equal(pending.includeTensors, false)
+    assert.equal(pending.bundleBlobId, undefined)
+    pending.receipts.forEach((r, i) => { sameReceipt(r, receipts[i] as QueuedReceipt) })
+    assert.equal((await store.get(receipts[3]!.id))?.state, 'sealing')
+
+    const blobId = blobIdFromBytes(randomBytes(32))
+    await assert.rejects(store.finishBatch(batchId, fakeAnchor()), { name: 'ReceiptBatchError' }, 'not before the bundle is stored')
+    await assert.rejects(store.setBundleBlobId(batchId, 'nope'), { name: 'ReceiptBatchError' })
+    await assert.rejects(store.setBundleBlobId(rootOf(rest), blobId), { name: 'ReceiptBatchError' })
+    await store.setBundleBlobId(batchId, blobId)
+    await store.setBundleBlobId(batchId, blobId)
+    await assert.rejects(store.setBundleBlobId(batchId, blobIdFromBytes(randomBytes(32))), { name: 'ReceiptBatchError' })
+    await store.stop()
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    pending = await store.pendingBatch()
+    assert.equal(pending?.bundleBlobId, blobId)
+    const before = store.queued()
+    const anchor = fakeAnchor()
+    await store.finishBatch(batchId, anchor)
+    assert.equal(await store.pendingBatch(), undefined)
+    assert.equal(store.queued().count, 2)
+    assert.equal(store.queued().bytes, before.bytes / 6 * 2, 'the six records are the same size; two are left')
+    for (const [index, receipt] of receipts.slice(0, 4).entries()) {
+      const found = await store.get(receipt.id)
+      assert.equal(found?.state, 'sealed')
+      assert.deepEqual(found.sealed, { receiptId: receipt.id, bundleBlobId: blobId, index, leafCount: 4, root, anchor })
+      assert.deepEqual(Buffer.from(found.receipt), Buffer.from(receipt.bytes))
+      assert.deepEqual(found.signedReceiptsOfBundle.map(b => Buffer.from(b)), batch.map(r => Buffer.from(r.bytes)))
+    }
+    assert.deepEqual((await store.bundleReceipts(blobId)).map(b => Buffer.from(b)), batch.map(r => Buffer.from(r.bytes)))
+    assert.deepEqual(await store.bundleReceipts(blobIdFromBytes(randomBytes(32))), [])
+    await assert.rejects(store.finishBatch(batchId, anchor), { name: 'ReceiptBatchError' }, 'a batch is finished once')
+    await assert.rejects(store.append({ ...receipts[0]!, seq: 7n }), { name: 'DuplicateReceiptError' }, 'a sealed receipt is not queued again')
+    await store.stop()
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.equal((await store.get(receipts[2]!.id))?.sealed?.index, 2)
+    assert.deepEqual((await store.take(10)).map(r => r.seq), [5n, 6n])
+    assert.equal(store.lastSeq(), 6n)
+    await store.stop()
+  })
+})

@@ -1,0 +1,71 @@
+/**
+ * A node's proof pipeline in a process of its own, for the crash test in
+ * batcher.test.ts: it appends receipts (printing each once it is durable),
+ * seals them with a local ledger and a Walrus over HTTP, and kills itself
+ * with SIGKILL when the batcher reaches a named step for the nth time.
+ *
+ * argv[2]: JSON { storeDir, ledgerDir, tmpDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at } }
+ * stdout: one JSON line per durable receipt { acked, seq }, then { done: true, queued }.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { LocalLedger } from '../../src/chain/local-ledger.js'
+import { Batcher, type BatcherStep } from '../../src/proof/batcher.js'
+import { ReceiptStore } from '../../src/proof/receipt-store.js'
+import { WalrusHttpClient } from '../../src/walrus/http-client.js'
+
+interface ChildConfig {
+  storeDir: string
+  ledgerDir: string
+  tmpDir: string
+  walrusUrl: string
+  secretKey: string
+  count: number
+  batchSize: number
+  kill?: { step: BatcherStep, at: number }
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig
+
+/** Stand-in SignedReceipt bytes: a tag, the seq (8 bytes, big-endian) and noise. */
+function fakeReceipt (seq: bigint): { id: string, bytes: Uint8Array } {
+  const seqBytes = Buffer.alloc(8)
+  seqBytes.writeBigUInt64BE(seq)
+  const bytes = Buffer.concat([Buffer.from('fake-receipt'), seqBytes, randomBytes(40)])
+  return { id: createHash('sha256').update(bytes).digest('hex'), bytes }
+}
+
+const store = new ReceiptStore({ dir: config.storeDir })
+await store.start()
+const ledger = await LocalLedger.open(config.ledgerDir, Ed25519Keypair.fromSecretKey(config.secretKey))
+const walrus = new WalrusHttpClient({ publisher: config.walrusUrl, aggregator: config.walrusUrl, retries: 0 })
+let hits = 0
+const batcher = new Batcher({ store, walrus, ledger }, {
+  batchSize: config.batchSize,
+  intervalMs: 60_000,
+  tmpDir: config.tmpDir,
+  retryBaseMs: 10,
+  retryMaxMs: 100,
+  onStep: step => {
+    if (config.kill != null && step === config.kill.step && ++hits === config.kill.at) process.kill(process.pid, 'SIGKILL')
+  }
+})
+batcher.addEventListener('error', event => { process.stderr.write(`batcher error: ${String((event as CustomEvent<Error>).detail)}\n`) })
+batcher.start()
+
+for (let i = 0; i < config.count; i++) {
+  const seq = store.lastSeq() + 1n
+  const { id, bytes } = fakeReceipt(seq)
+  await store.append({ id, seq, bytes, inputs: randomBytes(16), outputs: randomBytes(16) })
+  // Pipes are written synchronously on Linux: a printed receipt is one the parent may count on.
+  process.stdout.write(`${JSON.stringify({ acked: id, seq: seq.toString() })}\n`)
+  batcher.notify()
+  await yieldToLoop()
+}
+await batcher.sealNow()
+process.stdout.write(`${JSON.stringify({ done: true, queued: store.queued().count })}\n`)
+await batcher.stop()
+await store.stop()
+await ledger.close()
+await walrus.close()
