@@ -21,6 +21,17 @@ export interface ProofServiceInit {
   includeTensors?: boolean
 }
 
+interface PendingRun {
+  modelBlobId: BlobId
+  chunkRoot: string
+  inputs: Uint8Array
+  outputs: Uint8Array
+  time: number
+}
+
+/** Receipts written by one fsync at most. */
+const MAX_GROUP = 256
+
 export type ProofLookup =
   | { state: 'sealed', proof: ReceiptProof }
   | { state: 'queued' | 'sealing', receiptId: string }
@@ -33,8 +44,6 @@ export class ProofService {
   private readonly components: ProofServiceComponents
   private readonly includeTensors: boolean
   private nextSeq = 0n
-  /** Receipts are issued one at a time: sequence numbers reach the store in order. */
-  private issuing: Promise<unknown> = Promise.resolve()
   private readonly publicKey: Uint8Array
 
   constructor (components: ProofServiceComponents, init: ProofServiceInit = {}) {
@@ -47,28 +56,58 @@ export class ProofService {
     this.nextSeq = this.components.store.lastSeq() + 1n
   }
 
-  /** Signs the receipt of one run and makes it durable; the reply may leave only after this resolves. */
+  private pending: Array<{ run: PendingRun, resolve: (receipt: SignedReceiptInfo) => void, reject: (err: Error) => void }> = []
+  private flushing = false
+
+  /**
+   * Signs the receipt of one run and makes it durable; the reply may leave
+   * only after this resolves. Runs that finish while a write is in progress
+   * are written together by the next one: one fsync for all of them.
+   */
   async issue (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> }): Promise<SignedReceiptInfo> {
     const inputs = canonicalTensors(run.inputs)
     const outputs = canonicalTensors(run.outputs)
-    const work = this.issuing.then(async () => {
-      const seq = this.nextSeq
-      const receipt = await signReceipt({
-        modelBlobId: run.modelBlobId,
-        chunkRoot: run.chunkRoot,
-        inputsHash: hashTensorSet(inputs),
-        outputsHash: hashTensorSet(outputs),
-        nodePublicKey: this.publicKey,
-        time: Date.now(),
-        seq
-      }, this.components.signer)
-      await this.components.store.append({ id: receipt.id, seq, bytes: receipt.bytes, ...(this.includeTensors ? { inputs, outputs } : {}) })
-      this.nextSeq = seq + 1n
-      this.components.batcher.notify()
-      return receipt
+    return new Promise((resolve, reject) => {
+      this.pending.push({ run: { modelBlobId: run.modelBlobId, chunkRoot: run.chunkRoot, inputs, outputs, time: Date.now() }, resolve, reject })
+      if (!this.flushing) void this.flush()
     })
-    this.issuing = work.catch(() => {})
-    return work
+  }
+
+  private async flush (): Promise<void> {
+    this.flushing = true
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, MAX_GROUP)
+        try {
+          const signed: SignedReceiptInfo[] = []
+          let seq = this.nextSeq
+          for (const { run } of group) {
+            signed.push(await signReceipt({
+              modelBlobId: run.modelBlobId,
+              chunkRoot: run.chunkRoot,
+              inputsHash: hashTensorSet(run.inputs),
+              outputsHash: hashTensorSet(run.outputs),
+              nodePublicKey: this.publicKey,
+              time: run.time,
+              seq
+            }, this.components.signer))
+            seq++
+          }
+          await this.components.store.appendMany(signed.map((receipt, i) => {
+            const { run } = group[i] as (typeof group)[number]
+            return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(this.includeTensors ? { inputs: run.inputs, outputs: run.outputs } : {}) }
+          }))
+          this.nextSeq = seq
+          this.components.batcher.notify()
+          group.forEach((entry, i) => { entry.resolve(signed[i] as SignedReceiptInfo) })
+        } catch (err) {
+          // Nothing of the group was written: its runs answer with the error, and their seqs are used by the next group.
+          for (const entry of group) entry.reject(err as Error)
+        }
+      }
+    } finally {
+      this.flushing = false
+    }
   }
 
   async lookup (receiptId: string): Promise<ProofLookup | undefined> {

@@ -302,23 +302,44 @@ export class ReceiptStore {
    * lastSeq(), DuplicateReceiptError for an ID the store holds.
    */
   async append (receipt: QueuedReceipt): Promise<void> {
-    if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
-    if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
-    if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
-    const value = encodeQueued(receipt)
+    await this.appendMany([receipt])
+  }
+
+  /**
+   * Queues receipts in ascending seq order with one synced write: the
+   * receipts of runs that finish together share one fsync (group commit).
+   * All or none are queued.
+   */
+  async appendMany (receipts: QueuedReceipt[]): Promise<void> {
+    if (receipts.length === 0) return
+    const values = receipts.map(receipt => {
+      if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
+      if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
+      if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
+      return encodeQueued(receipt)
+    })
+    const addedBytes = values.reduce((n, v) => n + v.byteLength, 0)
     await this.exclusive(async db => {
-      const last = BigInt(this.meta.lastSeq)
-      if (receipt.seq <= last) throw new ReceiptSeqError(`seq ${receipt.seq} is not above the last seq ${last}: sequence numbers are never reused`)
-      if (this.meta.count + 1 > this.maxQueued || this.meta.bytes + value.byteLength > this.maxQueuedBytes) {
-        this.rejected++
-        throw new ReceiptQueueFullError(`the receipt queue is full: ${this.meta.count} of ${this.maxQueued} receipts, ${this.meta.bytes} + ${value.byteLength} of ${this.maxQueuedBytes} bytes`)
+      let last = BigInt(this.meta.lastSeq)
+      for (const receipt of receipts) {
+        if (receipt.seq <= last) throw new ReceiptSeqError(`seq ${receipt.seq} is not above the last seq ${last}: sequence numbers are never reused`)
+        last = receipt.seq
       }
-      const [queued, sealed] = await db.getMany([`id/${receipt.id}`, `sealed/${receipt.id}`])
-      if (queued != null || sealed != null) throw new DuplicateReceiptError(`receipt ${receipt.id} is already ${queued != null ? 'queued' : 'sealed'}`)
-      const meta: Meta = { lastSeq: receipt.seq.toString(), count: this.meta.count + 1, bytes: this.meta.bytes + value.byteLength }
+      if (this.meta.count + receipts.length > this.maxQueued || this.meta.bytes + addedBytes > this.maxQueuedBytes) {
+        this.rejected += receipts.length
+        throw new ReceiptQueueFullError(`the receipt queue is full: ${this.meta.count} of ${this.maxQueued} receipts, ${this.meta.bytes} + ${addedBytes} of ${this.maxQueuedBytes} bytes`)
+      }
+      const ids = receipts.map(r => r.id)
+      if (new Set(ids).size !== ids.length) throw new DuplicateReceiptError('the same receipt is given twice')
+      const found = await db.getMany(ids.flatMap(id => [`id/${id}`, `sealed/${id}`]))
+      const taken = found.findIndex(v => v != null)
+      if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 2)] as string} is already ${taken % 2 === 0 ? 'queued' : 'sealed'}`)
+      const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
       await db.batch([
-        { type: 'put', key: seqKey(receipt.seq), value },
-        { type: 'put', key: `id/${receipt.id}`, value: encoder.encode(receipt.seq.toString()) },
+        ...receipts.flatMap((receipt, i) => [
+          { type: 'put' as const, key: seqKey(receipt.seq), value: values[i] as Uint8Array },
+          { type: 'put' as const, key: `id/${receipt.id}`, value: encoder.encode(receipt.seq.toString()) }
+        ]),
         { type: 'put', key: META_KEY, value: json(meta) }
       ], { sync: true })
       this.meta = meta

@@ -190,3 +190,27 @@ describe('receipt store', () => {
     await store.stop()
   })
 })
+
+describe('receipt store: group commit', () => {
+  it('queues several receipts in one write, all or none', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: dir.path, maxQueued: 5 })
+    await store.start()
+    try {
+      const receipt = (seq: bigint) => ({ id: createHash('sha256').update(`r${seq}`).digest('hex'), seq, bytes: new Uint8Array([1, 2, Number(seq)]) })
+      await store.appendMany([receipt(1n), receipt(2n), receipt(3n)])
+      assert.equal(store.lastSeq(), 3n)
+      assert.equal(store.queued().count, 3)
+      // Out of order, a reused seq, or past the limit: nothing of the group is written.
+      await assert.rejects(store.appendMany([receipt(5n), receipt(4n)]), { name: 'ReceiptSeqError' })
+      await assert.rejects(store.appendMany([receipt(4n), receipt(3n)]), { name: 'ReceiptSeqError' })
+      await assert.rejects(store.appendMany([receipt(4n), receipt(5n), receipt(6n)]), { name: 'ReceiptQueueFullError' })
+      assert.equal(store.queued().count, 3)
+      assert.equal(store.lastSeq(), 3n)
+      await store.appendMany([receipt(4n), receipt(5n)])
+      assert.deepEqual((await store.take(10)).map(r => r.seq), [1n, 2n, 3n, 4n, 5n])
+    } finally {
+      await store.stop()
+    }
+  })
+})
