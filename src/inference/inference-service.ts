@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import type { TensorSpec } from './model-signature.js'
-import { asInferError, DeadlineExceededError, InferError } from './infer-errors.js'
+import { asInferError, BusyError, DeadlineExceededError, InferError } from './infer-errors.js'
 import { chooseRoute, type HolderView } from './routing.js'
 import { RunQueue } from './run-queue.js'
 import { checkInputs } from './tensor-codec.js'
@@ -167,16 +167,25 @@ export class InferenceService {
       runMs: this.averageRunMs
     })
     if (route.kind === 'forward') {
-      log('forwarding %s to %s (expected %d ms)', model.blobId, route.peerId, Math.round(route.expectedMs))
-      try {
-        // The blob ID, not the name: the holder runs exactly the version resolved here.
-        const result = await components.forward(route.peerId, { ...input, model: model.blobId, hops: hops + 1 }, { signal })
-        this.stats.forwarded++
-        return { ...result, route: 'forwarded' }
-      } catch (err) {
-        if (signal.aborted || asInferError(err)?.code === 'BAD_REQUEST') throw err
-        log('forwarding to %s failed, fetching instead - %e', route.peerId, err)
+      // The chosen holder first, then the others; a busy holder is passed over, not waited on.
+      const order = [route.peerId, ...views.map(v => v.peerId).filter(id => id !== route.peerId)]
+      let allBusy = true
+      for (const peerId of order) {
+        log('forwarding %s to %s', model.blobId, peerId)
+        try {
+          // The blob ID, not the name: the holder runs exactly the version resolved here.
+          const result = await components.forward(peerId, { ...input, model: model.blobId, hops: hops + 1 }, { signal })
+          this.stats.forwarded++
+          return { ...result, route: 'forwarded' }
+        } catch (err) {
+          const known = asInferError(err)
+          if (signal.aborted || known?.code === 'BAD_REQUEST') throw err
+          if (known?.code !== 'BUSY') allBusy = false
+          log('forwarding to %s failed - %e', peerId, err)
+        }
       }
+      // Every holder busy: fetching the model would only add another queue; the caller may retry.
+      if (allBusy) throw new BusyError(`every holder of ${model.blobId} is busy`)
     }
     await components.fetchBlob(model.blobId, { signal })
     this.stats.fetched++
