@@ -1,0 +1,344 @@
+/**
+ * Writes a simulation run's output folder: `report.json`, a Markdown
+ * `summary.md`, and each chart as SVG and PNG. Every file is written
+ * atomically (temp file + rename).
+ */
+
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { writeFileAtomic } from '../src/blob/atomic-file.js'
+import { byteUnit, chartFonts, cdf, hitRateChart, STRATEGIES, timeToModelCdfChart, walrusEgressChart, type Chart, type ChartFonts } from './charts.js'
+import type { SimReport, StrategyMetrics, StrategyName, SweepPoint } from './types.js'
+
+export const REPORT_FILE = 'report.json'
+export const SUMMARY_FILE = 'summary.md'
+export const HIT_RATE_CHART = 'hit-rate-by-cache-size'
+export const WALRUS_EGRESS_CHART = 'walrus-egress-by-nodes'
+export const TIME_TO_MODEL_CHART = 'time-to-model-cdf'
+
+/** `report.json` keeps at most this many time-to-model samples per strategy (evenly spaced ranks). */
+export const MAX_JSON_SAMPLES = 1000
+/** Live and scale figures further apart than this many percentage points are flagged. */
+export const DEFAULT_SCALE_CHECK_POINTS = 5
+
+export interface WriteReportOptions {
+  signal?: AbortSignal
+  /** Flag a live/scale difference above this many percentage points; default `DEFAULT_SCALE_CHECK_POINTS`. */
+  scaleCheckPoints?: number
+}
+
+interface ChartJob {
+  name: string
+  title: string
+  /** Why the chart is not drawn, when its data is absent. */
+  absent?: string
+  draw: () => Promise<Chart>
+}
+
+/** Writes the run's files into `dir` (created if missing) and returns their paths. */
+export async function writeReport (dir: string, report: SimReport, options: WriteReportOptions = {}): Promise<{ files: string[] }> {
+  const { signal } = options
+  signal?.throwIfAborted()
+  await mkdir(dir, { recursive: true })
+  const files: string[] = []
+  const write = async (name: string, bytes: string | Uint8Array): Promise<void> => {
+    signal?.throwIfAborted()
+    const path = join(dir, name)
+    await writeFileAtomic(path, bytes)
+    files.push(path)
+  }
+
+  await write(REPORT_FILE, reportJson(report))
+
+  const charts = chartJobs(report)
+  const drawn = new Set<string>()
+  for (const job of charts) {
+    if (job.absent != null) continue
+    signal?.throwIfAborted()
+    const chart = await job.draw()
+    await write(`${job.name}.svg`, chart.svg)
+    await write(`${job.name}.png`, chart.png)
+    drawn.add(job.name)
+  }
+
+  await write(SUMMARY_FILE, summaryMarkdown(report, {
+    charts,
+    fonts: drawn.size > 0 ? await chartFonts() : undefined,
+    scaleCheckPoints: options.scaleCheckPoints ?? DEFAULT_SCALE_CHECK_POINTS
+  }))
+  return { files }
+}
+
+function chartJobs (report: SimReport): ChartJob[] {
+  const hitRate = report.sweeps?.hitRateByCacheSize ?? []
+  const egress = report.sweeps?.walrusBytesByNodes ?? []
+  const samples: Partial<Record<StrategyName, number[]>> = {}
+  for (const s of STRATEGIES) {
+    const values = report.strategies[s]?.timeToModelSamples
+    if (values != null && values.length > 0) samples[s] = values
+  }
+  return [
+    {
+      name: HIT_RATE_CHART,
+      title: 'Hit rate against cache size',
+      absent: hitRate.length === 0 ? 'the report has no cache-size sweep (`sweeps.hitRateByCacheSize`)' : undefined,
+      draw: async () => hitRateChart(hitRate)
+    },
+    {
+      name: WALRUS_EGRESS_CHART,
+      title: 'Walrus egress against node count',
+      absent: egress.length === 0 ? 'the report has no node-count sweep (`sweeps.walrusBytesByNodes`)' : undefined,
+      draw: async () => walrusEgressChart(egress)
+    },
+    {
+      name: TIME_TO_MODEL_CHART,
+      title: 'Time to model (CDF)',
+      absent: Object.keys(samples).length === 0 ? 'no strategy has time-to-model samples (`timeToModelSamples`)' : undefined,
+      draw: async () => timeToModelCdfChart(samples)
+    }
+  ]
+}
+
+// report.json -----------------------------------------------------------------
+
+const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps']
+const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
+const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
+const SPREAD_KEYS = ['min', 'mean', 'max']
+const SWEEP_KEYS = ['hitRateByCacheSize', 'walrusBytesByNodes']
+const POINT_KEYS = ['strategy', 'x', 'value']
+
+/**
+ * The report as pretty JSON with a fixed key order: the contract's fields in
+ * their order, anything else after them sorted by name (the scenario is
+ * sorted throughout). Time-to-model samples are kept, thinned to
+ * `MAX_JSON_SAMPLES` evenly spaced ranks (sorted ascending) when there are more.
+ */
+export function reportJson (report: SimReport): string {
+  const out = ordered(report as unknown as Record<string, unknown>, REPORT_KEYS, (key, value) => {
+    if (key === 'scenario') return sortedDeep(value)
+    if (key === 'strategies' || key === 'scaleCheck') return strategyMap(value as Record<string, StrategyMetrics>)
+    if (key === 'sweeps') return ordered(value as Record<string, unknown>, SWEEP_KEYS, (_, points) => sweep(points as SweepPoint[]))
+    return sortedDeep(value)
+  })
+  return `${JSON.stringify(out, null, 2)}\n`
+}
+
+function strategyMap (map: Record<string, StrategyMetrics>): Record<string, unknown> {
+  return ordered(map, STRATEGIES as string[], (_, metrics) => ordered(metrics as unknown as Record<string, unknown>, METRICS_KEYS, (key, value) => {
+    if (key === 'timeToModelMs' || key === 'inferenceMs') return ordered(value as Record<string, unknown>, PERCENTILE_KEYS)
+    if (key === 'perNodeHitRate') return ordered(value as Record<string, unknown>, SPREAD_KEYS)
+    if (key === 'timeToModelSamples') return capSamples(value as number[])
+    return sortedDeep(value)
+  }))
+}
+
+function sweep (points: SweepPoint[]): unknown[] {
+  const rank = (s: string): number => { const i = STRATEGIES.indexOf(s as StrategyName); return i < 0 ? STRATEGIES.length : i }
+  return [...points]
+    .sort((a, b) => rank(a.strategy) - rank(b.strategy) || a.x - b.x)
+    .map(p => ordered(p as unknown as Record<string, unknown>, POINT_KEYS))
+}
+
+function capSamples (samples: number[]): number[] {
+  if (samples.length <= MAX_JSON_SAMPLES) return samples
+  return cdf(samples, MAX_JSON_SAMPLES).map(p => p.ms)
+}
+
+/** `keys` first in their order, then the rest sorted; undefined values dropped. */
+function ordered (obj: Record<string, unknown>, keys: readonly string[], map: (key: string, value: unknown) => unknown = (_, v) => sortedDeep(v)): Record<string, unknown> {
+  const rest = Object.keys(obj).filter(k => !keys.includes(k)).sort()
+  const out: Record<string, unknown> = {}
+  for (const key of [...keys, ...rest]) {
+    if (obj[key] === undefined) continue
+    out[key] = map(key, obj[key])
+  }
+  return out
+}
+
+function sortedDeep (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedDeep)
+  if (value != null && typeof value === 'object') return ordered(value as Record<string, unknown>, [])
+  return value
+}
+
+// summary.md ------------------------------------------------------------------
+
+const STRATEGY_NOTES: Record<StrategyName, string> = {
+  mesh: 'caches shared over the mesh',
+  noMesh: 'each node on its own, Walrus on a miss',
+  optimal: 'the bound to compare against'
+}
+
+interface SummaryContext {
+  charts: ChartJob[]
+  fonts?: ChartFonts
+  scaleCheckPoints: number
+}
+
+/** The scenario's `name` when it has one. */
+export function scenarioName (scenario: unknown): string {
+  if (typeof scenario === 'string') return scenario
+  if (scenario != null && typeof scenario === 'object' && typeof (scenario as { name?: unknown }).name === 'string') {
+    return (scenario as { name: string }).name
+  }
+  return '(unnamed scenario)'
+}
+
+function summaryMarkdown (report: SimReport, context: SummaryContext): string {
+  const lines: string[] = []
+  const present = STRATEGIES.filter(s => report.strategies[s] != null)
+  lines.push(`# Simulation: ${escapeCell(scenarioName(report.scenario))}`, '')
+  lines.push(`- Scenario: **${escapeCell(scenarioName(report.scenario))}**, seed **${report.seed}**`)
+  lines.push(`- Mode: ${report.mode}, started ${report.startedAt}, ran ${formatMs(report.durationMs)}`)
+  lines.push(`- Strategies: ${present.map(s => `\`${s}\` (${STRATEGY_NOTES[s]})`).join('; ')}`)
+  lines.push('')
+
+  const headline = egressHeadline(report)
+  if (headline != null) lines.push(headline, '')
+
+  lines.push('## Where models came from', '')
+  lines.push('Rates are shares of all requests. Per-node spread is each node\'s hit rate (local + peer).', '')
+  lines.push('| Strategy | Requests | Local hits | Peer hits | Walrus hits | Hit rate (local + peer) | Per-node hit rate min / mean / max |')
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const s of present) {
+    const m = report.strategies[s]
+    lines.push(`| ${s} | ${formatCount(m.requests)} | ${countAndRate(m.localHits, m.requests)} | ${countAndRate(m.peerHits, m.requests)} | ${countAndRate(m.walrusHits, m.requests)} | ${formatRate(hitRate(m))} | ${formatRate(m.perNodeHitRate.min)} / ${formatRate(m.perNodeHitRate.mean)} / ${formatRate(m.perNodeHitRate.max)} |`)
+  }
+  lines.push('')
+
+  const inference = present.some(s => report.strategies[s].inferenceMs != null)
+  lines.push('## Walrus egress and time to model', '')
+  lines.push(`| Strategy | Walrus fetches | Walrus bytes | Peer bytes | Time to model p50 / p95 / p99 |${inference ? ' Inference p50 / p95 / p99 |' : ''}`)
+  lines.push(`| --- | ---: | ---: | ---: | ---: |${inference ? ' ---: |' : ''}`)
+  for (const s of present) {
+    const m = report.strategies[s]
+    const inf = m.inferenceMs != null ? ` ${percentiles(m.inferenceMs)} |` : ' — |'
+    lines.push(`| ${s} | ${formatCount(m.walrusFetches)} | ${formatBytes(m.walrusBytes)} | ${formatBytes(m.peerBytes)} | ${percentiles(m.timeToModelMs)} |${inference ? inf : ''}`)
+  }
+  lines.push('')
+
+  if (report.scaleCheck != null) lines.push(...scaleCheckSection(report, context.scaleCheckPoints))
+
+  lines.push('## Charts', '')
+  if (context.fonts != null && !context.fonts.textInPng) {
+    lines.push('> The PNG charts have no text: no font was found on this machine (Debian: `apt-get install fonts-dejavu-core`). The SVGs have it.', '')
+  }
+  for (const chart of context.charts) {
+    lines.push(`### ${chart.title}`, '')
+    if (chart.absent != null) {
+      lines.push(`Not drawn: ${chart.absent}.`, '')
+      continue
+    }
+    lines.push(`![${chart.title}](${chart.name}.svg)`, '', `[SVG](${chart.name}.svg) · [PNG](${chart.name}.png)`, '')
+  }
+
+  const samples = present.filter(s => (report.strategies[s].timeToModelSamples?.length ?? 0) > MAX_JSON_SAMPLES)
+  lines.push('## Data', '')
+  lines.push(`Everything above is in [${REPORT_FILE}](${REPORT_FILE}).${samples.length > 0 ? ` Its time-to-model samples are thinned to ${formatCount(MAX_JSON_SAMPLES)} evenly spaced ranks per strategy (${samples.join(', ')} had more); the CDF chart was drawn from all of them.` : ''}`, '')
+  lines.push('<details><summary>Scenario</summary>', '', '```json', JSON.stringify(sortedDeep(report.scenario), null, 2) ?? 'null', '```', '', '</details>', '')
+  return lines.join('\n')
+}
+
+function egressHeadline (report: SimReport): string | undefined {
+  const mesh = report.strategies.mesh
+  const noMesh = report.strategies.noMesh
+  if (mesh == null || noMesh == null || !(noMesh.walrusBytes > 0)) return undefined
+  const saved = 1 - mesh.walrusBytes / noMesh.walrusBytes
+  const direction = saved >= 0 ? `${formatPercent(saved)} less` : `${formatPercent(-saved)} more`
+  return `With the mesh, Walrus served ${formatBytes(mesh.walrusBytes)} in ${formatCount(mesh.walrusFetches)} fetches, against ${formatBytes(noMesh.walrusBytes)} in ${formatCount(noMesh.walrusFetches)} without it: ${direction}.`
+}
+
+const SCALE_MEASURES: ReadonlyArray<{ label: string, rate: (m: StrategyMetrics) => number }> = [
+  { label: 'Local hits', rate: m => ratio(m.localHits, m.requests) },
+  { label: 'Peer hits', rate: m => ratio(m.peerHits, m.requests) },
+  { label: 'Walrus hits', rate: m => ratio(m.walrusHits, m.requests) },
+  { label: 'Hit rate (local + peer)', rate: hitRate }
+]
+
+function scaleCheckSection (report: SimReport, threshold: number): string[] {
+  const check = report.scaleCheck ?? {} as Record<StrategyName, StrategyMetrics>
+  const lines = ['## Live against scale', '']
+  lines.push(`Scale mode's prediction for the same trace beside live mode's measurements. Differences are live − scale in percentage points; ⚠ marks more than ${threshold} points apart.`, '')
+  lines.push('| Strategy | Measure | Live | Scale | Difference |')
+  lines.push('| --- | --- | ---: | ---: | ---: |')
+  const flagged: string[] = []
+  for (const s of STRATEGIES) {
+    const live = report.strategies[s]
+    const scale = check[s]
+    if (live == null || scale == null) continue
+    for (const measure of SCALE_MEASURES) {
+      const a = measure.rate(live)
+      const b = measure.rate(scale)
+      const points = (a - b) * 100
+      const far = Math.abs(points) > threshold
+      if (far) flagged.push(`${s} ${measure.label.toLowerCase()}`)
+      lines.push(`| ${s} | ${measure.label} | ${formatRate(a)} | ${formatRate(b)} | ${far ? '⚠ ' : ''}${formatPoints(points)} |`)
+    }
+    const bytes = live.walrusBytes - scale.walrusBytes
+    const relative = scale.walrusBytes > 0 ? ` (${bytes >= 0 ? '+' : '−'}${formatPercent(Math.abs(bytes) / scale.walrusBytes)})` : ''
+    lines.push(`| ${s} | Walrus bytes | ${formatBytes(live.walrusBytes)} | ${formatBytes(scale.walrusBytes)} | ${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}${relative} |`)
+  }
+  lines.push('')
+  lines.push(flagged.length === 0
+    ? `All rates within ${threshold} points: scale mode agrees with the live run.`
+    : `**${flagged.length} rate${flagged.length === 1 ? '' : 's'} more than ${threshold} points apart:** ${flagged.join(', ')}.`)
+  lines.push('')
+  return lines
+}
+
+// Formatting --------------------------------------------------------------------
+
+function ratio (part: number, whole: number): number {
+  return whole > 0 ? part / whole : Number.NaN
+}
+
+function hitRate (m: StrategyMetrics): number {
+  return ratio(m.localHits + m.peerHits, m.requests)
+}
+
+function formatCount (n: number): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US') : '—'
+}
+
+function formatPercent (fraction: number): string {
+  return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(1)}%` : '—'
+}
+
+function formatRate (fraction: number): string {
+  return formatPercent(fraction)
+}
+
+function countAndRate (count: number, requests: number): string {
+  return `${formatCount(count)} (${formatRate(ratio(count, requests))})`
+}
+
+function formatPoints (points: number): string {
+  if (!Number.isFinite(points)) return '—'
+  const sign = points > 0.05 ? '+' : points < -0.05 ? '−' : '±'
+  return `${sign}${Math.abs(points).toFixed(1)} pts`
+}
+
+/** Bytes in binary units: `1.5 MiB`, `512 B`. */
+export function formatBytes (bytes: number): string {
+  if (!Number.isFinite(bytes)) return '—'
+  const unit = byteUnit(bytes)
+  if (unit.size === 1) return `${formatCount(bytes)} B`
+  const value = bytes / unit.size
+  return `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${unit.name}`
+}
+
+/** Milliseconds, to seconds past ten seconds: `3.20 ms`, `142 ms`, `12.3 s`. */
+export function formatMs (ms: number): string {
+  if (!Number.isFinite(ms)) return '—'
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`
+  return `${ms.toFixed(ms < 10 ? 2 : ms < 100 ? 1 : 0)} ms`
+}
+
+function percentiles (p: { p50: number, p95: number, p99: number }): string {
+  return `${formatMs(p.p50)} / ${formatMs(p.p95)} / ${formatMs(p.p99)}`
+}
+
+function escapeCell (text: string): string {
+  return text.replaceAll('|', '\\|').replaceAll('\n', ' ')
+}

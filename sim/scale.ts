@@ -1,0 +1,567 @@
+/**
+ * Scale mode: a discrete-event model of a mesh of up to 10,000 nodes, run on
+ * a scenario's trace. Each node's cache is the project's own eviction policy
+ * (createPolicy from src/blob/cache/policy.ts) under the scenario's quota, and
+ * a miss follows the fetcher's rules (docs/mesh.md):
+ *
+ * - a model the node holds is a local hit (time to model 0); a request for a
+ *   model the node is already downloading waits for that download;
+ * - gossip is modelled as instant, exact knowledge of which live nodes hold a
+ *   model or are downloading it;
+ * - holders exist: a peer download from one of them, picked at random; it
+ *   takes RTT + size / peer bandwidth (the downloader's link is the limit);
+ *   the holder's copy is in use while it serves, so not evictable, as in the
+ *   real cache;
+ * - no holder, no download in progress: a cold download. The node announces,
+ *   waits `coordinationMs`, and every node that asked for the model within
+ *   that window reads its own share of the blob from Walrus (latency +
+ *   share / Walrus bandwidth) and the other shares from the others: the mesh
+ *   pulls the model once;
+ * - no holder, a cold download past its window: the node follows it, taking
+ *   chunks from the downloaders, done no earlier than the Walrus reads end;
+ * - churn: a node that leaves abandons its downloads (their waiting requests
+ *   get no time sample) and stops serving; whoever it served moves to another
+ *   holder, or if none is left reads the rest from Walrus after `stallMs`; a
+ *   share of a cold download it was reading is read by another downloader
+ *   after `stallMs`;
+ * - the space of a download is reserved when it starts, evicting by policy
+ *   (the cache's planRoom); a model that cannot fit is fetched, used, not kept.
+ *
+ * Not modelled: forwarding inference to a holder (src/inference/routing.ts),
+ * upload contention at a holder, DHT lookups, Bloom digest false positives.
+ *
+ * `noMesh` is the same caches with every miss going to Walrus (no peers, no
+ * coordination).
+ */
+import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
+import { seededRandom } from '../src/blob/cache/policy-sim.js'
+import { cdfSamples, MAX_CDF_SAMPLES, nodeHitRateSpread, percentileOfSorted, sortedSamples } from './percentiles.js'
+import { generateTrace, streamSeed } from './trace.js'
+import { optimalMetrics } from './optimal.js'
+import { quotaBytesOf, withCacheFraction, type Scenario } from './scenario.js'
+import type { ChurnEvent, StrategyMetrics, StrategyName, SweepPoint, Trace, TraceRequest } from './types.js'
+
+export type ScaleStrategy = 'mesh' | 'noMesh'
+
+const STREAM_PEER_CHOICE = 7
+
+interface Download {
+  node: number
+  model: number
+  kind: 'peer' | 'walrus'
+  startMs: number
+  endMs: number
+  /** Bumped when the end moves: a queued completion with another version is stale. */
+  version: number
+  /** Space reserved in the node's cache; false: used once and not kept. */
+  keep: boolean
+  cancelled: boolean
+  /** Arrival times of the requests waiting for it. */
+  waiting: number[]
+  /** The holder serving a peer download, or -1. */
+  source: number
+  swarm: Swarm | undefined
+}
+
+/** The downloaders of a model nobody held: they split the Walrus reads. */
+interface Swarm {
+  model: number
+  coordEndMs: number
+  /** Walrus reads start and end (Infinity until the coordination window closes). */
+  walrusStartMs: number
+  walrusDoneMs: number
+  share: number
+  readers: Set<Download>
+  members: Set<Download>
+}
+
+interface NodeState {
+  live: boolean
+  policy: EvictionPolicy
+  /** Bytes of complete models, and bytes reserved by downloads that will be kept. */
+  used: number
+  reserved: number
+  held: Set<number>
+  downloads: Map<number, Download>
+  /** Peer downloads this node is serving, by model. */
+  uploads: Map<number, Set<Download>>
+}
+
+/** Live holders of one model, in an array for a uniform random pick. */
+class HolderSet {
+  readonly list: number[] = []
+  private readonly at = new Map<number, number>()
+
+  add (node: number): void {
+    if (this.at.has(node)) return
+    this.at.set(node, this.list.length)
+    this.list.push(node)
+  }
+
+  delete (node: number): void {
+    const i = this.at.get(node)
+    if (i == null) return
+    const last = this.list.pop() as number
+    if (last !== node) {
+      this.list[i] = last
+      this.at.set(last, i)
+    }
+    this.at.delete(node)
+  }
+
+  get size (): number {
+    return this.list.length
+  }
+}
+
+type QueuedEvent =
+  | { atMs: number, kind: 'done', download: Download, version: number }
+  | { atMs: number, kind: 'coord', swarm: Swarm }
+type SimEvent = QueuedEvent & { seq: number }
+
+/** A binary min-heap of events by time, ties by insertion order. */
+class EventQueue {
+  private readonly items: SimEvent[] = []
+  private seq = 0
+
+  get size (): number {
+    return this.items.length
+  }
+
+  peekTime (): number {
+    return this.items.length === 0 ? Infinity : (this.items[0] as SimEvent).atMs
+  }
+
+  push (event: QueuedEvent): void {
+    const items = this.items
+    const item: SimEvent = { ...event, seq: this.seq++ }
+    let i = items.length
+    items.push(item)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!before(item, items[parent] as SimEvent)) break
+      items[i] = items[parent] as SimEvent
+      i = parent
+    }
+    items[i] = item
+  }
+
+  pop (): SimEvent | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (top == null || last == null || items.length === 0) return top
+    let i = 0
+    const n = items.length
+    while (true) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const child = r < n && before(items[r] as SimEvent, items[l] as SimEvent) ? r : l
+      if (!before(items[child] as SimEvent, last)) break
+      items[i] = items[child] as SimEvent
+      i = child
+    }
+    items[i] = last
+    return top
+  }
+}
+
+function before (a: SimEvent, b: SimEvent): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq)
+}
+
+class ScaleModel {
+  private readonly nodes: NodeState[]
+  private readonly holders: HolderSet[]
+  private readonly swarms: Array<Swarm | undefined>
+  private readonly sizes: number[]
+  private readonly ids: string[]
+  private readonly indexOf = new Map<string, number>()
+  private readonly quota: number
+  private readonly queue = new EventQueue()
+  private readonly pick: () => number
+  private readonly mesh: boolean
+  private readonly net: Scenario['network']
+  private readonly scenario: Scenario
+  private readonly trace: Trace
+  private now = 0
+
+  // Counters.
+  private localHits = 0
+  private peerHits = 0
+  private walrusHits = 0
+  private walrusFetches = 0
+  private walrusBytes = 0
+  private peerBytes = 0
+  private readonly nodeRequests: Uint32Array
+  private readonly nodeHits: Uint32Array
+  private readonly ttm: Float64Array
+  private ttmCount = 0
+
+  constructor (scenario: Scenario, trace: Trace, strategy: ScaleStrategy) {
+    this.scenario = scenario
+    this.trace = trace
+    this.mesh = strategy === 'mesh'
+    this.net = scenario.network
+    this.sizes = trace.models.map(m => m.sizeBytes)
+    this.ids = trace.models.map(m => `m${m.index}`)
+    this.ids.forEach((id, i) => this.indexOf.set(id, i))
+    this.quota = quotaBytesOf(scenario, this.sizes.reduce((a, b) => a + b, 0))
+    this.nodes = Array.from({ length: trace.nodes }, () => this.newNode())
+    this.holders = trace.models.map(() => new HolderSet())
+    this.swarms = trace.models.map(() => undefined)
+    this.pick = seededRandom(streamSeed(trace.seed, STREAM_PEER_CHOICE))
+    this.nodeRequests = new Uint32Array(trace.nodes)
+    this.nodeHits = new Uint32Array(trace.nodes)
+    this.ttm = new Float64Array(trace.requests.length)
+  }
+
+  private newNode (): NodeState {
+    return { live: true, policy: createPolicy(this.scenario.cache.policy), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
+  }
+
+  run (): StrategyMetrics {
+    const { requests, churn } = this.trace
+    let r = 0
+    let c = 0
+    while (r < requests.length || c < churn.length || this.queue.size > 0) {
+      const request = requests[r]
+      const change = churn[c]
+      const traceAt = Math.min(request?.atMs ?? Infinity, change?.atMs ?? Infinity)
+      if (this.queue.peekTime() <= traceAt) {
+        this.handle(this.queue.pop() as SimEvent)
+      } else if (change != null && change.atMs <= (request?.atMs ?? Infinity)) {
+        this.now = change.atMs
+        if (change.kind === 'leave') this.leave(change)
+        else this.join(change)
+        c++
+      } else {
+        this.now = (request as TraceRequest).atMs
+        this.request(request as TraceRequest)
+        r++
+      }
+    }
+    return this.metrics()
+  }
+
+  private handle (event: SimEvent): void {
+    this.now = event.atMs
+    if (event.kind === 'coord') this.coordinate(event.swarm)
+    else if (!event.download.cancelled && event.version === event.download.version) this.complete(event.download)
+  }
+
+  private request (request: TraceRequest): void {
+    const { node: v, model: m } = request
+    const node = this.nodes[v] as NodeState
+    this.nodeRequests[v] = (this.nodeRequests[v] as number) + 1
+    if (node.held.has(m)) {
+      node.policy.hit(this.ids[m] as string)
+      this.localHits++
+      this.nodeHits[v] = (this.nodeHits[v] as number) + 1
+      this.ttm[this.ttmCount++] = 0
+      return
+    }
+    const download = node.downloads.get(m) ?? this.startDownload(v, m)
+    download.waiting.push(this.now)
+    if (download.kind === 'peer') {
+      this.peerHits++
+      this.nodeHits[v] = (this.nodeHits[v] as number) + 1
+    } else {
+      this.walrusHits++
+    }
+  }
+
+  private startDownload (v: number, m: number): Download {
+    const size = this.sizes[m] as number
+    const net = this.net
+    const download: Download = {
+      node: v, model: m, kind: 'walrus', startMs: this.now, endMs: Infinity, version: 0, keep: this.reserve(v, m), cancelled: false, waiting: [], source: -1, swarm: undefined
+    }
+    ;(this.nodes[v] as NodeState).downloads.set(m, download)
+    if (!this.mesh) {
+      download.endMs = this.now + net.walrusLatencyMs + size / net.walrusBandwidthBytesPerSec * 1000
+      this.walrusFetches++
+      this.walrusBytes += size
+      this.schedule(download)
+      return download
+    }
+    const holders = this.holders[m] as HolderSet
+    const swarm = this.swarms[m]
+    if (holders.size > 0) {
+      download.kind = 'peer'
+      this.serveFrom(download, holders.list[Math.floor(this.pick() * holders.size)] as number)
+      download.endMs = this.now + net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000
+      this.peerBytes += size
+      this.schedule(download)
+    } else if (swarm != null && this.now >= swarm.coordEndMs) {
+      // Past the window: chunks from the downloaders, no sooner than the mesh has them all.
+      download.kind = 'peer'
+      download.swarm = swarm
+      swarm.members.add(download)
+      download.endMs = Math.max(swarm.walrusDoneMs, this.now) + net.peerRttMs
+      download.endMs = Math.max(download.endMs, this.now + net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000)
+      this.peerBytes += size
+      this.schedule(download)
+    } else {
+      let joined = swarm
+      if (joined == null) {
+        joined = { model: m, coordEndMs: this.now + net.coordinationMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, share: size, readers: new Set(), members: new Set() }
+        this.swarms[m] = joined
+        this.queue.push({ atMs: joined.coordEndMs, kind: 'coord', swarm: joined })
+      }
+      download.swarm = joined
+      joined.readers.add(download)
+      joined.members.add(download)
+    }
+    return download
+  }
+
+  /** The coordination window closed: the downloaders so far split the Walrus reads. */
+  private coordinate (swarm: Swarm): void {
+    const k = swarm.readers.size
+    if (k === 0) {
+      if (this.swarms[swarm.model] === swarm) this.swarms[swarm.model] = undefined
+      return
+    }
+    const net = this.net
+    const size = this.sizes[swarm.model] as number
+    swarm.share = size / k
+    swarm.walrusStartMs = this.now + net.walrusLatencyMs
+    swarm.walrusDoneMs = swarm.walrusStartMs + swarm.share / net.walrusBandwidthBytesPerSec * 1000
+    this.walrusBytes += size
+    this.walrusFetches += k
+    const fromPeers = size - swarm.share
+    const endMs = Math.max(swarm.walrusDoneMs, swarm.walrusStartMs + fromPeers / net.peerBandwidthBytesPerSec * 1000) + (k > 1 ? net.peerRttMs : 0)
+    for (const reader of swarm.readers) {
+      this.peerBytes += fromPeers
+      reader.endMs = endMs
+      this.schedule(reader)
+    }
+  }
+
+  private complete (download: Download): void {
+    const { node: v, model: m } = download
+    const node = this.nodes[v] as NodeState
+    const id = this.ids[m] as string
+    const size = this.sizes[m] as number
+    node.downloads.delete(m)
+    this.releaseSource(download)
+    this.leaveSwarm(download)
+    if (download.keep) {
+      node.reserved -= size
+      node.used += size
+      node.held.add(m)
+      node.policy.add(id, size)
+      ;(this.holders[m] as HolderSet).add(v)
+    }
+    for (const atMs of download.waiting) {
+      // Each waiting request then opens the blob, as BlobCache.open does: a hit for the policy.
+      if (download.keep) node.policy.hit(id)
+      this.ttm[this.ttmCount++] = this.now - atMs
+    }
+  }
+
+  /** Room for a download, planned by the policy: false if the model cannot fit (it is used once, not kept). */
+  private reserve (v: number, m: number): boolean {
+    const node = this.nodes[v] as NodeState
+    const size = this.sizes[m] as number
+    if (size > this.quota) return false
+    const short = node.used + node.reserved + size - this.quota
+    if (short > 0) {
+      const evictable = (id: string): boolean => {
+        const uploads = node.uploads.get(this.indexOf.get(id) as number)
+        return uploads == null || uploads.size === 0
+      }
+      const victims = node.policy.victims(short, evictable)
+      let freed = 0
+      for (const id of victims) freed += this.sizes[this.indexOf.get(id) as number] as number
+      if (freed < short) return false
+      for (const id of victims) {
+        const victim = this.indexOf.get(id) as number
+        node.policy.evict(id)
+        node.held.delete(victim)
+        node.used -= this.sizes[victim] as number
+        ;(this.holders[victim] as HolderSet).delete(v)
+      }
+    }
+    node.reserved += size
+    return true
+  }
+
+  private serveFrom (download: Download, source: number): void {
+    download.source = source
+    const uploads = (this.nodes[source] as NodeState).uploads
+    let set = uploads.get(download.model)
+    if (set == null) {
+      set = new Set()
+      uploads.set(download.model, set)
+    }
+    set.add(download)
+  }
+
+  private releaseSource (download: Download): void {
+    if (download.source < 0) return
+    const uploads = (this.nodes[download.source] as NodeState).uploads
+    const set = uploads.get(download.model)
+    set?.delete(download)
+    if (set?.size === 0) uploads.delete(download.model)
+    download.source = -1
+  }
+
+  private leaveSwarm (download: Download): void {
+    const swarm = download.swarm
+    if (swarm == null) return
+    swarm.members.delete(download)
+    swarm.readers.delete(download)
+    download.swarm = undefined
+    if (swarm.members.size === 0 && this.swarms[swarm.model] === swarm && this.now >= swarm.coordEndMs) this.swarms[swarm.model] = undefined
+  }
+
+  private schedule (download: Download): void {
+    download.version++
+    this.queue.push({ atMs: download.endMs, kind: 'done', download, version: download.version })
+  }
+
+  private leave (change: ChurnEvent): void {
+    const v = change.node
+    const node = this.nodes[v] as NodeState
+    if (!node.live) return
+    node.live = false
+    for (const download of node.downloads.values()) this.abandon(download)
+    node.downloads.clear()
+    for (const m of node.held) (this.holders[m] as HolderSet).delete(v)
+    const served = [...node.uploads.values()].flatMap(set => [...set])
+    node.uploads.clear()
+    for (const download of served) {
+      download.source = -1
+      this.resource(download)
+    }
+    if (this.scenario.churn?.keepCache === false) this.nodes[v] = { ...this.newNode(), live: false }
+  }
+
+  private join (change: ChurnEvent): void {
+    const node = this.nodes[change.node] as NodeState
+    if (node.live) return
+    node.live = true
+    for (const m of node.held) (this.holders[m] as HolderSet).add(change.node)
+  }
+
+  /** A download whose node left: its requests get no time sample, its reservation is returned. */
+  private abandon (download: Download): void {
+    download.cancelled = true
+    const node = this.nodes[download.node] as NodeState
+    if (download.keep) node.reserved -= this.sizes[download.model] as number
+    this.releaseSource(download)
+    const swarm = download.swarm
+    const wasReader = swarm?.readers.has(download) === true
+    this.leaveSwarm(download)
+    if (swarm == null || !wasReader || this.now < swarm.coordEndMs || this.now >= swarm.walrusDoneMs) return
+    // Its share of the Walrus reads was not finished: another downloader reads the rest after the stall timeout.
+    const done = Math.max(0, Math.min(1, (this.now - swarm.walrusStartMs) / (swarm.walrusDoneMs - swarm.walrusStartMs)))
+    const rest = swarm.share * (1 - done)
+    const successor = [...swarm.readers][0] ?? [...swarm.members][0]
+    if (successor == null) {
+      this.walrusBytes -= rest
+      return
+    }
+    if (!swarm.readers.has(successor)) {
+      swarm.readers.add(successor)
+      this.walrusFetches++
+    }
+    const net = this.net
+    swarm.walrusDoneMs = Math.max(swarm.walrusDoneMs, this.now + net.stallMs + net.walrusLatencyMs + rest / net.walrusBandwidthBytesPerSec * 1000)
+    for (const member of swarm.members) {
+      const endMs = Math.max(member.endMs, swarm.walrusDoneMs + net.peerRttMs)
+      if (endMs !== member.endMs) {
+        member.endMs = endMs
+        this.schedule(member)
+      }
+    }
+  }
+
+  /** A peer download lost its source: another holder if any (same pace), else the rest from Walrus after the stall timeout. */
+  private resource (download: Download): void {
+    const holders = this.holders[download.model] as HolderSet
+    if (holders.size > 0) {
+      this.serveFrom(download, holders.list[Math.floor(this.pick() * holders.size)] as number)
+      return
+    }
+    const net = this.net
+    const size = this.sizes[download.model] as number
+    const span = download.endMs - download.startMs
+    const rest = span > 0 ? size * Math.max(0, Math.min(1, (download.endMs - this.now) / span)) : 0
+    this.peerBytes -= rest
+    this.walrusBytes += rest
+    this.walrusFetches++
+    download.endMs = this.now + net.stallMs + net.walrusLatencyMs + rest / net.walrusBandwidthBytesPerSec * 1000
+    this.schedule(download)
+  }
+
+  private metrics (): StrategyMetrics {
+    const sorted = sortedSamples(this.ttm.subarray(0, this.ttmCount))
+    return {
+      requests: this.trace.requests.length,
+      localHits: this.localHits,
+      peerHits: this.peerHits,
+      walrusHits: this.walrusHits,
+      walrusFetches: this.walrusFetches,
+      walrusBytes: Math.round(this.walrusBytes),
+      timeToModelMs: { p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) },
+      peerBytes: Math.round(this.peerBytes),
+      perNodeHitRate: nodeHitRateSpread(this.nodeRequests, this.nodeHits),
+      timeToModelSamples: cdfSamples(sorted, MAX_CDF_SAMPLES)
+    }
+  }
+}
+
+/** Replays `trace` through the scale model with or without the mesh. */
+export function simulateScale (scenario: Scenario, trace: Trace, strategy: ScaleStrategy): StrategyMetrics {
+  if (trace.models.length !== scenario.models.count) throw new RangeError(`the trace has ${trace.models.length} models, the scenario ${scenario.models.count}`)
+  return new ScaleModel(scenario, trace, strategy).run()
+}
+
+/** Mesh, no mesh and the offline optimum on one trace (generated from the scenario if not given). */
+export function runScale (scenario: Scenario, trace: Trace = generateTrace(scenario)): Record<StrategyName, StrategyMetrics> {
+  return {
+    mesh: simulateScale(scenario, trace, 'mesh'),
+    noMesh: simulateScale(scenario, trace, 'noMesh'),
+    optimal: optimalMetrics(scenario, trace)
+  }
+}
+
+export interface ScaleSweeps {
+  /** Hit rate (local + peer) / requests at each cache fraction, on the scenario's trace. */
+  hitRateByCacheSize: SweepPoint[]
+  /** Walrus bytes at each node count: a new trace per count, with the same seed and request count. */
+  walrusBytesByNodes: SweepPoint[]
+}
+
+/** Default node counts: the scenario's own, and a few around it. */
+function defaultNodeCounts (nodes: number): number[] {
+  const counts = [1, 2, 4, 8, 16, 32, 100, 300, 1000, 3000, 10_000].filter(n => n <= nodes)
+  if (!counts.includes(nodes)) counts.push(nodes)
+  return counts.slice(-6)
+}
+
+const hitRate = (m: StrategyMetrics): number => m.requests === 0 ? 0 : (m.localHits + m.peerHits) / m.requests
+
+export function sweepScale (scenario: Scenario, trace: Trace = generateTrace(scenario)): ScaleSweeps {
+  const fractions = scenario.sweep?.cacheFractions ?? [0.02, 0.05, 0.1, 0.2, 0.4]
+  const hitRateByCacheSize: SweepPoint[] = []
+  for (const x of fractions) {
+    const at = withCacheFraction(scenario, x)
+    for (const [strategy, metrics] of Object.entries(runScale(at, trace)) as Array<[StrategyName, StrategyMetrics]>) {
+      hitRateByCacheSize.push({ x, strategy, value: hitRate(metrics) })
+    }
+  }
+  const walrusBytesByNodes: SweepPoint[] = []
+  for (const x of scenario.sweep?.nodeCounts ?? defaultNodeCounts(scenario.nodes)) {
+    const at: Scenario = { ...scenario, nodes: x }
+    const atTrace = x === trace.nodes ? trace : generateTrace(at)
+    for (const [strategy, metrics] of Object.entries(runScale(at, atTrace)) as Array<[StrategyName, StrategyMetrics]>) {
+      walrusBytesByNodes.push({ x, strategy, value: metrics.walrusBytes })
+    }
+  }
+  return { hitRateByCacheSize, walrusBytesByNodes }
+}

@@ -1,0 +1,81 @@
+/**
+ * The shapes every part of the simulation harness agrees on: a generated
+ * trace, the metrics of one strategy, and the report.
+ */
+
+export type StrategyName = 'mesh' | 'noMesh' | 'optimal'
+
+export interface TraceModel {
+  /** Index into the scenario's models; a synthetic ONNX model of `sizeBytes`. */
+  index: number
+  sizeBytes: number
+}
+
+export interface TraceRequest {
+  /** Milliseconds from the start of the run. */
+  atMs: number
+  node: number
+  model: number
+}
+
+export interface ChurnEvent {
+  atMs: number
+  node: number
+  kind: 'leave' | 'join'
+}
+
+export interface Trace {
+  seed: number
+  nodes: number
+  models: TraceModel[]
+  requests: TraceRequest[]
+  churn: ChurnEvent[]
+}
+
+export interface Percentiles {
+  p50: number
+  p95: number
+  p99: number
+}
+
+export interface StrategyMetrics {
+  requests: number
+  localHits: number
+  peerHits: number
+  walrusHits: number
+  /** Walrus fetches and the bytes Walrus served. */
+  walrusFetches: number
+  walrusBytes: number
+  timeToModelMs: Percentiles
+  /** Only where inference ran (live mode). */
+  inferenceMs?: Percentiles
+  /** Bytes moved between nodes. */
+  peerBytes: number
+  /** Per node: hit rate (local + peer) / requests, to show the spread. */
+  perNodeHitRate: { min: number, max: number, mean: number }
+  /** Raw time-to-model samples (ms), for the CDF chart; capped in size. */
+  timeToModelSamples?: number[]
+}
+
+export interface SweepPoint {
+  x: number
+  strategy: StrategyName
+  value: number
+}
+
+export interface SimReport {
+  mode: 'live' | 'scale'
+  scenario: unknown
+  seed: number
+  startedAt: string
+  durationMs: number
+  strategies: Record<StrategyName, StrategyMetrics>
+  /** Scale mode's prediction for the same trace, beside live mode's measurements. */
+  scaleCheck?: Record<StrategyName, StrategyMetrics>
+  sweeps?: {
+    /** Hit rate (local + peer) against cache size as a fraction of the catalog. */
+    hitRateByCacheSize?: SweepPoint[]
+    /** Walrus egress (bytes) against node count. */
+    walrusBytesByNodes?: SweepPoint[]
+  }
+}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { loadScenario, parseScenario, type Scenario, type ScenarioInput } from '../../sim/scenario.js'
+import { generateTrace } from '../../sim/trace.js'
+import { runScale, simulateScale, sweepScale } from '../../sim/scale.js'
+import { optimalMetrics } from '../../sim/optimal.js'
+import type { StrategyMetrics, Trace } from '../../sim/types.js'
+
+const SCENARIOS = fileURLToPath(new URL('../../../sim/scenarios/', import.meta.url))
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+function scale (patch: (s: any) => void = () => {}): Scenario {
+  const input: ScenarioInput = {
+    name: 'scale-test',
+    seed: 42,
+    mode: 'scale',
+    nodes: 200,
+    models: { count: 100, minBytes: 100 * MiB, maxBytes: 4 * GiB },
+    cache: { quotaFraction: 0.05 },
+    workload: { requests: 20_000, ratePerSec: 20, zipf: 0.9, nodeSkew: 0.3 },
+    network: { peerBandwidthBytesPerSec: 100 * MiB, peerRttMs: 30, walrusBandwidthBytesPerSec: 20 * MiB, walrusLatencyMs: 300 }
+  }
+  patch(input)
+  return parseScenario(input)
+}
+
+function uniqueBytes (trace: Trace): number {
+  const seen = new Set(trace.requests.map(r => r.model))
+  return [...seen].reduce((a, m) => a + (trace.models[m] as Trace['models'][number]).sizeBytes, 0)
+}
+
+function checkSums (m: StrategyMetrics, label: string): void {
+  assert.equal(m.localHits + m.peerHits + m.walrusHits, m.requests, `${label}: hits add up to requests`)
+  assert.ok(m.timeToModelMs.p50 <= m.timeToModelMs.p95 && m.timeToModelMs.p95 <= m.timeToModelMs.p99, label)
+  assert.ok(m.perNodeHitRate.min <= m.perNodeHitRate.mean && m.perNodeHitRate.mean <= m.perNodeHitRate.max, label)
+  assert.ok((m.timeToModelSamples?.length ?? 0) <= 10_000, label)
+}
+
+const hitRate = (m: StrategyMetrics): number => (m.localHits + m.peerHits) / m.requests
+
+describe('scale mode', () => {
+  it('mesh pulls less from Walrus than no mesh, the optimum least; hits add up', () => {
+    const s = scale()
+    const trace = generateTrace(s)
+    const { mesh, noMesh, optimal } = runScale(s, trace)
+    for (const [label, m] of Object.entries({ mesh, noMesh, optimal })) {
+      checkSums(m, label)
+      assert.equal(m.requests, 20_000)
+    }
+    assert.ok(mesh.walrusBytes <= noMesh.walrusBytes, `mesh ${mesh.walrusBytes} vs noMesh ${noMesh.walrusBytes}`)
+    assert.ok(mesh.walrusBytes < noMesh.walrusBytes / 10)
+    assert.ok(optimal.walrusBytes <= mesh.walrusBytes)
+    assert.ok(optimal.walrusHits <= mesh.walrusHits && optimal.walrusHits <= noMesh.walrusHits)
+    assert.ok(hitRate(optimal) >= hitRate(mesh) && hitRate(mesh) > hitRate(noMesh))
+    assert.equal(optimal.walrusBytes, uniqueBytes(trace))
+    assert.equal(noMesh.peerHits, 0)
+    assert.equal(noMesh.peerBytes, 0)
+    assert.ok(mesh.peerBytes > 0)
+    assert.ok(mesh.timeToModelMs.p50 < noMesh.timeToModelMs.p50)
+    // Deterministic.
+    assert.deepEqual(simulateScale(s, trace, 'mesh'), mesh)
+    assert.deepEqual(optimalMetrics(s, trace), optimal)
+  })
+
+  it('a cold model asked for by 50 nodes at once is read from Walrus once with the mesh, 50 times without', () => {
+    const s = scale(x => {
+      x.nodes = 50
+      x.models = { count: 1, minBytes: GiB, maxBytes: GiB }
+      x.workload = { requests: 50, ratePerSec: 1000, zipf: 1 }
+      x.cache = { quotaFraction: 1 }
+    })
+    const trace = generateTrace(s)
+    const nodes = new Set(trace.requests.map(r => r.node))
+    const mesh = simulateScale(s, trace, 'mesh')
+    const noMesh = simulateScale(s, trace, 'noMesh')
+    assert.equal(mesh.walrusBytes, GiB)
+    assert.equal(noMesh.walrusBytes, nodes.size * GiB)
+    assert.equal(noMesh.walrusFetches, nodes.size)
+    // The reads were split: every node that came within the coordination window read a share.
+    assert.ok(mesh.walrusFetches > 1)
+    assert.ok(mesh.timeToModelMs.p99 < noMesh.timeToModelMs.p50, `${mesh.timeToModelMs.p99} vs ${noMesh.timeToModelMs.p50}`)
+  })
+
+  it('uses the cache module\'s policy: GDSF and LRU give different numbers', () => {
+    const gdsf = scale()
+    const lru = scale(x => { x.cache.policy = 'lru' })
+    const trace = generateTrace(gdsf)
+    assert.deepEqual(generateTrace(lru), trace)
+    const a = simulateScale(gdsf, trace, 'noMesh')
+    const b = simulateScale(lru, trace, 'noMesh')
+    assert.notEqual(a.localHits, b.localHits)
+    // On this Zipf workload GDSF keeps more of what is asked for again.
+    assert.ok(a.localHits > b.localHits, `gdsf ${a.localHits} vs lru ${b.localHits}`)
+    assert.notDeepEqual(simulateScale(gdsf, trace, 'mesh'), simulateScale(lru, trace, 'mesh'))
+  })
+
+  it('a bigger cache gives more local hits; a cache too small for any model gives none', () => {
+    const trace = generateTrace(scale())
+    const small = simulateScale(scale(x => { x.cache = { quotaFraction: 0.01 } }), trace, 'noMesh')
+    const big = simulateScale(scale(x => { x.cache = { quotaFraction: 0.3 } }), trace, 'noMesh')
+    assert.ok(big.localHits > small.localHits)
+    const none = simulateScale(scale(x => { x.cache = { quotaBytes: MiB } }), trace, 'mesh')
+    assert.equal(none.localHits, 0)
+    checkSums(none, 'no cache')
+  })
+
+  it('runs with churn: hits still add up, the mesh still saves Walrus', () => {
+    for (const keepCache of [true, false]) {
+      const s = scale(x => { x.churn = { leavesPerMinute: 20, meanDowntimeMs: 120_000, keepCache } })
+      const trace = generateTrace(s)
+      assert.ok(trace.churn.length > 100)
+      const { mesh, noMesh, optimal } = runScale(s, trace)
+      for (const [label, m] of Object.entries({ mesh, noMesh, optimal })) checkSums(m, `${label}, keepCache ${keepCache}`)
+      assert.ok(mesh.walrusBytes <= noMesh.walrusBytes)
+      assert.ok(optimal.walrusBytes <= mesh.walrusBytes)
+    }
+  })
+
+  it('sweeps cache sizes and node counts', () => {
+    const s = scale(x => {
+      x.workload.requests = 5000
+      x.sweep = { cacheFractions: [0.02, 0.1, 0.3], nodeCounts: [10, 50, 200] }
+    })
+    const { hitRateByCacheSize, walrusBytesByNodes } = sweepScale(s)
+    assert.equal(hitRateByCacheSize.length, 9)
+    assert.equal(walrusBytesByNodes.length, 9)
+    const at = (points: typeof hitRateByCacheSize, x: number, strategy: string): number =>
+      (points.find(p => p.x === x && p.strategy === strategy) as { value: number }).value
+    for (const x of [0.02, 0.1, 0.3]) {
+      for (const strategy of ['mesh', 'noMesh', 'optimal']) {
+        const v = at(hitRateByCacheSize, x, strategy)
+        assert.ok(v >= 0 && v <= 1)
+      }
+      assert.ok(at(hitRateByCacheSize, x, 'optimal') >= at(hitRateByCacheSize, x, 'mesh'))
+      assert.ok(at(hitRateByCacheSize, x, 'mesh') >= at(hitRateByCacheSize, x, 'noMesh'))
+    }
+    assert.ok(at(hitRateByCacheSize, 0.3, 'noMesh') > at(hitRateByCacheSize, 0.02, 'noMesh'))
+    for (const x of [10, 50, 200]) {
+      assert.ok(at(walrusBytesByNodes, x, 'mesh') <= at(walrusBytesByNodes, x, 'noMesh'))
+      assert.ok(at(walrusBytesByNodes, x, 'optimal') <= at(walrusBytesByNodes, x, 'mesh'))
+    }
+    // More nodes, the same demand: without the mesh each node pulls its own copies.
+    assert.ok(at(walrusBytesByNodes, 200, 'noMesh') > 2 * at(walrusBytesByNodes, 10, 'noMesh'))
+    assert.ok(at(walrusBytesByNodes, 200, 'mesh') < 1.5 * at(walrusBytesByNodes, 10, 'mesh'))
+  })
+
+  it('runs 10,000 nodes and 200,000 requests in bounded time', async () => {
+    const s = await loadScenario(join(SCENARIOS, 'scale-10k.json'))
+    assert.equal(s.nodes, 10_000)
+    assert.equal(s.workload.requests, 200_000)
+    const started = performance.now()
+    const trace = generateTrace(s)
+    const mesh = simulateScale(s, trace, 'mesh')
+    const meshMs = performance.now() - started
+    const noMesh = simulateScale(s, trace, 'noMesh')
+    const optimal = optimalMetrics(s, trace)
+    const totalMs = performance.now() - started
+    checkSums(mesh, 'mesh')
+    checkSums(noMesh, 'noMesh')
+    checkSums(optimal, 'optimal')
+    assert.ok(mesh.walrusBytes <= noMesh.walrusBytes && optimal.walrusBytes <= mesh.walrusBytes)
+    assert.equal(mesh.timeToModelSamples?.length, 10_000)
+    assert.ok(meshMs < 30_000, `trace + mesh took ${Math.round(meshMs)} ms`)
+    assert.ok(totalMs < 60_000, `all three took ${Math.round(totalMs)} ms`)
+  })
+})
