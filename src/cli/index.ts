@@ -7,6 +7,7 @@ import { inferCommand } from './commands/infer.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
 import { proofCommand } from './commands/proof.js'
+import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
 
 export function buildProgram (): Command {
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   fetchCommand(program)
   inferCommand(program)
   proofCommand(program)
+  simCommand(program)
   return program
 }
 

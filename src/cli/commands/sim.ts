@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Presets, SingleBar } from 'cli-progress'
+import type { Command } from 'commander'
+import { runLive } from '../../../sim/live.js'
+import { optimalMetrics } from '../../../sim/optimal.js'
+import { writeReport } from '../../../sim/report.js'
+import { runScale, sweepScale } from '../../../sim/scale.js'
+import { loadScenario, type Scenario } from '../../../sim/scenario.js'
+import { generateTrace } from '../../../sim/trace.js'
+import type { SimReport } from '../../../sim/types.js'
+import { integer, printJson } from '../options.js'
+import { untilSignal } from '../signals.js'
+
+interface SimOptions {
+  out?: string
+  seed?: number
+  sweep?: boolean
+  quiet?: boolean
+}
+
+function progressBar (label: string, quiet: boolean | undefined): { update: (done: number, total: number) => void, stop: () => void } {
+  if (quiet === true || !process.stderr.isTTY) return { update: () => {}, stop: () => {} }
+  const bar = new SingleBar({ format: `${label} {bar} {percentage}% | {value}/{total} requests | {duration_formatted}`, stream: process.stderr }, Presets.shades_classic)
+  let started = false
+  return {
+    update: (done, total) => {
+      if (!started) { bar.start(total, 0); started = true }
+      bar.update(done)
+    },
+    stop: () => { if (started) bar.stop() }
+  }
+}
+
+async function scenarioWithSeed (path: string, seed?: number): Promise<Scenario> {
+  const scenario = await loadScenario(resolve(path))
+  return seed != null ? { ...scenario, seed } : scenario
+}
+
+export function simCommand (program: Command): void {
+  const sim = program.command('sim').description('the simulation harness: cache hit rates, Walrus egress and time to model for a mesh size, cache size and workload')
+
+  sim.command('run')
+    .description('live mode: real herd nodes against a shaped devnet, mesh and no-mesh on the same trace, beside the offline optimum and the scale model; writes DIR/report.json, summary.md and charts')
+    .argument('<scenario>', 'scenario JSON (see sim/scenarios/)')
+    .option('--out <dir>', 'where the report goes (default sim-out/NAME-SEED)')
+    .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
+    .option('--quiet', 'no progress bar')
+    .action(async (path: string, options: SimOptions) => {
+      const scenario = await scenarioWithSeed(path, options.seed)
+      const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
+      const trace = generateTrace(scenario)
+      const started = Date.now()
+      const controller = new AbortController()
+      void untilSignal().then(() => { controller.abort(new Error('interrupted')) })
+      const workDir = await mkdtemp(join(tmpdir(), 'herd-sim-'))
+      try {
+        const strategies: Partial<SimReport['strategies']> = {}
+        for (const strategy of ['mesh', 'noMesh'] as const) {
+          const bar = progressBar(strategy, options.quiet)
+          try {
+            strategies[strategy] = await runLive({ scenario, trace, strategy, workDir: join(workDir, strategy), onProgress: bar.update, signal: controller.signal })
+          } finally {
+            bar.stop()
+          }
+        }
+        strategies.optimal = optimalMetrics(scenario, trace)
+        const report: SimReport = {
+          mode: 'live',
+          scenario,
+          seed: scenario.seed,
+          startedAt: new Date(started).toISOString(),
+          durationMs: Date.now() - started,
+          strategies: strategies as SimReport['strategies'],
+          scaleCheck: runScale(scenario, trace),
+          sweeps: sweepScale(scenario, trace)
+        }
+        const { files } = await writeReport(out, report)
+        printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+      }
+    })
+
+  sim.command('scale')
+    .description('scale mode: a discrete-event model of 1,000 to 10,000 nodes using herd\'s own cache policy; writes the same report')
+    .argument('<scenario>', 'scenario JSON (see sim/scenarios/)')
+    .option('--out <dir>', 'where the report goes (default sim-out/NAME-SEED)')
+    .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
+    .option('--no-sweep', 'skip the cache-size and node-count sweeps behind the charts')
+    .action(async (path: string, options: SimOptions) => {
+      const scenario = await scenarioWithSeed(path, options.seed)
+      const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
+      const started = Date.now()
+      const trace = generateTrace(scenario)
+      const report: SimReport = {
+        mode: 'scale',
+        scenario,
+        seed: scenario.seed,
+        startedAt: new Date(started).toISOString(),
+        durationMs: 0,
+        strategies: runScale(scenario, trace),
+        ...(options.sweep !== false ? { sweeps: sweepScale(scenario, trace) } : {})
+      }
+      report.durationMs = Date.now() - started
+      const { files } = await writeReport(out, report)
+      printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
+    })
+}
+
+function summary (report: SimReport): Record<string, { localHits: number, peerHits: number, walrusHits: number, walrusBytes: number, timeToModelMs: { p50: number, p95: number, p99: number } }> {
+  return Object.fromEntries(Object.entries(report.strategies).map(([name, m]) => [name, { localHits: m.localHits, peerHits: m.peerHits, walrusHits: m.walrusHits, walrusBytes: m.walrusBytes, timeToModelMs: m.timeToModelMs }]))
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runLive, runningHerdPids, type LiveMetrics } from '../../sim/live.js'
+import { parseScenario } from '../../sim/scenario.js'
+import type { Trace } from '../../sim/types.js'
+
+const KiB = 1024
+
+/** PIDs of processes whose command line mentions `dir`: anything live mode left behind. */
+async function processesUnder (dir: string): Promise<number[]> {
+  const found: number[] = []
+  for (const entry of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(dir)) found.push(Number(entry))
+  }
+  return found
+}
+
+function scenario (churn: boolean): ReturnType<typeof parseScenario> {
+  return parseScenario({
+    name: 'live-tiny',
+    seed: 7,
+    nodes: 3,
+    models: { count: 3, minBytes: 200 * KiB, maxBytes: 210 * KiB },
+    cache: { quotaBytes: 4 * 1024 * KiB },
+    workload: { requests: 12, ratePerSec: 4, zipf: 1 },
+    ...(churn ? { churn: { leavesPerMinute: 20, meanDowntimeMs: 800 } } : {}),
+    // A distant origin: 60 ms to the first byte, 1 MiB/s per response.
+    origin: { latencyMs: 60, bandwidthBytesPerSec: 1024 * KiB, failureRate: 0 }
+  })
+}
+
+/** 12 requests over ~3 s on 3 nodes: each model asked for on several nodes, a few repeats on one node. */
+function tinyTrace (churn: boolean): Trace {
+  const at = [0, 150, 300, 700, 900, 1100, 1500, 1800, 2100, 2400, 2700, 3000]
+  const placement: Array<[number, number]> = [[0, 0], [1, 1], [2, 2], [1, 0], [2, 1], [0, 2], [2, 0], [0, 1], [1, 2], [0, 0], [1, 1], [2, 2]]
+  const requests = at.map((atMs, i) => ({ atMs, node: placement[i]![0], model: placement[i]![1] }))
+  const trace: Trace = {
+    seed: 7,
+    nodes: 3,
+    models: [0, 1, 2].map(index => ({ index, sizeBytes: (200 + 5 * index) * KiB })),
+    requests,
+    churn: []
+  }
+  if (churn) {
+    // Node 2 leaves at 1.2 s and comes back at 1.7 s: its requests in between are dropped, as the trace generator does.
+    trace.churn = [{ atMs: 1200, node: 2, kind: 'leave' }, { atMs: 1700, node: 2, kind: 'join' }]
+    trace.requests = requests.filter(r => !(r.node === 2 && r.atMs > 1200 && r.atMs < 1700))
+  }
+  return trace
+}
+
+function accounted (m: LiveMetrics): void {
+  assert.equal(m.localHits + m.peerHits + m.walrusHits + m.failed, m.requests, JSON.stringify(m))
+}
+
+describe('live mode: real herd processes replaying a trace', { timeout: 120_000 }, () => {
+  let root: string
+  before(async () => { root = await mkdtemp(join(tmpdir(), 'herd-live-')) })
+  after(async () => { await rm(root, { recursive: true, force: true }) })
+
+  it('mesh sends no more to Walrus than nodes alone, every request is accounted for, and no process is left', async () => {
+    const trace = tinyTrace(false)
+    const progress: number[] = []
+    const mesh = await runLive({ scenario: scenario(false), trace, strategy: 'mesh', workDir: join(root, 'mesh'), onProgress: done => progress.push(done) })
+    const noMesh = await runLive({ scenario: scenario(false), trace, strategy: 'noMesh', workDir: join(root, 'no-mesh') })
+    console.log('mesh', JSON.stringify({ ...mesh, timeToModelSamples: undefined }))
+    console.log('noMesh', JSON.stringify({ ...noMesh, timeToModelSamples: undefined }))
+    for (const m of [mesh, noMesh]) {
+      assert.equal(m.requests, trace.requests.length)
+      accounted(m)
+      assert.ok(m.failed <= 1, `failures: ${m.live.errors.join('; ')}`)
+      assert.ok(m.walrusBytes > 0 && m.walrusFetches > 0)
+      assert.ok(m.timeToModelMs.p50 > 0 && m.timeToModelMs.p99 >= m.timeToModelMs.p50)
+      assert.ok(m.live.inferenceRuns > 0 && m.inferenceMs != null && m.inferenceMs.p50 > 0)
+    }
+    assert.equal(progress.length, trace.requests.length)
+    assert.equal(progress.at(-1), trace.requests.length)
+    // Alone, each node pulls each model it wants from Walrus once: 3 nodes × 3 models.
+    assert.equal(noMesh.peerHits, 0)
+    assert.equal(noMesh.peerBytes, 0)
+    assert.ok(mesh.walrusBytes <= noMesh.walrusBytes, `mesh ${mesh.walrusBytes} bytes from Walrus, alone ${noMesh.walrusBytes}`)
+    assert.ok(mesh.peerHits > 0 && mesh.peerBytes > 0, 'the mesh served some models from peers')
+    assert.deepEqual(runningHerdPids(), [])
+    assert.deepEqual(await processesUnder(root), [])
+  })
+
+  it('a node that leaves and joins again: requests still accounted for, nothing left running', async () => {
+    const trace = tinyTrace(true)
+    const mesh = await runLive({ scenario: scenario(true), trace, strategy: 'mesh', workDir: join(root, 'churn') })
+    console.log('mesh with churn', JSON.stringify({ ...mesh, timeToModelSamples: undefined }))
+    accounted(mesh)
+    assert.equal(mesh.requests, trace.requests.length)
+    assert.equal(mesh.live.nodeStarts, 4, 'three starts and one restart')
+    assert.ok(mesh.failed <= 2, `failures: ${mesh.live.errors.join('; ')}`)
+    assert.deepEqual(runningHerdPids(), [])
+    assert.deepEqual(await processesUnder(root), [])
+  })
+
+  it('an abort stops everything and rejects', async () => {
+    const trace = tinyTrace(false)
+    const controller = new AbortController()
+    const run = runLive({ scenario: scenario(false), trace, strategy: 'mesh', workDir: join(root, 'abort'), signal: controller.signal })
+    setTimeout(() => { controller.abort(new Error('stop now')) }, 2_500)
+    await assert.rejects(run, /stop now/)
+    assert.deepEqual(runningHerdPids(), [])
+    assert.deepEqual(await processesUnder(root), [])
+  })
+})
