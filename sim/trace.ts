@@ -7,6 +7,7 @@
  * policy-sim, seeded from the scenario's seed and the stream's number), so
  * changing the node count, say, leaves the model sizes alone.
  */
+import { fmix32 } from '../src/blob/cache/frequency-sketch.js'
 import { seededRandom } from '../src/blob/cache/policy-sim.js'
 import type { ChurnEvent, Trace, TraceModel, TraceRequest } from './types.js'
 import type { Scenario } from './scenario.js'
@@ -21,13 +22,7 @@ const STREAM_NODE_RANKING = 0x10000
 
 /** The seed of one stream: a MurmurHash3 finaliser over the scenario's seed and the stream number. */
 export function streamSeed (seed: number, stream: number): number {
-  let h = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return fmix32((seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0)
 }
 
 function exponential (random: () => number, mean: number): number {

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
 import ort from 'onnxruntime-node'
+import { raceSignal } from 'race-signal'
 import { toSpecs, type TensorSpec } from './model-signature.js'
 import { ModelLoadError, SessionPoolStoppedError } from './session-errors.js'
 
@@ -388,14 +389,4 @@ function decayedUses (entry: Entry, now: number): number {
 function firstLine (err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   return message.split('\n')[0] ?? ''
-}
-
-async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return promise
-  signal.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }

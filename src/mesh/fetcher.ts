@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { raceSignal } from 'race-signal'
 import type { BlobId } from '../blob/blob-id.js'
 import type { BlobCache, CacheEntry } from '../blob/cache/index.js'
 import { chunkCount, decodeChunkHashes, HASH_BYTES } from '../blob/chunk-tree.js'
@@ -185,14 +186,4 @@ export class Fetcher extends EventTarget {
       log('DHT lookup for %s ended - %e', blobId, err)
     }
   }
-}
-
-async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return promise
-  signal.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }

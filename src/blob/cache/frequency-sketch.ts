@@ -83,7 +83,7 @@ export class FrequencySketch {
 }
 
 /** MurmurHash3's finaliser: spreads every input bit over the output. */
-function fmix32 (h: number): number {
+export function fmix32 (h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
