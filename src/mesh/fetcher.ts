@@ -121,7 +121,7 @@ export class Fetcher extends EventTarget {
     components.announceFetching(blobId)
     const description = await components.describe(blobId, { signal })
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await this.chunkHashes(description, signal)
-    const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves })
+    const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()
     const lookup = components.providers.providers(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, signal) : Promise.resolve()

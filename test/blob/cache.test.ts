@@ -243,7 +243,7 @@ describe('blob cache', () => {
 
   it('never evicts pinned or open blobs, and says when they leave no room', async () => {
     await using dir = await tempDir()
-    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, policy: 'lru' })
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, policy: 'lru', roomWaitMs: 0 })
     await cache.start()
     const pinned = makeBlob(10 * KiB)
     const opened = makeBlob(10 * KiB)
@@ -258,7 +258,7 @@ describe('blob cache', () => {
     for (const blob of others) await put(cache, blob)
     assert.ok(cache.has(pinned.id) && cache.has(opened.id))
     assert.deepEqual(removed, others.slice(0, 4).map(b => `evicted:${b.id}`))
-    assert.deepEqual(cache.stats(), { blobs: 3, bytes: 30 * KiB, quotaBytes: 30 * KiB, pinned: 1, partials: 0, reservedBytes: 0, evictions: 4, repaired: 0 })
+    assert.deepEqual(cache.stats(), { blobs: 3, bytes: 30 * KiB, quotaBytes: 30 * KiB, pinned: 1, partials: 0, reservedBytes: 0, openHandles: 1, evictions: 4, repaired: 0 })
 
     // The one evictable blob is held open by a download in progress: nothing left to evict.
     const busy = await cache.open(others[4]!.id)
@@ -279,9 +279,50 @@ describe('blob cache', () => {
     await again.stop()
   })
 
+  it('waits for a blob in use to be let go before it fails for want of room', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, roomWaitMs: 5_000 })
+    await cache.start()
+    const [open, running, next, last] = [makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB)]
+    await put(cache, open)
+    const handle = await cache.open(open.id)
+    const download = await cache.partial(running.id, running.descriptor)
+
+    // Everything is open or downloading: the new download waits, then gets the room the released blob leaves.
+    let settled = false
+    const waiting = cache.partial(next.id, next.descriptor).finally(() => { settled = true })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(settled, false, 'no room yet: still waiting')
+    handle!.release()
+    const reserved = await waiting
+    assert.equal(cache.has(open.id), false, 'the released blob was evicted for it')
+    assert.equal(cache.stats().reservedBytes, 30 * KiB)
+
+    // An abort ends the wait at once; the limit ends it with CacheFullError naming the wait.
+    const controller = new AbortController()
+    const aborted = cache.partial(last.id, last.descriptor, { signal: controller.signal })
+    controller.abort(new Error('caller went away'))
+    await assert.rejects(aborted, /caller went away/)
+    const quick = new BlobCache({ dir: join(dir.path, 'quick'), quotaBytes: 30 * KiB, roomWaitMs: 150 })
+    await quick.start()
+    await quick.partial(open.id, open.descriptor)
+    await quick.partial(running.id, running.descriptor)
+    const started = performance.now()
+    await assert.rejects(quick.partial(last.id, last.descriptor), (err: Error) => err.name === 'CacheFullError' && /for 150 ms/.test(err.message))
+    assert.ok(performance.now() - started >= 140, 'it waited before failing')
+    await quick.stop()
+
+    // Stopping the cache ends a wait too.
+    const stopping = assert.rejects(cache.partial(last.id, last.descriptor), { name: 'CacheNotStartedError' })
+    await cache.stop()
+    await stopping
+    assert.equal(download.blobId, running.id)
+    assert.equal(reserved.blobId, next.id)
+  })
+
   it('discards a download nobody is running to make room, never a running one', async () => {
     await using dir = await tempDir()
-    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB })
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, roomWaitMs: 0 })
     await cache.start()
     const [a, b, c] = [makeBlob(20 * KiB), makeBlob(20 * KiB), makeBlob(20 * KiB)]
     const first = await cache.partial(a.id, a.descriptor)

@@ -6,7 +6,7 @@ import { assertChunkSize, chunkCount, HASH_BYTES, hashFromHex, rootOfLeaves, toH
 import { ChunkVerificationError, InvalidArgumentError } from '../errors.js'
 import { Bitfield } from './bitfield.js'
 import { FileBlobHandle, type BlobState, type HandleOwner } from './blob-handle.js'
-import { BLOBS_DIR, DEFAULT_POLICY, INDEX_DIR, PARTIAL_DIR } from './constants.js'
+import { BLOBS_DIR, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS, INDEX_DIR, PARTIAL_DIR } from './constants.js'
 import {
   BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError
 } from './errors.js'
@@ -58,6 +58,9 @@ export class BlobCache extends EventTarget {
   private readonly tasks = new TaskSet()
   /** Deletions whose accounting is already done: a new download waits for them, so the disk never holds more than the quota. */
   private readonly removals = new TaskSet()
+  /** Calls to partial() waiting for pinned, open or running blobs to make room. */
+  private readonly roomWaiters = new Set<() => void>()
+  private readonly roomWaitMs: number
   private bytes = 0
   private reserved = 0
   private evictions = 0
@@ -77,6 +80,9 @@ export class BlobCache extends EventTarget {
     this.quotaBytes = init.quotaBytes
     this.policyName = policy
     this.now = init.now ?? Date.now
+    const roomWaitMs = init.roomWaitMs ?? DEFAULT_ROOM_WAIT_MS
+    if (!Number.isSafeInteger(roomWaitMs) || roomWaitMs < 0) throw new InvalidArgumentError(`roomWaitMs must be a non-negative integer of milliseconds, got ${roomWaitMs}`)
+    this.roomWaitMs = roomWaitMs
     this.blobsDir = join(init.dir, BLOBS_DIR)
     this.partialDir = join(init.dir, PARTIAL_DIR)
     this.store = new IndexStore(join(init.dir, INDEX_DIR))
@@ -84,7 +90,8 @@ export class BlobCache extends EventTarget {
     this.partialOwner = {
       persistBits: async (blobId, bits) => { await this.store.putBits(blobId, bits) },
       commit: async partial => this.commitDownload(partial),
-      abandon: async partial => this.abandonDownload(partial)
+      abandon: async partial => this.abandonDownload(partial),
+      closed: () => { this.roomChanged() }
     }
     this.handleOwner = {
       corrupt: (state, reason) => {
@@ -106,6 +113,7 @@ export class BlobCache extends EventTarget {
     await this.starting?.catch(() => {})
     if (this.status !== 'started') return
     this.status = 'stopping'
+    this.roomChanged()
     await Promise.all([...this.downloads.values()].map(async partial => partial.shutdown().catch(err => {
       log.error('closing the download of %s failed - %e', partial.blobId, err)
     })))
@@ -157,6 +165,7 @@ export class BlobCache extends EventTarget {
       pinned,
       partials: this.downloads.size,
       reservedBytes: this.reserved,
+      openHandles: this.handles.size,
       evictions: this.evictions,
       repaired: this.repaired
     }
@@ -212,29 +221,67 @@ export class BlobCache extends EventTarget {
     return true
   }
 
-  async partial (blobId: BlobId, descriptor: BlobDescriptor): Promise<PartialBlob> {
-    this.assertStarted()
+  /**
+   * Reserves room for a download (or resumes the one in progress). When
+   * pinned, open and running blobs leave no room, it waits up to `roomWaitMs`
+   * for one of them to be let go, then fails with CacheFullError.
+   */
+  async partial (blobId: BlobId, descriptor: BlobDescriptor, options: { signal?: AbortSignal } = {}): Promise<PartialBlob> {
     const id = parseBlobId(blobId)
     const d = checkDescriptor(descriptor)
-    const held = this.blobs.get(id)
-    if (held?.gone == null && held != null) throw new BlobAlreadyCachedError(`${id} is already cached`)
-    if (held != null) throw new BlobBusyError(`${id} was removed but handles on it are still open; fetch it again once they are released`)
-    const existing = this.downloads.get(id)
-    if (existing != null) {
-      if (existing.matches(d)) {
-        existing.inUse = true
-        await existing.ready
-        return existing
+    const deadline = performance.now() + this.roomWaitMs
+    for (;;) {
+      this.assertStarted()
+      options.signal?.throwIfAborted()
+      const held = this.blobs.get(id)
+      if (held?.gone == null && held != null) throw new BlobAlreadyCachedError(`${id} is already cached`)
+      if (held != null) throw new BlobBusyError(`${id} was removed but handles on it are still open; fetch it again once they are released`)
+      const existing = this.downloads.get(id)
+      if (existing != null) {
+        if (existing.matches(d)) {
+          existing.inUse = true
+          await existing.ready
+          return existing
+        }
+        if (existing.phase === 'committing') throw new BlobBusyError(`a download of ${id} with another descriptor is being committed`)
+        log('download of %s restarts: its descriptor changed', id)
+        this.background(this.dropDownload(existing), `discarding the download of ${id}`)
       }
-      if (existing.phase === 'committing') throw new BlobBusyError(`a download of ${id} with another descriptor is being committed`)
-      log('download of %s restarts: its descriptor changed', id)
-      this.background(this.dropDownload(existing), `discarding the download of ${id}`)
+      if (d.size > this.quotaBytes) throw new CacheFullError(`${id} is ${d.size} bytes, more than the whole quota of ${this.quotaBytes}`)
+      const plan = this.planRoom(d.size)
+      if (plan != null) return this.startDownload(id, d, plan)
+      const left = deadline - performance.now()
+      if (left <= 0) {
+        throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open or downloading${this.roomWaitMs > 0 ? ` for ${this.roomWaitMs} ms` : ''}`)
+      }
+      log('%s waits for room: %d bytes needed', id, d.size)
+      await this.nextRoomChange(left, options.signal)
     }
-    if (d.size > this.quotaBytes) throw new CacheFullError(`${id} is ${d.size} bytes, more than the whole quota of ${this.quotaBytes}`)
-    const plan = this.planRoom(d.size)
-    if (plan == null) {
-      throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open or downloading`)
-    }
+  }
+
+  /** Resolves when a blob may have become evictable or bytes were freed, or after `ms`; rejects on abort. */
+  private async nextRoomChange (ms: number, signal?: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: unknown): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        this.roomWaiters.delete(wake)
+        if (err != null) reject(err)
+        else resolve()
+      }
+      const wake = (): void => { settle() }
+      const onAbort = (): void => { settle(signal?.reason ?? new Error('aborted')) }
+      const timer = setTimeout(wake, ms)
+      this.roomWaiters.add(wake)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  private roomChanged (): void {
+    for (const wake of [...this.roomWaiters]) wake()
+  }
+
+  private async startDownload (id: BlobId, d: Descriptor, plan: EvictionPlan): Promise<PartialBlob> {
     this.evict(plan)
     const partial = new PartialBlobFile({
       blobId: id, path: join(this.partialDir, id), ...d, startedAt: this.now()
@@ -374,6 +421,7 @@ export class BlobCache extends EventTarget {
   private async unlinkBlob (state: BlobState): Promise<void> {
     if (this.blobs.get(state.blobId) === state) this.blobs.delete(state.blobId)
     this.bytes -= state.record.size
+    this.roomChanged()
     await this.removals.track(this.queue.run(state.blobId, async () => { await unlinkIfPresent(state.path) }))
   }
 
@@ -385,6 +433,7 @@ export class BlobCache extends EventTarget {
 
   private unref (state: BlobState): void {
     state.handles--
+    if (state.handles === 0) this.roomChanged()
     if (state.handles === 0 && state.gone != null) this.background(this.unlinkBlob(state), `deleting ${state.blobId}`)
   }
 
@@ -402,6 +451,7 @@ export class BlobCache extends EventTarget {
     partial.detach()
     this.downloads.delete(partial.blobId)
     this.reserved -= partial.size
+    this.roomChanged()
     await this.removals.track(this.queue.run(partial.blobId, async () => {
       await partial.discard()
       await this.store.deletePartials([partial.blobId])
@@ -438,6 +488,7 @@ export class BlobCache extends EventTarget {
       this.policy.add(id, partial.size)
       log('added %s (%d bytes)', id, partial.size)
       this.dispatchEvent(new CustomEvent('added', { detail: toEntry(state) }))
+      this.roomChanged()
       return toEntry(state)
     })
   }
@@ -449,6 +500,7 @@ export class BlobCache extends EventTarget {
     if (state.record.pinned === pinned) return true
     state.record.pinned = pinned
     state.dirty = false
+    if (!pinned) this.roomChanged()
     await this.queue.run(state.blobId, async () => {
       if (state.gone == null) await this.store.putBlobs([[state.blobId, { ...state.record }]])
     })

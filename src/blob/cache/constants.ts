@@ -3,6 +3,9 @@ export const INDEX_VERSION = 1
 
 export const DEFAULT_POLICY = 'gdsf'
 
+/** A download waits this long for blobs in use to make room: long enough for a load or an upload to finish. */
+export const DEFAULT_ROOM_WAIT_MS = 30_000
+
 /** Held bits become durable in batches: an fdatasync per chunk would cap a download at the disk's sync rate. */
 export const SYNC_EVERY_CHUNKS = 8
 export const SYNC_INTERVAL_MS = 200

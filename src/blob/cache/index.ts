@@ -15,6 +15,8 @@ export interface BlobCacheInit {
   policy?: PolicyName
   /** Clock in ms, for tests. */
   now?: () => number
+  /** How long partial() waits for pinned, open or running blobs to make room before CacheFullError; 0 fails at once. Default 30 s. */
+  roomWaitMs?: number
 }
 
 /** What the caller learned about a blob before downloading it; `leaves` must hash to `chunkRoot`. */
@@ -46,6 +48,8 @@ export interface CacheStats {
   pinned: number
   partials: number
   reservedBytes: number
+  /** Handles open on blobs: each keeps its blob from eviction. */
+  openHandles: number
   evictions: number
   /** Files removed, records dropped and chunk bits cleared by the repair at the last start. */
   repaired: number

@@ -17,6 +17,8 @@ export interface PartialOwner {
   /** Called with the file synced and closed: rename, index, accounting. */
   commit: (partial: PartialBlobFile) => Promise<CacheEntry>
   abandon: (partial: PartialBlobFile) => Promise<void>
+  /** The download was let go: the cache may now discard it to make room. */
+  closed: (partial: PartialBlobFile) => void
 }
 
 export interface PartialBlobInit {
@@ -150,9 +152,13 @@ export class PartialBlobFile implements PartialBlob {
   async close (): Promise<void> {
     this.inUse = false
     if (this.state !== 'active') return
-    await this.settle()
-    await this.flush()
-    await this.closeFile()
+    try {
+      await this.settle()
+      await this.flush()
+      await this.closeFile()
+    } finally {
+      this.owner.closed(this)
+    }
   }
 
   /** Creates the file at its full size (sparse), or opens the one being resumed. Only here is a file created. */
