@@ -50,7 +50,7 @@ export interface NodeStatus {
   peers: number
   walrus: { aggregator: string, publisher?: string, embedded: boolean }
   ledger: { url?: string, kind: string, embedded: boolean }
-  cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }> }
+  cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, openHandles: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }> }
   fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
   gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
@@ -129,7 +129,7 @@ export class HerdNode {
     try {
       const walrus = await this.startWalrus()
       const ledger = await this.startLedger(key)
-      const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy })
+      const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs })
       await cache.start()
       const libp2p = await createMeshLibp2p({
         privateKey,
@@ -403,7 +403,7 @@ export class HerdNode {
       peers: libp2p.getPeers().length,
       walrus: { aggregator: walrus.aggregator?.toString() ?? '', ...(walrus.publisher != null ? { publisher: walrus.publisher.toString() } : {}), embedded: this.embedded.walrus != null },
       ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.embedded.ledgerServer != null ? { url: this.embedded.ledgerServer.url } : this.config.ledger != null ? { url: this.config.ledger } : {}) },
-      cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, evictions: stats.evictions, downloads: cache.partials() },
+      cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials() },
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },

@@ -28,6 +28,7 @@ export function registerHerdMetrics (node: HerdNode, registry: Registry): void {
   gauge('herd_cache_bytes', 'Bytes of complete blobs in the cache', s => s.cache.bytes)
   gauge('herd_cache_quota_bytes', 'The cache quota', s => s.cache.quotaBytes)
   gauge('herd_cache_partials', 'Downloads in progress or resumable', s => s.cache.partials)
+  gauge('herd_cache_open_handles', 'Handles open on cached blobs (each keeps its blob from eviction)', s => s.cache.openHandles)
   gauge('herd_mesh_peers', 'Connected peers', s => s.peers)
   gauge('herd_fetch_active', 'Downloads running now', s => s.fetch.active.length)
   counter('herd_fetch_hits_total', 'Blob requests by where they were served from', ['source'], s => ({ local: s.fetch.localHits, peer: s.fetch.peerHits, walrus: s.fetch.walrusHits }))

@@ -195,19 +195,20 @@ export class InferenceService {
   }
 
   private async runHere (model: ResolvedModel, blob: { path: string, release: () => void }, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
-    return this.queue.run(async () => {
-      signal.throwIfAborted()
-      let outcome
-      try {
-        // The blob stays held (never evicted) until its session has been loaded and run.
-        outcome = await this.components.runner.run(model.blobId, blob.path, input.inputs)
-      } finally {
-        blob.release()
-      }
-      this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
-      this.stats.runs++
-      const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })
-      return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route, ...(receipt != null ? { receipt: receipt.bytes } : {}) }
-    }, signal)
+    let outcome
+    try {
+      outcome = await this.queue.run(async () => {
+        signal.throwIfAborted()
+        return this.components.runner.run(model.blobId, blob.path, input.inputs)
+      }, signal)
+    } finally {
+      // Held (never evicted) until its session has been loaded and run, and given back when the queue turns the run away.
+      blob.release()
+    }
+    this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
+    this.stats.runs++
+    // Issued after the run's slot is freed: the next run need not wait on the receipt's signature and sync.
+    const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })
+    return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route, ...(receipt != null ? { receipt: receipt.bytes } : {}) }
   }
 }

@@ -91,6 +91,8 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     assert.ok(statuses.includes(InferReply.Status.OK), statuses.join())
     assert.ok(statuses.includes(InferReply.Status.BUSY), statuses.join())
     assert.ok((nodes[0] as HerdNode).status().inference.busy >= 1)
+    // A run turned away gives its model back: nothing is left holding it against eviction.
+    assert.equal((nodes[0] as HerdNode).status().cache.openHandles, 0)
   })
 
   it('herd infer --peer runs a model over libp2p from the command line', async () => {
