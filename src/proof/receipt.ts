@@ -3,6 +3,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { Ed25519PublicKey, type Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
+import { signEd25519 } from './ed25519-signer.js'
 import { InvalidReceiptError, ProofFormatError } from './errors.js'
 import { Receipt, SignedReceipt } from './pb/proof.js'
 
@@ -54,7 +55,7 @@ export async function signReceipt (fields: ReceiptFields, signer: Ed25519Keypair
   if (!Buffer.from(publicKey).equals(fields.nodePublicKey)) {
     throw new InvalidReceiptError('the receipt names a node public key other than the signer\'s')
   }
-  const signature = await signer.sign(signingMessage(receiptBytes))
+  const signature = signEd25519(signer, signingMessage(receiptBytes)) as Uint8Array<ArrayBuffer>
   const bytes = SignedReceipt.encode({ receipt: receiptBytes as Uint8Array<ArrayBuffer>, signature })
   return { id: receiptId(receiptBytes), bytes, receipt: copyFields(fields), receiptBytes, signature }
 }

@@ -7,6 +7,7 @@ import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { signEd25519 } from '../../src/proof/ed25519-signer.js'
 import { Receipt, SignedReceipt, TensorSet } from '../../src/proof/pb/proof.js'
 import {
   decodeSignedReceipt, RECEIPT_SIGNING_PREFIX, RECEIPT_VERSION, receiptPeerId, receiptSigner, signReceipt,
@@ -149,6 +150,14 @@ describe('receipts', () => {
     ] as Array<Partial<ReceiptFields>>) {
       await assert.rejects(signReceipt(fields(keypair, bad), keypair), { name: 'InvalidReceiptError' }, JSON.stringify(Object.keys(bad)))
     }
+  })
+
+  it('signs through OpenSSL with the same bytes as the Sui SDK\'s Ed25519', async () => {
+    const info = await signReceipt(fields(keypair), keypair)
+    const message = Buffer.concat([Buffer.from(RECEIPT_SIGNING_PREFIX), info.receiptBytes])
+    assert.deepEqual(info.signature, await keypair.sign(message))
+    assert.deepEqual(signEd25519(keypair, message), info.signature)
+    assert.equal(await verifyReceiptSignature(info), true)
   })
 
   it('verifies only the right signature over the right bytes', async () => {
