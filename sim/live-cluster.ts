@@ -200,6 +200,8 @@ export interface LiveClusterInit {
   nodes: number
   /** Sizes of the models to publish (trace order). */
   modelSizes: number[]
+  /** Chunk size the models are pushed with. */
+  chunkBytes: number
   /** Whether nodes join a mesh (bootstrap) or stay alone. */
   mesh: boolean
   cacheQuotaBytes: number
@@ -335,7 +337,7 @@ export class LiveCluster {
       const size = sizes[i]!
       const path = join(dir, `sim-model-${i}.onnx`)
       await writeFile(path, syntheticModelOfSize(size, (this.init.seed * 1000 + i) >>> 0))
-      const out = await runHerd(['model', 'push', path, '--name', `sim-model-${i}`, '--walrus', this.walrusUrl, '--ledger', this.ledgerUrl, '--data-dir', join(this.init.workDir, 'publisher')], {
+      const out = await runHerd(['model', 'push', path, '--name', `sim-model-${i}`, '--chunk-size', String(this.init.chunkBytes), '--walrus', this.walrusUrl, '--ledger', this.ledgerUrl, '--data-dir', join(this.init.workDir, 'publisher')], {
         timeoutMs: 120_000 + Math.ceil(size / (5 * 1024 * 1024)) * 1000,
         ...(this.init.signal != null ? { signal: this.init.signal } : {})
       })

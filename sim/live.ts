@@ -252,6 +252,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
     workDir: options.workDir,
     nodes: trace.nodes,
     modelSizes: requested.map(sizeOf),
+    chunkBytes: options.scenario.models.chunkBytes,
     mesh: strategy === 'mesh',
     cacheQuotaBytes: settings.cacheQuotaBytes,
     cachePolicy: settings.policy,

@@ -13,10 +13,13 @@
  *   the holder's copy is in use while it serves, so not evictable, as in the
  *   real cache;
  * - no holder, no download in progress: a cold download. The node announces,
- *   waits `coordinationMs`, and every node that asked for the model within
- *   that window reads its own share of the blob from Walrus (latency +
- *   share / Walrus bandwidth) and the other shares from the others: the mesh
- *   pulls the model once;
+ *   waits `coordinationMs`, and the nodes that asked for the model within
+ *   that window split the blob's chunks by the fetcher's own rule
+ *   (src/mesh/provider-selection.ts: contiguous segments in sorted-ID order,
+ *   so a one-chunk model is read by one node): each reads its segment from
+ *   Walrus (latency + segment / Walrus bandwidth) and the rest from the
+ *   others, and the mesh pulls the model once. A downloader whose segment is
+ *   empty gets the whole model from peers: a peer hit, as live mode counts it;
  * - no holder, a cold download past its window: the node follows it, taking
  *   chunks from the downloaders, done no earlier than the Walrus reads end;
  * - churn: a node that leaves abandons its downloads (their waiting requests
@@ -34,6 +37,7 @@
  * coordination).
  */
 import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
+import { downloaderOrder, walrusShareOf } from '../src/mesh/provider-selection.js'
 import { seededRandom } from '../src/blob/cache/policy-sim.js'
 import { cdfSamples, MAX_CDF_SAMPLES, nodeHitRateSpread, percentileOfSorted, sortedSamples } from './percentiles.js'
 import { generateTrace, streamSeed } from './trace.js'
@@ -58,6 +62,8 @@ interface Download {
   cancelled: boolean
   /** Arrival times of the requests waiting for it. */
   waiting: number[]
+  /** Requests not yet counted as peer or Walrus hits: a cold download's source is known when its window closes. */
+  uncounted: number
   /** The holder serving a peer download, or -1. */
   source: number
   swarm: Swarm | undefined
@@ -70,7 +76,8 @@ interface Swarm {
   /** Walrus reads start and end (Infinity until the coordination window closes). */
   walrusStartMs: number
   walrusDoneMs: number
-  share: number
+  /** Bytes each reader reads from Walrus, once the window has closed. */
+  shares: Map<Download, number>
   readers: Set<Download>
   members: Set<Download>
 }
@@ -264,19 +271,26 @@ class ScaleModel {
     }
     const download = node.downloads.get(m) ?? this.startDownload(v, m)
     download.waiting.push(this.now)
+    download.uncounted++
+    if (download.swarm == null || this.now >= download.swarm.coordEndMs) this.countHits(download)
+  }
+
+  /** The download's source is known: its requests so far are peer or Walrus hits. */
+  private countHits (download: Download): void {
     if (download.kind === 'peer') {
-      this.peerHits++
-      this.nodeHits[v] = (this.nodeHits[v] as number) + 1
+      this.peerHits += download.uncounted
+      this.nodeHits[download.node] = (this.nodeHits[download.node] as number) + download.uncounted
     } else {
-      this.walrusHits++
+      this.walrusHits += download.uncounted
     }
+    download.uncounted = 0
   }
 
   private startDownload (v: number, m: number): Download {
     const size = this.sizes[m] as number
     const net = this.net
     const download: Download = {
-      node: v, model: m, kind: 'walrus', startMs: this.now, endMs: Infinity, version: 0, keep: this.reserve(v, m), cancelled: false, waiting: [], source: -1, swarm: undefined
+      node: v, model: m, kind: 'walrus', startMs: this.now, endMs: Infinity, version: 0, keep: this.reserve(v, m), cancelled: false, waiting: [], uncounted: 0, source: -1, swarm: undefined
     }
     ;(this.nodes[v] as NodeState).downloads.set(m, download)
     if (!this.mesh) {
@@ -306,7 +320,7 @@ class ScaleModel {
     } else {
       let joined = swarm
       if (joined == null) {
-        joined = { model: m, coordEndMs: this.now + net.coordinationMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, share: size, readers: new Set(), members: new Set() }
+        joined = { model: m, coordEndMs: this.now + net.coordinationMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
         this.swarms[m] = joined
         this.queue.push({ atMs: joined.coordEndMs, kind: 'coord', swarm: joined })
       }
@@ -317,7 +331,7 @@ class ScaleModel {
     return download
   }
 
-  /** The coordination window closed: the downloaders so far split the Walrus reads. */
+  /** The coordination window closed: the downloaders so far split the Walrus reads by the fetcher's rule. */
   private coordinate (swarm: Swarm): void {
     const k = swarm.readers.size
     if (k === 0) {
@@ -326,16 +340,32 @@ class ScaleModel {
     }
     const net = this.net
     const size = this.sizes[swarm.model] as number
-    swarm.share = size / k
+    const chunkBytes = this.scenario.models.chunkBytes
+    const chunkCount = Math.max(1, Math.ceil(size / chunkBytes))
+    const byId = new Map([...swarm.readers].map(reader => [String(reader.node), reader]))
+    const order = downloaderOrder(String(swarm.readers.values().next().value?.node), byId.keys())
+    let largest = 0
+    order.forEach((id, rank) => {
+      const reader = byId.get(id) as Download
+      const { start, end } = walrusShareOf(rank, order.length, chunkCount)
+      const share = Math.max(0, Math.min(end * chunkBytes, size) - start * chunkBytes)
+      swarm.shares.set(reader, share)
+      largest = Math.max(largest, share)
+      if (share > 0) this.walrusFetches++
+      else {
+        // Every chunk from the others: a peer download, as the fetcher reports it.
+        reader.kind = 'peer'
+        swarm.readers.delete(reader)
+      }
+    })
     swarm.walrusStartMs = this.now + net.walrusLatencyMs
-    swarm.walrusDoneMs = swarm.walrusStartMs + swarm.share / net.walrusBandwidthBytesPerSec * 1000
+    swarm.walrusDoneMs = swarm.walrusStartMs + largest / net.walrusBandwidthBytesPerSec * 1000
     this.walrusBytes += size
-    this.walrusFetches += k
-    const fromPeers = size - swarm.share
-    const endMs = Math.max(swarm.walrusDoneMs, swarm.walrusStartMs + fromPeers / net.peerBandwidthBytesPerSec * 1000) + (k > 1 ? net.peerRttMs : 0)
-    for (const reader of swarm.readers) {
+    for (const [reader, share] of swarm.shares) {
+      const fromPeers = size - share
       this.peerBytes += fromPeers
-      reader.endMs = endMs
+      reader.endMs = Math.max(swarm.walrusDoneMs, swarm.walrusStartMs + fromPeers / net.peerBandwidthBytesPerSec * 1000) + (k > 1 ? net.peerRttMs : 0)
+      this.countHits(reader)
       this.schedule(reader)
     }
   }
@@ -450,6 +480,7 @@ class ScaleModel {
   /** A download whose node left: its requests get no time sample, its reservation is returned. */
   private abandon (download: Download): void {
     download.cancelled = true
+    this.countHits(download)
     const node = this.nodes[download.node] as NodeState
     if (download.keep) node.reserved -= this.sizes[download.model] as number
     this.releaseSource(download)
@@ -458,8 +489,10 @@ class ScaleModel {
     this.leaveSwarm(download)
     if (swarm == null || !wasReader || this.now < swarm.coordEndMs || this.now >= swarm.walrusDoneMs) return
     // Its share of the Walrus reads was not finished: another downloader reads the rest after the stall timeout.
-    const done = Math.max(0, Math.min(1, (this.now - swarm.walrusStartMs) / (swarm.walrusDoneMs - swarm.walrusStartMs)))
-    const rest = swarm.share * (1 - done)
+    const share = swarm.shares.get(download) ?? 0
+    const readMs = share / this.net.walrusBandwidthBytesPerSec * 1000
+    const done = readMs > 0 ? Math.max(0, Math.min(1, (this.now - swarm.walrusStartMs) / readMs)) : 1
+    const rest = share * (1 - done)
     const successor = [...swarm.readers][0] ?? [...swarm.members][0]
     if (successor == null) {
       this.walrusBytes -= rest

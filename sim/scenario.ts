@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { originShapingSchema } from '../src/walrus/local/shaping.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
 
 /** Live mode runs real nodes in one process: more than this does not fit a small machine. */
 export const MAX_LIVE_NODES = 32
@@ -54,7 +55,9 @@ export const scenarioSchema = z.strictObject({
   models: z.strictObject({
     count: positiveInt.max(MAX_MODELS),
     minBytes: bytes,
-    maxBytes: bytes
+    maxBytes: bytes,
+    /** Chunk size the models are published with (`herd model push --chunk-size`): the unit cold downloaders split Walrus reads by. */
+    chunkBytes: z.number().int().min(MIN_CHUNK_SIZE).max(MAX_CHUNK_SIZE).default(DEFAULT_CHUNK_SIZE)
   }),
   /** Each node's cache: a byte quota, or a fraction of the catalog's total bytes (exactly one of the two). */
   cache: z.strictObject({

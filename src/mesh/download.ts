@@ -10,6 +10,7 @@ import { BlobUnavailableError, PeerRefusedError } from './errors.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
+import { downloaderOrder, sourceStartChunk, walrusReaderOf } from './provider-selection.js'
 
 const log = logger('herd:mesh:download')
 
@@ -221,7 +222,7 @@ export class Download {
       sources.forEach((source, position) => {
         if (source.inflight >= this.context.tuning.requestsPerPeer || source.busyUntil > Date.now()) return
         // Each peer starts at its own offset, so peers serve different parts of the blob.
-        const run = this.pickRun(source, Math.floor(position * total / sources.length), limit)
+        const run = this.pickRun(source, sourceStartChunk(position, sources.length, total), limit)
         if (run.length === 0) return
         this.requestFromPeer(source, run)
         progress = true
@@ -269,9 +270,8 @@ export class Download {
 
   /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
   private downloaders (): string[] {
-    const ids = new Set([this.context.selfId])
-    for (const provider of this.context.providers()) if (provider.state === 'fetching' && !this.excluded.has(provider.peerId)) ids.add(provider.peerId)
-    return [...ids].sort()
+    const fetching = this.context.providers().filter(p => p.state === 'fetching' && !this.excluded.has(p.peerId)).map(p => p.peerId)
+    return downloaderOrder(this.context.selfId, fetching)
   }
 
   private scheduleWalrus (): void {
@@ -283,7 +283,7 @@ export class Download {
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
-    const mine = (index: number): boolean => Math.floor(index * downloaders.length / total) === rank
+    const mine = (index: number): boolean => walrusReaderOf(index, total, downloaders.length) === rank
     const sources = [...this.sources.values()]
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {

@@ -1,5 +1,6 @@
 import type { BlobDigest } from './blob-digest.js'
 import { PROVIDER_TTL_MS } from './constants.js'
+import { orderProviders } from './provider-selection.js'
 
 export type ProviderState = 'holder' | 'fetching'
 
@@ -89,7 +90,7 @@ export class ProviderIndex {
       if (digest.expiresAt > now && !found.has(peerId) && digest.filter.has(blobId)) found.set(peerId, 'holder')
     }
     const providers = [...found].map(([peerId, state]) => ({ peerId, state }))
-    return providers.sort((a, b) => (a.state === b.state ? 0 : a.state === 'holder' ? -1 : 1))
+    return orderProviders(providers)
   }
 
   forgetPeer (peerId: string): void {

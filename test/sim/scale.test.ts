@@ -84,6 +84,26 @@ describe('scale mode', () => {
     assert.ok(mesh.timeToModelMs.p99 < noMesh.timeToModelMs.p50, `${mesh.timeToModelMs.p99} vs ${noMesh.timeToModelMs.p50}`)
   })
 
+  it('splits a cold read by the fetcher\'s rule: whole chunks, so a one-chunk model is read by one node and the rest are peer hits', () => {
+    const coldTogether = (chunks: number): StrategyMetrics => {
+      const s = scale(x => {
+        x.nodes = 3
+        x.models = { count: 1, minBytes: chunks * MiB, maxBytes: chunks * MiB, chunkBytes: MiB }
+        x.workload = { requests: 3, ratePerSec: 1000, zipf: 1 }
+        x.cache = { quotaFraction: 1 }
+      })
+      const trace = { ...generateTrace(s), requests: [0, 1, 2].map(node => ({ atMs: node, node, model: 0 })) }
+      return simulateScale(s, trace, 'mesh')
+    }
+    const one = coldTogether(1)
+    assert.deepEqual([one.walrusFetches, one.walrusHits, one.peerHits, one.walrusBytes], [1, 1, 2, MiB])
+    const two = coldTogether(2)
+    assert.deepEqual([two.walrusFetches, two.walrusHits, two.peerHits, two.walrusBytes], [2, 2, 1, 2 * MiB])
+    const six = coldTogether(6)
+    assert.deepEqual([six.walrusFetches, six.walrusHits, six.peerHits, six.walrusBytes], [3, 3, 0, 6 * MiB])
+    assert.equal(six.peerBytes, 3 * 4 * MiB, 'each of the three gets the other two segments from peers')
+  })
+
   it('uses the cache module\'s policy: GDSF and LRU give different numbers', () => {
     const gdsf = scale()
     const lru = scale(x => { x.cache.policy = 'lru' })

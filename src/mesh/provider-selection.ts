@@ -1,0 +1,36 @@
+/**
+ * Which node reads which part of a blob: the rules every downloader applies
+ * alike, with no messages beyond the gossiped provider states. Pure code, so
+ * the simulation's scale mode runs the same rules (sim/scale.ts).
+ */
+import type { Provider } from './provider-index.js'
+
+/** Holders first, then peers still fetching: a whole copy is the surer source. */
+export function orderProviders (providers: Provider[]): Provider[] {
+  return providers.sort((a, b) => (a.state === b.state ? 0 : a.state === 'holder' ? -1 : 1))
+}
+
+/**
+ * The nodes downloading one blob now, `selfId` included, in an order every
+ * node computes alike (sorted IDs), so each knows its rank without asking.
+ */
+export function downloaderOrder (selfId: string, fetching: Iterable<string>): string[] {
+  return [...new Set([selfId, ...fetching])].sort()
+}
+
+/** The rank of the downloader that reads chunk `index` from Walrus: each reads one contiguous segment. */
+export function walrusReaderOf (index: number, chunkCount: number, downloaders: number): number {
+  return Math.floor(index * downloaders / chunkCount)
+}
+
+/** The chunks [start, end) the downloader at `rank` of `downloaders` reads from Walrus. */
+export function walrusShareOf (rank: number, downloaders: number, chunkCount: number): { start: number, end: number } {
+  // The inverse of walrusReaderOf: the first index whose reader is `rank`.
+  const first = (r: number): number => Math.ceil(r * chunkCount / downloaders)
+  return { start: Math.min(first(rank), chunkCount), end: Math.min(first(rank + 1), chunkCount) }
+}
+
+/** Where the source at `position` of `sources` starts taking chunks, so several peers serve different parts of one blob. */
+export function sourceStartChunk (position: number, sources: number, chunkCount: number): number {
+  return Math.floor(position * chunkCount / sources)
+}

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { downloaderOrder, orderProviders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
+
+describe('provider selection', () => {
+  it('splits a blob\'s chunks into contiguous Walrus segments, one per downloader, covering every chunk once', () => {
+    for (const chunkCount of [1, 2, 3, 7, 64, 1000]) {
+      for (const downloaders of [1, 2, 3, 5, 8, 13]) {
+        let next = 0
+        for (let rank = 0; rank < downloaders; rank++) {
+          const { start, end } = walrusShareOf(rank, downloaders, chunkCount)
+          assert.equal(start, next, `${chunkCount} chunks, ${downloaders} downloaders, rank ${rank}`)
+          for (let i = start; i < end; i++) assert.equal(walrusReaderOf(i, chunkCount, downloaders), rank)
+          next = end
+        }
+        assert.equal(next, chunkCount)
+      }
+    }
+    assert.deepEqual(walrusShareOf(1, 3, 1), { start: 1, end: 1 }, 'a one-chunk blob: only the first downloader reads')
+  })
+
+  it('orders downloaders alike on every node, holders before fetchers, and spreads sources over the blob', () => {
+    assert.deepEqual(downloaderOrder('b', ['c', 'a', 'b']), ['a', 'b', 'c'])
+    assert.deepEqual(downloaderOrder('c', ['b', 'a']), downloaderOrder('a', ['c', 'b']))
+    const ordered = orderProviders([{ peerId: 'x', state: 'fetching' }, { peerId: 'y', state: 'holder' }, { peerId: 'z', state: 'fetching' }])
+    assert.deepEqual(ordered.map(p => p.state), ['holder', 'fetching', 'fetching'])
+    assert.deepEqual([0, 1, 2, 3].map(p => sourceStartChunk(p, 4, 100)), [0, 25, 50, 75])
+  })
+})
