@@ -137,18 +137,35 @@ function requirePoints (points: SweepPoint[], what: string): void {
   if (points.length === 0) throw new EmptyChartDataError(`no points for the ${what} chart`)
 }
 
-/** Hit rate (local + peer, a fraction) against cache size (a fraction of the model catalog). */
-export async function hitRateChart (points: SweepPoint[]): Promise<Chart> {
-  requirePoints(points, 'hit rate')
-  const values = points.map(p => ({ cacheSize: p.x, hitRate: p.value, strategy: p.strategy }))
+const LOCAL = 'Local hits (own cache)'
+const LOCAL_OR_PEER = 'Local + peer hits'
+
+/**
+ * Hit rate against cache size (a fraction of the model catalog), in two
+ * panels: local hits, which the cache size buys, and local + peer hits, which
+ * the mesh adds (flat near 1 when peers hold most models at any size).
+ */
+export async function hitRateChart (localOrPeer: SweepPoint[], local: SweepPoint[] = []): Promise<Chart> {
+  requirePoints(localOrPeer, 'hit rate')
+  const values = [
+    ...local.map(p => ({ cacheSize: p.x, hitRate: p.value, strategy: p.strategy, measure: LOCAL })),
+    ...localOrPeer.map(p => ({ cacheSize: p.x, hitRate: p.value, strategy: p.strategy, measure: LOCAL_OR_PEER }))
+  ]
+  const { width, height, ...shared } = base('Hit rate against cache size', 'Share of requests served without Walrus, by cache size per node')
+  const panels = local.length > 0 ? 2 : 1
   return render({
-    ...base('Hit rate against cache size', 'Requests served from the node\'s own cache or a peer\'s, by cache size per node'),
+    ...shared,
     data: { values },
-    mark: { type: 'line', point: true, strokeWidth: 2 },
-    encoding: {
-      x: { field: 'cacheSize', type: 'quantitative', title: 'Cache size per node (% of model catalog bytes)', axis: { format: '.0%' } },
-      y: { field: 'hitRate', type: 'quantitative', title: 'Hit rate, local + peer (% of requests)', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
-      ...strategyEncoding(points.map(p => p.strategy))
+    facet: { column: { field: 'measure', type: 'nominal', sort: [LOCAL, LOCAL_OR_PEER], title: null, header: { labelFontSize: 12 } } },
+    spec: {
+      width: Math.round((width as number - 40 * (panels - 1)) / panels),
+      height,
+      mark: { type: 'line', point: true, strokeWidth: 2 },
+      encoding: {
+        x: { field: 'cacheSize', type: 'quantitative', title: 'Cache size per node (% of catalog bytes)', axis: { format: '.0%' } },
+        y: { field: 'hitRate', type: 'quantitative', title: 'Requests (%)', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
+        ...strategyEncoding(localOrPeer.map(p => p.strategy))
+      }
     }
   } as TopLevelSpec)
 }

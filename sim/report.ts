@@ -82,7 +82,7 @@ function chartJobs (report: SimReport): ChartJob[] {
       name: HIT_RATE_CHART,
       title: 'Hit rate against cache size',
       absent: hitRate.length === 0 ? 'the report has no cache-size sweep (`sweeps.hitRateByCacheSize`)' : undefined,
-      draw: async () => hitRateChart(hitRate)
+      draw: async () => hitRateChart(hitRate, report.sweeps?.localHitRateByCacheSize ?? [])
     },
     {
       name: WALRUS_EGRESS_CHART,
@@ -105,7 +105,7 @@ const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'str
 const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
 const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
 const SPREAD_KEYS = ['min', 'mean', 'max']
-const SWEEP_KEYS = ['hitRateByCacheSize', 'walrusBytesByNodes']
+const SWEEP_KEYS = ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes']
 const POINT_KEYS = ['strategy', 'x', 'value']
 
 /**

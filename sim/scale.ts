@@ -566,6 +566,8 @@ export function runScale (scenario: Scenario, trace: Trace = generateTrace(scena
 export interface ScaleSweeps {
   /** Hit rate (local + peer) / requests at each cache fraction, on the scenario's trace. */
   hitRateByCacheSize: SweepPoint[]
+  /** Local hits / requests at the same points. */
+  localHitRateByCacheSize: SweepPoint[]
   /** Walrus bytes at each node count: a new trace per count, with the same seed and request count. */
   walrusBytesByNodes: SweepPoint[]
 }
@@ -582,10 +584,12 @@ const hitRate = (m: StrategyMetrics): number => m.requests === 0 ? 0 : (m.localH
 export function sweepScale (scenario: Scenario, trace: Trace = generateTrace(scenario)): ScaleSweeps {
   const fractions = scenario.sweep?.cacheFractions ?? [0.02, 0.05, 0.1, 0.2, 0.4]
   const hitRateByCacheSize: SweepPoint[] = []
+  const localHitRateByCacheSize: SweepPoint[] = []
   for (const x of fractions) {
     const at = withCacheFraction(scenario, x)
     for (const [strategy, metrics] of Object.entries(runScale(at, trace)) as Array<[StrategyName, StrategyMetrics]>) {
       hitRateByCacheSize.push({ x, strategy, value: hitRate(metrics) })
+      localHitRateByCacheSize.push({ x, strategy, value: metrics.requests === 0 ? 0 : metrics.localHits / metrics.requests })
     }
   }
   const walrusBytesByNodes: SweepPoint[] = []
@@ -596,5 +600,5 @@ export function sweepScale (scenario: Scenario, trace: Trace = generateTrace(sce
       walrusBytesByNodes.push({ x, strategy, value: metrics.walrusBytes })
     }
   }
-  return { hitRateByCacheSize, walrusBytesByNodes }
+  return { hitRateByCacheSize, localHitRateByCacheSize, walrusBytesByNodes }
 }

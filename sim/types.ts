@@ -75,6 +75,8 @@ export interface SimReport {
   sweeps?: {
     /** Hit rate (local + peer) against cache size as a fraction of the catalog. */
     hitRateByCacheSize?: SweepPoint[]
+    /** Local hit rate (the node's own cache only) against cache size: what the cache size itself buys. */
+    localHitRateByCacheSize?: SweepPoint[]
     /** Walrus egress (bytes) against node count. */
     walrusBytesByNodes?: SweepPoint[]
   }

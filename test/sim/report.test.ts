@@ -66,6 +66,7 @@ function fullReport (): SimReport {
     },
     sweeps: {
       hitRateByCacheSize: sweep((x, s) => Math.min(1, x * (s === 'optimal' ? 3 : s === 'mesh' ? 2.4 : 1.2)), [0.05, 0.1, 0.2, 0.4]),
+      localHitRateByCacheSize: sweep((x, s) => Math.min(1, x * (s === 'optimal' ? 1.5 : 1.2)), [0.05, 0.1, 0.2, 0.4]),
       walrusBytesByNodes: sweep((n, s) => (s === 'noMesh' ? n * 120 : s === 'mesh' ? 200 + n * 5 : 150) * MiB, [2, 4, 8, 16, 32])
     }
   }
@@ -136,6 +137,7 @@ describe('sim report', () => {
     assert.equal(mesh.at(-1), Math.max(...report.strategies.mesh.timeToModelSamples ?? []))
     assert.deepEqual(json.strategies.noMesh.timeToModelSamples, report.strategies.noMesh.timeToModelSamples)
     assert.deepEqual(json.sweeps?.hitRateByCacheSize?.length, report.sweeps?.hitRateByCacheSize?.length)
+    assert.deepEqual(Object.keys(json.sweeps ?? {}), ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes'])
 
     assert.deepEqual(Object.keys(json), ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps'])
     assert.deepEqual(Object.keys(json.strategies), STRATEGIES)
@@ -152,7 +154,7 @@ describe('sim report', () => {
     await using dir = await tempDir()
     await writeReport(dir.path, fullReport())
     const expected: Record<string, string[]> = {
-      'hit-rate-by-cache-size.svg': ['Hit rate against cache size', 'Cache size per node (% of model catalog bytes)', 'Hit rate, local + peer (% of requests)'],
+      'hit-rate-by-cache-size.svg': ['Hit rate against cache size', 'Cache size per node (% of catalog bytes)', 'Local hits (own cache)', 'Local + peer hits', 'Requests (%)'],
       'walrus-egress-by-nodes.svg': ['Walrus egress against node count', 'Walrus egress (GiB)', 'Nodes'],
       'time-to-model-cdf.svg': ['Time to model (CDF)', 'Time to model (ms, log scale)', 'Requests with model ready (%)']
     }

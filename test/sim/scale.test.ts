@@ -144,8 +144,9 @@ describe('scale mode', () => {
       x.workload.requests = 5000
       x.sweep = { cacheFractions: [0.02, 0.1, 0.3], nodeCounts: [10, 50, 200] }
     })
-    const { hitRateByCacheSize, walrusBytesByNodes } = sweepScale(s)
+    const { hitRateByCacheSize, localHitRateByCacheSize, walrusBytesByNodes } = sweepScale(s)
     assert.equal(hitRateByCacheSize.length, 9)
+    assert.equal(localHitRateByCacheSize.length, 9)
     assert.equal(walrusBytesByNodes.length, 9)
     const at = (points: typeof hitRateByCacheSize, x: number, strategy: string): number =>
       (points.find(p => p.x === x && p.strategy === strategy) as { value: number }).value
@@ -158,6 +159,12 @@ describe('scale mode', () => {
       assert.ok(at(hitRateByCacheSize, x, 'mesh') >= at(hitRateByCacheSize, x, 'noMesh'))
     }
     assert.ok(at(hitRateByCacheSize, 0.3, 'noMesh') > at(hitRateByCacheSize, 0.02, 'noMesh'))
+    // Local hits are what the cache size buys, with or without the mesh; they never exceed all hits.
+    for (const strategy of ['mesh', 'noMesh', 'optimal']) {
+      assert.ok(at(localHitRateByCacheSize, 0.3, strategy) > at(localHitRateByCacheSize, 0.02, strategy), strategy)
+      for (const x of [0.02, 0.1, 0.3]) assert.ok(at(localHitRateByCacheSize, x, strategy) <= at(hitRateByCacheSize, x, strategy))
+    }
+    assert.equal(at(localHitRateByCacheSize, 0.1, 'noMesh'), at(hitRateByCacheSize, 0.1, 'noMesh'), 'alone, every hit is local')
     for (const x of [10, 50, 200]) {
       assert.ok(at(walrusBytesByNodes, x, 'mesh') <= at(walrusBytesByNodes, x, 'noMesh'))
       assert.ok(at(walrusBytesByNodes, x, 'optimal') <= at(walrusBytesByNodes, x, 'mesh'))
