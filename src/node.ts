@@ -28,6 +28,7 @@ import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
 import { BlobServer } from './mesh/blob-server.js'
 import { cacheChunkSource } from './mesh/cache-chunk-source.js'
+import { CACHE_TOPIC } from './mesh/constants.js'
 import { UnregisteredBlobError } from './mesh/errors.js'
 import type { BlobDescription } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
@@ -168,7 +169,8 @@ export class HerdNode {
         walrus,
         describe: async (blobId, options) => this.describe(blobId, options),
         announceFetching: blobId => { announcer.fetching(blobId) },
-        findProviders: (blobId, options) => this.findProviders(blobId, options)
+        findProviders: (blobId, options) => this.findProviders(blobId, options),
+        meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length
       }, { tuning: config.fetch })
       const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued })
       await receipts.start()

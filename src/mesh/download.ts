@@ -44,6 +44,8 @@ export interface DownloadContext {
   extraHolders: Set<string>
   tuning: DownloadTuning
   announcedAt: number
+  /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
+  meshPeers: () => number
   onProgress: (event: FetchProgress) => void
   signal: AbortSignal
 }
@@ -277,7 +279,7 @@ export class Download {
   private scheduleWalrus (): void {
     const { tuning } = this.context
     const now = Date.now()
-    if (now - this.context.announcedAt < tuning.coordinationMs) return
+    if (now - this.context.announcedAt < tuning.coordinationMs && this.context.meshPeers() > 0) return
     const total = this.partial.chunkCount
     const stalled = now - this.lastProgressAt >= tuning.stallMs
     const downloaders = this.downloaders()

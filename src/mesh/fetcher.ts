@@ -40,6 +40,8 @@ export interface FetcherComponents {
   announceFetching: (blobId: BlobId) => void
   /** Holders beyond gossip's reach: the DHT's provider records. */
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
+  /** Peers that hear this node's announcements (the cache topic's subscribers). Absent: assumed some. */
+  meshPeers?: () => number
 }
 
 export interface FetcherInit {
@@ -134,6 +136,7 @@ export class Fetcher extends EventTarget {
       extraHolders,
       tuning: this.tuning,
       announcedAt,
+      meshPeers: components.meshPeers ?? (() => 1),
       onProgress: event => {
         if (event.type === 'fetch:bad-chunk') this.counters.badChunks++
         this.emit(event)

@@ -114,12 +114,13 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
-  it('keeps the cache within its quota under a stream of blobs larger than it', async () => {
+  it('keeps the cache within its quota under a stream of blobs larger than it; a node with no peers does not wait to coordinate', { timeout: 60_000 }, async () => {
     const quota = 3 * 1024 * 1024
     const blobs: Array<{ blobId: BlobId, size: number }> = []
     for (let i = 0; i < 8; i++) blobs.push(await devnet.publish(randomModel(900 * 1024 + i * 1000), { chunkSize: CHUNK }))
     const tooBig = await devnet.publish(randomModel(quota + 1), { chunkSize: CHUNK })
-    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota } })
+    // Alone: eight fetches that each waited out a 60 s coordination window would outlast the test's 60 s timeout.
+    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota }, fetch: { coordinationMs: 60_000 } })
     const [node] = nodes as [HerdNode]
     try {
       let most = 0
