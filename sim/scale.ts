@@ -8,13 +8,16 @@
  *   model the node is already downloading waits for that download;
  * - gossip is modelled as instant, exact knowledge of which live nodes hold a
  *   model or are downloading it;
+ * - every download first gets the model's chunk hashes (32 bytes a chunk):
+ *   from a peer that has them (one RTT), else from Walrus (its latency, and
+ *   a Walrus fetch), as the fetcher does before it reserves room;
  * - holders exist: a peer download from one of them, picked at random; it
  *   takes RTT + size / peer bandwidth (the downloader's link is the limit);
  *   the holder's copy is in use while it serves, so not evictable, as in the
  *   real cache;
  * - no holder, no download in progress: a cold download. The node announces,
  *   waits `coordinationMs`, and the nodes that asked for the model within
- *   that window split the blob's chunks by the fetcher's own rule
+ *   that window (and has the hashes) split the blob's chunks by the fetcher's own rule
  *   (src/mesh/provider-selection.ts: contiguous segments in sorted-ID order,
  *   so a one-chunk model is read by one node): each reads its segment from
  *   Walrus (latency + segment / Walrus bandwidth) and the rest from the
@@ -37,6 +40,7 @@
  * coordination).
  */
 import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
+import { HASH_BYTES } from '../src/blob/chunk-tree.js'
 import { downloaderOrder, walrusShareOf } from '../src/mesh/provider-selection.js'
 import { seededRandom } from '../src/blob/cache/policy-sim.js'
 import { cdfSamples, MAX_CDF_SAMPLES, nodeHitRateSpread, percentileOfSorted, sortedSamples } from './percentiles.js'
@@ -73,6 +77,8 @@ interface Download {
 interface Swarm {
   model: number
   coordEndMs: number
+  /** When the first downloader has the chunk hashes: later joiners get them from it. */
+  hashesAtMs: number
   /** Walrus reads start and end (Infinity until the coordination window closes). */
   walrusStartMs: number
   walrusDoneMs: number
@@ -294,7 +300,7 @@ class ScaleModel {
     }
     ;(this.nodes[v] as NodeState).downloads.set(m, download)
     if (!this.mesh) {
-      download.endMs = this.now + net.walrusLatencyMs + size / net.walrusBandwidthBytesPerSec * 1000
+      download.endMs = this.hashesFromWalrus(m) + net.walrusLatencyMs + size / net.walrusBandwidthBytesPerSec * 1000
       this.walrusFetches++
       this.walrusBytes += size
       this.schedule(download)
@@ -305,24 +311,28 @@ class ScaleModel {
     if (holders.size > 0) {
       download.kind = 'peer'
       this.serveFrom(download, holders.list[Math.floor(this.pick() * holders.size)] as number)
-      download.endMs = this.now + net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000
+      download.endMs = this.now + 2 * net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000
       this.peerBytes += size
       this.schedule(download)
     } else if (swarm != null && this.now >= swarm.coordEndMs) {
-      // Past the window: chunks from the downloaders, no sooner than the mesh has them all.
+      // Past the window: hashes and chunks from the downloaders, no sooner than the mesh has them all.
       download.kind = 'peer'
       download.swarm = swarm
       swarm.members.add(download)
       download.endMs = Math.max(swarm.walrusDoneMs, this.now) + net.peerRttMs
-      download.endMs = Math.max(download.endMs, this.now + net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000)
+      download.endMs = Math.max(download.endMs, this.now + 2 * net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000)
       this.peerBytes += size
       this.schedule(download)
     } else {
       let joined = swarm
       if (joined == null) {
-        joined = { model: m, coordEndMs: this.now + net.coordinationMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
+        const hashesAtMs = this.hashesFromWalrus(m)
+        joined = { model: m, coordEndMs: this.now + net.coordinationMs, hashesAtMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
         this.swarms[m] = joined
         this.queue.push({ atMs: joined.coordEndMs, kind: 'coord', swarm: joined })
+      } else if (this.now < joined.hashesAtMs) {
+        // Nobody has the hashes yet: this one reads them from Walrus too.
+        this.hashesFromWalrus(m)
       }
       download.swarm = joined
       joined.readers.add(download)
@@ -358,7 +368,7 @@ class ScaleModel {
         swarm.readers.delete(reader)
       }
     })
-    swarm.walrusStartMs = this.now + net.walrusLatencyMs
+    swarm.walrusStartMs = Math.max(this.now, swarm.hashesAtMs) + net.walrusLatencyMs
     swarm.walrusDoneMs = swarm.walrusStartMs + largest / net.walrusBandwidthBytesPerSec * 1000
     this.walrusBytes += size
     for (const [reader, share] of swarm.shares) {
@@ -390,6 +400,14 @@ class ScaleModel {
       if (download.keep) node.policy.hit(id)
       this.ttm[this.ttmCount++] = this.now - atMs
     }
+  }
+
+  /** Reads model `m`'s chunk hashes from Walrus: counted as a fetch; returns when they arrive. */
+  private hashesFromWalrus (m: number): number {
+    const hashBytes = HASH_BYTES * Math.max(1, Math.ceil((this.sizes[m] as number) / this.scenario.models.chunkBytes))
+    this.walrusFetches++
+    this.walrusBytes += hashBytes
+    return this.now + this.net.walrusLatencyMs + hashBytes / this.net.walrusBandwidthBytesPerSec * 1000
   }
 
   /** Room for a download, planned by the policy: false if the model cannot fit (it is used once, not kept). */
