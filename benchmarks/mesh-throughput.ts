@@ -1,6 +1,6 @@
 // Mesh throughput: raw TCP, raw libp2p streams and herd peer fetches on loopback, with ratios against raw TCP measured in the same run.
 import { randomBytes } from 'node:crypto'
-import { open, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { open, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,19 +8,11 @@ import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
-import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { connectAll, devnetNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
-import { chunkTreeOfFile, encodeChunkHashes, toHex } from '../src/blob/chunk-tree.js'
-import { HttpLedger } from '../src/chain/http-ledger.js'
-import { ChainStore } from '../src/chain/local/chain-store.js'
-import { LedgerServer } from '../src/chain/local/server.js'
-import { CACHE_TOPIC } from '../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
-import { HerdNode } from '../src/node.js'
-import { parseNodeConfig } from '../src/node-config.js'
-import { WalrusHttpClient } from '../src/walrus/http-client.js'
-import { LocalWalrus } from '../src/walrus/local/server.js'
+import type { HerdNode } from '../src/node.js'
 
 const MiB = 1024 * 1024
 const BENCH_PROTOCOL = '/herd-bench/throughput/1.0.0'
@@ -45,24 +37,6 @@ const block = new Uint8Array(randomBytes(BLOCK_BYTES))
 
 function note (message: string): void {
   process.stderr.write(`# ${message}\n`)
-}
-
-async function withTimeout<T> (what: string, ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const signal = AbortSignal.timeout(ms)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(new Error(`${what} took longer than ${ms} ms`)) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    work(signal).then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
-}
-
-async function waitFor (what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
 async function timed (fn: () => Promise<unknown>): Promise<number> {
@@ -163,80 +137,17 @@ async function rawLibp2p (bytes: number): Promise<{ one: number, four: number }>
 
 // ---- 3, 4. herd nodes over an in-process devnet ----
 
-interface Devnet {
-  walrus: LocalWalrus
-  ledgerUrl: string
-  publish: (bytes: number, name: string) => Promise<BlobId>
-  stop: () => Promise<void>
-}
-
-async function startDevnet (dir: string): Promise<Devnet> {
-  const walrus = new LocalWalrus({ dir: join(dir, 'walrus'), nShards, maxBlobBytes: Math.max(size, coldSize) + MiB })
-  await walrus.start()
-  const store = new ChainStore(join(dir, 'ledger'))
-  await store.open()
-  const server = new LedgerServer({ store })
-  await server.start()
-  const ledger = new HttpLedger({ url: server.url, signer: Ed25519Keypair.generate() })
-  // A put of a few hundred MiB takes seconds here: a publish that has not answered in 2 minutes is retried, not awaited for the default 10.
-  const client = new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url, publishTimeoutMs: 120_000 })
-  return {
-    walrus,
-    ledgerUrl: server.url,
-    async publish (bytes, name) {
-      const path = join(dir, `${name}.bin`)
-      const handle = await open(path, 'w')
-      for (let written = 0; written < bytes; written += MiB) await handle.write(randomBytes(Math.min(MiB, bytes - written)))
-      await handle.close()
-      const tree = await chunkTreeOfFile(path)
-      await writeFile(`${path}.hashes`, encodeChunkHashes(tree.leaves))
-      const started = performance.now()
-      const stored = await client.putFile(path)
-      note(`put ${name} (${(bytes / MiB).toFixed(0)} MiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-      const hashes = await client.putFile(`${path}.hashes`)
-      await ledger.registerModel({
-        name,
-        version: '1',
-        blobId: stored.blobId,
-        size: tree.size,
-        chunkSize: tree.chunkSize,
-        chunkRoot: toHex(tree.root),
-        chunkHashesBlobId: hashes.blobId,
-        format: 'raw',
-        inputs: [],
-        outputs: []
-      })
-      await Promise.all([rm(path), rm(`${path}.hashes`)])
-      return stored.blobId as BlobId
-    },
-    async stop () {
-      await Promise.allSettled([ledger.close(), client.close()])
-      await server.stop()
-      await store.close()
-      await walrus.stop()
-    }
-  }
-}
-
-async function startNode (devnet: Devnet, dataDir: string): Promise<HerdNode> {
-  const node = new HerdNode(parseNodeConfig({
-    dataDir,
-    walrus: { aggregator: devnet.walrus.url, publisher: devnet.walrus.url },
-    ledger: devnet.ledgerUrl,
-    mesh: { digestIntervalMs: 1_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] }
-  }))
-  await node.start()
-  return node
-}
-
-async function connectAll (nodes: HerdNode[]): Promise<void> {
-  for (let i = 0; i < nodes.length; i++) {
-    for (let j = i + 1; j < nodes.length; j++) {
-      const [from, to] = [nodes[i] as HerdNode, nodes[j] as HerdNode]
-      await withTimeout('a dial between nodes', 15_000, async signal => from.libp2p.dial(to.libp2p.getMultiaddrs(), { signal }))
-    }
-  }
-  for (const node of nodes) await waitFor('every node to subscribe to the cache topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= nodes.length - 1)
+/** A file of `bytes` random bytes, written a MiB at a time so that no blob is held in memory whole; published raw as `name`. */
+async function publishRandom (devnet: Devnet, dir: string, bytes: number, name: string): Promise<BlobId> {
+  const path = join(dir, `${name}.bin`)
+  const handle = await open(path, 'w')
+  for (let written = 0; written < bytes; written += MiB) await handle.write(randomBytes(Math.min(MiB, bytes - written)))
+  await handle.close()
+  const started = performance.now()
+  const { blobId } = await devnet.publishFile(path, { name })
+  note(`published ${name} (${(bytes / MiB).toFixed(0)} MiB; chunk tree, puts and registration) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  await rm(path)
+  return blobId
 }
 
 async function waitForHolders (downloader: HerdNode, holders: HerdNode[], blobId: BlobId): Promise<void> {
@@ -244,7 +155,7 @@ async function waitForHolders (downloader: HerdNode, holders: HerdNode[], blobId
   await waitFor(`the downloader to list ${holders.length} holder(s)`, () => {
     const known = downloader.providers.providers(blobId)
     return ids.every(id => known.some(p => p.peerId === id && p.state === 'holder'))
-  })
+  }, 30_000)
 }
 
 async function fetchBlob (node: HerdNode, blobId: BlobId, bytes: number): Promise<void> {
@@ -267,10 +178,6 @@ async function timedPeerFetch (devnet: Devnet, downloader: HerdNode, holders: He
   return { seconds, servedBy }
 }
 
-async function stopNodes (nodes: HerdNode[]): Promise<void> {
-  await Promise.allSettled(nodes.map(async node => { await node.stop() }))
-}
-
 // ---- the run ----
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-mesh-'))
@@ -283,13 +190,14 @@ try {
   const libp2p = await rawLibp2p(size)
 
   note(`devnet (${nShards} shards), publishing ${sizeMiB} MiB and ${coldSizeMiB} MiB blobs`)
-  devnet = await startDevnet(join(dir, 'devnet'))
-  const blobId = await devnet.publish(size, 'bench-model')
-  const coldBlobId = await devnet.publish(coldSize, 'bench-cold-model')
+  // A put of a few hundred MiB takes seconds here: a publish that has not answered in 2 minutes is retried, not awaited for the default 10.
+  devnet = await startDevnet(join(dir, 'devnet'), { nShards, maxBlobBytes: Math.max(size, coldSize) + MiB, publishTimeoutMs: 120_000 })
+  const blobId = await publishRandom(devnet, dir, size, 'bench-model')
+  const coldBlobId = await publishRandom(devnet, dir, coldSize, 'bench-cold-model')
 
   // One source: A fetches from Walrus (not counted), B fetches from A.
   note('one source: A holds, B fetches')
-  const [a, b] = [await startNode(devnet, join(dir, 'node-a')), await startNode(devnet, join(dir, 'node-b'))]
+  const [a, b] = [await startNode(devnetNodeConfig(join(dir, 'node-a'), devnet)), await startNode(devnetNodeConfig(join(dir, 'node-b'), devnet))]
   nodes.push(a, b)
   await fetchBlob(a, blobId, size)
   await connectAll([a, b])
@@ -299,10 +207,10 @@ try {
 
   // Three sources: A, B and C (which fetches from Walrus before it joins) hold; D fetches.
   note('three sources: A, B, C hold, D fetches')
-  const c = await startNode(devnet, join(dir, 'node-c'))
+  const c = await startNode(devnetNodeConfig(join(dir, 'node-c'), devnet))
   nodes.push(c)
   await fetchBlob(c, blobId, size)
-  const d = await startNode(devnet, join(dir, 'node-d'))
+  const d = await startNode(devnetNodeConfig(join(dir, 'node-d'), devnet))
   nodes.push(d)
   await connectAll([a, b, c, d])
   await waitForHolders(d, [a, b, c], blobId)
@@ -313,7 +221,7 @@ try {
 
   // 8 cold nodes ask for one blob at once.
   note(`8 cold nodes fetch ${coldSizeMiB} MiB at once`)
-  for (let i = 0; i < 8; i++) nodes.push(await startNode(devnet, join(dir, `cold-${i}`)))
+  for (let i = 0; i < 8; i++) nodes.push(await startNode(devnetNodeConfig(join(dir, `cold-${i}`), devnet)))
   await connectAll(nodes)
   const coldWalrusBefore = devnet.walrus.stats.bytesServed
   const coldSeconds = await timed(async () => Promise.all(nodes.map(async node => fetchBlob(node, coldBlobId, coldSize))))
@@ -362,7 +270,8 @@ try {
     coldOriginBytesPerUniqueByte: +originRatio.toFixed(4)
   }))
 } finally {
-  await stopNodes(nodes)
+  // Cleanup goes on past a node that fails to stop, so the devnet stops and the temp dir goes.
+  await stopNodes(nodes).catch((err: unknown) => { note(`stopping the nodes: ${String(err)}`) })
   await devnet?.stop()
   await rm(dir, { recursive: true, force: true })
 }

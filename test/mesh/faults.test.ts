@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { request } from 'undici'
 import type { HerdNode } from '../../src/node.js'
 import { spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
-import { randomModel, startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 
@@ -16,18 +16,18 @@ async function getJson (url: string): Promise<any> {
 }
 
 /** Starts `herd start` in its own process, so it can be killed. */
-async function spawnNode (dataDir: string, devnet: TestDevnet, configPath: string): Promise<Spawned> {
+async function spawnNode (dataDir: string, devnet: Devnet, configPath: string): Promise<Spawned> {
   return spawnCli(['start', '--data-dir', dataDir, '--walrus', devnet.walrus.url, '--ledger', devnet.ledgerUrl, '--api-port', '0', '--config', configPath])
 }
 
 describe('the mesh under faults: nodes killed while serving and while downloading', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let configPath: string
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     configPath = join(dir.path, 'node.json')
     await writeFile(configPath, JSON.stringify({
       mesh: { digestIntervalMs: 1000, providerTtlMs: 10000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] },

@@ -13,7 +13,7 @@ import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { ProviderIndex } from '../../src/mesh/provider-index.js'
 import type { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 
@@ -29,11 +29,11 @@ async function cachedBytes (node: HerdNode, blobId: BlobId): Promise<Buffer> {
 
 describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
   })
   after(async () => {
     await devnet?.stop()

@@ -11,7 +11,7 @@ import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { CacheAnnouncement } from '../../src/mesh/pb/announcement.js'
 import type { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const id = () => blobIdFromBytes(randomBytes(32))
 
@@ -43,13 +43,13 @@ describe('cache announcements: encoding and checks', () => {
 
 describe('the mesh protocols against a live node', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let stranger: MeshLibp2p
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
     stranger = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true })
     await stranger.start()

@@ -9,7 +9,7 @@ import { syntheticMlp } from '../../src/inference/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
-import { startNodes, startTestDevnet, stopNodes, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 function input (seed: number): ort.Tensor {
   const data = new Float32Array(2 * 16)
@@ -24,14 +24,14 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 
 describe('inference proofs end to end: receipts, bundles on Walrus, anchors, herd proof verify', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
   let nodes: HerdNode[]
   let api: ApiServer
   const receipts: any[] = []
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
     await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 11 }), { name: 'mlp', onnx: true })
     nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 4, intervalMs: 500 } })
     api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
