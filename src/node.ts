@@ -130,7 +130,7 @@ export class HerdNode {
     try {
       const walrus = await this.startWalrus()
       const ledger = await this.startLedger(key)
-      const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs })
+      const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs, newBlobGraceMs: config.cache.newBlobGraceMs })
       await cache.start()
       const libp2p = await createMeshLibp2p({
         privateKey,

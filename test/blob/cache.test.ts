@@ -209,7 +209,8 @@ describe('blob cache', () => {
   it('never holds more than the quota under a stream of blobs many times its size', async () => {
     await using dir = await tempDir()
     const quota = 100 * KiB
-    const cache = new BlobCache({ dir: dir.path, quotaBytes: quota })
+    // Nobody opens these blobs: without the grace for a new blob's first use, each may be evicted at once.
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: quota, newBlobGraceMs: 0 })
     await cache.start()
     const violations: string[] = []
     const check = async (when: string): Promise<void> => {
@@ -243,7 +244,7 @@ describe('blob cache', () => {
 
   it('never evicts pinned or open blobs, and says when they leave no room', async () => {
     await using dir = await tempDir()
-    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, policy: 'lru', roomWaitMs: 0 })
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, policy: 'lru', roomWaitMs: 0, newBlobGraceMs: 0 })
     await cache.start()
     const pinned = makeBlob(10 * KiB)
     const opened = makeBlob(10 * KiB)
@@ -318,6 +319,33 @@ describe('blob cache', () => {
     await stopping
     assert.equal(download.blobId, running.id)
     assert.equal(reserved.blobId, next.id)
+  })
+
+  it('keeps a new blob for its first use: not evicted before it is opened or its grace ends', async () => {
+    await using dir = await tempDir()
+    let clock = 1_000_000
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 20 * KiB, roomWaitMs: 0, newBlobGraceMs: 5_000, now: () => clock })
+    await cache.start()
+    const [fetched, next, later] = [makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB)]
+    await put(cache, fetched)
+    // Downloaded, not used yet: another download may not take its room.
+    await assert.rejects(cache.partial(next.id, next.descriptor), { name: 'CacheFullError' })
+    const handle = await cache.open(fetched.id)
+    handle!.release()
+    // Used once: an ordinary blob, evictable.
+    await put(cache, next)
+    assert.equal(cache.has(fetched.id), false)
+    // Never opened, but its grace is over.
+    clock += 5_000
+    await put(cache, later)
+    assert.equal(cache.has(next.id), false)
+    await cache.stop()
+    // A restart ends every grace: whoever fetched the blob is gone.
+    const again = new BlobCache({ dir: dir.path, quotaBytes: 20 * KiB, roomWaitMs: 0, now: () => clock })
+    await again.start()
+    await put(again, next)
+    assert.equal(again.has(later.id), false)
+    await again.stop()
   })
 
   it('discards a download nobody is running to make room, never a running one', async () => {

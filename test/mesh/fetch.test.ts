@@ -120,7 +120,8 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     for (let i = 0; i < 8; i++) blobs.push(await devnet.publish(randomModel(900 * 1024 + i * 1000), { chunkSize: CHUNK }))
     const tooBig = await devnet.publish(randomModel(quota + 1), { chunkSize: CHUNK })
     // Alone: eight fetches that each waited out a 60 s coordination window would outlast the test's 60 s timeout.
-    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota }, fetch: { coordinationMs: 60_000 } })
+    // Fetched and never opened: no grace for a first use, or each fetch would wait for the last one's to end.
+    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota, newBlobGraceMs: 0 }, fetch: { coordinationMs: 60_000 } })
     const [node] = nodes as [HerdNode]
     try {
       let most = 0

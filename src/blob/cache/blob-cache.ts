@@ -6,7 +6,7 @@ import { assertChunkSize, chunkCount, HASH_BYTES, hashFromHex, rootOfLeaves, toH
 import { ChunkVerificationError, InvalidArgumentError } from '../errors.js'
 import { Bitfield } from './bitfield.js'
 import { FileBlobHandle, type BlobState, type HandleOwner } from './blob-handle.js'
-import { BLOBS_DIR, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS, INDEX_DIR, PARTIAL_DIR } from './constants.js'
+import { BLOBS_DIR, DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS, INDEX_DIR, PARTIAL_DIR } from './constants.js'
 import {
   BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError
 } from './errors.js'
@@ -61,6 +61,7 @@ export class BlobCache extends EventTarget {
   /** Calls to partial() waiting for pinned, open or running blobs to make room. */
   private readonly roomWaiters = new Set<() => void>()
   private readonly roomWaitMs: number
+  private readonly newBlobGraceMs: number
   private bytes = 0
   private reserved = 0
   private evictions = 0
@@ -83,6 +84,9 @@ export class BlobCache extends EventTarget {
     const roomWaitMs = init.roomWaitMs ?? DEFAULT_ROOM_WAIT_MS
     if (!Number.isSafeInteger(roomWaitMs) || roomWaitMs < 0) throw new InvalidArgumentError(`roomWaitMs must be a non-negative integer of milliseconds, got ${roomWaitMs}`)
     this.roomWaitMs = roomWaitMs
+    const newBlobGraceMs = init.newBlobGraceMs ?? DEFAULT_NEW_BLOB_GRACE_MS
+    if (!Number.isSafeInteger(newBlobGraceMs) || newBlobGraceMs < 0) throw new InvalidArgumentError(`newBlobGraceMs must be a non-negative integer of milliseconds, got ${newBlobGraceMs}`)
+    this.newBlobGraceMs = newBlobGraceMs
     this.blobsDir = join(init.dir, BLOBS_DIR)
     this.partialDir = join(init.dir, PARTIAL_DIR)
     this.store = new IndexStore(join(init.dir, INDEX_DIR))
@@ -177,6 +181,7 @@ export class BlobCache extends EventTarget {
     if (state == null) return undefined
     // Counted before the await, so an eviction planned meanwhile skips this blob.
     state.handles++
+    state.freshUntil = undefined
     state.record.hits++
     state.record.lastAccessAt = this.now()
     state.dirty = true
@@ -255,7 +260,8 @@ export class BlobCache extends EventTarget {
         throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open or downloading${this.roomWaitMs > 0 ? ` for ${this.roomWaitMs} ms` : ''}`)
       }
       log('%s waits for room: %d bytes needed', id, d.size)
-      await this.nextRoomChange(left, options.signal)
+      // A new blob's grace ends without an event: look again by then.
+      await this.nextRoomChange(Math.min(left, Math.max(1, this.newBlobGraceMs)), options.signal)
     }
   }
 
@@ -369,7 +375,12 @@ export class BlobCache extends EventTarget {
   }
 
   private evictable (state: BlobState | undefined): boolean {
-    return state != null && state.gone == null && !state.record.pinned && state.handles === 0
+    return state != null && state.gone == null && !state.record.pinned && state.handles === 0 && !this.awaitingFirstUse(state)
+  }
+
+  /** Just downloaded and not opened yet: whoever fetched it is about to use it, so another download may not take its room. */
+  private awaitingFirstUse (state: BlobState): boolean {
+    return state.freshUntil != null && this.now() < state.freshUntil
   }
 
   /** What to drop so `need` more bytes fit, or undefined if pinned, open and running downloads leave no room. */
@@ -482,7 +493,7 @@ export class BlobCache extends EventTarget {
       }
       this.downloads.delete(id)
       this.reserved -= partial.size
-      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false }
+      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false, freshUntil: now + this.newBlobGraceMs }
       this.blobs.set(id, state)
       this.bytes += partial.size
       this.policy.add(id, partial.size)

@@ -21,6 +21,8 @@ export interface BlobState {
   gone?: RemovedReason
   /** Access stats changed since they were last written. */
   dirty: boolean
+  /** Downloaded in this run and not opened since: not evicted before then (ms, the cache's clock). */
+  freshUntil?: number
 }
 
 export interface HandleOwner {

@@ -6,6 +6,9 @@ export const DEFAULT_POLICY = 'gdsf'
 /** A download waits this long for blobs in use to make room: long enough for a load or an upload to finish. */
 export const DEFAULT_ROOM_WAIT_MS = 30_000
 
+/** A blob not yet opened since its download is kept this long: room for the caller that fetched it to use it. */
+export const DEFAULT_NEW_BLOB_GRACE_MS = 5_000
+
 /** Held bits become durable in batches: an fdatasync per chunk would cap a download at the disk's sync rate. */
 export const SYNC_EVERY_CHUNKS = 8
 export const SYNC_INTERVAL_MS = 200

@@ -17,6 +17,8 @@ export interface BlobCacheInit {
   now?: () => number
   /** How long partial() waits for pinned, open or running blobs to make room before CacheFullError; 0 fails at once. Default 30 s. */
   roomWaitMs?: number
+  /** A downloaded blob is not evicted before its first open for this long; 0 turns the grace off. Default 5 s. */
+  newBlobGraceMs?: number
 }
 
 /** What the caller learned about a blob before downloading it; `leaves` must hash to `chunkRoot`. */
