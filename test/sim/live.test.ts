@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runLive, runningHerdPids, type LiveMetrics } from '../../sim/live.js'
+import { runScale } from '../../sim/scale.js'
 import { parseScenario } from '../../sim/scenario.js'
-import type { Trace } from '../../sim/types.js'
+import { generateTrace } from '../../sim/trace.js'
+import type { StrategyMetrics, Trace } from '../../sim/types.js'
 
 const KiB = 1024
+/** How far live and scale hit rates may be apart, in percentage points. */
+const AGREEMENT_POINTS = 10
 
 /** PIDs of processes whose command line mentions `dir`: anything live mode left behind. */
 async function processesUnder (dir: string): Promise<number[]> {
@@ -87,6 +91,36 @@ describe('live mode: real herd processes replaying a trace', { timeout: 120_000 
     assert.ok(mesh.peerHits > 0 && mesh.peerBytes > 0, 'the mesh served some models from peers')
     assert.deepEqual(runningHerdPids(), [])
     assert.deepEqual(await processesUnder(root), [])
+  })
+
+  it('agrees with scale mode on the same trace: local and total hit rates within a few points, mesh and no mesh', async () => {
+    // 3 nodes, 4 models, 40 requests over about 10 s; scale mode's network set to the shaped origin and loopback.
+    const agreeing = parseScenario({
+      name: 'live-vs-scale',
+      seed: 11,
+      nodes: 3,
+      models: { count: 4, minBytes: 150 * KiB, maxBytes: 300 * KiB },
+      cache: { quotaFraction: 0.5 },
+      workload: { requests: 40, ratePerSec: 4, zipf: 1, nodeSkew: 0.2 },
+      origin: { latencyMs: 60, bandwidthBytesPerSec: 1024 * KiB, failureRate: 0 },
+      network: { peerBandwidthBytesPerSec: 50 * 1024 * KiB, peerRttMs: 2, walrusBandwidthBytesPerSec: 1024 * KiB, walrusLatencyMs: 60 }
+    })
+    const trace = generateTrace(agreeing)
+    const predicted = runScale(agreeing, trace)
+    const rate = (m: StrategyMetrics, hits: number): number => 100 * hits / m.requests
+    for (const strategy of ['mesh', 'noMesh'] as const) {
+      const live = await runLive({ scenario: agreeing, trace, strategy, workDir: join(root, `agree-${strategy}`) })
+      const scale = predicted[strategy]
+      accounted(live)
+      assert.equal(live.failed, 0, live.live.errors.join('; '))
+      const gaps = {
+        local: rate(live, live.localHits) - rate(scale, scale.localHits),
+        hit: rate(live, live.localHits + live.peerHits) - rate(scale, scale.localHits + scale.peerHits)
+      }
+      console.log(strategy, 'live − scale, points:', JSON.stringify(gaps), 'live', [live.localHits, live.peerHits, live.walrusHits], 'scale', [scale.localHits, scale.peerHits, scale.walrusHits])
+      // A few points: one request is 2.5 here, and request timing on a shared machine moves one or two across a download's end.
+      for (const [measure, gap] of Object.entries(gaps)) assert.ok(Math.abs(gap) <= AGREEMENT_POINTS, `${strategy} ${measure}: live and scale ${gap.toFixed(1)} points apart`)
+    }
   })
 
   it('a node that leaves and joins again: requests still accounted for, nothing left running', async () => {
