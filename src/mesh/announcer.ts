@@ -74,6 +74,14 @@ export class CacheAnnouncer {
     this.schedule()
   }
 
+  /**
+   * Stops announcing and applying announcements. The subscription and its
+   * validator stay until libp2p stops: unsubscribing would PRUNE our mesh
+   * peers with a 10 s backoff, and a node restarted within it (same peer ID)
+   * would have its GRAFTs refused, be scored down and be kept out of their
+   * meshes for a minute. Closing the connections tells them we left, with no
+   * backoff.
+   */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
@@ -83,8 +91,6 @@ export class CacheAnnouncer {
     const { pubsub } = this.components
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.topicValidators.delete(CACHE_TOPIC)
-    pubsub.unsubscribe(CACHE_TOPIC)
   }
 
   added (blobId: BlobId): void {
