@@ -8,7 +8,8 @@ import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { parseNodeConfig } from '../../src/node-config.js'
 import { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startNodes, startTestDevnet, stopNodes, testNodeConfig, waitFor, type TestDevnet } from '../helpers/mesh.js'
+import { quickNodeConfig } from '../../harness/in-process-mesh.js'
+import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 /** A few gossipsub heartbeats (1 s) and digest intervals (1 s in the tests): far below the 60 s of a prune backoff or the 10 s provider TTL. */
@@ -30,11 +31,11 @@ function inMesh (node: HerdNode, peerId: string): boolean {
 
 describe('the mesh under churn on one machine', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: TestDevnet
+  let devnet: Devnet
 
   before(async () => {
     dir = await tempDir()
-    devnet = await startTestDevnet(join(dir.path, 'devnet'))
+    devnet = await startDevnet(join(dir.path, 'devnet'))
   })
   after(async () => {
     await devnet?.stop()
@@ -58,7 +59,7 @@ describe('the mesh under churn on one machine', () => {
       await b.stop()
       await waitFor('A to forget B', () => !lists(a, held.blobId, bId) && !a.libp2p.getPeers().some(p => p.toString() === bId))
 
-      const b2 = new HerdNode(parseNodeConfig(testNodeConfig(join(nodesDir, 'node-1'), devnet, { bootstrap: a.libp2p.getMultiaddrs().map(String) })))
+      const b2 = new HerdNode(parseNodeConfig(quickNodeConfig(join(nodesDir, 'node-1'), devnet, { bootstrap: a.libp2p.getMultiaddrs().map(String) })))
       restarted = b2
       await b2.start()
       assert.equal(b2.peerId.toString(), bId, 'the same data dir gives the same peer ID')
