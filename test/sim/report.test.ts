@@ -207,6 +207,19 @@ describe('sim report', () => {
     assert.match(md, /thinned to 1,000 evenly spaced ranks per strategy \(mesh had more\)/)
   })
 
+  it('flags a live/scale gap only when the shown difference is over the threshold', async () => {
+    await using dir = await tempDir()
+    const report = fullReport()
+    delete report.sweeps
+    // 25/60 against 22/60: 5.000000000000004 points in floating point, shown and judged as 5.0.
+    report.strategies.noMesh = metrics(25, 0, 35, MiB, 1)
+    report.scaleCheck!.noMesh = metrics(22, 0, 38, MiB, 1)
+    await writeReport(dir.path, report)
+    const md = await readFile(join(dir.path, 'summary.md'), 'utf8')
+    assert.match(md, /\| noMesh \| Local hits \| 41\.7% \| 36\.7% \| \+5\.0 pts \|/)
+    assert.match(md, /All rates within 5 points/)
+  })
+
   it('skips the charts whose data is absent and says so', async () => {
     await using dir = await tempDir()
     const report = fullReport()
