@@ -395,7 +395,7 @@ try {
   console.log('|---|---:|---:|')
   console.log(`| canonicalTensors of inputs and outputs (main thread) | ${us(parts.canonicalUs.det)} | ${us(parts.canonicalUs.mlp)} |`)
   console.log(`| SHA-256 of both | ${us(parts.hashUs.det)} | ${us(parts.hashUs.mlp)} |`)
-  console.log(`| signReceipt (Ed25519 via @mysten/sui) | ${us(parts.signUs)} | ${us(parts.signUs)} |`)
+  console.log(`| signReceipt (Ed25519 via node:crypto) | ${us(parts.signUs)} | ${us(parts.signUs)} |`)
   console.log(`| ReceiptStore.appendMany, 1 receipt with tensors (level, sync) | ${us(parts.append1Us.det)} | ${us(parts.append1Us.mlp)} |`)
   const each = (v: number | undefined): string => v == null ? '-' : `${us(v)} (${us(v / 8)} each)`
   console.log(`| the same, 8 receipts in one write | ${each(parts.append8Us.det)} | ${each(parts.append8Us.mlp)} |`)
