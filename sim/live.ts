@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { syntheticShapeOfSize } from '../src/inference/synthetic-model.js'
 import { getJson, LiveCluster, type OriginShapingInit, type WalrusStats } from './live-cluster.js'
 import { quotaBytesOf, type Scenario } from './scenario.js'
+import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
 
 export { runningHerdPids } from './live-cluster.js'
@@ -51,6 +52,8 @@ export interface LiveMetrics extends StrategyMetrics {
     inferenceFailures: number
     /** Devnet counters over the replay. */
     walrusRangeRequests: number
+    /** libp2p bytes sent per protocol over the replay (the rest of `wireBytes` is connection overhead: Noise, Yamux, multistream). */
+    wireBytesByProtocol: Record<string, number>
     walrusFailuresInjected: number
     /** Node processes started (N, plus one per join). */
     nodeStarts: number
@@ -305,6 +308,12 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
     let dataGeneration = 0
 
     const before: WalrusStats = await cluster.walrusStats()
+    const wire = new WireTally()
+    const readWire = async (node: number): Promise<WireCounters | undefined> => {
+      const api = cluster.nodes[node]?.api
+      return api != null && cluster.isUp(node) ? readWireCounters(api, runSignal) : undefined
+    }
+    await Promise.all(cluster.nodes.map(async n => { wire.begin(n.index, await readWire(n.index)) }))
     const t0 = performance.now()
     const deadline = setTimeout(() => { controller.abort(new Error('the live run reached its deadline')) }, deadlineMs)
 
@@ -370,6 +379,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       nodeChain[node] = nodeChain[node]!.then(async () => {
         if (runSignal.aborted) return
         if (kind === 'leave') {
+          wire.end(node, await readWire(node))
           await cluster.stopNode(node)
         } else {
           if (!settings.keepCache) {
@@ -378,6 +388,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
           }
           const up = await cluster.startNode(node)
           if (!up) noteError(`node ${node} did not come back after a join`)
+          else wire.begin(node, await readWire(node))
         }
       }).catch(err => { noteError(`churn ${kind} of node ${node}: ${(err as Error).message}`) })
     }
@@ -407,6 +418,8 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
     const callerSignal: AbortSignal | undefined = options.signal
     if (callerSignal?.aborted === true) throw callerSignal.reason instanceof Error ? callerSignal.reason : new Error('aborted')
     const after: WalrusStats = await cluster.walrusStats()
+    await Promise.all(cluster.nodes.map(async n => { wire.end(n.index, await readWire(n.index)) }))
+    const wireBytes = wire.result()
     const peerCounts = (await Promise.all(cluster.nodes.filter(n => cluster.isUp(n.index)).map(async n => {
       try {
         const status = await getJson(`${n.api}/status`, 3_000)
@@ -439,6 +452,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       timeToModelMs: percentilesOf(timeToModel),
       inferenceMs: percentilesOf(inferenceMs),
       peerBytes,
+      wireBytes: wireBytes.total,
       perNodeHitRate: rates.length === 0
         ? { min: 0, max: 0, mean: 0 }
         : { min: Math.min(...rates), max: Math.max(...rates), mean: rates.reduce((a, b) => a + b, 0) / rates.length },
@@ -449,6 +463,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
         inferenceRuns: inferenceMs.length,
         inferenceFailures,
         walrusRangeRequests: after.rangeRequests - before.rangeRequests,
+        wireBytesByProtocol: wireBytes.byProtocol,
         walrusFailuresInjected: after.failuresInjected - before.failuresInjected,
         nodeStarts: cluster.nodes.reduce((sum, n) => sum + n.starts, 0),
         nodesWithoutPeers,

@@ -102,7 +102,7 @@ function chartJobs (report: SimReport): ChartJob[] {
 // report.json -----------------------------------------------------------------
 
 const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps']
-const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
+const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'wireBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
 const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
 const SPREAD_KEYS = ['min', 'mean', 'max']
 const SWEEP_KEYS = ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes']
@@ -208,13 +208,16 @@ function summaryMarkdown (report: SimReport, context: SummaryContext): string {
   lines.push('')
 
   const inference = present.some(s => report.strategies[s].inferenceMs != null)
+  const wire = present.some(s => report.strategies[s].wireBytes != null)
   lines.push('## Walrus egress and time to model', '')
-  lines.push(`| Strategy | Walrus fetches | Walrus bytes | Peer bytes | Time to model p50 / p95 / p99 |${inference ? ' Inference p50 / p95 / p99 |' : ''}`)
-  lines.push(`| --- | ---: | ---: | ---: | ---: |${inference ? ' ---: |' : ''}`)
+  if (wire) lines.push('Bytes on the wire: what the nodes\' libp2p connections sent, models, gossip and DHT, with encryption and framing.', '')
+  lines.push(`| Strategy | Walrus fetches | Walrus bytes | Peer bytes |${wire ? ' Bytes on the wire |' : ''} Time to model p50 / p95 / p99 |${inference ? ' Inference p50 / p95 / p99 |' : ''}`)
+  lines.push(`| --- | ---: | ---: | ---: |${wire ? ' ---: |' : ''} ---: |${inference ? ' ---: |' : ''}`)
   for (const s of present) {
     const m = report.strategies[s]
     const inf = m.inferenceMs != null ? ` ${percentiles(m.inferenceMs)} |` : ' — |'
-    lines.push(`| ${s} | ${formatCount(m.walrusFetches)} | ${formatBytes(m.walrusBytes)} | ${formatBytes(m.peerBytes)} | ${percentiles(m.timeToModelMs)} |${inference ? inf : ''}`)
+    const onWire = m.wireBytes != null ? ` ${formatBytes(m.wireBytes)} |` : ' — |'
+    lines.push(`| ${s} | ${formatCount(m.walrusFetches)} | ${formatBytes(m.walrusBytes)} | ${formatBytes(m.peerBytes)} |${wire ? onWire : ''} ${percentiles(m.timeToModelMs)} |${inference ? inf : ''}`)
   }
   lines.push('')
 

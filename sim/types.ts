@@ -51,6 +51,8 @@ export interface StrategyMetrics {
   inferenceMs?: Percentiles
   /** Bytes moved between nodes. */
   peerBytes: number
+  /** Live mode: every byte the nodes' libp2p connections sent over the replay (models, gossip, DHT, encryption and framing). */
+  wireBytes?: number
   /** Per node: hit rate (local + peer) / requests, to show the spread. */
   perNodeHitRate: { min: number, max: number, mean: number }
   /** Raw time-to-model samples (ms), for the CDF chart; capped in size. */

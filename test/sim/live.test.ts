@@ -89,6 +89,10 @@ describe('live mode: real herd processes replaying a trace', { timeout: 120_000 
     assert.equal(noMesh.peerBytes, 0)
     assert.ok(mesh.walrusBytes <= noMesh.walrusBytes, `mesh ${mesh.walrusBytes} bytes from Walrus, alone ${noMesh.walrusBytes}`)
     assert.ok(mesh.peerHits > 0 && mesh.peerBytes > 0, 'the mesh served some models from peers')
+    // On the wire: every model byte a peer sent, and gossip and encryption besides; alone, nothing.
+    assert.ok((mesh.wireBytes ?? 0) > mesh.peerBytes, `wire ${mesh.wireBytes} vs peer bytes ${mesh.peerBytes}`)
+    assert.ok((mesh.live.wireBytesByProtocol['/herd/blob/1.0.0'] ?? 0) >= mesh.peerBytes)
+    assert.equal(noMesh.wireBytes, 0)
     assert.deepEqual(runningHerdPids(), [])
     assert.deepEqual(await processesUnder(root), [])
   })

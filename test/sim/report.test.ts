@@ -54,8 +54,8 @@ function fullReport (): SimReport {
     startedAt: '2026-01-02T03:04:05.000Z',
     durationMs: 65_432,
     strategies: {
-      mesh: metrics(600, 300, 100, 250 * MiB, 2.5, { timeToModelSamples: samples(2500, 0.1), inferenceMs: { p50: 12, p95: 30, p99: 41 } }),
-      noMesh: metrics(600, 0, 400, 1000 * MiB, 4.75, { timeToModelSamples: samples(800, 0.4) }),
+      mesh: metrics(600, 300, 100, 250 * MiB, 2.5, { timeToModelSamples: samples(2500, 0.1), inferenceMs: { p50: 12, p95: 30, p99: 41 }, wireBytes: 960 * MiB }),
+      noMesh: metrics(600, 0, 400, 1000 * MiB, 4.75, { timeToModelSamples: samples(800, 0.4), wireBytes: 0 }),
       optimal: metrics(700, 250, 50, 125 * MiB, 1.5, { timeToModelSamples: samples(800, 0.05) })
     },
     scaleCheck: {
@@ -191,8 +191,9 @@ describe('sim report', () => {
     assert.match(md, /\| mesh \| 1,000 \| 600 \(60\.0%\) \| 300 \(30\.0%\) \| 100 \(10\.0%\) \| 90\.0% \| 25\.0% \/ 60\.0% \/ 95\.0% \|/)
     assert.match(md, /\| noMesh \| 1,000 \| 600 \(60\.0%\) \| 0 \(0\.0%\) \| 400 \(40\.0%\) \| 60\.0% \|/)
     // Walrus fetches and bytes in human units, time to model percentiles, inference where it ran.
-    assert.match(md, /\| mesh \| 100 \| 250 MiB \| 900 MiB \| 2\.50 ms \/ 25\.0 ms \/ 50\.0 ms \| 12\.0 ms \/ 30\.0 ms \/ 41\.0 ms \|/)
-    assert.match(md, /\| noMesh \| 400 \| 1000 MiB \| 0 B \| 4\.75 ms \/ 47\.5 ms \/ 95\.0 ms \| — \|/)
+    assert.match(md, /\| mesh \| 100 \| 250 MiB \| 900 MiB \| 960 MiB \| 2\.50 ms \/ 25\.0 ms \/ 50\.0 ms \| 12\.0 ms \/ 30\.0 ms \/ 41\.0 ms \|/)
+    assert.match(md, /\| noMesh \| 400 \| 1000 MiB \| 0 B \| 0 B \| 4\.75 ms \/ 47\.5 ms \/ 95\.0 ms \| — \|/)
+    assert.match(md, /\| optimal \| [^\n]* \| — \| [^|]+ \| — \|/, 'no wire bytes for the bound')
     assert.match(md, /Walrus served 250 MiB in 100 fetches, against 1000 MiB in 400 without it: 75\.0% less/)
     // Live against scale: differences in points, the one far apart flagged.
     assert.match(md, /\| mesh \| Local hits \| 60\.0% \| 59\.0% \| \+1\.0 pts \|/)
