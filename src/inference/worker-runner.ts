@@ -7,11 +7,19 @@ import { tensorFromProto, tensorToProto } from './tensor-codec.js'
 
 const log = logger('herd:inference:worker-runner')
 
+const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
+
 export interface WorkerRunnerInit extends Omit<SessionPoolInit, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
   /** Inference threads: runs at once. */
   workers?: number
   /** Shared by the workers: each keeps its sessions within its part. */
   memoryBudgetBytes?: number
+  /**
+   * A model whose session loads within this many ms is also loaded on an idle
+   * worker when its warm one is busy (a second copy soon pays for itself under
+   * load); a slower one waits for its warm worker. Default 1,000.
+   */
+  spreadMaxLoadMs?: number
 }
 
 /** A worker thread's own error, rebuilt with its name so callers can map it (InputMismatchError, ModelLoadError, ...). */
@@ -45,8 +53,9 @@ export interface RunOutcome {
 
 /**
  * Runs models on a few worker threads, each with its own session pool. A
- * model's runs go to a worker that has its session warm when one is free
- * enough, so a session is rarely loaded twice.
+ * model's runs go to a worker that has its session warm when one is free;
+ * when all its warm workers are busy, a model that loads quickly is loaded on
+ * an idle worker too, so one hot model can use every thread.
  */
 export class WorkerRunner {
   private readonly slots: Slot[] = []
@@ -55,10 +64,14 @@ export class WorkerRunner {
 
   private readonly count: number
   private readonly workerData: SessionPoolInit
+  private readonly spreadMaxLoadMs: number
+  /** Measured session load time per model (ms): the run's round trip less its run time, on a worker that was cold. */
+  private readonly loadMs = new Map<string, number>()
 
   constructor (init: WorkerRunnerInit = {}) {
     this.count = Math.max(1, init.workers ?? 2)
-    const { workers: _workers, memoryBudgetBytes, ...poolInit } = init
+    const { workers: _workers, memoryBudgetBytes, spreadMaxLoadMs, ...poolInit } = init
+    this.spreadMaxLoadMs = spreadMaxLoadMs ?? DEFAULT_SPREAD_MAX_LOAD_MS
     this.workerData = { ...poolInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor(memoryBudgetBytes / this.count) } : {}) }
   }
 
@@ -90,8 +103,15 @@ export class WorkerRunner {
     const byLoad = [...this.slots].sort((a, b) => a.busy - b.busy)
     const least = byLoad[0] as Slot
     const warm = byLoad.find(s => s.warm.has(blobId))
-    // A warm worker with one more run queued still beats loading the session again elsewhere.
-    return warm != null && warm.busy <= least.busy + 1 ? warm : least
+    if (warm == null || warm.busy === 0) return warm ?? least
+    if (least.busy === 0 && (this.loadMs.get(blobId) ?? Infinity) <= this.spreadMaxLoadMs) return least
+    // A warm worker with one more run queued still beats a slow load elsewhere.
+    return warm.busy <= least.busy + 1 ? warm : least
+  }
+
+  private noteLoad (blobId: string, ms: number): void {
+    const previous = this.loadMs.get(blobId)
+    this.loadMs.set(blobId, previous == null ? ms : 0.5 * previous + 0.5 * ms)
   }
 
   private async send (slot: Slot, request: WithoutId<RunWorkerRequest>): Promise<RunWorkerReply & { ok: true }> {
@@ -111,14 +131,22 @@ export class WorkerRunner {
   }
 
   async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
-    const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
+    const slot = this.pick(blobId)
+    const cold = !slot.warm.has(blobId)
+    const started = performance.now()
+    const reply = await this.send(slot, { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
+    if (cold) this.noteLoad(blobId, Math.max(0, performance.now() - started - (reply.runMs ?? 0)))
     const outputs: Record<string, ort.Tensor> = {}
     for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
     return { outputs, runMs: reply.runMs ?? 0 }
   }
 
   async warm (blobId: string, path: string): Promise<void> {
-    await this.send(this.pick(blobId), { kind: 'warm', blobId, path })
+    const slot = this.pick(blobId)
+    const cold = !slot.warm.has(blobId)
+    const started = performance.now()
+    await this.send(slot, { kind: 'warm', blobId, path })
+    if (cold) this.noteLoad(blobId, performance.now() - started)
   }
 
   async drop (blobId: string): Promise<void> {
