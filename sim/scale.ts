@@ -52,6 +52,8 @@ import type { ChurnEvent, StrategyMetrics, StrategyName, SweepPoint, Trace, Trac
 export type ScaleStrategy = 'mesh' | 'noMesh'
 
 const STREAM_PEER_CHOICE = 7
+/** Requests between progress reports. */
+const PROGRESS_EVERY = 4096
 
 interface Download {
   node: number
@@ -234,9 +236,10 @@ class ScaleModel {
     return { live: true, policy: createPolicy(this.scenario.cache.policy), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
   }
 
-  run (): StrategyMetrics {
+  run (onRequests?: (count: number) => void): StrategyMetrics {
     const { requests, churn } = this.trace
     let r = 0
+    let reported = 0
     let c = 0
     while (r < requests.length || c < churn.length || this.queue.size > 0) {
       const request = requests[r]
@@ -253,8 +256,13 @@ class ScaleModel {
         this.now = (request as TraceRequest).atMs
         this.request(request as TraceRequest)
         r++
+        if (onRequests != null && r - reported >= PROGRESS_EVERY) {
+          onRequests(r - reported)
+          reported = r
+        }
       }
     }
+    if (r > reported) onRequests?.(r - reported)
     return this.metrics()
   }
 
@@ -566,19 +574,30 @@ class ScaleModel {
   }
 }
 
+export interface ScaleOptions {
+  /** Called as requests are replayed (a count since the last call), for a progress bar; the model runs synchronously. */
+  onRequests?: (count: number) => void
+}
+
 /** Replays `trace` through the scale model with or without the mesh. */
-export function simulateScale (scenario: Scenario, trace: Trace, strategy: ScaleStrategy): StrategyMetrics {
+export function simulateScale (scenario: Scenario, trace: Trace, strategy: ScaleStrategy, options: ScaleOptions = {}): StrategyMetrics {
   if (trace.models.length !== scenario.models.count) throw new RangeError(`the trace has ${trace.models.length} models, the scenario ${scenario.models.count}`)
-  return new ScaleModel(scenario, trace, strategy).run()
+  return new ScaleModel(scenario, trace, strategy).run(options.onRequests)
 }
 
 /** Mesh, no mesh and the offline optimum on one trace (generated from the scenario if not given). */
-export function runScale (scenario: Scenario, trace: Trace = generateTrace(scenario)): Record<StrategyName, StrategyMetrics> {
+export function runScale (scenario: Scenario, trace: Trace = generateTrace(scenario), options: ScaleOptions = {}): Record<StrategyName, StrategyMetrics> {
   return {
-    mesh: simulateScale(scenario, trace, 'mesh'),
-    noMesh: simulateScale(scenario, trace, 'noMesh'),
+    mesh: simulateScale(scenario, trace, 'mesh', options),
+    noMesh: simulateScale(scenario, trace, 'noMesh', options),
     optimal: optimalMetrics(scenario, trace)
   }
+}
+
+/** Requests runScale (and, with `sweep`, sweepScale) replays: the total of a progress bar. */
+export function scaleWork (scenario: Scenario, trace: Trace, sweep: boolean): number {
+  const runs = 1 + (sweep ? sweepFractions(scenario).length + sweepNodeCounts(scenario).length : 0)
+  return runs * 2 * trace.requests.length
 }
 
 export interface ScaleSweeps {
@@ -599,22 +618,29 @@ function defaultNodeCounts (nodes: number): number[] {
 
 const hitRate = (m: StrategyMetrics): number => m.requests === 0 ? 0 : (m.localHits + m.peerHits) / m.requests
 
-export function sweepScale (scenario: Scenario, trace: Trace = generateTrace(scenario)): ScaleSweeps {
-  const fractions = scenario.sweep?.cacheFractions ?? [0.02, 0.05, 0.1, 0.2, 0.4]
+function sweepFractions (scenario: Scenario): number[] {
+  return scenario.sweep?.cacheFractions ?? [0.02, 0.05, 0.1, 0.2, 0.4]
+}
+
+function sweepNodeCounts (scenario: Scenario): number[] {
+  return scenario.sweep?.nodeCounts ?? defaultNodeCounts(scenario.nodes)
+}
+
+export function sweepScale (scenario: Scenario, trace: Trace = generateTrace(scenario), options: ScaleOptions = {}): ScaleSweeps {
   const hitRateByCacheSize: SweepPoint[] = []
   const localHitRateByCacheSize: SweepPoint[] = []
-  for (const x of fractions) {
+  for (const x of sweepFractions(scenario)) {
     const at = withCacheFraction(scenario, x)
-    for (const [strategy, metrics] of Object.entries(runScale(at, trace)) as Array<[StrategyName, StrategyMetrics]>) {
+    for (const [strategy, metrics] of Object.entries(runScale(at, trace, options)) as Array<[StrategyName, StrategyMetrics]>) {
       hitRateByCacheSize.push({ x, strategy, value: hitRate(metrics) })
       localHitRateByCacheSize.push({ x, strategy, value: metrics.requests === 0 ? 0 : metrics.localHits / metrics.requests })
     }
   }
   const walrusBytesByNodes: SweepPoint[] = []
-  for (const x of scenario.sweep?.nodeCounts ?? defaultNodeCounts(scenario.nodes)) {
+  for (const x of sweepNodeCounts(scenario)) {
     const at: Scenario = { ...scenario, nodes: x }
     const atTrace = x === trace.nodes ? trace : generateTrace(at)
-    for (const [strategy, metrics] of Object.entries(runScale(at, atTrace)) as Array<[StrategyName, StrategyMetrics]>) {
+    for (const [strategy, metrics] of Object.entries(runScale(at, atTrace, options)) as Array<[StrategyName, StrategyMetrics]>) {
       walrusBytesByNodes.push({ x, strategy, value: metrics.walrusBytes })
     }
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { loadScenario, parseScenario, type Scenario, type ScenarioInput } from '../../sim/scenario.js'
 import { generateTrace } from '../../sim/trace.js'
-import { runScale, simulateScale, sweepScale } from '../../sim/scale.js'
+import { runScale, scaleWork, simulateScale, sweepScale } from '../../sim/scale.js'
 import { optimalMetrics } from '../../sim/optimal.js'
 import type { StrategyMetrics, Trace } from '../../sim/types.js'
 
@@ -147,7 +147,11 @@ describe('scale mode', () => {
       x.workload.requests = 5000
       x.sweep = { cacheFractions: [0.02, 0.1, 0.3], nodeCounts: [10, 50, 200] }
     })
-    const { hitRateByCacheSize, localHitRateByCacheSize, walrusBytesByNodes } = sweepScale(s)
+    let replayed = 0
+    const { hitRateByCacheSize, localHitRateByCacheSize, walrusBytesByNodes } = sweepScale(s, generateTrace(s), { onRequests: n => { replayed += n } })
+    // Progress covers every replay: 3 cache sizes and 3 node counts, mesh and no mesh, 5,000 requests each.
+    assert.equal(replayed, 6 * 2 * 5000)
+    assert.equal(scaleWork(s, generateTrace(s), true), 7 * 2 * 5000, 'with the scenario\'s own run')
     assert.equal(hitRateByCacheSize.length, 9)
     assert.equal(localHitRateByCacheSize.length, 9)
     assert.equal(walrusBytesByNodes.length, 9)

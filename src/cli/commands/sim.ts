@@ -6,10 +6,10 @@ import type { Command } from 'commander'
 import { runLive } from '../../../sim/live.js'
 import { optimalMetrics } from '../../../sim/optimal.js'
 import { writeReport } from '../../../sim/report.js'
-import { runScale, sweepScale } from '../../../sim/scale.js'
+import { runScale, scaleWork, sweepScale, type ScaleOptions } from '../../../sim/scale.js'
 import { loadScenario, type Scenario } from '../../../sim/scenario.js'
 import { generateTrace } from '../../../sim/trace.js'
-import type { SimReport } from '../../../sim/types.js'
+import type { SimReport, Trace } from '../../../sim/types.js'
 import { integer, printJson } from '../options.js'
 import { untilSignal } from '../signals.js'
 
@@ -22,7 +22,8 @@ interface SimOptions {
 
 function progressBar (label: string, quiet: boolean | undefined): { update: (done: number, total: number) => void, stop: () => void } {
   if (quiet === true || !process.stderr.isTTY) return { update: () => {}, stop: () => {} }
-  const bar = new SingleBar({ format: `${label} {bar} {percentage}% | {value}/{total} requests | {duration_formatted}`, stream: process.stderr }, Presets.shades_classic)
+  // Redrawn from update() itself: scale mode replays synchronously, so the bar's timer would not fire.
+  const bar = new SingleBar({ format: `${label} {bar} {percentage}% | {value}/{total} requests | {duration_formatted}`, stream: process.stderr, synchronousUpdate: true }, Presets.shades_classic)
   let started = false
   return {
     update: (done, total) => {
@@ -66,6 +67,10 @@ export function simCommand (program: Command): void {
           }
         }
         strategies.optimal = optimalMetrics(scenario, trace)
+        const { scaleCheck, sweeps } = withScaleProgress('scale', scenario, trace, true, options.quiet, progress => ({
+          scaleCheck: runScale(scenario, trace, progress),
+          sweeps: sweepScale(scenario, trace, progress)
+        }))
         const report: SimReport = {
           mode: 'live',
           scenario,
@@ -73,8 +78,8 @@ export function simCommand (program: Command): void {
           startedAt: new Date(started).toISOString(),
           durationMs: Date.now() - started,
           strategies: strategies as SimReport['strategies'],
-          scaleCheck: runScale(scenario, trace),
-          sweeps: sweepScale(scenario, trace)
+          scaleCheck,
+          sweeps
         }
         const { files } = await writeReport(out, report)
         printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
@@ -94,19 +99,36 @@ export function simCommand (program: Command): void {
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
       const started = Date.now()
       const trace = generateTrace(scenario)
+      const sweep = options.sweep !== false
+      const { strategies, sweeps } = withScaleProgress('scale', scenario, trace, sweep, options.quiet, progress => ({
+        strategies: runScale(scenario, trace, progress),
+        sweeps: sweep ? sweepScale(scenario, trace, progress) : undefined
+      }))
       const report: SimReport = {
         mode: 'scale',
         scenario,
         seed: scenario.seed,
         startedAt: new Date(started).toISOString(),
         durationMs: 0,
-        strategies: runScale(scenario, trace),
-        ...(options.sweep !== false ? { sweeps: sweepScale(scenario, trace) } : {})
+        strategies,
+        ...(sweeps != null ? { sweeps } : {})
       }
       report.durationMs = Date.now() - started
       const { files } = await writeReport(out, report)
       printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
     })
+}
+
+/** Runs scale-mode work with a progress bar over the requests it replays. */
+function withScaleProgress<T> (label: string, scenario: Scenario, trace: Trace, sweep: boolean, quiet: boolean | undefined, work: (progress: ScaleOptions) => T): T {
+  const bar = progressBar(label, quiet)
+  const total = scaleWork(scenario, trace, sweep)
+  let done = 0
+  try {
+    return work({ onRequests: count => { done = Math.min(total, done + count); bar.update(done, total) } })
+  } finally {
+    bar.stop()
+  }
 }
 
 function summary (report: SimReport): Record<string, { localHits: number, peerHits: number, walrusHits: number, walrusBytes: number, timeToModelMs: { p50: number, p95: number, p99: number } }> {
