@@ -257,7 +257,7 @@ export class BlobCache extends EventTarget {
       if (plan != null) return this.startDownload(id, d, plan)
       const left = deadline - performance.now()
       if (left <= 0) {
-        throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open or downloading${this.roomWaitMs > 0 ? ` for ${this.roomWaitMs} ms` : ''}`)
+        throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open, downloading, or downloaded and not yet used${this.roomWaitMs > 0 ? ` for ${this.roomWaitMs} ms` : ''}`)
       }
       log('%s waits for room: %d bytes needed', id, d.size)
       // A new blob's grace ends without an event: look again by then.
