@@ -126,7 +126,9 @@ export class Fetcher extends EventTarget {
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()
-    const lookup = components.providers.providers(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, signal) : Promise.resolve()
+    // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
+    const lookupDone = new AbortController()
+    const lookup = components.providers.providers(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
     const download = new Download(description, partial, {
       selfId: components.selfId,
       client: components.client,
@@ -148,6 +150,7 @@ export class Fetcher extends EventTarget {
     } finally {
       this.counters.bytesFromPeers += download.bytesFrom.peer
       this.counters.bytesFromWalrus += download.bytesFrom.walrus
+      lookupDone.abort()
       await lookup
       if (!partial.complete()) await partial.close()
     }

@@ -114,6 +114,35 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
+  it('does not hold a finished download for a DHT lookup that is still running', async () => {
+    const bytes = randomModel(512 * 1024)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(dir.path, 'slow-dht'), devnet)
+    const [node] = nodes as [HerdNode]
+    // A DHT that finds nothing and answers only when told to stop, as a lookup on a large or lossy network would.
+    let lookups = 0
+    let aborted = 0
+    node.libp2p.contentRouting.findProviders = async function * (_cid, options) {
+      lookups++
+      // Bounded by the test whatever the caller passes.
+      const signal = AbortSignal.any([AbortSignal.timeout(30_000), ...(options?.signal != null ? [options.signal] : [])])
+      await new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })
+      aborted++
+      yield * []
+    }
+    try {
+      const started = performance.now()
+      await node.fetcher.fetch(blobId)
+      const ms = performance.now() - started
+      assert.equal(lookups, 1, 'the fetch knew no provider, so it asked the DHT')
+      assert.equal(aborted, 1, 'the lookup was ended')
+      // The lookup gives up by itself after 5 s: a fetch held for it would take that long.
+      assert.ok(ms < 3_000, `the fetch took ${Math.round(ms)} ms`)
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
+
   it('keeps the cache within its quota under a stream of blobs larger than it; a node with no peers does not wait to coordinate', { timeout: 60_000 }, async () => {
     const quota = 3 * 1024 * 1024
     const blobs: Array<{ blobId: BlobId, size: number }> = []
