@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
+import { fastMessageId } from './fast-message-id.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type MeshServices = {
@@ -85,6 +86,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
+        fastMsgIdFn: fastMessageId,
         scoreParams: { IPColocationFactorWhitelist: allowedIps(init.allow ?? []) }
       }),
       dht: kadDHT({
