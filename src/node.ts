@@ -169,6 +169,7 @@ export class HerdNode {
         walrus,
         describe: async (blobId, options) => this.describe(blobId, options),
         announceFetching: blobId => { announcer.fetching(blobId) },
+        announceStopped: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length
       }, { tuning: config.fetch })

@@ -38,6 +38,8 @@ export interface FetcherComponents {
   describe: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<BlobDescription>
   /** Tells the mesh a download has started, so peers split the Walrus reads and ask us for chunks. */
   announceFetching: (blobId: BlobId) => void
+  /** Tells the mesh a download ended without the blob, so peers stop counting this node among its readers. */
+  announceStopped?: (blobId: BlobId) => void
   /** Holders beyond gossip's reach: the DHT's provider records. */
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
   /** Peers that hear this node's announcements (the cache topic's subscribers). Absent: assumed some. */
@@ -98,7 +100,11 @@ export class Fetcher extends EventTarget {
     if (options.onProgress != null) listeners.add(options.onProgress)
     let download = this.downloads.get(blobId)
     if (download == null) {
-      download = this.download(blobId).finally(() => {
+      download = this.download(blobId).catch(err => {
+        // Otherwise peers would wait out the stall timeout for this node's share of the Walrus reads.
+        this.components.announceStopped?.(blobId)
+        throw err
+      }).finally(() => {
         this.downloads.delete(blobId)
         this.listeners.delete(blobId)
       })

@@ -143,6 +143,24 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
+  it('a download that fails tells its peers it stopped: they no longer count it as a reader', async () => {
+    const { blobId } = await devnet.publish(randomModel(CHUNK * 3), { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(dir.path, 'stopped'), devnet, { fetch: { maxWalrusFaults: 2 } })
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    // Every Walrus answer fails, slowly enough for B to hear that A started.
+    devnet.walrus.setShaping({ latencyMs: 400, failureRate: 1 })
+    try {
+      const failing = a.fetcher.fetch(blobId)
+      await waitFor('B to hear that A is fetching', () => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'fetching'))
+      await assert.rejects(failing)
+      // Well inside the 10 s provider TTL (the failure comes about 4 s in): the 'dropped' announcement, not expiry.
+      await waitFor('B to forget A as a reader', () => !b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString()), 2_000)
+    } finally {
+      devnet.walrus.setShaping({ latencyMs: 0, failureRate: 0 })
+      await stopNodes(nodes)
+    }
+  })
+
   it('keeps the cache within its quota under a stream of blobs larger than it; a node with no peers does not wait to coordinate', { timeout: 60_000 }, async () => {
     const quota = 3 * 1024 * 1024
     const blobs: Array<{ blobId: BlobId, size: number }> = []
