@@ -10,12 +10,12 @@
  * over the replay.
  */
 
-import { mkdir, readdir, rm } from 'node:fs/promises'
+import { mkdir, readdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { syntheticShapeOfSize } from '../src/inference/synthetic-model.js'
 import { getJson, LiveCluster, type OriginShapingInit, type WalrusStats } from './live-cluster.js'
-import { quotaBytesOf, type Scenario } from './scenario.js'
+import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
 
@@ -151,6 +151,33 @@ export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaByt
   }
 }
 
+/** A scenario live mode cannot run on this machine: too many nodes, or more bytes than the disk has free. */
+export class LiveScenarioError extends Error {
+  override readonly name = 'LiveScenarioError'
+}
+
+/**
+ * Disk a live run needs at most: the requested models once on the local
+ * Walrus, the largest once more while it is pushed, and every node's cache
+ * full (a node that rejoins as a new machine gets a new data dir).
+ */
+export function liveDiskBytes (scenario: Scenario, trace: Trace): number {
+  const sizes = [...new Set(trace.requests.map(r => r.model))].map(m => trace.models[m]?.sizeBytes ?? 0)
+  const nodeDirs = trace.nodes + (scenario.churn?.keepCache === false ? trace.churn.filter(c => c.kind === 'join').length : 0)
+  return sizes.reduce((a, b) => a + b, 0) + Math.max(0, ...sizes) + nodeDirs * liveSettings(scenario, trace).cacheQuotaBytes
+}
+
+/** Refuses, before anything starts, a run that cannot fit: more than MAX_LIVE_NODES nodes, or more disk than `freeBytes`. */
+export function checkLiveScenario (scenario: Scenario, trace: Trace, freeBytes: number): void {
+  if (trace.nodes > MAX_LIVE_NODES) {
+    throw new LiveScenarioError(`live mode runs at most ${MAX_LIVE_NODES} nodes (real processes); ${scenario.name} has ${trace.nodes}: run it with herd sim scale`)
+  }
+  const need = liveDiskBytes(scenario, trace)
+  if (need > freeBytes) {
+    throw new LiveScenarioError(`${scenario.name} needs up to ${need} bytes of disk in live mode (the models on the local Walrus and every node's cache), and ${freeBytes} are free: shrink the models or the cache, or run it with herd sim scale`)
+  }
+}
+
 /** POSTs the fetch and reads its NDJSON to the end. */
 async function fetchModel (api: string, blobId: string, timeoutMs: number, signal: AbortSignal): Promise<FetchOutcome> {
   const started = performance.now()
@@ -232,6 +259,9 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
   const settings = liveSettings(scenario, trace)
   const total = trace.requests.length
   const setupStarted = performance.now()
+  await mkdir(options.workDir, { recursive: true })
+  const disk = await statfs(options.workDir)
+  checkLiveScenario(scenario, trace, disk.bavail * disk.bsize)
 
   // The run's own abort: the caller's signal, or the deadline once the replay has started.
   const controller = new AbortController()
@@ -247,7 +277,6 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
   const bandwidth = settings.shaping.bandwidthBytesPerSec
 
   // A fresh start: a cache left in the work dir by an earlier run would skew every figure.
-  await mkdir(options.workDir, { recursive: true })
   for (const entry of await readdir(options.workDir)) {
     if (/^(devnet|models|publisher|node-\d+(-\d+)?|node-config\.json)$/.test(entry)) await rm(join(options.workDir, entry), { recursive: true, force: true })
   }

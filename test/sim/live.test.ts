@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runLive, runningHerdPids, type LiveMetrics } from '../../sim/live.js'
+import { checkLiveScenario, liveDiskBytes, runLive, runningHerdPids, type LiveMetrics } from '../../sim/live.js'
 import { runScale } from '../../sim/scale.js'
 import { parseScenario } from '../../sim/scenario.js'
 import { generateTrace } from '../../sim/trace.js'
@@ -61,6 +61,19 @@ function tinyTrace (churn: boolean): Trace {
 function accounted (m: LiveMetrics): void {
   assert.equal(m.localHits + m.peerHits + m.walrusHits + m.failed, m.requests, JSON.stringify(m))
 }
+
+describe('live mode: what it refuses before starting anything', () => {
+  it('refuses more nodes than processes fit, and more bytes than the disk has free, naming the way out', () => {
+    const big = parseScenario({ name: 'too-many', seed: 1, nodes: 33, mode: 'scale', models: { count: 2, minBytes: KiB, maxBytes: KiB }, cache: { quotaBytes: 4 * KiB }, workload: { requests: 10, ratePerSec: 1, zipf: 1 } })
+    assert.throws(() => { checkLiveScenario(big, generateTrace(big), Number.MAX_SAFE_INTEGER) }, (err: Error) => err.name === 'LiveScenarioError' && /at most 32 nodes/.test(err.message) && /herd sim scale/.test(err.message))
+    const small = scenario(false)
+    const trace = tinyTrace(false)
+    // Three models of 200-210 KiB once on Walrus, the largest again while pushed, three caches of 4 MiB.
+    assert.equal(liveDiskBytes(small, trace), (200 + 205 + 210) * KiB + 210 * KiB + 3 * 4096 * KiB)
+    assert.throws(() => { checkLiveScenario(small, trace, liveDiskBytes(small, trace) - 1) }, (err: Error) => err.name === 'LiveScenarioError' && /disk/.test(err.message))
+    checkLiveScenario(small, trace, liveDiskBytes(small, trace))
+  })
+})
 
 describe('live mode: real herd processes replaying a trace', { timeout: 120_000 }, () => {
   let root: string
