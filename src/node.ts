@@ -89,6 +89,7 @@ export class HerdNode {
     runner: WorkerRunner
     inference: InferenceService
     inferServer: InferServer
+    inferClient: InferClient
     receipts: ReceiptStore
     batcher: Batcher
     proofs: ProofService
@@ -211,7 +212,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer, receipts, batcher, proofs }
+      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -247,6 +248,7 @@ export class HerdNode {
       await parts.fetcher.stop()
       await parts.announcer.stop()
       await parts.inferServer.stop().catch(err => { log.error('stopping the inference server - %e', err) })
+      await parts.inferClient.close()
       await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()

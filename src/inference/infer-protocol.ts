@@ -1,6 +1,6 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { pbStream } from '@libp2p/utils'
+import { pbStream, type ProtobufStream } from '@libp2p/utils'
 import { asInferError, InferError, type InferErrorCode } from './infer-errors.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
@@ -11,9 +11,21 @@ const log = logger('herd:inference:protocol')
 export const INFER_PROTOCOL = '/herd/infer/1.0.0'
 export const MAX_INFER_REQUEST_BYTES = 64 * 1024 * 1024
 export const MAX_INFER_REPLY_BYTES = 256 * 1024 * 1024
-/** Concurrent inference streams per connection: the per-peer limit. */
-export const MAX_INBOUND_INFER_STREAMS = 4
+/** Inference streams per connection, in use or kept open by the caller: the per-peer limit. */
+export const MAX_INBOUND_INFER_STREAMS = 8
 export const REQUEST_READ_TIMEOUT_MS = 30_000
+/** A stream with no request for this long after a reply is closed by the server. */
+export const IDLE_STREAM_MS = 30_000
+/** Read errors that mean the caller is done with the stream (closed, reset, idle), not a malformed request. */
+/**
+ * Kept streams per peer, and how long one is kept: under the server's
+ * IDLE_STREAM_MS, so the client closes first. Four cover a caller with four
+ * requests in flight without opening and closing streams, and, with streams
+ * still closing, stay within the server's MAX_INBOUND_INFER_STREAMS.
+ */
+export const MAX_IDLE_STREAMS_PER_PEER = 4
+export const CLIENT_IDLE_STREAM_MS = 10_000
+const END_OF_REQUESTS = new Set(['UnexpectedEOFError', 'TimeoutError', 'AbortError', 'StreamResetError', 'StreamStateError'])
 
 export interface InferServerComponents {
   registrar: {
@@ -24,7 +36,11 @@ export interface InferServerComponents {
   limits?: Partial<TensorLimits>
 }
 
-/** Serves /herd/infer/1.0.0: one request and one reply per stream; the run is cancelled if the caller goes away. */
+/**
+ * Serves /herd/infer/1.0.0: requests and replies in turn on one stream, until
+ * the caller closes it or leaves it idle for `IDLE_STREAM_MS`; a run is
+ * cancelled if the caller goes away.
+ */
 export class InferServer {
   private readonly components: InferServerComponents
   private readonly active = new Set<Promise<void>>()
@@ -55,31 +71,21 @@ export class InferServer {
       await pb.write({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
     try {
-      let request: InferRequest
-      try {
-        request = await pb.read(InferRequest, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS), limits: { inputs: this.components.limits?.maxTensors ?? 64 } })
-      } catch (err) {
-        const tooLarge = (err as Error).name === 'InvalidDataLengthError'
-        await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
-        return
-      }
-      let result: InferResult
-      try {
-        const inputs = decodeInputs(request, this.components.limits)
-        result = await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal: gone.signal })
-      } catch (err) {
+      for (let served = 0; stream.status === 'open' && !gone.signal.aborted; served++) {
+        let request: InferRequest
+        try {
+          request = await pb.read(InferRequest, { signal: AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS), limits: { inputs: this.components.limits?.maxTensors ?? 64 } })
+        } catch (err) {
+          // After a reply, the caller closing the stream or leaving it idle ends it: nothing to answer.
+          if (served > 0 && END_OF_REQUESTS.has((err as Error).name)) return
+          const tooLarge = (err as Error).name === 'InvalidDataLengthError'
+          await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
+          return
+        }
+        const answer = await this.answer(request, gone.signal)
         if (gone.signal.aborted) return
-        const known = asInferError(err) ?? new InferError('INTERNAL', (err as Error).message)
-        await reply({ status: InferReply.Status[known.code], message: known.message })
-        return
+        await reply(answer)
       }
-      await reply({
-        outputs: Object.entries(result.outputs).map(([name, tensor]) => tensorToProto(name, tensor)),
-        node: result.node,
-        modelBlobId: result.modelBlobId,
-        runMs: Math.round(result.runMs),
-        ...(result.receipt != null ? { receipt: result.receipt as Uint8Array<ArrayBuffer> } : {})
-      })
     } catch (err) {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
       stream.abort(err as Error)
@@ -87,6 +93,25 @@ export class InferServer {
       stream.removeEventListener('close', onClose)
       // Every path closes the stream: a half-open one would count against the peer's stream limit.
       if (stream.status === 'open') await stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) }).catch(err => { stream.abort(err as Error) })
+    }
+  }
+
+  /** The reply to one request: the outputs, or the error's code and message. */
+  private async answer (request: InferRequest, signal: AbortSignal): Promise<Partial<InferReply>> {
+    let result: InferResult
+    try {
+      const inputs = decodeInputs(request, this.components.limits)
+      result = await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal })
+    } catch (err) {
+      const known = asInferError(err) ?? new InferError('INTERNAL', (err as Error).message)
+      return { status: InferReply.Status[known.code], message: known.message }
+    }
+    return {
+      outputs: Object.entries(result.outputs).map(([name, tensor]) => tensorToProto(name, tensor)),
+      node: result.node,
+      modelBlobId: result.modelBlobId,
+      runMs: Math.round(result.runMs),
+      ...(result.receipt != null ? { receipt: result.receipt as Uint8Array<ArrayBuffer> } : {})
     }
   }
 }
@@ -104,33 +129,99 @@ export interface InferClientComponents {
   dialProtocol: (peer: PeerId, protocol: string, options: { signal: AbortSignal }) => Promise<Stream>
 }
 
-/** Asks a peer to run a model over /herd/infer/1.0.0. */
+interface OpenStream {
+  stream: Stream
+  pb: ProtobufStream<Stream>
+  idleTimer?: NodeJS.Timeout
+}
+
+/**
+ * Asks peers to run models over /herd/infer/1.0.0. A stream whose reply came
+ * back is kept for the next request to the same peer (opening one costs
+ * about half a millisecond), at most `MAX_IDLE_STREAMS_PER_PEER` of them and
+ * for less than the server keeps it.
+ */
 export class InferClient {
   private readonly components: InferClientComponents
+  private readonly idle = new Map<string, OpenStream[]>()
 
   constructor (components: InferClientComponents) {
     this.components = components
   }
 
   async infer (peer: PeerId, input: InferInput, options: { signal: AbortSignal, limits?: Partial<TensorLimits> }): Promise<InferResult> {
-    const stream = await this.components.dialProtocol(peer, INFER_PROTOCOL, { signal: options.signal })
-    try {
-      const pb = pbStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES, maxBufferSize: MAX_INFER_REPLY_BYTES + 1024 })
-      await pb.write({
-        model: input.model,
-        inputs: Object.entries(input.inputs).map(([name, tensor]) => tensorToProto(name, tensor)),
-        deadlineMs: input.deadlineMs ?? 0,
-        hops: input.hops ?? 0
-      }, InferRequest, { signal: options.signal })
-      const reply = await pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? 64 } })
-      await stream.close({ signal: options.signal }).catch(() => {})
+    const request = {
+      model: input.model,
+      inputs: Object.entries(input.inputs).map(([name, tensor]) => tensorToProto(name, tensor)),
+      deadlineMs: input.deadlineMs ?? 0,
+      hops: input.hops ?? 0
+    }
+    let reused = this.takeIdle(peer)
+    for (;;) {
+      const open = reused ?? await this.open(peer, options.signal)
+      let reply: InferReply
+      try {
+        await open.pb.write(request, InferRequest, { signal: options.signal })
+        reply = await open.pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? 64 } })
+      } catch (err) {
+        open.stream.abort(err as Error)
+        // A kept stream the server closed meanwhile: once more, on a new one.
+        if (reused != null && !options.signal.aborted && END_OF_REQUESTS.has((err as Error).name)) {
+          reused = undefined
+          continue
+        }
+        throw err
+      }
+      this.keep(peer, open)
       if (reply.status !== InferReply.Status.OK) throw new InferError(reply.status as InferErrorCode, `${peer.toString()}: ${reply.message}`)
       const outputs: InferResult['outputs'] = {}
       for (const tensor of reply.outputs) outputs[tensor.name] = tensorFromProto(tensor, options.limits)
       return { outputs, node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, route: 'forwarded', ...(reply.receipt.byteLength > 0 ? { receipt: reply.receipt } : {}) }
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
     }
+  }
+
+  /** Closes the kept streams. */
+  async close (): Promise<void> {
+    const all = [...this.idle.values()].flat()
+    this.idle.clear()
+    await Promise.all(all.map(async open => { await this.closeStream(open) }))
+  }
+
+  private async open (peer: PeerId, signal: AbortSignal): Promise<OpenStream> {
+    const stream = await this.components.dialProtocol(peer, INFER_PROTOCOL, { signal })
+    return { stream, pb: pbStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES, maxBufferSize: MAX_INFER_REPLY_BYTES + 1024 }) }
+  }
+
+  private takeIdle (peer: PeerId): OpenStream | undefined {
+    const list = this.idle.get(peer.toString())
+    for (let open = list?.pop(); open != null; open = list?.pop()) {
+      clearTimeout(open.idleTimer)
+      if (open.stream.status === 'open' && open.stream.writeStatus === 'writable') return open
+      open.stream.abort(new Error('closed while idle'))
+    }
+    return undefined
+  }
+
+  private keep (peer: PeerId, open: OpenStream): void {
+    const key = peer.toString()
+    const list = this.idle.get(key) ?? []
+    if (list.length >= MAX_IDLE_STREAMS_PER_PEER || open.stream.status !== 'open') {
+      void this.closeStream(open)
+      return
+    }
+    open.idleTimer = setTimeout(() => {
+      const at = list.indexOf(open)
+      if (at >= 0) list.splice(at, 1)
+      if (list.length === 0 && this.idle.get(key) === list) this.idle.delete(key)
+      void this.closeStream(open)
+    }, CLIENT_IDLE_STREAM_MS)
+    open.idleTimer.unref()
+    list.push(open)
+    this.idle.set(key, list)
+  }
+
+  private async closeStream (open: OpenStream): Promise<void> {
+    clearTimeout(open.idleTimer)
+    await open.stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) }).catch(err => { open.stream.abort(err as Error) })
   }
 }

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
 import { InferClient, INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
@@ -64,6 +65,39 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     const result = await client.infer((nodes[0] as HerdNode).peerId, { model: 'mlp', inputs: { x: input } }, { signal: AbortSignal.timeout(30_000) })
     assert.equal(result.node, (nodes[0] as HerdNode).peerId.toString())
     assert.deepEqual(tensorsToJson(result.outputs, { binary: true }), tensorsToJson(expected, { binary: true }))
+    await client.close()
+  })
+
+  it('keeps a stream for the next request to the same peer, and replaces one the server has closed', async () => {
+    const opened: Stream[] = []
+    const client = new InferClient({
+      dialProtocol: async (peer, protocol, options) => {
+        const stream = await caller.dialProtocol(peer, protocol, options)
+        opened.push(stream)
+        return stream
+      }
+    })
+    const holder = (nodes[0] as HerdNode).peerId
+    const ask = async (): Promise<void> => {
+      const result = await client.infer(holder, { model: 'mlp', inputs: { x: batch(2, 3) } }, { signal: AbortSignal.timeout(30_000) })
+      assert.equal(result.node, holder.toString())
+    }
+    try {
+      for (let i = 0; i < 5; i++) await ask()
+      assert.equal(opened.length, 1, 'five requests in turn, one stream')
+      // An error reply leaves the stream usable too.
+      await assert.rejects(client.infer(holder, { model: 'nope', inputs: { x: batch(1, 1) } }, { signal: AbortSignal.timeout(30_000) }), { code: 'UNKNOWN_MODEL' })
+      await ask()
+      assert.equal(opened.length, 1)
+      // The stream is reset while kept: the next request opens another and succeeds.
+      opened[0]!.abort(new Error('reset under the client'))
+      await ask()
+      assert.equal(opened.length, 2)
+    } finally {
+      await client.close()
+    }
+    // Our side is closed at once; the server closes its own when it reads the end.
+    assert.ok(opened.every(stream => stream.status !== 'open' || stream.writeStatus === 'closed'), `close() closes the kept streams: ${opened.map(s => `${s.status}/${s.writeStatus}`).join()}`)
   })
 
   it('answers malformed requests with a status and goes on serving', async () => {
