@@ -94,6 +94,7 @@ export function simCommand (program: Command): void {
     .option('--out <dir>', 'where the report goes (default sim-out/NAME-SEED)')
     .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
     .option('--no-sweep', 'skip the cache-size and node-count sweeps behind the charts')
+    .option('--quiet', 'no progress bar')
     .action(async (path: string, options: SimOptions) => {
       const scenario = await scenarioWithSeed(path, options.seed)
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
