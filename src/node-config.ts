@@ -81,8 +81,10 @@ export const nodeConfigSchema = z.strictObject({
     /** Keep inputs and outputs in the bundles on Walrus, so anyone can re-execute. */
     includeTensors: z.boolean().default(true),
     /** Receipts waiting to be sealed; past it the node stops serving inference until Walrus and the ledger catch up. */
-    maxQueued: z.number().int().min(1).default(1_000_000)
-  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000 }),
+    maxQueued: z.number().int().min(1).default(1_000_000),
+    /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
+    retainSealedMs: z.number().int().min(0).default(30 * 86_400_000)
+  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000 }),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

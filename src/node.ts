@@ -180,6 +180,7 @@ export class HerdNode {
         batchSize: config.proofs.batchSize,
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
+        retainSealedMs: config.proofs.retainSealedMs,
         tmpDir: join(config.dataDir, 'tmp')
       })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors })

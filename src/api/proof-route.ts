@@ -9,7 +9,7 @@ export function registerProofRoute (app: FastifyInstance, node: HerdNode): void 
     const { receiptId } = request.params as { receiptId: string }
     if (!RECEIPT_ID.test(receiptId)) return reply.code(400).send({ error: { code: 'BAD_REQUEST', message: `a receipt ID is 64 lowercase hex digits, got "${receiptId.slice(0, 80)}"` } })
     const found = await node.proofs.lookup(receiptId)
-    if (found == null) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no receipt ${receiptId} was issued by this node` } })
+    if (found == null) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no receipt ${receiptId} is known to this node: never issued here, or sealed longer ago than proofs.retainSealedMs` } })
     if (found.state !== 'sealed') return reply.code(202).send({ state: found.state, receiptId })
     return found.proof
   })

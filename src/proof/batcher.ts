@@ -11,7 +11,7 @@ import { isTransportError } from '../walrus/retry.js'
 import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, receiptRoot } from './bundle.js'
 import {
-  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS
 } from './constants.js'
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
 import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
@@ -39,6 +39,10 @@ export interface BatcherInit {
   maxBundleBytes?: number
   /** Where bundles are written before they are uploaded. */
   tmpDir: string
+  /** Sealed bundles are forgotten locally this long after sealing (their proofs no longer served here); 0 keeps them. */
+  retainSealedMs?: number
+  /** How often to look for bundles past `retainSealedMs`. Default 1 h. */
+  pruneIntervalMs?: number
   /** Test hook, called as each step is reached (a crash test kills its process here). */
   onStep?: (step: BatcherStep, batchId: string) => void
 }
@@ -127,6 +131,9 @@ export class Batcher extends EventTarget {
   private readonly retryMaxMs: number
   private readonly maxBundleBytes: number
   private readonly tmpDir: string
+  private readonly retainSealedMs: number
+  private readonly pruneIntervalMs: number
+  private prunedAt = 0
   private readonly onStep?: (step: BatcherStep, batchId: string) => void
   private controller?: AbortController
   private running?: Promise<void>
@@ -146,6 +153,9 @@ export class Batcher extends EventTarget {
     this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
     this.maxBundleBytes = init.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES
     this.tmpDir = init.tmpDir
+    this.retainSealedMs = init.retainSealedMs ?? 0
+    this.pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS
+    if (!Number.isSafeInteger(this.retainSealedMs) || this.retainSealedMs < 0) throw new RangeError(`retainSealedMs must be a non-negative integer, not ${this.retainSealedMs}`)
     if (init.onStep != null) this.onStep = init.onStep
     for (const [name, value, min] of [['batchSize', this.batchSize, 1], ['intervalMs', this.intervalMs, 1], ['retryBaseMs', this.retryBaseMs, 1], ['retryMaxMs', this.retryMaxMs, 1], ['maxBundleBytes', this.maxBundleBytes, 1]] as const) {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${value}`)
@@ -197,6 +207,18 @@ export class Batcher extends EventTarget {
     return { ...this.state }
   }
 
+  /** Forgets bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs`. */
+  private async pruneIfDue (): Promise<void> {
+    const now = Date.now()
+    if (this.retainSealedMs === 0 || now - this.prunedAt < this.pruneIntervalMs) return
+    this.prunedAt = now
+    try {
+      await this.components.store.pruneSealed(now - this.retainSealedMs)
+    } catch (err) {
+      log.error('pruning sealed bundles failed - %e', err)
+    }
+  }
+
   private async run (signal: AbortSignal): Promise<void> {
     await this.clearTempFiles().catch(err => { log.error('cannot clear %s: %e', this.tmpDir, err) })
     let deadline: number | undefined
@@ -215,6 +237,7 @@ export class Batcher extends EventTarget {
           continue
         }
         this.settleWaiters()
+        await this.pruneIfDue()
         const { count } = this.components.store.queued()
         const now = Date.now()
         if (count === 0) {

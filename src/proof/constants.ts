@@ -10,6 +10,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_BATCH_SIZE = 256
 /** ...or this long after the first of them was seen, whichever comes first. */
 export const DEFAULT_BATCH_INTERVAL_MS = 10_000
+/** How often the batcher looks for sealed bundles past their retention. */
+export const DEFAULT_PRUNE_INTERVAL_MS = 3_600_000
 /**
  * A bundle stops growing at this many bytes (receipts and tensors as queued) even below the batch size; a single
  * larger receipt goes alone. Under a real publisher's 10 MiB default upload limit.

@@ -140,6 +140,14 @@ const bundleSchema = z.strictObject({
 type Meta = z.infer<typeof metaSchema>
 type BatchRecord = z.infer<typeof batchSchema>
 
+const BUNDLE_PREFIX = 'bundle/'
+const SEALED_PREFIX = 'sealed/'
+
+/** The first key after every key that starts with `prefix`. */
+function prefixEnd (prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+}
+
 function parse<T> (schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
   let value: unknown
   try {
@@ -504,6 +512,30 @@ export class ReceiptStore {
     // Sealed between the two reads: the sealed record is there now.
     if (value == null) return again ? this.lookup(receiptId, false) : undefined
     return { state: this.sealing.has(receiptId) ? 'sealing' : 'queued', receipt: decodeQueued(seq, value).bytes }
+  }
+
+  /**
+   * Forgets bundles sealed before `cutoffMs` (ms since the epoch), with their
+   * receipts' sealed records: their proofs are no longer served here (the
+   * bundle stays on Walrus and its anchor on the ledger). The records are found
+   * without holding up appends; only the deletion, one synced write, does.
+   */
+  async pruneSealed (cutoffMs: number): Promise<{ bundles: number, receipts: number }> {
+    const db = this.open()
+    const old = new Set<string>()
+    for await (const [key, value] of db.iterator({ gte: BUNDLE_PREFIX, lt: prefixEnd(BUNDLE_PREFIX) })) {
+      if (parse(bundleSchema, value, `the record of ${key}`).sealedAt < cutoffMs) old.add(key.slice(BUNDLE_PREFIX.length))
+    }
+    if (old.size === 0) return { bundles: 0, receipts: 0 }
+    const ops: Op[] = []
+    for await (const [key, value] of db.iterator({ gte: SEALED_PREFIX, lt: prefixEnd(SEALED_PREFIX) })) {
+      if (old.has(parse(sealedSchema, value, `the sealed record ${key}`).bundleBlobId)) ops.push({ type: 'del', key })
+    }
+    const receipts = ops.length
+    for (const bundleBlobId of old) ops.push({ type: 'del', key: `${BUNDLE_PREFIX}${bundleBlobId}` }, { type: 'del', key: `bundle-receipts/${bundleBlobId}` })
+    await this.exclusive(async db => { await db.batch(ops, { sync: true }) })
+    log('pruned %d bundles sealed before %s (%d receipts)', old.size, new Date(cutoffMs).toISOString(), receipts)
+    return { bundles: old.size, receipts }
   }
 
   /** The SignedReceipt encodings of a sealed bundle, in leaf order; empty for a bundle this store did not seal. */
