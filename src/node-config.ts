@@ -92,7 +92,8 @@ export const nodeConfigSchema = z.strictObject({
     haveIntervalMs: z.number().int().min(10).max(60_000).optional(),
     coordinationMs: z.number().int().min(0).max(60_000).optional(),
     stallMs: z.number().int().min(100).max(600_000).optional(),
-    maxWalrusFaults: z.number().int().min(1).max(1000).optional()
+    maxWalrusFaults: z.number().int().min(1).max(1000).optional(),
+    hashesHedgeMs: z.number().int().min(0).max(60_000).optional()
   }).default({})
 })
 

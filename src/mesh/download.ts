@@ -32,6 +32,8 @@ export interface DownloadTuning {
   stallMs: number
   /** Walrus range reads that fail verification before the download gives up. */
   maxWalrusFaults: number
+  /** No peer's chunk hashes by then, and Walrus is asked too: the first valid answer wins. */
+  hashesHedgeMs: number
 }
 
 export interface DownloadContext {

@@ -1,12 +1,11 @@
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { raceSignal } from 'race-signal'
 import type { BlobId } from '../blob/blob-id.js'
 import type { BlobCache, CacheEntry } from '../blob/cache/index.js'
-import { chunkCount, decodeChunkHashes, HASH_BYTES } from '../blob/chunk-tree.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
+import { fetchChunkHashes } from './chunk-hashes.js'
 import { Download, type DownloadTuning } from './download.js'
 import type { BlobDescription, FetchCounters, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
@@ -21,7 +20,8 @@ export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
   haveIntervalMs: 250,
   coordinationMs: 300,
   stallMs: 3_000,
-  maxWalrusFaults: 8
+  maxWalrusFaults: 8,
+  hashesHedgeMs: 250
 }
 
 /** How long a DHT lookup may take before the download goes on without it. */
@@ -128,7 +128,13 @@ export class Fetcher extends EventTarget {
     const announcedAt = Date.now()
     components.announceFetching(blobId)
     const description = await components.describe(blobId, { signal })
-    const leaves = components.cache.partialOf(blobId)?.leaves ?? await this.chunkHashes(description, signal)
+    const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
+      providers: components.providers.providers(blobId),
+      scores: components.scores,
+      client: components.client,
+      walrus: components.walrus,
+      onWalrusBytes: bytes => { this.counters.bytesFromWalrus += bytes }
+    }, description, this.tuning.hashesHedgeMs, signal)
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()
@@ -166,25 +172,6 @@ export class Fetcher extends EventTarget {
     this.emit({ type: 'fetch:done', blobId, size: description.size, bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
     log('fetched %s: %d bytes from peers, %d from Walrus', blobId, download.bytesFrom.peer, download.bytesFrom.walrus)
     return entry
-  }
-
-  /** The chunk hashes, from a peer if one has them, else from Walrus; either way checked against the registered root. */
-  private async chunkHashes (description: BlobDescription, signal: AbortSignal): Promise<Uint8Array[]> {
-    const { components } = this
-    for (const provider of components.providers.providers(description.blobId).slice(0, 3)) {
-      if (components.scores.isBanned(provider.peerId)) continue
-      try {
-        const reply = await components.client.hashes(peerIdFromString(provider.peerId), description.blobId, { signal })
-        return decodeChunkHashes(reply.hashes, description)
-      } catch (err) {
-        log('chunk hashes of %s from %s failed - %e', description.blobId, provider.peerId, err)
-        if ((err as Error).name === 'ChunkVerificationError') components.scores.badChunk(provider.peerId, `chunk hashes of ${description.blobId}: ${(err as Error).message}`)
-      }
-    }
-    const bytes = HASH_BYTES * chunkCount(description.size, description.chunkSize)
-    const hashes = await components.walrus.readRange(description.chunkHashesBlobId, { start: 0, end: bytes - 1 }, { signal })
-    this.counters.bytesFromWalrus += hashes.byteLength
-    return decodeChunkHashes(hashes, description)
   }
 
   private async lookUpDht (blobId: BlobId, found: Set<string>, signal: AbortSignal): Promise<void> {
