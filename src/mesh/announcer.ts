@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { BlobId } from '../blob/blob-id.js'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from './announcement-codec.js'
+import { AnnouncementOrder } from './announcement-order.js'
 import { CACHE_TOPIC, DIGEST_INTERVAL_MS, MAX_ANNOUNCED_IDS } from './constants.js'
 import type { PeerLoad, ProviderIndex } from './provider-index.js'
 
@@ -10,6 +11,8 @@ const log = logger('herd:mesh:announcer')
 
 /** Changes are gathered for this long and sent as one announcement. */
 const BATCH_DELAY_MS = 25
+/** How long per-blob announcement order is remembered: far longer than gossip keeps a message late. */
+const ORDER_WINDOW_MS = 120_000
 
 export interface AnnouncerComponents {
   pubsub: GossipSub
@@ -39,7 +42,7 @@ export interface AnnouncerStats {
 export class CacheAnnouncer {
   private readonly components: AnnouncerComponents
   private readonly digestIntervalMs: number
-  private readonly lastSeq = new Map<string, bigint>()
+  private readonly order = new AnnouncementOrder({ windowMs: ORDER_WINDOW_MS })
   private seq = BigInt(Date.now()) * 1000n
   private pending = { added: new Set<BlobId>(), dropped: new Set<BlobId>(), fetching: new Set<BlobId>(), digest: false }
   private flushTimer?: NodeJS.Timeout
@@ -66,6 +69,7 @@ export class CacheAnnouncer {
     pubsub.subscribe(CACHE_TOPIC)
     this.digestTimer = setInterval(() => {
       this.components.providers.prune()
+      this.order.prune()
       this.pending.digest = true
       this.schedule()
     }, this.digestIntervalMs)
@@ -162,17 +166,14 @@ export class CacheAnnouncer {
     const from = message.from.toString()
     if (from === this.components.peerId.toString()) return
     const announcement = decodeAnnouncement(message.data)
-    // Gossip may deliver out of order: an older announcement must not undo a newer one.
-    const last = this.lastSeq.get(from)
-    if (last != null && announcement.seq <= last) return
-    this.lastSeq.set(from, announcement.seq)
     this.stats.received++
     const { providers } = this.components
-    for (const id of announcement.fetching) providers.set(from, id, 'fetching')
-    for (const id of announcement.added) providers.set(from, id, 'holder')
-    for (const id of announcement.dropped) providers.drop(from, id)
-    if (announcement.digest != null) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)
-    if (announcement.load != null) providers.setLoad(from, announcement.load)
+    const { seq } = announcement
+    for (const id of announcement.fetching) if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching')
+    for (const id of announcement.added) if (this.order.blob(from, id, seq)) providers.set(from, id, 'holder')
+    for (const id of announcement.dropped) if (this.order.blob(from, id, seq)) providers.drop(from, id)
+    if (announcement.digest != null && this.order.digest(from, seq)) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)
+    if (announcement.load != null && this.order.load(from, seq)) providers.setLoad(from, announcement.load)
   }
 
   /** A peer that just joined the topic learns what we hold now, not at the next digest. */
@@ -184,7 +185,7 @@ export class CacheAnnouncer {
   }
 
   forgetPeer (peerId: string): void {
-    this.lastSeq.delete(peerId)
+    this.order.forget(peerId)
     this.components.providers.forgetPeer(peerId)
   }
 }

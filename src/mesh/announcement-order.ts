@@ -1,0 +1,67 @@
+/**
+ * Which parts of a peer's announcement are newer than what was applied.
+ * Announcements are deltas, so each blob's state, the load and the digest are
+ * ordered apart: an announcement that arrives late (gossip may deliver out of
+ * order) still adds what no newer one has changed, and never undoes what a
+ * newer one did.
+ */
+export class AnnouncementOrder {
+  private readonly blobs = new Map<string, Map<string, { seq: bigint, at: number }>>()
+  private readonly loads = new Map<string, bigint>()
+  private readonly digests = new Map<string, bigint>()
+  private readonly windowMs: number
+  private readonly now: () => number
+
+  /** Per-blob order is kept for `windowMs`: gossip delivers a message late by seconds, not minutes. */
+  constructor (init: { windowMs: number, now?: () => number }) {
+    this.windowMs = init.windowMs
+    this.now = init.now ?? Date.now
+  }
+
+  /**
+   * Whether a change to `blobId` in announcement `seq` from `peer` should be
+   * applied; recorded when it should. The same `seq` passes again, so the
+   * changes of one announcement apply in their order (fetching, then added).
+   */
+  blob (peer: string, blobId: string, seq: bigint): boolean {
+    let applied = this.blobs.get(peer)
+    if (applied == null) {
+      applied = new Map()
+      this.blobs.set(peer, applied)
+    }
+    const last = applied.get(blobId)
+    if (last != null && seq < last.seq) return false
+    applied.set(blobId, { seq, at: this.now() })
+    return true
+  }
+
+  load (peer: string, seq: bigint): boolean {
+    return newer(this.loads, peer, seq)
+  }
+
+  digest (peer: string, seq: bigint): boolean {
+    return newer(this.digests, peer, seq)
+  }
+
+  forget (peer: string): void {
+    this.blobs.delete(peer)
+    this.loads.delete(peer)
+    this.digests.delete(peer)
+  }
+
+  /** Drops per-blob order older than the window, so the maps do not grow with every blob ever announced. */
+  prune (): void {
+    const before = this.now() - this.windowMs
+    for (const [peer, applied] of this.blobs) {
+      for (const [blobId, { at }] of applied) if (at < before) applied.delete(blobId)
+      if (applied.size === 0) this.blobs.delete(peer)
+    }
+  }
+}
+
+function newer (latest: Map<string, bigint>, peer: string, seq: bigint): boolean {
+  const last = latest.get(peer)
+  if (last != null && seq <= last) return false
+  latest.set(peer, seq)
+  return true
+}
