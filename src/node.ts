@@ -248,8 +248,9 @@ export class HerdNode {
     if (parts != null) {
       await parts.fetcher.stop()
       await parts.announcer.stop()
-      await parts.inferServer.stop().catch(err => { log.error('stopping the inference server - %e', err) })
+      // Our kept streams first: a peer stopping at the same time is not left waiting on them.
       await parts.inferClient.close()
+      await parts.inferServer.stop().catch(err => { log.error('stopping the inference server - %e', err) })
       await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()

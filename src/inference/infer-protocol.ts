@@ -16,7 +16,6 @@ export const MAX_INBOUND_INFER_STREAMS = 8
 export const REQUEST_READ_TIMEOUT_MS = 30_000
 /** A stream with no request for this long after a reply is closed by the server. */
 export const IDLE_STREAM_MS = 30_000
-/** Read errors that mean the caller is done with the stream (closed, reset, idle), not a malformed request. */
 /**
  * Kept streams per peer, and how long one is kept: under the server's
  * IDLE_STREAM_MS, so the client closes first. Four cover a caller with four
@@ -25,6 +24,7 @@ export const IDLE_STREAM_MS = 30_000
  */
 export const MAX_IDLE_STREAMS_PER_PEER = 4
 export const CLIENT_IDLE_STREAM_MS = 10_000
+/** Read errors that mean the caller is done with the stream (closed, reset, idle), not a malformed request. */
 const END_OF_REQUESTS = new Set(['UnexpectedEOFError', 'TimeoutError', 'AbortError', 'StreamResetError', 'StreamStateError'])
 
 export interface InferServerComponents {
@@ -44,12 +44,15 @@ export interface InferServerComponents {
 export class InferServer {
   private readonly components: InferServerComponents
   private readonly active = new Set<Promise<void>>()
+  /** Ends the waits for a next request on kept streams, so stop() does not wait out their idle time. */
+  private stopping = new AbortController()
 
   constructor (components: InferServerComponents) {
     this.components = components
   }
 
   async start (): Promise<void> {
+    if (this.stopping.signal.aborted) this.stopping = new AbortController()
     await this.components.registrar.handle(INFER_PROTOCOL, (stream, connection) => {
       const work = this.serve(stream, connection).finally(() => { this.active.delete(work) })
       this.active.add(work)
@@ -58,6 +61,7 @@ export class InferServer {
 
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(INFER_PROTOCOL)
+    this.stopping.abort(new Error('the inference server is stopping'))
     await Promise.allSettled([...this.active])
   }
 
@@ -71,13 +75,15 @@ export class InferServer {
       await pb.write({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
     try {
-      for (let served = 0; stream.status === 'open' && !gone.signal.aborted; served++) {
+      const stopping = this.stopping.signal
+      for (let served = 0; stream.status === 'open' && !gone.signal.aborted && !stopping.aborted; served++) {
         let request: InferRequest
         try {
-          request = await pb.read(InferRequest, { signal: AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS), limits: { inputs: this.components.limits?.maxTensors ?? 64 } })
+          const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
+          request = await pb.read(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? 64 } })
         } catch (err) {
-          // After a reply, the caller closing the stream or leaving it idle ends it: nothing to answer.
-          if (served > 0 && END_OF_REQUESTS.has((err as Error).name)) return
+          // After a reply, the caller closing the stream, leaving it idle or our stopping ends it: nothing to answer.
+          if (served > 0 && (stopping.aborted || END_OF_REQUESTS.has((err as Error).name))) return
           const tooLarge = (err as Error).name === 'InvalidDataLengthError'
           await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
           return
@@ -144,6 +150,8 @@ interface OpenStream {
 export class InferClient {
   private readonly components: InferClientComponents
   private readonly idle = new Map<string, OpenStream[]>()
+  /** After close(), streams are not kept: a request still in flight closes its own. */
+  private closed = false
 
   constructor (components: InferClientComponents) {
     this.components = components
@@ -182,6 +190,7 @@ export class InferClient {
 
   /** Closes the kept streams. */
   async close (): Promise<void> {
+    this.closed = true
     const all = [...this.idle.values()].flat()
     this.idle.clear()
     await Promise.all(all.map(async open => { await this.closeStream(open) }))
@@ -205,7 +214,7 @@ export class InferClient {
   private keep (peer: PeerId, open: OpenStream): void {
     const key = peer.toString()
     const list = this.idle.get(key) ?? []
-    if (list.length >= MAX_IDLE_STREAMS_PER_PEER || open.stream.status !== 'open') {
+    if (this.closed || list.length >= MAX_IDLE_STREAMS_PER_PEER || open.stream.status !== 'open') {
       void this.closeStream(open)
       return
     }

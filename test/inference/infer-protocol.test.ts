@@ -6,7 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
-import { InferClient, INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
+import { CLIENT_IDLE_STREAM_MS, InferClient, INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
 import { InferReply, InferRequest } from '../../src/inference/pb/infer.js'
 import { syntheticMlp } from '../../src/inference/synthetic-model.js'
 import { tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.js'
@@ -145,5 +145,19 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     const bad = await runCli(['infer', '--model', 'mlp', '--input', join(dir.path, 'missing.json'), '--peer', address])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /cannot read the input file/)
+  })
+
+  // Last: it stops the node.
+  it('stops at once while a caller keeps an idle stream to it, not after the stream\'s idle time', async () => {
+    const client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
+    const node = nodes[0] as HerdNode
+    try {
+      await client.infer(node.peerId, { model: 'mlp', inputs: { x: batch(1, 2) } }, { signal: AbortSignal.timeout(30_000) })
+      const started = performance.now()
+      await node.stop()
+      assert.ok(performance.now() - started < CLIENT_IDLE_STREAM_MS / 2, `stopped in ${Math.round(performance.now() - started)} ms`)
+    } finally {
+      await client.close()
+    }
   })
 })
