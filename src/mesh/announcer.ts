@@ -112,6 +112,8 @@ export class CacheAnnouncer {
   }
 
   fetching (blobId: BlobId): void {
+    // A retry right after a failure: peers must hear it is fetching again, not that it dropped the blob.
+    this.pending.dropped.delete(blobId)
     this.pending.fetching.add(blobId)
     this.schedule()
   }

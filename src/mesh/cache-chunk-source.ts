@@ -9,7 +9,7 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
       const entry = cache.entry(blobId)
       const leaves = cache.leaves(blobId)
       if (entry != null && leaves != null) {
-        const handle = await cache.open(blobId)
+        const handle = await cache.open(blobId, { forPeer: true })
         if (handle != null) {
           const chunkCount = leaves.length
           return {

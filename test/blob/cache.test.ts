@@ -328,7 +328,10 @@ describe('blob cache', () => {
     await cache.start()
     const [fetched, next, later] = [makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB)]
     await put(cache, fetched)
-    // Downloaded, not used yet: another download may not take its room.
+    // Downloaded, not used yet: another download may not take its room, even once a peer has read it.
+    await assert.rejects(cache.partial(next.id, next.descriptor), { name: 'CacheFullError' })
+    const served = await cache.open(fetched.id, { forPeer: true })
+    served!.release()
     await assert.rejects(cache.partial(next.id, next.descriptor), { name: 'CacheFullError' })
     const handle = await cache.open(fetched.id)
     handle!.release()

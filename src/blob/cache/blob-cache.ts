@@ -175,13 +175,18 @@ export class BlobCache extends EventTarget {
     }
   }
 
-  async open (blobId: string): Promise<BlobHandle | undefined> {
+  /**
+   * Opens a complete blob. `forPeer`: a read to serve a peer, which leaves a
+   * new blob's grace running (peers that shared its download read it at once,
+   * before this node's own first use).
+   */
+  async open (blobId: string, options: { forPeer?: boolean } = {}): Promise<BlobHandle | undefined> {
     this.assertStarted()
     const state = this.visible(parseBlobId(blobId))
     if (state == null) return undefined
     // Counted before the await, so an eviction planned meanwhile skips this blob.
     state.handles++
-    state.freshUntil = undefined
+    if (options.forPeer !== true) state.freshUntil = undefined
     state.record.hits++
     state.record.lastAccessAt = this.now()
     state.dirty = true
@@ -261,7 +266,8 @@ export class BlobCache extends EventTarget {
       }
       log('%s waits for room: %d bytes needed', id, d.size)
       // A new blob's grace ends without an event: look again by then.
-      await this.nextRoomChange(Math.min(left, Math.max(1, this.newBlobGraceMs)), options.signal)
+      const graceEnds = this.earliestGraceEnd()
+      await this.nextRoomChange(graceEnds == null ? left : Math.min(left, Math.max(1, graceEnds - this.now())), options.signal)
     }
   }
 
@@ -376,6 +382,17 @@ export class BlobCache extends EventTarget {
 
   private evictable (state: BlobState | undefined): boolean {
     return state != null && state.gone == null && !state.record.pinned && state.handles === 0 && !this.awaitingFirstUse(state)
+  }
+
+  /** When the first grace for a new blob's first use ends (the cache's clock), if any is running. */
+  private earliestGraceEnd (): number | undefined {
+    const now = this.now()
+    let earliest: number | undefined
+    for (const state of this.blobs.values()) {
+      const until = state.freshUntil
+      if (until != null && until > now && state.gone == null && (earliest == null || until < earliest)) earliest = until
+    }
+    return earliest
   }
 
   /** Just downloaded and not opened yet: whoever fetched it is about to use it, so another download may not take its room. */
@@ -493,7 +510,7 @@ export class BlobCache extends EventTarget {
       }
       this.downloads.delete(id)
       this.reserved -= partial.size
-      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false, freshUntil: now + this.newBlobGraceMs }
+      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false, ...(this.newBlobGraceMs > 0 ? { freshUntil: now + this.newBlobGraceMs } : {}) }
       this.blobs.set(id, state)
       this.bytes += partial.size
       this.policy.add(id, partial.size)
