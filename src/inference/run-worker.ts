@@ -17,30 +17,39 @@ export type RunWorkerRequest =
   | { id: number, kind: 'stop' }
 
 export type RunWorkerReply =
-  | { id: number, ok: true, outputs?: ProtoTensor[], runMs?: number, stats: ReturnType<SessionPool['stats']>, warm: string[] }
+  | { id: number, ok: true, outputs?: ProtoTensor[], runMs?: number, /** Set when this request loaded the model's session: how long that took. */ loadMs?: number, stats: ReturnType<SessionPool['stats']>, warm: string[] }
   | { id: number, ok: false, error: { name: string, message: string }, stats: ReturnType<SessionPool['stats']>, warm: string[] }
 
 const pool = new SessionPool(workerData as SessionPoolInit)
+
+/** Runs `work`; `loadMs` is its duration when the pool loaded a session meanwhile. */
+async function timedLoad<T> (work: () => Promise<T>): Promise<{ result: T, loadMs?: number }> {
+  const loadsBefore = pool.stats().loads
+  const started = performance.now()
+  const result = await work()
+  return pool.stats().loads > loadsBefore ? { result, loadMs: performance.now() - started } : { result }
+}
 
 async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply, 'id' | 'ok' | 'stats' | 'warm'>> {
   switch (request.kind) {
     case 'run': {
       const inputs: Record<string, InferenceSession.OnnxValueMapType[string]> = {}
       for (const tensor of request.inputs) inputs[tensor.name] = tensorFromProto(tensor)
-      const lease = await pool.acquire(request.blobId, request.path)
+      const { result: lease, loadMs } = await timedLoad(async () => pool.acquire(request.blobId, request.path))
       try {
         checkInputs(inputs as Parameters<typeof checkInputs>[0], lease.inputs)
         const started = performance.now()
         const outputs = await lease.session.run(inputs)
         const runMs = performance.now() - started
-        return { outputs: Object.entries(outputs).map(([name, tensor]) => tensorToProto(name, tensor as Parameters<typeof tensorToProto>[1])), runMs }
+        return { outputs: Object.entries(outputs).map(([name, tensor]) => tensorToProto(name, tensor as Parameters<typeof tensorToProto>[1])), runMs, ...(loadMs != null ? { loadMs } : {}) }
       } finally {
         lease.release()
       }
     }
-    case 'warm':
-      await pool.warm(request.blobId, request.path)
-      return {}
+    case 'warm': {
+      const { loadMs } = await timedLoad(async () => pool.warm(request.blobId, request.path))
+      return loadMs != null ? { loadMs } : {}
+    }
     case 'drop':
       await pool.drop(request.blobId)
       return {}

@@ -65,7 +65,7 @@ export class WorkerRunner {
   private readonly count: number
   private readonly workerData: SessionPoolInit
   private readonly spreadMaxLoadMs: number
-  /** Measured session load time per model (ms): the run's round trip less its run time, on a worker that was cold. */
+  /** Session load time per model (ms), as the inference thread that loaded it measured. */
   private readonly loadMs = new Map<string, number>()
 
   constructor (init: WorkerRunnerInit = {}) {
@@ -131,25 +131,20 @@ export class WorkerRunner {
   }
 
   async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
-    const slot = this.pick(blobId)
-    const cold = !slot.warm.has(blobId)
-    const started = performance.now()
-    const reply = await this.send(slot, { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
-    if (cold) this.noteLoad(blobId, Math.max(0, performance.now() - started - (reply.runMs ?? 0)))
+    const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
+    if (reply.loadMs != null) this.noteLoad(blobId, reply.loadMs)
     const outputs: Record<string, ort.Tensor> = {}
     for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
     return { outputs, runMs: reply.runMs ?? 0 }
   }
 
   async warm (blobId: string, path: string): Promise<void> {
-    const slot = this.pick(blobId)
-    const cold = !slot.warm.has(blobId)
-    const started = performance.now()
-    await this.send(slot, { kind: 'warm', blobId, path })
-    if (cold) this.noteLoad(blobId, performance.now() - started)
+    const reply = await this.send(this.pick(blobId), { kind: 'warm', blobId, path })
+    if (reply.loadMs != null) this.noteLoad(blobId, reply.loadMs)
   }
 
   async drop (blobId: string): Promise<void> {
+    this.loadMs.delete(blobId)
     await Promise.all(this.slots.filter(s => s.warm.has(blobId)).map(async slot => this.send(slot, { kind: 'drop', blobId })))
   }
 
