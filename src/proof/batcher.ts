@@ -134,6 +134,8 @@ export class Batcher extends EventTarget {
   private readonly retainSealedMs: number
   private readonly pruneIntervalMs: number
   private prunedAt = 0
+  /** A prune runs beside sealing, not in its way; stop() waits for it. */
+  private pruning?: Promise<void>
   private readonly onStep?: (step: BatcherStep, batchId: string) => void
   private controller?: AbortController
   private running?: Promise<void>
@@ -156,6 +158,7 @@ export class Batcher extends EventTarget {
     this.retainSealedMs = init.retainSealedMs ?? 0
     this.pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS
     if (!Number.isSafeInteger(this.retainSealedMs) || this.retainSealedMs < 0) throw new RangeError(`retainSealedMs must be a non-negative integer, not ${this.retainSealedMs}`)
+    if (!Number.isSafeInteger(this.pruneIntervalMs) || this.pruneIntervalMs < 1) throw new RangeError(`pruneIntervalMs must be a positive integer, not ${this.pruneIntervalMs}`)
     if (init.onStep != null) this.onStep = init.onStep
     for (const [name, value, min] of [['batchSize', this.batchSize, 1], ['intervalMs', this.intervalMs, 1], ['retryBaseMs', this.retryBaseMs, 1], ['retryMaxMs', this.retryMaxMs, 1], ['maxBundleBytes', this.maxBundleBytes, 1]] as const) {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${value}`)
@@ -181,6 +184,7 @@ export class Batcher extends EventTarget {
     if (controller == null) return
     controller.abort(new BatcherStoppedError('the batcher was stopped'))
     await this.running
+    await this.pruning
     this.controller = undefined
     this.running = undefined
     const waiters = this.waiters
@@ -207,16 +211,14 @@ export class Batcher extends EventTarget {
     return { ...this.state }
   }
 
-  /** Forgets bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs`. */
-  private async pruneIfDue (): Promise<void> {
+  /** Starts forgetting bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs` and one prune at a time. */
+  private pruneIfDue (signal: AbortSignal): void {
     const now = Date.now()
-    if (this.retainSealedMs === 0 || now - this.prunedAt < this.pruneIntervalMs) return
+    if (this.retainSealedMs === 0 || this.pruning != null || now - this.prunedAt < this.pruneIntervalMs) return
     this.prunedAt = now
-    try {
-      await this.components.store.pruneSealed(now - this.retainSealedMs)
-    } catch (err) {
-      log.error('pruning sealed bundles failed - %e', err)
-    }
+    this.pruning = this.components.store.pruneSealed(now - this.retainSealedMs, signal)
+      .then(() => {}, err => { if (!signal.aborted) log.error('pruning sealed bundles failed - %e', err) })
+      .finally(() => { this.pruning = undefined })
   }
 
   private async run (signal: AbortSignal): Promise<void> {
@@ -237,7 +239,7 @@ export class Batcher extends EventTarget {
           continue
         }
         this.settleWaiters()
-        await this.pruneIfDue()
+        this.pruneIfDue(signal)
         const { count } = this.components.store.queued()
         const now = Date.now()
         if (count === 0) {

@@ -23,6 +23,7 @@ const log = logger('herd:proof:receipt-store')
  *   sealed/RECEIPT_ID         JSON { bundleBlobId, index }
  *   bundle/BLOB_ID            JSON { root, leafCount, anchor, sealedAt }
  *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
+ *   bundle-ids/BLOB_ID        the bundle's receipt IDs, 32 bytes each, in order (to forget them when it is pruned)
  * Every change is one batch written with sync: true, so a crash leaves the old state or the new one.
  */
 
@@ -141,7 +142,15 @@ type Meta = z.infer<typeof metaSchema>
 type BatchRecord = z.infer<typeof batchSchema>
 
 const BUNDLE_PREFIX = 'bundle/'
+const BUNDLE_IDS_PREFIX = 'bundle-ids/'
 const SEALED_PREFIX = 'sealed/'
+
+/** Receipt IDs stored back to back, 32 bytes each, as hex. */
+function splitIds (bytes: Uint8Array): string[] {
+  const ids: string[] = []
+  for (let at = 0; at + 32 <= bytes.byteLength; at += 32) ids.push(Buffer.from(bytes.subarray(at, at + 32)).toString('hex'))
+  return ids
+}
 
 /** The first key after every key that starts with `prefix`. */
 function prefixEnd (prefix: string): string {
@@ -459,12 +468,14 @@ export class ReceiptStore {
       const values = await db.getMany(seqs.map(seqKey))
       const ops: Op[] = []
       const receipts: Uint8Array[] = []
+      const ids: string[] = []
       let bytes = 0
       values.forEach((value, index) => {
         const seq = seqs[index] as bigint
         if (value == null) throw new ReceiptStoreError(`receipt ${seq} of batch ${batchId} is not queued: the receipt store is damaged`)
         const receipt = decodeQueued(seq, value)
         receipts.push(receipt.bytes)
+        ids.push(receipt.id)
         bytes += value.byteLength
         ops.push({ type: 'del', key: seqKey(seq) })
         ops.push({ type: 'del', key: `id/${receipt.id}` })
@@ -473,6 +484,7 @@ export class ReceiptStore {
       const meta: Meta = { ...this.meta, count: this.meta.count - seqs.length, bytes: this.meta.bytes - bytes }
       ops.push({ type: 'put', key: `bundle/${bundleBlobId}`, value: json({ root: batch.root, leafCount: seqs.length, anchor: checked.data, sealedAt: Date.now() }) })
       ops.push({ type: 'put', key: `bundle-receipts/${bundleBlobId}`, value: encodeBundleReceipts(receipts) })
+      ops.push({ type: 'put', key: `${BUNDLE_IDS_PREFIX}${bundleBlobId}`, value: Buffer.concat(ids.map(id => Buffer.from(id, 'hex'))) })
       ops.push({ type: 'del', key: BATCH_KEY })
       ops.push({ type: 'put', key: META_KEY, value: json(meta) })
       await db.batch(ops, { sync: true })
@@ -494,6 +506,8 @@ export class ReceiptStore {
     if (sealed != null) {
       const { bundleBlobId, index } = parse(sealedSchema, sealed, `the sealed record of ${receiptId}`)
       const [bundle, receiptsValue] = await db.getMany([`bundle/${bundleBlobId}`, `bundle-receipts/${bundleBlobId}`])
+      // Pruned between the two reads: the receipt is no longer known here.
+      if ((bundle == null || receiptsValue == null) && await db.get(`${SEALED_PREFIX}${receiptId}`) == null) return undefined
       if (bundle == null || receiptsValue == null) throw new ReceiptStoreError(`bundle ${bundleBlobId} of receipt ${receiptId} is missing: the receipt store is damaged`)
       const info = parse(bundleSchema, bundle, `the record of bundle ${bundleBlobId}`)
       const receipts = this.decodeReceipts(receiptsValue, bundleBlobId)
@@ -517,25 +531,43 @@ export class ReceiptStore {
   /**
    * Forgets bundles sealed before `cutoffMs` (ms since the epoch), with their
    * receipts' sealed records: their proofs are no longer served here (the
-   * bundle stays on Walrus and its anchor on the ledger). The records are found
-   * without holding up appends; only the deletion, one synced write, does.
+   * bundle stays on Walrus and its anchor on the ledger). Each bundle goes in
+   * its own synced write, so appends wait for one bundle at a time and a
+   * lookup never finds a sealed record without its bundle.
    */
-  async pruneSealed (cutoffMs: number): Promise<{ bundles: number, receipts: number }> {
+  async pruneSealed (cutoffMs: number, signal?: AbortSignal): Promise<{ bundles: number, receipts: number }> {
     const db = this.open()
-    const old = new Set<string>()
+    const old: string[] = []
     for await (const [key, value] of db.iterator({ gte: BUNDLE_PREFIX, lt: prefixEnd(BUNDLE_PREFIX) })) {
-      if (parse(bundleSchema, value, `the record of ${key}`).sealedAt < cutoffMs) old.add(key.slice(BUNDLE_PREFIX.length))
+      if (parse(bundleSchema, value, `the record of ${key}`).sealedAt < cutoffMs) old.push(key.slice(BUNDLE_PREFIX.length))
     }
-    if (old.size === 0) return { bundles: 0, receipts: 0 }
-    const ops: Op[] = []
+    let receipts = 0
+    let unlisted: Map<string, string[]> | undefined
+    for (const bundleBlobId of old) {
+      signal?.throwIfAborted()
+      const listed = await db.get(`${BUNDLE_IDS_PREFIX}${bundleBlobId}`)
+      // Bundles sealed before their receipt IDs were kept with them: one scan of the sealed records finds them all.
+      unlisted ??= listed == null ? await this.sealedIdsByBundle(db, new Set(old)) : undefined
+      const ids = listed != null ? splitIds(listed) : unlisted?.get(bundleBlobId) ?? []
+      const ops: Op[] = ids.map(id => ({ type: 'del', key: `${SEALED_PREFIX}${id}` }))
+      for (const key of [BUNDLE_PREFIX, 'bundle-receipts/', BUNDLE_IDS_PREFIX]) ops.push({ type: 'del', key: `${key}${bundleBlobId}` })
+      await this.exclusive(async db => { await db.batch(ops, { sync: true }) })
+      receipts += ids.length
+    }
+    if (old.length > 0) log('pruned %d bundles sealed before %s (%d receipts)', old.length, new Date(cutoffMs).toISOString(), receipts)
+    return { bundles: old.length, receipts }
+  }
+
+  private async sealedIdsByBundle (db: Level<string, Uint8Array>, bundles: Set<string>): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>()
     for await (const [key, value] of db.iterator({ gte: SEALED_PREFIX, lt: prefixEnd(SEALED_PREFIX) })) {
-      if (old.has(parse(sealedSchema, value, `the sealed record ${key}`).bundleBlobId)) ops.push({ type: 'del', key })
+      const { bundleBlobId } = parse(sealedSchema, value, `the sealed record ${key}`)
+      if (!bundles.has(bundleBlobId)) continue
+      const ids = found.get(bundleBlobId) ?? []
+      ids.push(key.slice(SEALED_PREFIX.length))
+      found.set(bundleBlobId, ids)
     }
-    const receipts = ops.length
-    for (const bundleBlobId of old) ops.push({ type: 'del', key: `${BUNDLE_PREFIX}${bundleBlobId}` }, { type: 'del', key: `bundle-receipts/${bundleBlobId}` })
-    await this.exclusive(async db => { await db.batch(ops, { sync: true }) })
-    log('pruned %d bundles sealed before %s (%d receipts)', old.size, new Date(cutoffMs).toISOString(), receipts)
-    return { bundles: old.size, receipts }
+    return found
   }
 
   /** The SignedReceipt encodings of a sealed bundle, in leaf order; empty for a bundle this store did not seal. */

@@ -189,42 +189,43 @@ describe('batcher', () => {
     }
   })
 
-  it('forgets sealed bundles past their retention, their receipts with them, and nothing else', async () => {
+  it('forgets sealed bundles past their retention, beside sealing; they stay on Walrus and the ledger', async () => {
     await using dir = await tempDir()
-    const r = await rig(dir.path, { batcher: { batchSize: 2, intervalMs: 100, retainSealedMs: 400, pruneIntervalMs: 100 } })
+    const r = await rig(dir.path, { batcher: { batchSize: 2, intervalMs: 100, retainSealedMs: 1, pruneIntervalMs: 50 } })
     try {
-      const first = await r.append(2)
-      await until('the first bundle', () => r.sealed.length === 1, 5_000)
-      assert.equal((await r.store.get(first[0]!.id))?.state, 'sealed')
-      const firstBundle = r.sealed[0]!.bundleBlobId
-      // Past its retention the first bundle goes; one sealed since stays until its own time.
-      await new Promise(resolve => setTimeout(resolve, 450))
-      const second = await r.append(2)
-      await until('the second bundle', () => r.sealed.length === 2, 5_000)
-      await until('the first bundle forgotten', async () => (await r.store.get(first[0]!.id)) == null, 5_000)
-      assert.equal(await r.store.get(first[1]!.id), undefined)
-      assert.deepEqual(await r.store.bundleReceipts(firstBundle), [])
-      assert.equal((await r.store.get(second[0]!.id))?.state, 'sealed')
-      assert.equal((await r.store.bundleReceipts(r.sealed[1]!.bundleBlobId)).length, 2)
-      // The bundle is still on Walrus and its anchor on the ledger: the proof stays checkable from them.
-      assert.equal((await r.bundle(firstBundle)).receipts.length, 2)
-      assert.equal((await r.ledger.listAnchors(r.address)).length, 2)
+      const receipts = await r.append(2)
+      await until('a bundle', () => r.sealed.length === 1, 5_000)
+      const bundleBlobId = r.sealed[0]!.bundleBlobId
+      await until('the bundle forgotten', async () => (await r.store.get(receipts[0]!.id)) == null, 5_000)
+      assert.equal(await r.store.get(receipts[1]!.id), undefined)
+      assert.deepEqual(await r.store.bundleReceipts(bundleBlobId), [])
+      assert.equal((await r.bundle(bundleBlobId)).receipts.length, 2)
+      assert.equal((await r.ledger.listAnchors(r.address)).length, 1)
+      // Sealing goes on.
+      await r.append(2)
+      await until('a second bundle', () => r.sealed.length === 2, 5_000)
     } finally {
       await r.close()
     }
   })
 
-  it('keeps sealed bundles when retention is 0, and prunes only what is older than the cutoff', async () => {
+  it('keeps sealed bundles when retention is 0, and prunes only those sealed before the cutoff', async () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, { batcher: { batchSize: 2, intervalMs: 100, pruneIntervalMs: 50 } })
     try {
-      const receipts = await r.append(2)
+      const first = await r.append(2)
       await until('a bundle', () => r.sealed.length === 1, 5_000)
-      await new Promise(resolve => setTimeout(resolve, 200))
-      assert.equal((await r.store.get(receipts[0]!.id))?.state, 'sealed', 'retention 0 keeps everything')
-      assert.deepEqual(await r.store.pruneSealed(Date.now() - 60_000), { bundles: 0, receipts: 0 })
-      assert.deepEqual(await r.store.pruneSealed(Date.now() + 1), { bundles: 1, receipts: 2 })
-      assert.equal(await r.store.get(receipts[1]!.id), undefined)
+      await new Promise(resolve => setTimeout(resolve, 20))
+      const between = Date.now()
+      await new Promise(resolve => setTimeout(resolve, 20))
+      const second = await r.append(2)
+      await until('a second bundle', () => r.sealed.length === 2, 5_000)
+      assert.equal((await r.store.get(first[0]!.id))?.state, 'sealed', 'retention 0 keeps everything')
+      assert.deepEqual(await r.store.pruneSealed(between - 60_000), { bundles: 0, receipts: 0 })
+      assert.deepEqual(await r.store.pruneSealed(between), { bundles: 1, receipts: 2 })
+      assert.equal(await r.store.get(first[1]!.id), undefined)
+      assert.equal((await r.store.get(second[0]!.id))?.state, 'sealed')
+      assert.equal((await r.store.bundleReceipts(r.sealed[1]!.bundleBlobId)).length, 2)
     } finally {
       await r.close()
     }

@@ -191,6 +191,45 @@ describe('receipt store', () => {
   })
 })
 
+describe('receipt store: pruning sealed bundles', () => {
+  async function sealTwo (store: ReceiptStore): Promise<{ receipts: QueuedReceipt[], blobId: string }> {
+    const receipts = [fakeReceipt(store.lastSeq() + 1n), fakeReceipt(store.lastSeq() + 2n)]
+    for (const receipt of receipts) await store.append(receipt)
+    const batch = await store.take(2)
+    const batchId = await store.beginBatch({ receipts: batch, root: rootOf(batch), bundleBytesHash: createHash('sha256').update('b').digest('hex') })
+    const blobId = blobIdFromBytes(randomBytes(32))
+    await store.setBundleBlobId(batchId, blobId)
+    await store.finishBatch(batchId, fakeAnchor())
+    return { receipts, blobId }
+  }
+
+  it('forgets a bundle and its receipts, also one sealed before receipt IDs were kept with their bundle', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path })
+    await store.start()
+    const old = await sealTwo(store)
+    const kept = await sealTwo(store)
+    await store.stop()
+    // As a store written before bundle-ids existed would hold it.
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await db.del(`bundle-ids/${old.blobId}`)
+    await db.close()
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.deepEqual(await store.pruneSealed(Date.now() + 1), { bundles: 2, receipts: 4 })
+    for (const receipt of [...old.receipts, ...kept.receipts]) assert.equal(await store.get(receipt.id), undefined)
+    assert.deepEqual(await store.bundleReceipts(old.blobId), [])
+    assert.deepEqual(await store.pruneSealed(Date.now() + 1), { bundles: 0, receipts: 0 })
+    // Queued receipts are untouched, and the seq goes on.
+    const next = fakeReceipt(store.lastSeq() + 1n)
+    await store.append(next)
+    assert.equal((await store.get(next.id))?.state, 'queued')
+    await store.stop()
+  })
+})
+
 describe('receipt store: group commit', () => {
   it('queues several receipts in one write, all or none', async () => {
     await using dir = await tempDir()
