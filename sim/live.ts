@@ -408,7 +408,9 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       nodeChain[node] = nodeChain[node]!.then(async () => {
         if (runSignal.aborted) return
         if (kind === 'leave') {
-          wire.end(node, await readWire(node))
+          const counters = await readWire(node)
+          if (counters == null && cluster.isUp(node)) noteError(`node ${node}'s bytes on the wire before it left are not counted: its /metrics did not answer`)
+          wire.end(node, counters)
           await cluster.stopNode(node)
         } else {
           if (!settings.keepCache) {

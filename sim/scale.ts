@@ -17,7 +17,7 @@
  *   real cache;
  * - no holder, no download in progress: a cold download. The node announces,
  *   waits `coordinationMs`, and the nodes that asked for the model within
- *   that window (and has the hashes) split the blob's chunks by the fetcher's own rule
+ *   that window split the blob's chunks by the fetcher's own rule
  *   (src/mesh/provider-selection.ts: contiguous segments in sorted-ID order,
  *   so a one-chunk model is read by one node): each reads its segment from
  *   Walrus (latency + segment / Walrus bandwidth) and the rest from the
@@ -361,7 +361,9 @@ class ScaleModel {
     const chunkBytes = this.scenario.models.chunkBytes
     const chunkCount = Math.max(1, Math.ceil(size / chunkBytes))
     const byId = new Map([...swarm.readers].map(reader => [String(reader.node), reader]))
-    const order = downloaderOrder(String(swarm.readers.values().next().value?.node), byId.keys())
+    // The fetcher's order is the same seen from any reader: the first stands for all.
+    const [anyReader, ...others] = byId.keys()
+    const order = downloaderOrder(anyReader as string, others)
     let largest = 0
     order.forEach((id, rank) => {
       const reader = byId.get(id) as Download

@@ -10,7 +10,7 @@ import { originShapingSchema } from '../src/walrus/local/shaping.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
 
-/** Live mode runs real nodes in one process: more than this does not fit a small machine. */
+/** Live mode runs each node as its own process: more than this does not fit a small machine. */
 export const MAX_LIVE_NODES = 32
 /** The discrete-event model's ceiling. */
 export const MAX_SCALE_NODES = 10_000

@@ -54,7 +54,7 @@ export const nodeConfigSchema = z.strictObject({
     /** Announce complete blobs on the DHT too. */
     dhtProvide: z.boolean().default(true),
     /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
-    allow: z.array(z.string().startsWith('/')).default([])
+    allow: z.array(multiaddrString).default([])
   }).default({ digestIntervalMs: 30_000, providerTtlMs: 90_000, privateNetwork: true, dhtProvide: true, allow: [] }),
   inference: z.strictObject({
     /** Runs at once and runs waiting; past the queue a request is answered BUSY. */

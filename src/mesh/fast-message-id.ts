@@ -9,7 +9,6 @@ interface RawMessage {
   signature?: Uint8Array
 }
 
-
 /**
  * Gossipsub's `fastMsgIdFn`: a copy of a message already seen is dropped
  * before its signature is checked again. Without it, every duplicate a mesh
