@@ -31,7 +31,10 @@
  *   share of a cold download it was reading is read by another downloader
  *   after `stallMs`;
  * - the space of a download is reserved when it starts, evicting by policy
- *   (the cache's planRoom); a model that cannot fit is fetched, used, not kept.
+ *   (the cache's planRoom). When other downloads' reservations leave no room,
+ *   the real cache waits for them; here the room is taken when the download
+ *   ends instead (its time is not delayed). A model that still cannot fit, or
+ *   is larger than the quota, is used and not kept.
  *
  * Not modelled: forwarding inference to a holder (src/inference/routing.ts),
  * upload contention at a holder, DHT lookups, Bloom digest false positives.
@@ -398,6 +401,8 @@ class ScaleModel {
     node.downloads.delete(m)
     this.releaseSource(download)
     this.leaveSwarm(download)
+    // No room when it started, only other downloads' reservations in the way: the real cache waited for them.
+    if (!download.keep && size <= this.quota) download.keep = this.reserve(v, m)
     if (download.keep) {
       node.reserved -= size
       node.used += size
