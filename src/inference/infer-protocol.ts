@@ -24,6 +24,16 @@ export const IDLE_STREAM_MS = 30_000
  */
 export const MAX_IDLE_STREAMS_PER_PEER = 4
 export const CLIENT_IDLE_STREAM_MS = 10_000
+/**
+ * A kept stream that failed before the server could have taken the request:
+ * the write failed, or the server had closed it cleanly (it closes only while
+ * idle between requests). Then the request is sent again on a new stream; a
+ * reset after the write may come after the run, which must not run twice.
+ */
+function notReceived (err: Error, sent: boolean): boolean {
+  return !sent ? END_OF_REQUESTS.has(err.name) : err.name === 'UnexpectedEOFError'
+}
+
 /** Read errors that mean the caller is done with the stream (closed, reset, idle), not a malformed request. */
 const END_OF_REQUESTS = new Set(['UnexpectedEOFError', 'TimeoutError', 'AbortError', 'StreamResetError', 'StreamStateError'])
 
@@ -168,13 +178,14 @@ export class InferClient {
     for (;;) {
       const open = reused ?? await this.open(peer, options.signal)
       let reply: InferReply
+      let sent = false
       try {
         await open.pb.write(request, InferRequest, { signal: options.signal })
+        sent = true
         reply = await open.pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? 64 } })
       } catch (err) {
         open.stream.abort(err as Error)
-        // A kept stream the server closed meanwhile: once more, on a new one.
-        if (reused != null && !options.signal.aborted && END_OF_REQUESTS.has((err as Error).name)) {
+        if (reused != null && !options.signal.aborted && notReceived(err as Error, sent)) {
           reused = undefined
           continue
         }
