@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { syntheticShapeOfSize } from '../src/inference/synthetic-model.js'
 import { getJson, LiveCluster, type OriginShapingInit, type WalrusStats } from './live-cluster.js'
+import { cdfSamples, percentiles, sortedSamples } from './percentiles.js'
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
@@ -86,21 +87,6 @@ interface FetchOutcome {
 
 const MAX_SAMPLES = 5_000
 const MAX_ERRORS = 10
-
-/** Nearest-rank percentiles; zeros when empty. */
-export function percentilesOf (values: number[]): Percentiles {
-  if (values.length === 0) return { p50: 0, p95: 0, p99: 0 }
-  const sorted = [...values].sort((a, b) => a - b)
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) }
-}
-
-/** At most `max` samples, evenly spread over the sorted values (keeps the CDF's shape). */
-function capSamples (values: number[], max: number): number[] {
-  const sorted = [...values].sort((a, b) => a - b)
-  if (sorted.length <= max) return sorted
-  return Array.from({ length: max }, (_, i) => sorted[Math.round(i * (sorted.length - 1) / (max - 1))] as number)
-}
 
 function round1 (value: number): number {
   return Math.round(value * 10) / 10
@@ -480,14 +466,14 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       failed: total - localHits - peerHits - walrusHits,
       walrusFetches: after.blobsServed - before.blobsServed,
       walrusBytes: after.bytesServed - before.bytesServed,
-      timeToModelMs: percentilesOf(timeToModel),
-      inferenceMs: percentilesOf(inferenceMs),
+      timeToModelMs: percentiles(timeToModel),
+      inferenceMs: percentiles(inferenceMs),
       peerBytes,
       wireBytes: wireBytes.total,
       perNodeHitRate: rates.length === 0
         ? { min: 0, max: 0, mean: 0 }
         : { min: Math.min(...rates), max: Math.max(...rates), mean: rates.reduce((a, b) => a + b, 0) / rates.length },
-      timeToModelSamples: capSamples(timeToModel, MAX_SAMPLES).map(round1),
+      timeToModelSamples: cdfSamples(sortedSamples(timeToModel), MAX_SAMPLES).map(round1),
       live: {
         fetchFailures,
         notSent,
@@ -499,7 +485,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
         nodeStarts: cluster.nodes.reduce((sum, n) => sum + n.starts, 0),
         nodesWithoutPeers,
         peersAtEnd: peerCounts.length === 0 ? { min: 0, max: 0, mean: 0 } : { min: Math.min(...peerCounts), max: Math.max(...peerCounts), mean: peerCounts.reduce((a, b) => a + b, 0) / peerCounts.length },
-        sendLagMs: percentilesOf(sendLag.map(x => Math.max(0, x))),
+        sendLagMs: percentiles(sendLag.map(x => Math.max(0, x))),
         setupMs: Math.round(setupMs),
         replayMs: Math.round(replayMs),
         errors
