@@ -21,6 +21,8 @@ import { syntheticMlp } from '../src/inference/synthetic-model.js'
 import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
 import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
+import { seededTensor } from '../harness/seeded-tensor.js'
+import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values } = parseArgs({
   options: {
@@ -52,33 +54,6 @@ const MAX_REQUESTS_PER_WORKER = 1_000_000
 /** The options the session pool gives onnxruntime (src/inference/session-pool.ts), so the baseline runs the same kernels. */
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' }
 const ECHO_PROTOCOL = '/herd-bench/echo/1.0.0'
-
-function note (message: string): void {
-  process.stderr.write(`# ${message}\n`)
-}
-
-/** The same linear congruential values as the mesh inference test's image: seeded, in [-0.5, 0.5). */
-function seededTensor (dims: number[], seed: number): ort.Tensor {
-  const data = new Float32Array(dims.reduce((a, b) => a * b, 1))
-  let x = seed
-  for (let i = 0; i < data.length; i++) {
-    x = (x * 1103515245 + 12345) % 2 ** 31
-    data[i] = x / 2 ** 31 - 0.5
-  }
-  return new ort.Tensor('float32', data, dims)
-}
-
-function percentile (sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
-}
-
-interface Stats { n: number, p50: number, p95: number, first?: number }
-
-function stats (samples: readonly number[], first?: number): Stats {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), ...(first != null ? { first } : {}) }
-}
 
 /** One first call (timed on its own), warm-up calls, then up to `runs` timed calls one after another. */
 async function sample (what: string, op: () => Promise<void>, n = runs): Promise<Stats> {

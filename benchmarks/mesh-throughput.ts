@@ -13,6 +13,7 @@ import type { BlobId } from '../src/blob/blob-id.js'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import type { HerdNode } from '../src/node.js'
+import { note } from './measure.js'
 
 const MiB = 1024 * 1024
 const BENCH_PROTOCOL = '/herd-bench/throughput/1.0.0'
@@ -34,10 +35,6 @@ while (maxBlobSizeForShards(nShards) < Math.max(size, coldSize)) nShards++
 /** A transfer slower than 1 MiB/s (plus a minute of slack) counts as hung. */
 const transferMs = (bytes: number): number => 60_000 + Math.ceil(bytes / MiB) * 1_000
 const block = new Uint8Array(randomBytes(BLOCK_BYTES))
-
-function note (message: string): void {
-  process.stderr.write(`# ${message}\n`)
-}
 
 async function timed (fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now()

@@ -17,6 +17,8 @@ import type { SealedBundle } from '../src/proof/batcher.js'
 import { signReceipt } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
+import { seededTensor } from '../harness/seeded-tensor.js'
+import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values } = parseArgs({
   options: {
@@ -52,35 +54,8 @@ const REQUEST_TIMEOUT_MS = 30_000
 /** Waiting for a node's receipts to be sealed. */
 const DRAIN_TIMEOUT_MS = 300_000
 
-function note (message: string): void {
-  process.stderr.write(`# ${message}\n`)
-}
-
 /** How often a wait for sealed receipts looks again. */
 const SEAL_POLL_MS = 20
-
-/** The same linear congruential values as the inference benchmark: seeded, in [-0.5, 0.5). */
-function seededTensor (dims: number[], seed: number): ort.Tensor {
-  const data = new Float32Array(dims.reduce((a, b) => a * b, 1))
-  let x = seed
-  for (let i = 0; i < data.length; i++) {
-    x = (x * 1103515245 + 12345) % 2 ** 31
-    data[i] = x / 2 ** 31 - 0.5
-  }
-  return new ort.Tensor('float32', data, dims)
-}
-
-function percentile (sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))] as number
-}
-
-interface Stats { n: number, p50: number, p95: number }
-
-function stats (samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95) }
-}
 
 /** Microseconds per call: the median of 7 batches after one untimed batch. */
 async function microUs (fn: () => unknown, perBatch: number): Promise<number> {

