@@ -50,9 +50,11 @@ export function receiptRoot (receipts: Uint8Array[]): Uint8Array {
   return rootOfLeaves(receiptLeaves(receipts))
 }
 
-export function receiptPath (receipts: Uint8Array[], index: number): InclusionProof {
+/** Receipt `index`'s inclusion path and the root it leads to, every leaf hashed once. */
+export function receiptPath (receipts: Uint8Array[], index: number): { path: InclusionProof, root: Uint8Array } {
   const leaves = receiptLeaves(receipts)
-  return inclusionProof({ leaves, root: rootOfLeaves(leaves), size: 0, chunkSize: 1024 }, index)
+  const root = rootOfLeaves(leaves)
+  return { path: inclusionProof({ leaves, root, size: 0, chunkSize: 1024 }, index), root }
 }
 
 /** The root a receipt and its path lead to. */

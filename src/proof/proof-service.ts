@@ -115,8 +115,8 @@ export class ProofService {
     if (found == null) return undefined
     if (found.state !== 'sealed' || found.sealed == null) return { state: found.state, receiptId }
     const sealed = found.sealed
-    const receipts = await this.components.store.bundleReceipts(sealed.bundleBlobId)
-    const proof = buildProof({ signedReceipts: receipts, index: sealed.index, bundleBlobId: sealed.bundleBlobId, anchor: sealed.anchor })
+    // The store read the bundle's receipts with the receipt: no second read, which a prune could find gone.
+    const proof = buildProof({ signedReceipts: found.signedReceiptsOfBundle, index: sealed.index, bundleBlobId: sealed.bundleBlobId, anchor: sealed.anchor })
     if (proof.receiptId !== receiptId) log.error('the proof of %s names receipt %s', receiptId, proof.receiptId)
     return { state: 'sealed', proof }
   }

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { isBlobId } from '../blob/blob-id.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt } from '../chain/types.js'
-import { MAX_BUNDLE_RECEIPTS, receiptPath, receiptRoot } from './bundle.js'
+import { MAX_BUNDLE_RECEIPTS, receiptPath } from './bundle.js'
 import { ProofFormatError } from './errors.js'
 import { decodeSignedReceipt, MAX_SIGNED_RECEIPT_BYTES } from './receipt.js'
 
@@ -41,7 +41,7 @@ export function buildProof (args: { signedReceipts: Uint8Array[], index: number,
   }
   const signed = signedReceipts[index] as Uint8Array
   const info = decodeSignedReceipt(signed)
-  const path = receiptPath(signedReceipts, index)
+  const { path, root } = receiptPath(signedReceipts, index)
   return {
     version: PROOF_VERSION,
     receiptId: info.id,
@@ -50,7 +50,7 @@ export function buildProof (args: { signedReceipts: Uint8Array[], index: number,
     index,
     leafCount: path.leafCount,
     siblings: path.siblings.map(toHex),
-    root: toHex(receiptRoot(signedReceipts)),
+    root: toHex(root),
     anchor: { ledger: anchor.ledger, txId: anchor.txId, height: anchor.height, time: anchor.time, address: anchor.address }
   }
 }
