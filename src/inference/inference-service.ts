@@ -148,13 +148,14 @@ export class InferenceService {
     const holders = components.holders(model.blobId)
     const views: HolderView[] = []
     if (hops < this.maxHops) {
-      for (const holder of holders.slice(0, 8)) {
-        try {
-          views.push({ ...holder, rttMs: await components.rttMs(holder.peerId, { signal }) })
-        } catch (err) {
-          log('no RTT to holder %s - %e', holder.peerId, err)
-        }
-      }
+      // Pinged together: one after another, eight slow holders would each spend the caller's deadline.
+      const candidates = holders.slice(0, 8)
+      const rtts = await Promise.allSettled(candidates.map(async holder => components.rttMs(holder.peerId, { signal })))
+      rtts.forEach((rtt, i) => {
+        const holder = candidates[i] as typeof candidates[number]
+        if (rtt.status === 'fulfilled') views.push({ ...holder, rttMs: rtt.value })
+        else log('no RTT to holder %s - %e', holder.peerId, rtt.reason)
+      })
     }
     const route = chooseRoute({
       modelBytes: model.size,
