@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { HerdNode } from '../node.js'
+import { RECEIPT_ID } from '../proof/receipt.js'
 
-const RECEIPT_ID = /^[0-9a-f]{64}$/
 
 /** `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with the state until then. */
 export function registerProofRoute (app: FastifyInstance, node: HerdNode): void {

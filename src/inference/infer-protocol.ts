@@ -4,7 +4,7 @@ import { pbStream, type ProtobufStream } from '@libp2p/utils'
 import { asInferError, InferError, type InferErrorCode } from './infer-errors.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
-import { tensorFromProto, tensorToProto, type TensorLimits } from './tensor-codec.js'
+import { DEFAULT_MAX_TENSORS, tensorFromProto, tensorsToProto, type TensorLimits } from './tensor-codec.js'
 
 const log = logger('herd:inference:protocol')
 
@@ -90,7 +90,7 @@ export class InferServer {
         let request: InferRequest
         try {
           const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
-          request = await pb.read(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? 64 } })
+          request = await pb.read(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
         } catch (err) {
           // After a reply, the caller closing the stream, leaving it idle or our stopping ends it: nothing to answer.
           if (served > 0 && (stopping.aborted || END_OF_REQUESTS.has((err as Error).name))) return
@@ -123,7 +123,7 @@ export class InferServer {
       return { status: InferReply.Status[known.code], message: known.message }
     }
     return {
-      outputs: Object.entries(result.outputs).map(([name, tensor]) => tensorToProto(name, tensor)),
+      outputs: tensorsToProto(result.outputs),
       node: result.node,
       modelBlobId: result.modelBlobId,
       runMs: Math.round(result.runMs),
@@ -170,7 +170,7 @@ export class InferClient {
   async infer (peer: PeerId, input: InferInput, options: { signal: AbortSignal, limits?: Partial<TensorLimits> }): Promise<InferResult> {
     const request = {
       model: input.model,
-      inputs: Object.entries(input.inputs).map(([name, tensor]) => tensorToProto(name, tensor)),
+      inputs: tensorsToProto(input.inputs),
       deadlineMs: input.deadlineMs ?? 0,
       hops: input.hops ?? 0
     }
@@ -182,7 +182,7 @@ export class InferClient {
       try {
         await open.pb.write(request, InferRequest, { signal: options.signal })
         sent = true
-        reply = await open.pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? 64 } })
+        reply = await open.pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
       } catch (err) {
         open.stream.abort(err as Error)
         if (reused != null && !options.signal.aborted && notReceived(err as Error, sent)) {

@@ -88,11 +88,6 @@ const NUMERIC: Record<NumericTensorType, NumericInfo> = {
   bool: { size: 1, array: Uint8Array, kind: 'bool' }
 }
 
-/** Bytes per element of each numeric type. */
-export const ELEMENT_SIZE: Readonly<Record<NumericTensorType, number>> = Object.freeze(
-  Object.fromEntries(Object.entries(NUMERIC).map(([type, info]) => [type, info.size])) as Record<NumericTensorType, number>
-)
-
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 /**
  * Standard padded base64, checked by a round trip: Node's decoder skips what it

@@ -3,7 +3,7 @@ import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import type { RunWorkerReply, RunWorkerRequest } from './run-worker.js'
 import type { SessionPoolInit, SessionPoolStats } from './session-pool.js'
-import { tensorFromProto, tensorToProto } from './tensor-codec.js'
+import { tensorFromProto, tensorsToProto } from './tensor-codec.js'
 
 const log = logger('herd:inference:worker-runner')
 
@@ -131,7 +131,7 @@ export class WorkerRunner {
   }
 
   async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
-    const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: Object.entries(inputs).map(([name, tensor]) => tensorToProto(name, tensor)) })
+    const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: tensorsToProto(inputs) })
     if (reply.loadMs != null) this.noteLoad(blobId, reply.loadMs)
     const outputs: Record<string, ort.Tensor> = {}
     for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })

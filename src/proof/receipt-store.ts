@@ -10,6 +10,7 @@ import {
   DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
   ReceiptStoreClosedError, ReceiptStoreError
 } from './errors.js'
+import { RECEIPT_ID } from './receipt.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -90,7 +91,6 @@ const VERSION_KEY = 'version'
 const META_KEY = 'meta'
 const BATCH_KEY = 'batch'
 const MAX_SEQ = 2n ** 64n - 1n
-const RECEIPT_ID = /^[0-9a-f]{64}$/
 const RECORD_VERSION = 1
 const FLAG_INPUTS = 1
 const FLAG_OUTPUTS = 2

@@ -8,6 +8,8 @@ import { InvalidReceiptError, ProofFormatError } from './errors.js'
 import { Receipt, SignedReceipt } from './pb/proof.js'
 
 export const RECEIPT_VERSION = 1
+/** A receipt ID: the hex SHA-256 of the receipt bytes. */
+export const RECEIPT_ID = /^[0-9a-f]{64}$/
 /** Signed before the receipt bytes, so a receipt signature can never pass for another message of the same key. */
 export const RECEIPT_SIGNING_PREFIX = 'herd-receipt-v1\0'
 /** A canonical SignedReceipt is about 250 bytes; anything much larger is not one. */

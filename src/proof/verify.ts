@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sameBytes } from '../blob/cache/file-io.js'
 import { hashFromHex, toHex } from '../blob/chunk-tree.js'
 import type { AnchorEntry, Ledger } from '../chain/types.js'
 import type { WalrusStore } from '../walrus/types.js'
@@ -53,10 +54,6 @@ function fail (reason: string): ProofCheck {
 
 function skipped (why: string): ProofCheck {
   return { ok: false, reason: `skipped: ${why}` }
-}
-
-function same (a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
 function message (err: unknown): string {
@@ -197,8 +194,8 @@ function checkBundle (proof: ReceiptProof, info: SignedReceiptInfo, bundle: Bund
   const n = bundle.receipts.length
   if (n !== proof.leafCount) return fail(`the bundle holds ${n} receipts, the proof says ${proof.leafCount}`)
   const atIndex = bundle.receipts[proof.index]
-  if (atIndex == null || !same(atIndex, info.bytes)) {
-    const elsewhere = bundle.receipts.findIndex(r => same(r, info.bytes))
+  if (atIndex == null || !sameBytes(atIndex, info.bytes)) {
+    const elsewhere = bundle.receipts.findIndex(r => sameBytes(r, info.bytes))
     return fail(elsewhere >= 0
       ? `the bundle holds this receipt at index ${elsewhere}, not ${proof.index}`
       : `the bundle does not hold this receipt (index ${proof.index} is another)`)
@@ -212,7 +209,7 @@ async function checkReexecution (proof: ReceiptProof, info: SignedReceiptInfo, b
   const inputs = bundle.inputs[proof.index] as Uint8Array
   const stored = bundle.outputs[proof.index] as Uint8Array
   // An empty entry means the tensors were left out, unless the run really had none (the hash of the empty set).
-  if (inputs.byteLength === 0 && !same(inputsHash, EMPTY_SET_HASH)) {
+  if (inputs.byteLength === 0 && !sameBytes(inputsHash, EMPTY_SET_HASH)) {
     return fail('the bundle holds no tensors for this receipt (its node left them out), so the run cannot be re-executed')
   }
   const inputsHex = toHex(hashTensorSet(inputs))
@@ -226,7 +223,7 @@ async function checkReexecution (proof: ReceiptProof, info: SignedReceiptInfo, b
   }
   const outputsHex = toHex(hashTensorSet(outputs))
   if (outputsHex !== toHex(outputsHash)) return fail(`re-running model ${modelBlobId} gives outputs hashing to ${outputsHex}; the receipt says ${toHex(outputsHash)}`)
-  const storedPresent = stored.byteLength > 0 || same(outputsHash, EMPTY_SET_HASH)
-  if (storedPresent && !same(stored, outputs)) return fail('re-running gives the receipt\'s outputs, but the bundle stores other outputs for this receipt')
+  const storedPresent = stored.byteLength > 0 || sameBytes(outputsHash, EMPTY_SET_HASH)
+  if (storedPresent && !sameBytes(stored, outputs)) return fail('re-running gives the receipt\'s outputs, but the bundle stores other outputs for this receipt')
   return OK
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { request } from 'undici'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { parseProof, type ReceiptProof } from '../../proof/proof.js'
+import { RECEIPT_ID } from '../../proof/receipt.js'
 import { canonicalTensors, tensorsFromSet } from '../../proof/tensor-hash.js'
 import { verifyProof } from '../../proof/verify.js'
 import { ledgerClient, walrusClient } from '../clients.js'
@@ -16,7 +17,6 @@ interface VerifyOptions {
   reexecute?: boolean
 }
 
-const RECEIPT_ID = /^[0-9a-f]{64}$/
 
 async function getJson (url: string): Promise<{ status: number, json: any }> {
   const response = await request(url)
