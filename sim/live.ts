@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { syntheticShapeOfSize } from '../src/inference/synthetic-model.js'
 import { getJson, LiveCluster, type OriginShapingInit, type WalrusStats } from './live-cluster.js'
-import { cdfSamples, percentiles, sortedSamples } from './percentiles.js'
+import { cdfSamples, nodeHitRateSpread, percentiles, sortedSamples } from './percentiles.js'
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
@@ -445,15 +445,12 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       } catch { return undefined }
     }))).filter((x): x is number => x != null)
 
-    // Per node: (local + peer) / requests, over nodes that had requests.
-    const perNode = new Map<number, { hits: number, requests: number }>()
+    const nodeRequests = new Uint32Array(trace.nodes)
+    const nodeHits = new Uint32Array(trace.nodes)
     trace.requests.forEach((r, i) => {
-      const entry = perNode.get(r.node) ?? { hits: 0, requests: 0 }
-      entry.requests++
-      if (sourceOf[i] === 'local' || sourceOf[i] === 'peer') entry.hits++
-      perNode.set(r.node, entry)
+      nodeRequests[r.node] = (nodeRequests[r.node] as number) + 1
+      if (sourceOf[i] === 'local' || sourceOf[i] === 'peer') nodeHits[r.node] = (nodeHits[r.node] as number) + 1
     })
-    const rates = [...perNode.values()].map(e => e.hits / e.requests)
     const count = (s: Source): number => sourceOf.filter(x => x === s).length
     const localHits = count('local')
     const peerHits = count('peer')
@@ -470,9 +467,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
       inferenceMs: percentiles(inferenceMs),
       peerBytes,
       wireBytes: wireBytes.total,
-      perNodeHitRate: rates.length === 0
-        ? { min: 0, max: 0, mean: 0 }
-        : { min: Math.min(...rates), max: Math.max(...rates), mean: rates.reduce((a, b) => a + b, 0) / rates.length },
+      perNodeHitRate: nodeHitRateSpread(nodeRequests, nodeHits),
       timeToModelSamples: cdfSamples(sortedSamples(timeToModel), MAX_SAMPLES).map(round1),
       live: {
         fetchFailures,

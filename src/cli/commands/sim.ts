@@ -4,7 +4,6 @@ import { join, resolve } from 'node:path'
 import { Presets, SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { runLive } from '../../../sim/live.js'
-import { optimalMetrics } from '../../../sim/optimal.js'
 import { writeReport } from '../../../sim/report.js'
 import { runScale, scaleWork, sweepScale, type ScaleOptions } from '../../../sim/scale.js'
 import { loadScenario, type Scenario } from '../../../sim/scenario.js'
@@ -66,11 +65,12 @@ export function simCommand (program: Command): void {
             bar.stop()
           }
         }
-        strategies.optimal = optimalMetrics(scenario, trace)
         const { scaleCheck, sweeps } = withScaleProgress('scale', scenario, trace, true, options.quiet, progress => ({
           scaleCheck: runScale(scenario, trace, progress),
           sweeps: sweepScale(scenario, trace, progress)
         }))
+        // The optimum depends on the trace alone: the scale check computed it already.
+        strategies.optimal = scaleCheck.optimal
         const report: SimReport = {
           mode: 'live',
           scenario,
@@ -110,11 +110,10 @@ export function simCommand (program: Command): void {
         scenario,
         seed: scenario.seed,
         startedAt: new Date(started).toISOString(),
-        durationMs: 0,
+        durationMs: Date.now() - started,
         strategies,
         ...(sweeps != null ? { sweeps } : {})
       }
-      report.durationMs = Date.now() - started
       const { files } = await writeReport(out, report)
       printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
     })
