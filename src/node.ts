@@ -296,9 +296,10 @@ export class HerdNode {
   async describe (blobId: BlobId, options: { signal?: AbortSignal } = {}): Promise<BlobDescription> {
     const known = this.descriptions.get(blobId)
     if (known != null) return known
-    let entry
+    // An entry resolveModel already read for this blob ID: entries by blob ID never change.
+    let entry = this.models.get(blobId)?.entry
     try {
-      entry = await this.ledger.getModel(blobId, options)
+      entry ??= await this.ledger.getModel(blobId, options)
     } catch (err) {
       if (err instanceof NotFoundError || (err as Error).name === 'NotFoundError') throw new UnregisteredBlobError(`blob ${blobId} has no registry entry on the ledger`)
       throw err
@@ -324,6 +325,7 @@ export class HerdNode {
       entry = await this.ledger.getModel(ref, options)
       if (this.models.size > 10_000) this.models.clear()
       this.models.set(ref, { entry, until: ref === entry.blobId ? Infinity : Date.now() + 5_000 })
+      this.models.set(entry.blobId, { entry, until: Infinity })
     } catch (err) {
       if ((err as Error).name === 'NotFoundError' || (err as Error).name === 'InvalidTransactionError') throw new UnknownModelError(`no registered model ${ref}`)
       throw err
