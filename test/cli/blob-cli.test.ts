@@ -63,6 +63,9 @@ describe('herd blob and herd devnet', () => {
     const cases: Array<[string[], RegExp]> = [
       [['blob', 'get', 'not-an-id', '--walrus', url], /blob ID must be 43 characters/],
       [['blob', 'get', blobIdFromBytes(new Uint8Array(32)), '--walrus', url], /404 BLOB_NOT_FOUND/],
+      // A blob ID that begins with '-' is the argument, not an option.
+      [['blob', 'get', blobIdFromBytes(new Uint8Array([0xf8, ...new Uint8Array(31)])), '--walrus', url], /404 BLOB_NOT_FOUND/],
+      [['blob', 'get', blobIdFromBytes(new Uint8Array(32)), '--walrus', url, '--no-such-option'], /too many arguments/],
       [['blob', 'put', join(dir.path, 'missing'), '--walrus', url], /no such file/],
       [['blob', 'put', dir.path, '--walrus', url], /not a regular file/],
       [['blob', 'put', join(dir.path, 'x'), '--epochs', 'many'], /--epochs must be a whole number/],

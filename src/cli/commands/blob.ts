@@ -70,6 +70,8 @@ export function blobCommand (program: Command): void {
   walrusOptions(blob.command('get'))
     .description('fetch a blob from an aggregator, to a file (-o) or to stdout')
     .argument('<blobId>')
+    // A blob ID is base64url and may begin with '-': taken as the argument, not as an unknown option.
+    .allowUnknownOption()
     .option('-o, --output <file>', 'write the blob here, atomically, and print JSON; without it, raw bytes go to stdout')
     .option('--range <start-end>', 'inclusive byte range', byteRange)
     .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {

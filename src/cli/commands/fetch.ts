@@ -23,6 +23,8 @@ export function fetchCommand (program: Command): void {
   program.command('fetch')
     .description('have a running node fetch a blob into its cache (from peers, then Walrus), with a progress bar; prints the result as JSON')
     .argument('<blob-id>')
+    // A blob ID is base64url and may begin with '-': taken as the argument, not as an unknown option.
+    .allowUnknownOption()
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
     .option('--quiet', 'no progress bar')
     .action(async (blobIdText: string, options: { api?: string, quiet?: boolean }) => {

@@ -90,6 +90,8 @@ export function modelCommand (program: Command): void {
   ledgerOption(model.command('show'))
     .description('print one registry entry as JSON')
     .argument('<ref>', 'NAME (latest version), NAME@VERSION or a blob ID')
+    // A blob ID is base64url and may begin with '-': taken as the argument, not as an unknown option.
+    .allowUnknownOption()
     .action(async (ref: string, options: LedgerOptions) => {
       const ledger = ledgerClient(options)
       try {
