@@ -25,6 +25,15 @@ export class LedgerStoreError extends LedgerError {
   override name = 'LedgerStoreError'
 }
 
+/**
+ * What a ledger holds or serves does not agree with its signed blocks: an index
+ * entry that points at the wrong block, a block that no longer verifies, or a
+ * server's answer that is not the signed transaction it claims. Not retried.
+ */
+export class LedgerCorruptError extends LedgerError {
+  override name = 'LedgerCorruptError'
+}
+
 /** A call to a remote ledger that may pass if tried again. */
 export class RetryableLedgerError extends LedgerError {
   override name = 'RetryableLedgerError'

@@ -1,9 +1,10 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { isTransportError, withRetries } from '../walrus/retry.js'
-import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
-import type { AppendResult, ChainHead } from './local/chain-store.js'
+import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerCorruptError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
+import type { AppendResult, ChainHead, IndexEntry } from './local/chain-store.js'
 import type { BlockSource } from './local/verify.js'
+import { ServedEntryChecker } from './served-entry.js'
 import { signTx } from './signing.js'
 import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger, ModelEntry, ModelInput } from './types.js'
 import { validateAnchorInput, validateModelInput } from './validation.js'
@@ -12,7 +13,8 @@ const NAMED_ERRORS: Record<string, new (message: string) => LedgerError> = {
   InvalidTransactionError,
   DuplicateModelError,
   DuplicateAnchorError,
-  NotFoundError
+  NotFoundError,
+  LedgerCorruptError
 }
 
 export interface HttpLedgerInit {
@@ -22,13 +24,17 @@ export interface HttpLedgerInit {
   timeoutMs?: number
 }
 
-/** A client of the devnet's ledger server: signs here, and the server checks the signature. */
+/**
+ * A client of the devnet's ledger server: signs here, and the server checks the
+ * signature. Entries read are checked here against the signed blocks served with them.
+ */
 export class HttpLedger implements Ledger, BlockSource {
   readonly kind = 'local'
   readonly url: URL
   private readonly signer?: Signer
   private readonly retries: number
   private readonly dispatcher: Dispatcher
+  private readonly served = new ServedEntryChecker()
 
   constructor (init: HttpLedgerInit) {
     try {
@@ -61,19 +67,19 @@ export class HttpLedger implements Ledger, BlockSource {
   }
 
   async getModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
-    return this.call<ModelEntry>('GET', `v1/models/${encodeURIComponent(ref)}`, undefined, options.signal)
+    return this.served.model(ref, await this.call<unknown>('GET', `v1/models/${encodeURIComponent(ref)}`, undefined, options.signal))
   }
 
   async listModels (options: { signal?: AbortSignal } = {}): Promise<ModelEntry[]> {
-    return (await this.call<{ models: ModelEntry[] }>('GET', 'v1/models', undefined, options.signal)).models
+    return this.served.models(await this.call<unknown>('GET', 'v1/models', undefined, options.signal))
   }
 
   async getAnchor (rootOrTxId: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry> {
-    return this.call<AnchorEntry>('GET', `v1/anchors/${encodeURIComponent(rootOrTxId)}`, undefined, options.signal)
+    return this.served.anchor(rootOrTxId, await this.call<unknown>('GET', `v1/anchors/${encodeURIComponent(rootOrTxId)}`, undefined, options.signal))
   }
 
   async listAnchors (address: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry[]> {
-    return (await this.call<{ anchors: AnchorEntry[] }>('GET', `v1/addresses/${encodeURIComponent(address)}/anchors`, undefined, options.signal)).anchors
+    return this.served.anchors(address, await this.call<unknown>('GET', `v1/addresses/${encodeURIComponent(address)}/anchors`, undefined, options.signal))
   }
 
   async head (): Promise<ChainHead | undefined> {
@@ -83,6 +89,11 @@ export class HttpLedger implements Ledger, BlockSource {
   async blocks (from: number, limit: number): Promise<Array<{ height: number, bytes: Uint8Array }>> {
     const { blocks } = await this.call<{ blocks: Array<{ height: number, bytes: string }> }>('GET', `v1/blocks?from=${from}&limit=${limit}`)
     return blocks.map(b => ({ height: b.height, bytes: new Uint8Array(Buffer.from(b.bytes, 'base64')) }))
+  }
+
+  async indexEntries (after: string | undefined, limit: number): Promise<IndexEntry[]> {
+    const query = new URLSearchParams({ limit: String(limit), ...(after != null ? { after } : {}) })
+    return (await this.call<{ entries: IndexEntry[] }>('GET', `v1/index?${query}`)).entries
   }
 
   async close (): Promise<void> {
@@ -121,7 +132,7 @@ export class HttpLedger implements Ledger, BlockSource {
       if (response.statusCode === 200) return json as T
       const message = json?.error?.message ?? text.slice(0, 300)
       const Named = NAMED_ERRORS[json?.error?.name]
-      if (response.statusCode >= 500 || response.statusCode === 429) throw new RetryableLedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
+      if (Named !== LedgerCorruptError && (response.statusCode >= 500 || response.statusCode === 429)) throw new RetryableLedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
       if (Named != null) throw new Named(message)
       throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
     }, { retries: this.retries, baseDelayMs: 200, maxDelayMs: 3000, isRetryable: err => err instanceof RetryableLedgerError, ...(signal != null ? { signal } : {}) })

@@ -39,19 +39,19 @@ export class LocalLedger implements Ledger {
   }
 
   async getModel (ref: string): Promise<ModelEntry> {
-    return this.store.getModel(ref)
+    return (await this.store.getModel(ref)).entry
   }
 
   async listModels (): Promise<ModelEntry[]> {
-    return this.store.listModels()
+    return (await this.store.listModels()).map(found => found.entry)
   }
 
   async getAnchor (rootOrTxId: string): Promise<AnchorEntry> {
-    return this.store.getAnchor(rootOrTxId)
+    return (await this.store.getAnchor(rootOrTxId)).entry
   }
 
   async listAnchors (address: string): Promise<AnchorEntry[]> {
-    return this.store.listAnchors(address)
+    return (await this.store.listAnchors(address)).map(found => found.entry)
   }
 
   async close (): Promise<void> {

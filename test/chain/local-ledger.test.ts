@@ -146,12 +146,55 @@ describe('local ledger', () => {
     await store.open()
     await assert.rejects(new ChainStore(path).open(), (err: Error) => err.name === 'LedgerStoreError' && /in use/.test(err.message))
     await store.close()
-    assert.equal(STORE_VERSION, '2', 'registrations carry chunkHashesBlobId since version 2')
+    assert.equal(STORE_VERSION, '3', 'registrations carry chunkHashesBlobId since version 2, indexes are block heights since 3')
     const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
     await db.open()
     await db.put('meta/version', new TextEncoder().encode('1'))
     await db.close()
-    await assert.rejects(new ChainStore(path).open(), (err: Error) => err.name === 'LedgerStoreError' && /version 1, this herd reads version 2/.test(err.message))
+    await assert.rejects(new ChainStore(path).open(), (err: Error) => err.name === 'LedgerStoreError' && /version 1, this herd reads version 3/.test(err.message))
+  })
+})
+
+describe('local ledger store version 2', () => {
+  it('is moved to version 3 by rebuilding its indexes from the blocks, whatever its old indexes said', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'ledger')
+    const key = Ed25519Keypair.generate()
+    const ledger = await LocalLedger.open(path, key)
+    const model = await ledger.registerModel(sampleModel())
+    await ledger.registerModel(sampleModel({ version: '2', blobId: model.blobId }))
+    const root = hex32()
+    const anchor = await ledger.anchor({ root, count: 7, bundleBlobId: blobIdFromBytes(randomBytes(32)) })
+    const truth = { models: await ledger.listModels(), anchors: await ledger.listAnchors(key.toSuiAddress()), latest: await ledger.getModel('tiny-mlp') }
+    await ledger.close()
+
+    // Version 2's layout: copies of entries as JSON, name@version and roots in the secondary indexes, one of them forged.
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await db.open()
+    const text = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value))
+    const old = [...await db.keys().all()].filter(k => !k.startsWith('block/') && !k.startsWith('meta/'))
+    await db.batch([
+      ...old.map(k => ({ type: 'del' as const, key: k })),
+      { type: 'put', key: 'meta/version', value: text('2') },
+      { type: 'put', key: 'model/tiny-mlp/1', value: text({ ...model, chunkRoot: 'f'.repeat(64), size: 12345 }) },
+      { type: 'put', key: 'model/tiny-mlp/2', value: text(truth.models[1]) },
+      { type: 'put', key: 'model-latest/tiny-mlp', value: text('1') },
+      { type: 'put', key: `model-blob/${model.blobId}`, value: text('tiny-mlp@1') },
+      { type: 'put', key: `anchor/${root}`, value: text(truth.anchors[0]) },
+      { type: 'put', key: `anchor-tx/${anchor.txId}`, value: text(root) },
+      { type: 'put', key: `addr-anchor/${key.toSuiAddress()}/000000000002`, value: text(root) }
+    ])
+    await db.close()
+
+    const moved = await LocalLedger.open(path)
+    try {
+      assert.deepEqual({ models: await moved.listModels(), anchors: await moved.listAnchors(key.toSuiAddress()), latest: await moved.getModel('tiny-mlp') }, truth)
+      assert.equal((await moved.getModel(model.blobId)).version, '1', 'a blob ID names its first registration')
+      const report = await verifyChain(moved.store)
+      assert.deepEqual([report.valid, report.indexEntries], [true, 6])
+    } finally {
+      await moved.close()
+    }
   })
 })
 

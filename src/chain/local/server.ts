@@ -2,8 +2,8 @@ import { logger } from '@libp2p/logger'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { MAX_TX_BYTES } from '../codec.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerStoreError, NotFoundError } from '../errors.js'
-import type { ChainStore } from './chain-store.js'
-import { MAX_BLOCKS_PER_PAGE } from './chain-store.js'
+import type { ChainStore, StoredEntry } from './chain-store.js'
+import { MAX_BLOCKS_PER_PAGE, MAX_INDEX_ENTRIES_PER_PAGE } from './chain-store.js'
 
 const log = logger('herd:chain:local:server')
 
@@ -27,6 +27,11 @@ async function sendError (reply: FastifyReply, err: unknown): Promise<FastifyRep
   const error = err as Error
   if (code === 500) log.error('ledger request failed: %s', error.message)
   return reply.code(code).send({ error: { code, name: error.name ?? 'Error', message: error.message } })
+}
+
+/** An entry with its block, base64: the client checks the signed transaction itself rather than trusting these fields. */
+function served<T extends object> ({ entry, block }: StoredEntry<T>): T & { block: string } {
+  return { ...entry, block: Buffer.from(block).toString('base64') }
 }
 
 function integerParam (value: unknown, fallback: number, max: number): number | undefined {
@@ -77,10 +82,19 @@ export class LedgerServer {
       const blocks = await store.blocks(from, limit)
       return { blocks: blocks.map(b => ({ height: b.height, bytes: Buffer.from(b.bytes).toString('base64') })) }
     })
-    app.get('/v1/models', async () => ({ models: await store.listModels() }))
-    app.get('/v1/models/:ref', async request => store.getModel((request.params as { ref: string }).ref))
-    app.get('/v1/anchors/:key', async request => store.getAnchor((request.params as { key: string }).key))
-    app.get('/v1/addresses/:address/anchors', async request => ({ anchors: await store.listAnchors((request.params as { address: string }).address) }))
+    app.get('/v1/index', async (request, reply) => {
+      const query = request.query as Record<string, unknown>
+      const limit = integerParam(query.limit, 100, MAX_INDEX_ENTRIES_PER_PAGE)
+      const after = query.after
+      if (limit == null || limit === 0 || (after != null && (typeof after !== 'string' || after.length > 512))) {
+        return sendError(reply, new InvalidTransactionError(`after must be one key of at most 512 characters and limit an integer from 1 to ${MAX_INDEX_ENTRIES_PER_PAGE}`))
+      }
+      return { entries: await store.indexEntries(after as string | undefined, limit) }
+    })
+    app.get('/v1/models', async () => ({ models: (await store.listModels()).map(served) }))
+    app.get('/v1/models/:ref', async request => served(await store.getModel((request.params as { ref: string }).ref)))
+    app.get('/v1/anchors/:key', async request => served(await store.getAnchor((request.params as { key: string }).key)))
+    app.get('/v1/addresses/:address/anchors', async request => ({ anchors: (await store.listAnchors((request.params as { address: string }).address)).map(served) }))
 
     this.url = await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
     this.app = app
