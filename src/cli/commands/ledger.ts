@@ -9,7 +9,7 @@ export function ledgerCommand (program: Command): void {
   const ledger = program.command('ledger').description('the local ledger')
 
   ledger.command('verify')
-    .description('walk the whole chain (links, signatures, no gaps) and report the first fault; exit 0 only when valid')
+    .description('walk the whole chain (links, signatures, no gaps), compare every index entry with the blocks, and report the first fault; exit 0 only when valid')
     .option('--ledger <url>', `a running ledger (default $HERD_LEDGER or ${DEFAULT_LEDGER_URL})`, httpUrl)
     .option('--dir <dir>', 'a ledger store on disk, not in use by a running devnet')
     .action(async (options: { ledger?: string, dir?: string }) => {
