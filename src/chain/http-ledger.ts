@@ -93,7 +93,11 @@ export class HttpLedger implements Ledger, BlockSource {
 
   async indexEntries (after: string | undefined, limit: number): Promise<IndexEntry[]> {
     const query = new URLSearchParams({ limit: String(limit), ...(after != null ? { after } : {}) })
-    return (await this.call<{ entries: IndexEntry[] }>('GET', `v1/index?${query}`)).entries
+    const { entries } = await this.call<{ entries: unknown }>('GET', `v1/index?${query}`)
+    if (!Array.isArray(entries) || entries.length > limit || !entries.every(e => typeof e?.key === 'string' && typeof e?.value === 'string')) {
+      throw new LedgerCorruptError(`the ledger's index page is not a list of at most ${limit} { key, value } strings`)
+    }
+    return entries as IndexEntry[]
   }
 
   async close (): Promise<void> {

@@ -149,7 +149,7 @@ describe('ledger indexes', () => {
     }
     // The forgery the issue reproduced: r1's entry rewritten in place with another chunk root and size.
     const r1 = JSON.parse((truth.get('model r1@1') as { value: string }).value)
-    for (const key of [...kinds.values()].flat().filter(k => k.includes('r1'))) {
+    for (const key of ['model/r1/1', `model-blob/${r1.blobId as string}`]) {
       tampers.push({
         what: `${key} rewritten as a forged r1 entry`,
         keys: [key],
