@@ -76,8 +76,8 @@ export function parseModelRef (ref: string): { name: string, version?: string } 
   const at = ref.indexOf('@')
   const name = at < 0 ? ref : ref.slice(0, at)
   const version = at < 0 ? undefined : ref.slice(at + 1)
-  if (!MODEL_NAME.test(name)) throw new InvalidModelRefError(`model reference ${shown}: a blob ID, or a name (${MODEL_NAME_RULE}) with an optional @version`)
-  if (version != null && !MODEL_VERSION.test(version)) throw new InvalidModelRefError(`model reference ${shown}: the version after "@" must be ${MODEL_VERSION_RULE}`)
+  if (!MODEL_NAME.test(name)) throw new InvalidModelRefError(`model reference ${shown} is neither a blob ID nor a model name (${MODEL_NAME_RULE}) with an optional @version`)
+  if (version != null && !MODEL_VERSION.test(version)) throw new InvalidModelRefError(`model reference ${shown}: the model version after "@" must be ${MODEL_VERSION_RULE}`)
   return version != null ? { name, version } : { name }
 }
 
