@@ -18,6 +18,21 @@ const bootstrapAddr = multiaddrString.refine(value => value.includes('/p2p/'), {
 
 const httpUrl = z.url({ protocol: /^https?$/ }).transform(url => url.replace(/\/+$/, ''))
 
+/** A name the API answers to, as a Host header gives it (lower case, an IPv6 address in brackets); no port: any port. */
+export interface ApiHost { name: string, port?: number }
+
+/** `name`, `name:port`, `[v6]` or `[v6]:port`; undefined when it is none of them. */
+export function parseApiHost (text: string): ApiHost | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(text.toLowerCase())
+  if (match == null) return undefined
+  const port = match[2] != null ? Number(match[2]) : undefined
+  if (port != null && port > 65535) return undefined
+  return { name: match[1] as string, ...(port != null ? { port } : {}) }
+}
+
+/** RFC 6750's token syntax; long enough that guessing is hopeless, short enough for a header. */
+export const apiTokenSchema = z.string().regex(/^[A-Za-z0-9\-._~+/]{16,512}=*$/, 'an API token is 16-512 characters of A-Z, a-z, 0-9, "-", ".", "_", "~", "+", "/" (then "=" padding)')
+
 /** The node's configuration: a config file, then command-line flags over it. Every field has a default. */
 export const nodeConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
@@ -25,8 +40,12 @@ export const nodeConfigSchema = z.strictObject({
   bootstrap: z.array(bootstrapAddr).default([]),
   api: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(31417)
-  }).default({ host: '127.0.0.1', port: 31417 }),
+    port: z.number().int().min(0).max(65535).default(31417),
+    /** Host headers answered besides the API's own address and localhost: the names a proxy or DNS gives it. */
+    allowedHosts: z.array(z.string().max(300).refine(v => parseApiHost(v) != null, 'a host name, [IPv6] address or either with :port')).max(64).default([]),
+    /** Set: every route but GET /health needs `Authorization: Bearer TOKEN`. */
+    token: apiTokenSchema.optional()
+  }).default({ host: '127.0.0.1', port: 31417, allowedHosts: [] }),
   /** Absent: an embedded local Walrus in the data dir. */
   walrus: z.strictObject({
     aggregator: httpUrl,

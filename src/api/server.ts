@@ -1,17 +1,19 @@
 import { PassThrough, type Readable } from 'node:stream'
-import { logger } from '@libp2p/logger'
+import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import { request as httpRequest } from 'undici'
+import { request as httpRequest, type Dispatcher } from 'undici'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { UnregisteredBlobError } from '../mesh/errors.js'
 import type { HerdNode } from '../node.js'
+import { RetryableWalrusError } from '../walrus/errors.js'
+import { isTransportError } from '../walrus/retry.js'
+import { AccessPolicy, HEALTH_PATH } from './access.js'
 import { blobReadStream } from './blob-stream.js'
+import { sendError } from './errors.js'
 import { registerInferRoute } from './infer-route.js'
 import { registerProofRoute } from './proof-route.js'
 import { registerHerdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from './range.js'
-
-const log = logger('herd:api:server')
 
 export const DEFAULT_API_HOST = '127.0.0.1'
 
@@ -19,27 +21,10 @@ export interface ApiServerInit {
   node: HerdNode
   host?: string
   port?: number
-}
-
-/** Maps herd's named errors to HTTP statuses; anything else is a 500. */
-const STATUS_BY_ERROR: Record<string, number> = {
-  InvalidBlobIdError: 400,
-  InvalidArgumentError: 400,
-  RangeNotSatisfiableError: 416,
-  NotFoundError: 404,
-  BlobNotFoundError: 404,
-  UnregisteredBlobError: 404,
-  CacheFullError: 507,
-  BlobUnavailableError: 502,
-  RetryableWalrusError: 502
-}
-
-function sendError (reply: FastifyReply, err: Error): FastifyReply {
-  // Fastify's own errors (a bad body, say) carry their status.
-  const own = (err as Error & { statusCode?: unknown }).statusCode
-  const status = STATUS_BY_ERROR[err.name] ?? (typeof own === 'number' ? own : 500)
-  if (status >= 500) log.error('request failed - %e', err)
-  return reply.code(status).send({ error: { code: status, name: err.name, message: err.message } })
+  /** Host names the API answers to besides its own address and localhost (`name` or `name:port`). */
+  allowedHosts?: readonly string[]
+  /** When set, every route but GET /health needs `Authorization: Bearer TOKEN`. */
+  token?: string
 }
 
 /**
@@ -60,10 +45,13 @@ export class ApiServer {
     if (this.app != null) return
     const { node } = this.init
     registerHerdMetrics(node, node.metrics)
+    const access = new AccessPolicy({ ...(this.init.allowedHosts != null ? { allowedHosts: this.init.allowedHosts } : {}), ...(this.init.token != null ? { token: this.init.token } : {}) })
     const app = Fastify({ logger: false, forceCloseConnections: true })
+    access.register(app)
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err as Error))
-    app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0]}` } }))
+    app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}` } }))
 
+    app.get(HEALTH_PATH, async () => ({ status: 'ok' }))
     app.get('/status', async () => node.status())
     registerInferRoute(app, node)
     registerProofRoute(app, node)
@@ -76,7 +64,7 @@ export class ApiServer {
       try {
         await node.fetcher.fetch(blobId, { signal })
       } catch (err) {
-        if (err instanceof UnregisteredBlobError) return this.passThrough(blobId, request.headers.range, reply)
+        if (err instanceof UnregisteredBlobError) return this.passThrough(blobId, request.headers.range, reply, signal)
         throw err
       }
       return this.sendCached(blobId, request.headers.range, reply)
@@ -97,7 +85,9 @@ export class ApiServer {
       return { blobId, pinned: false }
     })
 
-    this.url = await app.listen({ host: this.init.host ?? DEFAULT_API_HOST, port: this.init.port ?? 0 })
+    const host = this.init.host ?? DEFAULT_API_HOST
+    this.url = await app.listen({ host, port: this.init.port ?? 0 })
+    access.listening(host, (app.server.address() as AddressInfo).port)
     this.app = app
   }
 
@@ -128,13 +118,20 @@ export class ApiServer {
   }
 
   /** A blob with no registry entry cannot be checked chunk by chunk: it is relayed from the aggregator, not cached. */
-  private async passThrough (blobId: BlobId, range: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
+  private async passThrough (blobId: BlobId, range: string | undefined, reply: FastifyReply, signal: AbortSignal): Promise<FastifyReply> {
     const aggregator = this.init.node.walrus.aggregator
     if (aggregator == null) throw new UnregisteredBlobError(`blob ${blobId} is not registered and no aggregator is configured`)
-    const upstream = await httpRequest(new URL(`v1/blobs/${blobId}`, aggregator.href.endsWith('/') ? aggregator : `${aggregator.href}/`), {
-      method: 'GET',
-      headers: range != null ? { range } : {}
-    })
+    let upstream: Dispatcher.ResponseData
+    try {
+      upstream = await httpRequest(new URL(`v1/blobs/${blobId}`, aggregator.href.endsWith('/') ? aggregator : `${aggregator.href}/`), {
+        method: 'GET',
+        headers: range != null ? { range } : {},
+        signal
+      })
+    } catch (err) {
+      if (!signal.aborted && isTransportError(err)) throw new RetryableWalrusError(`the Walrus aggregator at ${aggregator.origin} is unreachable: ${(err as Error).message}`, { cause: err })
+      throw err
+    }
     reply.code(upstream.statusCode)
     for (const name of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag']) {
       const value = upstream.headers[name]

@@ -8,6 +8,11 @@ export class InvalidTransactionError extends LedgerError {
   override name = 'InvalidTransactionError'
 }
 
+/** A model reference that is neither a blob ID nor `name[@version]`: refused before any lookup. */
+export class InvalidModelRefError extends InvalidTransactionError {
+  override name = 'InvalidModelRefError'
+}
+
 export class DuplicateModelError extends LedgerError {
   override name = 'DuplicateModelError'
 }

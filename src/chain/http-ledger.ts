@@ -1,20 +1,53 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { isTransportError, withRetries } from '../walrus/retry.js'
-import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerCorruptError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
+import { DuplicateAnchorError, DuplicateModelError, InvalidModelRefError, InvalidTransactionError, LedgerCorruptError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
 import type { AppendResult, ChainHead, IndexEntry } from './local/chain-store.js'
 import type { BlockSource } from './local/verify.js'
 import { ServedEntryChecker } from './served-entry.js'
 import { signTx } from './signing.js'
 import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger, ModelEntry, ModelInput } from './types.js'
-import { validateAnchorInput, validateModelInput } from './validation.js'
+import { validateAnchorInput, validateModelInput, validateModelRef } from './validation.js'
 
 const NAMED_ERRORS: Record<string, new (message: string) => LedgerError> = {
   InvalidTransactionError,
+  InvalidModelRefError,
   DuplicateModelError,
   DuplicateAnchorError,
   NotFoundError,
   LedgerCorruptError
+}
+
+/** Longer than any root, transaction ID, address or model reference the ledger knows. */
+const MAX_SEGMENT_LENGTH = 256
+
+/**
+ * One path segment. encodeURIComponent leaves `.` alone and a URL resolves
+ * `.` and `..` as it is built, so `getModel('..')` would have asked for
+ * `GET /v1/`: they are refused, not encoded.
+ */
+function segment (value: string, what: string): string {
+  if (value === '' || value === '.' || value === '..' || value.length > MAX_SEGMENT_LENGTH) {
+    throw new InvalidTransactionError(`${what} ${JSON.stringify(value.slice(0, 80))}${value.length > 80 ? '…' : ''} must be 1-${MAX_SEGMENT_LENGTH} characters and not "." or ".."`)
+  }
+  return encodeURIComponent(value)
+}
+
+/** Far above a page of blocks or a full model list; a ledger that sends more is refused before it fills memory. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+async function boundedText (body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<string> {
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of body) {
+    bytes += (chunk as Buffer).length
+    if (bytes > limit) {
+      body.destroy()
+      throw new LedgerError(`${what}: the ledger's answer is over ${limit} bytes`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 export interface HttpLedgerInit {
@@ -67,7 +100,7 @@ export class HttpLedger implements Ledger, BlockSource {
   }
 
   async getModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
-    return this.served.model(ref, await this.call<unknown>('GET', `v1/models/${encodeURIComponent(ref)}`, undefined, options.signal))
+    return this.served.model(ref, await this.call<unknown>('GET', `v1/models/${segment(validateModelRef(ref), 'model reference')}`, undefined, options.signal))
   }
 
   async listModels (options: { signal?: AbortSignal } = {}): Promise<ModelEntry[]> {
@@ -75,11 +108,11 @@ export class HttpLedger implements Ledger, BlockSource {
   }
 
   async getAnchor (rootOrTxId: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry> {
-    return this.served.anchor(rootOrTxId, await this.call<unknown>('GET', `v1/anchors/${encodeURIComponent(rootOrTxId)}`, undefined, options.signal))
+    return this.served.anchor(rootOrTxId, await this.call<unknown>('GET', `v1/anchors/${segment(rootOrTxId, 'anchor root or transaction ID')}`, undefined, options.signal))
   }
 
   async listAnchors (address: string, options: { signal?: AbortSignal } = {}): Promise<AnchorEntry[]> {
-    return this.served.anchors(address, await this.call<unknown>('GET', `v1/addresses/${encodeURIComponent(address)}/anchors`, undefined, options.signal))
+    return this.served.anchors(address, await this.call<unknown>('GET', `v1/addresses/${segment(address, 'address')}/anchors`, undefined, options.signal))
   }
 
   async head (): Promise<ChainHead | undefined> {
@@ -122,21 +155,25 @@ export class HttpLedger implements Ledger, BlockSource {
       } catch (err) {
         if (signal?.aborted === true) throw err
         if (isTransportError(err)) {
-          throw new RetryableLedgerError(`${method} ${url.href}: ${(err as Error).message}`, { cause: err })
+          throw new RetryableLedgerError(`the ledger at ${url.origin} is unreachable (${method} ${url.pathname}): ${(err as Error).message}`, { cause: err })
         }
         throw err
       }
-      const text = await response.body.text()
+      const text = await boundedText(response.body, MAX_RESPONSE_BYTES, `${method} ${url.pathname}`)
       let json: any
       try {
         json = JSON.parse(text)
       } catch {
-        throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} with a body that is not JSON`)
+        json = undefined
       }
-      if (response.statusCode === 200) return json as T
       const message = json?.error?.message ?? text.slice(0, 300)
+      // A damaged store is not cured by asking again.
+      if (json?.error?.name === 'LedgerCorruptError') throw new LedgerCorruptError(message)
+      // Before the body's shape: a proxy in front of a ledger that is down answers 502 in HTML.
+      if (response.statusCode >= 500 || response.statusCode === 429) throw new RetryableLedgerError(`the ledger at ${url.origin} failed (${method} ${url.pathname}): ${response.statusCode} ${message}`)
+      if (json === undefined) throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} with a body that is not JSON`)
+      if (response.statusCode === 200) return json as T
       const Named = NAMED_ERRORS[json?.error?.name]
-      if (Named !== LedgerCorruptError && (response.statusCode >= 500 || response.statusCode === 429)) throw new RetryableLedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
       if (Named != null) throw new Named(message)
       throw new LedgerError(`${method} ${url.pathname}: ${response.statusCode} ${message}`)
     }, { retries: this.retries, baseDelayMs: 200, maxDelayMs: 3000, isRetryable: err => err instanceof RetryableLedgerError, ...(signal != null ? { signal } : {}) })

@@ -1,15 +1,24 @@
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob/blob-id.js'
-import { InvalidTransactionError } from './errors.js'
+import { InvalidModelRefError, InvalidTransactionError } from './errors.js'
 import type { AnchorInput, ModelInput } from './types.js'
 
 export const MAX_TENSORS = 64
 export const MAX_RANK = 16
 export const MAX_ANCHOR_COUNT = 2 ** 32 - 1
+export const MAX_MODEL_NAME_LENGTH = 128
+export const MAX_MODEL_VERSION_LENGTH = 64
+/** `name@version` at their longest; a blob ID (43) is shorter. */
+export const MAX_MODEL_REF_LENGTH = MAX_MODEL_NAME_LENGTH + 1 + MAX_MODEL_VERSION_LENGTH
 const MAX_BLOB_SIZE = Number.MAX_SAFE_INTEGER
 
-export const modelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'model name: 1-128 of a-z, 0-9, ".", "_", "-", starting with a letter or digit')
-export const modelVersionSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'model version: 1-64 of A-Z, a-z, 0-9, ".", "_", "+", "-"')
+const MODEL_NAME = new RegExp(`^[a-z0-9][a-z0-9._-]{0,${MAX_MODEL_NAME_LENGTH - 1}}$`)
+const MODEL_VERSION = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,${MAX_MODEL_VERSION_LENGTH - 1}}$`)
+const MODEL_NAME_RULE = `1-${MAX_MODEL_NAME_LENGTH} of a-z, 0-9, ".", "_", "-", starting with a letter or digit`
+const MODEL_VERSION_RULE = `1-${MAX_MODEL_VERSION_LENGTH} of A-Z, a-z, 0-9, ".", "_", "+", "-", starting with a letter or digit`
+
+export const modelNameSchema = z.string().regex(MODEL_NAME, `model name: ${MODEL_NAME_RULE}`)
+export const modelVersionSchema = z.string().regex(MODEL_VERSION, `model version: ${MODEL_VERSION_RULE}`)
 const hashHex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
 const blobIdSchema = z.string().refine(isBlobId, 'not a Walrus blob ID (43 characters of url-safe base64)').transform(s => s as BlobId)
 const objectIdSchema = z.string().regex(/^0x[0-9a-fA-F]{1,64}$/, 'must be a Sui object ID')
@@ -55,12 +64,25 @@ export function validateAnchorInput (value: unknown): AnchorInput {
   return check(anchorInputSchema, value, 'anchor') as AnchorInput
 }
 
-/** Splits `name@version`; the version is optional. */
+/**
+ * Splits `name@version` (the version is optional). Every ledger reads a model
+ * reference through here, and the HTTP ledger before its request, so a
+ * reference from a client or a peer is checked once, the same way everywhere:
+ * `..` never becomes a path, and a name of any length is a clear refusal.
+ */
 export function parseModelRef (ref: string): { name: string, version?: string } {
+  const shown = ref.length > 80 ? `${JSON.stringify(ref.slice(0, 80))}… (${ref.length} characters)` : JSON.stringify(ref)
+  if (ref.length > MAX_MODEL_REF_LENGTH) throw new InvalidModelRefError(`model reference ${shown} is longer than ${MAX_MODEL_REF_LENGTH} characters`)
   const at = ref.indexOf('@')
   const name = at < 0 ? ref : ref.slice(0, at)
   const version = at < 0 ? undefined : ref.slice(at + 1)
-  check(modelNameSchema, name, `model reference "${ref.slice(0, 200)}"`)
-  if (version != null) check(modelVersionSchema, version, `model reference "${ref.slice(0, 200)}"`)
+  if (!MODEL_NAME.test(name)) throw new InvalidModelRefError(`model reference ${shown} is neither a blob ID nor a model name (${MODEL_NAME_RULE}) with an optional @version`)
+  if (version != null && !MODEL_VERSION.test(version)) throw new InvalidModelRefError(`model reference ${shown}: the model version after "@" must be ${MODEL_VERSION_RULE}`)
   return version != null ? { name, version } : { name }
+}
+
+/** A model reference as every ledger takes it: a blob ID, or `name[@version]`; throws InvalidModelRefError. */
+export function validateModelRef (ref: string): string {
+  if (!isBlobId(ref)) parseModelRef(ref)
+  return ref
 }

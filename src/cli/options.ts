@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { InvalidArgumentError } from 'commander'
@@ -63,4 +64,26 @@ export function byteSize (name: string): (value: string) => number {
     if (!Number.isSafeInteger(bytes) || bytes < 1) throw new InvalidArgumentError(`${name} must be at least 1 byte, got "${value}"`)
     return bytes
   }
+}
+
+/** An API token that cannot be read or used. */
+export class ApiTokenError extends Error {
+  override readonly name = 'ApiTokenError'
+}
+
+/** A token file holds one token and perhaps a newline; anything larger is not one. */
+const MAX_TOKEN_FILE_BYTES = 4096
+
+/** The API token in a file (surrounding whitespace dropped); its syntax is checked where it is used. */
+export async function readTokenFile (path: string): Promise<string> {
+  let text: string
+  try {
+    if ((await stat(path)).size > MAX_TOKEN_FILE_BYTES) throw new Error(`larger than ${MAX_TOKEN_FILE_BYTES} bytes`)
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ApiTokenError(`cannot read the API token file ${path}: ${(err as Error).message}`)
+  }
+  const token = text.trim()
+  if (token === '') throw new ApiTokenError(`the API token file ${path} is empty`)
+  return token
 }

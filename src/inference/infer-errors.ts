@@ -1,5 +1,5 @@
 /** The codes of /herd/infer/1.0.0 replies and of the HTTP API's inference errors. */
-export type InferErrorCode = 'BAD_REQUEST' | 'UNKNOWN_MODEL' | 'BUSY' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE' | 'INTERNAL' | 'TOO_LARGE'
+export type InferErrorCode = 'BAD_REQUEST' | 'UNKNOWN_MODEL' | 'BUSY' | 'DEADLINE_EXCEEDED' | 'UNAVAILABLE' | 'INTERNAL' | 'TOO_LARGE' | 'BAD_GATEWAY'
 
 /** An inference that did not run, with the code a peer or client sees. */
 export class InferError extends Error {
@@ -35,21 +35,32 @@ export const HTTP_STATUS_BY_CODE: Record<InferErrorCode, number> = {
   BUSY: 429,
   DEADLINE_EXCEEDED: 504,
   UNAVAILABLE: 503,
+  BAD_GATEWAY: 502,
   INTERNAL: 500
 }
 
-/** Errors of other layers, by name, as the code a caller sees. */
+/**
+ * Errors of other layers, by name, as the code a caller sees. The ledger
+ * unreachable is UNAVAILABLE (503: nothing can be resolved, try later); Walrus
+ * failing where a model's bytes had to come from is BAD_GATEWAY (502: the
+ * origin behind this node failed).
+ */
 const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   InputMismatchError: 'BAD_REQUEST',
   TensorFormatError: 'BAD_REQUEST',
   TensorTooLargeError: 'TOO_LARGE',
   InvalidBlobIdError: 'BAD_REQUEST',
+  InvalidModelRefError: 'BAD_REQUEST',
   UnregisteredBlobError: 'UNKNOWN_MODEL',
   NotFoundError: 'UNKNOWN_MODEL',
   ModelLoadError: 'UNAVAILABLE',
   CacheFullError: 'UNAVAILABLE',
-  BlobUnavailableError: 'UNAVAILABLE',
-  ReceiptQueueFullError: 'UNAVAILABLE'
+  ReceiptQueueFullError: 'UNAVAILABLE',
+  RetryableLedgerError: 'UNAVAILABLE',
+  BlobUnavailableError: 'BAD_GATEWAY',
+  RetryableWalrusError: 'BAD_GATEWAY',
+  WalrusProtocolError: 'BAD_GATEWAY',
+  BlobNotFoundError: 'BAD_GATEWAY'
 }
 
 /** The InferError a caller should see for `err`; undefined when it is unexpected (an INTERNAL error). */

@@ -163,18 +163,50 @@ export function feedableTensor (tensor: ort.Tensor): ort.Tensor {
 
 // ---- shared checks -------------------------------------------------------------------------------
 
-function label (name: string): string {
-  return `tensor ${JSON.stringify(name)}`
+/** Characters of a value, and of a name, an error message shows: it says what was wrong, it does not echo the input back. */
+const SHOWN_CHARS = 40
+const SHOWN_NAME_CHARS = 64
+/** Levels and items of a nested value that an error message looks at. */
+const SKETCH_DEPTH = 3
+const SKETCH_ITEMS = 4
+
+function quote (text: string, max = SHOWN_NAME_CHARS): string {
+  return text.length > max ? `${JSON.stringify(text.slice(0, max))}...` : JSON.stringify(text)
 }
 
+function label (name: string): string {
+  return `tensor ${quote(name)}`
+}
+
+/**
+ * A value for an error message, at most SHOWN_CHARS long. It looks only a few
+ * levels and items in: JSON.stringify walks the whole value (and overflows the
+ * stack on input nested thousands deep) to keep 40 characters of it.
+ */
 function show (value: unknown): string {
-  let text: string
-  try {
-    text = typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? String(value))
-  } catch {
-    text = String(value)
+  const text = sketch(value, 0)
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS - 3)}...` : text
+}
+
+function sketch (value: unknown, depth: number): string {
+  if (typeof value === 'string') return quote(value, SHOWN_CHARS)
+  if (value === null || typeof value !== 'object') return String(value)
+  if (depth >= SKETCH_DEPTH) return Array.isArray(value) ? '[...]' : '{...}'
+  if (Array.isArray(value)) {
+    const items = value.slice(0, SKETCH_ITEMS).map(item => sketch(item, depth + 1))
+    return `[${items.join(',')}${value.length > SKETCH_ITEMS ? ',...' : ''}]`
   }
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text
+  const items: string[] = []
+  // for-in, not Object.entries: an object of millions of keys is not copied to show four.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    if (items.length === SKETCH_ITEMS) {
+      items.push('...')
+      break
+    }
+    items.push(`${quote(key, SHOWN_CHARS)}:${sketch((value as Record<string, unknown>)[key], depth + 1)}`)
+  }
+  return `{${items.join(',')}}`
 }
 
 function resolveLimits (limits?: Partial<TensorLimits>): TensorLimits {
@@ -517,7 +549,7 @@ export function checkInputs (inputs: Readonly<Record<string, ort.Tensor>>, specs
   const byName = new Map(specs.map(s => [s.name, s]))
   for (const name of Object.keys(inputs)) {
     if (!byName.has(name)) {
-      problems.push({ input: name, problem: `unknown input ${JSON.stringify(name)}; the model's inputs are ${specs.map(describeSpec).join(', ') || 'none'}` })
+      problems.push({ input: name, problem: `unknown input ${quote(name)}; the model's inputs are ${specs.map(describeSpec).join(', ') || 'none'}` })
     }
   }
   for (const spec of specs) {

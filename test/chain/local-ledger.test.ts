@@ -33,7 +33,8 @@ async function exercise (ledger: Ledger, reader: Ledger): Promise<void> {
   assert.equal((await reader.listModels()).length, 2)
   await assert.rejects(ledger.registerModel({ ...v1, blobId: blobIdFromBytes(randomBytes(32)) }), { name: 'DuplicateModelError' })
   await assert.rejects(reader.getModel('tiny-mlp@9'), { name: 'NotFoundError' })
-  await assert.rejects(reader.getModel('Bad Name'), { name: 'InvalidTransactionError' })
+  await assert.rejects(reader.getModel('Bad Name'), { name: 'InvalidModelRefError' })
+  await assert.rejects(reader.getModel('..'), { name: 'InvalidModelRefError' })
 
   const bundle = blobIdFromBytes(randomBytes(32))
   const root = hex32()

@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { MAX_TX_BYTES } from '../codec.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerStoreError, NotFoundError } from '../errors.js'
+import { MAX_MODEL_REF_LENGTH } from '../validation.js'
 import type { ChainStore, StoredEntry } from './chain-store.js'
 import { MAX_BLOCKS_PER_PAGE, MAX_INDEX_ENTRIES_PER_PAGE } from './chain-store.js'
 
@@ -58,7 +59,8 @@ export class LedgerServer {
   async start (): Promise<void> {
     if (this.app != null) return
     const { store } = this.init
-    const app = Fastify({ logger: false, forceCloseConnections: true })
+    // Fastify's default (100 characters) would answer 404 for a model name of 101-128; a client encodes every character at worst.
+    const app = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { maxParamLength: 3 * MAX_MODEL_REF_LENGTH } })
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_TX_BYTES + 1024 }, (_request, body, done) => { done(null, body) })
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err))

@@ -3,6 +3,7 @@ import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { request } from 'undici'
 import { parseBlobId } from '../../blob/blob-id.js'
+import { apiHeaders } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:31417'
@@ -26,11 +27,12 @@ export function fetchCommand (program: Command): void {
     // A blob ID is base64url and may begin with '-': taken as the argument, not as an unknown option.
     .allowUnknownOption()
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
     .option('--quiet', 'no progress bar')
-    .action(async (blobIdText: string, options: { api?: string, quiet?: boolean }) => {
+    .action(async (blobIdText: string, options: { api?: string, apiToken?: string, quiet?: boolean }) => {
       const blobId = parseBlobId(blobIdText)
       const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
-      const response = await request(`${api}/v1/blobs/${blobId}/fetch`, { method: 'POST' })
+      const response = await request(`${api}/v1/blobs/${blobId}/fetch`, { method: 'POST', headers: apiHeaders(options) })
       if (response.statusCode !== 200) {
         const body = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
         throw new Error(`the node answered ${response.statusCode}: ${body?.error?.message ?? 'no reason given'}`)

@@ -7,6 +7,7 @@ import { receiptJson } from '../../proof/receipt-json.js'
 import { InferClient } from '../../inference/infer-protocol.js'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { createMeshLibp2p } from '../../mesh/libp2p.js'
+import { apiHeaders } from '../clients.js'
 import { httpUrl, integer, printJson } from '../options.js'
 import { DEFAULT_API_URL } from './fetch.js'
 
@@ -14,6 +15,7 @@ interface InferOptions {
   model: string
   input: string
   api?: string
+  apiToken?: string
   peer?: string
   binary?: boolean
   output?: string
@@ -40,6 +42,7 @@ export function inferCommand (program: Command): void {
     .requiredOption('--model <ref>', 'registered NAME, NAME@VERSION or blob ID')
     .requiredOption('--input <file>', 'JSON: { "NAME": { "type", "dims", "data" | "base64" } }')
     .option('--api <url>', `a node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
     .option('--peer <multiaddr>', 'ask this peer directly over libp2p instead (…/p2p/PEER_ID)')
     .option('--binary', 'outputs as base64 of the raw little-endian bytes')
     .option('--output <file>', 'write the JSON result to a file rather than stdout')
@@ -68,7 +71,7 @@ export function inferCommand (program: Command): void {
         const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
         const response = await request(`${api}/v1/infer`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...apiHeaders(options) },
           body: JSON.stringify({ model: options.model, inputs: body, binary: options.binary === true, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) })
         })
         const json = await response.body.json() as { error?: { code: string, message: string } }

@@ -6,27 +6,28 @@ import { parseProof, type ReceiptProof } from '../../proof/proof.js'
 import { RECEIPT_ID } from '../../proof/receipt.js'
 import { canonicalTensors, tensorsFromSet } from '../../proof/tensor-hash.js'
 import { verifyProof } from '../../proof/verify.js'
-import { ledgerClient, walrusClient } from '../clients.js'
+import { apiHeaders, ledgerClient, walrusClient } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
 import { DEFAULT_API_URL } from './fetch.js'
 
 interface VerifyOptions {
   api?: string
+  apiToken?: string
   ledger?: string
   walrus?: string
   reexecute?: boolean
 }
 
 
-async function getJson (url: string): Promise<{ status: number, json: any }> {
-  const response = await request(url)
+async function getJson (url: string, headers: Record<string, string>): Promise<{ status: number, json: any }> {
+  const response = await request(url, { headers })
   return { status: response.statusCode, json: await response.body.json() }
 }
 
 /** The proof: from a file, or from a node's API by receipt ID. */
-async function loadProof (ref: string, api: string): Promise<ReceiptProof> {
+async function loadProof (ref: string, api: string, headers: Record<string, string>): Promise<ReceiptProof> {
   if (RECEIPT_ID.test(ref)) {
-    const { status, json } = await getJson(`${api}/v1/proofs/${ref}`)
+    const { status, json } = await getJson(`${api}/v1/proofs/${ref}`, headers)
     if (status === 202) throw new Error(`receipt ${ref} is ${json.state as string}: its batch is not anchored yet; try again after the node seals it`)
     if (status !== 200) throw new Error(`the node answered ${status}: ${json?.error?.message as string ?? 'no reason given'}`)
     return parseProof(json)
@@ -52,15 +53,17 @@ export function proofCommand (program: Command): void {
     .description('check a receipt\'s proof: signature, Merkle path, anchor by the signer, bundle on Walrus; prints {"valid":…,"checks":{…}} and exits 0 only when valid')
     .argument('<receipt>', 'a receipt ID (the proof is fetched from --api) or a proof JSON file')
     .option('--api <url>', `a node's HTTP API, for receipt IDs and --reexecute (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
     .option('--ledger <url>', 'the ledger (default: the node\'s own, from its /status; else $HERD_LEDGER or the devnet\'s)', httpUrl)
     .option('--walrus <url>', 'a Walrus aggregator (default: the node\'s, from its /status; else $HERD_WALRUS or the devnet\'s)', httpUrl)
     .option('--reexecute', 'also fetch the model through the mesh (the node at --api), rerun the inputs and compare the outputs')
     .action(async (ref: string, options: VerifyOptions) => {
       const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
-      const proof = await loadProof(ref, api)
+      const headers = apiHeaders(options)
+      const proof = await loadProof(ref, api, headers)
       // Where the node points is where the proof should be checked, unless told otherwise.
       const status = options.ledger == null || options.walrus == null || options.reexecute === true
-        ? await getJson(`${api}/status`).then(r => r.json).catch(() => undefined)
+        ? await getJson(`${api}/status`, headers).then(r => r.json).catch(() => undefined)
         : undefined
       const ledger = ledgerClient({ ...(options.ledger ?? status?.ledger?.url) != null ? { ledger: options.ledger ?? status?.ledger?.url } : {} })
       const walrus = await walrusClient({ ...(options.walrus ?? status?.walrus?.aggregator) != null ? { aggregator: (options.walrus ?? status?.walrus?.aggregator as string).replace(/\/+$/, '') } : {} })
@@ -73,7 +76,7 @@ export function proofCommand (program: Command): void {
                 reexecute: async ({ modelBlobId, inputs }) => {
                   const response = await request(`${api}/v1/infer`, {
                     method: 'POST',
-                    headers: { 'content-type': 'application/json' },
+                    headers: { 'content-type': 'application/json', ...headers },
                     body: JSON.stringify({ model: modelBlobId, inputs: tensorsToJson(tensorsFromSet(inputs), { binary: true }), binary: true })
                   })
                   const json = await response.body.json() as { outputs?: unknown, error?: { message: string } }

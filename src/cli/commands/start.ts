@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
 import { parseNodeConfig, readConfigFile } from '../../node-config.js'
-import { byteSize, herdHome, httpUrl, integer, printJson } from '../options.js'
+import { ApiTokenError, byteSize, herdHome, httpUrl, integer, printJson, readTokenFile } from '../options.js'
 import { untilSignal } from '../signals.js'
 
 interface StartOptions {
@@ -13,10 +13,15 @@ interface StartOptions {
   bootstrap?: string[]
   apiHost?: string
   apiPort?: number
+  apiAllowedHost?: string[]
+  apiToken?: string
+  apiTokenFile?: string
   walrus?: string
   ledger?: string
   quota?: number
 }
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -29,12 +34,17 @@ export function startCommand (program: Command): void {
     .option('--bootstrap <multiaddr...>', 'peers to join through, each ending in /p2p/PEER_ID')
     .option('--api-host <host>', 'address of the HTTP API (default 127.0.0.1)')
     .option('--api-port <port>', 'port of the HTTP API; 0 picks a free one (default 31417)', integer('--api-port', 0, 65535))
+    .option('--api-allowed-host <host>', 'a name the API is reached by besides its address and localhost (name or name:port), repeatable', collect)
+    .option('--api-token <token>', 'require Authorization: Bearer TOKEN on every route but GET /health (or --api-token-file, $HERD_API_TOKEN, api.token)')
+    .option('--api-token-file <file>', 'read the API token from a file, so it is not on the command line')
     .option('--walrus <url>', 'Walrus aggregator and publisher (default: an embedded local Walrus in the data dir)', httpUrl)
     .option('--ledger <url>', 'ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
     .option('--quota <size>', 'cache quota, such as 20GiB (default 20GiB)', byteSize('--quota'))
     .action(async (options: StartOptions) => {
       const file = options.config != null ? await readConfigFile(resolve(options.config)) : {}
       const fileApi = (file.api ?? {}) as Record<string, unknown>
+      if (options.apiToken != null && options.apiTokenFile != null) throw new ApiTokenError('give --api-token or --api-token-file, not both')
+      const token = options.apiToken ?? (options.apiTokenFile != null ? await readTokenFile(options.apiTokenFile) : undefined) ?? (process.env.HERD_API_TOKEN !== '' ? process.env.HERD_API_TOKEN : undefined)
       const fileCache = (file.cache ?? {}) as Record<string, unknown>
       const config = parseNodeConfig({
         ...file,
@@ -43,13 +53,22 @@ export function startCommand (program: Command): void {
         ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
         ...(options.walrus != null ? { walrus: { aggregator: options.walrus, publisher: options.walrus } } : {}),
         ...(options.ledger != null ? { ledger: options.ledger } : {}),
-        api: { ...fileApi, ...(options.apiHost != null ? { host: options.apiHost } : {}), ...(options.apiPort != null ? { port: options.apiPort } : {}) },
+        api: {
+          ...fileApi,
+          ...(options.apiHost != null ? { host: options.apiHost } : {}),
+          ...(options.apiPort != null ? { port: options.apiPort } : {}),
+          ...(options.apiAllowedHost != null ? { allowedHosts: options.apiAllowedHost } : {}),
+          ...(token != null ? { token } : {})
+        },
         cache: { ...fileCache, ...(options.quota != null ? { quotaBytes: options.quota } : {}) }
       }, options.config ?? 'config')
+      if (config.api.token == null && !LOOPBACK_HOSTS.has(config.api.host)) {
+        process.stderr.write(`herd: warning: the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)\n`)
+      }
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
       const stopSignal = untilSignal()
       const node = new HerdNode(config)
-      const api = new ApiServer({ node, host: config.api.host, port: config.api.port })
+      const api = new ApiServer({ node, ...config.api })
       try {
         await node.start()
         await api.start()

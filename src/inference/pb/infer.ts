@@ -444,7 +444,8 @@ export namespace InferReply {
     DEADLINE_EXCEEDED = 'DEADLINE_EXCEEDED',
     UNAVAILABLE = 'UNAVAILABLE',
     INTERNAL = 'INTERNAL',
-    TOO_LARGE = 'TOO_LARGE'
+    TOO_LARGE = 'TOO_LARGE',
+    BAD_GATEWAY = 'BAD_GATEWAY'
   }
 
   enum __StatusValues {
@@ -455,7 +456,8 @@ export namespace InferReply {
     DEADLINE_EXCEEDED = 4,
     UNAVAILABLE = 5,
     INTERNAL = 6,
-    TOO_LARGE = 7
+    TOO_LARGE = 7,
+    BAD_GATEWAY = 8
   }
 
   export namespace Status {
