@@ -19,6 +19,8 @@ export interface StandInObject {
   shared?: boolean
   /** The Move struct's JSON, as the services render it (u64/u256 as strings). */
   json: Record<string, unknown>
+  /** The Move struct's BCS, for clients that parse contents themselves (the Walrus SDK). */
+  bcs?: Uint8Array
   /** The Blob's `metadata` dynamic field, when it has one. */
   attributes?: Map<string, string>
   previousTransaction?: string

@@ -1,7 +1,7 @@
 import { bcs } from '@mysten/sui/bcs'
 import { RpcError, type RpcTransport } from '@mysten/sui/grpc'
 import { TransactionDataBuilder } from '@mysten/sui/transactions'
-import { normalizeSuiAddress } from '@mysten/sui/utils'
+import { normalizeStructTag, normalizeSuiAddress } from '@mysten/sui/utils'
 import { verifyTransactionSignature } from '@mysten/sui/verify'
 import { UnaryCall, type MethodInfo, type RpcOptions } from '@protobuf-ts/runtime-rpc'
 import { newDigest, SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
@@ -49,6 +49,7 @@ export class SuiGrpcStandIn implements RpcTransport {
       'sui.rpc.v2.TransactionExecutionService/SimulateTransaction': r => this.simulate(r),
       'sui.rpc.v2.TransactionExecutionService/ExecuteTransaction': (r, c) => this.execute(r, c),
       'sui.rpc.v2.StateService/GetBalance': r => this.getBalance(r),
+      'sui.rpc.v2.StateService/ListOwnedObjects': r => this.listOwnedObjects(r),
       'sui.rpc.v2.MovePackageService/GetFunction': r => this.getFunction(r)
     }
   }
@@ -100,6 +101,7 @@ export class SuiGrpcStandIn implements RpcTransport {
         owner: object.shared === true ? { kind: 'SHARED', version: '1' } : { kind: 'ADDRESS', address: object.owner },
         objectType: object.type,
         ...(paths.includes('json') ? { json: object.json } : {}),
+        ...(paths.includes('contents') && object.bcs != null ? { contents: { name: object.type, value: Buffer.from(object.bcs).toString('base64') } } : {}),
         ...(paths.includes('previous_transaction') && object.previousTransaction != null ? { previousTransaction: object.previousTransaction } : {})
       }
     }
@@ -218,6 +220,15 @@ export class SuiGrpcStandIn implements RpcTransport {
     }
     // Execution answers before the checkpoint: the client waits for it with GetTransaction.
     return { transaction: { ...(this.executedJson({ digest, success: record.success, ...(failure != null ? { error: failure } : {}) }) as object), signatures: request.signatures } }
+  }
+
+  /** An owner's objects, of one type if asked; one page, as the stand-in's owners hold few. */
+  private listOwnedObjects (request: any): unknown {
+    const owner = normalizeSuiAddress(request.owner)
+    const paths: string[] = request.readMask?.split(',') ?? []
+    const type = request.objectType != null ? normalizeStructTag(request.objectType) : undefined
+    const owned = [...this.chain.objects.values()].filter(o => o.owner === owner && o.shared !== true && (type == null || normalizeStructTag(o.type) === type))
+    return { objects: owned.map(o => (this.objectJson(o.objectId, paths) as { object: unknown }).object) }
   }
 
   private getBalance (request: any): unknown {
