@@ -5,9 +5,8 @@ import { WalrusClient, RetryableWalrusClientError } from '@mysten/walrus'
 import { writeFileAtomic } from '../blob/atomic-file.js'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
-import { InsufficientGasError } from '../chain/errors.js'
 import { encodedBlobLength } from './encoded-size.js'
-import { InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
+import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
 import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 export type WalrusNetwork = 'mainnet' | 'testnet'
@@ -144,15 +143,15 @@ export class WalrusSdkStore implements WalrusStore {
 
   /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
   private translate (err: unknown, what: string): unknown {
-    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof InsufficientGasError) return err
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError) return err
     const address = this.address ?? 'the node address'
     const short = SHORT_OF_COIN.exec(err.message)
     if (short != null) {
       const [, coinType = '', , required = '0'] = short
-      if (/^0x0*2::sui::SUI$/.test(coinType)) return new InsufficientGasError(address, this.network, err.message.slice(0, 300), { cause: err })
+      if (/^0x0*2::sui::SUI$/.test(coinType)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
       return new InsufficientWalError(address, this.network, BigInt(required), { cause: err })
     }
-    if (NO_GAS.test(err.message)) return new InsufficientGasError(address, this.network, err.message.slice(0, 300), { cause: err })
+    if (NO_GAS.test(err.message)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
     if (err instanceof RetryableWalrusClientError) return new RetryableWalrusError(`${what}: ${err.message}`, { cause: err })
     return new WalrusError(`${what}: ${err.message}`, { cause: err })
   }

@@ -26,7 +26,7 @@ export interface StandInObject {
   previousTransaction?: string
 }
 
-export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string }
+export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown }
 
 export const newDigest = (): string => toBase58(randomBytes(32))
 export const newObjectId = (): string => normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`)

@@ -1,6 +1,6 @@
 import { bcs } from '@mysten/sui/bcs'
 import { deriveDynamicFieldID, normalizeSuiAddress } from '@mysten/sui/utils'
-import type { SuiChain } from './sui-standin-chain.js'
+import { newObjectId, type SuiChain } from './sui-standin-chain.js'
 
 /**
  * The Walrus objects a client reads before it writes: the shared `System`
@@ -81,4 +81,78 @@ export function stakeWithPool (typePackage: string, walType: string): unknown {
     ],
     returns: [{ body: datatype(`${typePackage}::staked_wal::StakedWal`) }]
   }
+}
+
+const Storage = bcs.struct('Storage', { id: bcs.Address, start_epoch: bcs.u32(), end_epoch: bcs.u32(), storage_size: bcs.u64() })
+const Blob = bcs.struct('Blob', {
+  id: bcs.Address,
+  registered_epoch: bcs.u32(),
+  blob_id: bcs.u256(),
+  size: bcs.u64(),
+  encoding_type: bcs.u8(),
+  certified_epoch: bcs.option(bcs.u32()),
+  storage: Storage,
+  deletable: bcs.bool()
+})
+type BlobFields = Parameters<typeof Blob.serialize>[0]
+
+type Programmable = NonNullable<ReturnType<typeof bcs.TransactionData.parse>['V1']['kind']['ProgrammableTransaction']>
+type Arg = Programmable['commands'][number]['TransferObjects'] extends infer T ? T extends { address: infer A } ? A : never : never
+
+/** The Blob's JSON as the services render it: numbers past 2^53 and u64s as strings. */
+function blobJson (fields: BlobFields): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(fields, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v))
+}
+
+/**
+ * What `system::reserve_space`, `system::register_blob`, `system::certify_blob`
+ * and the `TransferObjects` after them do to the chain, so the Walrus SDK's
+ * write flow finds the Blob object it registered and certified. Coins are
+ * not accounted: the WAL the calls take is not deducted.
+ */
+export function applyWalrusCalls (chain: SuiChain, kind: Programmable, sender: string, digest: string): Array<{ objectId: string, type: string }> {
+  const system = [...chain.objects.values()].find(o => o.shared === true && o.type.endsWith('::system::System'))
+  if (system == null) return []
+  const blobType = `${system.type.split('::')[0]}::blob::Blob`
+  const pure = (arg: Arg): Uint8Array => Uint8Array.from(Buffer.from(kind.inputs[arg.Input!]!.Pure!.bytes, 'base64'))
+  const results = new Map<number, { storage?: { start: number, end: number, size: bigint }, blob?: string }>()
+  const created: Array<{ objectId: string, type: string }> = []
+  kind.commands.forEach((command, index) => {
+    const call = command.MoveCall
+    if (call?.module === 'system' && call.function === 'reserve_space') {
+      const epochs = bcs.u32().parse(pure(call.arguments[2]!))
+      const start = Number(chain.epoch)
+      results.set(index, { storage: { start, end: start + epochs, size: BigInt(bcs.u64().parse(pure(call.arguments[1]!))) } })
+    } else if (call?.module === 'system' && call.function === 'register_blob') {
+      const storage = results.get(call.arguments[1]!.Result ?? call.arguments[1]!.NestedResult?.[0] ?? -1)?.storage
+      if (storage == null) throw new Error('register_blob without the storage reserve_space made')
+      const id = newObjectId()
+      const fields: BlobFields = {
+        id,
+        registered_epoch: Number(chain.epoch),
+        blob_id: BigInt(bcs.u256().parse(pure(call.arguments[2]!))),
+        size: BigInt(bcs.u64().parse(pure(call.arguments[4]!))),
+        encoding_type: bcs.u8().parse(pure(call.arguments[5]!)),
+        certified_epoch: null,
+        storage: { id: newObjectId(), start_epoch: storage.start, end_epoch: storage.end, storage_size: storage.size },
+        deletable: bcs.bool().parse(pure(call.arguments[6]!))
+      }
+      chain.add({ objectId: id, type: blobType, owner: sender, json: blobJson(fields), bcs: Blob.serialize(fields).toBytes(), previousTransaction: digest })
+      results.set(index, { blob: id })
+      created.push({ objectId: id, type: blobType })
+    } else if (call?.module === 'system' && call.function === 'certify_blob') {
+      const blob = chain.objects.get(normalizeSuiAddress(kind.inputs[call.arguments[1]!.Input!]!.Object!.ImmOrOwnedObject!.objectId))!
+      const fields = Blob.parse(blob.bcs!)
+      const certified = { ...fields, certified_epoch: Number(chain.epoch) } as unknown as BlobFields
+      blob.bcs = Blob.serialize(certified).toBytes()
+      blob.json = blobJson(certified)
+    } else if (command.TransferObjects != null) {
+      const to = normalizeSuiAddress(bcs.Address.parse(pure(command.TransferObjects.address)))
+      for (const object of command.TransferObjects.objects) {
+        const blob = results.get(object.Result ?? object.NestedResult?.[0] ?? -1)?.blob
+        if (blob != null) chain.objects.get(blob)!.owner = to
+      }
+    }
+  })
+  return created
 }
