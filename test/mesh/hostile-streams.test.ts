@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import ort from 'onnxruntime-node'
+import { ENDLESS_VARINT, hostileStream, probeEventLoop, type HostileOutcome } from '../../harness/hostile-stream.js'
+import type { BlobId } from '../../src/blob/blob-id.js'
+import { InferClient, INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
+import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { BlobClient } from '../../src/mesh/blob-client.js'
+import { BLOB_PROTOCOL } from '../../src/mesh/constants.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
+import type { HerdNode } from '../../src/node.js'
+import { tempDir } from '../helpers/devnet.js'
+import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+
+/**
+ * The longest the node's event loop may stall while it refuses hostile
+ * streams. Refusing one takes microseconds, but the probe also sees the
+ * attacker's own sending and encryption (it shares this process), garbage
+ * collection, and the whole process paused on a loaded 2-core machine: an
+ * idle probe here saw up to 37 ms, and runs with the fix up to 156 ms, so the
+ * issue's 100 ms would fail now and then. lpStream's decoder stalled the loop
+ * 5.5 s for one such stream and 45 s for eight, so 500 ms still tells them apart.
+ */
+const MAX_LOOP_DELAY_MS = 500
+/** Refusal is immediate; this only bounds a test that would otherwise wait for the server's 20–30 s read timeout. */
+const WAIT_MS = 10_000
+const INPUT = 16
+
+describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { timeout: 180_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: Devnet
+  let node: HerdNode
+  let attacker: MeshLibp2p
+  let blobId: BlobId
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startDevnet(join(dir.path, 'devnet'))
+    await devnet.publish(syntheticMlp({ inputSize: INPUT, hiddenSize: 32, outputSize: 4, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })
+    blobId = (await devnet.publish(randomModel(100_000), { chunkSize: 16 * 1024 })).blobId
+    const nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
+    node = nodes[0] as HerdNode
+    await node.fetcher.fetch(blobId)
+    attacker = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    await attacker.start()
+    await attacker.dial(node.libp2p.getMultiaddrs())
+  })
+  after(async () => {
+    await attacker?.stop()
+    await stopNodes(node != null ? [node] : [])
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  /** An honest request on each protocol, from the attacker's own connection, is still answered. */
+  async function honestRequestsAnswered (): Promise<void> {
+    const dialProtocol = async (peer: Parameters<MeshLibp2p['dialProtocol']>[0], protocol: string, options: { signal: AbortSignal }) => attacker.dialProtocol(peer, protocol, options)
+    const signal = AbortSignal.timeout(30_000)
+    const hashes = await new BlobClient({ dialProtocol }).hashes(node.peerId, blobId, { signal })
+    assert.equal(hashes.hashes.byteLength, 7 * 32)
+    const client = new InferClient({ dialProtocol })
+    try {
+      const result = await client.infer(node.peerId, { model: 'mlp', inputs: { x: new ort.Tensor('float32', new Float32Array(2 * INPUT).fill(0.5), [2, INPUT]) } }, { signal })
+      assert.equal(result.node, node.peerId.toString())
+    } finally {
+      await client.close()
+    }
+  }
+
+  function assertReset (outcomes: HostileOutcome[]): void {
+    for (const outcome of outcomes) {
+      assert.equal(outcome.ended, 'reset', `the stream ended ${outcome.ended} after ${outcome.afterMs} ms`)
+      assert.equal(outcome.error, 'StreamResetError')
+      assert.equal(outcome.replyBytes, 0, 'a hostile prefix gets no reply')
+    }
+  }
+
+  for (const protocol of [BLOB_PROTOCOL, INFER_PROTOCOL]) {
+    it(`${protocol}: 1 MiB of 0xff is reset at once, without stalling the node`, async t => {
+      const failures = node.scores.penalized().find(s => s.peerId === attacker.peerId.toString())?.failures ?? 0
+      const probe = probeEventLoop()
+      const outcome = await hostileStream(attacker, node.peerId, protocol, ENDLESS_VARINT, WAIT_MS)
+      const loop = probe.stop()
+      t.diagnostic(`reset after ${outcome.afterMs?.toFixed(1)} ms; event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
+      assertReset([outcome])
+      assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
+      // The blob server has the node's peer scores in reach; the inference layer has none.
+      const counted = protocol === BLOB_PROTOCOL ? 1 : 0
+      assert.equal(node.scores.penalized().find(s => s.peerId === attacker.peerId.toString())?.failures ?? 0, failures + counted)
+      await honestRequestsAnswered()
+    })
+
+    it(`${protocol}: 8 such streams at once are all reset, without stalling the node`, async t => {
+      const probe = probeEventLoop()
+      const outcomes = await Promise.all(Array.from({ length: 8 }, async () => hostileStream(attacker, node.peerId, protocol, ENDLESS_VARINT, WAIT_MS)))
+      const loop = probe.stop()
+      t.diagnostic(`event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
+      assertReset(outcomes)
+      assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
+      await honestRequestsAnswered()
+    })
+  }
+})
