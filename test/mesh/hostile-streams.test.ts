@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import ort from 'onnxruntime-node'
-import { probeEventLoop } from '../../harness/event-loop-probe.js'
+import { probeEventLoop, type LoopDelay } from '../../harness/event-loop-probe.js'
 import { HostilePeer } from '../../harness/hostile-peer.js'
 import { HOSTILE_PROTOCOLS, type HostileOutcome } from '../../harness/hostile-stream.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
-import { InferClient } from '../../src/inference/infer-protocol.js'
+import { InferClient, INFER_PROTOCOL, MAX_INFER_REQUEST_BYTES } from '../../src/inference/infer-protocol.js'
+import { InferReply } from '../../src/inference/pb/infer.js'
 import { syntheticMlp } from '../../src/inference/synthetic-model.js'
 import { BlobClient } from '../../src/mesh/blob-client.js'
 import { BLOB_PROTOCOL } from '../../src/mesh/constants.js'
+import { encodeVarint, framedStream } from '../../src/mesh/length-prefixed.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import { tempDir } from '../helpers/devnet.js'
@@ -74,6 +77,12 @@ describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { 
     }
   }
 
+  /** The probe's figures once it has sampled past the abuse: a stall shows only when the loop next runs a timer. */
+  async function settled (probe: ReturnType<typeof probeEventLoop>): Promise<LoopDelay> {
+    await sleep(50)
+    return probe.stop()
+  }
+
   function assertReset (outcomes: HostileOutcome[]): void {
     for (const outcome of outcomes) {
       // Reset by the server: the wire carries no reason, the status says it was the remote end.
@@ -82,12 +91,26 @@ describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { 
     }
   }
 
+  it('a length over the limit: the blob server resets the stream and counts it, the inference server answers TOO_LARGE', async () => {
+    const failures = node.scores.penalized().find(s => s.peerId === attacker.peerId)?.failures ?? 0
+    const [blob] = await attacker.run({ kind: 'over-limit', protocol: BLOB_PROTOCOL, waitMs: WAIT_MS }) as [HostileOutcome]
+    assertReset([blob])
+    assert.equal(node.scores.penalized().find(s => s.peerId === attacker.peerId)?.failures, failures + 1)
+    const stream = await caller.dialProtocol(node.peerId, INFER_PROTOCOL, { signal: AbortSignal.timeout(WAIT_MS) })
+    const framed = framedStream(stream, { maxDataLength: 1024 * 1024 })
+    stream.send(encodeVarint(MAX_INFER_REQUEST_BYTES + 1))
+    const reply = await framed.readMessage(InferReply, { signal: AbortSignal.timeout(WAIT_MS) })
+    assert.equal(reply.status, InferReply.Status.TOO_LARGE)
+    stream.abort(new Error('done'))
+    await honestRequestsAnswered()
+  })
+
   for (const protocol of HOSTILE_PROTOCOLS) {
     it(`${protocol}: 1 MiB of 0xff is reset at once, without stalling the node`, async t => {
       const failures = node.scores.penalized().find(s => s.peerId === attacker.peerId)?.failures ?? 0
       const probe = probeEventLoop()
       const [outcome] = await attacker.run({ kind: 'endless-varint', protocol, waitMs: WAIT_MS }) as [HostileOutcome]
-      const loop = probe.stop()
+      const loop = await settled(probe)
       t.diagnostic(`reset after ${outcome.afterMs?.toFixed(1)} ms; event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
       assertReset([outcome])
       assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
@@ -100,7 +123,7 @@ describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { 
     it(`${protocol}: 8 such streams at once are all reset, without stalling the node`, async t => {
       const probe = probeEventLoop()
       const outcomes = await attacker.run({ kind: 'endless-varint', protocol, streams: 8, waitMs: WAIT_MS })
-      const loop = probe.stop()
+      const loop = await settled(probe)
       t.diagnostic(`event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
       assertReset(outcomes)
       assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
