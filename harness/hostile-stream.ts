@@ -31,7 +31,7 @@ export type HostileWriter = (send: (bytes: Uint8Array) => Promise<void>, pause: 
 const MIB = 1024 * 1024
 
 /** 1 MiB of 0xff: a length prefix that never ends. */
-export const endlessVarint: HostileWriter = async send => {
+const endlessVarint: HostileWriter = async send => {
   const piece = new Uint8Array(64 * 1024).fill(0xff)
   for (let sent = 0; sent < MIB; sent += piece.byteLength) await send(piece)
 }
