@@ -145,7 +145,7 @@ export class HerdNode {
       const providers = new ProviderIndex({ ttlMs: config.mesh.providerTtlMs })
       const scores = new PeerScores()
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
-      const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache) })
+      const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache), scores })
       let fetcher: Fetcher | undefined
       let inference: InferenceService | undefined
       const runner = new WorkerRunner({

@@ -1,6 +1,6 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { pbStream, type ProtobufStream } from '@libp2p/utils'
+import { framedStream, type FramedStream } from '../mesh/length-prefixed.js'
 import { asInferError, InferError, type InferErrorCode } from './infer-errors.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
@@ -80,9 +80,9 @@ export class InferServer {
     const onClose = (): void => { gone.abort(new Error('the caller went away')) }
     stream.addEventListener('close', onClose)
     // The read buffer must hold a whole message: its default (4 MiB) is smaller than a large request.
-    const pb = pbStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
+    const pb = framedStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
     const reply = async (fields: Partial<InferReply>): Promise<void> => {
-      await pb.write({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+      await pb.writeMessage({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
     try {
       const stopping = this.stopping.signal
@@ -90,11 +90,13 @@ export class InferServer {
         let request: InferRequest
         try {
           const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
-          request = await pb.read(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
+          request = await pb.readMessage(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
         } catch (err) {
+          // A length prefix that does not end is no honest caller's: reset, not answered.
+          if ((err as Error).name === 'LengthPrefixTooLongError') throw err
           // After a reply, the caller closing the stream, leaving it idle or our stopping ends it: nothing to answer.
           if (served > 0 && (stopping.aborted || END_OF_REQUESTS.has((err as Error).name))) return
-          const tooLarge = (err as Error).name === 'InvalidDataLengthError'
+          const tooLarge = (err as Error).name === 'MessageTooLargeError'
           await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
           return
         }
@@ -147,7 +149,7 @@ export interface InferClientComponents {
 
 interface OpenStream {
   stream: Stream
-  pb: ProtobufStream<Stream>
+  pb: FramedStream
   idleTimer?: NodeJS.Timeout
 }
 
@@ -180,9 +182,9 @@ export class InferClient {
       let reply: InferReply
       let sent = false
       try {
-        await open.pb.write(request, InferRequest, { signal: options.signal })
+        await open.pb.writeMessage(request, InferRequest, { signal: options.signal })
         sent = true
-        reply = await open.pb.read(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
+        reply = await open.pb.readMessage(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
       } catch (err) {
         open.stream.abort(err as Error)
         if (reused != null && !options.signal.aborted && notReceived(err as Error, sent)) {
@@ -209,7 +211,7 @@ export class InferClient {
 
   private async open (peer: PeerId, signal: AbortSignal): Promise<OpenStream> {
     const stream = await this.components.dialProtocol(peer, INFER_PROTOCOL, { signal })
-    return { stream, pb: pbStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES, maxBufferSize: MAX_INFER_REPLY_BYTES + 1024 }) }
+    return { stream, pb: framedStream(stream, { maxDataLength: MAX_INFER_REPLY_BYTES, maxBufferSize: MAX_INFER_REPLY_BYTES + 1024 }) }
   }
 
   private takeIdle (peer: PeerId): OpenStream | undefined {

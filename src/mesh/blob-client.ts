@@ -1,10 +1,10 @@
 import type { PeerId, Stream } from '@libp2p/interface'
-import { pbStream } from '@libp2p/utils'
 import { blobIdToBytes } from '../blob/blob-id.js'
 import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
 import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
+import { framedStream, type FramedStream } from './length-prefixed.js'
 import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
 
 export interface BlobClientComponents {
@@ -64,7 +64,7 @@ export class BlobClient {
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        const chunk = await pb.read(Chunk, { signal: signal() })
+        const chunk = await pb.readMessage(Chunk, { signal: signal() })
         if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
         previous = chunk.index
         await onChunk(chunk.index, chunk.data)
@@ -78,16 +78,16 @@ export class BlobClient {
     peer: PeerId,
     request: { kind: BlobRequest.Kind, blobId: string, first: number, count: number },
     options: { signal: AbortSignal },
-    handle: (response: BlobResponse, pb: ReturnType<typeof pbStream>, signal: () => AbortSignal) => Promise<T>
+    handle: (response: BlobResponse, pb: FramedStream, signal: () => AbortSignal) => Promise<T>
   ): Promise<T> {
     // Every read gets a fresh idle timeout, tied to the caller's signal.
     const signal = (): AbortSignal => AbortSignal.any([options.signal, AbortSignal.timeout(this.idleTimeoutMs)])
     const stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
     try {
       // The read buffer must hold a whole message: its default (4 MiB) is smaller than the largest chunk.
-      const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
-      await pb.write({ ...request, blobId: plainBytes(blobIdToBytes(request.blobId)) }, BlobRequest, { signal: signal() })
-      const response = await pb.read(BlobResponse, { signal: signal() })
+      const pb = framedStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
+      await pb.writeMessage({ ...request, blobId: plainBytes(blobIdToBytes(request.blobId)) }, BlobRequest, { signal: signal() })
+      const response = await pb.readMessage(BlobResponse, { signal: signal() })
       if (response.status !== BlobResponse.Status.OK) throw new PeerRefusedError(`peer ${peer.toString()} answered ${response.status}: ${response.message}`, response.status)
       const result = await handle(response, pb, signal)
       await stream.close({ signal: signal() })

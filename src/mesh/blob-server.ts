@@ -1,6 +1,5 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { pbStream } from '@libp2p/utils'
 import { BLOB_ID_BYTES, blobIdFromBytes } from '../blob/blob-id.js'
 import { plainBytes } from './bytes.js'
 import type { ChunkSource, ServedBlob } from './chunk-source.js'
@@ -8,7 +7,9 @@ import {
   BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_REQUEST_BYTES, MAX_BYTES_PER_REQUEST,
   MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
 } from './constants.js'
+import { framedStream, type FramedStream } from './length-prefixed.js'
 import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+import type { PeerScores } from './peer-scores.js'
 
 const log = logger('herd:mesh:blob-server')
 
@@ -18,6 +19,8 @@ export interface BlobServerComponents {
     unhandle: (protocol: string) => Promise<void>
   }
   source: ChunkSource
+  /** A peer whose request breaks the framing is counted here. */
+  scores?: Pick<PeerScores, 'failure'>
 }
 
 export interface BlobServerInit {
@@ -35,6 +38,9 @@ export interface BlobServerStats {
   bytesServed: number
   refused: number
 }
+
+/** Framing no herd peer sends: a length prefix that does not end, or a request over its limit. */
+const HOSTILE_FRAMING = new Set(['LengthPrefixTooLongError', 'MessageTooLargeError'])
 
 type ResponseFields = Partial<Omit<BlobResponse, 'status'>>
 
@@ -68,13 +74,13 @@ export class BlobServer {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const signal = () => AbortSignal.timeout(this.idleTimeoutMs)
-    const pb = pbStream(stream, { maxDataLength: MAX_BLOB_REQUEST_BYTES })
+    const pb = framedStream(stream, { maxDataLength: MAX_BLOB_REQUEST_BYTES })
     const respond = async (status: BlobResponse.Status, fields: ResponseFields = {}): Promise<void> => {
-      await pb.write({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, ...fields }, BlobResponse, { signal: signal() })
+      await pb.writeMessage({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, ...fields }, BlobResponse, { signal: signal() })
     }
     let served: ServedBlob | undefined
     try {
-      const request = await pb.read(BlobRequest, { signal: signal() })
+      const request = await pb.readMessage(BlobRequest, { signal: signal() })
       this.stats.requests++
       if (request.blobId.byteLength !== BLOB_ID_BYTES) {
         this.stats.refused++
@@ -112,6 +118,7 @@ export class BlobServer {
       }
     } catch (err) {
       log('blob request from %p failed - %e', connection.remotePeer, err)
+      if (HOSTILE_FRAMING.has((err as Error).name)) this.components.scores?.failure(connection.remotePeer.toString(), `blob request: ${(err as Error).message}`)
       stream.abort(err as Error)
     } finally {
       served?.release()
@@ -122,7 +129,7 @@ export class BlobServer {
   private async sendChunks (
     request: BlobRequest,
     served: ServedBlob,
-    pb: ReturnType<typeof pbStream>,
+    pb: FramedStream,
     respond: (status: BlobResponse.Status, fields?: ResponseFields) => Promise<void>,
     info: ResponseFields,
     signal: () => AbortSignal
@@ -139,7 +146,7 @@ export class BlobServer {
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     for (const index of held) {
       const data = await served.readChunk(index)
-      await pb.write({ index, data: plainBytes(data) }, Chunk, { signal: signal() })
+      await pb.writeMessage({ index, data: plainBytes(data) }, Chunk, { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength
     }

@@ -1,0 +1,95 @@
+import type { AbortOptions, MessageStream } from '@libp2p/interface'
+import { byteStream } from '@libp2p/utils'
+import type { DecodeOptions } from 'protons-runtime'
+import { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * Framing for herd's own stream protocols: an unsigned varint length, then
+ * that many bytes (a protobuf message). The wire format is lpStream's; the
+ * reader is not: lpStream re-decodes a varint that does not end on every new
+ * byte and checks its length only after one decodes, so a stream of 0xff
+ * bytes held the event loop for seconds (docs/upstream/libp2p-utils-lpstream.md).
+ * Here the varint is decoded as its bytes come and refused at the first byte
+ * past what `maxDataLength` needs, and a length over `maxDataLength` is refused
+ * before any of the body is read.
+ */
+
+/** The length prefix runs on past the bytes the largest allowed length needs. */
+export class LengthPrefixTooLongError extends Error {
+  override readonly name = 'LengthPrefixTooLongError'
+}
+
+/** The length prefix declares a message larger than the reader allows. */
+export class MessageTooLargeError extends Error {
+  override readonly name = 'MessageTooLargeError'
+}
+
+export interface FramedStreamInit {
+  /** The largest message body read, in bytes. */
+  maxDataLength: number
+  /** Unread bytes held at most (byteStream's default, 4 MiB, unless given): must hold a whole message. */
+  maxBufferSize?: number
+}
+
+export interface FramedStream {
+  /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
+  read: (options?: AbortOptions) => Promise<Uint8ArrayList>
+  write: (body: Uint8Array, options?: AbortOptions) => Promise<void>
+  readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
+  writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
+}
+
+const CONTINUES = 0x80
+const VALUE_BITS = 0x7f
+
+/** Bytes of the unsigned varint (LEB128) of `value`. */
+export function varintLength (value: number): number {
+  let bytes = 1
+  while (value >= CONTINUES) {
+    value = Math.floor(value / CONTINUES)
+    bytes++
+  }
+  return bytes
+}
+
+export function encodeVarint (value: number): Uint8Array {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cannot encode ${value} as an unsigned varint`)
+  const out = new Uint8Array(varintLength(value))
+  for (let i = 0; i < out.length - 1; i++) {
+    out[i] = (value % CONTINUES) | CONTINUES
+    value = Math.floor(value / CONTINUES)
+  }
+  out[out.length - 1] = value
+  return out
+}
+
+export function framedStream (stream: MessageStream, init: FramedStreamInit): FramedStream {
+  const { maxDataLength } = init
+  if (!Number.isSafeInteger(maxDataLength) || maxDataLength < 0) throw new RangeError(`maxDataLength must be a non-negative integer, not ${maxDataLength}`)
+  const maxLengthLength = varintLength(maxDataLength)
+  const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
+
+  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => {
+    let length = 0
+    for (let i = 0; ; i++) {
+      if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
+      const byte = (await bytes.read({ ...options, bytes: 1 })).get(0)
+      length += (byte & VALUE_BITS) * 2 ** (7 * i)
+      if ((byte & CONTINUES) === 0) break
+    }
+    if (length > maxDataLength) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${maxDataLength}-byte limit`)
+    return bytes.read({ ...options, bytes: length })
+  }
+
+  const write = async (body: Uint8Array, options?: AbortOptions): Promise<void> => {
+    // One send, without copying the body (a chunk may be many MiB).
+    await bytes.write(new Uint8ArrayList(encodeVarint(body.byteLength), body), options)
+  }
+
+  return {
+    read,
+    write,
+    readMessage: async (codec, options) => codec.decode(await read(options), options),
+    writeMessage: async (message, codec, options) => { await write(codec.encode(message), options) }
+  }
+}
