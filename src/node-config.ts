@@ -18,22 +18,65 @@ const bootstrapAddr = multiaddrString.refine(value => value.includes('/p2p/'), {
 
 const httpUrl = z.url({ protocol: /^https?$/ }).transform(url => url.replace(/\/+$/, ''))
 
-/** The node's configuration: a config file, then command-line flags over it. Every field has a default. */
-export const nodeConfigSchema = z.strictObject({
+export const NETWORKS = ['devnet', 'testnet', 'mainnet'] as const
+export type Network = typeof NETWORKS[number]
+
+/** A Sui address or object ID in full: 0x and 64 hex digits (any case; kept lower case). */
+const suiId = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: 'not a Sui address or object ID (0x and 64 hex digits)' }).transform(id => id.toLowerCase())
+const coinType = z.string().regex(/^0x[0-9a-fA-F]{64}::[A-Za-z_][A-Za-z0-9_]*::[A-Za-z_][A-Za-z0-9_]*$/, { message: 'not a Move coin type (0xPACKAGE::module::NAME)' })
+const MAX_WALRUS_EPOCHS = 53
+
+/**
+ * The node's configuration: built-in defaults, the network's profile
+ * (config/NAME.json), a config file, HERD_* variables and flags, each over the
+ * one before (src/cli/resolve-config.ts). Every field but dataDir has a default.
+ */
+const nodeConfigFields = z.strictObject({
   dataDir: z.string().min(1),
+  /** devnet: the embedded local Walrus and ledger (or a `herd devnet`); testnet and mainnet: Walrus and Sui. */
+  network: z.enum(NETWORKS).default('devnet'),
   listen: z.array(multiaddrString).min(1).default(['/ip4/127.0.0.1/tcp/0']),
   bootstrap: z.array(bootstrapAddr).default([]),
   api: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(31417)
   }).default({ host: '127.0.0.1', port: 31417 }),
-  /** Absent: an embedded local Walrus in the data dir. */
+  /** Absent on the devnet: an embedded local Walrus in the data dir. */
   walrus: z.strictObject({
-    aggregator: httpUrl,
-    publisher: httpUrl.optional()
+    /** One aggregator or several, read in turn when one fails. */
+    aggregator: z.union([httpUrl, z.array(httpUrl).min(1).max(8)]).transform(value => typeof value === 'string' ? [value] : value),
+    /** Writes go through it, with the Blob objects sent to the node's address. */
+    publisher: httpUrl.optional(),
+    /** Writes through @mysten/walrus with the node key, through this relay (testnet and mainnet). */
+    uploadRelay: z.strictObject({
+      host: httpUrl,
+      /** Most MIST the node tips the relay per write. */
+      maxTipMist: z.number().int().min(0).max(1_000_000_000).default(10_000_000)
+    }).optional(),
+    /** publisher: the publisher above; sdk: @mysten/walrus paying WAL from the node key. Default: the publisher when there is one. */
+    write: z.enum(['publisher', 'sdk']).optional(),
+    /** Storage epochs bought by each write (model pushes, proof bundles). */
+    epochs: z.number().int().min(1).max(MAX_WALRUS_EPOCHS).default(1)
   }).optional(),
-  /** Absent: an embedded local ledger in the data dir. */
+  /** The devnet's ledger URL (`herd devnet`). Absent on the devnet: an embedded local ledger in the data dir. */
   ledger: httpUrl.optional(),
+  /** Sui, on testnet and mainnet (the profile has it). */
+  sui: z.strictObject({
+    /** Full node URL; it serves gRPC(-Web). */
+    url: httpUrl,
+    graphqlUrl: httpUrl,
+    walCoinType: coinType,
+    /** Filled in from @mysten/walrus's package config for the network when absent. */
+    walrusPackage: z.strictObject({
+      systemObjectId: suiId,
+      stakingPoolId: suiId,
+      exchangeIds: z.array(suiId).max(16).optional()
+    })
+  }).optional(),
+  registry: z.strictObject({
+    /** Addresses whose registered models count, besides the node's own. */
+    trustedPublishers: z.array(suiId).max(256).default([])
+  }).default({ trustedPublishers: [] }),
   embedded: z.strictObject({
     nShards: z.number().int().min(1).max(65535).default(1000),
     walrusPort: z.number().int().min(0).max(65535).default(0),
@@ -96,6 +139,22 @@ export const nodeConfigSchema = z.strictObject({
     maxWalrusFaults: z.number().int().min(1).max(1000).optional(),
     hashesHedgeMs: z.number().int().min(0).max(60_000).optional()
   }).default({})
+})
+
+/** A network's profile (config/NAME.json): the same fields, any of them. */
+export const profileSchema = nodeConfigFields.partial()
+
+export const nodeConfigSchema = nodeConfigFields.superRefine((config, ctx) => {
+  const problem = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }) }
+  if (config.network === 'devnet') {
+    if (config.sui != null) problem(['sui'], 'the devnet has no Sui: set network to testnet or mainnet')
+    if (config.walrus?.write === 'sdk' || config.walrus?.uploadRelay != null) problem(['walrus', 'write'], 'the Walrus SDK writes to testnet or mainnet only')
+    return
+  }
+  if (config.ledger != null) problem(['ledger'], `a ledger URL is the devnet's; on ${config.network} the ledger is Sui`)
+  if (config.sui == null) problem(['sui'], `${config.network} needs the sui section (its profile has it)`)
+  if (config.walrus == null) problem(['walrus'], `${config.network} needs the walrus section (its profile has it)`)
+  else if (config.walrus.write === 'publisher' && config.walrus.publisher == null) problem(['walrus', 'publisher'], 'write is "publisher" but no publisher is set')
 })
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
