@@ -33,3 +33,40 @@ export class RetryableLedgerError extends LedgerError {
 export class NodeKeyError extends Error {
   override name = 'NodeKeyError'
 }
+
+/** The signer has no SUI to pay gas on this network: fund the address and the write can be tried again. */
+export class InsufficientGasError extends LedgerError {
+  override name = 'InsufficientGasError'
+  readonly address: string
+  readonly network: string
+
+  constructor (address: string, network: string, detail?: string, options?: { cause?: unknown }) {
+    super(`no SUI to pay gas for ${address} on Sui ${network}: send SUI to this address, then try again${detail != null ? ` (${detail})` : ''}`, options)
+    this.address = address
+    this.network = network
+  }
+}
+
+/** An object the transaction uses kept changing under it (another writer, or a stale read) after several tries. */
+export class ObjectVersionConflictError extends LedgerError {
+  override name = 'ObjectVersionConflictError'
+  readonly attempts: number
+
+  constructor (message: string, attempts: number, options?: { cause?: unknown }) {
+    super(message, options)
+    this.attempts = attempts
+  }
+}
+
+/** Sui refused the transaction or its execution failed: nothing was written. `reason` is what Sui said. */
+export class TransactionRejectedError extends LedgerError {
+  override name = 'TransactionRejectedError'
+  readonly reason: string
+  readonly digest?: string
+
+  constructor (reason: string, options: { digest?: string, cause?: unknown } = {}) {
+    super(`Sui rejected the transaction${options.digest != null ? ` ${options.digest}` : ''}: ${reason}`, { cause: options.cause })
+    this.reason = reason
+    if (options.digest != null) this.digest = options.digest
+  }
+}

@@ -35,3 +35,19 @@ export class BlobNotFoundError extends WalrusRequestError {
 export class WalrusProtocolError extends WalrusError {
   override name = 'WalrusProtocolError'
 }
+
+/** The node's address has too little WAL to pay for storage: fund it, then write again. */
+export class InsufficientWalError extends WalrusError {
+  override name = 'InsufficientWalError'
+  readonly address: string
+  readonly network: string
+  /** FROST (1 WAL = 10^9 FROST) the write needed, when the SDK said. */
+  readonly needed?: bigint
+
+  constructor (address: string, network: string, needed?: bigint, options?: { cause?: unknown }) {
+    super(`not enough WAL for ${address} on Walrus ${network} to pay for storage${needed != null ? ` (needs ${needed} FROST)` : ''}: send WAL to this address, then write again`, options)
+    this.address = address
+    this.network = network
+    if (needed != null) this.needed = needed
+  }
+}

@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { bcs } from '@mysten/sui/bcs'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { Transaction } from '@mysten/sui/transactions'
-import { normalizeSuiAddress } from '@mysten/sui/utils'
-import { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
-import Fastify from 'fastify'
-import { blobIdFromBytes, blobIdToU256 } from '../../src/blob/blob-id.js'
-import { anchorAttributes, ATTR, buildAttributesTransaction, modelAttributes, SuiLedger } from '../../src/chain/sui-ledger.js'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { MAX_ANCHOR_COUNT } from '../../src/chain/validation.js'
+import { anchorAttributes, ATTR, attributeBytes, buildAttributesTransaction, MAX_ANCHOR_ATTRIBUTE_BYTES, modelAttributes } from '../../src/chain/sui-ledger.js'
 import { sampleModel } from '../helpers/models.js'
+import { CALL_PACKAGE, suiStandIn } from '../helpers/sui-standin.js'
 
-const CALL_PACKAGE = normalizeSuiAddress('0xca11')
-const TYPE_PACKAGE = normalizeSuiAddress('0x7e9e')
-const SYSTEM = TESTNET_WALRUS_PACKAGE_CONFIG.systemObjectId
 const objectId = (): string => `0x${randomBytes(32).toString('hex')}`
+const root = (): string => randomBytes(32).toString('hex')
 
-describe('Sui ledger (offline)', () => {
-  it('writes references as Blob metadata with insert_or_update_metadata_pair in one transaction', async () => {
+describe('Sui ledger', () => {
+  it('writes references as Blob metadata with insert_or_update_metadata_pair in one transaction, an anchor within 256 bytes', async () => {
     const model = sampleModel()
     const ref = { objectId: objectId(), version: 7, digest: '4XQHFa9SRVmK8zBw8fZrUJnNQbC8f3Kb8vDqWmZ7Tg1K' }
     const tx = buildAttributesTransaction(CALL_PACKAGE, ref, modelAttributes(model))
@@ -34,87 +30,124 @@ describe('Sui ledger (offline)', () => {
       written[bcs.string().parse(Uint8Array.from(Buffer.from(key!.Pure!.bytes, 'base64')))] = bcs.string().parse(Uint8Array.from(Buffer.from(value!.Pure!.bytes, 'base64')))
     }
     assert.deepEqual(written, attributes)
-    assert.deepEqual(JSON.parse(written[ATTR.inputs]!), model.inputs)
-    assert.equal(written['herd:chunk-hashes'], model.chunkHashesBlobId)
+    assert.equal(written[ATTR.chunkHashes], model.chunkHashesBlobId)
 
-    const anchorTx = buildAttributesTransaction(CALL_PACKAGE, ref, anchorAttributes({ root: 'ab'.repeat(32), count: 256, bundleBlobId: blobIdFromBytes(randomBytes(32)) }))
-    const anchorData = Transaction.fromKind(await anchorTx.build({ onlyTransactionKind: true })).getData()
-    assert.equal(anchorData.commands.length, 3)
+    // The largest anchor there can be: the most a proof batch costs on chain.
+    const largest = anchorAttributes({ root: 'f'.repeat(64), count: MAX_ANCHOR_COUNT, bundleBlobId: blobIdFromBytes(randomBytes(32)) })
+    assert.ok(attributeBytes(largest) <= MAX_ANCHOR_ATTRIBUTE_BYTES, `${attributeBytes(largest)} bytes`)
+    assert.equal(MAX_ANCHOR_ATTRIBUTE_BYTES, 256)
   })
 
-  it('reads entries through the JSON-RPC calls it uses, against a local fake', async () => {
-    const owner = Ed25519Keypair.generate().toSuiAddress()
+  it('registers a model and anchors a bundle over gRPC (simulate, execute, wait), and reads both back through GraphQL', async () => {
+    const sui = suiStandIn()
+    const ledger = sui.ledger()
     const model = sampleModel({ name: 'ppocr-det', version: '4.0' })
-    const root = 'cd'.repeat(32)
-    const bundleBlobId = blobIdFromBytes(randomBytes(32))
-    const blobs = [
-      { id: objectId(), blobId: model.blobId, attributes: modelAttributes(model), tx: 'modelTxDigest' },
-      { id: objectId(), blobId: bundleBlobId, attributes: anchorAttributes({ root, count: 16, bundleBlobId }), tx: 'anchorTxDigest' },
-      { id: objectId(), blobId: blobIdFromBytes(randomBytes(32)), attributes: { 'content-type': 'image/png' }, tx: 'other' }
-    ]
-    const calls: string[] = []
-    const app = Fastify()
-    app.post('/', async request => {
-      const { id, method, params } = request.body as { id: number, method: string, params: any[] }
-      calls.push(method)
-      const result = (() => {
-        switch (method) {
-          case 'sui_getObject':
-            assert.equal(params[0], SYSTEM)
-            return { data: { objectId: SYSTEM, version: '1', digest: 'd', content: { dataType: 'moveObject', type: `${TYPE_PACKAGE}::system::System`, fields: { package_id: CALL_PACKAGE } } } }
-          case 'suix_getOwnedObjects':
-            assert.equal(params[0], owner)
-            assert.deepEqual(params[1].filter, { StructType: `${TYPE_PACKAGE}::blob::Blob` })
-            return {
-              data: blobs.map(b => ({ data: { objectId: b.id, version: '12', digest: 'd', previousTransaction: b.tx, content: { dataType: 'moveObject', type: `${TYPE_PACKAGE}::blob::Blob`, fields: { blob_id: blobIdToU256(b.blobId).toString(), size: '10' } } } })),
-              nextCursor: null,
-              hasNextPage: false
-            }
-          case 'suix_getDynamicFieldObject': {
-            assert.deepEqual(params[1], { type: 'vector<u8>', value: [...Buffer.from('metadata')] })
-            const blob = blobs.find(b => b.id === params[0])!
-            const contents = Object.entries(blob.attributes).map(([key, value]) => ({ type: '0x2::vec_map::Entry<0x1::string::String, 0x1::string::String>', fields: { key, value } }))
-            return { data: { objectId: objectId(), version: '3', digest: 'd', content: { dataType: 'moveObject', type: 'field', fields: { name: params[1].value, value: { type: `${TYPE_PACKAGE}::metadata::Metadata`, fields: { metadata: { type: '0x2::vec_map::VecMap', fields: { contents } } } } } } } }
-          }
-          default:
-            throw new Error(`unexpected call ${method}`)
-        }
-      })()
-      return { jsonrpc: '2.0', id, result }
-    })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-    const ledger = new SuiLedger({ url, network: 'testnet', systemObjectId: SYSTEM, registryOwners: [owner] })
-    try {
-      const models = await ledger.listModels()
-      assert.equal(models.length, 1)
-      assert.equal(models[0]!.blobId, model.blobId, 'the on-chain u256 maps back to the blob ID')
-      assert.deepEqual(models[0]!.inputs, model.inputs)
-      assert.equal(models[0]!.chunkHashesBlobId, model.chunkHashesBlobId, 'the chunk hashes blob ID is read back')
-      assert.equal(models[0]!.registeredBy, owner)
-      assert.equal((await ledger.getModel('ppocr-det@4.0')).chunkRoot, model.chunkRoot)
-      assert.equal((await ledger.getModel(model.blobId)).name, 'ppocr-det')
-      await assert.rejects(ledger.getModel('ppocr-det@5'), { name: 'NotFoundError' })
-      const anchor = await ledger.getAnchor(root)
-      assert.deepEqual([anchor.count, anchor.bundleBlobId, anchor.address, anchor.txId], [16, bundleBlobId, owner, 'anchorTxDigest'])
-      assert.equal((await ledger.getAnchor('anchorTxDigest')).root, root)
-      assert.equal((await ledger.listAnchors(owner)).length, 1)
-      assert.deepEqual(new Set(calls), new Set(['sui_getObject', 'suix_getOwnedObjects', 'suix_getDynamicFieldObject']))
+    const modelBlob = sui.addBlob(sui.address, model.blobId)
+    const entry = await ledger.registerModel({ ...model, blobObjectId: modelBlob.objectId })
 
-      await assert.rejects(ledger.registerModel({ ...model, version: '5', blobObjectId: blobs[0]!.id }), { name: 'LedgerError' })
-      const writer = new SuiLedger({ url, network: 'testnet', systemObjectId: SYSTEM, signer: Ed25519Keypair.generate() })
-      await assert.rejects(writer.registerModel({ ...model, version: '5' }), { name: 'InvalidTransactionError' })
-      await assert.rejects(writer.anchor({ root, count: 1, bundleBlobId }), { name: 'InvalidTransactionError' })
-    } finally {
-      await app.close()
-    }
+    assert.deepEqual(sui.grpc.methods(), ['BatchGetObjects', 'SimulateTransaction', 'ExecuteTransaction', 'GetTransaction'])
+    const simulate = sui.grpc.calls[1]!.request
+    assert.equal(simulate.doGasSelection, true, 'the node selects the gas coins')
+    assert.equal(simulate.checks, 'ENABLED', 'the simulation runs the checks execution will')
+    assert.deepEqual(sui.gql.calls.map(c => c.operationName), ['herdRegistry'], 'the duplicate check is one indexed read')
+    assert.equal(sui.gql.calls[0]!.variables.type, `${sui.chain.objects.get(modelBlob.objectId)!.type}`)
+    assert.deepEqual(Object.fromEntries(modelBlob.attributes!), modelAttributes(model), 'the Blob carries the entry')
+    assert.equal(entry.txId, modelBlob.previousTransaction)
+    assert.equal(entry.height, Number(sui.chain.transactions.get(entry.txId)!.checkpoint), 'the receipt names the checkpoint')
+    assert.equal(entry.registeredBy, sui.address)
+
+    const found = await ledger.getModel('ppocr-det@4.0')
+    assert.deepEqual({ ...found, time: 0 }, { ...entry, time: 0 })
+    assert.equal((await ledger.getModel(model.blobId)).name, 'ppocr-det')
+    assert.equal((await ledger.getModel('ppocr-det')).version, '4.0')
+    await assert.rejects(ledger.getModel('ppocr-det@5'), { name: 'NotFoundError' })
+    await assert.rejects(ledger.registerModel({ ...model, blobObjectId: modelBlob.objectId }), { name: 'InvalidTransactionError' }, 'a second registration of name@version is refused')
+
+    const bundleBlobId = blobIdFromBytes(randomBytes(32))
+    const bundle = sui.addBlob(sui.address, bundleBlobId)
+    const anchorRoot = root()
+    const receipt = await ledger.anchor({ root: anchorRoot, count: 256, bundleBlobId, bundleObjectId: bundle.objectId })
+    assert.ok(attributeBytes(Object.fromEntries(bundle.attributes!)) <= MAX_ANCHOR_ATTRIBUTE_BYTES)
+    const anchor = await ledger.getAnchor(anchorRoot)
+    assert.deepEqual([anchor.count, anchor.bundleBlobId, anchor.bundleObjectId, anchor.address, anchor.txId, anchor.height], [256, bundleBlobId, bundle.objectId, sui.address, receipt.txId, receipt.height])
+    assert.equal((await ledger.getAnchor(receipt.txId)).root, anchorRoot)
+    assert.deepEqual((await ledger.listAnchors(sui.address)).map(a => a.root), [anchorRoot])
+    assert.ok(!sui.grpc.methods().includes('ListOwnedObjects'), 'no read scans objects one RPC at a time')
   })
 
-  it('ships the real Walrus package configuration in the testnet and mainnet profiles', async () => {
-    for (const [name, expected] of [['testnet', TESTNET_WALRUS_PACKAGE_CONFIG], ['mainnet', MAINNET_WALRUS_PACKAGE_CONFIG]] as const) {
-      const profile = JSON.parse(await readFile(new URL(`../../../config/${name}.json`, import.meta.url), 'utf8'))
-      assert.deepEqual(profile.sui.walrusPackage, expected, name)
-      assert.match(profile.sui.rpc, /^https:\/\//)
-    }
+  it('finds entries of trusted publishers across pages, and skips Blob metadata that is not a valid entry', async () => {
+    const sui = suiStandIn()
+    const publisher = Ed25519Keypair.generate().toSuiAddress()
+    for (let i = 0; i < 60; i++) sui.addBlob(publisher, blobIdFromBytes(randomBytes(32))).attributes = new Map([['content-type', 'image/png']])
+    const model = sampleModel({ name: 'whisper', version: '3' })
+    const blob = sui.addBlob(publisher, model.blobId)
+    blob.attributes = new Map(Object.entries(modelAttributes(model)))
+    sui.addBlob(publisher, blobIdFromBytes(randomBytes(32))).attributes = new Map(Object.entries({ ...modelAttributes(sampleModel({ name: 'bad' })), [ATTR.chunkRoot]: 'not hex' }))
+    const reader = sui.ledger({ signer: undefined, registryOwners: [publisher] })
+    const found = await reader.getModel('whisper@3')
+    assert.deepEqual([found.blobId, found.registeredBy, found.blobObjectId], [model.blobId, publisher, blob.objectId])
+    assert.equal((await reader.getModel(model.blobId)).name, 'whisper')
+    assert.deepEqual((await reader.listModels()).map(m => m.name), ['whisper'], 'the malformed entry is not listed')
+    assert.ok(sui.gql.calls.some(c => c.variables.after != null), 'the second page was read')
+    assert.ok(sui.gql.calls.every(c => c.variables.first === 50))
+    await assert.rejects(reader.anchor({ root: root(), count: 1, bundleBlobId: model.blobId, bundleObjectId: blob.objectId }), { name: 'LedgerError' }, 'without a key it is read-only')
+  })
+
+  it('refuses a write with no SUI for gas, naming the address and the network, before anything is signed', async () => {
+    const sui = suiStandIn({ fundSui: 0n })
+    const model = sampleModel()
+    const blob = sui.addBlob(sui.address, model.blobId)
+    const err = await sui.ledger().registerModel({ ...model, blobObjectId: blob.objectId }).then(() => undefined, (e: unknown) => e) as { name: string, address: string, network: string, message: string }
+    assert.equal(err?.name, 'InsufficientGasError')
+    assert.equal(err.address, sui.address)
+    assert.equal(err.network, 'testnet')
+    assert.ok(err.message.includes(sui.address))
+    assert.ok(!sui.grpc.methods().includes('ExecuteTransaction'))
+    assert.equal(blob.attributes, undefined)
+  })
+
+  it('retries when the Blob object changed under the transaction, then gives up with ObjectVersionConflictError', async () => {
+    const sui = suiStandIn()
+    const model = sampleModel()
+    const blob = sui.addBlob(sui.address, model.blobId)
+    let moved = 0
+    sui.grpc.beforeExecute = () => { if (moved++ === 0) sui.chain.bump(blob.objectId) }
+    const entry = await sui.ledger().registerModel({ ...model, blobObjectId: blob.objectId })
+    assert.equal(sui.grpc.methods().filter(m => m === 'ExecuteTransaction').length, 2)
+    assert.equal(sui.grpc.methods().filter(m => m === 'SimulateTransaction').length, 2, 'rebuilt from the object as it is now')
+    assert.equal(entry.txId, blob.previousTransaction)
+
+    const other = sui.addBlob(sui.address, blobIdFromBytes(randomBytes(32)))
+    sui.grpc.beforeExecute = () => sui.chain.bump(other.objectId)
+    const executions = sui.grpc.methods().filter(m => m === 'ExecuteTransaction').length
+    await assert.rejects(sui.ledger({ conflictRetries: 2 }).anchor({ root: root(), count: 1, bundleBlobId: blobIdFromBytes(randomBytes(32)), bundleObjectId: other.objectId }), (err: Error & { attempts: number }) => err.name === 'ObjectVersionConflictError' && err.attempts === 3)
+    assert.equal(sui.grpc.methods().filter(m => m === 'ExecuteTransaction').length - executions, 3)
+    assert.equal(other.attributes, undefined)
+
+    // The backoff sleeps on the caller's signal: a minute's wait ends when the caller gives up.
+    const controller = new AbortController()
+    sui.grpc.beforeExecute = () => { sui.chain.bump(other.objectId); setImmediate(() => controller.abort()) }
+    await assert.rejects(sui.ledger({ conflictBackoffMs: 60_000 }).anchor({ root: root(), count: 1, bundleBlobId: blobIdFromBytes(randomBytes(32)), bundleObjectId: other.objectId }, { signal: controller.signal }), { name: 'AbortError' })
+  })
+
+  it('reports a rejected or failed transaction with the reason Sui gave', async () => {
+    const sui = suiStandIn()
+    const ledger = sui.ledger()
+    const blob = sui.addBlob(sui.address, blobIdFromBytes(randomBytes(32)))
+    const anchor = { root: root(), count: 4, bundleBlobId: blobIdFromBytes(randomBytes(32)), bundleObjectId: blob.objectId }
+
+    sui.grpc.failNextExecution = 'MoveAbort in 1st command, abort code: 3, in \'0xca11::metadata::insert_or_update\''
+    await assert.rejects(ledger.anchor(anchor), (err: Error & { reason: string, digest: string }) =>
+      err.name === 'TransactionRejectedError' && err.reason.includes('abort code: 3') && sui.chain.transactions.get(err.digest)?.success === false)
+    assert.equal(blob.attributes, undefined)
+
+    sui.grpc.refuseNextExecution = { code: 'INVALID_ARGUMENT', message: 'Transaction Expired' }
+    await assert.rejects(ledger.anchor(anchor), (err: Error & { reason: string }) => err.name === 'TransactionRejectedError' && err.reason.includes('Transaction Expired'))
+
+    sui.grpc.refuseNextExecution = { code: 'UNAVAILABLE', message: 'connection reset' }
+    await assert.rejects(ledger.anchor(anchor), { name: 'RetryableLedgerError' }, 'a dropped connection may pass later')
+
+    await ledger.anchor(anchor)
+    assert.equal((blob.attributes as Map<string, string> | undefined)?.get(ATTR.root), anchor.root)
   })
 })

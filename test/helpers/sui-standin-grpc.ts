@@ -1,0 +1,233 @@
+import { bcs } from '@mysten/sui/bcs'
+import { RpcError, type RpcTransport } from '@mysten/sui/grpc'
+import { TransactionDataBuilder } from '@mysten/sui/transactions'
+import { normalizeSuiAddress } from '@mysten/sui/utils'
+import { verifyTransactionSignature } from '@mysten/sui/verify'
+import { UnaryCall, type MethodInfo, type RpcOptions } from '@protobuf-ts/runtime-rpc'
+import { newDigest, SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
+
+/** One call as the node received it: `service/Method` and the request decoded from its wire bytes, in proto JSON. */
+export interface GrpcCall { method: string, request: any }
+
+type Handler = (request: any, call: GrpcCall) => unknown
+
+/** The gas budget the stand-in's gas selection asks for, in MIST. */
+export const STANDIN_BUDGET = 2_000_000n
+const GAS_USED = 1_000_000n
+
+/**
+ * A Sui full node's gRPC API (sui.rpc.v2) in process, as a protobuf-ts
+ * transport for `SuiGrpcClient`. Requests and answers go through the SDK's
+ * own generated message types and their binary encoding, answers are built
+ * from proto JSON with `fromJson` (which refuses a field the proto does not
+ * have), and every call is recorded. It serves the calls herd makes:
+ * BatchGetObjects, SimulateTransaction (with gas selection),
+ * ExecuteTransaction (checking the signature, object versions and owners,
+ * and applying `insert_or_update_metadata_pair`), GetTransaction,
+ * GetBalance and GetFunction; anything else is UNIMPLEMENTED.
+ */
+export class SuiGrpcStandIn implements RpcTransport {
+  readonly calls: GrpcCall[] = []
+  readonly chain: SuiChain
+  /** The Walrus package whose `blob::insert_or_update_metadata_pair` it applies. */
+  callPackage: string
+  /** Runs before an execution is checked, e.g. to move an object on as another writer would. */
+  beforeExecute?: (call: GrpcCall) => void
+  /** The next execution fails in Move with this description (an abort, say). */
+  failNextExecution?: string
+  /** The next execution is refused before it runs, as a node refuses an expired transaction. */
+  refuseNextExecution?: { code: string, message: string }
+  functions = new Map<string, unknown>()
+  private readonly handlers: Record<string, Handler>
+
+  constructor (chain: SuiChain, callPackage: string) {
+    this.chain = chain
+    this.callPackage = normalizeSuiAddress(callPackage)
+    this.handlers = {
+      'sui.rpc.v2.LedgerService/BatchGetObjects': r => this.batchGetObjects(r),
+      'sui.rpc.v2.LedgerService/GetTransaction': r => this.getTransaction(r),
+      'sui.rpc.v2.TransactionExecutionService/SimulateTransaction': r => this.simulate(r),
+      'sui.rpc.v2.TransactionExecutionService/ExecuteTransaction': (r, c) => this.execute(r, c),
+      'sui.rpc.v2.StateService/GetBalance': r => this.getBalance(r),
+      'sui.rpc.v2.MovePackageService/GetFunction': r => this.getFunction(r)
+    }
+  }
+
+  methods (): string[] {
+    return this.calls.map(c => c.method.split('/')[1]!)
+  }
+
+  mergeOptions (options?: Partial<RpcOptions>): RpcOptions {
+    return { ...options }
+  }
+
+  unary<I extends object, O extends object> (method: MethodInfo<I, O>, input: I, options: RpcOptions): UnaryCall<I, O> {
+    const name = `${method.service.typeName}/${method.name}`
+    const request = method.I.fromBinary(method.I.toBinary(input))
+    const call: GrpcCall = { method: name, request: method.I.toJson(request) }
+    this.calls.push(call)
+    const response = (async () => {
+      options.abort?.throwIfAborted()
+      const handler = this.handlers[name]
+      if (handler == null) throw new RpcError(`${name} is not served by the stand-in`, 'UNIMPLEMENTED')
+      const json = await handler(call.request, call)
+      return method.O.fromBinary(method.O.toBinary(method.O.fromJson(json as any)))
+    })()
+    const status = response.then(() => ({ code: 'OK', detail: '' }))
+    return new UnaryCall(method, options.meta ?? {}, request, Promise.resolve({}), response, status, Promise.resolve({}))
+  }
+
+  serverStreaming (): never {
+    throw new RpcError('streaming is not served by the stand-in', 'UNIMPLEMENTED')
+  }
+
+  clientStreaming (): never {
+    throw new RpcError('streaming is not served by the stand-in', 'UNIMPLEMENTED')
+  }
+
+  duplex (): never {
+    throw new RpcError('streaming is not served by the stand-in', 'UNIMPLEMENTED')
+  }
+
+  private objectJson (id: string, paths: string[]): unknown {
+    const object = this.chain.objects.get(normalizeSuiAddress(id))
+    if (object == null) return { error: { code: 5, message: `object ${id} not found` } }
+    return {
+      object: {
+        objectId: object.objectId,
+        version: object.version.toString(),
+        digest: object.digest,
+        owner: object.shared === true ? { kind: 'SHARED', version: '1' } : { kind: 'ADDRESS', address: object.owner },
+        objectType: object.type,
+        ...(paths.includes('json') ? { json: object.json } : {}),
+        ...(paths.includes('previous_transaction') && object.previousTransaction != null ? { previousTransaction: object.previousTransaction } : {})
+      }
+    }
+  }
+
+  private batchGetObjects (request: any): unknown {
+    const paths: string[] = request.readMask?.split(',') ?? []
+    return { objects: (request.requests ?? []).map((r: { objectId: string }) => this.objectJson(r.objectId, paths)) }
+  }
+
+  private getTransaction (request: any): unknown {
+    const tx = this.chain.transactions.get(request.digest)
+    if (tx == null) throw new RpcError(`transaction ${request.digest} not found`, 'NOT_FOUND')
+    return { transaction: this.executedJson(tx) }
+  }
+
+  private executedJson (tx: { digest: string, checkpoint?: bigint, timestampMs?: number, success: boolean, error?: string }): unknown {
+    return {
+      digest: tx.digest,
+      effects: {
+        transactionDigest: tx.digest,
+        status: tx.success ? { success: true } : { success: false, error: { description: tx.error, kind: 'MOVE_ABORT' } },
+        epoch: this.chain.epoch.toString(),
+        gasUsed: { computationCost: GAS_USED.toString(), storageCost: '0', storageRebate: '0', nonRefundableStorageFee: '0' }
+      },
+      ...(tx.checkpoint != null ? { checkpoint: tx.checkpoint.toString() } : {}),
+      ...(tx.timestampMs != null ? { timestamp: new Date(tx.timestampMs).toISOString() } : {})
+    }
+  }
+
+  /** The node's transaction resolution: owned objects get their current reference, and with gas selection, the sender's coin pays. */
+  private simulate (request: any): unknown {
+    const transaction = structuredClone(request.transaction)
+    const sender = normalizeSuiAddress(transaction.sender)
+    for (const input of transaction.kind?.programmableTransaction?.inputs ?? []) {
+      if (input.objectId == null || input.kind === 'PURE') continue
+      const object = this.chain.objects.get(normalizeSuiAddress(input.objectId))
+      if (object == null) throw new RpcError(`Error checking transaction input objects: ObjectNotFound { object_id: ${input.objectId} }`, 'INVALID_ARGUMENT')
+      Object.assign(input, { kind: 'IMMUTABLE_OR_OWNED', version: object.version.toString(), digest: object.digest })
+    }
+    if (request.doGasSelection === true) {
+      const balance = this.chain.balance(sender, SUI_TYPE)
+      const coin = this.chain.gasCoins.get(sender)
+      if (balance < STANDIN_BUDGET || coin == null) {
+        throw new RpcError(`Unable to perform gas selection due to insufficient SUI balance (in address balance or coins) for account ${sender} to satisfy required budget ${STANDIN_BUDGET}.`, 'INVALID_ARGUMENT')
+      }
+      const gas = this.chain.objects.get(coin)!
+      transaction.gasPayment = { objects: [{ objectId: gas.objectId, version: gas.version.toString(), digest: gas.digest }], owner: sender, price: '1000', budget: STANDIN_BUDGET.toString() }
+    }
+    transaction.expiration ??= { kind: 'NONE' }
+    const failure = this.moveCallFailure(transaction.kind?.programmableTransaction?.commands ?? [])
+    return {
+      transaction: {
+        transaction,
+        effects: { status: failure == null ? { success: true } : { success: false, error: { description: failure, kind: 'FUNCTION_NOT_FOUND' } }, epoch: this.chain.epoch.toString() }
+      }
+    }
+  }
+
+  private moveCallFailure (commands: Array<{ moveCall?: { package: string, module: string, function: string } }>): string | undefined {
+    for (const command of commands) {
+      const call = command.moveCall
+      if (call == null || normalizeSuiAddress(call.package) !== this.callPackage || call.module !== 'blob' || call.function !== 'insert_or_update_metadata_pair') {
+        return `the stand-in runs only ${this.callPackage}::blob::insert_or_update_metadata_pair, not ${JSON.stringify(call ?? command)}`
+      }
+    }
+    return undefined
+  }
+
+  private async execute (request: any, call: GrpcCall): Promise<unknown> {
+    this.beforeExecute?.(call)
+    const bytes = Uint8Array.from(Buffer.from(request.transaction.bcs.value, 'base64'))
+    const data = bcs.TransactionData.parse(bytes).V1
+    const sender = normalizeSuiAddress(data.sender)
+    const signature = request.signatures?.[0]?.bcs?.value
+    await verifyTransactionSignature(bytes, signature, { address: sender }).catch((err: Error) => {
+      throw new RpcError(`Invalid user signature: ${err.message}`, 'INVALID_ARGUMENT')
+    })
+    if (this.refuseNextExecution != null) {
+      const { code, message } = this.refuseNextExecution
+      this.refuseNextExecution = undefined
+      throw new RpcError(message, code)
+    }
+    const kind = data.kind.ProgrammableTransaction
+    if (kind == null) throw new RpcError('only programmable transactions are served', 'INVALID_ARGUMENT')
+    const owned = [...kind.inputs.flatMap(i => i.Object?.ImmOrOwnedObject ?? []), ...data.gasData.payment]
+    const problems: string[] = []
+    for (const ref of owned) {
+      const object = this.chain.objects.get(normalizeSuiAddress(ref.objectId))
+      if (object == null) problems.push(`Could not find the referenced object ${ref.objectId} at version ${ref.version}`)
+      else if (BigInt(ref.version) !== object.version || ref.digest !== object.digest) {
+        problems.push(`Object ID ${object.objectId} Version 0x${BigInt(ref.version).toString(16)} Digest ${ref.digest} is not available for consumption, current version: 0x${object.version.toString(16)}`)
+      } else if (object.owner !== sender) problems.push(`Object ${object.objectId} is owned by ${object.owner}, not by the sender ${sender}`)
+    }
+    if (problems.length > 0) {
+      throw new RpcError(`Transaction validator signing failed due to issues with transaction inputs, please review the errors and try again:\n- ${problems.join('\n- ')}`, 'INVALID_ARGUMENT')
+    }
+    const digest = TransactionDataBuilder.getDigestFromBytes(bytes)
+    const failure = this.failNextExecution ?? this.moveCallFailure(kind.commands.map(c => ({ moveCall: c.MoveCall == null ? undefined as any : { package: c.MoveCall.package, module: c.MoveCall.module, function: c.MoveCall.function } })))
+    this.failNextExecution = undefined
+    this.chain.checkpoint += 1n
+    const record = { digest, checkpoint: this.chain.checkpoint, timestampMs: Date.now(), success: failure == null, ...(failure != null ? { error: failure } : {}) }
+    this.chain.transactions.set(digest, record)
+    for (const ref of owned) {
+      this.chain.bump(ref.objectId)
+      this.chain.objects.get(normalizeSuiAddress(ref.objectId))!.previousTransaction = digest
+    }
+    this.chain.fund(sender, SUI_TYPE, -GAS_USED)
+    if (failure == null) {
+      for (const command of kind.commands) {
+        const [self, key, value] = command.MoveCall!.arguments.map(a => kind.inputs[a.Input!]!)
+        const blob = this.chain.objects.get(normalizeSuiAddress(self!.Object!.ImmOrOwnedObject!.objectId))!
+        blob.attributes ??= new Map()
+        blob.attributes.set(bcs.string().parse(Uint8Array.from(Buffer.from(key!.Pure!.bytes, 'base64'))), bcs.string().parse(Uint8Array.from(Buffer.from(value!.Pure!.bytes, 'base64'))))
+      }
+    }
+    // Execution answers before the checkpoint: the client waits for it with GetTransaction.
+    return { transaction: { ...(this.executedJson({ digest, success: record.success, ...(failure != null ? { error: failure } : {}) }) as object), signatures: request.signatures } }
+  }
+
+  private getBalance (request: any): unknown {
+    const balance = this.chain.balance(request.owner, request.coinType)
+    return { balance: { coinType: request.coinType, balance: balance.toString(), coinBalance: balance.toString(), addressBalance: '0' } }
+  }
+
+  private getFunction (request: any): unknown {
+    const fn = this.functions.get(`${normalizeSuiAddress(request.packageId)}::${request.moduleName}::${request.name}`)
+    if (fn == null) throw new RpcError(`function ${request.packageId}::${request.moduleName}::${request.name} not found`, 'NOT_FOUND')
+    return { function: fn }
+  }
+}
