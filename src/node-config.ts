@@ -23,7 +23,6 @@ export type Network = typeof NETWORKS[number]
 
 /** A Sui address or object ID in full: 0x and 64 hex digits (any case; kept lower case). */
 const suiId = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: 'not a Sui address or object ID (0x and 64 hex digits)' }).transform(id => id.toLowerCase())
-const coinType = z.string().regex(/^0x[0-9a-fA-F]{64}::[A-Za-z_][A-Za-z0-9_]*::[A-Za-z_][A-Za-z0-9_]*$/, { message: 'not a Move coin type (0xPACKAGE::module::NAME)' })
 const MAX_WALRUS_EPOCHS = 53
 
 /**
@@ -65,7 +64,6 @@ const nodeConfigFields = z.strictObject({
     /** Full node URL; it serves gRPC(-Web). */
     url: httpUrl,
     graphqlUrl: httpUrl,
-    walCoinType: coinType,
     /** Filled in from @mysten/walrus's package config for the network when absent. */
     walrusPackage: z.strictObject({
       systemObjectId: suiId,

@@ -94,13 +94,13 @@ describe('node config: profiles, precedence and validation', () => {
   it('hides key material and tokens in URLs when printed', () => {
     const shown = redactConfig({
       dataDir: '/d',
-      sui: { url: 'https://user:secret@rpc.example.org/?token=abc', walCoinType: `${ADDRESS}::wal::WAL` },
+      sui: { url: 'https://user:secret@rpc.example.org/?token=abc', graphqlUrl: 'https://graphql.example.org/graphql' },
       apiKey: 'k-123',
       walrus: { aggregator: ['https://agg.example.org/path?apikey=zzz'] }
     }) as any
     assert.equal(shown.apiKey, '[redacted]')
     assert.doesNotMatch(JSON.stringify(shown), /secret|abc|zzz|k-123/)
-    assert.equal(shown.sui.walCoinType, `${ADDRESS}::wal::WAL`)
+    assert.equal(shown.sui.graphqlUrl, 'https://graphql.example.org/graphql')
     assert.equal(shown.dataDir, '/d')
   })
 })

@@ -107,7 +107,7 @@ const SECRET_KEY = /key|secret|token|password|credential/i
  */
 export function redactConfig (value: unknown, key = ''): unknown {
   if (typeof value === 'string') {
-    if (SECRET_KEY.test(key) && !/coinType$/i.test(key)) return '[redacted]'
+    if (SECRET_KEY.test(key)) return '[redacted]'
     if (/^https?:\/\//.test(value)) {
       try {
         const url = new URL(value)
