@@ -83,7 +83,8 @@ export function parseNetwork (value: unknown, where: string): Network {
  */
 export async function resolveConfig (sources: ConfigSources = {}): Promise<NodeConfig> {
   const env = sources.env ?? process.env
-  const configFile = sources.configFile ?? env.HERD_CONFIG
+  // An empty variable is an unset one, as the shell's `HERD_CONFIG= herd …` means.
+  const configFile = sources.configFile ?? (env.HERD_CONFIG !== '' ? env.HERD_CONFIG : undefined)
   const file = configFile != null ? await readConfigFile(resolve(configFile)) : {}
   const where = configFile ?? 'config'
   const network = sources.network != null

@@ -1,13 +1,12 @@
-import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
-import { parseNodeConfig, readConfigFile } from '../../node-config.js'
-import { byteSize, herdHome, httpUrl, integer, printJson } from '../options.js'
+import { networkOptions, type NetworkOptions } from '../clients.js'
+import { byteSize, httpUrl, integer, printJson } from '../options.js'
+import { resolveConfig } from '../resolve-config.js'
 import { untilSignal } from '../signals.js'
 
-interface StartOptions {
-  config?: string
+interface StartOptions extends NetworkOptions {
   dataDir?: string
   listen?: string[]
   bootstrap?: string[]
@@ -21,31 +20,22 @@ interface StartOptions {
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 export function startCommand (program: Command): void {
-  program.command('start')
+  networkOptions(program.command('start'))
     .description('run a herd node: cache, mesh, and the local HTTP API; prints {"event":"ready",…} when ready')
-    .option('--config <file>', 'JSON config file (flags override it)')
-    .option('--data-dir <dir>', 'node data dir: key, cache, embedded services (default $HERD_HOME/node)')
+    .option('--data-dir <dir>', 'node data dir: key, cache, embedded services (default $HERD_DATA_DIR or $HERD_HOME/node)')
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)', collect)
     .option('--bootstrap <multiaddr...>', 'peers to join through, each ending in /p2p/PEER_ID')
     .option('--api-host <host>', 'address of the HTTP API (default 127.0.0.1)')
     .option('--api-port <port>', 'port of the HTTP API; 0 picks a free one (default 31417)', integer('--api-port', 0, 65535))
-    .option('--walrus <url>', 'Walrus aggregator and publisher (default: an embedded local Walrus in the data dir)', httpUrl)
-    .option('--ledger <url>', 'ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
+    .option('--walrus <url>', 'Walrus aggregator and publisher (default: the profile\'s; on the devnet an embedded local Walrus in the data dir)', httpUrl)
+    .option('--ledger <url>', 'the devnet\'s ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
     .option('--quota <size>', 'cache quota, such as 20GiB (default 20GiB)', byteSize('--quota'))
     .action(async (options: StartOptions) => {
-      const file = options.config != null ? await readConfigFile(resolve(options.config)) : {}
-      const fileApi = (file.api ?? {}) as Record<string, unknown>
-      const fileCache = (file.cache ?? {}) as Record<string, unknown>
-      const config = parseNodeConfig({
-        ...file,
-        dataDir: resolve(options.dataDir ?? (file.dataDir as string | undefined) ?? join(herdHome(), 'node')),
-        ...(options.listen != null ? { listen: options.listen } : {}),
-        ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
-        ...(options.walrus != null ? { walrus: { aggregator: options.walrus, publisher: options.walrus } } : {}),
-        ...(options.ledger != null ? { ledger: options.ledger } : {}),
-        api: { ...fileApi, ...(options.apiHost != null ? { host: options.apiHost } : {}), ...(options.apiPort != null ? { port: options.apiPort } : {}) },
-        cache: { ...fileCache, ...(options.quota != null ? { quotaBytes: options.quota } : {}) }
-      }, options.config ?? 'config')
+      const config = await resolveConfig({
+        ...(options.network != null ? { network: options.network } : {}),
+        ...(options.config != null ? { configFile: options.config } : {}),
+        flags: startFlags(options)
+      })
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
       const stopSignal = untilSignal()
       const node = new HerdNode(config)
@@ -65,6 +55,7 @@ export function startCommand (program: Command): void {
         multiaddrs: status.multiaddrs,
         api: api.url,
         address: status.address,
+        network: config.network,
         walrus: status.walrus.aggregator,
         ledger: status.ledger.url ?? status.ledger.kind,
         dataDir: config.dataDir
@@ -74,4 +65,17 @@ export function startCommand (program: Command): void {
       await node.stop()
       printJson({ event: 'stopped', signal })
     })
+}
+
+/** The flags as a config layer, over the profile, the config file and HERD_*. */
+function startFlags (options: StartOptions): Record<string, unknown> {
+  return {
+    ...(options.dataDir != null ? { dataDir: options.dataDir } : {}),
+    ...(options.listen != null ? { listen: options.listen } : {}),
+    ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
+    ...(options.walrus != null ? { walrus: { aggregator: options.walrus, publisher: options.walrus } } : {}),
+    ...(options.ledger != null ? { ledger: options.ledger } : {}),
+    ...(options.apiHost != null || options.apiPort != null ? { api: { ...(options.apiHost != null ? { host: options.apiHost } : {}), ...(options.apiPort != null ? { port: options.apiPort } : {}) } } : {}),
+    ...(options.quota != null ? { cache: { quotaBytes: options.quota } } : {})
+  }
 }
