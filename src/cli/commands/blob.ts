@@ -9,6 +9,7 @@ import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
 import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
+import { existingNodeKey } from './key.js'
 
 interface WalrusOptions extends NetworkOptions {
   walrus?: string
@@ -66,9 +67,13 @@ export function blobCommand (program: Command): void {
     .option('--epochs <n>', 'storage epochs ahead (default the config\'s walrus.epochs, 1)', integer('--epochs', 1, 53))
     .option('--permanent', 'store as a permanent (non-deletable) blob')
     .option('--send-object-to <address>', 'Sui address that receives the Blob object')
-    .action(async (file: string, options: WalrusOptions & { epochs?: number, permanent?: boolean, sendObjectTo?: string }) => {
+    .option('--data-dir <dir>', 'node data dir holding the key that pays and owns a testnet or mainnet write (default $HERD_DATA_DIR or $HERD_HOME/node)')
+    .action(async (file: string, options: WalrusOptions & { epochs?: number, permanent?: boolean, sendObjectTo?: string, dataDir?: string }) => {
       const path = await regularFile(file)
-      const { walrus: client, ledger } = commandServices(await commandConfig(options, walrusFlags(options)))
+      const config = await commandConfig(options, { ...walrusFlags(options), ...(options.dataDir != null ? { dataDir: options.dataDir } : {}) })
+      // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
+      const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
+      const { walrus: client, ledger } = commandServices(config, key)
       await ledger.close()
       try {
         const stored = await client.putFile(path, {
