@@ -51,3 +51,21 @@ export class InsufficientWalError extends WalrusError {
     if (needed != null) this.needed = needed
   }
 }
+
+/**
+ * The node's address has no SUI for the gas of a Walrus write (the
+ * registration and certification transactions). Walrus sits below the chain
+ * layer, so this is its own class; the ledger's counterpart is
+ * `InsufficientGasError` in src/chain/errors.ts.
+ */
+export class InsufficientSuiError extends WalrusError {
+  override name = 'InsufficientSuiError'
+  readonly address: string
+  readonly network: string
+
+  constructor (address: string, network: string, detail?: string, options?: { cause?: unknown }) {
+    super(`no SUI to pay gas for ${address} on Sui ${network}: send SUI to this address, then write again${detail != null ? ` (${detail})` : ''}`, options)
+    this.address = address
+    this.network = network
+  }
+}

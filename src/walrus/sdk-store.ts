@@ -1,51 +1,76 @@
 import { readFile, stat } from 'node:fs/promises'
-import { SuiGrpcClient } from '@mysten/sui/grpc'
 import type { Signer } from '@mysten/sui/cryptography'
-import { WalrusClient, RetryableWalrusClientError, type UploadRelayConfig } from '@mysten/walrus'
+import { SuiGrpcClient } from '@mysten/sui/grpc'
+import { WalrusClient, RetryableWalrusClientError } from '@mysten/walrus'
 import { writeFileAtomic } from '../blob/atomic-file.js'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
-import { RetryableWalrusError, WalrusError } from './errors.js'
+import { encodedBlobLength } from './encoded-size.js'
+import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
 import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 export type WalrusNetwork = 'mainnet' | 'testnet'
 
+/** Walrus lets a blob be stored for at most 53 epochs ahead. */
+export const MAX_EPOCHS = 53
+
 export interface WalrusSdkStoreInit {
   network: WalrusNetwork
-  /** Sui full node gRPC-web URL. */
+  /** Sui full node URL, spoken to over gRPC. */
   suiUrl: string
   /** Pays gas and WAL and owns the Blob objects: the node's own key. */
   signer?: Signer
-  /** An upload relay takes the encoding and the ~2,200 storage-node requests of a write off this machine. */
-  uploadRelay?: UploadRelayConfig
+  /** An upload relay takes the encoding and the ~2,200 storage-node requests of a write off this machine; `sendTip.max` caps the tip it may ask, in MIST. */
+  uploadRelay?: { host: string, sendTip?: { max: number } }
   /** Replaces the client built from the fields above (for tests and custom transports). */
   client?: WalrusClient
+  /** The Sui client the Walrus client is built on (for tests over a stand-in transport). */
+  suiClient?: SuiGrpcClient
 }
 
-function translate (err: unknown, what: string): unknown {
-  if (err instanceof RetryableWalrusClientError) return new RetryableWalrusError(`${what}: ${err.message}`, { cause: err })
-  if (err instanceof Error && err.name !== 'AbortError' && !(err instanceof WalrusError)) return new WalrusError(`${what}: ${err.message}`, { cause: err })
-  return err
+/** What storing a blob costs before anything is paid, for `herd model push --dry-run`. */
+export interface StorageCost {
+  /** Bytes Walrus stores and charges for: the slivers of every shard plus per-shard metadata. */
+  encodedSize: number
+  /** FROST (10^-9 WAL) for the storage over all the epochs. */
+  storageCostWal: bigint
+  /** FROST paid once for the write. */
+  writeCostWal: bigint
 }
+
+/** What `coinWithBalance` says when the sender has too little of a coin (`Insufficient balance of TYPE for owner ADDRESS. Required: N, ...`). */
+const SHORT_OF_COIN = /Insufficient balance of (\S+) for owner (\S+)\. Required: (\d+)/
+const NO_GAS = /insufficient SUI balance|insufficient[ _]?gas/i
 
 /**
- * Writes and reads blobs with `@mysten/walrus`, talking to storage nodes (or an
- * upload relay) and signing with the operator's own Sui key: for operators who
- * do not use a publisher. The SDK takes whole blobs in memory, so blobs are
- * capped at the encoder's limit here. Not tried against a live network from
- * the machines herd is built on; see docs/walrus.md.
+ * Writes and reads blobs with `@mysten/walrus`, through an upload relay when
+ * one is configured or straight to the storage nodes, signing with the
+ * operator's own Sui key, which pays SUI and WAL and owns the Blob objects.
+ * The SDK takes whole blobs in memory, so blobs are capped at the encoder's
+ * limit here. Not tried against a live network; see docs/walrus.md.
  */
 export class WalrusSdkStore implements WalrusStore {
   readonly client: WalrusClient
+  readonly suiClient: SuiGrpcClient
+  readonly network: WalrusNetwork
   private readonly signer?: Signer
 
   constructor (init: WalrusSdkStoreInit) {
+    if (init.network !== 'mainnet' && init.network !== 'testnet') throw new WalrusError(`the Walrus SDK knows mainnet and testnet, not ${String(init.network).slice(0, 40)}`)
+    if (init.uploadRelay != null) checkRelay(init.uploadRelay)
+    this.network = init.network
+    this.suiClient = init.suiClient ?? new SuiGrpcClient({ network: init.network, baseUrl: init.suiUrl })
     this.client = init.client ?? new WalrusClient({
       network: init.network,
-      suiClient: new SuiGrpcClient({ network: init.network, baseUrl: init.suiUrl }),
-      ...(init.uploadRelay != null ? { uploadRelay: init.uploadRelay } : {})
+      suiClient: this.suiClient,
+      ...(init.uploadRelay != null ? { uploadRelay: { host: init.uploadRelay.host.replace(/\/+$/, ''), sendTip: init.uploadRelay.sendTip ?? null } } : {})
     })
     if (init.signer != null) this.signer = init.signer
+  }
+
+  /** The node's address: it pays for writes and owns their Blob objects. */
+  get address (): string | undefined {
+    return this.signer?.toSuiAddress()
   }
 
   /** The blob ID Walrus will give these bytes, computed locally by the SDK's own encoder. */
@@ -54,8 +79,23 @@ export class WalrusSdkStore implements WalrusStore {
     return parseBlobId(blobId)
   }
 
+  /** The encoded size and the WAL a write of `size` bytes for `epochs` costs at today's prices, read from the Walrus system state. */
+  async storageCostOf (size: number, epochs: number): Promise<StorageCost> {
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_ENCODE_BYTES) throw new WalrusError(`blob size ${size} is not between 0 and ${MAX_ENCODE_BYTES} bytes`)
+    checkEpochs(epochs)
+    try {
+      const { committee } = await this.client.systemState()
+      const { storageCost, writeCost } = await this.client.storageCost(size, epochs)
+      return { encodedSize: encodedBlobLength(size, committee.n_shards), storageCostWal: storageCost, writeCostWal: writeCost }
+    } catch (err) {
+      throw this.translate(err, 'reading Walrus storage prices')
+    }
+  }
+
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
     if (this.signer == null) throw new WalrusError('writing through the Walrus SDK needs a signer (the node key)')
+    const epochs = options.epochs ?? 1
+    checkEpochs(epochs)
     const { size } = await stat(path)
     if (size > MAX_ENCODE_BYTES) throw new WalrusError(`blob of ${size} bytes is over the SDK store's limit of ${MAX_ENCODE_BYTES} bytes`)
     const blob = new Uint8Array(await readFile(path))
@@ -63,14 +103,15 @@ export class WalrusSdkStore implements WalrusStore {
       const { blobId, blobObject } = await this.client.writeBlob({
         blob,
         deletable: options.permanent !== true,
-        epochs: options.epochs ?? 1,
+        epochs,
         signer: this.signer,
-        ...(options.sendObjectTo != null ? { owner: options.sendObjectTo } : {}),
+        // Only the owner can extend the blob's storage or write its attributes (the ledger's entries): it stays with the node.
+        owner: options.sendObjectTo ?? this.signer.toSuiAddress(),
         ...(options.signal != null ? { signal: options.signal } : {})
       })
       return { blobId: parseBlobId(blobId), status: 'newlyCreated', objectId: blobObject.id, size: Number(blobObject.size), endEpoch: blobObject.storage.end_epoch }
     } catch (err) {
-      throw translate(err, 'writing blob through the Walrus SDK')
+      throw this.translate(err, 'writing blob through the Walrus SDK')
     }
   }
 
@@ -91,7 +132,7 @@ export class WalrusSdkStore implements WalrusStore {
       // Storage nodes serve slivers, not byte ranges: the whole blob is decoded, then cut.
       bytes = await this.client.readBlob({ blobId: parseBlobId(blobId), ...(signal != null ? { signal } : {}) })
     } catch (err) {
-      throw translate(err, `reading blob ${blobId} through the Walrus SDK`)
+      throw this.translate(err, `reading blob ${blobId} through the Walrus SDK`)
     }
     if (range == null) return bytes
     if (range.start < 0 || range.start > range.end || range.start >= bytes.length) {
@@ -99,4 +140,34 @@ export class WalrusSdkStore implements WalrusStore {
     }
     return bytes.subarray(range.start, Math.min(range.end + 1, bytes.length))
   }
+
+  /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
+  private translate (err: unknown, what: string): unknown {
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError) return err
+    const address = this.address ?? 'the node address'
+    const short = SHORT_OF_COIN.exec(err.message)
+    if (short != null) {
+      const [, coinType = '', , required = '0'] = short
+      if (/^0x0*2::sui::SUI$/.test(coinType)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
+      return new InsufficientWalError(address, this.network, BigInt(required), { cause: err })
+    }
+    if (NO_GAS.test(err.message)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
+    if (err instanceof RetryableWalrusClientError) return new RetryableWalrusError(`${what}: ${err.message}`, { cause: err })
+    return new WalrusError(`${what}: ${err.message}`, { cause: err })
+  }
+}
+
+function checkEpochs (epochs: number): void {
+  if (!Number.isInteger(epochs) || epochs < 1 || epochs > MAX_EPOCHS) throw new WalrusError(`epochs must be a whole number from 1 to ${MAX_EPOCHS}, not ${epochs}`)
+}
+
+function checkRelay (relay: { host: string, sendTip?: { max: number } }): void {
+  let url: URL
+  try {
+    url = new URL(relay.host)
+  } catch {
+    throw new WalrusError(`upload relay host "${String(relay.host).slice(0, 200)}" is not a URL`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new WalrusError(`upload relay host ${url.origin} is not http(s)`)
+  if (relay.sendTip != null && (!Number.isSafeInteger(relay.sendTip.max) || relay.sendTip.max < 0)) throw new WalrusError(`upload relay sendTip.max must be a whole number of MIST, not ${relay.sendTip.max}`)
 }

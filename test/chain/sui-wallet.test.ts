@@ -5,6 +5,7 @@ import { normalizeSuiAddress } from '@mysten/sui/utils'
 import { suiBalances, walCoinType } from '../../src/chain/sui-wallet.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 import { suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
+import { stakeWithPool } from '../helpers/sui-standin-walrus.js'
 
 const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
 
@@ -24,18 +25,7 @@ describe('Sui wallet', () => {
 
   it('reads the WAL coin type from the Walrus package, as the Walrus SDK does', async () => {
     const sui = suiStandIn()
-    const datatype = (typeName: string, args: unknown[] = []): unknown => ({ type: 'DATATYPE', typeName, typeParameterInstantiation: args })
-    sui.grpc.functions.set(`${TYPE_PACKAGE}::staking::stake_with_pool`, {
-      name: 'stake_with_pool',
-      visibility: 'PUBLIC',
-      isEntry: false,
-      parameters: [
-        { reference: 'MUTABLE', body: datatype(`${TYPE_PACKAGE}::staking::Staking`) },
-        { body: datatype('0x0000000000000000000000000000000000000000000000000000000000000002::coin::Coin', [datatype(WAL)]) },
-        { body: { type: 'ADDRESS' } }
-      ],
-      returns: [{ body: datatype(`${TYPE_PACKAGE}::staked_wal::StakedWal`) }]
-    })
+    sui.grpc.functions.set(`${TYPE_PACKAGE}::staking::stake_with_pool`, stakeWithPool(TYPE_PACKAGE, WAL))
     assert.equal(await walCoinType(sui.client, SYSTEM_OBJECT), WAL)
     assert.deepEqual(sui.grpc.methods(), ['BatchGetObjects', 'GetFunction'])
     assert.equal(sui.grpc.calls[1]!.request.packageId, TYPE_PACKAGE)

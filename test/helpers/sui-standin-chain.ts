@@ -19,12 +19,14 @@ export interface StandInObject {
   shared?: boolean
   /** The Move struct's JSON, as the services render it (u64/u256 as strings). */
   json: Record<string, unknown>
+  /** The Move struct's BCS, for clients that parse contents themselves (the Walrus SDK). */
+  bcs?: Uint8Array
   /** The Blob's `metadata` dynamic field, when it has one. */
   attributes?: Map<string, string>
   previousTransaction?: string
 }
 
-export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string }
+export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown }
 
 export const newDigest = (): string => toBase58(randomBytes(32))
 export const newObjectId = (): string => normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`)

@@ -1,10 +1,12 @@
 import { bcs } from '@mysten/sui/bcs'
 import { RpcError, type RpcTransport } from '@mysten/sui/grpc'
 import { TransactionDataBuilder } from '@mysten/sui/transactions'
-import { normalizeSuiAddress } from '@mysten/sui/utils'
+import { normalizeStructTag, normalizeSuiAddress } from '@mysten/sui/utils'
 import { verifyTransactionSignature } from '@mysten/sui/verify'
 import { UnaryCall, type MethodInfo, type RpcOptions } from '@protobuf-ts/runtime-rpc'
 import { newDigest, SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
+import { transactionJson } from './sui-standin-tx.js'
+import { applyWalrusCalls } from './sui-standin-walrus.js'
 
 /** One call as the node received it: `service/Method` and the request decoded from its wire bytes, in proto JSON. */
 export interface GrpcCall { method: string, request: any }
@@ -49,6 +51,7 @@ export class SuiGrpcStandIn implements RpcTransport {
       'sui.rpc.v2.TransactionExecutionService/SimulateTransaction': r => this.simulate(r),
       'sui.rpc.v2.TransactionExecutionService/ExecuteTransaction': (r, c) => this.execute(r, c),
       'sui.rpc.v2.StateService/GetBalance': r => this.getBalance(r),
+      'sui.rpc.v2.StateService/ListOwnedObjects': r => this.listOwnedObjects(r),
       'sui.rpc.v2.MovePackageService/GetFunction': r => this.getFunction(r)
     }
   }
@@ -100,6 +103,8 @@ export class SuiGrpcStandIn implements RpcTransport {
         owner: object.shared === true ? { kind: 'SHARED', version: '1' } : { kind: 'ADDRESS', address: object.owner },
         objectType: object.type,
         ...(paths.includes('json') ? { json: object.json } : {}),
+        ...(paths.includes('balance') && object.json.balance != null ? { balance: String(object.json.balance) } : {}),
+        ...(paths.includes('contents') && object.bcs != null ? { contents: { name: object.type, value: Buffer.from(object.bcs).toString('base64') } } : {}),
         ...(paths.includes('previous_transaction') && object.previousTransaction != null ? { previousTransaction: object.previousTransaction } : {})
       }
     }
@@ -116,10 +121,12 @@ export class SuiGrpcStandIn implements RpcTransport {
     return { transaction: this.executedJson(tx) }
   }
 
-  private executedJson (tx: { digest: string, checkpoint?: bigint, timestampMs?: number, success: boolean, error?: string }): unknown {
+  private executedJson (tx: { digest: string, checkpoint?: bigint, timestampMs?: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown }): unknown {
     return {
       digest: tx.digest,
+      ...(tx.transaction != null ? { transaction: tx.transaction } : {}),
       effects: {
+        changedObjects: (tx.created ?? []).map(o => ({ objectId: o.objectId, objectType: o.type, idOperation: 'CREATED', inputState: 'DOES_NOT_EXIST', outputState: 'OBJECT_WRITE' })),
         transactionDigest: tx.digest,
         status: tx.success ? { success: true } : { success: false, error: { description: tx.error, kind: 'MOVE_ABORT' } },
         epoch: this.chain.epoch.toString(),
@@ -138,7 +145,8 @@ export class SuiGrpcStandIn implements RpcTransport {
       if (input.objectId == null || input.kind === 'PURE') continue
       const object = this.chain.objects.get(normalizeSuiAddress(input.objectId))
       if (object == null) throw new RpcError(`Error checking transaction input objects: ObjectNotFound { object_id: ${input.objectId} }`, 'INVALID_ARGUMENT')
-      Object.assign(input, { kind: 'IMMUTABLE_OR_OWNED', version: object.version.toString(), digest: object.digest })
+      if (object.shared === true) Object.assign(input, { kind: 'SHARED', version: '1', mutable: input.mutable ?? true })
+      else Object.assign(input, { kind: 'IMMUTABLE_OR_OWNED', version: object.version.toString(), digest: object.digest })
     }
     if (request.doGasSelection === true) {
       const balance = this.chain.balance(sender, SUI_TYPE)
@@ -159,12 +167,20 @@ export class SuiGrpcStandIn implements RpcTransport {
     }
   }
 
+  /** The Move functions the stand-in runs: herd's metadata write, and the Walrus SDK's register and certify with their coin handling. */
   private moveCallFailure (commands: Array<{ moveCall?: { package: string, module: string, function: string } }>): string | undefined {
+    const allowed = new Set([
+      `${this.callPackage}::blob::insert_or_update_metadata_pair`,
+      `${this.callPackage}::system::reserve_space`,
+      `${this.callPackage}::system::register_blob`,
+      `${this.callPackage}::system::certify_blob`,
+      `${normalizeSuiAddress('0x2')}::coin::destroy_zero`
+    ])
     for (const command of commands) {
       const call = command.moveCall
-      if (call == null || normalizeSuiAddress(call.package) !== this.callPackage || call.module !== 'blob' || call.function !== 'insert_or_update_metadata_pair') {
-        return `the stand-in runs only ${this.callPackage}::blob::insert_or_update_metadata_pair, not ${JSON.stringify(call ?? command)}`
-      }
+      if (call == null) continue
+      const target = `${normalizeSuiAddress(call.package)}::${call.module}::${call.function}`
+      if (!allowed.has(target)) return `the stand-in does not run ${target}`
     }
     return undefined
   }
@@ -186,6 +202,9 @@ export class SuiGrpcStandIn implements RpcTransport {
     const kind = data.kind.ProgrammableTransaction
     if (kind == null) throw new RpcError('only programmable transactions are served', 'INVALID_ARGUMENT')
     const owned = [...kind.inputs.flatMap(i => i.Object?.ImmOrOwnedObject ?? []), ...data.gasData.payment]
+    for (const shared of kind.inputs.flatMap(i => i.Object?.SharedObject ?? [])) {
+      if (this.chain.objects.get(normalizeSuiAddress(shared.objectId))?.shared !== true) throw new RpcError(`object ${shared.objectId} is not shared`, 'INVALID_ARGUMENT')
+    }
     const problems: string[] = []
     for (const ref of owned) {
       const object = this.chain.objects.get(normalizeSuiAddress(ref.objectId))
@@ -198,10 +217,11 @@ export class SuiGrpcStandIn implements RpcTransport {
       throw new RpcError(`Transaction validator signing failed due to issues with transaction inputs, please review the errors and try again:\n- ${problems.join('\n- ')}`, 'INVALID_ARGUMENT')
     }
     const digest = TransactionDataBuilder.getDigestFromBytes(bytes)
-    const failure = this.failNextExecution ?? this.moveCallFailure(kind.commands.map(c => ({ moveCall: c.MoveCall == null ? undefined as any : { package: c.MoveCall.package, module: c.MoveCall.module, function: c.MoveCall.function } })))
+    const failure = this.failNextExecution ?? this.moveCallFailure(kind.commands.map(c => c.MoveCall == null ? {} : { moveCall: { package: c.MoveCall.package, module: c.MoveCall.module, function: c.MoveCall.function } }))
     this.failNextExecution = undefined
     this.chain.checkpoint += 1n
-    const record = { digest, checkpoint: this.chain.checkpoint, timestampMs: Date.now(), success: failure == null, ...(failure != null ? { error: failure } : {}) }
+    const created = failure == null ? applyWalrusCalls(this.chain, kind, sender, digest) : []
+    const record = { digest, checkpoint: this.chain.checkpoint, timestampMs: Date.now(), success: failure == null, ...(failure != null ? { error: failure } : {}), created, transaction: transactionJson(data, digest) }
     this.chain.transactions.set(digest, record)
     for (const ref of owned) {
       this.chain.bump(ref.objectId)
@@ -210,6 +230,7 @@ export class SuiGrpcStandIn implements RpcTransport {
     this.chain.fund(sender, SUI_TYPE, -GAS_USED)
     if (failure == null) {
       for (const command of kind.commands) {
+        if (command.MoveCall?.function !== 'insert_or_update_metadata_pair') continue
         const [self, key, value] = command.MoveCall!.arguments.map(a => kind.inputs[a.Input!]!)
         const blob = this.chain.objects.get(normalizeSuiAddress(self!.Object!.ImmOrOwnedObject!.objectId))!
         blob.attributes ??= new Map()
@@ -217,7 +238,18 @@ export class SuiGrpcStandIn implements RpcTransport {
       }
     }
     // Execution answers before the checkpoint: the client waits for it with GetTransaction.
-    return { transaction: { ...(this.executedJson({ digest, success: record.success, ...(failure != null ? { error: failure } : {}) }) as object), signatures: request.signatures } }
+    const paths: string[] = request.readMask?.split(',') ?? []
+    const { checkpoint: _c, timestampMs: _t, ...beforeCheckpoint } = record
+    return { transaction: { ...(this.executedJson({ ...beforeCheckpoint, transaction: paths.some(p => p.startsWith('transaction.')) ? record.transaction : undefined }) as object), signatures: request.signatures } }
+  }
+
+  /** An owner's objects, of one type if asked; one page, as the stand-in's owners hold few. */
+  private listOwnedObjects (request: any): unknown {
+    const owner = normalizeSuiAddress(request.owner)
+    const paths: string[] = request.readMask?.split(',') ?? []
+    const type = request.objectType != null ? normalizeStructTag(request.objectType) : undefined
+    const owned = [...this.chain.objects.values()].filter(o => o.owner === owner && o.shared !== true && (type == null || normalizeStructTag(o.type) === type))
+    return { objects: owned.map(o => (this.objectJson(o.objectId, paths) as { object: unknown }).object) }
   }
 
   private getBalance (request: any): unknown {

@@ -4,11 +4,22 @@ import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { bcs } from '@mysten/sui/bcs'
+import { SuiGrpcClient } from '@mysten/sui/grpc'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { TransactionDataBuilder } from '@mysten/sui/transactions'
+import { normalizeSuiAddress } from '@mysten/sui/utils'
 import { BlobIdComputer } from '../../src/blob/blob-id-computer.js'
-import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { blobIdFromBytes, blobIdToU256 } from '../../src/blob/blob-id.js'
+import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
 import { WalrusSdkStore } from '../../src/walrus/sdk-store.js'
 import { tempDir } from '../helpers/devnet.js'
+import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
+import { addWalrusSystemState, stakeWithPool } from '../helpers/sui-standin-walrus.js'
+import { RelayStandIn } from '../helpers/walrus-relay-standin.js'
+
+const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
+const PRICES = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
 
 /** A loopback port with nothing listening: the SDK's Sui calls fail at once, as they would offline. */
 async function closedPort (): Promise<number> {
@@ -19,7 +30,15 @@ async function closedPort (): Promise<number> {
   return port
 }
 
-describe('Walrus SDK store (offline)', () => {
+/** Sui stand-in with the Walrus system state and the WAL type the SDK reads before a write. */
+function walrusOnStandIn (prices = PRICES, fundSui?: bigint): ReturnType<typeof suiStandIn> {
+  const sui = suiStandIn(fundSui != null ? { fundSui } : {})
+  addWalrusSystemState(sui.chain, SYSTEM_OBJECT, TYPE_PACKAGE, CALL_PACKAGE, prices)
+  sui.grpc.functions.set(`${TYPE_PACKAGE}::staking::stake_with_pool`, stakeWithPool(TYPE_PACKAGE, WAL))
+  return sui
+}
+
+describe('Walrus SDK store', () => {
   it('computes the same blob IDs as herd through the SDK', async () => {
     const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://127.0.0.1:1' })
     const computer = new BlobIdComputer({ nShards: 10 })
@@ -43,5 +62,117 @@ describe('Walrus SDK store (offline)', () => {
     await assert.rejects(store.putFile(file, { epochs: 1, signal }), (err: Error) => /WalrusError$/.test(err.name))
     await assert.rejects(store.readRange(blobIdFromBytes(randomBytes(32)), { start: 0, end: 9 }, { signal }), (err: Error) => /WalrusError$/.test(err.name))
     assert.equal(signal.aborted, false, 'failed fast rather than hanging')
+    await assert.rejects(store.putFile(file, { epochs: 54 }), { name: 'WalrusError' })
+    assert.throws(() => new WalrusSdkStore({ network: 'testnet', suiUrl, uploadRelay: { host: 'relay.example' } }), { name: 'WalrusError' })
+  })
+
+  it('prices a write from the Walrus system state read over gRPC: encoded size, storage and write cost in WAL', async () => {
+    const sui = walrusOnStandIn()
+    const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', suiClient: sui.client })
+    for (const [size, epochs] of [[0, 1], [1_000_000, 5], [200 * 1024 * 1024, 53]] as const) {
+      const cost = await store.storageCostOf(size, epochs)
+      assert.equal(cost.encodedSize, encodedBlobLength(size, PRICES.nShards))
+      // The SDK prices from its own encoded size: equal figures mean herd's matches it to the storage unit.
+      const units = BigInt(storageUnits(cost.encodedSize))
+      assert.equal(cost.storageCostWal, units * PRICES.storagePricePerUnit * BigInt(epochs), `${size} bytes`)
+      assert.equal(cost.writeCostWal, units * PRICES.writePricePerUnit)
+    }
+    assert.deepEqual(new Set(sui.grpc.methods()), new Set(['BatchGetObjects']), 'prices come from the system object and its inner state')
+    await assert.rejects(store.storageCostOf(-1, 1), { name: 'WalrusError' })
+    await assert.rejects(store.storageCostOf(10, 0), { name: 'WalrusError' })
+  })
+
+  it('names the address and the WAL it needs when a write cannot pay for storage, and owns what it writes', async () => {
+    await using dir = await tempDir()
+    const file = join(dir.path, 'blob')
+    await writeFile(file, randomBytes(5000))
+    const sui = walrusOnStandIn({ ...PRICES, nShards: 10 })
+    // Through a relay the SDK needs no storage-node committee to encode, and the relay is not reached before the registration is paid for.
+    const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host: `http://127.0.0.1:${await closedPort()}` } })
+    const err = await store.putFile(file, { epochs: 5 }).then(() => undefined, (e: unknown) => e) as { name: string, address: string, network: string, needed: bigint }
+    assert.equal(err?.name, 'InsufficientWalError')
+    assert.deepEqual([err.address, err.network], [sui.address, 'testnet'])
+    const cost = await store.storageCostOf(5000, 5)
+    assert.equal(err.needed, cost.storageCostWal + cost.writeCostWal, 'storage for the epochs and the write, in FROST')
+    const walAsked = sui.grpc.calls.filter(c => c.method.endsWith('/GetBalance') && c.request.coinType === WAL)
+    assert.deepEqual(walAsked.map(c => c.request.owner), [sui.address], 'the node pays from its own address')
+    assert.ok(!sui.grpc.methods().includes('ExecuteTransaction'), 'nothing was paid')
+
+    // WAL but no SUI: the node's gas selection refuses the registration.
+    const broke = walrusOnStandIn({ ...PRICES, nShards: 10 }, 0n)
+    broke.chain.fund(broke.address, WAL, 10_000_000_000n)
+    broke.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: broke.address, json: { balance: '10000000000' } })
+    const noGas = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: broke.signer, suiClient: broke.client, uploadRelay: { host: `http://127.0.0.1:${await closedPort()}` } })
+    await assert.rejects(noGas.putFile(file, { epochs: 5 }), (e: Error & { address: string, network: string }) => e.name === 'InsufficientSuiError' && e.address === broke.address && e.network === 'testnet')
+    assert.ok(!broke.grpc.methods().includes('ExecuteTransaction'))
+  })
+
+  it('sends the blob and the tip terms to the configured upload relay, within the tip cap', async () => {
+    const tipAddress = Ed25519Keypair.generate().toSuiAddress()
+    const computer = new BlobIdComputer({ nShards: 10 })
+    const relay = new RelayStandIn({ tip: { address: tipAddress, base: 1000, perEncodedKib: 2 }, blobIdOf: async bytes => (await computer.computeBytes(bytes)).blobId })
+    const host = await relay.start()
+    try {
+      const sui = walrusOnStandIn({ ...PRICES, nShards: 10 })
+      const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host: `${host}/`, sendTip: { max: 1_000_000 } } })
+      const blob = randomBytes(3000)
+      const tip = await store.client.calculateUploadRelayTip({ size: blob.length })
+      assert.equal(tip, 1000n + 2n * BigInt(Math.ceil(encodedBlobLength(blob.length, 10) / 1024)), 'the relay\'s linear tip on the encoded size')
+      const blobId = (await computer.computeBytes(blob)).blobId
+      const blobObjectId = normalizeSuiAddress('0xb10b')
+      const { certificate } = await store.client.writeBlobToUploadRelay({ blobId, blob, nonce: randomBytes(32), txDigest: 'HcVPWyTE9yeWg1qpEAvPuZk1pcPqxbmC6n4Wsy1LV4U5', blobObjectId, deletable: true })
+      assert.deepEqual(certificate.signers, [0, 1, 2])
+      const upload = relay.requests.find(r => r.path === '/v1/blob-upload-relay')!
+      assert.deepEqual([upload.method, upload.query.blob_id, upload.query.tx_id, upload.query.deletable_blob_object], ['POST', blobId, 'HcVPWyTE9yeWg1qpEAvPuZk1pcPqxbmC6n4Wsy1LV4U5', blobObjectId])
+      assert.ok(upload.query.nonce != null && upload.body.equals(blob))
+      assert.deepEqual(relay.requests.map(r => `${r.method} ${r.path}`), ['GET /v1/tip-config', 'POST /v1/blob-upload-relay'])
+
+      // The SDK caches the relay's tip terms on the Sui client, so this store gets a client of its own.
+      const stingy = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: new SuiGrpcClient({ network: 'testnet', transport: sui.grpc }), uploadRelay: { host, sendTip: { max: 10 } } })
+      await assert.rejects(stingy.client.calculateUploadRelayTip({ size: blob.length }), /exceeds the maximum/)
+    } finally {
+      await relay.stop()
+      await computer.stop()
+    }
+  })
+
+  it('writes a blob end to end through the upload relay: register, upload, certify, with the Blob object owned by the node', async () => {
+    await using dir = await tempDir()
+    const file = join(dir.path, 'blob')
+    const bytes = randomBytes(5000)
+    await writeFile(file, bytes)
+    const computer = new BlobIdComputer({ nShards: 10 })
+    const tipAddress = Ed25519Keypair.generate().toSuiAddress()
+    const relay = new RelayStandIn({ tip: { address: tipAddress, base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
+    const host = await relay.start()
+    try {
+      const sui = walrusOnStandIn({ ...PRICES, nShards: 10 })
+      sui.chain.fund(sui.address, WAL, 10_000_000_000n)
+      sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
+      const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } } })
+      const stored = await store.putFile(file, { epochs: 3 })
+
+      assert.equal(stored.blobId, (await computer.computeBytes(bytes)).blobId)
+      const blob = sui.chain.objects.get(stored.objectId!)!
+      assert.equal(blob.owner, sui.address, 'the Blob object stays with the node, which alone can extend it or write its attributes')
+      assert.deepEqual([blob.json.certified_epoch, blob.json.deletable, (blob.json.storage as { end_epoch: number }).end_epoch, stored.endEpoch], [700, true, 703, 703])
+      assert.equal(BigInt(String(blob.json.blob_id)), blobIdToU256(stored.blobId))
+
+      const [register, certify] = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction')).map(c => sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(c.request.transaction.bcs.value, 'base64'))))!)
+      const calls = (tx: typeof register): string[] => ((tx?.transaction as any).kind.programmableTransaction.commands as any[]).flatMap(c => c.moveCall != null ? [`${c.moveCall.module}::${c.moveCall.function}`] : c.transferObjects != null ? ['transfer'] : [])
+      assert.ok(calls(register).includes('system::register_blob') && calls(register).includes('system::reserve_space'), calls(register).join())
+      assert.deepEqual(calls(certify), ['system::certify_blob'])
+      const registerInputs = (register!.transaction as any).kind.programmableTransaction.inputs as Array<{ pure?: string }>
+      assert.ok(registerInputs.some(i => i.pure === bcs.Address.serialize(tipAddress).toBase64()), 'the registration pays the relay its tip')
+      assert.equal(sui.grpc.methods().filter(m => m === 'SimulateTransaction').length, 2, 'each transaction is simulated before it is signed')
+
+      const upload = relay.requests.find(r => r.path === '/v1/blob-upload-relay')!
+      assert.ok(upload.body.equals(bytes), 'the relay received the blob itself')
+      assert.deepEqual([upload.query.blob_id, upload.query.deletable_blob_object, upload.query.tx_id], [stored.blobId, stored.objectId, register!.digest], 'the tip is proven by the registration transaction')
+      assert.deepEqual(relay.requests.map(r => r.path), ['/v1/tip-config', '/v1/blob-upload-relay'])
+    } finally {
+      await relay.stop()
+      await computer.stop()
+    }
   })
 })
