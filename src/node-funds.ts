@@ -4,6 +4,9 @@ import type { BlockedWrite } from './proof/batcher.js'
 
 const log = logger('herd:node-funds')
 
+/** The ledger's (InsufficientGasError) and the Walrus SDK's (InsufficientSuiError, InsufficientWalError) want of funds, by name. */
+const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'InsufficientWalError'])
+
 /** Balances are read again at most this often while a write waits for funds, so /status shows funds arriving. */
 export const DEFAULT_BALANCE_REFRESH_MS = 60_000
 /** A balance read that takes longer is given up; the last one stays. */
@@ -60,10 +63,10 @@ export class FundsMonitor {
 
   /** Called with each failed write: a want of funds is logged once, with the address to fund. */
   failed (err: Error): void {
-    if (err.name !== 'InsufficientGasError' && err.name !== 'InsufficientWalError') return
+    if (!FUNDS_ERRORS.has(err.name)) return
     if (!this.told) {
       this.told = true
-      const what = err.name === 'InsufficientGasError' ? 'SUI for gas' : 'WAL for storage'
+      const what = err.name === 'InsufficientWalError' ? 'WAL for storage' : 'SUI for gas'
       log.error('the node has no %s on %s: anchors and proof bundles wait in the queue until address %s is funded - %s', what, this.init.network, this.init.address, err.message)
     }
     this.refresh()

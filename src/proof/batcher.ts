@@ -105,7 +105,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 const isNamed = (err: unknown, name: string): boolean => (err as Error | undefined)?.name === name
 
 /** Errors of the Sui ledger and the Walrus SDK for an address without funds, known by name. */
-const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientWalError'])
+const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'InsufficientWalError'])
 
 /** Funds may arrive any time: a write waiting for them backs off as a passing failure does, up to retryMaxMs. */
 function isRetryable (err: unknown): boolean {
