@@ -5,10 +5,9 @@ import { InsufficientWalError } from '../walrus/errors.js'
 import { WalrusSdkStore } from '../walrus/sdk-store.js'
 
 /**
- * Gas is not simulated before the transactions exist; this is an estimate per
- * transaction: a few Move calls (computation well under 0.001 SUI at Sui's
- * reference gas price) plus the storage fee of a Blob object and its
- * metadata field (about 1 KB at 7,600 MIST a byte, mostly rebated when deleted).
+ * Gas is not simulated before the transactions exist: an allowance per
+ * transaction for a few Move calls plus the storage fee of a Blob object and
+ * its metadata field (mostly rebated when deleted). See docs/networks.md.
  */
 export const GAS_ESTIMATE_MIST_PER_TX = 10_000_000n
 
