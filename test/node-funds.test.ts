@@ -11,6 +11,7 @@ import type { Ledger } from '../src/chain/types.js'
 import { syntheticMlp } from '../src/inference/synthetic-model.js'
 import { tensorsToJson } from '../src/inference/tensor-codec.js'
 import { HerdNode } from '../src/node.js'
+import { FundsMonitor } from '../src/node-funds.js'
 import { parseNodeConfig } from '../src/node-config.js'
 import type { NodeServices } from '../src/node-services.js'
 import { InsufficientWalError } from '../src/walrus/errors.js'
@@ -106,5 +107,29 @@ describe('a node without funds', () => {
       await node.stop()
       await devnet.stop()
     }
+  })
+
+  it('reads the balances at start, and again while a write waits but at most once a period', async () => {
+    const blocked = [{ kind: 'anchor' as const, since: 1, error: 'InsufficientGasError: none' }]
+    let reads = 0
+    let waiting: typeof blocked = []
+    const balances = async (): Promise<{ sui: bigint, wal: bigint }> => { reads++; return { sui: 5n * BigInt(reads), wal: 7n } }
+    const slow = new FundsMonitor({ address: '0xabc', network: 'testnet', balances, blocked: () => waiting, refreshMs: 3_600_000 })
+    slow.start()
+    await waitFor('the first read', () => slow.status().sui != null)
+    assert.deepEqual({ ...slow.status(), checkedAt: undefined }, { address: '0xabc', sui: '5', wal: '7', checkedAt: undefined, blocked: [] })
+    waiting = blocked
+    assert.deepEqual(slow.status().blocked, blocked)
+    assert.equal(reads, 1, 'not again within the period')
+    await slow.stop()
+
+    const quick = new FundsMonitor({ address: '0xabc', network: 'testnet', balances, blocked: () => waiting, refreshMs: 1 })
+    quick.start()
+    await waitFor('a read while blocked', () => { quick.status(); return reads >= 3 })
+    await quick.stop()
+    const devnet = new FundsMonitor({ address: '0xabc', network: 'devnet', blocked: () => [] })
+    devnet.start()
+    assert.deepEqual(devnet.status(), { address: '0xabc', blocked: [] }, 'the devnet has no balances')
+    await devnet.stop()
   })
 })
