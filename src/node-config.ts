@@ -52,7 +52,7 @@ const nodeConfigFields = z.strictObject({
       /** Most MIST the node tips the relay per write. */
       maxTipMist: z.number().int().min(0).max(1_000_000_000).default(10_000_000)
     }).optional(),
-    /** publisher: the publisher above; sdk: @mysten/walrus paying WAL from the node key. Default: the publisher when there is one. */
+    /** publisher: the publisher above; sdk: @mysten/walrus paying WAL from the node key. Default: walrusWriteMode. */
     write: z.enum(['publisher', 'sdk']).optional(),
     /** Storage epochs bought by each write (model pushes, proof bundles). */
     epochs: z.number().int().min(1).max(MAX_WALRUS_EPOCHS).default(1)
@@ -153,10 +153,18 @@ export const nodeConfigSchema = nodeConfigFields.superRefine((config, ctx) => {
   if (config.sui == null) problem(['sui'], `${config.network} needs the sui section (its profile has it)`)
   if (config.walrus == null) problem(['walrus'], `${config.network} needs the walrus section (its profile has it)`)
   else if (config.walrus.write === 'publisher' && config.walrus.publisher == null) problem(['walrus', 'publisher'], 'write is "publisher" but no publisher is set')
+  else if (config.walrus.write === 'publisher' && config.walrus.uploadRelay != null) problem(['walrus', 'uploadRelay'], 'an upload relay serves SDK writes, not a publisher\'s')
 })
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
 export type NodeConfig = z.output<typeof nodeConfigSchema>
+
+/** How a config's writes reach Walrus: as set, else through an upload relay if one is set, else the publisher, else the SDK. */
+export function walrusWriteMode (config: NodeConfig): 'publisher' | 'sdk' {
+  const walrus = config.walrus
+  if (config.network === 'devnet' || walrus == null) return 'publisher'
+  return walrus.write ?? (walrus.uploadRelay != null ? 'sdk' : walrus.publisher != null ? 'publisher' : 'sdk')
+}
 
 /** A config error names the field and what was wrong with it. */
 export class NodeConfigError extends Error {

@@ -5,7 +5,7 @@ import { HttpLedger } from './chain/http-ledger.js'
 import { SuiLedger } from './chain/sui-ledger.js'
 import { suiBalances, walCoinType } from './chain/sui-wallet.js'
 import type { Ledger } from './chain/types.js'
-import type { NodeConfig } from './node-config.js'
+import { walrusWriteMode, type NodeConfig } from './node-config.js'
 import { WalrusHttpClient } from './walrus/http-client.js'
 import { NetworkWalrusStore, type BlobWriter } from './walrus/network-store.js'
 import { WalrusSdkStore } from './walrus/sdk-store.js'
@@ -78,7 +78,7 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
     client: grpc,
     graphql
   })
-  const writeMode = walrus.write ?? (walrus.publisher != null ? 'publisher' : 'sdk')
+  const writeMode = walrusWriteMode(config)
   const writer: BlobWriter = writeMode === 'publisher'
     ? new WalrusHttpClient({ publisher: walrus.publisher! })
     : new WalrusSdkStore({

@@ -87,6 +87,7 @@ describe('node config: profiles, precedence and validation', () => {
     assert.match(await refused({ registry: { trustedPublishers: ['0x1234'] } }), /registry\.trustedPublishers\.0: not a Sui address/)
     assert.match(await refused({ ledger: 'http://127.0.0.1:31416' }, 'testnet'), /ledger: a ledger URL is the devnet's/)
     assert.match(await refused({ walrus: { aggregator: 'https://a.example.org', write: 'sdk' } }), /walrus\.write/)
+    assert.match(await refused({ walrus: { write: 'publisher', uploadRelay: { host: 'https://relay.example.org' } } }, 'testnet'), /walrus\.uploadRelay: an upload relay serves SDK writes/)
     assert.match(await refused({}, 'moonnet'), /--network: network must be one of devnet, testnet, mainnet/)
     assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', network: 'testnet' }), { name: 'NodeConfigError', message: /sui: testnet needs the sui section/ })
   })

@@ -55,7 +55,7 @@ describe('a node\'s services, built from its config alone', () => {
     })
   })
 
-  it('writes mainnet blobs with the Walrus SDK and the node key (mainnet has no public publisher)', async () => {
+  it('writes mainnet blobs, and testnet ones given a relay, with the Walrus SDK and the node key', async () => {
     const config = await resolveConfig({ network: 'mainnet', env: {}, flags: { dataDir: '/nonexistent/herd' } })
     const services = buildServices(config, Ed25519Keypair.generate())
     try {
@@ -66,6 +66,10 @@ describe('a node\'s services, built from its config alone', () => {
     } finally {
       await Promise.all([services.ledger.close(), services.walrus.close()])
     }
+    const relayed = buildServices(await resolveConfig({ network: 'testnet', env: { HERD_UPLOAD_RELAY: 'https://upload-relay.testnet.walrus.space' }, flags: { dataDir: '/nonexistent/herd' } }), Ed25519Keypair.generate())
+    assert.equal(relayed.walrus.writeMode, 'sdk', 'a relay, once set, carries the writes')
+    assert.ok(relayed.walrus.writer instanceof WalrusSdkStore)
+    await Promise.all([relayed.ledger.close(), relayed.walrus.close()])
   })
 
   it('reads from the aggregators in turn and writes with the config\'s epochs, owned by the node', async () => {

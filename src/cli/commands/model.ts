@@ -7,7 +7,7 @@ import { loadOrCreateNodeKey } from '../../chain/node-key.js'
 import type { Ledger, ModelEntry } from '../../chain/types.js'
 import { parseModelRef } from '../../chain/validation.js'
 import { readOnnxSignature } from '../../inference/model-signature.js'
-import type { NodeConfig } from '../../node-config.js'
+import { walrusWriteMode, type NodeConfig } from '../../node-config.js'
 import type { PutOptions, StoredBlob, WalrusStore } from '../../walrus/types.js'
 import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
@@ -141,7 +141,7 @@ async function readLedger (options: LedgerOptions): Promise<Ledger> {
 /** What a push would store and pay, before anything is paid. */
 async function dryRun (config: NodeConfig, modelSize: number, chunkHashesSize: number, address: string): Promise<Record<string, unknown>> {
   const epochs = config.walrus?.epochs ?? 1
-  const writeMode = config.network === 'devnet' ? 'publisher' : config.walrus?.write ?? (config.walrus?.publisher != null ? 'publisher' : 'sdk')
+  const writeMode = walrusWriteMode(config)
   const blobs = await blobCosts(config, [{ what: 'model', size: modelSize }, { what: 'chunk-hashes', size: chunkHashesSize }], epochs, { signal: AbortSignal.timeout(60_000) })
   const storage = blobs.reduce((sum, b) => sum + b.costFrost, 0n)
   const transactions = config.network === 'devnet' ? 0 : pushTransactions(writeMode, blobs.length)
