@@ -40,6 +40,16 @@ export interface WalrusPackages {
   typePackage: string
 }
 
+function checkUrl (field: string, value: string): void {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new LedgerError(`${field}: "${String(value).slice(0, 200)}" is not a URL`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new LedgerError(`${field}: ${url.origin} is not http(s)`)
+}
+
 /**
  * The Ledger on Sui: a model's or a bundle's references are metadata
  * attributes of its own Walrus Blob object. Writes go through gRPC
@@ -57,25 +67,33 @@ export class SuiLedger implements Ledger {
   private packages?: Promise<WalrusPackages>
 
   constructor (init: SuiLedgerInit) {
+    if (!['mainnet', 'testnet', 'devnet', 'localnet'].includes(init.network)) throw new LedgerError(`network: "${String(init.network).slice(0, 40)}" is not a Sui network`)
+    if (init.client == null) checkUrl('grpcUrl', init.grpcUrl)
+    if (init.graphql == null) checkUrl('graphqlUrl', init.graphqlUrl)
+    normalizeAddress(init.systemObjectId)
+    for (const owner of init.registryOwners ?? []) normalizeAddress(owner)
     this.init = init
     this.network = init.network
     this.client = init.client ?? new SuiGrpcClient({ network: init.network, baseUrl: init.grpcUrl })
     this.graphql = init.graphql ?? new SuiGraphQLClient({ network: init.network, url: init.graphqlUrl })
-    for (const owner of init.registryOwners ?? []) normalizeAddress(owner)
   }
 
   get address (): string | undefined {
     return this.init.signer?.toSuiAddress()
   }
 
-  /** Read once from the Walrus system object, whose type names the original package and whose `package_id` the current one. */
+  /**
+   * Read once from the Walrus system object, whose type names the original
+   * package and whose `package_id` the current one. The read is shared by
+   * every caller, so it does not take one caller's signal; each caller stops
+   * waiting on its own.
+   */
   async walrusPackages (options: { signal?: AbortSignal } = {}): Promise<WalrusPackages> {
     this.packages ??= (async () => {
       let object
       try {
-        ({ object } = await this.client.getObject({ objectId: this.init.systemObjectId, include: { json: true }, ...(options.signal != null ? { signal: options.signal } : {}) }))
+        ({ object } = await this.client.getObject({ objectId: this.init.systemObjectId, include: { json: true } }))
       } catch (err) {
-        if (options.signal?.aborted === true) throw options.signal.reason
         throw new RetryableLedgerError(`Sui: reading the Walrus system object ${this.init.systemObjectId}: ${(err as Error).message}`, { cause: err })
       }
       const callPackage = (object.json as { package_id?: unknown } | null | undefined)?.package_id
@@ -87,7 +105,10 @@ export class SuiLedger implements Ledger {
     })()
     // A failed read is not remembered: the next call reads again.
     this.packages.catch(() => { this.packages = undefined })
-    return this.packages
+    const signal = options.signal
+    if (signal == null) return this.packages
+    signal.throwIfAborted()
+    return Promise.race([this.packages, new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))])
   }
 
   async registerModel (model: ModelInput, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {

@@ -1,13 +1,16 @@
 import { readFile, stat } from 'node:fs/promises'
+import { logger } from '@libp2p/logger'
 import type { Signer } from '@mysten/sui/cryptography'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
 import { WalrusClient, RetryableWalrusClientError } from '@mysten/walrus'
 import { writeFileAtomic } from '../blob/atomic-file.js'
-import { parseBlobId, type BlobId } from '../blob/blob-id.js'
+import { blobIdFromBytes, parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
 import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
 import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+
+const log = logger('herd:walrus:sdk-store')
 
 export type WalrusNetwork = 'mainnet' | 'testnet'
 
@@ -36,6 +39,13 @@ export interface StorageCost {
   storageCostWal: bigint
   /** FROST paid once for the write. */
   writeCostWal: bigint
+  /**
+   * MIST of gas the registration transaction would use, from the node's
+   * simulation of it; absent without a signer, or when the node cannot build
+   * it (no WAL to draw on). The certification that follows the upload costs
+   * gas too and is not in this figure.
+   */
+  registerGasMist?: bigint
 }
 
 /** What `coinWithBalance` says when the sender has too little of a coin (`Insufficient balance of TYPE for owner ADDRESS. Required: N, ...`). */
@@ -86,9 +96,33 @@ export class WalrusSdkStore implements WalrusStore {
     try {
       const { committee } = await this.client.systemState()
       const { storageCost, writeCost } = await this.client.storageCost(size, epochs)
-      return { encodedSize: encodedBlobLength(size, committee.n_shards), storageCostWal: storageCost, writeCostWal: writeCost }
+      const cost: StorageCost = { encodedSize: encodedBlobLength(size, committee.n_shards), storageCostWal: storageCost, writeCostWal: writeCost }
+      const gas = await this.registrationGas(size, epochs)
+      return gas != null ? { ...cost, registerGasMist: gas } : cost
     } catch (err) {
       throw this.translate(err, 'reading Walrus storage prices')
+    }
+  }
+
+  /** Simulates the registration of a blob of this size (with a made-up blob ID, which does not change its gas) without paying for it. */
+  private async registrationGas (size: number, epochs: number): Promise<bigint | undefined> {
+    if (this.signer == null) return undefined
+    const owner = this.signer.toSuiAddress()
+    const transaction = this.client.registerBlobTransaction({ size, epochs, blobId: blobIdFromBytes(new Uint8Array(32)), rootHash: new Uint8Array(32), deletable: true, owner })
+    transaction.setSender(owner)
+    try {
+      const result = await this.suiClient.simulateTransaction({ transaction, include: { effects: true } })
+      if (result.$kind !== 'Transaction') {
+        log('the registration would fail, so its gas is not estimated: %s', result.FailedTransaction.status.error?.message)
+        return undefined
+      }
+      const used = result.Transaction.effects?.gasUsed
+      if (used == null) return undefined
+      const net = BigInt(used.computationCost) + BigInt(used.storageCost) - BigInt(used.storageRebate)
+      return net > 0n ? net : 0n
+    } catch (err) {
+      log('the registration could not be simulated, so its gas is not estimated: %e', err)
+      return undefined
     }
   }
 

@@ -91,6 +91,8 @@ describe('Sui ledger', () => {
     assert.ok(sui.gql.calls.some(c => c.variables.after != null), 'the second page was read')
     assert.ok(sui.gql.calls.every(c => c.variables.first === 50))
     await assert.rejects(reader.anchor({ root: root(), count: 1, bundleBlobId: model.blobId, bundleObjectId: blob.objectId }), { name: 'LedgerError' }, 'without a key it is read-only')
+    assert.throws(() => sui.ledger({ client: undefined, grpcUrl: 'fullnode.testnet.sui.io:443' }), { name: 'LedgerError' })
+    assert.throws(() => sui.ledger({ registryOwners: ['0xnot-an-address'] }), { name: 'InvalidTransactionError' })
   })
 
   it('refuses a write with no SUI for gas, naming the address and the network, before anything is signed', async () => {

@@ -4,7 +4,7 @@ import { TransactionDataBuilder } from '@mysten/sui/transactions'
 import { normalizeStructTag, normalizeSuiAddress } from '@mysten/sui/utils'
 import { verifyTransactionSignature } from '@mysten/sui/verify'
 import { UnaryCall, type MethodInfo, type RpcOptions } from '@protobuf-ts/runtime-rpc'
-import { newDigest, SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
+import { SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
 import { transactionJson } from './sui-standin-tx.js'
 import { applyWalrusCalls } from './sui-standin-walrus.js'
 
@@ -16,6 +16,8 @@ type Handler = (request: any, call: GrpcCall) => unknown
 /** The gas budget the stand-in's gas selection asks for, in MIST. */
 export const STANDIN_BUDGET = 2_000_000n
 const GAS_USED = 1_000_000n
+/** What every simulation reports it would cost, in MIST. */
+export const SIMULATED_GAS = { computation: 1_000_000n, storage: 4_560_000n, rebate: 978_120n }
 
 /**
  * A Sui full node's gRPC API (sui.rpc.v2) in process, as a protobuf-ts
@@ -162,7 +164,11 @@ export class SuiGrpcStandIn implements RpcTransport {
     return {
       transaction: {
         transaction,
-        effects: { status: failure == null ? { success: true } : { success: false, error: { description: failure, kind: 'FUNCTION_NOT_FOUND' } }, epoch: this.chain.epoch.toString() }
+        effects: {
+          status: failure == null ? { success: true } : { success: false, error: { description: failure, kind: 'FUNCTION_NOT_FOUND' } },
+          epoch: this.chain.epoch.toString(),
+          gasUsed: { computationCost: SIMULATED_GAS.computation.toString(), storageCost: SIMULATED_GAS.storage.toString(), storageRebate: SIMULATED_GAS.rebate.toString(), nonRefundableStorageFee: '0' }
+        }
       }
     }
   }
