@@ -1,20 +1,19 @@
+import type { Signer } from '@mysten/sui/cryptography'
+import type { SuiGrpcClient } from '@mysten/sui/grpc'
 import { InsufficientGasError } from '../chain/errors.js'
-import type { NodeConfig } from '../node-config.js'
+import { walrusWriteMode, type NodeConfig } from '../node-config.js'
 import type { NodeServices } from '../node-services.js'
 import { InsufficientWalError } from '../walrus/errors.js'
+import { encodedBlobLength } from '../walrus/encoded-size.js'
 import { WalrusSdkStore } from '../walrus/sdk-store.js'
 
 /**
- * Gas is not simulated before the transactions exist: an allowance per
- * transaction for a few Move calls plus the storage fee of a Blob object and
- * its metadata field (mostly rebated when deleted). See docs/networks.md.
+ * The gas of a transaction that cannot be simulated before the ones ahead of
+ * it exist (a certification, the registry attributes): an allowance for a few
+ * Move calls plus the storage fee of a Blob object and its metadata field
+ * (mostly rebated when deleted). See docs/networks.md.
  */
 export const GAS_ESTIMATE_MIST_PER_TX = 10_000_000n
-
-/** Sui transactions a model push signs: the registry attributes, and with the SDK a register and a certify per blob. */
-export function pushTransactions (writeMode: 'publisher' | 'sdk', blobs: number): number {
-  return writeMode === 'sdk' ? 1 + 2 * blobs : 1
-}
 
 /** 10^9 base units (MIST, FROST) to a decimal string of SUI or WAL. */
 export function formatCoin (units: bigint): string {
@@ -29,24 +28,48 @@ export interface BlobCost {
   encodedSize: number
   /** FROST: storage for the epochs plus the write fee. */
   costFrost: bigint
+  /** MIST the SDK's registration would use, simulated with the node key (SDK writes only, when it can be built). */
+  registerGasMist?: bigint
 }
 
-/** The local Walrus's own estimate of the encoded size (5x plus per-shard metadata): the devnet charges nothing. */
-function devnetEncodedSize (size: number, nShards: number): number {
-  return Math.max(size, 1) * 5 + nShards * 64 * 2
-}
-
-/** What storing these blobs costs, from the network's own prices (Walrus's system object, through the SDK). */
-export async function blobCosts (config: NodeConfig, blobs: Array<{ what: string, size: number }>, epochs: number, options: { signal?: AbortSignal } = {}): Promise<BlobCost[]> {
-  if (config.network === 'devnet') return blobs.map(b => ({ ...b, encodedSize: devnetEncodedSize(b.size, config.embedded.nShards), costFrost: 0n }))
-  options.signal?.throwIfAborted()
-  const store = new WalrusSdkStore({ network: config.network, suiUrl: config.sui!.url })
+/**
+ * What storing these blobs costs, from the network's own prices (Walrus's
+ * system object, through the SDK); on the devnet, Walrus's encoded size at the
+ * devnet's shard count and no cost.
+ */
+export async function blobCosts (config: NodeConfig, blobs: Array<{ what: string, size: number }>, epochs: number, options: { signer?: Signer, suiClient?: SuiGrpcClient } = {}): Promise<BlobCost[]> {
+  if (config.network === 'devnet') return blobs.map(b => ({ ...b, encodedSize: encodedBlobLength(b.size, config.embedded.nShards), costFrost: 0n }))
+  const sdk = walrusWriteMode(config) === 'sdk'
+  const store = new WalrusSdkStore({
+    network: config.network,
+    suiUrl: config.sui!.url,
+    ...(sdk && options.signer != null ? { signer: options.signer } : {}),
+    ...(options.suiClient != null ? { suiClient: options.suiClient } : {})
+  })
   const costs: BlobCost[] = []
   for (const blob of blobs) {
     const cost = await store.storageCostOf(blob.size, epochs)
-    costs.push({ ...blob, encodedSize: cost.encodedSize, costFrost: cost.storageCostWal + cost.writeCostWal })
+    costs.push({ ...blob, encodedSize: cost.encodedSize, costFrost: cost.storageCostWal + cost.writeCostWal, ...(cost.registerGasMist != null ? { registerGasMist: cost.registerGasMist } : {}) })
   }
   return costs
+}
+
+/**
+ * Gas of a push in MIST: the registry attributes, and with the SDK each blob's
+ * registration (simulated where it could be) and certification.
+ */
+export function pushGasMist (writeMode: 'publisher' | 'sdk', blobs: BlobCost[]): { mist: bigint, transactions: number, simulated: number } {
+  let mist = GAS_ESTIMATE_MIST_PER_TX
+  let transactions = 1
+  let simulated = 0
+  if (writeMode === 'sdk') {
+    for (const blob of blobs) {
+      if (blob.registerGasMist != null) simulated++
+      mist += (blob.registerGasMist ?? GAS_ESTIMATE_MIST_PER_TX) + GAS_ESTIMATE_MIST_PER_TX
+      transactions += 2
+    }
+  }
+  return { mist, transactions, simulated }
 }
 
 /** A push on a network the node cannot pay on fails before anything is stored, naming the address to fund. */

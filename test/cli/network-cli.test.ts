@@ -6,12 +6,15 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { loadOrCreateNodeKey } from '../../src/chain/node-key.js'
 import { suiBalances } from '../../src/chain/sui-wallet.js'
-import { requireFunds } from '../../src/cli/push-cost.js'
+import { blobCosts, pushGasMist, requireFunds } from '../../src/cli/push-cost.js'
+import { resolveConfig } from '../../src/cli/resolve-config.js'
+import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
 import { syntheticMlp } from '../../src/inference/synthetic-model.js'
 import type { NodeServices } from '../../src/node-services.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
-import { suiStandIn } from '../helpers/sui-standin.js'
+import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
+import { addWalrusSystemState } from '../helpers/sui-standin-walrus.js'
 
 /** No HERD_* of the shell running the tests leaks into these. */
 const CLEAN_ENV = { HERD_NETWORK: '', HERD_CONFIG: '', HERD_WALRUS: '', HERD_LEDGER: '', HERD_SUI_URL: '', HERD_DATA_DIR: '' }
@@ -90,5 +93,20 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     await assert.rejects(requireFunds(services, address, 'sdk'), { name: 'InsufficientWalError' })
     sui.chain.fund(address, walType, 1_000_000_000n)
     await requireFunds(services, address, 'sdk')
+  })
+
+  it('prices a testnet push from the Walrus system state: storage and write fee per encoded unit, gas per transaction', async () => {
+    const sui = suiStandIn()
+    const prices = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
+    addWalrusSystemState(sui.chain, SYSTEM_OBJECT, TYPE_PACKAGE, CALL_PACKAGE, prices)
+    const config = await resolveConfig({ network: 'testnet', env: {}, flags: { dataDir: '/nonexistent/herd' } })
+    const [model, hashes] = await blobCosts(config, [{ what: 'model', size: 5_000_000 }, { what: 'chunk-hashes', size: 160 }], 3, { suiClient: sui.client })
+    for (const [cost, size] of [[model!, 5_000_000], [hashes!, 160]] as const) {
+      assert.equal(cost.encodedSize, encodedBlobLength(size, 1000))
+      assert.equal(cost.costFrost, BigInt(storageUnits(cost.encodedSize)) * (prices.storagePricePerUnit * 3n + prices.writePricePerUnit))
+    }
+    assert.deepEqual(pushGasMist('publisher', [model!, hashes!]), { mist: 10_000_000n, transactions: 1, simulated: 0 }, 'the publisher pays the storage; the node signs the registry entry')
+    assert.deepEqual(pushGasMist('sdk', [model!, hashes!]), { mist: 50_000_000n, transactions: 5, simulated: 0 })
+    assert.deepEqual(pushGasMist('sdk', [{ ...model!, registerGasMist: 3_000_000n }]), { mist: 23_000_000n, transactions: 3, simulated: 1 })
   })
 })

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { Signer } from '@mysten/sui/cryptography'
 import { Option, type Command } from 'commander'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, encodeChunkHashes, toHex } from '../../blob/chunk-tree.js'
 import { loadOrCreateNodeKey } from '../../chain/node-key.js'
@@ -11,7 +12,7 @@ import { walrusWriteMode, type NodeConfig } from '../../node-config.js'
 import type { PutOptions, StoredBlob, WalrusStore } from '../../walrus/types.js'
 import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
-import { blobCosts, formatCoin, GAS_ESTIMATE_MIST_PER_TX, pushTransactions, requireFunds } from '../push-cost.js'
+import { blobCosts, formatCoin, pushGasMist, requireFunds } from '../push-cost.js'
 
 interface LedgerOptions extends NetworkOptions { ledger?: string }
 
@@ -69,7 +70,7 @@ export function modelCommand (program: Command): void {
       const key = await loadOrCreateNodeKey(config.dataDir)
       if (options.dryRun === true) {
         const tree = await chunkTreeOfFile(path, { chunkSize: options.chunkSize })
-        printJson(await dryRun(config, tree.size, encodeChunkHashes(tree.leaves).length, key.toSuiAddress()))
+        printJson(await dryRun(config, tree.size, encodeChunkHashes(tree.leaves).length, key))
         return
       }
       const services = commandServices(config, key)
@@ -139,13 +140,14 @@ async function readLedger (options: LedgerOptions): Promise<Ledger> {
 }
 
 /** What a push would store and pay, before anything is paid. */
-async function dryRun (config: NodeConfig, modelSize: number, chunkHashesSize: number, address: string): Promise<Record<string, unknown>> {
+async function dryRun (config: NodeConfig, modelSize: number, chunkHashesSize: number, key: Signer & { toSuiAddress: () => string }): Promise<Record<string, unknown>> {
+  const address = key.toSuiAddress()
   const epochs = config.walrus?.epochs ?? 1
   const writeMode = walrusWriteMode(config)
-  const blobs = await blobCosts(config, [{ what: 'model', size: modelSize }, { what: 'chunk-hashes', size: chunkHashesSize }], epochs, { signal: AbortSignal.timeout(60_000) })
+  const blobs = await blobCosts(config, [{ what: 'model', size: modelSize }, { what: 'chunk-hashes', size: chunkHashesSize }], epochs, { signer: key })
   const storage = blobs.reduce((sum, b) => sum + b.costFrost, 0n)
-  const transactions = config.network === 'devnet' ? 0 : pushTransactions(writeMode, blobs.length)
-  const gas = GAS_ESTIMATE_MIST_PER_TX * BigInt(transactions)
+  const devnet = config.network === 'devnet'
+  const gas = devnet ? { mist: 0n, transactions: 0, simulated: 0 } : pushGasMist(writeMode, blobs)
   return {
     dryRun: true,
     network: config.network,
@@ -154,9 +156,11 @@ async function dryRun (config: NodeConfig, modelSize: number, chunkHashesSize: n
     writeMode,
     blobs: blobs.map(b => ({ what: b.what, size: b.size, encodedSize: b.encodedSize, storageCostWal: formatCoin(b.costFrost) })),
     storageCostWal: formatCoin(storage),
-    storagePaidBy: config.network === 'devnet' ? 'nobody' : writeMode === 'publisher' ? 'the publisher' : address,
-    transactions,
-    gasEstimateSui: formatCoin(gas),
-    ...(config.network === 'devnet' ? { note: 'the devnet charges nothing: encoded sizes are the local Walrus\'s estimate (5x the blob plus shard metadata) and every cost is 0' } : { note: 'storage cost from the Walrus system object\'s current prices; gas is an estimate of 0.01 SUI per transaction, not a simulation' })
+    storagePaidBy: devnet ? 'nobody' : writeMode === 'publisher' ? 'the publisher' : address,
+    transactions: gas.transactions,
+    gasEstimateSui: formatCoin(gas.mist),
+    note: devnet
+      ? 'the devnet charges nothing: encoded sizes are Walrus\'s at the devnet\'s shard count and every cost is 0'
+      : `storage from the Walrus system object's current prices; gas: ${gas.simulated} registration(s) simulated, 0.01 SUI allowed for each other transaction`
   }
 }
