@@ -3,7 +3,6 @@ import type { Signer } from '@mysten/sui/cryptography'
 import { request } from 'undici'
 import { HttpLedger } from '../chain/http-ledger.js'
 import { NETWORKS, type NodeConfig } from '../node-config.js'
-import { buildServices, type NodeServices, type NodeSigner } from '../node-services.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL } from './options.js'
 import { resolveConfig } from './resolve-config.js'
 
@@ -32,11 +31,6 @@ export async function commandConfig (options: NetworkOptions, flags: Record<stri
     flags,
     devnetDefaults: { walrus: { aggregator: DEFAULT_WALRUS_URL, publisher: DEFAULT_WALRUS_URL }, ledger: DEFAULT_LEDGER_URL }
   })
-}
-
-/** The Walrus and ledger clients of a command; a key signs and owns what it writes (reads need none). */
-export function commandServices (config: NodeConfig, key?: NodeSigner): NodeServices {
-  return buildServices(config, key)
 }
 
 /** One devnet ledger URL, for commands that speak only to the devnet's ledger (`herd ledger verify`). */

@@ -7,7 +7,8 @@ import type { Command } from 'commander'
 import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
-import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
+import { buildServices } from '../../node-services.js'
+import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 import { existingNodeKey } from './key.js'
 
@@ -73,7 +74,7 @@ export function blobCommand (program: Command): void {
       const config = await commandConfig(options, { ...walrusFlags(options), ...(options.dataDir != null ? { dataDir: options.dataDir } : {}) })
       // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
       const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
-      const { walrus: client, ledger } = commandServices(config, key)
+      const { walrus: client, ledger } = buildServices(config, key)
       await ledger.close()
       try {
         const stored = await client.putFile(path, {
@@ -95,7 +96,7 @@ export function blobCommand (program: Command): void {
     .option('--range <start-end>', 'inclusive byte range', byteRange)
     .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
       const blobId = parseBlobId(blobIdArgument)
-      const { walrus: client, ledger } = commandServices(await commandConfig(options, walrusFlags(options)))
+      const { walrus: client, ledger } = buildServices(await commandConfig(options, walrusFlags(options)))
       await ledger.close()
       try {
         const range = options.range != null ? { range: options.range } : {}

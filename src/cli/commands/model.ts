@@ -10,7 +10,8 @@ import { parseModelRef } from '../../chain/validation.js'
 import { readOnnxSignature } from '../../inference/model-signature.js'
 import { walrusWriteMode, type NodeConfig } from '../../node-config.js'
 import type { PutOptions, StoredBlob, WalrusStore } from '../../walrus/types.js'
-import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
+import { buildServices } from '../../node-services.js'
+import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 import { blobCosts, formatCoin, pushGasMist, requireFunds } from '../push-cost.js'
 
@@ -73,7 +74,7 @@ export function modelCommand (program: Command): void {
         printJson(await dryRun(config, tree.size, encodeChunkHashes(tree.leaves).length, key))
         return
       }
-      const services = commandServices(config, key)
+      const services = buildServices(config, key)
       const { ledger, walrus } = services
       try {
         await requireFunds(services, key.toSuiAddress(), walrus.writeMode)
@@ -134,7 +135,7 @@ export function modelCommand (program: Command): void {
 
 /** The ledger alone, for reading: no key is loaded. */
 async function readLedger (options: LedgerOptions): Promise<Ledger> {
-  const { ledger, walrus } = commandServices(await commandConfig(options, ledgerFlags(options)))
+  const { ledger, walrus } = buildServices(await commandConfig(options, ledgerFlags(options)))
   await walrus.close()
   return ledger
 }

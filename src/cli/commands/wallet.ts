@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { commandConfig, commandServices, networkOptions, type NetworkOptions } from '../clients.js'
+import { buildServices } from '../../node-services.js'
+import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { printJson } from '../options.js'
 import { formatCoin } from '../push-cost.js'
 import { existingNodeKey } from './key.js'
@@ -15,7 +16,7 @@ export function walletCommand (program: Command): void {
       const config = await commandConfig(options, options.dataDir != null ? { dataDir: options.dataDir } : {})
       const key = await existingNodeKey(config.dataDir)
       const address = key.toSuiAddress()
-      const services = commandServices(config, key)
+      const services = buildServices(config, key)
       try {
         // Neither the Sui ledger nor the Walrus store reports the gas or WAL of each write, so nothing is counted locally.
         const paid = { counted: false, note: `herd does not count what it paid; the address's transactions on a Sui ${config.network} explorer list every fee` }
