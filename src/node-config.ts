@@ -33,9 +33,22 @@ export function parseApiHost (text: string): ApiHost | undefined {
 /** RFC 6750's token syntax; long enough that guessing is hopeless, short enough for a header. */
 export const apiTokenSchema = z.string().regex(/^[A-Za-z0-9\-._~+/]{16,512}=*$/, 'an API token is 16-512 characters of A-Z, a-z, 0-9, "-", ".", "_", "~", "+", "/" (then "=" padding)')
 
-/** The node's configuration: a config file, then command-line flags over it. Every field has a default. */
-export const nodeConfigSchema = z.strictObject({
+export const NETWORKS = ['devnet', 'testnet', 'mainnet'] as const
+export type Network = typeof NETWORKS[number]
+
+/** A Sui address or object ID in full: 0x and 64 hex digits (any case; kept lower case). */
+const suiId = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: 'not a Sui address or object ID (0x and 64 hex digits)' }).transform(id => id.toLowerCase())
+const MAX_WALRUS_EPOCHS = 53
+
+/**
+ * The node's configuration: built-in defaults, the network's profile
+ * (config/NAME.json), a config file, HERD_* variables and flags, each over the
+ * one before (src/cli/resolve-config.ts). Every field but dataDir has a default.
+ */
+const nodeConfigFields = z.strictObject({
   dataDir: z.string().min(1),
+  /** devnet: the embedded local Walrus and ledger (or a `herd devnet`); testnet and mainnet: Walrus and Sui. */
+  network: z.enum(NETWORKS).default('devnet'),
   listen: z.array(multiaddrString).min(1).default(['/ip4/127.0.0.1/tcp/0']),
   bootstrap: z.array(bootstrapAddr).default([]),
   api: z.strictObject({
@@ -46,13 +59,41 @@ export const nodeConfigSchema = z.strictObject({
     /** Set: every route but GET /health needs `Authorization: Bearer TOKEN`. */
     token: apiTokenSchema.optional()
   }).default({ host: '127.0.0.1', port: 31417, allowedHosts: [] }),
-  /** Absent: an embedded local Walrus in the data dir. */
+  /** Absent on the devnet: an embedded local Walrus in the data dir. */
   walrus: z.strictObject({
-    aggregator: httpUrl,
-    publisher: httpUrl.optional()
+    /** One aggregator or several, read in turn when one fails. */
+    aggregator: z.union([httpUrl, z.array(httpUrl).min(1).max(8)]).transform(value => typeof value === 'string' ? [value] : value),
+    /** Writes go through it, with the Blob objects sent to the node's address. */
+    publisher: httpUrl.optional(),
+    /** Writes through @mysten/walrus with the node key, through this relay (testnet and mainnet). */
+    uploadRelay: z.strictObject({
+      host: httpUrl,
+      /** Most MIST the node tips the relay per write. */
+      maxTipMist: z.number().int().min(0).max(1_000_000_000).default(10_000_000)
+    }).optional(),
+    /** publisher: the publisher above; sdk: @mysten/walrus paying WAL from the node key. Default: walrusWriteMode. */
+    write: z.enum(['publisher', 'sdk']).optional(),
+    /** Storage epochs bought by each write (model pushes, proof bundles). */
+    epochs: z.number().int().min(1).max(MAX_WALRUS_EPOCHS).default(1)
   }).optional(),
-  /** Absent: an embedded local ledger in the data dir. */
+  /** The devnet's ledger URL (`herd devnet`). Absent on the devnet: an embedded local ledger in the data dir. */
   ledger: httpUrl.optional(),
+  /** Sui, on testnet and mainnet (the profile has it). */
+  sui: z.strictObject({
+    /** Full node URL; it serves gRPC(-Web). */
+    url: httpUrl,
+    graphqlUrl: httpUrl,
+    /** Filled in from @mysten/walrus's package config for the network when absent. */
+    walrusPackage: z.strictObject({
+      systemObjectId: suiId,
+      stakingPoolId: suiId,
+      exchangeIds: z.array(suiId).max(16).optional()
+    })
+  }).optional(),
+  registry: z.strictObject({
+    /** Addresses whose registered models count, besides the node's own. */
+    trustedPublishers: z.array(suiId).max(256).default([])
+  }).default({ trustedPublishers: [] }),
   embedded: z.strictObject({
     nShards: z.number().int().min(1).max(65535).default(1000),
     walrusPort: z.number().int().min(0).max(65535).default(0),
@@ -117,8 +158,32 @@ export const nodeConfigSchema = z.strictObject({
   }).default({})
 })
 
+/** A network's profile (config/NAME.json): the same fields, any of them. */
+export const profileSchema = nodeConfigFields.partial()
+
+export const nodeConfigSchema = nodeConfigFields.superRefine((config, ctx) => {
+  const problem = (path: string[], message: string): void => { ctx.addIssue({ code: 'custom', path, message }) }
+  if (config.network === 'devnet') {
+    if (config.sui != null) problem(['sui'], 'the devnet has no Sui: set network to testnet or mainnet')
+    if (config.walrus?.write === 'sdk' || config.walrus?.uploadRelay != null) problem(['walrus', 'write'], 'the Walrus SDK writes to testnet or mainnet only')
+    return
+  }
+  if (config.ledger != null) problem(['ledger'], `a ledger URL is the devnet's; on ${config.network} the ledger is Sui`)
+  if (config.sui == null) problem(['sui'], `${config.network} needs the sui section (its profile has it)`)
+  if (config.walrus == null) problem(['walrus'], `${config.network} needs the walrus section (its profile has it)`)
+  else if (config.walrus.write === 'publisher' && config.walrus.publisher == null) problem(['walrus', 'publisher'], 'write is "publisher" but no publisher is set')
+  else if (config.walrus.write === 'publisher' && config.walrus.uploadRelay != null) problem(['walrus', 'uploadRelay'], 'an upload relay serves SDK writes, not a publisher\'s')
+})
+
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
 export type NodeConfig = z.output<typeof nodeConfigSchema>
+
+/** How a config's writes reach Walrus: as set, else through an upload relay if one is set, else the publisher, else the SDK. */
+export function walrusWriteMode (config: NodeConfig): 'publisher' | 'sdk' {
+  const walrus = config.walrus
+  if (config.network === 'devnet' || walrus == null) return 'publisher'
+  return walrus.write ?? (walrus.uploadRelay != null ? 'sdk' : walrus.publisher != null ? 'publisher' : 'sdk')
+}
 
 /** A config error names the field and what was wrong with it. */
 export class NodeConfigError extends Error {

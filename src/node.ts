@@ -10,7 +10,6 @@ import { Registry } from 'prom-client'
 import type { BlobId } from './blob/blob-id.js'
 import { BlobCache } from './blob/cache/index.js'
 import { NotFoundError } from './chain/errors.js'
-import { HttpLedger } from './chain/http-ledger.js'
 import { ChainStore } from './chain/local/chain-store.js'
 import { LedgerServer } from './chain/local/server.js'
 import { LocalLedger } from './chain/local-ledger.js'
@@ -36,7 +35,9 @@ import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
 import type { NodeConfig } from './node-config.js'
-import { WalrusHttpClient } from './walrus/http-client.js'
+import { FundsMonitor, type FundsStatus } from './node-funds.js'
+import { buildServices, type NodeServices } from './node-services.js'
+import type { NetworkWalrusStore } from './walrus/network-store.js'
 import { LocalWalrus } from './walrus/local/server.js'
 
 const log = logger('herd:node')
@@ -45,6 +46,7 @@ const log = logger('herd:node')
 const DHT_PROVIDE_MS = 30_000
 
 export interface NodeStatus {
+  network: NodeConfig['network']
   peerId: string
   address: string
   multiaddrs: string[]
@@ -56,8 +58,15 @@ export interface NodeStatus {
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
   gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
+  /** What the node can pay with, and the writes waiting for funds. */
+  funds: FundsStatus
   proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
+}
+
+export interface HerdNodeInit {
+  /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say). */
+  services?: (built: NodeServices) => NodeServices
 }
 
 interface Embedded {
@@ -79,8 +88,9 @@ export class HerdNode {
     key: Ed25519Keypair
     libp2p: MeshLibp2p
     cache: BlobCache
-    walrus: WalrusHttpClient
+    walrus: NetworkWalrusStore
     ledger: Ledger
+    funds: FundsMonitor
     providers: ProviderIndex
     scores: PeerScores
     announcer: CacheAnnouncer
@@ -98,8 +108,11 @@ export class HerdNode {
   private readonly descriptions = new Map<string, BlobDescription>()
   private readonly background = new Set<Promise<unknown>>()
 
-  constructor (config: NodeConfig) {
+  private readonly init: HerdNodeInit
+
+  constructor (config: NodeConfig, init: HerdNodeInit = {}) {
     this.config = config
+    this.init = init
   }
 
   private get started (): NonNullable<HerdNode['parts']> {
@@ -111,7 +124,7 @@ export class HerdNode {
   get cache (): BlobCache { return this.started.cache }
   get fetcher (): Fetcher { return this.started.fetcher }
   get ledger (): Ledger { return this.started.ledger }
-  get walrus (): WalrusHttpClient { return this.started.walrus }
+  get walrus (): NetworkWalrusStore { return this.started.walrus }
   get scores (): PeerScores { return this.started.scores }
   get providers (): ProviderIndex { return this.started.providers }
   get peerId (): PeerId { return this.started.libp2p.peerId }
@@ -129,8 +142,14 @@ export class HerdNode {
     // One Ed25519 key is both the Sui address and the peer ID, so proofs signed in the mesh tie to on-chain anchors.
     const privateKey = await generateKeyPairFromSeed('Ed25519', decodeSuiPrivateKey(key.getSecretKey()).secretKey)
     try {
-      const walrus = await this.startWalrus()
-      const ledger = await this.startLedger(key)
+      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined)
+      const { walrus, ledger } = this.init.services?.(built) ?? built
+      const funds = new FundsMonitor({
+        address: key.toSuiAddress(),
+        network: config.network,
+        ...(built.balances != null ? { balances: built.balances } : {}),
+        blocked: () => { const blocked = this.parts?.batcher.stats().blocked; return blocked != null ? [blocked] : [] }
+      })
       const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs, newBlobGraceMs: config.cache.newBlobGraceMs })
       await cache.start()
       const libp2p = await createMeshLibp2p({
@@ -183,6 +202,8 @@ export class HerdNode {
         retainSealedMs: config.proofs.retainSealedMs,
         tmpDir: join(config.dataDir, 'tmp')
       })
+      batcher.addEventListener('error', event => { funds.failed((event as CustomEvent<Error>).detail) })
+      batcher.addEventListener('sealed', () => { funds.paid() })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const fetcherRef = fetcher
@@ -213,7 +234,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs }
+      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -231,6 +252,7 @@ export class HerdNode {
       await server.start()
       proofs.start()
       batcher.start()
+      funds.start()
       await inferServer.start()
       announcer.start()
       fetcher.start()
@@ -256,6 +278,7 @@ export class HerdNode {
       await parts.libp2p.stop()
       await parts.runner.stop()
       await parts.batcher.stop()
+      await parts.funds.stop()
       await parts.receipts.stop()
       await parts.cache.stop()
       await parts.walrus.close()
@@ -269,27 +292,33 @@ export class HerdNode {
     this.embedded.walrus = undefined
   }
 
-  private async startWalrus (): Promise<WalrusHttpClient> {
+  /** On the devnet, the local Walrus and ledger the config does not point elsewhere, started in the data dir. */
+  private async startEmbedded (key: Ed25519Keypair): Promise<{ walrusUrl: string, ledger: () => Ledger }> {
     const { config } = this
-    if (config.walrus != null) {
-      return new WalrusHttpClient({ aggregator: config.walrus.aggregator, ...(config.walrus.publisher != null ? { publisher: config.walrus.publisher } : {}) })
+    let walrusUrl = ''
+    if (config.walrus == null) {
+      const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards })
+      this.embedded.walrus = walrus
+      await walrus.start()
+      walrusUrl = walrus.url
     }
-    const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards })
-    this.embedded.walrus = walrus
-    await walrus.start()
-    return new WalrusHttpClient({ aggregator: walrus.url, publisher: walrus.url })
-  }
-
-  private async startLedger (key: Ed25519Keypair): Promise<Ledger> {
-    const { config } = this
-    if (config.ledger != null) return new HttpLedger({ url: config.ledger, signer: key })
-    const store = new ChainStore(join(config.dataDir, 'ledger'))
-    await store.open()
-    this.embedded.ledgerStore = store
-    const server = new LedgerServer({ store, port: config.embedded.ledgerPort })
-    this.embedded.ledgerServer = server
-    await server.start()
-    return new LocalLedger(store, key)
+    let local: LocalLedger | undefined
+    if (config.ledger == null) {
+      const store = new ChainStore(join(config.dataDir, 'ledger'))
+      await store.open()
+      this.embedded.ledgerStore = store
+      const server = new LedgerServer({ store, port: config.embedded.ledgerPort })
+      this.embedded.ledgerServer = server
+      await server.start()
+      local = new LocalLedger(store, key)
+    }
+    return {
+      walrusUrl,
+      ledger: () => {
+        if (local == null) throw new Error('no embedded ledger was started')
+        return local
+      }
+    }
   }
 
   /** The registry entry of a blob, remembered: entries never change once written. */
@@ -396,27 +425,33 @@ export class HerdNode {
     }
   }
 
+  private ledgerUrl (): string | undefined {
+    return this.embedded.ledgerServer?.url ?? this.config.ledger ?? this.config.sui?.url
+  }
+
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
 
   status (): NodeStatus {
-    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger, inference, runner } = this.started
+    const { libp2p, cache, fetcher, server, announcer, providers, scores, walrus, ledger, inference, runner, funds } = this.started
     const sessions = runner.stats()
     const stats = cache.stats()
     const known = providers.stats()
     return {
+      network: this.config.network,
       peerId: libp2p.peerId.toString(),
       address: this.started.key.toSuiAddress(),
       multiaddrs: this.multiaddrs(),
       peers: libp2p.getPeers().length,
       walrus: { aggregator: walrus.aggregator?.toString() ?? '', ...(walrus.publisher != null ? { publisher: walrus.publisher.toString() } : {}), embedded: this.embedded.walrus != null },
-      ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.embedded.ledgerServer != null ? { url: this.embedded.ledgerServer.url } : this.config.ledger != null ? { url: this.config.ledger } : {}) },
+      ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.ledgerUrl() != null ? { url: this.ledgerUrl() } : {}) },
       cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials() },
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
+      funds: funds.status(),
       proofs: this.proofStatus(),
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }

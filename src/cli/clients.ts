@@ -1,29 +1,57 @@
+import { Option, type Command } from 'commander'
 import type { Signer } from '@mysten/sui/cryptography'
+import { request } from 'undici'
 import { HttpLedger } from '../chain/http-ledger.js'
-import { WalrusHttpClient } from '../walrus/http-client.js'
-import { apiTokenSchema } from '../node-config.js'
+import { apiTokenSchema, NETWORKS, type NodeConfig } from '../node-config.js'
 import { ApiTokenError, DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL } from './options.js'
-import { loadProfile, type Network } from './profiles.js'
+import { resolveConfig } from './resolve-config.js'
 
-export interface WalrusOptions {
-  network?: Network
-  walrus?: string
-  publisher?: string
-  aggregator?: string
+export interface NetworkOptions {
+  network?: string
+  config?: string
 }
 
-/** Flags win over $HERD_WALRUS, which wins over the --network profile, which wins over the local devnet. */
-export async function walrusClient (options: WalrusOptions): Promise<WalrusHttpClient> {
-  const base = options.walrus ?? process.env.HERD_WALRUS
-  const profile = base == null && options.network != null ? (await loadProfile(options.network)).walrus : undefined
-  const publisher = options.publisher ?? base ?? (profile != null ? profile.publisher : DEFAULT_WALRUS_URL)
-  const aggregator = options.aggregator ?? base ?? profile?.aggregator ?? DEFAULT_WALRUS_URL
-  return new WalrusHttpClient({ aggregator, ...(publisher != null ? { publisher } : {}) })
+/** `--network`: the profile a command takes its endpoints from. */
+export function networkOption (description = 'devnet, testnet or mainnet: config/NAME.json under the config file, HERD_* and flags (default $HERD_NETWORK, the config file\'s, or devnet)'): Option {
+  return new Option('--network <name>', description).choices(NETWORKS)
 }
 
-/** `--ledger` wins over $HERD_LEDGER, which wins over the local devnet's ledger. */
+/** `--network` and `--config`, on every command that talks to Walrus or the ledger. */
+export function networkOptions (command: Command): Command {
+  return command
+    .addOption(networkOption())
+    .option('--config <file>', 'JSON node config (default $HERD_CONFIG)')
+}
+
+/** A command's config: on the devnet, Walrus and the ledger default to a `herd devnet` on its usual ports. */
+export async function commandConfig (options: NetworkOptions, flags: Record<string, unknown> = {}): Promise<NodeConfig> {
+  return resolveConfig({
+    ...(options.network != null ? { network: options.network } : {}),
+    ...(options.config != null ? { configFile: options.config } : {}),
+    flags,
+    devnetDefaults: { walrus: { aggregator: DEFAULT_WALRUS_URL, publisher: DEFAULT_WALRUS_URL }, ledger: DEFAULT_LEDGER_URL }
+  })
+}
+
+/** One devnet ledger URL, for commands that speak only to the devnet's ledger (`herd ledger verify`). */
 export function ledgerClient (options: { ledger?: string }, signer?: Signer): HttpLedger {
-  return new HttpLedger({ url: options.ledger ?? process.env.HERD_LEDGER ?? DEFAULT_LEDGER_URL, ...(signer != null ? { signer } : {}) })
+  return new HttpLedger({ url: options.ledger ?? (process.env.HERD_LEDGER !== '' ? process.env.HERD_LEDGER : undefined) ?? DEFAULT_LEDGER_URL, ...(signer != null ? { signer } : {}) })
+}
+
+/** The node at --api runs on another network than the command was asked for. */
+export class NetworkMismatchError extends Error {
+  override readonly name = 'NetworkMismatchError'
+}
+
+/** A command that goes through a node's API, given --network, first checks that the node runs on that network. */
+export async function checkNodeNetwork (api: string, network: string | undefined, headers: Record<string, string> = {}): Promise<void> {
+  if (network == null) return
+  const response = await request(`${api}/status`, { headers, signal: AbortSignal.timeout(10_000) })
+  const status = await response.body.json().catch(() => undefined) as { network?: unknown } | undefined
+  if (response.statusCode !== 200) throw new Error(`the node at ${api} answered ${response.statusCode} to /status`)
+  // A node from before networks existed ran on the devnet.
+  const actual = status?.network ?? 'devnet'
+  if (actual !== network) throw new NetworkMismatchError(`the node at ${api} runs on ${String(actual)}, not ${network}`)
 }
 
 /**

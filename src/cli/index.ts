@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { blobCommand } from './commands/blob.js'
+import { configCommand } from './commands/config.js'
 import { devnetCommand } from './commands/devnet.js'
 import { fetchCommand } from './commands/fetch.js'
 import { inferCommand } from './commands/infer.js'
+import { keyCommand } from './commands/key.js'
 import { ledgerCommand } from './commands/ledger.js'
 import { modelCommand } from './commands/model.js'
 import { proofCommand } from './commands/proof.js'
 import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
+import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (): Command {
   const program = new Command('herd')
@@ -25,6 +28,9 @@ export function buildProgram (): Command {
   inferCommand(program)
   proofCommand(program)
   simCommand(program)
+  configCommand(program)
+  keyCommand(program)
+  walletCommand(program)
   return program
 }
 

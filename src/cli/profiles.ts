@@ -1,33 +1,45 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { z } from 'zod'
+import { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
+import { NodeConfigError, profileSchema, type Network } from '../node-config.js'
 
-export const NETWORKS = ['devnet', 'testnet', 'mainnet'] as const
-export type Network = typeof NETWORKS[number]
+export { NETWORKS, type Network } from '../node-config.js'
 
-const profileSchema = z.object({
-  network: z.enum(NETWORKS),
-  walrus: z.object({
-    publisher: z.url({ protocol: /^https?$/ }).optional(),
-    aggregator: z.url({ protocol: /^https?$/ }),
-    nShards: z.number().int().min(1).max(65535)
-  }).strict(),
-  sui: z.object({
-    rpc: z.url({ protocol: /^https?$/ }),
-    walrusPackage: z.object({
-      systemObjectId: z.string().regex(/^0x[0-9a-f]{64}$/),
-      stakingPoolId: z.string().regex(/^0x[0-9a-f]{64}$/),
-      exchangeIds: z.array(z.string().regex(/^0x[0-9a-f]{64}$/)).optional()
-    }).strict()
-  }).strict().optional()
-}).strict()
+/** The Walrus package objects come from the SDK that talks to them, so a profile cannot drift from it. */
+const WALRUS_PACKAGES: Partial<Record<Network, { systemObjectId: string, stakingPoolId: string, exchangeIds?: string[] }>> = {
+  testnet: TESTNET_WALRUS_PACKAGE_CONFIG,
+  mainnet: MAINNET_WALRUS_PACKAGE_CONFIG
+}
 
-export type Profile = z.infer<typeof profileSchema>
+export function profilePath (network: Network): string {
+  return fileURLToPath(new URL(`../../../config/${network}.json`, import.meta.url))
+}
 
-/** Reads `config/NAME.json` shipped with herd: public endpoints as defaults that flags override. */
-export async function loadProfile (network: Network): Promise<Profile> {
-  const path = fileURLToPath(new URL(`../../../config/${network}.json`, import.meta.url))
-  const parsed = profileSchema.safeParse(JSON.parse(await readFile(path, 'utf8')))
-  if (!parsed.success) throw new Error(`${path} is not a valid herd profile: ${z.prettifyError(parsed.error)}`)
-  return parsed.data
+/**
+ * `config/NAME.json` shipped with herd, as a partial node config checked by
+ * the node config's own schema; the Walrus package objects of testnet and
+ * mainnet are filled in from `@mysten/walrus`. Returned as written (defaults
+ * not applied), to be layered under the config file, HERD_* and flags.
+ */
+export async function loadProfile (network: Network): Promise<Record<string, unknown>> {
+  const path = profilePath(network)
+  let raw: unknown
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new NodeConfigError(`cannot read the ${network} profile ${path}: ${(err as Error).message}`)
+  }
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) throw new NodeConfigError(`profile ${path} must hold a JSON object`)
+  const profile = { ...raw as Record<string, unknown> }
+  if (profile.network !== network) throw new NodeConfigError(`profile ${path} is for network ${String(profile.network)}, not ${network}`)
+  const walrusPackage = WALRUS_PACKAGES[network]
+  if (walrusPackage != null && profile.sui != null && typeof profile.sui === 'object') {
+    profile.sui = { walrusPackage: { ...walrusPackage, ...(walrusPackage.exchangeIds != null ? { exchangeIds: [...walrusPackage.exchangeIds] } : {}) }, ...profile.sui }
+  }
+  const checked = profileSchema.safeParse(profile)
+  if (!checked.success) {
+    const problems = checked.error.issues.map(issue => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    throw new NodeConfigError(`profile ${path} is not valid: ${problems.join('; ')}`)
+  }
+  return profile
 }

@@ -70,6 +70,15 @@ export interface BatcherStats {
   retrying: boolean
   lastError?: string
   nextRetryAt?: number
+  /** A write the node cannot pay for (no SUI for gas, no WAL for storage): retried until funds arrive. */
+  blocked?: BlockedWrite
+}
+
+export interface BlockedWrite {
+  kind: 'bundle' | 'anchor'
+  /** When the first try of this write failed for want of funds. */
+  since: number
+  error: string
 }
 
 interface Batch {
@@ -95,8 +104,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 const isNamed = (err: unknown, name: string): boolean => (err as Error | undefined)?.name === name
 
+/** Errors of the Sui ledger and the Walrus SDK for an address without funds, known by name. */
+const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'InsufficientWalError'])
+
+/** Funds may arrive any time: a write waiting for them backs off as a passing failure does, up to retryMaxMs. */
 function isRetryable (err: unknown): boolean {
-  return isNamed(err, 'RetryableWalrusError') || isNamed(err, 'RetryableLedgerError') || isTransportError(err)
+  return isNamed(err, 'RetryableWalrusError') || isNamed(err, 'RetryableLedgerError') || FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '') || isTransportError(err)
 }
 
 function errorText (err: unknown): string {
@@ -208,7 +221,7 @@ export class Batcher extends EventTarget {
   }
 
   stats (): BatcherStats {
-    return { ...this.state }
+    return { ...this.state, ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
   }
 
   /** Starts forgetting bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs` and one prune at a time. */
@@ -357,6 +370,7 @@ export class Batcher extends EventTarget {
         if (this.state.retrying) log('%s answered after %d failed tries', what, attempt)
         this.state.retrying = false
         delete this.state.nextRetryAt
+        delete this.state.blocked
         return result
       } catch (err) {
         if (signal.aborted) throw signal.reason
@@ -372,6 +386,10 @@ export class Batcher extends EventTarget {
     this.state.retrying = true
     this.state.lastError = `${what}: ${errorText(err)}`
     this.state.nextRetryAt = Date.now() + delayMs
+    if (FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '') && (what === 'walrus' || what === 'ledger')) {
+      const kind = what === 'walrus' ? 'bundle' : 'anchor'
+      this.state.blocked = { kind, since: this.state.blocked?.kind === kind ? this.state.blocked.since : Date.now(), error: errorText(err) }
+    }
     log('%s failed (try %d), retrying in %d ms: %e', what, attempt + 1, delayMs, err)
     this.dispatchEvent(new CustomEvent<Error>('error', { detail: err instanceof Error ? err : new Error(String(err)) }))
     await sleep(delayMs, undefined, { signal })

@@ -73,7 +73,8 @@ describe('herd blob and herd devnet', () => {
       [['blob', 'get', 'x', '--range', '9-1'], /START <= END/],
       [['devnet', '--walrus-port', '70000'], /--walrus-port must be from 0 to 65535/],
       [['nonsense'], /unknown command/],
-      [['blob', 'put', join(dir.path, 'model.bin'), '--network', 'mainnet'], /no publisher URL configured/],
+      // Mainnet has no public publisher: the node key pays, and there is none here.
+      [['blob', 'put', join(dir.path, 'model.bin'), '--network', 'mainnet', '--data-dir', dir.path], /no node key at/],
       [['blob', 'get', 'x', '--network', 'moon'], /Allowed choices are devnet, testnet, mainnet/]
     ]
     for (const [args, message] of cases) {

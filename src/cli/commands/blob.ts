@@ -3,14 +3,31 @@ import { stat, unlink, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
 import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
-import { walrusClient, type WalrusOptions } from '../clients.js'
-import { NETWORKS } from '../profiles.js'
+import { buildServices } from '../../node-services.js'
+import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
+import { existingNodeKey } from './key.js'
 
+interface WalrusOptions extends NetworkOptions {
+  walrus?: string
+  publisher?: string
+  aggregator?: string
+}
+
+/** The Walrus flags as a config layer, over the profile, the config file and HERD_*. */
+function walrusFlags (options: WalrusOptions & { epochs?: number }): Record<string, unknown> {
+  const walrus = {
+    ...(options.walrus != null ? { aggregator: options.walrus, publisher: options.walrus } : {}),
+    ...(options.aggregator != null ? { aggregator: options.aggregator } : {}),
+    ...(options.publisher != null ? { publisher: options.publisher } : {}),
+    ...(options.epochs != null ? { epochs: options.epochs } : {})
+  }
+  return Object.keys(walrus).length > 0 ? { walrus } : {}
+}
 
 async function regularFile (path: string): Promise<string> {
   const info = await stat(path).catch(() => undefined)
@@ -20,8 +37,7 @@ async function regularFile (path: string): Promise<string> {
 }
 
 function walrusOptions (command: Command): Command {
-  return command
-    .addOption(new Option('--network <name>', 'take Walrus endpoints from config/NAME.json').choices(NETWORKS))
+  return networkOptions(command)
     .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
     .option('--publisher <url>', 'publisher base URL, when it differs from the aggregator', httpUrl)
     .option('--aggregator <url>', 'aggregator base URL, when it differs from the publisher', httpUrl)
@@ -49,15 +65,19 @@ export function blobCommand (program: Command): void {
   walrusOptions(blob.command('put'))
     .description('store a file on Walrus through a publisher and print the reply as JSON')
     .argument('<file>')
-    .option('--epochs <n>', 'storage epochs ahead', integer('--epochs', 1, 53), 1)
+    .option('--epochs <n>', 'storage epochs ahead (default the config\'s walrus.epochs, 1)', integer('--epochs', 1, 53))
     .option('--permanent', 'store as a permanent (non-deletable) blob')
     .option('--send-object-to <address>', 'Sui address that receives the Blob object')
-    .action(async (file: string, options: WalrusOptions & { epochs: number, permanent?: boolean, sendObjectTo?: string }) => {
+    .option('--data-dir <dir>', 'node data dir holding the key that pays and owns a testnet or mainnet write (default $HERD_DATA_DIR or $HERD_HOME/node)')
+    .action(async (file: string, options: WalrusOptions & { epochs?: number, permanent?: boolean, sendObjectTo?: string, dataDir?: string }) => {
       const path = await regularFile(file)
-      const client = await walrusClient(options)
+      const config = await commandConfig(options, { ...walrusFlags(options), ...(options.dataDir != null ? { dataDir: options.dataDir } : {}) })
+      // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
+      const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
+      const { walrus: client, ledger } = buildServices(config, key)
+      await ledger.close()
       try {
         const stored = await client.putFile(path, {
-          epochs: options.epochs,
           ...(options.permanent === true ? { permanent: true } : {}),
           ...(options.sendObjectTo != null ? { sendObjectTo: options.sendObjectTo } : {})
         })
@@ -76,7 +96,8 @@ export function blobCommand (program: Command): void {
     .option('--range <start-end>', 'inclusive byte range', byteRange)
     .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
       const blobId = parseBlobId(blobIdArgument)
-      const client = await walrusClient(options)
+      const { walrus: client, ledger } = buildServices(await commandConfig(options, walrusFlags(options)))
+      await ledger.close()
       try {
         const range = options.range != null ? { range: options.range } : {}
         if (options.output != null) {

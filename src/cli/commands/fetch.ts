@@ -3,7 +3,7 @@ import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { request } from 'undici'
 import { parseBlobId } from '../../blob/blob-id.js'
-import { apiHeaders } from '../clients.js'
+import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:31417'
@@ -29,9 +29,11 @@ export function fetchCommand (program: Command): void {
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
     .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
     .option('--quiet', 'no progress bar')
-    .action(async (blobIdText: string, options: { api?: string, apiToken?: string, quiet?: boolean }) => {
+    .addOption(networkOption('the network the node at --api must run on, checked against its /status'))
+    .action(async (blobIdText: string, options: { api?: string, apiToken?: string, quiet?: boolean, network?: string }) => {
       const blobId = parseBlobId(blobIdText)
       const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+      await checkNodeNetwork(api, options.network, apiHeaders(options))
       const response = await request(`${api}/v1/blobs/${blobId}/fetch`, { method: 'POST', headers: apiHeaders(options) })
       if (response.statusCode !== 200) {
         const body = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined

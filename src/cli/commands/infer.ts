@@ -7,7 +7,7 @@ import { receiptJson } from '../../proof/receipt-json.js'
 import { InferClient } from '../../inference/infer-protocol.js'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { createMeshLibp2p } from '../../mesh/libp2p.js'
-import { apiHeaders } from '../clients.js'
+import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
 import { httpUrl, integer, printJson } from '../options.js'
 import { DEFAULT_API_URL } from './fetch.js'
 
@@ -20,6 +20,7 @@ interface InferOptions {
   binary?: boolean
   output?: string
   deadlineMs?: number
+  network?: string
 }
 
 async function readInputs (path: string): Promise<unknown> {
@@ -47,8 +48,10 @@ export function inferCommand (program: Command): void {
     .option('--binary', 'outputs as base64 of the raw little-endian bytes')
     .option('--output <file>', 'write the JSON result to a file rather than stdout')
     .option('--deadline-ms <ms>', 'how long to wait for the result', integer('--deadline-ms', 1, 3_600_000))
+    .addOption(networkOption('the network the node at --api must run on, checked against its /status'))
     .action(async (options: InferOptions) => {
       if (options.api != null && options.peer != null) throw new Error('give --api or --peer, not both')
+      if (options.network != null && options.peer != null) throw new Error('--network checks the node at --api; a --peer is not asked which network it is on')
       const body = await readInputs(options.input)
       let result: unknown
       if (options.peer != null) {
@@ -69,6 +72,7 @@ export function inferCommand (program: Command): void {
         }
       } else {
         const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+        await checkNodeNetwork(api, options.network, apiHeaders(options))
         const response = await request(`${api}/v1/infer`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...apiHeaders(options) },

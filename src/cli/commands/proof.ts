@@ -6,11 +6,12 @@ import { parseProof, type ReceiptProof } from '../../proof/proof.js'
 import { RECEIPT_ID } from '../../proof/receipt.js'
 import { canonicalTensors, tensorsFromSet } from '../../proof/tensor-hash.js'
 import { verifyProof } from '../../proof/verify.js'
-import { apiHeaders, ledgerClient, walrusClient } from '../clients.js'
+import { buildServices } from '../../node-services.js'
+import { apiHeaders, commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
 import { DEFAULT_API_URL } from './fetch.js'
 
-interface VerifyOptions {
+interface VerifyOptions extends NetworkOptions {
   api?: string
   apiToken?: string
   ledger?: string
@@ -49,7 +50,7 @@ async function loadProof (ref: string, api: string, headers: Record<string, stri
 
 export function proofCommand (program: Command): void {
   const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
-  proof.command('verify')
+  networkOptions(proof.command('verify'))
     .description('check a receipt\'s proof: signature, Merkle path, anchor by the signer, bundle on Walrus; prints {"valid":…,"checks":{…}} and exits 0 only when valid')
     .argument('<receipt>', 'a receipt ID (the proof is fetched from --api) or a proof JSON file')
     .option('--api <url>', `a node's HTTP API, for receipt IDs and --reexecute (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
@@ -65,8 +66,14 @@ export function proofCommand (program: Command): void {
       const status = options.ledger == null || options.walrus == null || options.reexecute === true
         ? await getJson(`${api}/status`, headers).then(r => r.json).catch(() => undefined)
         : undefined
-      const ledger = ledgerClient({ ...(options.ledger ?? status?.ledger?.url) != null ? { ledger: options.ledger ?? status?.ledger?.url } : {} })
-      const walrus = await walrusClient({ ...(options.walrus ?? status?.walrus?.aggregator) != null ? { aggregator: (options.walrus ?? status?.walrus?.aggregator as string).replace(/\/+$/, '') } : {} })
+      // On the devnet the node's own ledger and aggregator, unless told otherwise; on testnet and mainnet the profile's Sui and aggregators.
+      const network = options.network ?? (process.env.HERD_NETWORK == null && options.config == null && typeof status?.network === 'string' ? status.network as string : undefined)
+      const ledgerUrl = options.ledger ?? (network == null || network === 'devnet' ? status?.ledger?.url as string | undefined : undefined)
+      const aggregator = options.walrus ?? (network == null || network === 'devnet' ? status?.walrus?.aggregator as string | undefined : undefined)
+      const { ledger, walrus } = buildServices(await commandConfig({ ...options, ...(network != null ? { network } : {}) }, {
+        ...(ledgerUrl != null ? { ledger: ledgerUrl } : {}),
+        ...(aggregator != null ? { walrus: { aggregator: aggregator.replace(/\/+$/, '') } } : {})
+      }))
       try {
         const result = await verifyProof(proof, {
           ledger,

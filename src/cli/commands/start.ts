@@ -1,13 +1,12 @@
-import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
-import { parseNodeConfig, readConfigFile } from '../../node-config.js'
-import { ApiTokenError, byteSize, herdHome, httpUrl, integer, printJson, readTokenFile } from '../options.js'
+import { networkOptions, type NetworkOptions } from '../clients.js'
+import { ApiTokenError, byteSize, httpUrl, integer, printJson, readTokenFile } from '../options.js'
+import { resolveConfig } from '../resolve-config.js'
 import { untilSignal } from '../signals.js'
 
-interface StartOptions {
-  config?: string
+interface StartOptions extends NetworkOptions {
   dataDir?: string
   listen?: string[]
   bootstrap?: string[]
@@ -26,10 +25,9 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 export function startCommand (program: Command): void {
-  program.command('start')
+  networkOptions(program.command('start'))
     .description('run a herd node: cache, mesh, and the local HTTP API; prints {"event":"ready",…} when ready')
-    .option('--config <file>', 'JSON config file (flags override it)')
-    .option('--data-dir <dir>', 'node data dir: key, cache, embedded services (default $HERD_HOME/node)')
+    .option('--data-dir <dir>', 'node data dir: key, cache, embedded services (default $HERD_DATA_DIR or $HERD_HOME/node)')
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)', collect)
     .option('--bootstrap <multiaddr...>', 'peers to join through, each ending in /p2p/PEER_ID')
     .option('--api-host <host>', 'address of the HTTP API (default 127.0.0.1)')
@@ -37,31 +35,17 @@ export function startCommand (program: Command): void {
     .option('--api-allowed-host <host>', 'a name the API is reached by besides its address and localhost (name or name:port), repeatable', collect)
     .option('--api-token <token>', 'require Authorization: Bearer TOKEN on every route but GET /health (or --api-token-file, $HERD_API_TOKEN, api.token)')
     .option('--api-token-file <file>', 'read the API token from a file, so it is not on the command line')
-    .option('--walrus <url>', 'Walrus aggregator and publisher (default: an embedded local Walrus in the data dir)', httpUrl)
-    .option('--ledger <url>', 'ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
+    .option('--walrus <url>', 'Walrus aggregator and publisher (default: the profile\'s; on the devnet an embedded local Walrus in the data dir)', httpUrl)
+    .option('--ledger <url>', 'the devnet\'s ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
     .option('--quota <size>', 'cache quota, such as 20GiB (default 20GiB)', byteSize('--quota'))
     .action(async (options: StartOptions) => {
-      const file = options.config != null ? await readConfigFile(resolve(options.config)) : {}
-      const fileApi = (file.api ?? {}) as Record<string, unknown>
       if (options.apiToken != null && options.apiTokenFile != null) throw new ApiTokenError('give --api-token or --api-token-file, not both')
-      const token = options.apiToken ?? (options.apiTokenFile != null ? await readTokenFile(options.apiTokenFile) : undefined) ?? (process.env.HERD_API_TOKEN !== '' ? process.env.HERD_API_TOKEN : undefined)
-      const fileCache = (file.cache ?? {}) as Record<string, unknown>
-      const config = parseNodeConfig({
-        ...file,
-        dataDir: resolve(options.dataDir ?? (file.dataDir as string | undefined) ?? join(herdHome(), 'node')),
-        ...(options.listen != null ? { listen: options.listen } : {}),
-        ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
-        ...(options.walrus != null ? { walrus: { aggregator: options.walrus, publisher: options.walrus } } : {}),
-        ...(options.ledger != null ? { ledger: options.ledger } : {}),
-        api: {
-          ...fileApi,
-          ...(options.apiHost != null ? { host: options.apiHost } : {}),
-          ...(options.apiPort != null ? { port: options.apiPort } : {}),
-          ...(options.apiAllowedHost != null ? { allowedHosts: options.apiAllowedHost } : {}),
-          ...(token != null ? { token } : {})
-        },
-        cache: { ...fileCache, ...(options.quota != null ? { quotaBytes: options.quota } : {}) }
-      }, options.config ?? 'config')
+      const token = options.apiToken ?? (options.apiTokenFile != null ? await readTokenFile(options.apiTokenFile) : undefined)
+      const config = await resolveConfig({
+        ...(options.network != null ? { network: options.network } : {}),
+        ...(options.config != null ? { configFile: options.config } : {}),
+        flags: startFlags(options, token)
+      })
       if (config.api.token == null && !LOOPBACK_HOSTS.has(config.api.host)) {
         process.stderr.write(`herd: warning: the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)\n`)
       }
@@ -84,6 +68,7 @@ export function startCommand (program: Command): void {
         multiaddrs: status.multiaddrs,
         api: api.url,
         address: status.address,
+        network: config.network,
         walrus: status.walrus.aggregator,
         ledger: status.ledger.url ?? status.ledger.kind,
         dataDir: config.dataDir
@@ -93,4 +78,23 @@ export function startCommand (program: Command): void {
       await node.stop()
       printJson({ event: 'stopped', signal })
     })
+}
+
+/** The flags as a config layer, over the profile, the config file and HERD_*. */
+function startFlags (options: StartOptions, token: string | undefined): Record<string, unknown> {
+  const api = {
+    ...(options.apiHost != null ? { host: options.apiHost } : {}),
+    ...(options.apiPort != null ? { port: options.apiPort } : {}),
+    ...(options.apiAllowedHost != null ? { allowedHosts: options.apiAllowedHost } : {}),
+    ...(token != null ? { token } : {})
+  }
+  return {
+    ...(options.dataDir != null ? { dataDir: options.dataDir } : {}),
+    ...(options.listen != null ? { listen: options.listen } : {}),
+    ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
+    ...(options.walrus != null ? { walrus: { aggregator: options.walrus, publisher: options.walrus } } : {}),
+    ...(options.ledger != null ? { ledger: options.ledger } : {}),
+    ...(Object.keys(api).length > 0 ? { api } : {}),
+    ...(options.quota != null ? { cache: { quotaBytes: options.quota } } : {})
+  }
 }

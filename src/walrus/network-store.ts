@@ -1,0 +1,91 @@
+import { logger } from '@libp2p/logger'
+import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+
+const log = logger('herd:walrus:network-store')
+
+/** An aggregator: the HTTP client's read half. */
+export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readRange'> {
+  readonly aggregator?: URL
+  close?(): Promise<void>
+}
+
+export interface BlobWriter extends Pick<WalrusStore, 'putFile'> {
+  readonly publisher?: URL
+  close?(): Promise<void>
+}
+
+export interface NetworkStoreInit {
+  /** Read in this order: the next is asked when one fails. */
+  readers: AggregatorReader[]
+  writer: BlobWriter
+  /** How the writer pays: a publisher (which sends the Blob object on), or the SDK with the node key. */
+  writeMode: 'publisher' | 'sdk'
+  /** Storage epochs of a write that does not name its own. */
+  epochs: number
+  /** The node's address: a publisher sends the Blob objects it creates there, so the node can extend them and write their attributes. */
+  owner?: string
+}
+
+const isAbort = (err: unknown, signal?: AbortSignal): boolean => signal?.aborted === true || (err as Error)?.name === 'AbortError'
+
+/**
+ * A network's Walrus as the node uses it: reads from one aggregator or
+ * several in turn (a CDN in front of one may answer 404 for a while after an
+ * upload; another may be down), writes through a publisher or the SDK, each
+ * write with the profile's epochs and owned by the node.
+ */
+export class NetworkWalrusStore implements WalrusStore {
+  readonly readers: AggregatorReader[]
+  readonly writer: BlobWriter
+  readonly writeMode: 'publisher' | 'sdk'
+  readonly epochs: number
+  private readonly owner?: string
+
+  constructor (init: NetworkStoreInit) {
+    if (init.readers.length === 0) throw new RangeError('a network store needs at least one aggregator')
+    this.readers = init.readers
+    this.writer = init.writer
+    this.writeMode = init.writeMode
+    this.epochs = init.epochs
+    if (init.owner != null) this.owner = init.owner
+  }
+
+  /** The first aggregator, to which the API relays blobs that have no registry entry. */
+  get aggregator (): URL | undefined { return this.readers[0]?.aggregator }
+  get publisher (): URL | undefined { return this.writer.publisher }
+
+  async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
+    const owner = this.writeMode === 'publisher' && this.owner != null ? { sendObjectTo: this.owner } : {}
+    return this.writer.putFile(path, { epochs: this.epochs, ...owner, ...options })
+  }
+
+  async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {
+    return this.inTurn(blobId, options.signal, async reader => reader.getToFile(blobId, path, options))
+  }
+
+  async readRange (blobId: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return this.inTurn(blobId, options.signal, async reader => reader.readRange(blobId, range, options))
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([...this.readers.map(async r => r.close?.()), this.writer.close?.()])
+  }
+
+  /** Each aggregator's own client has retried already; a failure here moves on to the next. */
+  private async inTurn<T> (blobId: string, signal: AbortSignal | undefined, read: (reader: AggregatorReader) => Promise<T>): Promise<T> {
+    let notFound: unknown
+    let failure: unknown
+    for (const reader of this.readers) {
+      try {
+        return await read(reader)
+      } catch (err) {
+        if (isAbort(err, signal)) throw err
+        if ((err as Error).name === 'BlobNotFoundError') notFound ??= err
+        else failure = err
+        if (this.readers.length > 1) log('aggregator %s failed on %s, trying the next - %e', reader.aggregator?.href, blobId, err)
+      }
+    }
+    // A blob some aggregator lacks but another could not be asked about is not known to be missing.
+    throw failure ?? notFound
+  }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
+import { loadProfile, profilePath } from '../src/cli/profiles.js'
+import { redactConfig, resolveConfig } from '../src/cli/resolve-config.js'
+import { parseNodeConfig } from '../src/node-config.js'
+import { tempDir } from './helpers/devnet.js'
+
+const ADDRESS = `0x${'ab'.repeat(32)}`
+
+describe('node config: profiles, precedence and validation', () => {
+  it('takes the Walrus package objects of testnet and mainnet from @mysten/walrus, not from the profile files', async () => {
+    for (const [network, expected] of [['testnet', TESTNET_WALRUS_PACKAGE_CONFIG], ['mainnet', MAINNET_WALRUS_PACKAGE_CONFIG]] as const) {
+      const text = await readFile(profilePath(network), 'utf8')
+      assert.doesNotMatch(text, new RegExp(expected.systemObjectId.slice(2)), `${network}.json copies the system object by hand`)
+      const config = await resolveConfig({ network, env: {} })
+      assert.deepEqual(config.sui?.walrusPackage, expected, network)
+      assert.equal(config.network, network)
+    }
+  })
+
+  it('ships profiles with every endpoint a network needs', async () => {
+    const testnet = await resolveConfig({ network: 'testnet', env: {} })
+    assert.equal(testnet.sui?.url, 'https://fullnode.testnet.sui.io:443')
+    assert.equal(testnet.sui?.graphqlUrl, 'https://graphql.testnet.sui.io/graphql')
+    assert.deepEqual(testnet.walrus?.aggregator, ['https://aggregator.walrus-testnet.walrus.space'])
+    assert.equal(testnet.walrus?.publisher, 'https://publisher.walrus-testnet.walrus.space')
+    const mainnet = await resolveConfig({ network: 'mainnet', env: {} })
+    assert.equal(mainnet.sui?.url, 'https://fullnode.mainnet.sui.io:443')
+    assert.equal(mainnet.sui?.graphqlUrl, 'https://graphql.mainnet.sui.io/graphql')
+    assert.equal(mainnet.walrus?.publisher, undefined, 'mainnet has no public publisher')
+    assert.equal(mainnet.walrus?.write, 'sdk')
+    assert.deepEqual(mainnet.registry.trustedPublishers, [])
+    assert.deepEqual(await loadProfile('devnet'), { network: 'devnet', bootstrap: [], registry: { trustedPublishers: [] } })
+  })
+
+  it('stays on the embedded devnet by default, as before', async () => {
+    const config = await resolveConfig({ env: {} })
+    assert.equal(config.network, 'devnet')
+    assert.equal(config.walrus, undefined)
+    assert.equal(config.ledger, undefined)
+    assert.equal(config.sui, undefined)
+  })
+
+  it('layers defaults < profile < config file < HERD_* < flags', async () => {
+    await using dir = await tempDir()
+    const file = join(dir.path, 'node.json')
+    await writeFile(file, JSON.stringify({
+      network: 'testnet',
+      sui: { graphqlUrl: 'https://graphql.example.org/graphql', url: 'https://file.example.org' },
+      walrus: { publisher: 'https://file-publisher.example.org', epochs: 3 },
+      cache: { quotaBytes: 1000 }
+    }))
+    const config = await resolveConfig({
+      configFile: file,
+      env: { HERD_SUI_URL: 'https://env.example.org', HERD_PUBLISHER: 'https://env-publisher.example.org', HERD_TRUSTED_PUBLISHERS: `${ADDRESS}, ${ADDRESS.toUpperCase().replace('0X', '0x')}` },
+      flags: { walrus: { publisher: 'https://flag-publisher.example.org' }, dataDir: dir.path }
+    })
+    assert.equal(config.network, 'testnet', 'the file chose the profile')
+    assert.deepEqual(config.walrus?.aggregator, ['https://aggregator.walrus-testnet.walrus.space'], 'from the profile')
+    assert.equal(config.sui?.graphqlUrl, 'https://graphql.example.org/graphql', 'the file over the profile')
+    assert.equal(config.walrus?.epochs, 3, 'from the file')
+    assert.equal(config.cache.quotaBytes, 1000)
+    assert.equal(config.sui?.url, 'https://env.example.org', 'HERD_SUI_URL over the file')
+    assert.equal(config.walrus?.publisher, 'https://flag-publisher.example.org', 'the flag over HERD_PUBLISHER')
+    assert.deepEqual(config.registry.trustedPublishers, [ADDRESS, ADDRESS], 'addresses kept lower case')
+    assert.deepEqual(config.inference.concurrency, 2, 'a built-in default')
+    assert.equal(config.dataDir, dir.path)
+
+    const chosen = await resolveConfig({ network: 'mainnet', configFile: file, env: { HERD_NETWORK: 'devnet' } })
+    assert.equal(chosen.network, 'mainnet', '--network over HERD_NETWORK and the file')
+    assert.equal((await resolveConfig({ configFile: file, env: { HERD_NETWORK: 'devnet' } }).catch(err => err)).name, 'NodeConfigError', 'the file\'s testnet sections are refused on the devnet')
+  })
+
+  it('refuses an unknown field, a malformed URL or address, and a network mismatch, naming the field', async () => {
+    const refused = async (layer: Record<string, unknown>, network?: string): Promise<string> => {
+      const err = await resolveConfig({ env: {}, flags: layer, ...(network != null ? { network } : {}) }).then(() => undefined, (e: Error) => e)
+      assert.equal(err?.name, 'NodeConfigError', JSON.stringify(layer))
+      return err.message
+    }
+    assert.match(await refused({ walrus: { aggregator: 'https://a.example.org', publsher: 'https://p.example.org' } }), /walrus: Unrecognized key: "publsher"/)
+    assert.match(await refused({ colour: 'blue' }), /\(root\): Unrecognized key: "colour"/)
+    assert.match(await refused({ sui: { url: 'fullnode.testnet.sui.io' } }, 'testnet'), /sui\.url:/)
+    assert.match(await refused({ walrus: { aggregator: ['https://a.example.org', 'ftp://b.example.org'] } }, 'testnet'), /walrus\.aggregator/)
+    assert.match(await refused({ registry: { trustedPublishers: ['0x1234'] } }), /registry\.trustedPublishers\.0: not a Sui address/)
+    assert.match(await refused({ ledger: 'http://127.0.0.1:31416' }, 'testnet'), /ledger: a ledger URL is the devnet's/)
+    assert.match(await refused({ walrus: { aggregator: 'https://a.example.org', write: 'sdk' } }), /walrus\.write/)
+    assert.match(await refused({ walrus: { write: 'publisher', uploadRelay: { host: 'https://relay.example.org' } } }, 'testnet'), /walrus\.uploadRelay: an upload relay serves SDK writes/)
+    assert.match(await refused({}, 'moonnet'), /--network: network must be one of devnet, testnet, mainnet/)
+    assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', network: 'testnet' }), { name: 'NodeConfigError', message: /sui: testnet needs the sui section/ })
+  })
+
+  it('hides key material and tokens in URLs when printed', () => {
+    const shown = redactConfig({
+      dataDir: '/d',
+      sui: { url: 'https://user:secret@rpc.example.org/?token=abc', graphqlUrl: 'https://graphql.example.org/graphql' },
+      apiKey: 'k-123',
+      walrus: { aggregator: ['https://agg.example.org/path?apikey=zzz'] }
+    }) as any
+    assert.equal(shown.apiKey, '[redacted]')
+    assert.doesNotMatch(JSON.stringify(shown), /secret|abc|zzz|k-123/)
+    assert.equal(shown.sui.graphqlUrl, 'https://graphql.example.org/graphql')
+    assert.equal(shown.dataDir, '/d')
+  })
+})
