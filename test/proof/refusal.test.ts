@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import ort from 'onnxruntime-node'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { toHex } from '../../src/blob/chunk-tree.js'
+import { LocalLedger } from '../../src/chain/local-ledger.js'
+import { Batcher, bundleOf, type BatcherInit, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
+import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { ProofService } from '../../src/proof/proof-service.js'
+import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { canonicalTensors, tensorsFromSet } from '../../src/proof/tensor-hash.js'
+import { verifyProof, type VerifyProofDeps } from '../../src/proof/verify.js'
+import { WalrusRequestError } from '../../src/walrus/errors.js'
+import { WalrusHttpClient } from '../../src/walrus/http-client.js'
+import type { LocalWalrus } from '../../src/walrus/local/server.js'
+import type { WalrusStore } from '../../src/walrus/types.js'
+import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
+import { waitFor } from '../helpers/mesh.js'
+
+/** The publisher's upload limit in these tests: far below the batcher's budget, as when an operator does not know it. */
+const PUBLISHER_LIMIT = 16 * 1024
+/** Bounds on how long sealing may take here; generous for a loaded machine, and what the old code never reached. */
+const SEAL_WAIT_MS = 30_000
+
+/** Stand-in SignedReceipt bytes (the batcher never decodes them), with tensors of the given sizes. */
+function fakeReceipt (seq: bigint, tensorBytes = 44): QueuedReceipt {
+  const seqBytes = Buffer.alloc(8)
+  seqBytes.writeBigUInt64BE(seq)
+  const bytes = Buffer.concat([Buffer.from('fake-receipt'), seqBytes, randomBytes(40)])
+  const inputs = Math.ceil(tensorBytes * 0.6)
+  return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(inputs), outputs: randomBytes(tensorBytes - inputs) }
+}
+
+interface Rig {
+  walrus: LocalWalrus
+  http: WalrusHttpClient
+  keypair: Ed25519Keypair
+  ledger: LocalLedger
+  store: ReceiptStore
+  batcher: Batcher
+  sealed: SealedBundle[]
+  refused: RefusedBundle[]
+  /** Publisher requests: stored and refused uploads. */
+  puts: () => number
+  bundle: (blobId: string) => Promise<BundleContents>
+  /** Every anchor of the node: each bundle on Walrus gives its root; returns the SHA-256 of each SignedReceipt (a fake receipt's ID) → its bundle's contents and index. */
+  anchored: () => Promise<Map<string, { bundle: BundleContents, index: number }>>
+  newBatcher: () => Batcher
+  close: () => Promise<void>
+}
+
+async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, walrus?: (http: WalrusHttpClient) => Pick<WalrusStore, 'putFile'>, startBatcher?: boolean } = {}): Promise<Rig> {
+  const walrus = await startLocalWalrus(join(dir, 'walrus'), { maxBlobBytes: PUBLISHER_LIMIT })
+  const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+  const keypair = Ed25519Keypair.generate()
+  const ledger = await LocalLedger.open(join(dir, 'ledger'), keypair)
+  const store = new ReceiptStore({ dir: join(dir, 'receipts') })
+  await store.start()
+  const sealed: SealedBundle[] = []
+  const refused: RefusedBundle[] = []
+  let downloads = 0
+  const newBatcher = (): Batcher => {
+    const batcher = new Batcher({ store, walrus: options.walrus?.(http) ?? http, ledger }, { tmpDir: join(dir, 'tmp'), intervalMs: 50, retryBaseMs: 10, retryMaxMs: 50, ...options.batcher })
+    batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
+    batcher.addEventListener('refused', event => { refused.push((event as CustomEvent<RefusedBundle>).detail) })
+    return batcher
+  }
+  const r: Rig = {
+    walrus,
+    http,
+    keypair,
+    ledger,
+    store,
+    batcher: newBatcher(),
+    sealed,
+    refused,
+    puts: () => walrus.stats.uploads + walrus.stats.rejected,
+    bundle: async blobId => {
+      const path = join(dir, `download-${downloads++}`)
+      await http.getToFile(blobId, path)
+      return decodeBundle(await readFile(path))
+    },
+    anchored: async () => {
+      const anchors = await ledger.listAnchors(keypair.toSuiAddress())
+      assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root is anchored twice')
+      const where = new Map<string, { bundle: BundleContents, index: number }>()
+      for (const anchor of anchors) {
+        const bundle = await r.bundle(anchor.bundleBlobId)
+        assert.equal(bundle.receipts.length, anchor.count)
+        assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
+        for (const [index, bytes] of bundle.receipts.entries()) {
+          const id = createHash('sha256').update(bytes).digest('hex')
+          assert.ok(!where.has(id), `receipt ${id} is in two bundles`)
+          where.set(id, { bundle, index })
+        }
+      }
+      return where
+    },
+    newBatcher,
+    close: async () => {
+      await r.batcher.stop()
+      await store.stop()
+      await ledger.close()
+      await http.close()
+      await walrus.stop()
+    }
+  }
+  if (options.startBatcher !== false) r.batcher.start()
+  return r
+}
+
+async function append (r: Rig, tensorBytes: number[]): Promise<QueuedReceipt[]> {
+  const out: QueuedReceipt[] = []
+  for (const size of tensorBytes) {
+    const receipt = fakeReceipt(r.store.lastSeq() + 1n, size)
+    await r.store.append(receipt)
+    r.batcher.notify()
+    out.push(receipt)
+  }
+  return out
+}
+
+const queueEmpty = async (r: Rig): Promise<void> => { await waitFor('the queue to empty', () => r.store.queued().count === 0, SEAL_WAIT_MS, 20) }
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a != null && b != null && Buffer.from(a).equals(b)
+
+describe('bundles Walrus refuses', () => {
+  it('seals and anchors a receipt whose tensors are over the publisher\'s limit; its proof verifies, and re-executes from the inputs given', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 4 } })
+    try {
+      // The queue keeps the tensors (the batcher's budget is 8 MiB): only the publisher knows its limit is lower.
+      const proofs = new ProofService({ signer: r.keypair, store: r.store, batcher: r.batcher })
+      proofs.start()
+      const model = blobIdFromBytes(randomBytes(32))
+      const chunkRoot = randomBytes(32).toString('hex')
+      const run = (n: number): { inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> } => {
+        const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i))
+        return { inputs: { x: new ort.Tensor('float32', x, [n]) }, outputs: { y: new ort.Tensor('float32', x.map(v => 2 * v + 1), [n]) } }
+      }
+      const big = run(8 * 1024) // 32 KiB in, 32 KiB out: 4× the publisher's limit
+      const small = run(4)
+      const bigReceipt = await proofs.issue({ modelBlobId: model, chunkRoot, ...big })
+      const smallReceipt = await proofs.issue({ modelBlobId: model, chunkRoot, ...small })
+      await queueEmpty(r)
+
+      assert.ok(r.refused.length >= 1 && r.refused.every(x => x.status === 413 && !x.setAside), 'the publisher refused the bundle with the tensors')
+      assert.ok(r.refused[0]!.bytes > 4 * PUBLISHER_LIMIT, 'the tensors were queued: the batcher left them out')
+      assert.ok(r.batcher.stats().bundleBudget < r.refused[0]!.bytes, 'the budget came down')
+      const where = await r.anchored()
+      const leafId = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+      const bigAt = where.get(leafId(bigReceipt.bytes))
+      const smallAt = where.get(leafId(smallReceipt.bytes))
+      assert.ok(bigAt != null && smallAt != null, 'both receipts are anchored')
+      assert.equal(bigAt.bundle.inputs[bigAt.index]?.byteLength, 0, 'the oversized tensors are left out of the bundle')
+      assert.ok(sameBytes(smallAt.bundle.inputs[smallAt.index], canonicalTensors(small.inputs)), 'the small receipt keeps its tensors')
+
+      const found = await proofs.lookup(bigReceipt.id)
+      assert.equal(found?.state, 'sealed')
+      const reexecute: NonNullable<VerifyProofDeps['reexecute']> = async ({ inputs }) => {
+        const x = tensorsFromSet(inputs).x!.data as Float32Array
+        return canonicalTensors({ y: new ort.Tensor('float32', x.map(v => 2 * v + 1), [x.length]) })
+      }
+      const plain = await verifyProof(found.proof, { ledger: r.ledger, walrus: r.http })
+      assert.equal(plain.valid, true, JSON.stringify(plain.checks))
+      const without = await verifyProof(found.proof, { ledger: r.ledger, walrus: r.http, reexecute })
+      assert.equal(without.checks.bundleHoldsReceipt.ok, true)
+      assert.equal(without.checks.reexecution?.ok, false, 'no inputs to re-execute with')
+      assert.match(without.checks.reexecution?.reason ?? '', /--inputs/)
+      const given = await verifyProof(found.proof, { ledger: r.ledger, walrus: r.http, reexecute, inputs: canonicalTensors(big.inputs) })
+      assert.equal(given.valid, true, JSON.stringify(given.checks))
+      const wrong = await verifyProof(found.proof, { ledger: r.ledger, walrus: r.http, reexecute, inputs: canonicalTensors(small.inputs) })
+      assert.equal(wrong.checks.reexecution?.ok, false, 'inputs that are not the run\'s are refused')
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('a bundle refused with 413 does not stop later receipts sealing, and is not sent again', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 4, maxBundleBytes: 1024 * 1024 } })
+    try {
+      const receipts = await append(r, [100 * 1024, 44, 44, 44, 44, 44, 44, 44, 44])
+      await queueEmpty(r)
+      const where = await r.anchored()
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort(), 'every receipt in exactly one anchored bundle')
+      const first = where.get(receipts[0]!.id)!
+      assert.equal(first.bundle.inputs[first.index]?.byteLength, 0, 'the oversized tensors are left out')
+      for (const receipt of receipts.slice(1)) {
+        const at = where.get(receipt.id)!
+        assert.ok(sameBytes(at.bundle.inputs[at.index], receipt.inputs), 'later receipts keep their tensors')
+      }
+      const refusals = r.walrus.stats.rejected
+      assert.ok(refusals >= 1 && refusals <= 2, `${refusals} refused uploads: each refused bundle was sent once`)
+      assert.equal(r.puts(), r.sealed.length + refusals, 'the publisher saw one request per bundle stored or refused, nothing retried')
+      assert.deepEqual(r.refused.map(x => x.status), Array(refusals).fill(413))
+      assert.equal(r.store.queued().setAside, 0)
+
+      // What the budget learned holds: more of the same is not refused again.
+      await append(r, [100 * 1024, 44])
+      await queueEmpty(r)
+      assert.equal(r.walrus.stats.rejected, refusals)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('a bundle refused for its content (451) is bisected until the bad receipt is set aside; the rest seal, and both survive a restart', async () => {
+    await using dir = await tempDir()
+    let bad: Uint8Array | undefined
+    let calls = 0
+    const r = await rig(dir.path, {
+      batcher: { batchSize: 8 },
+      // The local Walrus has no blocklist: this stands in for a publisher that blocks one blob's content.
+      walrus: http => ({
+        putFile: async (path, options) => {
+          calls++
+          if (bad != null && (await readFile(path)).includes(Buffer.from(bad))) throw new WalrusRequestError('PUT /v1/blobs: 451 FORBIDDEN_BLOB - blob is blocked', 451, 'FORBIDDEN_BLOB')
+          return http.putFile(path, options)
+        }
+      }),
+      startBatcher: false
+    })
+    try {
+      const receipts = await append(r, Array(8).fill(44))
+      bad = receipts[2]!.bytes
+      r.batcher.start()
+      await queueEmpty(r)
+      const aside = await r.store.get(receipts[2]!.id)
+      assert.equal(aside?.state, 'aside')
+      assert.match(aside.aside.reason, /451/)
+      assert.ok(sameBytes(aside.receipt, bad), 'the receipt itself is kept')
+      assert.equal(r.store.queued().setAside, 1)
+      const where = await r.anchored()
+      assert.deepEqual([...where.keys()].sort(), receipts.filter((_, i) => i !== 2).map(x => x.id).sort(), 'every other receipt is anchored once')
+      // Bisecting 8 receipts: at most 2 log2(8) refusals, then the receipt alone with and without tensors.
+      assert.ok(r.refused.length <= 8, `${r.refused.length} refusals`)
+      assert.equal(r.refused.filter(x => x.setAside).length, 1)
+      assert.equal(calls, r.refused.length + r.sealed.length, 'no refused bundle was sent twice')
+      const stats = r.batcher.stats()
+      assert.equal(stats.refused, r.refused.length)
+      assert.match(stats.lastRefusal ?? '', /FORBIDDEN_BLOB/)
+
+      await r.batcher.stop()
+      await r.store.stop()
+      await r.store.start()
+      assert.equal(r.store.queued().setAside, 1, 'set aside durably')
+      assert.equal(r.store.queued().count, 0)
+      assert.equal((await r.store.get(receipts[2]!.id))?.state, 'aside')
+      assert.equal(await r.store.pendingBatch(), undefined)
+      r.batcher = r.newBatcher()
+      r.batcher.start()
+      const later = await append(r, [44, 44])
+      await queueEmpty(r)
+      for (const receipt of later) assert.equal((await r.store.get(receipt.id))?.state, 'sealed')
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('finishes after a restart a batch begun with a bundle over the publisher\'s limit', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 4 }, startBatcher: false })
+    try {
+      // What a node left on disk before: a batch begun whose bundle holds every tensor, whatever its size.
+      const receipts = await append(r, [100 * 1024, 44, 44])
+      const bundle = bundleOf(receipts, true)
+      assert.ok(bundle.byteLength > PUBLISHER_LIMIT)
+      await r.store.beginBatch({ receipts, root: toHex(receiptRoot(receipts.map(x => x.bytes))), bundleBytesHash: createHash('sha256').update(bundle).digest('hex'), includeTensors: true })
+      await r.store.stop()
+      await r.store.start()
+      assert.equal((await r.store.pendingBatch())?.receipts.length, 3)
+
+      r.batcher.start()
+      await queueEmpty(r)
+      assert.equal(await r.store.pendingBatch(), undefined)
+      const where = await r.anchored()
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
+      assert.equal(r.walrus.stats.rejected, 1, 'the old bundle was refused once, then never sent again')
+    } finally {
+      await r.close()
+    }
+  })
+})
