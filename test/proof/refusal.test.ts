@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
-import { Batcher, bundleOf, type BatcherInit, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
+import { Batcher, bundleOf, type BatcherInit, type BatcherStep, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
 import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
 import { ProofService } from '../../src/proof/proof-service.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
@@ -25,6 +28,7 @@ import { waitFor } from '../helpers/mesh.js'
 const PUBLISHER_LIMIT = 16 * 1024
 /** Bounds on how long sealing may take here; generous for a loaded machine, and what the old code never reached. */
 const SEAL_WAIT_MS = 30_000
+const CHILD = fileURLToPath(new URL('./seal-child.js', import.meta.url))
 
 /** Stand-in SignedReceipt bytes (the batcher never decodes them), with tensors of the given sizes. */
 function fakeReceipt (seq: bigint, tensorBytes = 44): QueuedReceipt {
@@ -283,6 +287,93 @@ describe('bundles Walrus refuses', () => {
       assert.equal(r.walrus.stats.rejected, 1, 'the old bundle was refused once, then never sent again')
     } finally {
       await r.close()
+    }
+  })
+
+  it('loses no receipt and seals none twice when killed around a refusal', { timeout: 240_000 }, async () => {
+    await using dir = await tempDir()
+    const walrus = await startLocalWalrus(join(dir.path, 'walrus'), { maxBlobBytes: PUBLISHER_LIMIT })
+    const keypair = Ed25519Keypair.generate()
+    const base = {
+      storeDir: join(dir.path, 'receipts'),
+      ledgerDir: join(dir.path, 'ledger'),
+      tmpDir: join(dir.path, 'tmp'),
+      walrusUrl: walrus.url,
+      secretKey: keypair.getSecretKey(),
+      count: 6,
+      batchSize: 3,
+      // Each run's first receipt carries tensors 4× the publisher's limit, so each run starts with a refusal.
+      big: { every: 6, tensorBytes: 4 * PUBLISHER_LIMIT }
+    }
+    const plans: Array<{ kill?: { step: BatcherStep, at: number } }> = [
+      { kill: { step: 'refused', at: 1 } }, // the batch abandoned, nothing sealed yet
+      { kill: { step: 'begun', at: 2 } }, // the smaller batch recorded after a refusal
+      { kill: { step: 'stored', at: 1 } }, // the smaller bundle stored, its blob ID not yet recorded
+      {} // runs to the end
+    ]
+    const acked = new Set<string>()
+    try {
+      for (const plan of plans) {
+        const child = spawn(process.execPath, [CHILD, JSON.stringify({ ...base, ...plan })], { stdio: ['ignore', 'pipe', 'pipe'] })
+        let stderr = ''
+        let done = false
+        child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+        createInterface({ input: child.stdout }).on('line', line => {
+          const event = JSON.parse(line)
+          if (event.acked != null) acked.add(event.acked)
+          if (event.done === true) done = true
+        })
+        // A run takes about a second; the old code never got past the refusal.
+        const guard = setTimeout(() => child.kill('SIGTERM'), 45_000)
+        const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => { resolve([c, s]) }))
+        clearTimeout(guard)
+        if (plan.kill != null) assert.equal(signal, 'SIGKILL', `the child reaches ${plan.kill.step} #${plan.kill.at}: ${stderr}`)
+        else assert.ok(code === 0 && done, `the last run ends cleanly: ${stderr}`)
+      }
+
+      const store = new ReceiptStore({ dir: base.storeDir })
+      await store.start()
+      const ledger = await LocalLedger.open(base.ledgerDir)
+      const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+      try {
+        assert.equal(store.queued().count, 0)
+        assert.equal(store.queued().setAside, 0, 'a refusal of size sets nothing aside')
+        assert.equal(await store.pendingBatch(), undefined)
+        const anchors = await ledger.listAnchors(keypair.toSuiAddress())
+        assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
+        const seqs = new Set<bigint>()
+        const sealedIds = new Set<string>()
+        for (const [i, anchor] of anchors.entries()) {
+          const path = join(dir.path, `bundle-${i}`)
+          await http.getToFile(anchor.bundleBlobId, path)
+          const bundle = decodeBundle(await readFile(path))
+          assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
+          for (const [index, bytes] of bundle.receipts.entries()) {
+            const seq = Buffer.from(bytes).readBigUInt64BE(12)
+            assert.ok(!seqs.has(seq), `seq ${seq} sealed twice`)
+            seqs.add(seq)
+            sealedIds.add(createHash('sha256').update(bytes).digest('hex'))
+            if (seq % 6n === 1n) assert.equal(bundle.inputs[index]?.byteLength, 0, 'an oversized receipt is sealed without its tensors')
+          }
+        }
+        const lastSeq = store.lastSeq()
+        assert.equal(seqs.size, Number(lastSeq), 'every seq from 1 to the last is sealed once: none lost, none reused')
+        for (const id of acked) {
+          assert.ok(sealedIds.has(id), `acknowledged receipt ${id} is in an anchored bundle`)
+          assert.equal((await store.get(id))?.state, 'sealed')
+        }
+        // A run learns its budget from its first refusal; the next run, killed or not, learns it again.
+        const { rejected } = walrus.stats
+        assert.ok(rejected >= 1 && rejected <= 2 * plans.length, `${rejected} refused uploads in ${plans.length} runs`)
+        assert.equal(walrus.stats.stored.blobs, anchors.length, 'a bundle stored again after a crash is the same blob')
+        assert.deepEqual(await readdir(base.tmpDir), [])
+      } finally {
+        await store.stop()
+        await ledger.close()
+        await http.close()
+      }
+    } finally {
+      await walrus.stop()
     }
   })
 })
