@@ -243,7 +243,7 @@ export class Batcher extends EventTarget {
     this.wake.resolve()
   }
 
-  /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored. */
+  /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored or set aside. */
   async sealNow (): Promise<void> {
     if (this.controller == null || this.controller.signal.aborted) throw new BatcherStoppedError('the batcher is not running')
     const target = this.components.store.lastSeq()

@@ -11,8 +11,9 @@ import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
+import { parseNodeConfig } from '../../src/node-config.js'
 import { Batcher, bundleOf, type BatcherInit, type BatcherStep, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
-import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { decodeBundle, MAX_BUNDLE_BYTES, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
 import { ProofService } from '../../src/proof/proof-service.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
 import { canonicalTensors, tensorsFromSet } from '../../src/proof/tensor-hash.js'
@@ -133,6 +134,15 @@ const queueEmpty = async (r: Rig): Promise<void> => { await waitFor('the queue t
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a != null && b != null && Buffer.from(a).equals(b)
 
 describe('bundles Walrus refuses', () => {
+  it('takes the bundle budget from proofs.maxBundleBytes, under a publisher\'s 10 MiB by default, and refuses one no bundle could use', () => {
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/herd' }).proofs.maxBundleBytes, 8 * 1024 * 1024)
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/herd', proofs: { maxBundleBytes: 2048 } }).proofs.maxBundleBytes, 2048)
+    for (const maxBundleBytes of [0, 512, 1536.5, MAX_BUNDLE_BYTES + 1, '1MiB']) {
+      assert.throws(() => parseNodeConfig({ dataDir: '/tmp/herd', proofs: { maxBundleBytes } }), { name: 'NodeConfigError' }, String(maxBundleBytes))
+    }
+    assert.throws(() => new Batcher({} as any, { tmpDir: '/tmp/herd', maxBundleBytes: 100 }), { name: 'RangeError' })
+  })
+
   it('seals and anchors a receipt whose tensors are over the publisher\'s limit; its proof verifies, and re-executes from the inputs given', async () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, { batcher: { batchSize: 4 } })
@@ -179,6 +189,26 @@ describe('bundles Walrus refuses', () => {
       assert.equal(given.valid, true, JSON.stringify(given.checks))
       const wrong = await verifyProof(found.proof, { ledger: r.ledger, walrus: r.http, reexecute, inputs: canonicalTensors(small.inputs) })
       assert.equal(wrong.checks.reexecution?.ok, false, 'inputs that are not the run\'s are refused')
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('does not queue tensors that no bundle within the budget could hold', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { startBatcher: false })
+    try {
+      const proofs = new ProofService({ signer: r.keypair, store: r.store, batcher: r.batcher }, { maxBundleBytes: 2048 })
+      proofs.start()
+      const run = (n: number): { inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> } =>
+        ({ inputs: { x: new ort.Tensor('float32', new Float32Array(n), [n]) }, outputs: { y: new ort.Tensor('float32', new Float32Array(n), [n]) } })
+      const model = blobIdFromBytes(randomBytes(32))
+      const chunkRoot = randomBytes(32).toString('hex')
+      await proofs.issue({ modelBlobId: model, chunkRoot, ...run(1024) })
+      await proofs.issue({ modelBlobId: model, chunkRoot, ...run(16) })
+      const [big, small] = await r.store.take(2)
+      assert.equal(big?.inputs, undefined, 'the receipt is queued alone')
+      assert.ok(sameBytes(small?.inputs, canonicalTensors(run(16).inputs)), 'tensors that fit are queued')
     } finally {
       await r.close()
     }
