@@ -13,7 +13,7 @@ import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
 import {
-  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
 } from './constants.js'
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
 import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
@@ -355,7 +355,7 @@ export class Batcher extends EventTarget {
     const count = batch.receipts.length
     const bytes = batch.bundle.byteLength
     const withTensors = holdsTensors(batch)
-    const reason = `Walrus refused a bundle of ${count} receipts (${bytes} bytes${withTensors ? ', with tensors' : ''}): ${errorText(err)}`
+    const reason = `Walrus refused a bundle of ${count} receipts (${bytes} bytes${withTensors ? ', with tensors' : ''}): ${errorText(err)}`.slice(0, MAX_REASON_CHARS)
     const setAside = this.sizing.refused({ receipts: batch.receipts, bytes, withTensors, status: err.status })
     log.error('%s; %s', reason, setAside ? 'setting its receipt aside' : 'trying its receipts again in smaller bundles')
     if (setAside) await store.setAside(batch.id, reason)

@@ -5,7 +5,7 @@ import { isBlobId } from '../blob/blob-id.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt } from '../chain/types.js'
 import { decodeBundle, encodeBundle, MAX_BUNDLE_RECEIPTS, receiptRoot } from './bundle.js'
-import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, RECEIPT_STORE_VERSION } from './constants.js'
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, MAX_REASON_CHARS, RECEIPT_STORE_VERSION } from './constants.js'
 import {
   DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
   ReceiptStoreClosedError, ReceiptStoreError
@@ -145,9 +145,6 @@ const anchorSchema = z.strictObject({
 })
 
 const sealedSchema = z.strictObject({ bundleBlobId: blobId, index: z.number().int().nonnegative() })
-
-/** A reason is what Walrus answered, cut to this many characters. */
-const MAX_REASON_CHARS = 1_000
 
 const asideSchema = z.strictObject({
   seq: decimal,
