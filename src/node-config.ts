@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
+import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
 
 const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
 
@@ -144,8 +146,10 @@ const nodeConfigFields = z.strictObject({
     /** Receipts waiting to be sealed; past it the node stops serving inference until Walrus and the ledger catch up. */
     maxQueued: z.number().int().min(1).default(1_000_000),
     /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
-    retainSealedMs: z.number().int().min(0).default(30 * 86_400_000)
-  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000 }),
+    retainSealedMs: z.number().int().min(0).default(30 * 86_400_000),
+    /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
+    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES)
+  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000, maxBundleBytes: DEFAULT_MAX_BUNDLE_BYTES }),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

@@ -60,7 +60,7 @@ export interface NodeStatus {
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
   funds: FundsStatus
-  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number }
+  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
@@ -200,11 +200,12 @@ export class HerdNode {
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
         retainSealedMs: config.proofs.retainSealedMs,
+        maxBundleBytes: config.proofs.maxBundleBytes,
         tmpDir: join(config.dataDir, 'tmp')
       })
       batcher.addEventListener('error', event => { funds.failed((event as CustomEvent<Error>).detail) })
       batcher.addEventListener('sealed', () => { funds.paid() })
-      const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors })
+      const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const fetcherRef = fetcher
       inference = new InferenceService({
@@ -421,7 +422,11 @@ export class HerdNode {
       bundles: stats.bundles,
       retrying: stats.retrying,
       ...(stats.lastError != null ? { lastError: stats.lastError } : {}),
-      ...(stats.lastSealAt != null ? { lastSealAt: stats.lastSealAt } : {})
+      ...(stats.lastSealAt != null ? { lastSealAt: stats.lastSealAt } : {}),
+      bundleBudget: stats.bundleBudget,
+      refused: stats.refused,
+      ...(stats.lastRefusal != null ? { lastRefusal: stats.lastRefusal } : {}),
+      setAside: queued.setAside
     }
   }
 

@@ -7,11 +7,13 @@ import { parseBlobId } from '../blob/blob-id.js'
 import { unlinkIfPresent } from '../blob/cache/file-io.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt, Ledger } from '../chain/types.js'
+import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
 import { isTransportError } from '../walrus/retry.js'
 import type { WalrusStore } from '../walrus/types.js'
-import { encodeBundle, receiptRoot } from './bundle.js'
+import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
+import { BundleSizing, hasTensors } from './bundle-sizing.js'
 import {
-  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
 } from './constants.js'
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
 import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
@@ -22,9 +24,10 @@ const log = logger('herd:proof:batcher')
  * The steps of a seal, each reached once its effect is durable:
  * begun (batch recorded), bundle-written (temp file synced), stored (on
  * Walrus), blob-recorded (blob ID in the batch record), anchored (on the
- * ledger), finished (receipts sealed in the store).
+ * ledger), finished (receipts sealed in the store); or, when Walrus refuses
+ * the bundle for good, refused (the batch abandoned or its receipt set aside).
  */
-export type BatcherStep = 'begun' | 'bundle-written' | 'stored' | 'blob-recorded' | 'anchored' | 'finished'
+export type BatcherStep = 'begun' | 'bundle-written' | 'stored' | 'blob-recorded' | 'anchored' | 'finished' | 'refused'
 
 export interface BatcherInit {
   /** Seal once this many receipts are queued. */
@@ -35,7 +38,11 @@ export interface BatcherInit {
   includeTensors?: boolean
   retryBaseMs?: number
   retryMaxMs?: number
-  /** A bundle stops growing at this many bytes of queued records; one larger receipt still goes alone. */
+  /**
+   * A bundle is at most this many bytes, under the publisher's upload limit:
+   * it stops growing there, and a receipt whose tensors would not fit alone
+   * goes without them. Halved (for this run) each time the publisher answers 413.
+   */
   maxBundleBytes?: number
   /** Where bundles are written before they are uploaded. */
   tmpDir: string
@@ -72,6 +79,11 @@ export interface BatcherStats {
   nextRetryAt?: number
   /** A write the node cannot pay for (no SUI for gas, no WAL for storage): retried until funds arrive. */
   blocked?: BlockedWrite
+  /** The byte budget bundles are built to now: maxBundleBytes, or less after a 413. */
+  bundleBudget: number
+  /** Bundles Walrus refused for good (400, 413, 451: see isBlobRefusal) since start. */
+  refused: number
+  lastRefusal?: string
 }
 
 export interface BlockedWrite {
@@ -81,11 +93,24 @@ export interface BlockedWrite {
   error: string
 }
 
+/** The detail of a 'refused' event: Walrus refused a bundle for good. */
+export interface RefusedBundle {
+  count: number
+  bytes: number
+  status: number
+  reason: string
+  /** Its one receipt, already without tensors, was set aside; otherwise the batch was abandoned and its receipts go again in smaller bundles. */
+  setAside: boolean
+}
+
 interface Batch {
   id: string
   root: string
   receipts: QueuedReceipt[]
   bundle: Uint8Array
+  includeTensors: boolean
+  /** Seqs of receipts whose tensors the bundle leaves out. */
+  leftOut: ReadonlySet<bigint>
   /** A batch found begun after a restart: it may be stored or anchored already. */
   resumed: boolean
   bundleBlobId?: string
@@ -116,13 +141,21 @@ function errorText (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }
 
-/** The bundle of a batch: the same receipts always give the same bytes, so a resumed seal finds the same blob ID. */
-export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean): Uint8Array {
+/**
+ * The bundle of a batch: the same receipts, setting and left-out set always
+ * give the same bytes, so a resumed seal finds the same blob ID.
+ */
+export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint> = new Set()): Uint8Array {
+  const keep = (r: QueuedReceipt): boolean => includeTensors && !leftOut.has(r.seq)
   return encodeBundle({
     receipts: receipts.map(r => r.bytes),
-    inputs: receipts.map(r => includeTensors ? r.inputs ?? EMPTY : EMPTY),
-    outputs: receipts.map(r => includeTensors ? r.outputs ?? EMPTY : EMPTY)
+    inputs: receipts.map(r => keep(r) ? r.inputs ?? EMPTY : EMPTY),
+    outputs: receipts.map(r => keep(r) ? r.outputs ?? EMPTY : EMPTY)
   })
+}
+
+function holdsTensors (batch: Batch): boolean {
+  return batch.includeTensors && batch.receipts.some(r => !batch.leftOut.has(r.seq) && hasTensors(r))
 }
 
 /**
@@ -133,7 +166,16 @@ export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean): U
  * was made) instead of sealing its receipts again. Walrus and ledger failures
  * are retried with full-jitter backoff while the queue keeps growing.
  *
- * Events: 'sealed' (CustomEvent<SealedBundle>), 'error' (CustomEvent<Error>, each failure).
+ * A bundle Walrus refuses for good (413, 400, 451) is never sent again:
+ * its batch is abandoned and its receipts go again in smaller bundles
+ * (`BundleSizing`), so a bad receipt is isolated in a few tries while the
+ * others seal; a receipt refused alone and without tensors is set aside in
+ * the store with the reason. A 4xx that refuses every write (401, 403,
+ * 404...: a wrong URL or credentials) is waited out like an outage, at the
+ * longest backoff, as no smaller bundle would pass either.
+ *
+ * Events: 'sealed' (CustomEvent<SealedBundle>), 'refused' (CustomEvent<RefusedBundle>),
+ * 'error' (CustomEvent<Error>, each failure).
  */
 export class Batcher extends EventTarget {
   private readonly components: BatcherComponents
@@ -143,6 +185,8 @@ export class Batcher extends EventTarget {
   private readonly retryBaseMs: number
   private readonly retryMaxMs: number
   private readonly maxBundleBytes: number
+  /** Learns from Walrus's refusals during a run; new at each start. */
+  private sizing: BundleSizing
   private readonly tmpDir: string
   private readonly retainSealedMs: number
   private readonly pruneIntervalMs: number
@@ -156,7 +200,7 @@ export class Batcher extends EventTarget {
   private waiters: Waiter[] = []
   /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
   private sealedThrough = 0n
-  private readonly state: BatcherStats = { sealed: 0, bundles: 0, retrying: false }
+  private readonly state: Omit<BatcherStats, 'bundleBudget'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
 
   constructor (components: BatcherComponents, init: BatcherInit) {
     super()
@@ -173,10 +217,11 @@ export class Batcher extends EventTarget {
     if (!Number.isSafeInteger(this.retainSealedMs) || this.retainSealedMs < 0) throw new RangeError(`retainSealedMs must be a non-negative integer, not ${this.retainSealedMs}`)
     if (!Number.isSafeInteger(this.pruneIntervalMs) || this.pruneIntervalMs < 1) throw new RangeError(`pruneIntervalMs must be a positive integer, not ${this.pruneIntervalMs}`)
     if (init.onStep != null) this.onStep = init.onStep
-    for (const [name, value, min] of [['batchSize', this.batchSize, 1], ['intervalMs', this.intervalMs, 1], ['retryBaseMs', this.retryBaseMs, 1], ['retryMaxMs', this.retryMaxMs, 1], ['maxBundleBytes', this.maxBundleBytes, 1]] as const) {
+    for (const [name, value, min] of [['batchSize', this.batchSize, 1], ['intervalMs', this.intervalMs, 1], ['retryBaseMs', this.retryBaseMs, 1], ['retryMaxMs', this.retryMaxMs, 1], ['maxBundleBytes', this.maxBundleBytes, MIN_BUNDLE_BUDGET]] as const) {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${value}`)
     }
     if (this.batchSize > 65_536) throw new RangeError(`batchSize must be at most 65536, not ${this.batchSize}`)
+    this.sizing = this.newSizing()
   }
 
   /** Starts sealing: bundle files left by a crash are cleared and a batch left begun is finished first. The store must be started. */
@@ -185,6 +230,7 @@ export class Batcher extends EventTarget {
     const controller = new AbortController()
     this.controller = controller
     this.sealedThrough = 0n
+    this.sizing = this.newSizing()
     this.running = this.run(controller.signal)
   }
 
@@ -210,7 +256,7 @@ export class Batcher extends EventTarget {
     this.wake.resolve()
   }
 
-  /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored. */
+  /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored or set aside. */
   async sealNow (): Promise<void> {
     if (this.controller == null || this.controller.signal.aborted) throw new BatcherStoppedError('the batcher is not running')
     const target = this.components.store.lastSeq()
@@ -221,7 +267,7 @@ export class Batcher extends EventTarget {
   }
 
   stats (): BatcherStats {
-    return { ...this.state, ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
+    return { ...this.state, bundleBudget: this.sizing.bundleBudget, ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
   }
 
   /** Starts forgetting bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs` and one prune at a time. */
@@ -244,10 +290,20 @@ export class Batcher extends EventTarget {
       try {
         const pending = await this.components.store.pendingBatch()
         if (pending != null) {
-          const bundle = bundleOf(pending.receipts, pending.includeTensors)
+          const leftOut = new Set(pending.leftOut)
+          const bundle = bundleOf(pending.receipts, pending.includeTensors, leftOut)
           if (sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
           log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
-          await this.complete({ id: pending.id, root: pending.root, receipts: pending.receipts, bundle, resumed: true, ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {}) }, signal)
+          await this.complete({
+            id: pending.id,
+            root: pending.root,
+            receipts: pending.receipts,
+            bundle,
+            includeTensors: pending.includeTensors,
+            leftOut,
+            resumed: true,
+            ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {})
+          }, signal)
           failures = 0
           continue
         }
@@ -262,9 +318,8 @@ export class Batcher extends EventTarget {
         }
         deadline ??= now + this.intervalMs
         if (count >= this.batchSize || now >= deadline || this.waiters.length > 0) {
-          await this.sealOnce(signal)
-          // The next bundle is due one interval after this one began: after a long outage, at once.
-          deadline = now + this.intervalMs
+          // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now.
+          if (await this.sealOnce(signal)) deadline = now + this.intervalMs
           failures = 0
           continue
         }
@@ -285,33 +340,75 @@ export class Batcher extends EventTarget {
     }
   }
 
-  private async sealOnce (signal: AbortSignal): Promise<void> {
-    const { store } = this.components
-    const receipts = await store.take(this.batchSize, { maxBytes: this.maxBundleBytes })
-    // The queue counts receipts it cannot list: looping here would spin.
-    if (receipts.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
-    const bundle = bundleOf(receipts, this.includeTensors)
-    const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
-    const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors })
-    this.step('begun', id)
-    await this.complete({ id, root, receipts, bundle, resumed: false }, signal)
+  private newSizing (): BundleSizing {
+    return new BundleSizing({ maxBundleBytes: this.maxBundleBytes, batchSize: this.batchSize, includeTensors: this.includeTensors })
   }
 
-  /** Stores the bundle (unless the batch record names its blob), anchors the root (unless the ledger has it), and marks the receipts sealed. */
-  private async complete (batch: Batch, signal: AbortSignal): Promise<void> {
+  /** Seals the oldest queued receipts; false when Walrus refused their bundle. */
+  private async sealOnce (signal: AbortSignal): Promise<boolean> {
+    const { store } = this.components
+    const taken = await store.take(this.batchSize, this.sizing.takeOptions())
+    // The queue counts receipts it cannot list: looping here would spin.
+    if (taken.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
+    const { receipts, leftOut } = this.sizing.plan(taken)
+    const bundle = bundleOf(receipts, this.includeTensors, leftOut)
+    const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
+    const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
+    this.step('begun', id)
+    return this.complete({ id, root, receipts, bundle, includeTensors: this.includeTensors, leftOut, resumed: false }, signal)
+  }
+
+  /**
+   * Walrus refused the batch's bundle for good, so it was neither stored nor
+   * anchored. One receipt already without tensors is set aside; otherwise the
+   * batch is abandoned and its receipts go again in smaller bundles.
+   */
+  private async refuse (batch: Batch, err: WalrusRequestError): Promise<void> {
+    const { store } = this.components
+    const count = batch.receipts.length
+    const bytes = batch.bundle.byteLength
+    const withTensors = holdsTensors(batch)
+    const reason = `Walrus refused a bundle of ${count} receipts (${bytes} bytes${withTensors ? ', with tensors' : ''}): ${errorText(err)}`.slice(0, MAX_REASON_CHARS)
+    const setAside = this.sizing.refused({ receipts: batch.receipts, bytes, withTensors, status: err.status })
+    log.error('%s; %s', reason, setAside ? 'setting its receipt aside' : 'trying its receipts again in smaller bundles')
+    if (setAside) await store.setAside(batch.id, reason)
+    else await store.abandonBatch(batch.id)
+    this.state.refused++
+    this.state.lastRefusal = reason
+    this.state.lastError = `walrus: ${errorText(err)}`
+    this.state.retrying = false
+    delete this.state.nextRetryAt
+    this.step('refused', batch.id)
+    this.dispatchEvent(new CustomEvent<RefusedBundle>('refused', { detail: { count, bytes, status: err.status, reason, setAside } }))
+  }
+
+  /**
+   * Stores the bundle (unless the batch record names its blob), anchors the
+   * root (unless the ledger has it), and marks the receipts sealed. False
+   * when Walrus refused the bundle for good.
+   */
+  private async complete (batch: Batch, signal: AbortSignal): Promise<boolean> {
     const { store, walrus, ledger } = this.components
     const count = batch.receipts.length
     let bundleBlobId = batch.bundleBlobId
     if (bundleBlobId == null) {
       const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
+      let outcome: { blobId: string } | { refusal: WalrusRequestError }
       try {
         await writeSynced(path, batch.bundle)
         this.step('bundle-written', batch.id)
-        const stored = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal)
-        bundleBlobId = stored.blobId
+        outcome = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal, isBlobRefusal)
+      } catch (err) {
+        if (!isBlobRefusal(err)) throw err
+        outcome = { refusal: err }
       } finally {
         await unlinkIfPresent(path)
       }
+      if ('refusal' in outcome) {
+        await this.refuse(batch, outcome.refusal)
+        return false
+      }
+      bundleBlobId = outcome.blobId
       this.step('stored', batch.id)
       await store.setBundleBlobId(batch.id, bundleBlobId)
       this.step('blob-recorded', batch.id)
@@ -338,11 +435,13 @@ export class Batcher extends EventTarget {
     this.step('finished', batch.id)
     const lastSeq = batch.receipts.reduce((max, r) => r.seq > max ? r.seq : max, 0n)
     if (lastSeq > this.sealedThrough) this.sealedThrough = lastSeq
+    this.sizing.stored(batch.receipts)
     this.state.sealed += count
     this.state.bundles++
     this.state.lastSealAt = Date.now()
     log('sealed %d receipts in bundle %s, root %s, %s tx %s', count, blobId, batch.root, anchor.ledger, anchor.txId)
     this.dispatchEvent(new CustomEvent<SealedBundle>('sealed', { detail: { bundleBlobId: blobId, root: batch.root, count, anchor } }))
+    return true
   }
 
   /** The ledger's entry for a root, or undefined when it has none. */
@@ -361,8 +460,8 @@ export class Batcher extends EventTarget {
     return { ledger: entry.ledger, txId: entry.txId, height: entry.height, time: entry.time, address: entry.address }
   }
 
-  /** Runs a call to Walrus or the ledger until it succeeds or the batcher stops, backing off between tries. */
-  private async retrying<T> (what: string, call: (signal: AbortSignal, attempt: number) => Promise<T>, signal: AbortSignal): Promise<T> {
+  /** Runs a call to Walrus or the ledger until it succeeds, fails for good (`permanent`) or the batcher stops, backing off between tries. */
+  private async retrying<T> (what: string, call: (signal: AbortSignal, attempt: number) => Promise<T>, signal: AbortSignal, permanent?: (err: unknown) => boolean): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted()
       try {
@@ -374,6 +473,7 @@ export class Batcher extends EventTarget {
         return result
       } catch (err) {
         if (signal.aborted) throw signal.reason
+        if (permanent?.(err) === true) throw err
         await this.backoff(err, attempt, what, signal)
       }
     }

@@ -6,6 +6,12 @@ export const BUNDLE_VERSION = 1
 /** A bundle holds at most this many receipts (a batch) and this many bytes. */
 export const MAX_BUNDLE_RECEIPTS = 65_536
 export const MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+/** What a bundle spends besides its entries: the version field (a tag and a one-byte varint). */
+export const BUNDLE_HEADER_BYTES = 2
+/** A repeated bytes entry costs at most a tag and a 5-byte length varint (any length below 32 GiB) besides its bytes. */
+const ENTRY_OVERHEAD_BYTES = 6
+/** The smallest byte budget a bundle may be given: one SignedReceipt (at most 512 bytes) with empty tensor entries, and room to spare. */
+export const MIN_BUNDLE_BUDGET = 1024
 
 export interface BundleContents {
   /** SignedReceipt encodings, in the order of the tree's leaves. */
@@ -13,6 +19,25 @@ export interface BundleContents {
   /** Per receipt, its canonical inputs and outputs (TensorSet encodings), or empty arrays when left out. */
   inputs: Uint8Array[]
   outputs: Uint8Array[]
+}
+
+/**
+ * The most bytes one receipt adds to a bundle: its receipt entry and its
+ * inputs and outputs entries, whose tensors count only when kept. An upper
+ * bound, so entries that add up to a budget make a bundle within it.
+ */
+export function bundleEntryBytes (entry: { receipt: number, inputs: number, outputs: number }, keepTensors: boolean): number {
+  return 3 * ENTRY_OVERHEAD_BYTES + entry.receipt + (keepTensors ? entry.inputs + entry.outputs : 0)
+}
+
+/**
+ * Whether a receipt's tensors may go in a bundle of at most `budget` bytes:
+ * only when the receipt with them would fit a bundle alone. Otherwise the
+ * bundle holds the receipt, whose hashes still bind the tensors, and empty
+ * entries, so one receipt never makes a bundle a publisher must refuse.
+ */
+export function tensorsFit (entry: { receipt: number, inputs: number, outputs: number }, budget: number): boolean {
+  return BUNDLE_HEADER_BYTES + bundleEntryBytes(entry, true) <= budget
 }
 
 export function encodeBundle (contents: BundleContents): Uint8Array {

@@ -18,6 +18,9 @@ export const DEFAULT_PRUNE_INTERVAL_MS = 3_600_000
  */
 export const DEFAULT_MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 
+/** A refusal's reason, as kept with a receipt set aside and shown in /status, is cut to this many characters (it quotes the publisher). */
+export const MAX_REASON_CHARS = 1_000
+
 /** Backoff between tries when Walrus or the ledger fails: full jitter under base × 2^attempt, capped. */
 export const DEFAULT_RETRY_BASE_MS = 500
 export const DEFAULT_RETRY_MAX_MS = 30_000

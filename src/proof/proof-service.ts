@@ -3,6 +3,8 @@ import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import type ort from 'onnxruntime-node'
 import type { BlobId } from '../blob/blob-id.js'
 import type { Batcher } from './batcher.js'
+import { tensorsFit } from './bundle.js'
+import { DEFAULT_MAX_BUNDLE_BYTES } from './constants.js'
 import { buildProof, type ReceiptProof } from './proof.js'
 import { signReceipt, type SignedReceiptInfo } from './receipt.js'
 import type { ReceiptStore } from './receipt-store.js'
@@ -19,6 +21,8 @@ export interface ProofServiceComponents {
 export interface ProofServiceInit {
   /** Keep the inputs and outputs in the bundles, so anyone can re-execute; off, bundles hold receipts only. */
   includeTensors?: boolean
+  /** The batcher's bundle budget: tensors that could never fit a bundle with their receipt are not queued at all. */
+  maxBundleBytes?: number
 }
 
 interface PendingRun {
@@ -35,6 +39,7 @@ const MAX_GROUP = 256
 export type ProofLookup =
   | { state: 'sealed', proof: ReceiptProof }
   | { state: 'queued' | 'sealing', receiptId: string }
+  | { state: 'aside', receiptId: string, reason: string }
 
 /**
  * Issues a signed receipt for every inference this node serves and keeps it
@@ -43,12 +48,14 @@ export type ProofLookup =
 export class ProofService {
   private readonly components: ProofServiceComponents
   private readonly includeTensors: boolean
+  private readonly maxBundleBytes: number
   private nextSeq = 0n
   private readonly publicKey: Uint8Array
 
   constructor (components: ProofServiceComponents, init: ProofServiceInit = {}) {
     this.components = components
     this.includeTensors = init.includeTensors ?? true
+    this.maxBundleBytes = init.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES
     this.publicKey = components.signer.getPublicKey().toRawBytes()
   }
 
@@ -95,7 +102,9 @@ export class ProofService {
           }
           await this.components.store.appendMany(signed.map((receipt, i) => {
             const { run } = group[i] as (typeof group)[number]
-            return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(this.includeTensors ? { inputs: run.inputs, outputs: run.outputs } : {}) }
+            // Tensors no bundle could hold would only fill the queue: the receipt's hashes stand for them.
+            const keep = this.includeTensors && tensorsFit({ receipt: receipt.bytes.byteLength, inputs: run.inputs.byteLength, outputs: run.outputs.byteLength }, this.maxBundleBytes)
+            return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(keep ? { inputs: run.inputs, outputs: run.outputs } : {}) }
           }))
           this.nextSeq = seq
           this.components.batcher.notify()
@@ -113,6 +122,7 @@ export class ProofService {
   async lookup (receiptId: string): Promise<ProofLookup | undefined> {
     const found = await this.components.store.get(receiptId)
     if (found == null) return undefined
+    if (found.state === 'aside') return { state: 'aside', receiptId, reason: found.aside.reason }
     if (found.state !== 'sealed' || found.sealed == null) return { state: found.state, receiptId }
     const sealed = found.sealed
     // The store read the bundle's receipts with the receipt: no second read, which a prune could find gone.

@@ -5,7 +5,7 @@ import { isBlobId } from '../blob/blob-id.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt } from '../chain/types.js'
 import { decodeBundle, encodeBundle, MAX_BUNDLE_RECEIPTS, receiptRoot } from './bundle.js'
-import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, RECEIPT_STORE_VERSION } from './constants.js'
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, MAX_REASON_CHARS, RECEIPT_STORE_VERSION } from './constants.js'
 import {
   DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
   ReceiptStoreClosedError, ReceiptStoreError
@@ -25,6 +25,7 @@ const log = logger('herd:proof:receipt-store')
  *   bundle/BLOB_ID            JSON { root, leafCount, anchor, sealedAt }
  *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
  *   bundle-ids/BLOB_ID        the bundle's receipt IDs, 32 bytes each, in order (to forget them when it is pruned)
+ *   aside/RECEIPT_ID          JSON { seq, reason, at, receipt }: a receipt Walrus refused even alone and without tensors, kept out of the queue
  * Every change is one batch written with sync: true, so a crash leaves the old state or the new one.
  */
 
@@ -68,14 +69,25 @@ export interface PendingBatch {
   /** Whether the bundle holds the tensors (so a resumed seal builds the same bytes whatever the current setting). */
   includeTensors: boolean
   receipts: QueuedReceipt[]
+  /** Seqs of receipts whose tensors the bundle leaves out (too large for it), whatever includeTensors says. */
+  leftOut: bigint[]
   /** Set once the bundle is stored on Walrus. */
   bundleBlobId?: string
   startedAt: number
 }
 
+/** A receipt set aside: Walrus refused every bundle it could go in, so it is out of the queue, kept with the reason. */
+export interface SetAsideRecord {
+  seq: bigint
+  reason: string
+  /** When it was set aside, ms since the epoch. */
+  at: number
+}
+
 /** A receipt in the store: queued, in the batch being sealed, or sealed with its bundle's receipts (the leaves of its Merkle tree). */
 export type StoredReceipt =
   | { state: 'queued' | 'sealing', receipt: Uint8Array, sealed?: undefined, signedReceiptsOfBundle?: undefined }
+  | { state: 'aside', receipt: Uint8Array, aside: SetAsideRecord, sealed?: undefined, signedReceiptsOfBundle?: undefined }
   | { state: 'sealed', receipt: Uint8Array, sealed: SealedRecord, signedReceiptsOfBundle: Uint8Array[] }
 
 export interface QueueStats {
@@ -85,6 +97,8 @@ export interface QueueStats {
   limitBytes: number
   /** Appends refused since start because the queue was at a limit. */
   rejected: number
+  /** Receipts set aside (not in count): Walrus refused them even alone. */
+  setAside: number
 }
 
 const VERSION_KEY = 'version'
@@ -117,6 +131,7 @@ const batchSchema = z.strictObject({
   bundleBytesHash: hashHex,
   includeTensors: z.boolean(),
   seqs: z.array(decimal).min(1).max(MAX_BUNDLE_RECEIPTS),
+  leftOut: z.array(decimal).max(MAX_BUNDLE_RECEIPTS).optional(),
   bundleBlobId: blobId.optional(),
   startedAt: z.number().nonnegative()
 })
@@ -131,6 +146,14 @@ const anchorSchema = z.strictObject({
 
 const sealedSchema = z.strictObject({ bundleBlobId: blobId, index: z.number().int().nonnegative() })
 
+const asideSchema = z.strictObject({
+  seq: decimal,
+  reason: z.string().max(MAX_REASON_CHARS),
+  at: z.number().nonnegative(),
+  /** The SignedReceipt, base64: its tensors are not kept. */
+  receipt: z.string().max(1_024)
+})
+
 const bundleSchema = z.strictObject({
   root: hashHex,
   leafCount: z.number().int().min(1).max(MAX_BUNDLE_RECEIPTS),
@@ -144,6 +167,7 @@ type BatchRecord = z.infer<typeof batchSchema>
 const BUNDLE_PREFIX = 'bundle/'
 const BUNDLE_IDS_PREFIX = 'bundle-ids/'
 const SEALED_PREFIX = 'sealed/'
+const ASIDE_PREFIX = 'aside/'
 
 /** Receipt IDs stored back to back, 32 bytes each, as hex. */
 function splitIds (bytes: Uint8Array): string[] {
@@ -231,6 +255,7 @@ export class ReceiptStore {
   /** Receipt IDs of the batch being sealed. */
   private sealing = new Set<string>()
   private rejected = 0
+  private setAsideCount = 0
   /** Writes run one at a time: each reads the state the last one left. */
   private tail: Promise<unknown> = Promise.resolve()
 
@@ -270,6 +295,7 @@ export class ReceiptStore {
         const meta = await db.get(META_KEY)
         if (meta == null) throw new ReceiptStoreError(`${this.dir} has no meta record: the receipt store is damaged`)
         this.meta = parse(metaSchema, meta, 'the meta record')
+        for await (const _ of db.keys({ gte: ASIDE_PREFIX, lt: prefixEnd(ASIDE_PREFIX) })) this.setAsideCount++
         const batch = await db.get(BATCH_KEY)
         if (batch != null) {
           this.batch = parse(batchSchema, batch, 'the batch record')
@@ -285,6 +311,7 @@ export class ReceiptStore {
       await db.close()
       this.batch = undefined
       this.sealing.clear()
+      this.setAsideCount = 0
       throw err
     }
     this.db = db
@@ -301,6 +328,7 @@ export class ReceiptStore {
     await db.close()
     this.batch = undefined
     this.sealing.clear()
+    this.setAsideCount = 0
   }
 
   /** The highest seq ever appended (0 for a new store): a restarted node continues from the next one. */
@@ -310,7 +338,7 @@ export class ReceiptStore {
   }
 
   queued (): QueueStats {
-    return { count: this.meta.count, bytes: this.meta.bytes, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected }
+    return { count: this.meta.count, bytes: this.meta.bytes, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount }
   }
 
   /**
@@ -348,9 +376,9 @@ export class ReceiptStore {
       }
       const ids = receipts.map(r => r.id)
       if (new Set(ids).size !== ids.length) throw new DuplicateReceiptError('the same receipt is given twice')
-      const found = await db.getMany(ids.flatMap(id => [`id/${id}`, `sealed/${id}`]))
+      const found = await db.getMany(ids.flatMap(id => [`id/${id}`, `sealed/${id}`, `${ASIDE_PREFIX}${id}`]))
       const taken = found.findIndex(v => v != null)
-      if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 2)] as string} is already ${taken % 2 === 0 ? 'queued' : 'sealed'}`)
+      if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
       const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
       await db.batch([
         ...receipts.flatMap((receipt, i) => [
@@ -363,20 +391,26 @@ export class ReceiptStore {
     })
   }
 
-  /** The oldest receipts not yet sealed nor in the batch being sealed, in seq order, up to `max` (and `maxBytes`, though always one). Nothing is removed. */
-  async take (max: number, options: { maxBytes?: number } = {}): Promise<QueuedReceipt[]> {
+  /**
+   * The oldest receipts not yet sealed nor in the batch being sealed, in seq
+   * order, up to `max` and while their `cost` (the record's size unless
+   * given) adds up to at most `maxBytes`, though always one. Nothing is removed.
+   */
+  async take (max: number, options: { maxBytes?: number, cost?: (receipt: QueuedReceipt, recordBytes: number) => number } = {}): Promise<QueuedReceipt[]> {
     const db = this.open()
     const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
+    const cost = options.cost ?? ((_, recordBytes) => recordBytes)
     const out: QueuedReceipt[] = []
     if (limit === 0) return out
     let bytes = 0
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
       const receipt = decodeQueued(BigInt(key.slice(2)), value)
       if (this.sealing.has(receipt.id)) continue
-      if (out.length > 0 && bytes + value.byteLength > maxBytes) break
+      const size = cost(receipt, value.byteLength)
+      if (out.length > 0 && bytes + size > maxBytes) break
       out.push(receipt)
-      bytes += value.byteLength
+      bytes += size
       if (out.length >= limit) break
     }
     return out
@@ -388,7 +422,7 @@ export class ReceiptStore {
    * finishes this batch rather than sealing its receipts again. At most one
    * batch at a time. Returns the batch ID (its root).
    */
-  async beginBatch (batch: { receipts: QueuedReceipt[], root: string, bundleBytesHash: string, includeTensors?: boolean }): Promise<string> {
+  async beginBatch (batch: { receipts: QueuedReceipt[], root: string, bundleBytesHash: string, includeTensors?: boolean, leftOut?: bigint[] }): Promise<string> {
     const n = batch.receipts.length
     if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ReceiptBatchError(`a batch holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
     if (!RECEIPT_ID.test(batch.root) || !RECEIPT_ID.test(batch.bundleBytesHash)) throw new ReceiptBatchError('root and bundleBytesHash are 64 lowercase hex digits')
@@ -403,11 +437,15 @@ export class ReceiptStore {
         ids.add(receipt.id)
       })
       if (ids.size !== n) throw new ReceiptBatchError('a batch holds each receipt once')
+      const seqs = new Set(batch.receipts.map(r => r.seq))
+      const leftOut = batch.leftOut ?? []
+      if (leftOut.some(seq => !seqs.has(seq))) throw new ReceiptBatchError('leftOut names a receipt the batch does not hold')
       const record: BatchRecord = {
         root: batch.root,
         bundleBytesHash: batch.bundleBytesHash,
         includeTensors: batch.includeTensors ?? true,
         seqs: batch.receipts.map(r => r.seq.toString()),
+        ...(leftOut.length > 0 ? { leftOut: leftOut.map(seq => seq.toString()) } : {}),
         startedAt: Date.now()
       }
       await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
@@ -434,6 +472,7 @@ export class ReceiptStore {
       bundleBytesHash: batch.bundleBytesHash,
       includeTensors: batch.includeTensors,
       receipts,
+      leftOut: (batch.leftOut ?? []).map(seq => BigInt(seq)),
       ...(batch.bundleBlobId != null ? { bundleBlobId: batch.bundleBlobId } : {}),
       startedAt: batch.startedAt
     }
@@ -449,6 +488,55 @@ export class ReceiptStore {
       const record: BatchRecord = { ...batch, bundleBlobId }
       await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
       this.batch = record
+    })
+  }
+
+  /**
+   * Forgets the batch being sealed, whose bundle Walrus refused for good (so
+   * it was never stored nor anchored): its receipts stay queued, free to go
+   * in other batches.
+   */
+  async abandonBatch (batchId: string): Promise<void> {
+    await this.exclusive(async db => {
+      const batch = this.currentBatch(batchId)
+      if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}: it can only be finished`)
+      await db.batch([{ type: 'del', key: BATCH_KEY }], { sync: true })
+      this.batch = undefined
+      this.sealing = new Set()
+    })
+  }
+
+  /**
+   * Takes the receipts of the batch being sealed out of the queue, in one
+   * write with the batch record, and keeps each under `aside/` with the
+   * reason (tensors dropped): Walrus refused them for good, and they must
+   * neither block the queue nor be lost.
+   */
+  async setAside (batchId: string, reason: string): Promise<void> {
+    await this.exclusive(async db => {
+      const batch = this.currentBatch(batchId)
+      if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}: it can only be finished`)
+      const seqs = batch.seqs.map(s => BigInt(s))
+      const values = await db.getMany(seqs.map(seqKey))
+      const ops: Op[] = [{ type: 'del', key: BATCH_KEY }]
+      const at = Date.now()
+      let bytes = 0
+      values.forEach((value, index) => {
+        const seq = seqs[index] as bigint
+        if (value == null) throw new ReceiptStoreError(`receipt ${seq} of batch ${batchId} is not queued: the receipt store is damaged`)
+        const receipt = decodeQueued(seq, value)
+        bytes += value.byteLength
+        ops.push({ type: 'del', key: seqKey(seq) })
+        ops.push({ type: 'del', key: `id/${receipt.id}` })
+        ops.push({ type: 'put', key: `${ASIDE_PREFIX}${receipt.id}`, value: json({ seq: seq.toString(), reason: reason.slice(0, MAX_REASON_CHARS), at, receipt: Buffer.from(receipt.bytes).toString('base64') }) })
+      })
+      const meta: Meta = { ...this.meta, count: this.meta.count - seqs.length, bytes: this.meta.bytes - bytes }
+      ops.push({ type: 'put', key: META_KEY, value: json(meta) })
+      await db.batch(ops, { sync: true })
+      this.meta = meta
+      this.batch = undefined
+      this.sealing = new Set()
+      this.setAsideCount += seqs.length
     })
   }
 
@@ -502,7 +590,11 @@ export class ReceiptStore {
   private async lookup (receiptId: string, again: boolean): Promise<StoredReceipt | undefined> {
     const db = this.open()
     if (!RECEIPT_ID.test(receiptId)) return undefined
-    const [queued, sealed] = await db.getMany([`id/${receiptId}`, `sealed/${receiptId}`])
+    const [queued, sealed, aside] = await db.getMany([`id/${receiptId}`, `sealed/${receiptId}`, `${ASIDE_PREFIX}${receiptId}`])
+    if (aside != null) {
+      const record = parse(asideSchema, aside, `the set-aside record of ${receiptId}`)
+      return { state: 'aside', receipt: new Uint8Array(Buffer.from(record.receipt, 'base64')), aside: { seq: BigInt(record.seq), reason: record.reason, at: record.at } }
+    }
     if (sealed != null) {
       const { bundleBlobId, index } = parse(sealedSchema, sealed, `the sealed record of ${receiptId}`)
       const [bundle, receiptsValue] = await db.getMany([`bundle/${bundleBlobId}`, `bundle-receipts/${bundleBlobId}`])
@@ -523,7 +615,7 @@ export class ReceiptStore {
     if (queued == null) return undefined
     const seq = BigInt(decoder.decode(queued))
     const value = await db.get(seqKey(seq))
-    // Sealed between the two reads: the sealed record is there now.
+    // Sealed or set aside between the two reads: its record is there now.
     if (value == null) return again ? this.lookup(receiptId, false) : undefined
     return { state: this.sealing.has(receiptId) ? 'sealing' : 'queued', receipt: decodeQueued(seq, value).bytes }
   }

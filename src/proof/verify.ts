@@ -42,6 +42,12 @@ export interface VerifyProofDeps {
   walrus: Pick<WalrusStore, 'readRange' | 'getToFile'>
   /** Runs the model on canonical inputs (TensorSet bytes) and returns the canonical outputs. */
   reexecute?: (args: { modelBlobId: string, inputs: Uint8Array, signal?: AbortSignal }) => Promise<Uint8Array>
+  /**
+   * The run's inputs (canonical TensorSet bytes) from whoever holds them, such
+   * as the client that made the request: re-execution uses them when the
+   * bundle left the receipt's tensors out. They must hash to the receipt's inputsHash.
+   */
+  inputs?: Uint8Array
   signal?: AbortSignal
 }
 
@@ -106,7 +112,7 @@ export async function verifyProof (proof: ReceiptProof, deps: VerifyProofDeps): 
   if (deps.reexecute != null) {
     checks.reexecution = bundle.contents == null || !bundleHoldsReceipt.ok
       ? skipped('the bundle does not hold this receipt')
-      : await checkReexecution(p, receipt, bundle.contents, deps.reexecute, signal)
+      : await checkReexecution(p, receipt, bundle.contents, deps.reexecute, deps.inputs, signal)
   }
   return result(checks)
 }
@@ -204,16 +210,21 @@ function checkBundle (proof: ReceiptProof, info: SignedReceiptInfo, bundle: Bund
   return root === proof.root ? OK : fail(`the bundle's receipts give root ${root}, not ${proof.root}`)
 }
 
-async function checkReexecution (proof: ReceiptProof, info: SignedReceiptInfo, bundle: BundleContents, reexecute: NonNullable<VerifyProofDeps['reexecute']>, signal?: AbortSignal): Promise<ProofCheck> {
+async function checkReexecution (proof: ReceiptProof, info: SignedReceiptInfo, bundle: BundleContents, reexecute: NonNullable<VerifyProofDeps['reexecute']>, given: Uint8Array | undefined, signal?: AbortSignal): Promise<ProofCheck> {
   const { inputsHash, outputsHash, modelBlobId } = info.receipt
-  const inputs = bundle.inputs[proof.index] as Uint8Array
+  let inputs = bundle.inputs[proof.index] as Uint8Array
+  let source = 'the bundle\'s inputs for this receipt'
   const stored = bundle.outputs[proof.index] as Uint8Array
   // An empty entry means the tensors were left out, unless the run really had none (the hash of the empty set).
   if (inputs.byteLength === 0 && !sameBytes(inputsHash, EMPTY_SET_HASH)) {
-    return fail('the bundle holds no tensors for this receipt (its node left them out), so the run cannot be re-executed')
+    if (given == null) {
+      return fail('the bundle leaves this receipt\'s tensors out (too large for a bundle, or its node keeps none), so the run can be re-executed only with its inputs given (herd proof verify --inputs FILE)')
+    }
+    inputs = given
+    source = 'the inputs given'
   }
   const inputsHex = toHex(hashTensorSet(inputs))
-  if (inputsHex !== toHex(inputsHash)) return fail(`the bundle's inputs for this receipt hash to ${inputsHex}; the receipt says ${toHex(inputsHash)}`)
+  if (inputsHex !== toHex(inputsHash)) return fail(`${source} hash to ${inputsHex}; the receipt says ${toHex(inputsHash)}`)
   let outputs: Uint8Array
   try {
     outputs = await reexecute({ modelBlobId, inputs, ...(signal != null ? { signal } : {}) })

@@ -27,6 +27,18 @@ export class WalrusRequestError extends WalrusError {
   }
 }
 
+/**
+ * Statuses by which a publisher refuses one blob: its size (413), its
+ * content (451 FORBIDDEN_BLOB) or the request made for it (400). Sending the
+ * same bytes again gets the same answer, while other blobs may pass. Other
+ * 4xx (401, 403, 404, 405...) refuse every write: a wrong URL or credentials.
+ */
+const BLOB_REFUSALS = new Set([400, 413, 451])
+
+export function isBlobRefusal (err: unknown): err is WalrusRequestError {
+  return err instanceof WalrusRequestError && BLOB_REFUSALS.has(err.status)
+}
+
 export class BlobNotFoundError extends WalrusRequestError {
   override name = 'BlobNotFoundError'
 }

@@ -11,10 +11,13 @@ import type { HerdNode } from '../../src/node.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
 import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
-function input (seed: number): ort.Tensor {
-  const data = new Float32Array(2 * 16)
+/** A bundle budget the small runs fit (4 of them, tensors and all) and a batch of 64 rows does not. */
+const BUNDLE_BUDGET = 4096
+
+function input (seed: number, rows = 2): ort.Tensor {
+  const data = new Float32Array(rows * 16)
   for (let i = 0; i < data.length; i++) data[i] = Math.cos(seed * 7 + i)
-  return new ort.Tensor('float32', data, [2, 16])
+  return new ort.Tensor('float32', data, [rows, 16])
 }
 
 async function post (url: string, body: unknown): Promise<{ status: number, json: any }> {
@@ -33,7 +36,7 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
     dir = await tempDir()
     devnet = await startDevnet(join(dir.path, 'devnet'))
     await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 11 }), { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 4, intervalMs: 500 } })
+    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 4, intervalMs: 500, maxBundleBytes: BUNDLE_BUDGET } })
     api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
     await api.start()
   })
@@ -60,7 +63,9 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
     }, 30_000, 100)
     const anchors = await node.ledger.listAnchors(node.key.toSuiAddress())
     assert.deepEqual(anchors.map(a => a.count).sort(), [1, 4], 'one batch of 4 by count, one of 1 by time')
-    assert.equal(node.status().proofs.queued, 0)
+    const status = node.status().proofs
+    assert.equal(status.queued, 0)
+    assert.deepEqual([status.refused, status.setAside, status.bundleBudget], [0, 0, BUNDLE_BUDGET], 'nothing refused, nothing set aside')
   })
 
   it('herd proof verify accepts a real proof, with and without re-execution', async () => {
@@ -73,6 +78,32 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
     const again = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute'])
     assert.equal(again.code, 0, again.stdout + again.stderr)
     assert.equal(JSON.parse(again.stdout).checks.reexecution.ok, true)
+  })
+
+  it('seals a receipt whose tensors are over the bundle budget without them; herd proof verify re-executes it from --inputs', async () => {
+    const x = input(9, 64)
+    const { status, json } = await post(`${api.url}/v1/infer`, { model: 'mlp', inputs: tensorsToJson({ x }) })
+    assert.equal(status, 200, JSON.stringify(json))
+    const id = json.receipt.id as string
+    await waitFor('the receipt to be sealed', async () => (await request(`${api.url}/v1/proofs/${id}`)).statusCode === 200, 30_000, 100)
+    const plain = await runCli(['proof', 'verify', id, '--api', api.url])
+    assert.equal(plain.code, 0, plain.stdout + plain.stderr)
+    const without = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute'])
+    assert.equal(without.code, 1, without.stdout + without.stderr)
+    const result = JSON.parse(without.stdout)
+    assert.equal(result.checks.bundleHoldsReceipt.ok, true)
+    assert.equal(result.checks.reexecution.ok, false)
+    assert.match(result.checks.reexecution.reason, /--inputs/)
+    const inputsFile = join(dir.path, 'inputs.json')
+    await writeFile(inputsFile, JSON.stringify(tensorsToJson({ x })))
+    const given = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute', '--inputs', inputsFile])
+    assert.equal(given.code, 0, given.stdout + given.stderr)
+    assert.equal(JSON.parse(given.stdout).checks.reexecution.ok, true)
+    const otherFile = join(dir.path, 'other-inputs.json')
+    await writeFile(otherFile, JSON.stringify(tensorsToJson({ x: input(10, 64) })))
+    const other = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute', '--inputs', otherFile])
+    assert.equal(other.code, 1)
+    assert.match(JSON.parse(other.stdout).checks.reexecution.reason, /inputs given hash to/)
   })
 
   it('catches a tampered proof file, saying which check failed', async () => {

@@ -4,7 +4,8 @@
  * seals them with a local ledger and a Walrus over HTTP, and kills itself
  * with SIGKILL when the batcher reaches a named step for the nth time.
  *
- * argv[2]: JSON { storeDir, ledgerDir, tmpDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at } }
+ * argv[2]: JSON { storeDir, ledgerDir, tmpDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at }, big?: { every, tensorBytes } }
+ * (with `big`, every `every`th receipt from seq 1 carries `tensorBytes` of tensors instead of 32).
  * stdout: one JSON line per durable receipt { acked, seq }, then { done: true, queued }.
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -24,6 +25,7 @@ interface ChildConfig {
   count: number
   batchSize: number
   kill?: { step: BatcherStep, at: number }
+  big?: { every: number, tensorBytes: number }
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig
@@ -57,7 +59,8 @@ batcher.start()
 for (let i = 0; i < config.count; i++) {
   const seq = store.lastSeq() + 1n
   const { id, bytes } = fakeReceipt(seq)
-  await store.append({ id, seq, bytes, inputs: randomBytes(16), outputs: randomBytes(16) })
+  const half = config.big != null && seq % BigInt(config.big.every) === 1n ? config.big.tensorBytes / 2 : 16
+  await store.append({ id, seq, bytes, inputs: randomBytes(half), outputs: randomBytes(half) })
   // Pipes are written synchronously on Linux: a printed receipt is one the parent may count on.
   process.stdout.write(`${JSON.stringify({ acked: id, seq: seq.toString() })}\n`)
   batcher.notify()

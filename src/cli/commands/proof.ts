@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { MAX_INFER_BODY_BYTES } from '../../api/infer-route.js'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { parseProof, type ReceiptProof } from '../../proof/proof.js'
 import { RECEIPT_ID } from '../../proof/receipt.js'
@@ -17,6 +18,7 @@ interface VerifyOptions extends NetworkOptions {
   ledger?: string
   walrus?: string
   reexecute?: boolean
+  inputs?: string
 }
 
 
@@ -48,6 +50,19 @@ async function loadProof (ref: string, api: string, headers: Record<string, stri
   return parseProof(json)
 }
 
+/** A run's inputs from a JSON file of tensors, in canonical form: re-execution posts them to /v1/infer, so its body limit applies. */
+async function loadInputs (path: string): Promise<Uint8Array> {
+  const file = await stat(path).catch((err: Error) => { throw new Error(`cannot read inputs file ${path}: ${err.message}`) })
+  if (!file.isFile() || file.size > MAX_INFER_BODY_BYTES) throw new Error(`inputs file ${path} must be a file of at most ${MAX_INFER_BODY_BYTES} bytes`)
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new Error(`inputs file ${path} is not JSON: ${(err as Error).message}`)
+  }
+  return canonicalTensors(tensorsFromJson(json))
+}
+
 export function proofCommand (program: Command): void {
   const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
   networkOptions(proof.command('verify'))
@@ -58,8 +73,11 @@ export function proofCommand (program: Command): void {
     .option('--ledger <url>', 'the ledger (default: the node\'s own, from its /status; else $HERD_LEDGER or the devnet\'s)', httpUrl)
     .option('--walrus <url>', 'a Walrus aggregator (default: the node\'s, from its /status; else $HERD_WALRUS or the devnet\'s)', httpUrl)
     .option('--reexecute', 'also fetch the model through the mesh (the node at --api), rerun the inputs and compare the outputs')
+    .option('--inputs <file>', 'with --reexecute: the run\'s inputs as JSON tensors (as POST /v1/infer takes them), for a receipt whose bundle left its tensors out')
     .action(async (ref: string, options: VerifyOptions) => {
       const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+      if (options.inputs != null && options.reexecute !== true) throw new Error('--inputs is for --reexecute: give both')
+      const inputs = options.inputs != null ? await loadInputs(options.inputs) : undefined
       const headers = apiHeaders(options)
       const proof = await loadProof(ref, api, headers)
       // Where the node points is where the proof should be checked, unless told otherwise.
@@ -78,6 +96,7 @@ export function proofCommand (program: Command): void {
         const result = await verifyProof(proof, {
           ledger,
           walrus,
+          ...(inputs != null ? { inputs } : {}),
           ...(options.reexecute === true
             ? {
                 reexecute: async ({ modelBlobId, inputs }) => {
