@@ -92,11 +92,14 @@ interface ChunkRequest {
 const BUSY_BACKOFF_MS = 500
 const MAX_BUSY_BACKOFF_MS = 8_000
 /**
- * A chunk in flight this long, or twice as long as requests here usually
- * take, may be asked of a second source that has nothing else to do (the
- * end game): one silent or slow source cannot hold the last chunks.
+ * A chunk in flight this long, or as long as requests here usually take, may
+ * be asked of a second source that has nothing else to do and has delivered
+ * more of late (the end game): one silent or slow source cannot hold the
+ * last chunks.
  */
 const HEDGE_FLOOR_MS = 100
+/** At most this many requests for one chunk at once: the end game's duplicates stay bounded. */
+const MAX_REQUESTS_PER_CHUNK = 3
 /** Weight of the newest request in the typical request time. */
 const REQUEST_MS_WEIGHT = 0.3
 
@@ -118,7 +121,7 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
-  /** Requests in flight for each chunk: one, or two once hedged. */
+  /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
   private readonly landed = new Set<number>()
@@ -254,15 +257,21 @@ export class Download {
     return !this.partial.has(index) && !this.inflight.has(index)
   }
 
-  /** In flight to one other source for longer than requests here usually take: worth asking `source` too. */
+  /**
+   * In flight for as long as requests here usually take, only to sources
+   * that have delivered less of late than `source`: worth asking `source` too.
+   * A source that never delivered (a liar, silent or BUSY) is never asked
+   * second, and a trickling one asked second does not stop a third.
+   */
   private hedgeable (source: Source, index: number, now: number): boolean {
     if (this.partial.has(index) || this.landed.has(index)) return false
     const requests = this.inflight.get(index)
-    if (requests?.length !== 1) return false
-    const [request] = requests as [ChunkRequest]
-    const after = Math.max(HEDGE_FLOOR_MS, 2 * (this.typicalRequestMs ?? this.context.tuning.paceWindowMs / 2))
+    if (requests == null || requests.length >= MAX_REQUESTS_PER_CHUNK) return false
+    const mine = source.delivered.recent(now)
     // A Walrus read is not hedged: it fails over by itself, and its pace is the yardstick.
-    return request.source != null && request.source !== source && now - request.startedAt >= after
+    if (!requests.every(r => r.source != null && r.source !== source && r.source.delivered.recent(now) < mine)) return false
+    const latest = Math.max(...requests.map(r => r.startedAt))
+    return now - latest >= Math.max(HEDGE_FLOOR_MS, this.typicalRequestMs ?? 0)
   }
 
   /** A run of at most `limit` chunks the source holds and `pick` accepts, starting where this peer's share of the blob begins. */
