@@ -78,6 +78,8 @@ interface Source {
   /** Since when this source has been asked for chunks without a break: its pace is judged over the window after it. */
   demandSince?: number
   delivered: DeliveryWindow
+  /** When its last chunk arrived. */
+  lastDeliveryAt?: number
   /** Ends this source's requests when it is dropped. */
   abort: AbortController
 }
@@ -92,10 +94,10 @@ interface ChunkRequest {
 const BUSY_BACKOFF_MS = 500
 const MAX_BUSY_BACKOFF_MS = 8_000
 /**
- * A chunk in flight this long, or as long as requests here usually take, may
- * be asked of a second source that has nothing else to do and has delivered
- * more of late (the end game): one silent or slow source cannot hold the
- * last chunks.
+ * A chunk in flight to a source that has sent nothing for this long, or for
+ * as long as requests here usually take, may be asked of a second source that
+ * has nothing else to do and has delivered more of late (the end game): one
+ * silent or slow source cannot hold the last chunks.
  */
 const HEDGE_FLOOR_MS = 100
 /** At most this many requests for one chunk at once: the end game's duplicates stay bounded. */
@@ -258,20 +260,24 @@ export class Download {
   }
 
   /**
-   * In flight for as long as requests here usually take, only to sources
-   * that have delivered less of late than `source`: worth asking `source` too.
-   * A source that never delivered (a liar, silent or BUSY) is never asked
-   * second, and a trickling one asked second does not stop a third.
+   * In flight only to sources that have sent nothing for as long as a
+   * request here usually takes (since they were asked, or since their last
+   * chunk) and that delivered less of late than `source`: worth asking
+   * `source` too. A source that is sending, however many requests it has
+   * queued, is left to finish them; a source that never delivered (a liar,
+   * silent or BUSY) is never asked second, and a trickling one asked second
+   * does not stop a third.
    */
   private hedgeable (source: Source, index: number, now: number): boolean {
     if (this.partial.has(index) || this.landed.has(index)) return false
     const requests = this.inflight.get(index)
     if (requests == null || requests.length >= MAX_REQUESTS_PER_CHUNK) return false
     const mine = source.delivered.recent(now)
+    const after = Math.max(HEDGE_FLOOR_MS, this.typicalRequestMs ?? 0)
     // A Walrus read is not hedged: it fails over by itself, and its pace is the yardstick.
-    if (!requests.every(r => r.source != null && r.source !== source && r.source.delivered.recent(now) < mine)) return false
-    const latest = Math.max(...requests.map(r => r.startedAt))
-    return now - latest >= Math.max(HEDGE_FLOOR_MS, this.typicalRequestMs ?? 0)
+    return requests.every(r => r.source != null && r.source !== source &&
+      now - Math.max(r.startedAt, r.source.lastDeliveryAt ?? 0) >= after &&
+      r.source.delivered.recent(now) < mine)
   }
 
   /** A run of at most `limit` chunks the source holds and `pick` accepts, starting where this peer's share of the blob begins. */
@@ -366,6 +372,7 @@ export class Download {
             // The other source of a hedged chunk was quicker: nothing to write, but this one did deliver.
             received.add(index)
             source.delivered.add(data.byteLength, Date.now())
+            source.lastDeliveryAt = Date.now()
             return
           }
           this.landed.add(index)
@@ -382,6 +389,7 @@ export class Download {
           }
           received.add(index)
           source.delivered.add(data.byteLength, Date.now())
+          source.lastDeliveryAt = Date.now()
           this.gained(index, data.byteLength, 'peer', id)
         }, { signal })
         const ms = Date.now() - now
