@@ -54,6 +54,8 @@ export interface DownloadContext {
   /** The pace of Walrus reads seen by this node, shared by its downloads. */
   walrusPace: WalrusPace
   providers: () => Provider[]
+  /** Peers gossip says are downloading this blob, believed or not: the Walrus readers, ranked alike by every node. */
+  downloading: () => string[]
   /** Extra holders found outside gossip (the DHT). */
   extraHolders: Set<string>
   tuning: DownloadTuning
@@ -123,6 +125,8 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
+  /** Peers whose requests failed (gone, reset): no longer counted among the Walrus readers. */
+  private readonly gone = new Set<string>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -131,8 +135,12 @@ export class Download {
   /** Ends every request still in flight once the blob is whole (a hedged loser, a silent peer). */
   private readonly finished = new AbortController()
   private typicalRequestMs?: number
-  /** Bytes gained from any source over the last pace window: the yardstick a stalled source is held to. */
-  private readonly gainedWindow: DeliveryWindow
+  /**
+   * Bytes gained from peers over the last pace window: what shows a stalled
+   * source up. Not Walrus's: this node's own share of the reads arrives
+   * whatever its peers do.
+   */
+  private readonly fromPeers: DeliveryWindow
   private walrusInFlight = 0
   private walrusFaults = 0
   private lastProgressAt = Date.now()
@@ -143,7 +151,7 @@ export class Download {
     this.description = description
     this.partial = partial
     this.context = context
-    this.gainedWindow = new DeliveryWindow(context.tuning.paceWindowMs)
+    this.fromPeers = new DeliveryWindow(context.tuning.paceWindowMs)
   }
 
   private get chunksPerRequest (): number {
@@ -302,11 +310,14 @@ export class Download {
     const now = Date.now()
     const { tuning, walrusPace, scores } = this.context
     const minimum = walrusPace.minimum(tuning.minSourceBytesPerSec)
+    const asked = [...this.sources.values()].filter(s => s.demandSince != null).length
     for (const source of [...this.sources.values()]) {
       const verdict = paceVerdict({
         demandSince: source.demandSince,
+        holder: source.holder,
         source: source.delivered,
-        download: this.gainedWindow,
+        download: this.fromPeers,
+        otherSources: asked - (source.demandSince != null ? 1 : 0),
         minBytesPerSec: minimum,
         chunkBytes: this.partial.chunkSize,
         windowMs: tuning.paceWindowMs,
@@ -314,14 +325,17 @@ export class Download {
       })
       if (verdict === 'on-pace') continue
       const id = source.peerId.toString()
-      const asked = now - (source.demandSince ?? now)
-      if (verdict === 'silent') {
-        scores.silent(id, `asked for chunks of ${this.description.blobId} for ${asked} ms, sent none`)
+      const askedMs = now - (source.demandSince ?? now)
+      if (verdict === 'silent' && source.holder) {
+        scores.silent(id, `announced ${this.description.blobId}, asked for its chunks for ${askedMs} ms, sent none`)
+      } else if (verdict === 'silent') {
+        // A peer still downloading may be starved itself: it costs what a failed request does.
+        scores.failure(id, `asked for chunks of ${this.description.blobId} it said it held, for ${askedMs} ms, sent none`)
       } else {
         const pace = Math.round(source.delivered.recent(now) * 1000 / tuning.paceWindowMs)
         scores.slow(id, `sent chunks of ${this.description.blobId} at ${pace} B/s, under the least pace of ${Math.round(minimum)} B/s`)
       }
-      this.drop(source, `${verdict} for ${asked} ms`)
+      this.drop(source, `${verdict} for ${askedMs} ms`)
     }
   }
 
@@ -434,7 +448,8 @@ export class Download {
 
   /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
   private downloaders (): string[] {
-    const fetching = this.context.providers().filter(p => p.state === 'fetching' && !this.excluded.has(p.peerId)).map(p => p.peerId)
+    // Every node must compute the same order: a peer left out here only for its pace (or its score) is still a reader elsewhere.
+    const fetching = this.context.downloading().filter(id => !this.gone.has(id))
     return downloaderOrder(this.context.selfId, fetching)
   }
 
@@ -511,7 +526,7 @@ export class Download {
 
   private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string): void {
     this.lastProgressAt = Date.now()
-    this.gainedWindow.add(bytes, this.lastProgressAt)
+    if (source === 'peer') this.fromPeers.add(bytes, this.lastProgressAt)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({
@@ -530,6 +545,7 @@ export class Download {
     if (this.context.signal.aborted) return
     const id = source.peerId.toString()
     this.context.scores.failure(id, reason)
+    this.gone.add(id)
     log('peer %s: %s', id, reason)
     // A peer that fails here (gone, overloaded) is left out of this download; others and Walrus cover for it.
     this.drop(source, reason)

@@ -152,6 +152,7 @@ export class Fetcher extends EventTarget {
       scores: components.scores,
       walrusPace: this.walrusPace,
       providers: () => this.believed(blobId),
+      downloading: () => components.providers.providers(blobId).filter(p => p.state === 'fetching').map(p => p.peerId),
       extraHolders,
       tuning: this.tuning,
       announcedAt,

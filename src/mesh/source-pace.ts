@@ -64,21 +64,31 @@ export class DeliveryWindow {
 export type PaceVerdict = 'on-pace' | 'silent' | 'slow'
 
 /**
- * With no chunk from anyone else either, the machine or the network is the
- * bottleneck, not the source: it is judged only after this many windows.
+ * With no chunk from any other peer either, the download is waiting on its
+ * claimed chunks alone (Walrus held back by them): the source is judged after
+ * this many windows even though nobody has shown it up.
  */
 export const IDLE_JUDGEMENT_WINDOWS = 3
 
 export interface PaceJudgement {
   /** Since when the source has been asked for chunks without a break. */
   demandSince: number | undefined
+  /**
+   * Whether it claims the whole blob. A peer still downloading shows what it
+   * holds in fresh HAVE answers and may be starved itself (in a cold swarm on
+   * a loaded machine every downloader trickles): it is judged only when the
+   * download is blocked on it, and the end game takes its slow chunks.
+   */
+  holder: boolean
   /** What the source delivered. */
   source: DeliveryWindow
-  /** What the whole download gained, this source included. */
+  /** What the whole download gained from peers, this source included. */
   download: DeliveryWindow
+  /** Other sources being asked for chunks now. */
+  otherSources: number
   /** The least pace a source must keep, bytes a second. */
   minBytesPerSec: number
-  /** Bytes of one chunk: others delivering less than two in a window have not shown the source up. */
+  /** Bytes of one chunk. */
   chunkBytes: number
   windowMs: number
   now: number
@@ -87,16 +97,18 @@ export interface PaceJudgement {
 /**
  * The verdict on a source after a whole window of demand: silent (nothing
  * ever delivered) or slow (under the least pace over the window), but only
- * when others delivered meanwhile what it did not (at least two chunks, and
- * four times its bytes), or after IDLE_JUDGEMENT_WINDOWS, when nothing else
- * could: one chunk from another trickling source shows up nobody.
+ * when it claims the whole blob and the other sources, on average, delivered
+ * meanwhile two whole chunks and four times what it did; or, when no other
+ * peer delivered anything, after IDLE_JUDGEMENT_WINDOWS. On a loaded machine every source is slow and none
+ * is to blame: an average other source shows nobody up.
  */
 export function paceVerdict (j: PaceJudgement): PaceVerdict {
   if (j.demandSince == null || j.now - j.demandSince < j.windowMs) return 'on-pace'
   const recent = j.source.recent(j.now)
   if (recent * 1000 / j.windowMs >= j.minBytesPerSec) return 'on-pace'
-  const others = j.download.recent(j.now) - recent
-  const shownUp = others >= Math.max(2 * j.chunkBytes, 4 * recent)
-  if (!shownUp && j.now - j.demandSince < IDLE_JUDGEMENT_WINDOWS * j.windowMs) return 'on-pace'
+  const others = Math.max(0, j.download.recent(j.now) - recent)
+  const shownUp = j.holder && others / Math.max(1, j.otherSources) >= Math.max(2 * j.chunkBytes, 4 * recent)
+  const blocked = others === 0 && j.now - j.demandSince >= IDLE_JUDGEMENT_WINDOWS * j.windowMs
+  if (!shownUp && !blocked) return 'on-pace'
   return j.source.total === 0 ? 'silent' : 'slow'
 }

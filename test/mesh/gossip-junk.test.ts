@@ -3,8 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
-import { CACHE_TOPIC } from '../../src/mesh/constants.js'
+import { decodeAnnouncement, digestOf, encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { randomBytes } from 'node:crypto'
+import { CACHE_TOPIC, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES } from '../../src/mesh/constants.js'
 import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { CacheAnnouncement } from '../../src/mesh/pb/announcement.js'
 import { DISTRUST_THRESHOLD, PeerScores, REJECTED_MESSAGE_PENALTY, SCORE_HALF_LIFE_MS } from '../../src/mesh/peer-scores.js'
@@ -67,6 +69,21 @@ describe('gossip junk is punished', () => {
       await junk.stop()
       await stopNodes(nodes)
     }
+  })
+
+  it('a digest that claims more blobs than its count, or too many, is refused; an honest one passes', () => {
+    const ids = Array.from({ length: 1_000 }, () => blobIdFromBytes(new Uint8Array(randomBytes(32))))
+    const base = { seq: 1n, time: Date.now(), added: [], dropped: [], fetching: [] }
+    const honest = decodeAnnouncement(encodeAnnouncement({ ...base, digest: digestOf(ids) }))
+    assert.equal(honest.digest?.count, 1_000)
+    assert.ok(ids.every(id => honest.digest?.filter.has(id)))
+    const full = new Uint8Array(MAX_DIGEST_FILTER_BYTES).fill(0xff)
+    assert.throws(() => decodeAnnouncement(encodeAnnouncement({ ...base, digest: { count: 1, bits: full.byteLength * 8, hashes: 8, filter: full } })), { name: 'MeshProtocolError' })
+    // Claiming a large count does not make a full filter believable: past MAX_DIGEST_COUNT nothing is.
+    assert.throws(() => decodeAnnouncement(encodeAnnouncement({ ...base, digest: { count: MAX_DIGEST_COUNT + 1, bits: full.byteLength * 8, hashes: 1, filter: full } })), { name: 'MeshProtocolError' })
+    // A thousand blobs' worth of bits set, announced as ten.
+    const padded = digestOf(ids)
+    assert.throws(() => decodeAnnouncement(encodeAnnouncement({ ...base, digest: { ...padded, count: 10 } })), { name: 'MeshProtocolError' })
   })
 
   it('herd stops believing a peer past the rejection bound, and believes it again once its score has decayed', () => {
