@@ -37,7 +37,9 @@
  *   is larger than the quota, is used and not kept.
  *
  * Not modelled: forwarding inference to a holder (src/inference/routing.ts),
- * upload contention at a holder, DHT lookups, Bloom digest false positives.
+ * upload contention at a holder, DHT lookups, Bloom digest false positives,
+ * hostile or trickling peers (every peer here is honest and keeps its pace,
+ * so the fetcher's pace window and end game in src/mesh/download.ts never act).
  *
  * `noMesh` is the same caches with every miss going to Walrus (no peers, no
  * coordination).

@@ -158,7 +158,9 @@ const nodeConfigFields = z.strictObject({
     coordinationMs: z.number().int().min(0).max(60_000).optional(),
     stallMs: z.number().int().min(100).max(600_000).optional(),
     maxWalrusFaults: z.number().int().min(1).max(1000).optional(),
-    hashesHedgeMs: z.number().int().min(0).max(60_000).optional()
+    hashesHedgeMs: z.number().int().min(0).max(60_000).optional(),
+    paceWindowMs: z.number().int().min(100).max(600_000).optional(),
+    minSourceBytesPerSec: z.number().int().min(1).max(10 * 1024 ** 3).optional()
   }).default({})
 })
 

@@ -56,7 +56,7 @@ export interface NodeStatus {
   cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, openHandles: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }> }
   fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
-  gossip: { published: number, received: number, rejected: number, knownBlobs: number, digests: number }
+  gossip: { published: number, received: number, rejected: number, ignored: number, knownBlobs: number, digests: number }
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
   funds: FundsStatus
@@ -177,6 +177,7 @@ export class HerdNode {
         pubsub: libp2p.services.pubsub,
         peerId: libp2p.peerId,
         providers,
+        scores,
         heldBlobIds: () => cache.entries().map(e => e.blobId),
         load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: runner.stats().sessions })
       }, { digestIntervalMs: config.mesh.digestIntervalMs })
@@ -221,7 +222,7 @@ export class HerdNode {
         },
         fetchBlob: async (blobId, options) => { await fetcherRef.fetch(blobId as BlobId, options) },
         holders: blobId => providers.providers(blobId)
-          .filter(p => p.state === 'holder' && !scores.isBanned(p.peerId))
+          .filter(p => p.state === 'holder' && scores.believes(p.peerId))
           .map(p => ({ peerId: p.peerId, queue: providers.load(p.peerId)?.inferQueue ?? 0, warm: false })),
         rttMs: async (peerId, options) => this.rttMs(peerId, options),
         ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue({ ...run, modelBlobId: run.modelBlobId as BlobId }) } : {}),

@@ -1,9 +1,16 @@
 import { BLOB_ID_BYTES, blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
-import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_FILTER_BYTES } from './constants.js'
+import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES } from './constants.js'
 import { BlobDigest, MAX_DIGEST_HASHES } from './blob-digest.js'
 import { plainBytes } from './bytes.js'
 import { MeshProtocolError } from './errors.js'
 import { CacheAnnouncement, type CacheDigest, type NodeLoad } from './pb/announcement.js'
+
+/**
+ * An honest filter's estimated count strays from its true count by a few
+ * percent; these bounds leave room for that and for nothing like a full filter.
+ */
+const DIGEST_COUNT_SLACK = 1.5
+const DIGEST_COUNT_MARGIN = 16
 
 export interface Announcement {
   seq: bigint
@@ -17,9 +24,11 @@ export interface Announcement {
 
 /** A Bloom filter over blob IDs at about 1% false positives, within the gossip size limit. */
 export function digestOf (blobIds: string[]): CacheDigest {
-  const digest = BlobDigest.forCount(blobIds.length, 0.01, MAX_DIGEST_FILTER_BYTES)
-  for (const id of blobIds) digest.add(id)
-  return { count: blobIds.length, bits: digest.bits, hashes: digest.hashes, filter: plainBytes(digest.filter) }
+  // Past the count peers believe, a digest of some of the cache: the rest is still announced one by one.
+  const ids = blobIds.slice(0, MAX_DIGEST_COUNT)
+  const digest = BlobDigest.forCount(ids.length, 0.01, MAX_DIGEST_FILTER_BYTES)
+  for (const id of ids) digest.add(id)
+  return { count: ids.length, bits: digest.bits, hashes: digest.hashes, filter: plainBytes(digest.filter) }
 }
 
 export function encodeAnnouncement (announcement: Omit<Announcement, 'digest'> & { digest?: CacheDigest }): Uint8Array {
@@ -67,7 +76,12 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
     if (filter.byteLength > MAX_DIGEST_FILTER_BYTES) throw new MeshProtocolError(`digest filter of ${filter.byteLength} bytes is over ${MAX_DIGEST_FILTER_BYTES}`)
     if (bits === 0 || Math.ceil(bits / 8) !== filter.byteLength) throw new MeshProtocolError(`digest says ${bits} bits but carries ${filter.byteLength} bytes`)
     if (hashes < 1 || hashes > MAX_DIGEST_HASHES) throw new MeshProtocolError(`digest uses ${hashes} hashes; from 1 to ${MAX_DIGEST_HASHES} are allowed`)
-    announcement.digest = { filter: new BlobDigest({ bits, hashes, filter }), count }
+    if (count > MAX_DIGEST_COUNT) throw new MeshProtocolError(`digest claims ${count} blobs; at most ${MAX_DIGEST_COUNT} are believed`)
+    const digest = new BlobDigest({ bits, hashes, filter })
+    // A filter fuller than its count explains claims blobs its sender never added (all bits set claims every blob).
+    const estimated = digest.estimatedCount()
+    if (estimated > count * DIGEST_COUNT_SLACK + DIGEST_COUNT_MARGIN) throw new MeshProtocolError(`digest of ${count} blobs has bits set for about ${Number.isFinite(estimated) ? Math.round(estimated) : 'every blob'}`)
+    announcement.digest = { filter: digest, count }
   }
   if (message.load != null) announcement.load = message.load
   return announcement

@@ -5,6 +5,7 @@ import type { BlobId } from '../blob/blob-id.js'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from './announcement-codec.js'
 import { AnnouncementOrder } from './announcement-order.js'
 import { CACHE_TOPIC, DIGEST_INTERVAL_MS, MAX_ANNOUNCED_IDS } from './constants.js'
+import { PeerScores } from './peer-scores.js'
 import type { PeerLoad, ProviderIndex } from './provider-index.js'
 
 const log = logger('herd:mesh:announcer')
@@ -21,6 +22,8 @@ export interface AnnouncerComponents {
   /** Every complete blob the node holds, for the digest. */
   heldBlobIds: () => string[]
   load: () => PeerLoad
+  /** Rejected messages score their signer down; a peer past the bound is not believed. Its own scores when absent. */
+  scores?: PeerScores
 }
 
 export interface AnnouncerInit {
@@ -31,6 +34,8 @@ export interface AnnouncerStats {
   published: number
   received: number
   rejected: number
+  /** Valid announcements from peers not believed (too many rejected messages or failed requests), not used. */
+  ignored: number
 }
 
 /**
@@ -49,10 +54,12 @@ export class CacheAnnouncer {
   private digestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
   private started = false
-  readonly stats: AnnouncerStats = { published: 0, received: 0, rejected: 0 }
+  private readonly scores: PeerScores
+  readonly stats: AnnouncerStats = { published: 0, received: 0, rejected: 0, ignored: 0 }
 
   constructor (components: AnnouncerComponents, init: AnnouncerInit = {}) {
     this.components = components
+    this.scores = components.scores ?? new PeerScores()
     this.digestIntervalMs = init.digestIntervalMs ?? DIGEST_INTERVAL_MS
     this.onMessage = this.onMessage.bind(this)
     this.onSubscriptionChange = this.onSubscriptionChange.bind(this)
@@ -70,6 +77,7 @@ export class CacheAnnouncer {
     this.digestTimer = setInterval(() => {
       this.components.providers.prune()
       this.order.prune()
+      this.scores.prune()
       this.pending.digest = true
       this.schedule()
     }, this.digestIntervalMs)
@@ -157,6 +165,8 @@ export class CacheAnnouncer {
       return TopicValidatorResult.Accept
     } catch (err) {
       this.stats.rejected++
+      // Gossipsub scores down the peer that relayed it; the signer made it, and herd scores the signer.
+      this.scores.rejectedMessage(message.from.toString(), `rejected announcement: ${(err as Error).message}`)
       log('rejected an announcement from %p - %e', message.from, err)
       return TopicValidatorResult.Reject
     }
@@ -169,6 +179,10 @@ export class CacheAnnouncer {
     if (from === this.components.peerId.toString()) return
     const announcement = decodeAnnouncement(message.data)
     this.stats.received++
+    if (!this.scores.believes(from)) {
+      this.stats.ignored++
+      return
+    }
     const { providers } = this.components
     const { seq } = announcement
     for (const id of announcement.fetching) if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching')

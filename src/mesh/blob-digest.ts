@@ -41,4 +41,15 @@ export class BlobDigest {
   has (blobId: string): boolean {
     return this.positions(blobId).every(bit => (((this.filter[bit >> 3] ?? 0) >> (bit & 7)) & 1) === 1)
   }
+
+  /**
+   * How many IDs were added, estimated from the bits set (Swamidass and
+   * Baldi): Infinity when every bit is set, a filter that claims every blob.
+   */
+  estimatedCount (): number {
+    let set = 0
+    for (let i = 0; i < this.bits; i++) if ((((this.filter[i >> 3] ?? 0) >> (i & 7)) & 1) === 1) set++
+    if (set >= this.bits) return Infinity
+    return -(this.bits / this.hashes) * Math.log(1 - set / this.bits)
+  }
 }

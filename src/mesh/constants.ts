@@ -9,6 +9,12 @@ export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024
 export const MAX_ANNOUNCED_IDS = 256
 /** The digest's Bloom filter: at most this many bytes. */
 export const MAX_DIGEST_FILTER_BYTES = 32 * 1024
+/**
+ * A digest claiming more blobs than this is refused: the filter holds about
+ * 27,000 at 1% false positives, and past that it would claim a large share
+ * of every blob ID.
+ */
+export const MAX_DIGEST_COUNT = 30_000
 export const DIGEST_INTERVAL_MS = 30_000
 /** A provider record not refreshed by an announcement or digest within this time is forgotten. */
 export const PROVIDER_TTL_MS = 90_000

@@ -11,6 +11,7 @@ import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-ty
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf } from './provider-selection.js'
+import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:download')
 
@@ -34,6 +35,15 @@ export interface DownloadTuning {
   maxWalrusFaults: number
   /** No peer's chunk hashes by then, and Walrus is asked too: the first valid answer wins. */
   hashesHedgeMs: number
+  /**
+   * A source asked for chunks without a break for this long that delivered
+   * nothing, or less than the least pace over it, is dropped and its chunks
+   * go to other sources or Walrus: a holder that lies, stalls or trickles
+   * costs at most this.
+   */
+  paceWindowMs: number
+  /** The least pace of a source (bytes a second), raised to a Walrus read's pace / SLOW_SOURCE_FACTOR once one is timed. */
+  minSourceBytesPerSec: number
 }
 
 export interface DownloadContext {
@@ -41,7 +51,11 @@ export interface DownloadContext {
   client: BlobClient
   walrus: Pick<WalrusStore, 'readRange'>
   scores: PeerScores
+  /** The pace of Walrus reads seen by this node, shared by its downloads. */
+  walrusPace: WalrusPace
   providers: () => Provider[]
+  /** Peers gossip says are downloading this blob, believed or not: the Walrus readers, ranked alike by every node. */
+  downloading: () => string[]
   /** Extra holders found outside gossip (the DHT). */
   extraHolders: Set<string>
   tuning: DownloadTuning
@@ -59,12 +73,39 @@ interface Source {
   haveAt: number
   haveInFlight: boolean
   inflight: number
-  /** A peer that answered BUSY is left alone until then, not dropped. */
+  /** A peer that answered BUSY is left alone until then, not dropped (unless it keeps it up for a pace window). */
   busyUntil: number
+  /** BUSY answers in a row: each doubles the time it is left alone. */
+  busyStreak: number
+  /** Since when this source has been asked for chunks without a break: its pace is judged over the window after it. */
+  demandSince?: number
+  delivered: DeliveryWindow
+  /** When its last chunk arrived. */
+  lastDeliveryAt?: number
+  /** Ends this source's requests when it is dropped. */
+  abort: AbortController
 }
 
-/** How long a peer that answered BUSY is left alone. */
+/** A request for a run of chunks, in flight to one source, or to Walrus when it has none. */
+interface ChunkRequest {
+  source?: Source
+  startedAt: number
+}
+
+/** How long a peer that answered BUSY is first left alone, and at most. */
 const BUSY_BACKOFF_MS = 500
+const MAX_BUSY_BACKOFF_MS = 8_000
+/**
+ * A chunk in flight to a source that has sent nothing for this long, or for
+ * as long as requests here usually take, may be asked of a second source that
+ * has nothing else to do and has delivered more of late (the end game): one
+ * silent or slow source cannot hold the last chunks.
+ */
+const HEDGE_FLOOR_MS = 100
+/** At most this many requests for one chunk at once: the end game's duplicates stay bounded. */
+const MAX_REQUESTS_PER_CHUNK = 3
+/** Weight of the newest request in the typical request time. */
+const REQUEST_MS_WEIGHT = 0.3
 
 function bitSet (bits: Uint8Array, index: number): boolean {
   return (((bits[index >> 3] ?? 0) >> (7 - (index & 7))) & 1) === 1
@@ -84,8 +125,22 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
-  private readonly inflight = new Set<number>()
+  /** Peers whose requests failed (gone, reset): no longer counted among the Walrus readers. */
+  private readonly gone = new Set<string>()
+  /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
+  private readonly inflight = new Map<number, ChunkRequest[]>()
+  /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
+  private readonly landed = new Set<number>()
   private readonly tasks = new Set<Promise<void>>()
+  /** Ends every request still in flight once the blob is whole (a hedged loser, a silent peer). */
+  private readonly finished = new AbortController()
+  private typicalRequestMs?: number
+  /**
+   * Bytes gained from peers over the last pace window: what shows a stalled
+   * source up. Not Walrus's: this node's own share of the reads arrives
+   * whatever its peers do.
+   */
+  private readonly fromPeers: DeliveryWindow
   private walrusInFlight = 0
   private walrusFaults = 0
   private lastProgressAt = Date.now()
@@ -96,6 +151,7 @@ export class Download {
     this.description = description
     this.partial = partial
     this.context = context
+    this.fromPeers = new DeliveryWindow(context.tuning.paceWindowMs)
   }
 
   private get chunksPerRequest (): number {
@@ -111,14 +167,15 @@ export class Download {
         if (signal.aborted) throw signal.reason
         if (this.fatal != null) throw this.fatal
         this.refreshSources()
+        this.judgeSources()
         this.schedulePeers()
         this.scheduleWalrus()
         await this.nextEvent(100)
       }
-      // Chunks of a finished download may still be in flight to a slow peer: wait for them before commit.
-      await Promise.allSettled([...this.tasks])
     } finally {
       signal.removeEventListener('abort', onAbort)
+      // Requests still in flight carry only chunks already held: end them, and wait for any write in progress before commit.
+      this.finished.abort()
       await Promise.allSettled([...this.tasks])
     }
   }
@@ -143,7 +200,7 @@ export class Download {
     const listed = this.context.providers()
     const seen = new Set<string>()
     const add = (id: string, holder: boolean): void => {
-      if (id === this.context.selfId || this.excluded.has(id) || this.context.scores.isBanned(id)) return
+      if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
       seen.add(id)
       const existing = this.sources.get(id)
       if (existing != null) {
@@ -151,7 +208,17 @@ export class Download {
         return
       }
       try {
-        this.sources.set(id, { peerId: peerIdFromString(id), holder, haveAt: 0, haveInFlight: false, inflight: 0, busyUntil: 0 })
+        this.sources.set(id, {
+          peerId: peerIdFromString(id),
+          holder,
+          haveAt: 0,
+          haveInFlight: false,
+          inflight: 0,
+          busyUntil: 0,
+          busyStreak: 0,
+          delivered: new DeliveryWindow(this.context.tuning.paceWindowMs),
+          abort: new AbortController()
+        })
       } catch {
         this.excluded.add(id)
       }
@@ -167,11 +234,16 @@ export class Download {
     }
   }
 
+  private requestSignal (source: Source): AbortSignal {
+    return AbortSignal.any([this.context.signal, source.abort.signal, this.finished.signal])
+  }
+
   private pollHave (source: Source): void {
     source.haveInFlight = true
+    const signal = this.requestSignal(source)
     this.track((async () => {
       try {
-        const reply = await this.context.client.have(source.peerId, this.description.blobId, { signal: this.context.signal })
+        const reply = await this.context.client.have(source.peerId, this.description.blobId, { signal })
         if (reply.size !== this.description.size || reply.chunkSize !== this.description.chunkSize) {
           this.drop(source, 'describes the blob differently from the registry')
           return
@@ -179,7 +251,7 @@ export class Download {
         source.have = reply.have
         if (reply.complete) source.holder = true
       } catch (err) {
-        this.failed(source, `have request failed: ${(err as Error).message}`)
+        if (!signal.aborted) this.failed(source, `have request failed: ${(err as Error).message}`)
       } finally {
         source.haveAt = Date.now()
         source.haveInFlight = false
@@ -195,21 +267,76 @@ export class Download {
     return !this.partial.has(index) && !this.inflight.has(index)
   }
 
-  /** A run of at most `limit` wanted chunks the source holds, starting where this peer's share of the blob begins. */
-  private pickRun (source: Source, offset: number, limit: number): number[] {
+  /**
+   * In flight only to sources that have sent nothing for as long as a
+   * request here usually takes (since they were asked, or since their last
+   * chunk) and that delivered less of late than `source`: worth asking
+   * `source` too. A source that is sending, however many requests it has
+   * queued, is left to finish them; a source that never delivered (a liar,
+   * silent or BUSY) is never asked second, and a trickling one asked second
+   * does not stop a third.
+   */
+  private hedgeable (source: Source, index: number, now: number): boolean {
+    if (this.partial.has(index) || this.landed.has(index)) return false
+    const requests = this.inflight.get(index)
+    if (requests == null || requests.length >= MAX_REQUESTS_PER_CHUNK) return false
+    const mine = source.delivered.recent(now)
+    const after = Math.max(HEDGE_FLOOR_MS, this.typicalRequestMs ?? 0)
+    // A Walrus read is not hedged: it fails over by itself, and its pace is the yardstick.
+    return requests.every(r => r.source != null && r.source !== source &&
+      now - Math.max(r.startedAt, r.source.lastDeliveryAt ?? 0) >= after &&
+      r.source.delivered.recent(now) < mine)
+  }
+
+  /** A run of at most `limit` chunks the source holds and `pick` accepts, starting where this peer's share of the blob begins. */
+  private pickRun (source: Source, offset: number, limit: number, pick: (index: number) => boolean): number[] {
     const total = this.partial.chunkCount
     for (let step = 0; step < total; step++) {
       const index = (offset + step) % total
-      if (!this.wanted(index) || !this.sourceHas(source, index)) continue
+      if (!pick(index) || !this.sourceHas(source, index)) continue
       const run = [index]
       while (run.length < limit) {
         const next = index + run.length
-        if (next >= total || !this.wanted(next) || !this.sourceHas(source, next)) break
+        if (next >= total || !pick(next) || !this.sourceHas(source, next)) break
         run.push(next)
       }
       return run
     }
     return []
+  }
+
+  /** Drops every source that was asked for chunks for a whole pace window and kept silent or trickled; its chunks go to others. */
+  private judgeSources (): void {
+    const now = Date.now()
+    const { tuning, walrusPace, scores } = this.context
+    const minimum = walrusPace.minimum(tuning.minSourceBytesPerSec)
+    const asked = [...this.sources.values()].filter(s => s.demandSince != null).length
+    for (const source of [...this.sources.values()]) {
+      const verdict = paceVerdict({
+        demandSince: source.demandSince,
+        holder: source.holder,
+        source: source.delivered,
+        download: this.fromPeers,
+        otherSources: asked - (source.demandSince != null ? 1 : 0),
+        minBytesPerSec: minimum,
+        chunkBytes: this.partial.chunkSize,
+        windowMs: tuning.paceWindowMs,
+        now
+      })
+      if (verdict === 'on-pace') continue
+      const id = source.peerId.toString()
+      const askedMs = now - (source.demandSince ?? now)
+      if (verdict === 'silent' && source.holder) {
+        scores.silent(id, `announced ${this.description.blobId}, asked for its chunks for ${askedMs} ms, sent none`)
+      } else if (verdict === 'silent') {
+        // A peer still downloading may be starved itself: it costs what a failed request does.
+        scores.failure(id, `asked for chunks of ${this.description.blobId} it said it held, for ${askedMs} ms, sent none`)
+      } else {
+        const pace = Math.round(source.delivered.recent(now) * 1000 / tuning.paceWindowMs)
+        scores.slow(id, `sent chunks of ${this.description.blobId} at ${pace} B/s, under the least pace of ${Math.round(minimum)} B/s`)
+      }
+      this.drop(source, `${verdict} for ${askedMs} ms`)
+    }
   }
 
   private schedulePeers (): void {
@@ -220,14 +347,22 @@ export class Download {
     for (let i = 0; i < total; i++) if (this.wanted(i)) wanted++
     // Requests small enough that every source gets a share, so several peers serve one blob at once.
     const limit = Math.max(1, Math.min(this.chunksPerRequest, Math.ceil(wanted / (sources.length * this.context.tuning.requestsPerPeer))))
+    const now = Date.now()
     let progress = true
     while (progress) {
       progress = false
       sources.forEach((source, position) => {
-        if (source.inflight >= this.context.tuning.requestsPerPeer || source.busyUntil > Date.now()) return
+        if (this.excluded.has(source.peerId.toString())) return
+        if (source.inflight >= this.context.tuning.requestsPerPeer || source.busyUntil > now) return
         // Each peer starts at its own offset, so peers serve different parts of the blob.
-        const run = this.pickRun(source, sourceStartChunk(position, sources.length, total), limit)
-        if (run.length === 0) return
+        const offset = sourceStartChunk(position, sources.length, total)
+        let run = this.pickRun(source, offset, limit, index => this.wanted(index))
+        if (run.length === 0) run = this.pickRun(source, offset, limit, index => this.hedgeable(source, index, now))
+        if (run.length === 0) {
+          // Nothing left to ask of it: its pace is not judged while it waits.
+          if (source.inflight === 0) source.demandSince = undefined
+          return
+        }
         this.requestFromPeer(source, run)
         progress = true
       })
@@ -235,17 +370,30 @@ export class Download {
   }
 
   private requestFromPeer (source: Source, run: number[]): void {
-    for (const index of run) this.inflight.add(index)
+    const now = Date.now()
+    const request: ChunkRequest = { source, startedAt: now }
+    for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     source.inflight++
+    source.demandSince ??= now
     const id = source.peerId.toString()
     const first = run[0] as number
+    const signal = this.requestSignal(source)
     this.track((async () => {
       const received = new Set<number>()
       try {
         await this.context.client.chunks(source.peerId, this.description.blobId, first, run.length, async (index, data) => {
+          if (this.landed.has(index)) {
+            // The other source of a hedged chunk was quicker: nothing to write, but this one did deliver.
+            received.add(index)
+            source.delivered.add(data.byteLength, Date.now())
+            source.lastDeliveryAt = Date.now()
+            return
+          }
+          this.landed.add(index)
           try {
             await this.partial.writeChunk(index, data)
           } catch (err) {
+            this.landed.delete(index)
             if (err instanceof ChunkVerificationError) {
               this.context.scores.badChunk(id, `chunk ${index} of ${this.description.blobId}: ${err.message}`)
               this.context.onProgress({ type: 'fetch:bad-chunk', blobId: this.description.blobId, index, peerId: id, reason: err.message })
@@ -254,27 +402,54 @@ export class Download {
             throw err
           }
           received.add(index)
-          this.inflight.delete(index)
+          source.delivered.add(data.byteLength, Date.now())
+          source.lastDeliveryAt = Date.now()
           this.gained(index, data.byteLength, 'peer', id)
-        }, { signal: this.context.signal })
+        }, { signal })
+        const ms = Date.now() - now
+        this.typicalRequestMs = this.typicalRequestMs == null ? ms : this.typicalRequestMs * (1 - REQUEST_MS_WEIGHT) + ms * REQUEST_MS_WEIGHT
+        source.busyStreak = 0
         // A peer that no longer holds what it announced is not asked for it again until it says otherwise.
         if (received.size < run.length && source.have != null) {
           for (const index of run) if (!received.has(index) && source.have != null) source.have[index >> 3] = (source.have[index >> 3] ?? 0) & ~(1 << (7 - (index & 7)))
         }
-        if (received.size < run.length && source.holder) this.drop(source, 'announced a blob it does not hold whole')
+        if (received.size < run.length && source.holder) {
+          this.context.scores.failure(id, `announced ${this.description.blobId} but sent ${received.size} of ${run.length} chunks asked`)
+          this.drop(source, 'announced a blob it does not hold whole')
+        }
       } catch (err) {
-        if (err instanceof PeerRefusedError && err.status === 'BUSY') source.busyUntil = Date.now() + BUSY_BACKOFF_MS
-        else if (!(err instanceof ChunkVerificationError)) this.failed(source, `chunk request failed: ${(err as Error).message}`)
+        if (signal.aborted && !this.context.signal.aborted) {
+          // Ended here: the blob is whole, or the source was dropped (and scored for the reason).
+        } else if (err instanceof PeerRefusedError && err.status === 'BUSY') {
+          this.busy(source)
+        } else if (!(err instanceof ChunkVerificationError)) {
+          this.failed(source, `chunk request failed: ${(err as Error).message}`)
+        }
       } finally {
-        for (const index of run) if (!received.has(index)) this.inflight.delete(index)
+        for (const index of run) {
+          const left = (this.inflight.get(index) ?? []).filter(r => r !== request)
+          if (left.length > 0) this.inflight.set(index, left)
+          else this.inflight.delete(index)
+        }
         source.inflight--
       }
     })())
   }
 
+  /** A BUSY answer: the source is left alone for a while, longer each time in a row, and scored down a little. */
+  private busy (source: Source): void {
+    const now = Date.now()
+    // Several requests refused at once are one refusal.
+    if (source.busyUntil > now) return
+    source.busyStreak++
+    source.busyUntil = now + Math.min(MAX_BUSY_BACKOFF_MS, BUSY_BACKOFF_MS * 2 ** (source.busyStreak - 1))
+    this.context.scores.busy(source.peerId.toString(), `answered BUSY for ${this.description.blobId}`)
+  }
+
   /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
   private downloaders (): string[] {
-    const fetching = this.context.providers().filter(p => p.state === 'fetching' && !this.excluded.has(p.peerId)).map(p => p.peerId)
+    // Every node must compute the same order: a peer left out here only for its pace (or its score) is still a reader elsewhere.
+    const fetching = this.context.downloading().filter(id => !this.gone.has(id))
     return downloaderOrder(this.context.selfId, fetching)
   }
 
@@ -289,6 +464,7 @@ export class Download {
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
     const mine = (index: number): boolean => walrusReaderOf(index, total, downloaders.length) === rank
     const sources = [...this.sources.values()]
+    // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
       if (!this.wanted(index) || fromPeer(index) || (!mine(index) && !stalled)) continue
@@ -304,31 +480,45 @@ export class Download {
   }
 
   private readFromWalrus (run: number[]): void {
-    for (const index of run) this.inflight.add(index)
+    const startedAt = Date.now()
+    const request: ChunkRequest = { startedAt }
+    for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     this.walrusInFlight++
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
     this.track((async () => {
       try {
-        const bytes = size === 0 ? new Uint8Array(0) : await this.context.walrus.readRange(blobId, { start, end: end - 1 }, { signal: this.context.signal })
+        const signal = AbortSignal.any([this.context.signal, this.finished.signal])
+        const bytes = size === 0 ? new Uint8Array(0) : await this.context.walrus.readRange(blobId, { start, end: end - 1 }, { signal })
         if (bytes.byteLength !== end - start) throw new ChunkVerificationError(`Walrus returned ${bytes.byteLength} bytes for a range of ${end - start}`)
+        this.context.walrusPace.observe(bytes.byteLength, Date.now() - startedAt)
         for (const index of run) {
+          if (this.landed.has(index)) continue
+          this.landed.add(index)
           const range = chunkRange(index, size, chunkSize)
           const data = bytes.subarray(range.start - start, range.end - start)
-          await this.partial.writeChunk(index, data)
-          this.inflight.delete(index)
+          try {
+            await this.partial.writeChunk(index, data)
+          } catch (err) {
+            this.landed.delete(index)
+            throw err
+          }
           this.gained(index, data.byteLength, 'walrus')
         }
       } catch (err) {
-        if (this.context.signal.aborted) return
+        if (this.context.signal.aborted || this.finished.signal.aborted) return
         this.walrusFaults++
         log.error('Walrus read of %s bytes %d-%d failed - %e', blobId, start, end, err)
         if (this.walrusFaults >= this.context.tuning.maxWalrusFaults) {
           this.fatal = new BlobUnavailableError(`blob ${blobId}: Walrus reads failed ${this.walrusFaults} times, the last: ${(err as Error).message}`)
         }
       } finally {
-        for (const index of run) this.inflight.delete(index)
+        for (const index of run) {
+          const left = (this.inflight.get(index) ?? []).filter(r => r !== request)
+          if (left.length > 0) this.inflight.set(index, left)
+          else this.inflight.delete(index)
+        }
         this.walrusInFlight--
       }
     })())
@@ -336,6 +526,7 @@ export class Download {
 
   private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string): void {
     this.lastProgressAt = Date.now()
+    if (source === 'peer') this.fromPeers.add(bytes, this.lastProgressAt)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({
@@ -354,6 +545,7 @@ export class Download {
     if (this.context.signal.aborted) return
     const id = source.peerId.toString()
     this.context.scores.failure(id, reason)
+    this.gone.add(id)
     log('peer %s: %s', id, reason)
     // A peer that fails here (gone, overloaded) is left out of this download; others and Walrus cover for it.
     this.drop(source, reason)
@@ -365,5 +557,7 @@ export class Download {
     log('dropping %s from the download of %s: %s', id, this.description.blobId, reason)
     this.excluded.add(id)
     this.sources.delete(id)
+    // Its chunks in flight are wanted again at once, from others or Walrus.
+    source.abort.abort(new Error(`dropped from the download: ${reason}`))
   }
 }

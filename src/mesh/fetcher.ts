@@ -9,7 +9,8 @@ import { fetchChunkHashes } from './chunk-hashes.js'
 import { Download, type DownloadTuning } from './download.js'
 import type { BlobDescription, FetchCounters, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
-import type { ProviderIndex } from './provider-index.js'
+import type { Provider, ProviderIndex } from './provider-index.js'
+import { WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:fetcher')
 
@@ -21,7 +22,9 @@ export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
   coordinationMs: 300,
   stallMs: 3_000,
   maxWalrusFaults: 8,
-  hashesHedgeMs: 250
+  hashesHedgeMs: 250,
+  paceWindowMs: 2_000,
+  minSourceBytesPerSec: 256 * 1024
 }
 
 /** How long a DHT lookup may take before the download goes on without it. */
@@ -65,6 +68,7 @@ export class Fetcher extends EventTarget {
   private readonly tuning: DownloadTuning
   private readonly downloads = new Map<string, Promise<CacheEntry>>()
   private readonly listeners = new Map<string, Set<(event: FetchProgress) => void>>()
+  private readonly walrusPace = new WalrusPace()
   private controller = new AbortController()
 
   constructor (components: FetcherComponents, init: FetcherInit = {}) {
@@ -129,7 +133,7 @@ export class Fetcher extends EventTarget {
     components.announceFetching(blobId)
     const description = await components.describe(blobId, { signal })
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
-      providers: components.providers.providers(blobId),
+      providers: this.believed(blobId),
       scores: components.scores,
       client: components.client,
       walrus: components.walrus,
@@ -140,13 +144,15 @@ export class Fetcher extends EventTarget {
     const extraHolders = new Set<string>()
     // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
     const lookupDone = new AbortController()
-    const lookup = components.providers.providers(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
+    const lookup = this.believed(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
     const download = new Download(description, partial, {
       selfId: components.selfId,
       client: components.client,
       walrus: components.walrus,
       scores: components.scores,
-      providers: () => components.providers.providers(blobId),
+      walrusPace: this.walrusPace,
+      providers: () => this.believed(blobId),
+      downloading: () => components.providers.providers(blobId).filter(p => p.state === 'fetching').map(p => p.peerId),
       extraHolders,
       tuning: this.tuning,
       announcedAt,
@@ -172,6 +178,11 @@ export class Fetcher extends EventTarget {
     this.emit({ type: 'fetch:done', blobId, size: description.size, bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
     log('fetched %s: %d bytes from peers, %d from Walrus', blobId, download.bytesFrom.peer, download.bytesFrom.walrus)
     return entry
+  }
+
+  /** The providers gossip lists for a blob, less the peers whose word is not taken (past the bounds of peer-scores.ts). */
+  private believed (blobId: BlobId): Provider[] {
+    return this.components.providers.providers(blobId).filter(p => this.components.scores.believes(p.peerId))
   }
 
   private async lookUpDht (blobId: BlobId, found: Set<string>, signal: AbortSignal): Promise<void> {

@@ -11,7 +11,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
+import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
@@ -61,6 +61,38 @@ function allowedIps (allow: string[]): Set<string> {
   return ips
 }
 
+/**
+ * Gossipsub's score on the cache topic counts only invalid messages (P4,
+ * the count squared): a peer that relayed 4 messages the validator rejected
+ * gets no gossip from us, 8 get no publishes, and from 9 it is graylisted
+ * (everything it sends is ignored), about where herd's own scores stop
+ * believing its signer. The count halves every minute, so a peer that sent
+ * junk once is soon heard again and one that sent hundreds stays silenced
+ * for minutes. Delivery rewards and
+ * delivery quotas stay off: announcements are few and bursty, and an honest
+ * quiet peer must not be scored down for having nothing to say.
+ */
+const CACHE_TOPIC_SCORE = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  timeInMeshQuantum: 1_000,
+  timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 0,
+  firstMessageDeliveriesDecay: 0.5,
+  firstMessageDeliveriesCap: 1,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 1,
+  meshMessageDeliveriesThreshold: 1,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 5_000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -1,
+  // Per decay interval (1 s): a half-life of one minute.
+  invalidMessageDeliveriesDecay: 0.5 ** (1 / 60)
+}
+
 /** A libp2p 3 node with the transports and services the mesh is built on. */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const peerDiscovery = (init.bootstrap ?? []).length > 0
@@ -87,7 +119,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         fastMsgIdFn: fastMessageId,
-        scoreParams: { IPColocationFactorWhitelist: allowedIps(init.allow ?? []) }
+        scoreParams: { IPColocationFactorWhitelist: allowedIps(init.allow ?? []), topics: { [CACHE_TOPIC]: CACHE_TOPIC_SCORE } }
       }),
       dht: kadDHT({
         protocol: KAD_PROTOCOL,

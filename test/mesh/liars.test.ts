@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { withTimeout } from '../../harness/in-process-mesh.js'
+import { LIAR_KINDS, startHostilePeer, type HostilePeer } from '../../harness/hostile-peers.js'
+import type { BlobId } from '../../src/blob/blob-id.js'
+import type { HerdNode } from '../../src/node.js'
+import { tempDir } from '../helpers/devnet.js'
+import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+
+const CHUNK = 256 * 1024
+/** Short pace windows, so a liar costs the test a few seconds at most. */
+const FETCH = { coordinationMs: 300, stallMs: 1_500, haveIntervalMs: 100, paceWindowMs: 1_000 }
+/** The issue's slow liar sent one 1 MiB chunk per 15 s; here one 256 KiB chunk per 2 s, the same order of pace (128 KiB/s). */
+const SLOW_CHUNK_MS = 2_000
+
+async function cachedBytes (node: HerdNode, blobId: BlobId): Promise<Buffer> {
+  const handle = await node.cache.open(blobId)
+  assert.ok(handle != null, `${blobId} is in the cache`)
+  try {
+    return await readFile(handle.path)
+  } finally {
+    handle.release()
+  }
+}
+
+/** One liar of each kind, connected to `node`, and heard by it: listed as a holder, or its announcement rejected. */
+async function startLiars (node: HerdNode, blob: { blobId: BlobId, bytes: Uint8Array }): Promise<HostilePeer[]> {
+  const liars: HostilePeer[] = []
+  try {
+    for (const kind of LIAR_KINDS) liars.push(await startHostilePeer(kind, { ...blob, chunkSize: CHUNK }, { slowChunkMs: SLOW_CHUNK_MS }))
+    for (const liar of liars) await liar.libp2p.dial(node.libp2p.getMultiaddrs())
+    const listed = (liar: HostilePeer): boolean => node.providers.providers(blob.blobId).some(p => p.peerId === liar.peerId)
+    for (const liar of liars) {
+      await waitFor(`the node to hear the ${liar.kind} liar`, () => listed(liar) || (liar.kind === 'all-bits-digest' && node.status().gossip.rejected > 0), 30_000)
+    }
+  } catch (err) {
+    await Promise.allSettled(liars.map(async liar => { await liar.stop() }))
+    throw err
+  }
+  return liars
+}
+
+describe('hostile holders: a fetch falls back past liars, and the liars are scored down', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let devnet: Devnet
+
+  before(async () => {
+    dir = await tempDir()
+    devnet = await startDevnet(join(dir.path, 'devnet'))
+  })
+  after(async () => {
+    await devnet?.stop()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  it('with only liars claiming the blob, Walrus serves what they claimed and every liar loses score', async () => {
+    const bytes = randomModel(4 * 1024 * 1024)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(dir.path, 'alone'), devnet, { fetch: FETCH })
+    const [node] = nodes as [HerdNode]
+    const liars = await startLiars(node, { blobId, bytes })
+    try {
+      // Bounded well past what the fallback needs (a few pace windows of 1 s): before the fix a BUSY holder's claims held Walrus back for ever.
+      await withTimeout('a fetch past the liars', 30_000, async signal => node.fetcher.fetch(blobId, { signal }))
+      assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
+      const { bytesFromPeers, bytesFromWalrus } = node.fetcher.counters
+      const slow = liars.find(l => l.kind === 'slow') as HostilePeer
+      // Only the slow liar had a good chunk to give; the rest came from Walrus.
+      assert.ok(bytesFromPeers <= slow.goodChunksSent() * CHUNK, `peers gave ${bytesFromPeers} bytes; the slow liar sent ${slow.goodChunksSent()} chunks`)
+      assert.equal(bytesFromPeers + bytesFromWalrus, bytes.byteLength)
+      for (const liar of liars) {
+        assert.ok(node.scores.score(liar.peerId) < 0, `the ${liar.kind} liar is scored down (score ${node.scores.score(liar.peerId)})`)
+      }
+      const penalized = node.status().penalizedPeers
+      assert.ok(penalized.some(p => p.peerId === (liars.find(l => l.kind === 'corrupt') as HostilePeer).peerId && p.badChunks >= 1))
+    } finally {
+      await Promise.allSettled(liars.map(async liar => { await liar.stop() }))
+      await stopNodes(nodes)
+    }
+  })
+
+  it('beside an honest holder, liars cost no Walrus bytes and no waiting on the silent one', async () => {
+    const bytes = randomModel(4 * 1024 * 1024)
+    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(dir.path, 'beside'), devnet, { fetch: FETCH })
+    const [honest, node] = nodes as [HerdNode, HerdNode]
+    const liars: HostilePeer[] = []
+    try {
+      await honest.fetcher.fetch(blobId)
+      await waitFor('the node to hear of the honest holder', () => node.providers.providers(blobId).some(p => p.peerId === honest.peerId.toString() && p.state === 'holder'))
+      liars.push(...await startLiars(node, { blobId, bytes }))
+      let chunksFromWalrus = -1
+      // The silent liar's stream is abandoned only after 20 s of silence (the blob protocol's idle timeout): before the fix its chunks waited that long.
+      const started = Date.now()
+      await withTimeout('a fetch beside the liars', 60_000, async signal => node.fetcher.fetch(blobId, {
+        signal,
+        onProgress: event => { if (event.type === 'fetch:done') chunksFromWalrus = event.bytesFromWalrus }
+      }))
+      const ms = Date.now() - started
+      assert.ok(ms < 15_000, `the fetch took ${ms} ms, near or past the silent liar's 20 s idle timeout`)
+      assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
+      // (The chunk hashes may come from Walrus: they are asked of it too when the first peers asked are liars.)
+      assert.equal(chunksFromWalrus, 0, 'the honest holder covered for every liar')
+      const silent = liars.find(l => l.kind === 'silent') as HostilePeer
+      const busy = liars.find(l => l.kind === 'busy-holder') as HostilePeer
+      assert.ok(silent.requests() >= 1 && busy.requests() >= 1, 'the liars were asked')
+      assert.ok(node.scores.score(busy.peerId) < 0, 'BUSY costs score')
+    } finally {
+      await Promise.allSettled(liars.map(async liar => { await liar.stop() }))
+      await stopNodes(nodes)
+    }
+  })
+})
