@@ -41,6 +41,7 @@ export const HTTP_STATUS_BY_CODE: Record<InferErrorCode, number> = {
 /** Errors of other layers, by name, as the code a caller sees. */
 const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   InputMismatchError: 'BAD_REQUEST',
+  RunTooLargeError: 'BAD_REQUEST',
   TensorFormatError: 'BAD_REQUEST',
   TensorTooLargeError: 'TOO_LARGE',
   InvalidBlobIdError: 'BAD_REQUEST',

@@ -1,0 +1,105 @@
+import type ort from 'onnxruntime-node'
+import type { DenseLayer } from './dense-layers.js'
+import { RunTooLargeError } from './errors.js'
+import type { TensorSpec } from './model-signature.js'
+
+const MIB = 1024 * 1024
+
+/** What one run may use by default (`inference.maxRunBytes`): a quarter of the default session budget, with two runs at once. */
+export const DEFAULT_MAX_RUN_BYTES = 512 * MIB
+/**
+ * A session whose run was estimated, or seen, to take this much is closed after it. onnxruntime's
+ * CPU arena keeps what a run grew it to for the session's life (a [156250, 16] batch on a 512-wide
+ * MLP left 650 MB), and onnxruntime-node has no per-run shrinkage option; closing the session
+ * returns it (RSS back to within ~20 MB), and the next run pays a reload (4 ms for that MLP, 56 ms
+ * for PaddleOCR detection). Small runs keep the arena, which is what makes them fast (without it
+ * PaddleOCR detection ran 17% slower on a 64×64 image).
+ */
+export const DEFAULT_RELEASE_AFTER_RUN_BYTES = 64 * MIB
+
+/**
+ * Bytes of working memory per byte of a run's inputs and outputs, from PaddleOCR detection (a
+ * convolutional net) at 1280×1280: RSS peaked 250 MB above its start for 26 MB of input and output.
+ */
+export const IO_FACTOR = 10
+/** A dense layer's input and output are alive together while it runs. */
+export const LIVE_DENSE_ACTIVATIONS = 2
+
+const ELEMENT_BYTES: Record<string, number> = {
+  float64: 8, int64: 8, uint64: 8, float32: 4, int32: 4, uint32: 4, float16: 2, int16: 2, uint16: 2, int8: 1, uint8: 1, bool: 1,
+  // onnxruntime keeps a std::string per element: its header alone is 32 bytes.
+  string: 32
+}
+
+/** What the estimate needs of a model: its declared inputs and outputs, and its dense layers. */
+export interface RunProfile {
+  inputs: readonly TensorSpec[]
+  outputs: readonly TensorSpec[]
+  dense: readonly DenseLayer[]
+}
+
+export interface RunEstimate {
+  bytes: number
+  inputBytes: number
+  outputBytes: number
+  /** Hidden activations of the dense layers. */
+  denseBytes: number
+}
+
+function elementBytes (type: string): number {
+  return ELEMENT_BYTES[type] ?? 8
+}
+
+function product (dims: readonly number[]): number {
+  return dims.reduce((n, d) => n * d, 1)
+}
+
+/**
+ * The memory a run on `inputs` is expected to take, before it runs. Outputs take their declared
+ * shapes with each symbolic dimension bound by the input that names it (an output dimension no
+ * input binds is taken as large as the largest input). A dense layer holds rows × its width, the
+ * rows being those of the input whose last dimension feeds it; the widest layer counts, with its
+ * input. Everything else (convolutions, attention) is covered by IO_FACTOR × the inputs and outputs.
+ */
+export function estimateRun (inputs: Readonly<Record<string, ort.Tensor>>, profile: RunProfile): RunEstimate {
+  const bound = new Map<string, number>()
+  let inputBytes = 0
+  let largestInput = 0
+  let rows = 0
+  const denseInputs = new Set(profile.dense.map(l => l.inputWidth))
+  for (const spec of profile.inputs) {
+    const tensor = inputs[spec.name]
+    if (tensor == null) continue
+    spec.shape.forEach((d, axis) => { if (typeof d === 'string') bound.set(d, tensor.dims[axis] as number) })
+    const elements = product(tensor.dims)
+    inputBytes += elements * elementBytes(tensor.type)
+    largestInput = Math.max(largestInput, elements)
+    const last = tensor.dims[tensor.dims.length - 1]
+    if (last != null && last > 0 && denseInputs.has(last)) rows = Math.max(rows, elements / last)
+  }
+  let outputBytes = 0
+  for (const spec of profile.outputs) {
+    const dims = spec.shape.map(d => typeof d === 'number' ? d : bound.get(d))
+    const elements = dims.every(d => d != null) ? product(dims as number[]) : largestInput
+    outputBytes += elements * elementBytes(spec.type)
+  }
+  const widest = profile.dense.reduce((w, l) => Math.max(w, l.outputWidth), 0)
+  const denseBytes = LIVE_DENSE_ACTIVATIONS * rows * widest * ELEMENT_BYTES.float32!
+  return { bytes: IO_FACTOR * (inputBytes + outputBytes) + denseBytes, inputBytes, outputBytes, denseBytes }
+}
+
+/** Throws RunTooLargeError when a run on `inputs` is expected to take more than `maxBytes`. */
+export function checkRun (inputs: Readonly<Record<string, ort.Tensor>>, profile: RunProfile, maxBytes: number): RunEstimate {
+  const estimate = estimateRun(inputs, profile)
+  if (estimate.bytes > maxBytes) {
+    const dims = Object.entries(inputs).map(([name, t]) => `${name} [${t.dims.join(', ')}]`).join(', ')
+    throw new RunTooLargeError(estimate.bytes, maxBytes,
+      `a run on ${dims} would need about ${mib(estimate.bytes)} MiB (inputs ${mib(estimate.inputBytes)}, outputs ${mib(estimate.outputBytes)}, ` +
+      `dense layers ${mib(estimate.denseBytes)}), more than this node allows one run (${mib(maxBytes)} MiB): send fewer rows per request`)
+  }
+  return estimate
+}
+
+function mib (bytes: number): string {
+  return (bytes / MIB).toFixed(bytes < MIB ? 2 : 0)
+}
