@@ -117,6 +117,10 @@ describe('the memory of one run is bounded', () => {
     assert.equal(estimate.denseBytes, 2 * BOMB_ROWS * 512 * 4)
     assert.ok(estimate.bytes > DEFAULT_MAX_RUN_BYTES)
     assert.ok(estimateRun({ x: tensor(ALLOWED_ROWS) }, profile).bytes < DEFAULT_MAX_RUN_BYTES)
+
+    const model = syntheticMlp(MLP)
+    await writeFile(path, model.subarray(0, 200))
+    assert.throws(() => readDenseLayers(path), { name: 'ModelScanError' })
   })
 
   it('refuses batch bombs over HTTP and /herd/infer before running them, and still runs a request within the limit', async () => {
