@@ -46,6 +46,11 @@ export interface RunEstimate {
   denseBytes: number
 }
 
+/** A symbolic dimension with a name; an unnamed one (-1 or empty, as onnxruntime reports it) binds nothing. */
+function isNamed (d: number | string): d is string {
+  return typeof d === 'string' && d !== '' && d !== '-1'
+}
+
 function elementBytes (type: string): number {
   return ELEMENT_BYTES[type] ?? 8
 }
@@ -56,31 +61,34 @@ function product (dims: readonly number[]): number {
 
 /**
  * The memory a run on `inputs` is expected to take, before it runs. Outputs take their declared
- * shapes with each symbolic dimension bound by the input that names it (an output dimension no
- * input binds is taken as large as the largest input). A dense layer holds rows × its width, the
+ * shapes with each symbolic dimension bound by the input that names it; the dimensions no input
+ * binds are together taken as large as the largest product of one input's symbolic dimensions
+ * (PaddleOCR detection: [n, 3, h, w] in, [n', 1, h', w'] out, counted as n·h·w). A dense layer holds rows × its width, the
  * rows being those of the input whose last dimension feeds it; the widest layer counts, with its
  * input. Everything else (convolutions, attention) is covered by IO_FACTOR × the inputs and outputs.
  */
 export function estimateRun (inputs: Readonly<Record<string, ort.Tensor>>, profile: RunProfile): RunEstimate {
   const bound = new Map<string, number>()
   let inputBytes = 0
-  let largestInput = 0
+  /** The largest product of one input's symbolic dimensions. */
+  let largestDynamic = 0
   let rows = 0
   const denseInputs = new Set(profile.dense.map(l => l.inputWidth))
   for (const spec of profile.inputs) {
     const tensor = inputs[spec.name]
     if (tensor == null) continue
-    spec.shape.forEach((d, axis) => { if (typeof d === 'string') bound.set(d, tensor.dims[axis] as number) })
+    spec.shape.forEach((d, axis) => { if (isNamed(d)) bound.set(d, tensor.dims[axis] as number) })
     const elements = product(tensor.dims)
     inputBytes += elements * elementBytes(tensor.type)
-    largestInput = Math.max(largestInput, elements)
+    largestDynamic = Math.max(largestDynamic, product(tensor.dims.filter((_, axis) => typeof spec.shape[axis] !== 'number')))
     const last = tensor.dims[tensor.dims.length - 1]
     if (last != null && last > 0 && denseInputs.has(last)) rows = Math.max(rows, elements / last)
   }
   let outputBytes = 0
   for (const spec of profile.outputs) {
-    const dims = spec.shape.map(d => typeof d === 'number' ? d : bound.get(d))
-    const elements = dims.every(d => d != null) ? product(dims as number[]) : largestInput
+    const dims = spec.shape.map(d => typeof d === 'number' ? d : isNamed(d) ? bound.get(d) : undefined)
+    const known = product(dims.filter(d => d != null) as number[])
+    const elements = dims.every(d => d != null) ? known : known * largestDynamic
     outputBytes += elements * elementBytes(spec.type)
   }
   const widest = profile.dense.reduce((w, l) => Math.max(w, l.outputWidth), 0)

@@ -118,6 +118,11 @@ describe('the memory of one run is bounded', () => {
     assert.ok(estimate.bytes > DEFAULT_MAX_RUN_BYTES)
     assert.ok(estimateRun({ x: tensor(ALLOWED_ROWS) }, profile).bytes < DEFAULT_MAX_RUN_BYTES)
 
+    // Symbolic output dimensions no input names (PaddleOCR detection's) count as the input's symbolic part: n·h·w.
+    const image = new ort.Tensor('float32', new Float32Array(3 * 64 * 32), [1, 3, 64, 32])
+    const detection = { inputs: [{ name: 'x', type: 'float32', shape: ['n', 3, 'h', 'w'] }], outputs: [{ name: 'y', type: 'float32', shape: ['a', 1, 'b', 'c'] }], dense: [] }
+    assert.equal(estimateRun({ x: image }, detection).outputBytes, 64 * 32 * 4)
+
     const model = syntheticMlp(MLP)
     await writeFile(path, model.subarray(0, 200))
     assert.throws(() => readDenseLayers(path), { name: 'ModelScanError' })
