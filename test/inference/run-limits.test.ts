@@ -13,8 +13,10 @@ import { readDenseLayers } from '../../src/inference/dense-layers.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
 import { DEFAULT_MAX_RUN_BYTES, estimateRun } from '../../src/inference/run-limits.js'
 import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { WorkerRunner } from '../../src/inference/worker-runner.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
+import { parseNodeConfig } from '../../src/node-config.js'
 import { tempDir } from '../helpers/devnet.js'
 import { startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
 
@@ -164,5 +166,33 @@ describe('the memory of one run is bounded', () => {
 
     // The session closed after the large run is loaded again for the next one.
     assert.equal((await post(rows(4))).status, 200)
+  })
+})
+
+describe('an inference thread with its own limits', () => {
+  it('refuses a run over maxRunBytes, and reloads a session only after a run over releaseAfterRunBytes', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'mlp.onnx')
+    await writeFile(path, syntheticMlp(MLP))
+    // Per row: 10 × (16 + 8) × 4 bytes of inputs and outputs + 2 × 512 × 4 of hidden layer = 5,056 bytes.
+    const runner = new WorkerRunner({ workers: 1, maxRunBytes: 5_056 * 1000, releaseAfterRunBytes: 5_056 * 100 })
+    try {
+      await assert.rejects(runner.run('mlp', path, { x: tensor(1001) }), { name: 'RunTooLargeError' })
+      await runner.run('mlp', path, { x: tensor(99) })
+      await runner.run('mlp', path, { x: tensor(99) })
+      assert.equal(runner.stats().loads, 1, 'small runs keep the session')
+      await runner.run('mlp', path, { x: tensor(1000) })
+      assert.equal(runner.stats().sessions, 0, 'the session was closed after the large run')
+      await runner.run('mlp', path, { x: tensor(99) })
+      assert.equal(runner.stats().loads, 2)
+    } finally {
+      await runner.stop()
+    }
+  })
+
+  it('takes inference.maxRunBytes from the config, 512 MiB by default and at least 1 MiB', () => {
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/x' }).inference.maxRunBytes, DEFAULT_MAX_RUN_BYTES)
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/x', inference: { maxRunBytes: 8 * 1024 * 1024 } }).inference.maxRunBytes, 8 * 1024 * 1024)
+    assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', inference: { maxRunBytes: 1000 } }), { name: 'NodeConfigError' })
   })
 })
