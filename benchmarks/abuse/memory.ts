@@ -14,7 +14,7 @@ import { request } from 'undici'
 import { asInferError } from '../../src/inference/infer-errors.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
 import { DEFAULT_MAX_RUN_BYTES, estimateRun } from '../../src/inference/run-limits.js'
-import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 
 /** The issue's model: 16 features in, two hidden layers of 512, 8 out (1.1 MB). */
 export const ABUSE_MLP = { inputSize: 16, hiddenSize: 512, outputSize: 8, layers: 3, seed: 13 }
@@ -32,7 +32,7 @@ const NODE_SCRIPT = fileURLToPath(new URL('./memory-node.js', import.meta.url))
 const READY_MS = 60_000
 const REQUEST_MS = 60_000
 /** Time for the allocator and the collectors to settle before an "after" reading. */
-const SETTLE_MS = 500
+const SETTLE_MS = 300
 
 /** The most rows of ABUSE_MLP's input a node with the default limit runs: the "largest allowed" request. */
 export function largestAllowedRows (): number {
@@ -120,10 +120,12 @@ export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryA
   const signal = AbortSignal.timeout(options.quick ? 20_000 : 60_000)
   const node = await startNodeProcess(signal)
   const pid = node.child.pid as number
-  const caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
-  const client = new InferClient({ dialProtocol: async (peer, protocol, dialOptions) => caller.dialProtocol(peer, protocol, dialOptions) })
+  let caller: MeshLibp2p | undefined
+  let client: InferClient | undefined
   const rows: MemoryAbuseRow[] = []
   try {
+    const started = caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    const mesh = client = new InferClient({ dialProtocol: async (peer, protocol, dialOptions) => started.dialProtocol(peer, protocol, dialOptions) })
     await caller.start()
     await caller.dial(node.ready.addrs.map(a => multiaddr(a)), { signal })
     const peerId = peerIdFromString(node.ready.peerId)
@@ -136,7 +138,7 @@ export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryA
     }
     const overMesh = async (n: number): Promise<string> => {
       try {
-        await client.infer(peerId, { model: 'mlp', inputs: { x: input(n) } }, { signal })
+        await mesh.infer(peerId, { model: 'mlp', inputs: { x: input(n) } }, { signal })
         return 'OK'
       } catch (err) {
         const known = asInferError(err)
@@ -144,22 +146,25 @@ export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryA
         return known.code
       }
     }
-    const measure = async (abuse: string, send: () => Promise<number | string>): Promise<void> => {
+    const settled = async (): Promise<number> => {
       await node.collect()
       await sleep(SETTLE_MS, undefined, { signal })
-      const before = await rssOf(pid)
+      return (await rssOf(pid)).rss
+    }
+    // The session loaded and warm, so "before" is a node that has already served.
+    await overHttp(4)
+    // Each request's "after" is the next one's "before": nothing runs in between.
+    let before = await settled()
+    const measure = async (abuse: string, send: () => Promise<number | string>): Promise<void> => {
       // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+), so the peak is this request's.
       await writeFile(`/proc/${pid}/clear_refs`, '5')
       const status = await send()
       const peak = await rssOf(pid)
-      await node.collect()
-      await sleep(SETTLE_MS, undefined, { signal })
-      const after = await rssOf(pid)
-      rows.push({ abuse, rssBeforeMB: megabytes(before.rss), rssPeakMB: megabytes(Math.max(peak.peak, peak.rss)), rssAfterMB: megabytes(after.rss), status })
+      const after = await settled()
+      rows.push({ abuse, rssBeforeMB: megabytes(before), rssPeakMB: megabytes(Math.max(peak.peak, peak.rss)), rssAfterMB: megabytes(after), status })
+      before = after
     }
 
-    // The session loaded and warm, so "before" is a node that has already served.
-    await overHttp(4)
     await measure('batch bomb, HTTP, [156250, 16] (10 MB of float32)', async () => overHttp(156_250))
     if (!options.quick) await measure('batch bomb, HTTP, [781250, 16] (50 MB of float32)', async () => overHttp(781_250))
     await measure('batch bomb, /herd/infer, [156250, 16] (10 MB)', async () => overMesh(156_250))
@@ -167,8 +172,8 @@ export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryA
     await measure(`largest allowed batch, HTTP, [${largest}, 16] (${megabytes(largest * ABUSE_MLP.inputSize * 4)} MB)`, async () => overHttp(largest))
     return rows
   } finally {
-    await client.close()
-    await caller.stop()
+    await client?.close()
+    await caller?.stop()
     await node.stop()
   }
 }
