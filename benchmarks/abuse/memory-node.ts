@@ -1,8 +1,6 @@
 // A herd node alone in its process for benchmarks/abuse/memory.ts, so that the process's RSS is the
 // node's: a local Walrus and ledger, one node holding the abuse MLP, its HTTP API. Talks to its
 // parent over the IPC channel: { ready } once serving, { collected } after each { collect }.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { quickNodeConfig, startDevnet, startNode } from '../../harness/in-process-mesh.js'
 import { ApiServer } from '../../src/api/server.js'
@@ -11,9 +9,10 @@ import { ABUSE_MLP } from './memory.js'
 
 const send = (message: unknown): void => { process.send?.(message) }
 const collect = (globalThis as { gc?: () => void }).gc
-if (process.send == null || collect == null) throw new Error('memory-node runs as a child of benchmarks/abuse/memory.ts, with --expose-gc')
+// The parent makes the directory and removes it, even when this process has to be killed.
+const dir = process.argv[2]
+if (process.send == null || collect == null || dir == null) throw new Error('memory-node runs as a child of benchmarks/abuse/memory.ts, with --expose-gc and a directory')
 
-const dir = await mkdtemp(join(tmpdir(), 'herd-abuse-memory-'))
 const devnet = await startDevnet(join(dir, 'devnet'))
 const published = await devnet.publish(syntheticMlp(ABUSE_MLP), { name: 'mlp', onnx: true })
 // One inference thread, so every run lands on the session under test; no receipts, so what is
@@ -29,7 +28,6 @@ async function stop (): Promise<void> {
     await api.stop()
     await node.stop()
     await devnet.stop()
-    await rm(dir, { recursive: true, force: true })
     process.disconnect?.()
   })()
   return stopping

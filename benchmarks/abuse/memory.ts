@@ -3,7 +3,9 @@
 // before, at the peak (VmHWM, reset before each request) and after each. Prints nothing: the abuse
 // suite calls memoryAbuse and prints the rows.
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -73,8 +75,8 @@ interface NodeProcess {
   stop: () => Promise<void>
 }
 
-async function startNodeProcess (signal: AbortSignal): Promise<NodeProcess> {
-  const child = fork(NODE_SCRIPT, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+async function startNodeProcess (dir: string, signal: AbortSignal): Promise<NodeProcess> {
+  const child = fork(NODE_SCRIPT, [dir], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   const next = async <T>(key: string, ms: number): Promise<T> => new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new Error(`the abuse node sent no ${key} within ${ms} ms`)) }, ms)
@@ -106,6 +108,7 @@ async function startNodeProcess (signal: AbortSignal): Promise<NodeProcess> {
     }
   } catch (err) {
     kill()
+    await exited
     throw err
   }
 }
@@ -118,7 +121,14 @@ async function startNodeProcess (signal: AbortSignal): Promise<NodeProcess> {
  */
 export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryAbuseRow[]> {
   const signal = AbortSignal.timeout(options.quick ? 20_000 : 60_000)
-  const node = await startNodeProcess(signal)
+  const dir = await mkdtemp(join(tmpdir(), 'herd-abuse-memory-'))
+  let node: NodeProcess
+  try {
+    node = await startNodeProcess(dir, signal)
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
   const pid = node.child.pid as number
   let caller: MeshLibp2p | undefined
   let client: InferClient | undefined
@@ -175,5 +185,6 @@ export async function memoryAbuse (options: { quick: boolean }): Promise<MemoryA
     await client?.close()
     await caller?.stop()
     await node.stop()
+    await rm(dir, { recursive: true, force: true })
   }
 }
