@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
 
@@ -125,6 +126,8 @@ const nodeConfigFields = z.strictObject({
     queueDepth: z.number().int().min(0).max(10_000).default(32),
     /** Estimated memory of open onnxruntime sessions; the least useful idle one is closed past it. */
     memoryBudgetBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+    /** A run expected to need more memory than this (inputs, outputs, hidden layers) is refused before it starts. */
+    maxRunBytes: z.number().int().min(1024 * 1024).max(2 ** 48).default(DEFAULT_MAX_RUN_BYTES),
     intraOpNumThreads: z.number().int().min(1).max(256).default(1),
     graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
     /** Load a session as soon as an ONNX model lands in the cache. */
@@ -135,7 +138,7 @@ const nodeConfigFields = z.strictObject({
     /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
     peerFetchBytesPerSec: z.number().int().min(1).default(100 * 1024 * 1024),
     walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024)
-  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024 }),
+  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, maxRunBytes: DEFAULT_MAX_RUN_BYTES, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024 }),
   proofs: z.strictObject({
     /** Sign a receipt for every inference served and anchor them in batches. */
     enabled: z.boolean().default(true),

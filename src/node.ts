@@ -170,6 +170,7 @@ export class HerdNode {
       const runner = new WorkerRunner({
         workers: config.inference.concurrency,
         memoryBudgetBytes: config.inference.memoryBudgetBytes,
+        maxRunBytes: config.inference.maxRunBytes,
         intraOpNumThreads: config.inference.intraOpNumThreads,
         graphOptimizationLevel: config.inference.graphOptimizationLevel
       })

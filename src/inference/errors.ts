@@ -29,3 +29,18 @@ export class InputMismatchError extends Error {
     this.problems = problems
   }
 }
+
+/** Inputs the model would accept, but whose run would need more memory than a run may use here. */
+export class RunTooLargeError extends Error {
+  override readonly name = 'RunTooLargeError'
+  /** What the run was estimated to need, in bytes. */
+  readonly estimatedBytes: number
+  /** The node's limit per run (`inference.maxRunBytes`). */
+  readonly maxBytes: number
+
+  constructor (estimatedBytes: number, maxBytes: number, message: string) {
+    super(message)
+    this.estimatedBytes = estimatedBytes
+    this.maxBytes = maxBytes
+  }
+}

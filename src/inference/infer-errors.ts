@@ -47,6 +47,7 @@ export const HTTP_STATUS_BY_CODE: Record<InferErrorCode, number> = {
  */
 const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   InputMismatchError: 'BAD_REQUEST',
+  RunTooLargeError: 'BAD_REQUEST',
   TensorFormatError: 'BAD_REQUEST',
   TensorTooLargeError: 'TOO_LARGE',
   InvalidBlobIdError: 'BAD_REQUEST',

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
 import ort from 'onnxruntime-node'
 import { raceSignal } from 'race-signal'
+import { readDenseLayers, type DenseLayer } from './dense-layers.js'
 import { toSpecs, type TensorSpec } from './model-signature.js'
 import { ModelLoadError, SessionPoolStoppedError } from './session-errors.js'
 
@@ -41,6 +42,8 @@ export interface SessionLease {
   readonly session: ort.InferenceSession
   readonly inputs: TensorSpec[]
   readonly outputs: TensorSpec[]
+  /** The model's dense layers, for the estimate of a run's memory (empty when the file could not be walked). */
+  readonly dense: DenseLayer[]
   /** Ends this lease; a second call does nothing. */
   release(): void
 }
@@ -79,6 +82,7 @@ interface Entry {
   session?: ort.InferenceSession
   inputs: TensorSpec[]
   outputs: TensorSpec[]
+  dense: DenseLayer[]
   ready: Promise<void>
   closed?: Promise<void>
 }
@@ -222,7 +226,7 @@ export class SessionPool {
 
   private startLoad (blobId: string, path: string): Entry {
     const now = this.now()
-    const entry: Entry = { blobId, state: 'loading', leases: 0, estimatedBytes: 0, uses: 0, usesAt: now, lastUse: now, retired: false, inputs: [], outputs: [], ready: Promise.resolve() }
+    const entry: Entry = { blobId, state: 'loading', leases: 0, estimatedBytes: 0, uses: 0, usesAt: now, lastUse: now, retired: false, inputs: [], outputs: [], dense: [], ready: Promise.resolve() }
     this.entries.set(blobId, entry)
     this.live.add(entry)
     entry.ready = this.load(entry, path)
@@ -252,6 +256,12 @@ export class SessionPool {
       entry.session = session
       entry.inputs = toSpecs(session.inputMetadata)
       entry.outputs = toSpecs(session.outputMetadata)
+      try {
+        entry.dense = readDenseLayers(path)
+      } catch (err) {
+        // The run limit then rests on the inputs and outputs alone; the model itself loaded fine.
+        log.error('cannot read the dense layers of %s - %e', blobId, err)
+      }
       entry.state = 'open'
       this.counters.loads++
       log('loaded %s (%d bytes on disk, ~%d resident) in %d ms', blobId, fileBytes, entry.estimatedBytes, Math.round(performance.now() - started))
@@ -363,7 +373,7 @@ export class SessionPool {
   }
 
   private toLease (entry: Entry): SessionLease {
-    const { blobId, session, inputs, outputs } = entry
+    const { blobId, session, inputs, outputs, dense } = entry
     if (entry.state !== 'open' || session == null) throw new Error(`internal: leasing ${blobId} in state ${entry.state}`)
     let released = false
     return Object.freeze({
@@ -371,6 +381,7 @@ export class SessionPool {
       session,
       inputs,
       outputs,
+      dense,
       release: (): void => {
         if (released) return
         released = true

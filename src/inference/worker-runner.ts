@@ -1,15 +1,15 @@
 import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
-import type { RunWorkerReply, RunWorkerRequest } from './run-worker.js'
-import type { SessionPoolInit, SessionPoolStats } from './session-pool.js'
+import type { RunWorkerData, RunWorkerReply, RunWorkerRequest } from './run-worker.js'
+import type { SessionPoolStats } from './session-pool.js'
 import { tensorFromProto, tensorsToProto } from './tensor-codec.js'
 
 const log = logger('herd:inference:worker-runner')
 
 const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
 
-export interface WorkerRunnerInit extends Omit<SessionPoolInit, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
+export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
   /** Inference threads: runs at once. */
   workers?: number
   /** Shared by the workers: each keeps its sessions within its part. */
@@ -63,7 +63,7 @@ export class WorkerRunner {
   private stopped = false
 
   private readonly count: number
-  private readonly workerData: SessionPoolInit
+  private readonly workerData: RunWorkerData
   private readonly spreadMaxLoadMs: number
   /** Session load time per model (ms), as the inference thread that loaded it measured. */
   private readonly loadMs = new Map<string, number>()
@@ -71,6 +71,9 @@ export class WorkerRunner {
   constructor (init: WorkerRunnerInit = {}) {
     this.count = Math.max(1, init.workers ?? 2)
     const { workers: _workers, memoryBudgetBytes, spreadMaxLoadMs, ...poolInit } = init
+    for (const [name, value] of [['maxRunBytes', init.maxRunBytes], ['releaseAfterRunBytes', init.releaseAfterRunBytes]] as const) {
+      if (value != null && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${name} must be a positive integer, not ${value}`)
+    }
     this.spreadMaxLoadMs = spreadMaxLoadMs ?? DEFAULT_SPREAD_MAX_LOAD_MS
     this.workerData = { ...poolInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor(memoryBudgetBytes / this.count) } : {}) }
   }
