@@ -197,7 +197,8 @@ describe('scale mode', () => {
     checkSums(optimal, 'optimal')
     assert.ok(mesh.walrusBytes <= noMesh.walrusBytes && optimal.walrusBytes <= mesh.walrusBytes)
     assert.equal(mesh.timeToModelSamples?.length, 10_000)
-    assert.ok(meshMs < 30_000, `trace + mesh took ${Math.round(meshMs)} ms`)
-    assert.ok(totalMs < 60_000, `all three took ${Math.round(totalMs)} ms`)
+    // A guard against a blow-up (quadratic work per request), not a speed target: about 10 s on a quiet machine, so loose enough for a loaded one.
+    assert.ok(meshMs < 120_000, `trace + mesh took ${Math.round(meshMs)} ms`)
+    assert.ok(totalMs < 240_000, `all three took ${Math.round(totalMs)} ms`)
   })
 })

@@ -1,0 +1,62 @@
+/**
+ * The standing abuse figures: how an honest fetch fares beside liars, how
+ * long hostile streams hold the event loop, and what abusive inference
+ * requests cost in memory. Prints Markdown tables, each figure beside its
+ * goal, and a one-line JSON summary last.
+ */
+import { parseArgs } from 'node:util'
+import { hostileStreams } from './abuse/hostile-streams.js'
+import { liarFetches } from './abuse/liars.js'
+import { memoryAbuse } from './abuse/memory.js'
+import { note } from './measure.js'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
+const quick = values.quick === true
+const only = values.only
+if (only != null && !['liars', 'streams', 'memory'].includes(only)) {
+  console.error('usage: abuse [--quick] [--only liars|streams|memory]')
+  process.exit(2)
+}
+
+/** Goals of issue 13: within 2x no liars and no worse than Walrus alone; 100 ms of event loop; 100 MB of RSS. */
+const GOALS = { overNoLiar: 2, overWalrusOnly: 1, eventLoopMs: 100, rssReturnMB: 100 }
+
+const fixed = (n: number, digits = 1): string => Number.isFinite(n) ? n.toFixed(digits) : 'n/a'
+const verdict = (ok: boolean): string => ok ? 'yes' : '**no**'
+
+function table (header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+const summary: Record<string, number | boolean> = {}
+
+if (only == null || only === 'liars') {
+  note('honest fetches beside one liar of each kind')
+  const rows = await liarFetches({ quick })
+  console.log('\n## An honest fetch beside one liar of each kind\n')
+  console.log(table(['liar', 'fetch ms', 'no liar ms', 'Walrus only ms', '× no liar', '× Walrus only', 'MiB from Walrus', 'goal met'],
+    rows.map(r => [r.liar, fixed(r.fetchMs, 0), fixed(r.noLiarMs, 0), fixed(r.walrusOnlyMs, 0), fixed(r.overNoLiar, 2), fixed(r.overWalrusOnly, 2), fixed(r.bytesFromWalrus / 2 ** 20), verdict(r.overNoLiar <= GOALS.overNoLiar && r.overWalrusOnly <= GOALS.overWalrusOnly)])))
+  summary.liarOverNoLiarMax = Math.max(...rows.map(r => r.overNoLiar))
+  summary.liarOverWalrusOnlyMax = Math.max(...rows.map(r => r.overWalrusOnly))
+}
+
+if (only == null || only === 'streams') {
+  note('event-loop delay under hostile streams')
+  const rows = await hostileStreams({ quick })
+  console.log('\n## The event loop under hostile streams\n')
+  console.log(table(['protocol', 'abuse', 'max delay ms', 'p99 delay ms', 'rejected after ms', `≤ ${GOALS.eventLoopMs} ms`],
+    rows.map(r => [r.protocol, r.abuse, fixed(r.maxEventLoopDelayMs), fixed(r.p99EventLoopDelayMs), r.rejectedAfterMs == null ? '-' : fixed(r.rejectedAfterMs, 0), verdict(r.maxEventLoopDelayMs <= GOALS.eventLoopMs)])))
+  summary.eventLoopMaxMs = Math.max(...rows.map(r => r.maxEventLoopDelayMs))
+}
+
+if (only == null || only === 'memory') {
+  note('node memory under abusive inference requests')
+  const rows = await memoryAbuse({ quick })
+  console.log('\n## Node memory under abusive inference requests\n')
+  console.log(table(['request', 'answer', 'RSS before MB', 'peak MB', 'after MB', 'after − before MB', `≤ ${GOALS.rssReturnMB} MB`],
+    rows.map(r => [r.abuse, String(r.status), fixed(r.rssBeforeMB, 0), fixed(r.rssPeakMB, 0), fixed(r.rssAfterMB, 0), fixed(r.rssAfterMB - r.rssBeforeMB, 0), verdict(r.rssAfterMB - r.rssBeforeMB <= GOALS.rssReturnMB)])))
+  summary.rssReturnMaxMB = Math.max(...rows.map(r => r.rssAfterMB - r.rssBeforeMB))
+  summary.rssPeakMaxMB = Math.max(...rows.map(r => r.rssPeakMB))
+}
+
+console.log(`\n${JSON.stringify({ benchmark: 'abuse', quick, ...summary })}`)
