@@ -7,6 +7,7 @@ import { ChunkVerificationError } from '../blob/errors.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
 import { BlobUnavailableError, PeerRefusedError } from './errors.js'
+import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
@@ -49,6 +50,7 @@ export interface DownloadContext {
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
   meshPeers: () => number
   onProgress: (event: FetchProgress) => void
+  onTiming?: (timing: FetchTiming) => void
   signal: AbortSignal
 }
 
@@ -239,6 +241,7 @@ export class Download {
     source.inflight++
     const id = source.peerId.toString()
     const first = run[0] as number
+    const startedAt = performance.now()
     this.track((async () => {
       const received = new Set<number>()
       try {
@@ -266,6 +269,7 @@ export class Download {
         if (err instanceof PeerRefusedError && err.status === 'BUSY') source.busyUntil = Date.now() + BUSY_BACKOFF_MS
         else if (!(err instanceof ChunkVerificationError)) this.failed(source, `chunk request failed: ${(err as Error).message}`)
       } finally {
+        this.context.onTiming?.({ kind: 'chunk-request', source: 'peer', outcome: received.size === run.length ? 'ok' : 'failed', seconds: secondsSince(startedAt) })
         for (const index of run) if (!received.has(index)) this.inflight.delete(index)
         source.inflight--
       }
@@ -309,6 +313,7 @@ export class Download {
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
+    const startedAt = performance.now()
     this.track((async () => {
       try {
         const bytes = size === 0 ? new Uint8Array(0) : await this.context.walrus.readRange(blobId, { start, end: end - 1 }, { signal: this.context.signal })
@@ -328,6 +333,7 @@ export class Download {
           this.fatal = new BlobUnavailableError(`blob ${blobId}: Walrus reads failed ${this.walrusFaults} times, the last: ${(err as Error).message}`)
         }
       } finally {
+        this.context.onTiming?.({ kind: 'chunk-request', source: 'walrus', outcome: run.every(index => this.partial.has(index)) ? 'ok' : 'failed', seconds: secondsSince(startedAt) })
         for (const index of run) this.inflight.delete(index)
         this.walrusInFlight--
       }
