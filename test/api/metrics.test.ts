@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
@@ -14,6 +16,7 @@ import { tempDir } from '../helpers/devnet.js'
 import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
 
 const PROMTOOL = '/usr/bin/promtool'
+const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url))
 
 /**
  * libp2p's own lint findings, named one by one: gauges whose names end in
@@ -29,13 +32,13 @@ const UPSTREAM_FINDINGS = new Set([
   'libp2p_tcp_listener_events_total'
 ].map(name => `${name} non-counter metrics should not have "_total" suffix`))
 
-async function promtool (text: string): Promise<{ code: number, output: string }> {
+async function promtool (args: string[], stdin = ''): Promise<{ code: number, output: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(PROMTOOL, ['check', 'metrics'], { timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(PROMTOOL, args, { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err != null && typeof err.code !== 'number') { reject(err); return }
       resolve({ code: typeof err?.code === 'number' ? err.code : 0, output: stdout + stderr })
     })
-    child.stdin?.end(text)
+    child.stdin?.end(stdin)
   })
 }
 
@@ -121,10 +124,31 @@ describe('/metrics: what operators scrape', () => {
       return
     }
     const text = await (await request(`${api.url}/metrics`)).body.text()
-    const { output } = await promtool(text)
+    const { output } = await promtool(['check', 'metrics'], text)
     const findings = output.split('\n').map(l => l.trim()).filter(l => l !== '')
     const ours = findings.filter(f => !UPSTREAM_FINDINGS.has(f))
     assert.deepEqual(ours, [], `promtool found:\n${ours.join('\n')}`)
     assert.equal(findings.filter(f => f.startsWith('herd_')).length, 0)
+  })
+
+  it('has every metric the Grafana dashboard queries, and a scrape example promtool accepts', async t => {
+    const text = await (await request(`${api.url}/metrics`)).body.text()
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map(m => m[1]))
+    const dashboard = JSON.parse(await readFile(join(DEPLOY, 'grafana/herd-dashboard.json'), 'utf8'))
+    const queried = new Set<string>()
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets ?? []) {
+        for (const [name] of String(target.expr).matchAll(/\bherd_[a-z_]+/g)) queried.add(name.replace(/_(bucket|count|sum)$/, ''))
+      }
+    }
+    assert.ok(queried.size >= 20, `${queried.size} metrics queried`)
+    assert.deepEqual([...queried].filter(name => !families.has(name)), [], 'queried by the dashboard but not exported')
+    if (!existsSync(PROMTOOL)) {
+      t.skip(`${PROMTOOL} is not installed: the scrape example was not checked`)
+      return
+    }
+    // Syntax only: the example names the token file a real install has, not this machine.
+    const config = await promtool(['check', 'config', '--syntax-only', join(DEPLOY, 'prometheus/prometheus.yml')])
+    assert.equal(config.code, 0, config.output)
   })
 })
