@@ -47,14 +47,16 @@ describe('the status page', () => {
   let browser: BrowserContext
   let page: Page
   let blobId: BlobId
+  let slowBlobId: BlobId
   const problems: string[] = []
 
   before(async () => {
     dir = await tempDir()
     devnet = await startDevnet(join(dir.path, 'devnet'))
     blobId = (await devnet.publish(randomModel(2 * 1024 * 1024 + 11), { chunkSize: 256 * 1024 })).blobId
+    slowBlobId = (await devnet.publish(randomModel(3 * 1024 * 1024), { chunkSize: 256 * 1024 })).blobId
     await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 3 }), { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 1, intervalMs: 200 } })
+    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 1, intervalMs: 200 }, fetch: { requestBytes: 256 * 1024 } })
     api = new ApiServer({ node: nodes[0] as HerdNode, port: 0, token: TOKEN })
     await api.start()
     if (NO_BROWSER !== false) return
@@ -124,8 +126,18 @@ describe('the status page', () => {
     // A few more polls, so the screenshot's throughput chart has a line rather than a dot.
     await page.waitForFunction(() => Number((globalThis as unknown as { document: { getElementById: (id: string) => { dataset: Record<string, string> } | null } }).document.getElementById('throughput-chart')?.dataset.points) >= 4, undefined, { timeout: PAGE_WAIT_MS })
 
+    // A download slow enough to be seen in progress: twelve 256 KiB reads at 128 KiB/s each, four at a time, about 6 s.
+    devnet.walrus.setShaping({ bandwidthBytesPerSec: 128 * 1024 })
+    const slow = request(`${api.url}/v1/blobs/${slowBlobId}`, { headers: auth }).then(async response => { await response.body.dump(); return response.statusCode })
+    const downloading = page.locator(`#downloads tr[data-id="${slowBlobId}"]`)
+    await downloading.waitFor({ timeout: PAGE_WAIT_MS })
+    assert.match(await downloading.locator('td').nth(2).textContent() ?? '', /^\d+% \(\d+\/12 chunks\)$/)
+    assert.equal(await downloading.locator('td').nth(1).textContent(), '3.00 MiB')
+
     await mkdir(dirname(SCREENSHOT), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
+    devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
+    assert.equal(await slow, 200)
     assert.deepEqual(problems, [], 'no script error and nothing the CSP blocked')
   })
 

@@ -17,6 +17,7 @@ export const PAGE_SCRIPT = String.raw`'use strict'
   var SVG = 'http://www.w3.org/2000/svg'
 
   var previous = null
+  var openedAt = Date.now()
   var hitBuckets = new Map()
   var rates = []
   var timer = null
@@ -207,31 +208,36 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     return node
   }
   var W = 600, H = 160, LEFT = 64, BOTTOM = 18, TOP = 8
-  function frame (svg, max, label) {
+  // The charts cover the time the page has been open, from one minute up to WINDOW_MS.
+  function span (now) { return Math.min(WINDOW_MS, Math.max(60000, now - openedAt)) }
+  function frame (svg, max, label, now) {
     svg.replaceChildren()
     svg.appendChild(svgEl('line', { class: 'axis', x1: LEFT, y1: H - BOTTOM, x2: W, y2: H - BOTTOM }))
     svg.appendChild(svgEl('line', { class: 'axis', x1: LEFT, y1: TOP, x2: W, y2: TOP }))
     var top = svgEl('text', { x: LEFT - 4, y: TOP + 4, 'text-anchor': 'end' }); top.textContent = label(max); svg.appendChild(top)
     var zero = svgEl('text', { x: LEFT - 4, y: H - BOTTOM, 'text-anchor': 'end' }); zero.textContent = '0'; svg.appendChild(zero)
-    var left = svgEl('text', { x: LEFT, y: H - 4 }); left.textContent = '−10 min'; svg.appendChild(left)
+    var left = svgEl('text', { x: LEFT, y: H - 4 }); left.textContent = '−' + Math.round(span(now) / 60000) + ' min'; svg.appendChild(left)
     var right = svgEl('text', { x: W, y: H - 4, 'text-anchor': 'end' }); right.textContent = 'now'; svg.appendChild(right)
   }
-  function x (at, now) { return LEFT + (W - LEFT) * (1 - (now - at) / WINDOW_MS) }
+  function x (at, now) { return LEFT + (W - LEFT) * (1 - (now - at) / span(now)) }
   function y (value, max) { return H - BOTTOM - (H - BOTTOM - TOP) * value / max }
 
   function drawHits (now) {
     var svg = $('hits-chart')
     var max = 1
     hitBuckets.forEach(function (b) { max = Math.max(max, b.local + b.peer + b.walrus) })
-    frame(svg, max, function (m) { return String(m) })
-    var width = (W - LEFT) / BUCKETS - 1
+    frame(svg, max, function (m) { return String(m) }, now)
+    var width = Math.max(1, (W - LEFT) * BUCKET_MS / span(now) - 2)
     var points = 0
     hitBuckets.forEach(function (b, key) {
+      if ((key + 1) * BUCKET_MS < now - span(now)) return
       var base = 0
       SOURCES.forEach(function (source) {
         var n = b[source]
         if (n <= 0) return
-        var rect = svgEl('rect', { class: source, x: x((key + 1) * BUCKET_MS, now) - width, y: y(base + n, max), width: width, height: y(base, max) - y(base + n, max), 'data-source': source, 'data-count': n })
+        // A bucket starts at its left edge; the current one, not over yet, is cut at "now".
+        var left = x(key * BUCKET_MS, now) + 1
+        var rect = svgEl('rect', { class: source, x: left, y: y(base + n, max), width: Math.max(1, Math.min(width, W - left)), height: y(base, max) - y(base + n, max), 'data-source': source, 'data-count': n })
         var title = svgEl('title', {}); title.textContent = n + ' ' + source + ' hits'; rect.appendChild(title)
         svg.appendChild(rect)
         base += n
@@ -245,7 +251,7 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     var svg = $('throughput-chart')
     var max = 1
     rates.forEach(function (r) { FLOWS.forEach(function (f) { max = Math.max(max, r[f]) }) })
-    frame(svg, max, function (m) { return bytes(m) + '/s' })
+    frame(svg, max, function (m) { return bytes(m) + '/s' }, now)
     FLOWS.forEach(function (flow) {
       var peak = rates.reduce(function (m, r) { return Math.max(m, r[flow]) }, 0)
       svg.appendChild(svgEl('polyline', { class: flow, points: rates.map(function (r) { return x(r.at, now).toFixed(1) + ',' + y(r[flow], max).toFixed(1) }).join(' '), 'data-flow': flow, 'data-peak': Math.round(peak) }))

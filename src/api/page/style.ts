@@ -33,7 +33,7 @@ figcaption { font-size: .8rem; color: var(--muted); margin-bottom: .3rem; displa
 svg { width: 100%; height: auto; display: block; }
 svg .axis { stroke: var(--line); }
 svg text { fill: var(--muted); font-size: 10px; }
-svg .local { fill: var(--local); } svg .peer { fill: var(--peer); } svg .walrus { fill: var(--walrus); }
+svg rect.local { fill: var(--local); } svg rect.peer { fill: var(--peer); } svg rect.walrus { fill: var(--walrus); }
 svg polyline { fill: none; stroke-width: 2; }
 svg polyline.peer { stroke: var(--peer); } svg polyline.walrus { stroke: var(--walrus); } svg polyline.served { stroke: var(--served); }
 svg circle.peer { fill: var(--peer); } svg circle.walrus { fill: var(--walrus); } svg circle.served { fill: var(--served); }
