@@ -17,9 +17,10 @@ import { loadOrCreateNodeKey } from './chain/node-key.js'
 import type { Ledger, ModelEntry } from './chain/types.js'
 import { UnknownModelError, InferError } from './inference/infer-errors.js'
 import { InferClient, InferServer } from './inference/infer-protocol.js'
-import { InferenceService } from './inference/inference-service.js'
+import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
 import { Batcher } from './proof/batcher.js'
+import type { ProofTiming } from './proof/proof-timing.js'
 import { ProofService } from './proof/proof-service.js'
 import { ReceiptStore } from './proof/receipt-store.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
@@ -29,6 +30,7 @@ import { BlobServer } from './mesh/blob-server.js'
 import { cacheChunkSource } from './mesh/cache-chunk-source.js'
 import { CACHE_TOPIC } from './mesh/constants.js'
 import { UnregisteredBlobError } from './mesh/errors.js'
+import type { FetchTiming } from './mesh/fetch-timing.js'
 import type { BlobDescription } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
@@ -44,6 +46,8 @@ const log = logger('herd:node')
 
 /** How long a DHT provide may take in the background. */
 const DHT_PROVIDE_MS = 30_000
+/** Cached blobs listed in the status, the most recently used first: the page and `herd status` show what is hot, not the whole cache. */
+const STATUS_RECENT_BLOBS = 20
 
 export interface NodeStatus {
   network: NodeConfig['network']
@@ -53,7 +57,7 @@ export interface NodeStatus {
   peers: number
   walrus: { aggregator: string, publisher?: string, embedded: boolean }
   ledger: { url?: string, kind: string, embedded: boolean }
-  cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, openHandles: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }> }
+  cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, openHandles: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }>, recent: Array<{ blobId: string, size: number, pinned: boolean, hits: number, addedAt: number, lastAccessAt: number }> }
   fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number }
   gossip: { published: number, received: number, rejected: number, ignored: number, knownBlobs: number, digests: number }
@@ -63,6 +67,9 @@ export interface NodeStatus {
   proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
+
+/** A duration one of the node's parts measured: the detail of a `timing` event on `HerdNode.timings`. */
+export type NodeTiming = FetchTiming | InferenceTiming | ProofTiming
 
 export interface HerdNodeInit {
   /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say). */
@@ -83,6 +90,9 @@ interface Embedded {
 export class HerdNode {
   readonly config: NodeConfig
   readonly metrics = new Registry()
+  /** `timing` events (detail: NodeTiming) from the fetcher, inference and proofs, for the API's histograms. */
+  readonly timings = new EventTarget()
+  private readonly onTiming = (timing: NodeTiming): void => { this.timings.dispatchEvent(new CustomEvent('timing', { detail: timing })) }
   private readonly embedded: Embedded = {}
   private parts?: {
     key: Ed25519Keypair
@@ -193,11 +203,12 @@ export class HerdNode {
         announceFetching: blobId => { announcer.fetching(blobId) },
         announceStopped: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
-        meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length
+        meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
+        onTiming: this.onTiming
       }, { tuning: config.fetch })
-      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued })
+      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming })
       await receipts.start()
-      const batcher = new Batcher({ store: receipts, walrus, ledger }, {
+      const batcher = new Batcher({ store: receipts, walrus, ledger, onTiming: this.onTiming }, {
         batchSize: config.proofs.batchSize,
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
@@ -227,7 +238,8 @@ export class HerdNode {
           .map(p => ({ peerId: p.peerId, queue: providers.load(p.peerId)?.inferQueue ?? 0, warm: false })),
         rttMs: async (peerId, options) => this.rttMs(peerId, options),
         ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue({ ...run, modelBlobId: run.modelBlobId as BlobId }) } : {}),
-        forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options)
+        forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options),
+        onTiming: this.onTiming
       }, {
         concurrency: config.inference.concurrency,
         queueDepth: config.inference.queueDepth,
@@ -453,7 +465,7 @@ export class HerdNode {
       peers: libp2p.getPeers().length,
       walrus: { aggregator: walrus.aggregator?.toString() ?? '', ...(walrus.publisher != null ? { publisher: walrus.publisher.toString() } : {}), embedded: this.embedded.walrus != null },
       ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.ledgerUrl() != null ? { url: this.ledgerUrl() } : {}) },
-      cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials() },
+      cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials(), recent: recentBlobs(cache) },
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
@@ -463,6 +475,11 @@ export class HerdNode {
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }
   }
+}
+
+function recentBlobs (cache: BlobCache): NodeStatus['cache']['recent'] {
+  return cache.entries().sort((a, b) => b.lastAccessAt - a.lastAccessAt).slice(0, STATUS_RECENT_BLOBS)
+    .map(e => ({ blobId: e.blobId, size: e.size, pinned: e.pinned, hits: e.hits, addedAt: e.addedAt, lastAccessAt: e.lastAccessAt }))
 }
 
 function libp2pRegistrar (libp2p: MeshLibp2p): ConstructorParameters<typeof BlobServer>[0]['registrar'] {

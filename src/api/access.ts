@@ -3,9 +3,16 @@ import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseApiHost, type ApiHost } from '../node-config.js'
 import { ForbiddenHostError, ForbiddenOriginError, sendError, UnauthorizedError } from './errors.js'
+import { PAGE_PATHS } from './page/route.js'
 
-/** The one route answered without a token: load balancers and supervisors probe it. */
+/** Answered without a token: load balancers and supervisors probe it. */
 export const HEALTH_PATH = '/health'
+
+/**
+ * Routes answered without a token: the health probe, and the status page and
+ * its assets, which hold no data (the page asks for the token and sends it to /status).
+ */
+const PUBLIC_PATHS = new Set<string>([HEALTH_PATH, ...PAGE_PATHS])
 
 /** Methods a browser sends cross-origin without asking first, and that change nothing here. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -15,7 +22,7 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]']
 export interface AccessInit {
   /** Extra names the API answers to: `name` (any port) or `name:port`, as in the Host header. */
   allowedHosts?: readonly string[]
-  /** When set, every route but HEALTH_PATH needs `Authorization: Bearer TOKEN`. */
+  /** When set, every route but the public ones (health, the status page) needs `Authorization: Bearer TOKEN`. */
   token?: string
 }
 
@@ -28,7 +35,7 @@ export interface AccessInit {
  * - a state-changing request that carries a browser's Origin must come from
  *   one of those same hosts, so another site's page cannot post to it (a
  *   request without Origin, as from the CLI or curl, is not a browser's);
- * - with a token, every route but HEALTH_PATH needs it.
+ * - with a token, every route but PUBLIC_PATHS needs it.
  */
 export class AccessPolicy {
   private readonly configured: ApiHost[]
@@ -66,7 +73,7 @@ export class AccessPolicy {
     if (origin != null && !SAFE_METHODS.has(request.method) && !this.allowsOrigin(origin)) {
       return sendError(reply, new ForbiddenOriginError(`${request.method} from the web origin ${JSON.stringify(origin.slice(0, 100))} is refused: only this API's own origin may change its state`))
     }
-    if (this.tokenDigest == null || request.routeOptions.url === HEALTH_PATH) return undefined
+    if (this.tokenDigest == null || (request.routeOptions.url != null && PUBLIC_PATHS.has(request.routeOptions.url))) return undefined
     const presented = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1]
     if (presented == null) {
       reply.header('www-authenticate', 'Bearer realm="herd"')

@@ -11,8 +11,9 @@ import { AccessPolicy, HEALTH_PATH } from './access.js'
 import { blobReadStream } from './blob-stream.js'
 import { sendError } from './errors.js'
 import { registerInferRoute } from './infer-route.js'
+import { registerStatusPage } from './page/route.js'
 import { registerProofRoute } from './proof-route.js'
-import { registerHerdMetrics } from './metrics.js'
+import { herdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from './range.js'
 
 export const DEFAULT_API_HOST = '127.0.0.1'
@@ -44,7 +45,7 @@ export class ApiServer {
   async start (): Promise<void> {
     if (this.app != null) return
     const { node } = this.init
-    registerHerdMetrics(node, node.metrics)
+    const metrics = herdMetrics(node)
     const access = new AccessPolicy({ ...(this.init.allowedHosts != null ? { allowedHosts: this.init.allowedHosts } : {}), ...(this.init.token != null ? { token: this.init.token } : {}) })
     const app = Fastify({ logger: false, forceCloseConnections: true })
     access.register(app)
@@ -52,11 +53,12 @@ export class ApiServer {
     app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}` } }))
 
     app.get(HEALTH_PATH, async () => ({ status: 'ok' }))
+    registerStatusPage(app)
     app.get('/status', async () => node.status())
     registerInferRoute(app, node)
     registerProofRoute(app, node)
     app.get('/metrics', async (_request, reply) => {
-      return reply.type(node.metrics.contentType).send(await node.metrics.metrics())
+      return reply.type(metrics.contentType).send(await metrics.scrape())
     })
     app.get('/v1/blobs/:blobId', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)

@@ -41,6 +41,12 @@ export interface ResolvedModel {
   inputs: TensorSpec[]
 }
 
+/** Durations the service measures, for whoever keeps metrics: the wait for a run's slot, and the run itself. */
+export interface InferenceTiming {
+  kind: 'inference-queue' | 'inference-run'
+  seconds: number
+}
+
 export interface InferenceComponents {
   selfId: string
   /** Runs a model file on an inference thread. */
@@ -62,6 +68,7 @@ export interface InferenceComponents {
   issueReceipt?: (run: { modelBlobId: string, chunkRoot: string, inputs: Tensors, outputs: Tensors }) => Promise<{ bytes: Uint8Array }>
   /** Sends the request to a peer over /herd/infer/1.0.0. */
   forward: (peerId: string, input: InferInput, options: { signal: AbortSignal }) => Promise<InferResult>
+  onTiming?: (timing: InferenceTiming) => void
 }
 
 export interface InferenceServiceInit {
@@ -197,8 +204,10 @@ export class InferenceService {
 
   private async runHere (model: ResolvedModel, blob: { path: string, release: () => void }, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
     let outcome
+    const queuedAt = performance.now()
     try {
       outcome = await this.queue.run(async () => {
+        this.components.onTiming?.({ kind: 'inference-queue', seconds: (performance.now() - queuedAt) / 1000 })
         signal.throwIfAborted()
         return this.components.runner.run(model.blobId, blob.path, input.inputs)
       }, signal)
@@ -207,6 +216,7 @@ export class InferenceService {
       blob.release()
     }
     this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
+    this.components.onTiming?.({ kind: 'inference-run', seconds: outcome.runMs / 1000 })
     this.stats.runs++
     // Issued after the run's slot is freed: the next run need not wait on the receipt's signature and sync.
     const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })

@@ -7,6 +7,7 @@ import { ChunkVerificationError } from '../blob/errors.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
 import { BlobUnavailableError, PeerRefusedError } from './errors.js'
+import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
@@ -63,6 +64,7 @@ export interface DownloadContext {
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
   meshPeers: () => number
   onProgress: (event: FetchProgress) => void
+  onTiming?: (timing: FetchTiming) => void
   signal: AbortSignal
 }
 
@@ -378,6 +380,7 @@ export class Download {
     const id = source.peerId.toString()
     const first = run[0] as number
     const signal = this.requestSignal(source)
+    const startedAt = performance.now()
     this.track((async () => {
       const received = new Set<number>()
       try {
@@ -426,6 +429,7 @@ export class Download {
           this.failed(source, `chunk request failed: ${(err as Error).message}`)
         }
       } finally {
+        this.context.onTiming?.({ kind: 'chunk-request', source: 'peer', outcome: received.size === run.length ? 'ok' : 'failed', seconds: secondsSince(startedAt) })
         for (const index of run) {
           const left = (this.inflight.get(index) ?? []).filter(r => r !== request)
           if (left.length > 0) this.inflight.set(index, left)
@@ -514,6 +518,7 @@ export class Download {
           this.fatal = new BlobUnavailableError(`blob ${blobId}: Walrus reads failed ${this.walrusFaults} times, the last: ${(err as Error).message}`)
         }
       } finally {
+        this.context.onTiming?.({ kind: 'chunk-request', source: 'walrus', outcome: run.every(index => this.partial.has(index)) ? 'ok' : 'failed', seconds: (Date.now() - startedAt) / 1000 })
         for (const index of run) {
           const left = (this.inflight.get(index) ?? []).filter(r => r !== request)
           if (left.length > 0) this.inflight.set(index, left)

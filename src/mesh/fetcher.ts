@@ -7,6 +7,7 @@ import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
 import { fetchChunkHashes } from './chunk-hashes.js'
 import { Download, type DownloadTuning } from './download.js'
+import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, FetchCounters, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
@@ -47,6 +48,8 @@ export interface FetcherComponents {
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
   /** Peers that hear this node's announcements (the cache topic's subscribers). Absent: assumed some. */
   meshPeers?: () => number
+  /** Told how long each download and chunk request took (metrics). */
+  onTiming?: (timing: FetchTiming) => void
 }
 
 export interface FetcherInit {
@@ -104,7 +107,9 @@ export class Fetcher extends EventTarget {
     if (options.onProgress != null) listeners.add(options.onProgress)
     let download = this.downloads.get(blobId)
     if (download == null) {
-      download = this.download(blobId).catch(err => {
+      const startedAt = performance.now()
+      download = this.download(blobId, startedAt).catch(err => {
+        this.components.onTiming?.({ kind: 'fetch', outcome: this.controller.signal.aborted ? 'aborted' : 'failed', seconds: secondsSince(startedAt) })
         // Otherwise peers would wait out the stall timeout for this node's share of the Walrus reads.
         this.components.announceStopped?.(blobId)
         throw err
@@ -126,7 +131,7 @@ export class Fetcher extends EventTarget {
     this.dispatchEvent(new CustomEvent('progress', { detail: event }))
   }
 
-  private async download (blobId: BlobId): Promise<CacheEntry> {
+  private async download (blobId: BlobId, startedAt: number): Promise<CacheEntry> {
     const { components } = this
     const signal = this.controller.signal
     const announcedAt = Date.now()
@@ -157,6 +162,7 @@ export class Fetcher extends EventTarget {
       tuning: this.tuning,
       announcedAt,
       meshPeers: components.meshPeers ?? (() => 1),
+      ...(components.onTiming != null ? { onTiming: components.onTiming } : {}),
       onProgress: event => {
         if (event.type === 'fetch:bad-chunk') this.counters.badChunks++
         this.emit(event)
@@ -173,6 +179,7 @@ export class Fetcher extends EventTarget {
       if (!partial.complete()) await partial.close()
     }
     const entry = await partial.commit()
+    components.onTiming?.({ kind: 'fetch', outcome: 'ok', source: download.bytesFrom.walrus > 0 ? 'walrus' : 'peer', seconds: secondsSince(startedAt) })
     if (download.bytesFrom.walrus > 0) this.counters.walrusHits++
     else this.counters.peerHits++
     this.emit({ type: 'fetch:done', blobId, size: description.size, bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })

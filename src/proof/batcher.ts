@@ -16,6 +16,7 @@ import {
   DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
 } from './constants.js'
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
+import type { ProofTiming } from './proof-timing.js'
 import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
 
 const log = logger('herd:proof:batcher')
@@ -58,6 +59,7 @@ export interface BatcherComponents {
   store: ReceiptStore
   walrus: Pick<WalrusStore, 'putFile'>
   ledger: Pick<Ledger, 'anchor' | 'getAnchor'>
+  onTiming?: (timing: ProofTiming) => void
 }
 
 /** The detail of a 'sealed' event. */
@@ -389,6 +391,7 @@ export class Batcher extends EventTarget {
    */
   private async complete (batch: Batch, signal: AbortSignal): Promise<boolean> {
     const { store, walrus, ledger } = this.components
+    const startedAt = performance.now()
     const count = batch.receipts.length
     let bundleBlobId = batch.bundleBlobId
     if (bundleBlobId == null) {
@@ -439,6 +442,7 @@ export class Batcher extends EventTarget {
     this.state.sealed += count
     this.state.bundles++
     this.state.lastSealAt = Date.now()
+    this.components.onTiming?.({ kind: 'seal', seconds: (performance.now() - startedAt) / 1000 })
     log('sealed %d receipts in bundle %s, root %s, %s tx %s', count, blobId, batch.root, anchor.ledger, anchor.txId)
     this.dispatchEvent(new CustomEvent<SealedBundle>('sealed', { detail: { bundleBlobId: blobId, root: batch.root, count, anchor } }))
     return true

@@ -10,6 +10,7 @@ import {
   DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
   ReceiptStoreClosedError, ReceiptStoreError
 } from './errors.js'
+import type { ProofTiming } from './proof-timing.js'
 import { RECEIPT_ID } from './receipt.js'
 
 const log = logger('herd:proof:receipt-store')
@@ -36,6 +37,7 @@ export interface ReceiptStoreInit {
   maxQueued?: number
   /** Bytes queued at most: receipts and tensors as stored. */
   maxQueuedBytes?: number
+  onTiming?: (timing: ProofTiming) => void
 }
 
 export interface QueuedReceipt {
@@ -256,6 +258,7 @@ export class ReceiptStore {
   private sealing = new Set<string>()
   private rejected = 0
   private setAsideCount = 0
+  private readonly onTiming?: (timing: ProofTiming) => void
   /** Writes run one at a time: each reads the state the last one left. */
   private tail: Promise<unknown> = Promise.resolve()
 
@@ -263,6 +266,7 @@ export class ReceiptStore {
     this.dir = init.dir
     this.maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED
     this.maxQueuedBytes = init.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
+    if (init.onTiming != null) this.onTiming = init.onTiming
     if (!(Number.isSafeInteger(this.maxQueued) && this.maxQueued >= 1)) throw new RangeError(`maxQueued must be a positive integer, not ${this.maxQueued}`)
     if (!(Number.isSafeInteger(this.maxQueuedBytes) && this.maxQueuedBytes >= 1)) throw new RangeError(`maxQueuedBytes must be a positive integer, not ${this.maxQueuedBytes}`)
   }
@@ -364,6 +368,7 @@ export class ReceiptStore {
       return encodeQueued(receipt)
     })
     const addedBytes = values.reduce((n, v) => n + v.byteLength, 0)
+    const startedAt = performance.now()
     await this.exclusive(async db => {
       let last = BigInt(this.meta.lastSeq)
       for (const receipt of receipts) {
@@ -389,6 +394,7 @@ export class ReceiptStore {
       ], { sync: true })
       this.meta = meta
     })
+    this.onTiming?.({ kind: 'receipt-append', seconds: (performance.now() - startedAt) / 1000 })
   }
 
   /**
