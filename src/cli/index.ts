@@ -11,6 +11,7 @@ import { modelCommand } from './commands/model.js'
 import { proofCommand } from './commands/proof.js'
 import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
+import { statusCommand } from './commands/status.js'
 import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (): Command {
@@ -24,6 +25,7 @@ export function buildProgram (): Command {
   modelCommand(program)
   ledgerCommand(program)
   startCommand(program)
+  statusCommand(program)
   fetchCommand(program)
   inferCommand(program)
   proofCommand(program)
