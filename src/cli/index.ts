@@ -44,7 +44,9 @@ async function main (): Promise<void> {
       process.exitCode = err.exitCode
       return
     }
-    process.stderr.write(`herd: ${(err as Error).message ?? String(err)}\n`)
+    // The error's name is what scripts and tests match on; a bare Error has none worth printing.
+    const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : ''
+    process.stderr.write(`herd: ${name}${(err as Error).message ?? String(err)}\n`)
     process.exitCode = 1
   }
 }
