@@ -76,6 +76,22 @@ describe('herd start events and herd status', () => {
     }
   })
 
+  it('sends the API token a node asks for, and names its absence', { timeout: 120_000 }, async () => {
+    await using dir = await tempDir()
+    const token = 'status-test-token-0123456789'
+    const node = await spawnCli(['start', '--data-dir', join(dir.path, 'node'), '--api-port', '0', '--api-token', token])
+    try {
+      const refused = await runCli(['status', '--api', node.ready.api], { env: { HERD_API_TOKEN: '' } })
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /^herd: NodeStatusError: /)
+      const allowed = await runCli(['status', '--api', node.ready.api, '--api-token', token, '--json'])
+      assert.equal(allowed.code, 0, allowed.stderr)
+      assert.equal(JSON.parse(allowed.stdout).peerId, node.ready.peerId)
+    } finally {
+      await node.stop()
+    }
+  })
+
   it('names what is wrong when the node cannot be read', { timeout: 120_000 }, async () => {
     const unreachable = await runCli(['status', '--api', 'http://127.0.0.1:1'])
     assert.equal(unreachable.code, 1)
