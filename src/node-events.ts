@@ -9,6 +9,8 @@ export type NodeEvent =
   | { type: 'peer:left', at: number, peerId: string }
   | { type: 'download:started', at: number, blobId: string, size: number, chunks: number, held: number }
   | { type: 'download:finished', at: number, blobId: string, size: number, bytesFromPeers: number, bytesFromWalrus: number, peers: number, ms: number }
+  /** A download ended without the blob: it failed, or the node is stopping (what it got stays on disk, resumable). */
+  | { type: 'download:stopped', at: number, blobId: string }
   | { type: 'cache:removed', at: number, blobId: string, reason: string }
   | { type: 'model:loaded', at: number, blobId: string }
   | { type: 'bundle:anchored', at: number, bundleBlobId: string, receipts: number }
@@ -17,7 +19,7 @@ export type NodeEvent =
   | { type: 'proofs:failed', at: number, error: string }
 
 /** Events that mean something needs the operator; the rest are news. */
-export const WARNING_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['bundle:refused', 'funds:blocked', 'proofs:failed'])
+export const WARNING_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['download:stopped', 'bundle:refused', 'funds:blocked', 'proofs:failed'])
 
 type Listener = ((event: CustomEvent<NodeEvent>) => void) | { handleEvent: (event: CustomEvent<NodeEvent>) => void } | null
 

@@ -169,6 +169,8 @@ export class HerdNode {
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache), scores })
       let fetcher: Fetcher | undefined
+      // When each download in progress began, for the speed its finished event reports.
+      const downloadsStarted = new Map<string, number>()
       let inference: InferenceService | undefined
       const runner = new WorkerRunner({
         workers: config.inference.concurrency,
@@ -192,7 +194,11 @@ export class HerdNode {
         walrus,
         describe: async (blobId, options) => this.describe(blobId, options),
         announceFetching: blobId => { announcer.fetching(blobId) },
-        announceStopped: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
+        announceStopped: blobId => {
+          if (!cache.has(blobId)) announcer.dropped(blobId)
+          downloadsStarted.delete(blobId)
+          this.events.emit({ type: 'download:stopped', blobId })
+        },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length
       }, { tuning: config.fetch })
@@ -268,7 +274,6 @@ export class HerdNode {
         announcer.forgetPeer(event.detail.toString())
         this.events.emit({ type: 'peer:left', peerId: event.detail.toString() })
       })
-      const downloadsStarted = new Map<string, number>()
       fetcher.addEventListener('progress', event => {
         const progress = (event as CustomEvent<FetchProgress>).detail
         if (progress.type === 'fetch:start') {

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { randomBytes } from 'node:crypto'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { CLI, runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 import { randomModel } from '../helpers/mesh.js'
 
@@ -48,6 +50,11 @@ describe('herd start events and herd status', () => {
       assert.equal(finished.size, bytes.byteLength)
       assert.equal(finished.bytesFromPeers + finished.bytesFromWalrus, bytes.byteLength)
       assert.match(finished.msg, /^download finished /)
+
+      // A download that cannot finish (no registry entry) is a warning line.
+      const unknown = blobIdFromBytes(randomBytes(32))
+      assert.notEqual((await runCli(['fetch', unknown, '--api', nodeB.ready.api, '--quiet'])).code, 0)
+      await until(() => events(nodeB, 'download:stopped').some(e => e.blobId === unknown && e.level === 'warn'), 'B warning that a download stopped')
 
       const text = await runCli(['status', '--api', nodeB.ready.api])
       assert.equal(text.code, 0, text.stderr)

@@ -12,6 +12,7 @@ export function describeEvent (event: NodeEvent): string {
       return `download finished ${shortId(event.blobId)}: ${formatBytes(event.size)} in ${(event.ms / 1000).toFixed(1)} s at ${formatSpeed(fetched, event.ms)}, ` +
         `${formatPercent(event.bytesFromPeers, fetched)} from ${event.peers} peer${event.peers === 1 ? '' : 's'}, ${formatPercent(event.bytesFromWalrus, fetched)} from Walrus`
     }
+    case 'download:stopped': return `download stopped without the blob ${shortId(event.blobId)}: it failed or the node is stopping (fetching it again resumes it)`
     case 'cache:removed': return `cache dropped ${shortId(event.blobId)} (${event.reason})`
     case 'model:loaded': return `model loaded ${shortId(event.blobId)}`
     case 'bundle:anchored': return `proof bundle anchored ${shortId(event.bundleBlobId)}: ${event.receipts} receipt${event.receipts === 1 ? '' : 's'}`
