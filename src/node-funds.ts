@@ -61,15 +61,21 @@ export class FundsMonitor {
     await this.reading
   }
 
-  /** Called with each failed write: a want of funds is logged once, with the address to fund. */
-  failed (err: Error): void {
-    if (!FUNDS_ERRORS.has(err.name)) return
-    if (!this.told) {
+  static isWantOfFunds (err: Error): boolean {
+    return FUNDS_ERRORS.has(err.name)
+  }
+
+  /** Called with each failed write: a want of funds is logged once, with the address to fund; true when this call told it. */
+  failed (err: Error): boolean {
+    if (!FUNDS_ERRORS.has(err.name)) return false
+    const tell = !this.told
+    if (tell) {
       this.told = true
       const what = err.name === 'InsufficientWalError' ? 'WAL for storage' : 'SUI for gas'
       log.error('the node has no %s on %s: anchors and proof bundles wait in the queue until address %s is funded - %s', what, this.init.network, this.init.address, err.message)
     }
     this.refresh()
+    return tell
   }
 
   /** Called when a write went out: the next want of funds is told again. */

@@ -19,7 +19,7 @@ import { UnknownModelError, InferError } from './inference/infer-errors.js'
 import { InferClient, InferServer } from './inference/infer-protocol.js'
 import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
-import { Batcher } from './proof/batcher.js'
+import { Batcher, type RefusedBundle, type SealedBundle } from './proof/batcher.js'
 import type { ProofTiming } from './proof/proof-timing.js'
 import { ProofService } from './proof/proof-service.js'
 import { ReceiptStore } from './proof/receipt-store.js'
@@ -31,12 +31,13 @@ import { cacheChunkSource } from './mesh/cache-chunk-source.js'
 import { CACHE_TOPIC } from './mesh/constants.js'
 import { UnregisteredBlobError } from './mesh/errors.js'
 import type { FetchTiming } from './mesh/fetch-timing.js'
-import type { BlobDescription } from './mesh/fetch-types.js'
+import type { BlobDescription, FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
 import type { NodeConfig } from './node-config.js'
+import { NodeEventFeed } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
@@ -93,6 +94,8 @@ export class HerdNode {
   /** `timing` events (detail: NodeTiming) from the fetcher, inference and proofs, for the API's histograms. */
   readonly timings = new EventTarget()
   private readonly onTiming = (timing: NodeTiming): void => { this.timings.dispatchEvent(new CustomEvent('timing', { detail: timing })) }
+  /** Peers, downloads, sessions, bundles and warnings as they happen (docs/architecture.md). */
+  readonly events = new NodeEventFeed()
   private readonly embedded: Embedded = {}
   private parts?: {
     key: Ed25519Keypair
@@ -176,6 +179,8 @@ export class HerdNode {
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache), scores })
       let fetcher: Fetcher | undefined
+      // When each download in progress began, for the speed its finished event reports.
+      const downloadsStarted = new Map<string, number>()
       let inference: InferenceService | undefined
       const runner = new WorkerRunner({
         workers: config.inference.concurrency,
@@ -201,7 +206,11 @@ export class HerdNode {
         walrus,
         describe: async (blobId, options) => this.describe(blobId, options),
         announceFetching: blobId => { announcer.fetching(blobId) },
-        announceStopped: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
+        announceStopped: blobId => {
+          if (!cache.has(blobId)) announcer.dropped(blobId)
+          downloadsStarted.delete(blobId)
+          this.events.emit({ type: 'download:stopped', blobId })
+        },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
         onTiming: this.onTiming
@@ -216,8 +225,20 @@ export class HerdNode {
         maxBundleBytes: config.proofs.maxBundleBytes,
         tmpDir: join(config.dataDir, 'tmp')
       })
-      batcher.addEventListener('error', event => { funds.failed((event as CustomEvent<Error>).detail) })
-      batcher.addEventListener('sealed', () => { funds.paid() })
+      batcher.addEventListener('error', event => {
+        const err = (event as CustomEvent<Error>).detail
+        if (funds.failed(err)) this.events.emit({ type: 'funds:blocked', address: key.toSuiAddress(), error: err.message })
+        else if (!FundsMonitor.isWantOfFunds(err)) this.events.emit({ type: 'proofs:failed', error: `${err.name}: ${err.message}` })
+      })
+      batcher.addEventListener('sealed', event => {
+        funds.paid()
+        const sealed = (event as CustomEvent<SealedBundle>).detail
+        this.events.emit({ type: 'bundle:anchored', bundleBlobId: sealed.bundleBlobId, receipts: sealed.count })
+      })
+      batcher.addEventListener('refused', event => {
+        const refused = (event as CustomEvent<RefusedBundle>).detail
+        this.events.emit({ type: 'bundle:refused', receipts: refused.count, status: refused.status, reason: refused.reason, setAside: refused.setAside })
+      })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const fetcherRef = fetcher
@@ -260,8 +281,24 @@ export class HerdNode {
       cache.addEventListener('removed', event => {
         announcer.dropped(event.detail.blobId)
         this.inBackground(runner.drop(event.detail.blobId))
+        this.events.emit({ type: 'cache:removed', blobId: event.detail.blobId, reason: event.detail.reason })
       })
-      libp2p.addEventListener('peer:disconnect', event => { announcer.forgetPeer(event.detail.toString()) })
+      libp2p.addEventListener('peer:connect', event => { this.events.emit({ type: 'peer:joined', peerId: event.detail.toString() }) })
+      libp2p.addEventListener('peer:disconnect', event => {
+        announcer.forgetPeer(event.detail.toString())
+        this.events.emit({ type: 'peer:left', peerId: event.detail.toString() })
+      })
+      fetcher.addEventListener('progress', event => {
+        const progress = (event as CustomEvent<FetchProgress>).detail
+        if (progress.type === 'fetch:start') {
+          downloadsStarted.set(progress.blobId, Date.now())
+          this.events.emit({ type: 'download:started', blobId: progress.blobId, size: progress.size, chunks: progress.chunks, held: progress.held })
+        } else if (progress.type === 'fetch:done') {
+          const ms = Date.now() - (downloadsStarted.get(progress.blobId) ?? Date.now())
+          downloadsStarted.delete(progress.blobId)
+          this.events.emit({ type: 'download:finished', blobId: progress.blobId, size: progress.size, bytesFromPeers: progress.bytesFromPeers, bytesFromWalrus: progress.bytesFromWalrus, peers: progress.peers.length, ms })
+        }
+      })
 
       await libp2p.start()
       await server.start()
@@ -397,6 +434,7 @@ export class HerdNode {
       if (handle == null) return
       try {
         await this.runner.warm(blobId, handle.path)
+        this.events.emit({ type: 'model:loaded', blobId })
       } finally {
         handle.release()
       }

@@ -11,6 +11,7 @@ import { modelCommand } from './commands/model.js'
 import { proofCommand } from './commands/proof.js'
 import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
+import { statusCommand } from './commands/status.js'
 import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (): Command {
@@ -24,6 +25,7 @@ export function buildProgram (): Command {
   modelCommand(program)
   ledgerCommand(program)
   startCommand(program)
+  statusCommand(program)
   fetchCommand(program)
   inferCommand(program)
   proofCommand(program)
@@ -42,7 +44,9 @@ async function main (): Promise<void> {
       process.exitCode = err.exitCode
       return
     }
-    process.stderr.write(`herd: ${(err as Error).message ?? String(err)}\n`)
+    // The error's name is what scripts and tests match on; a bare Error has none worth printing.
+    const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : ''
+    process.stderr.write(`herd: ${name}${(err as Error).message ?? String(err)}\n`)
     process.exitCode = 1
   }
 }

@@ -1,8 +1,12 @@
 import type { Command } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
+import { WARNING_EVENTS, type NodeEvent } from '../../node-events.js'
 import { networkOptions, type NetworkOptions } from '../clients.js'
 import { ApiTokenError, byteSize, httpUrl, integer, printJson, readTokenFile } from '../options.js'
+import { logLevel, operatorLog, type LogLevel } from '../output/log.js'
+import { describeEvent } from '../output/node-event-lines.js'
+import { readySummary } from '../output/ready-summary.js'
 import { resolveConfig } from '../resolve-config.js'
 import { untilSignal } from '../signals.js'
 
@@ -18,6 +22,8 @@ interface StartOptions extends NetworkOptions {
   walrus?: string
   ledger?: string
   quota?: number
+  json?: boolean
+  logLevel: LogLevel
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -38,7 +44,11 @@ export function startCommand (program: Command): void {
     .option('--walrus <url>', 'Walrus aggregator and publisher (default: the profile\'s; on the devnet an embedded local Walrus in the data dir)', httpUrl)
     .option('--ledger <url>', 'the devnet\'s ledger URL (default: an embedded local ledger in the data dir)', httpUrl)
     .option('--quota <size>', 'cache quota, such as 20GiB (default 20GiB)', byteSize('--quota'))
+    .option('--json', 'JSON lines on stdout even on a terminal (the default when stdout is not one)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent; debug also turns on herd\'s debug log (DEBUG=… picks libp2p\'s)', logLevel, 'info')
     .action(async (options: StartOptions) => {
+      const json = options.json === true || process.stdout.isTTY !== true
+      const log = operatorLog({ level: options.logLevel, json })
       if (options.apiToken != null && options.apiTokenFile != null) throw new ApiTokenError('give --api-token or --api-token-file, not both')
       const token = options.apiToken ?? (options.apiTokenFile != null ? await readTokenFile(options.apiTokenFile) : undefined)
       const config = await resolveConfig({
@@ -47,12 +57,13 @@ export function startCommand (program: Command): void {
         flags: startFlags(options, token)
       })
       if (config.api.token == null && !LOOPBACK_HOSTS.has(config.api.host)) {
-        process.stderr.write(`herd: warning: the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)\n`)
+        log.warn({ event: 'api:open', host: config.api.host }, `the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)`)
       }
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
       const stopSignal = untilSignal()
       const node = new HerdNode(config)
       const api = new ApiServer({ node, ...config.api })
+      node.events.addEventListener('event', event => { logEvent(log, event.detail) })
       try {
         await node.start()
         await api.start()
@@ -62,7 +73,7 @@ export function startCommand (program: Command): void {
         throw err
       }
       const status = node.status()
-      printJson({
+      const ready = {
         event: 'ready',
         peerId: status.peerId,
         multiaddrs: status.multiaddrs,
@@ -72,12 +83,24 @@ export function startCommand (program: Command): void {
         walrus: status.walrus.aggregator,
         ledger: status.ledger.url ?? status.ledger.kind,
         dataDir: config.dataDir
-      })
+      }
+      // The ready line is a contract with scripts, the tests and the simulation: exactly this shape, whatever the log level.
+      if (json) printJson(ready)
+      else process.stdout.write(readySummary({ ...ready, apiToken: config.api.token != null, cacheBytes: status.cache.bytes, quotaBytes: status.cache.quotaBytes }))
       const signal = await stopSignal
+      log.info({ event: 'stopping', signal }, `stopping (${signal})`)
       await api.stop()
       await node.stop()
-      printJson({ event: 'stopped', signal })
+      if (json) printJson({ event: 'stopped', signal })
+      else process.stdout.write('stopped\n')
     })
+}
+
+function logEvent (log: ReturnType<typeof operatorLog>, event: NodeEvent): void {
+  const { type, at: _at, ...fields } = event
+  const record = { event: type, ...fields }
+  if (WARNING_EVENTS.has(type)) log.warn(record, describeEvent(event))
+  else log.info(record, describeEvent(event))
 }
 
 /** The flags as a config layer, over the profile, the config file and HERD_*. */

@@ -1,0 +1,66 @@
+// cli-progress is CommonJS whose `Format` Node cannot see as a named export.
+import cliProgress from 'cli-progress'
+import { z } from 'zod'
+import { formatBytes, formatPercent, shortId } from './units.js'
+
+const count = z.number().int().min(0)
+
+/**
+ * The part of a node's `/status` that `herd status` shows. Checked, since it
+ * comes over the network; fields it does not show may be anything.
+ */
+export const statusViewSchema = z.looseObject({
+  network: z.string().max(64).optional(),
+  peerId: z.string().max(128),
+  peers: count,
+  cache: z.looseObject({
+    blobs: count,
+    bytes: count,
+    quotaBytes: count,
+    pinned: count,
+    evictions: count,
+    downloads: z.array(z.looseObject({ blobId: z.string().max(128), size: count, held: count, chunks: count })).max(10_000)
+  }),
+  fetch: z.looseObject({ localHits: count, peerHits: count, walrusHits: count, bytesFromPeers: count, bytesFromWalrus: count, badChunks: count }),
+  inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count }),
+  funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
+  proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() })
+})
+
+export type StatusView = z.infer<typeof statusViewSchema>
+
+const BAR_WIDTH = 24
+const { barCompleteChar = '#', barIncompleteChar = '-' } = cliProgress.Presets.shades_classic
+
+function bar (part: number, whole: number): string {
+  const progress = whole > 0 ? Math.min(1, part / whole) : 0
+  return cliProgress.Format.BarFormat(progress, {
+    barsize: BAR_WIDTH,
+    barCompleteString: barCompleteChar.repeat(BAR_WIDTH),
+    barIncompleteString: barIncompleteChar.repeat(BAR_WIDTH),
+    barGlue: ''
+  })
+}
+
+/** The node at a glance, as lines of text. */
+export function renderStatus (api: string, s: StatusView): string {
+  const { cache, fetch, inference, proofs } = s
+  const hits = fetch.localHits + fetch.peerHits + fetch.walrusHits
+  const fetched = fetch.bytesFromPeers + fetch.bytesFromWalrus
+  const lines = [
+    `herd node ${s.peerId} on ${s.network ?? 'devnet'} (${api})`,
+    `peers      ${s.peers}`,
+    `cache      ${bar(cache.bytes, cache.quotaBytes)} ${formatBytes(cache.bytes)} of ${formatBytes(cache.quotaBytes)} (${formatPercent(cache.bytes, cache.quotaBytes)}), ${cache.blobs} blobs, ${cache.pinned} pinned, ${cache.evictions} evicted`,
+    `hits       ${hits} requests: ${formatPercent(fetch.localHits, hits)} local, ${formatPercent(fetch.peerHits, hits)} from peers, ${formatPercent(fetch.walrusHits, hits)} from Walrus`,
+    `fetched    ${formatBytes(fetched)}: ${formatPercent(fetch.bytesFromPeers, fetched)} from peers, ${formatPercent(fetch.bytesFromWalrus, fetched)} from Walrus${fetch.badChunks > 0 ? `, ${fetch.badChunks} bad chunks refused` : ''}`,
+    `downloads  ${cache.downloads.length === 0 ? 'none' : cache.downloads.length}`,
+    ...cache.downloads.slice(0, 20).map(d => `  ${shortId(d.blobId).padEnd(16)} ${bar(d.held, d.chunks)} ${d.held}/${d.chunks} chunks of ${formatBytes(d.size)}`),
+    ...(cache.downloads.length > 20 ? [`  … and ${cache.downloads.length - 20} more`] : []),
+    `inference  ${inference.busy} running, ${inference.queue} queued, ${inference.sessions} sessions warm; ${inference.runs} runs, ${inference.forwarded} forwarded, ${inference.failed} failed`,
+    proofs.enabled
+      ? `proofs     ${proofs.queued} queued, ${proofs.sealed} sealed in ${proofs.bundles} anchored bundles, ${proofs.setAside} set aside${proofs.retrying ? `; retrying: ${proofs.lastError ?? 'a write failed'}` : ''}`
+      : 'proofs     off',
+    ...(s.funds?.blocked ?? []).map(b => `FUNDS      ${b.kind} writes blocked since ${new Date(b.since).toISOString()}: fund ${s.funds?.address ?? 'the node'} (${b.error})`)
+  ]
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { describe, it } from 'node:test'
+import { operatorLog } from '../../src/cli/output/log.js'
+import { describeEvent } from '../../src/cli/output/node-event-lines.js'
+import { readySummary } from '../../src/cli/output/ready-summary.js'
+import { renderStatus, statusViewSchema } from '../../src/cli/output/status-view.js'
+
+function sink (): { stream: Writable, text: () => string } {
+  let text = ''
+  return { stream: new Writable({ write (chunk, _enc, done) { text += String(chunk); done() } }), text: () => text }
+}
+
+describe('operator output', () => {
+  it('on a terminal: the time and the message, warnings on stderr, filtered by level', () => {
+    const out = sink()
+    const err = sink()
+    const log = operatorLog({ level: 'info', json: false, stdout: out.stream, stderr: err.stream })
+    log.debug({ event: 'x' }, 'not shown at info')
+    log.info({ event: 'peer:joined' }, 'peer joined P')
+    log.warn({ event: 'funds:blocked' }, 'no funds')
+    assert.match(out.text(), /^\d\d:\d\d:\d\d peer joined P\n$/)
+    assert.match(err.text(), /^\d\d:\d\d:\d\d warn: no funds\n$/)
+    const quiet = sink()
+    operatorLog({ level: 'warn', json: false, stdout: quiet.stream, stderr: quiet.stream }).info('dropped')
+    assert.equal(quiet.text(), '')
+  })
+
+  it('as JSON lines: the level by name, an ISO time, the fields and the message', () => {
+    const out = sink()
+    operatorLog({ level: 'info', json: true, stdout: out.stream }).info({ event: 'peer:left', peerId: 'P' }, 'peer left P')
+    const line = JSON.parse(out.text())
+    assert.deepEqual({ ...line, time: undefined }, { level: 'info', time: undefined, event: 'peer:left', peerId: 'P', msg: 'peer left P' })
+    assert.ok(!Number.isNaN(Date.parse(line.time)))
+  })
+
+  it('says a download\'s size, time, speed and sources in words', () => {
+    const line = describeEvent({ type: 'download:finished', at: 0, blobId: 'A'.repeat(43), size: 4 * 1024 * 1024, bytesFromPeers: 3 * 1024 * 1024, bytesFromWalrus: 1024 * 1024, peers: 2, ms: 2000 })
+    assert.equal(line, 'download finished AAAAAAAA…AAAAAA: 4.00 MiB in 2.0 s at 2.00 MiB/s, 75.0% from 2 peers, 25.0% from Walrus')
+  })
+
+  it('sums up a ready node and draws a status with its downloads', () => {
+    const summary = readySummary({ peerId: '12D3KooWX', multiaddrs: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWX'], api: 'http://127.0.0.1:2', apiToken: true, network: 'devnet', address: '0x1', walrus: 'http://w', ledger: 'http://l', dataDir: '/d', cacheBytes: 0, quotaBytes: 1024 ** 3 })
+    assert.match(summary, /peer ID\s+12D3KooWX/)
+    assert.match(summary, /API\s+http:\/\/127\.0\.0\.1:2 \(token required\)/)
+    assert.match(summary, /cache\s+0 B of 1.00 GiB quota/)
+    const status = statusViewSchema.parse({
+      peerId: 'P',
+      peers: 2,
+      cache: { blobs: 1, bytes: 512, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [{ blobId: 'B'.repeat(43), size: 10_485_760, held: 3, chunks: 10 }] },
+      fetch: { localHits: 1, peerHits: 2, walrusHits: 1, bytesFromPeers: 300, bytesFromWalrus: 100, badChunks: 0 },
+      inference: { runs: 0, forwarded: 0, failed: 0, busy: 1, queue: 4, sessions: 1 },
+      proofs: { enabled: true, queued: 5, sealed: 7, bundles: 2, setAside: 1, retrying: false },
+      funds: { address: '0xabc', blocked: [{ kind: 'anchor', since: 0, error: 'InsufficientGasError' }] }
+    })
+    const text = renderStatus('http://api', status)
+    assert.match(text, /^cache\s+\S+ 512 B of 1.00 KiB \(50\.0%\)/m)
+    assert.match(text, /^ {2}BBBBBBBB…BBBBBB\s+\S{24} 3\/10 chunks of 10\.0 MiB$/m)
+    assert.match(text, /^hits\s+4 requests: 25\.0% local, 50\.0% from peers, 25\.0% from Walrus$/m)
+    assert.match(text, /^inference\s+1 running, 4 queued/m)
+    assert.match(text, /^proofs\s+5 queued, 7 sealed in 2 anchored bundles, 1 set aside$/m)
+    assert.match(text, /^FUNDS\s+anchor writes blocked .* fund 0xabc/m)
+  })
+
+  it('refuses a status that is not one', () => {
+    const bad = statusViewSchema.safeParse({ peerId: 'P', peers: -1 })
+    assert.equal(bad.success, false)
+  })
+})
