@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
+import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
 
 const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
 
@@ -99,8 +100,10 @@ const nodeConfigFields = z.strictObject({
   embedded: z.strictObject({
     nShards: z.number().int().min(1).max(65535).default(1000),
     walrusPort: z.number().int().min(0).max(65535).default(0),
-    ledgerPort: z.number().int().min(0).max(65535).default(0)
-  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0 }),
+    ledgerPort: z.number().int().min(0).max(65535).default(0),
+    /** Epoch length of the embedded Walrus: blobs expire at their end epoch, as on Walrus. */
+    walrusEpochMs: z.number().int().min(MIN_EPOCH_MS).max(MAX_EPOCH_MS).default(DEFAULT_EPOCH_MS)
+  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0, walrusEpochMs: DEFAULT_EPOCH_MS }),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
     policy: z.enum(['gdsf', 'lru']).default('gdsf'),

@@ -298,7 +298,7 @@ export class HerdNode {
     const { config } = this
     let walrusUrl = ''
     if (config.walrus == null) {
-      const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards })
+      const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards, epochMs: config.embedded.walrusEpochMs })
       this.embedded.walrus = walrus
       await walrus.start()
       walrusUrl = walrus.url
