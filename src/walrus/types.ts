@@ -67,6 +67,8 @@ export interface ExtendRequest {
   currentEndEpoch: number
   endEpoch: number
   shared?: boolean
+  /** The blob's size, which prices the extension. */
+  size?: number
 }
 
 export interface ExtendResult {
