@@ -74,12 +74,13 @@ describe('storage keeper', () => {
       const pins: Array<{ blobId: BlobId, size: number }> = []
       const keeper = r.keeper({ registrySyncMs: 0 }, { ownModels: async () => models, pinned: () => pins })
       keeper.start()
-      const model = await r.put(2)
-      const hashes = await r.put(2)
+      // Five epochs, fewer than the ten the test waits: only renewal keeps them. Writes can take a few epochs here.
+      const model = await r.put(5)
+      const hashes = await r.put(5)
       models.push({ blobId: model.blobId, size: model.size, chunkHashesBlobId: hashes.blobId, name: 'm', version: 1 })
-      const pin = await r.put(2)
+      const pin = await r.put(5)
       const stranger = Ed25519Keypair.generate().toSuiAddress()
-      const foreign = await r.put(2, { owner: stranger })
+      const foreign = await r.put(5, { owner: stranger })
       pins.push({ blobId: pin.blobId, size: pin.size }, { blobId: foreign.blobId, size: foreign.size })
       const start = r.walrus.currentEpoch()
       await until('ten epochs passed', () => r.walrus.currentEpoch() >= start + 10)
