@@ -38,6 +38,8 @@ import type { NodeConfig } from './node-config.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
+import { StorageKeeper, type ListedBlob, type StorageStatus } from './storage/keeper.js'
+import { StorageTracker } from './storage/tracker.js'
 import { LocalWalrus } from './walrus/local/server.js'
 
 const log = logger('herd:node')
@@ -60,6 +62,8 @@ export interface NodeStatus {
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
   funds: FundsStatus
+  /** What the node keeps alive on Walrus: blobs renewed, failing, near their end, lost. */
+  storage: StorageStatus
   proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
@@ -103,6 +107,8 @@ export class HerdNode {
     receipts: ReceiptStore
     batcher: Batcher
     proofs: ProofService
+    tracker: StorageTracker
+    keeper: StorageKeeper
   }
 
   private readonly descriptions = new Map<string, BlobDescription>()
@@ -205,6 +211,26 @@ export class HerdNode {
       })
       batcher.addEventListener('error', event => { funds.failed((event as CustomEvent<Error>).detail) })
       batcher.addEventListener('sealed', () => { funds.paid() })
+      const tracker = new StorageTracker(join(config.dataDir, 'storage'))
+      await tracker.open()
+      const address = key.toSuiAddress()
+      const keeper = new StorageKeeper({
+        tracker,
+        walrus,
+        address,
+        ownModels: async options => (await ledger.listModels(options))
+          .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
+          .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId as BlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
+        pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
+        chunkHashesOf: async (blobId, options) => (await this.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
+        onFailure: err => { funds.failed(err) },
+        onPaid: () => { funds.paid() }
+      }, config.storage)
+      batcher.addEventListener('sealed', event => {
+        const { bundleBlobId, root, count } = (event as CustomEvent<{ bundleBlobId: BlobId, root: string, count: number }>).detail
+        this.inBackground(keeper.track(bundleBlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
+          .catch(err => { log.error('could not track proof bundle %s - %e', bundleBlobId, err) }))
+      })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const fetcherRef = fetcher
@@ -235,7 +261,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs }
+      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -254,6 +280,7 @@ export class HerdNode {
       proofs.start()
       batcher.start()
       funds.start()
+      keeper.start()
       await inferServer.start()
       announcer.start()
       fetcher.start()
@@ -279,6 +306,8 @@ export class HerdNode {
       await parts.libp2p.stop()
       await parts.runner.stop()
       await parts.batcher.stop()
+      await parts.keeper.stop()
+      await parts.tracker.close()
       await parts.funds.stop()
       await parts.receipts.stop()
       await parts.cache.stop()
@@ -434,6 +463,11 @@ export class HerdNode {
     return this.embedded.ledgerServer?.url ?? this.config.ledger ?? this.config.sui?.url
   }
 
+  /** Every blob the node keeps on Walrus, for `herd storage status`. */
+  storageBlobs (): ListedBlob[] {
+    return this.started.keeper.list()
+  }
+
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
@@ -457,6 +491,7 @@ export class HerdNode {
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
       funds: funds.status(),
+      storage: this.started.keeper.status(),
       proofs: this.proofStatus(),
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }

@@ -36,5 +36,10 @@ export function registerHerdMetrics (node: HerdNode, registry: Registry): void {
   counter('herd_fetch_bad_chunks_total', 'Chunks from peers that failed verification', ['kind'], s => ({ chunk: s.fetch.badChunks }))
   counter('herd_cache_evictions_total', 'Blobs evicted to keep within the quota', ['reason'], s => ({ quota: s.cache.evictions }))
   counter('herd_serve_bytes_total', 'Chunk bytes served to peers', ['protocol'], s => ({ blob: s.serve.bytesServed }))
+  gauge('herd_storage_renewed_total', 'Walrus blobs extended by this node since it started', s => s.storage.renewed)
+  gauge('herd_storage_failing', 'Tracked Walrus blobs whose last renewal or lookup failed', s => s.storage.failing)
+  gauge('herd_storage_expiring_soon', 'Tracked Walrus blobs within one epoch of their end', s => s.storage.expiringSoon)
+  gauge('herd_storage_expired', 'Walrus blobs lost: expired while this node was responsible for them', s => s.storage.expired)
+  gauge('herd_storage_cannot_extend', 'Pinned Walrus blobs near their end that another address owns', s => s.storage.cannotExtend)
   counter('herd_gossip_messages_total', 'Cache announcements', ['direction'], s => ({ published: s.gossip.published, received: s.gossip.received, rejected: s.gossip.rejected }))
 }

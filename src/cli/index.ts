@@ -11,6 +11,7 @@ import { modelCommand } from './commands/model.js'
 import { proofCommand } from './commands/proof.js'
 import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
+import { storageCommand } from './commands/storage.js'
 import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (): Command {
@@ -31,6 +32,7 @@ export function buildProgram (): Command {
   configCommand(program)
   keyCommand(program)
   walletCommand(program)
+  storageCommand(program)
   return program
 }
 

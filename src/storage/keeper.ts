@@ -16,7 +16,7 @@ export interface OwnModel {
   size: number
   chunkHashesBlobId: BlobId
   name: string
-  version: number
+  version: string
   blobObjectId?: string
 }
 

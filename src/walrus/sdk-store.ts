@@ -128,6 +128,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
     if (this.signer == null) throw new WalrusError('writing through the Walrus SDK needs a signer (the node key)')
+    if (options.share === true) throw new WalrusError('the Walrus SDK store does not write shared blobs: write through a publisher (share=true)')
     const epochs = options.epochs ?? 1
     checkEpochs(epochs)
     const { size } = await stat(path)
