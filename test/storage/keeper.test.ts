@@ -70,14 +70,14 @@ describe('storage keeper', () => {
     const r = await rig(dir.path, 400)
     try {
       // The keeper runs before the writes, which can take epochs on a loaded machine; it learns of each as the node would.
-      const models: Array<{ blobId: BlobId, size: number, chunkHashesBlobId: BlobId, name: string, version: number }> = []
+      const models: Array<{ blobId: BlobId, size: number, chunkHashesBlobId: BlobId, name: string, version: string }> = []
       const pins: Array<{ blobId: BlobId, size: number }> = []
       const keeper = r.keeper({ registrySyncMs: 0 }, { ownModels: async () => models, pinned: () => pins })
       keeper.start()
       // Five epochs, fewer than the ten the test waits: only renewal keeps them. Writes can take a few epochs here.
       const model = await r.put(5)
       const hashes = await r.put(5)
-      models.push({ blobId: model.blobId, size: model.size, chunkHashesBlobId: hashes.blobId, name: 'm', version: 1 })
+      models.push({ blobId: model.blobId, size: model.size, chunkHashesBlobId: hashes.blobId, name: 'm', version: '1' })
       const pin = await r.put(5)
       const stranger = Ed25519Keypair.generate().toSuiAddress()
       const foreign = await r.put(5, { owner: stranger })
