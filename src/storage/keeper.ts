@@ -6,7 +6,7 @@ import {
   DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS,
   DEFAULT_RENEW_WITHIN_EPOCHS, MAX_EPOCHS_AHEAD, MAX_LISTED, MAX_RENEWALS_PER_CHECK, RETRY_BASE_MS, RETRY_MAX_MS
 } from './constants.js'
-import type { BlobKind, StorageTracker, TrackedBlob } from './tracker.js'
+import { BLOB_KINDS, type BlobKind, type StorageTracker, type TrackedBlob } from './tracker.js'
 
 const log = logger('herd:storage:keeper')
 
@@ -146,17 +146,18 @@ export class StorageKeeper {
    * Starts tracking a blob the node just wrote or took on, or adds a reason
    * to keep one already tracked. A bundle is kept for the retention from now.
    */
-  async track (blobId: BlobId, kind: BlobKind, info: { holds: string, size?: number, objectId?: string, endEpoch?: number, owner?: string, shared?: boolean }): Promise<void> {
+  async track (blobId: BlobId, kind: BlobKind, info: { holds: string, size?: number, objectId?: string, endEpoch?: number, owner?: string, shared?: boolean, pinOf?: BlobId }): Promise<void> {
     const known = this.components.tracker.get(blobId)
     if (known != null && known.kinds.includes(kind) && known.state !== 'stopped') return
     const blob: TrackedBlob = known != null
-      ? { ...known, kinds: [...new Set([...known.kinds, kind])], state: known.state === 'expired' ? 'expired' : 'active' }
+      ? { ...known, kinds: BLOB_KINDS.filter(k => k === kind || known.kinds.includes(k)), state: known.state === 'expired' ? 'expired' : 'active' }
       : { blobId, kinds: [kind], holds: info.holds.slice(0, 300), shared: info.shared ?? false, state: 'active', trackedAt: Date.now(), renewals: 0 }
     if (known == null || known.kinds.length === 0) blob.holds = info.holds.slice(0, 300)
     if (info.size != null) blob.size = info.size
     if (info.objectId != null) blob.objectId = info.objectId
     if (info.endEpoch != null && (blob.endEpoch == null || info.endEpoch > blob.endEpoch)) blob.endEpoch = info.endEpoch
     if (info.owner != null) blob.owner = info.owner
+    if (info.pinOf != null) blob.pinOf = info.pinOf
     if (kind === 'bundle') blob.retainUntil = Math.max(blob.retainUntil ?? 0, Date.now() + this.bundleRetentionMs)
     await this.components.tracker.put(blob)
   }
@@ -205,15 +206,11 @@ export class StorageKeeper {
         if (tracker.get(p.blobId)?.kinds.includes('pin') === true) continue
         await this.track(p.blobId, 'pin', { holds: 'a blob pinned on this node', size: p.size })
         const hashes = await chunkHashesOf?.(p.blobId, { signal }).catch(() => undefined)
-        if (hashes != null) await this.track(hashes, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}` })
+        if (hashes != null) await this.track(hashes, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}`, pinOf: p.blobId })
       }
       for (const blob of tracker.all()) {
-        if (!blob.kinds.includes('pin') || now.has(blob.blobId) || blob.holds.startsWith('the chunk hashes of pinned blob ')) continue
-        await this.drop(blob, 'pin', 'unpinned')
-      }
-      for (const blob of tracker.all()) {
-        const of = /^the chunk hashes of pinned blob (\S+)$/.exec(blob.holds)?.[1]
-        if (of != null && blob.kinds.includes('pin') && !now.has(of)) await this.drop(blob, 'pin', `blob ${of} was unpinned`)
+        if (!blob.kinds.includes('pin') || now.has(blob.blobId) || (blob.pinOf != null && now.has(blob.pinOf))) continue
+        await this.drop(blob, 'pin', blob.pinOf != null ? `blob ${blob.pinOf} was unpinned` : 'unpinned')
       }
     }
     if (ownModels != null && Date.now() - this.lastRegistrySync >= this.registrySyncMs) {
@@ -233,7 +230,8 @@ export class StorageKeeper {
   private async drop (blob: TrackedBlob, kind: BlobKind, why: string): Promise<void> {
     const kinds = blob.kinds.filter(k => k !== kind)
     const stopped = kinds.length === 0 && blob.state === 'active'
-    await this.components.tracker.put({ ...blob, kinds, ...(stopped ? { state: 'stopped' as const } : {}) })
+    const { pinOf, ...rest } = blob
+    await this.components.tracker.put({ ...(kind === 'pin' ? rest : blob), kinds, ...(stopped ? { state: 'stopped' as const } : {}) })
     if (stopped) log('no longer renewing blob %s (%s): %s; it stays on Walrus until epoch %s', blob.blobId, blob.holds, why, blob.endEpoch ?? '?')
   }
 

@@ -30,6 +30,8 @@ const trackedSchema = z.strictObject({
   retainUntil: z.number().optional(),
   /** An extension decided and maybe sent, not yet known to have gone through: retried with the same end epochs after a crash. */
   intent: z.strictObject({ from: z.number().int(), to: z.number().int(), at: z.number() }).optional(),
+  /** Pinned as the chunk hashes of this pinned blob: unpinning that blob unpins this one. */
+  pinOf: z.string().refine(isBlobId).optional(),
   renewals: z.number().int().nonnegative(),
   lastError: z.string().max(500).optional()
 })
