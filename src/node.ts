@@ -38,6 +38,7 @@ import type { NodeConfig } from './node-config.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
+import type { StoredBlob, WalrusStore } from './walrus/types.js'
 import { StorageKeeper, type ListedBlob, type StorageStatus } from './storage/keeper.js'
 import { StorageTracker } from './storage/tracker.js'
 import { LocalWalrus } from './walrus/local/server.js'
@@ -201,7 +202,17 @@ export class HerdNode {
       }, { tuning: config.fetch })
       const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued })
       await receipts.start()
-      const batcher = new Batcher({ store: receipts, walrus, ledger }, {
+      // What each bundle write bought (end epoch, Blob object), for the keeper when the bundle is sealed: Walrus's answer, not a guess.
+      const bundleWrites = new Map<string, StoredBlob>()
+      const bundleWalrus: Pick<WalrusStore, 'putFile'> = {
+        putFile: async (path, options) => {
+          const stored = await walrus.putFile(path, options)
+          if (bundleWrites.size >= 64) bundleWrites.clear()
+          bundleWrites.set(stored.blobId, stored)
+          return stored
+        }
+      }
+      const batcher = new Batcher({ store: receipts, walrus: bundleWalrus, ledger }, {
         batchSize: config.proofs.batchSize,
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
@@ -228,7 +239,17 @@ export class HerdNode {
       }, config.storage)
       batcher.addEventListener('sealed', event => {
         const { bundleBlobId, root, count } = (event as CustomEvent<{ bundleBlobId: BlobId, root: string, count: number }>).detail
-        this.inBackground(keeper.track(bundleBlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
+        const stored = bundleWrites.get(bundleBlobId)
+        bundleWrites.delete(bundleBlobId)
+        const bought = stored == null
+          ? {}
+          : {
+              ...(stored.endEpoch != null ? { endEpoch: stored.endEpoch } : {}),
+              ...(stored.size != null ? { size: stored.size } : {}),
+              // A newly created Blob object went to the node's address (sent there by the publisher, or made by the SDK with the node key).
+              ...(stored.objectId != null && stored.status === 'newlyCreated' ? { objectId: stored.objectId, owner: address } : {})
+            }
+        this.inBackground(keeper.track(bundleBlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}`, ...bought })
           .catch(err => { log.error('could not track proof bundle %s - %e', bundleBlobId, err) }))
       })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })

@@ -318,7 +318,12 @@ export class StorageKeeper {
         }
       }
       if (name === 'NotBlobOwnerError') {
-        await tracker.put({ ...rest, owner: blob.owner === this.components.address ? 'another address' : (blob.owner ?? 'another address') })
+        // The record said the node could extend it: learn who owns it now, so it is warned about instead of retried.
+        const life = await walrus.lifetime?.(blob.blobId, { signal }).catch(() => undefined)
+        if (life != null) {
+          const { owner: _, ...unowned } = rest
+          await tracker.put({ ...unowned, shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}) })
+        }
       }
       await this.failed(tracker.get(blob.blobId) ?? blob, err as Error)
     }
