@@ -14,6 +14,7 @@ import type { LocalWalrus } from '../../src/walrus/local/server.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
 
 const CHILD = fileURLToPath(new URL('./renew-child.js', import.meta.url))
+/** 1 s epochs and a renewal window of 3: a check may be late by seconds on a loaded machine and still be in time. */
 /** Bounds on waiting for epochs to pass on a loaded machine: far past what the tests need. */
 const WAIT_STEPS = 1200
 const STEP_MS = 50
@@ -46,7 +47,7 @@ async function rig (dir: string, epochMs: number): Promise<Rig> {
     key,
     tracker,
     keeper: (init = {}, extra = {}) => {
-      const keeper = new StorageKeeper({ tracker, walrus: http, address: key.toSuiAddress(), ...extra }, { checkIntervalMs: 50, renewWithinEpochs: 2, extendEpochs: 4, ...init })
+      const keeper = new StorageKeeper({ tracker, walrus: http, address: key.toSuiAddress(), ...extra }, { checkIntervalMs: 100, renewWithinEpochs: 3, extendEpochs: 6, ...init })
       keepers.push(keeper)
       return keeper
     },
@@ -67,7 +68,7 @@ async function rig (dir: string, epochMs: number): Promise<Rig> {
 describe('storage keeper', () => {
   it('keeps a pushed model, its chunk hashes and a pinned blob alive for ten epochs, and warns of a pin it cannot extend', async () => {
     await using dir = await tempDir()
-    const r = await rig(dir.path, 400)
+    const r = await rig(dir.path, 1000)
     try {
       // The keeper runs before the writes, which can take epochs on a loaded machine; it learns of each as the node would.
       const models: Array<{ blobId: BlobId, size: number, chunkHashesBlobId: BlobId, name: string, version: string }> = []
@@ -105,10 +106,10 @@ describe('storage keeper', () => {
 
   it('lets a bundle past its retention expire, and an unpinned blob, without reporting a loss', async () => {
     await using dir = await tempDir()
-    const r = await rig(dir.path, 300)
+    const r = await rig(dir.path, 1000)
     try {
-      const bundle = await r.put(1)
-      const pin = await r.put(1)
+      const bundle = await r.put(2)
+      const pin = await r.put(2)
       let pinned = [{ blobId: pin.blobId, size: pin.size }]
       const keeper = r.keeper({ bundleRetentionMs: 1 }, { pinned: () => pinned })
       await keeper.track(bundle.blobId, 'bundle', { holds: 'proof bundle of 3 receipts', endEpoch: bundle.endEpoch })
@@ -129,7 +130,7 @@ describe('storage keeper', () => {
 
   it('reports a blob lost while the node was stopped, on restart', async () => {
     await using dir = await tempDir()
-    const r = await rig(dir.path, 300)
+    const r = await rig(dir.path, 1000)
     try {
       const model = await r.put(1)
       const first = r.keeper()
