@@ -172,8 +172,11 @@ export class WalrusSdkStore implements WalrusStore {
     if (request.objectId == null) throw new WalrusError(`extending blob ${request.blobId} through the SDK needs its Blob object ID`)
     if (request.shared === true) throw new WalrusError(`extending shared blob ${request.blobId} is not done through the SDK store: SharedBlob::extend is not in @mysten/walrus`)
     try {
+      // Priced before it is paid, at this epoch's prices: the keeper's spending ceiling counts it.
+      const epochs = request.endEpoch - request.currentEndEpoch
+      const cost = request.size != null && epochs > 0 ? Number((await this.client.storageCost(request.size, epochs)).storageCost) : undefined
       await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.signer })
-      return { blobId: request.blobId, endEpoch: request.endEpoch }
+      return { blobId: request.blobId, endEpoch: request.endEpoch, ...(cost != null ? { cost } : {}) }
     } catch (err) {
       throw this.translate(err, `extending blob ${request.blobId}`)
     }
