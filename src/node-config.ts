@@ -5,6 +5,8 @@ import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/co
 import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
+import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
+import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
 
 const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
 
@@ -100,8 +102,10 @@ const nodeConfigFields = z.strictObject({
   embedded: z.strictObject({
     nShards: z.number().int().min(1).max(65535).default(1000),
     walrusPort: z.number().int().min(0).max(65535).default(0),
-    ledgerPort: z.number().int().min(0).max(65535).default(0)
-  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0 }),
+    ledgerPort: z.number().int().min(0).max(65535).default(0),
+    /** Epoch length of the embedded Walrus: blobs expire at their end epoch, as on Walrus. */
+    walrusEpochMs: z.number().int().min(MIN_EPOCH_MS).max(MAX_EPOCH_MS).default(DEFAULT_EPOCH_MS)
+  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0, walrusEpochMs: DEFAULT_EPOCH_MS }),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
     policy: z.enum(['gdsf', 'lru']).default('gdsf'),
@@ -153,6 +157,21 @@ const nodeConfigFields = z.strictObject({
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
     maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES)
   }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000, maxBundleBytes: DEFAULT_MAX_BUNDLE_BYTES }),
+  /** Keeping on Walrus what the node is responsible for: its pushed models, pins and proof bundles (src/storage). Writes buy walrus.epochs. */
+  storage: z.strictObject({
+    /** Extend a blob once it has this many epochs left, or fewer. */
+    renewWithinEpochs: z.number().int().min(1).max(MAX_WALRUS_EPOCHS - 1).default(DEFAULT_RENEW_WITHIN_EPOCHS),
+    /** An extension moves the end to this many epochs past the current one. */
+    extendEpochs: z.number().int().min(2).max(MAX_WALRUS_EPOCHS).default(DEFAULT_EXTEND_EPOCHS),
+    /** Proof bundles are renewed this long after they are sealed, then left to expire. */
+    bundleRetentionMs: z.number().int().min(0).default(DEFAULT_BUNDLE_RETENTION_MS),
+    /** FROST (10^-9 WAL) spent on extensions in one epoch at most; one extension may cross it, then renewals wait. */
+    maxSpendPerEpochFrost: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_SPEND_PER_EPOCH_FROST),
+    checkIntervalMs: z.number().int().min(10).max(86_400_000).default(DEFAULT_CHECK_INTERVAL_MS),
+    /** How often the registry is read for models the node's address registered. */
+    registrySyncMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_REGISTRY_SYNC_MS)
+  }).refine(s => s.extendEpochs > s.renewWithinEpochs, { message: 'extendEpochs must be more than renewWithinEpochs, or every renewal would be due again at once' })
+    .default({ renewWithinEpochs: DEFAULT_RENEW_WITHIN_EPOCHS, extendEpochs: DEFAULT_EXTEND_EPOCHS, bundleRetentionMs: DEFAULT_BUNDLE_RETENTION_MS, maxSpendPerEpochFrost: DEFAULT_MAX_SPEND_PER_EPOCH_FROST, checkIntervalMs: DEFAULT_CHECK_INTERVAL_MS, registrySyncMs: DEFAULT_REGISTRY_SYNC_MS }),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

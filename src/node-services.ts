@@ -55,7 +55,8 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
     if (walrus == null) throw new RangeError('a devnet config without walrus needs the devnet defaults')
     const ledger = config.ledger != null ? new HttpLedger({ url: config.ledger, ...signer }) : devnet?.ledger()
     if (ledger == null) throw new RangeError('a devnet config without ledger needs the devnet defaults')
-    const writer = new WalrusHttpClient(walrus.publisher != null ? { publisher: walrus.publisher } : {})
+    // The node key signs the local Walrus's stand-in for extend_blob on the blobs the node owns.
+    const writer = new WalrusHttpClient({ ...(walrus.publisher != null ? { publisher: walrus.publisher } : {}), ...signer })
     return {
       network: 'devnet',
       walrus: new NetworkWalrusStore({ readers: walrus.aggregator.map(aggregator => new WalrusHttpClient({ aggregator })), writer, writeMode: 'publisher', epochs: walrus.epochs, ...owner }),

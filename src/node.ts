@@ -41,6 +41,9 @@ import { NodeEventFeed } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
+import type { WalrusStore } from './walrus/types.js'
+import { StorageKeeper, type ListedBlob, type StorageStatus } from './storage/keeper.js'
+import { StorageTracker } from './storage/tracker.js'
 import { LocalWalrus } from './walrus/local/server.js'
 
 const log = logger('herd:node')
@@ -65,6 +68,8 @@ export interface NodeStatus {
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
   funds: FundsStatus
+  /** What the node keeps alive on Walrus: blobs renewed, failing, near their end, lost. */
+  storage: StorageStatus
   proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
@@ -116,6 +121,8 @@ export class HerdNode {
     receipts: ReceiptStore
     batcher: Batcher
     proofs: ProofService
+    tracker: StorageTracker
+    keeper: StorageKeeper
   }
 
   private readonly descriptions = new Map<string, BlobDescription>()
@@ -217,7 +224,36 @@ export class HerdNode {
       }, { tuning: config.fetch })
       const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming })
       await receipts.start()
-      const batcher = new Batcher({ store: receipts, walrus, ledger, onTiming: this.onTiming }, {
+      const tracker = new StorageTracker(join(config.dataDir, 'storage'))
+      await tracker.open()
+      const address = key.toSuiAddress()
+      const keeper = new StorageKeeper({
+        tracker,
+        walrus,
+        address,
+        ownModels: async options => (await ledger.listModels(options))
+          .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
+          .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId as BlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
+        pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
+        chunkHashesOf: async (blobId, options) => (await this.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
+        onFailure: err => { funds.failed(err) },
+        onPaid: () => { funds.paid() }
+      }, config.storage)
+      // A bundle is tracked as soon as Walrus holds it, with what its write bought: with short epochs it may end before its anchor lands.
+      const bundleWalrus: Pick<WalrusStore, 'putFile'> = {
+        putFile: async (path, options) => {
+          const stored = await walrus.putFile(path, options)
+          await keeper.track(stored.blobId, 'bundle', {
+            holds: 'a proof bundle, anchor pending',
+            ...(stored.endEpoch != null ? { endEpoch: stored.endEpoch } : {}),
+            ...(stored.size != null ? { size: stored.size } : {}),
+            // A newly created Blob object went to the node's address (sent there by the publisher, or made by the SDK with the node key).
+            ...(stored.objectId != null && stored.status === 'newlyCreated' ? { objectId: stored.objectId, owner: address } : {})
+          })
+          return stored
+        }
+      }
+      const batcher = new Batcher({ store: receipts, walrus: bundleWalrus, ledger, onTiming: this.onTiming }, {
         batchSize: config.proofs.batchSize,
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
@@ -238,6 +274,11 @@ export class HerdNode {
       batcher.addEventListener('refused', event => {
         const refused = (event as CustomEvent<RefusedBundle>).detail
         this.events.emit({ type: 'bundle:refused', receipts: refused.count, status: refused.status, reason: refused.reason, setAside: refused.setAside })
+      })
+      batcher.addEventListener('sealed', event => {
+        const { bundleBlobId, root, count } = (event as CustomEvent<SealedBundle>).detail
+        this.inBackground(keeper.track(bundleBlobId as BlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
+          .catch(err => { log.error('could not track proof bundle %s - %e', bundleBlobId, err) }))
       })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
@@ -270,7 +311,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs }
+      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -305,6 +346,7 @@ export class HerdNode {
       proofs.start()
       batcher.start()
       funds.start()
+      keeper.start()
       await inferServer.start()
       announcer.start()
       fetcher.start()
@@ -330,6 +372,8 @@ export class HerdNode {
       await parts.libp2p.stop()
       await parts.runner.stop()
       await parts.batcher.stop()
+      await parts.keeper.stop()
+      await parts.tracker.close()
       await parts.funds.stop()
       await parts.receipts.stop()
       await parts.cache.stop()
@@ -349,7 +393,7 @@ export class HerdNode {
     const { config } = this
     let walrusUrl = ''
     if (config.walrus == null) {
-      const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards })
+      const walrus = new LocalWalrus({ dir: join(config.dataDir, 'walrus'), port: config.embedded.walrusPort, nShards: config.embedded.nShards, epochMs: config.embedded.walrusEpochMs })
       this.embedded.walrus = walrus
       await walrus.start()
       walrusUrl = walrus.url
@@ -486,6 +530,11 @@ export class HerdNode {
     return this.embedded.ledgerServer?.url ?? this.config.ledger ?? this.config.sui?.url
   }
 
+  /** Every blob the node keeps on Walrus, for `herd storage status`. */
+  storageBlobs (): ListedBlob[] {
+    return this.started.keeper.list()
+  }
+
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
@@ -509,6 +558,7 @@ export class HerdNode {
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
       funds: funds.status(),
+      storage: this.started.keeper.status(),
       proofs: this.proofStatus(),
       penalizedPeers: scores.penalized().map(s => ({ peerId: s.peerId, score: s.score, badChunks: s.badChunks, failures: s.failures, banned: scores.isBanned(s.peerId), ...(s.lastReason != null ? { reason: s.lastReason } : {}) }))
     }

@@ -121,6 +121,11 @@ export class HerdMetrics {
       ...(s.funds.wal != null ? { WAL: Number(s.funds.wal) / COIN_UNITS } : {})
     }))
     this.gauge('herd_funds_blocked_writes', 'Writes waiting for funds (a bundle or an anchor the node cannot pay for)', s => s.funds.blocked.length)
+    this.unlabelledTotal('herd_storage_renewed_total', 'Walrus blobs extended by this node since it started', s => s.storage.renewed)
+    this.gauge('herd_storage_failing', 'Tracked Walrus blobs whose last renewal or lookup failed', s => s.storage.failing)
+    this.gauge('herd_storage_expiring_soon', 'Tracked Walrus blobs within one epoch of their end', s => s.storage.expiringSoon)
+    this.gauge('herd_storage_expired', 'Walrus blobs lost: expired while this node was responsible for them', s => s.storage.expired)
+    this.gauge('herd_storage_cannot_extend', 'Pinned Walrus blobs near their end that another address owns', s => s.storage.cannotExtend)
   }
 
   private registerTimings (): void {

@@ -55,6 +55,7 @@ export class ApiServer {
     app.get(HEALTH_PATH, async () => ({ status: 'ok' }))
     registerStatusPage(app)
     app.get('/status', async () => node.status())
+    app.get('/v1/storage', async () => ({ status: node.status().storage, blobs: node.storageBlobs() }))
     registerInferRoute(app, node)
     registerProofRoute(app, node)
     app.get('/metrics', async (_request, reply) => {

@@ -12,6 +12,7 @@ import { proofCommand } from './commands/proof.js'
 import { simCommand } from './commands/sim.js'
 import { startCommand } from './commands/start.js'
 import { statusCommand } from './commands/status.js'
+import { storageCommand } from './commands/storage.js'
 import { walletCommand } from './commands/wallet.js'
 
 export function buildProgram (): Command {
@@ -33,6 +34,7 @@ export function buildProgram (): Command {
   configCommand(program)
   keyCommand(program)
   walletCommand(program)
+  storageCommand(program)
   return program
 }
 

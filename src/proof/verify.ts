@@ -39,7 +39,7 @@ export interface ProofVerification {
 
 export interface VerifyProofDeps {
   ledger: Pick<Ledger, 'getAnchor'>
-  walrus: Pick<WalrusStore, 'readRange' | 'getToFile'>
+  walrus: Pick<WalrusStore, 'readRange' | 'getToFile' | 'lifetime'>
   /** Runs the model on canonical inputs (TensorSet bytes) and returns the canonical outputs. */
   reexecute?: (args: { modelBlobId: string, inputs: Uint8Array, signal?: AbortSignal }) => Promise<Uint8Array>
   /**
@@ -183,6 +183,11 @@ async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps): Promise
     } catch (err) {
       deps.signal?.throwIfAborted()
       if (tooLarge.signal.aborted) return { check: fail(`bundle ${proof.bundleBlobId} is ${announced} bytes, over the ${MAX_BUNDLE_BYTES}-byte limit of a bundle`) }
+      if ((err as Error).name === 'BlobNotFoundError') {
+        // An aggregator answers an expired blob as an unknown one; where Walrus says when the blob ended, say that.
+        const life = await deps.walrus.lifetime?.(proof.bundleBlobId, { ...(deps.signal != null ? { signal: deps.signal } : {}) }).catch(() => undefined)
+        if (life?.expired === true) return { check: fail(`bundle expired at epoch ${life.endEpoch}`) }
+      }
       return { check: fail(`cannot read bundle ${proof.bundleBlobId} from Walrus: ${message(err)}`) }
     }
     const bytes = await readFile(path)

@@ -43,6 +43,24 @@ export class BlobNotFoundError extends WalrusRequestError {
   override name = 'BlobNotFoundError'
 }
 
+/** The blob's end epoch has passed: Walrus no longer serves it and it cannot be extended. */
+export class BlobExpiredError extends WalrusRequestError {
+  override name = 'BlobExpiredError'
+}
+
+/** The blob is owned by another address (or kept by its publisher): only its owner may extend it. */
+export class NotBlobOwnerError extends WalrusRequestError {
+  override name = 'NotBlobOwnerError'
+}
+
+/**
+ * The blob no longer ends at the epoch the extension was signed for: a
+ * replay, or a retry of an extension that went through. Read its lifetime.
+ */
+export class StaleEndEpochError extends WalrusRequestError {
+  override name = 'StaleEndEpochError'
+}
+
 /** The answer did not have the shape the Walrus API promises. */
 export class WalrusProtocolError extends WalrusError {
   override name = 'WalrusProtocolError'

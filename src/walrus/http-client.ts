@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, rename, stat, unlink } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
+import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { parseBlobId } from '../blob/blob-id.js'
-import { BlobNotFoundError, RetryableWalrusError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
-import { parseErrorBody, parsePublisherReply } from './responses.js'
+import { extendMessage } from './extend-message.js'
+import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
+import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
 import { isTransportError, withRetries } from './retry.js'
-import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
 
@@ -36,6 +38,8 @@ export interface WalrusHttpClientInit {
   publishTimeoutMs?: number
   idleTimeoutMs?: number
   dispatcher?: Dispatcher
+  /** Signs extensions of the blobs it owns (the local Walrus's stand-in for `extend_blob`): the node key. */
+  signer?: Signer
 }
 
 function baseUrl (url: string, role: string): URL {
@@ -68,6 +72,9 @@ async function failure (response: Dispatcher.ResponseData, what: string): Promis
   const { message, reason } = parseErrorBody(text)
   const detail = `${what}: ${response.statusCode}${reason != null ? ` ${reason}` : ''}${message !== '' ? ` - ${message}` : ''}`
   if (response.statusCode === 404) return new BlobNotFoundError(detail, 404, reason)
+  if (reason === 'BLOB_EXPIRED') return new BlobExpiredError(detail, response.statusCode, reason)
+  if (reason === 'NOT_OWNER') return new NotBlobOwnerError(detail, response.statusCode, reason)
+  if (reason === 'STALE_END_EPOCH') return new StaleEndEpochError(detail, response.statusCode, reason)
   if (response.statusCode === 429 || response.statusCode >= 500) return new RetryableWalrusError(detail, { status: response.statusCode })
   return new WalrusRequestError(detail, response.statusCode, reason)
 }
@@ -91,6 +98,7 @@ export class WalrusHttpClient implements WalrusStore {
   private readonly retryMaxDelayMs: number
   private readonly publishTimeoutMs: number
   private readonly dispatcher: Dispatcher
+  private readonly signer?: Signer
 
   constructor (init: WalrusHttpClientInit) {
     if (init.publisher != null) this.publisher = baseUrl(init.publisher, 'publisher')
@@ -104,6 +112,38 @@ export class WalrusHttpClient implements WalrusStore {
       bodyTimeout: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       connectTimeout: init.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
     })
+    if (init.signer != null) this.signer = init.signer
+  }
+
+  /** The current epoch, from the local Walrus's `/herd/v1/status` (public aggregators do not say). */
+  async epoch (options: { signal?: AbortSignal } = {}): Promise<EpochInfo> {
+    return parseEpochInfo(await this.herdJson('GET', this.herdUrl('herd/v1/status', this.aggregator ?? this.publisher), undefined, options.signal))
+  }
+
+  /** A blob's end epoch, owner and whether it expired, from the local Walrus; undefined when it never held the blob. */
+  async lifetime (blobId: string, options: { signal?: AbortSignal } = {}): Promise<BlobLifetime | undefined> {
+    const url = this.herdUrl(`herd/v1/blobs/${parseBlobId(blobId)}`, this.aggregator ?? this.publisher)
+    try {
+      return parseBlobLifetime(await this.herdJson('GET', url, undefined, options.signal))
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /**
+   * Extends a blob on the local Walrus, signed by the node key as its owner
+   * (a shared blob needs no signature). Not retried on a 409: the caller
+   * reads the blob's lifetime to learn whether an earlier try went through.
+   */
+  async extend (request: ExtendRequest, options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
+    const blobId = parseBlobId(request.blobId)
+    const body: Record<string, unknown> = { currentEndEpoch: request.currentEndEpoch, endEpoch: request.endEpoch }
+    if (request.shared !== true) {
+      if (this.signer == null) throw new WalrusError(`extending blob ${blobId} needs the owner's key`)
+      body.signature = (await this.signer.signPersonalMessage(extendMessage(blobId, request.currentEndEpoch, request.endEpoch))).signature
+    }
+    return parseExtendReply(await this.herdJson('POST', this.herdUrl(`herd/v1/blobs/${blobId}/extend`, this.publisher), body, options.signal))
   }
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
@@ -214,7 +254,7 @@ export class WalrusHttpClient implements WalrusStore {
   private async put (body: () => NodeJS.ReadableStream | Uint8Array, size: number, options: PutOptions): Promise<StoredBlob> {
     if (this.publisher == null) throw new WalrusError('no publisher URL configured: writes need one (mainnet has no public publisher; pass --publisher or --walrus)')
     const url = new URL('v1/blobs', this.publisher)
-    const { epochs, permanent, deletable, sendObjectTo, signal } = options
+    const { epochs, permanent, deletable, sendObjectTo, share, signal } = options
     if (epochs != null) {
       if (!Number.isInteger(epochs) || epochs < 1 || epochs > MAX_EPOCHS) throw new WalrusError(`epochs must be an integer from 1 to ${MAX_EPOCHS}, got ${epochs}`)
       url.searchParams.set('epochs', String(epochs))
@@ -225,6 +265,10 @@ export class WalrusHttpClient implements WalrusStore {
     if (sendObjectTo != null) {
       if (!/^0x[0-9a-fA-F]{1,64}$/.test(sendObjectTo)) throw new WalrusError(`send_object_to must be a Sui address (0x and hex), got ${sendObjectTo}`)
       url.searchParams.set('send_object_to', sendObjectTo)
+    }
+    if (share === true) {
+      if (sendObjectTo != null) throw new WalrusError('a blob is either shared or sent to an address, not both')
+      url.searchParams.set('share', 'true')
     }
     return withRetries(async () => {
       let response: Dispatcher.ResponseData
@@ -247,6 +291,32 @@ export class WalrusHttpClient implements WalrusStore {
       }
       return parsePublisherReply(json)
     }, this.retryOptions(signal, 'PUT /v1/blobs'))
+  }
+
+  private herdUrl (path: string, base: URL | undefined): URL {
+    if (base == null) throw new WalrusError('no Walrus URL configured')
+    return new URL(path, base)
+  }
+
+  private async herdJson (method: 'GET' | 'POST', url: URL, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    const what = `${method} ${url.pathname}`
+    return withRetries(async () => {
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(url, {
+          method,
+          ...(body != null ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+          dispatcher: this.dispatcher,
+          signal
+        })
+      } catch (err) { throw asWalrusError(err, what, signal) }
+      if (response.statusCode !== 200) throw await failure(response, what)
+      try {
+        return await response.body.json()
+      } catch (err) {
+        throw new WalrusProtocolError(`${what} answered 200 with a body that is not JSON: ${(err as Error).message}`)
+      }
+    }, this.retryOptions(signal, what))
   }
 
   private blobUrl (blobId: string): URL {

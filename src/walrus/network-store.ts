@@ -1,15 +1,16 @@
 import { logger } from '@libp2p/logger'
-import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { WalrusError } from './errors.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:network-store')
 
 /** An aggregator: the HTTP client's read half. */
-export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readRange'> {
+export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readRange' | 'epoch' | 'lifetime'> {
   readonly aggregator?: URL
   close?(): Promise<void>
 }
 
-export interface BlobWriter extends Pick<WalrusStore, 'putFile'> {
+export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend' | 'epoch'> {
   readonly publisher?: URL
   close?(): Promise<void>
 }
@@ -55,7 +56,8 @@ export class NetworkWalrusStore implements WalrusStore {
   get publisher (): URL | undefined { return this.writer.publisher }
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
-    const owner = this.writeMode === 'publisher' && this.owner != null ? { sendObjectTo: this.owner } : {}
+    // A shared blob belongs to no address; anyone may extend it.
+    const owner = this.writeMode === 'publisher' && this.owner != null && options.share !== true ? { sendObjectTo: this.owner } : {}
     return this.writer.putFile(path, { epochs: this.epochs, ...owner, ...options })
   }
 
@@ -65,6 +67,27 @@ export class NetworkWalrusStore implements WalrusStore {
 
   async readRange (blobId: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
     return this.inTurn(blobId, options.signal, async reader => reader.readRange(blobId, range, options))
+  }
+
+  /** From the writer when it knows (the SDK reads the chain), else from the first aggregator that answers. */
+  async epoch (options: { signal?: AbortSignal } = {}): Promise<EpochInfo> {
+    if (this.writer.epoch != null && this.writeMode === 'sdk') return this.writer.epoch(options)
+    return this.inTurn('epoch', options.signal, async reader => {
+      if (reader.epoch == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say the epoch`)
+      return reader.epoch(options)
+    })
+  }
+
+  async lifetime (blobId: string, options: { signal?: AbortSignal } = {}): Promise<BlobLifetime | undefined> {
+    return this.inTurn(blobId, options.signal, async reader => {
+      if (reader.lifetime == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say blob lifetimes`)
+      return reader.lifetime(blobId, options)
+    })
+  }
+
+  async extend (request: ExtendRequest, options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
+    if (this.writer.extend == null) throw new WalrusError('this Walrus writer cannot extend blobs')
+    return this.writer.extend(request, options)
   }
 
   async close (): Promise<void> {

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob/blob-id.js'
 import { WalrusProtocolError } from './errors.js'
-import type { StoredBlob } from './types.js'
+import type { BlobLifetime, EpochInfo, ExtendResult, StoredBlob } from './types.js'
 
 const blobIdSchema = z.string().refine(isBlobId, 'not a Walrus blob ID')
 const u64 = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)])
@@ -69,4 +69,40 @@ export function parseErrorBody (text: string): { message: string, reason?: strin
     }
   } catch {}
   return { message: text.slice(0, 500).trim() }
+}
+
+const epochInfo = z.object({ epoch: z.number().int().nonnegative(), epochMs: z.number().int().positive().optional() }).loose()
+
+export function parseEpochInfo (json: unknown): EpochInfo {
+  const parsed = epochInfo.safeParse(json)
+  if (!parsed.success) throw new WalrusProtocolError(`Walrus status has no epoch: ${z.prettifyError(parsed.error)}`)
+  const { epoch, epochMs } = parsed.data
+  return epochMs != null ? { epoch, epochMs } : { epoch }
+}
+
+const suiAddress = z.string().regex(/^0x[0-9a-f]{64}$/)
+const lifetime = z.object({
+  blobId: blobIdSchema,
+  objectId: z.string().optional(),
+  size: z.number().int().nonnegative(),
+  endEpoch: z.number().int().nonnegative(),
+  owner: suiAddress.optional(),
+  shared: z.boolean(),
+  expired: z.boolean()
+}).loose()
+
+export function parseBlobLifetime (json: unknown): BlobLifetime {
+  const parsed = lifetime.safeParse(json)
+  if (!parsed.success) throw new WalrusProtocolError(`blob lifetime is not in the expected shape: ${z.prettifyError(parsed.error)}`)
+  const { blobId, objectId, size, endEpoch, owner, shared, expired } = parsed.data
+  return { blobId: blobId as BlobId, size, endEpoch, shared, expired, ...(objectId != null ? { objectId } : {}), ...(owner != null ? { owner } : {}) }
+}
+
+const extendReply = z.object({ blobId: blobIdSchema, endEpoch: z.number().int().positive(), cost: z.number().int().nonnegative().optional() }).loose()
+
+export function parseExtendReply (json: unknown): ExtendResult {
+  const parsed = extendReply.safeParse(json)
+  if (!parsed.success) throw new WalrusProtocolError(`extension reply is not in the expected shape: ${z.prettifyError(parsed.error)}`)
+  const { blobId, endEpoch, cost } = parsed.data
+  return { blobId: blobId as BlobId, endEpoch, ...(cost != null ? { cost } : {}) }
 }

@@ -8,7 +8,7 @@ import { blobIdFromBytes, parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
 import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
-import type { ByteRange, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import type { ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:sdk-store')
 
@@ -128,6 +128,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
     if (this.signer == null) throw new WalrusError('writing through the Walrus SDK needs a signer (the node key)')
+    if (options.share === true) throw new WalrusError('the Walrus SDK store does not write shared blobs: write through a publisher (share=true)')
     const epochs = options.epochs ?? 1
     checkEpochs(epochs)
     const { size } = await stat(path)
@@ -146,6 +147,38 @@ export class WalrusSdkStore implements WalrusStore {
       return { blobId: parseBlobId(blobId), status: 'newlyCreated', objectId: blobObject.id, size: Number(blobObject.size), endEpoch: blobObject.storage.end_epoch }
     } catch (err) {
       throw this.translate(err, 'writing blob through the Walrus SDK')
+    }
+  }
+
+  /** The committee's epoch, from the Walrus system object. */
+  async epoch (_options: { signal?: AbortSignal } = {}): Promise<EpochInfo> {
+    try {
+      const { committee } = await this.client.systemState()
+      return { epoch: committee.epoch }
+    } catch (err) {
+      throw this.translate(err, 'reading the Walrus epoch')
+    }
+  }
+
+  /**
+   * `system::extend_blob` on the Blob object through the SDK, paying WAL from
+   * the node key, which must own it. The SDK is given the target end epoch,
+   * not a count: it reads the Blob object's current end and buys only the
+   * epochs still missing, so retrying an extension that went through buys
+   * none (it still pays the gas of an empty transaction).
+   */
+  async extend (request: ExtendRequest, _options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
+    if (this.signer == null) throw new WalrusError('extending a blob through the Walrus SDK needs a signer (the node key)')
+    if (request.objectId == null) throw new WalrusError(`extending blob ${request.blobId} through the SDK needs its Blob object ID`)
+    if (request.shared === true) throw new WalrusError(`extending shared blob ${request.blobId} is not done through the SDK store: SharedBlob::extend is not in @mysten/walrus`)
+    try {
+      // Priced before it is paid, at this epoch's prices: the keeper's spending ceiling counts it.
+      const epochs = request.endEpoch - request.currentEndEpoch
+      const cost = request.size != null && epochs > 0 ? Number((await this.client.storageCost(request.size, epochs)).storageCost) : undefined
+      await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.signer })
+      return { blobId: request.blobId, endEpoch: request.endEpoch, ...(cost != null ? { cost } : {}) }
+    } catch (err) {
+      throw this.translate(err, `extending blob ${request.blobId}`)
     }
   }
 

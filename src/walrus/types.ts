@@ -9,6 +9,8 @@ export interface PutOptions {
   deletable?: boolean
   /** Sui address that receives the Blob object. */
   sendObjectTo?: string
+  /** Store it as a shared blob, which anyone may fund and extend (not with sendObjectTo). */
+  share?: boolean
   signal?: AbortSignal
 }
 
@@ -36,6 +38,46 @@ export interface GetOptions {
   onProgress?: (event: { bytes: number, total: number }) => void
 }
 
+/** Where Walrus is in time: a blob is served while `epoch` is below its end epoch. */
+export interface EpochInfo {
+  epoch: number
+  /** Length of an epoch, when the network says. */
+  epochMs?: number
+}
+
+/** What Walrus knows of a blob's lifetime. */
+export interface BlobLifetime {
+  blobId: BlobId
+  objectId?: string
+  size: number
+  /** Exclusive: the blob is served while the current epoch is below it. */
+  endEpoch: number
+  /** The address that owns the Blob object and alone may extend it; absent when unknown or kept by the publisher. */
+  owner?: string
+  /** A shared blob: anyone may extend it. */
+  shared: boolean
+  expired: boolean
+}
+
+/** Extends one blob's storage to `endEpoch`, from the end epoch it is known to have now. */
+export interface ExtendRequest {
+  blobId: BlobId
+  /** The Blob (or SharedBlob) object; the SDK extends by object, the local Walrus by blob ID. */
+  objectId?: string
+  currentEndEpoch: number
+  endEpoch: number
+  shared?: boolean
+  /** The blob's size, which prices the extension. */
+  size?: number
+}
+
+export interface ExtendResult {
+  blobId: BlobId
+  endEpoch: number
+  /** FROST paid for the extension, when known. */
+  cost?: number
+}
+
 /** Where blobs are written and read: a publisher and aggregator over HTTP, or the SDK with a Sui key. */
 export interface WalrusStore {
   putFile(path: string, options?: PutOptions): Promise<StoredBlob>
@@ -43,4 +85,10 @@ export interface WalrusStore {
   getToFile(blobId: string, path: string, options?: GetOptions): Promise<{ bytes: number }>
   /** One range, small enough to hold in memory (a chunk). */
   readRange(blobId: string, range: ByteRange, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** The current Walrus epoch. */
+  epoch?(options?: { signal?: AbortSignal }): Promise<EpochInfo>
+  /** A blob's end epoch and owner; undefined when Walrus never held it. */
+  lifetime?(blobId: string, options?: { signal?: AbortSignal }): Promise<BlobLifetime | undefined>
+  /** Buys more epochs for a blob the node owns, or a shared one; paid from the node key. */
+  extend?(request: ExtendRequest, options?: { signal?: AbortSignal }): Promise<ExtendResult>
 }

@@ -173,13 +173,14 @@ export class SuiGrpcStandIn implements RpcTransport {
     }
   }
 
-  /** The Move functions the stand-in runs: herd's metadata write, and the Walrus SDK's register and certify with their coin handling. */
+  /** The Move functions the stand-in runs: herd's metadata write, and the Walrus SDK's register, certify and extend with their coin handling. */
   private moveCallFailure (commands: Array<{ moveCall?: { package: string, module: string, function: string } }>): string | undefined {
     const allowed = new Set([
       `${this.callPackage}::blob::insert_or_update_metadata_pair`,
       `${this.callPackage}::system::reserve_space`,
       `${this.callPackage}::system::register_blob`,
       `${this.callPackage}::system::certify_blob`,
+      `${this.callPackage}::system::extend_blob`,
       `${normalizeSuiAddress('0x2')}::coin::destroy_zero`
     ])
     for (const command of commands) {

@@ -105,8 +105,8 @@ function blobJson (fields: BlobFields): Record<string, unknown> {
 }
 
 /**
- * What `system::reserve_space`, `system::register_blob`, `system::certify_blob`
- * and the `TransferObjects` after them do to the chain, so the Walrus SDK's
+ * What `system::reserve_space`, `system::register_blob`, `system::certify_blob`,
+ * `system::extend_blob` and the `TransferObjects` after them do to the chain, so the Walrus SDK's
  * write flow finds the Blob object it registered and certified. Coins are
  * not accounted: the WAL the calls take is not deducted.
  */
@@ -146,6 +146,16 @@ export function applyWalrusCalls (chain: SuiChain, kind: Programmable, sender: s
       const certified = { ...fields, certified_epoch: Number(chain.epoch) } as unknown as BlobFields
       blob.bcs = Blob.serialize(certified).toBytes()
       blob.json = blobJson(certified)
+    } else if (call?.module === 'system' && call.function === 'extend_blob') {
+      // `blob: &mut Blob` is an owned object: only its owner can pass it; an expired blob cannot be extended.
+      const blob = chain.objects.get(normalizeSuiAddress(kind.inputs[call.arguments[1]!.Input!]!.Object!.ImmOrOwnedObject!.objectId))!
+      if (blob.owner !== sender) throw new Error(`extend_blob: ${sender} does not own Blob ${blob.objectId}`)
+      const fields = Blob.parse(blob.bcs!)
+      if (fields.storage.end_epoch <= Number(chain.epoch)) throw new Error(`extend_blob: Blob ${blob.objectId} expired at epoch ${fields.storage.end_epoch}`)
+      const epochs = bcs.u32().parse(pure(call.arguments[2]!))
+      const extended = { ...fields, storage: { ...fields.storage, end_epoch: fields.storage.end_epoch + epochs } } as unknown as BlobFields
+      blob.bcs = Blob.serialize(extended).toBytes()
+      blob.json = blobJson(extended)
     } else if (command.TransferObjects != null) {
       const to = normalizeSuiAddress(bcs.Address.parse(pure(command.TransferObjects.address)))
       for (const object of command.TransferObjects.objects) {

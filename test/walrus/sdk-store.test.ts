@@ -18,6 +18,7 @@ import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helper
 import { addWalrusSystemState, stakeWithPool } from '../helpers/sui-standin-walrus.js'
 import { RelayStandIn } from '../helpers/walrus-relay-standin.js'
 import { SIMULATED_GAS } from '../helpers/sui-standin-grpc.js'
+import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 
 const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
 const PRICES = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
@@ -149,7 +150,7 @@ describe('Walrus SDK store', () => {
     }
   })
 
-  it('writes a blob end to end through the upload relay: register, upload, certify, with the Blob object owned by the node', async () => {
+  it('writes a blob end to end through the upload relay: register, upload, certify, with the Blob object owned by the node, which alone extends it', async () => {
     await using dir = await tempDir()
     const file = join(dir.path, 'blob')
     const bytes = randomBytes(5000)
@@ -183,6 +184,23 @@ describe('Walrus SDK store', () => {
       assert.ok(upload.body.equals(bytes), 'the relay received the blob itself')
       assert.deepEqual([upload.query.blob_id, upload.query.deletable_blob_object, upload.query.tx_id], [stored.blobId, stored.objectId, register!.digest], 'the tip is proven by the registration transaction')
       assert.deepEqual(relay.requests.map(r => r.path), ['/v1/tip-config', '/v1/blob-upload-relay'])
+
+      // Extending it: extend_blob on the Blob object, priced by the SDK, paid from the node key.
+      assert.deepEqual(await store.epoch(), { epoch: 700 })
+      const extended = await store.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 703, endEpoch: 709, size: bytes.length })
+      assert.equal(extended.endEpoch, 709)
+      assert.ok((extended.cost ?? 0) > 0, 'the extension is priced')
+      assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709)
+      const executed = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction'))
+      const extendTx = sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(executed[executed.length - 1]!.request.transaction.bcs.value, 'base64'))))
+      assert.ok(calls(extendTx).includes('system::extend_blob'), calls(extendTx).join())
+      // Another key cannot pass the node's Blob object to extend_blob.
+      const stranger = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: Ed25519Keypair.generate(), suiClient: sui.client })
+      sui.chain.fund(stranger.address!, SUI_TYPE, 1_000_000_000n)
+      sui.chain.fund(stranger.address!, WAL, 10_000_000_000n)
+      sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: stranger.address!, json: { balance: '10000000000' } })
+      await assert.rejects(stranger.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 709, endEpoch: 712, size: bytes.length }), { name: 'WalrusError' })
+      assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709, 'unchanged')
     } finally {
       await relay.stop()
       await computer.stop()

@@ -1,6 +1,7 @@
 import { resolve, join } from 'node:path'
 import type { Command } from 'commander'
 import { DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
+import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from '../../walrus/local/constants.js'
 import { DEFAULT_MAX_BLOB_BYTES, LocalWalrus } from '../../walrus/local/server.js'
 import { ChainStore } from '../../chain/local/chain-store.js'
 import { LedgerServer } from '../../chain/local/server.js'
@@ -14,6 +15,7 @@ interface DevnetOptions {
   ledgerPort: number
   shards: number
   maxBlobBytes: number
+  epochMs: number
   latencyMs: number
   bandwidth: number
   failureRate: number
@@ -29,6 +31,7 @@ export function devnetCommand (program: Command): void {
     .option('--ledger-port <port>', 'port of the local ledger; 0 picks a free one', integer('--ledger-port', 0, 65535), DEFAULT_LEDGER_PORT)
     .option('--shards <n>', 'shard count of the encoder (1000 gives mainnet IDs)', integer('--shards', 1, 65535), DEFAULT_N_SHARDS)
     .option('--max-blob-bytes <n>', 'largest upload accepted', integer('--max-blob-bytes', 1), DEFAULT_MAX_BLOB_BYTES)
+    .option('--epoch-ms <ms>', 'length of a Walrus epoch: blobs expire at their end epoch', integer('--epoch-ms', MIN_EPOCH_MS, MAX_EPOCH_MS), DEFAULT_EPOCH_MS)
     .option('--latency-ms <ms>', 'latency added to every answer', integer('--latency-ms', 0, 60_000), 0)
     .option('--bandwidth <bytes-per-sec>', 'cap on each response body; 0 for none', integer('--bandwidth', 0), 0)
     .option('--failure-rate <p>', 'share of requests failed with a 5xx', fraction('--failure-rate'), 0)
@@ -41,6 +44,7 @@ export function devnetCommand (program: Command): void {
         port: options.walrusPort,
         nShards: options.shards,
         maxBlobBytes: options.maxBlobBytes,
+        epochMs: options.epochMs,
         seed: options.seed,
         shaping: { latencyMs: options.latencyMs, bandwidthBytesPerSec: options.bandwidth, failureRate: options.failureRate }
       })
@@ -57,7 +61,7 @@ export function devnetCommand (program: Command): void {
         await store.close()
         throw err
       }
-      printJson({ event: 'ready', walrus: walrus.url, ledger: ledger.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxBlobBytes })
+      printJson({ event: 'ready', walrus: walrus.url, ledger: ledger.url, dir, nShards: walrus.nShards, maxBlobBytes: walrus.maxBlobBytes, epochMs: options.epochMs })
       const signal = await stopSignal
       await Promise.all([walrus.stop(), ledger.stop()])
       await store.close()

@@ -52,10 +52,11 @@ export function modelCommand (program: Command): void {
     .option('--walrus <url>', `publisher and aggregator base URL (default $HERD_WALRUS or ${DEFAULT_WALRUS_URL})`, httpUrl)
     .option('--data-dir <dir>', 'node data dir holding the signing key (default $HERD_DATA_DIR or $HERD_HOME/node)')
     .option('--epochs <n>', 'Walrus storage epochs ahead (default the config\'s walrus.epochs, 1)', integer('--epochs', 1, 53))
+    .option('--share', 'store the model and its chunk hashes as shared blobs, which any node serving them may extend (on testnet and mainnet, through a publisher)')
     .option('--dry-run', 'print the encoded sizes, the storage cost in WAL and an estimate of gas in SUI, and store nothing')
     .option('--chunk-size <bytes>', 'chunk size of the chunk tree', integer('--chunk-size', 1024, 64 * 1024 * 1024), DEFAULT_CHUNK_SIZE)
     .addOption(new Option('--format <format>', 'model format; .onnx files are read with onnxruntime').choices(['onnx', 'raw']))
-    .action(async (file: string, options: LedgerOptions & { name: string, walrus?: string, dataDir?: string, epochs?: number, dryRun?: boolean, chunkSize: number, format?: 'onnx' | 'raw' }) => {
+    .action(async (file: string, options: LedgerOptions & { name: string, walrus?: string, dataDir?: string, epochs?: number, dryRun?: boolean, share?: boolean, chunkSize: number, format?: 'onnx' | 'raw' }) => {
       const path = resolve(file)
       const info = await stat(path).catch(() => undefined)
       if (info?.isFile() !== true) throw new Error(`no such file: ${file}`)
@@ -84,7 +85,8 @@ export function modelCommand (program: Command): void {
         if (taken != null) throw new Error(`model ${ref.name}@${version} is already registered (blob ${taken.blobId}): push under another version`)
         const tree = await chunkTreeOfFile(path, { chunkSize: options.chunkSize })
         // The store adds the config's epochs and sends publisher-made Blob objects to the key's address.
-        const putOptions = {}
+        // A shared blob has no owner address: any node may keep it alive.
+        const putOptions = options.share === true ? { share: true } : {}
         const stored = await walrus.putFile(path, putOptions)
         // A node in a cold mesh checks chunks on their own against these, once they match the registered root.
         const chunkHashes = await putChunkHashes(walrus, tree.leaves, putOptions)

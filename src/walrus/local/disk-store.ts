@@ -19,7 +19,13 @@ const blobRecordSchema = z.object({
   registeredEpoch: z.number().int().nonnegative(),
   endEpoch: z.number().int().nonnegative(),
   permanent: z.boolean(),
-  storedAt: z.number()
+  storedAt: z.number(),
+  /** The address the Blob object was sent to (`send_object_to`): only it may extend the blob. Absent: the publisher kept it. */
+  owner: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
+  /** Stored with `share=true`, as a SharedBlob anyone may fund and extend. */
+  shared: z.boolean().default(false),
+  /** Past its end epoch and its bytes reclaimed: the record stays, as the Blob object stays on Sui, so a reader can learn when it ended. */
+  expired: z.boolean().default(false)
 })
 
 export type BlobRecord = z.infer<typeof blobRecordSchema> & { blobId: BlobId }
@@ -43,7 +49,10 @@ export class DiskBlobStore {
   private readonly tempDir: string
   private readonly records = new Map<string, BlobRecord>()
   private readonly locks = new Map<string, Promise<unknown>>()
+  /** Live blob IDs by end epoch, so the sweep finds what is due without reading every record. */
+  private readonly byEndEpoch = new Map<number, Set<string>>()
   private storedBytes = 0
+  private liveBlobs = 0
 
   constructor (dir: string) {
     this.dir = dir
@@ -72,6 +81,12 @@ export class DiskBlobStore {
       }
       const blobId = name.slice(0, -5)
       const record = await this.readRecord(blobId)
+      if (record?.expired === true) {
+        // The sweep may have stopped between writing the tombstone and unlinking the bytes.
+        if (names.has(blobId)) await unlink(join(this.blobsDir, blobId)).catch(() => {})
+        this.setRecord(record)
+        continue
+      }
       const size = names.has(blobId) ? (await stat(join(this.blobsDir, blobId))).size : -1
       if (record == null || record.size !== size) {
         log('dropping blob %s: record unreadable or data missing or of the wrong size', blobId)
@@ -79,8 +94,7 @@ export class DiskBlobStore {
         await unlink(join(this.blobsDir, blobId)).catch(() => {})
         continue
       }
-      this.records.set(blobId, record)
-      this.storedBytes += record.size
+      this.setRecord(record)
     }
     return info
   }
@@ -89,8 +103,22 @@ export class DiskBlobStore {
     return this.records.get(blobId)
   }
 
+  /** Blobs whose bytes are held (expired ones are not counted). */
   get stats (): { blobs: number, bytes: number } {
-    return { blobs: this.records.size, bytes: this.storedBytes }
+    return { blobs: this.liveBlobs, bytes: this.storedBytes }
+  }
+
+  /** At most `limit` live blobs whose end epoch is `epoch` or earlier. */
+  dueBy (epoch: number, limit: number): string[] {
+    const due: string[] = []
+    for (const [endEpoch, ids] of this.byEndEpoch) {
+      if (endEpoch > epoch) continue
+      for (const id of ids) {
+        due.push(id)
+        if (due.length >= limit) return due
+      }
+    }
+    return due
   }
 
   /** A fresh path inside the store's temp dir, on the same file system as the blobs. */
@@ -115,16 +143,46 @@ export class DiskBlobStore {
   async commit (tempFile: string, record: BlobRecord): Promise<void> {
     await rename(tempFile, join(this.blobsDir, record.blobId))
     await writeFileAtomic(join(this.blobsDir, `${record.blobId}.json`), JSON.stringify(record))
-    const previous = this.records.get(record.blobId)
-    if (previous != null) this.storedBytes -= previous.size
-    this.records.set(record.blobId, record)
-    this.storedBytes += record.size
+    this.setRecord(record)
   }
 
   /** Rewrites the record of a blob already held. Call under the blob's lock. */
   async updateRecord (record: BlobRecord): Promise<void> {
     await writeFileAtomic(join(this.blobsDir, `${record.blobId}.json`), JSON.stringify(record))
+    this.setRecord(record)
+  }
+
+  /**
+   * Reclaims an expired blob's bytes, keeping its record as a tombstone. The
+   * tombstone is written first: a crash between the two leaves bytes that
+   * `open` removes, never a live record without its bytes. Call under the blob's lock.
+   */
+  async expire (blobId: string): Promise<BlobRecord | undefined> {
+    const record = this.records.get(blobId)
+    if (record == null || record.expired) return undefined
+    const tombstone: BlobRecord = { ...record, expired: true }
+    await writeFileAtomic(join(this.blobsDir, `${blobId}.json`), JSON.stringify(tombstone))
+    this.setRecord(tombstone)
+    await unlink(join(this.blobsDir, blobId)).catch(() => {})
+    return tombstone
+  }
+
+  private setRecord (record: BlobRecord): void {
+    const previous = this.records.get(record.blobId)
+    if (previous != null && !previous.expired) {
+      this.storedBytes -= previous.size
+      this.liveBlobs--
+      const bucket = this.byEndEpoch.get(previous.endEpoch)
+      bucket?.delete(previous.blobId)
+      if (bucket?.size === 0) this.byEndEpoch.delete(previous.endEpoch)
+    }
     this.records.set(record.blobId, record)
+    if (record.expired) return
+    this.storedBytes += record.size
+    this.liveBlobs++
+    let bucket = this.byEndEpoch.get(record.endEpoch)
+    if (bucket == null) this.byEndEpoch.set(record.endEpoch, bucket = new Set())
+    bucket.add(record.blobId)
   }
 
   /** A read stream of `[start, end]` inclusive. */

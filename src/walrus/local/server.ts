@@ -5,12 +5,14 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
-import { toBase58 } from '@mysten/sui/utils'
+import { normalizeSuiAddress, toBase58 } from '@mysten/sui/utils'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { isBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { DiskBlobStore, type BlobRecord, type StoreInfo } from './disk-store.js'
+import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './constants.js'
+import { extendBlob, MAX_EPOCHS_AHEAD } from './extend-route.js'
 import { parseRange, sendError } from './replies.js'
 import { originShapingSchema, seededRandom, ThrottleStream, type OriginShaping } from './shaping.js'
 
@@ -19,8 +21,8 @@ const log = logger('herd:walrus:local:server')
 /** A local devnet hosts models, so it takes far more than a real publisher's 10 MiB default. */
 export const DEFAULT_MAX_BLOB_BYTES = 512 * 1024 * 1024
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 8
-export const DEFAULT_EPOCH_MS = 24 * 60 * 60 * 1000
-const MAX_EPOCHS_AHEAD = 53
+/** Expired blobs reclaimed per sweep tick: a devnet with many blobs ending at once spreads the unlinking out. */
+const EXPIRATIONS_PER_TICK = 64
 const PUBLISHER_QUERY = new Set(['epochs', 'permanent', 'deletable', 'force', 'reuse_resources', 'encoding_type', 'send_object_to', 'share'])
 
 export interface LocalWalrusInit {
@@ -30,7 +32,7 @@ export interface LocalWalrusInit {
   nShards?: number
   maxBlobBytes?: number
   maxConcurrentUploads?: number
-  /** Length of a devnet epoch; blobs record their end epoch but are not expired. */
+  /** Length of a devnet epoch; a blob is served until its end epoch, then its bytes are reclaimed. */
   epochMs?: number
   shaping?: Partial<OriginShaping>
   /** Seed of the failure injection. */
@@ -47,6 +49,10 @@ export interface OriginStats {
   bytesUploaded: number
   failuresInjected: number
   rejected: number
+  /** Blobs whose end epoch passed and whose bytes were reclaimed. */
+  expired: number
+  extensions: number
+  epoch: number
   stored: { blobs: number, bytes: number }
 }
 
@@ -64,6 +70,8 @@ class ByteLimit extends Transform {
     callback(null, chunk)
   }
 }
+
+interface PublisherParams { epochs: number, permanent: boolean, force: boolean, share: boolean, owner?: string }
 
 function parseBool (value: string | undefined, name: string): boolean | string {
   if (value == null) return false
@@ -91,7 +99,9 @@ export class LocalWalrus {
   private info?: StoreInfo
   private activeUploads = 0
   private objectCounter = 0
-  private readonly counters = { blobsServed: 0, bytesServed: 0, rangeRequests: 0, uploads: 0, newlyCreated: 0, alreadyCertified: 0, bytesUploaded: 0, failuresInjected: 0, rejected: 0 }
+  private sweepTimer?: NodeJS.Timeout
+  private sweeping?: Promise<void>
+  private readonly counters = { blobsServed: 0, bytesServed: 0, rangeRequests: 0, uploads: 0, newlyCreated: 0, alreadyCertified: 0, bytesUploaded: 0, failuresInjected: 0, rejected: 0, expired: 0, extensions: 0 }
   url = ''
 
   constructor (init: LocalWalrusInit) {
@@ -102,6 +112,7 @@ export class LocalWalrus {
     this.maxBlobBytes = Math.min(init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES, this.computer.maxBlobBytes)
     this.maxConcurrentUploads = init.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS
     this.epochMs = init.epochMs ?? DEFAULT_EPOCH_MS
+    if (!Number.isSafeInteger(this.epochMs) || this.epochMs < MIN_EPOCH_MS || this.epochMs > MAX_EPOCH_MS) throw new RangeError(`epochMs must be a whole number from ${MIN_EPOCH_MS} to ${MAX_EPOCH_MS}, not ${this.epochMs}`)
     this.shapingState = originShapingSchema.parse(init.shaping ?? {})
   }
 
@@ -119,7 +130,7 @@ export class LocalWalrus {
   }
 
   get stats (): OriginStats {
-    return { ...this.counters, stored: this.store.stats }
+    return { ...this.counters, epoch: this.currentEpoch(), stored: this.store.stats }
   }
 
   async start (): Promise<void> {
@@ -137,6 +148,14 @@ export class LocalWalrus {
       return payload
     })
     app.get('/status', async (_request, reply) => reply.type('text/plain').send('OK'))
+    app.get('/herd/v1/status', async () => this.epochInfo())
+    app.get('/herd/v1/blobs/:blobId', async (request, reply) => this.serveLifetime(request, reply))
+    app.post('/herd/v1/blobs/:blobId/extend', async (request, reply) => extendBlob({
+      store: this.store,
+      currentEpoch: () => this.currentEpoch(),
+      encodedLength: size => this.encodedLength(size),
+      onExtended: () => { this.counters.extensions++ }
+    }, request, reply))
     app.get('/v1/blobs/:blobId', async (request, reply) => this.serveBlob(request, reply))
     app.get('/v1/blobs/:blobId/byte-range', async (request, reply) => this.serveByteRange(request, reply))
     app.get('/herd/v1/stats', async () => this.stats)
@@ -154,19 +173,50 @@ export class LocalWalrus {
     })
     this.url = await app.listen({ host: this.init.host ?? '127.0.0.1', port: this.init.port ?? 0 })
     this.app = app
-    log('listening on %s with %d shards in %s', this.url, this.nShards, this.init.dir)
+    // A quarter epoch: a blob is reclaimed soon after it ends; reads already refuse it from its end epoch on.
+    this.sweepTimer = setInterval(() => { this.sweeping ??= this.sweep().finally(() => { this.sweeping = undefined }) }, Math.min(Math.ceil(this.epochMs / 4), 60_000))
+    this.sweepTimer.unref()
+    log('listening on %s with %d shards and %d ms epochs in %s', this.url, this.nShards, this.epochMs, this.init.dir)
   }
 
   async stop (): Promise<void> {
     const app = this.app
     if (app == null) return
     this.app = undefined
+    clearInterval(this.sweepTimer)
     await app.close()
+    await this.sweeping
     await this.computer.stop()
   }
 
-  private currentEpoch (): number {
+  /** The epoch now: epoch 1 starts when the store was first made, as Walrus counts from its genesis. */
+  currentEpoch (): number {
     return Math.floor((Date.now() - (this.info?.genesisMs ?? Date.now())) / this.epochMs) + 1
+  }
+
+  epochInfo (): { status: 'OK', epoch: number, epochMs: number, nextEpochAt: number } {
+    const genesisMs = this.info?.genesisMs ?? Date.now()
+    const epoch = this.currentEpoch()
+    return { status: 'OK', epoch, epochMs: this.epochMs, nextEpochAt: genesisMs + epoch * this.epochMs }
+  }
+
+  /** Reclaims the bytes of blobs past their end epoch, a bounded number a tick. */
+  private async sweep (): Promise<void> {
+    const epoch = this.currentEpoch()
+    for (const blobId of this.store.dueBy(epoch, EXPIRATIONS_PER_TICK)) {
+      try {
+        const expired = await this.store.withLock(blobId, async () => {
+          const record = this.store.get(blobId)
+          // It may have been extended while waiting for the lock.
+          return record != null && record.endEpoch <= this.currentEpoch() ? this.store.expire(blobId) : undefined
+        })
+        if (expired == null) continue
+        this.counters.expired++
+        log('blob %s (%d bytes) expired at epoch %d', blobId, expired.size, expired.endEpoch)
+      } catch (err) {
+        log.error('could not reclaim expired blob %s: %s', blobId, (err as Error).message)
+      }
+    }
   }
 
   /** Applies the latency and failure knobs; true when the request was failed on purpose. */
@@ -185,8 +235,18 @@ export class LocalWalrus {
     const { blobId } = request.params as { blobId: string }
     if (!isBlobId(blobId)) return sendError(reply, 400, 'INVALID_BLOB_ID', `"${blobId.slice(0, 64)}" is not a blob ID: expected 43 characters of url-safe base64`)
     const record = this.store.get(blobId)
-    if (record == null) return sendError(reply, 404, 'BLOB_NOT_FOUND', `could not find blob ${blobId}`)
+    // The aggregator answers an expired blob as one it never held.
+    if (record == null || record.expired || record.endEpoch <= this.currentEpoch()) return sendError(reply, 404, 'BLOB_NOT_FOUND', `could not find blob ${blobId}`)
     return record
+  }
+
+  private async serveLifetime (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { blobId } = request.params as { blobId: string }
+    if (!isBlobId(blobId)) return sendError(reply, 400, 'INVALID_BLOB_ID', `"${blobId.slice(0, 64)}" is not a blob ID: expected 43 characters of url-safe base64`)
+    const record = this.store.get(blobId)
+    if (record == null) return sendError(reply, 404, 'BLOB_NOT_FOUND', `could not find blob ${blobId}`)
+    const { objectId, size, registeredEpoch, endEpoch, owner, shared } = record
+    return reply.send({ blobId, objectId, size, registeredEpoch, endEpoch, ...(owner != null ? { owner } : {}), shared, expired: record.expired || endEpoch <= this.currentEpoch() })
   }
 
   private sendBody (reply: FastifyReply, record: BlobRecord, start: number, end: number, isGet: boolean): FastifyReply {
@@ -230,7 +290,7 @@ export class LocalWalrus {
     return this.sendBody(reply.code(200), record, start, start + length - 1, request.method === 'GET')
   }
 
-  private parsePublisherQuery (query: Record<string, string | undefined>): { epochs: number, permanent: boolean, force: boolean, owner?: string } | string {
+  private parsePublisherQuery (query: Record<string, string | undefined>): PublisherParams | string {
     for (const key of Object.keys(query)) if (!PUBLISHER_QUERY.has(key)) return `unknown query parameter "${key}"`
     const epochs = query.epochs == null ? 1 : Number(query.epochs)
     if (!/^\d+$/.test(query.epochs ?? '1') || epochs < 1 || epochs > MAX_EPOCHS_AHEAD) return `epochs must be an integer from 1 to ${MAX_EPOCHS_AHEAD}`
@@ -243,8 +303,8 @@ export class LocalWalrus {
     if (query.encoding_type != null && query.encoding_type !== 'RS2') return `unsupported encoding_type "${query.encoding_type}": only RS2`
     if (query.send_object_to != null && !/^0x[0-9a-fA-F]{1,64}$/.test(query.send_object_to)) return 'send_object_to must be a Sui address'
     if (query.send_object_to != null && flags.share === true) return 'send_object_to and share cannot be used together'
-    const parsed: { epochs: number, permanent: boolean, force: boolean, owner?: string } = { epochs, permanent: flags.permanent === true, force: flags.force === true }
-    if (query.send_object_to != null) parsed.owner = query.send_object_to
+    const parsed: PublisherParams = { epochs, permanent: flags.permanent === true, force: flags.force === true, share: flags.share === true }
+    if (query.send_object_to != null) parsed.owner = normalizeSuiAddress(query.send_object_to.toLowerCase())
     return parsed
   }
 
@@ -275,7 +335,9 @@ export class LocalWalrus {
       return await this.store.withLock(metadata.blobId, async () => {
         const epoch = this.currentEpoch()
         const endEpoch = epoch + params.epochs
-        const existing = this.store.get(metadata.blobId)
+        const held = this.store.get(metadata.blobId)
+        // An expired blob is stored anew, as Walrus would register it from scratch.
+        const existing = held != null && !held.expired && held.endEpoch > epoch ? held : undefined
         if (existing != null && !params.force && existing.endEpoch >= endEpoch) {
           this.counters.alreadyCertified++
           return reply.send({
@@ -294,7 +356,10 @@ export class LocalWalrus {
           registeredEpoch: epoch,
           endEpoch: Math.max(endEpoch, existing?.endEpoch ?? 0),
           permanent: params.permanent,
-          storedAt: Date.now()
+          storedAt: Date.now(),
+          ...(params.owner != null ? { owner: params.owner } : {}),
+          shared: params.share,
+          expired: false
         }
         if (existing == null) await this.store.commit(temp, record)
         else await this.store.updateRecord(record)
