@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { syntheticModelOfSize } from '../src/inference/synthetic-model.js'
 import { seededRandom } from '../src/walrus/local/shaping.js'
+import type { PolicyName } from '../src/blob/cache/policy.js'
 
 /** The herd CLI, compiled: dist/sim/live-cluster.js → dist/src/cli/index.js. */
 export const HERD_CLI = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
@@ -205,7 +206,7 @@ export interface LiveClusterInit {
   /** Whether nodes join a mesh (bootstrap) or stay alone. */
   mesh: boolean
   cacheQuotaBytes: number
-  cachePolicy?: 'gdsf' | 'lru'
+  cachePolicy?: PolicyName
   shaping: OriginShapingInit
   seed: number
   signal?: AbortSignal

@@ -19,6 +19,7 @@ import { cdfSamples, nodeHitRateSpread, percentiles, sortedSamples } from './per
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
+import type { PolicyName } from '../src/blob/cache/policy.js'
 
 export { runningHerdPids } from './live-cluster.js'
 
@@ -123,7 +124,7 @@ async function sleepUntil (ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** The settings live mode reads from the scenario. */
-export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaBytes: number, shaping: OriginShapingInit, keepCache: boolean, policy: 'gdsf' | 'lru' } {
+export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaBytes: number, shaping: OriginShapingInit, keepCache: boolean, policy: PolicyName } {
   const catalogBytes = trace.models.reduce((sum, m) => sum + m.sizeBytes, 0)
   return {
     cacheQuotaBytes: quotaBytesOf(scenario, catalogBytes),

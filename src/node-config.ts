@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { POLICY_NAMES } from './blob/cache/policy.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
 
@@ -103,7 +104,7 @@ const nodeConfigFields = z.strictObject({
   }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0 }),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
-    policy: z.enum(['gdsf', 'lru']).default('gdsf'),
+    policy: z.enum(POLICY_NAMES).default('gdsf'),
     /** A download waits this long for models in use to make room before failing. */
     roomWaitMs: z.number().int().min(0).max(600_000).default(DEFAULT_ROOM_WAIT_MS),
     /** A model just downloaded is not evicted before its first use for this long: the fetch and the run that follows it are not split. */
