@@ -6,9 +6,9 @@ import { offlineBound } from '../sim/offline-bound.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
-const NEW: PolicyName = 'gdsf'
+const NEW: PolicyName = 'aged-lfu'
 const ONLINE: PolicyName[] = ['lru', 'gdsf', 'arc', 'wtinylfu']
-const LABEL: Record<string, string> = { lru: 'LRU', gdsf: 'GDSF', arc: 'ARC', wtinylfu: 'W-TinyLFU', offline: 'offline' }
+const LABEL: Record<string, string> = { lru: 'LRU', gdsf: 'GDSF', arc: 'ARC', wtinylfu: 'W-TinyLFU', 'aged-lfu': 'aged LFU', offline: 'offline' }
 
 const { values } = parseArgs({
   options: {

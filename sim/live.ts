@@ -20,6 +20,7 @@ import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
+import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 
 export { runningHerdPids } from './live-cluster.js'
 
@@ -134,7 +135,7 @@ export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaByt
       failureRate: scenario.origin?.failureRate ?? 0
     },
     keepCache: scenario.churn?.keepCache ?? true,
-    policy: scenario.cache?.policy ?? 'gdsf'
+    policy: scenario.cache?.policy ?? DEFAULT_POLICY
   }
 }
 

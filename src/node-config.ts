@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
 import { POLICY_NAMES } from './blob/cache/policy.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
@@ -104,12 +104,12 @@ const nodeConfigFields = z.strictObject({
   }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0 }),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
-    policy: z.enum(POLICY_NAMES).default('gdsf'),
+    policy: z.enum(POLICY_NAMES).default(DEFAULT_POLICY),
     /** A download waits this long for models in use to make room before failing. */
     roomWaitMs: z.number().int().min(0).max(600_000).default(DEFAULT_ROOM_WAIT_MS),
     /** A model just downloaded is not evicted before its first use for this long: the fetch and the run that follows it are not split. */
     newBlobGraceMs: z.number().int().min(0).max(600_000).default(DEFAULT_NEW_BLOB_GRACE_MS)
-  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: 'gdsf', roomWaitMs: DEFAULT_ROOM_WAIT_MS, newBlobGraceMs: DEFAULT_NEW_BLOB_GRACE_MS }),
+  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: DEFAULT_POLICY, roomWaitMs: DEFAULT_ROOM_WAIT_MS, newBlobGraceMs: DEFAULT_NEW_BLOB_GRACE_MS }),
   mesh: z.strictObject({
     digestIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
     providerTtlMs: z.number().int().min(1_000).max(86_400_000).default(90_000),

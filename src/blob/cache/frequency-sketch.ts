@@ -12,6 +12,8 @@ export interface FrequencySketchInit {
   depth?: number
   /** Increments between halvings (default 10 × width). */
   sampleSize?: number
+  /** When `sampleSize` is not given, it is this many times the width (default 10, as TinyLFU); it follows the width as it grows. */
+  samplesPerCounter?: number
   /** Largest count a counter holds: 255 (default), or 15 for TinyLFU's 4-bit counters. */
   maxCount?: number
 }
@@ -19,6 +21,7 @@ export interface FrequencySketchInit {
 const MAX_COUNT = 255
 const DEFAULT_WIDTH = 1024
 const DEFAULT_DEPTH = 4
+const DEFAULT_SAMPLES_PER_COUNTER = 10
 
 export class FrequencySketch {
   width: number
@@ -30,6 +33,7 @@ export class FrequencySketch {
   private additions = 0
   private halvings = 0
   private readonly fixedSample: boolean
+  private readonly samplesPerCounter: number
   private readonly rows: number[]
 
   constructor (init: FrequencySketchInit = {}) {
@@ -37,7 +41,8 @@ export class FrequencySketch {
     this.width = 2 ** Math.ceil(Math.log2(width))
     this.depth = Math.max(1, Math.min(8, init.depth ?? DEFAULT_DEPTH))
     this.fixedSample = init.sampleSize != null
-    this.sampleSize = Math.max(1, init.sampleSize ?? 10 * this.width)
+    this.samplesPerCounter = Math.max(1, init.samplesPerCounter ?? DEFAULT_SAMPLES_PER_COUNTER)
+    this.sampleSize = Math.max(1, init.sampleSize ?? this.samplesPerCounter * this.width)
     this.maxCount = Math.max(1, Math.min(MAX_COUNT, init.maxCount ?? MAX_COUNT))
     this.mask = this.width - 1
     this.counters = new Uint8Array(this.width * this.depth)
@@ -59,7 +64,7 @@ export class FrequencySketch {
     this.width = 2 ** Math.ceil(Math.log2(entries))
     this.mask = this.width - 1
     this.counters = new Uint8Array(this.width * this.depth)
-    if (!this.fixedSample) this.sampleSize = 10 * this.width
+    if (!this.fixedSample) this.sampleSize = this.samplesPerCounter * this.width
     this.additions = 0
   }
 

@@ -132,8 +132,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     while (freed < bytesNeeded && (candidate != null || victim != null)) {
       if (candidate != null && victim != null) {
         if (this.sketch.frequency(candidate) > this.sketch.frequency(victim)) {
-          take(victim)
           admitted.push(candidate)
+          take(victim)
           victim = nextVictim()
         } else {
           take(candidate)

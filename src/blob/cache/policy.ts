@@ -1,5 +1,6 @@
 import { FrequencySketch, type FrequencySketchInit } from './frequency-sketch.js'
 import { IndexedMinHeap } from './indexed-heap.js'
+import { AgedLfuPolicy } from './policy-aged-lfu.js'
 import { ArcPolicy } from './policy-arc.js'
 import { WTinyLfuPolicy } from './policy-wtinylfu.js'
 
@@ -34,7 +35,7 @@ export interface EvictionPolicy {
 }
 
 /** Every policy the cache and the simulation can run; `cache.policy` in the node's config takes these names. */
-export const POLICY_NAMES = ['gdsf', 'lru', 'arc', 'wtinylfu'] as const
+export const POLICY_NAMES = ['aged-lfu', 'gdsf', 'lru', 'arc', 'wtinylfu'] as const
 export type PolicyName = typeof POLICY_NAMES[number]
 
 export function isPolicyName (name: unknown): name is PolicyName {
@@ -195,5 +196,6 @@ export function createPolicy (name: PolicyName, init: PolicyInit = {}): Eviction
     case 'arc': return new ArcPolicy(init)
     case 'wtinylfu': return new WTinyLfuPolicy(init)
     case 'gdsf': return new GdsfPolicy(init)
+    case 'aged-lfu': return new AgedLfuPolicy(init)
   }
 }
