@@ -14,10 +14,17 @@ export interface AgedLfuInit extends CapacityInit {
   samplesPerCounter?: number
 }
 
-const DEFAULT_SKETCH_PER_ENTRY = 4
+/**
+ * Chosen with benchmarks/cache-policy: 16 counters per entry keep
+ * collisions low with a catalog 100 times the cache (unit sizes, 1% cache);
+ * a halving every 1.25 × width = 20 × entries increments, with counts capped
+ * at 15 (4 bits), forgets a reshuffled catalog as fast as W-TinyLFU does.
+ * Slower aging wins a little on stable traffic and loses more on churn.
+ */
+const DEFAULT_SKETCH_PER_ENTRY = 16
 const DEFAULT_MIN_SKETCH_WIDTH = 1024
 const DEFAULT_MAX_COUNT = 15
-const DEFAULT_SAMPLES_PER_COUNTER = 5
+const DEFAULT_SAMPLES_PER_COUNTER = 1.25
 /** Below one halving: a newcomer loses a tie with an entry as frequent as it, and wins against one less frequent. */
 const NEWCOMER_HANDICAP = 1e-3
 
