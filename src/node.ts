@@ -31,6 +31,8 @@ import { CACHE_TOPIC } from './mesh/constants.js'
 import { UnregisteredBlobError } from './mesh/errors.js'
 import type { BlobDescription } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
+import { RequestLog } from './blob/cache/request-log.js'
+import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
@@ -166,6 +168,7 @@ export class HerdNode {
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache), scores })
       let fetcher: Fetcher | undefined
+      const requestRecorder = config.cache.requestLog.enabled ? new RequestRecorder(new RequestLog({ path: join(config.dataDir, 'cache', 'requests.jsonl'), maxBytes: config.cache.requestLog.maxBytes })) : undefined
       let inference: InferenceService | undefined
       const runner = new WorkerRunner({
         workers: config.inference.concurrency,
@@ -191,8 +194,10 @@ export class HerdNode {
         announceFetching: blobId => { announcer.fetching(blobId) },
         announceStopped: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
-        meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length
+        meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
+        ...(requestRecorder != null ? { requestRecorder } : {})
       }, { tuning: config.fetch })
+      if (requestRecorder != null) fetcher.addEventListener('progress', event => { requestRecorder.done((event as CustomEvent).detail) })
       const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued })
       await receipts.start()
       const batcher = new Batcher({ store: receipts, walrus, ledger }, {

@@ -44,6 +44,8 @@ export interface FetcherComponents {
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
   /** Peers that hear this node's announcements (the cache topic's subscribers). Absent: assumed some. */
   meshPeers?: () => number
+  /** Hears every request (cache.requestLog). */
+  requestRecorder?: { requested: (blobId: BlobId, heldSize: number | undefined) => void }
 }
 
 export interface FetcherInit {
@@ -91,6 +93,7 @@ export class Fetcher extends EventTarget {
   async fetch (blobId: BlobId, options: FetchOptions = {}): Promise<CacheEntry> {
     const { cache } = this.components
     const held = cache.entry(blobId)
+    this.components.requestRecorder?.requested(blobId, held?.size)
     if (held != null) {
       this.counters.localHits++
       return held

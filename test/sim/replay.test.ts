@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { POLICY_NAMES } from '../../src/blob/cache/policy.js'
 import { parseRequestLine, RequestLog } from '../../src/blob/cache/request-log.js'
+import { RequestRecorder } from '../../src/blob/cache/request-recorder.js'
 import { readRequestLog, replayLog } from '../../sim/replay.js'
 import { sampleRequestLog } from '../../sim/sample-request-log.js'
 
@@ -72,6 +73,32 @@ describe('request log and replay', () => {
       assert.equal(summary.trace.ids.at(-1), 'blob39', 'the newest record is last, whole')
       assert.throws(() => { log.record({ t: 1, blob: 'x y', size: 1, source: 'cache', hit: true }) }, { name: 'RequestLogFormatError' })
       assert.throws(() => new RequestLog({ path, maxBytes: 10 }), RangeError)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('the recorder logs a hit at once and a miss when its download is done, with where its bytes came from', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herd-request-recorder-'))
+    try {
+      const path = join(dir, 'requests.jsonl')
+      const log = new RequestLog({ path, maxBytes: 1 << 20 })
+      let now = 1000
+      const recorder = new RequestRecorder(log, () => now)
+      recorder.requested('held', 5)
+      recorder.requested('cold', undefined)
+      recorder.requested('cold', undefined)
+      now = 1250
+      recorder.done({ type: 'fetch:start', blobId: 'cold', size: 9 })
+      recorder.done({ type: 'fetch:done', blobId: 'other', size: 9, bytesFromWalrus: 9 })
+      recorder.done({ type: 'fetch:done', blobId: 'cold', size: 9, bytesFromWalrus: 0 })
+      await log.flush()
+      const records = (await readFile(path, 'utf8')).trimEnd().split('\n').map((line, i) => parseRequestLine(line, i + 1))
+      assert.deepEqual(records, [
+        { t: 1000, blob: 'held', size: 5, source: 'cache', hit: true, ms: 0 },
+        { t: 1000, blob: 'cold', size: 9, source: 'peer', hit: false, ms: 250 },
+        { t: 1000, blob: 'cold', size: 9, source: 'peer', hit: false, ms: 250 }
+      ])
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

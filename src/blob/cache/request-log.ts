@@ -25,6 +25,9 @@ export const requestRecord = z.strictObject({
 export type RequestRecord = z.infer<typeof requestRecord>
 
 
+/** 64 MiB: about 600,000 requests per file. */
+export const DEFAULT_REQUEST_LOG_BYTES = 64 * 1024 * 1024
+
 /** A log line longer than this is refused, not parsed. */
 export const MAX_LINE_CHARS = 512
 
