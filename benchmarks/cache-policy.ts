@@ -1,85 +1,90 @@
-// Byte and object hit ratios of the blob cache's eviction policies, GDSF against the LRU baseline, on seeded Zipf traces.
+// Byte and object hit ratios of the blob cache's eviction policies against LRU, ARC, W-TinyLFU and an offline bound, on seeded traces.
 import { parseArgs } from 'node:util'
-import { GdsfPolicy, LruPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
-import { replay, zipfTrace, type Trace } from '../src/blob/cache/policy-sim.js'
+import { createPolicy, type PolicyName } from '../src/blob/cache/policy.js'
+import { replay, zipfTrace, type Trace, type TraceInit } from '../src/blob/cache/policy-sim.js'
+import { offlineBound } from '../sim/offline-bound.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
-const ZIPF = [0.8, 1.0, 1.2]
-const CACHE_SHARES = [0.05, 0.10, 0.25]
-const BETAS = [0, 0.5, 0.75, 0.9, 1]
+const NEW: PolicyName = 'aged-lfu'
+const ONLINE: PolicyName[] = ['lru', 'gdsf', 'arc', 'wtinylfu']
+const LABEL: Record<string, string> = { lru: 'LRU', gdsf: 'GDSF', arc: 'ARC', wtinylfu: 'W-TinyLFU', 'aged-lfu': 'aged LFU', offline: 'offline' }
 
 const { values } = parseArgs({
   options: {
-    objects: { type: 'string', default: '1000' },
-    requests: { type: 'string', default: '200000' },
-    seed: { type: 'string', default: '42' },
-    tune: { type: 'boolean', default: false }
+    seeds: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false }
   }
 })
 
-function positiveInt (name: string, value: string): number {
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${value}`)
-  return n
-}
+const seeds = Number(values.seeds)
+if (!Number.isSafeInteger(seeds) || seeds <= 0 || seeds > 100) throw new Error(`--seeds must be an integer from 1 to 100, got ${values.seeds}`)
+const quick = values.quick
+const policies = [...new Set([...ONLINE, NEW])]
 
-const objects = positiveInt('objects', values.objects)
-const requests = positiveInt('requests', values.requests)
-const seed = positiveInt('seed', values.seed)
-const half = Math.floor(requests / 2)
+interface Kind { title: string, init: Partial<TraceInit>, measureFromHalf: boolean }
+
+const modelRequests = quick ? 60_000 : 200_000
+const KINDS: Kind[] = [
+  { title: 'Stationary popularity', init: {}, measureFromHalf: false },
+  { title: 'Popularity reshuffled at the halfway request (second half measured)', init: { reshuffleAt: modelRequests / 2 }, measureFromHalf: true },
+  { title: 'New versions of the 10 most popular models every 20,000 requests', init: { versionEvery: 20_000 }, measureFromHalf: false },
+  { title: 'One-time blobs as a fifth of the requests', init: { oneTimeShare: 0.2 }, measureFromHalf: false }
+]
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`
+const ratio = (a: number, b: number): string => b === 0 ? '–' : (a / b).toFixed(3)
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 
-function traceOf (zipf: number, reshuffle: boolean): Trace {
-  return zipfTrace({ objects, requests, zipf, minSize: MiB, maxSize: GiB, seed, reshuffleAt: reshuffle ? half : undefined })
+/** Mean over seeds of each policy's hit ratio (byte or object), and the worst seed's ratio of the new policy to each baseline. */
+function cell (traces: Trace[], share: number, measureFrom: number, metric: 'byteHitRatio' | 'objectHitRatio'): { means: Record<string, number>, worst: Record<string, number> } {
+  const runs: Record<string, number[]> = {}
+  for (const trace of traces) {
+    const capacity = Math.floor(trace.catalogBytes * share)
+    for (const name of policies) (runs[name] ??= []).push(replay(createPolicy(name, { capacityBytes: capacity }), trace, capacity, measureFrom)[metric])
+    ;(runs.offline ??= []).push(offlineBound(trace, capacity, measureFrom)[metric])
+  }
+  const means = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, mean(v)]))
+  const newRuns = runs[NEW] as number[]
+  const worst = Object.fromEntries(['wtinylfu', 'arc'].map(k => [k, Math.min(...newRuns.map((x, i) => x / ((runs[k] as number[])[i] as number)))]))
+  return { means, worst }
 }
 
-/** With a reshuffle, only the second half is measured: how well the policy forgot the first. */
-function run (policy: EvictionPolicy, trace: Trace, share: number, reshuffle: boolean): { bhr: number, ohr: number } {
-  const result = replay(policy, trace, Math.floor(trace.catalogBytes * share), reshuffle ? half : 0)
-  return { bhr: result.byteHitRatio, ohr: result.objectHitRatio }
+function header (): void {
+  const cols = [...policies.map(p => LABEL[p] ?? p), 'offline']
+  console.log(`| zipf s | cache | ${cols.join(' | ')} | new/W-TinyLFU | new/ARC | new/offline | worst seed new/W-TinyLFU | worst seed new/ARC |`)
+  console.log(`|${'---:|'.repeat(cols.length + 7)}`)
 }
 
-console.log(`${objects} blobs, sizes log-uniform 1 MiB–1 GiB, ${requests.toLocaleString('en')} requests, seed ${seed}; cache size as a share of the catalog's bytes`)
+function row (zipf: number, share: number, r: ReturnType<typeof cell>): void {
+  const m = r.means
+  const cols = [...policies, 'offline'].map(p => pct(m[p] as number))
+  console.log(`| ${zipf.toFixed(1)} | ${pct(share)} | ${cols.join(' | ')} | ${ratio(m[NEW] as number, m.wtinylfu as number)} | ${ratio(m[NEW] as number, m.arc as number)} | ${ratio(m[NEW] as number, m.offline as number)} | ${(r.worst.wtinylfu as number).toFixed(3)} | ${(r.worst.arc as number).toFixed(3)} |`)
+}
+
 const started = performance.now()
-for (const reshuffle of [false, true]) {
+console.log(`New policy: ${LABEL[NEW] ?? NEW}. ${seeds} seed(s), means over seeds.`)
+console.log(`Model sizes: 1,000 blobs log-uniform 1 MiB–1 GiB, ${modelRequests.toLocaleString('en')} requests; cache as a share of the catalog's bytes; byte hit ratio.`)
+for (const kind of KINDS) {
   console.log()
-  console.log(reshuffle
-    ? '### Popularity reshuffled at the halfway request (aging check; hit ratios of the second half only)'
-    : '### Stationary popularity')
+  console.log(`### ${kind.title}`)
   console.log()
-  console.log('| zipf s | cache | LRU byte HR | GDSF byte HR | gdsf/lru | LRU object HR | GDSF object HR | gdsf/lru |')
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|')
-  for (const zipf of ZIPF) {
-    const trace = traceOf(zipf, reshuffle)
-    for (const share of CACHE_SHARES) {
-      const lru = run(new LruPolicy(), trace, share, reshuffle)
-      const gdsf = run(new GdsfPolicy(), trace, share, reshuffle)
-      console.log(`| ${zipf.toFixed(1)} | ${pct(share)} | ${pct(lru.bhr)} | ${pct(gdsf.bhr)} | ${(gdsf.bhr / lru.bhr).toFixed(2)} | ${pct(lru.ohr)} | ${pct(gdsf.ohr)} | ${(gdsf.ohr / lru.ohr).toFixed(2)} |`)
-    }
+  header()
+  for (const zipf of [0.8, 1.0, 1.2]) {
+    const traces = Array.from({ length: seeds }, (_, s) => zipfTrace({ objects: 1000, requests: modelRequests, zipf, minSize: MiB, maxSize: GiB, seed: 42 + s, ...kind.init }))
+    for (const share of [0.05, 0.10, 0.25]) row(zipf, share, cell(traces, share, kind.measureFromHalf ? modelRequests / 2 : 0, 'byteHitRatio'))
   }
 }
 
-if (values.tune) {
-  console.log()
-  console.log('### GDSF cost = size^beta: mean over the 9 cells above (zipf × cache size)')
-  console.log()
-  console.log('| beta | byte HR | object HR | byte HR, reshuffled | object HR, reshuffled |')
-  console.log('|---:|---:|---:|---:|---:|')
-  const traces = ZIPF.flatMap(zipf => [false, true].map(reshuffle => ({ reshuffle, trace: traceOf(zipf, reshuffle) })))
-  for (const beta of BETAS) {
-    const sum = [0, 0, 0, 0]
-    for (const { reshuffle, trace } of traces) {
-      for (const share of CACHE_SHARES) {
-        const r = run(new GdsfPolicy({ beta }), trace, share, reshuffle)
-        const at = reshuffle ? 2 : 0
-        sum[at] = (sum[at] as number) + r.bhr / 9
-        sum[at + 1] = (sum[at + 1] as number) + r.ohr / 9
-      }
-    }
-    console.log(`| ${beta} | ${sum.map(x => pct(x)).join(' | ')} |`)
-  }
+const unitObjects = quick ? 20_000 : 100_000
+const unitRequests = quick ? 200_000 : 1_000_000
+console.log()
+console.log(`### Unit sizes: ${unitObjects.toLocaleString('en')} items, ${unitRequests.toLocaleString('en')} requests; object hit ratio`)
+console.log()
+header()
+for (const zipf of [0.8, 1.0]) {
+  const traces = Array.from({ length: quick ? 1 : Math.min(seeds, 2) }, (_, s) => zipfTrace({ objects: unitObjects, requests: unitRequests, zipf, minSize: 1, maxSize: 1, seed: 42 + s }))
+  for (const share of [0.01, 0.10]) row(zipf, share, cell(traces, share, 0, 'objectHitRatio'))
 }
 console.log()
 console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`)

@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { syntheticModelOfSize } from '../src/inference/synthetic-model.js'
 import { seededRandom } from '../src/walrus/local/shaping.js'
+import type { PolicyName } from '../src/blob/cache/policy.js'
+import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 
 /** The herd CLI, compiled: dist/sim/live-cluster.js → dist/src/cli/index.js. */
 export const HERD_CLI = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
@@ -205,7 +207,7 @@ export interface LiveClusterInit {
   /** Whether nodes join a mesh (bootstrap) or stay alone. */
   mesh: boolean
   cacheQuotaBytes: number
-  cachePolicy?: 'gdsf' | 'lru'
+  cachePolicy?: PolicyName
   shaping: OriginShapingInit
   seed: number
   signal?: AbortSignal
@@ -361,7 +363,7 @@ export class LiveCluster {
 
   private async writeConfig (): Promise<void> {
     await writeFile(this.configPath, JSON.stringify({
-      cache: { quotaBytes: Math.max(1, Math.floor(this.init.cacheQuotaBytes)), policy: this.init.cachePolicy ?? 'gdsf' },
+      cache: { quotaBytes: Math.max(1, Math.floor(this.init.cacheQuotaBytes)), policy: this.init.cachePolicy ?? DEFAULT_POLICY },
       mesh: { digestIntervalMs: this.digestIntervalMs, dhtProvide: false, privateNetwork: true, allow: ['/ip4/127.0.0.1'] },
       inference: { concurrency: 1 },
       proofs: { enabled: false }

@@ -19,6 +19,8 @@ import { cdfSamples, nodeHitRateSpread, percentiles, sortedSamples } from './per
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace, TraceRequest } from './types.js'
+import type { PolicyName } from '../src/blob/cache/policy.js'
+import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 
 export { runningHerdPids } from './live-cluster.js'
 
@@ -123,7 +125,7 @@ async function sleepUntil (ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** The settings live mode reads from the scenario. */
-export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaBytes: number, shaping: OriginShapingInit, keepCache: boolean, policy: 'gdsf' | 'lru' } {
+export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaBytes: number, shaping: OriginShapingInit, keepCache: boolean, policy: PolicyName } {
   const catalogBytes = trace.models.reduce((sum, m) => sum + m.sizeBytes, 0)
   return {
     cacheQuotaBytes: quotaBytesOf(scenario, catalogBytes),
@@ -133,7 +135,7 @@ export function liveSettings (scenario: Scenario, trace: Trace): { cacheQuotaByt
       failureRate: scenario.origin?.failureRate ?? 0
     },
     keepCache: scenario.churn?.keepCache ?? true,
-    policy: scenario.cache?.policy ?? 'gdsf'
+    policy: scenario.cache?.policy ?? DEFAULT_POLICY
   }
 }
 

@@ -238,7 +238,7 @@ class ScaleModel {
   }
 
   private newNode (): NodeState {
-    return { live: true, policy: createPolicy(this.scenario.cache.policy), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
+    return { live: true, policy: createPolicy(this.scenario.cache.policy, { capacityBytes: this.quota }), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
   }
 
   run (onRequests?: (count: number) => void): StrategyMetrics {

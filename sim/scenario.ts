@@ -9,6 +9,8 @@ import { z } from 'zod'
 import { originShapingSchema } from '../src/walrus/local/shaping.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
+import { POLICY_NAMES } from '../src/blob/cache/policy.js'
+import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 
 /** Live mode runs each node as its own process: more than this does not fit a small machine. */
 export const MAX_LIVE_NODES = 32
@@ -64,7 +66,7 @@ export const scenarioSchema = z.strictObject({
     quotaBytes: bytes.optional(),
     quotaFraction: z.number().gt(0).max(1).optional(),
     /** The eviction policy of src/blob/cache/policy.ts. */
-    policy: z.enum(['gdsf', 'lru']).default('gdsf')
+    policy: z.enum(POLICY_NAMES).default(DEFAULT_POLICY)
   }),
   workload: z.strictObject({
     /** Requests across the whole mesh. */

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { POLICY_NAMES } from './blob/cache/policy.js'
+import { DEFAULT_REQUEST_LOG_BYTES, MAX_LINE_CHARS } from './blob/cache/request-log.js'
 import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
@@ -108,12 +110,17 @@ const nodeConfigFields = z.strictObject({
   }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0, walrusEpochMs: DEFAULT_EPOCH_MS }),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
-    policy: z.enum(['gdsf', 'lru']).default('gdsf'),
+    policy: z.enum(POLICY_NAMES).default(DEFAULT_POLICY),
     /** A download waits this long for models in use to make room before failing. */
     roomWaitMs: z.number().int().min(0).max(600_000).default(DEFAULT_ROOM_WAIT_MS),
     /** A model just downloaded is not evicted before its first use for this long: the fetch and the run that follows it are not split. */
-    newBlobGraceMs: z.number().int().min(0).max(600_000).default(DEFAULT_NEW_BLOB_GRACE_MS)
-  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: 'gdsf', roomWaitMs: DEFAULT_ROOM_WAIT_MS, newBlobGraceMs: DEFAULT_NEW_BLOB_GRACE_MS }),
+    newBlobGraceMs: z.number().int().min(0).max(600_000).default(DEFAULT_NEW_BLOB_GRACE_MS),
+    /** Every request for a model, appended to DATA_DIR/cache/requests.jsonl for `herd sim replay`; rotated to requests.jsonl.1 past maxBytes. */
+    requestLog: z.strictObject({
+      enabled: z.boolean().default(false),
+      maxBytes: z.number().int().min(MAX_LINE_CHARS).max(2 ** 40).default(DEFAULT_REQUEST_LOG_BYTES)
+    }).default({ enabled: false, maxBytes: DEFAULT_REQUEST_LOG_BYTES })
+  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: DEFAULT_POLICY, roomWaitMs: DEFAULT_ROOM_WAIT_MS, newBlobGraceMs: DEFAULT_NEW_BLOB_GRACE_MS, requestLog: { enabled: false, maxBytes: DEFAULT_REQUEST_LOG_BYTES } }),
   mesh: z.strictObject({
     digestIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
     providerTtlMs: z.number().int().min(1_000).max(86_400_000).default(90_000),

@@ -33,6 +33,8 @@ import { UnregisteredBlobError } from './mesh/errors.js'
 import type { FetchTiming } from './mesh/fetch-timing.js'
 import type { BlobDescription, FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
+import { RequestLog } from './blob/cache/request-log.js'
+import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
@@ -102,6 +104,8 @@ export class HerdNode {
   /** Peers, downloads, sessions, bundles and warnings as they happen (docs/architecture.md). */
   readonly events = new NodeEventFeed()
   private readonly embedded: Embedded = {}
+  /** cache.requestLog: flushed on stop, so the records of the last requests are not lost. */
+  private requestLog?: RequestLog
   private parts?: {
     key: Ed25519Keypair
     libp2p: MeshLibp2p
@@ -188,6 +192,8 @@ export class HerdNode {
       let fetcher: Fetcher | undefined
       // When each download in progress began, for the speed its finished event reports.
       const downloadsStarted = new Map<string, number>()
+      this.requestLog = config.cache.requestLog.enabled ? new RequestLog({ path: join(config.dataDir, 'cache', 'requests.jsonl'), maxBytes: config.cache.requestLog.maxBytes }) : undefined
+      const requestRecorder = this.requestLog != null ? new RequestRecorder(this.requestLog) : undefined
       let inference: InferenceService | undefined
       const runner = new WorkerRunner({
         workers: config.inference.concurrency,
@@ -220,8 +226,10 @@ export class HerdNode {
         },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
-        onTiming: this.onTiming
+        onTiming: this.onTiming,
+        ...(requestRecorder != null ? { requestRecorder } : {})
       }, { tuning: config.fetch })
+      if (requestRecorder != null) fetcher.addEventListener('progress', event => { requestRecorder.done((event as CustomEvent).detail) })
       const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming })
       await receipts.start()
       const tracker = new StorageTracker(join(config.dataDir, 'storage'))
@@ -363,6 +371,8 @@ export class HerdNode {
     this.parts = undefined
     if (parts != null) {
       await parts.fetcher.stop()
+      await this.requestLog?.flush().catch(err => { log.error('flushing the request log - %e', err) })
+      this.requestLog = undefined
       await parts.announcer.stop()
       // Our kept streams first: a peer stopping at the same time is not left waiting on them.
       await parts.inferClient.close()

@@ -50,6 +50,8 @@ export interface FetcherComponents {
   meshPeers?: () => number
   /** Told how long each download and chunk request took (metrics). */
   onTiming?: (timing: FetchTiming) => void
+  /** Hears every request (cache.requestLog). */
+  requestRecorder?: { requested: (blobId: BlobId, heldSize: number | undefined) => void }
 }
 
 export interface FetcherInit {
@@ -98,6 +100,7 @@ export class Fetcher extends EventTarget {
   async fetch (blobId: BlobId, options: FetchOptions = {}): Promise<CacheEntry> {
     const { cache } = this.components
     const held = cache.entry(blobId)
+    this.components.requestRecorder?.requested(blobId, held?.size)
     if (held != null) {
       this.counters.localHits++
       return held

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { GdsfPolicy, LruPolicy, type EvictionPolicy } from '../../src/blob/cache/index.js'
+import { createPolicy, GdsfPolicy, LruPolicy, POLICY_NAMES, type EvictionPolicy } from '../../src/blob/cache/index.js'
 import { FrequencySketch } from '../../src/blob/cache/frequency-sketch.js'
 import { IndexedMinHeap } from '../../src/blob/cache/indexed-heap.js'
 import { replay, seededRandom, zipfTrace } from '../../src/blob/cache/policy-sim.js'
@@ -33,7 +33,7 @@ describe('eviction policy', () => {
     assert.ok(warm.byteHitRatio > replay(new LruPolicy(), trace, capacity).byteHitRatio)
   })
 
-  for (const make of [() => new LruPolicy(), () => new GdsfPolicy()] satisfies Array<() => EvictionPolicy>) {
+  for (const make of POLICY_NAMES.map(name => () => createPolicy(name)) satisfies Array<() => EvictionPolicy>) {
     it(`${make().name}: plans victims without changing anything, and skips what is not evictable`, () => {
       const policy = make()
       for (let i = 0; i < 10; i++) policy.add(`b${i}`, 100)
@@ -115,5 +115,20 @@ describe('policy parts', () => {
     assert.equal(halving.frequency('a'), 99)
     halving.increment('a')
     assert.equal(halving.frequency('a'), 50)
+    assert.equal(halving.resets, 1)
+  })
+
+  it('sketch: 4-bit counters saturate at 15, and widening to the entries drops the counts and follows the width with the sample size', () => {
+    const sketch = new FrequencySketch({ width: 16, maxCount: 15, samplesPerCounter: 5 })
+    assert.equal(sketch.sampleSize, 80)
+    for (let i = 0; i < 20; i++) sketch.increment('hot')
+    assert.equal(sketch.frequency('hot'), 15)
+    sketch.ensureCapacity(10)
+    assert.equal(sketch.width, 16, 'wide enough already: nothing changes')
+    assert.equal(sketch.frequency('hot'), 15)
+    sketch.ensureCapacity(100)
+    assert.equal(sketch.width, 128)
+    assert.equal(sketch.sampleSize, 640)
+    assert.equal(sketch.frequency('hot'), 0)
   })
 })

@@ -69,7 +69,7 @@ describe('scenario', () => {
 
   it('fills defaults and resolves the quota', () => {
     const s = scenario()
-    assert.equal(s.cache.policy, 'gdsf')
+    assert.equal(s.cache.policy, 'aged-lfu')
     assert.equal(s.workload.nodeSkew, 0)
     assert.equal(s.network.coordinationMs, 300)
     assert.equal(s.origin.latencyMs, 0)

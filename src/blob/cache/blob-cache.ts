@@ -16,7 +16,7 @@ import type {
 } from './index.js'
 import { IndexStore, type BlobRecord } from './index-store.js'
 import { PartialBlobFile, type PartialOwner } from './partial-blob.js'
-import { createPolicy, type EvictionPolicy, type PolicyName } from './policy.js'
+import { createPolicy, isPolicyName, type EvictionPolicy, type PolicyName } from './policy.js'
 import { repairCache, splitLeaves } from './repair.js'
 import { KeyedQueue, TaskSet } from './tasks.js'
 
@@ -76,7 +76,7 @@ export class BlobCache extends EventTarget {
     if (typeof init.dir !== 'string' || init.dir === '') throw new InvalidArgumentError('cache dir must be a non-empty path')
     if (!Number.isSafeInteger(init.quotaBytes) || init.quotaBytes < 0) throw new InvalidArgumentError(`quota must be a non-negative integer of bytes, got ${init.quotaBytes}`)
     const policy = init.policy ?? DEFAULT_POLICY
-    if (policy !== 'gdsf' && policy !== 'lru') throw new InvalidArgumentError(`unknown eviction policy ${String(policy)}`)
+    if (!isPolicyName(policy)) throw new InvalidArgumentError(`unknown eviction policy ${String(policy)}`)
     this.dir = init.dir
     this.quotaBytes = init.quotaBytes
     this.policyName = policy
@@ -90,7 +90,7 @@ export class BlobCache extends EventTarget {
     this.blobsDir = join(init.dir, BLOBS_DIR)
     this.partialDir = join(init.dir, PARTIAL_DIR)
     this.store = new IndexStore(join(init.dir, INDEX_DIR))
-    this.policy = createPolicy(policy)
+    this.policy = createPolicy(policy, { capacityBytes: init.quotaBytes })
     this.partialOwner = {
       persistBits: async (blobId, bits) => { await this.store.putBits(blobId, bits) },
       commit: async partial => this.commitDownload(partial),
@@ -338,7 +338,7 @@ export class BlobCache extends EventTarget {
     }
     try {
       const repaired = await repairCache(this.store, await this.store.load(), this.blobsDir, this.partialDir)
-      this.policy = createPolicy(this.policyName)
+      this.policy = createPolicy(this.policyName, { capacityBytes: this.quotaBytes })
       this.evictions = 0
       this.repaired = repaired.repaired
       // Least recently used first, so the policy's recency order survives a restart.

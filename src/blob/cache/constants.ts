@@ -1,7 +1,10 @@
 /** The layout of the cache index; a store written with another is refused, not guessed at. */
 export const INDEX_VERSION = 1
 
-export const DEFAULT_POLICY = 'gdsf'
+export const DEFAULT_POLICY = 'aged-lfu'
+
+/** The quota a capacity-aware policy assumes when given none (a policy made on its own, as in a unit test): 1 GiB. */
+export const DEFAULT_POLICY_CAPACITY = 1024 * 1024 * 1024
 
 /** A download waits this long for blobs in use to make room: long enough for a load or an upload to finish. */
 export const DEFAULT_ROOM_WAIT_MS = 30_000

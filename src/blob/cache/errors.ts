@@ -47,3 +47,8 @@ export class IncompleteBlobError extends Error {
 export class CacheObjectClosedError extends Error {
   override readonly name = 'CacheObjectClosedError'
 }
+
+/** A line of a request log is not a valid record; the message names the line and the field. */
+export class RequestLogFormatError extends Error {
+  override readonly name = 'RequestLogFormatError'
+}

@@ -12,35 +12,66 @@ export interface FrequencySketchInit {
   depth?: number
   /** Increments between halvings (default 10 × width). */
   sampleSize?: number
+  /** When `sampleSize` is not given, it is this many times the width (default 10, as TinyLFU); it follows the width as it grows. */
+  samplesPerCounter?: number
+  /** Largest count a counter holds: 255 (default), or 15 for TinyLFU's 4-bit counters. */
+  maxCount?: number
 }
 
 const MAX_COUNT = 255
 const DEFAULT_WIDTH = 1024
 const DEFAULT_DEPTH = 4
+const DEFAULT_SAMPLES_PER_COUNTER = 10
 
 export class FrequencySketch {
-  readonly width: number
+  width: number
   readonly depth: number
-  readonly sampleSize: number
-  private readonly counters: Uint8Array
-  private readonly mask: number
+  sampleSize: number
+  readonly maxCount: number
+  private counters: Uint8Array
+  private mask: number
   private additions = 0
+  private halvings = 0
+  private readonly fixedSample: boolean
+  private readonly samplesPerCounter: number
   private readonly rows: number[]
 
   constructor (init: FrequencySketchInit = {}) {
     const width = Math.max(16, init.width ?? DEFAULT_WIDTH)
     this.width = 2 ** Math.ceil(Math.log2(width))
     this.depth = Math.max(1, Math.min(8, init.depth ?? DEFAULT_DEPTH))
-    this.sampleSize = Math.max(1, init.sampleSize ?? 10 * this.width)
+    this.fixedSample = init.sampleSize != null
+    this.samplesPerCounter = Math.max(1, init.samplesPerCounter ?? DEFAULT_SAMPLES_PER_COUNTER)
+    this.sampleSize = Math.max(1, init.sampleSize ?? this.samplesPerCounter * this.width)
+    this.maxCount = Math.max(1, Math.min(MAX_COUNT, init.maxCount ?? MAX_COUNT))
     this.mask = this.width - 1
     this.counters = new Uint8Array(this.width * this.depth)
     this.rows = new Array<number>(this.depth).fill(0)
   }
 
+  /** How many times the counters were halved: an estimate taken before k more halvings is worth 2^-k now. */
+  get resets (): number {
+    return this.halvings
+  }
+
+  /**
+   * Widens the table to at least `entries` counters per row (a power of two),
+   * as Caffeine sizes its sketch to the cache: the counts so far are dropped,
+   * since they cannot be re-hashed. A no-op if it is wide enough already.
+   */
+  ensureCapacity (entries: number): void {
+    if (!(entries > this.width)) return
+    this.width = 2 ** Math.ceil(Math.log2(entries))
+    this.mask = this.width - 1
+    this.counters = new Uint8Array(this.width * this.depth)
+    if (!this.fixedSample) this.sampleSize = this.samplesPerCounter * this.width
+    this.additions = 0
+  }
+
   /** The estimate for `key`: never below its true count since the last halvings. */
   frequency (key: string): number {
     this.locate(key)
-    let min = MAX_COUNT
+    let min = this.maxCount
     for (const at of this.rows) min = Math.min(min, this.counters[at] as number)
     return min
   }
@@ -49,10 +80,10 @@ export class FrequencySketch {
   increment (key: string, times = 1): void {
     if (!(times >= 1)) return
     this.locate(key)
-    let min = MAX_COUNT
+    let min = this.maxCount
     for (const at of this.rows) min = Math.min(min, this.counters[at] as number)
     // Conservative update: raise only the counters at the minimum, which keeps collisions from inflating estimates.
-    const target = Math.min(MAX_COUNT, min + Math.floor(times))
+    const target = Math.min(this.maxCount, min + Math.floor(times))
     for (const at of this.rows) {
       if ((this.counters[at] as number) < target) this.counters[at] = target
     }
@@ -63,6 +94,7 @@ export class FrequencySketch {
   private halve (): void {
     for (let i = 0; i < this.counters.length; i++) this.counters[i] = (this.counters[i] as number) >>> 1
     this.additions = Math.floor(this.additions / 2)
+    this.halvings++
   }
 
   /** Fills `rows` with one counter index per row, by double hashing two 32-bit hashes of the key. */

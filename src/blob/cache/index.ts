@@ -11,7 +11,7 @@ export interface BlobCacheInit {
   dir: string
   /** Complete blobs plus reserved downloads never exceed this. */
   quotaBytes: number
-  /** Default 'gdsf'. */
+  /** Default 'aged-lfu' (DEFAULT_POLICY). */
   policy?: PolicyName
   /** Clock in ms, for tests. */
   now?: () => number
@@ -103,5 +103,8 @@ export interface PartialBlob {
 export { BlobCache } from './blob-cache.js'
 export { MAX_READ_BYTES } from './constants.js'
 export * from './errors.js'
-export { createPolicy, DEFAULT_GDSF_BETA, GdsfPolicy, LruPolicy } from './policy.js'
-export type { EvictionPolicy, GdsfInit, PolicyName } from './policy.js'
+export { createPolicy, DEFAULT_GDSF_BETA, GdsfPolicy, isPolicyName, LruPolicy, POLICY_NAMES } from './policy.js'
+export type { CapacityInit, EvictionPolicy, GdsfInit, PolicyInit, PolicyName } from './policy.js'
+export { AgedLfuPolicy } from './policy-aged-lfu.js'
+export { ArcPolicy } from './policy-arc.js'
+export { WTinyLfuPolicy } from './policy-wtinylfu.js'

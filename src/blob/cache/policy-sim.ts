@@ -28,6 +28,16 @@ export interface TraceInit {
   seed: number
   /** From this request on, popularity ranks are dealt out again (sizes stay). */
   reshuffleAt?: number
+  /**
+   * Every this many requests, the `versionsReplaced` most popular models get
+   * a new version: a new blob of the same size takes the rank, and the old
+   * one is never asked for again.
+   */
+  versionEvery?: number
+  /** Default 10. */
+  versionsReplaced?: number
+  /** This share of the requests (0–1) is for blobs asked for once and never again, sized like the rest. */
+  oneTimeShare?: number
 }
 
 export interface Trace {
@@ -35,6 +45,7 @@ export interface Trace {
   sizes: number[]
   /** Object index of each request. */
   requests: Uint32Array
+  /** The bytes of the initial catalog (new versions and one-time blobs come on top): cache sizes are shares of it. */
   catalogBytes: number
 }
 
@@ -54,7 +65,9 @@ export function zipfTrace (init: TraceInit): Trace {
   const ids = Array.from({ length: init.objects }, (_, i) => `blob-${i}`)
   const logMin = Math.log(init.minSize)
   const logMax = Math.log(init.maxSize)
-  const sizes = ids.map(() => Math.round(Math.exp(logMin + random() * (logMax - logMin))))
+  const drawSize = (): number => Math.round(Math.exp(logMin + random() * (logMax - logMin)))
+  const sizes = ids.map(() => drawSize())
+  const catalogBytes = sizes.reduce((a, b) => a + b, 0)
   const cdf = new Float64Array(init.objects)
   let total = 0
   for (let r = 0; r < init.objects; r++) {
@@ -64,8 +77,23 @@ export function zipfTrace (init: TraceInit): Trace {
   // Rank and size are independent: popular blobs are not the small ones by construction.
   let objectOfRank = shuffled(init.objects, random)
   const requests = new Uint32Array(init.requests)
+  const newObject = (size: number, name: string): number => {
+    ids.push(name)
+    sizes.push(size)
+    return ids.length - 1
+  }
   for (let i = 0; i < init.requests; i++) {
     if (i === init.reshuffleAt) objectOfRank = shuffled(init.objects, random)
+    if (init.versionEvery != null && i > 0 && i % init.versionEvery === 0) {
+      for (let r = 0; r < Math.min(init.objects, init.versionsReplaced ?? 10); r++) {
+        const old = objectOfRank[r] as number
+        objectOfRank[r] = newObject(sizes[old] as number, `${ids[old] as string}-v${i}`)
+      }
+    }
+    if (init.oneTimeShare != null && random() < init.oneTimeShare) {
+      requests[i] = newObject(drawSize(), `once-${i}`)
+      continue
+    }
     const u = random() * total
     let lo = 0
     let hi = init.objects - 1
@@ -76,7 +104,7 @@ export function zipfTrace (init: TraceInit): Trace {
     }
     requests[i] = objectOfRank[lo] as number
   }
-  return { ids, sizes, requests, catalogBytes: sizes.reduce((a, b) => a + b, 0) }
+  return { ids, sizes, requests, catalogBytes }
 }
 
 export interface ReplayResult {
@@ -98,7 +126,7 @@ export function replay (policy: EvictionPolicy, trace: Trace, capacityBytes: num
   let evictions = 0
   let measured = 0
   let at = 0
-  const sizeOf = new Map(trace.ids.map((id, i) => [id, trace.sizes[i] as number]))
+  const indexOf = new Map(trace.ids.map((id, i) => [id, i]))
   for (const object of trace.requests) {
     const id = trace.ids[object] as string
     const size = trace.sizes[object] as number
@@ -121,7 +149,7 @@ export function replay (policy: EvictionPolicy, trace: Trace, capacityBytes: num
     }
     if (used + size > capacityBytes) {
       for (const victim of policy.victims(used + size - capacityBytes)) {
-        used -= sizeOf.get(victim) ?? 0
+        used -= trace.sizes[indexOf.get(victim) as number] as number
         policy.evict(victim)
         evictions++
       }

@@ -1,5 +1,8 @@
 import { FrequencySketch, type FrequencySketchInit } from './frequency-sketch.js'
 import { IndexedMinHeap } from './indexed-heap.js'
+import { AgedLfuPolicy } from './policy-aged-lfu.js'
+import { ArcPolicy } from './policy-arc.js'
+import { WTinyLfuPolicy } from './policy-wtinylfu.js'
 
 /**
  * Which cached blobs to drop when room is needed. Pure bookkeeping with no
@@ -31,7 +34,18 @@ export interface EvictionPolicy {
   victims: (bytesNeeded: number, evictable?: (id: string) => boolean) => string[]
 }
 
-export type PolicyName = 'gdsf' | 'lru'
+/** Every policy the cache and the simulation can run; `cache.policy` in the node's config takes these names. */
+export const POLICY_NAMES = ['aged-lfu', 'gdsf', 'lru', 'arc', 'wtinylfu'] as const
+export type PolicyName = typeof POLICY_NAMES[number]
+
+export function isPolicyName (name: unknown): name is PolicyName {
+  return typeof name === 'string' && (POLICY_NAMES as readonly string[]).includes(name)
+}
+
+export interface CapacityInit {
+  /** The cache's quota in bytes: ARC and the TinyLFU policies size their lists from it. */
+  capacityBytes?: number
+}
 
 /** Least recently used: the baseline. A Map keeps insertion order, so moving a key to the end is O(1). */
 export class LruPolicy implements EvictionPolicy {
@@ -174,6 +188,14 @@ export class GdsfPolicy implements EvictionPolicy {
   }
 }
 
-export function createPolicy (name: PolicyName, init: GdsfInit = {}): EvictionPolicy {
-  return name === 'lru' ? new LruPolicy() : new GdsfPolicy(init)
+export type PolicyInit = GdsfInit & CapacityInit
+
+export function createPolicy (name: PolicyName, init: PolicyInit = {}): EvictionPolicy {
+  switch (name) {
+    case 'lru': return new LruPolicy()
+    case 'arc': return new ArcPolicy(init)
+    case 'wtinylfu': return new WTinyLfuPolicy(init)
+    case 'gdsf': return new GdsfPolicy(init)
+    case 'aged-lfu': return new AgedLfuPolicy(init)
+  }
 }

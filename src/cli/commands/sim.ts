@@ -2,14 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Presets, SingleBar } from 'cli-progress'
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import { runLive } from '../../../sim/live.js'
 import { writeReport } from '../../../sim/report.js'
 import { runScale, scaleWork, sweepScale, type ScaleOptions } from '../../../sim/scale.js'
 import { loadScenario, type Scenario } from '../../../sim/scenario.js'
 import { generateTrace } from '../../../sim/trace.js'
+import { formatReplay, readRequestLog, replayLog } from '../../../sim/replay.js'
+import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../blob/cache/policy.js'
 import type { SimReport, Trace } from '../../../sim/types.js'
-import { integer, printJson } from '../options.js'
+import { byteSize, integer, printJson } from '../options.js'
 import { untilSignal } from '../signals.js'
 
 interface SimOptions {
@@ -117,6 +119,37 @@ export function simCommand (program: Command): void {
       const { files } = await writeReport(out, report)
       printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
     })
+  sim.command('replay')
+    .description('plays a node\'s request log (cache.requestLog) through every eviction policy and the offline bound, at other cache sizes')
+    .argument('<log...>', 'request log files, oldest first (e.g. requests.jsonl.1 requests.jsonl)')
+    .option('--policies <list>', `comma-separated, from ${POLICY_NAMES.join(', ')}`, policyList, [...POLICY_NAMES])
+    .option('--cache-sizes <list>', 'comma-separated sizes (20GiB) or shares of the distinct bytes asked for (10%)', '5%,10%,25%')
+    .option('--json', 'rows as JSON instead of Markdown')
+    .action(async (paths: string[], options: { policies: PolicyName[], cacheSizes: string, json?: boolean }) => {
+      const summary = await readRequestLog(paths)
+      const list = options.cacheSizes.split(',')
+      if (list.length > MAX_REPLAY_CACHE_SIZES) throw new InvalidArgumentError(`--cache-sizes: at most ${MAX_REPLAY_CACHE_SIZES} sizes`)
+      const sizes = list.map(size => cacheSize(size, summary.trace.catalogBytes))
+      const rows = replayLog(summary, options.policies, sizes)
+      if (options.json === true) printJson({ event: 'replay', requests: summary.trace.requests.length, missBytes: summary.missBytes, walrusBytes: summary.walrusBytes, rows })
+      else process.stdout.write(formatReplay(summary, rows) + '\n')
+    })
+}
+
+const MAX_REPLAY_CACHE_SIZES = 32
+
+function policyList (value: string): PolicyName[] {
+  const names = value.split(',').map(name => name.trim())
+  for (const name of names) if (!isPolicyName(name)) throw new InvalidArgumentError(`--policies: unknown policy "${name}" (one of ${POLICY_NAMES.join(', ')})`)
+  return names as PolicyName[]
+}
+
+function cacheSize (value: string, distinctBytes: number): number {
+  const share = /^(\d+(?:\.\d+)?)%$/.exec(value.trim())
+  if (share == null) return byteSize('--cache-sizes')(value)
+  const fraction = Number(share[1]) / 100
+  if (!(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError(`--cache-sizes: a share must be above 0% and at most 100%, got "${value}"`)
+  return Math.max(1, Math.floor(distinctBytes * fraction))
 }
 
 /** Runs scale-mode work with a progress bar over the requests it replays. */
