@@ -75,7 +75,8 @@ describe('live mode: what it refuses before starting anything', () => {
   })
 })
 
-describe('live mode: real herd processes replaying a trace', { timeout: 120_000 }, () => {
+// A bound on the whole, not a speed target: about 90 s on a quiet machine, four runs of real processes.
+describe('live mode: real herd processes replaying a trace', { timeout: 240_000 }, () => {
   let root: string
   before(async () => { root = await mkdtemp(join(tmpdir(), 'herd-live-')) })
   after(async () => { await rm(root, { recursive: true, force: true }) })
