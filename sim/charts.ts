@@ -192,7 +192,8 @@ export async function policyByteHitRatioChart (points: PolicyPoint[]): Promise<C
       mark: { type: 'line', point: true, strokeWidth: 2 },
       encoding: {
         x: { field: 'cacheSize', type: 'quantitative', title: 'Cache size per node (% of catalog bytes)', axis: { format: '.0%' } },
-        y: { field: 'byteHitRatio', type: 'quantitative', title: 'Byte hit ratio (%)', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
+        // From zero but not to 100%: policies a point or two apart must not draw as one line.
+        y: { field: 'byteHitRatio', type: 'quantitative', title: 'Byte hit ratio (%)', axis: { format: '.0%' }, scale: { zero: true } },
         color: { field: 'policy', type: 'nominal', scale: { domain: policies, scheme: 'category10' }, legend: { title: 'Policy' } }
       }
     }
