@@ -14,7 +14,7 @@ import { basename, join } from 'node:path'
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js'
 import * as vega from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
-import type { StrategyName, SweepPoint } from './types.js'
+import type { PolicyPoint, StrategyName, SweepPoint } from './types.js'
 
 export interface Chart {
   svg: string
@@ -165,6 +165,36 @@ export async function hitRateChart (localOrPeer: SweepPoint[], local: SweepPoint
         x: { field: 'cacheSize', type: 'quantitative', title: 'Cache size per node (% of catalog bytes)', axis: { format: '.0%' } },
         y: { field: 'hitRate', type: 'quantitative', title: 'Requests (%)', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
         ...strategyEncoding(localOrPeer.map(p => p.strategy))
+      }
+    }
+  } as TopLevelSpec)
+}
+
+const POLICY_PANELS: Record<PolicyPoint['strategy'], string> = { noMesh: 'Each node alone', mesh: 'With the mesh' }
+
+/**
+ * Byte hit ratio (bytes the node's own cache served / bytes asked for)
+ * against cache size, one line per eviction policy, in a panel per strategy.
+ */
+export async function policyByteHitRatioChart (points: PolicyPoint[]): Promise<Chart> {
+  if (points.length === 0) throw new EmptyChartDataError('no points for the policy chart')
+  const policies = [...new Set(points.map(p => p.policy))]
+  const panels = (['noMesh', 'mesh'] as const).filter(s => points.some(p => p.strategy === s)).map(s => POLICY_PANELS[s])
+  const values = points.map(p => ({ cacheSize: p.x, byteHitRatio: p.byteHitRatio, policy: p.policy, panel: POLICY_PANELS[p.strategy] }))
+  const { width, height, ...shared } = base('Byte hit ratio by policy and cache size', 'Bytes served by the node\'s own cache / bytes asked for, each policy on the same trace')
+  return render({
+    ...shared,
+    data: { values },
+    facet: { column: { field: 'panel', type: 'nominal', sort: panels, title: null, header: { labelFontSize: 12 } } },
+    spec: {
+      width: Math.round((width as number - 40 * (panels.length - 1)) / panels.length),
+      height,
+      mark: { type: 'line', point: true, strokeWidth: 2 },
+      encoding: {
+        x: { field: 'cacheSize', type: 'quantitative', title: 'Cache size per node (% of catalog bytes)', axis: { format: '.0%' } },
+        // From zero but not to 100%: policies a point or two apart must not draw as one line.
+        y: { field: 'byteHitRatio', type: 'quantitative', title: 'Byte hit ratio (%)', axis: { format: '.0%' }, scale: { zero: true } },
+        color: { field: 'policy', type: 'nominal', scale: { domain: policies, scheme: 'category10' }, legend: { title: 'Policy' } }
       }
     }
   } as TopLevelSpec)

@@ -7,14 +7,16 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../src/blob/atomic-file.js'
-import { byteUnit, chartFonts, cdf, hitRateChart, STRATEGIES, timeToModelCdfChart, walrusEgressChart, type Chart, type ChartFonts } from './charts.js'
-import type { SimReport, StrategyMetrics, StrategyName, SweepPoint } from './types.js'
+import { byteUnit, chartFonts, cdf, hitRateChart, policyByteHitRatioChart, STRATEGIES, timeToModelCdfChart, walrusEgressChart, type Chart, type ChartFonts } from './charts.js'
+import { POLICY_NAMES } from '../src/blob/cache/policy.js'
+import type { PolicyPoint, SimReport, StrategyMetrics, StrategyName, SweepPoint } from './types.js'
 
 export const REPORT_FILE = 'report.json'
 export const SUMMARY_FILE = 'summary.md'
 export const HIT_RATE_CHART = 'hit-rate-by-cache-size'
 export const WALRUS_EGRESS_CHART = 'walrus-egress-by-nodes'
 export const TIME_TO_MODEL_CHART = 'time-to-model-cdf'
+export const POLICY_CHART = 'byte-hit-ratio-by-policy'
 
 /** `report.json` keeps at most this many time-to-model samples per strategy (evenly spaced ranks). */
 export const MAX_JSON_SAMPLES = 1000
@@ -77,7 +79,7 @@ function chartJobs (report: SimReport): ChartJob[] {
     const values = report.strategies[s]?.timeToModelSamples
     if (values != null && values.length > 0) samples[s] = values
   }
-  return [
+  const jobs: ChartJob[] = [
     {
       name: HIT_RATE_CHART,
       title: 'Hit rate against cache size',
@@ -97,16 +99,21 @@ function chartJobs (report: SimReport): ChartJob[] {
       draw: async () => timeToModelCdfChart(samples)
     }
   ]
+  // Only a run that asked for the comparison has it: no "not drawn" line in every other summary.
+  const policies = report.policySweep ?? []
+  if (policies.length > 0) jobs.push({ name: POLICY_CHART, title: 'Byte hit ratio by policy and cache size', draw: async () => policyByteHitRatioChart(sortedPolicyPoints(policies)) })
+  return jobs
 }
 
 // report.json -----------------------------------------------------------------
 
-const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps']
+const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps', 'policySweep']
 const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'wireBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
 const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
 const SPREAD_KEYS = ['min', 'mean', 'max']
 const SWEEP_KEYS = ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes']
 const POINT_KEYS = ['strategy', 'x', 'value']
+const POLICY_POINT_KEYS = ['policy', 'strategy', 'x', 'byteHitRatio', 'hitRate', 'walrusBytes']
 
 /**
  * The report as pretty JSON with a fixed key order: the contract's fields in
@@ -119,6 +126,7 @@ export function reportJson (report: SimReport): string {
     if (key === 'scenario') return sortedDeep(value)
     if (key === 'strategies' || key === 'scaleCheck') return strategyMap(value as Record<string, StrategyMetrics>)
     if (key === 'sweeps') return ordered(value as Record<string, unknown>, SWEEP_KEYS, (_, points) => sweep(points as SweepPoint[]))
+    if (key === 'policySweep') return sortedPolicyPoints(value as PolicyPoint[]).map(p => ordered(p as unknown as Record<string, unknown>, POLICY_POINT_KEYS))
     return sortedDeep(value)
   })
   return `${JSON.stringify(out, null, 2)}\n`
@@ -138,6 +146,13 @@ function sweep (points: SweepPoint[]): unknown[] {
   return [...points]
     .sort((a, b) => rank(a.strategy) - rank(b.strategy) || a.x - b.x)
     .map(p => ordered(p as unknown as Record<string, unknown>, POINT_KEYS))
+}
+
+/** Policies in POLICY_NAMES order (unknown names after, by name), then no mesh before mesh, then cache size. */
+function sortedPolicyPoints (points: PolicyPoint[]): PolicyPoint[] {
+  const rank = (policy: string): number => { const i = (POLICY_NAMES as readonly string[]).indexOf(policy); return i < 0 ? POLICY_NAMES.length : i }
+  const strategyRank = (s: string): number => s === 'noMesh' ? 0 : 1
+  return [...points].sort((a, b) => rank(a.policy) - rank(b.policy) || a.policy.localeCompare(b.policy) || strategyRank(a.strategy) - strategyRank(b.strategy) || a.x - b.x)
 }
 
 function capSamples (samples: number[]): number[] {
@@ -222,6 +237,7 @@ function summaryMarkdown (report: SimReport, context: SummaryContext): string {
   lines.push('')
 
   if (report.scaleCheck != null) lines.push(...scaleCheckSection(report, context.scaleCheckPoints))
+  if ((report.policySweep?.length ?? 0) > 0) lines.push(...policySection(report.policySweep ?? [], report.mode))
 
   lines.push('## Charts', '')
   if (context.fonts != null && !context.fonts.textInPng) {
@@ -288,6 +304,34 @@ function scaleCheckSection (report: SimReport, threshold: number): string[] {
     ? `All rates within ${threshold} points: scale mode agrees with the live run.`
     : `**${flagged.length} rate${flagged.length === 1 ? '' : 's'} more than ${threshold} points apart:** ${flagged.join(', ')}.`)
   lines.push('')
+  return lines
+}
+
+function policySection (points: PolicyPoint[], mode: SimReport['mode']): string[] {
+  const lines = ['## Policies side by side', '']
+  lines.push(`Each eviction policy replays the same trace in the scale model${mode === 'live' ? ' (not live processes: the live run used the scenario\'s policy only)' : ''}. Byte hit ratio: bytes the node's own cache served / bytes asked for; Walrus bytes: what the whole mesh read from Walrus.`, '')
+  lines.push('| Policy | Cache size | Byte hit ratio alone | Byte hit ratio with mesh | Walrus bytes alone | Walrus bytes with mesh |')
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |')
+  const cells = new Map<string, { noMesh?: PolicyPoint, mesh?: PolicyPoint }>()
+  for (const p of sortedPolicyPoints(points)) {
+    const key = `${p.policy}\u0000${p.x}`
+    const cell = cells.get(key) ?? {}
+    cell[p.strategy] = p
+    cells.set(key, cell)
+  }
+  for (const { noMesh, mesh } of cells.values()) {
+    const any = (noMesh ?? mesh) as PolicyPoint
+    lines.push(`| ${escapeCell(any.policy)} | ${formatPercent(any.x)} | ${formatRate(noMesh?.byteHitRatio ?? Number.NaN)} | ${formatRate(mesh?.byteHitRatio ?? Number.NaN)} | ${formatBytes(noMesh?.walrusBytes ?? Number.NaN)} | ${formatBytes(mesh?.walrusBytes ?? Number.NaN)} |`)
+  }
+  lines.push('')
+  const best: string[] = []
+  for (const x of [...new Set(points.map(p => p.x))].sort((a, b) => a - b)) {
+    const alone = points.filter(p => p.x === x && p.strategy === 'noMesh')
+    if (alone.length === 0) continue
+    const top = Math.max(...alone.map(p => p.byteHitRatio))
+    best.push(`${formatPercent(x)}: ${alone.filter(p => p.byteHitRatio === top).map(p => `\`${p.policy}\``).join(', ')} (${formatRate(top)})`)
+  }
+  if (best.length > 0) lines.push(`Best byte hit ratio alone at each cache size: ${best.join('; ')}.`, '')
   return lines
 }
 

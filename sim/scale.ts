@@ -209,6 +209,7 @@ class ScaleModel {
 
   // Counters.
   private localHits = 0
+  private localHitBytes = 0
   private peerHits = 0
   private walrusHits = 0
   private walrusFetches = 0
@@ -239,6 +240,11 @@ class ScaleModel {
 
   private newNode (): NodeState {
     return { live: true, policy: createPolicy(this.scenario.cache.policy, { capacityBytes: this.quota }), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
+  }
+
+  /** Bytes of the requests the node's own cache served: the policy's byte hit ratio is these over the bytes asked for. */
+  get servedLocallyBytes (): number {
+    return this.localHitBytes
   }
 
   run (onRequests?: (count: number) => void): StrategyMetrics {
@@ -284,6 +290,7 @@ class ScaleModel {
     if (node.held.has(m)) {
       node.policy.hit(this.ids[m] as string)
       this.localHits++
+      this.localHitBytes += this.sizes[m] as number
       this.nodeHits[v] = (this.nodeHits[v] as number) + 1
       this.ttm[this.ttmCount++] = 0
       return
@@ -590,8 +597,15 @@ export interface ScaleOptions {
 
 /** Replays `trace` through the scale model with or without the mesh. */
 export function simulateScale (scenario: Scenario, trace: Trace, strategy: ScaleStrategy, options: ScaleOptions = {}): StrategyMetrics {
+  return simulateScaleCache(scenario, trace, strategy, options).metrics
+}
+
+/** As simulateScale, with the bytes the nodes' own caches served (which StrategyMetrics does not carry). */
+export function simulateScaleCache (scenario: Scenario, trace: Trace, strategy: ScaleStrategy, options: ScaleOptions = {}): { metrics: StrategyMetrics, localHitBytes: number } {
   if (trace.models.length !== scenario.models.count) throw new RangeError(`the trace has ${trace.models.length} models, the scenario ${scenario.models.count}`)
-  return new ScaleModel(scenario, trace, strategy).run(options.onRequests)
+  const model = new ScaleModel(scenario, trace, strategy)
+  const metrics = model.run(options.onRequests)
+  return { metrics, localHitBytes: model.servedLocallyBytes }
 }
 
 /** Mesh, no mesh and the offline optimum on one trace (generated from the scenario if not given). */
@@ -627,7 +641,8 @@ function defaultNodeCounts (nodes: number): number[] {
 
 const hitRate = (m: StrategyMetrics): number => m.requests === 0 ? 0 : (m.localHits + m.peerHits) / m.requests
 
-function sweepFractions (scenario: Scenario): number[] {
+/** The cache fractions of the cache-size sweep: the scenario's, or the default ones. */
+export function sweepFractions (scenario: Scenario): number[] {
   return scenario.sweep?.cacheFractions ?? [0.02, 0.05, 0.1, 0.2, 0.4]
 }
 

@@ -9,7 +9,7 @@ import { z } from 'zod'
 import { originShapingSchema } from '../src/walrus/local/shaping.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
-import { POLICY_NAMES } from '../src/blob/cache/policy.js'
+import { POLICY_NAMES, type PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 
 /** Live mode runs each node as its own process: more than this does not fit a small machine. */
@@ -100,7 +100,9 @@ export const scenarioSchema = z.strictObject({
     /** Cache quota as fractions of the catalog, for hit rate against cache size. */
     cacheFractions: z.array(z.number().gt(0).max(1)).min(1).max(32).default([0.02, 0.05, 0.1, 0.2, 0.4]),
     /** Mesh sizes, for Walrus egress against node count (the workload's request count stays the same). */
-    nodeCounts: z.array(positiveInt.max(MAX_SCALE_NODES)).min(1).max(32).optional()
+    nodeCounts: z.array(positiveInt.max(MAX_SCALE_NODES)).min(1).max(32).optional(),
+    /** Eviction policies compared side by side at each cache fraction, in scale mode (sim/policy-sweep.ts). */
+    policies: z.array(z.enum(POLICY_NAMES)).min(1).max(POLICY_NAMES.length).optional()
   }).optional()
 }).superRefine((scenario, ctx) => {
   if (scenario.models.minBytes > scenario.models.maxBytes) {
@@ -109,6 +111,10 @@ export const scenarioSchema = z.strictObject({
   if (scenario.mode === 'live' && scenario.nodes > MAX_LIVE_NODES) {
     ctx.addIssue({ code: 'custom', path: ['nodes'], message: `live mode runs at most ${MAX_LIVE_NODES} nodes (scale mode up to ${MAX_SCALE_NODES})` })
   }
+  const policies = scenario.sweep?.policies ?? []
+  policies.forEach((policy, i) => {
+    if (policies.indexOf(policy) !== i) ctx.addIssue({ code: 'custom', path: ['sweep', 'policies', i], message: `"${policy}" is listed twice` })
+  })
   if ((scenario.cache.quotaBytes == null) === (scenario.cache.quotaFraction == null)) {
     ctx.addIssue({ code: 'custom', path: ['cache'], message: 'give exactly one of quotaBytes and quotaFraction' })
   }
@@ -153,6 +159,11 @@ export async function loadScenario (path: string): Promise<Scenario> {
 export function quotaBytesOf (scenario: Scenario, catalogBytes: number): number {
   if (scenario.cache.quotaBytes != null) return scenario.cache.quotaBytes
   return Math.max(1, Math.floor((scenario.cache.quotaFraction ?? 1) * catalogBytes))
+}
+
+/** The scenario with another eviction policy (for the policy sweep). */
+export function withPolicy (scenario: Scenario, policy: PolicyName): Scenario {
+  return { ...scenario, cache: { ...scenario.cache, policy } }
 }
 
 /** The scenario with its cache quota set to a fraction of the catalog (for sweeps). */

@@ -65,6 +65,20 @@ export interface SweepPoint {
   value: number
 }
 
+/** One policy at one cache size with or without the mesh, in scale mode, on the run's trace. */
+export interface PolicyPoint {
+  /** An eviction policy of src/blob/cache/policy.ts. */
+  policy: string
+  strategy: 'mesh' | 'noMesh'
+  /** Cache quota per node as a fraction of the catalog's bytes. */
+  x: number
+  /** Bytes the nodes' own caches served / bytes asked for. */
+  byteHitRatio: number
+  /** Requests served without Walrus (local + peer) / requests. */
+  hitRate: number
+  walrusBytes: number
+}
+
 export interface SimReport {
   mode: 'live' | 'scale'
   scenario: unknown
@@ -82,4 +96,6 @@ export interface SimReport {
     /** Walrus egress (bytes) against node count. */
     walrusBytesByNodes?: SweepPoint[]
   }
+  /** Eviction policies side by side at each cache size (scale mode, both modes' reports); absent unless asked for. */
+  policySweep?: PolicyPoint[]
 }

@@ -101,6 +101,15 @@ describe('scenario', () => {
     assert.equal(scenario(x => { x.mode = 'scale'; x.nodes = 10_000 }).nodes, 10_000)
   })
 
+  it('takes a list of policies to compare, and refuses an unknown or repeated one naming the field', () => {
+    assert.deepEqual(scenario(x => { x.sweep = { policies: ['lru', 'arc', 'aged-lfu'] } }).sweep?.policies, ['lru', 'arc', 'aged-lfu'])
+    assert.equal(scenario().sweep?.policies, undefined)
+    refused(x => { x.sweep = { policies: ['lru', 'belady'] } }, 'sweep.policies.1')
+    refused(x => { x.sweep = { policies: ['lru', 'arc', 'lru'] } }, 'sweep.policies.2')
+    refused(x => { x.sweep = { policies: [] } }, 'sweep.policies')
+    refused(x => { x.sweep = { policies: 'lru' } }, 'sweep.policies')
+  })
+
   it('loadScenario refuses a missing file and a file that is not JSON, by name', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'herd-scenario-'))
     try {

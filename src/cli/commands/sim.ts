@@ -8,6 +8,7 @@ import { writeReport } from '../../../sim/report.js'
 import { runScale, scaleWork, sweepScale, type ScaleOptions } from '../../../sim/scale.js'
 import { loadScenario, type Scenario } from '../../../sim/scenario.js'
 import { generateTrace } from '../../../sim/trace.js'
+import { policiesToSweep, policySweepWork, sweepPolicies } from '../../../sim/policy-sweep.js'
 import { formatReplay, readRequestLog, replayLog } from '../../../sim/replay.js'
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../blob/cache/policy.js'
 import type { SimReport, Trace } from '../../../sim/types.js'
@@ -16,6 +17,7 @@ import { untilSignal } from '../signals.js'
 
 interface SimOptions {
   out?: string
+  policies?: PolicyName[]
   seed?: number
   sweep?: boolean
   quiet?: boolean
@@ -48,11 +50,13 @@ export function simCommand (program: Command): void {
     .argument('<scenario>', 'scenario JSON (see sim/scenarios/)')
     .option('--out <dir>', 'where the report goes (default sim-out/NAME-SEED)')
     .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
+    .option('--policies <list>', `eviction policies to compare in the scale model on the run's trace (comma-separated, from ${POLICY_NAMES.join(', ')}); default the scenario's sweep.policies`, policyList)
     .option('--quiet', 'no progress bar')
     .action(async (path: string, options: SimOptions) => {
       const scenario = await scenarioWithSeed(path, options.seed)
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
       const trace = generateTrace(scenario)
+      const policies = policiesToSweep(scenario, options.policies)
       const started = Date.now()
       const controller = new AbortController()
       void untilSignal().then(() => { controller.abort(new Error('interrupted')) })
@@ -67,9 +71,11 @@ export function simCommand (program: Command): void {
             bar.stop()
           }
         }
-        const { scaleCheck, sweeps } = withScaleProgress('scale', scenario, trace, true, options.quiet, progress => ({
+        // The live processes run the scenario's policy only; the others are compared in the scale model, on the same trace.
+        const { scaleCheck, sweeps, policySweep } = withScaleProgress('scale', scenario, trace, true, policies, options.quiet, progress => ({
           scaleCheck: runScale(scenario, trace, progress),
-          sweeps: sweepScale(scenario, trace, progress)
+          sweeps: sweepScale(scenario, trace, progress),
+          policySweep: sweepPolicies(scenario, trace, policies, progress)
         }))
         // The optimum depends on the trace alone: the scale check computed it already.
         strategies.optimal = scaleCheck.optimal
@@ -81,7 +87,8 @@ export function simCommand (program: Command): void {
           durationMs: Date.now() - started,
           strategies: strategies as SimReport['strategies'],
           scaleCheck,
-          sweeps
+          sweeps,
+          ...(policySweep.length > 0 ? { policySweep } : {})
         }
         const { files } = await writeReport(out, report)
         printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
@@ -95,7 +102,8 @@ export function simCommand (program: Command): void {
     .argument('<scenario>', 'scenario JSON (see sim/scenarios/)')
     .option('--out <dir>', 'where the report goes (default sim-out/NAME-SEED)')
     .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
-    .option('--no-sweep', 'skip the cache-size and node-count sweeps behind the charts')
+    .option('--no-sweep', 'skip the scenario\'s sweeps (cache sizes, node counts and sweep.policies) behind the charts')
+    .option('--policies <list>', `eviction policies to compare at each of sweep.cacheFractions (comma-separated, from ${POLICY_NAMES.join(', ')}); default the scenario's sweep.policies`, policyList)
     .option('--quiet', 'no progress bar')
     .action(async (path: string, options: SimOptions) => {
       const scenario = await scenarioWithSeed(path, options.seed)
@@ -103,9 +111,12 @@ export function simCommand (program: Command): void {
       const started = Date.now()
       const trace = generateTrace(scenario)
       const sweep = options.sweep !== false
-      const { strategies, sweeps } = withScaleProgress('scale', scenario, trace, sweep, options.quiet, progress => ({
+      // Asked for on the command line, the comparison runs even with --no-sweep.
+      const policies = options.policies ?? (sweep ? policiesToSweep(scenario) : [])
+      const { strategies, sweeps, policySweep } = withScaleProgress('scale', scenario, trace, sweep, policies, options.quiet, progress => ({
         strategies: runScale(scenario, trace, progress),
-        sweeps: sweep ? sweepScale(scenario, trace, progress) : undefined
+        sweeps: sweep ? sweepScale(scenario, trace, progress) : undefined,
+        policySweep: sweepPolicies(scenario, trace, policies, progress)
       }))
       const report: SimReport = {
         mode: 'scale',
@@ -114,7 +125,8 @@ export function simCommand (program: Command): void {
         startedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
         strategies,
-        ...(sweeps != null ? { sweeps } : {})
+        ...(sweeps != null ? { sweeps } : {}),
+        ...(policySweep.length > 0 ? { policySweep } : {})
       }
       const { files } = await writeReport(out, report)
       printJson({ event: 'done', out, files: files.map(f => f.slice(out.length + 1)), seed: scenario.seed, strategies: summary(report) })
@@ -141,6 +153,9 @@ const MAX_REPLAY_CACHE_SIZES = 32
 function policyList (value: string): PolicyName[] {
   const names = value.split(',').map(name => name.trim())
   for (const name of names) if (!isPolicyName(name)) throw new InvalidArgumentError(`--policies: unknown policy "${name}" (one of ${POLICY_NAMES.join(', ')})`)
+  // A policy listed twice would be simulated twice and drawn as one line.
+  const twice = names.find((name, i) => names.indexOf(name) !== i)
+  if (twice != null) throw new InvalidArgumentError(`--policies: "${twice}" is listed twice`)
   return names as PolicyName[]
 }
 
@@ -153,9 +168,9 @@ function cacheSize (value: string, distinctBytes: number): number {
 }
 
 /** Runs scale-mode work with a progress bar over the requests it replays. */
-function withScaleProgress<T> (label: string, scenario: Scenario, trace: Trace, sweep: boolean, quiet: boolean | undefined, work: (progress: ScaleOptions) => T): T {
+function withScaleProgress<T> (label: string, scenario: Scenario, trace: Trace, sweep: boolean, policies: readonly PolicyName[], quiet: boolean | undefined, work: (progress: ScaleOptions) => T): T {
   const bar = progressBar(label, quiet)
-  const total = scaleWork(scenario, trace, sweep)
+  const total = scaleWork(scenario, trace, sweep) + policySweepWork(scenario, trace, policies)
   let done = 0
   try {
     return work({ onRequests: count => { done = Math.min(total, done + count); bar.update(done, total) } })
