@@ -419,9 +419,9 @@ class ScaleModel {
       node.policy.add(id, size)
       ;(this.holders[m] as HolderSet).add(v)
     }
-    for (const atMs of download.waiting) {
-      // Each waiting request then opens the blob, as BlobCache.open does: a hit for the policy.
-      if (download.keep) node.policy.hit(id)
+    for (const [i, atMs] of download.waiting.entries()) {
+      // Each waiting request then opens the blob, as BlobCache.open does: a hit for the policy, but for the first, whose request the add counted.
+      if (download.keep && i > 0) node.policy.hit(id)
       this.ttm[this.ttmCount++] = this.now - atMs
     }
   }

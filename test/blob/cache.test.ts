@@ -351,6 +351,27 @@ describe('blob cache', () => {
     await again.stop()
   })
 
+  it('counts a download as one access: the open that serves its request is no second hit for the policy', async () => {
+    await using dir = await tempDir()
+    for (const newBlobGraceMs of [0, 5_000]) {
+      const cache = new BlobCache({ dir: join(dir.path, String(newBlobGraceMs)), quotaBytes: 64 * KiB, roomWaitMs: 0, newBlobGraceMs })
+      await cache.start()
+      const policy = Reflect.get(cache, 'policy') as { hit: (id: string) => void }
+      const hits: string[] = []
+      const hit = policy.hit.bind(policy)
+      policy.hit = id => { hits.push(id); hit(id) }
+      const blob = makeBlob(4 * KiB)
+      await put(cache, blob)
+      // A peer's read of a new blob is a request of its own; this node's first open serves the request that downloaded it.
+      ;(await cache.open(blob.id, { forPeer: true }))!.release()
+      ;(await cache.open(blob.id))!.release()
+      assert.deepEqual(hits, [blob.id], `grace ${newBlobGraceMs}: the peer's read only`)
+      ;(await cache.open(blob.id))!.release()
+      assert.deepEqual(hits, [blob.id, blob.id], `grace ${newBlobGraceMs}: a later open is a hit`)
+      await cache.stop()
+    }
+  })
+
   it('discards a download nobody is running to make room, never a running one', async () => {
     await using dir = await tempDir()
     const cache = new BlobCache({ dir: dir.path, quotaBytes: 30 * KiB, roomWaitMs: 0 })

@@ -186,11 +186,16 @@ export class BlobCache extends EventTarget {
     if (state == null) return undefined
     // Counted before the await, so an eviction planned meanwhile skips this blob.
     state.handles++
-    if (options.forPeer !== true) state.freshUntil = undefined
+    const firstOpenOfDownload = options.forPeer !== true && state.unopened === true
+    if (options.forPeer !== true) {
+      state.freshUntil = undefined
+      state.unopened = undefined
+    }
     state.record.hits++
     state.record.lastAccessAt = this.now()
     state.dirty = true
-    this.policy.hit(state.blobId)
+    // The policy counted the download's request when the blob was added: the open that serves that request is not another.
+    if (!firstOpenOfDownload) this.policy.hit(state.blobId)
     let file: FileHandle
     try {
       file = await open(state.path, 'r')
@@ -510,7 +515,7 @@ export class BlobCache extends EventTarget {
       }
       this.downloads.delete(id)
       this.reserved -= partial.size
-      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false, ...(this.newBlobGraceMs > 0 ? { freshUntil: now + this.newBlobGraceMs } : {}) }
+      const state: BlobState = { blobId: id, path, record, leaves: concat(partial.leaves), handles: 0, dirty: false, unopened: true, ...(this.newBlobGraceMs > 0 ? { freshUntil: now + this.newBlobGraceMs } : {}) }
       this.blobs.set(id, state)
       this.bytes += partial.size
       this.policy.add(id, partial.size)

@@ -23,6 +23,8 @@ export interface BlobState {
   dirty: boolean
   /** Downloaded in this run and not opened since: not evicted before then (ms, the cache's clock). */
   freshUntil?: number
+  /** Downloaded in this run and not yet opened here: the request that downloaded it was its access, so its first open is no second one for the policy. */
+  unopened?: boolean
 }
 
 export interface HandleOwner {
