@@ -1,8 +1,8 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { fromBase64 } from '@mysten/sui/utils'
-import { verifyPersonalMessageSignature } from '@mysten/sui/verify'
 import { decodeSignedTx, decodeTxBody, encodeSignedTx, encodeTxBody, type TxPayload } from './codec.js'
 import { InvalidTransactionError } from './errors.js'
+import { verifyEd25519PersonalMessage } from './personal-message.js'
 
 /** Signs a transaction body as a Sui personal message, so any Sui wallet or verifier can check it. */
 export async function signTx (signer: Signer, payload: TxPayload): Promise<Uint8Array> {
@@ -23,8 +23,7 @@ export async function verifyTx (txBytes: Uint8Array): Promise<VerifiedTx> {
   if (signature[0] !== 0x00) throw new InvalidTransactionError('only Ed25519 signatures (flag 0x00) are accepted')
   let sender: string
   try {
-    const publicKey = await verifyPersonalMessageSignature(body, Buffer.from(signature).toString('base64'))
-    sender = publicKey.toSuiAddress()
+    sender = verifyEd25519PersonalMessage(body, signature)
   } catch (err) {
     throw new InvalidTransactionError(`signature does not verify: ${(err as Error).message}`)
   }
