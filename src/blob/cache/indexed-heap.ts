@@ -64,6 +64,27 @@ export class IndexedMinHeap {
     return out
   }
 
+  /**
+   * The lowest keys, in order, whose sizes add up to `bytesNeeded`, skipping
+   * those `evictable` refuses; the heap is left as it was (a plan, not an
+   * eviction).
+   */
+  lowest (bytesNeeded: number, sizeOf: (key: string) => number, evictable: (key: string) => boolean): string[] {
+    const out: string[] = []
+    const popped: Array<{ key: string, priority: number, seq: number }> = []
+    let freed = 0
+    while (freed < bytesNeeded) {
+      const top = this.pop()
+      if (top == null) break
+      popped.push(top)
+      if (!evictable(top.key)) continue
+      out.push(top.key)
+      freed += sizeOf(top.key)
+    }
+    for (const { key, priority, seq } of popped) this.set(key, priority, seq)
+    return out
+  }
+
   private less (a: number, b: number): boolean {
     const pa = this.priorities[a] as number
     const pb = this.priorities[b] as number

@@ -94,19 +94,7 @@ export class AgedLfuPolicy implements EvictionPolicy {
   }
 
   victims (bytesNeeded: number, evictable: (id: string) => boolean = () => true): string[] {
-    const out: string[] = []
-    const popped: Array<{ key: string, priority: number, seq: number }> = []
-    let freed = 0
-    while (freed < bytesNeeded) {
-      const top = this.heap.pop()
-      if (top == null) break
-      popped.push(top)
-      if (!evictable(top.key)) continue
-      out.push(top.key)
-      freed += this.sizes.get(top.key) ?? 0
-    }
-    for (const { key, priority, seq } of popped) this.heap.set(key, priority, seq)
-    return out
+    return this.heap.lowest(bytesNeeded, id => this.sizes.get(id) ?? 0, evictable)
   }
 
   private rank (id: string): number {
