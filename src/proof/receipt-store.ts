@@ -3,6 +3,7 @@ import { Level } from 'level'
 import { z } from 'zod'
 import { isBlobId } from '../blob/blob-id.js'
 import { toHex } from '../blob/chunk-tree.js'
+import { openLevelStore } from '../blob/level-store.js'
 import type { AnchorReceipt } from '../chain/types.js'
 import { decodeBundle, encodeBundle, MAX_BUNDLE_RECEIPTS, receiptRoot } from './bundle.js'
 import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, MAX_REASON_CHARS, RECEIPT_STORE_VERSION } from './constants.js'
@@ -275,13 +276,7 @@ export class ReceiptStore {
   async start (): Promise<void> {
     if (this.db != null) return
     const db = new Level<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
-    try {
-      await db.open()
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      if (cause?.code === 'LEVEL_LOCKED') throw new ReceiptStoreError(`receipt store ${this.dir} is in use by another process`)
-      throw new ReceiptStoreError(`cannot open receipt store ${this.dir}: ${cause?.message ?? (err as Error).message}`)
-    }
+    await openLevelStore(db, 'receipt store', this.dir, message => new ReceiptStoreError(message))
     try {
       const version = await db.get(VERSION_KEY)
       if (version == null) {

@@ -1,6 +1,7 @@
 import { Level } from 'level'
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob/blob-id.js'
+import { openLevelStore } from '../blob/level-store.js'
 import { StorageTrackerError, StorageTrackerVersionError } from './errors.js'
 
 const VERSION_KEY = 'version'
@@ -59,13 +60,7 @@ export class StorageTracker {
   }
 
   async open (): Promise<void> {
-    try {
-      await this.db.open()
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      if (cause?.code === 'LEVEL_LOCKED') throw new StorageTrackerError(`storage tracker ${this.path} is in use by another process`)
-      throw new StorageTrackerError(`cannot open storage tracker ${this.path}: ${cause?.message ?? (err as Error).message}`)
-    }
+    await openLevelStore(this.db, 'storage tracker', this.path, message => new StorageTrackerError(message))
     try {
       const version = await this.db.get(VERSION_KEY)
       if (version == null) {

@@ -2,6 +2,7 @@ import { Level } from 'level'
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob-id.js'
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../chunk-tree.js'
+import { openLevelStore } from '../level-store.js'
 import { INDEX_VERSION } from './constants.js'
 import { CacheStoreError, CacheVersionError } from './errors.js'
 
@@ -68,13 +69,7 @@ export class IndexStore {
 
   /** Opens the store and checks its version; an empty store gets the current one. */
   async open (): Promise<void> {
-    try {
-      await this.db.open()
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      if (cause?.code === 'LEVEL_LOCKED') throw new CacheStoreError(`cache index ${this.path} is in use by another process`)
-      throw new CacheStoreError(`cannot open cache index ${this.path}: ${cause?.message ?? (err as Error).message}`)
-    }
+    await openLevelStore(this.db, 'cache index', this.path, message => new CacheStoreError(message))
     try {
       const version = await this.db.get(VERSION_KEY)
       if (version == null) {

@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { Level } from 'level'
 import { isBlobId } from '../../blob/blob-id.js'
+import { openLevelStore } from '../../blob/level-store.js'
 import { decodeBlock, encodeBlock, GENESIS_PREV_HASH, sha256, txIdOf } from '../codec.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidTransactionError, LedgerCorruptError, LedgerStoreError, NotFoundError } from '../errors.js'
 import { verifyTx } from '../signing.js'
@@ -81,12 +82,7 @@ export class ChainStore {
   }
 
   async open (): Promise<void> {
-    try {
-      await this.db.open()
-    } catch (err: any) {
-      if (err?.cause?.code === 'LEVEL_LOCKED') throw new LedgerStoreError(`ledger store ${this.dir} is in use by another process`)
-      throw new LedgerStoreError(`cannot open ledger store ${this.dir}: ${err?.cause?.message ?? err?.message}`)
-    }
+    await openLevelStore(this.db, 'ledger store', this.dir, message => new LedgerStoreError(message))
     const version = await this.db.get('meta/version')
     if (version == null) {
       if (await this.firstKey() != null) throw new LedgerStoreError(`${this.dir} holds data but no ledger version: not a herd ledger`)
