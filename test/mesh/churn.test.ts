@@ -7,9 +7,8 @@ import { CACHE_TOPIC } from '../../src/mesh/constants.js'
 import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { parseNodeConfig } from '../../src/node-config.js'
 import { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
 import { quickNodeConfig } from '../../harness/in-process-mesh.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 /** A few gossipsub heartbeats (1 s) and digest intervals (1 s in the tests): far below the 60 s of a prune backoff or the 10 s provider TTL. */
@@ -30,24 +29,14 @@ function inMesh (node: HerdNode, peerId: string): boolean {
 }
 
 describe('the mesh under churn on one machine', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-
-  before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-  })
-  after(async () => {
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
-  })
+  const suite = devnetForSuite()
 
   it('a node restarted from its data dir (same peer ID) rejoins the gossip mesh at once and gossip flows both ways', async () => {
-    const held = await devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
-    const fromA = await devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
-    const fromB = await devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
-    const nodesDir = join(dir.path, 'restart')
-    const nodes = await startNodes(2, nodesDir, devnet)
+    const held = await suite.devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
+    const fromA = await suite.devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
+    const fromB = await suite.devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
+    const nodesDir = join(suite.dir, 'restart')
+    const nodes = await startNodes(2, nodesDir, suite.devnet)
     const [a, b] = nodes as [HerdNode, HerdNode]
     const aId = a.peerId.toString()
     const bId = b.peerId.toString()
@@ -59,7 +48,7 @@ describe('the mesh under churn on one machine', () => {
       await b.stop()
       await waitFor('A to forget B', () => !lists(a, held.blobId, bId) && !a.libp2p.getPeers().some(p => p.toString() === bId))
 
-      const b2 = new HerdNode(parseNodeConfig(quickNodeConfig(join(nodesDir, 'node-1'), devnet, { bootstrap: a.libp2p.getMultiaddrs().map(String) })))
+      const b2 = new HerdNode(parseNodeConfig(quickNodeConfig(join(nodesDir, 'node-1'), suite.devnet, { bootstrap: a.libp2p.getMultiaddrs().map(String) })))
       restarted = b2
       await b2.start()
       assert.equal(b2.peerId.toString(), bId, 'the same data dir gives the same peer ID')
@@ -79,9 +68,9 @@ describe('the mesh under churn on one machine', () => {
   })
 
   it('gossip still flows after a node has seen 15 peer IDs come and go from one allowed address, as in a 16-node cluster on one machine', async () => {
-    const fromA = await devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
-    const fromB = await devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
-    const nodes = await startNodes(2, join(dir.path, 'one-address'), devnet)
+    const fromA = await suite.devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
+    const fromB = await suite.devnet.publish(randomModel(CHUNK + 17), { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'one-address'), suite.devnet)
     const [a, b] = nodes as [HerdNode, HerdNode]
     const aId = a.peerId.toString()
     const bId = b.peerId.toString()

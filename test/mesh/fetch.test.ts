@@ -12,8 +12,7 @@ import { CACHE_TOPIC } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { ProviderIndex } from '../../src/mesh/provider-index.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 
@@ -28,31 +27,21 @@ async function cachedBytes (node: HerdNode, blobId: BlobId): Promise<Buffer> {
 }
 
 describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-
-  before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-  })
-  after(async () => {
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
-  })
+  const suite = devnetForSuite()
 
   it('serves a blob held by node A to node B from A: Walrus serves nothing', async () => {
     const bytes = randomModel(3 * 1024 * 1024 + 123)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const nodes = await startNodes(2, join(dir.path, 'a-to-b'), devnet)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'a-to-b'), suite.devnet)
     const [a, b] = nodes as [HerdNode, HerdNode]
     try {
       await a.fetcher.fetch(blobId)
       assert.equal(a.fetcher.counters.walrusHits, 1)
       await waitFor('B to hear that A holds the blob', () => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'))
-      const servedBefore = devnet.walrus.stats.bytesServed
+      const servedBefore = suite.devnet.walrus.stats.bytesServed
       const sources = new Set<string>()
       await b.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk') sources.add(event.source) } })
-      assert.equal(devnet.walrus.stats.bytesServed, servedBefore, 'Walrus served no byte to B')
+      assert.equal(suite.devnet.walrus.stats.bytesServed, servedBefore, 'Walrus served no byte to B')
       assert.deepEqual([...sources], ['peer'])
       assert.equal(b.fetcher.counters.peerHits, 1)
       assert.equal(b.fetcher.counters.bytesFromPeers, bytes.byteLength)
@@ -67,15 +56,15 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
 
   it('8 cold nodes asking for one blob at once pull about one copy from Walrus', async () => {
     const bytes = randomModel(12 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
     // What is checked is the coordination of the first reads; the fallbacks when peers stall (tested in liars.test.ts) are given room, so 8 nodes sharing 2 busy cores do not set them off.
-    const nodes = await startNodes(8, join(dir.path, 'cold'), devnet, { fetch: { stallMs: 10_000, paceWindowMs: 10_000 } })
+    const nodes = await startNodes(8, join(suite.dir, 'cold'), suite.devnet, { fetch: { stallMs: 10_000, paceWindowMs: 10_000 } })
     // Walrus as a distant origin, as it is on a real network: a fetcher reads ahead from Walrus when its peers fall behind a Walrus read's pace, and an unshaped loopback Walrus outpaces CPU-starved peers.
-    devnet.walrus.setShaping({ latencyMs: 50, bandwidthBytesPerSec: 4 * 1024 * 1024 })
+    suite.devnet.walrus.setShaping({ latencyMs: 50, bandwidthBytesPerSec: 4 * 1024 * 1024 })
     try {
-      const servedBefore = devnet.walrus.stats.bytesServed
+      const servedBefore = suite.devnet.walrus.stats.bytesServed
       const entries = await Promise.all(nodes.map(async node => node.fetcher.fetch(blobId)))
-      const fromWalrus = devnet.walrus.stats.bytesServed - servedBefore
+      const fromWalrus = suite.devnet.walrus.stats.bytesServed - servedBefore
       const ratio = fromWalrus / bytes.byteLength
       process.stderr.write(`# 8 cold nodes: Walrus served ${fromWalrus} bytes for a ${bytes.byteLength}-byte blob (${ratio.toFixed(2)}x)\n`)
       assert.ok(ratio <= 1.5, `Walrus served ${ratio.toFixed(2)}x the blob`)
@@ -84,15 +73,15 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       assert.ok(peerBytes >= 6 * bytes.byteLength, `peers carried ${peerBytes} bytes`)
       for (const node of nodes.slice(0, 3)) assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
     } finally {
-      devnet.walrus.setShaping({ latencyMs: 0, bandwidthBytesPerSec: 0 })
+      suite.devnet.walrus.setShaping({ latencyMs: 0, bandwidthBytesPerSec: 0 })
       await stopNodes(nodes)
     }
   })
 
   it('detects a peer that sends corrupt chunks, completes from others, and penalizes it', async () => {
     const bytes = randomModel(4 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const nodes = await startNodes(2, join(dir.path, 'liar'), devnet)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'liar'), suite.devnet)
     const [honest, downloader] = nodes as [HerdNode, HerdNode]
     const liar = await startLyingPeer(blobId, bytes)
     try {
@@ -102,13 +91,13 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       liar.announcer.added(blobId)
       const liarId = liar.libp2p.peerId.toString()
       await waitFor('both holders to be known', () => downloader.providers.providers(blobId).filter(p => p.state === 'holder').length === 2)
-      const servedBefore = devnet.walrus.stats.bytesServed
+      const servedBefore = suite.devnet.walrus.stats.bytesServed
       const bad: number[] = []
       await downloader.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:bad-chunk') bad.push(event.index) } })
       assert.ok(bad.length >= 1, 'the bad chunk was caught')
       assert.ok(liar.served() >= 1, 'the liar was asked for chunks')
       assert.deepEqual(await cachedBytes(downloader, blobId), Buffer.from(bytes))
-      assert.equal(devnet.walrus.stats.bytesServed, servedBefore, 'the honest peer covered for the liar')
+      assert.equal(suite.devnet.walrus.stats.bytesServed, servedBefore, 'the honest peer covered for the liar')
       const penalized = downloader.status().penalizedPeers.find(p => p.peerId === liarId)
       assert.ok(penalized != null && penalized.badChunks >= 1 && penalized.score < 0, 'the liar is scored down')
       assert.equal(downloader.status().penalizedPeers.some(p => p.peerId === honest.peerId.toString()), false)
@@ -120,8 +109,8 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
 
   it('does not hold a finished download for a DHT lookup that is still running', async () => {
     const bytes = randomModel(512 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const nodes = await startNodes(1, join(dir.path, 'slow-dht'), devnet)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(suite.dir, 'slow-dht'), suite.devnet)
     const [node] = nodes as [HerdNode]
     // A DHT that finds nothing and answers only when told to stop, as a lookup on a large or lossy network would.
     let lookups = 0
@@ -148,11 +137,11 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
   })
 
   it('a download that fails tells its peers it stopped: they no longer count it as a reader', async () => {
-    const { blobId } = await devnet.publish(randomModel(CHUNK * 3), { chunkSize: CHUNK })
-    const nodes = await startNodes(2, join(dir.path, 'stopped'), devnet, { fetch: { maxWalrusFaults: 2 } })
+    const { blobId } = await suite.devnet.publish(randomModel(CHUNK * 3), { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'stopped'), suite.devnet, { fetch: { maxWalrusFaults: 2 } })
     const [a, b] = nodes as [HerdNode, HerdNode]
     // Every Walrus answer fails, slowly enough for B to hear that A started.
-    devnet.walrus.setShaping({ latencyMs: 400, failureRate: 1 })
+    suite.devnet.walrus.setShaping({ latencyMs: 400, failureRate: 1 })
     try {
       const failing = a.fetcher.fetch(blobId)
       await waitFor('B to hear that A is fetching', () => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'fetching'))
@@ -160,7 +149,7 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       // Well inside the 10 s provider TTL (the failure comes about 4 s in): the 'dropped' announcement, not expiry.
       await waitFor('B to forget A as a reader', () => !b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString()), 2_000)
     } finally {
-      devnet.walrus.setShaping({ latencyMs: 0, failureRate: 0 })
+      suite.devnet.walrus.setShaping({ latencyMs: 0, failureRate: 0 })
       await stopNodes(nodes)
     }
   })
@@ -168,11 +157,11 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
   it('keeps the cache within its quota under a stream of blobs larger than it; a node with no peers does not wait to coordinate', { timeout: 60_000 }, async () => {
     const quota = 3 * 1024 * 1024
     const blobs: Array<{ blobId: BlobId, size: number }> = []
-    for (let i = 0; i < 8; i++) blobs.push(await devnet.publish(randomModel(900 * 1024 + i * 1000), { chunkSize: CHUNK }))
-    const tooBig = await devnet.publish(randomModel(quota + 1), { chunkSize: CHUNK })
+    for (let i = 0; i < 8; i++) blobs.push(await suite.devnet.publish(randomModel(900 * 1024 + i * 1000), { chunkSize: CHUNK }))
+    const tooBig = await suite.devnet.publish(randomModel(quota + 1), { chunkSize: CHUNK })
     // Alone: eight fetches that each waited out a 60 s coordination window would outlast the test's 60 s timeout.
     // Fetched and never opened: no grace for a first use, or each fetch would wait for the last one's to end.
-    const nodes = await startNodes(1, join(dir.path, 'quota'), devnet, { cache: { quotaBytes: quota, newBlobGraceMs: 0 }, fetch: { coordinationMs: 60_000 } })
+    const nodes = await startNodes(1, join(suite.dir, 'quota'), suite.devnet, { cache: { quotaBytes: quota, newBlobGraceMs: 0 }, fetch: { coordinationMs: 60_000 } })
     const [node] = nodes as [HerdNode]
     try {
       let most = 0

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
@@ -11,8 +11,7 @@ import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { CacheAnnouncement } from '../../src/mesh/pb/announcement.js'
 import { DISTRUST_THRESHOLD, PeerScores, REJECTED_MESSAGE_PENALTY, SCORE_HALF_LIFE_MS } from '../../src/mesh/peer-scores.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
 /** The gossipsub score a node gives a peer (not on the GossipSub interface, but on the class behind it). */
 function gossipScore (node: HerdNode, peerId: string): number {
@@ -20,21 +19,11 @@ function gossipScore (node: HerdNode, peerId: string): number {
 }
 
 describe('gossip junk is punished', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-
-  before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-  })
-  after(async () => {
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
-  })
+  const suite = devnetForSuite()
 
   it('a peer that sent rejected announcements is scored down by gossipsub and herd, and its forged announcement is not used', async () => {
-    const { blobId } = await devnet.publish(randomModel(64 * 1024))
-    const nodes = await startNodes(1, join(dir.path, 'junk'), devnet)
+    const { blobId } = await suite.devnet.publish(randomModel(64 * 1024))
+    const nodes = await startNodes(1, join(suite.dir, 'junk'), suite.devnet)
     const [node] = nodes as [HerdNode]
     const junk = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] })
     try {

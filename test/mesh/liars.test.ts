@@ -6,8 +6,7 @@ import { withTimeout } from '../../harness/in-process-mesh.js'
 import { LIAR_KINDS, startHostilePeer, type HostilePeer } from '../../harness/hostile-peers.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 import { BLOB_STREAM_IDLE_TIMEOUT_MS } from '../../src/mesh/constants.js'
 
 const CHUNK = 256 * 1024
@@ -44,22 +43,12 @@ async function startLiars (node: HerdNode, blob: { blobId: BlobId, bytes: Uint8A
 }
 
 describe('hostile holders: a fetch falls back past liars, and the liars are scored down', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-
-  before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-  })
-  after(async () => {
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
-  })
+  const suite = devnetForSuite()
 
   it('with only liars claiming the blob, Walrus serves what they claimed and every liar loses score', async () => {
     const bytes = randomModel(4 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const nodes = await startNodes(1, join(dir.path, 'alone'), devnet, { fetch: FETCH })
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(suite.dir, 'alone'), suite.devnet, { fetch: FETCH })
     const [node] = nodes as [HerdNode]
     const liars = await startLiars(node, { blobId, bytes })
     try {
@@ -86,8 +75,8 @@ describe('hostile holders: a fetch falls back past liars, and the liars are scor
 
   it('beside an honest holder, liars cost no Walrus bytes and no waiting on the silent one', async () => {
     const bytes = randomModel(4 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const nodes = await startNodes(2, join(dir.path, 'beside'), devnet, { fetch: FETCH })
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'beside'), suite.devnet, { fetch: FETCH })
     const [honest, node] = nodes as [HerdNode, HerdNode]
     const liars: HostilePeer[] = []
     try {
