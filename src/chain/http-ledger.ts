@@ -1,5 +1,6 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
+import { readBoundedText } from '../walrus/bounded-body.js'
 import { isTransportError, withRetries } from '../walrus/retry.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidModelRefError, InvalidTransactionError, LedgerCorruptError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
 import type { AppendResult, ChainHead, IndexEntry } from './local/chain-store.js'
@@ -35,20 +36,6 @@ function segment (value: string, what: string): string {
 
 /** Far above a page of blocks or a full model list; a ledger that sends more is refused before it fills memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-
-async function boundedText (body: Dispatcher.ResponseData['body'], limit: number, what: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let bytes = 0
-  for await (const chunk of body) {
-    bytes += (chunk as Buffer).length
-    if (bytes > limit) {
-      body.destroy()
-      throw new LedgerError(`${what}: the ledger's answer is over ${limit} bytes`)
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
 
 export interface HttpLedgerInit {
   url: string
@@ -159,7 +146,7 @@ export class HttpLedger implements Ledger, BlockSource {
         }
         throw err
       }
-      const text = await boundedText(response.body, MAX_RESPONSE_BYTES, `${method} ${url.pathname}`)
+      const text = await readBoundedText(response.body, MAX_RESPONSE_BYTES, () => new LedgerError(`${method} ${url.pathname}: the ledger's answer is over ${MAX_RESPONSE_BYTES} bytes`))
       let json: any
       try {
         json = JSON.parse(text)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { readBoundedText } from '../../walrus/bounded-body.js'
 import { apiHeaders } from '../clients.js'
 import { httpUrl, integer, printJson } from '../options.js'
 import { renderStatus, statusViewSchema, type StatusView } from '../output/status-view.js'
@@ -76,17 +77,7 @@ async function readStatus (api: string, headers: Record<string, string>, signal?
   try {
     const response = await request(`${api}/status`, { headers, signal: signal != null ? AbortSignal.any([signal, timeout]) : timeout })
     statusCode = response.statusCode
-    const chunks: Buffer[] = []
-    let bytes = 0
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      bytes += chunk.byteLength
-      if (bytes > MAX_STATUS_BYTES) {
-        response.body.destroy()
-        throw new NodeStatusError(`the node at ${api} sent a status of more than ${MAX_STATUS_BYTES} bytes`)
-      }
-      chunks.push(chunk)
-    }
-    body = Buffer.concat(chunks).toString('utf8')
+    body = await readBoundedText(response.body, MAX_STATUS_BYTES, () => new NodeStatusError(`the node at ${api} sent a status of more than ${MAX_STATUS_BYTES} bytes`))
   } catch (err) {
     if (err instanceof NodeStatusError) throw err
     throw new NodeStatusError(`cannot reach the node at ${api}: ${(err as Error).message}`)
