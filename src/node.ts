@@ -250,7 +250,7 @@ export class HerdNode {
       // A bundle is tracked as soon as Walrus holds it, with what its write bought: with short epochs it may end before its anchor lands.
       const bundleWalrus: Pick<WalrusStore, 'putFile'> = {
         putFile: async (path, options) => {
-          const stored = await walrus.putFile(path, options)
+          const stored = await walrus.putFile(path, { ...options, epochs: keeper.epochsToBuy(options?.epochs ?? walrus.epochs) })
           await keeper.track(stored.blobId, 'bundle', {
             holds: 'a proof bundle, anchor pending',
             ...(stored.endEpoch != null ? { endEpoch: stored.endEpoch } : {}),

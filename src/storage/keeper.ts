@@ -274,6 +274,15 @@ export class StorageKeeper {
     return false
   }
 
+  /**
+   * Epochs a write of a blob this node will keep should buy: past the renewal
+   * window. A blob bought for fewer would be due for renewal the moment it is
+   * written, and with short epochs it could end before the first check ran.
+   */
+  epochsToBuy (requested: number): number {
+    return Math.max(requested, this.renewWithinEpochs + 1)
+  }
+
   /** Extends a blob within the renewal window, or warns when it cannot; true when an extension was tried. */
   private async renew (blob: TrackedBlob, epoch: number, signal: AbortSignal): Promise<boolean> {
     const { tracker, walrus } = this.components
