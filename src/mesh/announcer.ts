@@ -50,6 +50,14 @@ export class CacheAnnouncer {
   private readonly order = new AnnouncementOrder({ windowMs: ORDER_WINDOW_MS })
   private seq = BigInt(Date.now()) * 1000n
   private pending = { added: new Set<BlobId>(), dropped: new Set<BlobId>(), fetching: new Set<BlobId>(), digest: false }
+  /**
+   * Blobs this node is downloading now, announced again with every digest:
+   * peers forget a provider entry after their TTL, and a download that
+   * outlived it would no longer count among the Walrus readers, so every
+   * other downloader would take its share as well (1.88x the blob from
+   * Walrus in a loaded 8-node test).
+   */
+  private readonly downloading = new Set<BlobId>()
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
@@ -79,6 +87,7 @@ export class CacheAnnouncer {
       this.order.prune()
       this.scores.prune()
       this.pending.digest = true
+      for (const blobId of this.downloading) this.pending.fetching.add(blobId)
       this.schedule()
     }, this.digestIntervalMs)
     this.digestTimer.unref()
@@ -106,6 +115,7 @@ export class CacheAnnouncer {
   }
 
   added (blobId: BlobId): void {
+    this.downloading.delete(blobId)
     this.pending.dropped.delete(blobId)
     this.pending.fetching.delete(blobId)
     this.pending.added.add(blobId)
@@ -113,6 +123,7 @@ export class CacheAnnouncer {
   }
 
   dropped (blobId: BlobId): void {
+    this.downloading.delete(blobId)
     this.pending.added.delete(blobId)
     this.pending.fetching.delete(blobId)
     this.pending.dropped.add(blobId)
@@ -122,6 +133,7 @@ export class CacheAnnouncer {
   fetching (blobId: BlobId): void {
     // A retry right after a failure: peers must hear it is fetching again, not that it dropped the blob.
     this.pending.dropped.delete(blobId)
+    this.downloading.add(blobId)
     this.pending.fetching.add(blobId)
     this.schedule()
   }

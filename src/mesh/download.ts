@@ -127,8 +127,6 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
-  /** Peers whose requests failed (gone, reset): no longer counted among the Walrus readers. */
-  private readonly gone = new Set<string>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -450,11 +448,17 @@ export class Download {
     this.context.scores.busy(source.peerId.toString(), `answered BUSY for ${this.description.blobId}`)
   }
 
-  /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
+  /**
+   * Downloaders known to be fetching this blob now, this node included, in an
+   * order every node computes alike: from gossip alone. A peer dropped here as
+   * a source (its requests timed out on a loaded machine, its pace, its score)
+   * is still a reader for every other node; leaving it out here alone shifted
+   * this node's share onto others' and Walrus served 1.7x the blob. A peer that
+   * left is forgotten on disconnect, one whose download failed announces it;
+   * one that stalls is covered by the stall fallback.
+   */
   private downloaders (): string[] {
-    // Every node must compute the same order: a peer left out here only for its pace (or its score) is still a reader elsewhere.
-    const fetching = this.context.downloading().filter(id => !this.gone.has(id))
-    return downloaderOrder(this.context.selfId, fetching)
+    return downloaderOrder(this.context.selfId, this.context.downloading())
   }
 
   private scheduleWalrus (): void {
@@ -478,6 +482,7 @@ export class Download {
         if (next >= total || !this.wanted(next) || fromPeer(next) || (!mine(next) && !stalled)) break
         run.push(next)
       }
+      log('%s reads chunks %d-%d of %s from Walrus: %s (rank %d of %d downloaders, %d sources, %d ms since announced)', this.context.selfId.slice(-6), index, index + run.length - 1, this.description.blobId.slice(0, 6), mine(index) ? 'its share' : 'stalled', rank, downloaders.length, sources.length, now - this.context.announcedAt)
       this.readFromWalrus(run)
       index += run.length - 1
     }
@@ -550,7 +555,6 @@ export class Download {
     if (this.context.signal.aborted) return
     const id = source.peerId.toString()
     this.context.scores.failure(id, reason)
-    this.gone.add(id)
     log('peer %s: %s', id, reason)
     // A peer that fails here (gone, overloaded) is left out of this download; others and Walrus cover for it.
     this.drop(source, reason)
