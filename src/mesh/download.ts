@@ -11,7 +11,7 @@ import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
-import { downloaderOrder, sourceStartChunk, walrusReaderOf } from './provider-selection.js'
+import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:download')
@@ -127,6 +127,8 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
+  /** Peers seen fetching this blob during this download and listed still (fetching, or holding since): the Walrus readers. */
+  private readonly readers = new Set<string>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -143,7 +145,17 @@ export class Download {
   private readonly fromPeers: DeliveryWindow
   private walrusInFlight = 0
   private walrusFaults = 0
+  /** When a chunk last came from a peer or from this node's own share of the Walrus reads. */
   private lastProgressAt = Date.now()
+  /**
+   * Chunks in the next stall fallback read: one at first, doubling with each
+   * read while no other progress comes. Only one fallback read is in flight:
+   * on a loaded machine every node stalls at once, and one that read all it
+   * could not see at a peer made Walrus serve 8x the blob; a reader that died
+   * still has its share read within a few round trips.
+   */
+  private fallbackRun = 1
+  private fallbackInFlight = false
   private fatal?: Error
   private wake?: () => void
 
@@ -458,7 +470,13 @@ export class Download {
    * one that stalls is covered by the stall fallback.
    */
   private downloaders (): string[] {
-    return downloaderOrder(this.context.selfId, this.context.downloading())
+    const fetching = this.context.downloading()
+    for (const id of fetching) this.readers.add(id)
+    // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
+    // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
+    const holders = new Set(this.context.providers().filter(p => p.state === 'holder').map(p => p.peerId))
+    for (const id of this.readers) if (!fetching.includes(id) && !holders.has(id)) this.readers.delete(id)
+    return downloaderOrder(this.context.selfId, this.readers)
   }
 
   private scheduleWalrus (): void {
@@ -466,7 +484,6 @@ export class Download {
     const now = Date.now()
     if (now - this.context.announcedAt < tuning.coordinationMs && this.context.meshPeers() > 0) return
     const total = this.partial.chunkCount
-    const stalled = now - this.lastProgressAt >= tuning.stallMs
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
@@ -474,25 +491,45 @@ export class Download {
     const sources = [...this.sources.values()]
     // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
+    const free = (index: number): boolean => this.wanted(index) && !fromPeer(index)
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
-      if (!this.wanted(index) || fromPeer(index) || (!mine(index) && !stalled)) continue
-      const run = [index]
-      while (run.length < this.chunksPerRequest) {
-        const next = index + run.length
-        if (next >= total || !this.wanted(next) || fromPeer(next) || (!mine(next) && !stalled)) break
-        run.push(next)
-      }
-      log('%s reads chunks %d-%d of %s from Walrus: %s (rank %d of %d downloaders, %d sources, %d ms since announced)', this.context.selfId.slice(-6), index, index + run.length - 1, this.description.blobId.slice(0, 6), mine(index) ? 'its share' : 'stalled', rank, downloaders.length, sources.length, now - this.context.announcedAt)
-      this.readFromWalrus(run)
+      if (!free(index) || !mine(index)) continue
+      const run = this.runFrom(index, index => free(index) && mine(index))
+      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length)
+      this.readFromWalrus(run, false)
       index += run.length - 1
+    }
+    if (now - this.lastProgressAt < tuning.stallMs || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
+    // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart.
+    const start = walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
+    for (let step = 0; step < total; step++) {
+      const index = (start + step) % total
+      if (!free(index)) continue
+      const run = this.runFrom(index, free, this.fallbackRun)
+      log('%s reads chunks %d-%d of %s from Walrus: stalled %d ms (rank %d of %d readers)', this.context.selfId, index, run[run.length - 1], this.description.blobId, now - this.lastProgressAt, rank, downloaders.length)
+      this.readFromWalrus(run, true)
+      return
     }
   }
 
-  private readFromWalrus (run: number[]): void {
+  /** Chunks from `index` on that `pick` accepts, at most `limit` (a request's worth by default). */
+  private runFrom (index: number, pick: (index: number) => boolean, limit = this.chunksPerRequest): number[] {
+    const run = [index]
+    const total = this.partial.chunkCount
+    while (run.length < Math.min(limit, this.chunksPerRequest)) {
+      const next = index + run.length
+      if (next >= total || !pick(next)) break
+      run.push(next)
+    }
+    return run
+  }
+
+  private readFromWalrus (run: number[], fallback: boolean): void {
     const startedAt = Date.now()
     const request: ChunkRequest = { startedAt }
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     this.walrusInFlight++
+    if (fallback) this.fallbackInFlight = true
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
@@ -513,8 +550,9 @@ export class Download {
             this.landed.delete(index)
             throw err
           }
-          this.gained(index, data.byteLength, 'walrus')
+          this.gained(index, data.byteLength, 'walrus', undefined, fallback)
         }
+        if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)
       } catch (err) {
         if (this.context.signal.aborted || this.finished.signal.aborted) return
         this.walrusFaults++
@@ -530,13 +568,19 @@ export class Download {
           else this.inflight.delete(index)
         }
         this.walrusInFlight--
+        if (fallback) this.fallbackInFlight = false
       }
     })())
   }
 
-  private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string): void {
-    this.lastProgressAt = Date.now()
-    if (source === 'peer') this.fromPeers.add(bytes, this.lastProgressAt)
+  private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string, fallback = false): void {
+    const now = Date.now()
+    if (!fallback) {
+      // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
+      this.lastProgressAt = now
+      this.fallbackRun = 1
+    }
+    if (source === 'peer') this.fromPeers.add(bytes, now)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({

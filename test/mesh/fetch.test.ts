@@ -182,7 +182,7 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
-  it('a peer whose requests fail still counts among the Walrus readers: this node reads only its own share', async () => {
+  it('a peer whose requests fail still counts among the Walrus readers, also once it holds the blob: this node reads only its own share', async () => {
     const chunks = 8
     const bytes = randomModel(CHUNK * chunks)
     const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
@@ -202,13 +202,47 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } }).catch(() => undefined)
       const rank = downloaderOrder(node.peerId.toString(), [peerId]).indexOf(node.peerId.toString())
       const share = walrusShareOf(rank, 2, chunks)
+      const ownShare = Array.from({ length: share.end - share.start }, (_, i) => share.start + i)
       await waitFor('the node to read its share from Walrus', () => fromWalrus.length >= share.end - share.start, 30_000)
       // Room for any further read to land: one covering the whole blob lands its chunks one after another at once.
       await new Promise(resolve => setTimeout(resolve, 1_000))
-      assert.deepEqual([...fromWalrus].sort((a, b) => a - b), Array.from({ length: share.end - share.start }, (_, i) => share.start + i))
+      assert.deepEqual([...fromWalrus].sort((a, b) => a - b), ownShare)
+      // The peer says it finished: still a reader (its share is its to serve), though its requests fail here.
+      peer.announcer.added(blobId)
+      await waitFor('the node to hear that the peer holds the blob', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'holder'))
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      assert.deepEqual([...fromWalrus].sort((a, b) => a - b), ownShare)
     } finally {
       await stopNodes(nodes)
       await download
+      await peer.stop()
+    }
+  })
+
+  it('a stalled download reads a silent reader\'s share from Walrus one growing run at a time, and completes', async () => {
+    const chunks = 8
+    const bytes = randomModel(CHUNK * chunks)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(suite.dir, 'stalled-reader'), suite.devnet, { fetch: { stallMs: 2_000 } })
+    const [node] = nodes as [HerdNode]
+    const peer = await startSilentDownloader()
+    const fromWalrus: number[] = []
+    try {
+      await peer.libp2p.dial(node.libp2p.getMultiaddrs())
+      const peerId = peer.libp2p.peerId.toString()
+      await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
+      peer.announcer.fetching(blobId)
+      await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+      const download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } })
+      await waitFor('the node to read its own share', () => fromWalrus.length >= chunks / 2, 30_000)
+      const readsBefore = suite.devnet.walrus.stats.rangeRequests
+      await download
+      // The peer's 4 chunks in reads of 1, 2, then the 1 left: a stalled node that read all it could not see at once
+      // made Walrus serve 8x the blob when 8 nodes on a loaded machine stalled together.
+      assert.equal(suite.devnet.walrus.stats.rangeRequests - readsBefore, 3)
+      assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
+    } finally {
+      await stopNodes(nodes)
       await peer.stop()
     }
   })
