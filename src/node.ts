@@ -226,6 +226,7 @@ export class HerdNode {
         },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
+        gossipDelayMs: () => announcer.gossipDelayMs(),
         onTiming: this.onTiming,
         ...(requestRecorder != null ? { requestRecorder } : {})
       }, { tuning: config.fetch })

@@ -14,6 +14,10 @@ const log = logger('herd:mesh:announcer')
 const BATCH_DELAY_MS = 25
 /** How long per-blob announcement order is remembered: far longer than gossip keeps a message late. */
 const ORDER_WINDOW_MS = 120_000
+/** An announcement older than this on arrival is a clock set apart, not gossip: its delay is not counted. */
+const MAX_MEASURED_DELAY_MS = 30_000
+/** The measured gossip delay keeps this much of its last value per announcement, so it follows the slow ones and forgets a spike. */
+const DELAY_DECAY = 0.9
 
 export interface AnnouncerComponents {
   pubsub: GossipSub
@@ -58,6 +62,7 @@ export class CacheAnnouncer {
    * Walrus in a loaded 8-node test).
    */
   private readonly downloading = new Set<BlobId>()
+  private delayMs?: number
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
@@ -191,6 +196,8 @@ export class CacheAnnouncer {
     if (from === this.components.peerId.toString()) return
     const announcement = decodeAnnouncement(message.data)
     this.stats.received++
+    const delay = Date.now() - announcement.time
+    if (delay >= 0 && delay <= MAX_MEASURED_DELAY_MS) this.delayMs = Math.max(delay, (this.delayMs ?? 0) * DELAY_DECAY)
     if (!this.scores.believes(from)) {
       this.stats.ignored++
       return
@@ -210,6 +217,15 @@ export class CacheAnnouncer {
       this.pending.digest = true
       this.schedule()
     }
+  }
+
+  /**
+   * How late announcements arrive (from their send time to here), following
+   * the slow ones: on a loaded machine gossip sits in queues for seconds.
+   * Undefined before any arrived.
+   */
+  gossipDelayMs (): number | undefined {
+    return this.delayMs
   }
 
   forgetPeer (peerId: string): void {

@@ -61,6 +61,8 @@ export interface DownloadContext {
   extraHolders: Set<string>
   tuning: DownloadTuning
   announcedAt: number
+  /** The coordination window of this download: tuning.coordinationMs, stretched when gossip arrives late (coordinationWindow). */
+  coordinationMs: number
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
   meshPeers: () => number
   onProgress: (event: FetchProgress) => void
@@ -482,7 +484,7 @@ export class Download {
   private scheduleWalrus (): void {
     const { tuning } = this.context
     const now = Date.now()
-    if (now - this.context.announcedAt < tuning.coordinationMs && this.context.meshPeers() > 0) return
+    if (now - this.context.announcedAt < this.context.coordinationMs && this.context.meshPeers() > 0) return
     const total = this.partial.chunkCount
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
@@ -495,7 +497,7 @@ export class Download {
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
       if (!free(index) || !mine(index)) continue
       const run = this.runFrom(index, index => free(index) && mine(index))
-      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length)
+      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, this.context.coordinationMs)
       this.readFromWalrus(run, false)
       index += run.length - 1
     }
