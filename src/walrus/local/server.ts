@@ -14,7 +14,8 @@ import { DiskBlobStore, type BlobRecord, type StoreInfo } from './disk-store.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './constants.js'
 import { extendBlob, MAX_EPOCHS_AHEAD } from './extend-route.js'
 import { parseRange, sendError } from './replies.js'
-import { originShapingSchema, seededRandom, ThrottleStream, type OriginShaping } from './shaping.js'
+import { seededRandom } from '../../seeded-random.js'
+import { originShapingSchema, ThrottleStream, type OriginShaping } from './shaping.js'
 
 const log = logger('herd:walrus:local:server')
 
