@@ -14,7 +14,7 @@ import { registerInferRoute } from './infer-route.js'
 import { registerStatusPage } from './page/route.js'
 import { registerProofRoute } from './proof-route.js'
 import { herdMetrics } from './metrics.js'
-import { parseRange, RangeNotSatisfiableError } from './range.js'
+import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
 
 export const DEFAULT_API_HOST = '127.0.0.1'
 
