@@ -16,7 +16,7 @@ import { registerProofRoute } from './proof-route.js'
 import { herdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
 
-export const DEFAULT_API_HOST = '127.0.0.1'
+import { DEFAULT_API_HOST } from './constants.js'
 
 export interface ApiServerInit {
   node: HerdNode
