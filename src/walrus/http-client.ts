@@ -8,7 +8,7 @@ import { parseBlobId } from '../blob/blob-id.js'
 import { extendMessage } from './extend-message.js'
 import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
-import { isTransportError, withRetries } from './retry.js'
+import { isTransportError, RetryableError, withRetries } from '../retry.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
@@ -60,7 +60,7 @@ function isAbort (err: unknown, signal?: AbortSignal): boolean {
 
 /** Undici's connection and timeout errors are worth retrying; anything else is ours. */
 function asWalrusError (err: unknown, what: string, signal?: AbortSignal): unknown {
-  if (isAbort(err, signal) || err instanceof WalrusError) return err
+  if (isAbort(err, signal) || err instanceof WalrusError || err instanceof RetryableError) return err
   if (isTransportError(err)) {
     return new RetryableWalrusError(`${what}: ${(err as Error).message}`, { cause: err })
   }

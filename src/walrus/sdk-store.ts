@@ -9,6 +9,7 @@ import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
 import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
 import type { ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { RetryableError } from '../retry.js'
 
 const log = logger('herd:walrus:sdk-store')
 
@@ -210,7 +211,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
   private translate (err: unknown, what: string): unknown {
-    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError) return err
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof RetryableError) return err
     const address = this.address ?? 'the node address'
     const short = SHORT_OF_COIN.exec(err.message)
     if (short != null) {
