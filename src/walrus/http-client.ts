@@ -199,7 +199,7 @@ export class WalrusHttpClient implements WalrusStore {
             if (written + piece.length > (expected ?? 0)) throw new WalrusProtocolError('aggregator sent more bytes than it announced')
             await file.write(piece, 0, piece.length, written)
             written += piece.length
-            onProgress?.({ bytes: written, total: expected ?? 0 })
+            onProgress?.({ type: 'walrus:read', blobId, bytes: written, total: expected ?? 0 })
           }
         } catch (err) { throw asWalrusError(err, `reading ${url.pathname}`, signal) }
         if (written !== expected) throw new RetryableWalrusError(`body of ${url.pathname} ended after ${written} of ${expected} bytes`)

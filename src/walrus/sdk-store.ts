@@ -186,7 +186,7 @@ export class WalrusSdkStore implements WalrusStore {
   async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {
     const bytes = await this.read(blobId, options.range, options.signal)
     await writeFileAtomic(path, bytes)
-    options.onProgress?.({ bytes: bytes.length, total: bytes.length })
+    options.onProgress?.({ type: 'walrus:read', blobId, bytes: bytes.length, total: bytes.length })
     return { bytes: bytes.length }
   }
 
