@@ -54,15 +54,18 @@ export interface DownloadContext {
   scores: PeerScores
   /** The pace of Walrus reads seen by this node, shared by its downloads. */
   walrusPace: WalrusPace
+  /**
+   * What gossip says about this blob, believed or not: asked once per
+   * scheduling pass. The believed are sources; those fetching, believed or
+   * not, are the Walrus readers, ranked alike by every node.
+   */
   providers: () => Provider[]
-  /** Peers gossip says are downloading this blob, believed or not: the Walrus readers, ranked alike by every node. */
-  downloading: () => string[]
   /** Extra holders found outside gossip (the DHT). */
   extraHolders: Set<string>
   tuning: DownloadTuning
   announcedAt: number
-  /** The coordination window of this download: tuning.coordinationMs, stretched when gossip arrives late (coordinationWindow). */
-  coordinationMs: number
+  /** The coordination window of this download, when gossip arrives late (coordinationWindow); tuning.coordinationMs if absent. */
+  coordinationMs?: number
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
   meshPeers: () => number
   onProgress: (event: FetchProgress) => void
@@ -160,6 +163,8 @@ export class Download {
   private fallbackInFlight = false
   private fatal?: Error
   private wake?: () => void
+  /** This pass's answer from `context.providers()`. */
+  private listed: Provider[] = []
 
   constructor (description: BlobDescription, partial: PartialBlob, context: DownloadContext) {
     this.description = description
@@ -211,7 +216,7 @@ export class Download {
   }
 
   private refreshSources (): void {
-    const listed = this.context.providers()
+    const listed = this.listed = this.context.providers()
     const seen = new Set<string>()
     const add = (id: string, holder: boolean): void => {
       if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
@@ -472,11 +477,11 @@ export class Download {
    * one that stalls is covered by the stall fallback.
    */
   private downloaders (): string[] {
-    const fetching = this.context.downloading()
+    const fetching = this.listed.filter(p => p.state === 'fetching').map(p => p.peerId)
     for (const id of fetching) this.readers.add(id)
     // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
     // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
-    const holders = new Set(this.context.providers().filter(p => p.state === 'holder').map(p => p.peerId))
+    const holders = new Set(this.listed.filter(p => p.state === 'holder').map(p => p.peerId))
     for (const id of this.readers) if (!fetching.includes(id) && !holders.has(id)) this.readers.delete(id)
     return downloaderOrder(this.context.selfId, this.readers)
   }
@@ -484,7 +489,8 @@ export class Download {
   private scheduleWalrus (): void {
     const { tuning } = this.context
     const now = Date.now()
-    if (now - this.context.announcedAt < this.context.coordinationMs && this.context.meshPeers() > 0) return
+    const coordinationMs = this.context.coordinationMs ?? tuning.coordinationMs
+    if (now - this.context.announcedAt < coordinationMs && this.context.meshPeers() > 0) return
     const total = this.partial.chunkCount
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
@@ -497,7 +503,7 @@ export class Download {
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
       if (!free(index) || !mine(index)) continue
       const run = this.runFrom(index, index => free(index) && mine(index))
-      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, this.context.coordinationMs)
+      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, coordinationMs)
       this.readFromWalrus(run, false)
       index += run.length - 1
     }
@@ -593,7 +599,9 @@ export class Download {
       received: this.partial.heldCount(),
       total: this.partial.chunkCount,
       source,
-      ...(peerId != null ? { peerId } : {})
+      ...(peerId != null ? { peerId } : {}),
+      bytesFromPeers: this.bytesFrom.peer,
+      bytesFromWalrus: this.bytesFrom.walrus
     })
   }
 

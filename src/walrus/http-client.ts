@@ -5,10 +5,11 @@ import { logger } from '@libp2p/logger'
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { parseBlobId } from '../blob/blob-id.js'
+import { readBoundedText } from './bounded-body.js'
 import { extendMessage } from './extend-message.js'
 import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
-import { isTransportError, withRetries } from './retry.js'
+import { isTransportError, RetryableError, withRetries } from '../retry.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
@@ -60,15 +61,18 @@ function isAbort (err: unknown, signal?: AbortSignal): boolean {
 
 /** Undici's connection and timeout errors are worth retrying; anything else is ours. */
 function asWalrusError (err: unknown, what: string, signal?: AbortSignal): unknown {
-  if (isAbort(err, signal) || err instanceof WalrusError) return err
+  if (isAbort(err, signal) || err instanceof WalrusError || err instanceof RetryableError) return err
   if (isTransportError(err)) {
     return new RetryableWalrusError(`${what}: ${(err as Error).message}`, { cause: err })
   }
   return err
 }
 
+/** An error body says why in a line or two: a server that sends more is cut off there rather than held in memory. */
+const ERROR_BODY_LIMIT = 64 * 1024
+
 async function failure (response: Dispatcher.ResponseData, what: string): Promise<Error> {
-  const text = await response.body.text().catch(() => '')
+  const text = await readBoundedText(response.body, ERROR_BODY_LIMIT, () => new WalrusProtocolError(`${what}: error body over ${ERROR_BODY_LIMIT} bytes`)).catch(() => '')
   const { message, reason } = parseErrorBody(text)
   const detail = `${what}: ${response.statusCode}${reason != null ? ` ${reason}` : ''}${message !== '' ? ` - ${message}` : ''}`
   if (response.statusCode === 404) return new BlobNotFoundError(detail, 404, reason)
@@ -199,7 +203,7 @@ export class WalrusHttpClient implements WalrusStore {
             if (written + piece.length > (expected ?? 0)) throw new WalrusProtocolError('aggregator sent more bytes than it announced')
             await file.write(piece, 0, piece.length, written)
             written += piece.length
-            onProgress?.({ bytes: written, total: expected ?? 0 })
+            onProgress?.({ type: 'walrus:read', blobId, bytes: written, total: expected ?? 0 })
           }
         } catch (err) { throw asWalrusError(err, `reading ${url.pathname}`, signal) }
         if (written !== expected) throw new RetryableWalrusError(`body of ${url.pathname} ended after ${written} of ${expected} bytes`)

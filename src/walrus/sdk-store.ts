@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
+import type { SuiClientTypes } from '@mysten/sui/client'
 import type { Signer } from '@mysten/sui/cryptography'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
 import { WalrusClient, RetryableWalrusClientError } from '@mysten/walrus'
@@ -7,8 +8,10 @@ import { writeFileAtomic } from '../blob/atomic-file.js'
 import { blobIdFromBytes, parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
-import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
-import type { ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
+import { lifetimeOfBlobObject } from './blob-object.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { RetryableError } from '../retry.js'
 
 const log = logger('herd:walrus:sdk-store')
 
@@ -51,6 +54,9 @@ export interface StorageCost {
 /** What `coinWithBalance` says when the sender has too little of a coin (`Insufficient balance of TYPE for owner ADDRESS. Required: N, ...`). */
 const SHORT_OF_COIN = /Insufficient balance of (\S+) for owner (\S+)\. Required: (\d+)/
 const NO_GAS = /insufficient SUI balance|insufficient[ _]?gas/i
+/** Pages of the node's own Blob objects read to find one blob: 5,000 objects, far past what a node owns; past it the blob is reported unknown. */
+const MAX_OWNED_PAGES = 100
+const OWNED_PAGE = 50
 
 /**
  * Writes and reads blobs with `@mysten/walrus`, through an upload relay when
@@ -161,6 +167,46 @@ export class WalrusSdkStore implements WalrusStore {
   }
 
   /**
+   * A blob's end epoch and owner from its Blob object on Sui: the object named
+   * by `objectId` when known (a pin or a registry entry found elsewhere), else
+   * the node's own Blob objects of that blob, the one that lasts longest.
+   * A blob the node neither owns nor has an object ID for cannot be found
+   * without an index of every Blob: that is an error, not "unknown to Walrus".
+   */
+  async lifetime (blobId: string, options: LifetimeOptions = {}): Promise<BlobLifetime | undefined> {
+    const id = parseBlobId(blobId)
+    const signal = options.signal
+    try {
+      const { epoch } = await this.epoch()
+      if (options.objectId != null) {
+        const { object } = await this.suiClient.getObject<{ content: true }>({ objectId: options.objectId, include: { content: true }, ...(signal != null ? { signal } : {}) })
+        const life = lifetimeOfBlobObject(object, epoch)
+        if (life.blobId !== id) throw new WalrusProtocolError(`object ${options.objectId} holds blob ${life.blobId}, not ${id}`)
+        return life
+      }
+      const owner = this.address
+      if (owner == null) throw new WalrusError(`the lifetime of blob ${id} needs its Blob object ID, or a node key that owns it`)
+      const type = await this.client.getBlobType()
+      let best: BlobLifetime | undefined
+      let cursor: string | null = null
+      for (let page = 0; page < MAX_OWNED_PAGES; page++) {
+        signal?.throwIfAborted()
+        const listed: { objects: Array<SuiClientTypes.Object<{ content: true }>>, hasNextPage: boolean, cursor: string | null } = await this.suiClient.listOwnedObjects<{ content: true }>({ owner, type, limit: OWNED_PAGE, cursor, include: { content: true }, ...(signal != null ? { signal } : {}) })
+        for (const object of listed.objects) {
+          const life = lifetimeOfBlobObject(object, epoch)
+          if (life.blobId === id && (best == null || life.endEpoch > best.endEpoch)) best = life
+        }
+        if (!listed.hasNextPage || listed.cursor == null) break
+        cursor = listed.cursor
+      }
+      if (best == null) throw new WalrusError(`no Blob object of ${owner} holds blob ${id}, and its object ID is not known: its lifetime cannot be read`)
+      return best
+    } catch (err) {
+      throw this.translate(err, `reading the lifetime of blob ${id}`)
+    }
+  }
+
+  /**
    * `system::extend_blob` on the Blob object through the SDK, paying WAL from
    * the node key, which must own it. The SDK is given the target end epoch,
    * not a count: it reads the Blob object's current end and buys only the
@@ -185,7 +231,7 @@ export class WalrusSdkStore implements WalrusStore {
   async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {
     const bytes = await this.read(blobId, options.range, options.signal)
     await writeFileAtomic(path, bytes)
-    options.onProgress?.({ bytes: bytes.length, total: bytes.length })
+    options.onProgress?.({ type: 'walrus:read', blobId, bytes: bytes.length, total: bytes.length })
     return { bytes: bytes.length }
   }
 
@@ -210,7 +256,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
   private translate (err: unknown, what: string): unknown {
-    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError) return err
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof RetryableError) return err
     const address = this.address ?? 'the node address'
     const short = SHORT_OF_COIN.exec(err.message)
     if (short != null) {

@@ -32,10 +32,18 @@ export interface ByteRange {
   end: number
 }
 
+/** A read from Walrus as it goes: bytes written so far of the total the aggregator announced. */
+export interface WalrusReadProgress {
+  type: 'walrus:read'
+  blobId: string
+  bytes: number
+  total: number
+}
+
 export interface GetOptions {
   range?: ByteRange
   signal?: AbortSignal
-  onProgress?: (event: { bytes: number, total: number }) => void
+  onProgress?: (event: WalrusReadProgress) => void
 }
 
 /** Where Walrus is in time: a blob is served while `epoch` is below its end epoch. */
@@ -57,6 +65,12 @@ export interface BlobLifetime {
   /** A shared blob: anyone may extend it. */
   shared: boolean
   expired: boolean
+}
+
+/** A blob's Blob object, when known, lets a store that reads Sui find the blob without searching. */
+export interface LifetimeOptions {
+  signal?: AbortSignal
+  objectId?: string
 }
 
 /** Extends one blob's storage to `endEpoch`, from the end epoch it is known to have now. */
@@ -88,7 +102,7 @@ export interface WalrusStore {
   /** The current Walrus epoch. */
   epoch?(options?: { signal?: AbortSignal }): Promise<EpochInfo>
   /** A blob's end epoch and owner; undefined when Walrus never held it. */
-  lifetime?(blobId: string, options?: { signal?: AbortSignal }): Promise<BlobLifetime | undefined>
+  lifetime?(blobId: string, options?: LifetimeOptions): Promise<BlobLifetime | undefined>
   /** Buys more epochs for a blob the node owns, or a shared one; paid from the node key. */
   extend?(request: ExtendRequest, options?: { signal?: AbortSignal }): Promise<ExtendResult>
 }

@@ -283,7 +283,7 @@ async function startSilentDownloader (): Promise<{ libp2p: MeshLibp2p, announcer
     peerId: libp2p.peerId,
     providers: new ProviderIndex(),
     heldBlobIds: () => [],
-    load: () => ({ downloads: 1, uploads: 0, inferQueue: 0, sessionsWarm: 0 })
+    load: () => ({ downloads: 1, uploads: 0, inferQueue: 0, sessionsWarm: 0, warm: [] })
   }, { digestIntervalMs: 500 })
   announcer.start()
   return {
@@ -332,7 +332,7 @@ async function startLyingPeer (blobId: BlobId, bytes: Uint8Array): Promise<{ lib
     peerId: libp2p.peerId,
     providers: new ProviderIndex(),
     heldBlobIds: () => [blobId],
-    load: () => ({ downloads: 0, uploads: 0, inferQueue: 0, sessionsWarm: 0 })
+    load: () => ({ downloads: 0, uploads: 0, inferQueue: 0, sessionsWarm: 0, warm: [] })
   }, { digestIntervalMs: 1_000 })
   announcer.start()
   return {
