@@ -12,7 +12,7 @@ import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-ty
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
-import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:download')
 
@@ -161,6 +161,19 @@ export class Download {
    */
   private fallbackRun = 1
   private fallbackInFlight = false
+  /** Requests in flight to peers, and since when there has been one without a break: the mesh's pace is judged over it. */
+  private peerRequests = 0
+  private peerDemandSince?: number
+  /**
+   * Whether a peer held the whole blob when this download began: only such a
+   * warm download hedges against Walrus (behindWalrus). A cold one shares its
+   * Walrus reads with the other readers, and one that read the rest itself
+   * whenever the swarm fell behind (on a loaded machine, always) would undo
+   * the sharing; its stalls have the fallback.
+   */
+  private warm?: boolean
+  /** Once peers fall behind Walrus, whatever is left is read from Walrus too; logged once. */
+  private hedging = false
   private fatal?: Error
   private wake?: () => void
   /** This pass's answer from `context.providers()`. */
@@ -217,6 +230,7 @@ export class Download {
 
   private refreshSources (): void {
     const listed = this.listed = this.context.providers()
+    this.warm ??= listed.some(p => p.state === 'holder' && this.context.scores.believes(p.peerId)) || this.context.extraHolders.size > 0
     const seen = new Set<string>()
     const add = (id: string, holder: boolean): void => {
       if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
@@ -394,6 +408,8 @@ export class Download {
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     source.inflight++
     source.demandSince ??= now
+    this.peerRequests++
+    this.peerDemandSince ??= now
     const id = source.peerId.toString()
     const first = run[0] as number
     const signal = this.requestSignal(source)
@@ -453,6 +469,7 @@ export class Download {
           else this.inflight.delete(index)
         }
         source.inflight--
+        if (--this.peerRequests === 0) this.peerDemandSince = undefined
       }
     })())
   }
@@ -507,6 +524,17 @@ export class Download {
       this.readFromWalrus(run, false)
       index += run.length - 1
     }
+    if (this.walrusInFlight < tuning.walrusReads && this.behindWalrus(now)) {
+      // Any chunk not held and not already asked of Walrus, in flight to a peer or not: the first copy to land is written.
+      const left = (index: number): boolean => !this.partial.has(index) && !this.landed.has(index) && !(this.inflight.get(index) ?? []).some(r => r.source == null)
+      for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
+        if (!left(index)) continue
+        const run = this.runFrom(index, left)
+        this.readFromWalrus(run, false)
+        index += run.length - 1
+      }
+      return
+    }
     if (now - this.lastProgressAt < tuning.stallMs || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
     // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart.
     const start = walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
@@ -518,6 +546,14 @@ export class Download {
       this.readFromWalrus(run, true)
       return
     }
+  }
+
+  private behindWalrus (now: number): boolean {
+    if (this.hedging || this.warm !== true) return this.hedging
+    const { tuning, walrusPace } = this.context
+    this.hedging = behindWalrus({ demandSince: this.peerDemandSince, fromPeers: this.fromPeers, walrusBytesPerSec: walrusPace.observed(), walrusReads: tuning.walrusReads, windowMs: tuning.paceWindowMs, now })
+    if (this.hedging) log('%s: peers sent %d bytes of %s over %d ms, behind reading Walrus: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs)
+    return this.hedging
   }
 
   /** Chunks from `index` on that `pick` accepts, at most `limit` (a request's worth by default). */
