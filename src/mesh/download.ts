@@ -132,8 +132,8 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
-  /** Peers seen fetching this blob during this download and listed still (fetching, or holding since): the Walrus readers. */
-  private readonly readers = new Set<string>()
+  /** Peers seen fetching this blob during this download, and when they were last listed (fetching, or holding since): the Walrus readers. */
+  private readonly readers = new Map<string, number>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -494,13 +494,16 @@ export class Download {
    * one that stalls is covered by the stall fallback.
    */
   private downloaders (): string[] {
-    const fetching = this.listed.filter(p => p.state === 'fetching').map(p => p.peerId)
-    for (const id of fetching) this.readers.add(id)
-    // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
-    // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
-    const holders = new Set(this.listed.filter(p => p.state === 'holder').map(p => p.peerId))
-    for (const id of this.readers) if (!fetching.includes(id) && !holders.has(id)) this.readers.delete(id)
-    return downloaderOrder(this.context.selfId, this.readers)
+    const now = Date.now()
+    for (const p of this.listed) {
+      // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
+      // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
+      if (p.state === 'fetching' || this.readers.has(p.peerId)) this.readers.set(p.peerId, now)
+    }
+    // One unlisted for a moment (a connection lost and made again on a loaded machine drops its entries here, not on
+    // other nodes) keeps its share; one gone for the stall time has its share read by the others' stall fallback anyway.
+    for (const [id, listedAt] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
+    return downloaderOrder(this.context.selfId, this.readers.keys())
   }
 
   private scheduleWalrus (): void {
