@@ -47,5 +47,5 @@ export const MAX_COORDINATION_MS = 10_000
  */
 export function coordinationWindow (configuredMs: number, gossipDelayMs: number | undefined): number {
   if (configuredMs === 0) return 0
-  return Math.max(configuredMs, Math.min(MAX_COORDINATION_MS, 2 * (gossipDelayMs ?? 0)))
+  return Math.max(configuredMs, Math.min(MAX_COORDINATION_MS, Math.round(2 * (gossipDelayMs ?? 0))))
 }

@@ -31,6 +31,7 @@ describe('provider selection', () => {
     assert.equal(coordinationWindow(300, undefined), 300)
     assert.equal(coordinationWindow(300, 100), 300)
     assert.equal(coordinationWindow(300, 1_200), 2_400)
+    assert.equal(coordinationWindow(300, 1_200.3), 2_401, 'whole milliseconds')
     assert.equal(coordinationWindow(300, 60_000), MAX_COORDINATION_MS)
     assert.equal(coordinationWindow(0, 1_200), 0, 'no window configured: no wait')
   })
