@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
 import type { BlobId } from '../blob/blob-id.js'
 import type { WalrusStore } from '../walrus/types.js'
-import { parseRange, RangeNotSatisfiableError } from './range.js'
+import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
 
 /**
  * The largest blob relayed without a registry entry. It cannot be checked

@@ -13,10 +13,10 @@ import { registerInferRoute } from './infer-route.js'
 import { registerStatusPage } from './page/route.js'
 import { registerProofRoute } from './proof-route.js'
 import { herdMetrics } from './metrics.js'
-import { parseRange, RangeNotSatisfiableError } from './range.js'
+import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
 import { relayUnregistered } from './relay.js'
 
-export const DEFAULT_API_HOST = '127.0.0.1'
+import { DEFAULT_API_HOST } from './constants.js'
 
 export interface ApiServerInit {
   node: HerdNode

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir } from 'node:fs/promises'
+import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
+import { writeSynced } from '../blob/atomic-file.js'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { unlinkIfPresent } from '../blob/cache/file-io.js'
 import { toHex } from '../blob/chunk-tree.js'
@@ -398,7 +399,7 @@ export class Batcher extends EventTarget {
       const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
       let outcome: { blobId: string } | { refusal: WalrusRequestError }
       try {
-        await writeSynced(path, batch.bundle)
+        await writeSynced(path, batch.bundle, 0o600)
         this.step('bundle-written', batch.id)
         outcome = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal, isBlobRefusal)
       } catch (err) {
@@ -528,14 +529,4 @@ export class Batcher extends EventTarget {
 
 function sha256Hex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
-}
-
-async function writeSynced (path: string, bytes: Uint8Array): Promise<void> {
-  const file = await open(path, 'w', 0o600)
-  try {
-    await file.writeFile(bytes)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
 }
