@@ -323,7 +323,7 @@ try {
     latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, sessionCreateMs }
 
     note(`${name}: where the time goes`)
-    const resolve = await sample(`${name} ledger getModel`, async () => { await a.resolveModel(name) })
+    const resolve = await sample(`${name} ledger getModel`, async () => { await a.registry.model(name) })
     const openHit = await sample(`${name} cache.open (hit)`, async () => { (await a.cache.open(model.blobId))?.release() })
     const openMiss = await sample(`${name} cache.open (miss)`, async () => { (await b.cache.open(model.blobId))?.release() })
     const checkInputsUs = microUs(() => { checkInputs(inputs, model.specs) }, 2000)
