@@ -5,7 +5,9 @@ import { plainBytes } from './bytes.js'
 import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { decodeChunk } from './chunk-message.js'
+import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 
 export interface BlobClientComponents {
   dialProtocol: (peer: PeerId, protocol: string, options: { signal: AbortSignal }) => Promise<Stream>
@@ -48,7 +50,8 @@ export class BlobClient {
 
   /**
    * Chunks `first` to `first + count - 1`, handed to `onChunk` as they arrive
-   * (only those the peer holds); returns the indexes received. The bytes are
+   * (only those the peer holds), in the pieces they arrived in (not joined:
+   * a copy of every chunk saved); returns the indexes received. The bytes are
    * not checked here: the caller checks each against its leaf hash.
    */
   async chunks (
@@ -56,7 +59,7 @@ export class BlobClient {
     blobId: string,
     first: number,
     count: number,
-    onChunk: (index: number, data: Uint8Array) => Promise<void>,
+    onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
     options: { signal: AbortSignal }
   ): Promise<number[]> {
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
@@ -64,7 +67,7 @@ export class BlobClient {
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        const chunk = await pb.readMessage(Chunk, { signal: signal() })
+        const chunk = decodeChunk(await pb.read({ signal: signal() }))
         if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
         previous = chunk.index
         await onChunk(chunk.index, chunk.data)

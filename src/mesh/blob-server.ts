@@ -8,7 +8,8 @@ import {
   MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
 } from './constants.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+import { encodeChunk } from './chunk-message.js'
+import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 import type { PeerScores } from './peer-scores.js'
 
 const log = logger('herd:mesh:blob-server')
@@ -146,7 +147,7 @@ export class BlobServer {
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     for (const index of held) {
       const data = await served.readChunk(index)
-      await pb.writeMessage({ index, data: plainBytes(data) }, Chunk, { signal: signal() })
+      await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength
     }

@@ -3,6 +3,7 @@
  * in progress that survive restarts, and an eviction policy that keeps both
  * under a byte quota.
  */
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { BlobId } from '../blob-id.js'
 import type { PolicyName } from './policy.js'
 
@@ -99,7 +100,7 @@ export interface PartialBlob {
   /** Bit i (most significant bit first within each byte) is set when chunk i is held. */
   bitfield: () => Uint8Array
   /** Checked against its leaf (ChunkVerificationError); its held bit is durable once the data is synced. */
-  writeChunk: (index: number, bytes: Uint8Array) => Promise<void>
+  writeChunk: (index: number, bytes: Uint8Array | Uint8ArrayList) => Promise<void>
   /** A held chunk, for a peer (who checks it): its bytes were checked when written, or re-hashed at start if written before. */
   readChunk: (index: number) => Promise<Uint8Array>
   complete: () => boolean

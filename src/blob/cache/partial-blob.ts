@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises'
+import { isUint8ArrayList, type Uint8ArrayList } from 'uint8arraylist'
 import { logger } from '@libp2p/logger'
 import type { BlobId } from '../blob-id.js'
 import { chunkRange, hashLeaf } from '../chunk-tree.js'
@@ -104,10 +105,10 @@ export class PartialBlobFile implements PartialBlob {
     return this.bits.full()
   }
 
-  async writeChunk (index: number, bytes: Uint8Array): Promise<void> {
+  async writeChunk (index: number, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     this.assertActive()
     const { start, end } = chunkRange(index, this.size, this.chunkSize)
-    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('a chunk must be a Uint8Array')
+    if (!(bytes instanceof Uint8Array) && !isUint8ArrayList(bytes)) throw new InvalidArgumentError('a chunk must be a Uint8Array or a Uint8ArrayList')
     if (bytes.length !== end - start) throw new ChunkVerificationError(`chunk ${index} of ${this.blobId} must be ${end - start} bytes, got ${bytes.length}`)
     if (!sameBytes(hashLeaf(bytes), this.leaves[index] as Uint8Array)) throw new ChunkVerificationError(`chunk ${index} of ${this.blobId} does not match its hash`)
     if (this.bits.has(index)) return
