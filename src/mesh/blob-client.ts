@@ -4,6 +4,7 @@ import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
 import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
+import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { decodeChunk } from './chunk-message.js'
@@ -83,9 +84,16 @@ export class BlobClient {
     options: { signal: AbortSignal },
     handle: (response: BlobResponse, pb: FramedStream, signal: () => AbortSignal) => Promise<T>
   ): Promise<T> {
-    // Every read gets a fresh idle timeout, tied to the caller's signal.
-    const signal = (): AbortSignal => AbortSignal.any([options.signal, AbortSignal.timeout(this.idleTimeoutMs)])
-    const stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
+    // Every read restarts the idle timeout, tied to the caller's signal.
+    const idle = new IdleSignal(this.idleTimeoutMs, options.signal)
+    const signal = (): AbortSignal => idle.touch()
+    let stream: Stream
+    try {
+      stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
+    } catch (err) {
+      idle.clear()
+      throw err
+    }
     try {
       // The read buffer must hold a whole message: its default (4 MiB) is smaller than the largest chunk.
       const pb = framedStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
@@ -98,6 +106,8 @@ export class BlobClient {
     } catch (err) {
       stream.abort(err as Error)
       throw err
+    } finally {
+      idle.clear()
     }
   }
 }
