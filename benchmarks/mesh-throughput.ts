@@ -288,21 +288,20 @@ try {
           }
         }
       : {}),
+    // The in-process figures keep the keys they had before the two-process run was added.
     ...(inProc != null
       ? {
-          inProcess: {
-            mibPerSec: {
-              tcp: round(rate(size, inProc.tcp), 1),
-              libp2p1: round(rate(size, inProc.libp2p.one), 1),
-              libp2p4: round(rate(size, inProc.libp2p.four), 1),
-              fetch1: round(rate(size, inProc.oneSource.seconds), 1),
-              fetch3: round(rate(size, inProc.threeSources.seconds), 1),
-              cold8: round(rate(8 * coldSize, inProc.cold.seconds), 1)
-            },
-            servedBytes: { oneSource: inProc.oneSource.servedBy, threeSources: inProc.threeSources.servedBy },
-            walrusBytesDuringPeerFetches: 0,
-            coldOriginBytesPerUniqueByte: round(inProc.cold.fromWalrus / coldSize, 4)
-          }
+          mibPerSec: {
+            tcp: round(rate(size, inProc.tcp), 1),
+            libp2p1: round(rate(size, inProc.libp2p.one), 1),
+            libp2p4: round(rate(size, inProc.libp2p.four), 1),
+            fetch1: round(rate(size, inProc.oneSource.seconds), 1),
+            fetch3: round(rate(size, inProc.threeSources.seconds), 1),
+            cold8: round(rate(8 * coldSize, inProc.cold.seconds), 1)
+          },
+          servedBytes: { oneSource: inProc.oneSource.servedBy, threeSources: inProc.threeSources.servedBy },
+          walrusBytesDuringPeerFetches: 0,
+          coldOriginBytesPerUniqueByte: round(inProc.cold.fromWalrus / coldSize, 4)
         }
       : {})
   }))
