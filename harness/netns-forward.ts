@@ -5,7 +5,7 @@
  * socket. No interface or route of the host is touched, and the forwarded
  * traffic crosses neither the swarm's bridge nor its capped links.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -21,6 +21,22 @@ export interface Forward {
   /** The target URL as this process reaches it: `http://127.0.0.1:PORT` with the target's path. */
   url: string
   close: () => Promise<void>
+}
+
+// Workers still running: one exit hook kills them all, so none outlives this process.
+const workers = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+function track (worker: ChildProcess): void {
+  workers.add(worker)
+  worker.once('exit', () => { workers.delete(worker) })
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const w of workers) {
+      try { w.kill('SIGKILL') } catch {}
+    }
+  })
 }
 
 function pipeBoth (a: Socket, b: Socket): void {
@@ -46,17 +62,16 @@ export async function forwardInto (netns: string, target: string, options: { sig
   const worker = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   worker.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000) })
-  const killOnExit = (): void => { try { worker.kill('SIGKILL') } catch {} }
-  process.once('exit', killOnExit)
+  track(worker)
+  const kill = (): void => { try { worker.kill('SIGKILL') } catch {} }
   const sockets = new Set<Socket>()
   let server: Server | undefined
   const close = async (): Promise<void> => {
-    process.removeListener('exit', killOnExit)
     for (const s of sockets) s.destroy()
     if (server != null) await new Promise<void>(resolve => { server!.close(() => { resolve() }) })
     worker.stdin.end()
     if (worker.exitCode == null && worker.signalCode == null) {
-      const timer = setTimeout(killOnExit, 2_000)
+      const timer = setTimeout(kill, 2_000)
       await new Promise<void>(resolve => { worker.once('exit', () => { resolve() }) })
       clearTimeout(timer)
     }

@@ -6,7 +6,7 @@
  * where and how fast is measured. The namespaces and processes are always
  * removed, whatever happens.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -59,6 +59,30 @@ export interface SwarmPullResult {
   /** Nodes that saw no peer before the pull. */
   nodesWithoutPeers: number
   setupMs: number
+  /** CPU time the node processes spent during the pull (user + system). */
+  nodeCpuSeconds: number
+  /** Share of the whole machine's CPU time that was busy during the pull (every process, not only herd's): near 1, the figures are the CPU's. */
+  machineBusyShare: number
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in these ticks on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100
+
+/** User + system CPU seconds of a process so far; 0 if it is gone. */
+async function cpuSecondsOf (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
+}
+
+/** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
+async function machineTicks (): Promise<{ busy: number, total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? ''
+  const ticks = line.split(/\s+/).slice(1).map(Number).filter(Number.isFinite)
+  const total = ticks.reduce((a, b) => a + b, 0)
+  // idle and iowait
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total }
 }
 
 /** POSTs the fetch to one node's API and reads its NDJSON to the end, timing the first chunk and the end. */
@@ -152,9 +176,14 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const setupMs = performance.now() - setupStarted
     const before = await cluster.walrusStats()
     const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
+    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
+    const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const ticksBefore = await machineTicks()
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
+    const ticksAfter = await machineTicks()
+    const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
     const after = await cluster.walrusStats()
     init.signal?.throwIfAborted()
     const result: SwarmPullResult = {
@@ -164,7 +193,9 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       originBytes: after.bytesServed - before.bytesServed,
       allMs,
       nodesWithoutPeers: cluster.nodesWithoutPeers,
-      setupMs
+      setupMs,
+      nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
+      machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total)
     }
     if (inspect != null) await inspect(cluster, result)
     return result
