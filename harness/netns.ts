@@ -167,12 +167,14 @@ function installHooks (): void {
   if (hooksInstalled) return
   hooksInstalled = true
   process.once('exit', () => { for (const netns of owned) deleteNamespaceSync(netns) })
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    // Only when nobody else handles it: then Node would exit without running 'exit' handlers.
+  // A signal nobody handles ends Node without 'exit' handlers: then remove the namespaces and exit as the signal would have.
+  // Where the program handles it (bench:swarm, herd sim), it stops its run, whose finally removes the swarm, and exits itself.
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    if (process.listenerCount(signal) > 0) continue
     process.once(signal, () => {
       for (const netns of owned) deleteNamespaceSync(netns)
       owned.clear()
-      if (process.listenerCount(signal) === 0) process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
+      process.exit(128 + number)
     })
   }
 }

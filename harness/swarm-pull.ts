@@ -161,6 +161,8 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     seed: init.seed,
     // Every node bootstraps to a few others as well as node 0: the pull should not depend on one hub.
     extraBootstrap: 3,
+    // Sixteen processes starting on two busy cores: one took over a minute to be ready.
+    readyTimeoutMs: 180_000,
     namespaces: {
       origin: swarm.endpoint('origin'),
       nodes: Array.from({ length: init.nodes }, (_, i) => swarm.endpoint(`n${i}`))
