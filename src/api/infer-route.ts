@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { asInferError, HTTP_STATUS_BY_CODE, InferError } from '../inference/infer-errors.js'
+import { InferError } from '../inference/infer-errors.js'
 import { tensorsFromJson, tensorsToJson } from '../inference/tensor-codec.js'
 import type { HerdNode } from '../node.js'
 import { receiptJson } from '../proof/receipt-json.js'
@@ -20,26 +20,20 @@ const inferBody = z.strictObject({
 export function registerInferRoute (app: FastifyInstance, node: HerdNode): void {
   app.post('/v1/infer', { bodyLimit: MAX_INFER_BODY_BYTES }, async (request, reply) => {
     const parsed = inferBody.safeParse(request.body)
-    try {
-      if (!parsed.success) {
-        throw new InferError('BAD_REQUEST', `body: ${parsed.error.issues.map(i => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
-      }
-      const controller = new AbortController()
-      reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort(new Error('the client went away')) })
-      const inputs = tensorsFromJson(parsed.data.inputs)
-      const result = await node.inference.infer({ model: parsed.data.model, inputs, ...(parsed.data.deadlineMs != null ? { deadlineMs: parsed.data.deadlineMs } : {}) }, { signal: controller.signal })
-      return {
-        outputs: tensorsToJson(result.outputs, { binary: parsed.data.binary === true }),
-        node: result.node,
-        modelBlobId: result.modelBlobId,
-        runMs: result.runMs,
-        route: result.route,
-        receipt: result.receipt != null ? receiptJson(result.receipt) : null
-      }
-    } catch (err) {
-      const known = asInferError(err)
-      if (known == null) throw err
-      return reply.code(HTTP_STATUS_BY_CODE[known.code]).send({ error: { code: known.code, message: known.message } })
+    if (!parsed.success) {
+      throw new InferError('BAD_REQUEST', `body: ${parsed.error.issues.map(i => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+    }
+    const controller = new AbortController()
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort(new Error('the client went away')) })
+    const inputs = tensorsFromJson(parsed.data.inputs)
+    const result = await node.inference.infer({ model: parsed.data.model, inputs, ...(parsed.data.deadlineMs != null ? { deadlineMs: parsed.data.deadlineMs } : {}) }, { signal: controller.signal })
+    return {
+      outputs: tensorsToJson(result.outputs, { binary: parsed.data.binary === true }),
+      node: result.node,
+      modelBlobId: result.modelBlobId,
+      runMs: result.runMs,
+      route: result.route,
+      receipt: result.receipt != null ? receiptJson(result.receipt) : null
     }
   })
 }

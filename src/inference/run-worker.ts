@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { InferenceSession } from 'onnxruntime-node'
 import type { Tensor as ProtoTensor } from './pb/infer.js'
-import { checkRun, DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './run-limits.js'
+import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
+import { checkRun } from './run-limits.js'
 import { SessionPool, type SessionPoolInit } from './session-pool.js'
 import { checkInputs, tensorFromProto, tensorToProto } from './tensor-codec.js'
 
