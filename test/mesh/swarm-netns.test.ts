@@ -42,8 +42,8 @@ describe('a swarm under real link caps: each node in its own network namespace',
     assert.deepEqual((await listHerdNamespaces()).filter(n => n.startsWith(ours)), [])
   })
 
-  // Three nodes at 3 MiB/s each pull 6 MiB at once from an origin capped at 16 MiB/s (each node's first Walrus read, a third of the
-  // blob, lands well inside the fetcher's 3 s stall bound even on a loaded machine). Bounded: the ideal is 2 s, and setup
+  // Three nodes at 4 MiB/s each pull 6 MiB at once from an origin capped at 16 MiB/s (each node's first Walrus read, a third of the
+  // blob, lands well inside the fetcher's 3 s stall bound even on a loaded machine). Bounded: the ideal is 1.5 s, and setup
   // (a devnet, a publish, three processes) takes about a minute on two busy cores; four minutes leaves room without hiding a hang.
   it('delivers the blob whole to every node, reads it from the origin about once, and removes every namespace and link', { timeout: 240_000 }, async () => {
     const hashes: string[] = []
@@ -52,7 +52,7 @@ describe('a swarm under real link caps: each node in its own network namespace',
       nodes: 3,
       blobBytes: 6 * MiB,
       chunkBytes: MiB,
-      nodeCapBytesPerSec: 3 * MiB,
+      nodeCapBytesPerSec: 4 * MiB,
       originCapBytesPerSec: 16 * MiB,
       originLatencyMs: 20,
       seed: 19,
@@ -62,14 +62,15 @@ describe('a swarm under real link caps: each node in its own network namespace',
       origin = await sha256Of(`${cluster.walrusControlUrl}/v1/blobs/${pulled.blobId}`)
       for (const node of cluster.nodes) hashes.push(await sha256Of(`${node.api}/v1/blobs/${pulled.blobId}`))
     })
+    const seen = JSON.stringify(result.nodes)
     for (const node of result.nodes) assert.ok(node.ok, `node ${node.node}: ${node.error ?? ''}`)
     assert.equal(result.blobBytes, result.nodes[0]!.size)
     assert.ok(result.blobBytes > 5 * MiB)
     assert.equal(hashes.length, 3)
     for (const hash of hashes) assert.equal(hash, origin, 'every node holds the bytes the origin holds')
     // Each node's share is read once; a few chunks more where a read was hedged. Three whole copies would be 3.
-    assert.ok(result.originBytes <= 1.5 * result.blobBytes, `the origin served ${(result.originBytes / result.blobBytes).toFixed(2)}x the blob`)
-    assert.ok(result.nodes.some(n => n.peerBytes > 0), 'peers served one another')
+    assert.ok(result.originBytes <= 1.5 * result.blobBytes, `the origin served ${(result.originBytes / result.blobBytes).toFixed(2)}x the blob: ${seen}`)
+    assert.ok(result.nodes.some(n => n.peerBytes > 0), `peers served one another: ${seen}`)
     assert.deepEqual((await listHerdNamespaces()).filter(n => n.startsWith(ours)), [], 'no namespace of this run is left')
     assert.deepEqual(await listHerdHostLinks(), [], 'no herd link in the host namespace')
     assert.deepEqual(runningHerdPids(), [], 'no herd process is left')
