@@ -6,7 +6,7 @@ import { POLICY_NAMES } from './blob/cache/policy.js'
 import { DEFAULT_REQUEST_LOG_BYTES, MAX_LINE_CHARS } from './blob/cache/request-log.js'
 import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
-import { DEFAULT_MAX_BUNDLE_BYTES } from './proof/constants.js'
+import { DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES } from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
 
@@ -162,8 +162,14 @@ const nodeConfigFields = z.strictObject({
     /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
     retainSealedMs: z.number().int().min(0).default(30 * 86_400_000),
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
-    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES)
-  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000, maxBundleBytes: DEFAULT_MAX_BUNDLE_BYTES }),
+    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
+    /** `strict`: a receipt is synced before its reply leaves; `logged`: written ahead to level's log and synced within syncIntervalMs (docs/proofs.md). */
+    durability: z.enum(RECEIPT_DURABILITIES).default(DEFAULT_RECEIPT_DURABILITY),
+    /** Logged receipts are synced at most this long after their reply. */
+    syncIntervalMs: z.number().int().min(1).max(MAX_SYNC_INTERVAL_MS).default(DEFAULT_SYNC_INTERVAL_MS),
+    /** Logged receipts not yet synced, at most: what a power loss could take. */
+    maxUnsynced: z.number().int().min(1).max(MAX_UNSYNCED).default(DEFAULT_MAX_UNSYNCED)
+  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000, maxBundleBytes: DEFAULT_MAX_BUNDLE_BYTES, durability: DEFAULT_RECEIPT_DURABILITY, syncIntervalMs: DEFAULT_SYNC_INTERVAL_MS, maxUnsynced: DEFAULT_MAX_UNSYNCED }),
   /** Keeping on Walrus what the node is responsible for: its pushed models, pins and proof bundles (src/storage). Writes buy walrus.epochs. */
   storage: z.strictObject({
     /** Extend a blob once it has this many epochs left, or fewer. */

@@ -230,7 +230,7 @@ export class HerdNode {
         ...(requestRecorder != null ? { requestRecorder } : {})
       }, { tuning: config.fetch })
       if (requestRecorder != null) fetcher.addEventListener('progress', event => { requestRecorder.done((event as CustomEvent).detail) })
-      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming })
+      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming, durability: config.proofs.durability, syncIntervalMs: config.proofs.syncIntervalMs, maxUnsynced: config.proofs.maxUnsynced })
       await receipts.start()
       const tracker = new StorageTracker(join(config.dataDir, 'storage'))
       await tracker.open()

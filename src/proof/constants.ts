@@ -24,3 +24,16 @@ export const MAX_REASON_CHARS = 1_000
 /** Backoff between tries when Walrus or the ledger fails: full jitter under base × 2^attempt, capped. */
 export const DEFAULT_RETRY_BASE_MS = 500
 export const DEFAULT_RETRY_MAX_MS = 30_000
+
+/**
+ * How a queued receipt reaches the disk before its reply leaves: `strict` syncs every write (group commit) first;
+ * `logged` writes it to level's log (in the OS, so a crash of the process loses nothing) and syncs within
+ * DEFAULT_SYNC_INTERVAL_MS or once DEFAULT_MAX_UNSYNCED receipts wait, which bounds what a power loss could take.
+ */
+export const RECEIPT_DURABILITIES = ['strict', 'logged'] as const
+export type ReceiptDurability = typeof RECEIPT_DURABILITIES[number]
+export const DEFAULT_RECEIPT_DURABILITY: ReceiptDurability = 'logged'
+export const DEFAULT_SYNC_INTERVAL_MS = 5
+export const MAX_SYNC_INTERVAL_MS = 1_000
+export const DEFAULT_MAX_UNSYNCED = 256
+export const MAX_UNSYNCED = 65_536
