@@ -5,6 +5,7 @@ import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS } from 
 import { POLICY_NAMES } from './blob/cache/policy.js'
 import { DEFAULT_REQUEST_LOG_BYTES, MAX_LINE_CHARS } from './blob/cache/request-log.js'
 import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
+import { DEFAULT_INLINE_MAX_RUN_MS } from './inference/worker-runner.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES } from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
@@ -148,8 +149,10 @@ const nodeConfigFields = z.strictObject({
     maxHops: z.number().int().min(0).max(4).default(1),
     /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
     peerFetchBytesPerSec: z.number().int().min(1).default(100 * 1024 * 1024),
-    walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024)
-  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, maxRunBytes: DEFAULT_MAX_RUN_BYTES, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024 }),
+    walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024),
+    /** A model whose run took at most this many ms on an inference thread runs on the event loop (shorter than the hop); 0: never. */
+    inlineMaxRunMs: z.number().min(0).max(100).default(DEFAULT_INLINE_MAX_RUN_MS)
+  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, maxRunBytes: DEFAULT_MAX_RUN_BYTES, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024, inlineMaxRunMs: DEFAULT_INLINE_MAX_RUN_MS }),
   proofs: z.strictObject({
     /** Sign a receipt for every inference served and anchor them in batches. */
     enabled: z.boolean().default(true),

@@ -200,7 +200,8 @@ export class HerdNode {
         memoryBudgetBytes: config.inference.memoryBudgetBytes,
         maxRunBytes: config.inference.maxRunBytes,
         intraOpNumThreads: config.inference.intraOpNumThreads,
-        graphOptimizationLevel: config.inference.graphOptimizationLevel
+        graphOptimizationLevel: config.inference.graphOptimizationLevel,
+        inlineMaxRunMs: config.inference.inlineMaxRunMs
       })
       const announcer = new CacheAnnouncer({
         pubsub: libp2p.services.pubsub,
