@@ -16,7 +16,7 @@ import { LocalLedger } from './chain/local-ledger.js'
 import { loadOrCreateNodeKey } from './chain/node-key.js'
 import type { Ledger, ModelEntry } from './chain/types.js'
 import { UnknownModelError, InferError } from './inference/infer-errors.js'
-import { InferClient, InferServer } from './inference/infer-protocol.js'
+import { InferClient, InferServer, INFER_PROTOCOL } from './inference/infer-protocol.js'
 import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
 import { Batcher, type RefusedBundle, type SealedBundle } from './proof/batcher.js'
@@ -54,6 +54,8 @@ const log = logger('herd:node')
 const DHT_PROVIDE_MS = 30_000
 /** Cached blobs listed in the status, the most recently used first: the page and `herd status` show what is hot, not the whole cache. */
 const STATUS_RECENT_BLOBS = 20
+/** Opening an inference stream ahead to a new peer gives up after this long: the first request opens its own. */
+const PREPARE_STREAM_MS = 10_000
 
 export interface NodeStatus {
   network: NodeConfig['network']
@@ -155,6 +157,7 @@ export class HerdNode {
   get key (): Ed25519Keypair { return this.started.key }
   get inference (): InferenceService { return this.started.inference }
   get runner (): WorkerRunner { return this.started.runner }
+  get inferClient (): InferClient { return this.started.inferClient }
   get proofs (): ProofService { return this.started.proofs }
   get batcher (): Batcher { return this.started.batcher }
 
@@ -334,6 +337,12 @@ export class HerdNode {
         this.events.emit({ type: 'cache:removed', blobId: event.detail.blobId, reason: event.detail.reason })
       })
       libp2p.addEventListener('peer:connect', event => { this.events.emit({ type: 'peer:joined', peerId: event.detail.toString() }) })
+      // A stream to each peer that serves inference, open before the first request to it needs one.
+      libp2p.addEventListener('peer:identify', event => {
+        if (!event.detail.protocols.includes(INFER_PROTOCOL)) return
+        this.inBackground(inferClient.prepare(event.detail.peerId, { signal: AbortSignal.timeout(PREPARE_STREAM_MS) })
+          .catch(err => { log('no inference stream opened ahead to %p - %e', event.detail.peerId, err) }))
+      })
       libp2p.addEventListener('peer:disconnect', event => {
         announcer.forgetPeer(event.detail.toString())
         this.events.emit({ type: 'peer:left', peerId: event.detail.toString() })

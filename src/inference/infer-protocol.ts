@@ -23,7 +23,7 @@ export const IDLE_STREAM_MS = 30_000
  * still closing, stay within the server's MAX_INBOUND_INFER_STREAMS.
  */
 export const MAX_IDLE_STREAMS_PER_PEER = 4
-export const CLIENT_IDLE_STREAM_MS = 10_000
+export const CLIENT_IDLE_STREAM_MS = 20_000
 /**
  * A kept stream that failed before the server could have taken the request:
  * the write failed, or the server had closed it cleanly (it closes only while
@@ -90,12 +90,14 @@ export class InferServer {
         let request: InferRequest
         try {
           const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
-          request = await pb.readMessage(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
+          request = await pb.readMessage(InferRequest, { signal: AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
         } catch (err) {
           // A length prefix that does not end is no honest caller's: reset, not answered.
           if ((err as Error).name === 'LengthPrefixTooLongError') throw err
-          // After a reply, the caller closing the stream, leaving it idle or our stopping ends it: nothing to answer.
-          if (served > 0 && (stopping.aborted || END_OF_REQUESTS.has((err as Error).name))) return
+          // Our stopping, or the caller closing a stream it kept (after a reply, or opened ahead and never used): nothing to answer.
+          if (stopping.aborted || (err as Error).name === 'UnexpectedEOFError') return
+          // After a reply, the caller resetting the stream or leaving it idle ends it too.
+          if (served > 0 && END_OF_REQUESTS.has((err as Error).name)) return
           const tooLarge = (err as Error).name === 'MessageTooLargeError'
           await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
           return
@@ -155,9 +157,10 @@ interface OpenStream {
 
 /**
  * Asks peers to run models over /herd/infer/1.0.0. A stream whose reply came
- * back is kept for the next request to the same peer (opening one costs
- * about half a millisecond), at most `MAX_IDLE_STREAMS_PER_PEER` of them and
- * for less than the server keeps it.
+ * back, or one opened ahead by `prepare`, is kept for the next request to the
+ * same peer (opening one costs about half a millisecond, more for a peer's
+ * first), at most `MAX_IDLE_STREAMS_PER_PEER` of them and for less than the
+ * server keeps it.
  */
 export class InferClient {
   private readonly components: InferClientComponents
@@ -199,6 +202,21 @@ export class InferClient {
       for (const tensor of reply.outputs) outputs[tensor.name] = tensorFromProto(tensor, options.limits)
       return { outputs, node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, route: 'forwarded', ...(reply.receipt.byteLength > 0 ? { receipt: reply.receipt } : {}) }
     }
+  }
+
+  /**
+   * Opens a stream to `peer` ahead of its first request and keeps it as a
+   * stream whose reply came back, so that request does not wait for a stream
+   * to open (the node does this for each peer that speaks the protocol).
+   */
+  async prepare (peer: PeerId, options: { signal: AbortSignal }): Promise<void> {
+    if (this.closed || this.idleStreams(peer) > 0) return
+    this.keep(peer, await this.open(peer, options.signal))
+  }
+
+  /** Streams kept for the next requests to `peer`. */
+  idleStreams (peer: PeerId): number {
+    return this.idle.get(peer.toString())?.length ?? 0
   }
 
   /** Closes the kept streams. */

