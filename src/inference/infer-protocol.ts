@@ -1,7 +1,8 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { framedStream, type FramedStream } from '../mesh/length-prefixed.js'
-import { asInferError, InferError, type InferErrorCode } from './infer-errors.js'
+import { InferError, type InferErrorCode } from './infer-errors.js'
+import { decodeInputs, errorReply, reply, resultReply } from './infer-messages.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
 import { DEFAULT_MAX_TENSORS, tensorFromProto, tensorsToProto, type TensorLimits } from './tensor-codec.js'
@@ -81,8 +82,8 @@ export class InferServer {
     stream.addEventListener('close', onClose)
     // The read buffer must hold a whole message: its default (4 MiB) is smaller than a large request.
     const pb = framedStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
-    const reply = async (fields: Partial<InferReply>): Promise<void> => {
-      await pb.writeMessage({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+    const send = async (message: InferReply): Promise<void> => {
+      await pb.writeMessage(message, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
     try {
       const stopping = this.stopping.signal
@@ -99,12 +100,12 @@ export class InferServer {
           // After a reply, the caller resetting the stream or leaving it idle ends it too.
           if (served > 0 && END_OF_REQUESTS.has((err as Error).name)) return
           const tooLarge = (err as Error).name === 'MessageTooLargeError'
-          await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
+          await send(reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` }))
           return
         }
         const answer = await this.answer(request, gone.signal)
         if (gone.signal.aborted) return
-        await reply(answer)
+        await send(answer)
       }
     } catch (err) {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
@@ -117,32 +118,14 @@ export class InferServer {
   }
 
   /** The reply to one request: the outputs, or the error's code and message. */
-  private async answer (request: InferRequest, signal: AbortSignal): Promise<Partial<InferReply>> {
-    let result: InferResult
+  private async answer (request: InferRequest, signal: AbortSignal): Promise<InferReply> {
     try {
       const inputs = decodeInputs(request, this.components.limits)
-      result = await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal })
+      return resultReply(await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal }))
     } catch (err) {
-      const known = asInferError(err) ?? new InferError('INTERNAL', (err as Error).message)
-      return { status: InferReply.Status[known.code], message: known.message }
-    }
-    return {
-      outputs: tensorsToProto(result.outputs),
-      node: result.node,
-      modelBlobId: result.modelBlobId,
-      runMs: Math.round(result.runMs),
-      ...(result.receipt != null ? { receipt: result.receipt as Uint8Array<ArrayBuffer> } : {})
+      return errorReply(err)
     }
   }
-}
-
-function decodeInputs (request: InferRequest, limits?: Partial<TensorLimits>): InferInput['inputs'] {
-  const inputs: InferInput['inputs'] = {}
-  for (const tensor of request.inputs) {
-    if (Object.hasOwn(inputs, tensor.name)) throw new InferError('BAD_REQUEST', `input ${tensor.name} is given twice`)
-    inputs[tensor.name] = tensorFromProto(tensor, limits)
-  }
-  return inputs
 }
 
 export interface InferClientComponents {
