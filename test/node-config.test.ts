@@ -89,7 +89,18 @@ describe('node config: profiles, precedence and validation', () => {
     assert.match(await refused({ walrus: { aggregator: 'https://a.example.org', write: 'sdk' } }), /walrus\.write/)
     assert.match(await refused({ walrus: { write: 'publisher', uploadRelay: { host: 'https://relay.example.org' } } }, 'testnet'), /walrus\.uploadRelay: an upload relay serves SDK writes/)
     assert.match(await refused({}, 'moonnet'), /--network: network must be one of devnet, testnet, mainnet/)
+    assert.match(await refused({ proofs: { durability: 'eventually' } }), /proofs\.durability/)
+    assert.match(await refused({ proofs: { maxUnsynced: 0 } }), /proofs\.maxUnsynced/)
+    assert.match(await refused({ proofs: { syncIntervalMs: 5_000 } }), /proofs\.syncIntervalMs/)
+    assert.match(await refused({ inference: { inlineMaxRunMs: -1 } }), /inference\.inlineMaxRunMs/)
     assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', network: 'testnet' }), { name: 'NodeConfigError', message: /sui: testnet needs the sui section/ })
+  })
+
+  it('logs receipts ahead within a bounded window by default, and keeps the strict mode a setting away', () => {
+    const defaults = parseNodeConfig({ dataDir: '/tmp/x' })
+    assert.deepEqual([defaults.proofs.durability, defaults.proofs.syncIntervalMs, defaults.proofs.maxUnsynced], ['logged', 5, 256])
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/x', proofs: { durability: 'strict' } }).proofs.durability, 'strict')
+    assert.equal(defaults.inference.inlineMaxRunMs, 0.5)
   })
 
   it('hides key material and tokens in URLs when printed', () => {
