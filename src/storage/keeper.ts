@@ -251,7 +251,7 @@ export class StorageKeeper {
     if (blob.endEpoch == null || blob.size == null || (blob.owner == null && !blob.shared)) {
       if (walrus.lifetime != null) {
         try {
-          const life = await walrus.lifetime(blob.blobId, { signal })
+          const life = await walrus.lifetime(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) })
           if (life == null) {
             await this.failed(blob, new Error(`Walrus does not know blob ${blob.blobId}`))
             return true
@@ -323,7 +323,7 @@ export class StorageKeeper {
       const name = (err as Error).name
       if (name === 'StaleEndEpochError' || name === 'BlobExpiredError') {
         // Either an earlier try went through (its result lost to a crash) or the blob moved on: Walrus says which.
-        const life = await walrus.lifetime?.(blob.blobId, { signal }).catch(() => undefined)
+        const life = await walrus.lifetime?.(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) }).catch(() => undefined)
         if (life != null) {
           const { lastError: __, ...fresh } = rest
           await tracker.put({ ...fresh, endEpoch: life.endEpoch, ...(life.endEpoch >= intent.to ? { renewals: blob.renewals + 1 } : {}) })
@@ -333,7 +333,7 @@ export class StorageKeeper {
       }
       if (name === 'NotBlobOwnerError') {
         // The record said the node could extend it: learn who owns it now, so it is warned about instead of retried.
-        const life = await walrus.lifetime?.(blob.blobId, { signal }).catch(() => undefined)
+        const life = await walrus.lifetime?.(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) }).catch(() => undefined)
         if (life != null) {
           const { owner: _, ...unowned } = rest
           await tracker.put({ ...unowned, shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}) })

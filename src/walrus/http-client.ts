@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { parseBlobId } from '../blob/blob-id.js'
+import { readBoundedText } from './bounded-body.js'
 import { extendMessage } from './extend-message.js'
 import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
@@ -67,8 +68,11 @@ function asWalrusError (err: unknown, what: string, signal?: AbortSignal): unkno
   return err
 }
 
+/** An error body says why in a line or two: a server that sends more is cut off there rather than held in memory. */
+const ERROR_BODY_LIMIT = 64 * 1024
+
 async function failure (response: Dispatcher.ResponseData, what: string): Promise<Error> {
-  const text = await response.body.text().catch(() => '')
+  const text = await readBoundedText(response.body, ERROR_BODY_LIMIT, () => new WalrusProtocolError(`${what}: error body over ${ERROR_BODY_LIMIT} bytes`)).catch(() => '')
   const { message, reason } = parseErrorBody(text)
   const detail = `${what}: ${response.statusCode}${reason != null ? ` ${reason}` : ''}${message !== '' ? ` - ${message}` : ''}`
   if (response.statusCode === 404) return new BlobNotFoundError(detail, 404, reason)

@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { WalrusError } from './errors.js'
-import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:network-store')
 
@@ -78,7 +78,7 @@ export class NetworkWalrusStore implements WalrusStore {
     })
   }
 
-  async lifetime (blobId: string, options: { signal?: AbortSignal } = {}): Promise<BlobLifetime | undefined> {
+  async lifetime (blobId: string, options: LifetimeOptions = {}): Promise<BlobLifetime | undefined> {
     return this.inTurn(blobId, options.signal, async reader => {
       if (reader.lifetime == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say blob lifetimes`)
       return reader.lifetime(blobId, options)

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
+import type { SuiClientTypes } from '@mysten/sui/client'
 import type { Signer } from '@mysten/sui/cryptography'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
 import { WalrusClient, RetryableWalrusClientError } from '@mysten/walrus'
@@ -7,8 +8,9 @@ import { writeFileAtomic } from '../blob/atomic-file.js'
 import { blobIdFromBytes, parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
-import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError } from './errors.js'
-import type { ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
+import { lifetimeOfBlobObject } from './blob-object.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:sdk-store')
 
@@ -51,6 +53,9 @@ export interface StorageCost {
 /** What `coinWithBalance` says when the sender has too little of a coin (`Insufficient balance of TYPE for owner ADDRESS. Required: N, ...`). */
 const SHORT_OF_COIN = /Insufficient balance of (\S+) for owner (\S+)\. Required: (\d+)/
 const NO_GAS = /insufficient SUI balance|insufficient[ _]?gas/i
+/** Pages of the node's own Blob objects read to find one blob: 5,000 objects, far past what a node owns; past it the blob is reported unknown. */
+const MAX_OWNED_PAGES = 100
+const OWNED_PAGE = 50
 
 /**
  * Writes and reads blobs with `@mysten/walrus`, through an upload relay when
@@ -157,6 +162,46 @@ export class WalrusSdkStore implements WalrusStore {
       return { epoch: committee.epoch }
     } catch (err) {
       throw this.translate(err, 'reading the Walrus epoch')
+    }
+  }
+
+  /**
+   * A blob's end epoch and owner from its Blob object on Sui: the object named
+   * by `objectId` when known (a pin or a registry entry found elsewhere), else
+   * the node's own Blob objects of that blob, the one that lasts longest.
+   * A blob the node neither owns nor has an object ID for cannot be found
+   * without an index of every Blob: that is an error, not "unknown to Walrus".
+   */
+  async lifetime (blobId: string, options: LifetimeOptions = {}): Promise<BlobLifetime | undefined> {
+    const id = parseBlobId(blobId)
+    const signal = options.signal
+    try {
+      const { epoch } = await this.epoch()
+      if (options.objectId != null) {
+        const { object } = await this.suiClient.getObject<{ content: true }>({ objectId: options.objectId, include: { content: true }, ...(signal != null ? { signal } : {}) })
+        const life = lifetimeOfBlobObject(object, epoch)
+        if (life.blobId !== id) throw new WalrusProtocolError(`object ${options.objectId} holds blob ${life.blobId}, not ${id}`)
+        return life
+      }
+      const owner = this.address
+      if (owner == null) throw new WalrusError(`the lifetime of blob ${id} needs its Blob object ID, or a node key that owns it`)
+      const type = await this.client.getBlobType()
+      let best: BlobLifetime | undefined
+      let cursor: string | null = null
+      for (let page = 0; page < MAX_OWNED_PAGES; page++) {
+        signal?.throwIfAborted()
+        const listed: { objects: Array<SuiClientTypes.Object<{ content: true }>>, hasNextPage: boolean, cursor: string | null } = await this.suiClient.listOwnedObjects<{ content: true }>({ owner, type, limit: OWNED_PAGE, cursor, include: { content: true }, ...(signal != null ? { signal } : {}) })
+        for (const object of listed.objects) {
+          const life = lifetimeOfBlobObject(object, epoch)
+          if (life.blobId === id && (best == null || life.endEpoch > best.endEpoch)) best = life
+        }
+        if (!listed.hasNextPage || listed.cursor == null) break
+        cursor = listed.cursor
+      }
+      if (best == null) throw new WalrusError(`no Blob object of ${owner} holds blob ${id}, and its object ID is not known: its lifetime cannot be read`)
+      return best
+    } catch (err) {
+      throw this.translate(err, `reading the lifetime of blob ${id}`)
     }
   }
 

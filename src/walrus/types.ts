@@ -59,6 +59,12 @@ export interface BlobLifetime {
   expired: boolean
 }
 
+/** A blob's Blob object, when known, lets a store that reads Sui find the blob without searching. */
+export interface LifetimeOptions {
+  signal?: AbortSignal
+  objectId?: string
+}
+
 /** Extends one blob's storage to `endEpoch`, from the end epoch it is known to have now. */
 export interface ExtendRequest {
   blobId: BlobId
@@ -88,7 +94,7 @@ export interface WalrusStore {
   /** The current Walrus epoch. */
   epoch?(options?: { signal?: AbortSignal }): Promise<EpochInfo>
   /** A blob's end epoch and owner; undefined when Walrus never held it. */
-  lifetime?(blobId: string, options?: { signal?: AbortSignal }): Promise<BlobLifetime | undefined>
+  lifetime?(blobId: string, options?: LifetimeOptions): Promise<BlobLifetime | undefined>
   /** Buys more epochs for a blob the node owns, or a shared one; paid from the node key. */
   extend?(request: ExtendRequest, options?: { signal?: AbortSignal }): Promise<ExtendResult>
 }

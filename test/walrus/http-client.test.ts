@@ -90,6 +90,32 @@ describe('Walrus HTTP client', () => {
     }
   })
 
+  it('reads no more than a bounded error body: a 4xx that never ends still fails at once with its status', async () => {
+    let sent = 0
+    const fake = await fakeServer([(_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' })
+      // An endless error body: the client must stop reading it, not hold it.
+      const piece = Buffer.alloc(64 * 1024, 0x20)
+      const pump = (): void => {
+        while (sent < 64 * 1024 * 1024 && res.write(piece)) sent += piece.length
+        if (sent < 64 * 1024 * 1024) res.once('drain', pump)
+        else res.end()
+      }
+      pump()
+    }])
+    const http = client(fake.url)
+    try {
+      await assert.rejects(http.readRange(BLOB_ID, { start: 0, end: 9 }), (err: any) => {
+        assert.equal(err.name, 'WalrusRequestError')
+        assert.equal(err.status, 400)
+        return true
+      })
+      assert.ok(sent < 64 * 1024 * 1024, `the server got to send only part of its endless body (${sent} bytes)`)
+    } finally {
+      await Promise.all([http.close(), fake.close()])
+    }
+  })
+
   it('resumes a read cut off in the middle from where it stopped', async () => {
     await using dir = await tempDir()
     const blob = randomBytes(100_000)

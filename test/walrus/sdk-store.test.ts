@@ -201,6 +201,13 @@ describe('Walrus SDK store', () => {
       sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: stranger.address!, json: { balance: '10000000000' } })
       await assert.rejects(stranger.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 709, endEpoch: 712, size: bytes.length }), { name: 'WalrusError' })
       assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709, 'unchanged')
+
+      // Its lifetime, read back from the Blob object on Sui: among the node's own objects, or by object ID from any node.
+      const life = await store.lifetime(stored.blobId)
+      assert.deepEqual(life, { blobId: stored.blobId, objectId: stored.objectId, size: bytes.length, endEpoch: 709, owner: sui.address, shared: false, expired: false })
+      assert.deepEqual(await stranger.lifetime(stored.blobId, { objectId: stored.objectId! }), life)
+      await assert.rejects(stranger.lifetime(stored.blobId), { name: 'WalrusError' }, 'a blob the stranger owns no object of, and names no object for, is not known to it')
+      await assert.rejects(store.lifetime(blobIdFromBytes(randomBytes(32)), { objectId: stored.objectId! }), { name: 'WalrusProtocolError' }, 'an object that holds another blob is refused')
     } finally {
       await relay.stop()
       await computer.stop()
