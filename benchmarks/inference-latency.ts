@@ -199,17 +199,23 @@ async function meshLoad (askers: HerdNode[], holder: HerdNode, model: string, in
   const holderId = holder.peerId.toString()
   const clients = askers.map(asker => new InferClient({ dialProtocol: async (peer, protocol, options) => asker.libp2p.dialProtocol(peer, protocol, options) }))
   const busyBefore = holder.status().inference.busy
-  const result = await load(askers.length * inflight, async (worker, signal) => {
-    const client = clients[worker % clients.length] as InferClient
-    try {
-      const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
-      if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
-      return 'ok'
-    } catch (err) {
-      if (asInferError(err)?.code === 'BUSY') return 'busy'
-      throw err
-    }
-  })
+  let result: LoadResult
+  try {
+    result = await load(askers.length * inflight, async (worker, signal) => {
+      const client = clients[worker % clients.length] as InferClient
+      try {
+        const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
+        if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
+        return 'ok'
+      } catch (err) {
+        if (asInferError(err)?.code === 'BUSY') return 'busy'
+        throw err
+      }
+    })
+  } finally {
+    // Their kept streams count against the holder's 8 inference streams per connection, beside the askers' own nodes'.
+    await Promise.all(clients.map(async client => { await client.close() }))
+  }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
   return result

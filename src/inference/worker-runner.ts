@@ -87,8 +87,12 @@ export class WorkerRunner {
   /** Session load time per model (ms), as the inference thread that loaded it measured. */
   private readonly loadMs = new Map<string, number>()
   private readonly inlineMaxRunMs: number
-  /** Per model, the input bytes of the largest run measured within inlineMaxRunMs: runs up to that size go inline. */
-  private readonly inlineUpTo = new Map<string, number>()
+  /**
+   * Per model, the input bytes of the largest run measured within
+   * inlineMaxRunMs (runs up to that size go inline), and the moving average
+   * of its inline runs, which sends it back to the threads past twice the bound.
+   */
+  private readonly inline = new Map<string, { upTo: number, averageMs: number }>()
   private readonly inlinePool?: SessionPool
   private readonly limits: PoolRunLimits
   private inlineRuns = 0
@@ -170,31 +174,26 @@ export class WorkerRunner {
 
   async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
     const bytes = inputBytes(inputs)
-    if (this.inlinePool != null && bytes <= (this.inlineUpTo.get(blobId) ?? -1)) {
+    const inline = this.inline.get(blobId)
+    if (this.inlinePool != null && inline != null && bytes <= inline.upTo) {
       if (this.stopped) throw new RunnerStoppedError('the inference runner stopped')
       const result = await runOnPool(this.inlinePool, blobId, path, inputs, this.limits)
       this.inlineRuns++
-      this.noteRun(blobId, bytes, result.runMs)
+      // An average, not each run: one run slowed by the machine's other work must not send the model away and back.
+      inline.averageMs = 0.9 * inline.averageMs + 0.1 * result.runMs
+      if (inline.averageMs > 2 * this.inlineMaxRunMs) this.inline.delete(blobId)
       return { outputs: result.outputs, runMs: result.runMs }
     }
     const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: tensorsToProto(inputs) })
     if (reply.loadMs != null) this.noteLoad(blobId, reply.loadMs)
     const outputs: Record<string, ort.Tensor> = {}
     for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
-    this.noteRun(blobId, bytes, reply.runMs ?? Infinity)
-    return { outputs, runMs: reply.runMs ?? 0 }
-  }
-
-  /** A run within inlineMaxRunMs lets runs as large go inline; a slower one, as large or smaller, sends them back to the threads. */
-  private noteRun (blobId: string, bytes: number, runMs: number): void {
-    if (this.inlinePool == null) return
-    const upTo = this.inlineUpTo.get(blobId) ?? -1
-    if (runMs <= this.inlineMaxRunMs) {
-      if (bytes > upTo) this.inlineUpTo.set(blobId, bytes)
-    } else if (bytes <= upTo) {
-      this.inlineUpTo.delete(blobId)
-      void this.inlinePool.drop(blobId)
+    // A run on a thread within the bound lets runs as large go inline (its session there stays for the pool to evict).
+    const runMs = reply.runMs ?? Infinity
+    if (this.inlinePool != null && runMs <= this.inlineMaxRunMs) {
+      this.inline.set(blobId, { upTo: Math.max(bytes, inline?.upTo ?? -1), averageMs: inline?.averageMs ?? runMs })
     }
+    return { outputs, runMs: reply.runMs ?? 0 }
   }
 
   async warm (blobId: string, path: string): Promise<void> {
@@ -204,7 +203,7 @@ export class WorkerRunner {
 
   async drop (blobId: string): Promise<void> {
     this.loadMs.delete(blobId)
-    this.inlineUpTo.delete(blobId)
+    this.inline.delete(blobId)
     await this.inlinePool?.drop(blobId)
     await Promise.all(this.slots.filter(s => s.warm.has(blobId)).map(async slot => this.send(slot, { kind: 'drop', blobId })))
   }
