@@ -1,7 +1,7 @@
 // Byte and object hit ratios of the blob cache's eviction policies against LRU, ARC, W-TinyLFU and an offline bound, on seeded traces.
 import { parseArgs } from 'node:util'
 import { createPolicy, type PolicyName } from '../src/blob/cache/policy.js'
-import { replay, zipfTrace, type Trace, type TraceInit } from '../src/blob/cache/policy-sim.js'
+import { replay, zipfTrace, type Trace, type TraceInit } from '../sim/policy-sim.js'
 import { offlineBound } from '../sim/offline-bound.js'
 
 const MiB = 1024 * 1024

@@ -18,7 +18,7 @@ import { InferClient } from '../src/inference/infer-protocol.js'
 import type { Tensors } from '../src/inference/inference-service.js'
 import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
 import { PROTOBUF_TYPE } from '../src/api/infer-route.js'
-import { syntheticMlp } from '../src/inference/synthetic-model.js'
+import { syntheticMlp } from '../sim/synthetic-model.js'
 import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
 import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
@@ -350,7 +350,7 @@ try {
     latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, httpProto, sessionCreateMs }
 
     note(`${name}: where the time goes`)
-    const resolve = await sample(`${name} ledger getModel`, async () => { await a.resolveModel(name) })
+    const resolve = await sample(`${name} ledger getModel`, async () => { await a.registry.model(name) })
     const openHit = await sample(`${name} cache.open (hit)`, async () => { (await a.cache.open(model.blobId))?.release() })
     const openMiss = await sample(`${name} cache.open (miss)`, async () => { (await b.cache.open(model.blobId))?.release() })
     const checkInputsUs = microUs(() => { checkInputs(inputs, model.specs) }, 2000)

@@ -7,7 +7,7 @@
 
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { syntheticShapeOfSize } from '../src/inference/synthetic-model.js'
+import { syntheticShapeOfSize } from './synthetic-model.js'
 import { fetchModel, inferOnce } from './live-client.js'
 import type { LiveCluster } from './live-cluster.js'
 import type { LiveCounters } from './live-collect.js'

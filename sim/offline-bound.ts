@@ -10,7 +10,7 @@
  * an online policy could beat it on some trace. It needs the future, so it
  * lives here and not in src/.
  */
-import type { ReplayResult, Trace } from '../src/blob/cache/policy-sim.js'
+import type { ReplayResult, Trace } from './policy-sim.js'
 
 const NEVER = Number.POSITIVE_INFINITY
 

@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { RequestLogFormatError } from '../src/blob/cache/errors.js'
 import { createPolicy, type PolicyName } from '../src/blob/cache/policy.js'
-import { replay, type Trace } from '../src/blob/cache/policy-sim.js'
+import { replay, type Trace } from './policy-sim.js'
 import { parseRequestLine, type RequestRecord } from '../src/blob/cache/request-log.js'
 import { offlineBound } from './offline-bound.js'
 

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createPolicy } from '../src/blob/cache/policy.js'
-import { zipfTrace } from '../src/blob/cache/policy-sim.js'
+import { zipfTrace } from './policy-sim.js'
 import { requestRecord, type RequestRecord } from '../src/blob/cache/request-log.js'
 
 const MiB = 1024 * 1024

@@ -47,7 +47,7 @@
 import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
 import { HASH_BYTES } from '../src/blob/chunk-tree.js'
 import { downloaderOrder, walrusShareOf } from '../src/mesh/provider-selection.js'
-import { seededRandom } from '../src/blob/cache/policy-sim.js'
+import { seededRandom } from '../src/seeded-random.js'
 import { cdfSamples, MAX_CDF_SAMPLES, nodeHitRateSpread, percentileOfSorted, sortedSamples } from './percentiles.js'
 import { generateTrace, streamSeed } from './trace.js'
 import { optimalMetrics } from './optimal.js'

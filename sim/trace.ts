@@ -3,12 +3,12 @@
  * model) and churn. Deterministic: the same scenario and seed give the same
  * trace, byte for byte, and every mode replays the same one.
  *
- * Each part draws from its own PRNG stream (mulberry32 from the cache's
- * policy-sim, seeded from the scenario's seed and the stream's number), so
- * changing the node count, say, leaves the model sizes alone.
+ * Each part draws from its own PRNG stream (src/seeded-random.ts), seeded
+ * from the scenario's seed and the stream's number, so changing the node count, say, leaves the model sizes alone.
  */
 import { fmix32 } from '../src/blob/cache/frequency-sketch.js'
-import { seededRandom } from '../src/blob/cache/policy-sim.js'
+import { seededRandom } from '../src/seeded-random.js'
+import { ZipfSampler } from './zipf.js'
 import type { ChurnEvent, Trace, TraceModel, TraceRequest } from './types.js'
 import type { Scenario } from './scenario.js'
 
@@ -35,34 +35,6 @@ function shuffle (out: Uint32Array, random: () => number): void {
     const t = out[i] as number
     out[i] = out[j] as number
     out[j] = t
-  }
-}
-
-/** Draws Zipf(s) ranks (0 = most popular) over `n` ranks by binary search on the cumulative weights. */
-export class ZipfSampler {
-  private readonly cdf: Float64Array
-  private readonly total: number
-
-  constructor (n: number, s: number) {
-    this.cdf = new Float64Array(n)
-    let total = 0
-    for (let r = 0; r < n; r++) {
-      total += 1 / (r + 1) ** s
-      this.cdf[r] = total
-    }
-    this.total = total
-  }
-
-  rank (u: number): number {
-    const target = u * this.total
-    let lo = 0
-    let hi = this.cdf.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if ((this.cdf[mid] as number) < target) lo = mid + 1
-      else hi = mid
-    }
-    return lo
   }
 }
 

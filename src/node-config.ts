@@ -1,17 +1,23 @@
 import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
+import { DEFAULT_API_HOST, DEFAULT_API_PORT } from './api/constants.js'
+import { DEFAULT_N_SHARDS } from './blob/blob-id-computer.js'
+import { DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_QUOTA_BYTES, DEFAULT_ROOM_WAIT_MS } from './blob/cache/constants.js'
 import { POLICY_NAMES } from './blob/cache/policy.js'
 import { DEFAULT_REQUEST_LOG_BYTES, MAX_LINE_CHARS } from './blob/cache/request-log.js'
-import { DEFAULT_MAX_RUN_BYTES } from './inference/run-limits.js'
-import { DEFAULT_INLINE_MAX_RUN_MS } from './inference/worker-runner.js'
+import {
+  DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MS, DEFAULT_GRAPH_OPTIMIZATION_LEVEL, DEFAULT_INTRA_OP_THREADS, DEFAULT_MAX_HOPS, DEFAULT_MAX_RUN_BYTES,
+  DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
+} from './inference/constants.js'
+import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from './mesh/constants.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
-import { DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES } from './proof/constants.js'
+import {
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_QUEUED, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_RETAIN_SEALED_MS,
+  DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES
+} from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
-
-const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
 
 const multiaddrString = z.string().refine(value => {
   try {
@@ -51,7 +57,9 @@ const MAX_WALRUS_EPOCHS = 53
 /**
  * The node's configuration: built-in defaults, the network's profile
  * (config/NAME.json), a config file, HERD_* variables and flags, each over the
- * one before (src/cli/resolve-config.ts). Every field but dataDir has a default.
+ * one before (src/cli/resolve-config.ts). Every field but dataDir has a default,
+ * taken from its layer's constants.ts; a section left out is parsed as `{}`
+ * (`prefault`), so its fields' defaults are the only ones.
  */
 const nodeConfigFields = z.strictObject({
   dataDir: z.string().min(1),
@@ -60,13 +68,13 @@ const nodeConfigFields = z.strictObject({
   listen: z.array(multiaddrString).min(1).default(['/ip4/127.0.0.1/tcp/0']),
   bootstrap: z.array(bootstrapAddr).default([]),
   api: z.strictObject({
-    host: z.string().min(1).default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(31417),
+    host: z.string().min(1).default(DEFAULT_API_HOST),
+    port: z.number().int().min(0).max(65535).default(DEFAULT_API_PORT),
     /** Host headers answered besides the API's own address and localhost: the names a proxy or DNS gives it. */
     allowedHosts: z.array(z.string().max(300).refine(v => parseApiHost(v) != null, 'a host name, [IPv6] address or either with :port')).max(64).default([]),
     /** Set: every route but GET /health needs `Authorization: Bearer TOKEN`. */
     token: apiTokenSchema.optional()
-  }).default({ host: '127.0.0.1', port: 31417, allowedHosts: [] }),
+  }).prefault({}),
   /** Absent on the devnet: an embedded local Walrus in the data dir. */
   walrus: z.strictObject({
     /** One aggregator or several, read in turn when one fails. */
@@ -101,14 +109,14 @@ const nodeConfigFields = z.strictObject({
   registry: z.strictObject({
     /** Addresses whose registered models count, besides the node's own. */
     trustedPublishers: z.array(suiId).max(256).default([])
-  }).default({ trustedPublishers: [] }),
+  }).prefault({}),
   embedded: z.strictObject({
-    nShards: z.number().int().min(1).max(65535).default(1000),
+    nShards: z.number().int().min(1).max(65535).default(DEFAULT_N_SHARDS),
     walrusPort: z.number().int().min(0).max(65535).default(0),
     ledgerPort: z.number().int().min(0).max(65535).default(0),
     /** Epoch length of the embedded Walrus: blobs expire at their end epoch, as on Walrus. */
     walrusEpochMs: z.number().int().min(MIN_EPOCH_MS).max(MAX_EPOCH_MS).default(DEFAULT_EPOCH_MS)
-  }).default({ nShards: 1000, walrusPort: 0, ledgerPort: 0, walrusEpochMs: DEFAULT_EPOCH_MS }),
+  }).prefault({}),
   cache: z.strictObject({
     quotaBytes: z.number().int().min(1).default(DEFAULT_QUOTA_BYTES),
     policy: z.enum(POLICY_NAMES).default(DEFAULT_POLICY),
@@ -120,50 +128,50 @@ const nodeConfigFields = z.strictObject({
     requestLog: z.strictObject({
       enabled: z.boolean().default(false),
       maxBytes: z.number().int().min(MAX_LINE_CHARS).max(2 ** 40).default(DEFAULT_REQUEST_LOG_BYTES)
-    }).default({ enabled: false, maxBytes: DEFAULT_REQUEST_LOG_BYTES })
-  }).default({ quotaBytes: DEFAULT_QUOTA_BYTES, policy: DEFAULT_POLICY, roomWaitMs: DEFAULT_ROOM_WAIT_MS, newBlobGraceMs: DEFAULT_NEW_BLOB_GRACE_MS, requestLog: { enabled: false, maxBytes: DEFAULT_REQUEST_LOG_BYTES } }),
+    }).prefault({})
+  }).prefault({}),
   mesh: z.strictObject({
-    digestIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
-    providerTtlMs: z.number().int().min(1_000).max(86_400_000).default(90_000),
+    digestIntervalMs: z.number().int().min(100).max(3_600_000).default(DIGEST_INTERVAL_MS),
+    providerTtlMs: z.number().int().min(1_000).max(86_400_000).default(PROVIDER_TTL_MS),
     /** Keep loopback and private addresses in DHT records (one machine, a LAN). */
     privateNetwork: z.boolean().default(true),
     /** Announce complete blobs on the DHT too. */
     dhtProvide: z.boolean().default(true),
     /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
     allow: z.array(multiaddrString).default([])
-  }).default({ digestIntervalMs: 30_000, providerTtlMs: 90_000, privateNetwork: true, dhtProvide: true, allow: [] }),
+  }).prefault({}),
   inference: z.strictObject({
     /** Runs at once and runs waiting; past the queue a request is answered BUSY. */
-    concurrency: z.number().int().min(1).max(64).default(2),
-    queueDepth: z.number().int().min(0).max(10_000).default(32),
+    concurrency: z.number().int().min(1).max(64).default(DEFAULT_CONCURRENCY),
+    queueDepth: z.number().int().min(0).max(10_000).default(DEFAULT_QUEUE_DEPTH),
     /** Estimated memory of open onnxruntime sessions; the least useful idle one is closed past it. */
-    memoryBudgetBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+    memoryBudgetBytes: z.number().int().min(1).default(DEFAULT_MEMORY_BUDGET_BYTES),
     /** A run expected to need more memory than this (inputs, outputs, hidden layers) is refused before it starts. */
     maxRunBytes: z.number().int().min(1024 * 1024).max(2 ** 48).default(DEFAULT_MAX_RUN_BYTES),
-    intraOpNumThreads: z.number().int().min(1).max(256).default(1),
-    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    intraOpNumThreads: z.number().int().min(1).max(256).default(DEFAULT_INTRA_OP_THREADS),
+    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default(DEFAULT_GRAPH_OPTIMIZATION_LEVEL),
     /** Load a session as soon as an ONNX model lands in the cache. */
     warmOnCache: z.boolean().default(false),
-    defaultDeadlineMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    defaultDeadlineMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_DEADLINE_MS),
     /** A request is forwarded to a holder at most this many times. */
-    maxHops: z.number().int().min(0).max(4).default(1),
+    maxHops: z.number().int().min(0).max(4).default(DEFAULT_MAX_HOPS),
     /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
-    peerFetchBytesPerSec: z.number().int().min(1).default(100 * 1024 * 1024),
-    walrusFetchBytesPerSec: z.number().int().min(1).default(20 * 1024 * 1024),
+    peerFetchBytesPerSec: z.number().int().min(1).default(DEFAULT_PEER_FETCH_BYTES_PER_SEC),
+    walrusFetchBytesPerSec: z.number().int().min(1).default(DEFAULT_WALRUS_FETCH_BYTES_PER_SEC),
     /** A model whose run took at most this many ms on an inference thread runs on the event loop (shorter than the hop); 0: never. */
     inlineMaxRunMs: z.number().min(0).max(100).default(DEFAULT_INLINE_MAX_RUN_MS)
-  }).default({ concurrency: 2, queueDepth: 32, memoryBudgetBytes: 2 * 1024 ** 3, maxRunBytes: DEFAULT_MAX_RUN_BYTES, intraOpNumThreads: 1, graphOptimizationLevel: 'all', warmOnCache: false, defaultDeadlineMs: 60_000, maxHops: 1, peerFetchBytesPerSec: 100 * 1024 * 1024, walrusFetchBytesPerSec: 20 * 1024 * 1024, inlineMaxRunMs: DEFAULT_INLINE_MAX_RUN_MS }),
+  }).prefault({}),
   proofs: z.strictObject({
     /** Sign a receipt for every inference served and anchor them in batches. */
     enabled: z.boolean().default(true),
-    batchSize: z.number().int().min(1).max(65_536).default(256),
-    intervalMs: z.number().int().min(10).max(86_400_000).default(10_000),
+    batchSize: z.number().int().min(1).max(65_536).default(DEFAULT_BATCH_SIZE),
+    intervalMs: z.number().int().min(10).max(86_400_000).default(DEFAULT_BATCH_INTERVAL_MS),
     /** Keep inputs and outputs in the bundles on Walrus, so anyone can re-execute. */
     includeTensors: z.boolean().default(true),
     /** Receipts waiting to be sealed; past it the node stops serving inference until Walrus and the ledger catch up. */
-    maxQueued: z.number().int().min(1).default(1_000_000),
+    maxQueued: z.number().int().min(1).default(DEFAULT_MAX_QUEUED),
     /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
-    retainSealedMs: z.number().int().min(0).default(30 * 86_400_000),
+    retainSealedMs: z.number().int().min(0).default(DEFAULT_RETAIN_SEALED_MS),
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
     maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
     /** `strict`: a receipt is synced before its reply leaves; `logged`: written ahead to level's log and synced within syncIntervalMs (docs/proofs.md). */
@@ -172,7 +180,7 @@ const nodeConfigFields = z.strictObject({
     syncIntervalMs: z.number().int().min(1).max(MAX_SYNC_INTERVAL_MS).default(DEFAULT_SYNC_INTERVAL_MS),
     /** Logged receipts not yet synced, at most: what a power loss could take. */
     maxUnsynced: z.number().int().min(1).max(MAX_UNSYNCED).default(DEFAULT_MAX_UNSYNCED)
-  }).default({ enabled: true, batchSize: 256, intervalMs: 10_000, includeTensors: true, maxQueued: 1_000_000, retainSealedMs: 30 * 86_400_000, maxBundleBytes: DEFAULT_MAX_BUNDLE_BYTES, durability: DEFAULT_RECEIPT_DURABILITY, syncIntervalMs: DEFAULT_SYNC_INTERVAL_MS, maxUnsynced: DEFAULT_MAX_UNSYNCED }),
+  }).prefault({}),
   /** Keeping on Walrus what the node is responsible for: its pushed models, pins and proof bundles (src/storage). Writes buy walrus.epochs. */
   storage: z.strictObject({
     /** Extend a blob once it has this many epochs left, or fewer. */
@@ -187,7 +195,7 @@ const nodeConfigFields = z.strictObject({
     /** How often the registry is read for models the node's address registered. */
     registrySyncMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_REGISTRY_SYNC_MS)
   }).refine(s => s.extendEpochs > s.renewWithinEpochs, { message: 'extendEpochs must be more than renewWithinEpochs, or every renewal would be due again at once' })
-    .default({ renewWithinEpochs: DEFAULT_RENEW_WITHIN_EPOCHS, extendEpochs: DEFAULT_EXTEND_EPOCHS, bundleRetentionMs: DEFAULT_BUNDLE_RETENTION_MS, maxSpendPerEpochFrost: DEFAULT_MAX_SPEND_PER_EPOCH_FROST, checkIntervalMs: DEFAULT_CHECK_INTERVAL_MS, registrySyncMs: DEFAULT_REGISTRY_SYNC_MS }),
+    .prefault({}),
   fetch: z.strictObject({
     requestsPerPeer: z.number().int().min(1).max(64).optional(),
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),

@@ -7,15 +7,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { Registry } from 'prom-client'
-import type { BlobId } from './blob/blob-id.js'
+import { parseBlobId, type BlobId } from './blob/blob-id.js'
 import { BlobCache } from './blob/cache/index.js'
-import { NotFoundError } from './chain/errors.js'
 import { ChainStore } from './chain/local/chain-store.js'
 import { LedgerServer } from './chain/local/server.js'
 import { LocalLedger } from './chain/local-ledger.js'
 import { loadOrCreateNodeKey } from './chain/node-key.js'
-import type { Ledger, ModelEntry } from './chain/types.js'
-import { UnknownModelError, InferError } from './inference/infer-errors.js'
+import { ModelRegistry } from './chain/registry.js'
+import type { Ledger } from './chain/types.js'
 import { InferClient, InferServer, INFER_PROTOCOL } from './inference/infer-protocol.js'
 import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
@@ -29,10 +28,10 @@ import { blobIdToCid } from './mesh/blob-key.js'
 import { BlobServer } from './mesh/blob-server.js'
 import { cacheChunkSource } from './mesh/cache-chunk-source.js'
 import { CACHE_TOPIC } from './mesh/constants.js'
-import { UnregisteredBlobError } from './mesh/errors.js'
 import type { FetchTiming } from './mesh/fetch-timing.js'
-import type { BlobDescription, FetchProgress } from './mesh/fetch-types.js'
+import type { FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
+import { MeshHolders } from './mesh/holders.js'
 import { RequestLog } from './blob/cache/request-log.js'
 import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
@@ -114,6 +113,7 @@ export class HerdNode {
     cache: BlobCache
     walrus: NetworkWalrusStore
     ledger: Ledger
+    registry: ModelRegistry
     funds: FundsMonitor
     providers: ProviderIndex
     scores: PeerScores
@@ -131,7 +131,6 @@ export class HerdNode {
     keeper: StorageKeeper
   }
 
-  private readonly descriptions = new Map<string, BlobDescription>()
   private readonly background = new Set<Promise<unknown>>()
 
   private readonly init: HerdNodeInit
@@ -150,6 +149,7 @@ export class HerdNode {
   get cache (): BlobCache { return this.started.cache }
   get fetcher (): Fetcher { return this.started.fetcher }
   get ledger (): Ledger { return this.started.ledger }
+  get registry (): ModelRegistry { return this.started.registry }
   get walrus (): NetworkWalrusStore { return this.started.walrus }
   get scores (): PeerScores { return this.started.scores }
   get providers (): ProviderIndex { return this.started.providers }
@@ -171,6 +171,7 @@ export class HerdNode {
     try {
       const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined)
       const { walrus, ledger } = this.init.services?.(built) ?? built
+      const registry = new ModelRegistry({ ledger })
       const funds = new FundsMonitor({
         address: key.toSuiAddress(),
         network: config.network,
@@ -212,7 +213,7 @@ export class HerdNode {
         providers,
         scores,
         heldBlobIds: () => cache.entries().map(e => e.blobId),
-        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: runner.stats().sessions })
+        load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: runner.stats().sessions, warm: runner.warmBlobIds().map(id => parseBlobId(id)) })
       }, { digestIntervalMs: config.mesh.digestIntervalMs })
       fetcher = new Fetcher({
         selfId,
@@ -221,7 +222,7 @@ export class HerdNode {
         providers,
         scores,
         walrus,
-        describe: async (blobId, options) => this.describe(blobId, options),
+        registry,
         announceFetching: blobId => { announcer.fetching(blobId) },
         announceStopped: blobId => {
           if (!cache.has(blobId)) announcer.dropped(blobId)
@@ -245,9 +246,9 @@ export class HerdNode {
         address,
         ownModels: async options => (await ledger.listModels(options))
           .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
-          .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId as BlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
+          .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
         pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
-        chunkHashesOf: async (blobId, options) => (await this.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
+        chunkHashesOf: async (blobId, options) => (await registry.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
         onFailure: err => { funds.failed(err) },
         onPaid: () => { funds.paid() }
       }, config.storage)
@@ -289,29 +290,24 @@ export class HerdNode {
       })
       batcher.addEventListener('sealed', event => {
         const { bundleBlobId, root, count } = (event as CustomEvent<SealedBundle>).detail
-        this.inBackground(keeper.track(bundleBlobId as BlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
+        this.inBackground(keeper.track(bundleBlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
           .catch(err => { log.error('could not track proof bundle %s - %e', bundleBlobId, err) }))
       })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
-      const fetcherRef = fetcher
+      const holders = new MeshHolders({
+        providers,
+        scores,
+        connections: peerId => libp2p.getConnections(peerId),
+        ping: async (peerId, options) => libp2p.services.ping.ping(peerId, options)
+      })
       inference = new InferenceService({
         selfId,
         runner,
-        resolveModel: async (ref, options) => {
-          const entry = await this.resolveModel(ref, options)
-          return { blobId: entry.blobId, size: entry.size, chunkRoot: entry.chunkRoot, inputs: entry.inputs }
-        },
-        openBlob: async blobId => {
-          const handle = await cache.open(blobId)
-          return handle == null ? undefined : { path: handle.path, release: () => { handle.release() } }
-        },
-        fetchBlob: async (blobId, options) => { await fetcherRef.fetch(blobId as BlobId, options) },
-        holders: blobId => providers.providers(blobId)
-          .filter(p => p.state === 'holder' && scores.believes(p.peerId))
-          .map(p => ({ peerId: p.peerId, queue: providers.load(p.peerId)?.inferQueue ?? 0, warm: false })),
-        rttMs: async (peerId, options) => this.rttMs(peerId, options),
-        ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue({ ...run, modelBlobId: run.modelBlobId as BlobId }) } : {}),
+        registry,
+        blobs: fetcher,
+        mesh: holders,
+        ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue(run) } : {}),
         forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options),
         onTiming: this.onTiming
       }, {
@@ -323,7 +319,7 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
+      this.parts = { key, libp2p, cache, walrus, ledger, registry, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -437,62 +433,9 @@ export class HerdNode {
     }
   }
 
-  /** The registry entry of a blob, remembered: entries never change once written. */
-  async describe (blobId: BlobId, options: { signal?: AbortSignal } = {}): Promise<BlobDescription> {
-    const known = this.descriptions.get(blobId)
-    if (known != null) return known
-    // An entry resolveModel already read for this blob ID: entries by blob ID never change.
-    let entry = this.models.get(blobId)?.entry
-    try {
-      entry ??= await this.ledger.getModel(blobId, options)
-    } catch (err) {
-      if (err instanceof NotFoundError || (err as Error).name === 'NotFoundError') throw new UnregisteredBlobError(`blob ${blobId} has no registry entry on the ledger`)
-      throw err
-    }
-    if (entry.blobId !== blobId || entry.chunkHashesBlobId === '') throw new UnregisteredBlobError(`blob ${blobId} has no chunk hashes in its registry entry`)
-    const description: BlobDescription = { blobId, size: entry.size, chunkSize: entry.chunkSize, chunkRoot: entry.chunkRoot, chunkHashesBlobId: entry.chunkHashesBlobId }
-    this.descriptions.set(blobId, description)
-    return description
-  }
-
-  private readonly models = new Map<string, { entry: ModelEntry, until: number }>()
-
-  /**
-   * A registered ONNX model by blob ID, name or name@version. Entries by blob
-   * ID never change and are remembered; a name may gain a version, so it is
-   * looked up again after a few seconds.
-   */
-  async resolveModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
-    const known = this.models.get(ref)
-    if (known != null && known.until > Date.now()) return known.entry
-    let entry: ModelEntry
-    try {
-      entry = await this.ledger.getModel(ref, options)
-      if (this.models.size > 10_000) this.models.clear()
-      this.models.set(ref, { entry, until: ref === entry.blobId ? Infinity : Date.now() + 5_000 })
-      this.models.set(entry.blobId, { entry, until: Infinity })
-    } catch (err) {
-      if ((err as Error).name === 'NotFoundError' || (err as Error).name === 'InvalidTransactionError') throw new UnknownModelError(`no registered model ${ref}`)
-      throw err
-    }
-    if (entry.format !== 'onnx') throw new InferError('BAD_REQUEST', `model ${ref} is registered as ${entry.format}, not onnx`)
-    return entry
-  }
-
-  private readonly rtts = new Map<string, { ms: number, at: number }>()
-
-  /** Ping round trips, remembered for 30 s. */
-  private async rttMs (peerId: string, options: { signal: AbortSignal }): Promise<number> {
-    const known = this.rtts.get(peerId)
-    if (known != null && Date.now() - known.at < 30_000) return known.ms
-    const ms = await this.libp2p.services.ping.ping(peerIdFromString(peerId), { signal: AbortSignal.any([options.signal, AbortSignal.timeout(2_000)]) })
-    this.rtts.set(peerId, { ms, at: Date.now() })
-    return ms
-  }
-
   private async warm (blobId: BlobId): Promise<void> {
     try {
-      const entry = await this.ledger.getModel(blobId)
+      const entry = await this.registry.model(blobId)
       if (entry.format !== 'onnx') return
       const handle = await this.cache.open(blobId)
       if (handle == null) return

@@ -5,6 +5,11 @@ import { describe, it } from 'node:test'
 import { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { loadProfile, profilePath } from '../src/cli/profiles.js'
 import { redactConfig, resolveConfig } from '../src/cli/resolve-config.js'
+import { DEFAULT_API_PORT } from '../src/api/constants.js'
+import { DEFAULT_QUOTA_BYTES } from '../src/blob/cache/constants.js'
+import * as inference from '../src/inference/constants.js'
+import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from '../src/mesh/constants.js'
+import * as proofs from '../src/proof/constants.js'
 import { parseNodeConfig } from '../src/node-config.js'
 import { tempDir } from './helpers/devnet.js'
 
@@ -114,5 +119,40 @@ describe('node config: profiles, precedence and validation', () => {
     assert.doesNotMatch(JSON.stringify(shown), /secret|abc|zzz|k-123/)
     assert.equal(shown.sui.graphqlUrl, 'https://graphql.example.org/graphql')
     assert.equal(shown.dataDir, '/d')
+  })
+
+  it('takes every default from its layer\'s constants, and parses a section given as {} as one left out', () => {
+    const config = parseNodeConfig({ dataDir: '/d' })
+    assert.equal(config.api.port, DEFAULT_API_PORT)
+    assert.equal(config.cache.quotaBytes, DEFAULT_QUOTA_BYTES)
+    assert.deepEqual([config.mesh.digestIntervalMs, config.mesh.providerTtlMs], [DIGEST_INTERVAL_MS, PROVIDER_TTL_MS])
+    assert.deepEqual(config.inference, {
+      concurrency: inference.DEFAULT_CONCURRENCY,
+      queueDepth: inference.DEFAULT_QUEUE_DEPTH,
+      memoryBudgetBytes: inference.DEFAULT_MEMORY_BUDGET_BYTES,
+      maxRunBytes: inference.DEFAULT_MAX_RUN_BYTES,
+      intraOpNumThreads: inference.DEFAULT_INTRA_OP_THREADS,
+      graphOptimizationLevel: inference.DEFAULT_GRAPH_OPTIMIZATION_LEVEL,
+      warmOnCache: false,
+      defaultDeadlineMs: inference.DEFAULT_DEADLINE_MS,
+      maxHops: inference.DEFAULT_MAX_HOPS,
+      peerFetchBytesPerSec: inference.DEFAULT_PEER_FETCH_BYTES_PER_SEC,
+      walrusFetchBytesPerSec: inference.DEFAULT_WALRUS_FETCH_BYTES_PER_SEC,
+      inlineMaxRunMs: inference.DEFAULT_INLINE_MAX_RUN_MS
+    })
+    assert.deepEqual(config.proofs, {
+      enabled: true,
+      batchSize: proofs.DEFAULT_BATCH_SIZE,
+      intervalMs: proofs.DEFAULT_BATCH_INTERVAL_MS,
+      includeTensors: true,
+      maxQueued: proofs.DEFAULT_MAX_QUEUED,
+      retainSealedMs: proofs.DEFAULT_RETAIN_SEALED_MS,
+      maxBundleBytes: proofs.DEFAULT_MAX_BUNDLE_BYTES,
+      durability: proofs.DEFAULT_RECEIPT_DURABILITY,
+      syncIntervalMs: proofs.DEFAULT_SYNC_INTERVAL_MS,
+      maxUnsynced: proofs.DEFAULT_MAX_UNSYNCED
+    })
+    const sections = ['api', 'registry', 'embedded', 'cache', 'mesh', 'inference', 'proofs', 'storage', 'fetch'] as const
+    assert.deepEqual(parseNodeConfig({ dataDir: '/d', ...Object.fromEntries(sections.map(name => [name, {}])), cache: { requestLog: {} } }), config)
   })
 })

@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { quickNodeConfig, startDevnet, startNode } from '../../harness/in-process-mesh.js'
 import { ApiServer } from '../../src/api/server.js'
-import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { ABUSE_MLP } from './memory.js'
 
 const send = (message: unknown): void => { process.send?.(message) }

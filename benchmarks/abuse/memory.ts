@@ -15,7 +15,8 @@ import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { asInferError } from '../../src/inference/infer-errors.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
-import { DEFAULT_MAX_RUN_BYTES, estimateRun } from '../../src/inference/run-limits.js'
+import { DEFAULT_MAX_RUN_BYTES } from '../../src/inference/constants.js'
+import { estimateRun } from '../../src/inference/run-limits.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 
 /** The model: 16 features in, two hidden layers of 512, 8 out (1.1 MB). */

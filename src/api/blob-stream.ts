@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { BlobHandle } from '../blob/cache/index.js'
-import type { ByteRange } from './range.js'
+import type { ByteRange } from '../blob/byte-range.js'
 
 /**
  * The bytes of a cached blob, read chunk by chunk: each chunk is checked

@@ -1,2 +1,1 @@
-export * from './range.js'
 export * from './server.js'

@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
-import { asInferError, HTTP_STATUS_BY_CODE, InferError } from '../inference/infer-errors.js'
+import { asInferError, InferError } from '../inference/infer-errors.js'
 import { decodeInputs, errorReply, resultReply } from '../inference/infer-messages.js'
 import { InferReply, InferRequest } from '../inference/pb/infer.js'
 import { DEFAULT_MAX_TENSORS, tensorsFromJson, tensorsToJson } from '../inference/tensor-codec.js'
 import type { HerdNode } from '../node.js'
 import { receiptJson } from '../proof/receipt-json.js'
+import { HTTP_STATUS_BY_CODE } from './errors.js'
 
 /** JSON bodies are larger than the tensors they carry; binary (base64) ones by a third. */
 export const MAX_INFER_BODY_BYTES = 128 * 1024 * 1024
@@ -34,24 +35,18 @@ export function registerInferRoute (app: FastifyInstance, node: HerdNode): void 
     reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort(new Error('the client went away')) })
     if (Buffer.isBuffer(request.body)) return inferProtobuf(node, request.body, reply, controller.signal)
     const parsed = inferBody.safeParse(request.body)
-    try {
-      if (!parsed.success) {
-        throw new InferError('BAD_REQUEST', `body: ${parsed.error.issues.map(i => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
-      }
-      const inputs = tensorsFromJson(parsed.data.inputs)
-      const result = await node.inference.infer({ model: parsed.data.model, inputs, ...(parsed.data.deadlineMs != null ? { deadlineMs: parsed.data.deadlineMs } : {}) }, { signal: controller.signal })
-      return {
-        outputs: tensorsToJson(result.outputs, { binary: parsed.data.binary === true }),
-        node: result.node,
-        modelBlobId: result.modelBlobId,
-        runMs: result.runMs,
-        route: result.route,
-        receipt: result.receipt != null ? receiptJson(result.receipt) : null
-      }
-    } catch (err) {
-      const known = asInferError(err)
-      if (known == null) throw err
-      return reply.code(HTTP_STATUS_BY_CODE[known.code]).send({ error: { code: known.code, message: known.message } })
+    if (!parsed.success) {
+      throw new InferError('BAD_REQUEST', `body: ${parsed.error.issues.map(i => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+    }
+    const inputs = tensorsFromJson(parsed.data.inputs)
+    const result = await node.inference.infer({ model: parsed.data.model, inputs, ...(parsed.data.deadlineMs != null ? { deadlineMs: parsed.data.deadlineMs } : {}) }, { signal: controller.signal })
+    return {
+      outputs: tensorsToJson(result.outputs, { binary: parsed.data.binary === true }),
+      node: result.node,
+      modelBlobId: result.modelBlobId,
+      runMs: result.runMs,
+      route: result.route,
+      receipt: result.receipt != null ? receiptJson(result.receipt) : null
     }
   })
 }

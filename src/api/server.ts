@@ -1,22 +1,22 @@
+import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import { request as httpRequest, type Dispatcher } from 'undici'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
+import type { BlobHandle } from '../blob/cache/index.js'
 import { UnregisteredBlobError } from '../mesh/errors.js'
 import type { HerdNode } from '../node.js'
-import { RetryableWalrusError } from '../walrus/errors.js'
-import { isTransportError } from '../walrus/retry.js'
 import { AccessPolicy, HEALTH_PATH } from './access.js'
 import { blobReadStream } from './blob-stream.js'
-import { sendError } from './errors.js'
+import { errorBody, NoRouteError, NotCachedError, sendError } from './errors.js'
 import { registerInferRoute } from './infer-route.js'
 import { registerStatusPage } from './page/route.js'
 import { registerProofRoute } from './proof-route.js'
 import { herdMetrics } from './metrics.js'
-import { parseRange, RangeNotSatisfiableError } from './range.js'
+import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
+import { relayUnregistered } from './relay.js'
 
-export const DEFAULT_API_HOST = '127.0.0.1'
+import { DEFAULT_API_HOST } from './constants.js'
 
 export interface ApiServerInit {
   node: HerdNode
@@ -50,7 +50,7 @@ export class ApiServer {
     const app = Fastify({ logger: false, forceCloseConnections: true })
     access.register(app)
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err as Error))
-    app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}` } }))
+    app.setNotFoundHandler(async (request, reply) => sendError(reply, new NoRouteError(`no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`)))
 
     app.get(HEALTH_PATH, async () => ({ status: 'ok' }))
     registerStatusPage(app)
@@ -64,13 +64,14 @@ export class ApiServer {
     app.get('/v1/blobs/:blobId', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)
       const signal = abortOnClose(reply.raw)
+      let handle: BlobHandle
       try {
-        await node.fetcher.fetch(blobId, { signal })
+        handle = await node.fetcher.open(blobId, { signal })
       } catch (err) {
-        if (err instanceof UnregisteredBlobError) return this.passThrough(blobId, request.headers.range, reply, signal)
+        if (err instanceof UnregisteredBlobError) return relayUnregistered({ walrus: node.walrus, tmpDir: join(node.config.dataDir, 'tmp') }, blobId, request.headers.range, reply, signal)
         throw err
       }
-      return this.sendCached(blobId, request.headers.range, reply)
+      return sendCached(handle, request.headers.range, reply)
     })
     app.post('/v1/blobs/:blobId/fetch', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)
@@ -78,13 +79,18 @@ export class ApiServer {
     })
     app.post('/v1/blobs/:blobId/pin', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)
-      const entry = await node.fetcher.fetch(blobId, { signal: abortOnClose(reply.raw) })
-      await node.cache.pin(blobId)
-      return { blobId, pinned: true, size: entry.size }
+      // Held open while it is pinned: an eviction between the fetch and the pin cannot take it.
+      const handle = await node.fetcher.open(blobId, { signal: abortOnClose(reply.raw) })
+      try {
+        await node.cache.pin(blobId)
+      } finally {
+        handle.release()
+      }
+      return { blobId, pinned: true, size: handle.size }
     })
     app.delete('/v1/blobs/:blobId/pin', async (request, reply) => {
       const blobId = parseBlobId((request.params as { blobId: string }).blobId)
-      if (!await node.cache.unpin(blobId)) return reply.code(404).send({ error: { code: 404, name: 'NotFound', message: `blob ${blobId} is not in the cache` } })
+      if (!await node.cache.unpin(blobId)) throw new NotCachedError(`blob ${blobId} is not in the cache`)
       return { blobId, pinned: false }
     })
 
@@ -99,63 +105,37 @@ export class ApiServer {
     this.app = undefined
     await app?.close()
   }
+}
 
-  private async sendCached (blobId: BlobId, rangeHeader: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
-    const handle = await this.init.node.cache.open(blobId)
-    if (handle == null) throw new UnregisteredBlobError(`blob ${blobId} left the cache before it could be served`)
-    let range
-    try {
-      range = parseRange(rangeHeader, handle.size)
-    } catch (err) {
-      handle.release()
-      if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${handle.size}`)
-      throw err
-    }
-    reply.header('accept-ranges', 'bytes').type('application/octet-stream')
-    if (range != null) {
-      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${handle.size}`).header('content-length', range.end - range.start + 1)
-    } else {
-      reply.header('content-length', handle.size)
-    }
-    return reply.send(blobReadStream(handle, range))
+/** A cached blob, whole or one range, each chunk re-hashed as it is streamed; the handle is released when the stream ends. */
+function sendCached (handle: BlobHandle, rangeHeader: string | undefined, reply: FastifyReply): FastifyReply {
+  let range
+  try {
+    range = parseRange(rangeHeader, handle.size)
+  } catch (err) {
+    handle.release()
+    if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${handle.size}`)
+    throw err
   }
-
-  /** A blob with no registry entry cannot be checked chunk by chunk: it is relayed from the aggregator, not cached. */
-  private async passThrough (blobId: BlobId, range: string | undefined, reply: FastifyReply, signal: AbortSignal): Promise<FastifyReply> {
-    const aggregator = this.init.node.walrus.aggregator
-    if (aggregator == null) throw new UnregisteredBlobError(`blob ${blobId} is not registered and no aggregator is configured`)
-    let upstream: Dispatcher.ResponseData
-    try {
-      upstream = await httpRequest(new URL(`v1/blobs/${blobId}`, aggregator.href.endsWith('/') ? aggregator : `${aggregator.href}/`), {
-        method: 'GET',
-        headers: range != null ? { range } : {},
-        signal
-      })
-    } catch (err) {
-      if (!signal.aborted && isTransportError(err)) throw new RetryableWalrusError(`the Walrus aggregator at ${aggregator.origin} is unreachable: ${(err as Error).message}`, { cause: err })
-      throw err
-    }
-    reply.code(upstream.statusCode)
-    for (const name of ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag']) {
-      const value = upstream.headers[name]
-      if (typeof value === 'string') reply.header(name, value)
-    }
-    reply.header('x-herd-source', 'walrus-passthrough')
-    return reply.send(upstream.body)
+  reply.header('accept-ranges', 'bytes').type('application/octet-stream')
+  if (range != null) {
+    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${handle.size}`).header('content-length', range.end - range.start + 1)
+  } else {
+    reply.header('content-length', handle.size)
   }
+  return reply.send(blobReadStream(handle, range))
 }
 
 /**
- * A fetch as newline-delimited JSON: the fetcher's progress events as they
- * happen, then `{"type":"fetch:done",…}` or `{"type":"error",…}`.
+ * A fetch as newline-delimited JSON: the fetcher's own progress events as
+ * they happen, its `fetch:done` last, or `{"type":"error","error":{code,name,message}}`.
  */
 function fetchEvents (node: HerdNode, blobId: BlobId, signal: AbortSignal): Readable {
   const lines = new PassThrough()
   const write = (value: unknown): void => { lines.write(`${JSON.stringify(value)}\n`) }
-  const cached = node.cache.has(blobId)
-  node.fetcher.fetch(blobId, { signal, onProgress: event => { if (event.type !== 'fetch:done') write(event) } })
-    .then(entry => { write({ type: 'fetch:done', blobId, size: entry.size, source: cached ? 'local' : 'fetched' }) })
-    .catch((err: Error) => { write({ type: 'error', error: { name: err.name, message: err.message } }) })
+  node.fetcher.open(blobId, { signal, onProgress: write })
+    .then(handle => { handle.release() })
+    .catch((err: Error) => { write({ type: 'error', ...errorBody(err).body }) })
     .finally(() => { lines.end() })
   return lines
 }

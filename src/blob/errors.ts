@@ -17,3 +17,8 @@ export class InvalidArgumentError extends Error {
 export class EncoderError extends Error {
   override readonly name = 'EncoderError'
 }
+
+/** The blob has no registry entry, so its chunks cannot be checked against a registered root. */
+export class UnregisteredBlobError extends Error {
+  override readonly name = 'UnregisteredBlobError'
+}

@@ -1,5 +1,6 @@
 export * from './atomic-file.js'
 export * from './blob-id.js'
+export * from './byte-range.js'
 export * from './blob-id-computer.js'
 export * from './chunk-tree.js'
 export * from './errors.js'

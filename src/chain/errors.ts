@@ -1,3 +1,5 @@
+import { RetryableError } from '../retry.js'
+
 /** Base of the settlement layer's errors. */
 export class LedgerError extends Error {
   override name = 'LedgerError'
@@ -40,7 +42,7 @@ export class LedgerCorruptError extends LedgerError {
 }
 
 /** A call to a remote ledger that may pass if tried again. */
-export class RetryableLedgerError extends LedgerError {
+export class RetryableLedgerError extends RetryableError {
   override name = 'RetryableLedgerError'
 }
 

@@ -1,7 +1,7 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { Agent, request, type Dispatcher } from 'undici'
 import { readBoundedText } from '../walrus/bounded-body.js'
-import { isTransportError, withRetries } from '../walrus/retry.js'
+import { isTransportError, withRetries } from '../retry.js'
 import { DuplicateAnchorError, DuplicateModelError, InvalidModelRefError, InvalidTransactionError, LedgerCorruptError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
 import type { AppendResult, ChainHead, IndexEntry } from './local/chain-store.js'
 import type { BlockSource } from './local/verify.js'

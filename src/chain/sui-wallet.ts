@@ -1,6 +1,7 @@
 import type { SuiGrpcClient } from '@mysten/sui/grpc'
 import { isValidStructTag, isValidSuiAddress, normalizeStructTag, normalizeSuiAddress, SUI_TYPE_ARG } from '@mysten/sui/utils'
 import { InvalidTransactionError, LedgerError, RetryableLedgerError } from './errors.js'
+import { RetryableError } from '../retry.js'
 
 /** SUI and WAL held by an address, in MIST and FROST (10^9 to the coin each). */
 export interface SuiBalances { sui: bigint, wal: bigint }
@@ -16,7 +17,7 @@ async function remote<T> (what: string, signal: AbortSignal | undefined, fn: () 
     return await fn()
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
-    if (err instanceof LedgerError) throw err
+    if (err instanceof LedgerError || err instanceof RetryableError) throw err
     throw new RetryableLedgerError(`Sui: ${what}: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -27,23 +27,12 @@ export class DeadlineExceededError extends InferError {
   constructor (message: string) { super('DEADLINE_EXCEEDED', message) }
 }
 
-/** The HTTP status of each code: the caller's fault is 4xx, the node's or the mesh's 5xx. */
-export const HTTP_STATUS_BY_CODE: Record<InferErrorCode, number> = {
-  BAD_REQUEST: 400,
-  UNKNOWN_MODEL: 404,
-  TOO_LARGE: 413,
-  BUSY: 429,
-  DEADLINE_EXCEEDED: 504,
-  UNAVAILABLE: 503,
-  BAD_GATEWAY: 502,
-  INTERNAL: 500
-}
-
 /**
- * Errors of other layers, by name, as the code a caller sees. The ledger
- * unreachable is UNAVAILABLE (503: nothing can be resolved, try later); Walrus
- * failing where a model's bytes had to come from is BAD_GATEWAY (502: the
- * origin behind this node failed).
+ * Errors of other layers, by name, as the code a caller sees (the API gives
+ * each code its HTTP status: src/api/errors.ts). The ledger unreachable, a
+ * full cache or a model evicted before it could be opened is UNAVAILABLE (try
+ * later); Walrus failing where a model's bytes had to come from is
+ * BAD_GATEWAY (the origin behind this node failed).
  */
 const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   InputMismatchError: 'BAD_REQUEST',
@@ -56,6 +45,7 @@ const CODE_BY_ERROR_NAME: Record<string, InferErrorCode> = {
   NotFoundError: 'UNKNOWN_MODEL',
   ModelLoadError: 'UNAVAILABLE',
   CacheFullError: 'UNAVAILABLE',
+  BlobEvictedError: 'UNAVAILABLE',
   ReceiptQueueFullError: 'UNAVAILABLE',
   RetryableLedgerError: 'UNAVAILABLE',
   BlobUnavailableError: 'BAD_GATEWAY',

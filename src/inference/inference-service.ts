@@ -1,7 +1,8 @@
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
+import type { BlobId } from '../blob/blob-id.js'
 import type { TensorSpec } from './model-signature.js'
-import { asInferError, BusyError, DeadlineExceededError, InferError } from './infer-errors.js'
+import { asInferError, BusyError, DeadlineExceededError, InferError, UnknownModelError } from './infer-errors.js'
 import { chooseRoute, type HolderView } from './routing.js'
 import { RunQueue } from './run-queue.js'
 import { checkInputs } from './tensor-codec.js'
@@ -33,12 +34,30 @@ export interface InferResult {
   receipt?: Uint8Array
 }
 
-export interface ResolvedModel {
-  blobId: string
+/** A model's registry entry, as far as inference reads it. */
+export interface RegisteredModel {
+  blobId: BlobId
   size: number
   /** The registered chunk root, 64 hex digits: a receipt names it. */
   chunkRoot: string
+  /** Only `onnx` runs here. */
+  format: string
   inputs: TensorSpec[]
+}
+
+/** A model file in the cache, held from eviction until `release`. */
+export interface HeldBlob {
+  path: string
+  release: () => void
+}
+
+/** A holder of a model, as the mesh reports it. */
+export interface ModelHolder {
+  peerId: string
+  /** Requests queued or running there, from its gossiped load. */
+  queue: number
+  /** It gossiped a loaded session of the model. */
+  warm: boolean
 }
 
 /** Durations the service measures, for whoever keeps metrics: the wait for a run's slot, and the run itself. */
@@ -51,21 +70,23 @@ export interface InferenceComponents {
   selfId: string
   /** Runs a model file on an inference thread. */
   runner: Pick<WorkerRunner, 'run'>
-  /** The registry entry of a model by blob ID or name; throws UnknownModelError. */
-  resolveModel: (ref: string, options: { signal: AbortSignal }) => Promise<ResolvedModel>
-  /** The cached file of a blob, held from eviction until `release`; undefined when not cached. */
-  openBlob: (blobId: string) => Promise<{ path: string, release: () => void } | undefined>
-  /** Puts the blob in the cache (from peers or Walrus). */
-  fetchBlob: (blobId: string, options: { signal: AbortSignal }) => Promise<void>
-  /** Peers that hold the blob, with their gossiped load. */
-  holders: (blobId: string) => Array<{ peerId: string, queue: number, warm: boolean }>
-  /** Round-trip time to a peer, measured or estimated. */
-  rttMs: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  /** The model registry (the chain's ModelRegistry): by blob ID, name or name@version; NotFoundError when there is none. */
+  registry: { model: (ref: string, options: { signal: AbortSignal }) => Promise<RegisteredModel> }
+  /** Model files (the mesh's Fetcher): `openHeld` only if cached now, `open` fetching from peers or Walrus first. */
+  blobs: {
+    openHeld: (blobId: BlobId) => Promise<HeldBlob | undefined>
+    open: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<HeldBlob>
+  }
+  /** Who holds a model and how far away they are (the mesh's MeshHolders). */
+  mesh: {
+    holders: (blobId: BlobId) => ModelHolder[]
+    rttMs: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  }
   /**
    * Signs and durably queues the receipt of a run; the result leaves only
    * after it resolves. Absent: no receipts.
    */
-  issueReceipt?: (run: { modelBlobId: string, chunkRoot: string, inputs: Tensors, outputs: Tensors }) => Promise<{ bytes: Uint8Array }>
+  issueReceipt?: (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Tensors, outputs: Tensors }) => Promise<{ bytes: Uint8Array }>
   /** Sends the request to a peer over /herd/infer/1.0.0. */
   forward: (peerId: string, input: InferInput, options: { signal: AbortSignal }) => Promise<InferResult>
   onTiming?: (timing: InferenceTiming) => void
@@ -149,18 +170,18 @@ export class InferenceService {
 
   private async route (input: InferInput, signal: AbortSignal): Promise<InferResult> {
     const { components } = this
-    const model = await components.resolveModel(input.model, { signal })
+    const model = await this.resolve(input.model, signal)
     // Inputs are checked against the registered signature before anything is fetched or forwarded.
     if (model.inputs.length > 0) checkInputs(input.inputs, model.inputs)
-    const held = await components.openBlob(model.blobId)
+    const held = await components.blobs.openHeld(model.blobId)
     if (held != null) return this.runHere(model, held, input, 'local', signal)
     const hops = input.hops ?? 0
-    const holders = components.holders(model.blobId)
+    const holders = components.mesh.holders(model.blobId)
     const views: HolderView[] = []
     if (hops < this.maxHops) {
       // Pinged together: one after another, eight slow holders would each spend the caller's deadline.
       const candidates = holders.slice(0, 8)
-      const rtts = await Promise.allSettled(candidates.map(async holder => components.rttMs(holder.peerId, { signal })))
+      const rtts = await Promise.allSettled(candidates.map(async holder => components.mesh.rttMs(holder.peerId, { signal })))
       rtts.forEach((rtt, i) => {
         const holder = candidates[i] as typeof candidates[number]
         if (rtt.status === 'fulfilled') views.push({ ...holder, rttMs: rtt.value })
@@ -198,14 +219,26 @@ export class InferenceService {
       // Every holder busy: fetching the model would only add another queue; the caller may retry.
       if (allBusy) throw new BusyError(`every holder of ${model.blobId} is busy`)
     }
-    await components.fetchBlob(model.blobId, { signal })
+    const fetched = await components.blobs.open(model.blobId, { signal })
     this.stats.fetched++
-    const fetched = await components.openBlob(model.blobId)
-    if (fetched == null) throw new InferError('UNAVAILABLE', `model ${model.blobId} left the cache before it could be loaded`)
     return this.runHere(model, fetched, input, 'fetched', signal)
   }
 
-  private async runHere (model: ResolvedModel, blob: { path: string, release: () => void }, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
+  /** The registry's entry for a reference, as the caller's error when there is none or it is no ONNX model. */
+  private async resolve (ref: string, signal: AbortSignal): Promise<RegisteredModel> {
+    let model: RegisteredModel
+    try {
+      model = await this.components.registry.model(ref, { signal })
+    } catch (err) {
+      const name = (err as Error).name
+      if (name === 'NotFoundError' || name === 'InvalidTransactionError') throw new UnknownModelError(`no registered model ${ref}`)
+      throw err
+    }
+    if (model.format !== 'onnx') throw new InferError('BAD_REQUEST', `model ${ref} is registered as ${model.format}, not onnx`)
+    return model
+  }
+
+  private async runHere (model: RegisteredModel, blob: HeldBlob, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
     let outcome
     const queuedAt = performance.now()
     try {

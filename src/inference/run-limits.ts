@@ -6,21 +6,6 @@ import type { TensorSpec } from './model-signature.js'
 const MIB = 1024 * 1024
 
 /**
- * What one run may use by default (`inference.maxRunBytes`): with the default two runs at once, 1 GiB
- * beside the 2 GiB of sessions. The issue's MLP (16 → 512 → 512 → 8) gets about 106,000 rows.
- */
-export const DEFAULT_MAX_RUN_BYTES = 512 * MIB
-/**
- * A session whose run was estimated, or seen, to take this much is closed after it. onnxruntime's
- * CPU arena keeps what a run grew it to for the session's life (a [156250, 16] batch on a 512-wide
- * MLP left 650 MB), and onnxruntime-node has no per-run shrinkage option; closing the session
- * returns it (RSS back to within ~20 MB), and the next run pays a reload (4 ms for that MLP, 56 ms
- * for PaddleOCR detection). Small runs keep the arena, which is what makes them fast (without it
- * PaddleOCR detection ran 17% slower on a 64×64 image).
- */
-export const DEFAULT_RELEASE_AFTER_RUN_BYTES = 64 * MIB
-
-/**
  * Bytes of working memory per byte of a run's inputs and outputs, from PaddleOCR detection (a
  * convolutional net) at 1280×1280: RSS peaked 250 MB above its start for 26 MB of input and output.
  */

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type ort from 'onnxruntime-node'
 import type { Tensor as ProtoTensor } from './pb/infer.js'
+import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
 import { runOnPool, timedLoad } from './pool-run.js'
-import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './run-limits.js'
 import { SessionPool, type SessionPoolInit } from './session-pool.js'
 import { tensorFromProto, tensorToProto } from './tensor-codec.js'
 

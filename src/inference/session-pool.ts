@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { logger } from '@libp2p/logger'
 import ort from 'onnxruntime-node'
 import { raceSignal } from 'race-signal'
+import { DEFAULT_GRAPH_OPTIMIZATION_LEVEL, DEFAULT_INTER_OP_THREADS, DEFAULT_INTRA_OP_THREADS, DEFAULT_MEMORY_BUDGET_BYTES } from './constants.js'
 import { readDenseLayers, type DenseLayer } from './dense-layers.js'
 import { toSpecs, type TensorSpec } from './model-signature.js'
 import { ModelLoadError, SessionPoolStoppedError } from './session-errors.js'
@@ -9,9 +10,6 @@ import { ModelLoadError, SessionPoolStoppedError } from './session-errors.js'
 const log = logger('herd:inference:session-pool')
 
 const MIB = 1024 * 1024
-export const DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024 * MIB
-export const DEFAULT_INTRA_OP_THREADS = 1
-export const DEFAULT_INTER_OP_THREADS = 1
 /** How fast a session's use count fades: a use counts half after 10 minutes, a quarter after 20. */
 export const USES_HALF_LIFE_MS = 10 * 60_000
 
@@ -121,7 +119,7 @@ export class SessionPool {
       if (!Number.isInteger(value) || value < 1 || value > 256) throw new RangeError(`${name} must be an integer from 1 to 256, not ${value}`)
     }
     this.sessionOptions = {
-      graphOptimizationLevel: init.graphOptimizationLevel ?? 'all',
+      graphOptimizationLevel: init.graphOptimizationLevel ?? DEFAULT_GRAPH_OPTIMIZATION_LEVEL,
       intraOpNumThreads,
       interOpNumThreads,
       executionMode: 'sequential'

@@ -2,21 +2,14 @@ import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import { runOnPool, type PoolRunLimits } from './pool-run.js'
-import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './run-limits.js'
+import { DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MAX_RUN_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
 import type { RunWorkerData, RunWorkerReply, RunWorkerRequest } from './run-worker.js'
-import { DEFAULT_MEMORY_BUDGET_BYTES, SessionPool, type SessionPoolStats } from './session-pool.js'
+import { SessionPool, type SessionPoolStats } from './session-pool.js'
 import { tensorFromProto, tensorsToProto } from './tensor-codec.js'
 
 const log = logger('herd:inference:worker-runner')
 
 const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
-/**
- * A run measured at most this long goes on the event loop instead of an
- * inference thread: the hop there and back (a message each way, tensors
- * copied as protobuf) takes longer than such a run, and blocking the loop
- * for this long costs less than the hop.
- */
-export const DEFAULT_INLINE_MAX_RUN_MS = 0.5
 /** The event loop's sessions, at most: only models that run within inlineMaxRunMs are loaded there. */
 const INLINE_BUDGET_BYTES = 64 * 1024 * 1024
 

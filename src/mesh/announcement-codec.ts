@@ -1,9 +1,10 @@
 import { BLOB_ID_BYTES, blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
-import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES } from './constants.js'
+import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_WARM_IDS } from './constants.js'
 import { BlobDigest, MAX_DIGEST_HASHES } from './blob-digest.js'
 import { plainBytes } from './bytes.js'
 import { MeshProtocolError } from './errors.js'
-import { CacheAnnouncement, type CacheDigest, type NodeLoad } from './pb/announcement.js'
+import { CacheAnnouncement, type CacheDigest } from './pb/announcement.js'
+import type { PeerLoad } from './provider-index.js'
 
 /**
  * An honest filter's estimated count strays from its true count by a few
@@ -19,7 +20,7 @@ export interface Announcement {
   dropped: BlobId[]
   fetching: BlobId[]
   digest?: { filter: BlobDigest, count: number }
-  load?: NodeLoad
+  load?: PeerLoad
 }
 
 /** A Bloom filter over blob IDs at about 1% false positives, within the gossip size limit. */
@@ -39,7 +40,7 @@ export function encodeAnnouncement (announcement: Omit<Announcement, 'digest'> &
     dropped: announcement.dropped.map(id => plainBytes(blobIdToBytes(id))),
     fetching: announcement.fetching.map(id => plainBytes(blobIdToBytes(id))),
     ...(announcement.digest != null ? { digest: announcement.digest } : {}),
-    ...(announcement.load != null ? { load: announcement.load } : {})
+    ...(announcement.load != null ? { load: { ...announcement.load, warm: announcement.load.warm.slice(0, MAX_WARM_IDS).map(id => plainBytes(blobIdToBytes(id))) } } : {})
   })
   if (bytes.byteLength > MAX_ANNOUNCEMENT_BYTES) throw new MeshProtocolError(`announcement of ${bytes.byteLength} bytes is over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit`)
   return bytes
@@ -58,7 +59,7 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
   let message: CacheAnnouncement
   try {
     message = CacheAnnouncement.decode(data, {
-      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS }
+      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, load: { warm: MAX_WARM_IDS } }
     })
   } catch (err) {
     throw new MeshProtocolError(`announcement is not a valid CacheAnnouncement: ${(err as Error).message}`)
@@ -83,6 +84,6 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
     if (estimated > count * DIGEST_COUNT_SLACK + DIGEST_COUNT_MARGIN) throw new MeshProtocolError(`digest of ${count} blobs has bits set for about ${Number.isFinite(estimated) ? Math.round(estimated) : 'every blob'}`)
     announcement.digest = { filter: digest, count }
   }
-  if (message.load != null) announcement.load = message.load
+  if (message.load != null) announcement.load = { ...message.load, warm: blobIds('load.warm', message.load.warm) }
   return announcement
 }

@@ -54,9 +54,12 @@ export interface DownloadContext {
   scores: PeerScores
   /** The pace of Walrus reads seen by this node, shared by its downloads. */
   walrusPace: WalrusPace
+  /**
+   * What gossip says about this blob, believed or not: asked once per
+   * scheduling pass. The believed are sources; those fetching, believed or
+   * not, are the Walrus readers, ranked alike by every node.
+   */
   providers: () => Provider[]
-  /** Peers gossip says are downloading this blob, believed or not: the Walrus readers, ranked alike by every node. */
-  downloading: () => string[]
   /** Extra holders found outside gossip (the DHT). */
   extraHolders: Set<string>
   tuning: DownloadTuning
@@ -148,6 +151,8 @@ export class Download {
   private lastProgressAt = Date.now()
   private fatal?: Error
   private wake?: () => void
+  /** This pass's answer from `context.providers()`. */
+  private listed: Provider[] = []
 
   constructor (description: BlobDescription, partial: PartialBlob, context: DownloadContext) {
     this.description = description
@@ -199,7 +204,7 @@ export class Download {
   }
 
   private refreshSources (): void {
-    const listed = this.context.providers()
+    const listed = this.listed = this.context.providers()
     const seen = new Set<string>()
     const add = (id: string, holder: boolean): void => {
       if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
@@ -453,7 +458,7 @@ export class Download {
   /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
   private downloaders (): string[] {
     // Every node must compute the same order: a peer left out here only for its pace (or its score) is still a reader elsewhere.
-    const fetching = this.context.downloading().filter(id => !this.gone.has(id))
+    const fetching = this.listed.filter(p => p.state === 'fetching' && !this.gone.has(p.peerId)).map(p => p.peerId)
     return downloaderOrder(this.context.selfId, fetching)
   }
 
@@ -542,7 +547,9 @@ export class Download {
       received: this.partial.heldCount(),
       total: this.partial.chunkCount,
       source,
-      ...(peerId != null ? { peerId } : {})
+      ...(peerId != null ? { peerId } : {}),
+      bytesFromPeers: this.bytesFrom.peer,
+      bytesFromWalrus: this.bytesFrom.walrus
     })
   }
 

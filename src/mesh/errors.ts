@@ -8,9 +8,11 @@ export class BlobUnavailableError extends Error {
   override readonly name = 'BlobUnavailableError'
 }
 
-/** The blob has no registry entry, so its chunks cannot be checked against a registered root. */
-export class UnregisteredBlobError extends Error {
-  override readonly name = 'UnregisteredBlobError'
+export { UnregisteredBlobError } from '../blob/errors.js'
+
+/** The blob was fetched, then evicted before it could be opened, again and again: the cache is too small for the blobs in use. */
+export class BlobEvictedError extends Error {
+  override readonly name = 'BlobEvictedError'
 }
 
 /** A peer answered a blob request with a status other than OK. */

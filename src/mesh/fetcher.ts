@@ -2,13 +2,14 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { raceSignal } from 'race-signal'
 import type { BlobId } from '../blob/blob-id.js'
-import type { BlobCache, CacheEntry } from '../blob/cache/index.js'
+import type { BlobCache, BlobHandle, CacheEntry } from '../blob/cache/index.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
 import { fetchChunkHashes } from './chunk-hashes.js'
 import { Download, type DownloadTuning } from './download.js'
+import { BlobEvictedError } from './errors.js'
 import { secondsSince, type FetchTiming } from './fetch-timing.js'
-import type { BlobDescription, FetchCounters, FetchProgress } from './fetch-types.js'
+import type { BlobRegistry, FetchCounters, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
 import { WalrusPace } from './source-pace.js'
@@ -30,6 +31,11 @@ export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
 
 /** How long a DHT lookup may take before the download goes on without it. */
 const DHT_LOOKUP_MS = 5_000
+/**
+ * Fetches in a row that may lose their blob to eviction before it is opened:
+ * past this, the cache is too small for what it is asked to hold at once.
+ */
+const OPEN_ATTEMPTS = 3
 
 export interface FetcherComponents {
   selfId: string
@@ -38,8 +44,8 @@ export interface FetcherComponents {
   providers: ProviderIndex
   scores: PeerScores
   walrus: Pick<WalrusStore, 'readRange'>
-  /** The registry entry of a blob; throws UnregisteredBlobError when there is none. */
-  describe: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<BlobDescription>
+  /** The registry entry of a blob: what its chunks are checked against. */
+  registry: BlobRegistry
   /** Tells the mesh a download has started, so peers split the Walrus reads and ask us for chunks. */
   announceFetching: (blobId: BlobId) => void
   /** Tells the mesh a download ended without the blob, so peers stop counting this node among its readers. */
@@ -97,12 +103,35 @@ export class Fetcher extends EventTarget {
     return [...this.downloads.keys()] as BlobId[]
   }
 
+  /**
+   * The blob, fetched if need be and opened: held from eviction until the
+   * handle is released. A blob evicted between its fetch and its open is
+   * fetched again; BlobEvictedError after OPEN_ATTEMPTS such losses.
+   */
+  async open (blobId: BlobId, options: FetchOptions = {}): Promise<BlobHandle> {
+    for (let attempt = 1; ; attempt++) {
+      await this.fetch(blobId, options)
+      const handle = await this.components.cache.open(blobId)
+      if (handle != null) return handle
+      log('%s was evicted before it could be opened (attempt %d)', blobId, attempt)
+      if (attempt >= OPEN_ATTEMPTS) throw new BlobEvictedError(`blob ${blobId} was evicted ${attempt} times between its fetch and its open: the cache is too small for the blobs in use`)
+      options.signal?.throwIfAborted()
+    }
+  }
+
+  /** The blob opened if the cache holds it now, without fetching; undefined otherwise. */
+  async openHeld (blobId: BlobId): Promise<BlobHandle | undefined> {
+    return this.components.cache.open(blobId)
+  }
+
+  /** Puts the blob in the cache; `fetch:done` reaches `onProgress` whether it was fetched or already held. */
   async fetch (blobId: BlobId, options: FetchOptions = {}): Promise<CacheEntry> {
     const { cache } = this.components
     const held = cache.entry(blobId)
     this.components.requestRecorder?.requested(blobId, held?.size)
     if (held != null) {
       this.counters.localHits++
+      options.onProgress?.({ type: 'fetch:done', blobId, size: held.size, source: 'local', bytesFromPeers: 0, bytesFromWalrus: 0, peers: [] })
       return held
     }
     const listeners = this.listeners.get(blobId) ?? new Set()
@@ -139,9 +168,10 @@ export class Fetcher extends EventTarget {
     const signal = this.controller.signal
     const announcedAt = Date.now()
     components.announceFetching(blobId)
-    const description = await components.describe(blobId, { signal })
+    const description = await components.registry.describe(blobId, { signal })
+    const believed = this.believed(blobId)
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
-      providers: this.believed(blobId),
+      providers: believed,
       scores: components.scores,
       client: components.client,
       walrus: components.walrus,
@@ -152,15 +182,14 @@ export class Fetcher extends EventTarget {
     const extraHolders = new Set<string>()
     // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
     const lookupDone = new AbortController()
-    const lookup = this.believed(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
+    const lookup = believed.length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
     const download = new Download(description, partial, {
       selfId: components.selfId,
       client: components.client,
       walrus: components.walrus,
       scores: components.scores,
       walrusPace: this.walrusPace,
-      providers: () => this.believed(blobId),
-      downloading: () => components.providers.providers(blobId).filter(p => p.state === 'fetching').map(p => p.peerId),
+      providers: () => components.providers.providers(blobId),
       extraHolders,
       tuning: this.tuning,
       announcedAt,
@@ -185,7 +214,7 @@ export class Fetcher extends EventTarget {
     components.onTiming?.({ kind: 'fetch', outcome: 'ok', source: download.bytesFrom.walrus > 0 ? 'walrus' : 'peer', seconds: secondsSince(startedAt) })
     if (download.bytesFrom.walrus > 0) this.counters.walrusHits++
     else this.counters.peerHits++
-    this.emit({ type: 'fetch:done', blobId, size: description.size, bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
+    this.emit({ type: 'fetch:done', blobId, size: description.size, source: 'fetched', bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
     log('fetched %s: %d bytes from peers, %d from Walrus', blobId, download.bytesFrom.peer, download.bytesFrom.walrus)
     return entry
   }

@@ -1,3 +1,4 @@
+import type { BlobId } from '../blob/blob-id.js'
 import type { BlobDigest } from './blob-digest.js'
 import { PROVIDER_TTL_MS } from './constants.js'
 import { orderProviders } from './provider-selection.js'
@@ -14,6 +15,8 @@ export interface PeerLoad {
   uploads: number
   inferQueue: number
   sessionsWarm: number
+  /** Models with a loaded session there. */
+  warm: BlobId[]
 }
 
 interface Held {

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir } from 'node:fs/promises'
+import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
-import { parseBlobId } from '../blob/blob-id.js'
+import { writeSynced } from '../blob/atomic-file.js'
+import { parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { unlinkIfPresent } from '../blob/cache/file-io.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt, Ledger } from '../chain/types.js'
 import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
-import { isTransportError } from '../walrus/retry.js'
+import { backoffDelayMs, isRetryable as isPassing, sleepOn } from '../retry.js'
 import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
@@ -64,7 +65,7 @@ export interface BatcherComponents {
 
 /** The detail of a 'sealed' event. */
 export interface SealedBundle {
-  bundleBlobId: string
+  bundleBlobId: BlobId
   root: string
   count: number
   anchor: AnchorReceipt
@@ -136,7 +137,7 @@ const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'I
 
 /** Funds may arrive any time: a write waiting for them backs off as a passing failure does, up to retryMaxMs. */
 function isRetryable (err: unknown): boolean {
-  return isNamed(err, 'RetryableWalrusError') || isNamed(err, 'RetryableLedgerError') || FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '') || isTransportError(err)
+  return isPassing(err) || FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '')
 }
 
 function errorText (err: unknown): string {
@@ -398,7 +399,7 @@ export class Batcher extends EventTarget {
       const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
       let outcome: { blobId: string } | { refusal: WalrusRequestError }
       try {
-        await writeSynced(path, batch.bundle)
+        await writeSynced(path, batch.bundle, 0o600)
         this.step('bundle-written', batch.id)
         outcome = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal, isBlobRefusal)
       } catch (err) {
@@ -416,7 +417,7 @@ export class Batcher extends EventTarget {
       await store.setBundleBlobId(batch.id, bundleBlobId)
       this.step('blob-recorded', batch.id)
     }
-    const blobId = bundleBlobId
+    const blobId = parseBlobId(bundleBlobId)
     const anchor = await this.retrying('ledger', async (s, attempt) => {
       // After a restart or a failed try the root may be anchored already (the reply was lost): look before anchoring.
       if (batch.resumed || attempt > 0) {
@@ -424,7 +425,7 @@ export class Batcher extends EventTarget {
         if (existing != null) return existing
       }
       try {
-        return await ledger.anchor({ root: batch.root, count, bundleBlobId: parseBlobId(blobId) }, { signal: s })
+        return await ledger.anchor({ root: batch.root, count, bundleBlobId: blobId }, { signal: s })
       } catch (err) {
         if (!isNamed(err, 'DuplicateAnchorError')) throw err
         const existing = await this.findAnchor(batch.root, count, blobId, s)
@@ -483,10 +484,9 @@ export class Batcher extends EventTarget {
     }
   }
 
-  /** Reports a failure and sleeps on the signal: full jitter under base × 2^attempt (a failure not marked retryable waits the maximum). */
+  /** Reports a failure and sleeps on the signal: the shared backoff (src/retry.ts); a failure not marked retryable waits as long as the last. */
   private async backoff (err: unknown, attempt: number, what: string, signal: AbortSignal): Promise<void> {
-    const ceiling = isRetryable(err) ? Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(attempt, 32)) : this.retryMaxMs
-    const delayMs = Math.floor(Math.random() * ceiling)
+    const delayMs = backoffDelayMs(isRetryable(err) ? attempt : Infinity, { baseDelayMs: this.retryBaseMs, maxDelayMs: this.retryMaxMs })
     this.state.retrying = true
     this.state.lastError = `${what}: ${errorText(err)}`
     this.state.nextRetryAt = Date.now() + delayMs
@@ -496,7 +496,7 @@ export class Batcher extends EventTarget {
     }
     log('%s failed (try %d), retrying in %d ms: %e', what, attempt + 1, delayMs, err)
     this.dispatchEvent(new CustomEvent<Error>('error', { detail: err instanceof Error ? err : new Error(String(err)) }))
-    await sleep(delayMs, undefined, { signal })
+    await sleepOn(delayMs, signal)
   }
 
   private async waitForWake (ms: number, signal: AbortSignal): Promise<void> {
@@ -529,14 +529,4 @@ export class Batcher extends EventTarget {
 
 function sha256Hex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
-}
-
-async function writeSynced (path: string, bytes: Uint8Array): Promise<void> {
-  const file = await open(path, 'w', 0o600)
-  try {
-    await file.writeFile(bytes)
-    await file.sync()
-  } finally {
-    await file.close()
-  }
 }

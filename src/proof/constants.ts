@@ -10,6 +10,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024 * 1024
 export const DEFAULT_BATCH_SIZE = 256
 /** ...or this long after the first of them was seen, whichever comes first. */
 export const DEFAULT_BATCH_INTERVAL_MS = 10_000
+/** Sealed bundles are forgotten locally this long after sealing (`proofs.retainSealedMs`); their proofs stay verifiable from Walrus and the ledger. */
+export const DEFAULT_RETAIN_SEALED_MS = 30 * 86_400_000
 /** How often the batcher looks for sealed bundles past their retention. */
 export const DEFAULT_PRUNE_INTERVAL_MS = 3_600_000
 /**

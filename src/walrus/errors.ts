@@ -1,10 +1,12 @@
+import { RetryableError } from '../retry.js'
+
 /** Base of every error from a Walrus publisher, aggregator or the SDK store. */
 export class WalrusError extends Error {
   override name = 'WalrusError'
 }
 
-/** A failure that may pass if tried again: 5xx, 429, a dropped connection or a timeout. */
-export class RetryableWalrusError extends WalrusError {
+/** A Walrus call that may pass if tried again: 5xx, 429, a dropped connection or a timeout. */
+export class RetryableWalrusError extends RetryableError {
   override name = 'RetryableWalrusError'
   readonly status?: number
 

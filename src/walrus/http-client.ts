@@ -9,7 +9,7 @@ import { readBoundedText } from './bounded-body.js'
 import { extendMessage } from './extend-message.js'
 import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
-import { isTransportError, withRetries } from './retry.js'
+import { isTransportError, RetryableError, withRetries } from '../retry.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
@@ -61,7 +61,7 @@ function isAbort (err: unknown, signal?: AbortSignal): boolean {
 
 /** Undici's connection and timeout errors are worth retrying; anything else is ours. */
 function asWalrusError (err: unknown, what: string, signal?: AbortSignal): unknown {
-  if (isAbort(err, signal) || err instanceof WalrusError) return err
+  if (isAbort(err, signal) || err instanceof WalrusError || err instanceof RetryableError) return err
   if (isTransportError(err)) {
     return new RetryableWalrusError(`${what}: ${(err as Error).message}`, { cause: err })
   }
@@ -203,7 +203,7 @@ export class WalrusHttpClient implements WalrusStore {
             if (written + piece.length > (expected ?? 0)) throw new WalrusProtocolError('aggregator sent more bytes than it announced')
             await file.write(piece, 0, piece.length, written)
             written += piece.length
-            onProgress?.({ bytes: written, total: expected ?? 0 })
+            onProgress?.({ type: 'walrus:read', blobId, bytes: written, total: expected ?? 0 })
           }
         } catch (err) { throw asWalrusError(err, `reading ${url.pathname}`, signal) }
         if (written !== expected) throw new RetryableWalrusError(`body of ${url.pathname} ended after ${written} of ${expected} bytes`)

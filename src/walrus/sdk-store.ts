@@ -11,6 +11,7 @@ import { encodedBlobLength } from './encoded-size.js'
 import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
 import { lifetimeOfBlobObject } from './blob-object.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import { RetryableError } from '../retry.js'
 
 const log = logger('herd:walrus:sdk-store')
 
@@ -230,7 +231,7 @@ export class WalrusSdkStore implements WalrusStore {
   async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {
     const bytes = await this.read(blobId, options.range, options.signal)
     await writeFileAtomic(path, bytes)
-    options.onProgress?.({ bytes: bytes.length, total: bytes.length })
+    options.onProgress?.({ type: 'walrus:read', blobId, bytes: bytes.length, total: bytes.length })
     return { bytes: bytes.length }
   }
 
@@ -255,7 +256,7 @@ export class WalrusSdkStore implements WalrusStore {
 
   /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
   private translate (err: unknown, what: string): unknown {
-    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError) return err
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof RetryableError) return err
     const address = this.address ?? 'the node address'
     const short = SHORT_OF_COIN.exec(err.message)
     if (short != null) {

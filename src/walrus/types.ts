@@ -32,10 +32,18 @@ export interface ByteRange {
   end: number
 }
 
+/** A read from Walrus as it goes: bytes written so far of the total the aggregator announced. */
+export interface WalrusReadProgress {
+  type: 'walrus:read'
+  blobId: string
+  bytes: number
+  total: number
+}
+
 export interface GetOptions {
   range?: ByteRange
   signal?: AbortSignal
-  onProgress?: (event: { bytes: number, total: number }) => void
+  onProgress?: (event: WalrusReadProgress) => void
 }
 
 /** Where Walrus is in time: a blob is served while `epoch` is below its end epoch. */

@@ -10,7 +10,7 @@ import { startNode, quickNodeConfig } from '../../harness/in-process-mesh.js'
 import { ApiServer } from '../../src/api/server.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
-import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
@@ -99,7 +99,7 @@ describe('the HTTP API against hostile pages and bad input', () => {
       const pin = await call(`${api}/v1/blobs/${modelBlobId}/pin`, { method: 'POST', headers: { origin } })
       assert.equal(pin.status, 403, origin)
       assert.equal(pin.json.error.name, 'ForbiddenOriginError')
-      assert.equal(pin.json.error.code, 403)
+      assert.equal(pin.json.error.code, 'FORBIDDEN')
     }
     // A form post needs no CORS preflight: the body is never read.
     const form = await call(`${api}/v1/infer`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, body: JSON.stringify({ model: 'mlp', inputs: INPUTS }) })
@@ -199,6 +199,6 @@ describe('the HTTP API against hostile pages and bad input', () => {
     const relayed = await call(`${noWalrusApi}/v1/blobs/${rawBlobId}`)
     assert.equal(relayed.status, 502, JSON.stringify(relayed.json))
     assert.equal(relayed.json.error.name, 'RetryableWalrusError')
-    assert.match(relayed.json.error.message, /aggregator/)
+    assert.equal(relayed.json.error.code, 'BAD_GATEWAY')
   })
 })

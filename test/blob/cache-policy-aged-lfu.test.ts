@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AgedLfuPolicy } from '../../src/blob/cache/policy-aged-lfu.js'
 import { createPolicy, GdsfPolicy } from '../../src/blob/cache/policy.js'
-import { replay, zipfTrace, type TraceInit } from '../../src/blob/cache/policy-sim.js'
+import { replay, zipfTrace, type TraceInit } from '../../sim/policy-sim.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { ArcPolicy } from '../../src/blob/cache/policy-arc.js'
 import { WTinyLfuPolicy } from '../../src/blob/cache/policy-wtinylfu.js'
 import { createPolicy, POLICY_NAMES } from '../../src/blob/cache/policy.js'
-import { replay, zipfTrace } from '../../src/blob/cache/policy-sim.js'
+import { replay, zipfTrace } from '../../sim/policy-sim.js'
 import { offlineBound } from '../../sim/offline-bound.js'
 
 describe('baseline policies on hand-checked traces', () => {

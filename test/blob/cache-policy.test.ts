@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import { createPolicy, GdsfPolicy, LruPolicy, POLICY_NAMES, type EvictionPolicy } from '../../src/blob/cache/index.js'
 import { FrequencySketch } from '../../src/blob/cache/frequency-sketch.js'
 import { IndexedMinHeap } from '../../src/blob/cache/indexed-heap.js'
-import { replay, seededRandom, zipfTrace } from '../../src/blob/cache/policy-sim.js'
+import { replay, zipfTrace } from '../../sim/policy-sim.js'
+import { seededRandom } from '../../src/seeded-random.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { DEFAULT_LEDGER_PORT, DEFAULT_WALRUS_PORT } from '../../src/cli/options.js'
-import { syntheticModelOfSize } from '../../src/inference/synthetic-model.js'
+import { syntheticModelOfSize } from '../../sim/synthetic-model.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))

@@ -54,7 +54,7 @@ describe('inference over the mesh with a real model', () => {
 
   it('forwards a request for a model held only by another node; the outputs equal a direct run bit for bit', async () => {
     const [holder, asker] = nodes as [HerdNode, HerdNode]
-    const entry = await holder.resolveModel('ocr-det')
+    const entry = await holder.registry.model('ocr-det')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
     // Opened when the peers identified each other, before any request: the first forward opens none.

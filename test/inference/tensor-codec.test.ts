@@ -11,7 +11,7 @@ import ort from 'onnxruntime-node'
 import { InputMismatchError, TensorFormatError } from '../../src/inference/errors.js'
 import { readOnnxSignature, type TensorSpec } from '../../src/inference/model-signature.js'
 import { Tensor } from '../../src/inference/pb/infer.js'
-import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { syntheticMlp } from '../../sim/synthetic-model.js'
 import {
   checkInputs, feedableTensor, halfBitsFromNumber, numberFromHalfBits, tensorFromJson, tensorFromProto, tensorsFromJson,
   tensorsFromProto, tensorsToJson, tensorsToProto, tensorToJson, tensorToProto, TENSOR_TYPES, type JsonTensorData, type TensorType

@@ -101,14 +101,14 @@ describe('Silero VAD (a stateful model with an int64 scalar input) over the mesh
   })
 
   it('records the model\'s signature: input, sr (int64 scalar), h, c → output, hn, cn', async () => {
-    const entry = await (nodes[0] as HerdNode).resolveModel('silero-vad')
+    const entry = await (nodes[0] as HerdNode).registry.model('silero-vad')
     assert.deepEqual(entry.inputs.map(s => [s.name, s.type, s.shape.length]), [['input', 'float32', 2], ['sr', 'int64', 0], ['h', 'float32', 3], ['c', 'float32', 3]])
     assert.deepEqual(entry.outputs.map(s => s.name), ['output', 'hn', 'cn'])
   })
 
   it('runs frames on the holder, feeding the state back, each frame bit for bit equal to a direct run', async () => {
     const [holder, asker] = nodes as [HerdNode, HerdNode]
-    const entry = await holder.resolveModel('silero-vad')
+    const entry = await holder.registry.model('silero-vad')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
     let h = zeroState()

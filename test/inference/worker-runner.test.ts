@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
-import { syntheticModelOfSize, syntheticShapeOfSize } from '../../src/inference/synthetic-model.js'
+import { syntheticModelOfSize, syntheticShapeOfSize } from '../../sim/synthetic-model.js'
 import { WorkerRunner } from '../../src/inference/worker-runner.js'
 import { tempDir } from '../helpers/devnet.js'
 

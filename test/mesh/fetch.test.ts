@@ -218,7 +218,7 @@ async function startLyingPeer (blobId: BlobId, bytes: Uint8Array): Promise<{ lib
     peerId: libp2p.peerId,
     providers: new ProviderIndex(),
     heldBlobIds: () => [blobId],
-    load: () => ({ downloads: 0, uploads: 0, inferQueue: 0, sessionsWarm: 0 })
+    load: () => ({ downloads: 0, uploads: 0, inferQueue: 0, sessionsWarm: 0, warm: [] })
   }, { digestIntervalMs: 1_000 })
   announcer.start()
   return {

@@ -10,7 +10,7 @@ import { HOSTILE_PROTOCOLS, type HostileOutcome } from '../../harness/hostile-st
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { InferClient, INFER_PROTOCOL, MAX_INFER_REQUEST_BYTES } from '../../src/inference/infer-protocol.js'
 import { InferReply } from '../../src/inference/pb/infer.js'
-import { syntheticMlp } from '../../src/inference/synthetic-model.js'
+import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { BlobClient } from '../../src/mesh/blob-client.js'
 import { BLOB_PROTOCOL } from '../../src/mesh/constants.js'
 import { encodeVarint, framedStream } from '../../src/mesh/length-prefixed.js'

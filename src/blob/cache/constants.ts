@@ -2,6 +2,8 @@
 export const INDEX_VERSION = 1
 
 export const DEFAULT_POLICY = 'aged-lfu'
+/** The cache's quota when the node config names none (`cache.quotaBytes`): 20 GiB. */
+export const DEFAULT_QUOTA_BYTES = 20 * 1024 ** 3
 
 /** The quota a capacity-aware policy assumes when given none (a policy made on its own, as in a unit test): 1 GiB. */
 export const DEFAULT_POLICY_CAPACITY = 1024 * 1024 * 1024

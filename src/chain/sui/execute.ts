@@ -5,6 +5,7 @@ import { SimulationError } from '@mysten/sui/client'
 import { RpcError, type SuiGrpcClient } from '@mysten/sui/grpc'
 import type { Transaction } from '@mysten/sui/transactions'
 import { InsufficientGasError, LedgerError, ObjectVersionConflictError, RetryableLedgerError, TransactionRejectedError } from '../errors.js'
+import { RetryableError } from '../../retry.js'
 
 const log = logger('herd:chain:sui:execute')
 
@@ -104,7 +105,7 @@ async function executeOnce (client: SuiGrpcClient, signer: Signer, build: () => 
 /** Turns what the SDK or the node threw into herd's named errors. */
 function classify (err: unknown, what: string, address: string, options: ExecuteOptions): unknown {
   if (options.signal?.aborted === true) return options.signal.reason
-  if (err instanceof LedgerError || (err as Error)?.name === 'AbortError') return err
+  if (err instanceof LedgerError || err instanceof RetryableError || (err as Error)?.name === 'AbortError') return err
   const message = (err as Error)?.message ?? String(err)
   const executionKind = (err as { executionError?: { $kind?: string } }).executionError?.$kind
   if (NO_GAS.test(message) || executionKind === 'InsufficientGas') return new InsufficientGasError(address, options.network, message.slice(0, 300), { cause: err })

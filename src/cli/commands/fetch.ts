@@ -2,22 +2,30 @@ import { createInterface } from 'node:readline'
 import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
+import { z } from 'zod'
 import { parseBlobId } from '../../blob/blob-id.js'
 import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
 
-export const DEFAULT_API_URL = 'http://127.0.0.1:31417'
+export const DEFAULT_API_URL = `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`
 
-interface ProgressLine {
-  type: string
-  size?: number
-  received?: number
-  total?: number
-  chunks?: number
-  held?: number
-  bytes?: number
-  source?: string
-  error?: { name: string, message: string }
+/** A progress line is one small JSON object: a longer one is not the node's. */
+const MAX_LINE_CHARS = 64 * 1024
+
+const count = z.number().int().min(0)
+/** The lines of `POST /v1/blobs/{id}/fetch`: the fetcher's progress events (src/mesh/fetch-types.ts), or the API's error body. */
+const progressLine = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fetch:start'), size: count, chunks: count, held: count }),
+  z.object({ type: z.literal('fetch:chunk'), received: count, total: count, bytesFromPeers: count, bytesFromWalrus: count }),
+  z.object({ type: z.literal('fetch:bad-chunk') }),
+  z.object({ type: z.literal('fetch:done'), blobId: z.string(), size: count, source: z.enum(['local', 'fetched']), bytesFromPeers: count, bytesFromWalrus: count, peers: z.array(z.string()) }),
+  z.object({ type: z.literal('error'), error: z.object({ code: z.string(), name: z.string(), message: z.string() }) })
+])
+
+/** A line the node sent that is not one of its progress events. */
+export class ProgressStreamError extends Error {
+  override readonly name = 'ProgressStreamError'
 }
 
 export function fetchCommand (program: Command): void {
@@ -41,25 +49,37 @@ export function fetchCommand (program: Command): void {
       }
       const showBar = options.quiet !== true && process.stderr.isTTY
       const bar = new SingleBar({ format: 'fetch {bar} {percentage}% | {value}/{total} chunks | peers {peer} MiB, Walrus {walrus} MiB', stream: process.stderr }, Presets.shades_classic)
-      const bytes: Record<string, number> = { peer: 0, walrus: 0 }
-      const mib = (n: number | undefined): string => ((n ?? 0) / 1024 / 1024).toFixed(1)
-      let last: ProgressLine | undefined
-      for await (const line of createInterface({ input: response.body })) {
-        if (line.trim() === '') continue
-        const event = JSON.parse(line) as ProgressLine
-        last = event
-        if (event.type === 'fetch:start' && showBar) bar.start(event.chunks ?? 0, event.held ?? 0, { peer: '0.0', walrus: '0.0' })
-        if (event.type === 'fetch:chunk') {
-          bytes[event.source ?? 'peer'] = (bytes[event.source ?? 'peer'] ?? 0) + (event.bytes ?? 0)
-          if (showBar) {
-            bar.setTotal(event.total ?? 0)
-            bar.update(event.received ?? 0, { peer: mib(bytes.peer), walrus: mib(bytes.walrus) })
+      const mib = (n: number): string => (n / 1024 / 1024).toFixed(1)
+      let last: z.infer<typeof progressLine> | undefined
+      try {
+        for await (const line of createInterface({ input: response.body })) {
+          if (line.trim() === '') continue
+          if (line.length > MAX_LINE_CHARS) throw new ProgressStreamError(`a progress line of ${line.length} characters, over ${MAX_LINE_CHARS}`)
+          let json: unknown
+          try {
+            json = JSON.parse(line)
+          } catch {
+            throw new ProgressStreamError(`a progress line is not JSON: ${line.slice(0, 200)}`)
+          }
+          const parsed = progressLine.safeParse(json)
+          // Lines of a type this CLI does not know (a newer node's) are passed over; a known type must have its fields.
+          if (!parsed.success) {
+            if (typeof (json as { type?: unknown })?.type === 'string' && !progressLine.options.some(o => o.shape.type.value === (json as { type: string }).type)) continue
+            throw new ProgressStreamError(`a progress line does not match its type: ${parsed.error.issues[0]?.message ?? ''}`)
+          }
+          const event = last = parsed.data
+          if (!showBar) continue
+          if (event.type === 'fetch:start') bar.start(event.chunks, event.held, { peer: '0.0', walrus: '0.0' })
+          if (event.type === 'fetch:chunk') {
+            bar.setTotal(event.total)
+            bar.update(event.received, { peer: mib(event.bytesFromPeers), walrus: mib(event.bytesFromWalrus) })
           }
         }
+      } finally {
+        if (showBar) bar.stop()
       }
-      if (showBar) bar.stop()
-      if (last?.type === 'error') throw new Error(`${last.error?.name ?? 'Error'}: ${last.error?.message ?? 'the fetch failed'}`)
+      if (last?.type === 'error') throw new Error(`${last.error.name}: ${last.error.message}`)
       if (last?.type !== 'fetch:done') throw new Error('the node closed the progress stream before the fetch finished')
-      printJson({ ...last, bytesFromPeers: bytes.peer, bytesFromWalrus: bytes.walrus })
+      printJson(last)
     })
 }

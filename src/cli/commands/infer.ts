@@ -78,8 +78,8 @@ export function inferCommand (program: Command): void {
           headers: { 'content-type': 'application/json', ...apiHeaders(options) },
           body: JSON.stringify({ model: options.model, inputs: body, binary: options.binary === true, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) })
         })
-        const json = await response.body.json() as { error?: { code: string, message: string } }
-        if (response.statusCode !== 200) throw new Error(`${json.error?.code ?? response.statusCode}: ${json.error?.message ?? 'the node refused the request'}`)
+        const json = await response.body.json() as { error?: { code: string, name: string, message: string } }
+        if (response.statusCode !== 200) throw new Error(`the node answered ${response.statusCode} ${json.error?.code ?? ''}: ${json.error?.name ?? 'Error'}: ${json.error?.message ?? 'the node refused the request'}`)
         result = json
       }
       if (options.output != null) await writeFile(options.output, `${JSON.stringify(result)}\n`)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
 import { WARNING_EVENTS, type NodeEvent } from '../../node-events.js'
@@ -36,8 +37,8 @@ export function startCommand (program: Command): void {
     .option('--data-dir <dir>', 'node data dir: key, cache, embedded services (default $HERD_DATA_DIR or $HERD_HOME/node)')
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)', collect)
     .option('--bootstrap <multiaddr...>', 'peers to join through, each ending in /p2p/PEER_ID')
-    .option('--api-host <host>', 'address of the HTTP API (default 127.0.0.1)')
-    .option('--api-port <port>', 'port of the HTTP API; 0 picks a free one (default 31417)', integer('--api-port', 0, 65535))
+    .option('--api-host <host>', `address of the HTTP API (default ${DEFAULT_API_HOST})`)
+    .option('--api-port <port>', `port of the HTTP API; 0 picks a free one (default ${DEFAULT_API_PORT})`, integer('--api-port', 0, 65535))
     .option('--api-allowed-host <host>', 'a name the API is reached by besides its address and localhost (name or name:port), repeatable', collect)
     .option('--api-token <token>', 'require Authorization: Bearer TOKEN on every route but GET /health (or --api-token-file, $HERD_API_TOKEN, api.token)')
     .option('--api-token-file <file>', 'read the API token from a file, so it is not on the command line')

@@ -300,6 +300,12 @@ export namespace CacheAnnouncement {
     value: number
   }
 
+  export interface CacheAnnouncementLoadWarmFieldEvent {
+    field: '$.load.warm[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<CacheAnnouncement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, CacheAnnouncement.codec())
   }
@@ -308,7 +314,7 @@ export namespace CacheAnnouncement {
     return decodeMessage(buf, CacheAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent | CacheAnnouncementLoadWarmFieldEvent> {
     return streamMessage(buf, CacheAnnouncement.codec(), opts)
   }
 }
@@ -476,6 +482,7 @@ export interface NodeLoad {
   uploads: number
   inferQueue: number
   sessionsWarm: number
+  warm: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace NodeLoad {
@@ -508,6 +515,13 @@ export namespace NodeLoad {
           w.uint32(obj.sessionsWarm)
         }
 
+        if (obj.warm != null && obj.warm.length > 0) {
+          for (const value of obj.warm) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -516,7 +530,8 @@ export namespace NodeLoad {
           downloads: 0,
           uploads: 0,
           inferQueue: 0,
-          sessionsWarm: 0
+          sessionsWarm: 0,
+          warm: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -541,6 +556,14 @@ export namespace NodeLoad {
               obj.sessionsWarm = reader.uint32()
               break
             }
+            case 5: {
+              if (opts.limits?.warm != null && obj.warm.length === opts.limits.warm) {
+                throw new MaxLengthError('Decode error - repeated field "warm" had too many elements')
+              }
+
+              obj.warm.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -550,6 +573,10 @@ export namespace NodeLoad {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          warm: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -584,6 +611,21 @@ export namespace NodeLoad {
               }
               break
             }
+            case 5: {
+              if (opts.limits?.warm != null && obj.warm === opts.limits.warm) {
+                throw new MaxLengthError('Streaming decode error - repeated field "warm" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.warm[]`,
+                index: obj.warm,
+                value: reader.bytes()
+              }
+
+              obj.warm++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -616,6 +658,12 @@ export namespace NodeLoad {
     value: number
   }
 
+  export interface NodeLoadWarmFieldEvent {
+    field: '$.warm[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<NodeLoad>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, NodeLoad.codec())
   }
@@ -624,7 +672,7 @@ export namespace NodeLoad {
     return decodeMessage(buf, NodeLoad.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NodeLoad>): Generator<NodeLoadDownloadsFieldEvent | NodeLoadUploadsFieldEvent | NodeLoadInferQueueFieldEvent | NodeLoadSessionsWarmFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NodeLoad>): Generator<NodeLoadDownloadsFieldEvent | NodeLoadUploadsFieldEvent | NodeLoadInferQueueFieldEvent | NodeLoadSessionsWarmFieldEvent | NodeLoadWarmFieldEvent> {
     return streamMessage(buf, NodeLoad.codec(), opts)
   }
 }

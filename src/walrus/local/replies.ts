@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify'
+import { parseRange, RangeNotSatisfiableError } from '../../blob/byte-range.js'
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -31,14 +32,15 @@ export type RangeRequest =
  * Reads a Range header as the Walrus aggregator does: one closed range
  * `bytes=START-END` only; open, suffix and multiple ranges are refused.
  */
-export function parseRange (header: string | undefined, size: number): RangeRequest {
-  if (header == null) return { kind: 'whole' }
-  const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim())
-  if (match == null) return { kind: 'invalid', message: `unsupported range "${header.slice(0, 100)}": only one closed range bytes=START-END is accepted` }
-  const start = Number(match[1])
-  const end = Math.min(Number(match[2]), size - 1)
-  if (!Number.isSafeInteger(start) || start > end || start >= size) {
-    return { kind: 'invalid', message: `range ${match[1]}-${match[2]} is not satisfiable for a blob of ${size} bytes` }
+export function aggregatorRange (header: string | undefined, size: number): RangeRequest {
+  let range
+  try {
+    range = parseRange(header, size)
+  } catch (err) {
+    if (err instanceof RangeNotSatisfiableError) return { kind: 'invalid', message: err.message }
+    throw err
   }
-  return { kind: 'range', start, end }
+  if (range == null) return { kind: 'whole' }
+  if (range.form !== 'closed') return { kind: 'invalid', message: `unsupported range "${header?.slice(0, 100)}": only one closed range bytes=START-END is accepted` }
+  return { kind: 'range', start: range.start, end: range.end }
 }

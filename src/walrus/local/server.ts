@@ -13,8 +13,9 @@ import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js
 import { DiskBlobStore, type BlobRecord, type StoreInfo } from './disk-store.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './constants.js'
 import { extendBlob, MAX_EPOCHS_AHEAD } from './extend-route.js'
-import { parseRange, sendError } from './replies.js'
-import { originShapingSchema, seededRandom, ThrottleStream, type OriginShaping } from './shaping.js'
+import { aggregatorRange, sendError } from './replies.js'
+import { seededRandom } from '../../seeded-random.js'
+import { originShapingSchema, ThrottleStream, type OriginShaping } from './shaping.js'
 
 const log = logger('herd:walrus:local:server')
 
@@ -266,7 +267,7 @@ export class LocalWalrus {
     const record = this.blobRecord(request, reply)
     if (!('blobId' in record)) return record
     if (await this.shape(reply, 503)) return reply
-    const range = parseRange(request.headers.range, record.size)
+    const range = aggregatorRange(request.headers.range, record.size)
     if (range.kind === 'invalid') return sendError(reply, 416, 'INVALID_BYTE_RANGE', range.message)
     reply.header('etag', record.blobId)
     if (range.kind === 'whole') return this.sendBody(reply.code(200), record, 0, record.size - 1, request.method === 'GET')

@@ -14,18 +14,6 @@ export const originShapingSchema = z.object({
 
 export type OriginShaping = z.infer<typeof originShapingSchema>
 
-/** A small seeded PRNG (mulberry32), so an injected failure pattern repeats with its seed. */
-export function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const SLICE = 64 * 1024
 
 /** Paces a stream to a byte rate; counts what passes. */

@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto'
+import { seededRandom } from '../src/seeded-random.js'
 
 /**
  * Synthetic ONNX models: seeded multilayer perceptrons of any size, for tests, benchmarks and the
@@ -174,16 +175,9 @@ function planForTarget (options: SyntheticMlpOptions, target: number): { layout:
   throw new RangeError(`targetBytes ${target} cannot be reached with this shape`)
 }
 
-/** mulberry32, seeded from both halves of a safe integer. */
+/** The weights' generator, seeded from both halves of a safe integer. */
 function prng (seed: number): () => number {
-  let state = (Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(seed / 2 ** 32)) >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
+  return seededRandom(Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(seed / 2 ** 32))
 }
 
 const SCRATCH_FLOATS = 16384

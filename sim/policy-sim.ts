@@ -1,21 +1,12 @@
-import type { EvictionPolicy } from './policy.js'
+import type { EvictionPolicy } from '../src/blob/cache/policy.js'
+import { seededRandom } from '../src/seeded-random.js'
+import { ZipfSampler } from './zipf.js'
 
 /**
- * Seeded request traces and a replay loop for eviction policies: shared by the
- * benchmark and the tests, and small enough for the simulation to reuse. No I/O.
+ * Seeded Zipf request traces and a replay loop for eviction policies: for the
+ * simulation (scale, replay), the cache-policy benchmark and the policy tests.
+ * No I/O.
  */
-
-/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1). */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface TraceInit {
   objects: number
@@ -68,12 +59,7 @@ export function zipfTrace (init: TraceInit): Trace {
   const drawSize = (): number => Math.round(Math.exp(logMin + random() * (logMax - logMin)))
   const sizes = ids.map(() => drawSize())
   const catalogBytes = sizes.reduce((a, b) => a + b, 0)
-  const cdf = new Float64Array(init.objects)
-  let total = 0
-  for (let r = 0; r < init.objects; r++) {
-    total += 1 / (r + 1) ** init.zipf
-    cdf[r] = total
-  }
+  const zipf = new ZipfSampler(init.objects, init.zipf)
   // Rank and size are independent: popular blobs are not the small ones by construction.
   let objectOfRank = shuffled(init.objects, random)
   const requests = new Uint32Array(init.requests)
@@ -94,15 +80,7 @@ export function zipfTrace (init: TraceInit): Trace {
       requests[i] = newObject(drawSize(), `once-${i}`)
       continue
     }
-    const u = random() * total
-    let lo = 0
-    let hi = init.objects - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if ((cdf[mid] as number) < u) lo = mid + 1
-      else hi = mid
-    }
-    requests[i] = objectOfRank[lo] as number
+    requests[i] = objectOfRank[zipf.rank(random())] as number
   }
   return { ids, sizes, requests, catalogBytes }
 }

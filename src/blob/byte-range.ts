@@ -4,6 +4,9 @@ export interface ByteRange {
   end: number
 }
 
+/** How a Range header wrote its range: `START-END`, `START-` or `-SUFFIX`. Walrus's aggregator takes only `closed`. */
+export type RangeForm = 'closed' | 'open' | 'suffix'
+
 export class RangeNotSatisfiableError extends Error {
   override readonly name = 'RangeNotSatisfiableError'
 }
@@ -13,7 +16,7 @@ export class RangeNotSatisfiableError extends Error {
  * `START-END`, `START-` or `-SUFFIX`. Several ranges are refused, as Walrus's
  * aggregator refuses them. Undefined when there is no header.
  */
-export function parseRange (header: string | undefined, size: number): ByteRange | undefined {
+export function parseRange (header: string | undefined, size: number): (ByteRange & { form: RangeForm }) | undefined {
   if (header == null) return undefined
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (match == null) throw new RangeNotSatisfiableError(`Range "${header}" is not one range of the form bytes=START-END`)
@@ -21,6 +24,7 @@ export function parseRange (header: string | undefined, size: number): ByteRange
   if (first === '' && last === '') throw new RangeNotSatisfiableError('Range has neither a start nor an end')
   let start: number
   let end: number
+  const form: RangeForm = first === '' ? 'suffix' : last === '' ? 'open' : 'closed'
   if (first === '') {
     const suffix = Number(last)
     if (suffix === 0) throw new RangeNotSatisfiableError('a suffix range of 0 bytes selects nothing')
@@ -33,5 +37,5 @@ export function parseRange (header: string | undefined, size: number): ByteRange
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end || start >= size) {
     throw new RangeNotSatisfiableError(`Range ${header} is outside a blob of ${size} bytes`)
   }
-  return { start, end }
+  return { start, end, form }
 }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import onnxProto from 'onnx-proto'
 import ort from 'onnxruntime-node'
 import { readOnnxSignature } from '../../src/inference/model-signature.js'
-import { syntheticMlp, syntheticModelOfSize, syntheticShapeOfSize } from '../../src/inference/synthetic-model.js'
+import { syntheticMlp, syntheticModelOfSize, syntheticShapeOfSize } from '../../sim/synthetic-model.js'
 import { tensorFromJson, tensorToProto } from '../../src/inference/tensor-codec.js'
 
 const { onnx } = onnxProto

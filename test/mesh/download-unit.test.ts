@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { BlobCache } from '../../src/blob/cache/index.js'
+import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
+import type { BlobClient } from '../../src/mesh/blob-client.js'
+import { Download } from '../../src/mesh/download.js'
+import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.js'
+import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
+import { PeerScores } from '../../src/mesh/peer-scores.js'
+import type { Provider } from '../../src/mesh/provider-index.js'
+import { WalrusPace } from '../../src/mesh/source-pace.js'
+import { tempDir } from '../helpers/devnet.js'
+
+const CHUNK = 1024
+
+describe('Download with fakes of its context', () => {
+  it('asks for providers once per scheduling pass, ranks a fetching peer among the Walrus readers, and reports running totals', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const bytes = new Uint8Array(randomBytes(12 * CHUNK))
+      const tree = chunkTreeOfBytes(bytes, CHUNK)
+      const blobId = blobIdFromBytes(randomBytes(32))
+      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
+      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      // Another node downloading the same blob that holds nothing yet: it takes a share of the Walrus reads until the stall.
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const listed: Provider[] = [{ peerId: other, state: 'fetching' }]
+      let providerCalls = 0
+      let passes = 0
+      const walrusRanges: Array<[number, number]> = []
+      const client = {
+        have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(2) })
+      } as unknown as BlobClient
+      const events: FetchProgress[] = []
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async (_id, range) => { walrusRanges.push([range.start, range.end]); return bytes.slice(range.start, range.end + 1) } },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => { providerCalls++; return listed },
+        extraHolders: new Set(),
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, coordinationMs: 60_000, stallMs: 300 },
+        announcedAt: Date.now(),
+        meshPeers: () => { passes++; return 0 },
+        onProgress: event => { events.push(event) },
+        signal: AbortSignal.timeout(60_000)
+      })
+      await download.run()
+      assert.equal(providerCalls, passes, 'one provider lookup per pass')
+      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+      const chunks = events.filter(e => e.type === 'fetch:chunk')
+      assert.equal(chunks.length, 12)
+      const last = chunks.at(-1)
+      assert.equal(last?.type === 'fetch:chunk' ? last.bytesFromWalrus : -1, bytes.byteLength)
+      // Before the stall this node read only its own half: the first read started at one end of the blob, not both.
+      const first = walrusRanges[0]
+      assert.ok(first != null && (first[0] === 0 || first[0] === 6 * CHUNK), `first read ${String(first)}`)
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
+})

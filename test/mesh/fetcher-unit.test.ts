@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { blobIdFromBytes, type BlobId } from '../../src/blob/blob-id.js'
+import { BlobCache } from '../../src/blob/cache/index.js'
+import { chunkTreeOfBytes, encodeChunkHashes, toHex } from '../../src/blob/chunk-tree.js'
+import { BlobClient } from '../../src/mesh/blob-client.js'
+import { UnregisteredBlobError } from '../../src/mesh/errors.js'
+import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.js'
+import { Fetcher } from '../../src/mesh/fetcher.js'
+import { PeerScores } from '../../src/mesh/peer-scores.js'
+import { ProviderIndex } from '../../src/mesh/provider-index.js'
+import type { ByteRange } from '../../src/walrus/types.js'
+import { tempDir } from '../helpers/devnet.js'
+
+const CHUNK = 1024
+
+/** A blob, its chunk hashes and their registry description; the hashes are a blob of their own, as on Walrus. */
+function makeBlob (size: number): { blobId: BlobId, bytes: Uint8Array, description: BlobDescription, hashes: Uint8Array } {
+  const bytes = new Uint8Array(randomBytes(size))
+  const tree = chunkTreeOfBytes(bytes, CHUNK)
+  const blobId = blobIdFromBytes(randomBytes(32))
+  const chunkHashesBlobId = blobIdFromBytes(randomBytes(32))
+  return { blobId, bytes, hashes: encodeChunkHashes(tree.leaves), description: { blobId, size, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId } }
+}
+
+/** Walrus out of reach here: its range reads answered from memory, counted. */
+function memoryWalrus (blobs: Map<string, Uint8Array>): { readRange: (blobId: string, range: ByteRange) => Promise<Uint8Array>, reads: number } {
+  const walrus = {
+    reads: 0,
+    readRange: async (blobId: string, range: ByteRange): Promise<Uint8Array> => {
+      walrus.reads++
+      const bytes = blobs.get(blobId)
+      if (bytes == null) throw Object.assign(new Error(`no blob ${blobId}`), { name: 'BlobNotFoundError' })
+      return bytes.slice(range.start, range.end + 1)
+    }
+  }
+  return walrus
+}
+
+describe('Fetcher with fakes of its components', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let cache: BlobCache
+  const blob = makeBlob(10 * CHUNK + 17)
+  const walrus = memoryWalrus(new Map([[blob.blobId, blob.bytes], [blob.description.chunkHashesBlobId, blob.hashes]]))
+  const described: string[] = []
+  const registry = {
+    describe: async (blobId: BlobId): Promise<BlobDescription> => {
+      described.push(blobId)
+      if (blobId !== blob.blobId) throw new UnregisteredBlobError(`no entry for ${blobId}`)
+      return blob.description
+    }
+  }
+  /** The provider index, its answers counted: one download asks once per scheduling pass. */
+  const providers = new ProviderIndex()
+  let providerCalls = 0
+  const counted = Object.assign(Object.create(providers) as ProviderIndex, {
+    providers: (blobId: string) => { providerCalls++; return providers.providers(blobId) }
+  })
+  let passes = 0
+  let fetcher: Fetcher
+
+  before(async () => {
+    dir = await tempDir()
+    cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    fetcher = new Fetcher({
+      selfId: '12D3KooWSelf',
+      cache,
+      client: new BlobClient({ dialProtocol: async () => { throw new Error('no peers here') } }),
+      providers: counted,
+      scores: new PeerScores(),
+      walrus,
+      registry,
+      announceFetching: () => {},
+      // Asked once per scheduling pass while the coordination window is open (a long one here): the count of passes.
+      meshPeers: () => { passes++; return 0 }
+    }, { tuning: { hashesHedgeMs: 0, coordinationMs: 60_000 } })
+    fetcher.start()
+  })
+  after(async () => {
+    await fetcher.stop()
+    await cache.stop()
+    await dir[Symbol.asyncDispose]()
+  })
+
+  it('coalesces two opens into one download from Walrus, describes the blob once, and asks the provider index once a pass', async () => {
+    const events: FetchProgress[] = []
+    const [a, b] = await Promise.all([
+      fetcher.open(blob.blobId, { onProgress: event => { events.push(event) } }),
+      fetcher.open(blob.blobId)
+    ])
+    try {
+      assert.deepEqual(Buffer.from(await a.read(0, a.size)), Buffer.from(blob.bytes))
+      assert.equal(b.size, blob.bytes.byteLength)
+    } finally {
+      a.release()
+      b.release()
+    }
+    assert.deepEqual(described, [blob.blobId])
+    assert.ok(passes > 0)
+    // The chunk-hash lookup and the DHT decision share one answer; then one per pass.
+    assert.ok(providerCalls <= passes + 1, `${providerCalls} provider lookups in ${passes} passes`)
+    const done = events.find(e => e.type === 'fetch:done')
+    assert.deepEqual(done, { type: 'fetch:done', blobId: blob.blobId, size: blob.bytes.byteLength, source: 'fetched', bytesFromPeers: 0, bytesFromWalrus: blob.bytes.byteLength, peers: [] })
+    const lastChunk = events.filter(e => e.type === 'fetch:chunk').at(-1)
+    assert.equal(lastChunk?.type === 'fetch:chunk' ? lastChunk.bytesFromWalrus : -1, blob.bytes.byteLength)
+  })
+
+  it('tells a caller of a cached blob fetch:done with source local', async () => {
+    const events: FetchProgress[] = []
+    const handle = await fetcher.open(blob.blobId, { onProgress: event => { events.push(event) } })
+    handle.release()
+    assert.deepEqual(events, [{ type: 'fetch:done', blobId: blob.blobId, size: blob.bytes.byteLength, source: 'local', bytesFromPeers: 0, bytesFromWalrus: 0, peers: [] }])
+  })
+
+  it('fetches again a blob evicted before it could be opened, and names the loss when it keeps happening', async () => {
+    const realOpen = cache.open.bind(cache)
+    let lost = 1
+    cache.open = async (blobId, options) => lost-- > 0 ? undefined : realOpen(blobId, options)
+    try {
+      const handle = await fetcher.open(blob.blobId)
+      handle.release()
+      cache.open = async () => undefined
+      await assert.rejects(fetcher.open(blob.blobId), { name: 'BlobEvictedError' })
+    } finally {
+      cache.open = realOpen
+    }
+  })
+
+  it('passes the registry\'s UnregisteredBlobError through, without reading Walrus', async () => {
+    const reads = walrus.reads
+    await assert.rejects(fetcher.open(blobIdFromBytes(randomBytes(32))), { name: 'UnregisteredBlobError' })
+    assert.equal(walrus.reads, reads)
+  })
+})
