@@ -387,6 +387,8 @@ export class HerdNode {
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
       await parts.runner.stop()
+      // The writes of receipts already answered (logged durability) reach the store, and the batcher hears of them.
+      await parts.proofs.stop()
       await parts.batcher.stop()
       await parts.keeper.stop()
       await parts.tracker.close()

@@ -31,6 +31,7 @@ const log = logger('herd:proof:receipt-store')
  *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
  *   bundle-ids/BLOB_ID        the bundle's receipt IDs, 32 bytes each, in order (to forget them when it is pruned)
  *   aside/RECEIPT_ID          JSON { seq, reason, at, receipt }: a receipt Walrus refused even alone and without tensors, kept out of the queue
+ *   running                   present while the store is open: found at start, the last process did not stop cleanly
  * Every change is one batch, so a crash leaves the old state or the new one. Every change but an append is
  * written with sync: true; an append too in `strict` durability. In `logged` durability an append is written
  * to level's log without a sync (the OS holds it: a crash of the process loses nothing), and a sync follows
@@ -120,6 +121,8 @@ export interface QueueStats {
 const VERSION_KEY = 'version'
 const META_KEY = 'meta'
 const BATCH_KEY = 'batch'
+/** Present while a process has the store open: found at start, the last one stopped without stop(). */
+const RUNNING_KEY = 'running'
 const MAX_SEQ = 2n ** 64n - 1n
 const RECORD_VERSION = 1
 const FLAG_INPUTS = 1
@@ -285,6 +288,7 @@ export class ReceiptStore {
   private syncFailed = false
   /** Synced writes since start, for whoever checks the window. */
   private syncs = 0
+  private stoppedCleanlyBefore = true
 
   constructor (init: ReceiptStoreInit) {
     this.dir = init.dir
@@ -342,6 +346,8 @@ export class ReceiptStore {
       this.setAsideCount = 0
       throw err
     }
+    this.stoppedCleanlyBefore = (await db.get(RUNNING_KEY)) == null
+    await db.put(RUNNING_KEY, encoder.encode(String(Date.now())), { sync: true })
     this.db = db
     this.rejected = 0
     log('opened %s: %d receipts queued (%d bytes), last seq %s%s', this.dir, this.meta.count, this.meta.bytes, this.meta.lastSeq, this.batch != null ? `, batch ${this.batch.root} being sealed` : '')
@@ -354,6 +360,7 @@ export class ReceiptStore {
     await this.sync().catch(err => { log.error('the last sync of %s failed - %e', this.dir, err) })
     this.db = undefined
     await this.tail
+    await db.del(RUNNING_KEY, { sync: true }).catch(err => { log.error('marking %s stopped failed - %e', this.dir, err) })
     await db.close()
     this.batch = undefined
     this.sealing.clear()
@@ -720,6 +727,11 @@ export class ReceiptStore {
   private open (): Level<string, Uint8Array> {
     if (this.db == null) throw new ReceiptStoreClosedError('the receipt store is not started')
     return this.db
+  }
+
+  /** Whether the process that had the store open before this one stopped it (false after a crash or kill). */
+  stoppedCleanly (): boolean {
+    return this.stoppedCleanlyBefore
   }
 
   /** Receipts appended and not yet synced: at most `maxUnsynced`. */

@@ -5,7 +5,7 @@
  * reply the node's caller could have forwarded), until it is killed.
  *
  * argv[2]: JSON { dataDir, walrusUrl, ledgerUrl, model, blobId, inflight, proofs }
- * stdout: { ready: true } once the model is held, then one line { receipt: ID } per reply.
+ * stdout: { ready: true } once the model is held, then one line { receipt: ID, seq } per reply.
  */
 import { HerdNode } from '../../src/node.js'
 import { parseNodeConfig, type NodeConfigInput } from '../../src/node-config.js'
@@ -39,6 +39,7 @@ await Promise.all(Array.from({ length: config.inflight }, async () => {
   for (;;) {
     const result = await node.inference.infer({ model: config.model, inputs })
     if (result.receipt == null) throw new Error('a reply without a receipt')
-    process.stdout.write(JSON.stringify({ receipt: decodeSignedReceipt(result.receipt).id }) + '\n')
+    const info = decodeSignedReceipt(result.receipt)
+    process.stdout.write(JSON.stringify({ receipt: info.id, seq: info.receipt.seq.toString() }) + '\n')
   }
 }))
