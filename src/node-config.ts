@@ -174,11 +174,11 @@ const nodeConfigFields = z.strictObject({
     retainSealedMs: z.number().int().min(0).default(DEFAULT_RETAIN_SEALED_MS),
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
     maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
-    /** `strict`: a receipt is synced before its reply leaves; `logged`: written ahead to level's log and synced within syncIntervalMs (docs/proofs.md). */
+    /** `strict`: a receipt is synced before its reply leaves; `logged`: answered once signed, written behind and synced within syncIntervalMs (docs/proofs.md). */
     durability: z.enum(RECEIPT_DURABILITIES).default(DEFAULT_RECEIPT_DURABILITY),
     /** Logged receipts are synced at most this long after their reply. */
     syncIntervalMs: z.number().int().min(1).max(MAX_SYNC_INTERVAL_MS).default(DEFAULT_SYNC_INTERVAL_MS),
-    /** Logged receipts not yet synced, at most: what a power loss could take. */
+    /** Logged receipts answered and not yet synced, at most: what a crash or a power loss could take. */
     maxUnsynced: z.number().int().min(1).max(MAX_UNSYNCED).default(DEFAULT_MAX_UNSYNCED)
   }).prefault({}),
   /** Keeping on Walrus what the node is responsible for: its pushed models, pins and proof bundles (src/storage). Writes buy walrus.epochs. */

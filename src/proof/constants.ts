@@ -28,9 +28,9 @@ export const DEFAULT_RETRY_BASE_MS = 500
 export const DEFAULT_RETRY_MAX_MS = 30_000
 
 /**
- * How a queued receipt reaches the disk before its reply leaves: `strict` syncs every write (group commit) first;
- * `logged` writes it to level's log (in the OS, so a crash of the process loses nothing) and syncs within
- * DEFAULT_SYNC_INTERVAL_MS or once DEFAULT_MAX_UNSYNCED receipts wait, which bounds what a power loss could take.
+ * How a receipt reaches the disk: `strict` syncs it (group commit) before its reply leaves; `logged` answers once
+ * it is signed and writes it behind the reply, synced within DEFAULT_SYNC_INTERVAL_MS, with at most
+ * DEFAULT_MAX_UNSYNCED answered and not yet synced: what a crash or a power loss could take (docs/proofs.md).
  */
 export const RECEIPT_DURABILITIES = ['strict', 'logged'] as const
 export type ReceiptDurability = typeof RECEIPT_DURABILITIES[number]
