@@ -6,27 +6,39 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Stream } from '@libp2p/interface'
-import { byteStream } from '@libp2p/utils'
 import { connectAll, devnetNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import type { HerdNode } from '../src/node.js'
 import { note } from './measure.js'
+import { BENCH_PROTOCOL, pullBench, serveBench } from '../harness/raw-stream.js'
+import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } from './mesh/two-process.js'
 
 const MiB = 1024 * 1024
-const BENCH_PROTOCOL = '/herd-bench/throughput/1.0.0'
 /** Every send and socket write is one block of this size (the last may be shorter). */
 const BLOCK_BYTES = 256 * 1024
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string' }, 'cold-size-mib': { type: 'string' }, quick: { type: 'boolean', default: false } } })
+const USAGE = 'usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick] [--only two-process|in-process] [--profile-dir DIR]'
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string' },
+    'cold-size-mib': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'profile-dir': { type: 'string' }
+  }
+})
 const sizeMiB = Number(values['size-mib'] ?? (values.quick === true ? 32 : 256))
 const coldSizeMiB = Number(values['cold-size-mib'] ?? (values.quick === true ? 16 : 64))
-if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512 || !Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512) {
-  console.error('usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick]')
+const only = values.only
+if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512 || !Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512 ||
+  (only != null && only !== 'two-process' && only !== 'in-process')) {
+  console.error(USAGE)
   process.exit(2)
 }
+const inProcess = only !== 'two-process'
+const twoProcess = only !== 'in-process'
 const size = sizeMiB * MiB
 const coldSize = coldSizeMiB * MiB
 // 100 shards keeps blob IDs quick, but RS2 at 100 shards encodes at most ~142 MiB: take the fewest shards that fit.
@@ -78,54 +90,18 @@ async function rawTcp (bytes: number): Promise<number> {
 
 // ---- 2. raw libp2p streams ----
 
-/** The bench protocol: the dialer sends the byte count (u64 big-endian), the listener sends that many bytes and closes. */
-async function serveBench (stream: Stream): Promise<void> {
-  const signal = AbortSignal.timeout(transferMs(size))
-  try {
-    const reader = byteStream(stream)
-    const header = (await reader.read({ bytes: 8, signal })).subarray()
-    let left = Number(new DataView(header.buffer, header.byteOffset, 8).getBigUint64(0))
-    const raw = reader.unwrap()
-    while (left > 0) {
-      const piece = left >= block.byteLength ? block : block.subarray(0, left)
-      left -= piece.byteLength
-      if (!raw.send(piece)) await raw.onDrain({ signal })
-    }
-    await raw.close({ signal })
-  } catch (err) {
-    stream.abort(err as Error)
-  }
-}
-
-async function pullBench (from: MeshLibp2p, to: MeshLibp2p, bytes: number, signal: AbortSignal): Promise<void> {
-  const stream = await from.dialProtocol(to.peerId, BENCH_PROTOCOL, { signal })
-  const onAbort = (): void => { stream.abort(new Error('bench stream timed out')) }
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const header = new Uint8Array(8)
-    new DataView(header.buffer).setBigUint64(0, BigInt(bytes))
-    stream.send(header)
-    let received = 0
-    for await (const chunk of stream) received += chunk.byteLength
-    if (received !== bytes) throw new Error(`libp2p: got ${received} of ${bytes} bytes`)
-    await stream.close({ signal })
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
 async function rawLibp2p (bytes: number): Promise<{ one: number, four: number }> {
   const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
   const [a, b] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
   try {
     await Promise.all([a.start(), b.start()])
-    await b.handle(BENCH_PROTOCOL, stream => { void serveBench(stream) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
+    await b.handle(BENCH_PROTOCOL, stream => { void serveBench(stream, block, transferMs(size)) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
     await withTimeout('libp2p dial', 15_000, async signal => a.dial(b.getMultiaddrs(), { signal }))
     // A short warm-up, so both measurements start on a connection past its first yamux window growth.
-    await withTimeout('libp2p warm-up', 30_000, async signal => pullBench(a, b, 4 * MiB, signal))
-    const one = await withTimeout('libp2p 1 stream', transferMs(bytes), async signal => timed(async () => pullBench(a, b, bytes, signal)))
+    await withTimeout('libp2p warm-up', 30_000, async signal => pullBench(a, b.peerId, 4 * MiB, signal))
+    const one = await withTimeout('libp2p 1 stream', transferMs(bytes), async signal => timed(async () => pullBench(a, b.peerId, bytes, signal)))
     const quarter = Math.floor(bytes / 4)
-    const four = await withTimeout('libp2p 4 streams', transferMs(bytes), async signal => timed(async () => Promise.all([0, 1, 2, 3].map(async i => pullBench(a, b, i < 3 ? quarter : bytes - 3 * quarter, signal)))))
+    const four = await withTimeout('libp2p 4 streams', transferMs(bytes), async signal => timed(async () => Promise.all([0, 1, 2, 3].map(async i => pullBench(a, b.peerId, i < 3 ? quarter : bytes - 3 * quarter, signal)))))
     return { one, four }
   } finally {
     await Promise.allSettled([a.stop(), b.stop()])
@@ -177,21 +153,15 @@ async function timedPeerFetch (devnet: Devnet, downloader: HerdNode, holders: He
 
 // ---- the run ----
 
-const dir = await mkdtemp(join(tmpdir(), 'herd-bench-mesh-'))
-const nodes: HerdNode[] = []
-let devnet: Devnet | undefined
-try {
-  note(`raw TCP, ${sizeMiB} MiB`)
-  const tcp = await rawTcp(size)
-  note(`raw libp2p, ${sizeMiB} MiB on 1 and 4 streams`)
-  const libp2p = await rawLibp2p(size)
+interface InProcessFigures {
+  tcp: number
+  libp2p: { one: number, four: number }
+  oneSource: PeerFetch
+  threeSources: PeerFetch
+  cold: { seconds: number, fromWalrus: number, fromPeers: number }
+}
 
-  note(`devnet (${nShards} shards), publishing ${sizeMiB} MiB and ${coldSizeMiB} MiB blobs`)
-  // A put of a few hundred MiB takes seconds here: a publish that has not answered in 2 minutes is retried, not awaited for the default 10.
-  devnet = await startDevnet(join(dir, 'devnet'), { nShards, maxBlobBytes: Math.max(size, coldSize) + MiB, publishTimeoutMs: 120_000 })
-  const blobId = await publishRandom(devnet, dir, size, 'bench-model')
-  const coldBlobId = await publishRandom(devnet, dir, coldSize, 'bench-cold-model')
-
+async function inProcessRun (devnet: Devnet, blobId: BlobId, coldBlobId: BlobId): Promise<Omit<InProcessFigures, 'tcp' | 'libp2p'>> {
   // One source: A fetches from Walrus (not counted), B fetches from A.
   note('one source: A holds, B fetches')
   const [a, b] = [await startNode(devnetNodeConfig(join(dir, 'node-a'), devnet)), await startNode(devnetNodeConfig(join(dir, 'node-b'), devnet))]
@@ -222,11 +192,19 @@ try {
   await connectAll(nodes)
   const coldWalrusBefore = devnet.walrus.stats.bytesServed
   const coldSeconds = await timed(async () => Promise.all(nodes.map(async node => fetchBlob(node, coldBlobId, coldSize))))
-  const coldFromWalrus = devnet.walrus.stats.bytesServed - coldWalrusBefore
-  const coldFromPeers = nodes.reduce((sum, node) => sum + node.fetcher.counters.bytesFromPeers, 0)
+  const fromWalrus = devnet.walrus.stats.bytesServed - coldWalrusBefore
+  const fromPeers = nodes.reduce((sum, node) => sum + node.fetcher.counters.bytesFromPeers, 0)
   await stopNodes(nodes.splice(0))
+  await Promise.all(Array.from({ length: 8 }, async (_, i) => rm(join(dir, `cold-${i}`), { recursive: true, force: true })))
+  return { oneSource, threeSources, cold: { seconds: coldSeconds, fromWalrus, fromPeers } }
+}
 
-  const rate = (bytes: number, seconds: number): number => bytes / MiB / seconds
+const rate = (bytes: number, seconds: number): number => bytes / MiB / seconds
+const mib = (bytes: number): string => (bytes / MiB).toFixed(1)
+const round = (value: number, digits: number): number => +value.toFixed(digits)
+
+function printInProcess (figures: InProcessFigures): void {
+  const { tcp, libp2p, oneSource, threeSources, cold } = figures
   const tcpRate = rate(size, tcp)
   const libp2pRate = rate(size, libp2p.one)
   const rows: Array<[string, number, number]> = [
@@ -235,36 +213,97 @@ try {
     ['raw libp2p, 4 streams', libp2p.four, rate(size, libp2p.four)],
     ['herd fetch, 1 source', oneSource.seconds, rate(size, oneSource.seconds)],
     ['herd fetch, 3 sources', threeSources.seconds, rate(size, threeSources.seconds)],
-    ['8 cold nodes, whole swarm (8 copies)', coldSeconds, rate(8 * coldSize, coldSeconds)]
+    ['8 cold nodes, whole swarm (8 copies)', cold.seconds, rate(8 * coldSize, cold.seconds)]
   ]
-  console.log(`mesh throughput on loopback: ${sizeMiB} MiB transfers, 1 MiB chunks, ${nShards}-shard local Walrus`)
+  console.log(`mesh throughput on loopback, every node in one process: ${sizeMiB} MiB transfers, 1 MiB chunks, ${nShards}-shard local Walrus`)
   console.log('| transfer | seconds | MiB/s | ratio to raw TCP | ratio to libp2p 1 stream |')
   console.log('|---|---:|---:|---:|---:|')
   for (const [name, seconds, mibPerSec] of rows) {
     console.log(`| ${name} | ${seconds.toFixed(2)} | ${mibPerSec.toFixed(1)} | ${(mibPerSec / tcpRate).toFixed(3)} | ${(mibPerSec / libp2pRate).toFixed(3)} |`)
   }
-  const mib = (bytes: number): string => (bytes / MiB).toFixed(1)
   console.log(`\nbytes served per source (Walrus served 0 during both fetches):`)
   console.log(`- 1 source: A ${mib(oneSource.servedBy[0] ?? 0)} MiB`)
   console.log(`- 3 sources: ${['A', 'B', 'C'].map((name, i) => `${name} ${mib(threeSources.servedBy[i] ?? 0)} MiB`).join(', ')}`)
-  const originRatio = coldFromWalrus / coldSize
-  console.log(`\n8 cold nodes, one ${coldSizeMiB} MiB blob: Walrus served ${mib(coldFromWalrus)} MiB = ${originRatio.toFixed(3)} origin bytes per unique byte; peers carried ${mib(coldFromPeers)} MiB`)
+  console.log(`\n8 cold nodes, one ${coldSizeMiB} MiB blob: Walrus served ${mib(cold.fromWalrus)} MiB = ${(cold.fromWalrus / coldSize).toFixed(3)} origin bytes per unique byte; peers carried ${mib(cold.fromPeers)} MiB\n`)
+}
+
+/** The goals of issue 19 for a peer fetch between two processes. */
+const GOAL_OVER_LIBP2P = 0.8
+const GOAL_CPU_PER_GIB = 8
+
+function printTwoProcess (figures: TwoProcessFigures): void {
+  const { tcp, libp2p, peerFetch } = figures
+  const libp2pRate = rate(size, libp2p.seconds)
+  console.log(`two node processes on loopback (each end on its own event loop): ${sizeMiB} MiB, CPU = user + system of both processes over the transfer`)
+  console.log('| transfer | seconds | MiB/s | ratio to libp2p 1 stream | CPU s | CPU s per GiB |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  const rows: Array<[string, TransferFigures]> = [['raw TCP', tcp], ['raw libp2p, 1 stream (TCP+Noise+yamux)', libp2p], ['herd peer fetch, 1 source', peerFetch]]
+  for (const [name, t] of rows) {
+    console.log(`| ${name} | ${t.seconds.toFixed(2)} | ${rate(size, t.seconds).toFixed(1)} | ${(rate(size, t.seconds) / libp2pRate).toFixed(3)} | ${t.cpuSeconds.toFixed(2)} | ${t.cpuSecondsPerGiB.toFixed(2)} |`)
+  }
+  const over = rate(size, peerFetch.seconds) / libp2pRate
+  console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile\n`)
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'herd-bench-mesh-'))
+const nodes: HerdNode[] = []
+let devnet: Devnet | undefined
+try {
+  let baselines: Pick<InProcessFigures, 'tcp' | 'libp2p'> | undefined
+  if (inProcess) {
+    note(`raw TCP, ${sizeMiB} MiB`)
+    const tcp = await rawTcp(size)
+    note(`raw libp2p, ${sizeMiB} MiB on 1 and 4 streams`)
+    baselines = { tcp, libp2p: await rawLibp2p(size) }
+  }
+
+  note(`devnet (${nShards} shards), publishing ${sizeMiB} MiB${inProcess ? ` and ${coldSizeMiB} MiB blobs` : ''}`)
+  // A put of a few hundred MiB takes seconds here: a publish that has not answered in 2 minutes is retried, not awaited for the default 10.
+  devnet = await startDevnet(join(dir, 'devnet'), { nShards, maxBlobBytes: Math.max(size, coldSize) + MiB, publishTimeoutMs: 120_000 })
+  const blobId = await publishRandom(devnet, dir, size, 'bench-model')
+
+  let inProcessFigures: InProcessFigures | undefined
+  if (baselines != null) {
+    const coldBlobId = await publishRandom(devnet, dir, coldSize, 'bench-cold-model')
+    inProcessFigures = { ...baselines, ...await inProcessRun(devnet, blobId, coldBlobId) }
+  }
+  const profileDir = values['profile-dir']
+  const two = twoProcess ? await twoProcessTransfers({ devnet, dir, blobId, size, ...(profileDir != null ? { profileDir } : {}) }) : undefined
+
+  if (inProcessFigures != null) printInProcess(inProcessFigures)
+  if (two != null) printTwoProcess(two)
+  const inProc = inProcessFigures
   console.log(JSON.stringify({
     bench: 'mesh-throughput',
     sizeMiB,
     coldSizeMiB,
     nShards,
-    mibPerSec: {
-      tcp: +tcpRate.toFixed(1),
-      libp2p1: +libp2pRate.toFixed(1),
-      libp2p4: +rate(size, libp2p.four).toFixed(1),
-      fetch1: +rate(size, oneSource.seconds).toFixed(1),
-      fetch3: +rate(size, threeSources.seconds).toFixed(1),
-      cold8: +rate(8 * coldSize, coldSeconds).toFixed(1)
-    },
-    servedBytes: { oneSource: oneSource.servedBy, threeSources: threeSources.servedBy },
-    walrusBytesDuringPeerFetches: 0,
-    coldOriginBytesPerUniqueByte: +originRatio.toFixed(4)
+    ...(two != null
+      ? {
+          peerFetchOverLibp2p: round(two.libp2p.seconds / two.peerFetch.seconds, 3),
+          twoProcess: {
+            mibPerSec: { tcp: round(rate(size, two.tcp.seconds), 1), libp2p1: round(rate(size, two.libp2p.seconds), 1), peerFetch: round(rate(size, two.peerFetch.seconds), 1) },
+            cpuSecondsPerGiB: { tcp: round(two.tcp.cpuSecondsPerGiB, 2), libp2p1: round(two.libp2p.cpuSecondsPerGiB, 2), peerFetch: round(two.peerFetch.cpuSecondsPerGiB, 2) },
+            walrusBytesDuringPeerFetch: two.peerFetch.walrusBytes
+          }
+        }
+      : {}),
+    // The in-process figures keep the keys they had before the two-process run was added.
+    ...(inProc != null
+      ? {
+          mibPerSec: {
+            tcp: round(rate(size, inProc.tcp), 1),
+            libp2p1: round(rate(size, inProc.libp2p.one), 1),
+            libp2p4: round(rate(size, inProc.libp2p.four), 1),
+            fetch1: round(rate(size, inProc.oneSource.seconds), 1),
+            fetch3: round(rate(size, inProc.threeSources.seconds), 1),
+            cold8: round(rate(8 * coldSize, inProc.cold.seconds), 1)
+          },
+          servedBytes: { oneSource: inProc.oneSource.servedBy, threeSources: inProc.threeSources.servedBy },
+          walrusBytesDuringPeerFetches: 0,
+          coldOriginBytesPerUniqueByte: round(inProc.cold.fromWalrus / coldSize, 4)
+        }
+      : {})
   }))
 } finally {
   // Cleanup goes on past a node that fails to stop, so the devnet stops and the temp dir goes.

@@ -46,8 +46,12 @@ export function chunkRange (index: number, size: number, chunkSize: number): { s
   return { start, end: Math.min(size, start + chunkSize) }
 }
 
-export function hashLeaf (chunk: Uint8Array): Uint8Array {
-  return createHash('sha256').update(LEAF_PREFIX).update(chunk).digest()
+/** A chunk's leaf; the chunk may come in pieces (as it arrived from a peer). */
+export function hashLeaf (chunk: Uint8Array | Iterable<Uint8Array>): Uint8Array {
+  const hash = createHash('sha256').update(LEAF_PREFIX)
+  if (chunk instanceof Uint8Array) hash.update(chunk)
+  else for (const piece of chunk) hash.update(piece)
+  return hash.digest()
 }
 
 function hashNode (left: Uint8Array, right: Uint8Array): Uint8Array {

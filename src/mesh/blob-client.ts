@@ -4,8 +4,11 @@ import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
 import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
+import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { decodeChunk } from './chunk-message.js'
+import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 
 export interface BlobClientComponents {
   dialProtocol: (peer: PeerId, protocol: string, options: { signal: AbortSignal }) => Promise<Stream>
@@ -48,7 +51,8 @@ export class BlobClient {
 
   /**
    * Chunks `first` to `first + count - 1`, handed to `onChunk` as they arrive
-   * (only those the peer holds); returns the indexes received. The bytes are
+   * (only those the peer holds), in the pieces they arrived in (not joined:
+   * a copy of every chunk saved); returns the indexes received. The bytes are
    * not checked here: the caller checks each against its leaf hash.
    */
   async chunks (
@@ -56,7 +60,7 @@ export class BlobClient {
     blobId: string,
     first: number,
     count: number,
-    onChunk: (index: number, data: Uint8Array) => Promise<void>,
+    onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
     options: { signal: AbortSignal }
   ): Promise<number[]> {
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
@@ -64,7 +68,7 @@ export class BlobClient {
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        const chunk = await pb.readMessage(Chunk, { signal: signal() })
+        const chunk = decodeChunk(await pb.read({ signal: signal() }))
         if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
         previous = chunk.index
         await onChunk(chunk.index, chunk.data)
@@ -80,9 +84,16 @@ export class BlobClient {
     options: { signal: AbortSignal },
     handle: (response: BlobResponse, pb: FramedStream, signal: () => AbortSignal) => Promise<T>
   ): Promise<T> {
-    // Every read gets a fresh idle timeout, tied to the caller's signal.
-    const signal = (): AbortSignal => AbortSignal.any([options.signal, AbortSignal.timeout(this.idleTimeoutMs)])
-    const stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
+    // Every read restarts the idle timeout, tied to the caller's signal.
+    const idle = new IdleSignal(this.idleTimeoutMs, options.signal)
+    const signal = (): AbortSignal => idle.touch()
+    let stream: Stream
+    try {
+      stream = await this.components.dialProtocol(peer, BLOB_PROTOCOL, { signal: signal() })
+    } catch (err) {
+      idle.clear()
+      throw err
+    }
     try {
       // The read buffer must hold a whole message: its default (4 MiB) is smaller than the largest chunk.
       const pb = framedStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
@@ -95,6 +106,8 @@ export class BlobClient {
     } catch (err) {
       stream.abort(err as Error)
       throw err
+    } finally {
+      idle.clear()
     }
   }
 }

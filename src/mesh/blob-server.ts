@@ -7,8 +7,10 @@ import {
   BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_REQUEST_BYTES, MAX_BYTES_PER_REQUEST,
   MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
 } from './constants.js'
+import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { BlobRequest, BlobResponse, Chunk } from './pb/blob-exchange.js'
+import { encodeChunk } from './chunk-message.js'
+import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 import type { PeerScores } from './peer-scores.js'
 
 const log = logger('herd:mesh:blob-server')
@@ -73,7 +75,9 @@ export class BlobServer {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const signal = () => AbortSignal.timeout(this.idleTimeoutMs)
+    // Every message restarts the idle timeout.
+    const idle = new IdleSignal(this.idleTimeoutMs)
+    const signal = (): AbortSignal => idle.touch()
     const pb = framedStream(stream, { maxDataLength: MAX_BLOB_REQUEST_BYTES })
     const respond = async (status: BlobResponse.Status, fields: ResponseFields = {}): Promise<void> => {
       await pb.writeMessage({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, ...fields }, BlobResponse, { signal: signal() })
@@ -123,6 +127,7 @@ export class BlobServer {
     } finally {
       served?.release()
       if (stream.status === 'open') await stream.close({ signal: signal() }).catch(() => {})
+      idle.clear()
     }
   }
 
@@ -146,7 +151,7 @@ export class BlobServer {
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     for (const index of held) {
       const data = await served.readChunk(index)
-      await pb.writeMessage({ index, data: plainBytes(data) }, Chunk, { signal: signal() })
+      await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength
     }

@@ -34,7 +34,7 @@ export interface FramedStreamInit {
 export interface FramedStream {
   /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
   read: (options?: AbortOptions) => Promise<Uint8ArrayList>
-  write: (body: Uint8Array, options?: AbortOptions) => Promise<void>
+  write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
 }
@@ -81,7 +81,7 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
     return bytes.read({ ...options, bytes: length })
   }
 
-  const write = async (body: Uint8Array, options?: AbortOptions): Promise<void> => {
+  const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {
     // One send, without copying the body (a chunk may be many MiB).
     await bytes.write(new Uint8ArrayList(encodeVarint(body.byteLength), body), options)
   }

@@ -13,6 +13,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
+import { herdNoiseCrypto } from './noise-crypto.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type MeshServices = {
@@ -103,7 +104,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     addresses: { listen: init.listen },
     connectionManager: { allow: init.allow ?? [] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: herdNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery,
     ...(init.metricsRegistry != null

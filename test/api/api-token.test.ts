@@ -2,14 +2,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
-import { runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
-import { startDevnet, type Devnet } from '../helpers/mesh.js'
+import { runCli, spawnCli, type Spawned } from '../helpers/devnet.js'
+import { devnetForSuite } from '../helpers/mesh.js'
 
 const TOKEN = randomBytes(24).toString('base64url')
 
@@ -19,8 +19,7 @@ async function status (url: string, headers: Record<string, string> = {}): Promi
 }
 
 describe('herd start --api-token-file: a node whose API needs a token', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
+  const suite = devnetForSuite()
   let node: Spawned
   let api: string
   let blobId: BlobId
@@ -29,21 +28,16 @@ describe('herd start --api-token-file: a node whose API needs a token', () => {
   const noToken = { HERD_API_TOKEN: '' }
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
+    const { dir, devnet } = suite
     blobId = (await devnet.publish(syntheticMlp({ inputSize: 4, hiddenSize: 8, outputSize: 2, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })).blobId
-    inputFile = join(dir.path, 'input.json')
+    inputFile = join(dir, 'input.json')
     await writeFile(inputFile, JSON.stringify(tensorsToJson({ x: new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]) })))
-    const tokenFile = join(dir.path, 'token')
+    const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 })
-    node = await spawnCli(['start', '--data-dir', join(dir.path, 'node'), '--api-port', '0', '--walrus', devnet.walrus.url, '--ledger', devnet.ledgerUrl,
+    node = await spawnCli(['start', '--data-dir', join(dir, 'node'), '--api-port', '0', '--walrus', devnet.walrus.url, '--ledger', devnet.ledgerUrl,
       '--api-token-file', tokenFile, '--api-allowed-host', 'herd.example'])
+    suite.defer(async () => node.stop('SIGKILL'))
     api = node.ready.api
-  })
-  after(async () => {
-    await node?.stop('SIGKILL')
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
   })
 
   it('answers /health without a token and every other route only with the right one', async () => {
@@ -98,13 +92,13 @@ describe('herd start --api-token-file: a node whose API needs a token', () => {
   })
 
   it('herd start refuses a malformed token, without echoing it', async () => {
-    const bad = await runCli(['start', '--data-dir', join(dir.path, 'bad'), '--api-port', '0', '--api-token', 'not a token!'])
+    const bad = await runCli(['start', '--data-dir', join(suite.dir, 'bad'), '--api-port', '0', '--api-token', 'not a token!'])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /api\.token/)
     assert.doesNotMatch(bad.stderr, /not a token!/)
-    const empty = join(dir.path, 'empty-token')
+    const empty = join(suite.dir, 'empty-token')
     await writeFile(empty, '\n')
-    const emptyFile = await runCli(['start', '--data-dir', join(dir.path, 'bad'), '--api-port', '0', '--api-token-file', empty])
+    const emptyFile = await runCli(['start', '--data-dir', join(suite.dir, 'bad'), '--api-port', '0', '--api-token-file', empty])
     assert.equal(emptyFile.code, 1)
     assert.match(emptyFile.stderr, /is empty/)
   })

@@ -2,43 +2,33 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
 import { blobIdFromBytes, type BlobId } from '../../src/blob/blob-id.js'
-import type { HerdNode } from '../../src/node.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel } from '../helpers/mesh.js'
 
 describe('the node HTTP API', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
-  let api: ApiServer
   let bytes: Uint8Array
   let blobId: BlobId
+  const mesh = meshForSuite({
+    nodes: 1,
+    setup: async ({ devnet }) => {
+      bytes = randomModel(700 * 1024 + 17)
+      blobId = (await devnet.publish(bytes, { chunkSize: 64 * 1024 })).blobId
+    }
+  })
+  let api: ApiServer
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    bytes = randomModel(700 * 1024 + 17)
-    blobId = (await devnet.publish(bytes, { chunkSize: 64 * 1024 })).blobId
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
-    api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
-    await api.start()
-  })
-  after(async () => {
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    api = await mesh.startApi()
   })
 
   it('listens on loopback and reports status', async () => {
     assert.match(api.url, /^http:\/\/127\.0\.0\.1:\d+$/)
     const status = await (await request(`${api.url}/status`)).body.json() as any
-    assert.equal(status.peerId, (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(status.peerId, mesh.node.peerId.toString())
     assert.equal(typeof status.peers, 'number')
     assert.deepEqual(Object.keys(status.cache).slice(0, 3), ['blobs', 'bytes', 'quotaBytes'])
     for (const key of ['localHits', 'peerHits', 'walrusHits', 'bytesFromPeers', 'bytesFromWalrus']) assert.equal(typeof status.fetch[key], 'number', key)
@@ -62,7 +52,7 @@ describe('the node HTTP API', () => {
     } finally {
       await walrusClient.close()
     }
-    const status = (nodes[0] as HerdNode).status()
+    const status = mesh.node.status()
     assert.equal(status.fetch.walrusHits, 1)
     assert.ok(status.fetch.localHits >= 3)
   })
@@ -84,27 +74,27 @@ describe('the node HTTP API', () => {
   })
 
   it('relays a blob with no registry entry from the aggregator without caching it', async () => {
-    const path = join(dir.path, 'unregistered.bin')
+    const path = join(mesh.dir, 'unregistered.bin')
     const raw = randomModel(5000)
     await writeFile(path, raw)
-    const client = new WalrusHttpClient({ aggregator: devnet.walrus.url, publisher: devnet.walrus.url })
+    const client = new WalrusHttpClient({ aggregator: mesh.devnet.walrus.url, publisher: mesh.devnet.walrus.url })
     const { blobId: rawId } = await client.putFile(path)
     await client.close()
     const response = await request(`${api.url}/v1/blobs/${rawId}`)
     assert.equal(response.statusCode, 200)
     assert.equal(response.headers['x-herd-source'], 'walrus-passthrough')
     assert.deepEqual(Buffer.from(await response.body.arrayBuffer()), Buffer.from(raw))
-    assert.equal((nodes[0] as HerdNode).cache.has(rawId), false)
+    assert.equal(mesh.node.cache.has(rawId), false)
   })
 
   it('pins and unpins', async () => {
     const pin = await request(`${api.url}/v1/blobs/${blobId}/pin`, { method: 'POST' })
     assert.equal(pin.statusCode, 200)
     assert.deepEqual(await pin.body.json(), { blobId, pinned: true, size: bytes.byteLength })
-    assert.equal((nodes[0] as HerdNode).cache.entry(blobId)?.pinned, true)
+    assert.equal(mesh.node.cache.entry(blobId)?.pinned, true)
     const unpin = await request(`${api.url}/v1/blobs/${blobId}/pin`, { method: 'DELETE' })
     assert.deepEqual(await unpin.body.json(), { blobId, pinned: false })
-    assert.equal((nodes[0] as HerdNode).cache.entry(blobId)?.pinned, false)
+    assert.equal(mesh.node.cache.entry(blobId)?.pinned, false)
     const missing = await request(`${api.url}/v1/blobs/${blobIdFromBytes(randomBytes(32))}/pin`, { method: 'DELETE' })
     assert.equal(missing.statusCode, 404)
     await missing.body.dump()

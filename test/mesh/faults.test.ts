@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { request } from 'undici'
 import type { HerdNode } from '../../src/node.js'
-import { spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { spawnCli, type Spawned } from '../helpers/devnet.js'
+import { type Devnet, devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
 
@@ -21,29 +21,22 @@ async function spawnNode (dataDir: string, devnet: Devnet, configPath: string): 
 }
 
 describe('the mesh under faults: nodes killed while serving and while downloading', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
+  const suite = devnetForSuite()
   let configPath: string
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    configPath = join(dir.path, 'node.json')
+    configPath = join(suite.dir, 'node.json')
     await writeFile(configPath, JSON.stringify({
       mesh: { digestIntervalMs: 1000, providerTtlMs: 10000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] },
       fetch: { coordinationMs: 300, stallMs: 1500, haveIntervalMs: 100, requestBytes: CHUNK * 4, walrusReads: 2 }
     }))
   })
-  after(async () => {
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
-  })
 
   it('a node killed in the middle of serving: the downloader completes from Walrus', async () => {
     const bytes = randomModel(24 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
-    const holder = await spawnNode(join(dir.path, 'holder'), devnet, configPath)
-    const nodes = await startNodes(1, join(dir.path, 'serving'), devnet)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const holder = await spawnNode(join(suite.dir, 'holder'), suite.devnet, configPath)
+    const nodes = await startNodes(1, join(suite.dir, 'serving'), suite.devnet)
     const [downloader] = nodes as [HerdNode]
     try {
       const warm = await request(`${holder.ready.api}/v1/blobs/${blobId}`)
@@ -79,11 +72,11 @@ describe('the mesh under faults: nodes killed while serving and while downloadin
 
   it('a node killed in the middle of downloading resumes after restart without fetching held chunks again', async () => {
     const bytes = randomModel(8 * 1024 * 1024)
-    const { blobId } = await devnet.publish(bytes, { chunkSize: CHUNK })
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
     const chunks = bytes.byteLength / CHUNK
-    const dataDir = join(dir.path, 'resumer')
-    devnet.walrus.setShaping({ bandwidthBytesPerSec: 1024 * 1024 })
-    let node = await spawnNode(dataDir, devnet, configPath)
+    const dataDir = join(suite.dir, 'resumer')
+    suite.devnet.walrus.setShaping({ bandwidthBytesPerSec: 1024 * 1024 })
+    let node = await spawnNode(dataDir, suite.devnet, configPath)
     let held = 0
     try {
       const pending = request(`${node.ready.api}/v1/blobs/${blobId}`).then(async r => r.body.dump()).catch(() => {})
@@ -96,10 +89,10 @@ describe('the mesh under faults: nodes killed while serving and while downloadin
       await node.stop('SIGKILL')
       await pending
     } finally {
-      devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
+      suite.devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
     }
-    const servedBefore = devnet.walrus.stats.bytesServed
-    node = await spawnNode(dataDir, devnet, configPath)
+    const servedBefore = suite.devnet.walrus.stats.bytesServed
+    node = await spawnNode(dataDir, suite.devnet, configPath)
     try {
       const status = await getJson(`${node.ready.api}/status`)
       const resumable = status.cache.downloads.find((d: { blobId: string }) => d.blobId === blobId)
@@ -107,7 +100,7 @@ describe('the mesh under faults: nodes killed while serving and while downloadin
       const response = await request(`${node.ready.api}/v1/blobs/${blobId}`)
       assert.equal(response.statusCode, 200)
       assert.deepEqual(Buffer.from(await response.body.arrayBuffer()), Buffer.from(bytes))
-      const fetchedAgain = devnet.walrus.stats.bytesServed - servedBefore
+      const fetchedAgain = suite.devnet.walrus.stats.bytesServed - servedBefore
       const missing = (chunks - resumable.held) * CHUNK
       assert.ok(fetchedAgain <= missing, `fetched ${fetchedAgain} bytes after the restart; ${missing} were missing`)
       assert.equal(await node.stop('SIGTERM'), 0, 'SIGTERM stops the node cleanly')

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -16,8 +15,7 @@ import { BLOB_PROTOCOL } from '../../src/mesh/constants.js'
 import { encodeVarint, framedStream } from '../../src/mesh/length-prefixed.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel } from '../helpers/mesh.js'
 
 /**
  * The longest the node's event loop may stall while it refuses hostile
@@ -34,32 +32,27 @@ const WAIT_MS = 10_000
 const INPUT = 16
 
 describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { timeout: 180_000 }, () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
+  let blobId: BlobId
+  const mesh = meshForSuite({
+    nodes: 1,
+    setup: async ({ devnet }) => {
+      await devnet.publish(syntheticMlp({ inputSize: INPUT, hiddenSize: 32, outputSize: 4, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })
+      blobId = (await devnet.publish(randomModel(100_000), { chunkSize: 16 * 1024 })).blobId
+    }
+  })
   let node: HerdNode
   let attacker: HostilePeer
   let caller: MeshLibp2p
-  let blobId: BlobId
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    await devnet.publish(syntheticMlp({ inputSize: INPUT, hiddenSize: 32, outputSize: 4, layers: 2, seed: 5 }), { name: 'mlp', onnx: true })
-    blobId = (await devnet.publish(randomModel(100_000), { chunkSize: 16 * 1024 })).blobId
-    const nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
-    node = nodes[0] as HerdNode
+    node = mesh.node
     await node.fetcher.fetch(blobId)
     attacker = await HostilePeer.start(node)
+    mesh.defer(async () => attacker.stop())
     caller = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
+    mesh.defer(async () => caller.stop())
     await caller.start()
     await caller.dial(node.libp2p.getMultiaddrs())
-  })
-  after(async () => {
-    await attacker?.stop()
-    await caller?.stop()
-    await stopNodes(node != null ? [node] : [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
   })
 
   /** An honest request on each protocol is still answered. */

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
@@ -9,9 +8,7 @@ import { BlobClient } from '../../src/mesh/blob-client.js'
 import { CACHE_TOPIC, MAX_ANNOUNCEMENT_BYTES } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { CacheAnnouncement } from '../../src/mesh/pb/announcement.js'
-import type { HerdNode } from '../../src/node.js'
-import { tempDir } from '../helpers/devnet.js'
-import { randomModel, startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { meshForSuite, randomModel, waitFor } from '../helpers/mesh.js'
 
 const id = () => blobIdFromBytes(randomBytes(32))
 
@@ -47,28 +44,18 @@ describe('cache announcements: encoding and checks', () => {
 })
 
 describe('the mesh protocols against a live node', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
+  const mesh = meshForSuite({ nodes: 1 })
   let stranger: MeshLibp2p
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet)
     stranger = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true })
+    mesh.defer(async () => stranger.stop())
     await stranger.start()
-    await stranger.dial((nodes[0] as HerdNode).libp2p.getMultiaddrs())
-  })
-  after(async () => {
-    await stranger?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    await stranger.dial(mesh.node.libp2p.getMultiaddrs())
   })
 
   it('drops a malformed gossip message at the topic validator, and keeps serving', async () => {
-    const node = nodes[0] as HerdNode
+    const node = mesh.node
     stranger.services.pubsub.subscribe(CACHE_TOPIC)
     await waitFor('the node to see the stranger on the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length === 1)
     await waitFor('the stranger to see the node on the topic', () => stranger.services.pubsub.getSubscribers(CACHE_TOPIC).length === 1)
@@ -86,8 +73,8 @@ describe('the mesh protocols against a live node', () => {
   })
 
   it('answers blob requests out of range or for unknown blobs with a status, not a hang', async () => {
-    const node = nodes[0] as HerdNode
-    const { blobId } = await devnet.publish(randomModel(100_000), { chunkSize: 16 * 1024 })
+    const node = mesh.node
+    const { blobId } = await mesh.devnet.publish(randomModel(100_000), { chunkSize: 16 * 1024 })
     await node.fetcher.fetch(blobId)
     const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => stranger.dialProtocol(peer, protocol, options) })
     const signal = AbortSignal.timeout(10_000)

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { tensorsToJson } from '../../src/inference/tensor-codec.js'
-import type { HerdNode } from '../../src/node.js'
-import { runCli, tempDir } from '../helpers/devnet.js'
-import { startDevnet, startNodes, stopNodes, waitFor, type Devnet } from '../helpers/mesh.js'
+import { runCli } from '../helpers/devnet.js'
+import { meshForSuite, waitFor } from '../helpers/mesh.js'
 
 /** A bundle budget the small runs fit (4 of them, tensors and all) and a batch of 64 rows does not. */
 const BUNDLE_BUDGET = 4096
@@ -26,29 +25,22 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
 }
 
 describe('inference proofs end to end: receipts, bundles on Walrus, anchors, herd proof verify', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
-  let devnet: Devnet
-  let nodes: HerdNode[]
+  const mesh = meshForSuite({
+    nodes: 1,
+    overrides: { proofs: { batchSize: 4, intervalMs: 500, maxBundleBytes: BUNDLE_BUDGET } },
+    setup: async ({ devnet }) => {
+      await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 11 }), { name: 'mlp', onnx: true })
+    }
+  })
   let api: ApiServer
   const receipts: any[] = []
 
   before(async () => {
-    dir = await tempDir()
-    devnet = await startDevnet(join(dir.path, 'devnet'))
-    await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 32, outputSize: 4, layers: 2, seed: 11 }), { name: 'mlp', onnx: true })
-    nodes = await startNodes(1, join(dir.path, 'nodes'), devnet, { proofs: { batchSize: 4, intervalMs: 500, maxBundleBytes: BUNDLE_BUDGET } })
-    api = new ApiServer({ node: nodes[0] as HerdNode, port: 0 })
-    await api.start()
-  })
-  after(async () => {
-    await api?.stop()
-    await stopNodes(nodes ?? [])
-    await devnet?.stop()
-    await dir?.[Symbol.asyncDispose]()
+    api = await mesh.startApi()
   })
 
   it('gives every inference a receipt signed by the node that ran it, sealed and anchored in batches', async () => {
-    const node = nodes[0] as HerdNode
+    const node = mesh.node
     for (let i = 0; i < 5; i++) {
       const { status, json } = await post(`${api.url}/v1/infer`, { model: 'mlp', inputs: tensorsToJson({ x: input(i) }) })
       assert.equal(status, 200, JSON.stringify(json))
@@ -94,12 +86,12 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
     assert.equal(result.checks.bundleHoldsReceipt.ok, true)
     assert.equal(result.checks.reexecution.ok, false)
     assert.match(result.checks.reexecution.reason, /--inputs/)
-    const inputsFile = join(dir.path, 'inputs.json')
+    const inputsFile = join(mesh.dir, 'inputs.json')
     await writeFile(inputsFile, JSON.stringify(tensorsToJson({ x })))
     const given = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute', '--inputs', inputsFile])
     assert.equal(given.code, 0, given.stdout + given.stderr)
     assert.equal(JSON.parse(given.stdout).checks.reexecution.ok, true)
-    const otherFile = join(dir.path, 'other-inputs.json')
+    const otherFile = join(mesh.dir, 'other-inputs.json')
     await writeFile(otherFile, JSON.stringify(tensorsToJson({ x: input(10, 64) })))
     const other = await runCli(['proof', 'verify', id, '--api', api.url, '--reexecute', '--inputs', otherFile])
     assert.equal(other.code, 1)
@@ -108,7 +100,7 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
 
   it('catches a tampered proof file, saying which check failed', async () => {
     const proof = await (await request(`${api.url}/v1/proofs/${receipts[1].id as string}`)).body.json() as any
-    const forgedPath = join(dir.path, 'forged-path.json')
+    const forgedPath = join(mesh.dir, 'forged-path.json')
     const sibling = proof.siblings[0] as string
     await writeFile(forgedPath, JSON.stringify({ ...proof, siblings: [`${sibling[0] === '0' ? '1' : '0'}${sibling.slice(1)}`, ...proof.siblings.slice(1)] }))
     const path = await runCli(['proof', 'verify', forgedPath, '--api', api.url])
@@ -120,13 +112,13 @@ describe('inference proofs end to end: receipts, bundles on Walrus, anchors, her
 
     const bytes = Buffer.from(proof.signedReceipt, 'base64')
     bytes[bytes.length - 70] = (bytes[bytes.length - 70] as number) ^ 1
-    const changed = join(dir.path, 'changed.json')
+    const changed = join(mesh.dir, 'changed.json')
     await writeFile(changed, JSON.stringify({ ...proof, signedReceipt: bytes.toString('base64') }))
     const signature = await runCli(['proof', 'verify', changed, '--api', api.url])
     assert.equal(signature.code, 1)
     assert.equal(JSON.parse(signature.stdout).valid, false)
 
-    const garbage = join(dir.path, 'garbage.json')
+    const garbage = join(mesh.dir, 'garbage.json')
     await writeFile(garbage, '{"version":1}')
     const bad = await runCli(['proof', 'verify', garbage, '--api', api.url])
     assert.equal(bad.code, 1)

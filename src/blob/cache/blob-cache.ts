@@ -1,12 +1,16 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { parseBlobId, type BlobId } from '../blob-id.js'
 import { assertChunkSize, chunkCount, HASH_BYTES, hashFromHex, rootOfLeaves, toHex } from '../chunk-tree.js'
 import { ChunkVerificationError, InvalidArgumentError } from '../errors.js'
 import { Bitfield } from './bitfield.js'
 import { FileBlobHandle, type BlobState, type HandleOwner } from './blob-handle.js'
-import { BLOBS_DIR, DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS, INDEX_DIR, PARTIAL_DIR } from './constants.js'
+import {
+  BLOBS_DIR, DEFAULT_NEW_BLOB_GRACE_MS, DEFAULT_POLICY, DEFAULT_ROOM_WAIT_MS, DEFAULT_SCRUB_BYTES_PER_SEC, DEFAULT_SCRUB_INTERVAL_MS,
+  DEFAULT_VERIFIED_FOR_MS, INDEX_DIR, PARTIAL_DIR
+} from './constants.js'
 import {
   BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError
 } from './errors.js'
@@ -18,6 +22,7 @@ import { IndexStore, type BlobRecord } from './index-store.js'
 import { PartialBlobFile, type PartialOwner } from './partial-blob.js'
 import { createPolicy, isPolicyName, type EvictionPolicy, type PolicyName } from './policy.js'
 import { repairCache, splitLeaves } from './repair.js'
+import { scrubFile } from './scrub.js'
 import { KeyedQueue, TaskSet } from './tasks.js'
 
 const log = logger('herd:blob:cache')
@@ -62,6 +67,12 @@ export class BlobCache extends EventTarget {
   private readonly roomWaiters = new Set<() => void>()
   private readonly roomWaitMs: number
   private readonly newBlobGraceMs: number
+  private readonly verifiedForMs: number
+  private readonly scrubBytesPerSec: number
+  private readonly scrubIntervalMs: number
+  /** Ends the scrub on stop(); `scrubbing` is the loop, awaited before the index closes. */
+  private scrubber?: AbortController
+  private scrubbing?: Promise<void>
   private bytes = 0
   private reserved = 0
   private evictions = 0
@@ -87,6 +98,9 @@ export class BlobCache extends EventTarget {
     const newBlobGraceMs = init.newBlobGraceMs ?? DEFAULT_NEW_BLOB_GRACE_MS
     if (!Number.isSafeInteger(newBlobGraceMs) || newBlobGraceMs < 0) throw new InvalidArgumentError(`newBlobGraceMs must be a non-negative integer of milliseconds, got ${newBlobGraceMs}`)
     this.newBlobGraceMs = newBlobGraceMs
+    this.verifiedForMs = positiveInteger('verifiedForMs', init.verifiedForMs ?? DEFAULT_VERIFIED_FOR_MS)
+    this.scrubBytesPerSec = positiveInteger('scrubBytesPerSec', init.scrubBytesPerSec ?? DEFAULT_SCRUB_BYTES_PER_SEC)
+    this.scrubIntervalMs = positiveInteger('scrubIntervalMs', init.scrubIntervalMs ?? DEFAULT_SCRUB_INTERVAL_MS)
     this.blobsDir = join(init.dir, BLOBS_DIR)
     this.partialDir = join(init.dir, PARTIAL_DIR)
     this.store = new IndexStore(join(init.dir, INDEX_DIR))
@@ -102,6 +116,7 @@ export class BlobCache extends EventTarget {
         log.error('%s is corrupt on disk (%s): dropped', state.blobId, reason)
         this.background(this.drop(state, 'corrupt'), `dropping ${state.blobId}`)
       },
+      verifiedRecently: state => this.now() - (state.record.verifiedAt ?? Number.NEGATIVE_INFINITY) < this.verifiedForMs,
       release: (handle, file) => { this.release(handle, file) }
     }
   }
@@ -118,6 +133,8 @@ export class BlobCache extends EventTarget {
     if (this.status !== 'started') return
     this.status = 'stopping'
     this.roomChanged()
+    this.scrubber?.abort()
+    await this.scrubbing
     await Promise.all([...this.downloads.values()].map(async partial => partial.shutdown().catch(err => {
       log.error('closing the download of %s failed - %e', partial.blobId, err)
     })))
@@ -214,7 +231,7 @@ export class BlobCache extends EventTarget {
       this.unref(state)
       return undefined
     }
-    const handle = new FileBlobHandle(state, file, this.handleOwner)
+    const handle = new FileBlobHandle(state, file, this.handleOwner, options.forPeer === true)
     this.handles.add(handle)
     return handle
   }
@@ -358,6 +375,8 @@ export class BlobCache extends EventTarget {
         this.reserved += record.size
       }
       this.status = 'started'
+      this.scrubber = new AbortController()
+      this.scrubbing = this.scrubLoop(this.scrubber.signal)
       if (this.bytes + this.reserved > this.quotaBytes) {
         const plan = this.planRoom(0)
         if (plan != null) this.evict(plan)
@@ -504,7 +523,9 @@ export class BlobCache extends EventTarget {
       await rename(partial.path, path)
       const now = this.now()
       const record: BlobRecord = {
-        size: partial.size, chunkSize: partial.chunkSize, chunkRoot: partial.chunkRoot, pinned: false, addedAt: now, lastAccessAt: now, hits: 0
+        size: partial.size, chunkSize: partial.chunkSize, chunkRoot: partial.chunkRoot, pinned: false, addedAt: now, lastAccessAt: now, hits: 0,
+        // Every chunk was hashed as it was written (or at start, for chunks written before a restart).
+        verifiedAt: now
       }
       try {
         await syncDir(this.blobsDir)
@@ -524,6 +545,53 @@ export class BlobCache extends EventTarget {
       this.roomChanged()
       return toEntry(state)
     })
+  }
+
+  /** Re-checks, one at a time, the blobs whose last whole check is older than verifiedForMs; ends with the signal. */
+  private async scrubLoop (signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await sleep(this.scrubIntervalMs, undefined, { signal })
+        for (let state = this.dueForScrub(); state != null && !signal.aborted; state = this.dueForScrub()) await this.scrub(state, signal)
+      } catch (err) {
+        if (!signal.aborted) log.error('the scrub failed - %e', err)
+      }
+    }
+  }
+
+  /** The blob checked longest ago, if that is more than verifiedForMs ago. */
+  private dueForScrub (): BlobState | undefined {
+    const due = this.now() - this.verifiedForMs
+    let oldest: BlobState | undefined
+    for (const state of this.blobs.values()) {
+      const at = state.record.verifiedAt ?? Number.NEGATIVE_INFINITY
+      if (state.gone == null && at <= due && (oldest == null || at < (oldest.record.verifiedAt ?? Number.NEGATIVE_INFINITY))) oldest = state
+    }
+    return oldest
+  }
+
+  private async scrub (state: BlobState, signal: AbortSignal): Promise<void> {
+    // Held like an open handle, so the file is not deleted under the scrub; not an access for the policy.
+    state.handles++
+    try {
+      const wrong = await scrubFile({ path: state.path, size: state.record.size, chunkSize: state.record.chunkSize, leaves: state.leaves }, { bytesPerSec: this.scrubBytesPerSec, signal })
+      if (state.gone != null) return
+      if (wrong != null) {
+        this.handleOwner.corrupt(state, wrong)
+        return
+      }
+      state.record.verifiedAt = this.now()
+      await this.queue.run(state.blobId, async () => {
+        if (state.gone == null) await this.store.putBlobs([[state.blobId, { ...state.record }]])
+      })
+      log('scrubbed %s: every chunk matches', state.blobId)
+    } catch (err) {
+      if (signal.aborted) return
+      if (!isNotFound(err)) throw err
+      this.handleOwner.corrupt(state, 'its file is gone')
+    } finally {
+      this.unref(state)
+    }
   }
 
   private async setPinned (blobId: string, pinned: boolean): Promise<boolean> {
@@ -557,6 +625,11 @@ function concat (leaves: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(leaves.length * HASH_BYTES)
   leaves.forEach((leaf, i) => { out.set(leaf, i * HASH_BYTES) })
   return out
+}
+
+function positiveInteger (name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`)
+  return value
 }
 
 /** Checks a descriptor from the network before anything is reserved or written. */

@@ -18,6 +18,20 @@ export const DEFAULT_NEW_BLOB_GRACE_MS = 5_000
 export const SYNC_EVERY_CHUNKS = 8
 export const SYNC_INTERVAL_MS = 200
 
+/**
+ * A complete blob whose every chunk was checked against its leaf this
+ * recently (on write, or by the scrub) is served to peers without being
+ * re-hashed: each peer checks every chunk it receives anyway, and bans a
+ * holder that sends a bad one. Reads for this node itself are always checked.
+ */
+export const DEFAULT_VERIFIED_FOR_MS = 7 * 24 * 60 * 60 * 1000
+
+/** The scrub re-reads a blob whose check is older than that, at most this fast, so it never crowds out serving. */
+export const DEFAULT_SCRUB_BYTES_PER_SEC = 32 * 1024 * 1024
+
+/** How often the scrub looks for a blob due for a check. */
+export const DEFAULT_SCRUB_INTERVAL_MS = 60_000
+
 /** The largest byte range `BlobHandle.read` returns in one call. */
 export const MAX_READ_BYTES = 64 * 1024 * 1024
 

@@ -1,4 +1,5 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Reads up to `length` bytes at `position`; fewer only if the file ends first. */
 export async function readAt (file: FileHandle, position: number, length: number): Promise<Uint8Array> {
@@ -12,7 +13,13 @@ export async function readAt (file: FileHandle, position: number, length: number
   return new Uint8Array(buffer.buffer, buffer.byteOffset, filled)
 }
 
-export async function writeAt (file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+/** Writes `bytes` at `position`; bytes in pieces go in one writev, without being joined first. */
+export async function writeAt (file: FileHandle, bytes: Uint8Array | Uint8ArrayList, position: number): Promise<void> {
+  if (!(bytes instanceof Uint8Array)) {
+    const { bytesWritten } = await file.writev([...bytes], position)
+    if (bytesWritten < bytes.byteLength) await writeAt(file, bytes.subarray(bytesWritten), position + bytesWritten)
+    return
+  }
   let written = 0
   while (written < bytes.length) {
     const { bytesWritten } = await file.write(bytes, written, bytes.length - written, position + written)

@@ -23,7 +23,15 @@ const blobRecord = z.object({
   pinned: z.boolean(),
   addedAt: z.number().nonnegative(),
   lastAccessAt: z.number().nonnegative(),
-  hits: z.number().int().nonnegative()
+  hits: z.number().int().nonnegative(),
+  /**
+   * When every chunk of the file was last checked against its leaf (on
+   * commit, then by the scrub). Absent in records written before it existed:
+   * such a blob counts as never checked, so it is re-hashed on every read
+   * until the scrub has been through it; a herd that predates the field
+   * ignores it. So the index version stays 1.
+   */
+  verifiedAt: z.number().nonnegative().optional()
 })
 
 const partialRecord = z.object({

@@ -3,6 +3,7 @@
  * in progress that survive restarts, and an eviction policy that keeps both
  * under a byte quota.
  */
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { BlobId } from '../blob-id.js'
 import type { PolicyName } from './policy.js'
 
@@ -19,6 +20,12 @@ export interface BlobCacheInit {
   roomWaitMs?: number
   /** A downloaded blob is not evicted before its first open for this long; 0 turns the grace off. Default 5 s. */
   newBlobGraceMs?: number
+  /** A blob checked whole this recently is served to peers without re-hashing its chunks. Default 7 days (DEFAULT_VERIFIED_FOR_MS). */
+  verifiedForMs?: number
+  /** The scrub's pace when it re-checks a blob past verifiedForMs. Default 32 MiB/s. */
+  scrubBytesPerSec?: number
+  /** How often the scrub looks for a blob due. Default 60 s. */
+  scrubIntervalMs?: number
 }
 
 /** What the caller learned about a blob before downloading it; `leaves` must hash to `chunkRoot`. */
@@ -70,7 +77,11 @@ export interface BlobHandle {
   readonly path: string
   readonly size: number
   readonly chunkSize: number
-  /** Re-hashed against its stored leaf; a mismatch throws CorruptBlobError and drops the blob. */
+  /**
+   * Re-hashed against its stored leaf; a mismatch throws CorruptBlobError and
+   * drops the blob. Not re-hashed on a handle opened `forPeer` while the blob's
+   * last whole check is within `verifiedForMs` (the peer checks it).
+   */
   readChunk: (index: number) => Promise<Uint8Array>
   /** Bytes [start, end), at most MAX_READ_BYTES; every chunk it touches is verified first. */
   read: (start: number, end: number) => Promise<Uint8Array>
@@ -89,7 +100,8 @@ export interface PartialBlob {
   /** Bit i (most significant bit first within each byte) is set when chunk i is held. */
   bitfield: () => Uint8Array
   /** Checked against its leaf (ChunkVerificationError); its held bit is durable once the data is synced. */
-  writeChunk: (index: number, bytes: Uint8Array) => Promise<void>
+  writeChunk: (index: number, bytes: Uint8Array | Uint8ArrayList) => Promise<void>
+  /** A held chunk, for a peer (who checks it): its bytes were checked when written, or re-hashed at start if written before. */
   readChunk: (index: number) => Promise<Uint8Array>
   complete: () => boolean
   /** Moves the finished blob into the cache; it becomes visible only now. */

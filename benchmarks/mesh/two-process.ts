@@ -1,0 +1,128 @@
+// Transfers between two node processes on loopback, each end on its own event loop: raw TCP, one raw libp2p stream, a herd peer fetch, and the CPU both ends spend on each.
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { devnetNodeConfig, type Devnet } from '../../harness/in-process-mesh.js'
+import type { BlobId } from '../../src/blob/blob-id.js'
+import { note } from '../measure.js'
+import type { PeerAnswer, PeerRequest } from './peer-process.js'
+
+const PEER_SCRIPT = new URL('./peer-process.js', import.meta.url)
+const GiB = 1024 * 1024 * 1024
+/** Any one request: a transfer of up to 512 MiB at 1 MiB/s, or a node's start. */
+const REQUEST_MS = 15 * 60_000
+
+export interface TransferFigures {
+  seconds: number
+  /** User + system CPU of both processes over the transfer. */
+  cpuSeconds: number
+  cpuSecondsPerGiB: number
+}
+
+export interface TwoProcessFigures {
+  tcp: TransferFigures
+  libp2p: TransferFigures
+  peerFetch: TransferFigures & { walrusBytes: number }
+}
+
+class PeerProcess {
+  private readonly child: ChildProcess
+  private readonly waiting = new Map<number, { resolve: (value: unknown) => void, reject: (err: Error) => void }>()
+  private next = 0
+  private readonly exited: Promise<void>
+  readonly name: string
+
+  constructor (name: string) {
+    this.name = name
+    this.child = fork(PEER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.exited = new Promise(resolve => this.child.once('exit', () => {
+      for (const { reject } of this.waiting.values()) reject(new Error(`peer process ${name} exited`))
+      this.waiting.clear()
+      resolve()
+    }))
+    this.child.on('message', (answer: PeerAnswer) => {
+      const waiter = this.waiting.get(answer.id)
+      if (waiter == null) return
+      this.waiting.delete(answer.id)
+      if (answer.ok) waiter.resolve(answer.value)
+      else waiter.reject(new Error(`peer process ${name}: ${answer.error}`))
+    })
+  }
+
+  async ask<T> (request: PeerRequest): Promise<T> {
+    const id = ++this.next
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`peer process ${this.name}: ${request.op} took over ${REQUEST_MS} ms`)) }, REQUEST_MS)
+      this.waiting.set(id, {
+        resolve: value => { clearTimeout(timer); resolve(value as T) },
+        reject: err => { clearTimeout(timer); reject(err) }
+      })
+      this.child.send({ ...request, id })
+    })
+  }
+
+  /** CPU seconds (user + system) used so far. */
+  async cpu (): Promise<number> {
+    const usage = await this.ask<NodeJS.CpuUsage>({ op: 'cpu' })
+    return (usage.user + usage.system) / 1e6
+  }
+
+  async stop (): Promise<void> {
+    if (this.child.exitCode == null && this.child.connected) await this.ask({ op: 'stop' }).catch(() => {})
+    const kill = setTimeout(() => { this.child.kill('SIGKILL') }, 15_000)
+    await this.exited
+    clearTimeout(kill)
+  }
+}
+
+/** Times `transfer` and the CPU both processes spend meanwhile; with `profileDir`, both are profiled over it too. */
+async function measure (pair: [PeerProcess, PeerProcess], bytes: number, label: string, profileDir: string | undefined, transfer: () => Promise<number>): Promise<TransferFigures> {
+  if (profileDir != null) await Promise.all(pair.map(async p => p.ask({ op: 'profile:start' })))
+  const before = await Promise.all(pair.map(async p => p.cpu()))
+  const seconds = await transfer()
+  const after = await Promise.all(pair.map(async p => p.cpu()))
+  if (profileDir != null) await Promise.all(pair.map(async p => p.ask({ op: 'profile:stop', path: join(profileDir, `${label}-${p.name}.cpuprofile`) })))
+  const cpuSeconds = after.reduce((sum, t, i) => sum + t - (before[i] as number), 0)
+  return { seconds, cpuSeconds, cpuSecondsPerGiB: cpuSeconds / (bytes / GiB) }
+}
+
+/**
+ * Two child processes, the sender first: raw TCP, then one raw libp2p stream (after a 4 MiB
+ * warm-up), then herd node A fetches `blobId` from Walrus (not measured) and node B fetches it
+ * from A. Fresh processes for herd, so their profiles and heaps hold nothing of the baselines.
+ */
+export async function twoProcessTransfers (options: { devnet: Devnet, dir: string, blobId: BlobId, size: number, profileDir?: string }): Promise<TwoProcessFigures> {
+  const { devnet, dir, blobId, size, profileDir } = options
+  let pair: [PeerProcess, PeerProcess] = [new PeerProcess('sender'), new PeerProcess('receiver')]
+  try {
+    const [sender, receiver] = pair
+    note(`two processes: raw TCP, ${size} bytes`)
+    const port = await sender.ask<number>({ op: 'tcp:serve', bytes: size })
+    const tcp = await measure(pair, size, 'tcp', profileDir, async () => receiver.ask<number>({ op: 'tcp:pull', port, bytes: size }))
+    note('two processes: one raw libp2p stream')
+    const [from] = await Promise.all([sender.ask<{ peerId: string, addrs: string[] }>({ op: 'libp2p:start' }), receiver.ask({ op: 'libp2p:start' })])
+    await receiver.ask({ op: 'libp2p:pull', ...from, bytes: 4 * 1024 * 1024 })
+    const libp2p = await measure(pair, size, 'libp2p', profileDir, async () => receiver.ask<number>({ op: 'libp2p:pull', ...from, bytes: size }))
+    await Promise.all(pair.map(async p => p.stop()))
+
+    pair = [new PeerProcess('holder'), new PeerProcess('fetcher')]
+    const [holder, fetcher] = pair
+    note('two processes: herd node A fetches from Walrus, B from A')
+    const a = await holder.ask<{ peerId: string, addrs: string[] }>({ op: 'herd:start', config: devnetNodeConfig(join(dir, 'two-a'), devnet) })
+    await holder.ask({ op: 'herd:fetch', blobId, size })
+    await fetcher.ask({ op: 'herd:start', config: devnetNodeConfig(join(dir, 'two-b'), devnet) })
+    await fetcher.ask({ op: 'herd:dial', addrs: a.addrs })
+    await fetcher.ask({ op: 'herd:wait-holder', blobId, peerId: a.peerId })
+    const walrusBefore = devnet.walrus.stats.bytesServed
+    let fromPeers = 0
+    const fetch = await measure(pair, size, 'herd', profileDir, async () => {
+      const result = await fetcher.ask<{ seconds: number, bytesFromPeers: number }>({ op: 'herd:fetch', blobId, size })
+      fromPeers = result.bytesFromPeers
+      return result.seconds
+    })
+    const walrusBytes = devnet.walrus.stats.bytesServed - walrusBefore
+    if (fromPeers !== size) note(`B took ${fromPeers} of ${size} bytes from A (Walrus served ${walrusBytes})`)
+    return { tcp, libp2p, peerFetch: { ...fetch, walrusBytes } }
+  } finally {
+    await Promise.all(pair.map(async p => p.stop()))
+  }
+}
