@@ -118,6 +118,11 @@ function bitSet (bits: Uint8Array, index: number): boolean {
   return (((bits[index >> 3] ?? 0) >> (7 - (index & 7))) & 1) === 1
 }
 
+/** Whether `next` has a bit set that `before` (absent: none known) has not. */
+function gainedBits (before: Uint8Array | undefined, next: Uint8Array): boolean {
+  return next.some((byte, i) => (byte & ~(before?.[i] ?? 0)) !== 0)
+}
+
 /**
  * One blob's download: chunks from every peer that has them, several requests
  * per peer, and from Walrus for what no peer can give. Each chunk is checked by
@@ -161,6 +166,13 @@ export class Download {
    */
   private fallbackRun = 1
   private fallbackInFlight = false
+  /**
+   * This node's own share reads in flight: while one is, the download is not
+   * stalled. Under a capped link a 4 MiB read lands whole after seconds, and
+   * a stall declared meanwhile read other readers' shares, in flight at them,
+   * over the same link.
+   */
+  private shareReadsInFlight = 0
   /** Requests in flight to peers, and since when there has been one without a break: the mesh's pace is judged over it. */
   private peerRequests = 0
   private peerDemandSince?: number
@@ -281,6 +293,8 @@ export class Download {
           this.drop(source, 'describes the blob differently from the registry')
           return
         }
+        // Chunks new at a peer are the swarm's progress: its share reads land, so the stall fallback need not read them.
+        if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
         source.have = reply.have
         if (reply.complete) source.holder = true
       } catch (err) {
@@ -349,6 +363,7 @@ export class Download {
         demandSince: source.demandSince,
         holder: source.holder,
         source: source.delivered,
+        ...(source.lastDeliveryAt != null ? { lastDeliveryAt: source.lastDeliveryAt } : {}),
         download: this.fromPeers,
         otherSources: asked - (source.demandSince != null ? 1 : 0),
         minBytesPerSec: minimum,
@@ -538,7 +553,7 @@ export class Download {
       }
       return
     }
-    if (now - this.lastProgressAt < tuning.stallMs || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
+    if (now - this.lastProgressAt < tuning.stallMs || this.shareReadsInFlight > 0 || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
     // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart.
     const start = walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
     for (let step = 0; step < total; step++) {
@@ -577,6 +592,7 @@ export class Download {
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     this.walrusInFlight++
     if (fallback) this.fallbackInFlight = true
+    else this.shareReadsInFlight++
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
@@ -616,17 +632,15 @@ export class Download {
         }
         this.walrusInFlight--
         if (fallback) this.fallbackInFlight = false
+        else this.shareReadsInFlight--
       }
     })())
   }
 
   private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string, fallback = false): void {
     const now = Date.now()
-    if (!fallback) {
-      // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
-      this.lastProgressAt = now
-      this.fallbackRun = 1
-    }
+    // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
+    if (!fallback) this.swarmProgressed(now)
     if (source === 'peer') this.fromPeers.add(bytes, now)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
@@ -642,6 +656,11 @@ export class Download {
       bytesFromPeers: this.bytesFrom.peer,
       bytesFromWalrus: this.bytesFrom.walrus
     })
+  }
+
+  private swarmProgressed (now: number): void {
+    this.lastProgressAt = now
+    this.fallbackRun = 1
   }
 
   private failed (source: Source, reason: string): void {

@@ -82,6 +82,8 @@ export interface PaceJudgement {
   holder: boolean
   /** What the source delivered. */
   source: DeliveryWindow
+  /** When its last chunk arrived, if one did. */
+  lastDeliveryAt?: number
   /** What the whole download gained from peers, this source included. */
   download: DeliveryWindow
   /** Other sources being asked for chunks now. */
@@ -108,7 +110,11 @@ export function paceVerdict (j: PaceJudgement): PaceVerdict {
   if (recent * 1000 / j.windowMs >= j.minBytesPerSec) return 'on-pace'
   const others = Math.max(0, j.download.recent(j.now) - recent)
   const shownUp = j.holder && others / Math.max(1, j.otherSources) >= Math.max(2 * j.chunkBytes, 4 * recent)
-  const blocked = others === 0 && j.now - j.demandSince >= IDLE_JUDGEMENT_WINDOWS * j.windowMs
+  // A peer still downloading that has sent chunks is judged idle only after IDLE_JUDGEMENT_WINDOWS without one: under a capped
+  // link its upload is shared by every downloader and chunks land whole, seconds apart, so a window without one from any peer is
+  // the link's pace, not a liar's; dropping them all made the stall fallback read the whole blob from Walrus on every node.
+  const quietSince = j.holder ? j.demandSince : Math.max(j.demandSince, j.lastDeliveryAt ?? 0)
+  const blocked = others === 0 && j.now - quietSince >= IDLE_JUDGEMENT_WINDOWS * j.windowMs
   if (!shownUp && !blocked) return 'on-pace'
   return j.source.total === 0 ? 'silent' : 'slow'
 }
