@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -13,7 +14,7 @@ import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.
 import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
 import { PeerScores } from '../../src/mesh/peer-scores.js'
 import type { Provider } from '../../src/mesh/provider-index.js'
-import { WalrusPace } from '../../src/mesh/source-pace.js'
+import { DeliveryWindow, paceVerdict, WalrusPace } from '../../src/mesh/source-pace.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const CHUNK = 1024
@@ -67,5 +68,84 @@ describe('Download with fakes of its context', () => {
     } finally {
       await cache.stop()
     }
+  })
+
+  it('declares no stall while its own share read is in flight, however long it takes, and reads a missing share after it', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const bytes = new Uint8Array(randomBytes(8 * CHUNK))
+      const tree = chunkTreeOfBytes(bytes, CHUNK)
+      const blobId = blobIdFromBytes(randomBytes(32))
+      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
+      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      // Another reader that never sends: its half is read by the stall fallback, but only once this node's own half is in.
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const [firstReader] = [selfId, other].sort()
+      const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+      let release!: () => void
+      const ownShareHeld = new Promise<void>(resolve => { release = resolve })
+      const readsWhileHeld: Array<[number, number]> = []
+      let held = true
+      const download = new Download(description, partial, {
+        selfId,
+        client,
+        walrus: {
+          readRange: async (_id, range) => {
+            const own = range.start >= mine.start && range.end < mine.end
+            if (held && !own) readsWhileHeld.push([range.start, range.end])
+            // Under a capped link a share read lands whole, seconds after the stall time.
+            if (own) await ownShareHeld
+            return bytes.slice(range.start, range.end + 1)
+          }
+        },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: other, state: 'fetching' }],
+        extraHolders: new Set(),
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: AbortSignal.timeout(60_000)
+      })
+      const running = download.run()
+      // Five stall times with the own share in flight: before the fix the fallback read the other reader's half meanwhile.
+      await sleep(1_000)
+      held = false
+      release()
+      await running
+      assert.deepEqual(readsWhileHeld, [], 'nothing outside its own share read while that was in flight')
+      assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'the silent reader\'s half came from the fallback afterwards')
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
+})
+
+describe('paceVerdict', () => {
+  const windowMs = 1_000
+  const base = { holder: false, otherSources: 2, minBytesPerSec: 256 * 1024, chunkBytes: 1024 * 1024, windowMs }
+
+  it('keeps a peer still downloading that sent a chunk a window ago, with nothing from any peer since: a shared capped link', () => {
+    const now = 100_000
+    const source = new DeliveryWindow(windowMs)
+    source.add(1024 * 1024, now - 1_500)
+    const download = new DeliveryWindow(windowMs)
+    download.add(1024 * 1024, now - 1_500)
+    assert.equal(paceVerdict({ ...base, demandSince: now - 10_000, source, lastDeliveryAt: now - 1_500, download, now }), 'on-pace')
+    // Idle for the whole judgement time since its last chunk: dropped, as before.
+    assert.equal(paceVerdict({ ...base, demandSince: now - 10_000, source, lastDeliveryAt: now - 3_000, download, now }), 'slow')
+  })
+
+  it('still judges a holder from when it was first asked: a slow liar claiming the whole blob loses its chunks', () => {
+    const now = 100_000
+    const source = new DeliveryWindow(windowMs)
+    source.add(1024 * 1024, now - 1_500)
+    assert.equal(paceVerdict({ ...base, holder: true, demandSince: now - 10_000, source, lastDeliveryAt: now - 1_500, download: new DeliveryWindow(windowMs), now }), 'slow')
   })
 })
