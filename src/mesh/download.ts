@@ -99,7 +99,7 @@ interface ChunkRequest {
   startedAt: number
 }
 
-/** How long a peer that answered BUSY is first left alone, and at most. */
+/** How long a peer that answered BUSY, or whose request failed, is first left alone, and at most. */
 const BUSY_BACKOFF_MS = 500
 const MAX_BUSY_BACKOFF_MS = 8_000
 /**
@@ -137,6 +137,14 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
+  /**
+   * Peers whose request failed (a stream reset, a timeout, NOT_FOUND from a
+   * reader that has not begun): left out until then, longer with each
+   * failure in a row, not for the whole download. Under capped links streams
+   * fail on every node at once; a peer left out for good hid its chunks, and
+   * the stall fallback read them from Walrus on every node.
+   */
+  private readonly resting = new Map<string, { until: number, streak: number }>()
   /** Peers seen fetching this blob during this download, and when they were last listed (fetching, or holding since): the Walrus readers. */
   private readonly readers = new Map<string, number>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
@@ -244,8 +252,9 @@ export class Download {
     const listed = this.listed = this.context.providers()
     this.warm ??= listed.some(p => p.state === 'holder' && this.context.scores.believes(p.peerId)) || this.context.extraHolders.size > 0
     const seen = new Set<string>()
+    const now = Date.now()
     const add = (id: string, holder: boolean): void => {
-      if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
+      if (id === this.context.selfId || this.excluded.has(id) || (this.resting.get(id)?.until ?? 0) > now || !this.context.scores.believes(id)) return
       seen.add(id)
       const existing = this.sources.get(id)
       if (existing != null) {
@@ -273,7 +282,6 @@ export class Download {
     for (const [id, source] of this.sources) {
       if (!seen.has(id) && source.inflight === 0) this.sources.delete(id)
     }
-    const now = Date.now()
     for (const source of this.sources.values()) {
       if (!source.holder && !source.haveInFlight && now - source.haveAt >= this.context.tuning.haveIntervalMs) this.pollHave(source)
     }
@@ -383,7 +391,9 @@ export class Download {
         const pace = Math.round(source.delivered.recent(now) * 1000 / tuning.paceWindowMs)
         scores.slow(id, `sent chunks of ${this.description.blobId} at ${pace} B/s, under the least pace of ${Math.round(minimum)} B/s`)
       }
-      this.drop(source, `${verdict} for ${askedMs} ms`)
+      // A peer still downloading may be starved itself, its upload shared by every downloader: it rests and is asked again, scored down each time.
+      if (source.holder) this.drop(source, `${verdict} for ${askedMs} ms`)
+      else this.rest(source, `${verdict} for ${askedMs} ms`)
     }
   }
 
@@ -460,6 +470,7 @@ export class Download {
         const ms = Date.now() - now
         this.typicalRequestMs = this.typicalRequestMs == null ? ms : this.typicalRequestMs * (1 - REQUEST_MS_WEIGHT) + ms * REQUEST_MS_WEIGHT
         source.busyStreak = 0
+        this.resting.delete(id)
         // A peer that no longer holds what it announced is not asked for it again until it says otherwise.
         if (received.size < run.length && source.have != null) {
           for (const index of run) if (!received.has(index) && source.have != null) source.have[index >> 3] = (source.have[index >> 3] ?? 0) & ~(1 << (7 - (index & 7)))
@@ -668,15 +679,29 @@ export class Download {
     const id = source.peerId.toString()
     this.context.scores.failure(id, reason)
     log('peer %s: %s', id, reason)
-    // A peer that fails here (gone, overloaded) is left out of this download; others and Walrus cover for it.
-    this.drop(source, reason)
+    // A peer that fails here (gone, overloaded, a stream lost) rests a while; others and Walrus cover for it meanwhile.
+    this.rest(source, reason)
+  }
+
+  private rest (source: Source, reason: string): void {
+    const id = source.peerId.toString()
+    // Already left out (by another of its requests, or for good): one failure of many streams at once is one failure.
+    if (this.sources.get(id) !== source) return
+    const streak = (this.resting.get(id)?.streak ?? 0) + 1
+    this.resting.set(id, { until: Date.now() + Math.min(MAX_BUSY_BACKOFF_MS, BUSY_BACKOFF_MS * 2 ** (streak - 1)), streak })
+    this.leave(source, `${reason}; resting ${streak} time(s)`)
   }
 
   private drop (source: Source, reason: string): void {
     const id = source.peerId.toString()
     if (this.excluded.has(id)) return
-    log('dropping %s from the download of %s: %s', id, this.description.blobId, reason)
     this.excluded.add(id)
+    this.leave(source, reason)
+  }
+
+  private leave (source: Source, reason: string): void {
+    const id = source.peerId.toString()
+    log('dropping %s from the download of %s: %s', id, this.description.blobId, reason)
     this.sources.delete(id)
     // Its chunks in flight are wanted again at once, from others or Walrus.
     source.abort.abort(new Error(`dropped from the download: ${reason}`))
