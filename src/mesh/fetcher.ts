@@ -169,9 +169,8 @@ export class Fetcher extends EventTarget {
     const announcedAt = Date.now()
     components.announceFetching(blobId)
     const description = await components.registry.describe(blobId, { signal })
-    const believed = this.believed(blobId)
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
-      providers: believed,
+      providers: this.believed(blobId),
       scores: components.scores,
       client: components.client,
       walrus: components.walrus,
@@ -182,7 +181,8 @@ export class Fetcher extends EventTarget {
     const extraHolders = new Set<string>()
     // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
     const lookupDone = new AbortController()
-    const lookup = believed.length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
+    // Asked again after the chunk hashes: in a cold swarm the peers' "fetching" gossip has arrived by now, and a DHT lookup would only race it.
+    const lookup = this.believed(blobId).length === 0 ? this.lookUpDht(blobId, extraHolders, AbortSignal.any([signal, lookupDone.signal])) : Promise.resolve()
     const download = new Download(description, partial, {
       selfId: components.selfId,
       client: components.client,
