@@ -41,14 +41,3 @@ export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000
 export const BLOB_STREAM_KEEP_MS = 5_000
 /** A download asks a peer for up to 4 runs at once (its requestsPerPeer), plus a HAVE. */
 export const MAX_KEPT_BLOB_STREAMS_PER_PEER = 6
-/**
- * Yamux's receive window per stream, from the start and at most. js yamux
- * sends a window update after every data frame it receives, and a data frame
- * is at most the sender's window: at its default start (256 KiB, growing only
- * when a window drains within 4 round trips, which loopback's sub-millisecond
- * RTT almost never allows) a MiB chunk costs 4 frames and 4 updates, each
- * update its own Noise frame and socket write. 4 MiB matches yamux's read
- * buffer limit per stream, and is below its default maximum window (16 MiB),
- * so a peer can make a stream hold no more than before.
- */
-export const YAMUX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024

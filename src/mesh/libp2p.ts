@@ -11,7 +11,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES, YAMUX_STREAM_WINDOW_BYTES } from './constants.js'
+import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
 
@@ -105,7 +105,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     connectionManager: { allow: init.allow ?? [] },
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: herdNoiseCrypto })],
-    streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: YAMUX_STREAM_WINDOW_BYTES, maxStreamWindowSize: YAMUX_STREAM_WINDOW_BYTES } })],
+    streamMuxers: [yamux()],
     peerDiscovery,
     ...(init.metricsRegistry != null
       ? { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false, preserveExistingMetrics: true }) }
