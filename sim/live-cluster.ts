@@ -17,6 +17,8 @@ import { syntheticModelOfSize } from './synthetic-model.js'
 import { seededRandom } from '../src/seeded-random.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
+import { netnsCommand } from '../harness/netns.js'
+import { forwardInto, type Forward } from '../harness/netns-forward.js'
 
 /** The herd CLI, compiled: dist/sim/live-cluster.js → dist/src/cli/index.js. */
 export const HERD_CLI = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
@@ -79,15 +81,21 @@ export interface HerdProcess {
 
 const STDERR_TAIL = 8 * 1024
 
+/** `herd ARGS…` in this process's network namespace, or in `netns` (harness/netns.ts). */
+function herdCommand (args: string[], netns?: string): { command: string, args: string[] } {
+  return netns != null ? netnsCommand(netns, process.execPath, [HERD_CLI, ...args]) : { command: process.execPath, args: [HERD_CLI, ...args] }
+}
+
 /**
  * Starts `herd ARGS…` and waits (bounded) for its ready line: one JSON object
  * with `"event":"ready"` on stdout. The process is killed if it is not ready
  * in time, exits first, or the signal aborts.
  */
-export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string } = {}): Promise<HerdProcess> {
+export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string } = {}): Promise<HerdProcess> {
   const label = options.label ?? `herd ${args[0] ?? ''}`
   options.signal?.throwIfAborted()
-  const child = spawn(process.execPath, [HERD_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
+  const { command, args: argv } = herdCommand(args, options.netns)
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
   track(child)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {
@@ -143,9 +151,10 @@ export async function spawnHerd (args: string[], options: { readyTimeoutMs?: num
 }
 
 /** Runs a herd command to completion, bounded; resolves with its stdout or throws with its stderr. */
-export async function runHerd (args: string[], options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<string> {
+export async function runHerd (args: string[], options: { timeoutMs?: number, signal?: AbortSignal, netns?: string } = {}): Promise<string> {
   options.signal?.throwIfAborted()
-  const child = spawn(process.execPath, [HERD_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
+  const { command, args: argv } = herdCommand(args, options.netns)
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
   track(child)
   let stdout = ''
   let stderr = ''
@@ -197,6 +206,14 @@ export interface WalrusStats {
   failuresInjected: number
 }
 
+/** Where each process runs when every one has its own network namespace (harness/netns.ts: createSwarm). */
+export interface LiveNamespaces {
+  /** The devnet's Walrus and ledger, and the publisher's pushes. */
+  origin: { netns: string, address: string }
+  /** Node i runs in nodes[i]. */
+  nodes: Array<{ netns: string, address: string }>
+}
+
 export interface LiveClusterInit {
   workDir: string
   nodes: number
@@ -224,6 +241,12 @@ export interface LiveClusterInit {
   /** Bound on waiting for every mesh node to see a peer. */
   peerWaitMs?: number
   log?: (message: string) => void
+  /**
+   * Each process in its own namespace, so links capped with tc limit what it
+   * sends and receives; their HTTP APIs are reached through forwarders.
+   * Absent: every process on this host's loopback.
+   */
+  namespaces?: LiveNamespaces
 }
 
 export interface LiveNode {
@@ -234,6 +257,8 @@ export interface LiveNode {
   starting?: Promise<boolean>
   peerId?: string
   api?: string
+  /** With namespaces: what makes `api` reachable from here. */
+  apiForward?: Forward
   multiaddrs: string[]
   starts: number
 }
@@ -250,8 +275,12 @@ export class LiveCluster {
   readonly init: LiveClusterInit
   readonly nodes: LiveNode[]
   devnet?: HerdProcess
+  /** As the nodes reach them. */
   walrusUrl = ''
   ledgerUrl = ''
+  /** The Walrus as this process reaches it (the same but with namespaces). */
+  walrusControlUrl = ''
+  private walrusForward?: Forward
   blobIds: string[] = []
   /** Mesh: nodes that saw no peer within the bound after the start. */
   nodesWithoutPeers = 0
@@ -262,6 +291,7 @@ export class LiveCluster {
     this.init = init
     this.configPath = join(init.workDir, 'node-config.json')
     this.nodes = Array.from({ length: init.nodes }, (_, index) => ({ index, dataDir: join(init.workDir, `node-${index}`), multiaddrs: [], starts: 0 }))
+    if (init.namespaces != null && init.namespaces.nodes.length < init.nodes) throw new Error(`${init.nodes} nodes but ${init.namespaces.nodes.length} namespaces for them`)
   }
 
   /** The digest interval the nodes are configured with. */
@@ -300,19 +330,25 @@ export class LiveCluster {
     const shards = shardsFor(largest)
     const maxBlobBytes = Math.min(maxBlobSizeForShards(shards), Math.max(512 * 1024 * 1024, largest + 1024 * 1024))
     const { shaping } = this.init
+    const origin = this.init.namespaces?.origin
     this.devnet = await spawnHerd([
-      'devnet', '--dir', join(this.init.workDir, 'devnet'), '--walrus-port', '0', '--ledger-port', '0',
+      'devnet', '--dir', join(this.init.workDir, 'devnet'), '--walrus-port', '0', '--ledger-port', '0', ...(origin != null ? ['--host', origin.address] : []),
       '--shards', String(shards), '--max-blob-bytes', String(maxBlobBytes),
       '--latency-ms', String(Math.round(shaping.latencyMs)), '--bandwidth', String(Math.round(shaping.bandwidthBytesPerSec)),
       '--failure-rate', String(shaping.failureRate), '--seed', String((this.init.seed >>> 0) % 2 ** 32)
-    ], { label: 'herd devnet', ...(this.init.signal != null ? { signal: this.init.signal } : {}), readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS })
+    ], { label: 'herd devnet', ...(this.init.signal != null ? { signal: this.init.signal } : {}), readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...(origin != null ? { netns: origin.netns } : {}) })
     this.walrusUrl = String(this.devnet.ready.walrus).replace(/\/+$/, '')
     this.ledgerUrl = String(this.devnet.ready.ledger).replace(/\/+$/, '')
+    this.walrusControlUrl = this.walrusUrl
+    if (origin != null) {
+      this.walrusForward = await forwardInto(origin.netns, this.walrusUrl, this.init.signal != null ? { signal: this.init.signal } : {})
+      this.walrusControlUrl = this.walrusForward.url
+    }
     this.log(`devnet: walrus ${this.walrusUrl}, ledger ${this.ledgerUrl}, ${shards} shards`)
   }
 
   async setShaping (shaping: Partial<OriginShapingInit>): Promise<void> {
-    const response = await fetch(`${this.walrusUrl}/herd/v1/shaping`, {
+    const response = await fetch(`${this.walrusControlUrl}/herd/v1/shaping`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(shaping),
@@ -323,7 +359,7 @@ export class LiveCluster {
   }
 
   async walrusStats (): Promise<WalrusStats> {
-    const stats = await getJson(`${this.walrusUrl}/herd/v1/stats`)
+    const stats = await getJson(`${this.walrusControlUrl}/herd/v1/stats`)
     return { blobsServed: stats.blobsServed ?? 0, bytesServed: stats.bytesServed ?? 0, rangeRequests: stats.rangeRequests ?? 0, failuresInjected: stats.failuresInjected ?? 0 }
   }
 
@@ -341,7 +377,8 @@ export class LiveCluster {
       await writeFile(path, syntheticModelOfSize(size, (this.init.seed * 1000 + i) >>> 0))
       const out = await runHerd(['model', 'push', path, '--name', `sim-model-${i}`, '--chunk-size', String(this.init.chunkBytes), '--walrus', this.walrusUrl, '--ledger', this.ledgerUrl, '--data-dir', join(this.init.workDir, 'publisher')], {
         timeoutMs: 120_000 + Math.ceil(size / (5 * 1024 * 1024)) * 1000,
-        ...(this.init.signal != null ? { signal: this.init.signal } : {})
+        ...(this.init.signal != null ? { signal: this.init.signal } : {}),
+        ...(this.init.namespaces != null ? { netns: this.init.namespaces.origin.netns } : {})
       })
       const entry = JSON.parse(out.trim().split('\n').pop() ?? '{}')
       if (typeof entry.blobId !== 'string') throw new Error(`herd model push printed no blob ID: ${out.slice(0, 500)}`)
@@ -362,9 +399,12 @@ export class LiveCluster {
   }
 
   private async writeConfig (): Promise<void> {
+    const namespaces = this.init.namespaces
     await writeFile(this.configPath, JSON.stringify({
       cache: { quotaBytes: Math.max(1, Math.floor(this.init.cacheQuotaBytes)), policy: this.init.cachePolicy ?? DEFAULT_POLICY },
-      mesh: { digestIntervalMs: this.digestIntervalMs, dhtProvide: false, privateNetwork: true, allow: ['/ip4/127.0.0.1'] },
+      mesh: { digestIntervalMs: this.digestIntervalMs, dhtProvide: false, privateNetwork: true, allow: namespaces != null ? namespaces.nodes.map(n => `/ip4/${n.address}`) : ['/ip4/127.0.0.1'] },
+      // Through a forwarder the API is asked for on another port of 127.0.0.1 than its own.
+      ...(namespaces != null ? { api: { allowedHosts: ['127.0.0.1'] } } : {}),
       inference: { concurrency: 1 },
       proofs: { enabled: false }
     }, null, 2))
@@ -413,17 +453,29 @@ export class LiveCluster {
     if (this.isUp(index)) return true
     const bootstrap = this.bootstrapFor(index)
     const args = ['start', '--data-dir', node.dataDir, '--api-port', '0', '--walrus', this.walrusUrl, '--ledger', this.ledgerUrl, '--config', this.configPath]
+    const ns = this.init.namespaces?.nodes[index]
+    if (ns != null) args.push('--listen', `/ip4/${ns.address}/tcp/0`)
     if (bootstrap.length > 0) args.push('--bootstrap', ...bootstrap)
     const starting = (async () => {
       try {
-        const proc = await spawnHerd(args, { label: `herd node ${index}`, readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...(this.init.signal != null ? { signal: this.init.signal } : {}) })
+        const signal = this.init.signal != null ? { signal: this.init.signal } : {}
+        const proc = await spawnHerd(args, { label: `herd node ${index}`, readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...signal, ...(ns != null ? { netns: ns.netns } : {}) })
         if (this.stopped) {
           await proc.stop()
           return false
         }
+        const api = String(proc.ready.api).replace(/\/+$/, '')
+        if (ns != null) {
+          try {
+            node.apiForward = await forwardInto(ns.netns, api, signal)
+          } catch (err) {
+            await proc.stop()
+            throw err
+          }
+        }
         node.process = proc
         node.peerId = proc.ready.peerId
-        node.api = String(proc.ready.api).replace(/\/+$/, '')
+        node.api = node.apiForward?.url ?? api
         node.multiaddrs = proc.ready.multiaddrs ?? []
         node.starts++
         return true
@@ -446,9 +498,12 @@ export class LiveCluster {
     const node = this.nodes[index]!
     if (node.starting != null) await node.starting
     const proc = node.process
+    const forward = node.apiForward
     node.process = undefined
     node.api = undefined
+    node.apiForward = undefined
     if (proc != null) await proc.stop()
+    await forward?.close()
   }
 
   /** Until each running node's /status shows a peer, bounded; nodes still alone are reported, not fatal. */
@@ -476,5 +531,8 @@ export class LiveCluster {
     const devnet = this.devnet
     this.devnet = undefined
     if (devnet != null) await devnet.stop()
+    const walrusForward = this.walrusForward
+    this.walrusForward = undefined
+    await walrusForward?.close()
   }
 }

@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LiveCluster, type OriginShapingInit } from './live-cluster.js'
+import { LiveCluster, type LiveNamespaces, type OriginShapingInit } from './live-cluster.js'
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import type { Trace } from './types.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
@@ -96,6 +96,8 @@ export interface LiveClusterOptions {
   models: LiveModels
   signal: AbortSignal
   log: (message: string) => void
+  /** Each process in its own namespace (sim/live-links.ts). */
+  namespaces?: LiveNamespaces
 }
 
 /**
@@ -118,7 +120,8 @@ export async function newLiveCluster (options: LiveClusterOptions): Promise<Live
     shaping: options.settings.shaping,
     seed: options.trace.seed,
     signal: options.signal,
-    log: options.log
+    log: options.log,
+    ...(options.namespaces != null ? { namespaces: options.namespaces } : {})
   })
 }
 

@@ -12,6 +12,7 @@
 
 import { rm } from 'node:fs/promises'
 import { LiveCounters, type LiveMetrics } from './live-collect.js'
+import { createLiveLinks } from './live-links.js'
 import { LiveReplay } from './live-replay.js'
 import { checkWorkDir, liveModels, liveSettings, newLiveCluster, startLiveCluster, type LiveStrategy } from './live-setup.js'
 import type { Scenario } from './scenario.js'
@@ -68,7 +69,11 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
   const signal = controller.signal
 
   const models = liveModels(trace)
-  const cluster = await newLiveCluster({ trace, scenario, strategy, workDir, settings, models, signal, log })
+  const links = await createLiveLinks(scenario, trace.nodes, signal)
+  const cluster = await newLiveCluster({ trace, scenario, strategy, workDir, settings, models, signal, log, ...(links != null ? { namespaces: links.namespaces } : {}) }).catch(async err => {
+    await links?.remove()
+    throw err
+  })
   const errors: string[] = []
   const noteError = (message: string): void => { if (errors.length < MAX_ERRORS) errors.push(message) }
 
@@ -100,6 +105,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
   } finally {
     options.signal?.removeEventListener('abort', onCallerAbort)
     await cluster.stop()
+    await links?.remove()
     if (options.keepWorkDir !== true) await rm(workDir, { recursive: true, force: true }).catch(() => {})
   }
 }

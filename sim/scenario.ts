@@ -11,6 +11,7 @@ import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
 import { POLICY_NAMES, type PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
+import { MAX_CAP_BYTES_PER_SEC } from '../harness/netns.js'
 
 /** Live mode runs each node as its own process: more than this does not fit a small machine. */
 export const MAX_LIVE_NODES = 32
@@ -41,6 +42,23 @@ export const networkSchema = z.strictObject({
 })
 
 const NETWORK_DEFAULTS = networkSchema.parse({})
+
+const cap = z.number().int().min(1).max(MAX_CAP_BYTES_PER_SEC)
+
+/** Live mode: real links (harness/netns.ts). Each process in its own network namespace, its link capped with tc in both directions. */
+export const linksSchema = z.strictObject({
+  /** Run the devnet and every node in its own namespace (needs root, ip and tc; Linux). */
+  namespaces: z.boolean(),
+  /** Cap on each node's link, each way; absent: uncapped. */
+  nodeCapBytesPerSec: cap.optional(),
+  /** Cap on the devnet's link (Walrus and the ledger), each way; absent: uncapped. */
+  originCapBytesPerSec: cap.optional()
+}).superRefine((links, ctx) => {
+  if (links.namespaces) return
+  for (const field of ['nodeCapBytesPerSec', 'originCapBytesPerSec'] as const) {
+    if (links[field] != null) ctx.addIssue({ code: 'custom', path: [field], message: 'a link is capped only in its own namespace: set namespaces to true' })
+  }
+})
 
 export const scenarioSchema = z.strictObject({
   /** Shown in reports. */
@@ -95,6 +113,8 @@ export const scenarioSchema = z.strictObject({
   origin: originShapingSchema.default({ latencyMs: 0, bandwidthBytesPerSec: 0, failureRate: 0 }),
   /** Scale mode: the network the model assumes. */
   network: networkSchema.default(NETWORK_DEFAULTS),
+  /** Live mode: real, capped links between namespaces instead of one loopback. Absent: every process on loopback. Scale mode ignores it. */
+  links: linksSchema.optional(),
   /** The points of the charts' sweeps. */
   sweep: z.strictObject({
     /** Cache quota as fractions of the catalog, for hit rate against cache size. */

@@ -8,11 +8,14 @@ import { POLICY_NAMES } from './blob/cache/policy.js'
 import { DEFAULT_REQUEST_LOG_BYTES, MAX_LINE_CHARS } from './blob/cache/request-log.js'
 import {
   DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MS, DEFAULT_GRAPH_OPTIMIZATION_LEVEL, DEFAULT_INTRA_OP_THREADS, DEFAULT_MAX_HOPS, DEFAULT_MAX_RUN_BYTES,
-  DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
+  DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
 } from './inference/constants.js'
 import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from './mesh/constants.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
-import { DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_QUEUED, DEFAULT_RETAIN_SEALED_MS } from './proof/constants.js'
+import {
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_QUEUED, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_RETAIN_SEALED_MS,
+  DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES
+} from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
 
@@ -154,7 +157,9 @@ const nodeConfigFields = z.strictObject({
     maxHops: z.number().int().min(0).max(4).default(DEFAULT_MAX_HOPS),
     /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
     peerFetchBytesPerSec: z.number().int().min(1).default(DEFAULT_PEER_FETCH_BYTES_PER_SEC),
-    walrusFetchBytesPerSec: z.number().int().min(1).default(DEFAULT_WALRUS_FETCH_BYTES_PER_SEC)
+    walrusFetchBytesPerSec: z.number().int().min(1).default(DEFAULT_WALRUS_FETCH_BYTES_PER_SEC),
+    /** A model whose run took at most this many ms on an inference thread runs on the event loop (shorter than the hop); 0: never. */
+    inlineMaxRunMs: z.number().min(0).max(100).default(DEFAULT_INLINE_MAX_RUN_MS)
   }).prefault({}),
   proofs: z.strictObject({
     /** Sign a receipt for every inference served and anchor them in batches. */
@@ -168,7 +173,13 @@ const nodeConfigFields = z.strictObject({
     /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
     retainSealedMs: z.number().int().min(0).default(DEFAULT_RETAIN_SEALED_MS),
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
-    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES)
+    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
+    /** `strict`: a receipt is synced before its reply leaves; `logged`: answered once signed, written behind and synced within syncIntervalMs (docs/proofs.md). */
+    durability: z.enum(RECEIPT_DURABILITIES).default(DEFAULT_RECEIPT_DURABILITY),
+    /** Logged receipts are synced at most this long after their reply. */
+    syncIntervalMs: z.number().int().min(1).max(MAX_SYNC_INTERVAL_MS).default(DEFAULT_SYNC_INTERVAL_MS),
+    /** Logged receipts answered and not yet synced, at most: what a crash or a power loss could take. */
+    maxUnsynced: z.number().int().min(1).max(MAX_UNSYNCED).default(DEFAULT_MAX_UNSYNCED)
   }).prefault({}),
   /** Keeping on Walrus what the node is responsible for: its pushed models, pins and proof bundles (src/storage). Writes buy walrus.epochs. */
   storage: z.strictObject({

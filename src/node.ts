@@ -15,7 +15,7 @@ import { LocalLedger } from './chain/local-ledger.js'
 import { loadOrCreateNodeKey } from './chain/node-key.js'
 import { ModelRegistry } from './chain/registry.js'
 import type { Ledger } from './chain/types.js'
-import { InferClient, InferServer } from './inference/infer-protocol.js'
+import { InferClient, InferServer, INFER_PROTOCOL } from './inference/infer-protocol.js'
 import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
 import { Batcher, type RefusedBundle, type SealedBundle } from './proof/batcher.js'
@@ -53,6 +53,8 @@ const log = logger('herd:node')
 const DHT_PROVIDE_MS = 30_000
 /** Cached blobs listed in the status, the most recently used first: the page and `herd status` show what is hot, not the whole cache. */
 const STATUS_RECENT_BLOBS = 20
+/** Opening an inference stream ahead to a new peer gives up after this long: the first request opens its own. */
+const PREPARE_STREAM_MS = 10_000
 
 export interface NodeStatus {
   network: NodeConfig['network']
@@ -155,6 +157,7 @@ export class HerdNode {
   get key (): Ed25519Keypair { return this.started.key }
   get inference (): InferenceService { return this.started.inference }
   get runner (): WorkerRunner { return this.started.runner }
+  get inferClient (): InferClient { return this.started.inferClient }
   get proofs (): ProofService { return this.started.proofs }
   get batcher (): Batcher { return this.started.batcher }
 
@@ -201,7 +204,8 @@ export class HerdNode {
         memoryBudgetBytes: config.inference.memoryBudgetBytes,
         maxRunBytes: config.inference.maxRunBytes,
         intraOpNumThreads: config.inference.intraOpNumThreads,
-        graphOptimizationLevel: config.inference.graphOptimizationLevel
+        graphOptimizationLevel: config.inference.graphOptimizationLevel,
+        inlineMaxRunMs: config.inference.inlineMaxRunMs
       })
       const announcer = new CacheAnnouncer({
         pubsub: libp2p.services.pubsub,
@@ -227,11 +231,12 @@ export class HerdNode {
         },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
+        gossipDelayMs: () => announcer.gossipDelayMs(),
         onTiming: this.onTiming,
         ...(requestRecorder != null ? { requestRecorder } : {})
       }, { tuning: config.fetch })
       if (requestRecorder != null) fetcher.addEventListener('progress', event => { requestRecorder.done((event as CustomEvent).detail) })
-      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming })
+      const receipts = new ReceiptStore({ dir: join(config.dataDir, 'proofs'), maxQueued: config.proofs.maxQueued, onTiming: this.onTiming, durability: config.proofs.durability, syncIntervalMs: config.proofs.syncIntervalMs, maxUnsynced: config.proofs.maxUnsynced })
       await receipts.start()
       const tracker = new StorageTracker(join(config.dataDir, 'storage'))
       await tracker.open()
@@ -329,6 +334,12 @@ export class HerdNode {
         this.events.emit({ type: 'cache:removed', blobId: event.detail.blobId, reason: event.detail.reason })
       })
       libp2p.addEventListener('peer:connect', event => { this.events.emit({ type: 'peer:joined', peerId: event.detail.toString() }) })
+      // A stream to each peer that serves inference, open before the first request to it needs one.
+      libp2p.addEventListener('peer:identify', event => {
+        if (!event.detail.protocols.includes(INFER_PROTOCOL)) return
+        this.inBackground(inferClient.prepare(event.detail.peerId, { signal: AbortSignal.timeout(PREPARE_STREAM_MS) })
+          .catch(err => { log('no inference stream opened ahead to %p - %e', event.detail.peerId, err) }))
+      })
       libp2p.addEventListener('peer:disconnect', event => {
         announcer.forgetPeer(event.detail.toString())
         this.events.emit({ type: 'peer:left', peerId: event.detail.toString() })
@@ -377,6 +388,8 @@ export class HerdNode {
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
       await parts.runner.stop()
+      // The writes of receipts already answered (logged durability) reach the store, and the batcher hears of them.
+      await parts.proofs.stop()
       await parts.batcher.stop()
       await parts.keeper.stop()
       await parts.tracker.close()

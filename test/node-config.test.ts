@@ -94,7 +94,18 @@ describe('node config: profiles, precedence and validation', () => {
     assert.match(await refused({ walrus: { aggregator: 'https://a.example.org', write: 'sdk' } }), /walrus\.write/)
     assert.match(await refused({ walrus: { write: 'publisher', uploadRelay: { host: 'https://relay.example.org' } } }, 'testnet'), /walrus\.uploadRelay: an upload relay serves SDK writes/)
     assert.match(await refused({}, 'moonnet'), /--network: network must be one of devnet, testnet, mainnet/)
+    assert.match(await refused({ proofs: { durability: 'eventually' } }), /proofs\.durability/)
+    assert.match(await refused({ proofs: { maxUnsynced: 0 } }), /proofs\.maxUnsynced/)
+    assert.match(await refused({ proofs: { syncIntervalMs: 5_000 } }), /proofs\.syncIntervalMs/)
+    assert.match(await refused({ inference: { inlineMaxRunMs: -1 } }), /inference\.inlineMaxRunMs/)
     assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', network: 'testnet' }), { name: 'NodeConfigError', message: /sui: testnet needs the sui section/ })
+  })
+
+  it('logs receipts ahead within a bounded window by default, and keeps the strict mode a setting away', () => {
+    const defaults = parseNodeConfig({ dataDir: '/tmp/x' })
+    assert.deepEqual([defaults.proofs.durability, defaults.proofs.syncIntervalMs, defaults.proofs.maxUnsynced], ['logged', 5, 256])
+    assert.equal(parseNodeConfig({ dataDir: '/tmp/x', proofs: { durability: 'strict' } }).proofs.durability, 'strict')
+    assert.equal(defaults.inference.inlineMaxRunMs, 0.5)
   })
 
   it('hides key material and tokens in URLs when printed', () => {
@@ -126,7 +137,8 @@ describe('node config: profiles, precedence and validation', () => {
       defaultDeadlineMs: inference.DEFAULT_DEADLINE_MS,
       maxHops: inference.DEFAULT_MAX_HOPS,
       peerFetchBytesPerSec: inference.DEFAULT_PEER_FETCH_BYTES_PER_SEC,
-      walrusFetchBytesPerSec: inference.DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
+      walrusFetchBytesPerSec: inference.DEFAULT_WALRUS_FETCH_BYTES_PER_SEC,
+      inlineMaxRunMs: inference.DEFAULT_INLINE_MAX_RUN_MS
     })
     assert.deepEqual(config.proofs, {
       enabled: true,
@@ -135,7 +147,10 @@ describe('node config: profiles, precedence and validation', () => {
       includeTensors: true,
       maxQueued: proofs.DEFAULT_MAX_QUEUED,
       retainSealedMs: proofs.DEFAULT_RETAIN_SEALED_MS,
-      maxBundleBytes: proofs.DEFAULT_MAX_BUNDLE_BYTES
+      maxBundleBytes: proofs.DEFAULT_MAX_BUNDLE_BYTES,
+      durability: proofs.DEFAULT_RECEIPT_DURABILITY,
+      syncIntervalMs: proofs.DEFAULT_SYNC_INTERVAL_MS,
+      maxUnsynced: proofs.DEFAULT_MAX_UNSYNCED
     })
     const sections = ['api', 'registry', 'embedded', 'cache', 'mesh', 'inference', 'proofs', 'storage', 'fetch'] as const
     assert.deepEqual(parseNodeConfig({ dataDir: '/d', ...Object.fromEntries(sections.map(name => [name, {}])), cache: { requestLog: {} } }), config)

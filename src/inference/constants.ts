@@ -34,3 +34,11 @@ export const DEFAULT_MAX_RUN_BYTES = 512 * MIB
  * PaddleOCR detection ran 17% slower on a 64×64 image).
  */
 export const DEFAULT_RELEASE_AFTER_RUN_BYTES = 64 * MIB
+
+/**
+ * A run measured at most this long goes on the event loop instead of an
+ * inference thread (`inference.inlineMaxRunMs`): the hop there and back (a
+ * message each way, tensors copied as protobuf) takes longer than such a run,
+ * and blocking the loop for this long costs less than the hop.
+ */
+export const DEFAULT_INLINE_MAX_RUN_MS = 0.5

@@ -1,7 +1,8 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { framedStream, type FramedStream } from '../mesh/length-prefixed.js'
-import { asInferError, InferError, type InferErrorCode } from './infer-errors.js'
+import { InferError, type InferErrorCode } from './infer-errors.js'
+import { decodeInputs, errorReply, reply, resultReply } from './infer-messages.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
 import { DEFAULT_MAX_TENSORS, tensorFromProto, tensorsToProto, type TensorLimits } from './tensor-codec.js'
@@ -23,7 +24,7 @@ export const IDLE_STREAM_MS = 30_000
  * still closing, stay within the server's MAX_INBOUND_INFER_STREAMS.
  */
 export const MAX_IDLE_STREAMS_PER_PEER = 4
-export const CLIENT_IDLE_STREAM_MS = 10_000
+export const CLIENT_IDLE_STREAM_MS = 20_000
 /**
  * A kept stream that failed before the server could have taken the request:
  * the write failed, or the server had closed it cleanly (it closes only while
@@ -81,8 +82,8 @@ export class InferServer {
     stream.addEventListener('close', onClose)
     // The read buffer must hold a whole message: its default (4 MiB) is smaller than a large request.
     const pb = framedStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
-    const reply = async (fields: Partial<InferReply>): Promise<void> => {
-      await pb.writeMessage({ status: InferReply.Status.OK, message: '', outputs: [], node: '', modelBlobId: '', runMs: 0, receipt: new Uint8Array(0), ...fields }, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+    const send = async (message: InferReply): Promise<void> => {
+      await pb.writeMessage(message, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
     }
     try {
       const stopping = this.stopping.signal
@@ -90,19 +91,21 @@ export class InferServer {
         let request: InferRequest
         try {
           const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
-          request = await pb.readMessage(InferRequest, { signal: served === 0 ? wait : AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
+          request = await pb.readMessage(InferRequest, { signal: AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
         } catch (err) {
           // A length prefix that does not end is no honest caller's: reset, not answered.
           if ((err as Error).name === 'LengthPrefixTooLongError') throw err
-          // After a reply, the caller closing the stream, leaving it idle or our stopping ends it: nothing to answer.
-          if (served > 0 && (stopping.aborted || END_OF_REQUESTS.has((err as Error).name))) return
+          // Our stopping, or the caller closing a stream it kept (after a reply, or opened ahead and never used): nothing to answer.
+          if (stopping.aborted || (err as Error).name === 'UnexpectedEOFError') return
+          // After a reply, the caller resetting the stream or leaving it idle ends it too.
+          if (served > 0 && END_OF_REQUESTS.has((err as Error).name)) return
           const tooLarge = (err as Error).name === 'MessageTooLargeError'
-          await reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` })
+          await send(reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` }))
           return
         }
         const answer = await this.answer(request, gone.signal)
         if (gone.signal.aborted) return
-        await reply(answer)
+        await send(answer)
       }
     } catch (err) {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
@@ -115,32 +118,14 @@ export class InferServer {
   }
 
   /** The reply to one request: the outputs, or the error's code and message. */
-  private async answer (request: InferRequest, signal: AbortSignal): Promise<Partial<InferReply>> {
-    let result: InferResult
+  private async answer (request: InferRequest, signal: AbortSignal): Promise<InferReply> {
     try {
       const inputs = decodeInputs(request, this.components.limits)
-      result = await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal })
+      return resultReply(await this.components.service.infer({ model: request.model, inputs, deadlineMs: request.deadlineMs, hops: request.hops }, { signal }))
     } catch (err) {
-      const known = asInferError(err) ?? new InferError('INTERNAL', (err as Error).message)
-      return { status: InferReply.Status[known.code], message: known.message }
-    }
-    return {
-      outputs: tensorsToProto(result.outputs),
-      node: result.node,
-      modelBlobId: result.modelBlobId,
-      runMs: Math.round(result.runMs),
-      ...(result.receipt != null ? { receipt: result.receipt as Uint8Array<ArrayBuffer> } : {})
+      return errorReply(err)
     }
   }
-}
-
-function decodeInputs (request: InferRequest, limits?: Partial<TensorLimits>): InferInput['inputs'] {
-  const inputs: InferInput['inputs'] = {}
-  for (const tensor of request.inputs) {
-    if (Object.hasOwn(inputs, tensor.name)) throw new InferError('BAD_REQUEST', `input ${tensor.name} is given twice`)
-    inputs[tensor.name] = tensorFromProto(tensor, limits)
-  }
-  return inputs
 }
 
 export interface InferClientComponents {
@@ -155,9 +140,10 @@ interface OpenStream {
 
 /**
  * Asks peers to run models over /herd/infer/1.0.0. A stream whose reply came
- * back is kept for the next request to the same peer (opening one costs
- * about half a millisecond), at most `MAX_IDLE_STREAMS_PER_PEER` of them and
- * for less than the server keeps it.
+ * back, or one opened ahead by `prepare`, is kept for the next request to the
+ * same peer (opening one costs about half a millisecond, more for a peer's
+ * first), at most `MAX_IDLE_STREAMS_PER_PEER` of them and for less than the
+ * server keeps it.
  */
 export class InferClient {
   private readonly components: InferClientComponents
@@ -199,6 +185,21 @@ export class InferClient {
       for (const tensor of reply.outputs) outputs[tensor.name] = tensorFromProto(tensor, options.limits)
       return { outputs, node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, route: 'forwarded', ...(reply.receipt.byteLength > 0 ? { receipt: reply.receipt } : {}) }
     }
+  }
+
+  /**
+   * Opens a stream to `peer` ahead of its first request and keeps it as a
+   * stream whose reply came back, so that request does not wait for a stream
+   * to open (the node does this for each peer that speaks the protocol).
+   */
+  async prepare (peer: PeerId, options: { signal: AbortSignal }): Promise<void> {
+    if (this.closed || this.idleStreams(peer) > 0) return
+    this.keep(peer, await this.open(peer, options.signal))
+  }
+
+  /** Streams kept for the next requests to `peer`. */
+  idleStreams (peer: PeerId): number {
+    return this.idle.get(peer.toString())?.length ?? 0
   }
 
   /** Closes the kept streams. */

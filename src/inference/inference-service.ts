@@ -150,6 +150,9 @@ export class InferenceService {
     const deadline = AbortSignal.timeout(deadlineMs)
     const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
     try {
+      // A request that may not be forwarded again ends in this queue whatever the route (run here, or fetched
+      // and run here): when it is full, BUSY before the ledger lookup and the cache, so refusing costs less than a run.
+      if ((input.hops ?? 0) >= this.maxHops && this.queue.full) throw new BusyError(`${this.queue.load} runs in progress or queued`)
       return await this.route(input, signal)
     } catch (err) {
       this.stats.failed++

@@ -21,6 +21,11 @@ export class RunQueue {
     return this.running + this.waiting.length
   }
 
+  /** Every slot running and the queue full: a run now would be turned away. */
+  get full (): boolean {
+    return this.running >= this.concurrency && this.waiting.length >= this.depth
+  }
+
   async run<T> (work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted()
     if (this.running >= this.concurrency) {

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import type { InferenceSession } from 'onnxruntime-node'
+import type ort from 'onnxruntime-node'
 import type { Tensor as ProtoTensor } from './pb/infer.js'
 import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
-import { checkRun } from './run-limits.js'
+import { runOnPool, timedLoad } from './pool-run.js'
 import { SessionPool, type SessionPoolInit } from './session-pool.js'
-import { checkInputs, tensorFromProto, tensorToProto } from './tensor-codec.js'
+import { tensorFromProto, tensorToProto } from './tensor-codec.js'
 
 /**
  * One inference thread. onnxruntime-node's `run` blocks the thread that calls
@@ -31,44 +31,18 @@ export interface RunWorkerData extends SessionPoolInit {
 
 const data = workerData as RunWorkerData
 const pool = new SessionPool(data)
-const maxRunBytes = data.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES
-const releaseAfterRunBytes = data.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES
-/** Runs estimated below this are not watched for growth the estimate missed. */
-const RSS_CHECK_BYTES = 1024 * 1024
-
-/** Runs `work`; `loadMs` is its duration when the pool loaded a session meanwhile. */
-async function timedLoad<T> (work: () => Promise<T>): Promise<{ result: T, loadMs?: number }> {
-  const loadsBefore = pool.stats().loads
-  const started = performance.now()
-  const result = await work()
-  return pool.stats().loads > loadsBefore ? { result, loadMs: performance.now() - started } : { result }
-}
+const limits = { maxRunBytes: data.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: data.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES }
 
 async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply, 'id' | 'ok' | 'stats' | 'warm'>> {
   switch (request.kind) {
     case 'run': {
-      const inputs: Record<string, InferenceSession.OnnxValueMapType[string]> = {}
+      const inputs: Record<string, ort.Tensor> = {}
       for (const tensor of request.inputs) inputs[tensor.name] = tensorFromProto(tensor)
-      const { result: lease, loadMs } = await timedLoad(async () => pool.acquire(request.blobId, request.path))
-      let grown = false
-      try {
-        checkInputs(inputs as Parameters<typeof checkInputs>[0], lease.inputs)
-        const estimate = checkRun(inputs as Parameters<typeof checkRun>[0], lease, maxRunBytes)
-        // RSS is the whole process's (other threads run too): it only catches what the estimate missed.
-        // Reading it costs ~13 µs, a tenth of a small MLP's trip through this thread, so small runs skip it.
-        const rssBefore = estimate.bytes >= RSS_CHECK_BYTES ? process.memoryUsage.rss() : undefined
-        const started = performance.now()
-        const outputs = await lease.session.run(inputs)
-        const runMs = performance.now() - started
-        grown = estimate.bytes >= releaseAfterRunBytes || (rssBefore != null && process.memoryUsage.rss() - rssBefore >= releaseAfterRunBytes)
-        return { outputs: Object.entries(outputs).map(([name, tensor]) => tensorToProto(name, tensor as Parameters<typeof tensorToProto>[1])), runMs, ...(loadMs != null ? { loadMs } : {}) }
-      } finally {
-        lease.release()
-        if (grown) await pool.drop(request.blobId)
-      }
+      const { outputs, runMs, loadMs } = await runOnPool(pool, request.blobId, request.path, inputs, limits)
+      return { outputs: Object.entries(outputs).map(([name, tensor]) => tensorToProto(name, tensor)), runMs, ...(loadMs != null ? { loadMs } : {}) }
     }
     case 'warm': {
-      const { loadMs } = await timedLoad(async () => pool.warm(request.blobId, request.path))
+      const { loadMs } = await timedLoad(pool, async () => pool.warm(request.blobId, request.path))
       return loadMs != null ? { loadMs } : {}
     }
     case 'drop':

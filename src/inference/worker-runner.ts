@@ -1,13 +1,17 @@
 import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
+import { runOnPool, type PoolRunLimits } from './pool-run.js'
+import { DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MAX_RUN_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
 import type { RunWorkerData, RunWorkerReply, RunWorkerRequest } from './run-worker.js'
-import type { SessionPoolStats } from './session-pool.js'
+import { SessionPool, type SessionPoolStats } from './session-pool.js'
 import { tensorFromProto, tensorsToProto } from './tensor-codec.js'
 
 const log = logger('herd:inference:worker-runner')
 
 const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
+/** The event loop's sessions, at most: only models that run within inlineMaxRunMs are loaded there. */
+const INLINE_BUDGET_BYTES = 64 * 1024 * 1024
 
 export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
   /** Inference threads: runs at once. */
@@ -20,6 +24,12 @@ export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes
    * load); a slower one waits for its warm worker. Default 1,000.
    */
   spreadMaxLoadMs?: number
+  /**
+   * A model whose run on an inference thread took at most this many ms runs
+   * on the event loop from then on, for inputs no larger than that run's
+   * (0: never). Default DEFAULT_INLINE_MAX_RUN_MS.
+   */
+  inlineMaxRunMs?: number
 }
 
 /** A worker thread's own error, rebuilt with its name so callers can map it (InputMismatchError, ModelLoadError, ...). */
@@ -55,7 +65,9 @@ export interface RunOutcome {
  * Runs models on a few worker threads, each with its own session pool. A
  * model's runs go to a worker that has its session warm when one is free;
  * when all its warm workers are busy, a model that loads quickly is loaded on
- * an idle worker too, so one hot model can use every thread.
+ * an idle worker too, so one hot model can use every thread. A model whose
+ * runs are shorter than the trip to a thread (inlineMaxRunMs) runs on the
+ * event loop, on a pool of its own, with the same checks and limits.
  */
 export class WorkerRunner {
   private readonly slots: Slot[] = []
@@ -67,6 +79,16 @@ export class WorkerRunner {
   private readonly spreadMaxLoadMs: number
   /** Session load time per model (ms), as the inference thread that loaded it measured. */
   private readonly loadMs = new Map<string, number>()
+  private readonly inlineMaxRunMs: number
+  /**
+   * Per model, the input bytes of the largest run measured within
+   * inlineMaxRunMs (runs up to that size go inline), and the moving average
+   * of its inline runs, which sends it back to the threads past twice the bound.
+   */
+  private readonly inline = new Map<string, { upTo: number, averageMs: number }>()
+  private readonly inlinePool?: SessionPool
+  private readonly limits: PoolRunLimits
+  private inlineRuns = 0
 
   constructor (init: WorkerRunnerInit = {}) {
     this.count = Math.max(1, init.workers ?? 2)
@@ -75,7 +97,17 @@ export class WorkerRunner {
       if (value != null && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${name} must be a positive integer, not ${value}`)
     }
     this.spreadMaxLoadMs = spreadMaxLoadMs ?? DEFAULT_SPREAD_MAX_LOAD_MS
-    this.workerData = { ...poolInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor(memoryBudgetBytes / this.count) } : {}) }
+    this.inlineMaxRunMs = init.inlineMaxRunMs ?? DEFAULT_INLINE_MAX_RUN_MS
+    if (!(Number.isFinite(this.inlineMaxRunMs) && this.inlineMaxRunMs >= 0)) throw new RangeError(`inlineMaxRunMs must be a number of ms from 0, not ${this.inlineMaxRunMs}`)
+    const { inlineMaxRunMs: _inline, ...workerInit } = poolInit
+    // The event loop's pool takes a small part of the budget, out of the threads' shares.
+    const inlineBudget = this.inlineMaxRunMs > 0 ? Math.min(INLINE_BUDGET_BYTES, Math.floor((memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES) / (this.count + 1))) : 0
+    this.workerData = { ...workerInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor((memoryBudgetBytes - inlineBudget) / this.count) } : {}) }
+    this.limits = { maxRunBytes: init.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: init.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES }
+    if (inlineBudget > 0) {
+      const { maxRunBytes: _max, releaseAfterRunBytes: _release, ...sessionInit } = workerInit
+      this.inlinePool = new SessionPool({ ...sessionInit, memoryBudgetBytes: inlineBudget })
+    }
   }
 
   /** One inference thread. Threads start on first use, and a dead one is replaced by the next run. */
@@ -134,10 +166,26 @@ export class WorkerRunner {
   }
 
   async run (blobId: string, path: string, inputs: Record<string, ort.Tensor>): Promise<RunOutcome> {
+    const bytes = inputBytes(inputs)
+    const inline = this.inline.get(blobId)
+    if (this.inlinePool != null && inline != null && bytes <= inline.upTo) {
+      if (this.stopped) throw new RunnerStoppedError('the inference runner stopped')
+      const result = await runOnPool(this.inlinePool, blobId, path, inputs, this.limits)
+      this.inlineRuns++
+      // An average, not each run: one run slowed by the machine's other work must not send the model away and back.
+      inline.averageMs = 0.9 * inline.averageMs + 0.1 * result.runMs
+      if (inline.averageMs > 2 * this.inlineMaxRunMs) this.inline.delete(blobId)
+      return { outputs: result.outputs, runMs: result.runMs }
+    }
     const reply = await this.send(this.pick(blobId), { kind: 'run', blobId, path, inputs: tensorsToProto(inputs) })
     if (reply.loadMs != null) this.noteLoad(blobId, reply.loadMs)
     const outputs: Record<string, ort.Tensor> = {}
     for (const tensor of reply.outputs ?? []) outputs[tensor.name] = tensorFromProto(tensor, { maxElements: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
+    // A run on a thread within the bound lets runs as large go inline (its session there stays for the pool to evict).
+    const runMs = reply.runMs ?? Infinity
+    if (this.inlinePool != null && runMs <= this.inlineMaxRunMs) {
+      this.inline.set(blobId, { upTo: Math.max(bytes, inline?.upTo ?? -1), averageMs: inline?.averageMs ?? runMs })
+    }
     return { outputs, runMs: reply.runMs ?? 0 }
   }
 
@@ -148,24 +196,30 @@ export class WorkerRunner {
 
   async drop (blobId: string): Promise<void> {
     this.loadMs.delete(blobId)
+    this.inline.delete(blobId)
+    await this.inlinePool?.drop(blobId)
     await Promise.all(this.slots.filter(s => s.warm.has(blobId)).map(async slot => this.send(slot, { kind: 'drop', blobId })))
   }
 
   warmBlobIds (): string[] {
-    return [...new Set(this.slots.flatMap(s => [...s.warm]))]
+    return [...new Set([...this.slots.flatMap(s => [...s.warm]), ...(this.inlinePool?.warmBlobIds() ?? [])])]
   }
 
-  stats (): { workers: number, sessions: number, estimatedBytes: number, loads: number } {
+  /** Sessions and loads count the event loop's pool with the threads'; `inlineRuns` are the runs it took. */
+  stats (): { workers: number, sessions: number, estimatedBytes: number, loads: number, inlineRuns: number } {
+    const inline = this.inlinePool?.stats()
     return {
       workers: this.slots.length,
-      sessions: this.slots.reduce((n, s) => n + (s.stats?.sessions ?? 0), 0),
-      estimatedBytes: this.slots.reduce((n, s) => n + (s.stats?.estimatedBytes ?? 0), 0),
-      loads: this.slots.reduce((n, s) => n + (s.stats?.loads ?? 0), 0)
+      sessions: this.slots.reduce((n, s) => n + (s.stats?.sessions ?? 0), inline?.sessions ?? 0),
+      estimatedBytes: this.slots.reduce((n, s) => n + (s.stats?.estimatedBytes ?? 0), inline?.estimatedBytes ?? 0),
+      loads: this.slots.reduce((n, s) => n + (s.stats?.loads ?? 0), inline?.loads ?? 0),
+      inlineRuns: this.inlineRuns
     }
   }
 
   async stop (): Promise<void> {
     if (this.stopped) return
+    await this.inlinePool?.stop()
     if (this.slots.length === 0) {
       this.stopped = true
       return
@@ -174,4 +228,14 @@ export class WorkerRunner {
     this.stopped = true
     await Promise.all(this.slots.map(async slot => slot.worker.terminate()))
   }
+}
+
+/** The bytes of a run's inputs; a string tensor counts its characters. */
+function inputBytes (inputs: Record<string, ort.Tensor>): number {
+  let bytes = 0
+  for (const tensor of Object.values(inputs)) {
+    const data = tensor.data as unknown
+    bytes += ArrayBuffer.isView(data) ? data.byteLength : (data as string[]).reduce((n, v) => n + v.length, 0)
+  }
+  return bytes
 }

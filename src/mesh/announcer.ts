@@ -14,6 +14,10 @@ const log = logger('herd:mesh:announcer')
 const BATCH_DELAY_MS = 25
 /** How long per-blob announcement order is remembered: far longer than gossip keeps a message late. */
 const ORDER_WINDOW_MS = 120_000
+/** An announcement older than this on arrival is a clock set apart, not gossip: its delay is not counted. */
+const MAX_MEASURED_DELAY_MS = 30_000
+/** The measured gossip delay keeps this much of its last value per announcement, so it follows the slow ones and forgets a spike. */
+const DELAY_DECAY = 0.9
 
 export interface AnnouncerComponents {
   pubsub: GossipSub
@@ -50,6 +54,15 @@ export class CacheAnnouncer {
   private readonly order = new AnnouncementOrder({ windowMs: ORDER_WINDOW_MS })
   private seq = BigInt(Date.now()) * 1000n
   private pending = { added: new Set<BlobId>(), dropped: new Set<BlobId>(), fetching: new Set<BlobId>(), digest: false }
+  /**
+   * Blobs this node is downloading now, announced again with every digest:
+   * peers forget a provider entry after their TTL, and a download that
+   * outlived it would no longer count among the Walrus readers, so every
+   * other downloader would take its share as well (1.88x the blob from
+   * Walrus in a loaded 8-node test).
+   */
+  private readonly downloading = new Set<BlobId>()
+  private delayMs?: number
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
@@ -79,6 +92,7 @@ export class CacheAnnouncer {
       this.order.prune()
       this.scores.prune()
       this.pending.digest = true
+      for (const blobId of this.downloading) this.pending.fetching.add(blobId)
       this.schedule()
     }, this.digestIntervalMs)
     this.digestTimer.unref()
@@ -106,6 +120,7 @@ export class CacheAnnouncer {
   }
 
   added (blobId: BlobId): void {
+    this.downloading.delete(blobId)
     this.pending.dropped.delete(blobId)
     this.pending.fetching.delete(blobId)
     this.pending.added.add(blobId)
@@ -113,6 +128,7 @@ export class CacheAnnouncer {
   }
 
   dropped (blobId: BlobId): void {
+    this.downloading.delete(blobId)
     this.pending.added.delete(blobId)
     this.pending.fetching.delete(blobId)
     this.pending.dropped.add(blobId)
@@ -122,6 +138,7 @@ export class CacheAnnouncer {
   fetching (blobId: BlobId): void {
     // A retry right after a failure: peers must hear it is fetching again, not that it dropped the blob.
     this.pending.dropped.delete(blobId)
+    this.downloading.add(blobId)
     this.pending.fetching.add(blobId)
     this.schedule()
   }
@@ -179,6 +196,8 @@ export class CacheAnnouncer {
     if (from === this.components.peerId.toString()) return
     const announcement = decodeAnnouncement(message.data)
     this.stats.received++
+    const delay = Date.now() - announcement.time
+    if (delay >= 0 && delay <= MAX_MEASURED_DELAY_MS) this.delayMs = Math.max(delay, (this.delayMs ?? 0) * DELAY_DECAY)
     if (!this.scores.believes(from)) {
       this.stats.ignored++
       return
@@ -198,6 +217,15 @@ export class CacheAnnouncer {
       this.pending.digest = true
       this.schedule()
     }
+  }
+
+  /**
+   * How late announcements arrive (from their send time to here), following
+   * the slow ones: on a loaded machine gossip sits in queues for seconds.
+   * Undefined before any arrived.
+   */
+  gossipDelayMs (): number | undefined {
+    return this.delayMs
   }
 
   forgetPeer (peerId: string): void {

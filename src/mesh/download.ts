@@ -11,8 +11,8 @@ import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
-import { downloaderOrder, sourceStartChunk, walrusReaderOf } from './provider-selection.js'
-import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
+import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:download')
 
@@ -64,6 +64,8 @@ export interface DownloadContext {
   extraHolders: Set<string>
   tuning: DownloadTuning
   announcedAt: number
+  /** The coordination window of this download, when gossip arrives late (coordinationWindow); tuning.coordinationMs if absent. */
+  coordinationMs?: number
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
   meshPeers: () => number
   onProgress: (event: FetchProgress) => void
@@ -130,8 +132,8 @@ export class Download {
   private readonly context: DownloadContext
   private readonly sources = new Map<string, Source>()
   private readonly excluded = new Set<string>()
-  /** Peers whose requests failed (gone, reset): no longer counted among the Walrus readers. */
-  private readonly gone = new Set<string>()
+  /** Peers seen fetching this blob during this download, and when they were last listed (fetching, or holding since): the Walrus readers. */
+  private readonly readers = new Map<string, number>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -148,7 +150,30 @@ export class Download {
   private readonly fromPeers: DeliveryWindow
   private walrusInFlight = 0
   private walrusFaults = 0
+  /** When a chunk last came from a peer or from this node's own share of the Walrus reads. */
   private lastProgressAt = Date.now()
+  /**
+   * Chunks in the next stall fallback read: one at first, doubling with each
+   * read while no other progress comes. Only one fallback read is in flight:
+   * on a loaded machine every node stalls at once, and one that read all it
+   * could not see at a peer made Walrus serve 8x the blob; a reader that died
+   * still has its share read within a few round trips.
+   */
+  private fallbackRun = 1
+  private fallbackInFlight = false
+  /** Requests in flight to peers, and since when there has been one without a break: the mesh's pace is judged over it. */
+  private peerRequests = 0
+  private peerDemandSince?: number
+  /**
+   * Whether a peer held the whole blob when this download began: only such a
+   * warm download hedges against Walrus (behindWalrus). A cold one shares its
+   * Walrus reads with the other readers, and one that read the rest itself
+   * whenever the swarm fell behind (on a loaded machine, always) would undo
+   * the sharing; its stalls have the fallback.
+   */
+  private warm?: boolean
+  /** Once peers fall behind Walrus, whatever is left is read from Walrus too; logged once. */
+  private hedging = false
   private fatal?: Error
   private wake?: () => void
   /** This pass's answer from `context.providers()`. */
@@ -205,6 +230,7 @@ export class Download {
 
   private refreshSources (): void {
     const listed = this.listed = this.context.providers()
+    this.warm ??= listed.some(p => p.state === 'holder' && this.context.scores.believes(p.peerId)) || this.context.extraHolders.size > 0
     const seen = new Set<string>()
     const add = (id: string, holder: boolean): void => {
       if (id === this.context.selfId || this.excluded.has(id) || !this.context.scores.believes(id)) return
@@ -382,6 +408,8 @@ export class Download {
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     source.inflight++
     source.demandSince ??= now
+    this.peerRequests++
+    this.peerDemandSince ??= now
     const id = source.peerId.toString()
     const first = run[0] as number
     const signal = this.requestSignal(source)
@@ -441,6 +469,7 @@ export class Download {
           else this.inflight.delete(index)
         }
         source.inflight--
+        if (--this.peerRequests === 0) this.peerDemandSince = undefined
       }
     })())
   }
@@ -455,19 +484,34 @@ export class Download {
     this.context.scores.busy(source.peerId.toString(), `answered BUSY for ${this.description.blobId}`)
   }
 
-  /** Downloaders known to be fetching this blob now, this node included, in an order every node computes alike. */
+  /**
+   * Downloaders known to be fetching this blob now, this node included, in an
+   * order every node computes alike: from gossip alone. A peer dropped here as
+   * a source (its requests timed out on a loaded machine, its pace, its score)
+   * is still a reader for every other node; leaving it out here alone shifted
+   * this node's share onto others' and Walrus served 1.7x the blob. A peer that
+   * left is forgotten on disconnect, one whose download failed announces it;
+   * one that stalls is covered by the stall fallback.
+   */
   private downloaders (): string[] {
-    // Every node must compute the same order: a peer left out here only for its pace (or its score) is still a reader elsewhere.
-    const fetching = this.listed.filter(p => p.state === 'fetching' && !this.gone.has(p.peerId)).map(p => p.peerId)
-    return downloaderOrder(this.context.selfId, fetching)
+    const now = Date.now()
+    for (const p of this.listed) {
+      // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
+      // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
+      if (p.state === 'fetching' || this.readers.has(p.peerId)) this.readers.set(p.peerId, now)
+    }
+    // One unlisted for a moment (a connection lost and made again on a loaded machine drops its entries here, not on
+    // other nodes) keeps its share; one gone for the stall time has its share read by the others' stall fallback anyway.
+    for (const [id, listedAt] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
+    return downloaderOrder(this.context.selfId, this.readers.keys())
   }
 
   private scheduleWalrus (): void {
     const { tuning } = this.context
     const now = Date.now()
-    if (now - this.context.announcedAt < tuning.coordinationMs && this.context.meshPeers() > 0) return
+    const coordinationMs = this.context.coordinationMs ?? tuning.coordinationMs
+    if (now - this.context.announcedAt < coordinationMs && this.context.meshPeers() > 0) return
     const total = this.partial.chunkCount
-    const stalled = now - this.lastProgressAt >= tuning.stallMs
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
@@ -475,24 +519,64 @@ export class Download {
     const sources = [...this.sources.values()]
     // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
+    const free = (index: number): boolean => this.wanted(index) && !fromPeer(index)
     for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
-      if (!this.wanted(index) || fromPeer(index) || (!mine(index) && !stalled)) continue
-      const run = [index]
-      while (run.length < this.chunksPerRequest) {
-        const next = index + run.length
-        if (next >= total || !this.wanted(next) || fromPeer(next) || (!mine(next) && !stalled)) break
-        run.push(next)
-      }
-      this.readFromWalrus(run)
+      if (!free(index) || !mine(index)) continue
+      const run = this.runFrom(index, index => free(index) && mine(index))
+      log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, coordinationMs)
+      this.readFromWalrus(run, false)
       index += run.length - 1
+    }
+    if (this.walrusInFlight < tuning.walrusReads && this.behindWalrus(now)) {
+      // Any chunk not held and not already asked of Walrus, in flight to a peer or not: the first copy to land is written.
+      const left = (index: number): boolean => !this.partial.has(index) && !this.landed.has(index) && !(this.inflight.get(index) ?? []).some(r => r.source == null)
+      for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
+        if (!left(index)) continue
+        const run = this.runFrom(index, left)
+        this.readFromWalrus(run, false)
+        index += run.length - 1
+      }
+      return
+    }
+    if (now - this.lastProgressAt < tuning.stallMs || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
+    // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart.
+    const start = walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
+    for (let step = 0; step < total; step++) {
+      const index = (start + step) % total
+      if (!free(index)) continue
+      const run = this.runFrom(index, free, this.fallbackRun)
+      log('%s reads chunks %d-%d of %s from Walrus: stalled %d ms (rank %d of %d readers)', this.context.selfId, index, run[run.length - 1], this.description.blobId, now - this.lastProgressAt, rank, downloaders.length)
+      this.readFromWalrus(run, true)
+      return
     }
   }
 
-  private readFromWalrus (run: number[]): void {
+  private behindWalrus (now: number): boolean {
+    if (this.hedging || this.warm !== true) return this.hedging
+    const { tuning, walrusPace } = this.context
+    this.hedging = behindWalrus({ demandSince: this.peerDemandSince, fromPeers: this.fromPeers, walrusBytesPerSec: walrusPace.observed(), walrusReads: tuning.walrusReads, windowMs: tuning.paceWindowMs, now })
+    if (this.hedging) log('%s: peers sent %d bytes of %s over %d ms, behind reading Walrus: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs)
+    return this.hedging
+  }
+
+  /** Chunks from `index` on that `pick` accepts, at most `limit` (a request's worth by default). */
+  private runFrom (index: number, pick: (index: number) => boolean, limit = this.chunksPerRequest): number[] {
+    const run = [index]
+    const total = this.partial.chunkCount
+    while (run.length < Math.min(limit, this.chunksPerRequest)) {
+      const next = index + run.length
+      if (next >= total || !pick(next)) break
+      run.push(next)
+    }
+    return run
+  }
+
+  private readFromWalrus (run: number[], fallback: boolean): void {
     const startedAt = Date.now()
     const request: ChunkRequest = { startedAt }
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     this.walrusInFlight++
+    if (fallback) this.fallbackInFlight = true
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
@@ -513,8 +597,9 @@ export class Download {
             this.landed.delete(index)
             throw err
           }
-          this.gained(index, data.byteLength, 'walrus')
+          this.gained(index, data.byteLength, 'walrus', undefined, fallback)
         }
+        if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)
       } catch (err) {
         if (this.context.signal.aborted || this.finished.signal.aborted) return
         this.walrusFaults++
@@ -530,13 +615,19 @@ export class Download {
           else this.inflight.delete(index)
         }
         this.walrusInFlight--
+        if (fallback) this.fallbackInFlight = false
       }
     })())
   }
 
-  private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string): void {
-    this.lastProgressAt = Date.now()
-    if (source === 'peer') this.fromPeers.add(bytes, this.lastProgressAt)
+  private gained (index: number, bytes: number, source: ChunkSourceKind, peerId?: string, fallback = false): void {
+    const now = Date.now()
+    if (!fallback) {
+      // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
+      this.lastProgressAt = now
+      this.fallbackRun = 1
+    }
+    if (source === 'peer') this.fromPeers.add(bytes, now)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({
@@ -557,7 +648,6 @@ export class Download {
     if (this.context.signal.aborted) return
     const id = source.peerId.toString()
     this.context.scores.failure(id, reason)
-    this.gone.add(id)
     log('peer %s: %s', id, reason)
     // A peer that fails here (gone, overloaded) is left out of this download; others and Walrus cover for it.
     this.drop(source, reason)

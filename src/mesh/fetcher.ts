@@ -12,6 +12,7 @@ import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobRegistry, FetchCounters, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
+import { coordinationWindow } from './provider-selection.js'
 import { WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:fetcher')
@@ -52,6 +53,8 @@ export interface FetcherComponents {
   announceStopped?: (blobId: BlobId) => void
   /** Holders beyond gossip's reach: the DHT's provider records. */
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
+  /** How late gossip arrives now (CacheAnnouncer.gossipDelayMs): stretches the coordination window. */
+  gossipDelayMs?: () => number | undefined
   /** Peers that hear this node's announcements (the cache topic's subscribers). Absent: assumed some. */
   meshPeers?: () => number
   /** Told how long each download and chunk request took (metrics). */
@@ -193,6 +196,7 @@ export class Fetcher extends EventTarget {
       extraHolders,
       tuning: this.tuning,
       announcedAt,
+      coordinationMs: coordinationWindow(this.tuning.coordinationMs, components.gossipDelayMs?.()),
       meshPeers: components.meshPeers ?? (() => 1),
       ...(components.onTiming != null ? { onTiming: components.onTiming } : {}),
       onProgress: event => {

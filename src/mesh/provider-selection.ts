@@ -34,3 +34,18 @@ export function walrusShareOf (rank: number, downloaders: number, chunkCount: nu
 export function sourceStartChunk (position: number, sources: number, chunkCount: number): number {
   return Math.floor(position * chunkCount / sources)
 }
+
+/** However late gossip seems, a node waits at most this long to learn who else is reading. */
+export const MAX_COORDINATION_MS = 10_000
+
+/**
+ * How long a download waits after its "fetching" announcement before its
+ * first Walrus read: the configured window, or twice how late gossip arrives
+ * now, so the others' announcements are in before the shares are cut (on a
+ * loaded machine they came after 300 ms, and the nodes read overlapping
+ * shares). Never past MAX_COORDINATION_MS; 0 configured means no wait.
+ */
+export function coordinationWindow (configuredMs: number, gossipDelayMs: number | undefined): number {
+  if (configuredMs === 0) return 0
+  return Math.max(configuredMs, Math.min(MAX_COORDINATION_MS, Math.round(2 * (gossipDelayMs ?? 0))))
+}

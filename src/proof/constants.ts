@@ -26,3 +26,16 @@ export const MAX_REASON_CHARS = 1_000
 /** Backoff between tries when Walrus or the ledger fails: full jitter under base × 2^attempt, capped. */
 export const DEFAULT_RETRY_BASE_MS = 500
 export const DEFAULT_RETRY_MAX_MS = 30_000
+
+/**
+ * How a receipt reaches the disk: `strict` syncs it (group commit) before its reply leaves; `logged` answers once
+ * it is signed and writes it behind the reply, synced within DEFAULT_SYNC_INTERVAL_MS, with at most
+ * DEFAULT_MAX_UNSYNCED answered and not yet synced: what a crash or a power loss could take (docs/proofs.md).
+ */
+export const RECEIPT_DURABILITIES = ['strict', 'logged'] as const
+export type ReceiptDurability = typeof RECEIPT_DURABILITIES[number]
+export const DEFAULT_RECEIPT_DURABILITY: ReceiptDurability = 'logged'
+export const DEFAULT_SYNC_INTERVAL_MS = 5
+export const MAX_SYNC_INTERVAL_MS = 1_000
+export const DEFAULT_MAX_UNSYNCED = 256
+export const MAX_UNSYNCED = 65_536

@@ -6,7 +6,8 @@ import type { Batcher } from './batcher.js'
 import { tensorsFit } from './bundle.js'
 import { DEFAULT_MAX_BUNDLE_BYTES } from './constants.js'
 import { buildProof, type ReceiptProof } from './proof.js'
-import { signReceipt, type SignedReceiptInfo } from './receipt.js'
+import { ReceiptQueueFullError } from './errors.js'
+import { MAX_SIGNED_RECEIPT_BYTES, signReceipt, type SignedReceiptInfo } from './receipt.js'
 import type { ReceiptStore } from './receipt-store.js'
 import { canonicalTensors, hashTensorSet } from './tensor-hash.js'
 
@@ -35,6 +36,8 @@ interface PendingRun {
 
 /** Receipts written by one fsync at most. */
 const MAX_GROUP = 256
+/** A queued record's framing in the store: version, flags, the ID, and three u32 lengths. */
+const RECORD_OVERHEAD = 2 + 32 + 3 * 4
 
 export type ProofLookup =
   | { state: 'sealed', proof: ReceiptProof }
@@ -60,16 +63,35 @@ export class ProofService {
   }
 
   start (): void {
-    this.nextSeq = this.components.store.lastSeq() + 1n
+    const { store } = this.components
+    // After a crash, receipts answered with logged durability may be missing from the store: their seqs must not be given again.
+    this.nextSeq = store.lastSeq() + 1n + (!store.stoppedCleanly() ? BigInt(store.maxUnsynced) : 0n)
   }
 
   private pending: Array<{ run: PendingRun, resolve: (receipt: SignedReceiptInfo) => void, reject: (err: Error) => void }> = []
   private flushing = false
+  /** Logged durability: the writes of receipts already answered, in seq order, one after another. */
+  private writes: Promise<void> = Promise.resolve()
+  /** Receipts answered whose write has not finished, and their bytes as the store will count them. */
+  private unwritten = 0
+  private unwrittenBytes = 0
+  /** Set when a write behind the replies failed: from then on replies wait for their write, so callers hear of it. */
+  private writeFailed = false
+
+  /** Waits for the writes of receipts already answered: before the store closes. */
+  async stop (): Promise<void> {
+    await this.writes
+  }
 
   /**
-   * Signs the receipt of one run and makes it durable; the reply may leave
-   * only after this resolves. Runs that finish while a write is in progress
-   * are written together by the next one: one fsync for all of them.
+   * Signs the receipt of one run and queues it; the reply may leave only
+   * after this resolves. With the store's `strict` durability it resolves
+   * once the receipt is synced; with `logged`, once it is signed, the write
+   * following behind it (level's log, synced within the store's interval),
+   * and receipts answered but not yet synced never pass the store's
+   * maxUnsynced: past it a reply waits for the writes and a sync. Runs that
+   * finish while a write is in progress are written together by the next
+   * one: one write for all of them.
    */
   async issue (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> }): Promise<SignedReceiptInfo> {
     const inputs = canonicalTensors(run.inputs)
@@ -82,10 +104,14 @@ export class ProofService {
 
   private async flush (): Promise<void> {
     this.flushing = true
+    const { store } = this.components
     try {
       while (this.pending.length > 0) {
         const group = this.pending.splice(0, MAX_GROUP)
         try {
+          const behind = store.durability === 'logged' && !this.writeFailed
+          // Answered receipts must fit the queue: the store refuses past its limits, and refused after its reply a receipt would be lost.
+          if (behind) this.checkRoom(group.map(g => g.run))
           const signed: SignedReceiptInfo[] = []
           let seq = this.nextSeq
           for (const { run } of group) {
@@ -100,22 +126,62 @@ export class ProofService {
             }, this.components.signer))
             seq++
           }
-          await this.components.store.appendMany(signed.map((receipt, i) => {
+          const entries = signed.map((receipt, i) => {
             const { run } = group[i] as (typeof group)[number]
             // Tensors no bundle could hold would only fill the queue: the receipt's hashes stand for them.
             const keep = this.includeTensors && tensorsFit({ receipt: receipt.bytes.byteLength, inputs: run.inputs.byteLength, outputs: run.outputs.byteLength }, this.maxBundleBytes)
             return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(keep ? { inputs: run.inputs, outputs: run.outputs } : {}) }
-          }))
-          this.nextSeq = seq
-          this.components.batcher.notify()
+          })
+          if (!behind) {
+            await store.appendMany(entries)
+            this.nextSeq = seq
+            this.components.batcher.notify()
+          } else {
+            // The window a power loss could take: answered receipts not yet written, and written ones not yet synced.
+            if (this.unwritten + store.unsynced() + group.length > store.maxUnsynced) {
+              await this.writes
+              await store.sync()
+            }
+            this.nextSeq = seq
+            this.writeBehind(entries)
+          }
           group.forEach((entry, i) => { entry.resolve(signed[i] as SignedReceiptInfo) })
         } catch (err) {
-          // Nothing of the group was written: its runs answer with the error, and their seqs are used by the next group.
+          // Nothing of the group was written nor answered: its runs answer with the error, and their seqs are used by the next group.
           for (const entry of group) entry.reject(err as Error)
         }
       }
     } finally {
       this.flushing = false
+    }
+  }
+
+  /** Queues the write of receipts already answered, after the writes before them (so seqs reach the store in order). */
+  private writeBehind (entries: Parameters<ReceiptStore['appendMany']>[0]): void {
+    const bytes = entries.reduce((n, e) => n + RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0), 0)
+    this.unwritten += entries.length
+    this.unwrittenBytes += bytes
+    this.writes = this.writes.then(async () => {
+      try {
+        await this.components.store.appendMany(entries)
+        this.components.batcher.notify()
+      } catch (err) {
+        this.writeFailed = true
+        log.error('%d receipts answered could not be queued (seqs %s to %s) - %e', entries.length, entries[0]?.seq, entries.at(-1)?.seq, err)
+      } finally {
+        this.unwritten -= entries.length
+        this.unwrittenBytes -= bytes
+      }
+    })
+  }
+
+  /** Throws ReceiptQueueFullError when the receipts waiting to be written and these would pass the store's limits. */
+  private checkRoom (runs: PendingRun[]): void {
+    const queue = this.components.store.queued()
+    // A record's size as the store counts it, at most: its framing, a SignedReceipt and the tensors.
+    const bytes = runs.reduce((n, run) => n + RECORD_OVERHEAD + MAX_SIGNED_RECEIPT_BYTES + run.inputs.byteLength + run.outputs.byteLength, 0)
+    if (queue.count + this.unwritten + runs.length > queue.limit || queue.bytes + this.unwrittenBytes + bytes > queue.limitBytes) {
+      throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${queue.bytes} of ${queue.limitBytes} bytes`)
     }
   }
 

@@ -6,7 +6,10 @@ import { toHex } from '../blob/chunk-tree.js'
 import { openLevelStore } from '../blob/level-store.js'
 import type { AnchorReceipt } from '../chain/types.js'
 import { decodeBundle, encodeBundle, MAX_BUNDLE_RECEIPTS, receiptRoot } from './bundle.js'
-import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, MAX_REASON_CHARS, RECEIPT_STORE_VERSION } from './constants.js'
+import {
+  DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_UNSYNCED, DEFAULT_SYNC_INTERVAL_MS, MAX_REASON_CHARS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED,
+  RECEIPT_DURABILITIES, RECEIPT_STORE_VERSION, type ReceiptDurability
+} from './constants.js'
 import {
   DuplicateReceiptError, ProofFormatError, ReceiptBatchError, ReceiptQueueFullError, ReceiptSeqError,
   ReceiptStoreClosedError, ReceiptStoreError
@@ -28,7 +31,12 @@ const log = logger('herd:proof:receipt-store')
  *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
  *   bundle-ids/BLOB_ID        the bundle's receipt IDs, 32 bytes each, in order (to forget them when it is pruned)
  *   aside/RECEIPT_ID          JSON { seq, reason, at, receipt }: a receipt Walrus refused even alone and without tensors, kept out of the queue
- * Every change is one batch written with sync: true, so a crash leaves the old state or the new one.
+ *   running                   present while the store is open: found at start, the last process did not stop cleanly
+ * Every change is one batch, so a crash leaves the old state or the new one. Every change but an append is
+ * written with sync: true; an append too in `strict` durability. In `logged` durability an append is written
+ * to level's log without a sync (the OS holds it: a crash of the process loses nothing), and a sync follows
+ * within `syncIntervalMs`, or at once when `maxUnsynced` receipts would wait: a power loss can take at most
+ * those. Level replays its log on open, so what was logged is queued again after any crash.
  */
 
 export interface ReceiptStoreInit {
@@ -39,6 +47,12 @@ export interface ReceiptStoreInit {
   /** Bytes queued at most: receipts and tensors as stored. */
   maxQueuedBytes?: number
   onTiming?: (timing: ProofTiming) => void
+  /** `strict` (every append synced before it resolves) or `logged` (synced within syncIntervalMs); `strict` unless given. */
+  durability?: ReceiptDurability
+  /** Logged appends are synced at most this long after they resolve. */
+  syncIntervalMs?: number
+  /** Logged appends not yet synced, at most: the append that would pass it is synced, with those before it. */
+  maxUnsynced?: number
 }
 
 export interface QueuedReceipt {
@@ -107,6 +121,8 @@ export interface QueueStats {
 const VERSION_KEY = 'version'
 const META_KEY = 'meta'
 const BATCH_KEY = 'batch'
+/** Present while a process has the store open: found at start, the last one stopped without stop(). */
+const RUNNING_KEY = 'running'
 const MAX_SEQ = 2n ** 64n - 1n
 const RECORD_VERSION = 1
 const FLAG_INPUTS = 1
@@ -262,6 +278,17 @@ export class ReceiptStore {
   private readonly onTiming?: (timing: ProofTiming) => void
   /** Writes run one at a time: each reads the state the last one left. */
   private tail: Promise<unknown> = Promise.resolve()
+  readonly durability: ReceiptDurability
+  readonly syncIntervalMs: number
+  readonly maxUnsynced: number
+  /** Receipts appended since the last synced write: what a power loss could take. */
+  private unsyncedCount = 0
+  private syncTimer?: NodeJS.Timeout
+  /** Set when a timed sync failed: the next append syncs, so its caller hears of the failure. */
+  private syncFailed = false
+  /** Synced writes since start, for whoever checks the window. */
+  private syncs = 0
+  private stoppedCleanlyBefore = true
 
   constructor (init: ReceiptStoreInit) {
     this.dir = init.dir
@@ -270,6 +297,12 @@ export class ReceiptStore {
     if (init.onTiming != null) this.onTiming = init.onTiming
     if (!(Number.isSafeInteger(this.maxQueued) && this.maxQueued >= 1)) throw new RangeError(`maxQueued must be a positive integer, not ${this.maxQueued}`)
     if (!(Number.isSafeInteger(this.maxQueuedBytes) && this.maxQueuedBytes >= 1)) throw new RangeError(`maxQueuedBytes must be a positive integer, not ${this.maxQueuedBytes}`)
+    this.durability = init.durability ?? 'strict'
+    this.syncIntervalMs = init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS
+    this.maxUnsynced = init.maxUnsynced ?? DEFAULT_MAX_UNSYNCED
+    if (!RECEIPT_DURABILITIES.includes(this.durability)) throw new RangeError(`durability must be one of ${RECEIPT_DURABILITIES.join(', ')}, not ${String(this.durability)}`)
+    if (!(Number.isSafeInteger(this.syncIntervalMs) && this.syncIntervalMs >= 1 && this.syncIntervalMs <= MAX_SYNC_INTERVAL_MS)) throw new RangeError(`syncIntervalMs must be an integer from 1 to ${MAX_SYNC_INTERVAL_MS}, not ${this.syncIntervalMs}`)
+    if (!(Number.isSafeInteger(this.maxUnsynced) && this.maxUnsynced >= 1 && this.maxUnsynced <= MAX_UNSYNCED)) throw new RangeError(`maxUnsynced must be an integer from 1 to ${MAX_UNSYNCED}, not ${this.maxUnsynced}`)
   }
 
   /** Opens the store, checks its version (an empty store gets the current one) and loads the queue's state. */
@@ -313,17 +346,21 @@ export class ReceiptStore {
       this.setAsideCount = 0
       throw err
     }
+    this.stoppedCleanlyBefore = (await db.get(RUNNING_KEY)) == null
+    await db.put(RUNNING_KEY, encoder.encode(String(Date.now())), { sync: true })
     this.db = db
     this.rejected = 0
     log('opened %s: %d receipts queued (%d bytes), last seq %s%s', this.dir, this.meta.count, this.meta.bytes, this.meta.lastSeq, this.batch != null ? `, batch ${this.batch.root} being sealed` : '')
   }
 
-  /** Waits for the write in progress, then closes the store. */
+  /** Syncs logged appends, waits for the write in progress, then closes the store. */
   async stop (): Promise<void> {
     const db = this.db
     if (db == null) return
+    await this.sync().catch(err => { log.error('the last sync of %s failed - %e', this.dir, err) })
     this.db = undefined
     await this.tail
+    await db.del(RUNNING_KEY, { sync: true }).catch(err => { log.error('marking %s stopped failed - %e', this.dir, err) })
     await db.close()
     this.batch = undefined
     this.sealing.clear()
@@ -380,14 +417,17 @@ export class ReceiptStore {
       const taken = found.findIndex(v => v != null)
       if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
       const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
+      const sync = this.durability === 'strict' || this.syncFailed || this.unsyncedCount + receipts.length > this.maxUnsynced
       await db.batch([
         ...receipts.flatMap((receipt, i) => [
           { type: 'put' as const, key: seqKey(receipt.seq), value: values[i] as Uint8Array },
           { type: 'put' as const, key: `id/${receipt.id}`, value: encoder.encode(receipt.seq.toString()) }
         ]),
         { type: 'put', key: META_KEY, value: json(meta) }
-      ], { sync: true })
+      ], { sync })
       this.meta = meta
+      if (sync) this.synced()
+      else this.noteUnsynced(receipts.length)
     })
     this.onTiming?.({ kind: 'receipt-append', seconds: (performance.now() - startedAt) / 1000 })
   }
@@ -687,6 +727,56 @@ export class ReceiptStore {
   private open (): Level<string, Uint8Array> {
     if (this.db == null) throw new ReceiptStoreClosedError('the receipt store is not started')
     return this.db
+  }
+
+  /** Whether the process that had the store open before this one stopped it (false after a crash or kill). */
+  stoppedCleanly (): boolean {
+    return this.stoppedCleanlyBefore
+  }
+
+  /** Receipts appended and not yet synced: at most `maxUnsynced`. */
+  unsynced (): number {
+    return this.unsyncedCount
+  }
+
+  /** Synced appends and syncs since start. */
+  syncCount (): number {
+    return this.syncs
+  }
+
+  /**
+   * Makes every logged append durable: a synced write of the meta record
+   * syncs level's log, and with it every write before it.
+   */
+  async sync (): Promise<void> {
+    clearTimeout(this.syncTimer)
+    this.syncTimer = undefined
+    if (this.unsyncedCount === 0 || this.db == null) return
+    await this.exclusive(async db => {
+      if (this.unsyncedCount === 0) return
+      await db.batch([{ type: 'put', key: META_KEY, value: json(this.meta) }], { sync: true })
+      this.synced()
+    })
+  }
+
+  private noteUnsynced (count: number): void {
+    this.unsyncedCount += count
+    if (this.syncTimer != null) return
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined
+      this.sync().then(() => { this.syncFailed = false }, err => {
+        // The next append syncs instead, so its caller hears of the failure rather than replying on an unsynced log.
+        this.syncFailed = true
+        log.error('syncing %s failed - %e', this.dir, err)
+      })
+    }, this.syncIntervalMs)
+    this.syncTimer.unref()
+  }
+
+  private synced (): void {
+    this.unsyncedCount = 0
+    this.syncFailed = false
+    this.syncs++
   }
 
   private async exclusive<T> (fn: (db: Level<string, Uint8Array>) => Promise<T>): Promise<T> {

@@ -94,6 +94,23 @@ describe('/herd/infer/1.0.0 against a live node', () => {
     assert.ok(opened.every(stream => stream.status !== 'open' || stream.writeStatus === 'closed'), `close() closes the kept streams: ${opened.map(s => `${s.status}/${s.writeStatus}`).join()}`)
   })
 
+  it('opens a stream ahead of the first request, which then opens none', async () => {
+    let opened = 0
+    const client = new InferClient({ dialProtocol: async (peer, protocol, options) => { opened++; return caller.dialProtocol(peer, protocol, options) } })
+    const holder = mesh.node.peerId
+    try {
+      await client.prepare(holder, { signal: AbortSignal.timeout(10_000) })
+      await client.prepare(holder, { signal: AbortSignal.timeout(10_000) })
+      assert.equal(opened, 1, 'one stream kept ahead, not one per call')
+      assert.equal(client.idleStreams(holder), 1)
+      const result = await client.infer(holder, { model: 'mlp', inputs: { x: batch(1, 5) } }, { signal: AbortSignal.timeout(30_000) })
+      assert.equal(result.node, holder.toString())
+      assert.equal(opened, 1, 'the first request went on the stream opened ahead')
+    } finally {
+      await client.close()
+    }
+  })
+
   it('answers malformed requests with a status and goes on serving', async () => {
     const garbage = await ask(new Uint8Array([0xff, 0xff, 0xff, 0x01]))
     assert.equal(garbage.status, InferReply.Status.BAD_REQUEST)
@@ -144,14 +161,19 @@ describe('/herd/infer/1.0.0 against a live node', () => {
   // Last: it stops the node.
   it('stops at once while a caller keeps an idle stream to it, not after the stream\'s idle time', async () => {
     const client = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
+    const other = new InferClient({ dialProtocol: async (peer, protocol, options) => caller.dialProtocol(peer, protocol, options) })
     const node = mesh.node
     try {
       await client.infer(node.peerId, { model: 'mlp', inputs: { x: batch(1, 2) } }, { signal: AbortSignal.timeout(30_000) })
+      // And one opened ahead that never carried a request.
+      await other.prepare(node.peerId, { signal: AbortSignal.timeout(10_000) })
+      assert.equal(other.idleStreams(node.peerId), 1)
       const started = performance.now()
       await node.stop()
       assert.ok(performance.now() - started < CLIENT_IDLE_STREAM_MS / 2, `stopped in ${Math.round(performance.now() - started)} ms`)
     } finally {
       await client.close()
+      await other.close()
     }
   })
 })

@@ -46,6 +46,25 @@ describe('InferenceService with fakes of its components', () => {
     assert.equal(released(), 1)
   })
 
+  it('answers BUSY before the registry and the cache when its queue is full and the request may not be forwarded again', async () => {
+    const { components, calls } = fakes({ held: true })
+    let unblock = (): void => {}
+    const blocked = new Promise<void>(resolve => { unblock = resolve })
+    const run = components.runner.run
+    components.runner = { run: async (...args) => { await blocked; return run(...args) } }
+    const service = new InferenceService(components, { concurrency: 1, queueDepth: 0 })
+    const first = service.infer({ model: 'det', inputs })
+    // Past the registry and the cache, into the run's slot.
+    while (!calls.includes('openHeld')) await new Promise(resolve => setImmediate(resolve))
+    await new Promise(resolve => setImmediate(resolve))
+    const before = calls.length
+    await assert.rejects(service.infer({ model: 'det', inputs, hops: 1 }), { name: 'BusyError' })
+    assert.deepEqual(calls.slice(before), [], 'no registry lookup, no cache open')
+    assert.equal(service.stats.busy, 1)
+    unblock()
+    assert.equal((await first).route, 'local')
+  })
+
   it('fetches and opens through the blobs component when no holder is worth forwarding to', async () => {
     const { components, calls, released } = fakes({})
     const service = new InferenceService(components)

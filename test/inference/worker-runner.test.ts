@@ -16,7 +16,8 @@ async function sessionsAfterConcurrentRuns (spreadMaxLoadMs: number): Promise<{ 
   await writeFile(path, syntheticModelOfSize(SIZE, 5))
   const { inputSize } = syntheticShapeOfSize(SIZE)
   const x = new ort.Tensor('float32', new Float32Array(4 * inputSize).fill(0.5), [4, inputSize])
-  const runner = new WorkerRunner({ workers: 2, spreadMaxLoadMs })
+  // Inline runs off: this is about how runs spread over the threads.
+  const runner = new WorkerRunner({ workers: 2, spreadMaxLoadMs, inlineMaxRunMs: 0 })
   try {
     await runner.run('mlp', path, { x })
     for (let round = 0; round < 5; round++) await Promise.all([runner.run('mlp', path, { x }), runner.run('mlp', path, { x })])
@@ -34,5 +35,47 @@ describe('worker runner', () => {
 
   it('keeps a model whose load is too slow to spread on its warm worker', async () => {
     assert.deepEqual(await sessionsAfterConcurrentRuns(0), { sessions: 1, loads: 1 })
+  })
+
+  it('runs a model quicker than the thread hop on the event loop, with the outputs the threads give, and larger inputs on the threads', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'mlp.onnx')
+    await writeFile(path, syntheticModelOfSize(SIZE, 7))
+    const { inputSize } = syntheticShapeOfSize(SIZE)
+    const input = (rows: number, seed: number): ort.Tensor => new ort.Tensor('float32', Float32Array.from({ length: rows * inputSize }, (_, i) => Math.sin(seed + i)), [rows, inputSize])
+    const small = [input(1, 1), input(1, 2), input(2, 3)]
+    const large = input(64, 4)
+    // Any run counts as short here (a generous bound, so a loaded machine does not turn it off); on the threads only, for reference.
+    const inline = new WorkerRunner({ workers: 1, inlineMaxRunMs: 10_000 })
+    const threads = new WorkerRunner({ workers: 1, inlineMaxRunMs: 0 })
+    try {
+      // The first run goes to the thread and measures the model; the same size and smaller then run inline.
+      await inline.run('mlp', path, { x: small[2] as ort.Tensor })
+      assert.equal(inline.stats().inlineRuns, 0)
+      for (const x of small) {
+        const [here, there] = [await inline.run('mlp', path, { x }), await threads.run('mlp', path, { x })]
+        assert.deepEqual(Object.keys(here.outputs), Object.keys(there.outputs))
+        for (const [name, tensor] of Object.entries(here.outputs)) {
+          assert.deepEqual(tensor.dims, there.outputs[name]?.dims)
+          assert.deepEqual(Array.from(tensor.data as Float32Array), Array.from(there.outputs[name]?.data as Float32Array), `output ${name} the same bits`)
+        }
+      }
+      assert.equal(inline.stats().inlineRuns, 3)
+      // Larger than any run measured: to the thread, which measures it in turn.
+      await inline.run('mlp', path, { x: large })
+      assert.equal(inline.stats().inlineRuns, 3)
+      await inline.run('mlp', path, { x: large })
+      assert.equal(inline.stats().inlineRuns, 4)
+      // A bad input is refused inline as on the thread, by name.
+      await assert.rejects(inline.run('mlp', path, { y: small[0] as ort.Tensor }), { name: 'InputMismatchError' })
+      assert.equal(threads.stats().inlineRuns, 0)
+      assert.ok(inline.warmBlobIds().includes('mlp'))
+      await inline.drop('mlp')
+      await inline.run('mlp', path, { x: small[0] as ort.Tensor })
+      assert.equal(inline.stats().inlineRuns, 4, 'a dropped model is measured on a thread again')
+    } finally {
+      await inline.stop()
+      await threads.stop()
+    }
   })
 })

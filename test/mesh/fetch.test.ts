@@ -11,6 +11,7 @@ import type { ChunkSource } from '../../src/mesh/chunk-source.js'
 import { CACHE_TOPIC } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { ProviderIndex } from '../../src/mesh/provider-index.js'
+import { downloaderOrder, walrusShareOf } from '../../src/mesh/provider-selection.js'
 import type { HerdNode } from '../../src/node.js'
 import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
@@ -57,9 +58,9 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
   it('8 cold nodes asking for one blob at once pull about one copy from Walrus', async () => {
     const bytes = randomModel(12 * 1024 * 1024)
     const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
-    // What is checked is that coordinated first reads split the blob; the fallbacks when peers stall (tested in liars.test.ts) are given room, and so is the
-    // gossip that tells each node who else is fetching (its share is cut from that list after coordinationMs), so 8 nodes sharing 2 busy cores do not set them off.
-    const nodes = await startNodes(8, join(suite.dir, 'cold'), suite.devnet, { fetch: { stallMs: 10_000, paceWindowMs: 10_000, coordinationMs: 2_000 } })
+    // What is checked is that coordinated first reads split the blob; the fallbacks when peers stall (tested in liars.test.ts) are given room, so 8 nodes
+    // sharing 2 busy cores do not set them off. The coordination window is the default, stretched by the measured gossip delay.
+    const nodes = await startNodes(8, join(suite.dir, 'cold'), suite.devnet, { fetch: { stallMs: 10_000, paceWindowMs: 10_000 } })
     // Walrus as a distant origin, as it is on a real network: a fetcher reads ahead from Walrus when its peers fall behind a Walrus read's pace, and an unshaped loopback Walrus outpaces CPU-starved peers.
     suite.devnet.walrus.setShaping({ latencyMs: 50, bandwidthBytesPerSec: 4 * 1024 * 1024 })
     try {
@@ -155,6 +156,98 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
+  it('a download that outlasts the provider TTL is still counted as fetching by its peers', async () => {
+    const { blobId } = await suite.devnet.publish(randomModel(CHUNK * 3), { chunkSize: CHUNK })
+    // Peers forget a provider entry after ttlMs unless it is refreshed: the fetching node says it again with every digest.
+    const ttlMs = 3_000
+    const mesh = { digestIntervalMs: 500, providerTtlMs: ttlMs, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] }
+    const nodes = await startNodes(2, join(suite.dir, 'long-fetch'), suite.devnet, { mesh })
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    // Walrus answers each read (the chunk hashes, then the chunks) after 6 s: A's download lasts past the check below, twice the TTL.
+    suite.devnet.walrus.setShaping({ latencyMs: 6_000 })
+    const fetching = (): boolean => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'fetching')
+    const download = a.fetcher.fetch(blobId).catch(() => undefined)
+    try {
+      await waitFor('B to hear that A is fetching', fetching)
+      const heardAt = Date.now()
+      // Sampled until twice the TTL has passed since B first heard: an entry that was never refreshed is gone by then.
+      while (Date.now() - heardAt < 2 * ttlMs + 1_000) {
+        await new Promise(resolve => setTimeout(resolve, 200))
+        assert.ok(fetching(), `B forgot A's download ${Date.now() - heardAt} ms after hearing of it (TTL ${ttlMs} ms)`)
+      }
+    } finally {
+      await stopNodes(nodes)
+      await download
+      suite.devnet.walrus.setShaping({ latencyMs: 0 })
+    }
+  })
+
+  it('a peer whose requests fail still counts among the Walrus readers, also once it holds the blob: this node reads only its own share', async () => {
+    const chunks = 8
+    const bytes = randomModel(CHUNK * chunks)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    // The stall fallback (which would read the peer's share too) is kept out of the test's reach.
+    const nodes = await startNodes(1, join(suite.dir, 'failing-reader'), suite.devnet, { fetch: { stallMs: 600_000 } })
+    const [node] = nodes as [HerdNode]
+    // A real peer that says it is fetching the blob and serves no blob protocol: every request of ours to it fails.
+    const peer = await startSilentDownloader()
+    const fromWalrus: number[] = []
+    let download: Promise<unknown> = Promise.resolve()
+    try {
+      await peer.libp2p.dial(node.libp2p.getMultiaddrs())
+      const peerId = peer.libp2p.peerId.toString()
+      await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
+      peer.announcer.fetching(blobId)
+      await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+      download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } }).catch(() => undefined)
+      const rank = downloaderOrder(node.peerId.toString(), [peerId]).indexOf(node.peerId.toString())
+      const share = walrusShareOf(rank, 2, chunks)
+      const ownShare = Array.from({ length: share.end - share.start }, (_, i) => share.start + i)
+      await waitFor('the node to read its share from Walrus', () => fromWalrus.length >= share.end - share.start, 30_000)
+      // Room for any further read to land: one covering the whole blob lands its chunks one after another at once.
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      assert.deepEqual([...fromWalrus].sort((a, b) => a - b), ownShare)
+      // The peer says it finished: still a reader (its share is its to serve), though its requests fail here.
+      peer.announcer.added(blobId)
+      await waitFor('the node to hear that the peer holds the blob', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'holder'))
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      assert.deepEqual([...fromWalrus].sort((a, b) => a - b), ownShare)
+    } finally {
+      await stopNodes(nodes)
+      await download
+      await peer.stop()
+    }
+  })
+
+  it('a stalled download reads a silent reader\'s share from Walrus one growing run at a time, and completes', async () => {
+    const chunks = 8
+    const bytes = randomModel(CHUNK * chunks)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(1, join(suite.dir, 'stalled-reader'), suite.devnet, { fetch: { stallMs: 2_000 } })
+    const [node] = nodes as [HerdNode]
+    const peer = await startSilentDownloader()
+    const fromWalrus: number[] = []
+    try {
+      await peer.libp2p.dial(node.libp2p.getMultiaddrs())
+      const peerId = peer.libp2p.peerId.toString()
+      await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
+      peer.announcer.fetching(blobId)
+      await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+      const download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } })
+      await waitFor('the node to read its own share', () => fromWalrus.length >= chunks / 2, 30_000)
+      const readsBefore = suite.devnet.walrus.stats.rangeRequests
+      await download
+      // The peer's 4 chunks in reads of 1, 2, then the 1 left (a read retried under load counts twice): a stalled node that read all it
+      // could not see at once made Walrus serve 8x the blob when 8 nodes on a loaded machine stalled together.
+      const reads = suite.devnet.walrus.stats.rangeRequests - readsBefore
+      assert.ok(reads >= 3, `the stalled share came in ${reads} Walrus reads`)
+      assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
+    } finally {
+      await stopNodes(nodes)
+      await peer.stop()
+    }
+  })
+
   it('keeps the cache within its quota under a stream of blobs larger than it; a node with no peers does not wait to coordinate', { timeout: 60_000 }, async () => {
     const quota = 3 * 1024 * 1024
     const blobs: Array<{ blobId: BlobId, size: number }> = []
@@ -181,6 +274,28 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 })
+
+/** A real libp2p peer that announces it is fetching a blob and serves no blob protocol. */
+async function startSilentDownloader (): Promise<{ libp2p: MeshLibp2p, announcer: CacheAnnouncer, stop: () => Promise<void> }> {
+  const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true })
+  await libp2p.start()
+  const announcer = new CacheAnnouncer({
+    pubsub: libp2p.services.pubsub,
+    peerId: libp2p.peerId,
+    providers: new ProviderIndex(),
+    heldBlobIds: () => [],
+    load: () => ({ downloads: 1, uploads: 0, inferQueue: 0, sessionsWarm: 0, warm: [] })
+  }, { digestIntervalMs: 500 })
+  announcer.start()
+  return {
+    libp2p,
+    announcer,
+    stop: async () => {
+      await announcer.stop()
+      await libp2p.stop()
+    }
+  }
+}
 
 /** A real libp2p peer that announces a blob and serves its correct hashes but corrupt chunks. */
 async function startLyingPeer (blobId: BlobId, bytes: Uint8Array): Promise<{ libp2p: MeshLibp2p, announcer: CacheAnnouncer, served: () => number, stop: () => Promise<void> }> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { downloaderOrder, orderProviders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
+import { coordinationWindow, downloaderOrder, MAX_COORDINATION_MS, orderProviders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
 
 describe('provider selection', () => {
   it('splits a blob\'s chunks into contiguous Walrus segments, one per downloader, covering every chunk once', () => {
@@ -25,5 +25,14 @@ describe('provider selection', () => {
     const ordered = orderProviders([{ peerId: 'x', state: 'fetching' }, { peerId: 'y', state: 'holder' }, { peerId: 'z', state: 'fetching' }])
     assert.deepEqual(ordered.map(p => p.state), ['holder', 'fetching', 'fetching'])
     assert.deepEqual([0, 1, 2, 3].map(p => sourceStartChunk(p, 4, 100)), [0, 25, 50, 75])
+  })
+
+  it('waits to coordinate at least as configured, twice as long as gossip now takes, and never past the cap', () => {
+    assert.equal(coordinationWindow(300, undefined), 300)
+    assert.equal(coordinationWindow(300, 100), 300)
+    assert.equal(coordinationWindow(300, 1_200), 2_400)
+    assert.equal(coordinationWindow(300, 1_200.3), 2_401, 'whole milliseconds')
+    assert.equal(coordinationWindow(300, 60_000), MAX_COORDINATION_MS)
+    assert.equal(coordinationWindow(0, 1_200), 0, 'no window configured: no wait')
   })
 })

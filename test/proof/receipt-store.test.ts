@@ -9,6 +9,7 @@ import type { AnchorReceipt } from '../../src/chain/types.js'
 import { receiptRoot } from '../../src/proof/bundle.js'
 import { RECEIPT_STORE_VERSION } from '../../src/proof/constants.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { waitFor } from '../../harness/in-process-mesh.js'
 import { tempDir } from '../helpers/devnet.js'
 
 /** Stand-in SignedReceipt bytes: the store never decodes them. */
@@ -250,6 +251,72 @@ describe('receipt store: group commit', () => {
       assert.deepEqual((await store.take(10)).map(r => r.seq), [1n, 2n, 3n, 4n, 5n])
     } finally {
       await store.stop()
+    }
+  })
+})
+
+describe('receipt store: durability', () => {
+  it('logged: appends wait for no sync, at most maxUnsynced wait, and a sync follows within the interval', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: dir.path, durability: 'logged', syncIntervalMs: 20, maxUnsynced: 4 })
+    await store.start()
+    try {
+      const syncsAtStart = store.syncCount()
+      const seen: number[] = []
+      // Appended back to back, well within one interval: the fifth would pass the window, so it is synced with the four before it.
+      for (let seq = 1n; seq <= 6n; seq++) {
+        await store.append(fakeReceipt(seq))
+        seen.push(store.unsynced())
+      }
+      assert.deepEqual(seen, [1, 2, 3, 4, 0, 1])
+      assert.equal(store.syncCount(), syncsAtStart + 1)
+      // The timer's sync: counted by events, not timed.
+      await waitFor('the timed sync', () => store.unsynced() === 0, 10_000, 5)
+      assert.equal(store.syncCount(), syncsAtStart + 2)
+      assert.equal(store.queued().count, 6)
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('strict: every append is synced before it resolves', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: dir.path, durability: 'strict' })
+    await store.start()
+    try {
+      const syncsAtStart = store.syncCount()
+      for (let seq = 1n; seq <= 3n; seq++) {
+        await store.append(fakeReceipt(seq))
+        assert.equal(store.unsynced(), 0)
+      }
+      assert.equal(store.syncCount(), syncsAtStart + 3)
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('syncs logged appends when it stops, and keeps them across a restart', async () => {
+    await using dir = await tempDir()
+    let store = new ReceiptStore({ dir: dir.path, durability: 'logged', syncIntervalMs: 1_000 })
+    await store.start()
+    const receipts = [1n, 2n, 3n].map(seq => fakeReceipt(seq))
+    await store.appendMany(receipts)
+    assert.equal(store.unsynced(), 3)
+    await store.stop()
+    assert.equal(store.unsynced(), 0)
+    store = new ReceiptStore({ dir: dir.path, durability: 'logged' })
+    await store.start()
+    try {
+      for (const receipt of receipts) assert.equal((await store.get(receipt.id))?.state, 'queued')
+      assert.equal(store.lastSeq(), 3n)
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('refuses an unknown durability, a sync interval and a window out of range', () => {
+    for (const init of [{ durability: 'eventually' }, { syncIntervalMs: 0 }, { syncIntervalMs: 1_001 }, { maxUnsynced: 0 }, { maxUnsynced: 1.5 }]) {
+      assert.throws(() => new ReceiptStore({ dir: '/nonexistent', ...init } as ConstructorParameters<typeof ReceiptStore>[0]), { name: 'RangeError' }, JSON.stringify(init))
     }
   })
 })

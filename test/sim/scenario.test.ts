@@ -101,6 +101,16 @@ describe('scenario', () => {
     assert.equal(scenario(x => { x.mode = 'scale'; x.nodes = 10_000 }).nodes, 10_000)
   })
 
+  it('takes capped links for live mode only in namespaces, refusing a cap without them or out of range by field', () => {
+    assert.equal(scenario().links, undefined)
+    assert.deepEqual(scenario(x => { x.links = { namespaces: true, nodeCapBytesPerSec: 4 * MiB } }).links, { namespaces: true, nodeCapBytesPerSec: 4 * MiB })
+    refused(x => { x.links = { namespaces: false, originCapBytesPerSec: MiB } }, 'links.originCapBytesPerSec')
+    refused(x => { x.links = { namespaces: true, nodeCapBytesPerSec: 0 } }, 'links.nodeCapBytesPerSec')
+    refused(x => { x.links = { namespaces: true, nodeCapBytesPerSec: 2 ** 40 } }, 'links.nodeCapBytesPerSec')
+    refused(x => { x.links = { nodeCapBytesPerSec: MiB } }, 'links.namespaces')
+    refused(x => { x.links = { namespaces: true, bridge: 'br0' } }, 'links')
+  })
+
   it('takes a list of policies to compare, and refuses an unknown or repeated one naming the field', () => {
     assert.deepEqual(scenario(x => { x.sweep = { policies: ['lru', 'arc', 'aged-lfu'] } }).sweep?.policies, ['lru', 'arc', 'aged-lfu'])
     assert.equal(scenario().sweep?.policies, undefined)

@@ -1,0 +1,209 @@
+/**
+ * One swarm pull under real link caps, for the swarm benchmark and its test:
+ * N herd node processes, each in its own network namespace with a capped
+ * link, and the devnet (Walrus and ledger) behind its own capped link; every
+ * node is asked for the same blob at once, and what each received, from
+ * where and how fast is measured. The namespaces and processes are always
+ * removed, whatever happens.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { LiveCluster } from '../sim/live-cluster.js'
+import { cleanLeftovers, createSwarm, removeSwarm } from './netns.js'
+
+export interface SwarmPullInit {
+  nodes: number
+  /** Size of the one model pulled. */
+  blobBytes: number
+  chunkBytes: number
+  /** Cap on each node's link, each direction. */
+  nodeCapBytesPerSec: number
+  /** Cap on the origin's link, each direction. */
+  originCapBytesPerSec: number
+  /** Latency the devnet's Walrus adds to each answer: a distant origin's time to first byte. */
+  originLatencyMs: number
+  seed: number
+  /** Bound on the pull itself (setup has its own bounds). */
+  pullTimeoutMs: number
+  signal?: AbortSignal
+  log?: (message: string) => void
+  /** Scratch space; a temp dir (removed) when not given. */
+  workDir?: string
+}
+
+export interface NodePull {
+  node: number
+  ok: boolean
+  error?: string
+  /** From the request to fetch:done. */
+  ms: number
+  /** From the request to the first chunk. */
+  firstChunkMs: number
+  peerBytes: number
+  walrusBytes: number
+  /** The blob's size as the node gave it. */
+  size: number
+}
+
+export interface SwarmPullResult {
+  blobId: string
+  /** The published model's size (a synthetic model comes within a little of the size asked for). */
+  blobBytes: number
+  nodes: NodePull[]
+  /** Bytes the devnet's Walrus served during the pull. */
+  originBytes: number
+  /** From the first request to the last node's fetch:done. */
+  allMs: number
+  /** Nodes that saw no peer before the pull. */
+  nodesWithoutPeers: number
+  setupMs: number
+  /** CPU time the node processes spent during the pull (user + system). */
+  nodeCpuSeconds: number
+  /** Share of the whole machine's CPU time that was busy during the pull (every process, not only herd's): near 1, the figures are the CPU's. */
+  machineBusyShare: number
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in these ticks on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100
+
+/** User + system CPU seconds of a process so far; 0 if it is gone. */
+async function cpuSecondsOf (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
+}
+
+/** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
+async function machineTicks (): Promise<{ busy: number, total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? ''
+  const ticks = line.split(/\s+/).slice(1).map(Number).filter(Number.isFinite)
+  const total = ticks.reduce((a, b) => a + b, 0)
+  // idle and iowait
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total }
+}
+
+/** POSTs the fetch to one node's API and reads its NDJSON to the end, timing the first chunk and the end. */
+async function pullAt (node: number, api: string, blobId: string, signal: AbortSignal): Promise<NodePull> {
+  const started = performance.now()
+  const result: NodePull = { node, ok: false, ms: 0, firstChunkMs: Number.NaN, peerBytes: 0, walrusBytes: 0, size: 0 }
+  try {
+    const response = await fetch(`${api}/v1/blobs/${blobId}/fetch`, { method: 'POST', signal })
+    if (!response.ok || response.body == null) {
+      result.error = `HTTP ${response.status} ${(await response.text().catch(() => '')).slice(0, 200)}`
+      return result
+    }
+    const decoder = new TextDecoder()
+    let buffered = ''
+    const onLine = (line: string): void => {
+      if (line.trim() === '') return
+      const event = JSON.parse(line)
+      if (event.type === 'fetch:chunk') {
+        if (Number.isNaN(result.firstChunkMs)) result.firstChunkMs = performance.now() - started
+        if (event.source === 'peer') result.peerBytes += event.bytes
+        else if (event.source === 'walrus') result.walrusBytes += event.bytes
+      } else if (event.type === 'fetch:done') {
+        result.ok = true
+        result.ms = performance.now() - started
+        result.size = Number(event.size)
+      } else if (event.type === 'error') {
+        result.error = `${event.error?.name}: ${event.error?.message}`.slice(0, 300)
+      }
+    }
+    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(piece, { stream: true })
+      let newline
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, newline))
+        buffered = buffered.slice(newline + 1)
+      }
+    }
+    onLine(buffered + decoder.decode())
+    if (!result.ok && result.error == null) result.error = 'the stream ended without fetch:done'
+  } catch (err) {
+    result.error = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300)
+  }
+  return result
+}
+
+/**
+ * Builds the swarm (origin and N nodes, each in its namespace), publishes
+ * one model, starts the nodes in one mesh, asks them all for it at once, and
+ * tears everything down. `inspect` runs before the teardown, with the
+ * cluster still up (the test reads the blob back from every node).
+ */
+export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: LiveCluster, result: SwarmPullResult) => Promise<void>): Promise<SwarmPullResult> {
+  const log = init.log ?? (() => {})
+  const setupStarted = performance.now()
+  const removed = await cleanLeftovers()
+  if (removed.length > 0) log(`removed ${removed.length} namespaces a crashed run left`)
+  const workDir = init.workDir ?? await mkdtemp(join(tmpdir(), 'herd-swarm-'))
+  let swarm
+  try {
+    swarm = await createSwarm([
+      { name: 'origin', capBytesPerSec: init.originCapBytesPerSec },
+      ...Array.from({ length: init.nodes }, (_, i) => ({ name: `n${i}`, capBytesPerSec: init.nodeCapBytesPerSec }))
+    ], init.signal != null ? { signal: init.signal } : {})
+  } catch (err) {
+    if (init.workDir == null) await rm(workDir, { recursive: true, force: true })
+    throw err
+  }
+  const cluster = new LiveCluster({
+    workDir,
+    nodes: init.nodes,
+    modelSizes: [init.blobBytes],
+    chunkBytes: init.chunkBytes,
+    mesh: true,
+    cacheQuotaBytes: 2 * init.blobBytes,
+    shaping: { latencyMs: init.originLatencyMs, bandwidthBytesPerSec: 0, failureRate: 0 },
+    seed: init.seed,
+    // Every node bootstraps to a few others as well as node 0: the pull should not depend on one hub.
+    extraBootstrap: 3,
+    // Sixteen processes starting on two busy cores: one took over a minute to be ready.
+    readyTimeoutMs: 180_000,
+    namespaces: {
+      origin: swarm.endpoint('origin'),
+      nodes: Array.from({ length: init.nodes }, (_, i) => swarm.endpoint(`n${i}`))
+    },
+    ...(init.signal != null ? { signal: init.signal } : {}),
+    log
+  })
+  try {
+    await cluster.start()
+    const blobId = cluster.blobIds[0]!
+    // Let gossip settle (subscriptions, a first digest) before the clock starts, as live mode does.
+    await sleep(cluster.digestIntervalMs + 500, undefined, init.signal != null ? { signal: init.signal } : {})
+    const setupMs = performance.now() - setupStarted
+    const before = await cluster.walrusStats()
+    const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
+    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
+    const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const ticksBefore = await machineTicks()
+    const started = performance.now()
+    const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
+    const allMs = performance.now() - started
+    const ticksAfter = await machineTicks()
+    const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
+    const after = await cluster.walrusStats()
+    init.signal?.throwIfAborted()
+    const result: SwarmPullResult = {
+      blobId,
+      blobBytes: Math.max(0, ...nodes.map(n => n.size)),
+      nodes,
+      originBytes: after.bytesServed - before.bytesServed,
+      allMs,
+      nodesWithoutPeers: cluster.nodesWithoutPeers,
+      setupMs,
+      nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
+      machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total)
+    }
+    if (inspect != null) await inspect(cluster, result)
+    return result
+  } finally {
+    await cluster.stop()
+    await removeSwarm(swarm)
+    if (init.workDir == null) await rm(workDir, { recursive: true, force: true })
+  }
+}
