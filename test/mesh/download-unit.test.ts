@@ -125,6 +125,49 @@ describe('Download with fakes of its context', () => {
       await cache.stop()
     }
   })
+  it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const bytes = new Uint8Array(randomBytes(8 * CHUNK))
+      const tree = chunkTreeOfBytes(bytes, CHUNK)
+      const blobId = blobIdFromBytes(randomBytes(32))
+      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
+      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      let requests = 0
+      const client = {
+        chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
+          // The first request fails as a stream does when its connection is lost under a full link.
+          if (requests++ === 0) throw new Error('The stream has been reset')
+          for (let index = first; index < first + count; index++) await onChunk(index, bytes.slice(index * CHUNK, (index + 1) * CHUNK))
+          return []
+        }
+      } as unknown as BlobClient
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: holder, state: 'holder' }],
+        extraHolders: new Set(),
+        // Walrus only after 10 s: the holder rests 0.5 s after its failure, so it is asked again well before (on a loaded machine too).
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 8 * CHUNK, requestsPerPeer: 1, coordinationMs: 10_000, stallMs: 60_000 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: AbortSignal.timeout(60_000)
+      })
+      await download.run()
+      assert.ok(requests >= 2, `asked the holder ${requests} times`)
+      assert.equal(download.bytesFrom.peer, bytes.byteLength, 'every chunk from the holder, none from Walrus')
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
 })
 
 describe('paceVerdict', () => {
