@@ -36,8 +36,6 @@ export interface BlobServerInit {
 export interface BlobServerStats {
   uploads: number
   requests: number
-  /** Blobs opened for requests: once per run of requests for one blob on a stream. */
-  blobsOpened: number
   chunksServed: number
   bytesServed: number
   refused: number
@@ -55,7 +53,7 @@ export class BlobServer {
   private readonly maxUploads: number
   private readonly idleTimeoutMs: number
   private readonly active = new Set<Promise<void>>()
-  readonly stats: BlobServerStats = { uploads: 0, requests: 0, blobsOpened: 0, chunksServed: 0, bytesServed: 0, refused: 0 }
+  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0 }
 
   constructor (components: BlobServerComponents, init: BlobServerInit = {}) {
     this.components = components
@@ -76,82 +74,58 @@ export class BlobServer {
     await Promise.allSettled([...this.active])
   }
 
-  /**
-   * Answers requests on one stream in sequence until the peer closes its side
-   * (a peer that asks once and closes is served as before `more` existed).
-   * The blob stays open between requests for it, so a run of chunk requests
-   * opens the file, and counts as one access to the cache, once; while open it
-   * keeps its upload slot, so `maxUploads` still bounds the files held open.
-   */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     // Every message restarts the idle timeout.
     const idle = new IdleSignal(this.idleTimeoutMs)
     const signal = (): AbortSignal => idle.touch()
     const pb = framedStream(stream, { maxDataLength: MAX_BLOB_REQUEST_BYTES })
     const respond = async (status: BlobResponse.Status, fields: ResponseFields = {}): Promise<void> => {
-      await pb.writeMessage({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, more: true, ...fields }, BlobResponse, { signal: signal() })
+      await pb.writeMessage({ status, message: '', size: 0n, chunkSize: 0, complete: false, hashes: new Uint8Array(0), have: new Uint8Array(0), chunks: 0, ...fields }, BlobResponse, { signal: signal() })
     }
-    let open: { blobId: string, served: ServedBlob } | undefined
-    const release = (): void => {
-      if (open == null) return
-      open.served.release()
-      open = undefined
-      this.stats.uploads--
-    }
+    let served: ServedBlob | undefined
     try {
-      while (true) {
-        const request = await pb.readMessageOrEnd(BlobRequest, { signal: signal() })
-        if (request == null) return
-        this.stats.requests++
-        if (request.blobId.byteLength !== BLOB_ID_BYTES) {
-          this.stats.refused++
-          await respond(BlobResponse.Status.BAD_REQUEST, { message: `blobId is ${request.blobId.byteLength} bytes, not ${BLOB_ID_BYTES}`, more: false })
+      const request = await pb.readMessage(BlobRequest, { signal: signal() })
+      this.stats.requests++
+      if (request.blobId.byteLength !== BLOB_ID_BYTES) {
+        this.stats.refused++
+        await respond(BlobResponse.Status.BAD_REQUEST, { message: `blobId is ${request.blobId.byteLength} bytes, not ${BLOB_ID_BYTES}` })
+        return
+      }
+      if (this.stats.uploads >= this.maxUploads) {
+        this.stats.refused++
+        await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already` })
+        return
+      }
+      this.stats.uploads++
+      try {
+        served = await this.components.source.open(blobIdFromBytes(request.blobId))
+        if (served == null) {
+          await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
           return
         }
-        const blobId = blobIdFromBytes(request.blobId)
-        if (open?.blobId !== blobId) {
-          release()
-          if (this.stats.uploads >= this.maxUploads) {
-            this.stats.refused++
-            await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already`, more: false })
-            return
-          }
-          this.stats.uploads++
-          this.stats.blobsOpened++
-          const served = await this.components.source.open(blobId).catch((err: unknown) => {
-            this.stats.uploads--
-            throw err
-          })
-          if (served == null) {
-            this.stats.uploads--
-            await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
-            continue
-          }
-          open = { blobId, served }
-        }
-        const { served } = open
         const info = { size: BigInt(served.size), chunkSize: served.chunkSize, complete: served.complete }
         switch (request.kind) {
           case BlobRequest.Kind.HASHES:
             await respond(BlobResponse.Status.OK, { ...info, hashes: plainBytes(Buffer.concat(served.leaves)) })
-            break
+            return
           case BlobRequest.Kind.HAVE:
             await respond(BlobResponse.Status.OK, { ...info, have: plainBytes(served.bitfield()) })
-            break
+            return
           case BlobRequest.Kind.CHUNKS:
             await this.sendChunks(request, served, pb, respond, info, signal)
-            break
-          default:
-            await respond(BlobResponse.Status.BAD_REQUEST, { message: 'unknown request kind', more: false })
             return
+          default:
+            await respond(BlobResponse.Status.BAD_REQUEST, { message: 'unknown request kind' })
         }
+      } finally {
+        this.stats.uploads--
       }
     } catch (err) {
       log('blob request from %p failed - %e', connection.remotePeer, err)
       if (HOSTILE_FRAMING.has((err as Error).name)) this.components.scores?.failure(connection.remotePeer.toString(), `blob request: ${(err as Error).message}`)
       stream.abort(err as Error)
     } finally {
-      release()
+      served?.release()
       if (stream.status === 'open') await stream.close({ signal: signal() }).catch(() => {})
       idle.clear()
     }
@@ -169,7 +143,7 @@ export class BlobServer {
     const maxCount = Math.min(MAX_CHUNKS_PER_REQUEST, Math.max(1, Math.floor(MAX_BYTES_PER_REQUEST / served.chunkSize)))
     if (count < 1 || count > maxCount || first >= served.chunkCount || first + count > served.chunkCount) {
       this.stats.refused++
-      await respond(BlobResponse.Status.BAD_REQUEST, { message: `chunks ${first}+${count} out of range: the blob has ${served.chunkCount} chunks, at most ${maxCount} per request`, more: false })
+      await respond(BlobResponse.Status.BAD_REQUEST, { message: `chunks ${first}+${count} out of range: the blob has ${served.chunkCount} chunks, at most ${maxCount} per request` })
       return
     }
     const held: number[] = []

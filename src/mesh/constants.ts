@@ -33,11 +33,3 @@ export const MAX_INBOUND_BLOB_STREAMS = 16
 export const MAX_OUTBOUND_BLOB_STREAMS = 16
 /** Silence on a blob stream longer than this aborts it. */
 export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000
-/**
- * A client keeps a blob stream between requests this long: well under the
- * server's idle timeout, so the server does not abort a stream just as the
- * client sends on it.
- */
-export const BLOB_STREAM_KEEP_MS = 5_000
-/** A download asks a peer for up to 4 runs at once (its requestsPerPeer), plus a HAVE. */
-export const MAX_KEPT_BLOB_STREAMS_PER_PEER = 6

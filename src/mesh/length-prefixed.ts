@@ -36,8 +36,6 @@ export interface FramedStream {
   read: (options?: AbortOptions) => Promise<Uint8ArrayList>
   write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
-  /** As readMessage, or undefined when the remote closed its side between messages. */
-  readMessageOrEnd: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T | undefined>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
 }
 
@@ -71,18 +69,11 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
   const maxLengthLength = varintLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
-  const read = async (options?: AbortOptions, endIsClean = false): Promise<Uint8ArrayList | undefined> => {
+  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => {
     let length = 0
     for (let i = 0; ; i++) {
       if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
-      let byte: number
-      try {
-        byte = (await bytes.read({ ...options, bytes: 1 })).get(0)
-      } catch (err) {
-        // byteStream throws this for a read of one byte only when none was left.
-        if (endIsClean && i === 0 && (err as Error).name === 'UnexpectedEOFError') return undefined
-        throw err
-      }
+      const byte = (await bytes.read({ ...options, bytes: 1 })).get(0)
       length += (byte & VALUE_BITS) * 2 ** (7 * i)
       if ((byte & CONTINUES) === 0) break
     }
@@ -95,17 +86,10 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
     await bytes.write(new Uint8ArrayList(encodeVarint(body.byteLength), body), options)
   }
 
-  // Without endIsClean, read throws at the end instead of returning undefined.
-  const readBody = async (options?: AbortOptions): Promise<Uint8ArrayList> => read(options) as Promise<Uint8ArrayList>
-
   return {
-    read: readBody,
+    read,
     write,
-    readMessage: async (codec, options) => codec.decode(await readBody(options), options),
-    readMessageOrEnd: async (codec, options) => {
-      const body = await read(options, true)
-      return body == null ? undefined : codec.decode(body, options)
-    },
+    readMessage: async (codec, options) => codec.decode(await read(options), options),
     writeMessage: async (message, codec, options) => { await write(codec.encode(message), options) }
   }
 }

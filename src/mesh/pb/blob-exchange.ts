@@ -188,7 +188,6 @@ export interface BlobResponse {
   hashes: Uint8Array<ArrayBuffer>
   have: Uint8Array<ArrayBuffer>
   chunks: number
-  more: boolean
 }
 
 export namespace BlobResponse {
@@ -261,11 +260,6 @@ export namespace BlobResponse {
           w.uint32(obj.chunks)
         }
 
-        if ((obj.more != null && obj.more !== false)) {
-          w.uint32(72)
-          w.bool(obj.more)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -278,8 +272,7 @@ export namespace BlobResponse {
           complete: false,
           hashes: uint8ArrayAlloc(0),
           have: uint8ArrayAlloc(0),
-          chunks: 0,
-          more: false
+          chunks: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -318,10 +311,6 @@ export namespace BlobResponse {
             }
             case 8: {
               obj.chunks = reader.uint32()
-              break
-            }
-            case 9: {
-              obj.more = reader.bool()
               break
             }
             default: {
@@ -395,13 +384,6 @@ export namespace BlobResponse {
               }
               break
             }
-            case 9: {
-              yield {
-                field: `${prefix}.more`,
-                value: reader.bool()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -454,11 +436,6 @@ export namespace BlobResponse {
     value: number
   }
 
-  export interface BlobResponseMoreFieldEvent {
-    field: '$.more'
-    value: boolean
-  }
-
   export function encode (obj: Partial<BlobResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, BlobResponse.codec())
   }
@@ -467,7 +444,7 @@ export namespace BlobResponse {
     return decodeMessage(buf, BlobResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobResponse>): Generator<BlobResponseStatusFieldEvent | BlobResponseMessageFieldEvent | BlobResponseSizeFieldEvent | BlobResponseChunkSizeFieldEvent | BlobResponseCompleteFieldEvent | BlobResponseHashesFieldEvent | BlobResponseHaveFieldEvent | BlobResponseChunksFieldEvent | BlobResponseMoreFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobResponse>): Generator<BlobResponseStatusFieldEvent | BlobResponseMessageFieldEvent | BlobResponseSizeFieldEvent | BlobResponseChunkSizeFieldEvent | BlobResponseCompleteFieldEvent | BlobResponseHashesFieldEvent | BlobResponseHaveFieldEvent | BlobResponseChunksFieldEvent> {
     return streamMessage(buf, BlobResponse.codec(), opts)
   }
 }
