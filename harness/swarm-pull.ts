@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LiveCluster } from '../sim/live-cluster.js'
+import { forEachLine } from './ndjson-lines.js'
 import { cleanLeftovers, createSwarm, removeSwarm } from './netns.js'
 
 export interface SwarmPullInit {
@@ -95,8 +96,6 @@ async function pullAt (node: number, api: string, blobId: string, signal: AbortS
       result.error = `HTTP ${response.status} ${(await response.text().catch(() => '')).slice(0, 200)}`
       return result
     }
-    const decoder = new TextDecoder()
-    let buffered = ''
     const onLine = (line: string): void => {
       if (line.trim() === '') return
       const event = JSON.parse(line)
@@ -112,15 +111,7 @@ async function pullAt (node: number, api: string, blobId: string, signal: AbortS
         result.error = `${event.error?.name}: ${event.error?.message}`.slice(0, 300)
       }
     }
-    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(piece, { stream: true })
-      let newline
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        onLine(buffered.slice(0, newline))
-        buffered = buffered.slice(newline + 1)
-      }
-    }
-    onLine(buffered + decoder.decode())
+    await forEachLine(response.body as unknown as AsyncIterable<Uint8Array>, onLine)
     if (!result.ok && result.error == null) result.error = 'the stream ended without fetch:done'
   } catch (err) {
     result.error = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 300)

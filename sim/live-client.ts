@@ -3,6 +3,8 @@
  * of its NDJSON, and one inference run.
  */
 
+import { forEachLine } from '../harness/ndjson-lines.js'
+
 export interface FetchOutcome {
   ok: boolean
   /** The node answered `source: 'local'`: it held the model. */
@@ -25,8 +27,6 @@ export async function fetchModel (api: string, blobId: string, timeoutMs: number
       outcome.error = `fetch: HTTP ${response.status} ${(await response.text().catch(() => '')).slice(0, 200)}`
       return outcome
     }
-    const decoder = new TextDecoder()
-    let buffered = ''
     const onLine = (line: string): void => {
       if (line.trim() === '') return
       let event: any
@@ -47,15 +47,7 @@ export async function fetchModel (api: string, blobId: string, timeoutMs: number
           break
       }
     }
-    for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(piece, { stream: true })
-      let newline
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        onLine(buffered.slice(0, newline))
-        buffered = buffered.slice(newline + 1)
-      }
-    }
-    onLine(buffered + decoder.decode())
+    await forEachLine(response.body as unknown as AsyncIterable<Uint8Array>, onLine)
     if (!outcome.ok && outcome.error == null) outcome.error = 'fetch: the stream ended without fetch:done'
   } catch (err) {
     outcome.ok = false
