@@ -28,8 +28,12 @@ export interface StorageKeeperComponents {
   ownModels?: (options: { signal: AbortSignal }) => Promise<OwnModel[]>
   /** Blobs pinned in the cache now. */
   pinned?: () => Array<{ blobId: BlobId, size: number }>
-  /** The chunk-hash blob of a registered blob, to keep it alive with a pin. */
-  chunkHashesOf?: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<BlobId | undefined>
+  /**
+   * What the registry says of a pinned blob: its chunk-hash blob, kept alive
+   * with the pin, and its Blob object, by which Sui tells the lifetime of a
+   * blob the node does not own.
+   */
+  registryEntry?: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<{ chunkHashesBlobId?: BlobId, blobObjectId?: string } | undefined>
   /** Each failed extension (the funds monitor tells a want of WAL or SUI once). */
   onFailure?: (err: Error) => void
   /** Each extension paid. */
@@ -204,14 +208,14 @@ export class StorageKeeper {
 
   /** Pins and the registry's own models join the tracked blobs; unpinned blobs lose their pin. */
   private async syncSources (signal: AbortSignal): Promise<void> {
-    const { tracker, pinned, ownModels, chunkHashesOf } = this.components
+    const { tracker, pinned, ownModels, registryEntry } = this.components
     if (pinned != null) {
       const now = new Map(pinned().map(p => [p.blobId as string, p]))
       for (const p of now.values()) {
         if (tracker.get(p.blobId)?.kinds.includes('pin') === true) continue
-        await this.track(p.blobId, 'pin', { holds: 'a blob pinned on this node', size: p.size })
-        const hashes = await chunkHashesOf?.(p.blobId, { signal }).catch(() => undefined)
-        if (hashes != null) await this.track(hashes, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}`, pinOf: p.blobId })
+        const entry = await registryEntry?.(p.blobId, { signal }).catch(() => undefined)
+        await this.track(p.blobId, 'pin', { holds: 'a blob pinned on this node', size: p.size, ...(entry?.blobObjectId != null ? { objectId: entry.blobObjectId } : {}) })
+        if (entry?.chunkHashesBlobId != null) await this.track(entry.chunkHashesBlobId, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}`, pinOf: p.blobId })
       }
       for (const blob of tracker.all()) {
         if (!blob.kinds.includes('pin') || now.has(blob.blobId) || (blob.pinOf != null && now.has(blob.pinOf))) continue

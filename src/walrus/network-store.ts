@@ -10,7 +10,7 @@ export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readR
   close?(): Promise<void>
 }
 
-export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend' | 'epoch'> {
+export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend'> {
   readonly publisher?: URL
   close?(): Promise<void>
 }
@@ -25,6 +25,12 @@ export interface NetworkStoreInit {
   epochs: number
   /** The node's address: a publisher sends the Blob objects it creates there, so the node can extend them and write their attributes. */
   owner?: string
+  /**
+   * What Sui says of Walrus (testnet and mainnet): the epoch from the system
+   * object, a blob's lifetime from its Blob object. Public aggregators say
+   * neither, whichever way the node writes.
+   */
+  onChain?: Pick<WalrusStore, 'epoch' | 'lifetime'>
 }
 
 const isAbort = (err: unknown, signal?: AbortSignal): boolean => signal?.aborted === true || (err as Error)?.name === 'AbortError'
@@ -40,6 +46,7 @@ export class NetworkWalrusStore implements WalrusStore {
   readonly writer: BlobWriter
   readonly writeMode: 'publisher' | 'sdk'
   readonly epochs: number
+  readonly onChain?: Pick<WalrusStore, 'epoch' | 'lifetime'>
   private readonly owner?: string
 
   constructor (init: NetworkStoreInit) {
@@ -49,6 +56,7 @@ export class NetworkWalrusStore implements WalrusStore {
     this.writeMode = init.writeMode
     this.epochs = init.epochs
     if (init.owner != null) this.owner = init.owner
+    if (init.onChain != null) this.onChain = init.onChain
   }
 
   /** The first aggregator, to which the API relays blobs that have no registry entry. */
@@ -69,16 +77,18 @@ export class NetworkWalrusStore implements WalrusStore {
     return this.inTurn(blobId, options.signal, async reader => reader.readRange(blobId, range, options))
   }
 
-  /** From the writer when it knows (the SDK reads the chain), else from the first aggregator that answers. */
+  /** From Sui when the store reads it, else from the first aggregator that answers (the local Walrus says). */
   async epoch (options: { signal?: AbortSignal } = {}): Promise<EpochInfo> {
-    if (this.writer.epoch != null && this.writeMode === 'sdk') return this.writer.epoch(options)
+    if (this.onChain?.epoch != null) return this.onChain.epoch(options)
     return this.inTurn('epoch', options.signal, async reader => {
       if (reader.epoch == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say the epoch`)
       return reader.epoch(options)
     })
   }
 
+  /** From the blob's Blob object on Sui when the store reads it, else from the aggregators (the local Walrus says). */
   async lifetime (blobId: string, options: LifetimeOptions = {}): Promise<BlobLifetime | undefined> {
+    if (this.onChain?.lifetime != null) return this.onChain.lifetime(blobId, options)
     return this.inTurn(blobId, options.signal, async reader => {
       if (reader.lifetime == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say blob lifetimes`)
       return reader.lifetime(blobId, options)
