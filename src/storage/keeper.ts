@@ -115,6 +115,8 @@ export class StorageKeeper {
   private lastRegistrySync = -Infinity
   private readonly retryAt = new Map<string, { at: number, failures: number }>()
   private readonly warned = new Map<string, number>()
+  /** The epoch in which each blob's lifetime was last read again to see whether someone else extended it. */
+  private readonly rechecked = new Map<string, number>()
   private ceilingToldFor?: number
 
   constructor (components: StorageKeeperComponents, init: StorageKeeperInit = {}) {
@@ -244,7 +246,7 @@ export class StorageKeeper {
     if (stopped) log('no longer renewing blob %s (%s): %s; it stays on Walrus until epoch %s', blob.blobId, blob.holds, why, blob.endEpoch ?? '?')
   }
 
-  /** Learns the lifetime, retires a bundle past retention, reports a loss; true when nothing is left to do for the blob now. */
+  /** Learns the lifetime, retires a bundle past retention, reports a loss Walrus confirms; true when nothing is left to do for the blob now. */
   private async settle (blob: TrackedBlob, epoch: number, signal: AbortSignal): Promise<boolean> {
     const { tracker, walrus } = this.components
     if (blob.retainUntil != null && blob.retainUntil <= Date.now() && blob.kinds.includes('bundle')) {
@@ -252,24 +254,32 @@ export class StorageKeeper {
       if (tracker.get(blob.blobId)?.state !== 'active') return true
       blob = tracker.get(blob.blobId) ?? blob
     }
-    if (blob.endEpoch == null || blob.size == null || (blob.owner == null && !blob.shared)) {
-      if (walrus.lifetime != null) {
-        try {
-          const life = await walrus.lifetime(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) })
-          if (life == null) {
-            await this.failed(blob, new Error(`Walrus does not know blob ${blob.blobId}`))
-            return true
-          }
-          blob = { ...blob, size: life.size, endEpoch: Math.max(life.endEpoch, blob.endEpoch ?? 0), shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}), ...(life.objectId != null ? { objectId: life.objectId } : {}) }
-          await tracker.put(blob)
-        } catch (err) {
-          if (isAbort(err)) throw err
-          await this.failed(blob, err as Error)
+    const unknown = blob.endEpoch == null || blob.size == null || (blob.owner == null && !blob.shared)
+    // The record's end epoch may be behind: a blob's owner (anyone, for a shared blob) can extend it without this node.
+    // So Walrus is asked again before a blob is reported lost, and once an epoch for one the node warns of and cannot extend.
+    const behind = blob.endEpoch != null && (blob.endEpoch <= epoch || (!this.canExtend(blob) && blob.endEpoch - epoch <= this.renewWithinEpochs && this.rechecked.get(blob.blobId) !== epoch))
+    if ((unknown || behind) && walrus.lifetime != null) {
+      if (behind) this.rechecked.set(blob.blobId, epoch)
+      try {
+        const life = await walrus.lifetime(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) })
+        if (life == null && unknown) {
+          await this.failed(blob, new Error(`Walrus does not know blob ${blob.blobId}`))
           return true
         }
+        if (life != null) {
+          const { lastError: _, ...rest } = blob
+          blob = { ...rest, size: life.size, endEpoch: Math.max(life.endEpoch, blob.endEpoch ?? 0), shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}), ...(life.objectId != null ? { objectId: life.objectId } : {}) }
+          await tracker.put(blob)
+          this.retryAt.delete(blob.blobId)
+        }
+      } catch (err) {
+        if (isAbort(err)) throw err
+        // Not reported lost on the record's word alone: retried until Walrus answers.
+        await this.failed(blob, err as Error)
+        return true
       }
-      if (blob.endEpoch == null) return true
     }
+    if (blob.endEpoch == null) return true
     if (blob.endEpoch <= epoch) {
       await tracker.put({ ...blob, state: 'expired' })
       log.error('LOST: blob %s expired at epoch %d (now %d) and Walrus no longer serves it: it held %s', blob.blobId, blob.endEpoch, epoch, blob.holds)

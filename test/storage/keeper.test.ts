@@ -84,6 +84,9 @@ describe('storage keeper', () => {
       const foreign = await r.put(5, { owner: stranger })
       pins.push({ blobId: pin.blobId, size: pin.size }, { blobId: foreign.blobId, size: foreign.size })
       const start = r.walrus.currentEpoch()
+      // Ahead of its end epoch, the pin it cannot extend is counted (and logged) as such.
+      await until('the foreign pin is warned about', () => keeper.status().cannotExtend === 1)
+      assert.equal(r.walrus.stats.expired, 0, 'warned before it expired')
       await until('ten epochs passed', () => r.walrus.currentEpoch() >= start + 10)
       await until('the foreign pin expired', () => r.walrus.stats.expired >= 1)
       for (const blob of [model, hashes, pin]) assert.equal((await r.http.readRange(blob.blobId, { start: 0, end: 9 })).length, 10, 'still served')
@@ -99,6 +102,34 @@ describe('storage keeper', () => {
       assert.equal(listed.get(foreign.blobId)?.owner, stranger)
       assert.equal(listed.get(foreign.blobId)?.state, 'expired')
       assert.ok((listed.get(pin.blobId)?.endEpoch ?? 0) > r.walrus.currentEpoch())
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('sees a pin it cannot extend renewed by its owner, and does not report it lost', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 1000)
+    try {
+      const owner = Ed25519Keypair.generate()
+      const blob = await r.put(3, { owner: owner.toSuiAddress() })
+      const keeper = r.keeper({}, { pinned: () => [{ blobId: blob.blobId, size: blob.size }] })
+      await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      assert.deepEqual([keeper.list()[0]?.endEpoch, keeper.list()[0]?.canExtend], [blob.endEpoch, false])
+      // Its owner, not this node, extends it.
+      const theirs = new WalrusHttpClient({ publisher: r.walrus.url, aggregator: r.walrus.url, signer: owner })
+      try {
+        await theirs.extend({ blobId: blob.blobId, currentEndEpoch: blob.endEpoch, endEpoch: blob.endEpoch + 20 })
+      } finally {
+        await theirs.close()
+      }
+      await until('the first end epoch passed', () => r.walrus.currentEpoch() >= blob.endEpoch)
+      await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      const listed = keeper.list()[0]
+      assert.equal(listed?.state, 'active', 'not lost: Walrus still serves it')
+      assert.equal(listed?.endEpoch, blob.endEpoch + 20)
+      assert.equal(keeper.status().expired, 0)
+      assert.equal(keeper.status().cannotExtend, 0, 'no longer within the window')
     } finally {
       await r.close()
     }
