@@ -26,11 +26,12 @@ export interface NetworkStoreInit {
   /** The node's address: a publisher sends the Blob objects it creates there, so the node can extend them and write their attributes. */
   owner?: string
   /**
-   * What Sui says of Walrus (testnet and mainnet): the epoch from the system
-   * object, a blob's lifetime from its Blob object. Public aggregators say
-   * neither, whichever way the node writes.
+   * Walrus on Sui (testnet and mainnet): the epoch from the system object, a
+   * blob's lifetime from its Blob object, and `extend_blob` paid from the
+   * node key. Public aggregators say neither the epoch nor lifetimes, and a
+   * publisher does not extend, whichever way the node writes.
    */
-  onChain?: Pick<WalrusStore, 'epoch' | 'lifetime'>
+  onChain?: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'>
 }
 
 const isAbort = (err: unknown, signal?: AbortSignal): boolean => signal?.aborted === true || (err as Error)?.name === 'AbortError'
@@ -46,7 +47,7 @@ export class NetworkWalrusStore implements WalrusStore {
   readonly writer: BlobWriter
   readonly writeMode: 'publisher' | 'sdk'
   readonly epochs: number
-  readonly onChain?: Pick<WalrusStore, 'epoch' | 'lifetime'>
+  readonly onChain?: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'>
   private readonly owner?: string
 
   constructor (init: NetworkStoreInit) {
@@ -95,9 +96,11 @@ export class NetworkWalrusStore implements WalrusStore {
     })
   }
 
+  /** On Sui, the node's Blob objects are its own however they were written (a publisher sends them to its address): it extends them itself. */
   async extend (request: ExtendRequest, options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
-    if (this.writer.extend == null) throw new WalrusError('this Walrus writer cannot extend blobs')
-    return this.writer.extend(request, options)
+    const extender = this.onChain?.extend != null ? this.onChain : this.writer
+    if (extender.extend == null) throw new WalrusError('this Walrus writer cannot extend blobs')
+    return extender.extend(request, options)
   }
 
   async close (): Promise<void> {

@@ -13,6 +13,7 @@ import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import { NetworkWalrusStore } from '../../src/walrus/network-store.js'
 import { WalrusSdkStore } from '../../src/walrus/sdk-store.js'
 import { tempDir } from '../helpers/devnet.js'
+import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE, type SuiStandIn } from '../helpers/sui-standin.js'
 import { addWalrusSystemState, stakeWithPool } from '../helpers/sui-standin-walrus.js'
 
@@ -39,14 +40,18 @@ function blobObject (sui: SuiStandIn, owner: string, size: number, endEpoch: num
 }
 
 describe('the storage keeper on testnet and mainnet (Sui stand-in)', () => {
-  it('learns the epoch and lifetimes from Sui, not the aggregator: its own model among its Blob objects, a pin of another\'s model by the registry\'s Blob object', async () => {
+  it('learns the epoch and lifetimes from Sui, not the aggregator, and extends its own model there though it writes through a publisher; a pin of another\'s model is read by the registry\'s Blob object', async () => {
     await using dir = await tempDir()
     const sui = suiStandIn()
     addWalrusSystemState(sui.chain, SYSTEM_OBJECT, TYPE_PACKAGE, CALL_PACKAGE, { nShards: 1000, epoch: EPOCH, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n })
     sui.grpc.functions.set(`${TYPE_PACKAGE}::staking::stake_with_pool`, stakeWithPool(TYPE_PACKAGE, WAL))
     const node = Ed25519Keypair.generate()
     const stranger = Ed25519Keypair.generate().toSuiAddress()
-    const own = blobObject(sui, node.toSuiAddress(), 5000, EPOCH + 10)
+    // Due for renewal (two epochs left); the node pays from its own SUI and WAL.
+    const own = blobObject(sui, node.toSuiAddress(), 5000, EPOCH + 2)
+    sui.chain.fund(node.toSuiAddress(), SUI_TYPE, 1_000_000_000n)
+    sui.chain.fund(node.toSuiAddress(), WAL, 10_000_000_000n)
+    sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: node.toSuiAddress(), json: { balance: '10000000000' } })
     const hashes = blobObject(sui, node.toSuiAddress(), 64, EPOCH + 10)
     const foreign = blobObject(sui, stranger, 7000, EPOCH + 2)
     const nowhere = `http://127.0.0.1:${await closedPort()}`
@@ -69,14 +74,17 @@ describe('the storage keeper on testnet and mainnet (Sui stand-in)', () => {
         ownModels: async () => [{ blobId: own.blobId, size: 5000, chunkHashesBlobId: hashes.blobId, name: 'mine', version: '1' }],
         pinned: () => [{ blobId: foreign.blobId, size: 7000 }],
         registryEntry: async blobId => blobId === foreign.blobId ? { blobObjectId: foreign.objectId } : undefined
-      }, { renewWithinEpochs: 2 })
+      }, { renewWithinEpochs: 2, extendEpochs: 6 })
       await keeper.check({ signal: AbortSignal.timeout(30_000) })
 
       const status = keeper.status()
       assert.equal(status.epoch, EPOCH, 'the epoch is Sui\'s')
       const listed = new Map(keeper.list().map(b => [b.blobId, b]))
       const mine = listed.get(own.blobId)
-      assert.deepEqual([mine?.endEpoch, mine?.owner, mine?.canExtend, mine?.nextRenewal, mine?.lastError], [EPOCH + 10, node.toSuiAddress(), true, EPOCH + 8, undefined], 'found among the node\'s own Blob objects')
+      assert.deepEqual([mine?.endEpoch, mine?.owner, mine?.canExtend, mine?.nextRenewal, mine?.lastError], [EPOCH + 6, node.toSuiAddress(), true, EPOCH + 4, undefined], 'found among the node\'s own Blob objects, and extended')
+      assert.equal(BlobMove.parse(sui.chain.objects.get(own.objectId)!.bcs!).storage.end_epoch, EPOCH + 6, 'extend_blob ran on Sui')
+      assert.equal(status.renewed, 1)
+      assert.ok(status.spentThisEpoch > 0, 'the extension was priced')
       const pin = listed.get(foreign.blobId)
       assert.deepEqual([pin?.kind, pin?.endEpoch, pin?.owner, pin?.canExtend, pin?.nextRenewal, pin?.lastError], ['pin', EPOCH + 2, stranger, false, undefined, undefined], 'read by the Blob object the registry names')
       assert.equal(listed.get(hashes.blobId)?.endEpoch, EPOCH + 10)

@@ -107,6 +107,24 @@ describe('storage keeper', () => {
     }
   })
 
+  it('keeps a shared blob alive from a node that only pins it, with no key of its writer', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 1000)
+    const anyone = new WalrusHttpClient({ publisher: r.walrus.url, aggregator: r.walrus.url, retryBaseDelayMs: 5, retryMaxDelayMs: 20 })
+    try {
+      const blob = await r.put(4, { share: true })
+      const keeper = r.keeper({}, { walrus: anyone, address: Ed25519Keypair.generate().toSuiAddress(), pinned: () => [{ blobId: blob.blobId, size: blob.size }] })
+      keeper.start()
+      await until('two epochs past its first end', () => r.walrus.currentEpoch() >= blob.endEpoch + 2)
+      assert.equal((await anyone.readRange(blob.blobId, { start: 0, end: 9 })).length, 10, 'still served')
+      assert.ok(keeper.status().renewed >= 1)
+      assert.equal(keeper.list()[0]?.canExtend, true)
+    } finally {
+      await anyone.close()
+      await r.close()
+    }
+  })
+
   it('sees a pin it cannot extend renewed by its owner, and does not report it lost', async () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, 1000)
