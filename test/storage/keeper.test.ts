@@ -9,6 +9,7 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { StorageKeeper, type StorageKeeperComponents, type StorageKeeperInit } from '../../src/storage/keeper.js'
 import { StorageTracker } from '../../src/storage/tracker.js'
+import { InsufficientWalError } from '../../src/walrus/errors.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
@@ -217,6 +218,30 @@ describe('storage keeper', () => {
       assert.equal(status.renewed, 1)
       assert.equal(status.ceilingReached, true)
       assert.ok(status.spentThisEpoch > 0)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('backs off a blob whose extension failed for want of WAL, and hands the error to the funds reporting', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 600_000)
+    try {
+      const blob = await r.put(1)
+      let tries = 0
+      const told: Error[] = []
+      const walrus = {
+        epoch: r.http.epoch.bind(r.http),
+        lifetime: r.http.lifetime.bind(r.http),
+        extend: async () => { tries++; throw new InsufficientWalError(r.key.toSuiAddress(), 'testnet') }
+      }
+      const keeper = r.keeper({}, { walrus, onFailure: err => { told.push(err) } })
+      await keeper.track(blob.blobId, 'model', { holds: 'model poor@1' })
+      for (let i = 0; i < 3; i++) await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      assert.equal(tries, 1, 'the next try waits out the backoff')
+      assert.deepEqual(told.map(e => e.name), ['InsufficientWalError'])
+      assert.equal(keeper.status().failing, 1)
+      assert.match(keeper.list()[0]?.lastError ?? '', /^InsufficientWalError/)
     } finally {
       await r.close()
     }
