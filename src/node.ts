@@ -249,7 +249,11 @@ export class HerdNode {
           .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
           .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
         pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
-        chunkHashesOf: async (blobId, options) => (await registry.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
+        registryEntry: async (blobId, options) => {
+          const entry = await registry.model(blobId, options).catch(() => undefined)
+          if (entry?.blobId !== blobId) return undefined
+          return { ...(entry.chunkHashesBlobId !== '' ? { chunkHashesBlobId: entry.chunkHashesBlobId } : {}), ...(entry.blobObjectId != null ? { blobObjectId: entry.blobObjectId } : {}) }
+        },
         onFailure: err => { funds.failed(err) },
         onPaid: () => { funds.paid() }
       }, config.storage)
