@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
+import { herdConnectionMonitor, type HerdConnectionMonitor } from './connection-monitor.js'
 import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
@@ -21,6 +22,7 @@ export type MeshServices = {
   ping: Ping
   pubsub: GossipSub
   dht: KadDHT
+  linkMonitor: HerdConnectionMonitor
 }
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -106,6 +108,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     transports: [tcp()],
     connectionEncrypters: [herdNoise({ crypto: herdNoiseCrypto })],
     streamMuxers: [yamux()],
+    // Replaced by linkMonitor: libp2p's aborts a connection whose ping is late, and on a link full of chunks every ping is late.
+    connectionMonitor: { enabled: false },
     peerDiscovery,
     ...(init.metricsRegistry != null
       ? { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false, preserveExistingMetrics: true }) }
@@ -113,6 +117,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     services: {
       identify: identify(),
       ping: ping(),
+      linkMonitor: herdConnectionMonitor(),
       pubsub: gossipsub({
         // js gossipsub has no inbound limit of its own; an RPC may batch a few announcements.
         maxInboundDataLength: 4 * MAX_ANNOUNCEMENT_BYTES,
