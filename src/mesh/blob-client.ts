@@ -1,4 +1,4 @@
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { blobIdToBytes } from '../blob/blob-id.js'
 import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
@@ -54,6 +54,9 @@ export class BlobClient {
    * (only those the peer holds), in the pieces they arrived in (not joined:
    * a copy of every chunk saved); returns the indexes received. The bytes are
    * not checked here: the caller checks each against its leaf hash.
+   * `onBytes` hears of every piece of the answer as it arrives: through a
+   * capped link shared by several streams a chunk lands whole seconds after
+   * its first bytes, and the bytes are the peer's progress meanwhile.
    */
   async chunks (
     peer: PeerId,
@@ -61,7 +64,7 @@ export class BlobClient {
     first: number,
     count: number,
     onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
-    options: { signal: AbortSignal }
+    options: { signal: AbortSignal, onBytes?: (bytes: number) => void }
   ): Promise<number[]> {
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
       if (response.chunks > count) throw new MeshProtocolError(`peer promised ${response.chunks} chunks for a request of ${count}`)
@@ -81,7 +84,7 @@ export class BlobClient {
   private async ask<T> (
     peer: PeerId,
     request: { kind: BlobRequest.Kind, blobId: string, first: number, count: number },
-    options: { signal: AbortSignal },
+    options: { signal: AbortSignal, onBytes?: (bytes: number) => void },
     handle: (response: BlobResponse, pb: FramedStream, signal: () => AbortSignal) => Promise<T>
   ): Promise<T> {
     // Every read restarts the idle timeout, tied to the caller's signal.
@@ -94,6 +97,12 @@ export class BlobClient {
       idle.clear()
       throw err
     }
+    // Bytes arriving restart the idle timeout too: a 1 MiB chunk through a full link may take longer than the timeout to land whole.
+    const onMessage = (event: StreamMessageEvent): void => {
+      signal()
+      options.onBytes?.(event.data.byteLength)
+    }
+    stream.addEventListener('message', onMessage)
     try {
       // The read buffer must hold a whole message: its default (4 MiB) is smaller than the largest chunk.
       const pb = framedStream(stream, { maxDataLength: MAX_MESSAGE_BYTES, maxBufferSize: MAX_MESSAGE_BYTES + 1024 })
@@ -107,6 +116,7 @@ export class BlobClient {
       stream.abort(err as Error)
       throw err
     } finally {
+      stream.removeEventListener('message', onMessage)
       idle.clear()
     }
   }

@@ -441,13 +441,24 @@ export class Download {
     const startedAt = performance.now()
     this.track((async () => {
       const received = new Set<number>()
+      // Bytes heard arriving and bytes of chunks landed: a chunk that lands with fewer bytes heard (a client that does not report
+      // them) counts the difference, so a chunk is never counted twice nor missed.
+      let heard = 0
+      let landedBytes = 0
+      const delivered = (bytes: number): void => {
+        heard += bytes
+        this.arriving(source, bytes)
+      }
+      const landed = (bytes: number): void => {
+        landedBytes += bytes
+        if (landedBytes > heard) delivered(landedBytes - heard)
+      }
       try {
         await this.context.client.chunks(source.peerId, this.description.blobId, first, run.length, async (index, data) => {
           if (this.landed.has(index)) {
             // The other source of a hedged chunk was quicker: nothing to write, but this one did deliver.
             received.add(index)
-            source.delivered.add(data.byteLength, Date.now())
-            source.lastDeliveryAt = Date.now()
+            landed(data.byteLength)
             return
           }
           this.landed.add(index)
@@ -463,10 +474,9 @@ export class Download {
             throw err
           }
           received.add(index)
-          source.delivered.add(data.byteLength, Date.now())
-          source.lastDeliveryAt = Date.now()
+          landed(data.byteLength)
           this.gained(index, data.byteLength, 'peer', id)
-        }, { signal })
+        }, { signal, onBytes: delivered })
         const ms = Date.now() - now
         this.typicalRequestMs = this.typicalRequestMs == null ? ms : this.typicalRequestMs * (1 - REQUEST_MS_WEIGHT) + ms * REQUEST_MS_WEIGHT
         source.busyStreak = 0
@@ -652,7 +662,6 @@ export class Download {
     const now = Date.now()
     // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
     if (!fallback) this.swarmProgressed(now)
-    if (source === 'peer') this.fromPeers.add(bytes, now)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({
@@ -667,6 +676,22 @@ export class Download {
       bytesFromPeers: this.bytesFrom.peer,
       bytesFromWalrus: this.bytesFrom.walrus
     })
+  }
+
+  /**
+   * Bytes of a peer's answer arriving, before their chunk lands: what its pace
+   * and silence are judged on, and progress that holds the stall fallback
+   * back. Through a capped link shared by several streams and downloaders a
+   * 1 MiB chunk lands whole seconds after its first bytes; judged on landed
+   * chunks alone, peers sending at the link's pace were rested as silent, their
+   * chunks in flight thrown away, and the stall fallback read them from Walrus.
+   */
+  private arriving (source: Source, bytes: number): void {
+    const now = Date.now()
+    source.delivered.add(bytes, now)
+    source.lastDeliveryAt = now
+    this.fromPeers.add(bytes, now)
+    this.swarmProgressed(now)
   }
 
   private swarmProgressed (now: number): void {
