@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { herdConnectionMonitor, type HerdConnectionMonitor } from './connection-monitor.js'
+import { herdConnectionMonitor, type ConnectionMonitorInit, type HerdConnectionMonitor } from './connection-monitor.js'
 import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
@@ -45,6 +45,8 @@ export interface MeshLibp2pInit {
   allow?: string[]
   /** Where libp2p's own metrics go; none when absent. */
   metricsRegistry?: Registry
+  /** The ping interval and timeouts of the connection monitor (tests shorten them). */
+  connectionMonitor?: ConnectionMonitorInit
 }
 
 /**
@@ -117,7 +119,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     services: {
       identify: identify(),
       ping: ping(),
-      linkMonitor: herdConnectionMonitor(),
+      linkMonitor: herdConnectionMonitor(init.connectionMonitor),
       pubsub: gossipsub({
         // js gossipsub has no inbound limit of its own; an RPC may batch a few announcements.
         maxInboundDataLength: 4 * MAX_ANNOUNCEMENT_BYTES,
