@@ -168,6 +168,59 @@ describe('Download with fakes of its context', () => {
       await cache.stop()
     }
   })
+  it('counts a peer\'s bytes as they arrive: a holder whose chunks land whole seconds apart through a shared link is neither silent nor a stall', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const chunk = 16 * 1024
+      const piece = 256
+      const bytes = new Uint8Array(randomBytes(4 * chunk))
+      const tree = chunkTreeOfBytes(bytes, chunk)
+      const blobId = blobIdFromBytes(randomBytes(32))
+      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: chunk, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
+      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: chunk, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const client = {
+        // A chunk's bytes trickle in, a piece every 20 ms: it lands after at least 1.28 s, longer than the stall time and the
+        // pace judgement (3 windows) below, while its bytes keep well above the least pace.
+        chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>, options: { signal: AbortSignal, onBytes?: (bytes: number) => void }) => {
+          const received: number[] = []
+          for (let index = first; index < first + count; index++) {
+            for (let sent = 0; sent < chunk; sent += piece) {
+              await sleep(20, undefined, { signal: options.signal })
+              options.onBytes?.(piece)
+            }
+            await onChunk(index, bytes.slice(index * chunk, (index + 1) * chunk))
+            received.push(index)
+          }
+          return received
+        }
+      } as unknown as BlobClient
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: holder, state: 'holder' }],
+        extraHolders: new Set(),
+        // One piece in a window (500 ms) keeps the pace: a timer late by most of a window on a loaded machine does not fail it.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * chunk, requestsPerPeer: 1, coordinationMs: 60_000, stallMs: 1_000, paceWindowMs: 500, minSourceBytesPerSec: 512 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        // About 5 s here; the code that counted landed chunks alone did not finish within this bound.
+        signal: AbortSignal.timeout(30_000)
+      })
+      await download.run()
+      assert.equal(download.bytesFrom.walrus, 0, 'nothing from Walrus')
+      assert.equal(download.bytesFrom.peer, bytes.byteLength)
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
 })
 
 describe('paceVerdict', () => {
