@@ -80,6 +80,8 @@ interface Source {
   haveAt: number
   haveInFlight: boolean
   inflight: number
+  /** Chunks in those requests. */
+  inflightChunks: number
   /** A peer that answered BUSY is left alone until then, not dropped (unless it keeps it up for a pace window). */
   busyUntil: number
   /** BUSY answers in a row: each doubles the time it is left alone. */
@@ -113,6 +115,18 @@ const HEDGE_FLOOR_MS = 100
 const MAX_REQUESTS_PER_CHUNK = 3
 /** Weight of the newest request in the typical request time. */
 const REQUEST_MS_WEIGHT = 0.3
+/**
+ * Chunks in flight to one source: what it delivered over this long at its
+ * recent pace, and at least MIN_PIPELINE_CHUNKS. More than a link delivers in
+ * a round trip only queues: at the source, whose upload every downloader
+ * shares, a new request waits behind all the others' (in a cold swarm of 8 on
+ * 2 MiB/s links, 4 requests of 2 chunks to each of 7 peers queued 28 s of
+ * chunks at every node), and chunks claimed by a slow source long before it
+ * sends them cannot go to a faster one.
+ */
+const PIPELINE_MS = 2_000
+/** A source not yet measured may have this many in flight; a fast one's pace raises it within a window. */
+const MIN_PIPELINE_CHUNKS = 2
 
 function bitSet (bits: Uint8Array, index: number): boolean {
   return (((bits[index >> 3] ?? 0) >> (7 - (index & 7))) & 1) === 1
@@ -268,6 +282,7 @@ export class Download {
           haveAt: 0,
           haveInFlight: false,
           inflight: 0,
+          inflightChunks: 0,
           busyUntil: 0,
           busyStreak: 0,
           delivered: new DeliveryWindow(this.context.tuning.paceWindowMs),
@@ -412,10 +427,12 @@ export class Download {
       sources.forEach((source, position) => {
         if (this.excluded.has(source.peerId.toString())) return
         if (source.inflight >= this.context.tuning.requestsPerPeer || source.busyUntil > now) return
+        const room = Math.min(limit, this.pipelineChunks(source, now) - source.inflightChunks)
+        if (room <= 0) return
         // Each peer starts at its own offset, so peers serve different parts of the blob.
         const offset = sourceStartChunk(position, sources.length, total)
-        let run = this.pickRun(source, offset, limit, index => this.wanted(index))
-        if (run.length === 0) run = this.pickRun(source, offset, limit, index => this.hedgeable(source, index, now))
+        let run = this.pickRun(source, offset, room, index => this.wanted(index))
+        if (run.length === 0) run = this.pickRun(source, offset, room, index => this.hedgeable(source, index, now))
         if (run.length === 0) {
           // Nothing left to ask of it: its pace is not judged while it waits.
           if (source.inflight === 0) source.demandSince = undefined
@@ -427,11 +444,18 @@ export class Download {
     }
   }
 
+  /** Chunks the source may have in flight: PIPELINE_MS of its recent pace. */
+  private pipelineChunks (source: Source, now: number): number {
+    const bytesPerSec = source.delivered.recent(now) * 1000 / this.context.tuning.paceWindowMs
+    return Math.max(MIN_PIPELINE_CHUNKS, Math.ceil(bytesPerSec * PIPELINE_MS / 1000 / this.partial.chunkSize))
+  }
+
   private requestFromPeer (source: Source, run: number[]): void {
     const now = Date.now()
     const request: ChunkRequest = { source, startedAt: now }
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
     source.inflight++
+    source.inflightChunks += run.length
     source.demandSince ??= now
     this.peerRequests++
     this.peerDemandSince ??= now
@@ -505,6 +529,7 @@ export class Download {
           else this.inflight.delete(index)
         }
         source.inflight--
+        source.inflightChunks -= run.length
         if (--this.peerRequests === 0) this.peerDemandSince = undefined
       }
     })())
