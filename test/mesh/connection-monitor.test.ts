@@ -32,16 +32,16 @@ describe('the connection monitor', () => {
     await silent.handle(BLOB_PROTOCOL, stream => { held.push(stream) })
 
     const transfer = await watcher.dialProtocol(silent.getMultiaddrs(), BLOB_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
-    await waitFor('three pings to go unanswered', () => pingsUnanswered >= 3)
-    // The third ping was sent after the second had failed: the connection outlived two failed pings.
+    // The two nodes may also hold a second connection (dialled back by a service): only the one carrying the transfer is watched.
+    const carrier = watcher.getConnections(silent.peerId).find(c => c.streams.includes(transfer))
+    assert.ok(carrier != null)
+    await waitFor('three pings to go unanswered, and two of them to fail', () => pingsUnanswered >= 3 && watcher.services.linkMonitor.spared >= 2)
     assert.equal(transfer.status, 'open')
-    assert.equal(watcher.getConnections(silent.peerId).length, 1)
-    assert.equal(watcher.services.linkMonitor.aborted, 0)
-    assert.ok(watcher.services.linkMonitor.spared >= 2)
+    assert.equal(carrier.status, 'open')
 
     // The transfer ends (its idle timeout, in herd): now a failed ping means a dead peer.
     transfer.abort(new Error('the transfer ended'))
-    await waitFor('the silent peer\'s connection to be aborted', () => watcher.getConnections(silent.peerId).length === 0)
+    await waitFor('the connection to the silent peer to be aborted', () => carrier.status !== 'open')
     assert.ok(watcher.services.linkMonitor.aborted >= 1)
   })
 
