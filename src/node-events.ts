@@ -15,11 +15,15 @@ export type NodeEvent =
   | { type: 'model:loaded', at: number, blobId: string }
   | { type: 'bundle:anchored', at: number, bundleBlobId: string, receipts: number }
   | { type: 'bundle:refused', at: number, receipts: number, status: number, reason: string, setAside: boolean }
+  /** The node paid to keep a blob it is responsible for on Walrus (a model it pushed, a pin, a proof bundle) past `toEpoch`. */
+  | { type: 'storage:renewed', at: number, blobId: string, fromEpoch: number, toEpoch: number, cost?: number }
+  /** A blob lost, one the node cannot extend, or the spending ceiling reached (src/storage/keeper.ts, StorageWarning). */
+  | { type: 'storage:warning', at: number, kind: string, blobId?: string, message: string }
   | { type: 'funds:blocked', at: number, address: string, error: string }
   | { type: 'proofs:failed', at: number, error: string }
 
 /** Events that mean something needs the operator; the rest are news. */
-export const WARNING_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['download:stopped', 'bundle:refused', 'funds:blocked', 'proofs:failed'])
+export const WARNING_EVENTS: ReadonlySet<NodeEvent['type']> = new Set(['download:stopped', 'bundle:refused', 'storage:warning', 'funds:blocked', 'proofs:failed'])
 
 type Listener = ((event: CustomEvent<NodeEvent>) => void) | { handleEvent: (event: CustomEvent<NodeEvent>) => void } | null
 

@@ -241,17 +241,29 @@ export class HerdNode {
       const tracker = new StorageTracker(join(config.dataDir, 'storage'))
       await tracker.open()
       const address = key.toSuiAddress()
+      // The keeper extends through this, so each extension paid is a line for the operator.
+      const keeperWalrus: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'> = {
+        epoch: async options => walrus.epoch(options),
+        lifetime: async (blobId, options) => walrus.lifetime(blobId, options),
+        extend: async (request, options) => {
+          const result = await walrus.extend(request, options)
+          this.events.emit({ type: 'storage:renewed', blobId: request.blobId, fromEpoch: request.currentEndEpoch, toEpoch: result.endEpoch, ...(result.cost != null ? { cost: result.cost } : {}) })
+          return result
+        }
+      }
       const keeper = new StorageKeeper({
         tracker,
-        walrus,
+        walrus: keeperWalrus,
         address,
         ownModels: async options => (await ledger.listModels(options))
           .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
           .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
         pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
         chunkHashesOf: async (blobId, options) => (await registry.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
-        onFailure: err => { funds.failed(err) },
-        onPaid: () => { funds.paid() }
+        // A renewal waiting for WAL or SUI is told once, as the batcher's writes are.
+        onFailure: err => { if (funds.failed(err)) this.events.emit({ type: 'funds:blocked', address, error: err.message }) },
+        onPaid: () => { funds.paid() },
+        onWarning: warning => { this.events.emit({ type: 'storage:warning', ...warning }) }
       }, config.storage)
       // A bundle is tracked as soon as Walrus holds it, with what its write bought: with short epochs it may end before its anchor lands.
       const bundleWalrus: Pick<WalrusStore, 'putFile'> = {

@@ -104,6 +104,10 @@ describe('the status page', () => {
     assert.equal(await page.textContent('#hits-walrus-pct'), '100%')
     assert.equal(await page.textContent('#peers'), '0')
     assert.match(await page.textContent('#cache-blobs') ?? '', /^2$/)
+    // The bundle sealed is a blob the node keeps on Walrus: tracked before its anchor, so shown in the same poll.
+    assert.equal(await page.textContent('#storage-kept'), '1')
+    assert.equal(await page.textContent('#storage-lost'), '0')
+    assert.equal(await page.locator('#storage-error').isHidden(), true)
     const row = page.locator(`#blobs tr[data-id="${blobId}"]`)
     assert.equal(await row.count(), 1, 'a row for the fetched blob')
     assert.equal(await row.locator('td').nth(1).textContent(), '2.00 MiB')
