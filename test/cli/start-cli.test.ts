@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { request } from 'undici'
-import { runCli, spawnCli, tempDir } from '../helpers/devnet.js'
+import { CLI, runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 import { randomModel } from '../helpers/mesh.js'
 
 describe('herd start', () => {
@@ -44,6 +45,57 @@ describe('herd start', () => {
       assert.ok(node.lines.some(line => JSON.parse(line).event === 'stopped'))
     } finally {
       await node.stop('SIGKILL')
+    }
+  })
+
+  it('on a terminal: a summary, then a line per event; --log-level filters them, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
+    if (spawnSync('script', ['--version']).error != null) { t.skip('no script(1) (util-linux) here to give herd start a terminal'); return }
+    await using dir = await tempDir()
+    // script(1) gives the node a terminal (stdout and stderr both on it); the shell says the node's PID before it becomes the node.
+    const command = `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --data-dir '${join(dir.path, 'a')}' --api-port 0`
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, DEBUG: 'libp2p:tcp*' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let screen = ''
+    terminal.stdout.on('data', (d: Buffer) => { screen += d.toString() })
+    const exited = new Promise<number | null>(resolve => terminal.on('exit', code => { resolve(code) }))
+    const until = async (check: () => boolean, what: string): Promise<void> => {
+      // Bounded by count, not by a tight time: the machine is shared.
+      for (let i = 0; !check(); i++) {
+        if (i > 1200 || terminal.exitCode != null) assert.fail(`${what} did not happen:\n${screen}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+    const row = (name: string): string => new RegExp(`^ {2}${name}\\s+(\\S+)`, 'm').exec(screen)?.[1] ?? ''
+    let b: Spawned | undefined
+    let pid: number | undefined
+    try {
+      await until(() => /Ctrl-C stops it/.test(screen), 'the summary')
+      pid = Number(/^pid (\d+)/m.exec(screen)?.[1])
+      assert.match(screen, /^herd node ready\r?$/m)
+      assert.match(row('peer ID'), /^12D3KooW/)
+      assert.match(row('listening'), /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
+      assert.match(row('API'), /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.equal(row('network'), 'devnet')
+      assert.equal(row('data dir'), join(dir.path, 'a'))
+      assert.match(screen, /^ {2}cache\s+0 B of 20\.0 GiB quota\r?$/m)
+      assert.doesNotMatch(screen, /"event":"ready"/, 'no JSON on a terminal')
+      assert.match(screen, /libp2p:tcp/, 'DEBUG=libp2p:tcp* shows libp2p\'s own debug log')
+
+      // B, piped and at --log-level warn: its ready line, none of its info lines (it joined A all the same).
+      b = await spawnCli(['start', '--data-dir', join(dir.path, 'b'), '--api-port', '0', '--walrus', row('Walrus').replace(/\/$/, ''), '--ledger', row('ledger'), '--bootstrap', row('listening'), '--log-level', 'warn'])
+      const peerB = b.ready.peerId as string
+      await until(() => new RegExp(`^\\d\\d:\\d\\d:\\d\\d peer joined ${peerB}\\r?$`, 'm').test(screen), 'A\'s line for B joining')
+      assert.equal(await b.stop('SIGTERM'), 0)
+      assert.deepEqual(b.lines.map(line => JSON.parse(line).event), ['ready', 'stopped'], 'B printed no info line at --log-level warn')
+      await until(() => new RegExp(`^\\d\\d:\\d\\d:\\d\\d peer left ${peerB}\\r?$`, 'm').test(screen), 'A\'s line for B leaving')
+
+      process.kill(pid, 'SIGTERM')
+      assert.equal(await exited, 0, screen)
+      assert.match(screen, /^stopped\r?$/m)
+    } finally {
+      await b?.stop('SIGKILL')
+      // The node, not only script(1): a node left running would hold its ports and temp dir.
+      if (terminal.exitCode == null && pid != null) process.kill(pid, 'SIGKILL')
+      if (terminal.exitCode == null) terminal.kill('SIGKILL')
     }
   })
 

@@ -19,7 +19,7 @@ export function describeEvent (event: NodeEvent): string {
     case 'bundle:refused': return `Walrus refused a proof bundle of ${event.receipts} receipts (${event.status} ${event.reason})${event.setAside ? ': its receipt is set aside' : ': retrying in smaller bundles'}`
     case 'storage:renewed': return `storage renewed ${shortId(event.blobId)}: end epoch ${event.fromEpoch} -> ${event.toEpoch}${event.cost != null ? ` for ${event.cost} FROST` : ''}`
     case 'storage:warning': return event.message
-    case 'funds:blocked': return `no funds: proof bundles and anchors wait until ${event.address} is funded (${event.error})`
+    case 'funds:blocked': return `no funds: proof bundles, anchors and storage renewals wait until ${event.address} is funded (${event.error})`
     case 'proofs:failed': return `sealing proofs failed, retrying: ${event.error}`
   }
 }
