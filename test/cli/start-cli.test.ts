@@ -48,7 +48,7 @@ describe('herd start', () => {
     }
   })
 
-  it('on a terminal: a summary, then a line per event; --log-level filters them, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
+  it('on a terminal: a summary, then a line per event (JSON lines with --json); --log-level filters them, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
     if (spawnSync('script', ['--version']).error != null) { t.skip('no script(1) (util-linux) here to give herd start a terminal'); return }
     await using dir = await tempDir()
     // script(1) gives the node a terminal (stdout and stderr both on it); the shell says the node's PID before it becomes the node.
@@ -91,6 +91,28 @@ describe('herd start', () => {
       process.kill(pid, 'SIGTERM')
       assert.equal(await exited, 0, screen)
       assert.match(screen, /^stopped\r?$/m)
+
+      // --json on a terminal: JSON lines from the ready line on, as when piped.
+      const again = spawn('script', ['-qfec', `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --json --data-dir '${join(dir.path, 'a')}' --api-port 0`, '/dev/null'], { env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let jsonScreen = ''
+      again.stdout.on('data', (d: Buffer) => { jsonScreen += d.toString() })
+      const againExited = new Promise<number | null>(resolve => again.on('exit', code => { resolve(code) }))
+      try {
+        for (let i = 0; !/^\{"event":"ready",.*\}\r?$/m.test(jsonScreen); i++) {
+          if (i > 1200 || again.exitCode != null) assert.fail(`no JSON ready line on a terminal with --json:\n${jsonScreen}`)
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+        assert.doesNotMatch(jsonScreen, /herd node ready/)
+        process.kill(Number(/^pid (\d+)/m.exec(jsonScreen)?.[1]), 'SIGTERM')
+        assert.equal(await againExited, 0, jsonScreen)
+        assert.match(jsonScreen, /^\{"event":"stopped","signal":"SIGTERM"\}\r?$/m)
+      } finally {
+        if (again.exitCode == null) {
+          const againPid = Number(/^pid (\d+)/m.exec(jsonScreen)?.[1])
+          if (againPid > 0) process.kill(againPid, 'SIGKILL')
+          again.kill('SIGKILL')
+        }
+      }
     } finally {
       await b?.stop('SIGKILL')
       // The node, not only script(1): a node left running would hold its ports and temp dir.
