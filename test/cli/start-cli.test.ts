@@ -48,7 +48,7 @@ describe('herd start', () => {
     }
   })
 
-  it('on a terminal: a summary, then a line per event (JSON lines with --json); --log-level filters them, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
+  it('on a terminal: a summary, then a line per event (JSON lines with --json); --log-level filters them or adds herd\'s debug log, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
     if (spawnSync('script', ['--version']).error != null) { t.skip('no script(1) (util-linux) here to give herd start a terminal'); return }
     await using dir = await tempDir()
     // script(1) gives the node a terminal (stdout and stderr both on it); the shell says the node's PID before it becomes the node.
@@ -92,8 +92,9 @@ describe('herd start', () => {
       assert.equal(await exited, 0, screen)
       assert.match(screen, /^stopped\r?$/m)
 
-      // --json on a terminal: JSON lines from the ready line on, as when piped.
-      const again = spawn('script', ['-qfec', `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --json --data-dir '${join(dir.path, 'a')}' --api-port 0`, '/dev/null'], { env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      // --json on a terminal: JSON lines from the ready line on, as when piped; --log-level debug without DEBUG turns on herd's own debug log.
+      const { DEBUG: _debug, ...noDebug } = process.env
+      const again = spawn('script', ['-qfec', `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --json --log-level debug --data-dir '${join(dir.path, 'a')}' --api-port 0`, '/dev/null'], { env: noDebug, stdio: ['ignore', 'pipe', 'pipe'] })
       let jsonScreen = ''
       again.stdout.on('data', (d: Buffer) => { jsonScreen += d.toString() })
       const againExited = new Promise<number | null>(resolve => again.on('exit', code => { resolve(code) }))
@@ -103,6 +104,8 @@ describe('herd start', () => {
           await new Promise(resolve => setTimeout(resolve, 100))
         }
         assert.doesNotMatch(jsonScreen, /herd node ready/)
+        assert.match(jsonScreen, /herd:node /, 'herd\'s debug log at --log-level debug')
+        assert.doesNotMatch(jsonScreen, /libp2p:/, 'libp2p\'s only through DEBUG')
         process.kill(Number(/^pid (\d+)/m.exec(jsonScreen)?.[1]), 'SIGTERM')
         assert.equal(await againExited, 0, jsonScreen)
         assert.match(jsonScreen, /^\{"event":"stopped","signal":"SIGTERM"\}\r?$/m)
