@@ -29,10 +29,10 @@ async function importGraph (entry: string): Promise<{ files: Set<string>, packag
     files.add(file)
     const code = await readFile(file, 'utf8')
     const specifiers = [
-      ...code.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'/gm),
-      ...code.matchAll(/^\s*import\s*'([^']+)'/gm),
-      ...code.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
-      ...code.matchAll(/new URL\('(\.[^']+\.js)', import\.meta\.url\)/g)
+      ...code.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]/gm),
+      ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+      ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ...code.matchAll(/new URL\(['"](\.[^'"]+\.js)['"], import\.meta\.url\)/g)
     ].map(m => m[1] ?? '')
     for (const specifier of specifiers) {
       if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier))
