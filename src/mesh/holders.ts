@@ -1,7 +1,7 @@
 import type { Connection, PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { raceSignal } from 'race-signal'
 import type { BlobId } from '../blob/blob-id.js'
+import { PeerIdMemo } from './peer-id-memo.js'
 import type { PeerScores } from './peer-scores.js'
 import type { ProviderIndex } from './provider-index.js'
 
@@ -22,6 +22,8 @@ export interface MeshHoldersComponents {
   /** libp2p's open connections to a peer: its connection monitor keeps their `rtt`. */
   connections: (peerId: PeerId) => Array<Pick<Connection, 'rtt'>>
   ping: (peerId: PeerId, options: { signal: AbortSignal }) => Promise<number>
+  /** Shared with whoever else turns these peers' strings back into PeerIds. */
+  peerIds?: PeerIdMemo
 }
 
 export interface Holder {
@@ -36,9 +38,11 @@ export interface Holder {
 export class MeshHolders {
   private readonly components: MeshHoldersComponents
   private readonly pinged = new Map<string, { rtt: Promise<number>, at: number }>()
+  private readonly peerIds: PeerIdMemo
 
   constructor (components: MeshHoldersComponents) {
     this.components = components
+    this.peerIds = components.peerIds ?? new PeerIdMemo()
   }
 
   /** Believed peers that hold the blob complete, with their gossiped load. */
@@ -54,7 +58,7 @@ export class MeshHolders {
 
   /** The round trip libp2p measured on the connection to a peer; a ping only before it has. */
   async rttMs (peerId: string, options: { signal: AbortSignal }): Promise<number> {
-    const id = peerIdFromString(peerId)
+    const id = this.peerIds.get(peerId)
     const measured = this.components.connections(id).map(c => c.rtt).filter((rtt): rtt is number => rtt != null)
     if (measured.length > 0) return Math.min(...measured)
     const now = Date.now()
