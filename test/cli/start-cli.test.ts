@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { request } from 'undici'
+import { isLoopbackHost } from '../../src/cli/commands/start.js'
 import { CLI, runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 import { randomModel } from '../helpers/mesh.js'
 
@@ -122,6 +123,18 @@ describe('herd start', () => {
       if (terminal.exitCode == null && pid != null) process.kill(pid, 'SIGKILL')
       if (terminal.exitCode == null) terminal.kill('SIGKILL')
     }
+  })
+
+  it('warns when the API listens beyond loopback without a token, and only then', async () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) assert.equal(isLoopbackHost(host), true, host)
+    for (const host of ['0.0.0.0', '::', '192.0.2.1', '10.0.0.1', 'example.com', '::ffff:8.8.8.8']) assert.equal(isLoopbackHost(host), false, host)
+    await using dir = await tempDir()
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the warning comes before the API fails to listen, and nothing is exposed.
+    const open = await runCli(['start', '--data-dir', join(dir.path, 'node'), '--api-port', '0', '--api-host', '192.0.2.1'], { timeoutMs: 120_000 })
+    assert.notEqual(open.code, 0)
+    const warning = open.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line)).find(line => line.event === 'api:open')
+    assert.equal(warning?.level, 'warn')
+    assert.equal(warning?.host, '192.0.2.1')
   })
 
   it('refuses bad configuration with a message that names the problem', async () => {
