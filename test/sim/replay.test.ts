@@ -65,6 +65,16 @@ describe('request log and replay', () => {
     }
   })
 
+  it('herd sim replay says what is wrong with --cache-sizes, before reading the log', async () => {
+    const run = async (sizes: string): Promise<{ code: number, stderr: string }> => promisify(execFile)(process.execPath, [join(root, 'dist/src/cli/index.js'), 'sim', 'replay', SAMPLE, '--cache-sizes', sizes], { cwd: root })
+      .then(() => ({ code: 0, stderr: '' }), (err: { code: number, stderr: string }) => ({ code: err.code, stderr: err.stderr }))
+    for (const [sizes, why] of [['abc', /--cache-sizes must be a size/], ['0%', /above 0% and at most 100%/], [Array.from({ length: 33 }, () => '1GiB').join(','), /at most 32 sizes/]] as const) {
+      const { code, stderr } = await run(sizes)
+      assert.equal(code, 1, sizes)
+      assert.match(stderr, why, sizes)
+    }
+  })
+
   it('refuses a bad line by name, and skips only an unterminated last line', async () => {
     assert.throws(() => parseRequestLine('{"t":1,"blob":"a","size":1,"source":"cache","hit":false}', 3), { name: 'RequestLogFormatError' })
     assert.throws(() => parseRequestLine('{"t":1,"blob":"a b","size":1,"source":"walrus","hit":false}', 3), { name: 'RequestLogFormatError' })
