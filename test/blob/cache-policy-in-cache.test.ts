@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { blobIdFromBytes, chunkRange, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
 import { BlobCache, POLICY_NAMES, type BlobDescriptor } from '../../src/blob/cache/index.js'
+import { parseNodeConfig } from '../../src/node-config.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const KiB = 1024
@@ -37,6 +38,14 @@ async function use (cache: BlobCache, blob: TestBlob): Promise<void> {
 }
 
 describe('every eviction policy in the real cache', () => {
+  it('cache.policy takes every policy, aged LFU by default, and an unknown one is refused by name', () => {
+    assert.equal(parseNodeConfig({ dataDir: '/d' }).cache.policy, 'aged-lfu')
+    for (const policy of POLICY_NAMES) assert.equal(parseNodeConfig({ dataDir: '/d', cache: { policy } }).cache.policy, policy)
+    assert.throws(() => parseNodeConfig({ dataDir: '/d', cache: { policy: 'belady' } }), { name: 'NodeConfigError' })
+    // Refused before anything is opened, so no directory is needed.
+    assert.throws(() => new BlobCache({ dir: '/nonexistent', quotaBytes: SIZE, policy: 'belady' as 'lru' }), { name: 'InvalidArgumentError' })
+  })
+
   for (const policy of POLICY_NAMES) {
     it(`${policy}: never evicts a pinned blob, an open one, a new one in its grace, or a running download's room`, async () => {
       await using dir = await tempDir('herd-cache-policy-')
