@@ -117,7 +117,7 @@ describe('Walrus SDK store', () => {
     broke.chain.fund(broke.address, WAL, 10_000_000_000n)
     broke.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: broke.address, json: { balance: '10000000000' } })
     const noGas = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: broke.signer, suiClient: broke.client, uploadRelay: { host: `http://127.0.0.1:${await closedPort()}` } })
-    await assert.rejects(noGas.putFile(file, { epochs: 5 }), (e: Error & { address: string, network: string }) => e.name === 'InsufficientSuiError' && e.address === broke.address && e.network === 'testnet')
+    await assert.rejects(noGas.putFile(file, { epochs: 5 }), (e: Error & { address: string, network: string }) => e.name === 'InsufficientGasError' && e.address === broke.address && e.network === 'testnet')
     assert.ok(!broke.grpc.methods().includes('ExecuteTransaction'))
   })
 
