@@ -41,6 +41,7 @@ import type { NodeConfig } from './node-config.js'
 import { NodeEventFeed } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { NO_PAYMENTS, PaymentLog } from './payment-log.js'
+import type { OnPaid } from './payments.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
 import type { WalrusStore } from './walrus/types.js'
@@ -82,8 +83,8 @@ export interface NodeStatus {
 export type NodeTiming = FetchTiming | InferenceTiming | ProofTiming
 
 export interface HerdNodeInit {
-  /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say). */
-  services?: (built: NodeServices) => NodeServices
+  /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say); `onPaid` records in the node's payment log. */
+  services?: (built: NodeServices, context: { onPaid: OnPaid }) => NodeServices
 }
 
 interface Embedded {
@@ -174,8 +175,9 @@ export class HerdNode {
       // What the node key pays, kept across restarts; told to /status as it is written.
       const payments = new PaymentLog(join(config.dataDir, 'payments'), { onWritten: (network, totals) => { if (network === config.network) funds.paidChanged(totals) } })
       this.payments = payments
-      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined, { onPaid: payment => { payments.add(config.network, payment) } })
-      const { walrus, ledger } = this.init.services?.(built) ?? built
+      const onPaid: OnPaid = payment => { payments.add(config.network, payment) }
+      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined, { onPaid })
+      const { walrus, ledger } = this.init.services?.(built, { onPaid }) ?? built
       const registry = new ModelRegistry({ ledger })
       const funds = new FundsMonitor({
         address: key.toSuiAddress(),
