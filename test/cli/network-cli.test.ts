@@ -11,6 +11,7 @@ import { resolveConfig } from '../../src/cli/resolve-config.js'
 import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import type { NodeServices } from '../../src/node-services.js'
+import { PaymentLog } from '../../src/payment-log.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
@@ -60,7 +61,24 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     assert.doesNotMatch(shown.stdout, /suiprivkey/)
     const wallet = await runCli(['wallet', '--data-dir', dir.path], { env: CLEAN_ENV })
     assert.equal(wallet.code, 0, wallet.stderr)
-    assert.deepEqual({ ...JSON.parse(wallet.stdout), note: undefined, paid: undefined }, { network: 'devnet', address: key.toSuiAddress(), sui: null, wal: null, note: undefined, paid: undefined })
+    assert.deepEqual({ ...JSON.parse(wallet.stdout), note: undefined }, { network: 'devnet', address: key.toSuiAddress(), sui: null, wal: null, note: undefined, paid: {} }, 'nothing paid yet')
+
+    // What the node and its pushes paid, as their payment log holds it.
+    const log = new PaymentLog(join(dir.path, 'payments'))
+    await log.record('testnet', { kind: 'blob-write', digest: '5Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 2_500_000n, walFrost: 1_320_000n }, { at: Date.parse('2026-12-01T10:00:00Z') })
+    await log.record('testnet', { kind: 'anchor', digest: '6Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 1_000_000_000n, walFrost: 0n }, { at: Date.parse('2026-12-01T11:00:00Z') })
+    await log.record('mainnet', { kind: 'anchor', digest: '7Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 3n, walFrost: 0n })
+    const paid = await runCli(['wallet', '--data-dir', dir.path], { env: CLEAN_ENV })
+    assert.equal(paid.code, 0, paid.stderr)
+    const printed2 = JSON.parse(paid.stdout)
+    assert.deepEqual(printed2.paid.testnet, { sui: '1.0025', wal: '0.00132', mist: '1002500000', frost: '1320000', transactions: 2, since: '2026-12-01T10:00:00.000Z', last: '2026-12-01T11:00:00.000Z' })
+    assert.deepEqual([printed2.paid.mainnet.mist, printed2.paid.mainnet.transactions], ['3', 1])
+    // Offline, the balances cannot be read, but what was paid still is; the exit code says the balances are missing.
+    const offline = await runCli(['wallet', '--network', 'testnet', '--data-dir', dir.path], { env: { ...CLEAN_ENV, HERD_SUI_URL: 'http://127.0.0.1:1' } })
+    assert.equal(offline.code, 1)
+    const shownOffline = JSON.parse(offline.stdout)
+    assert.deepEqual([shownOffline.network, shownOffline.sui, shownOffline.paid.testnet.transactions], ['testnet', null, 2])
+    assert.match(shownOffline.balanceError, /^RetryableLedgerError: /)
   })
 
   it('herd model push --dry-run prints the devnet\'s sizes at cost 0 and stores nothing', async () => {
