@@ -3,6 +3,15 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { Command } from 'commander'
+import { blobCommand } from '../../src/cli/commands/blob.js'
+import { configCommand } from '../../src/cli/commands/config.js'
+import { fetchCommand } from '../../src/cli/commands/fetch.js'
+import { inferCommand } from '../../src/cli/commands/infer.js'
+import { modelCommand } from '../../src/cli/commands/model.js'
+import { proofCommand } from '../../src/cli/commands/proof.js'
+import { startCommand } from '../../src/cli/commands/start.js'
+import { walletCommand } from '../../src/cli/commands/wallet.js'
 import { TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { loadOrCreateNodeKey } from '../../src/chain/node-key.js'
 import { suiBalances } from '../../src/chain/sui-wallet.js'
@@ -45,6 +54,18 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     const badNetwork = await runCli(['start', '--network', 'moonnet', '--data-dir', dir.path], { env: CLEAN_ENV })
     assert.notEqual(badNetwork.code, 0)
     assert.match(badNetwork.stderr, /--network <name>' argument 'moonnet' is invalid/)
+  })
+
+  it('takes --network on every command that touches a network', () => {
+    // The command groups as src/cli/index.ts registers them (importing it would run the CLI).
+    const program = new Command('herd')
+    for (const register of [startCommand, modelCommand, proofCommand, blobCommand, fetchCommand, inferCommand, walletCommand, configCommand]) register(program)
+    const find = (path: string[]): Command | undefined => path.reduce<Command | undefined>((at, name) => at?.commands.find(c => c.name() === name), program)
+    for (const path of [['start'], ['model', 'push'], ['model', 'show'], ['model', 'list'], ['proof', 'verify'], ['blob', 'put'], ['blob', 'get'], ['fetch'], ['infer'], ['wallet'], ['config', 'show']]) {
+      const command = find(path)
+      assert.ok(command != null, path.join(' '))
+      assert.ok(command.options.some(o => o.long === '--network'), `${path.join(' ')} takes --network`)
+    }
   })
 
   it('herd key show prints the peer ID and Sui address of the node key, and refuses a data dir without one', async () => {
