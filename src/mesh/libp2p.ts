@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -14,6 +13,7 @@ import type { Registry } from 'prom-client'
 import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
+import { herdNoise } from './noise-encrypter.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type MeshServices = {
@@ -104,7 +104,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     addresses: { listen: init.listen },
     connectionManager: { allow: init.allow ?? [] },
     transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: herdNoiseCrypto })],
+    connectionEncrypters: [herdNoise({ crypto: herdNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery,
     ...(init.metricsRegistry != null
