@@ -15,6 +15,7 @@ import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.j
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
 import { herdNoise } from './noise-encrypter.js'
+import { sendWindowUpdatesAtHalfWindow } from './yamux-window.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type MeshServices = {
@@ -100,6 +101,7 @@ const CACHE_TOPIC_SCORE = {
 
 /** A libp2p 3 node with the transports and services the mesh is built on. */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  sendWindowUpdatesAtHalfWindow()
   const peerDiscovery = (init.bootstrap ?? []).length > 0
     ? [bootstrap({ list: init.bootstrap ?? [] })]
     : []

@@ -8,8 +8,9 @@ import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
 import { buildServices } from '../../node-services.js'
-import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
+import { commandConfig, commandPayments, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
+import { readProgressBar } from '../output/read-progress.js'
 import { existingNodeKey } from './key.js'
 
 interface WalrusOptions extends NetworkOptions {
@@ -74,7 +75,8 @@ export function blobCommand (program: Command): void {
       const config = await commandConfig(options, { ...walrusFlags(options), ...(options.dataDir != null ? { dataDir: options.dataDir } : {}) })
       // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
       const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
-      const { walrus: client, ledger } = buildServices(config, key)
+      const payments = commandPayments(config)
+      const { walrus: client, ledger } = buildServices(config, key, undefined, { onPaid: payments.onPaid })
       await ledger.close()
       try {
         const stored = await client.putFile(path, {
@@ -84,6 +86,7 @@ export function blobCommand (program: Command): void {
         printJson(stored)
       } finally {
         await client.close()
+        await payments.log.flush()
       }
     })
 
@@ -94,15 +97,18 @@ export function blobCommand (program: Command): void {
     .allowUnknownOption()
     .option('-o, --output <file>', 'write the blob here, atomically, and print JSON; without it, raw bytes go to stdout')
     .option('--range <start-end>', 'inclusive byte range', byteRange)
-    .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
+    .option('--quiet', 'no progress bar (there is none when stderr is not a terminal)')
+    .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number }, quiet?: boolean }) => {
       const blobId = parseBlobId(blobIdArgument)
       const { walrus: client, ledger } = buildServices(await commandConfig(options, walrusFlags(options)))
       await ledger.close()
+      const bar = readProgressBar(options.quiet === true)
       try {
-        const range = options.range != null ? { range: options.range } : {}
+        const range = { ...(options.range != null ? { range: options.range } : {}), ...(bar != null ? { onProgress: bar.update } : {}) }
         if (options.output != null) {
           const path = resolve(options.output)
           const { bytes } = await client.getToFile(blobId, path, range)
+          bar?.stop()
           printJson({ blobId, path, bytes })
           return
         }
@@ -111,12 +117,14 @@ export function blobCommand (program: Command): void {
         try {
           const path = join(dir, 'blob')
           await client.getToFile(blobId, path, range)
+          bar?.stop()
           await pipeline(createReadStream(path), process.stdout, { end: false })
           await unlink(path)
         } finally {
           await rm(dir, { recursive: true, force: true })
         }
       } finally {
+        bar?.stop()
         await client.close()
       }
     })
