@@ -33,3 +33,10 @@ export const MAX_INBOUND_BLOB_STREAMS = 16
 export const MAX_OUTBOUND_BLOB_STREAMS = 16
 /** Silence on a blob stream longer than this aborts it. */
 export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000
+
+/** identify's own default, given explicitly so that the prefix guard and identify agree. */
+export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024
+/** kad-dht reads with no limit of its own: its reader's buffer (4 MiB) is what bounds a message. */
+export const KAD_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+/** Per connection, on the DHT protocol (kad-dht's own default, given explicitly). */
+export const KAD_MAX_INBOUND_STREAMS = 32
