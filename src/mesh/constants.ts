@@ -40,3 +40,17 @@ export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024
 export const KAD_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 /** Per connection, on the DHT protocol (kad-dht's own default, given explicitly). */
 export const KAD_MAX_INBOUND_STREAMS = 32
+
+/**
+ * Connections one IP may hold with a node, in either direction (those of
+ * `mesh.allow` aside): more than honest peers behind one NAT need, and far
+ * below libp2p's bound for the whole node (300).
+ */
+export const MAX_CONNECTIONS_PER_IP = 16
+/**
+ * Streams a peer may hold open on one connection, whatever their protocol:
+ * the protocols' own bounds add up to about 60 (blob 16, infer 8, DHT 32,
+ * identify, ping, gossip); yamux's default, 1,000, let one connection keep a
+ * thousand streams in negotiation.
+ */
+export const MAX_INBOUND_STREAMS_PER_CONNECTION = 128

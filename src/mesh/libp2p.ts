@@ -11,7 +11,8 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { CACHE_TOPIC, IDENTIFY_MAX_MESSAGE_BYTES, KAD_MAX_INBOUND_STREAMS, KAD_MAX_MESSAGE_BYTES, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
+import { CACHE_TOPIC, IDENTIFY_MAX_MESSAGE_BYTES, KAD_MAX_INBOUND_STREAMS, KAD_MAX_MESSAGE_BYTES, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES, MAX_CONNECTIONS_PER_IP, MAX_INBOUND_STREAMS_PER_CONNECTION } from './constants.js'
+import { denyPastPerIpLimit } from './connections-per-ip.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
 import type { Framing } from './prefix-guard.js'
@@ -45,6 +46,8 @@ export interface MeshLibp2pInit {
   allow?: string[]
   /** Where libp2p's own metrics go; none when absent. */
   metricsRegistry?: Registry
+  /** Connections one IP may hold (MAX_CONNECTIONS_PER_IP unless given); the single IPs of `allow` have no limit. */
+  maxConnectionsPerIp?: number
 }
 
 /**
@@ -131,11 +134,26 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   const node: MeshLibp2p = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    connectionManager: { allow: init.allow ?? [] },
+    // libp2p's own defaults, given here so that every bound on connections is in one place.
+    connectionManager: {
+      allow: init.allow ?? [],
+      maxConnections: 300,
+      maxIncomingPendingConnections: 10,
+      // New connections per second from one host.
+      inboundConnectionThreshold: 5,
+      inboundUpgradeTimeout: 10_000
+    },
+    connectionGater: {
+      denyInboundConnection: denyPastPerIpLimit({
+        max: init.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
+        exempt: allowedIps(init.allow ?? []),
+        connections: () => node.getConnections()
+      })
+    },
     ...prefixGuarded({
       transports: [tcp()],
       connectionEncrypters: [noise({ crypto: herdNoiseCrypto })],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({ maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION })],
       // Streams open only once the node is built.
       streamFraming: streamFraming(() => node.getProtocols())
     }),
