@@ -20,6 +20,18 @@ export const MAX_DIGEST_COUNT = 30_000
 export const DIGEST_INTERVAL_MS = 30_000
 /** A provider record not refreshed by an announcement or digest within this time is forgotten. */
 export const PROVIDER_TTL_MS = 90_000
+/**
+ * Provider records (a peer holds or is fetching a blob) kept from one signer
+ * within a TTL: an honest node announces the blobs it added in the last
+ * minute or two, and its digest covers the rest. A valid announcement names
+ * up to 512 new blobs, so without a bound a peer publishing as fast as
+ * gossip verifies could grow the index by millions of records a second.
+ */
+export const MAX_PROVIDER_RECORDS_PER_PEER = 4096
+/** Provider records kept in all, whatever the signers (keys cost nothing): about 40 MB at most. */
+export const MAX_PROVIDER_RECORDS = 262_144
+/** Digests kept, one per signer: at most MAX_DIGEST_FILTER_BYTES each, 32 MiB in all. */
+export const MAX_DIGESTS = 1024
 
 /** A request is one small message. */
 export const MAX_BLOB_REQUEST_BYTES = 256
