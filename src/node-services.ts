@@ -80,15 +80,14 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
     graphql
   })
   const writeMode = walrusWriteMode(config)
-  const writer: BlobWriter = writeMode === 'publisher'
-    ? new WalrusHttpClient({ publisher: walrus.publisher! })
-    : new WalrusSdkStore({
-      network,
-      suiUrl: sui.url,
-      ...signer,
-      suiClient: grpc,
-      ...(walrus.uploadRelay != null ? { uploadRelay: { host: walrus.uploadRelay.host, sendTip: { max: walrus.uploadRelay.maxTipMist } } } : {})
-    })
+  const sdk = new WalrusSdkStore({
+    network,
+    suiUrl: sui.url,
+    ...signer,
+    suiClient: grpc,
+    ...(walrus.uploadRelay != null ? { uploadRelay: { host: walrus.uploadRelay.host, sendTip: { max: walrus.uploadRelay.maxTipMist } } } : {})
+  })
+  const writer: BlobWriter = writeMode === 'publisher' ? new WalrusHttpClient({ publisher: walrus.publisher! }) : sdk
   const address = key?.toSuiAddress()
   // The WAL type is read from the chain, as the Walrus SDK reads it, once: it changes only with a new WAL package.
   let wal: Promise<string> | undefined
@@ -98,7 +97,8 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
   }
   return {
     network,
-    walrus: new NetworkWalrusStore({ readers: walrus.aggregator.map(aggregator => new WalrusHttpClient({ aggregator })), writer, writeMode, epochs: walrus.epochs, ...owner }),
+    // Sui, not the aggregators, knows the epoch and the Blob objects, however the node writes: the keeper reads both there.
+    walrus: new NetworkWalrusStore({ readers: walrus.aggregator.map(aggregator => new WalrusHttpClient({ aggregator })), writer, writeMode, epochs: walrus.epochs, ...owner, onChain: sdk }),
     ledger,
     sui: { grpc, graphql },
     ...(address != null ? { balances: async (options = {}) => suiBalances(grpc, address, await walType(options), options) } : {})

@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { Registry } from 'prom-client'
@@ -32,6 +31,7 @@ import type { FetchTiming } from './mesh/fetch-timing.js'
 import type { FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
 import { MeshHolders } from './mesh/holders.js'
+import { PeerIdMemo } from './mesh/peer-id-memo.js'
 import { RequestLog } from './blob/cache/request-log.js'
 import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
@@ -249,7 +249,11 @@ export class HerdNode {
           .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
           .map(m => ({ blobId: m.blobId, size: m.size, chunkHashesBlobId: m.chunkHashesBlobId, name: m.name, version: m.version, ...(m.blobObjectId != null ? { blobObjectId: m.blobObjectId } : {}) })),
         pinned: () => cache.entries().filter(e => e.pinned).map(e => ({ blobId: e.blobId, size: e.size })),
-        chunkHashesOf: async (blobId, options) => (await registry.describe(blobId, options).catch(() => undefined))?.chunkHashesBlobId,
+        registryEntry: async (blobId, options) => {
+          const entry = await registry.model(blobId, options).catch(() => undefined)
+          if (entry?.blobId !== blobId) return undefined
+          return { ...(entry.chunkHashesBlobId !== '' ? { chunkHashesBlobId: entry.chunkHashesBlobId } : {}), ...(entry.blobObjectId != null ? { blobObjectId: entry.blobObjectId } : {}) }
+        },
         onFailure: err => { funds.failed(err) },
         onPaid: () => { funds.paid() }
       }, config.storage)
@@ -296,7 +300,9 @@ export class HerdNode {
       })
       const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
+      const peerIds = new PeerIdMemo()
       const holders = new MeshHolders({
+        peerIds,
         providers,
         scores,
         connections: peerId => libp2p.getConnections(peerId),
@@ -309,7 +315,7 @@ export class HerdNode {
         blobs: fetcher,
         mesh: holders,
         ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue(run) } : {}),
-        forward: async (peerId, input, options) => inferClient.infer(peerIdFromString(peerId), input, options),
+        forward: async (peerId, input, options) => inferClient.infer(peerIds.get(peerId), input, options),
         onTiming: this.onTiming
       }, {
         concurrency: config.inference.concurrency,

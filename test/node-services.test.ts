@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { blobIdFromBytes } from '../src/blob/blob-id.js'
 import { resolveConfig } from '../src/cli/resolve-config.js'
 import { SuiLedger } from '../src/chain/sui-ledger.js'
 import { buildServices } from '../src/node-services.js'
@@ -49,6 +50,13 @@ describe('a node\'s services, built from its config alone', () => {
         assert.ok(services.walrus.writer instanceof WalrusHttpClient)
         assert.equal(services.walrus.publisher?.href, 'https://publisher.walrus-testnet.walrus.space/')
         assert.equal(typeof services.balances, 'function')
+
+        // The storage keeper's epoch and blob lifetimes come from Sui even when writes go through a publisher: aggregators say neither.
+        assert.ok(services.walrus.onChain instanceof WalrusSdkStore)
+        urls.length = 0
+        await assert.rejects(services.walrus.epoch())
+        await assert.rejects(services.walrus.lifetime(blobIdFromBytes(randomBytes(32))))
+        assert.ok(urls.length > 0 && urls.every(url => url.startsWith('https://fullnode.testnet.sui.io')), urls.join(' '))
       } finally {
         await Promise.all([services.ledger.close(), services.walrus.close()])
       }
@@ -62,6 +70,7 @@ describe('a node\'s services, built from its config alone', () => {
       assert.ok(services.ledger instanceof SuiLedger)
       assert.equal(services.walrus.writeMode, 'sdk')
       assert.ok(services.walrus.writer instanceof WalrusSdkStore)
+      assert.equal(services.walrus.onChain, services.walrus.writer, 'one SDK store writes and reads Sui')
       assert.deepEqual(services.walrus.readers.map(r => r.aggregator?.href), ['https://aggregator.walrus-mainnet.walrus.space/'])
     } finally {
       await Promise.all([services.ledger.close(), services.walrus.close()])

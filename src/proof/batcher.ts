@@ -129,6 +129,8 @@ const TEMP_PREFIX = 'bundle-'
 const TEMP_SUFFIX = '.part'
 const EMPTY = new Uint8Array(0)
 const MAX_TIMER_MS = 2 ** 31 - 1
+/** The reason a wait is ended with once it is over. */
+const WAIT_OVER = new Error('the wait is over')
 
 const isNamed = (err: unknown, name: string): boolean => (err as Error | undefined)?.name === name
 
@@ -200,6 +202,8 @@ export class Batcher extends EventTarget {
   private controller?: AbortController
   private running?: Promise<void>
   private wake = Promise.withResolvers<void>()
+  /** The loop waits on an empty queue: the next append starts the interval. Otherwise an append matters only once a bundle's worth is queued. */
+  private waitingOnEmpty = false
   private waiters: Waiter[] = []
   /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
   private sealedThrough = 0n
@@ -254,9 +258,9 @@ export class Batcher extends EventTarget {
     for (const waiter of waiters) waiter.reject(new BatcherStoppedError('the batcher was stopped before the receipts were sealed'))
   }
 
-  /** Called after each append: the batcher looks at the queue again. */
+  /** Called after each append: the batcher looks at the queue again when that can change what it does (not on every receipt of a busy node). */
   notify (): void {
-    this.wake.resolve()
+    if (this.waitingOnEmpty || this.components.store.queued().count >= this.batchSize) this.wake.resolve()
   }
 
   /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored or set aside. */
@@ -316,7 +320,12 @@ export class Batcher extends EventTarget {
         const now = Date.now()
         if (count === 0) {
           deadline = undefined
-          await this.waitForWake(this.intervalMs, signal)
+          this.waitingOnEmpty = true
+          try {
+            await this.waitForWake(this.intervalMs, signal)
+          } finally {
+            this.waitingOnEmpty = false
+          }
           continue
         }
         deadline ??= now + this.intervalMs
@@ -507,7 +516,8 @@ export class Batcher extends EventTarget {
         sleep(Math.max(0, Math.min(ms, MAX_TIMER_MS)), undefined, { signal: AbortSignal.any([signal, done.signal]) }).catch(() => {})
       ])
     } finally {
-      done.abort()
+      // A reason of our own: abort() without one builds a DOMException, with its stack, for nobody to read.
+      done.abort(WAIT_OVER)
     }
   }
 

@@ -97,11 +97,12 @@ export async function verifyProof (proof: ReceiptProof, deps: VerifyProofDeps): 
   const p = parsed
   const receipt = info
 
+  const anchorFetch = fetchAnchor(p, deps)
   const [signature, merklePath, anchor, bundle] = await Promise.all([
     checkSignature(receipt),
     Promise.resolve(checkPath(p, receipt)),
-    fetchAnchor(p, deps),
-    fetchBundle(p, deps)
+    anchorFetch,
+    fetchBundle(p, deps, anchorFetch)
   ])
 
   const anchored = anchor.entry == null ? anchor.check : checkAnchor(p, anchor.entry)
@@ -163,7 +164,7 @@ function checkSignerAnchored (info: SignedReceiptInfo, entry: AnchorEntry): Proo
     : fail(`the root was anchored by ${entry.address}, not by ${signer}, the address of the key that signed the receipt`)
 }
 
-async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps): Promise<{ contents?: BundleContents, check: ProofCheck }> {
+async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps, anchor: Promise<{ entry?: AnchorEntry }>): Promise<{ contents?: BundleContents, check: ProofCheck }> {
   const dir = await mkdtemp(join(tmpdir(), 'herd-proof-'))
   const tooLarge = new AbortController()
   let announced = 0
@@ -185,7 +186,10 @@ async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps): Promise
       if (tooLarge.signal.aborted) return { check: fail(`bundle ${proof.bundleBlobId} is ${announced} bytes, over the ${MAX_BUNDLE_BYTES}-byte limit of a bundle`) }
       if ((err as Error).name === 'BlobNotFoundError') {
         // An aggregator answers an expired blob as an unknown one; where Walrus says when the blob ended, say that.
-        const life = await deps.walrus.lifetime?.(proof.bundleBlobId, { ...(deps.signal != null ? { signal: deps.signal } : {}) }).catch(() => undefined)
+        // On Sui the anchor is written on the bundle's Blob object, which outlives the blob and tells its end epoch.
+        const { entry } = await anchor
+        const objectId = entry?.bundleBlobId === proof.bundleBlobId ? entry.bundleObjectId : undefined
+        const life = await deps.walrus.lifetime?.(proof.bundleBlobId, { ...(deps.signal != null ? { signal: deps.signal } : {}), ...(objectId != null ? { objectId } : {}) }).catch(() => undefined)
         if (life?.expired === true) return { check: fail(`bundle expired at epoch ${life.endEpoch}`) }
       }
       return { check: fail(`cannot read bundle ${proof.bundleBlobId} from Walrus: ${message(err)}`) }

@@ -28,8 +28,12 @@ export interface StorageKeeperComponents {
   ownModels?: (options: { signal: AbortSignal }) => Promise<OwnModel[]>
   /** Blobs pinned in the cache now. */
   pinned?: () => Array<{ blobId: BlobId, size: number }>
-  /** The chunk-hash blob of a registered blob, to keep it alive with a pin. */
-  chunkHashesOf?: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<BlobId | undefined>
+  /**
+   * What the registry says of a pinned blob: its chunk-hash blob, kept alive
+   * with the pin, and its Blob object, by which Sui tells the lifetime of a
+   * blob the node does not own.
+   */
+  registryEntry?: (blobId: BlobId, options: { signal: AbortSignal }) => Promise<{ chunkHashesBlobId?: BlobId, blobObjectId?: string } | undefined>
   /** Each failed extension (the funds monitor tells a want of WAL or SUI once). */
   onFailure?: (err: Error) => void
   /** Each extension paid. */
@@ -111,6 +115,8 @@ export class StorageKeeper {
   private lastRegistrySync = -Infinity
   private readonly retryAt = new Map<string, { at: number, failures: number }>()
   private readonly warned = new Map<string, number>()
+  /** The epoch in which each blob's lifetime was last read again to see whether someone else extended it. */
+  private readonly rechecked = new Map<string, number>()
   private ceilingToldFor?: number
 
   constructor (components: StorageKeeperComponents, init: StorageKeeperInit = {}) {
@@ -204,14 +210,14 @@ export class StorageKeeper {
 
   /** Pins and the registry's own models join the tracked blobs; unpinned blobs lose their pin. */
   private async syncSources (signal: AbortSignal): Promise<void> {
-    const { tracker, pinned, ownModels, chunkHashesOf } = this.components
+    const { tracker, pinned, ownModels, registryEntry } = this.components
     if (pinned != null) {
       const now = new Map(pinned().map(p => [p.blobId as string, p]))
       for (const p of now.values()) {
         if (tracker.get(p.blobId)?.kinds.includes('pin') === true) continue
-        await this.track(p.blobId, 'pin', { holds: 'a blob pinned on this node', size: p.size })
-        const hashes = await chunkHashesOf?.(p.blobId, { signal }).catch(() => undefined)
-        if (hashes != null) await this.track(hashes, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}`, pinOf: p.blobId })
+        const entry = await registryEntry?.(p.blobId, { signal }).catch(() => undefined)
+        await this.track(p.blobId, 'pin', { holds: 'a blob pinned on this node', size: p.size, ...(entry?.blobObjectId != null ? { objectId: entry.blobObjectId } : {}) })
+        if (entry?.chunkHashesBlobId != null) await this.track(entry.chunkHashesBlobId, 'pin', { holds: `the chunk hashes of pinned blob ${p.blobId}`, pinOf: p.blobId })
       }
       for (const blob of tracker.all()) {
         if (!blob.kinds.includes('pin') || now.has(blob.blobId) || (blob.pinOf != null && now.has(blob.pinOf))) continue
@@ -240,7 +246,7 @@ export class StorageKeeper {
     if (stopped) log('no longer renewing blob %s (%s): %s; it stays on Walrus until epoch %s', blob.blobId, blob.holds, why, blob.endEpoch ?? '?')
   }
 
-  /** Learns the lifetime, retires a bundle past retention, reports a loss; true when nothing is left to do for the blob now. */
+  /** Learns the lifetime, retires a bundle past retention, reports a loss Walrus confirms; true when nothing is left to do for the blob now. */
   private async settle (blob: TrackedBlob, epoch: number, signal: AbortSignal): Promise<boolean> {
     const { tracker, walrus } = this.components
     if (blob.retainUntil != null && blob.retainUntil <= Date.now() && blob.kinds.includes('bundle')) {
@@ -248,24 +254,32 @@ export class StorageKeeper {
       if (tracker.get(blob.blobId)?.state !== 'active') return true
       blob = tracker.get(blob.blobId) ?? blob
     }
-    if (blob.endEpoch == null || blob.size == null || (blob.owner == null && !blob.shared)) {
-      if (walrus.lifetime != null) {
-        try {
-          const life = await walrus.lifetime(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) })
-          if (life == null) {
-            await this.failed(blob, new Error(`Walrus does not know blob ${blob.blobId}`))
-            return true
-          }
-          blob = { ...blob, size: life.size, endEpoch: Math.max(life.endEpoch, blob.endEpoch ?? 0), shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}), ...(life.objectId != null ? { objectId: life.objectId } : {}) }
-          await tracker.put(blob)
-        } catch (err) {
-          if (isAbort(err)) throw err
-          await this.failed(blob, err as Error)
+    const unknown = blob.endEpoch == null || blob.size == null || (blob.owner == null && !blob.shared)
+    // The record's end epoch may be behind: a blob's owner (anyone, for a shared blob) can extend it without this node.
+    // So Walrus is asked again before a blob is reported lost, and once an epoch for one the node warns of and cannot extend.
+    const behind = blob.endEpoch != null && (blob.endEpoch <= epoch || (!this.canExtend(blob) && blob.endEpoch - epoch <= this.renewWithinEpochs && this.rechecked.get(blob.blobId) !== epoch))
+    if ((unknown || behind) && walrus.lifetime != null) {
+      if (behind) this.rechecked.set(blob.blobId, epoch)
+      try {
+        const life = await walrus.lifetime(blob.blobId, { signal, ...(blob.objectId != null ? { objectId: blob.objectId } : {}) })
+        if (life == null && unknown) {
+          await this.failed(blob, new Error(`Walrus does not know blob ${blob.blobId}`))
           return true
         }
+        if (life != null) {
+          const { lastError: _, ...rest } = blob
+          blob = { ...rest, size: life.size, endEpoch: Math.max(life.endEpoch, blob.endEpoch ?? 0), shared: life.shared, ...(life.owner != null ? { owner: life.owner } : {}), ...(life.objectId != null ? { objectId: life.objectId } : {}) }
+          await tracker.put(blob)
+          this.retryAt.delete(blob.blobId)
+        }
+      } catch (err) {
+        if (isAbort(err)) throw err
+        // Not reported lost on the record's word alone: retried until Walrus answers.
+        await this.failed(blob, err as Error)
+        return true
       }
-      if (blob.endEpoch == null) return true
     }
+    if (blob.endEpoch == null) return true
     if (blob.endEpoch <= epoch) {
       await tracker.put({ ...blob, state: 'expired' })
       log.error('LOST: blob %s expired at epoch %d (now %d) and Walrus no longer serves it: it held %s', blob.blobId, blob.endEpoch, epoch, blob.holds)

@@ -6,7 +6,7 @@ import type { BlobLifetime } from './types.js'
 
 /** The Move layout of `walrus::blob::Blob` and `walrus::shared_blob::SharedBlob` (contracts/walrus/sources/system/blob.move, shared_blob.move). */
 const Storage = bcs.struct('Storage', { id: bcs.Address, start_epoch: bcs.u32(), end_epoch: bcs.u32(), storage_size: bcs.u64() })
-const Blob = bcs.struct('Blob', {
+export const BlobMove = bcs.struct('Blob', {
   id: bcs.Address,
   registered_epoch: bcs.u32(),
   blob_id: bcs.u256(),
@@ -16,7 +16,7 @@ const Blob = bcs.struct('Blob', {
   storage: Storage,
   deletable: bcs.bool()
 })
-const SharedBlob = bcs.struct('SharedBlob', { id: bcs.Address, blob: Blob, funds: bcs.struct('Balance', { value: bcs.u64() }) })
+const SharedBlob = bcs.struct('SharedBlob', { id: bcs.Address, blob: BlobMove, funds: bcs.struct('Balance', { value: bcs.u64() }) })
 
 /** A Blob or SharedBlob object as the Sui client returns it, with its BCS content. */
 export interface BlobObjectView {
@@ -34,9 +34,9 @@ export interface BlobObjectView {
 export function lifetimeOfBlobObject (object: BlobObjectView, epoch: number): BlobLifetime {
   const shared = /::shared_blob::SharedBlob$/.test(object.type)
   if (!shared && !/::blob::Blob$/.test(object.type)) throw new WalrusProtocolError(`object ${object.objectId} is a ${object.type.slice(0, 200)}, not a Walrus Blob`)
-  let blob: ReturnType<typeof Blob.parse>
+  let blob: ReturnType<typeof BlobMove.parse>
   try {
-    blob = shared ? SharedBlob.parse(object.content).blob : Blob.parse(object.content)
+    blob = shared ? SharedBlob.parse(object.content).blob : BlobMove.parse(object.content)
   } catch (err) {
     throw new WalrusProtocolError(`object ${object.objectId}: its content is not a Walrus ${shared ? 'SharedBlob' : 'Blob'}: ${(err as Error).message}`, { cause: err })
   }

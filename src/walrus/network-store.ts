@@ -10,7 +10,7 @@ export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readR
   close?(): Promise<void>
 }
 
-export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend' | 'epoch'> {
+export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend'> {
   readonly publisher?: URL
   close?(): Promise<void>
 }
@@ -25,6 +25,13 @@ export interface NetworkStoreInit {
   epochs: number
   /** The node's address: a publisher sends the Blob objects it creates there, so the node can extend them and write their attributes. */
   owner?: string
+  /**
+   * Walrus on Sui (testnet and mainnet): the epoch from the system object, a
+   * blob's lifetime from its Blob object, and `extend_blob` paid from the
+   * node key. Public aggregators say neither the epoch nor lifetimes, and a
+   * publisher does not extend, whichever way the node writes.
+   */
+  onChain?: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'>
 }
 
 const isAbort = (err: unknown, signal?: AbortSignal): boolean => signal?.aborted === true || (err as Error)?.name === 'AbortError'
@@ -40,6 +47,7 @@ export class NetworkWalrusStore implements WalrusStore {
   readonly writer: BlobWriter
   readonly writeMode: 'publisher' | 'sdk'
   readonly epochs: number
+  readonly onChain?: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'>
   private readonly owner?: string
 
   constructor (init: NetworkStoreInit) {
@@ -49,6 +57,7 @@ export class NetworkWalrusStore implements WalrusStore {
     this.writeMode = init.writeMode
     this.epochs = init.epochs
     if (init.owner != null) this.owner = init.owner
+    if (init.onChain != null) this.onChain = init.onChain
   }
 
   /** The first aggregator, to which the API relays blobs that have no registry entry. */
@@ -69,25 +78,29 @@ export class NetworkWalrusStore implements WalrusStore {
     return this.inTurn(blobId, options.signal, async reader => reader.readRange(blobId, range, options))
   }
 
-  /** From the writer when it knows (the SDK reads the chain), else from the first aggregator that answers. */
+  /** From Sui when the store reads it, else from the first aggregator that answers (the local Walrus says). */
   async epoch (options: { signal?: AbortSignal } = {}): Promise<EpochInfo> {
-    if (this.writer.epoch != null && this.writeMode === 'sdk') return this.writer.epoch(options)
+    if (this.onChain?.epoch != null) return this.onChain.epoch(options)
     return this.inTurn('epoch', options.signal, async reader => {
       if (reader.epoch == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say the epoch`)
       return reader.epoch(options)
     })
   }
 
+  /** From the blob's Blob object on Sui when the store reads it, else from the aggregators (the local Walrus says). */
   async lifetime (blobId: string, options: LifetimeOptions = {}): Promise<BlobLifetime | undefined> {
+    if (this.onChain?.lifetime != null) return this.onChain.lifetime(blobId, options)
     return this.inTurn(blobId, options.signal, async reader => {
       if (reader.lifetime == null) throw new WalrusError(`aggregator ${reader.aggregator?.href ?? ''} does not say blob lifetimes`)
       return reader.lifetime(blobId, options)
     })
   }
 
+  /** On Sui, the node's Blob objects are its own however they were written (a publisher sends them to its address): it extends them itself. */
   async extend (request: ExtendRequest, options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
-    if (this.writer.extend == null) throw new WalrusError('this Walrus writer cannot extend blobs')
-    return this.writer.extend(request, options)
+    const extender = this.onChain?.extend != null ? this.onChain : this.writer
+    if (extender.extend == null) throw new WalrusError('this Walrus writer cannot extend blobs')
+    return extender.extend(request, options)
   }
 
   async close (): Promise<void> {

@@ -416,6 +416,33 @@ describe('blob cache', () => {
     assert.deepEqual(await filesIn(join(dir.path, 'blobs')), [])
   })
 
+  it('opens a blob\'s file at a handle\'s first read, not at cache.open; a file gone from disk drops the blob at that read', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 100 * KiB })
+    await cache.start()
+    const blob = makeBlob(4 * KiB)
+    await put(cache, blob)
+    const openFiles = async (): Promise<number> => (await readdir('/proc/self/fd')).length
+    const before = await openFiles()
+    // A handle that only keeps its blob on disk (a model run from a loaded session) costs no file.
+    const held = await Promise.all(Array.from({ length: 20 }, async () => cache.open(blob.id)))
+    // Not exact: the index's level may open a file of its own meanwhile; twenty handles opened twenty before.
+    assert.ok(await openFiles() < before + 5, `${await openFiles() - before} files opened for 20 handles never read`)
+    assert.deepEqual(Buffer.from(await held[0]!.readChunk(1)), blob.chunk(1))
+    for (const handle of held) handle!.release()
+
+    const removed: string[] = []
+    cache.addEventListener('removed', evt => { removed.push(evt.detail.reason) })
+    const handle = await cache.open(blob.id)
+    await (await import('node:fs/promises')).unlink(join(dir.path, 'blobs', blob.id))
+    await assert.rejects(handle!.readChunk(0), { name: 'CorruptBlobError' })
+    assert.deepEqual(removed, ['corrupt'])
+    assert.equal(cache.has(blob.id), false)
+    handle!.release()
+    assert.equal(cache.stats().openHandles, 0)
+    await cache.stop()
+  })
+
   it('drops a complete blob whose bytes changed on disk, at the read that finds it', async () => {
     await using dir = await tempDir()
     let cache = new BlobCache({ dir: dir.path, quotaBytes: 100 * KiB })

@@ -93,7 +93,7 @@ describe('InferenceService with fakes of its components', () => {
 })
 
 describe('MeshHolders', () => {
-  it('reports a holder warm from its gossiped load, and takes the RTT libp2p measured rather than pinging', async () => {
+  it('reports a holder warm from its gossiped load, takes the RTT libp2p measured rather than pinging, and pings a peer not yet measured once for many requests', async () => {
     const [warmPeer, coldPeer] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')]).then(keys => keys.map(k => peerIdFromPrivateKey(k).toString()))
     const blobId = blobIdFromBytes(randomBytes(32))
     const providers = new ProviderIndex()
@@ -114,5 +114,32 @@ describe('MeshHolders', () => {
     assert.equal(pings, 0)
     assert.equal(await holders.rttMs(coldPeer!, { signal }), 40)
     assert.equal(pings, 1)
+    // Until libp2p measures the connection (up to its monitor's interval), later requests and concurrent ones reuse that ping.
+    assert.deepEqual(await Promise.all([holders.rttMs(coldPeer!, { signal }), holders.rttMs(coldPeer!, { signal })]), [40, 40])
+    assert.equal(pings, 1)
+  })
+
+  it('pings again after a failed ping, and a caller\'s abort does not end a ping others share', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    let pings = 0
+    const holders = new MeshHolders({
+      providers: new ProviderIndex(),
+      scores: new PeerScores(),
+      connections: () => [{}],
+      ping: async () => {
+        pings++
+        if (pings === 1) throw new Error('no route')
+        await new Promise(resolve => setTimeout(resolve, 20))
+        return 9
+      }
+    })
+    await assert.rejects(holders.rttMs(peer, { signal: AbortSignal.timeout(10_000) }), /no route/)
+    const aborted = new AbortController()
+    const first = holders.rttMs(peer, { signal: aborted.signal })
+    const second = holders.rttMs(peer, { signal: AbortSignal.timeout(10_000) })
+    aborted.abort(new Error('caller gone'))
+    await assert.rejects(first, /caller gone/)
+    assert.equal(await second, 9)
+    assert.equal(pings, 2)
   })
 })

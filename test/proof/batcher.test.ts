@@ -169,6 +169,27 @@ describe('batcher', () => {
     }
   })
 
+  it('looks at the queue on an append only when it can change what it does: the first receipt, or a full batch', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 40, intervalMs: 3_600_000 } })
+    try {
+      await sleep(100)
+      let looks = 0
+      const pendingBatch = r.store.pendingBatch.bind(r.store)
+      r.store.pendingBatch = async () => { looks++; return pendingBatch() }
+      await r.append(39)
+      await sleep(50)
+      // One look for the first receipt (it starts the interval; one more if the loop's first look came late); none for the 38 after it, each of which once cost a pass.
+      assert.ok(looks <= 2, `${looks} looks at the queue for 39 appends`)
+      assert.equal(r.sealed.length, 0)
+      await r.append(1)
+      await until('the full batch sealed', () => r.sealed.length === 1)
+      assert.equal(r.sealed[0]?.count, 40)
+    } finally {
+      await r.close()
+    }
+  })
+
   it('seals by interval, and leaves tensors out when told to', async () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, { batcher: { batchSize: 100, intervalMs: 200, includeTensors: false } })

@@ -9,6 +9,7 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { StorageKeeper, type StorageKeeperComponents, type StorageKeeperInit } from '../../src/storage/keeper.js'
 import { StorageTracker } from '../../src/storage/tracker.js'
+import { InsufficientWalError } from '../../src/walrus/errors.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
@@ -84,6 +85,9 @@ describe('storage keeper', () => {
       const foreign = await r.put(5, { owner: stranger })
       pins.push({ blobId: pin.blobId, size: pin.size }, { blobId: foreign.blobId, size: foreign.size })
       const start = r.walrus.currentEpoch()
+      // Ahead of its end epoch, the pin it cannot extend is counted (and logged) as such.
+      await until('the foreign pin is warned about', () => keeper.status().cannotExtend === 1)
+      assert.equal(r.walrus.stats.expired, 0, 'warned before it expired')
       await until('ten epochs passed', () => r.walrus.currentEpoch() >= start + 10)
       await until('the foreign pin expired', () => r.walrus.stats.expired >= 1)
       for (const blob of [model, hashes, pin]) assert.equal((await r.http.readRange(blob.blobId, { start: 0, end: 9 })).length, 10, 'still served')
@@ -99,6 +103,52 @@ describe('storage keeper', () => {
       assert.equal(listed.get(foreign.blobId)?.owner, stranger)
       assert.equal(listed.get(foreign.blobId)?.state, 'expired')
       assert.ok((listed.get(pin.blobId)?.endEpoch ?? 0) > r.walrus.currentEpoch())
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('keeps a shared blob alive from a node that only pins it, with no key of its writer', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 1000)
+    const anyone = new WalrusHttpClient({ publisher: r.walrus.url, aggregator: r.walrus.url, retryBaseDelayMs: 5, retryMaxDelayMs: 20 })
+    try {
+      const blob = await r.put(4, { share: true })
+      const keeper = r.keeper({}, { walrus: anyone, address: Ed25519Keypair.generate().toSuiAddress(), pinned: () => [{ blobId: blob.blobId, size: blob.size }] })
+      keeper.start()
+      await until('two epochs past its first end', () => r.walrus.currentEpoch() >= blob.endEpoch + 2)
+      assert.equal((await anyone.readRange(blob.blobId, { start: 0, end: 9 })).length, 10, 'still served')
+      assert.ok(keeper.status().renewed >= 1)
+      assert.equal(keeper.list()[0]?.canExtend, true)
+    } finally {
+      await anyone.close()
+      await r.close()
+    }
+  })
+
+  it('sees a pin it cannot extend renewed by its owner, and does not report it lost', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 1000)
+    try {
+      const owner = Ed25519Keypair.generate()
+      const blob = await r.put(3, { owner: owner.toSuiAddress() })
+      const keeper = r.keeper({}, { pinned: () => [{ blobId: blob.blobId, size: blob.size }] })
+      await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      assert.deepEqual([keeper.list()[0]?.endEpoch, keeper.list()[0]?.canExtend], [blob.endEpoch, false])
+      // Its owner, not this node, extends it.
+      const theirs = new WalrusHttpClient({ publisher: r.walrus.url, aggregator: r.walrus.url, signer: owner })
+      try {
+        await theirs.extend({ blobId: blob.blobId, currentEndEpoch: blob.endEpoch, endEpoch: blob.endEpoch + 20 })
+      } finally {
+        await theirs.close()
+      }
+      await until('the first end epoch passed', () => r.walrus.currentEpoch() >= blob.endEpoch)
+      await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      const listed = keeper.list()[0]
+      assert.equal(listed?.state, 'active', 'not lost: Walrus still serves it')
+      assert.equal(listed?.endEpoch, blob.endEpoch + 20)
+      assert.equal(keeper.status().expired, 0)
+      assert.equal(keeper.status().cannotExtend, 0, 'no longer within the window')
     } finally {
       await r.close()
     }
@@ -168,6 +218,30 @@ describe('storage keeper', () => {
       assert.equal(status.renewed, 1)
       assert.equal(status.ceilingReached, true)
       assert.ok(status.spentThisEpoch > 0)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('backs off a blob whose extension failed for want of WAL, and hands the error to the funds reporting', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, 600_000)
+    try {
+      const blob = await r.put(1)
+      let tries = 0
+      const told: Error[] = []
+      const walrus = {
+        epoch: r.http.epoch.bind(r.http),
+        lifetime: r.http.lifetime.bind(r.http),
+        extend: async () => { tries++; throw new InsufficientWalError(r.key.toSuiAddress(), 'testnet') }
+      }
+      const keeper = r.keeper({}, { walrus, onFailure: err => { told.push(err) } })
+      await keeper.track(blob.blobId, 'model', { holds: 'model poor@1' })
+      for (let i = 0; i < 3; i++) await keeper.check({ signal: AbortSignal.timeout(30_000) })
+      assert.equal(tries, 1, 'the next try waits out the backoff')
+      assert.deepEqual(told.map(e => e.name), ['InsufficientWalError'])
+      assert.equal(keeper.status().failing, 1)
+      assert.match(keeper.list()[0]?.lastError ?? '', /^InsufficientWalError/)
     } finally {
       await r.close()
     }

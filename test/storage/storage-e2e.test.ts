@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
@@ -74,9 +74,18 @@ describe('a node keeps its storage alive on a devnet with 2 s epochs', () => {
       assert.ok([...kinds.values()].includes('bundle'))
       const printed = await runCli(['storage', 'status', '--api', api.url])
       assert.equal(printed.code, 0, printed.stderr)
-      assert.match(printed.stdout, new RegExp(`${entry.blobId}\\s+model,pin`))
+      assert.match(printed.stdout, /^BLOB\s+KIND\s+SIZE\s+END EPOCH\s+NEXT RENEWAL\s+STATE\s+HOLDS$/m)
+      const row = printed.stdout.split('\n').find(line => line.startsWith(entry.blobId))?.split(/\s{2,}/)
+      // The keeper renews while this runs, so the row is checked for its shape and sense, not against a second read.
+      const [blobCell, kindCell, sizeCell, endCell, nextCell] = row ?? []
+      assert.deepEqual([blobCell, kindCell, Number(sizeCell)], [entry.blobId, 'model,pin', (await stat(modelPath)).size])
+      assert.ok(Number(endCell) > startEpoch + 10, `end epoch ${endCell}`)
+      assert.equal(Number(nextCell), Number(endCell) - 2, 'renewed from two epochs before its end (renewWithinEpochs)')
       const metrics = await (await request(`${api.url}/metrics`)).body.text()
       assert.match(metrics, /^herd_storage_expired 0$/m)
+      assert.match(metrics, /^herd_storage_renewed_total [1-9]\d*$/m)
+      assert.match(metrics, /^herd_storage_failing \d+$/m)
+      assert.match(metrics, /^herd_storage_expiring_soon \d+$/m)
     } finally {
       await client?.close()
       await api.stop()

@@ -12,7 +12,7 @@ import {
   DEFAULT_VERIFIED_FOR_MS, INDEX_DIR, PARTIAL_DIR
 } from './constants.js'
 import {
-  BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError
+  BlobAlreadyCachedError, BlobBusyError, CacheFullError, CacheNotStartedError, CacheObjectClosedError, CorruptBlobError
 } from './errors.js'
 import { isNotFound, syncDir, unlinkIfPresent } from './file-io.js'
 import type {
@@ -117,6 +117,7 @@ export class BlobCache extends EventTarget {
         this.background(this.drop(state, 'corrupt'), `dropping ${state.blobId}`)
       },
       verifiedRecently: state => this.now() - (state.record.verifiedAt ?? Number.NEGATIVE_INFINITY) < this.verifiedForMs,
+      openFile: async state => this.openFile(state),
       release: (handle, file) => { this.release(handle, file) }
     }
   }
@@ -139,7 +140,7 @@ export class BlobCache extends EventTarget {
       log.error('closing the download of %s failed - %e', partial.blobId, err)
     })))
     await Promise.all([this.queue.idle(), this.tasks.idle(), this.removals.idle()])
-    for (const handle of this.handles) await handle.detachFile()?.close().catch(() => {})
+    for (const handle of this.handles) await handle.detachFile()?.then(async file => { await file.close() }).catch(() => {})
     this.handles.clear()
     try {
       await this.flushStats()
@@ -213,25 +214,7 @@ export class BlobCache extends EventTarget {
     state.dirty = true
     // The policy counted the download's request when the blob was added: the open that serves that request is not another.
     if (!firstOpenOfDownload) this.policy.hit(state.blobId)
-    let file: FileHandle
-    try {
-      file = await open(state.path, 'r')
-    } catch (err) {
-      // Dropped before this handle's count is given back, so the last release (maybe this one) deletes the records.
-      const dropped = isNotFound(err) ? this.drop(state, 'corrupt') : undefined
-      this.unref(state)
-      if (dropped == null) throw err
-      log.error('%s is in the index but its file is gone: dropped', state.blobId)
-      await dropped
-      return undefined
-    }
-    if (state.gone != null) {
-      // Dropped while the file was being opened.
-      this.closeLater(file, state.blobId)
-      this.unref(state)
-      return undefined
-    }
-    const handle = new FileBlobHandle(state, file, this.handleOwner, options.forPeer === true)
+    const handle = new FileBlobHandle(state, this.handleOwner, options.forPeer === true)
     this.handles.add(handle)
     return handle
   }
@@ -477,20 +460,27 @@ export class BlobCache extends EventTarget {
     await this.removals.track(this.queue.run(state.blobId, async () => { await unlinkIfPresent(state.path) }))
   }
 
-  private release (handle: FileBlobHandle, file: FileHandle): void {
+  private release (handle: FileBlobHandle, file: Promise<FileHandle> | undefined): void {
     this.handles.delete(handle)
-    this.closeLater(file, handle.blobId)
+    // A file that failed to open has nothing to close; its read already reported why.
+    if (file != null) this.background(file.then(async opened => { await opened.close() }, () => {}), `closing ${handle.blobId}`)
     this.unref(handle.state)
+  }
+
+  private async openFile (state: BlobState): Promise<FileHandle> {
+    try {
+      return await open(state.path, 'r')
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      this.handleOwner.corrupt(state, 'its file is gone')
+      throw new CorruptBlobError(`${state.blobId}: its file is gone`)
+    }
   }
 
   private unref (state: BlobState): void {
     state.handles--
     if (state.handles === 0) this.roomChanged()
     if (state.handles === 0 && state.gone != null) this.background(this.unlinkBlob(state), `deleting ${state.blobId}`)
-  }
-
-  private closeLater (file: FileHandle, blobId: BlobId): void {
-    this.background(file.close(), `closing ${blobId}`)
   }
 
   /** Work started from a sync call or not awaited by its caller: logged if it fails, awaited by stop(). */

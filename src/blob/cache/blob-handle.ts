@@ -31,8 +31,10 @@ export interface HandleOwner {
   corrupt: (state: BlobState, reason: string) => void
   /** Every chunk of the blob was checked recently enough that a peer's read need not re-hash it. */
   verifiedRecently: (state: BlobState) => boolean
-  /** The handle gave back its file, for the owner to close. */
-  release: (handle: FileBlobHandle, file: FileHandle) => void
+  /** Opens the blob's file for a handle's first read; a file gone from disk is the blob's corruption (CorruptBlobError). */
+  openFile: (state: BlobState) => Promise<FileHandle>
+  /** The handle is let go, with its file if a read opened one, for the owner to close. */
+  release: (handle: FileBlobHandle, file: Promise<FileHandle> | undefined) => void
 }
 
 export function leafOf (state: BlobState, index: number): Uint8Array {
@@ -47,27 +49,32 @@ export class FileBlobHandle implements BlobHandle {
   readonly state: BlobState
   /** Opened to serve a peer, who checks every chunk itself. */
   readonly forPeer: boolean
-  private file?: FileHandle
+  /**
+   * Opened by the first read, not by the cache's open: most handles only keep
+   * the blob on disk while its model runs from a session already loaded, and
+   * an open and close cost a third of a millisecond on every inference.
+   */
+  private file?: Promise<FileHandle>
+  private isReleased = false
   private readonly owner: HandleOwner
 
-  constructor (state: BlobState, file: FileHandle, owner: HandleOwner, forPeer = false) {
+  constructor (state: BlobState, owner: HandleOwner, forPeer = false) {
     this.forPeer = forPeer
     this.state = state
     this.blobId = state.blobId
     this.path = state.path
     this.size = state.record.size
     this.chunkSize = state.record.chunkSize
-    this.file = file
     this.owner = owner
   }
 
   get released (): boolean {
-    return this.file == null
+    return this.isReleased
   }
 
   async readChunk (index: number): Promise<Uint8Array> {
     const { start, end } = chunkRange(index, this.size, this.chunkSize)
-    const bytes = await readAt(this.open(), start, end - start)
+    const bytes = await readAt(await this.open(), start, end - start)
     if (this.forPeer && bytes.length === end - start && this.owner.verifiedRecently(this.state)) return bytes
     return this.verified(index, bytes)
   }
@@ -78,7 +85,7 @@ export class FileBlobHandle implements BlobHandle {
     }
     if (end - start > MAX_READ_BYTES) throw new InvalidArgumentError(`a read is at most ${MAX_READ_BYTES} bytes, asked for ${end - start}`)
     if (start === end) {
-      this.open()
+      this.assertUsable()
       return new Uint8Array(0)
     }
     // Whole chunks are read and verified, then cut: a corrupt byte is never served, whatever the range.
@@ -86,7 +93,7 @@ export class FileBlobHandle implements BlobHandle {
     const last = Math.min(chunkCount(this.size, this.chunkSize) - 1, Math.floor((end - 1) / this.chunkSize))
     const spanStart = first * this.chunkSize
     const spanEnd = chunkRange(last, this.size, this.chunkSize).end
-    const span = await readAt(this.open(), spanStart, spanEnd - spanStart)
+    const span = await readAt(await this.open(), spanStart, spanEnd - spanStart)
     for (let index = first; index <= last; index++) {
       const { start: s, end: e } = chunkRange(index, this.size, this.chunkSize)
       this.verified(index, span.subarray(Math.min(s - spanStart, span.length), Math.min(e - spanStart, span.length)))
@@ -95,22 +102,28 @@ export class FileBlobHandle implements BlobHandle {
   }
 
   release (): void {
+    if (this.isReleased) return
+    this.isReleased = true
     const file = this.file
-    if (file == null) return
     this.file = undefined
     this.owner.release(this, file)
   }
 
-  /** Takes the file away from the handle so the owner can close it. */
-  detachFile (): FileHandle | undefined {
+  /** Takes the file, if a read opened one, away from the handle so the owner can close it. */
+  detachFile (): Promise<FileHandle> | undefined {
     const file = this.file
     this.file = undefined
     return file
   }
 
-  private open (): FileHandle {
-    if (this.file == null) throw new CacheObjectClosedError(`handle on ${this.blobId} was released`)
+  private assertUsable (): void {
+    if (this.isReleased) throw new CacheObjectClosedError(`handle on ${this.blobId} was released`)
     if (this.state.gone === 'corrupt') throw new CorruptBlobError(`${this.blobId} was found corrupt and dropped`)
+  }
+
+  private async open (): Promise<FileHandle> {
+    this.assertUsable()
+    this.file ??= this.owner.openFile(this.state)
     return this.file
   }
 
