@@ -70,11 +70,15 @@ if (only == null || only === 'streams') {
   note('event-loop delay under hostile streams')
   const rows = await hostileStreams({ quick })
   console.log('\n## The event loop under hostile streams\n')
+  // The goal is the issue's: any single hostile stream. Twice a protocol's stream limit at once is shown beside it, with no goal of its own.
+  const single = (r: { abuse: string }): boolean => r.abuse !== 'many-streams'
   console.log(table(['protocol', 'abuse', 'max delay ms', 'p99 delay ms', 'rejected after ms', `≤ ${GOALS.eventLoopMs} ms`],
-    rows.map(r => [r.protocol, r.abuse, fixed(r.maxEventLoopDelayMs), fixed(r.p99EventLoopDelayMs), r.rejectedAfterMs == null ? '-' : fixed(r.rejectedAfterMs, 0), verdict(r.maxEventLoopDelayMs <= GOALS.eventLoopMs)])))
-  summary.eventLoopMaxMs = +Math.max(...rows.map(r => r.maxEventLoopDelayMs)).toFixed(1)
-  summary.eventLoopGoalMet = rows.every(r => r.maxEventLoopDelayMs <= GOALS.eventLoopMs)
-  goals.push({ goal: `the event loop under any single hostile stream or connection: ≤ ${GOALS.eventLoopMs} ms`, met: summary.eventLoopGoalMet, worst: `${fixed(summary.eventLoopMaxMs)} ms` })
+    rows.map(r => [r.protocol, r.abuse, fixed(r.maxEventLoopDelayMs), fixed(r.p99EventLoopDelayMs), r.rejectedAfterMs == null ? '-' : fixed(r.rejectedAfterMs, 0), single(r) ? verdict(r.maxEventLoopDelayMs <= GOALS.eventLoopMs) : '(many streams)'])))
+  const singles = rows.filter(single)
+  summary.eventLoopMaxMs = +Math.max(...singles.map(r => r.maxEventLoopDelayMs)).toFixed(1)
+  summary.eventLoopManyStreamsMaxMs = +Math.max(...rows.filter(r => !single(r)).map(r => r.maxEventLoopDelayMs)).toFixed(1)
+  summary.eventLoopGoalMet = singles.every(r => r.maxEventLoopDelayMs <= GOALS.eventLoopMs)
+  goals.push({ goal: `the event loop under any single hostile stream or connection: ≤ ${GOALS.eventLoopMs} ms`, met: summary.eventLoopGoalMet, worst: `${fixed(summary.eventLoopMaxMs)} ms; ${fixed(summary.eventLoopManyStreamsMaxMs)} ms under twice a protocol's stream limit at once, which has no goal` })
 }
 
 if (only == null || only === 'memory') {
