@@ -15,10 +15,9 @@ import { loadOrCreateNodeKey } from './chain/node-key.js'
 import { ModelRegistry } from './chain/registry.js'
 import type { Ledger } from './chain/types.js'
 import { InferClient, InferServer, INFER_PROTOCOL } from './inference/infer-protocol.js'
-import { InferenceService, type InferenceTiming } from './inference/inference-service.js'
+import { InferenceService } from './inference/inference-service.js'
 import { WorkerRunner } from './inference/worker-runner.js'
 import { Batcher, type RefusedBundle, type SealedBundle } from './proof/batcher.js'
-import type { ProofTiming } from './proof/proof-timing.js'
 import { ProofService } from './proof/proof-service.js'
 import { ReceiptStore } from './proof/receipt-store.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
@@ -27,7 +26,6 @@ import { blobIdToCid } from './mesh/blob-key.js'
 import { BlobServer } from './mesh/blob-server.js'
 import { cacheChunkSource } from './mesh/cache-chunk-source.js'
 import { CACHE_TOPIC } from './mesh/constants.js'
-import type { FetchTiming } from './mesh/fetch-timing.js'
 import type { FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
 import { MeshHolders } from './mesh/holders.js'
@@ -38,7 +36,7 @@ import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
 import type { NodeConfig } from './node-config.js'
-import { NodeEventFeed } from './node-events.js'
+import { NodeEventFeed, type NodeTiming } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
@@ -77,8 +75,6 @@ export interface NodeStatus {
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
-/** A duration one of the node's parts measured: the detail of a `timing` event on `HerdNode.timings`. */
-export type NodeTiming = FetchTiming | InferenceTiming | ProofTiming
 
 export interface HerdNodeInit {
   /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say). */
@@ -99,11 +95,9 @@ interface Embedded {
 export class HerdNode {
   readonly config: NodeConfig
   readonly metrics = new Registry()
-  /** `timing` events (detail: NodeTiming) from the fetcher, inference and proofs, for the API's histograms. */
-  readonly timings = new EventTarget()
-  private readonly onTiming = (timing: NodeTiming): void => { this.timings.dispatchEvent(new CustomEvent('timing', { detail: timing })) }
-  /** Peers, downloads, sessions, bundles and warnings as they happen (docs/architecture.md). */
+  /** Peers, downloads, sessions, bundles and warnings as they happen (`'event'`), and the durations the parts measure (`'timing'`): docs/architecture.md. */
   readonly events = new NodeEventFeed()
+  private readonly onTiming = (timing: NodeTiming): void => { this.events.timing(timing) }
   private readonly embedded: Embedded = {}
   /** cache.requestLog: flushed on stop, so the records of the last requests are not lost. */
   private requestLog?: RequestLog
@@ -241,9 +235,19 @@ export class HerdNode {
       const tracker = new StorageTracker(join(config.dataDir, 'storage'))
       await tracker.open()
       const address = key.toSuiAddress()
+      // The keeper extends through this, so each extension paid is a line for the operator.
+      const keeperWalrus: Pick<WalrusStore, 'epoch' | 'lifetime' | 'extend'> = {
+        epoch: async options => walrus.epoch(options),
+        lifetime: async (blobId, options) => walrus.lifetime(blobId, options),
+        extend: async (request, options) => {
+          const result = await walrus.extend(request, options)
+          this.events.emit({ type: 'storage:renewed', blobId: request.blobId, fromEpoch: request.currentEndEpoch, toEpoch: result.endEpoch, ...(result.cost != null ? { cost: result.cost } : {}) })
+          return result
+        }
+      }
       const keeper = new StorageKeeper({
         tracker,
-        walrus,
+        walrus: keeperWalrus,
         address,
         ownModels: async options => (await ledger.listModels(options))
           .filter(m => m.registeredBy === address && m.chunkHashesBlobId !== '')
@@ -254,8 +258,10 @@ export class HerdNode {
           if (entry?.blobId !== blobId) return undefined
           return { ...(entry.chunkHashesBlobId !== '' ? { chunkHashesBlobId: entry.chunkHashesBlobId } : {}), ...(entry.blobObjectId != null ? { blobObjectId: entry.blobObjectId } : {}) }
         },
-        onFailure: err => { funds.failed(err) },
-        onPaid: () => { funds.paid() }
+        // A renewal waiting for WAL or SUI is told once, as the batcher's writes are.
+        onFailure: err => { if (funds.failed(err)) this.events.emit({ type: 'funds:blocked', address, error: err.message }) },
+        onPaid: () => { funds.paid() },
+        onWarning: warning => { this.events.emit({ type: 'storage:warning', ...warning }) }
       }, config.storage)
       // A bundle is tracked as soon as Walrus holds it, with what its write bought: with short epochs it may end before its anchor lands.
       const bundleWalrus: Pick<WalrusStore, 'putFile'> = {

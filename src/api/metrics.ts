@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { HerdNode, NodeStatus, NodeTiming } from '../node.js'
+import type { HerdNode, NodeStatus } from '../node.js'
 
 /**
  * Buckets in seconds, chosen for what each one times on a node: a whole blob
@@ -26,7 +26,7 @@ type ReadByLabel = (status: NodeStatus) => Record<string, number>
 /**
  * herd's own metrics, beside libp2p's in the node's registry. Gauges and
  * totals are read from one `node.status()` per scrape (`scrape()`);
- * histograms observe the durations the parts report on `node.timings`.
+ * histograms observe the durations the parts report as `timing` events on `node.events`.
  */
 export class HerdMetrics {
   private readonly node: HerdNode
@@ -144,8 +144,8 @@ export class HerdMetrics {
     }
     for (const outcome of ['ok', 'failed', 'aborted']) downloads.inc({ outcome }, 0)
 
-    this.node.timings.addEventListener('timing', event => {
-      const timing = (event as CustomEvent<NodeTiming>).detail
+    this.node.events.addEventListener('timing', event => {
+      const timing = event.detail
       switch (timing.kind) {
         case 'fetch':
           downloads.inc({ outcome: timing.outcome })

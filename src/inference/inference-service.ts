@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import type { BlobId } from '../blob/blob-id.js'
+import { Deadline } from '../deadline.js'
 import type { TensorSpec } from './model-signature.js'
 import { asInferError, BusyError, DeadlineExceededError, InferError, UnknownModelError } from './infer-errors.js'
 import { chooseRoute, type HolderView } from './routing.js'
@@ -147,8 +148,8 @@ export class InferenceService {
 
   async infer (input: InferInput, options: { signal?: AbortSignal } = {}): Promise<InferResult> {
     const deadlineMs = Math.min(input.deadlineMs != null && input.deadlineMs > 0 ? input.deadlineMs : this.defaultDeadlineMs, this.maxDeadlineMs)
-    const deadline = AbortSignal.timeout(deadlineMs)
-    const signal = options.signal != null ? AbortSignal.any([options.signal, deadline]) : deadline
+    const deadline = new Deadline(deadlineMs, options.signal)
+    const { signal } = deadline
     try {
       // A request that may not be forwarded again ends in this queue whatever the route (run here, or fetched
       // and run here): when it is full, BUSY before the ledger lookup and the cache, so refusing costs less than a run.
@@ -156,7 +157,7 @@ export class InferenceService {
       return await this.route(input, signal)
     } catch (err) {
       this.stats.failed++
-      if (deadline.aborted) throw new DeadlineExceededError(`no result within the deadline of ${deadlineMs} ms`)
+      if (deadline.expired) throw new DeadlineExceededError(`no result within the deadline of ${deadlineMs} ms`)
       const known = asInferError(err)
       if (known != null) {
         if (known.code === 'BUSY') this.stats.busy++
@@ -165,6 +166,8 @@ export class InferenceService {
       if (signal.aborted) throw signal.reason
       log.error('inference failed - %e', err)
       throw new InferError('INTERNAL', (err as Error).message)
+    } finally {
+      deadline.clear()
     }
   }
 

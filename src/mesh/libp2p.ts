@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -15,6 +14,7 @@ import { CACHE_TOPIC, IDENTIFY_MAX_MESSAGE_BYTES, KAD_MAX_INBOUND_STREAMS, KAD_M
 import { denyPastPerIpLimit } from './connections-per-ip.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
+import { herdNoise } from './noise-encrypter.js'
 import type { Framing } from './prefix-guard.js'
 import { prefixGuarded, type StreamFraming } from './prefix-guarded.js'
 
@@ -152,7 +152,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     ...prefixGuarded({
       transports: [tcp()],
-      connectionEncrypters: [noise({ crypto: herdNoiseCrypto })],
+      connectionEncrypters: [herdNoise({ crypto: herdNoiseCrypto })],
       streamMuxers: [yamux({ maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION })],
       // Streams open only once the node is built.
       streamFraming: streamFraming(() => node.getProtocols())

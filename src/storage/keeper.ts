@@ -38,6 +38,14 @@ export interface StorageKeeperComponents {
   onFailure?: (err: Error) => void
   /** Each extension paid. */
   onPaid?: () => void
+  /** What the operator must hear of: a blob lost, one the node cannot extend, the spending ceiling reached (each told once). */
+  onWarning?: (warning: StorageWarning) => void
+}
+
+export interface StorageWarning {
+  kind: 'lost' | 'not-extendable' | 'ceiling'
+  blobId?: BlobId
+  message: string
 }
 
 export interface StorageKeeperInit {
@@ -283,6 +291,7 @@ export class StorageKeeper {
     if (blob.endEpoch <= epoch) {
       await tracker.put({ ...blob, state: 'expired' })
       log.error('LOST: blob %s expired at epoch %d (now %d) and Walrus no longer serves it: it held %s', blob.blobId, blob.endEpoch, epoch, blob.holds)
+      this.components.onWarning?.({ kind: 'lost', blobId: blob.blobId, message: `LOST: blob ${blob.blobId} expired at epoch ${blob.endEpoch} (now ${epoch}) and Walrus no longer serves it: it held ${blob.holds}` })
       return true
     }
     return false
@@ -306,6 +315,7 @@ export class StorageKeeper {
       if (this.warned.get(blob.blobId) !== blob.endEpoch) {
         this.warned.set(blob.blobId, blob.endEpoch)
         log.error('blob %s (%s) ends at epoch %d and this node cannot extend it: %s owns it; ask the owner, or push it again as shared', blob.blobId, blob.holds, blob.endEpoch, blob.owner ?? 'its publisher')
+        this.components.onWarning?.({ kind: 'not-extendable', blobId: blob.blobId, message: `blob ${blob.blobId} (${blob.holds}) ends at epoch ${blob.endEpoch} and this node cannot extend it: ${blob.owner ?? 'its publisher'} owns it; ask the owner, or push it again as shared` })
       }
       return false
     }
@@ -314,6 +324,7 @@ export class StorageKeeper {
       if (this.ceilingToldFor !== epoch) {
         this.ceilingToldFor = epoch
         log.error('spending ceiling reached: %d FROST spent on extensions in epoch %d (ceiling %d); renewals wait for the next epoch', tracker.spent(epoch), epoch, this.maxSpendPerEpochFrost)
+        this.components.onWarning?.({ kind: 'ceiling', message: `spending ceiling reached: ${tracker.spent(epoch)} FROST spent on extensions in epoch ${epoch} (ceiling ${this.maxSpendPerEpochFrost}); renewals wait for the next epoch` })
       }
       return false
     }

@@ -63,6 +63,8 @@ describe('the status page', () => {
     page = await browser.newPage()
     page.on('console', message => { if (message.type() === 'error') problems.push(`console: ${message.text()}`) })
     page.on('pageerror', err => { problems.push(`page error: ${err.message}`) })
+    // No external assets: everything the page loads or calls is the node's own.
+    page.on('request', req => { if (new URL(req.url()).origin !== api.url) problems.push(`request elsewhere: ${req.url()}`) })
   })
 
   it('is served without the token, under a CSP that allows only the node itself, and gives no data without it', async () => {
@@ -104,6 +106,10 @@ describe('the status page', () => {
     assert.equal(await page.textContent('#hits-walrus-pct'), '100%')
     assert.equal(await page.textContent('#peers'), '0')
     assert.match(await page.textContent('#cache-blobs') ?? '', /^2$/)
+    // The bundle sealed is a blob the node keeps on Walrus: tracked before its anchor, so shown in the same poll.
+    assert.equal(await page.textContent('#storage-kept'), '1')
+    assert.equal(await page.textContent('#storage-lost'), '0')
+    assert.equal(await page.locator('#storage-error').isHidden(), true)
     const row = page.locator(`#blobs tr[data-id="${blobId}"]`)
     assert.equal(await row.count(), 1, 'a row for the fetched blob')
     assert.equal(await row.locator('td').nth(1).textContent(), '2.00 MiB')
@@ -130,7 +136,7 @@ describe('the status page', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
     mesh.devnet.walrus.setShaping({ bandwidthBytesPerSec: 0 })
     assert.equal(await slow, 200)
-    assert.deepEqual(problems, [], 'no script error and nothing the CSP blocked')
+    assert.deepEqual(problems, [], 'no script error, nothing the CSP blocked, no request beyond the node')
   })
 
   it('asks for the token when it has none, and goes live once given it', { skip: NO_BROWSER }, async () => {

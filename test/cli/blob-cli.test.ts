@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BlobIdComputer } from '../../src/blob/blob-id-computer.js'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
-import { runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
+import { CLI, runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 
 describe('herd blob and herd devnet', () => {
   let devnet: Spawned
@@ -52,11 +53,34 @@ describe('herd blob and herd devnet', () => {
     const get = await runCli(['blob', 'get', stored.blobId, '-o', out], { env: { HERD_WALRUS: url } })
     assert.equal(get.code, 0, get.stderr)
     assert.deepEqual(JSON.parse(get.stdout), { blobId: stored.blobId, path: out, bytes: bytes.length })
+    assert.equal(get.stderr, '', 'no progress bar when stderr is not a terminal')
     assert.deepEqual(await readFile(out), bytes)
     const rangeOut = join(dir.path, 'range.bin')
     const ranged = await runCli(['blob', 'get', stored.blobId, '--walrus', url, '--range', '5-9', '-o', rangeOut])
     assert.equal(ranged.code, 0, ranged.stderr)
     assert.deepEqual(await readFile(rangeOut), bytes.subarray(5, 10))
+  })
+
+  it('shows a progress bar of the Walrus read on a terminal', async t => {
+    if (spawnSync('script', ['--version']).error != null) { t.skip('no script(1) (util-linux) here to give herd blob get a terminal'); return }
+    // Under the 10-shard devnet's largest blob (1.75 MiB).
+    const bytes = randomBytes(1.5 * 1024 * 1024)
+    const file = join(dir.path, 'large.bin')
+    await writeFile(file, bytes)
+    const put = await runCli(['blob', 'put', file, '--walrus', url])
+    assert.equal(put.code, 0, put.stderr)
+    const stored = JSON.parse(put.stdout)
+    const out = join(dir.path, 'large-copy.bin')
+    // script(1) gives the command a terminal; what it prints, stdout and stderr, is in the typescript file.
+    const typescript = join(dir.path, 'typescript')
+    const get = spawnSync('script', ['-qfec', `'${process.execPath}' '${CLI}' blob get ${stored.blobId} --walrus ${url} -o '${out}'`, typescript], { timeout: 60_000 })
+    assert.equal(get.status, 0, get.stderr?.toString())
+    const screen = await readFile(typescript, 'utf8')
+    assert.match(screen, /walrus \S+ 100% \| 1\.5\/1\.5 MiB/, screen)
+    assert.deepEqual(await readFile(out), bytes)
+    const quiet = spawnSync('script', ['-qfec', `'${process.execPath}' '${CLI}' blob get ${stored.blobId} --walrus ${url} -o '${out}' --quiet`, typescript], { timeout: 60_000 })
+    assert.equal(quiet.status, 0)
+    assert.doesNotMatch(await readFile(typescript, 'utf8'), /walrus \S+ \d+%/, '--quiet: no bar')
   })
 
   it('reports bad input on stderr with a non-zero exit', async () => {

@@ -62,6 +62,23 @@ describe('operator output', () => {
     assert.match(text, /^FUNDS\s+anchor writes blocked .* fund 0xabc/m)
   })
 
+  it('shows what the node keeps on Walrus once it keeps something, and says a renewal in words', () => {
+    const base = {
+      peerId: 'P',
+      peers: 0,
+      cache: { blobs: 0, bytes: 0, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [] },
+      fetch: { localHits: 0, peerHits: 0, walrusHits: 0, bytesFromPeers: 0, bytesFromWalrus: 0, badChunks: 0 },
+      inference: { runs: 0, forwarded: 0, failed: 0, busy: 0, queue: 0, sessions: 0 },
+      proofs: { enabled: true, queued: 0, sealed: 0, bundles: 0, setAside: 0, retrying: false }
+    }
+    const storage = { tracked: 0, active: 0, renewed: 0, failing: 0, expiringSoon: 0, expired: 0, cannotExtend: 0, spentThisEpoch: 0, maxSpendPerEpoch: 1, ceilingReached: false }
+    assert.doesNotMatch(renderStatus('http://api', statusViewSchema.parse({ ...base, storage })), /^storage/m, 'nothing kept, no line')
+    const kept = renderStatus('http://api', statusViewSchema.parse({ ...base, storage: { ...storage, epoch: 12, tracked: 4, active: 3, renewed: 2, failing: 1, expiringSoon: 1, expired: 1, lastError: 'renewing blob X: no WAL' } }))
+    assert.match(kept, /^storage\s+3 kept on Walrus \(epoch 12\), 2 renewed, 1 failing, 1 within one epoch of their end; 1 LOST; last error: renewing blob X: no WAL$/m)
+    assert.equal(statusViewSchema.safeParse({ ...base, storage: { ...storage, renewed: -1 } }).success, false)
+    assert.equal(describeEvent({ type: 'storage:renewed', at: 0, blobId: 'C'.repeat(43), fromEpoch: 5, toEpoch: 9, cost: 1200 }), 'storage renewed CCCCCCCC…CCCCCC: end epoch 5 -> 9 for 1200 FROST')
+  })
+
   it('refuses a status that is not one', () => {
     const bad = statusViewSchema.safeParse({ peerId: 'P', peers: -1 })
     assert.equal(bad.success, false)

@@ -1,25 +1,38 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { DEFAULT_LEDGER_PORT, DEFAULT_WALRUS_PORT } from '../../src/cli/options.js'
+import { loadScenario } from '../../sim/scenario.js'
 import { syntheticModelOfSize } from '../../sim/synthetic-model.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**
- * Commands of the README that this test does not run, and why. Every other
- * line of every `sh` block runs, in order, against real processes on
- * loopback: fixed ports become free ones, /tmp paths temp ones, and the
- * placeholders the values the earlier commands printed.
+ * Commands of the README and docs/ that this test does not run, and why.
+ * Every other line of every `sh` block runs, in order, against real
+ * processes on loopback: fixed ports become free ones, /tmp paths temp ones,
+ * and the placeholders the values the earlier commands printed.
  */
-const SKIPPED: Record<string, string> = {
-  'npm ci && npm start': 'npm ci reinstalls node_modules from the registry; npm start is herd start, which the devnet block runs',
-  'npm test': 'the whole suite, this test among it'
+const SKIPPED: Array<{ match: RegExp, why: string }> = [
+  { match: /^npm ci && npm start$/, why: 'npm ci reinstalls node_modules from the registry; npm start is herd start, which the devnet block runs' },
+  { match: /^npm test$/, why: 'the whole suite, this test among it' },
+  { match: /^(sudo |journalctl |\/opt\/herd\/herd )/, why: 'installing the systemd unit needs root and systemd; test/cli/service.test.ts runs its ExecStart' },
+  { match: /^docker /, why: 'no Docker engine here; test/cli/service.test.ts checks the Dockerfile runs the unit\'s command line and copies what the CLI imports' },
+  // Each takes a minute or more on a loaded 2-core machine; their scenario files are loaded below, and test/cli/sim-cli.test.ts runs both modes on a small scenario.
+  { match: /^\.\/herd sim (run|scale) /, why: 'a full simulation run (test/cli/sim-cli.test.ts runs both modes on a small scenario; the scenario files named here are loaded)' }
+]
+
+const skipped = (text: string): string | undefined => SKIPPED.find(s => s.match.test(text))?.why
+
+/** The documents a newcomer reads, in the order their commands run: the README's nodes stay up for the docs' commands. */
+async function documents (): Promise<string[]> {
+  const docs = (await readdir(join(ROOT, 'docs'))).filter(name => name.endsWith('.md')).sort().map(name => `docs/${name}`)
+  return ['README.md', ...docs, 'benchmarks/README.md']
 }
 
 interface Command { text: string, background: boolean }
@@ -123,6 +136,27 @@ class ReadmeRun {
     }
   }
 
+  /** Runs a command that goes on until Ctrl-C: waits for `count` matches of `frame` on its stdout, sends SIGINT, and it must exit 0. */
+  async untilInterrupted (text: string, frame: RegExp, count: number): Promise<string> {
+    const child = spawn('sh', ['-c', `exec ${this.rewrite(text)}`], { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
+    try {
+      for (let waited = 0; (out.match(frame) ?? []).length < count; waited += 100) {
+        if (waited > 60_000 || child.exitCode != null) assert.fail(`${text} did not print ${count} frames:\n${out}${err}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+      child.kill('SIGINT')
+      assert.equal(await exited, 0, `${text} on SIGINT\n${err}`)
+      return out
+    } finally {
+      if (child.exitCode == null) child.kill('SIGKILL')
+    }
+  }
+
   async stopAll (): Promise<Array<number | null>> {
     const codes: Array<number | null> = []
     // The nodes first, the devnet they use last.
@@ -155,12 +189,23 @@ describe('README', () => {
     await writeFile(join(dir.path, 'model.onnx'), model)
     await mkdir(join(dir.path, 'home'))
     const run = new ReadmeRun(dir.path, { ...process.env, HERD_HOME: join(dir.path, 'home'), DEBUG: '' })
-    const commands = readmeCommands(await readFile(join(ROOT, 'README.md'), 'utf8')).flat()
+    const commands: Array<Command & { doc: string }> = []
+    for (const doc of await documents()) commands.push(...readmeCommands(await readFile(join(ROOT, doc), 'utf8')).flat().map(c => ({ ...c, doc })))
     const ran: string[] = []
-    const skipped: string[] = []
+    const skippedLines: string[] = []
     try {
-      for (const { text, background } of commands) {
-        if (SKIPPED[text] != null) { skipped.push(`${text}: ${SKIPPED[text]}`); continue }
+      for (const { text, background, doc } of commands) {
+        const why = skipped(text)
+        if (why != null) {
+          skippedLines.push(`${doc}: ${text}: ${why}`)
+          for (const [, path] of text.matchAll(/\b(sim\/scenarios\/\S+\.json)\b/g)) await loadScenario(join(ROOT, path ?? ''))
+          continue
+        }
+        if (doc !== 'README.md' && run.env.HERD_API == null) {
+          // docs/operating.md's `./herd status` reads $HERD_API without --api, as it says: node B's here, as no node may take the fixed default port.
+          run.env.HERD_API = run.running.find(r => /--bootstrap/.test(r.text))?.ready.api
+        }
+        if (/\| jq\b/.test(text) && spawnSync('jq', ['--version']).error != null) { skippedLines.push(`${doc}: ${text}: no jq here`); continue }
         if (background) {
           await run.background(text)
           ran.push(text)
@@ -168,6 +213,12 @@ describe('README', () => {
         }
         // B's status counts A once B has said it joined: the JSON line of its event feed.
         if (/ status\b/.test(text)) await run.until(r => /--bootstrap/.test(r.text), line => line.event === 'peer:joined')
+        if (/ --watch\b/.test(text)) {
+          const frames = await run.untilInterrupted(text, /^herd node /gm, 2)
+          assert.match(frames, /^peers\s+1$/m)
+          ran.push(text)
+          continue
+        }
         const out = run.foreground(text)
         ran.push(text)
         // What later commands stand in for with a placeholder, and what each one must have done.
@@ -179,11 +230,13 @@ describe('README', () => {
           run.env.BLOB_ID = entry.blobId
         }
         if (/ fetch\b/.test(text)) assert.equal(JSON.parse(out).type, 'fetch:done')
-        if (/ status\b/.test(text)) assert.match(out, /^peers\s+1$/m)
+        if (/ status\b/.test(text) && !/--json\b/.test(text)) assert.match(out, /^peers\s+1$/m)
+        if (/ status --json \| jq \.cache$/.test(text)) assert.equal(JSON.parse(out).bytes, model.byteLength)
         if (/-o copy\.onnx/.test(text)) assert.deepEqual(await readFile(join(dir.path, 'copy.onnx')), Buffer.from(model))
       }
-      t.diagnostic(`ran ${ran.length} commands; skipped: ${skipped.join('; ')}`)
+      t.diagnostic(`ran ${ran.length} commands; skipped: ${skippedLines.join('; ')}`)
       assert.ok(ran.some(c => / start\b/.test(c)) && ran.some(c => / model push\b/.test(c)) && ran.some(c => c.startsWith('curl')), 'the README still shows a node, a push and a curl')
+      assert.ok(ran.some(c => / status --api .* --watch$/.test(c)), 'docs/operating.md\'s herd status block ran')
       const codes = await run.stopAll()
       assert.equal(codes.length, 3, 'a devnet and two nodes')
       assert.deepEqual(codes, [0, 0, 0], 'every process stops cleanly on SIGTERM')

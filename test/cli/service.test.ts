@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { builtinModules } from 'node:module'
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
@@ -16,6 +17,37 @@ function unitSettings (text: string): Array<[string, string]> {
     .map(line => line.trim())
     .filter(line => line !== '' && !line.startsWith('#') && !line.startsWith(';') && !line.startsWith('['))
     .map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
+}
+
+/** The files the compiled CLI loads, from its entry: static and literal dynamic imports, and worker scripts. */
+async function importGraph (entry: string): Promise<{ files: Set<string>, packages: Set<string> }> {
+  const files = new Set<string>()
+  const packages = new Set<string>()
+  const pending = [entry]
+  for (let file = pending.pop(); file != null; file = pending.pop()) {
+    if (files.has(file)) continue
+    files.add(file)
+    const code = await readFile(file, 'utf8')
+    const specifiers = [
+      ...code.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]/gm),
+      ...code.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+      ...code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ...code.matchAll(/new URL\(['"](\.[^'"]+\.js)['"], import\.meta\.url\)/g)
+    ].map(m => m[1] ?? '')
+    for (const specifier of specifiers) {
+      if (specifier.startsWith('.')) pending.push(resolve(dirname(file), specifier))
+      else if (!specifier.startsWith('node:') && !builtinModules.includes(specifier)) {
+        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0] ?? specifier)
+      }
+    }
+  }
+  return { files, packages }
+}
+
+/** The arguments of the unit's ExecStart after the program and the CLI's path, with the data and install paths as they are. */
+function cliArguments (execStart: string): string[] {
+  const [, , ...args] = execStart.split(/\s+/)
+  return args
 }
 
 describe('deploy/', () => {
@@ -35,6 +67,30 @@ describe('deploy/', () => {
     assert.match(text, /^USER herd$/m)
     assert.match(text, /^VOLUME \["\/var\/lib\/herd"\]$/m)
     assert.match(text, /^CMD \[.*"--api-host", "127\.0\.0\.1".*\]$/m)
+  })
+
+  it('the Dockerfile runs the unit\'s command line', async () => {
+    const text = await readFile(join(ROOT, 'deploy/Dockerfile'), 'utf8')
+    const execStart = unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8')).find(([key]) => key === 'ExecStart')?.[1] ?? ''
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(text)?.[1] ?? '[]') as string[]
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)?.[1] ?? '[]') as string[]
+    // The image's Node rather than the pinned one, the same CLI at the same path.
+    assert.deepEqual(entrypoint, ['node', '/opt/herd/dist/src/cli/index.js'])
+    assert.equal(execStart.split(/\s+/)[1], '/opt/herd/dist/src/cli/index.js')
+    assert.deepEqual(cmd, cliArguments(execStart))
+  })
+
+  it('the Dockerfile\'s build copies every folder the CLI is compiled from, and its image keeps every package the CLI imports', async () => {
+    const text = await readFile(join(ROOT, 'deploy/Dockerfile'), 'utf8')
+    const build = text.slice(0, text.indexOf('\nFROM ', text.indexOf('FROM ') + 1))
+    const copied = new Set([...build.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap(m => (m[1] ?? '').trim().split(/\s+/).slice(0, -1)))
+    const { files, packages } = await importGraph(join(ROOT, 'dist/src/cli/index.js'))
+    assert.ok(files.size > 50, `${files.size} files reached from the CLI`)
+    const folders = new Set([...files].map(file => relative(join(ROOT, 'dist'), file).split('/')[0] ?? ''))
+    assert.deepEqual([...folders].filter(folder => !copied.has(folder)).sort(), [], 'folders the CLI imports from that the build stage does not copy')
+    // `npm prune --omit=dev` leaves only the dependencies: a devDependency imported by the CLI is missing at run time.
+    const { dependencies } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    assert.deepEqual([...packages].filter(name => dependencies[name] == null).sort(), [], 'packages the CLI imports that are not production dependencies')
   })
 
   it('the unit\'s ExecStart, on temp paths and free ports, becomes ready on the devnet and stops cleanly on SIGTERM', { timeout: 180_000 }, async () => {

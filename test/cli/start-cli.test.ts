@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { request } from 'undici'
-import { runCli, spawnCli, tempDir } from '../helpers/devnet.js'
+import { isLoopbackHost } from '../../src/cli/commands/start.js'
+import { CLI, runCli, spawnCli, tempDir, type Spawned } from '../helpers/devnet.js'
 import { randomModel } from '../helpers/mesh.js'
 
 describe('herd start', () => {
@@ -45,6 +47,94 @@ describe('herd start', () => {
     } finally {
       await node.stop('SIGKILL')
     }
+  })
+
+  it('on a terminal: a summary, then a line per event (JSON lines with --json); --log-level filters them or adds herd\'s debug log, and DEBUG reaches libp2p\'s own log', { timeout: 300_000 }, async t => {
+    if (spawnSync('script', ['--version']).error != null) { t.skip('no script(1) (util-linux) here to give herd start a terminal'); return }
+    await using dir = await tempDir()
+    // script(1) gives the node a terminal (stdout and stderr both on it); the shell says the node's PID before it becomes the node.
+    const command = `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --data-dir '${join(dir.path, 'a')}' --api-port 0`
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, DEBUG: 'libp2p:tcp*' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let screen = ''
+    terminal.stdout.on('data', (d: Buffer) => { screen += d.toString() })
+    const exited = new Promise<number | null>(resolve => terminal.on('exit', code => { resolve(code) }))
+    const until = async (check: () => boolean, what: string): Promise<void> => {
+      // Bounded by count, not by a tight time: the machine is shared.
+      for (let i = 0; !check(); i++) {
+        if (i > 1200 || terminal.exitCode != null) assert.fail(`${what} did not happen:\n${screen}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+    const row = (name: string): string => new RegExp(`^ {2}${name}\\s+(\\S+)`, 'm').exec(screen)?.[1] ?? ''
+    let b: Spawned | undefined
+    let pid: number | undefined
+    try {
+      await until(() => /Ctrl-C stops it/.test(screen), 'the summary')
+      pid = Number(/^pid (\d+)/m.exec(screen)?.[1])
+      assert.match(screen, /^herd node ready\r?$/m)
+      assert.match(row('peer ID'), /^12D3KooW/)
+      assert.match(row('listening'), /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/)
+      assert.match(row('API'), /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.equal(row('network'), 'devnet')
+      assert.equal(row('data dir'), join(dir.path, 'a'))
+      assert.match(screen, /^ {2}cache\s+0 B of 20\.0 GiB quota\r?$/m)
+      assert.doesNotMatch(screen, /"event":"ready"/, 'no JSON on a terminal')
+      assert.match(screen, /libp2p:tcp/, 'DEBUG=libp2p:tcp* shows libp2p\'s own debug log')
+
+      // B, piped and at --log-level warn: its ready line, none of its info lines (it joined A all the same).
+      b = await spawnCli(['start', '--data-dir', join(dir.path, 'b'), '--api-port', '0', '--walrus', row('Walrus').replace(/\/$/, ''), '--ledger', row('ledger'), '--bootstrap', row('listening'), '--log-level', 'warn'])
+      const peerB = b.ready.peerId as string
+      await until(() => new RegExp(`^\\d\\d:\\d\\d:\\d\\d peer joined ${peerB}\\r?$`, 'm').test(screen), 'A\'s line for B joining')
+      assert.equal(await b.stop('SIGTERM'), 0)
+      assert.deepEqual(b.lines.map(line => JSON.parse(line).event), ['ready', 'stopped'], 'B printed no info line at --log-level warn')
+      await until(() => new RegExp(`^\\d\\d:\\d\\d:\\d\\d peer left ${peerB}\\r?$`, 'm').test(screen), 'A\'s line for B leaving')
+
+      process.kill(pid, 'SIGTERM')
+      assert.equal(await exited, 0, screen)
+      assert.match(screen, /^stopped\r?$/m)
+
+      // --json on a terminal: JSON lines from the ready line on, as when piped; --log-level debug without DEBUG turns on herd's own debug log.
+      const { DEBUG: _debug, ...noDebug } = process.env
+      const again = spawn('script', ['-qfec', `echo "pid $$"; exec '${process.execPath}' '${CLI}' start --json --log-level debug --data-dir '${join(dir.path, 'a')}' --api-port 0`, '/dev/null'], { env: noDebug, stdio: ['ignore', 'pipe', 'pipe'] })
+      let jsonScreen = ''
+      again.stdout.on('data', (d: Buffer) => { jsonScreen += d.toString() })
+      const againExited = new Promise<number | null>(resolve => again.on('exit', code => { resolve(code) }))
+      try {
+        for (let i = 0; !/^\{"event":"ready",.*\}\r?$/m.test(jsonScreen); i++) {
+          if (i > 1200 || again.exitCode != null) assert.fail(`no JSON ready line on a terminal with --json:\n${jsonScreen}`)
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+        assert.doesNotMatch(jsonScreen, /herd node ready/)
+        assert.match(jsonScreen, /herd:node /, 'herd\'s debug log at --log-level debug')
+        assert.doesNotMatch(jsonScreen, /libp2p:/, 'libp2p\'s only through DEBUG')
+        process.kill(Number(/^pid (\d+)/m.exec(jsonScreen)?.[1]), 'SIGTERM')
+        assert.equal(await againExited, 0, jsonScreen)
+        assert.match(jsonScreen, /^\{"event":"stopped","signal":"SIGTERM"\}\r?$/m)
+      } finally {
+        if (again.exitCode == null) {
+          const againPid = Number(/^pid (\d+)/m.exec(jsonScreen)?.[1])
+          if (againPid > 0) process.kill(againPid, 'SIGKILL')
+          again.kill('SIGKILL')
+        }
+      }
+    } finally {
+      await b?.stop('SIGKILL')
+      // The node, not only script(1): a node left running would hold its ports and temp dir.
+      if (terminal.exitCode == null && pid != null) process.kill(pid, 'SIGKILL')
+      if (terminal.exitCode == null) terminal.kill('SIGKILL')
+    }
+  })
+
+  it('warns when the API listens beyond loopback without a token, and only then', async () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) assert.equal(isLoopbackHost(host), true, host)
+    for (const host of ['0.0.0.0', '::', '192.0.2.1', '10.0.0.1', 'example.com', '::ffff:8.8.8.8']) assert.equal(isLoopbackHost(host), false, host)
+    await using dir = await tempDir()
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the warning comes before the API fails to listen, and nothing is exposed.
+    const open = await runCli(['start', '--data-dir', join(dir.path, 'node'), '--api-port', '0', '--api-host', '192.0.2.1'], { timeoutMs: 120_000 })
+    assert.notEqual(open.code, 0)
+    const warning = open.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line)).find(line => line.event === 'api:open')
+    assert.equal(warning?.level, 'warn')
+    assert.equal(warning?.host, '192.0.2.1')
   })
 
   it('refuses bad configuration with a message that names the problem', async () => {

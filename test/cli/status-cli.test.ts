@@ -83,6 +83,34 @@ describe('herd start events and herd status', () => {
     }
   })
 
+  it('tells each storage renewal as a line, and herd status shows what the node keeps on Walrus', { timeout: 300_000 }, async () => {
+    await using dir = await tempDir()
+    const config = join(dir.path, 'config.json')
+    // Three-second epochs and frequent checks: a model bought for five epochs is due for renewal (two left) within about 9 s, and ends in 15.
+    await writeFile(config, JSON.stringify({ embedded: { walrusEpochMs: 3000 }, storage: { checkIntervalMs: 200, registrySyncMs: 500 } }))
+    const dataDir = join(dir.path, 'node')
+    const node = await spawnCli(['start', '--data-dir', dataDir, '--api-port', '0', '--config', config])
+    try {
+      const file = join(dir.path, 'model.bin')
+      await writeFile(file, randomModel(50_000))
+      // Pushed with the node's own key (its data dir): a node keeps alive the models its address registered.
+      const push = await runCli(['model', 'push', file, '--name', 'kept', '--walrus', node.ready.walrus.replace(/\/$/, ''), '--ledger', node.ready.ledger, '--data-dir', dataDir, '--epochs', '5', '--chunk-size', '16384'])
+      assert.equal(push.code, 0, push.stderr)
+      const { blobId } = JSON.parse(push.stdout)
+      await until(() => events(node, 'storage:renewed').some(e => e.blobId === blobId), 'the node telling it renewed the model')
+      const renewed = events(node, 'storage:renewed').find(e => e.blobId === blobId)!
+      assert.equal(renewed.level, 'info')
+      assert.ok(renewed.toEpoch > renewed.fromEpoch, `${renewed.fromEpoch} -> ${renewed.toEpoch}`)
+      assert.match(renewed.msg, /^storage renewed .*: end epoch \d+ -> \d+/)
+      const text = await runCli(['status', '--api', node.ready.api])
+      assert.equal(text.code, 0, text.stderr)
+      // The model and its chunk hashes.
+      assert.match(text.stdout, /^storage\s+2 kept on Walrus \(epoch \d+\), [1-9]\d* renewed, 0 failing, \d+ within one epoch of their end$/m)
+    } finally {
+      await node.stop()
+    }
+  })
+
   it('sends the API token a node asks for, and names its absence', { timeout: 120_000 }, async () => {
     await using dir = await tempDir()
     const token = 'status-test-token-0123456789'

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import type { BlobId } from '../../src/blob/blob-id.js'
-import { StorageKeeper, type StorageKeeperComponents, type StorageKeeperInit } from '../../src/storage/keeper.js'
+import { StorageKeeper, type StorageKeeperComponents, type StorageKeeperInit, type StorageWarning } from '../../src/storage/keeper.js'
 import { StorageTracker } from '../../src/storage/tracker.js'
 import { InsufficientWalError } from '../../src/walrus/errors.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
@@ -74,7 +74,8 @@ describe('storage keeper', () => {
       // The keeper runs before the writes, which can take epochs on a loaded machine; it learns of each as the node would.
       const models: Array<{ blobId: BlobId, size: number, chunkHashesBlobId: BlobId, name: string, version: string }> = []
       const pins: Array<{ blobId: BlobId, size: number }> = []
-      const keeper = r.keeper({ registrySyncMs: 0 }, { ownModels: async () => models, pinned: () => pins })
+      const warnings: StorageWarning[] = []
+      const keeper = r.keeper({ registrySyncMs: 0 }, { ownModels: async () => models, pinned: () => pins, onWarning: w => { warnings.push(w) } })
       keeper.start()
       // Five epochs, fewer than the ten the test waits: only renewal keeps them. Writes can take a few epochs here.
       const model = await r.put(5)
@@ -103,6 +104,8 @@ describe('storage keeper', () => {
       assert.equal(listed.get(foreign.blobId)?.owner, stranger)
       assert.equal(listed.get(foreign.blobId)?.state, 'expired')
       assert.ok((listed.get(pin.blobId)?.endEpoch ?? 0) > r.walrus.currentEpoch())
+      // What the operator hears (herd start's warning lines): the foreign pin, once as not extendable and once lost.
+      assert.deepEqual(warnings.map(w => [w.kind, w.blobId]), [['not-extendable', foreign.blobId], ['lost', foreign.blobId]])
     } finally {
       await r.close()
     }

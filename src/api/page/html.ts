@@ -59,6 +59,12 @@ export const PAGE_HTML = `<!doctype html>
       <table class="kv"><tr><th>SUI</th><td id="funds-sui">–</td></tr><tr><th>WAL</th><td id="funds-wal">–</td></tr><tr><th>writes waiting</th><td id="funds-blocked">–</td></tr></table>
       <div class="sub" id="funds-note"></div>
     </div>
+    <div class="card"><h2>Kept on Walrus</h2>
+      <table class="kv"><tr><th>blobs kept</th><td id="storage-kept">–</td></tr><tr><th>renewed</th><td id="storage-renewed">–</td></tr>
+      <tr><th>failing</th><td id="storage-failing">–</td></tr><tr><th>ending within an epoch</th><td id="storage-expiring">–</td></tr>
+      <tr><th>lost</th><td id="storage-lost">–</td></tr><tr><th>epoch</th><td id="storage-epoch">–</td></tr></table>
+      <div class="warn" id="storage-error" hidden></div>
+    </div>
   </section>
   <section>
     <h2>Downloads</h2>

@@ -158,6 +158,17 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     text('funds-blocked', s.funds.blocked.length)
     text('funds-note', s.funds.blocked.length > 0 ? 'fund ' + s.funds.address + ': ' + s.funds.blocked[0].error : (s.funds.sui == null ? 'no balances on the ' + s.network : ''))
 
+    var st = s.storage
+    text('storage-kept', st.active)
+    text('storage-renewed', st.renewed)
+    text('storage-failing', st.failing)
+    text('storage-expiring', st.expiringSoon)
+    text('storage-lost', st.expired)
+    text('storage-epoch', st.epoch != null ? st.epoch : '–')
+    var storageProblem = st.expired > 0 ? st.expired + ' blob(s) LOST: their end epoch passed' : (st.ceilingReached ? 'spending ceiling reached: renewals wait for the next epoch' : (st.failing > 0 ? (st.lastError || 'a renewal failed') : ''))
+    $('storage-error').hidden = storageProblem === ''
+    text('storage-error', storageProblem)
+
     rows('downloads', s.cache.downloads, function (d) {
       var done = d.chunks > 0 ? d.held / d.chunks : 0
       var bar = el('span', 'progress', [el('div')])

@@ -10,6 +10,7 @@ import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tre
 import { buildServices } from '../../node-services.js'
 import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
+import { readProgressBar } from '../output/read-progress.js'
 import { existingNodeKey } from './key.js'
 
 interface WalrusOptions extends NetworkOptions {
@@ -94,15 +95,18 @@ export function blobCommand (program: Command): void {
     .allowUnknownOption()
     .option('-o, --output <file>', 'write the blob here, atomically, and print JSON; without it, raw bytes go to stdout')
     .option('--range <start-end>', 'inclusive byte range', byteRange)
-    .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number } }) => {
+    .option('--quiet', 'no progress bar (there is none when stderr is not a terminal)')
+    .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number }, quiet?: boolean }) => {
       const blobId = parseBlobId(blobIdArgument)
       const { walrus: client, ledger } = buildServices(await commandConfig(options, walrusFlags(options)))
       await ledger.close()
+      const bar = readProgressBar(options.quiet === true)
       try {
-        const range = options.range != null ? { range: options.range } : {}
+        const range = { ...(options.range != null ? { range: options.range } : {}), ...(bar != null ? { onProgress: bar.update } : {}) }
         if (options.output != null) {
           const path = resolve(options.output)
           const { bytes } = await client.getToFile(blobId, path, range)
+          bar?.stop()
           printJson({ blobId, path, bytes })
           return
         }
@@ -111,12 +115,14 @@ export function blobCommand (program: Command): void {
         try {
           const path = join(dir, 'blob')
           await client.getToFile(blobId, path, range)
+          bar?.stop()
           await pipeline(createReadStream(path), process.stdout, { end: false })
           await unlink(path)
         } finally {
           await rm(dir, { recursive: true, force: true })
         }
       } finally {
+        bar?.stop()
         await client.close()
       }
     })

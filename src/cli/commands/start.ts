@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net'
 import type { Command } from 'commander'
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
 import { ApiServer } from '../../api/server.js'
@@ -27,7 +28,16 @@ interface StartOptions extends NetworkOptions {
   logLevel: LogLevel
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** Whether an API host is reachable only from this machine: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost') return true
+  const family = isIP(host)
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6')
+}
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -57,7 +67,7 @@ export function startCommand (program: Command): void {
         ...(options.config != null ? { configFile: options.config } : {}),
         flags: startFlags(options, token)
       })
-      if (config.api.token == null && !LOOPBACK_HOSTS.has(config.api.host)) {
+      if (config.api.token == null && !isLoopbackHost(config.api.host)) {
         log.warn({ event: 'api:open', host: config.api.host }, `the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)`)
       }
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.

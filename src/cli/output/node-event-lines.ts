@@ -17,7 +17,9 @@ export function describeEvent (event: NodeEvent): string {
     case 'model:loaded': return `model loaded ${shortId(event.blobId)}`
     case 'bundle:anchored': return `proof bundle anchored ${shortId(event.bundleBlobId)}: ${event.receipts} receipt${event.receipts === 1 ? '' : 's'}`
     case 'bundle:refused': return `Walrus refused a proof bundle of ${event.receipts} receipts (${event.status} ${event.reason})${event.setAside ? ': its receipt is set aside' : ': retrying in smaller bundles'}`
-    case 'funds:blocked': return `no funds: proof bundles and anchors wait until ${event.address} is funded (${event.error})`
+    case 'storage:renewed': return `storage renewed ${shortId(event.blobId)}: end epoch ${event.fromEpoch} -> ${event.toEpoch}${event.cost != null ? ` for ${event.cost} FROST` : ''}`
+    case 'storage:warning': return event.message
+    case 'funds:blocked': return `no funds: proof bundles, anchors and storage renewals wait until ${event.address} is funded (${event.error})`
     case 'proofs:failed': return `sealing proofs failed, retrying: ${event.error}`
   }
 }

@@ -24,7 +24,18 @@ export const statusViewSchema = z.looseObject({
   fetch: z.looseObject({ localHits: count, peerHits: count, walrusHits: count, bytesFromPeers: count, bytesFromWalrus: count, badChunks: count }),
   inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count }),
   funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
-  proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() })
+  proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() }),
+  storage: z.looseObject({
+    epoch: count.optional(),
+    active: count,
+    renewed: count,
+    failing: count,
+    expiringSoon: count,
+    expired: count,
+    cannotExtend: count,
+    ceilingReached: z.boolean(),
+    lastError: z.string().max(4096).optional()
+  }).optional()
 })
 
 export type StatusView = z.infer<typeof statusViewSchema>
@@ -60,7 +71,20 @@ export function renderStatus (api: string, s: StatusView): string {
     proofs.enabled
       ? `proofs     ${proofs.queued} queued, ${proofs.sealed} sealed in ${proofs.bundles} anchored bundles, ${proofs.setAside} set aside${proofs.retrying ? `; retrying: ${proofs.lastError ?? 'a write failed'}` : ''}`
       : 'proofs     off',
+    ...(s.storage != null && (s.storage.active > 0 || s.storage.expired > 0) ? [storageLine(s.storage)] : []),
     ...(s.funds?.blocked ?? []).map(b => `FUNDS      ${b.kind} writes blocked since ${new Date(b.since).toISOString()}: fund ${s.funds?.address ?? 'the node'} (${b.error})`)
   ]
   return `${lines.join('\n')}\n`
+}
+
+/** What the node keeps alive on Walrus, with what needs the operator first named in capitals. */
+function storageLine (st: NonNullable<StatusView['storage']>): string {
+  const troubles = [
+    ...(st.expired > 0 ? [`${st.expired} LOST`] : []),
+    ...(st.cannotExtend > 0 ? [`${st.cannotExtend} not extendable by this node`] : []),
+    ...(st.ceilingReached ? ['SPENDING CEILING reached: renewals wait for the next epoch'] : []),
+    ...(st.failing > 0 && st.lastError != null ? [`last error: ${st.lastError}`] : [])
+  ]
+  return `storage    ${st.active} kept on Walrus${st.epoch != null ? ` (epoch ${st.epoch})` : ''}, ${st.renewed} renewed, ${st.failing} failing, ${st.expiringSoon} within one epoch of their end` +
+    (troubles.length > 0 ? `; ${troubles.join('; ')}` : '')
 }
