@@ -100,6 +100,14 @@ export interface ReplayRow {
   fetchedBytes: number
   /** Against what the node fetched: positive is a saving. */
   savedBytes: number
+  /**
+   * Of `fetchedBytes`, what Walrus would have served, and the saving in
+   * Walrus bytes against the node's: at the log's share of miss bytes that
+   * came from Walrus (the rest from peers), since a replay cannot know which
+   * peers would have held what.
+   */
+  walrusBytes: number
+  savedWalrusBytes: number
   /** The saving in time, at the log's mean fetch time per byte. */
   savedMs: number
 }
@@ -108,6 +116,8 @@ export function replayLog (summary: RequestLogSummary, policies: readonly Policy
   const { trace } = summary
   let totalBytes = 0
   for (const object of trace.requests) totalBytes += trace.sizes[object] as number
+  // A log with no misses says nothing of where they would come from: as if from Walrus, a node's origin.
+  const walrusShare = summary.missBytes === 0 ? 1 : summary.walrusBytes / summary.missBytes
   const rows: ReplayRow[] = []
   for (const cacheBytes of cacheSizes) {
     const runs: Array<[ReplayRow['policy'], ReturnType<typeof replay>]> = policies.map(name => [name, replay(createPolicy(name, { capacityBytes: cacheBytes }), trace, cacheBytes)])
@@ -115,7 +125,8 @@ export function replayLog (summary: RequestLogSummary, policies: readonly Policy
     for (const [policy, result] of runs) {
       const fetchedBytes = Math.round(totalBytes * (1 - result.byteHitRatio))
       const savedBytes = summary.missBytes - fetchedBytes
-      rows.push({ policy, cacheBytes, byteHitRatio: result.byteHitRatio, objectHitRatio: result.objectHitRatio, fetchedBytes, savedBytes, savedMs: savedBytes * summary.msPerByte })
+      const walrusBytes = Math.round(fetchedBytes * walrusShare)
+      rows.push({ policy, cacheBytes, byteHitRatio: result.byteHitRatio, objectHitRatio: result.objectHitRatio, fetchedBytes, savedBytes, walrusBytes, savedWalrusBytes: summary.walrusBytes - walrusBytes, savedMs: savedBytes * summary.msPerByte })
     }
   }
   return rows
@@ -128,13 +139,13 @@ const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`
 export function formatReplay (summary: RequestLogSummary, rows: readonly ReplayRow[]): string {
   const lines = [
     `${summary.trace.requests.length} requests for ${summary.trace.ids.length} blobs (${gib(summary.trace.catalogBytes)} distinct); the node fetched ${gib(summary.missBytes)}, ${gib(summary.walrusBytes)} of it from Walrus${summary.msPerByte > 0 ? `, at ${(summary.msPerByte * 1024 ** 2).toFixed(1)} ms per MiB` : ''}.`,
-    'Each policy starts empty; saved is against what the node fetched (negative: it would have fetched more).',
+    'Each policy starts empty; saved is against what the node fetched (negative: it would have fetched more); Walrus bytes at the log\'s share of misses from Walrus.',
     ''
   ]
   for (const cacheBytes of [...new Set(rows.map(r => r.cacheBytes))]) {
-    lines.push(`### Cache of ${gib(cacheBytes)}`, '', '| policy | byte hit ratio | object hit ratio | fetched | saved | time saved |', '|---|---:|---:|---:|---:|---:|')
+    lines.push(`### Cache of ${gib(cacheBytes)}`, '', '| policy | byte hit ratio | object hit ratio | fetched | saved | from Walrus | Walrus saved | time saved |', '|---|---:|---:|---:|---:|---:|---:|---:|')
     for (const r of rows.filter(r => r.cacheBytes === cacheBytes)) {
-      lines.push(`| ${r.policy} | ${pct(r.byteHitRatio)} | ${pct(r.objectHitRatio)} | ${gib(r.fetchedBytes)} | ${gib(r.savedBytes)} | ${summary.msPerByte > 0 ? `${(r.savedMs / 1000).toFixed(1)} s` : '–'} |`)
+      lines.push(`| ${r.policy} | ${pct(r.byteHitRatio)} | ${pct(r.objectHitRatio)} | ${gib(r.fetchedBytes)} | ${gib(r.savedBytes)} | ${gib(r.walrusBytes)} | ${gib(r.savedWalrusBytes)} | ${summary.msPerByte > 0 ? `${(r.savedMs / 1000).toFixed(1)} s` : '–'} |`)
     }
     lines.push('')
   }

@@ -1,11 +1,11 @@
 import { logger } from '@libp2p/logger'
+import { isWantOfFunds } from './funds-errors.js'
 import type { Balances } from './node-services.js'
+import type { PaidTotals } from './payment-log.js'
 import type { BlockedWrite } from './proof/batcher.js'
 
 const log = logger('herd:node-funds')
 
-/** The ledger's (InsufficientGasError) and the Walrus SDK's (InsufficientSuiError, InsufficientWalError) want of funds, by name. */
-const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'InsufficientWalError'])
 
 /** Balances are read again at most this often while a write waits for funds, so /status shows funds arriving. */
 export const DEFAULT_BALANCE_REFRESH_MS = 60_000
@@ -19,6 +19,8 @@ export interface FundsStatus {
   /** FROST, as a decimal string. */
   wal?: string
   checkedAt?: number
+  /** What the node key has paid on this network so far (its payment log): MIST and FROST as decimal strings. */
+  paid?: { sui: string, wal: string, transactions: number }
   blocked: BlockedWrite[]
 }
 
@@ -29,6 +31,8 @@ export interface FundsMonitorInit {
   balances?: (options: { signal: AbortSignal }) => Promise<Balances>
   /** The writes waiting for funds now. */
   blocked: () => BlockedWrite[]
+  /** What the payment log holds for this network, read at start; `paidChanged` tells later totals. */
+  paid?: (options: { signal: AbortSignal }) => Promise<PaidTotals>
   refreshMs?: number
 }
 
@@ -41,6 +45,8 @@ export class FundsMonitor {
   private readonly init: FundsMonitorInit
   private readonly refreshMs: number
   private last?: { balances: Balances, at: number }
+  private paidTotals?: PaidTotals
+  private readingPaid?: Promise<void>
   private reading?: Promise<void>
   private triedAt = -Infinity
   private readonly controller = new AbortController()
@@ -51,23 +57,35 @@ export class FundsMonitor {
     this.refreshMs = init.refreshMs ?? DEFAULT_BALANCE_REFRESH_MS
   }
 
-  /** Reads the balances once in the background. */
+  /** Reads the balances and the totals paid once in the background. */
   start (): void {
     this.refresh()
+    const read = this.init.paid
+    if (read == null) return
+    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(BALANCE_READ_MS)])
+    this.readingPaid = read({ signal })
+      // A payment told while the log was being read is newer than what the read found.
+      .then(totals => { this.paidTotals ??= totals })
+      .catch(err => { if (!this.controller.signal.aborted) log.error('reading what the node has paid failed - %e', err) })
   }
 
   async stop (): Promise<void> {
     this.controller.abort()
-    await this.reading
+    await Promise.all([this.reading, this.readingPaid])
+  }
+
+  /** The payment log's totals for this network after a payment was recorded. */
+  paidChanged (totals: PaidTotals): void {
+    this.paidTotals = totals
   }
 
   static isWantOfFunds (err: Error): boolean {
-    return FUNDS_ERRORS.has(err.name)
+    return isWantOfFunds(err)
   }
 
   /** Called with each failed write: a want of funds is logged once, with the address to fund; true when this call told it. */
   failed (err: Error): boolean {
-    if (!FUNDS_ERRORS.has(err.name)) return false
+    if (!isWantOfFunds(err)) return false
     const tell = !this.told
     if (tell) {
       this.told = true
@@ -87,9 +105,11 @@ export class FundsMonitor {
     const blocked = this.init.blocked()
     if (blocked.length > 0) this.refresh()
     const last = this.last
+    const paid = this.paidTotals
     return {
       address: this.init.address,
       ...(last != null ? { sui: last.balances.sui.toString(), wal: last.balances.wal.toString(), checkedAt: last.at } : {}),
+      ...(paid != null ? { paid: { sui: paid.suiMist.toString(), wal: paid.walFrost.toString(), transactions: paid.transactions } } : {}),
       blocked
     }
   }

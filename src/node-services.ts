@@ -6,6 +6,7 @@ import { SuiLedger } from './chain/sui-ledger.js'
 import { suiBalances, walCoinType } from './chain/sui-wallet.js'
 import type { Ledger } from './chain/types.js'
 import { walrusWriteMode, type NodeConfig } from './node-config.js'
+import type { OnPaid } from './payments.js'
 import { WalrusHttpClient } from './walrus/http-client.js'
 import { NetworkWalrusStore, type BlobWriter } from './walrus/network-store.js'
 import { WalrusSdkStore } from './walrus/sdk-store.js'
@@ -47,8 +48,10 @@ export interface DevnetDefaults {
  * testnet and mainnet the profile's aggregators with its publisher or the
  * Walrus SDK, and a SuiLedger on gRPC and GraphQL.
  */
-export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: DevnetDefaults): NodeServices {
+export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: DevnetDefaults, options: { onPaid?: OnPaid } = {}): NodeServices {
   const signer = key != null ? { signer: key } : {}
+  // Told what each transaction the node key signs costs it (testnet and mainnet; the devnet charges nothing).
+  const paid = options.onPaid != null ? { onPaid: options.onPaid } : {}
   const owner = key != null ? { owner: key.toSuiAddress() } : {}
   if (config.network === 'devnet') {
     const walrus = config.walrus ?? (devnet != null ? { aggregator: [devnet.walrusUrl], publisher: devnet.walrusUrl, epochs: 1 } : undefined)
@@ -77,7 +80,8 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
     ...signer,
     registryOwners: config.registry.trustedPublishers,
     client: grpc,
-    graphql
+    graphql,
+    ...paid
   })
   const writeMode = walrusWriteMode(config)
   const sdk = new WalrusSdkStore({
@@ -85,6 +89,7 @@ export function buildServices (config: NodeConfig, key?: NodeSigner, devnet?: De
     suiUrl: sui.url,
     ...signer,
     suiClient: grpc,
+    ...paid,
     ...(walrus.uploadRelay != null ? { uploadRelay: { host: walrus.uploadRelay.host, sendTip: { max: walrus.uploadRelay.maxTipMist } } } : {})
   })
   const writer: BlobWriter = writeMode === 'publisher' ? new WalrusHttpClient({ publisher: walrus.publisher! }) : sdk

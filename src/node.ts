@@ -38,6 +38,8 @@ import { ProviderIndex } from './mesh/provider-index.js'
 import type { NodeConfig } from './node-config.js'
 import { NodeEventFeed, type NodeTiming } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
+import { NO_PAYMENTS, PaymentLog } from './payment-log.js'
+import type { OnPaid } from './payments.js'
 import { buildServices, type NodeServices } from './node-services.js'
 import type { NetworkWalrusStore } from './walrus/network-store.js'
 import type { WalrusStore } from './walrus/types.js'
@@ -77,8 +79,8 @@ export interface NodeStatus {
 
 
 export interface HerdNodeInit {
-  /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say). */
-  services?: (built: NodeServices) => NodeServices
+  /** Replaces the Walrus and ledger clients built from the config (a test's stand-in for an unfunded wallet, say); `onPaid` records in the node's payment log. */
+  services?: (built: NodeServices, context: { onPaid: OnPaid }) => NodeServices
 }
 
 interface Embedded {
@@ -126,6 +128,7 @@ export class HerdNode {
   }
 
   private readonly background = new Set<Promise<unknown>>()
+  private payments?: PaymentLog
 
   private readonly init: HerdNodeInit
 
@@ -163,13 +166,18 @@ export class HerdNode {
     // One Ed25519 key is both the Sui address and the peer ID, so proofs signed in the mesh tie to on-chain anchors.
     const privateKey = await generateKeyPairFromSeed('Ed25519', decodeSuiPrivateKey(key.getSecretKey()).secretKey)
     try {
-      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined)
-      const { walrus, ledger } = this.init.services?.(built) ?? built
+      // What the node key pays, kept across restarts; told to /status as it is written.
+      const payments = new PaymentLog(join(config.dataDir, 'payments'), { onWritten: (network, totals) => { if (network === config.network) funds.paidChanged(totals) } })
+      this.payments = payments
+      const onPaid: OnPaid = payment => { payments.add(config.network, payment) }
+      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined, { onPaid })
+      const { walrus, ledger } = this.init.services?.(built, { onPaid }) ?? built
       const registry = new ModelRegistry({ ledger })
       const funds = new FundsMonitor({
         address: key.toSuiAddress(),
         network: config.network,
         ...(built.balances != null ? { balances: built.balances } : {}),
+        paid: async ({ signal }) => (await payments.totals({ signal }))[config.network] ?? NO_PAYMENTS,
         blocked: () => { const blocked = this.parts?.batcher.stats().blocked; return blocked != null ? [blocked] : [] }
       })
       const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs, newBlobGraceMs: config.cache.newBlobGraceMs })
@@ -405,6 +413,7 @@ export class HerdNode {
       await parts.batcher.stop()
       await parts.keeper.stop()
       await parts.tracker.close()
+      await this.payments?.flush()
       await parts.funds.stop()
       await parts.receipts.stop()
       await parts.cache.stop()

@@ -18,6 +18,12 @@ import { InsufficientWalError } from '../src/walrus/errors.js'
 import { NetworkWalrusStore } from '../src/walrus/network-store.js'
 import { tempDir } from './helpers/devnet.js'
 import { startDevnet, waitFor } from './helpers/mesh.js'
+import { HttpLedger } from '../src/chain/http-ledger.js'
+import { PaymentLog } from '../src/payment-log.js'
+import { modelAttributes } from '../src/chain/sui-ledger.js'
+import { SUI_TYPE } from './helpers/sui-standin-chain.js'
+import { GAS_USED } from './helpers/sui-standin-grpc.js'
+import { suiStandIn } from './helpers/sui-standin.js'
 
 /** The devnet's own Walrus and ledger, refusing writes with the real networks' named errors until "funded". */
 function unfunded (built: NodeServices, address: string, funded: { wal: boolean, sui: boolean }, tries: { bundle: number, anchor: number }): NodeServices {
@@ -131,5 +137,81 @@ describe('a node without funds', () => {
     devnet.start()
     assert.deepEqual(devnet.status(), { address: '0xabc', blocked: [] }, 'the devnet has no balances')
     await devnet.stop()
+  })
+
+  it('anchors its bundles on Sui, on the Blob objects its writes own, once its address is funded, and shows what it paid', async () => {
+    await using dir = await tempDir()
+    const devnet = await startDevnet(join(dir.path, 'devnet'))
+    await devnet.publish(syntheticMlp({ inputSize: 16, hiddenSize: 16, outputSize: 4, layers: 1, seed: 6 }), { name: 'mlp', onnx: true })
+    const config = parseNodeConfig(quickNodeConfig(join(dir.path, 'node'), devnet, { proofs: { batchSize: 2, intervalMs: 100 } }))
+    const key = await loadOrCreateNodeKey(config.dataDir)
+    const address = key.toSuiAddress()
+    // Sui over the gRPC and GraphQL stand-ins, the node's address without SUI; the model's entry on a Blob object the node owns.
+    const sui = suiStandIn({ fundSui: 0n })
+    const registered = new HttpLedger({ url: devnet.ledgerUrl })
+    const entry = await registered.getModel('mlp')
+    await registered.close()
+    sui.addBlob(address, entry.blobId).attributes = new Map(Object.entries(modelAttributes(entry)))
+    let bundles = 0
+    const node = new HerdNode(config, {
+      services: (built, { onPaid }) => ({
+        ...built,
+        ledger: sui.ledger({ signer: key, onPaid }),
+        // The publisher sends each Blob object it creates to the node's address: here, onto the stand-in chain.
+        walrus: new NetworkWalrusStore({
+          readers: built.walrus.readers,
+          writer: {
+            putFile: async (path, options) => {
+              const stored = await built.walrus.writer.putFile(path, options)
+              bundles++
+              return { ...stored, objectId: sui.addBlob(options?.sendObjectTo ?? '0x0', stored.blobId).objectId }
+            },
+            close: async () => { await built.walrus.close() }
+          },
+          writeMode: 'publisher',
+          epochs: 1,
+          owner: address
+        })
+      })
+    })
+    const api = new ApiServer({ node, port: 0 })
+    try {
+      await node.start()
+      await api.start()
+      const receipts: string[] = []
+      for (let i = 0; i < 2; i++) {
+        const x = new ort.Tensor('float32', Float32Array.from({ length: 16 }, (_, j) => Math.cos(i + j)), [1, 16])
+        const { status, json: reply } = await json(`${api.url}/v1/infer`, { model: 'mlp', inputs: tensorsToJson({ x }) })
+        assert.equal(status, 200, JSON.stringify(reply))
+        receipts.push(reply.receipt.id)
+      }
+      await waitFor('the anchor to wait for SUI', async () => (await json(`${api.url}/status`)).json.funds.blocked[0]?.kind === 'anchor', 30_000, 50)
+      let funds = (await json(`${api.url}/status`)).json.funds
+      assert.match(funds.blocked[0].error, /^InsufficientGasError: /)
+      assert.ok(funds.blocked[0].error.includes(address), 'names the address to fund')
+      assert.deepEqual(funds.paid, { sui: '0', wal: '0', transactions: 0 })
+      assert.ok(!sui.grpc.methods().includes('ExecuteTransaction'), 'nothing signed without gas')
+
+      sui.chain.fund(address, SUI_TYPE, 1_000_000_000n)
+      await waitFor('the queue to drain', async () => {
+        const status = (await json(`${api.url}/status`)).json
+        return status.funds.blocked.length === 0 && status.proofs.queued === 0 && status.proofs.sealed === 2
+      }, 60_000, 50)
+      const anchors = await node.ledger.listAnchors(address)
+      assert.equal(anchors.length, 1)
+      assert.equal(anchors[0]!.count, 2)
+      assert.equal(sui.chain.objects.get(anchors[0]!.bundleObjectId!)?.owner, address, 'written on the bundle\'s own Blob object, which the node owns')
+      assert.equal(bundles, 1)
+      for (const id of receipts) assert.equal((await request(`${api.url}/v1/proofs/${id}`)).statusCode, 200)
+      await waitFor('the payment to be recorded', async () => (await json(`${api.url}/status`)).json.funds.paid.transactions === 1, 10_000, 50)
+      funds = (await json(`${api.url}/status`)).json.funds
+      assert.deepEqual(funds.paid, { sui: String(GAS_USED), wal: '0', transactions: 1 }, 'the anchor\'s gas, from its effects')
+    } finally {
+      await api.stop()
+      await node.stop()
+      await devnet.stop()
+    }
+    // Kept across restarts: the node's payment log in its data dir.
+    assert.equal((await new PaymentLog(join(config.dataDir, 'payments')).totals()).devnet?.suiMist, GAS_USED)
   })
 })

@@ -46,22 +46,28 @@ export class RetryableLedgerError extends RetryableError {
   override name = 'RetryableLedgerError'
 }
 
+/**
+ * The node owns no Blob object of a blob it is to register or anchor on Sui:
+ * the index may not show a Blob sent a moment ago (retried), or the blob was
+ * stored by another address (store it again from this node).
+ */
+export class BlobObjectNotFoundError extends RetryableLedgerError {
+  override name = 'BlobObjectNotFoundError'
+  readonly blobId: string
+  readonly address: string
+
+  constructor (blobId: string, address: string, network: string) {
+    super(`${address} owns no Walrus Blob object of blob ${blobId} on Sui ${network} (yet): only the owner of a blob's Blob object can write its attributes`)
+    this.blobId = blobId
+    this.address = address
+  }
+}
+
 export class NodeKeyError extends Error {
   override name = 'NodeKeyError'
 }
 
-/** The signer has no SUI to pay gas on this network: fund the address and the write can be tried again. */
-export class InsufficientGasError extends LedgerError {
-  override name = 'InsufficientGasError'
-  readonly address: string
-  readonly network: string
-
-  constructor (address: string, network: string, detail?: string, options?: { cause?: unknown }) {
-    super(`no SUI to pay gas for ${address} on Sui ${network}: send SUI to this address, then try again${detail != null ? ` (${detail})` : ''}`, options)
-    this.address = address
-    this.network = network
-  }
-}
+export { InsufficientGasError } from '../funds-errors.js'
 
 /** An object the transaction uses kept changing under it (another writer, or a stale read) after several tries. */
 export class ObjectVersionConflictError extends LedgerError {

@@ -1,12 +1,13 @@
 import type { Signer } from '@mysten/sui/cryptography'
 import { SuiGraphQLClient } from '@mysten/sui/graphql'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
-import { isBlobId } from '../blob/blob-id.js'
-import { InvalidTransactionError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
+import { isBlobId, type BlobId } from '../blob/blob-id.js'
+import { BlobObjectNotFoundError, InvalidTransactionError, LedgerError, NotFoundError, RetryableLedgerError } from './errors.js'
 import { normalizeAddress } from './local/chain-store.js'
 import { anchorAttributes, attributeBytes, buildAttributesTransaction, MAX_ANCHOR_ATTRIBUTE_BYTES, modelAttributes } from './sui/attributes.js'
 import { executeTransaction } from './sui/execute.js'
-import { listOwnerBlobs, toAnchor, toModel, type BlobView } from './sui/registry.js'
+import type { OnPaid, PaymentKind } from '../payments.js'
+import { findOwnedBlob, listOwnerBlobs, toAnchor, toModel, type BlobView } from './sui/registry.js'
 import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger, ModelEntry, ModelInput } from './types.js'
 import { parseModelRef, validateAnchorInput, validateModelInput } from './validation.js'
 
@@ -31,6 +32,8 @@ export interface SuiLedgerInit {
   /** Tries after the first when the Blob object changed under a write (4 by default), and the first backoff (500 ms, doubling). */
   conflictRetries?: number
   conflictBackoffMs?: number
+  /** Told the gas of every transaction the ledger executes (the payment log). */
+  onPaid?: OnPaid
 }
 
 export interface WalrusPackages {
@@ -113,21 +116,21 @@ export class SuiLedger implements Ledger {
 
   async registerModel (model: ModelInput, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
     const valid = validateModelInput(model)
-    if (valid.blobObjectId == null) throw new InvalidTransactionError('on Sui a model is registered on its Walrus Blob object: blobObjectId is required')
     const existing = await this.findModel(valid.name, valid.version, options.signal).catch(err => { if (err instanceof NotFoundError) return undefined; throw err })
     if (existing != null) throw new InvalidTransactionError(`model ${valid.name}@${valid.version} is already registered`)
-    const receipt = await this.writeAttributes(valid.blobObjectId, modelAttributes(valid), options.signal)
-    const { blobObjectId, ...rest } = valid
+    const blobObjectId = valid.blobObjectId ?? await this.ownBlobObject(valid.blobId, options.signal)
+    const receipt = await this.writeAttributes(blobObjectId, modelAttributes(valid), 'registry', options.signal)
+    const { blobObjectId: _given, ...rest } = valid
     return { ...rest, blobObjectId, registeredBy: receipt.address, txId: receipt.txId, height: receipt.height, time: receipt.time }
   }
 
   async anchor (anchor: AnchorInput, options: { signal?: AbortSignal } = {}): Promise<AnchorReceipt> {
     const valid = validateAnchorInput(anchor)
-    if (valid.bundleObjectId == null) throw new InvalidTransactionError('on Sui an anchor is written on the bundle\'s Walrus Blob object: bundleObjectId is required')
     const attributes = anchorAttributes(valid)
     const bytes = attributeBytes(attributes)
     if (bytes > MAX_ANCHOR_ATTRIBUTE_BYTES) throw new InvalidTransactionError(`an anchor's attributes are ${bytes} bytes, over the ${MAX_ANCHOR_ATTRIBUTE_BYTES} allowed`)
-    return this.writeAttributes(valid.bundleObjectId, attributes, options.signal)
+    const bundleObjectId = valid.bundleObjectId ?? await this.ownBlobObject(valid.bundleBlobId, options.signal)
+    return this.writeAttributes(bundleObjectId, attributes, 'anchor', options.signal)
   }
 
   async getModel (ref: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
@@ -166,12 +169,29 @@ export class SuiLedger implements Ledger {
     return found
   }
 
-  private async writeAttributes (blobObjectId: string, attributes: Record<string, string>, signal?: AbortSignal): Promise<AnchorReceipt> {
+  /**
+   * The signer's own Blob object of `blobId`, for a write whose caller knows
+   * only the blob: the batcher's bundles (a publisher sends the Blob object
+   * to the node), or a blob the publisher had already certified. Only the
+   * owner can write attributes on a Blob.
+   */
+  private async ownBlobObject (blobId: BlobId, signal?: AbortSignal): Promise<string> {
+    const owner = this.address
+    if (owner == null) throw new LedgerError('this ledger is read-only: writes need the node key')
+    const { typePackage } = await this.walrusPackages(signal != null ? { signal } : {})
+    const found = await findOwnedBlob(this.graphql, normalizeAddress(owner), `${typePackage}::blob::Blob`, blobId, signal)
+    if (found == null) throw new BlobObjectNotFoundError(blobId, owner, this.network)
+    return found
+  }
+
+  private async writeAttributes (blobObjectId: string, attributes: Record<string, string>, kind: PaymentKind, signal?: AbortSignal): Promise<AnchorReceipt> {
     const signer = this.init.signer
     if (signer == null) throw new LedgerError('this ledger is read-only: writes need the node key')
     const { callPackage } = await this.walrusPackages(signal != null ? { signal } : {})
     const done = await executeTransaction(this.client, signer, () => buildAttributesTransaction(callPackage, blobObjectId, attributes), {
       network: this.network,
+      kind,
+      ...(this.init.onPaid != null ? { onPaid: this.init.onPaid } : {}),
       ...(signal != null ? { signal } : {}),
       ...(this.init.conflictRetries != null ? { conflictRetries: this.init.conflictRetries } : {}),
       ...(this.init.conflictBackoffMs != null ? { conflictBackoffMs: this.init.conflictBackoffMs } : {})

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { Option, type Command } from 'commander'
 import type { Signer } from '@mysten/sui/cryptography'
 import { request } from 'undici'
@@ -5,6 +6,8 @@ import { HttpLedger } from '../chain/http-ledger.js'
 import { apiTokenSchema, NETWORKS, type NodeConfig } from '../node-config.js'
 import { ApiTokenError, DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL } from './options.js'
 import { resolveConfig } from './resolve-config.js'
+import { PaymentLog } from '../payment-log.js'
+import type { OnPaid } from '../payments.js'
 
 export interface NetworkOptions {
   network?: string
@@ -31,6 +34,12 @@ export async function commandConfig (options: NetworkOptions, flags: Record<stri
     flags,
     devnetDefaults: { walrus: { aggregator: DEFAULT_WALRUS_URL, publisher: DEFAULT_WALRUS_URL }, ledger: DEFAULT_LEDGER_URL }
   })
+}
+
+/** The data dir's payment log, which a command paying from the node key writes as the node does; flush it before exiting. */
+export function commandPayments (config: NodeConfig): { log: PaymentLog, onPaid: OnPaid } {
+  const log = new PaymentLog(join(config.dataDir, 'payments'))
+  return { log, onPaid: payment => { log.add(config.network, payment) } }
 }
 
 /** One devnet ledger URL, for commands that speak only to the devnet's ledger (`herd ledger verify`). */

@@ -8,11 +8,15 @@ export const DEFAULT_CONCURRENCY = 2
 export const DEFAULT_QUEUE_DEPTH = 32
 /** A request without its own deadline gets this one. */
 export const DEFAULT_DEADLINE_MS = 60_000
+/** No request, whatever deadline it asks for, holds a queue slot or a caller longer. */
+export const DEFAULT_MAX_DEADLINE_MS = 10 * 60_000
 /** A request is forwarded to a holder at most this many times. */
 export const DEFAULT_MAX_HOPS = 1
 /** What the routing policy expects a fetch to achieve, from peers and from Walrus. */
 export const DEFAULT_PEER_FETCH_BYTES_PER_SEC = 100 * MIB
 export const DEFAULT_WALRUS_FETCH_BYTES_PER_SEC = 20 * MIB
+/** What the routing policy expects loading a model file into a session to achieve. */
+export const DEFAULT_LOAD_BYTES_PER_SEC = 200 * MIB
 
 /** Estimated memory of open onnxruntime sessions; the least useful idle one is closed past it. */
 export const DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024 * MIB

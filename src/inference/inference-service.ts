@@ -2,6 +2,10 @@ import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import type { BlobId } from '../blob/blob-id.js'
 import { Deadline } from '../deadline.js'
+import {
+  DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MS, DEFAULT_LOAD_BYTES_PER_SEC, DEFAULT_MAX_DEADLINE_MS, DEFAULT_MAX_HOPS,
+  DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
+} from './constants.js'
 import type { TensorSpec } from './model-signature.js'
 import { asInferError, BusyError, DeadlineExceededError, InferError, UnknownModelError } from './infer-errors.js'
 import { chooseRoute, type HolderView } from './routing.js'
@@ -132,13 +136,13 @@ export class InferenceService {
 
   constructor (components: InferenceComponents, init: InferenceServiceInit = {}) {
     this.components = components
-    this.queue = new RunQueue({ concurrency: init.concurrency ?? 2, depth: init.queueDepth ?? 32 })
-    this.defaultDeadlineMs = init.defaultDeadlineMs ?? 60_000
-    this.maxDeadlineMs = init.maxDeadlineMs ?? 10 * 60_000
-    this.maxHops = init.maxHops ?? 1
-    this.peerFetchBytesPerSec = init.peerFetchBytesPerSec ?? 100 * 1024 * 1024
-    this.walrusFetchBytesPerSec = init.walrusFetchBytesPerSec ?? 20 * 1024 * 1024
-    this.loadBytesPerSec = init.loadBytesPerSec ?? 200 * 1024 * 1024
+    this.queue = new RunQueue({ concurrency: init.concurrency ?? DEFAULT_CONCURRENCY, depth: init.queueDepth ?? DEFAULT_QUEUE_DEPTH })
+    this.defaultDeadlineMs = init.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS
+    this.maxDeadlineMs = init.maxDeadlineMs ?? DEFAULT_MAX_DEADLINE_MS
+    this.maxHops = init.maxHops ?? DEFAULT_MAX_HOPS
+    this.peerFetchBytesPerSec = init.peerFetchBytesPerSec ?? DEFAULT_PEER_FETCH_BYTES_PER_SEC
+    this.walrusFetchBytesPerSec = init.walrusFetchBytesPerSec ?? DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
+    this.loadBytesPerSec = init.loadBytesPerSec ?? DEFAULT_LOAD_BYTES_PER_SEC
   }
 
   /** Requests queued or running here: gossiped as load. */

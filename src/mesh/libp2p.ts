@@ -17,6 +17,7 @@ import { herdNoiseCrypto } from './noise-crypto.js'
 import { herdNoise } from './noise-encrypter.js'
 import type { Framing } from './prefix-guard.js'
 import { prefixGuarded, type StreamFraming } from './prefix-guarded.js'
+import { sendWindowUpdatesAtHalfWindow } from './yamux-window.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type MeshServices = {
@@ -128,6 +129,7 @@ export function streamFraming (handled: () => string[]): StreamFraming {
 
 /** A libp2p 3 node with the transports and services the mesh is built on. */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  sendWindowUpdatesAtHalfWindow()
   const peerDiscovery = (init.bootstrap ?? []).length > 0
     ? [bootstrap({ list: init.bootstrap ?? [] })]
     : []

@@ -10,6 +10,7 @@ import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt, Ledger } from '../chain/types.js'
 import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
 import { backoffDelayMs, isRetryable as isPassing, sleepOn } from '../retry.js'
+import { isWantOfFunds } from '../funds-errors.js'
 import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
@@ -134,12 +135,10 @@ const WAIT_OVER = new Error('the wait is over')
 
 const isNamed = (err: unknown, name: string): boolean => (err as Error | undefined)?.name === name
 
-/** Errors of the Sui ledger and the Walrus SDK for an address without funds, known by name. */
-const FUNDS_ERRORS = new Set(['InsufficientGasError', 'InsufficientSuiError', 'InsufficientWalError'])
 
 /** Funds may arrive any time: a write waiting for them backs off as a passing failure does, up to retryMaxMs. */
 function isRetryable (err: unknown): boolean {
-  return isPassing(err) || FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '')
+  return isPassing(err) || isWantOfFunds(err)
 }
 
 function errorText (err: unknown): string {
@@ -404,9 +403,11 @@ export class Batcher extends EventTarget {
     const startedAt = performance.now()
     const count = batch.receipts.length
     let bundleBlobId = batch.bundleBlobId
+    // The Blob object the anchor is written on, on Sui; a resumed batch's is looked up by the ledger.
+    let bundleObjectId: string | undefined
     if (bundleBlobId == null) {
       const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
-      let outcome: { blobId: string } | { refusal: WalrusRequestError }
+      let outcome: { blobId: string, objectId?: string } | { refusal: WalrusRequestError }
       try {
         await writeSynced(path, batch.bundle, 0o600)
         this.step('bundle-written', batch.id)
@@ -422,6 +423,7 @@ export class Batcher extends EventTarget {
         return false
       }
       bundleBlobId = outcome.blobId
+      bundleObjectId = outcome.objectId
       this.step('stored', batch.id)
       await store.setBundleBlobId(batch.id, bundleBlobId)
       this.step('blob-recorded', batch.id)
@@ -434,7 +436,7 @@ export class Batcher extends EventTarget {
         if (existing != null) return existing
       }
       try {
-        return await ledger.anchor({ root: batch.root, count, bundleBlobId: blobId }, { signal: s })
+        return await ledger.anchor({ root: batch.root, count, bundleBlobId: blobId, ...(bundleObjectId != null ? { bundleObjectId } : {}) }, { signal: s })
       } catch (err) {
         if (!isNamed(err, 'DuplicateAnchorError')) throw err
         const existing = await this.findAnchor(batch.root, count, blobId, s)
@@ -499,7 +501,7 @@ export class Batcher extends EventTarget {
     this.state.retrying = true
     this.state.lastError = `${what}: ${errorText(err)}`
     this.state.nextRetryAt = Date.now() + delayMs
-    if (FUNDS_ERRORS.has((err as Error | undefined)?.name ?? '') && (what === 'walrus' || what === 'ledger')) {
+    if (isWantOfFunds(err) && (what === 'walrus' || what === 'ledger')) {
       const kind = what === 'walrus' ? 'bundle' : 'anchor'
       this.state.blocked = { kind, since: this.state.blocked?.kind === kind ? this.state.blocked.since : Date.now(), error: errorText(err) }
     }

@@ -68,36 +68,4 @@ export class WalrusProtocolError extends WalrusError {
   override name = 'WalrusProtocolError'
 }
 
-/** The node's address has too little WAL to pay for storage: fund it, then write again. */
-export class InsufficientWalError extends WalrusError {
-  override name = 'InsufficientWalError'
-  readonly address: string
-  readonly network: string
-  /** FROST (1 WAL = 10^9 FROST) the write needed, when the SDK said. */
-  readonly needed?: bigint
-
-  constructor (address: string, network: string, needed?: bigint, options?: { cause?: unknown }) {
-    super(`not enough WAL for ${address} on Walrus ${network} to pay for storage${needed != null ? ` (needs ${needed} FROST)` : ''}: send WAL to this address, then write again`, options)
-    this.address = address
-    this.network = network
-    if (needed != null) this.needed = needed
-  }
-}
-
-/**
- * The node's address has no SUI for the gas of a Walrus write (the
- * registration and certification transactions). Walrus sits below the chain
- * layer, so this is its own class; the ledger's counterpart is
- * `InsufficientGasError` in src/chain/errors.ts.
- */
-export class InsufficientSuiError extends WalrusError {
-  override name = 'InsufficientSuiError'
-  readonly address: string
-  readonly network: string
-
-  constructor (address: string, network: string, detail?: string, options?: { cause?: unknown }) {
-    super(`no SUI to pay gas for ${address} on Sui ${network}: send SUI to this address, then write again${detail != null ? ` (${detail})` : ''}`, options)
-    this.address = address
-    this.network = network
-  }
-}
+export { InsufficientGasError, InsufficientWalError } from '../funds-errors.js'

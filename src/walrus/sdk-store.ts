@@ -8,8 +8,11 @@ import { writeFileAtomic } from '../blob/atomic-file.js'
 import { blobIdFromBytes, parseBlobId, type BlobId } from '../blob/blob-id.js'
 import { MAX_ENCODE_BYTES } from '../blob/blob-id-computer.js'
 import { encodedBlobLength } from './encoded-size.js'
-import { InsufficientSuiError, InsufficientWalError, RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
+import { InsufficientFundsError, InsufficientGasError, InsufficientWalError } from '../funds-errors.js'
+import { RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
 import { lifetimeOfBlobObject } from './blob-object.js'
+import { PayingSigner } from './paying-signer.js'
+import type { OnPaid, PaymentKind } from '../payments.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
 import { RetryableError } from '../retry.js'
 
@@ -32,6 +35,8 @@ export interface WalrusSdkStoreInit {
   client?: WalrusClient
   /** The Sui client the Walrus client is built on (for tests over a stand-in transport). */
   suiClient?: SuiGrpcClient
+  /** Told what each transaction of a write or an extension cost the node (the payment log). */
+  onPaid?: OnPaid
 }
 
 /** What storing a blob costs before anything is paid, for `herd model push --dry-run`. */
@@ -70,6 +75,7 @@ export class WalrusSdkStore implements WalrusStore {
   readonly suiClient: SuiGrpcClient
   readonly network: WalrusNetwork
   private readonly signer?: Signer
+  private readonly onPaid?: OnPaid
 
   constructor (init: WalrusSdkStoreInit) {
     if (init.network !== 'mainnet' && init.network !== 'testnet') throw new WalrusError(`the Walrus SDK knows mainnet and testnet, not ${String(init.network).slice(0, 40)}`)
@@ -82,6 +88,12 @@ export class WalrusSdkStore implements WalrusStore {
       ...(init.uploadRelay != null ? { uploadRelay: { host: init.uploadRelay.host.replace(/\/+$/, ''), sendTip: init.uploadRelay.sendTip ?? null } } : {})
     })
     if (init.signer != null) this.signer = init.signer
+    if (init.onPaid != null) this.onPaid = init.onPaid
+  }
+
+  /** The key the SDK signs a paid write with: told of what each of its transactions costs, when anyone listens. */
+  private paying (signer: Signer, kind: PaymentKind): Signer {
+    return this.onPaid != null ? new PayingSigner(signer, kind, this.onPaid) : signer
   }
 
   /** The node's address: it pays for writes and owns their Blob objects. */
@@ -145,7 +157,7 @@ export class WalrusSdkStore implements WalrusStore {
         blob,
         deletable: options.permanent !== true,
         epochs,
-        signer: this.signer,
+        signer: this.paying(this.signer, 'blob-write'),
         // Only the owner can extend the blob's storage or write its attributes (the ledger's entries): it stays with the node.
         owner: options.sendObjectTo ?? this.signer.toSuiAddress(),
         ...(options.signal != null ? { signal: options.signal } : {})
@@ -221,7 +233,7 @@ export class WalrusSdkStore implements WalrusStore {
       // Priced before it is paid, at this epoch's prices: the keeper's spending ceiling counts it.
       const epochs = request.endEpoch - request.currentEndEpoch
       const cost = request.size != null && epochs > 0 ? Number((await this.client.storageCost(request.size, epochs)).storageCost) : undefined
-      await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.signer })
+      await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.paying(this.signer, 'blob-extend') })
       return { blobId: request.blobId, endEpoch: request.endEpoch, ...(cost != null ? { cost } : {}) }
     } catch (err) {
       throw this.translate(err, `extending blob ${request.blobId}`)
@@ -254,17 +266,20 @@ export class WalrusSdkStore implements WalrusStore {
     return bytes.subarray(range.start, Math.min(range.end + 1, bytes.length))
   }
 
-  /** The SDK's and the node's errors as herd's: short of WAL or of SUI name the address to fund. */
+  /**
+   * The SDK's and the node's errors as herd's: short of WAL or of SUI become
+   * the same named errors the ledger throws, naming the address to fund.
+   */
   private translate (err: unknown, what: string): unknown {
-    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof RetryableError) return err
+    if (!(err instanceof Error) || err.name === 'AbortError' || err instanceof WalrusError || err instanceof RetryableError || err instanceof InsufficientFundsError) return err
     const address = this.address ?? 'the node address'
     const short = SHORT_OF_COIN.exec(err.message)
     if (short != null) {
       const [, coinType = '', , required = '0'] = short
-      if (/^0x0*2::sui::SUI$/.test(coinType)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
+      if (/^0x0*2::sui::SUI$/.test(coinType)) return new InsufficientGasError(address, this.network, err.message.slice(0, 300), { cause: err })
       return new InsufficientWalError(address, this.network, BigInt(required), { cause: err })
     }
-    if (NO_GAS.test(err.message)) return new InsufficientSuiError(address, this.network, err.message.slice(0, 300), { cause: err })
+    if (NO_GAS.test(err.message)) return new InsufficientGasError(address, this.network, err.message.slice(0, 300), { cause: err })
     if (err instanceof RetryableWalrusClientError) return new RetryableWalrusError(`${what}: ${err.message}`, { cause: err })
     return new WalrusError(`${what}: ${err.message}`, { cause: err })
   }

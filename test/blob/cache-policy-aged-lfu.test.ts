@@ -46,6 +46,18 @@ describe('aged LFU', () => {
     assert.deepEqual(policy.victims(2), ['once', 'a'])
   })
 
+  it('keeps the counts of cached entries when the sketch widens as entries are added (a restart restoring many blobs)', () => {
+    // One counter per entry from 16: the 17th entry widens the sketch to 32. No halving meanwhile.
+    const policy = new AgedLfuPolicy({ minSketchWidth: 16, sketchPerEntry: 1, samplesPerCounter: 1000 })
+    const hot = Array.from({ length: 8 }, (_, i) => `hot${i}`)
+    const warm = Array.from({ length: 24 }, (_, i) => `warm${i}`)
+    for (const id of hot) policy.add(id, 1, 8)
+    for (const id of warm) policy.add(id, 1, 2)
+    // Each hot blob's rank is taken again from the sketch: 9 requests, not 1.
+    for (const id of hot) policy.hit(id)
+    assert.deepEqual(policy.victims(8), warm.slice(0, 8))
+  })
+
   const kinds: Array<[string, Partial<TraceInit>, number]> = [
     ['stationary', {}, 0],
     ['reshuffled', { reshuffleAt: 20_000 }, 20_000],

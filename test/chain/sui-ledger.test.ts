@@ -7,6 +7,7 @@ import { Transaction } from '@mysten/sui/transactions'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { MAX_ANCHOR_COUNT } from '../../src/chain/validation.js'
 import { anchorAttributes, ATTR, attributeBytes, buildAttributesTransaction, MAX_ANCHOR_ATTRIBUTE_BYTES, modelAttributes } from '../../src/chain/sui-ledger.js'
+import type { Payment } from '../../src/payments.js'
 import { sampleModel } from '../helpers/models.js'
 import { CALL_PACKAGE, suiStandIn } from '../helpers/sui-standin.js'
 
@@ -151,5 +152,36 @@ describe('Sui ledger', () => {
 
     await ledger.anchor(anchor)
     assert.equal((blob.attributes as Map<string, string> | undefined)?.get(ATTR.root), anchor.root)
+  })
+
+  it('writes on the node\'s own Blob object when the caller knows only the blob ID, and tells the gas of every transaction, a failed one too', async () => {
+    const sui = suiStandIn()
+    const paid: Payment[] = []
+    const ledger = sui.ledger({ onPaid: payment => paid.push(payment) })
+    const bundleBlobId = blobIdFromBytes(randomBytes(32))
+    // Another address's Blob object of the same blob: only its owner can write its attributes.
+    sui.addBlob(Ed25519Keypair.generate().toSuiAddress(), bundleBlobId)
+    const anchorRoot = root()
+    await assert.rejects(ledger.anchor({ root: anchorRoot, count: 3, bundleBlobId }), { name: 'BlobObjectNotFoundError' })
+    assert.ok(!sui.grpc.methods().includes('ExecuteTransaction'), 'nothing was signed')
+
+    const own = sui.addBlob(sui.address, bundleBlobId)
+    const receipt = await ledger.anchor({ root: anchorRoot, count: 3, bundleBlobId })
+    assert.equal(own.attributes?.get(ATTR.root), anchorRoot)
+    assert.equal((await ledger.getAnchor(anchorRoot)).bundleObjectId, own.objectId)
+
+    const model = sampleModel({ name: 'pushed-by-publisher' })
+    const modelBlob = sui.addBlob(sui.address, model.blobId)
+    const entry = await ledger.registerModel(model)
+    assert.equal(entry.blobObjectId, modelBlob.objectId)
+
+    sui.grpc.failNextExecution = 'MoveAbort in 1st command, abort code: 3'
+    const failed = await ledger.anchor({ root: root(), count: 1, bundleBlobId }).then(() => undefined, (err: unknown) => err) as { name: string, digest: string }
+    assert.equal(failed?.name, 'TransactionRejectedError')
+    assert.deepEqual(paid.map(p => [p.kind, p.digest, p.suiMist, p.walFrost]), [
+      ['anchor', receipt.txId, 1_000_000n, 0n],
+      ['registry', entry.txId, 1_000_000n, 0n],
+      ['anchor', failed.digest, 1_000_000n, 0n]
+    ], 'the gas in each transaction\'s effects, failed ones included')
   })
 })

@@ -3,6 +3,15 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { Command } from 'commander'
+import { blobCommand } from '../../src/cli/commands/blob.js'
+import { configCommand } from '../../src/cli/commands/config.js'
+import { fetchCommand } from '../../src/cli/commands/fetch.js'
+import { inferCommand } from '../../src/cli/commands/infer.js'
+import { modelCommand } from '../../src/cli/commands/model.js'
+import { proofCommand } from '../../src/cli/commands/proof.js'
+import { startCommand } from '../../src/cli/commands/start.js'
+import { walletCommand } from '../../src/cli/commands/wallet.js'
 import { TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { loadOrCreateNodeKey } from '../../src/chain/node-key.js'
 import { suiBalances } from '../../src/chain/sui-wallet.js'
@@ -11,6 +20,7 @@ import { resolveConfig } from '../../src/cli/resolve-config.js'
 import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import type { NodeServices } from '../../src/node-services.js'
+import { PaymentLog } from '../../src/payment-log.js'
 import { runCli, tempDir } from '../helpers/devnet.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
@@ -46,6 +56,18 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     assert.match(badNetwork.stderr, /--network <name>' argument 'moonnet' is invalid/)
   })
 
+  it('takes --network on every command that touches a network', () => {
+    // The command groups as src/cli/index.ts registers them (importing it would run the CLI).
+    const program = new Command('herd')
+    for (const register of [startCommand, modelCommand, proofCommand, blobCommand, fetchCommand, inferCommand, walletCommand, configCommand]) register(program)
+    const find = (path: string[]): Command | undefined => path.reduce<Command | undefined>((at, name) => at?.commands.find(c => c.name() === name), program)
+    for (const path of [['start'], ['model', 'push'], ['model', 'show'], ['model', 'list'], ['proof', 'verify'], ['blob', 'put'], ['blob', 'get'], ['fetch'], ['infer'], ['wallet'], ['config', 'show']]) {
+      const command = find(path)
+      assert.ok(command != null, path.join(' '))
+      assert.ok(command.options.some(o => o.long === '--network'), `${path.join(' ')} takes --network`)
+    }
+  })
+
   it('herd key show prints the peer ID and Sui address of the node key, and refuses a data dir without one', async () => {
     await using dir = await tempDir()
     const missing = await runCli(['key', 'show', '--data-dir', dir.path], { env: CLEAN_ENV })
@@ -60,7 +82,24 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     assert.doesNotMatch(shown.stdout, /suiprivkey/)
     const wallet = await runCli(['wallet', '--data-dir', dir.path], { env: CLEAN_ENV })
     assert.equal(wallet.code, 0, wallet.stderr)
-    assert.deepEqual({ ...JSON.parse(wallet.stdout), note: undefined, paid: undefined }, { network: 'devnet', address: key.toSuiAddress(), sui: null, wal: null, note: undefined, paid: undefined })
+    assert.deepEqual({ ...JSON.parse(wallet.stdout), note: undefined }, { network: 'devnet', address: key.toSuiAddress(), sui: null, wal: null, note: undefined, paid: {} }, 'nothing paid yet')
+
+    // What the node and its pushes paid, as their payment log holds it.
+    const log = new PaymentLog(join(dir.path, 'payments'))
+    await log.record('testnet', { kind: 'blob-write', digest: '5Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 2_500_000n, walFrost: 1_320_000n }, { at: Date.parse('2026-12-01T10:00:00Z') })
+    await log.record('testnet', { kind: 'anchor', digest: '6Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 1_000_000_000n, walFrost: 0n }, { at: Date.parse('2026-12-01T11:00:00Z') })
+    await log.record('mainnet', { kind: 'anchor', digest: '7Qh1UpGYx1rQnQ2rWu2X7Lq4d9ZxwZp3VcrGTGqK8rQW', suiMist: 3n, walFrost: 0n })
+    const paid = await runCli(['wallet', '--data-dir', dir.path], { env: CLEAN_ENV })
+    assert.equal(paid.code, 0, paid.stderr)
+    const printed2 = JSON.parse(paid.stdout)
+    assert.deepEqual(printed2.paid.testnet, { sui: '1.0025', wal: '0.00132', mist: '1002500000', frost: '1320000', transactions: 2, since: '2026-12-01T10:00:00.000Z', last: '2026-12-01T11:00:00.000Z' })
+    assert.deepEqual([printed2.paid.mainnet.mist, printed2.paid.mainnet.transactions], ['3', 1])
+    // Offline, the balances cannot be read, but what was paid still is; the exit code says the balances are missing.
+    const offline = await runCli(['wallet', '--network', 'testnet', '--data-dir', dir.path], { env: { ...CLEAN_ENV, HERD_SUI_URL: 'http://127.0.0.1:1' } })
+    assert.equal(offline.code, 1)
+    const shownOffline = JSON.parse(offline.stdout)
+    assert.deepEqual([shownOffline.network, shownOffline.sui, shownOffline.paid.testnet.transactions], ['testnet', null, 2])
+    assert.match(shownOffline.balanceError, /^RetryableLedgerError: /)
   })
 
   it('herd model push --dry-run prints the devnet\'s sizes at cost 0 and stores nothing', async () => {

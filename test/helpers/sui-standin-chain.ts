@@ -26,7 +26,7 @@ export interface StandInObject {
   previousTransaction?: string
 }
 
-export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown }
+export interface StandInTransaction { digest: string, checkpoint: bigint, timestampMs: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, balanceChanges?: Array<{ address: string, coinType: string, amount: string }>, transaction?: unknown }
 
 export const newDigest = (): string => toBase58(randomBytes(32))
 export const newObjectId = (): string => normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`)
@@ -39,6 +39,10 @@ export class SuiChain {
   readonly gasCoins = new Map<string, string>()
   checkpoint = 1000n
   epoch = 700n
+  /** The Walrus prices and WAL type the Walrus calls charge at, once the test adds the Walrus system state with a WAL type. */
+  walrusPricing?: { walType: string, storagePricePerUnit: bigint, writePricePerUnit: bigint }
+  /** While a transaction executes: the net change of each `${owner} ${coinType}`, which its effects report as balance changes. */
+  changes?: Map<string, bigint>
 
   add (object: Omit<StandInObject, 'version' | 'digest'> & { version?: bigint }): StandInObject {
     const full: StandInObject = { version: 1n, digest: newDigest(), ...object, objectId: normalizeSuiAddress(object.objectId), owner: normalizeSuiAddress(object.owner) }
@@ -62,6 +66,7 @@ export class SuiChain {
   fund (owner: string, coinType: string, amount: bigint): void {
     const address = normalizeSuiAddress(owner)
     this.balances.set(`${address} ${coinType}`, this.balance(address, coinType) + amount)
+    if (this.changes != null) this.changes.set(`${address} ${coinType}`, (this.changes.get(`${address} ${coinType}`) ?? 0n) + amount)
     if (coinType === SUI_TYPE && !this.gasCoins.has(address)) {
       const coin = this.add({ objectId: newObjectId(), type: `0x2::coin::Coin<${SUI_TYPE}>`, owner: address, json: { balance: String(amount) } })
       this.gasCoins.set(address, coin.objectId)

@@ -11,11 +11,15 @@ import { applyWalrusCalls } from './sui-standin-walrus.js'
 /** One call as the node received it: `service/Method` and the request decoded from its wire bytes, in proto JSON. */
 export interface GrpcCall { method: string, request: any }
 
+/** Whether a read mask (in proto JSON, camelCase) asks for a field of the executed transaction (ExecuteTransaction's mask is under `transaction.`). */
+const masks = (paths: string[], field: string): boolean => paths.includes(field) || paths.includes(`transaction.${field}`)
+
 type Handler = (request: any, call: GrpcCall) => unknown
 
 /** The gas budget the stand-in's gas selection asks for, in MIST. */
 export const STANDIN_BUDGET = 2_000_000n
-const GAS_USED = 1_000_000n
+/** The gas every execution charges the sender, in MIST. */
+export const GAS_USED = 1_000_000n
 /** What every simulation reports it would cost, in MIST. */
 export const SIMULATED_GAS = { computation: 1_000_000n, storage: 4_560_000n, rebate: 978_120n }
 
@@ -120,12 +124,14 @@ export class SuiGrpcStandIn implements RpcTransport {
   private getTransaction (request: any): unknown {
     const tx = this.chain.transactions.get(request.digest)
     if (tx == null) throw new RpcError(`transaction ${request.digest} not found`, 'NOT_FOUND')
-    return { transaction: this.executedJson(tx) }
+    const paths: string[] = request.readMask?.split(',') ?? []
+    return { transaction: this.executedJson({ ...tx, balanceChanges: masks(paths, 'balanceChanges') ? tx.balanceChanges : undefined }) }
   }
 
-  private executedJson (tx: { digest: string, checkpoint?: bigint, timestampMs?: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown }): unknown {
+  private executedJson (tx: { digest: string, checkpoint?: bigint, timestampMs?: number, success: boolean, error?: string, created?: Array<{ objectId: string, type: string }>, transaction?: unknown, balanceChanges?: unknown[] | undefined }): unknown {
     return {
       digest: tx.digest,
+      ...(tx.balanceChanges != null ? { balanceChanges: tx.balanceChanges } : {}),
       ...(tx.transaction != null ? { transaction: tx.transaction } : {}),
       effects: {
         changedObjects: (tx.created ?? []).map(o => ({ objectId: o.objectId, objectType: o.type, idOperation: 'CREATED', inputState: 'DOES_NOT_EXIST', outputState: 'OBJECT_WRITE' })),
@@ -227,14 +233,20 @@ export class SuiGrpcStandIn implements RpcTransport {
     const failure = this.failNextExecution ?? this.moveCallFailure(kind.commands.map(c => c.MoveCall == null ? {} : { moveCall: { package: c.MoveCall.package, module: c.MoveCall.module, function: c.MoveCall.function } }))
     this.failNextExecution = undefined
     this.chain.checkpoint += 1n
+    this.chain.changes = new Map()
     const created = failure == null ? applyWalrusCalls(this.chain, kind, sender, digest) : []
-    const record = { digest, checkpoint: this.chain.checkpoint, timestampMs: Date.now(), success: failure == null, ...(failure != null ? { error: failure } : {}), created, transaction: transactionJson(data, digest) }
+    this.chain.fund(sender, SUI_TYPE, -GAS_USED)
+    const balanceChanges = [...this.chain.changes].filter(([, amount]) => amount !== 0n).map(([key, amount]) => {
+      const [address, coinType] = key.split(' ')
+      return { address: address!, coinType: coinType!, amount: amount.toString() }
+    })
+    this.chain.changes = undefined
+    const record = { digest, checkpoint: this.chain.checkpoint, timestampMs: Date.now(), success: failure == null, ...(failure != null ? { error: failure } : {}), created, balanceChanges, transaction: transactionJson(data, digest) }
     this.chain.transactions.set(digest, record)
     for (const ref of owned) {
       this.chain.bump(ref.objectId)
       this.chain.objects.get(normalizeSuiAddress(ref.objectId))!.previousTransaction = digest
     }
-    this.chain.fund(sender, SUI_TYPE, -GAS_USED)
     if (failure == null) {
       for (const command of kind.commands) {
         if (command.MoveCall?.function !== 'insert_or_update_metadata_pair') continue
@@ -247,7 +259,7 @@ export class SuiGrpcStandIn implements RpcTransport {
     // Execution answers before the checkpoint: the client waits for it with GetTransaction.
     const paths: string[] = request.readMask?.split(',') ?? []
     const { checkpoint: _c, timestampMs: _t, ...beforeCheckpoint } = record
-    return { transaction: { ...(this.executedJson({ ...beforeCheckpoint, transaction: paths.some(p => p.startsWith('transaction.')) ? record.transaction : undefined }) as object), signatures: request.signatures } }
+    return { transaction: { ...(this.executedJson({ ...beforeCheckpoint, transaction: paths.some(p => p.startsWith('transaction.')) ? record.transaction : undefined, balanceChanges: masks(paths, 'balanceChanges') ? balanceChanges : undefined }) as object), signatures: request.signatures } }
   }
 
   /** An owner's objects, of one type if asked; one page, as the stand-in's owners hold few. */

@@ -1,6 +1,7 @@
 import { bcs } from '@mysten/sui/bcs'
 import { deriveDynamicFieldID, normalizeSuiAddress } from '@mysten/sui/utils'
-import { newObjectId, type SuiChain } from './sui-standin-chain.js'
+import { storageUnits } from '../../src/walrus/encoded-size.js'
+import { newObjectId, SUI_TYPE, type SuiChain } from './sui-standin-chain.js'
 
 /**
  * The Walrus objects a client reads before it writes: the shared `System`
@@ -37,7 +38,14 @@ const SystemStateInnerV1 = bcs.struct('SystemStateInnerV1', {
 })
 const System = bcs.struct('System', { id: bcs.Address, version: bcs.u64(), package_id: bcs.Address, new_package_id: bcs.option(bcs.Address) })
 
-export interface WalrusPrices { nShards: number, epoch: number, storagePricePerUnit: bigint, writePricePerUnit: bigint }
+export interface WalrusPrices {
+  nShards: number
+  epoch: number
+  storagePricePerUnit: bigint
+  writePricePerUnit: bigint
+  /** Given, the Walrus calls take WAL of this type from the sender at these prices, as the Move package does. */
+  walType?: string
+}
 
 /** Gives the system object already on the chain its BCS, and adds its inner state at the dynamic field Walrus reads. */
 export function addWalrusSystemState (chain: SuiChain, systemObjectId: string, typePackage: string, callPackage: string, prices: WalrusPrices): void {
@@ -45,6 +53,7 @@ export function addWalrusSystemState (chain: SuiChain, systemObjectId: string, t
   const system = chain.objects.get(id)
   if (system == null) throw new Error('the stand-in chain has no Walrus system object')
   const version = 2n
+  if (prices.walType != null) chain.walrusPricing = { walType: prices.walType, storagePricePerUnit: prices.storagePricePerUnit, writePricePerUnit: prices.writePricePerUnit }
   system.bcs = System.serialize({ id, version, package_id: callPackage, new_package_id: null }).toBytes()
   const fieldId = deriveDynamicFieldID(id, 'u64', bcs.u64().serialize(version).toBytes())
   const inner = SystemStateInnerV1.serialize({
@@ -107,25 +116,35 @@ function blobJson (fields: BlobFields): Record<string, unknown> {
 /**
  * What `system::reserve_space`, `system::register_blob`, `system::certify_blob`,
  * `system::extend_blob` and the `TransferObjects` after them do to the chain, so the Walrus SDK's
- * write flow finds the Blob object it registered and certified. Coins are
- * not accounted: the WAL the calls take is not deducted.
+ * write flow finds the Blob object it registered and certified. With the
+ * chain's Walrus pricing set, WAL is taken from the sender as
+ * system_state_inner.move charges it (storage units of 1 MiB of encoded size:
+ * reserve_space and extend_blob the storage price times units times epochs,
+ * register_blob the write price times units), and SUI split from the gas coin
+ * and transferred away (an upload relay's tip) moves to its recipient.
  */
 export function applyWalrusCalls (chain: SuiChain, kind: Programmable, sender: string, digest: string): Array<{ objectId: string, type: string }> {
   const system = [...chain.objects.values()].find(o => o.shared === true && o.type.endsWith('::system::System'))
   if (system == null) return []
   const blobType = `${system.type.split('::')[0]}::blob::Blob`
   const pure = (arg: Arg): Uint8Array => Uint8Array.from(Buffer.from(kind.inputs[arg.Input!]!.Pure!.bytes, 'base64'))
-  const results = new Map<number, { storage?: { start: number, end: number, size: bigint }, blob?: string }>()
+  const results = new Map<number, { storage?: { start: number, end: number, size: bigint }, blob?: string, sui?: bigint }>()
+  const pricing = chain.walrusPricing
+  const units = (size: bigint): bigint => BigInt(storageUnits(Number(size)))
+  const payWal = (amount: bigint): void => { if (pricing != null) chain.fund(sender, pricing.walType, -amount) }
   const created: Array<{ objectId: string, type: string }> = []
   kind.commands.forEach((command, index) => {
     const call = command.MoveCall
     if (call?.module === 'system' && call.function === 'reserve_space') {
       const epochs = bcs.u32().parse(pure(call.arguments[2]!))
       const start = Number(chain.epoch)
-      results.set(index, { storage: { start, end: start + epochs, size: BigInt(bcs.u64().parse(pure(call.arguments[1]!))) } })
+      const size = BigInt(bcs.u64().parse(pure(call.arguments[1]!)))
+      if (pricing != null) payWal(units(size) * pricing.storagePricePerUnit * BigInt(epochs))
+      results.set(index, { storage: { start, end: start + epochs, size } })
     } else if (call?.module === 'system' && call.function === 'register_blob') {
       const storage = results.get(call.arguments[1]!.Result ?? call.arguments[1]!.NestedResult?.[0] ?? -1)?.storage
       if (storage == null) throw new Error('register_blob without the storage reserve_space made')
+      if (pricing != null) payWal(units(storage.size) * pricing.writePricePerUnit)
       const id = newObjectId()
       const fields: BlobFields = {
         id,
@@ -153,14 +172,21 @@ export function applyWalrusCalls (chain: SuiChain, kind: Programmable, sender: s
       const fields = Blob.parse(blob.bcs!)
       if (fields.storage.end_epoch <= Number(chain.epoch)) throw new Error(`extend_blob: Blob ${blob.objectId} expired at epoch ${fields.storage.end_epoch}`)
       const epochs = bcs.u32().parse(pure(call.arguments[2]!))
+      if (pricing != null) payWal(units(BigInt(fields.storage.storage_size)) * pricing.storagePricePerUnit * BigInt(epochs))
       const extended = { ...fields, storage: { ...fields.storage, end_epoch: fields.storage.end_epoch + epochs } } as unknown as BlobFields
       blob.bcs = Blob.serialize(extended).toBytes()
       blob.json = blobJson(extended)
+    } else if (command.SplitCoins != null && command.SplitCoins.coin.GasCoin != null) {
+      results.set(index, { sui: command.SplitCoins.amounts.reduce((sum, a) => sum + BigInt(bcs.u64().parse(pure(a))), 0n) })
     } else if (command.TransferObjects != null) {
       const to = normalizeSuiAddress(bcs.Address.parse(pure(command.TransferObjects.address)))
       for (const object of command.TransferObjects.objects) {
-        const blob = results.get(object.Result ?? object.NestedResult?.[0] ?? -1)?.blob
-        if (blob != null) chain.objects.get(blob)!.owner = to
+        const result = results.get(object.Result ?? object.NestedResult?.[0] ?? -1)
+        if (result?.blob != null) chain.objects.get(result.blob)!.owner = to
+        if (result?.sui != null && to !== normalizeSuiAddress(sender)) {
+          chain.fund(sender, SUI_TYPE, -result.sui)
+          chain.fund(to, SUI_TYPE, result.sui)
+        }
       }
     }
   })

@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { POLICY_NAMES } from '../../src/blob/cache/policy.js'
 import { parseRequestLine, RequestLog } from '../../src/blob/cache/request-log.js'
 import { RequestRecorder } from '../../src/blob/cache/request-recorder.js'
-import { readRequestLog, replayLog } from '../../sim/replay.js'
+import { formatReplay, readRequestLog, replayLog } from '../../sim/replay.js'
 import { sampleRequestLog } from '../../sim/sample-request-log.js'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
@@ -33,10 +33,46 @@ describe('request log and replay', () => {
       const offline = rows.find((r: { policy: string }) => r.policy === 'offline')
       for (const r of rows) assert.ok(r.fetchedBytes >= offline.fetchedBytes, `${r.policy} fetched less than the offline bound`)
     }
+    for (const r of out.rows) assert.equal(r.walrusBytes, r.fetchedBytes, 'every miss of the sample came from Walrus')
     // The node ran aged LFU at its quota: replaying that policy at that quota fetches exactly what the node fetched.
     const [same] = replayLog(summary, ['aged-lfu'], [sampleRequestLog(3000, 0.1, 16).quotaBytes])
     assert.equal(same?.savedBytes, 0)
     assert.equal(same?.fetchedBytes, summary.missBytes)
+  })
+
+  it('says what another quota would have saved in Walrus bytes, at the log\'s share of misses from Walrus', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herd-replay-'))
+    try {
+      // Two blobs of 100 bytes asked for alternately; the node fetched a from Walrus and b from a peer, then hit both.
+      const log = [
+        { t: 1, blob: 'a', size: 100, source: 'walrus', hit: false, ms: 10 },
+        { t: 2, blob: 'b', size: 100, source: 'peer', hit: false, ms: 10 },
+        { t: 3, blob: 'a', size: 100, source: 'cache', hit: true },
+        { t: 4, blob: 'b', size: 100, source: 'cache', hit: true }
+      ]
+      const path = join(dir, 'requests.jsonl')
+      await writeFile(path, log.map(r => JSON.stringify(r)).join('\n') + '\n')
+      const summary = await readRequestLog([path])
+      assert.equal(summary.walrusBytes, 100)
+      const [same, smaller] = replayLog(summary, ['lru'], [200, 100]).filter(r => r.policy === 'lru')
+      assert.deepEqual([same?.fetchedBytes, same?.walrusBytes, same?.savedWalrusBytes], [200, 100, 0])
+      // Room for one: all four requests miss, half of their bytes from Walrus.
+      assert.deepEqual([smaller?.fetchedBytes, smaller?.walrusBytes, smaller?.savedWalrusBytes, smaller?.savedMs], [400, 200, -100, -20])
+      const table = formatReplay(summary, replayLog(summary, ['lru'], [100]))
+      assert.match(table, /\| policy \| byte hit ratio \| object hit ratio \| fetched \| saved \| from Walrus \| Walrus saved \| time saved \|/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('herd sim replay says what is wrong with --cache-sizes, before reading the log', async () => {
+    const run = async (sizes: string): Promise<{ code: number, stderr: string }> => promisify(execFile)(process.execPath, [join(root, 'dist/src/cli/index.js'), 'sim', 'replay', SAMPLE, '--cache-sizes', sizes], { cwd: root })
+      .then(() => ({ code: 0, stderr: '' }), (err: { code: number, stderr: string }) => ({ code: err.code, stderr: err.stderr }))
+    for (const [sizes, why] of [['abc', /--cache-sizes must be a size/], ['0%', /above 0% and at most 100%/], [Array.from({ length: 33 }, () => '1GiB').join(','), /at most 32 sizes/]] as const) {
+      const { code, stderr } = await run(sizes)
+      assert.equal(code, 1, sizes)
+      assert.match(stderr, why, sizes)
+    }
   })
 
   it('refuses a bad line by name, and skips only an unterminated last line', async () => {

@@ -15,13 +15,14 @@ import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.j
 import { WalrusSdkStore } from '../../src/walrus/sdk-store.js'
 import { tempDir } from '../helpers/devnet.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
-import { addWalrusSystemState, stakeWithPool } from '../helpers/sui-standin-walrus.js'
+import { addWalrusSystemState, stakeWithPool, type WalrusPrices } from '../helpers/sui-standin-walrus.js'
 import { RelayStandIn } from '../helpers/walrus-relay-standin.js'
-import { SIMULATED_GAS } from '../helpers/sui-standin-grpc.js'
+import { GAS_USED, SIMULATED_GAS } from '../helpers/sui-standin-grpc.js'
+import type { Payment } from '../../src/payments.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 
 const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
-const PRICES = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
+const PRICES: WalrusPrices = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
 
 /** A loopback port with nothing listening: the SDK's Sui calls fail at once, as they would offline. */
 async function closedPort (): Promise<number> {
@@ -117,7 +118,7 @@ describe('Walrus SDK store', () => {
     broke.chain.fund(broke.address, WAL, 10_000_000_000n)
     broke.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: broke.address, json: { balance: '10000000000' } })
     const noGas = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: broke.signer, suiClient: broke.client, uploadRelay: { host: `http://127.0.0.1:${await closedPort()}` } })
-    await assert.rejects(noGas.putFile(file, { epochs: 5 }), (e: Error & { address: string, network: string }) => e.name === 'InsufficientSuiError' && e.address === broke.address && e.network === 'testnet')
+    await assert.rejects(noGas.putFile(file, { epochs: 5 }), (e: Error & { address: string, network: string }) => e.name === 'InsufficientGasError' && e.address === broke.address && e.network === 'testnet')
     assert.ok(!broke.grpc.methods().includes('ExecuteTransaction'))
   })
 
@@ -160,11 +161,22 @@ describe('Walrus SDK store', () => {
     const relay = new RelayStandIn({ tip: { address: tipAddress, base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
     const host = await relay.start()
     try {
-      const sui = walrusOnStandIn({ ...PRICES, nShards: 10 })
+      // The stand-in takes WAL at the system's prices, as the Walrus package does, and reports balance changes.
+      const sui = walrusOnStandIn({ ...PRICES, nShards: 10, walType: WAL })
       sui.chain.fund(sui.address, WAL, 10_000_000_000n)
       sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
-      const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } } })
+      const paid: Payment[] = []
+      const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } }, onPaid: payment => paid.push(payment) })
+      const suiBefore = sui.chain.balance(sui.address, SUI_TYPE)
       const stored = await store.putFile(file, { epochs: 3 })
+      const price = await store.client.storageCost(bytes.length, 3)
+      const tip = BigInt(await store.client.calculateUploadRelayTip({ size: bytes.length }))
+      assert.deepEqual(paid.map(p => [p.kind, p.suiMist, p.walFrost]), [
+        ['blob-write', GAS_USED + tip, price.totalCost],
+        ['blob-write', GAS_USED, 0n]
+      ], 'the registration paid gas, the relay\'s tip and storage for 3 epochs; the certification gas')
+      assert.equal(suiBefore - sui.chain.balance(sui.address, SUI_TYPE), GAS_USED * 2n + tip, 'what was told is what left the address')
+      assert.equal(10_000_000_000n - sui.chain.balance(sui.address, WAL), price.totalCost)
 
       assert.equal(stored.blobId, (await computer.computeBytes(bytes)).blobId)
       const blob = sui.chain.objects.get(stored.objectId!)!
@@ -191,6 +203,7 @@ describe('Walrus SDK store', () => {
       assert.equal(extended.endEpoch, 709)
       assert.ok((extended.cost ?? 0) > 0, 'the extension is priced')
       assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709)
+      assert.deepEqual(paid.slice(2).map(p => [p.kind, p.suiMist, p.walFrost]), [['blob-extend', GAS_USED, BigInt(extended.cost!)]], 'the extension paid gas and storage for 6 epochs')
       const executed = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction'))
       const extendTx = sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(executed[executed.length - 1]!.request.transaction.bcs.value, 'base64'))))
       assert.ok(calls(extendTx).includes('system::extend_blob'), calls(extendTx).join())

@@ -57,15 +57,19 @@ export class FrequencySketch {
   /**
    * Widens the table to at least `entries` counters per row (a power of two),
    * as Caffeine sizes its sketch to the cache: the counts so far are dropped,
-   * since they cannot be re-hashed. A no-op if it is wide enough already.
+   * since they cannot be re-hashed, except those of the `keep` keys, whose
+   * estimates are written into the new table (not counted toward the next
+   * halving: they were counted already). A no-op if it is wide enough already.
    */
-  ensureCapacity (entries: number): void {
+  ensureCapacity (entries: number, keep: Iterable<string> = []): void {
     if (!(entries > this.width)) return
+    const kept = [...keep].map(key => [key, this.frequency(key)] as const)
     this.width = 2 ** Math.ceil(Math.log2(entries))
     this.mask = this.width - 1
     this.counters = new Uint8Array(this.width * this.depth)
     if (!this.fixedSample) this.sampleSize = this.samplesPerCounter * this.width
     this.additions = 0
+    for (const [key, count] of kept) this.raise(key, count)
   }
 
   /** The estimate for `key`: never below its true count since the last halvings. */
@@ -79,16 +83,21 @@ export class FrequencySketch {
   /** Counts `times` requests for `key`. */
   increment (key: string, times = 1): void {
     if (!(times >= 1)) return
+    this.raise(key, Math.floor(times))
+    this.additions += Math.floor(times)
+    while (this.additions >= this.sampleSize) this.halve()
+  }
+
+  /** Adds `times` to the key's estimate, not to the count toward a halving. */
+  private raise (key: string, times: number): void {
     this.locate(key)
     let min = this.maxCount
     for (const at of this.rows) min = Math.min(min, this.counters[at] as number)
     // Conservative update: raise only the counters at the minimum, which keeps collisions from inflating estimates.
-    const target = Math.min(this.maxCount, min + Math.floor(times))
+    const target = Math.min(this.maxCount, min + times)
     for (const at of this.rows) {
       if ((this.counters[at] as number) < target) this.counters[at] = target
     }
-    this.additions += Math.floor(times)
-    while (this.additions >= this.sampleSize) this.halve()
   }
 
   private halve (): void {

@@ -46,7 +46,10 @@ const NEWCOMER_HANDICAP = 1e-3
  * one asked for twice. The choice is made at the next eviction, since the
  * cache holds a blob as soon as it is fetched.
  *
- * The sketch is sized to the entries tracked. O(log n) per request.
+ * The sketch is sized to the entries tracked, doubling as they grow (the
+ * cached entries' counts carried over: O(n) per doubling, so amortized O(1)).
+ * O(log n) per request: a heap update and a sketch update of fixed depth,
+ * whose halving (O(width) every 1.25 × width increments) is amortized O(1).
  */
 export class AgedLfuPolicy implements EvictionPolicy {
   readonly name = 'aged-lfu'
@@ -72,7 +75,8 @@ export class AgedLfuPolicy implements EvictionPolicy {
   }
 
   add (id: string, size: number, hits?: number): void {
-    this.sketch.ensureCapacity((this.sizes.size + 1) * this.sketchPerEntry)
+    // The cached entries' counts carry over, or a blob restored after a restart with a long history would rank as new at its next request.
+    this.sketch.ensureCapacity((this.sizes.size + 1) * this.sketchPerEntry, this.sizes.keys())
     this.sketch.increment(id, hits ?? 1)
     this.sizes.set(id, size)
     // A blob restored after a restart already earned its place.

@@ -5,6 +5,7 @@ import { SimulationError } from '@mysten/sui/client'
 import { RpcError, type SuiGrpcClient } from '@mysten/sui/grpc'
 import type { Transaction } from '@mysten/sui/transactions'
 import { InsufficientGasError, LedgerError, ObjectVersionConflictError, RetryableLedgerError, TransactionRejectedError } from '../errors.js'
+import { paymentOf, type OnPaid, type PaymentKind } from '../../payments.js'
 import { RetryableError } from '../../retry.js'
 
 const log = logger('herd:chain:sui:execute')
@@ -21,6 +22,9 @@ export interface ExecuteOptions {
   /** Tries after the first when an object the transaction uses changed under it. */
   conflictRetries?: number
   conflictBackoffMs?: number
+  /** Told what each executed transaction cost, a failed one too: Sui charges its gas. */
+  onPaid?: OnPaid
+  kind?: PaymentKind
 }
 
 export interface Executed { digest: string, checkpoint: number, time: number }
@@ -84,6 +88,8 @@ async function executeOnce (client: SuiGrpcClient, signer: Signer, build: () => 
   } catch (err) {
     throw classify(err, 'executing', address, options)
   }
+  const executed = result.Transaction ?? result.FailedTransaction
+  if (options.onPaid != null && options.kind != null) options.onPaid(paymentOf(executed, address, options.kind))
   if (result.$kind === 'FailedTransaction') {
     const failed = result.FailedTransaction
     const reason = failed.status.error?.message ?? 'execution failed'

@@ -78,11 +78,32 @@ export function parseMetadata (json: unknown): Record<string, string> | undefine
 /** Every Blob object of `owner` that carries herd attributes, through the GraphQL index. */
 export async function listOwnerBlobs (graphql: SuiGraphQLClient, owner: string, blobType: string, signal?: AbortSignal): Promise<BlobView[]> {
   const views: BlobView[] = []
+  for await (const node of ownerBlobNodes(graphql, owner, blobType, signal)) {
+    const view = toView(node, owner)
+    if (view != null) views.push(view)
+  }
+  return views
+}
+
+/**
+ * The object ID of a Blob object of `owner` holding `blobId`, with or without
+ * attributes (a bundle's Blob before its anchor), or undefined when the index
+ * shows none: a write whose reply named no object (the publisher's
+ * alreadyCertified, a batch resumed after a restart) is found this way.
+ */
+export async function findOwnedBlob (graphql: SuiGraphQLClient, owner: string, blobType: string, blobId: BlobId, signal?: AbortSignal): Promise<string | undefined> {
+  for await (const node of ownerBlobNodes(graphql, owner, blobType, signal)) {
+    if (typeof node.address === 'string' && blobIdOf(node) === blobId) return node.address
+  }
+  return undefined
+}
+
+async function * ownerBlobNodes (graphql: SuiGraphQLClient, owner: string, blobType: string, signal?: AbortSignal): AsyncGenerator<RegistryNode> {
   let after: string | null = null
   for (let page = 0; ; page++) {
     if (page >= MAX_REGISTRY_PAGES) {
       log.error('owner %s has more than %d pages of Blob objects: the rest are not read', owner, MAX_REGISTRY_PAGES)
-      break
+      return
     }
     let result: Awaited<ReturnType<SuiGraphQLClient['query']>>
     try {
@@ -95,26 +116,26 @@ export async function listOwnerBlobs (graphql: SuiGraphQLClient, owner: string, 
       throw new RetryableLedgerError(`Sui GraphQL: listing the Blob objects of ${owner}: ${result.errors.map(e => e.message).join('; ').slice(0, 500)}`)
     }
     const objects = (result.data as RegistryPage | undefined)?.address?.objects
-    for (const node of objects?.nodes ?? []) {
-      const view = toView(node, owner)
-      if (view != null) views.push(view)
-    }
-    if (objects?.pageInfo?.hasNextPage !== true || objects.pageInfo.endCursor == null) break
+    yield * objects?.nodes ?? []
+    if (objects?.pageInfo?.hasNextPage !== true || objects.pageInfo.endCursor == null) return
     after = objects.pageInfo.endCursor
   }
-  return views
+}
+
+function blobIdOf (node: RegistryNode): BlobId | undefined {
+  try {
+    return blobIdFromU256(String(node.contents?.json?.blob_id))
+  } catch {
+    log('Blob object %s has no readable blob_id: skipped', node.address)
+    return undefined
+  }
 }
 
 function toView (node: RegistryNode, owner: string): BlobView | undefined {
   const attributes = parseMetadata(node.dynamicField?.value?.json)
   if (attributes == null || typeof node.address !== 'string') return undefined
-  let blobId: BlobId
-  try {
-    blobId = blobIdFromU256(String(node.contents?.json?.blob_id))
-  } catch {
-    log('Blob object %s has no readable blob_id: skipped', node.address)
-    return undefined
-  }
+  const blobId = blobIdOf(node)
+  if (blobId == null) return undefined
   const effects = node.previousTransaction?.effects
   const time = effects?.timestamp != null ? Date.parse(effects.timestamp) : NaN
   return {

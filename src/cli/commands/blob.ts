@@ -8,7 +8,7 @@ import { parseBlobId } from '../../blob/blob-id.js'
 import { BlobIdComputer, DEFAULT_N_SHARDS } from '../../blob/blob-id-computer.js'
 import { chunkTreeOfFile, DEFAULT_CHUNK_SIZE, toHex } from '../../blob/chunk-tree.js'
 import { buildServices } from '../../node-services.js'
-import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
+import { commandConfig, commandPayments, networkOptions, type NetworkOptions } from '../clients.js'
 import { byteRange, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 import { readProgressBar } from '../output/read-progress.js'
 import { existingNodeKey } from './key.js'
@@ -75,7 +75,8 @@ export function blobCommand (program: Command): void {
       const config = await commandConfig(options, { ...walrusFlags(options), ...(options.dataDir != null ? { dataDir: options.dataDir } : {}) })
       // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
       const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
-      const { walrus: client, ledger } = buildServices(config, key)
+      const payments = commandPayments(config)
+      const { walrus: client, ledger } = buildServices(config, key, undefined, { onPaid: payments.onPaid })
       await ledger.close()
       try {
         const stored = await client.putFile(path, {
@@ -85,6 +86,7 @@ export function blobCommand (program: Command): void {
         printJson(stored)
       } finally {
         await client.close()
+        await payments.log.flush()
       }
     })
 

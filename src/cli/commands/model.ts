@@ -11,7 +11,7 @@ import { readOnnxSignature } from '../../inference/model-signature.js'
 import { walrusWriteMode, type NodeConfig } from '../../node-config.js'
 import type { PutOptions, StoredBlob, WalrusStore } from '../../walrus/types.js'
 import { buildServices } from '../../node-services.js'
-import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
+import { commandConfig, commandPayments, networkOptions, type NetworkOptions } from '../clients.js'
 import { DEFAULT_LEDGER_URL, DEFAULT_WALRUS_URL, httpUrl, integer, printJson } from '../options.js'
 import { blobCosts, formatCoin, pushGasMist, requireFunds } from '../push-cost.js'
 
@@ -75,7 +75,8 @@ export function modelCommand (program: Command): void {
         printJson(await dryRun(config, tree.size, encodeChunkHashes(tree.leaves).length, key))
         return
       }
-      const services = buildServices(config, key)
+      const payments = commandPayments(config)
+      const services = buildServices(config, key, undefined, { onPaid: payments.onPaid })
       const { ledger, walrus } = services
       try {
         await requireFunds(services, key.toSuiAddress(), walrus.writeMode)
@@ -106,6 +107,7 @@ export function modelCommand (program: Command): void {
         printJson(entry)
       } finally {
         await Promise.all([ledger.close(), walrus.close()])
+        await payments.log.flush()
       }
     })
 

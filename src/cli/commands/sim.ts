@@ -135,13 +135,11 @@ export function simCommand (program: Command): void {
     .description('plays a node\'s request log (cache.requestLog) through every eviction policy and the offline bound, at other cache sizes')
     .argument('<log...>', 'request log files, oldest first (e.g. requests.jsonl.1 requests.jsonl)')
     .option('--policies <list>', `comma-separated, from ${POLICY_NAMES.join(', ')}`, policyList, [...POLICY_NAMES])
-    .option('--cache-sizes <list>', 'comma-separated sizes (20GiB) or shares of the distinct bytes asked for (10%)', '5%,10%,25%')
+    .option('--cache-sizes <list>', `comma-separated sizes (20GiB) or shares of the distinct bytes asked for (10%); default ${DEFAULT_REPLAY_CACHE_SIZES}`, cacheSizeList)
     .option('--json', 'rows as JSON instead of Markdown')
-    .action(async (paths: string[], options: { policies: PolicyName[], cacheSizes: string, json?: boolean }) => {
+    .action(async (paths: string[], options: { policies: PolicyName[], cacheSizes?: CacheSize[], json?: boolean }) => {
       const summary = await readRequestLog(paths)
-      const list = options.cacheSizes.split(',')
-      if (list.length > MAX_REPLAY_CACHE_SIZES) throw new InvalidArgumentError(`--cache-sizes: at most ${MAX_REPLAY_CACHE_SIZES} sizes`)
-      const sizes = list.map(size => cacheSize(size, summary.trace.catalogBytes))
+      const sizes = (options.cacheSizes ?? cacheSizeList(DEFAULT_REPLAY_CACHE_SIZES)).map(size => 'share' in size ? Math.max(1, Math.floor(summary.trace.catalogBytes * size.share)) : size.bytes)
       const rows = replayLog(summary, options.policies, sizes)
       if (options.json === true) printJson({ event: 'replay', requests: summary.trace.requests.length, missBytes: summary.missBytes, walrusBytes: summary.walrusBytes, rows })
       else process.stdout.write(formatReplay(summary, rows) + '\n')
@@ -149,6 +147,10 @@ export function simCommand (program: Command): void {
 }
 
 const MAX_REPLAY_CACHE_SIZES = 32
+const DEFAULT_REPLAY_CACHE_SIZES = '5%,10%,25%'
+
+/** A cache size for the replay: bytes, or a share of the distinct bytes the log asked for (known once it is read). */
+type CacheSize = { bytes: number } | { share: number }
 
 function policyList (value: string): PolicyName[] {
   const names = value.split(',').map(name => name.trim())
@@ -159,12 +161,17 @@ function policyList (value: string): PolicyName[] {
   return names as PolicyName[]
 }
 
-function cacheSize (value: string, distinctBytes: number): number {
-  const share = /^(\d+(?:\.\d+)?)%$/.exec(value.trim())
-  if (share == null) return byteSize('--cache-sizes')(value)
-  const fraction = Number(share[1]) / 100
-  if (!(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError(`--cache-sizes: a share must be above 0% and at most 100%, got "${value}"`)
-  return Math.max(1, Math.floor(distinctBytes * fraction))
+// Parsed as commander parses the option, so a bad size is reported as the option's error (thrown from the action, commander's error went unprinted).
+function cacheSizeList (value: string): CacheSize[] {
+  const list = value.split(',')
+  if (list.length > MAX_REPLAY_CACHE_SIZES) throw new InvalidArgumentError(`--cache-sizes: at most ${MAX_REPLAY_CACHE_SIZES} sizes`)
+  return list.map(item => {
+    const share = /^(\d+(?:\.\d+)?)%$/.exec(item.trim())
+    if (share == null) return { bytes: byteSize('--cache-sizes')(item) }
+    const fraction = Number(share[1]) / 100
+    if (!(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError(`--cache-sizes: a share must be above 0% and at most 100%, got "${item}"`)
+    return { share: fraction }
+  })
 }
 
 /** Runs scale-mode work with a progress bar over the requests it replays. */
