@@ -2,17 +2,22 @@
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import type { HerdNode } from '../src/node.js'
-import type { AbuseKind, HostileOutcome, HostileProtocol } from './hostile-stream.js'
+import type { AbuseKind, ConnectionAbuse, HostileOutcome, HostileProtocol } from './hostile-stream.js'
 
-export interface HostileJob {
-  id: number
+export type HostileJobSpec = {
   kind: Exclude<AbuseKind, 'none'>
   protocol: HostileProtocol
   /** Streams at once; the abuse's own count if not given. */
   streams?: number
   /** How long each stream waits for the server to end it. */
   waitMs: number
+} | {
+  kind: ConnectionAbuse
+  /** How long the connection waits for the node to end it. */
+  waitMs: number
 }
+
+export type HostileJob = HostileJobSpec & { id: number }
 
 export type HostileReply = { id: number, outcomes: HostileOutcome[] } | { id: number, error: string }
 
@@ -35,8 +40,8 @@ export class HostilePeer {
     return new HostilePeer(worker, ready.ready)
   }
 
-  /** Opens the abuse's streams on `protocol` at once; their outcomes once each has ended or waited `waitMs`. */
-  async run (job: Omit<HostileJob, 'id'>): Promise<HostileOutcome[]> {
+  /** Opens the abuse's streams on `protocol` at once (or its one connection); their outcomes once each has ended or waited `waitMs`. */
+  async run (job: HostileJobSpec): Promise<HostileOutcome[]> {
     const id = ++this.next
     const reply = new Promise<HostileReply>((resolve, reject) => {
       const onMessage = (message: HostileReply): void => {

@@ -1,17 +1,20 @@
 // Streams that break herd's protocols on purpose, as a hostile peer would send them; for the abuse tests and benchmark.
+import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { INFER_PROTOCOL, MAX_INBOUND_INFER_STREAMS, MAX_INFER_REQUEST_BYTES } from '../src/inference/infer-protocol.js'
-import { BLOB_PROTOCOL, MAX_BLOB_REQUEST_BYTES, MAX_INBOUND_BLOB_STREAMS } from '../src/mesh/constants.js'
+import { BLOB_PROTOCOL, KAD_MAX_INBOUND_STREAMS, KAD_MAX_MESSAGE_BYTES, KAD_PROTOCOL, MAX_BLOB_REQUEST_BYTES, MAX_INBOUND_BLOB_STREAMS } from '../src/mesh/constants.js'
 import { encodeVarint } from '../src/mesh/length-prefixed.js'
 import type { MeshLibp2p } from '../src/mesh/libp2p.js'
 
-export const HOSTILE_PROTOCOLS = [BLOB_PROTOCOL, INFER_PROTOCOL] as const
+/** herd's own two, and the DHT's, which libp2p reads with lpStream (src/mesh/prefix-guard.ts). */
+export const HOSTILE_PROTOCOLS = [BLOB_PROTOCOL, INFER_PROTOCOL, KAD_PROTOCOL] as const
 export type HostileProtocol = typeof HOSTILE_PROTOCOLS[number]
 
 const LIMITS: Record<HostileProtocol, { maxRequestBytes: number, maxInboundStreams: number }> = {
   [BLOB_PROTOCOL]: { maxRequestBytes: MAX_BLOB_REQUEST_BYTES, maxInboundStreams: MAX_INBOUND_BLOB_STREAMS },
-  [INFER_PROTOCOL]: { maxRequestBytes: MAX_INFER_REQUEST_BYTES, maxInboundStreams: MAX_INBOUND_INFER_STREAMS }
+  [INFER_PROTOCOL]: { maxRequestBytes: MAX_INFER_REQUEST_BYTES, maxInboundStreams: MAX_INBOUND_INFER_STREAMS },
+  [KAD_PROTOCOL]: { maxRequestBytes: KAD_MAX_MESSAGE_BYTES, maxInboundStreams: KAD_MAX_INBOUND_STREAMS }
 }
 
 export interface HostileOutcome {
@@ -31,7 +34,7 @@ export type HostileWriter = (send: (bytes: Uint8Array) => Promise<void>, pause: 
 const MIB = 1024 * 1024
 
 /** 1 MiB of 0xff: a length prefix that never ends. */
-const endlessVarint: HostileWriter = async send => {
+export const endlessVarint: HostileWriter = async send => {
   const piece = new Uint8Array(64 * 1024).fill(0xff)
   for (let sent = 0; sent < MIB; sent += piece.byteLength) await send(piece)
 }
@@ -121,4 +124,31 @@ async function drained (stream: Stream, signal: AbortSignal): Promise<void> {
     stream.addEventListener('close', finish)
     signal.addEventListener('abort', finish)
   })
+}
+
+/**
+ * Abuses of a connection rather than of a protocol's stream, each 1 MiB of
+ * 0xff where libp2p reads a length prefix with lpStream: from a TCP client
+ * before any encryption (multistream-select's first message, so anyone who
+ * can reach the port can send it), and from a peer that answers the node's
+ * identify request with it (the node asks every peer that connects).
+ */
+export const CONNECTION_ABUSES = ['before-encryption', 'identify-answer'] as const
+export type ConnectionAbuse = typeof CONNECTION_ABUSES[number]
+
+/** Sends 1 MiB of 0xff on a new TCP connection to `port` and waits up to `waitMs` for the node to close it. */
+export async function hostileConnection (host: string, port: number, waitMs: number): Promise<HostileOutcome> {
+  const started = performance.now()
+  const socket = connect(port, host)
+  let replyBytes = 0
+  socket.on('data', data => { replyBytes += data.byteLength })
+  const ended = new Promise<HostileOutcome>(resolve => {
+    socket.once('close', () => { resolve({ ended: 'closed', afterMs: performance.now() - started, replyBytes }) })
+    socket.once('error', err => { resolve({ ended: 'reset', error: err.name, afterMs: performance.now() - started, replyBytes }) })
+  })
+  socket.once('connect', () => { socket.write(new Uint8Array(1024 * 1024).fill(0xff)) })
+  const timer = sleep(waitMs, undefined, { ref: false }).then(() => ({ ended: 'open' as const, afterMs: null, replyBytes }))
+  const outcome = await Promise.race([ended, timer])
+  socket.destroy()
+  return outcome
 }

@@ -1,6 +1,6 @@
 /**
  * A node's event-loop delay while a peer sends it hostile streams on
- * /herd/blob/1.0.0 and /herd/infer/1.0.0: a length prefix that never ends
+ * /herd/blob/1.0.0, /herd/infer/1.0.0 and the DHT's /herd/kad/1.0.0: a length prefix that never ends
  * (1 MiB of 0xff), a length over the server's limit, a slowloris (a valid
  * length, then a byte every 100 ms), twice the streams the server takes from
  * one connection at once, and a valid length followed by garbage protobuf;
@@ -8,8 +8,10 @@
  * runs on its own thread, so the delay is the node's. Each kind gets the same
  * window (1 s quick, 3.5 s full); `rejectedAfterMs` is when the server ended
  * the last of its streams, null if one was still open when the window ended
- * (a slowloris lasts until the server's read timeout, 20 s on blob and 30 s on
- * infer, longer than any window here). Prints nothing: the caller prints the rows.
+ * (a slowloris lasts until the server's read timeout, 20 s on blob, 30 s on
+ * infer and 10 s on the DHT, longer than any window here). Then the same
+ * 1 MiB of 0xff from a TCP client before any encryption, and as a peer's
+ * answer to the node's identify request. Prints nothing: the caller prints the rows.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,7 +19,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { probeEventLoop } from '../../harness/event-loop-probe.js'
 import { HostilePeer } from '../../harness/hostile-peer.js'
-import { ABUSE_KINDS, HOSTILE_PROTOCOLS } from '../../harness/hostile-stream.js'
+import { ABUSE_KINDS, CONNECTION_ABUSES, HOSTILE_PROTOCOLS, type HostileOutcome } from '../../harness/hostile-stream.js'
 import { quickNodeConfig, startDevnet, startNode, stopNodes } from '../../harness/in-process-mesh.js'
 
 export interface HostileStreamRow {
@@ -38,23 +40,29 @@ export async function hostileStreams (options: { quick: boolean }): Promise<Host
       const attacker = await HostilePeer.start(node)
       try {
         const rows: HostileStreamRow[] = []
+        /** One row: the abuse's outcomes and the event loop over the same window for every row, however soon its streams ended. */
+        const measure = async (protocol: string, abuse: string, run: () => Promise<HostileOutcome[]>): Promise<void> => {
+          const probe = probeEventLoop()
+          const started = performance.now()
+          const outcomes = await run()
+          await sleep(Math.max(0, windowMs - (performance.now() - started)))
+          const loop = probe.stop()
+          const ends = outcomes.map(outcome => outcome.afterMs)
+          rows.push({
+            protocol,
+            abuse,
+            maxEventLoopDelayMs: loop.maxMs,
+            p99EventLoopDelayMs: loop.p99Ms,
+            rejectedAfterMs: ends.length === 0 || ends.includes(null) ? null : Math.max(...ends as number[])
+          })
+        }
         for (const protocol of HOSTILE_PROTOCOLS) {
           for (const kind of ABUSE_KINDS) {
-            const probe = probeEventLoop()
-            const started = performance.now()
-            const outcomes = kind === 'none' ? [] : await attacker.run({ kind, protocol, waitMs: windowMs })
-            // Every row covers the same stretch of time, however soon its streams ended.
-            await sleep(Math.max(0, windowMs - (performance.now() - started)))
-            const loop = probe.stop()
-            const ends = outcomes.map(outcome => outcome.afterMs)
-            rows.push({
-              protocol,
-              abuse: kind,
-              maxEventLoopDelayMs: loop.maxMs,
-              p99EventLoopDelayMs: loop.p99Ms,
-              rejectedAfterMs: ends.length === 0 || ends.includes(null) ? null : Math.max(...ends as number[])
-            })
+            await measure(protocol, kind, async () => kind === 'none' ? [] : attacker.run({ kind, protocol, waitMs: windowMs }))
           }
+        }
+        for (const kind of CONNECTION_ABUSES) {
+          await measure(kind === 'before-encryption' ? 'TCP, before encryption' : '/ipfs/id/1.0.0, its answer', 'endless-varint', async () => attacker.run({ kind, waitMs: windowMs }))
         }
         return rows
       } finally {

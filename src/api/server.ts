@@ -16,7 +16,7 @@ import { herdMetrics } from './metrics.js'
 import { parseRange, RangeNotSatisfiableError } from '../blob/byte-range.js'
 import { relayUnregistered } from './relay.js'
 
-import { DEFAULT_API_HOST } from './constants.js'
+import { API_CONNECTION_LIMITS, DEFAULT_API_HOST, type ApiConnectionLimits } from './constants.js'
 
 export interface ApiServerInit {
   node: HerdNode
@@ -26,6 +26,8 @@ export interface ApiServerInit {
   allowedHosts?: readonly string[]
   /** When set, every route but GET /health needs `Authorization: Bearer TOKEN`. */
   token?: string
+  /** API_CONNECTION_LIMITS unless given. */
+  limits?: Partial<ApiConnectionLimits>
 }
 
 /**
@@ -47,7 +49,15 @@ export class ApiServer {
     const { node } = this.init
     const metrics = herdMetrics(node)
     const access = new AccessPolicy({ ...(this.init.allowedHosts != null ? { allowedHosts: this.init.allowedHosts } : {}), ...(this.init.token != null ? { token: this.init.token } : {}) })
-    const app = Fastify({ logger: false, forceCloseConnections: true })
+    const limits = { ...API_CONNECTION_LIMITS, ...this.init.limits }
+    const app = Fastify({
+      logger: false,
+      forceCloseConnections: true,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkEveryMs }
+    })
+    app.server.maxConnections = limits.maxConnections
     access.register(app)
     app.setErrorHandler(async (err, _request, reply) => sendError(reply, err as Error))
     app.setNotFoundHandler(async (request, reply) => sendError(reply, new NoRouteError(`no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`)))

@@ -1,3 +1,5 @@
+import { MAX_PROVIDER_RECORDS, MAX_PROVIDER_RECORDS_PER_PEER } from './constants.js'
+
 /**
  * Which parts of a peer's announcement are newer than what was applied.
  * Announcements are deltas, so each blob's state, the load and the digest are
@@ -7,15 +9,26 @@
  */
 export class AnnouncementOrder {
   private readonly blobs = new Map<string, Map<string, { seq: bigint, at: number }>>()
+  /** Per-blob order entries in all. */
+  private entries = 0
+  private readonly maxPerPeer: number
+  private readonly maxEntries: number
   private readonly loads = new Map<string, bigint>()
   private readonly digests = new Map<string, bigint>()
   private readonly windowMs: number
   private readonly now: () => number
 
-  /** Per-blob order is kept for `windowMs`: gossip delivers a message late by seconds, not minutes. */
-  constructor (init: { windowMs: number, now?: () => number }) {
+  /**
+   * Per-blob order is kept for `windowMs`: gossip delivers a message late by
+   * seconds, not minutes. Within it, for at most `maxPerPeer` blobs of one
+   * peer and `maxEntries` in all (the provider index's bounds): a change to a
+   * blob past them is not applied.
+   */
+  constructor (init: { windowMs: number, now?: () => number, maxPerPeer?: number, maxEntries?: number }) {
     this.windowMs = init.windowMs
     this.now = init.now ?? Date.now
+    this.maxPerPeer = init.maxPerPeer ?? MAX_PROVIDER_RECORDS_PER_PEER
+    this.maxEntries = init.maxEntries ?? MAX_PROVIDER_RECORDS
   }
 
   /**
@@ -31,6 +44,13 @@ export class AnnouncementOrder {
     }
     const last = applied.get(blobId)
     if (last != null && seq < last.seq) return false
+    if (last == null) {
+      if (applied.size >= this.maxPerPeer || this.entries >= this.maxEntries) {
+        if (applied.size === 0) this.blobs.delete(peer)
+        return false
+      }
+      this.entries++
+    }
     applied.set(blobId, { seq, at: this.now() })
     return true
   }
@@ -44,6 +64,7 @@ export class AnnouncementOrder {
   }
 
   forget (peer: string): void {
+    this.entries -= this.blobs.get(peer)?.size ?? 0
     this.blobs.delete(peer)
     this.loads.delete(peer)
     this.digests.delete(peer)
@@ -53,7 +74,11 @@ export class AnnouncementOrder {
   prune (): void {
     const before = this.now() - this.windowMs
     for (const [peer, applied] of this.blobs) {
-      for (const [blobId, { at }] of applied) if (at < before) applied.delete(blobId)
+      for (const [blobId, { at }] of applied) {
+        if (at >= before) continue
+        applied.delete(blobId)
+        this.entries--
+      }
       if (applied.size === 0) this.blobs.delete(peer)
     }
   }

@@ -20,6 +20,18 @@ export const MAX_DIGEST_COUNT = 30_000
 export const DIGEST_INTERVAL_MS = 30_000
 /** A provider record not refreshed by an announcement or digest within this time is forgotten. */
 export const PROVIDER_TTL_MS = 90_000
+/**
+ * Provider records (a peer holds or is fetching a blob) kept from one signer
+ * within a TTL: an honest node announces the blobs it added in the last
+ * minute or two, and its digest covers the rest. A valid announcement names
+ * up to 512 new blobs, so without a bound a peer publishing as fast as
+ * gossip verifies could grow the index by millions of records a second.
+ */
+export const MAX_PROVIDER_RECORDS_PER_PEER = 4096
+/** Provider records kept in all, whatever the signers (keys cost nothing): about 40 MB at most. */
+export const MAX_PROVIDER_RECORDS = 262_144
+/** Digests kept, one per signer: at most MAX_DIGEST_FILTER_BYTES each, 32 MiB in all. */
+export const MAX_DIGESTS = 1024
 
 /** A request is one small message. */
 export const MAX_BLOB_REQUEST_BYTES = 256
@@ -33,3 +45,24 @@ export const MAX_INBOUND_BLOB_STREAMS = 16
 export const MAX_OUTBOUND_BLOB_STREAMS = 16
 /** Silence on a blob stream longer than this aborts it. */
 export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000
+
+/** identify's own default, given explicitly so that the prefix guard and identify agree. */
+export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024
+/** kad-dht reads with no limit of its own: its reader's buffer (4 MiB) is what bounds a message. */
+export const KAD_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+/** Per connection, on the DHT protocol (kad-dht's own default, given explicitly). */
+export const KAD_MAX_INBOUND_STREAMS = 32
+
+/**
+ * Connections one IP may hold with a node, in either direction (those of
+ * `mesh.allow` aside): more than honest peers behind one NAT need, and far
+ * below libp2p's bound for the whole node (300).
+ */
+export const MAX_CONNECTIONS_PER_IP = 16
+/**
+ * Streams a peer may hold open on one connection, whatever their protocol:
+ * the protocols' own bounds add up to about 60 (blob 16, infer 8, DHT 32,
+ * identify, ping, gossip); yamux's default, 1,000, let one connection keep a
+ * thousand streams in negotiation.
+ */
+export const MAX_INBOUND_STREAMS_PER_CONNECTION = 128

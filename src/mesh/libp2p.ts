@@ -11,10 +11,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { herdConnectionMonitor, type ConnectionMonitorInit, type HerdConnectionMonitor } from './connection-monitor.js'
-import { CACHE_TOPIC, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES } from './constants.js'
+import { CACHE_TOPIC, IDENTIFY_MAX_MESSAGE_BYTES, KAD_MAX_INBOUND_STREAMS, KAD_MAX_MESSAGE_BYTES, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES, MAX_CONNECTIONS_PER_IP, MAX_INBOUND_STREAMS_PER_CONNECTION } from './constants.js'
+import { denyPastPerIpLimit } from './connections-per-ip.js'
 import { fastMessageId } from './fast-message-id.js'
 import { herdNoiseCrypto } from './noise-crypto.js'
 import { herdNoise } from './noise-encrypter.js'
+import type { Framing } from './prefix-guard.js'
+import { prefixGuarded, type StreamFraming } from './prefix-guarded.js'
 import { sendWindowUpdatesAtHalfWindow } from './yamux-window.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
@@ -48,6 +51,8 @@ export interface MeshLibp2pInit {
   metricsRegistry?: Registry
   /** The ping interval and timeouts of the connection monitor (tests shorten them). */
   connectionMonitor?: ConnectionMonitorInit
+  /** Connections one IP may hold (MAX_CONNECTIONS_PER_IP unless given); the single IPs of `allow` have no limit. */
+  maxConnectionsPerIp?: number
 }
 
 /**
@@ -99,19 +104,65 @@ const CACHE_TOPIC_SCORE = {
   invalidMessageDeliveriesDecay: 0.5 ** (1 / 60)
 }
 
+/** The protocols that libp2p reads with lpStream after their negotiation, and their limits (prefix-guard.ts). */
+const LP_STREAM_LIMITS: ReadonlyMap<string, number> = new Map([
+  ['/ipfs/id/1.0.0', IDENTIFY_MAX_MESSAGE_BYTES],
+  ['/ipfs/id/push/1.0.0', IDENTIFY_MAX_MESSAGE_BYTES],
+  [KAD_PROTOCOL, KAD_MAX_MESSAGE_BYTES]
+])
+
+/**
+ * The framing of a stream's protocol, for the prefix guard: lpStream's
+ * protocols by their limits. Any other protocol this node handles, or that
+ * the remote accepted from those this node proposed, has a bounded reader of
+ * its own (herd's framing, gossipsub's, ping's fixed size). An inbound
+ * proposal this node does not handle is refused, and the negotiation goes on;
+ * an outbound stream goes on after `na`, and multistream-select itself
+ * refuses an answer that names a protocol it did not propose.
+ */
+export function streamFraming (handled: () => string[]): StreamFraming {
+  const lengthPrefixed = (protocol: string): Framing | undefined => {
+    const limit = LP_STREAM_LIMITS.get(protocol)
+    return limit != null ? { lengthPrefixed: limit } : undefined
+  }
+  return {
+    inbound: protocol => lengthPrefixed(protocol) ?? (handled().includes(protocol) ? 'own' : undefined),
+    outbound: protocol => lengthPrefixed(protocol) ?? (protocol === 'na' ? undefined : 'own')
+  }
+}
+
 /** A libp2p 3 node with the transports and services the mesh is built on. */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   sendWindowUpdatesAtHalfWindow()
   const peerDiscovery = (init.bootstrap ?? []).length > 0
     ? [bootstrap({ list: init.bootstrap ?? [] })]
     : []
-  return createLibp2p({
+  const node: MeshLibp2p = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    connectionManager: { allow: init.allow ?? [] },
-    transports: [tcp()],
-    connectionEncrypters: [herdNoise({ crypto: herdNoiseCrypto })],
-    streamMuxers: [yamux()],
+    // libp2p's own defaults, given here so that every bound on connections is in one place.
+    connectionManager: {
+      allow: init.allow ?? [],
+      maxConnections: 300,
+      maxIncomingPendingConnections: 10,
+      // New connections per second from one host.
+      inboundConnectionThreshold: 5,
+      inboundUpgradeTimeout: 10_000
+    },
+    connectionGater: {
+      denyInboundConnection: denyPastPerIpLimit({
+        max: init.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
+        exempt: allowedIps(init.allow ?? []),
+        connections: () => node.getConnections()
+      })
+    },
+    ...prefixGuarded({
+      transports: [tcp()],
+      connectionEncrypters: [herdNoise({ crypto: herdNoiseCrypto })],
+      streamMuxers: [yamux({ maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION })],
+      // Streams open only once the node is built.
+      streamFraming: streamFraming(() => node.getProtocols())
+    }),
     // Replaced by linkMonitor: libp2p's aborts a connection whose ping is late, and on a link full of chunks every ping is late.
     connectionMonitor: { enabled: false },
     peerDiscovery,
@@ -119,7 +170,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       ? { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false, preserveExistingMetrics: true }) }
       : {}),
     services: {
-      identify: identify(),
+      identify: identify({ maxMessageSize: IDENTIFY_MAX_MESSAGE_BYTES }),
       ping: ping(),
       linkMonitor: herdConnectionMonitor(init.connectionMonitor),
       pubsub: gossipsub({
@@ -133,6 +184,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       }),
       dht: kadDHT({
         protocol: KAD_PROTOCOL,
+        maxInboundStreams: KAD_MAX_INBOUND_STREAMS,
         clientMode: false,
         peerInfoMapper: init.privateNetwork === true ? passthroughMapper : removePrivateAddressesMapper,
         allowQueryWithZeroPeers: true
@@ -140,4 +192,5 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     start: false
   })
+  return node
 }

@@ -1,6 +1,6 @@
 import type { BlobId } from '../blob/blob-id.js'
 import type { BlobDigest } from './blob-digest.js'
-import { PROVIDER_TTL_MS } from './constants.js'
+import { MAX_DIGESTS, MAX_PROVIDER_RECORDS, MAX_PROVIDER_RECORDS_PER_PEER, PROVIDER_TTL_MS } from './constants.js'
 import { orderProviders } from './provider-selection.js'
 
 export type ProviderState = 'holder' | 'fetching'
@@ -33,6 +33,12 @@ interface Digest {
 export interface ProviderIndexInit {
   ttlMs?: number
   now?: () => number
+  /** Records kept per peer; MAX_PROVIDER_RECORDS_PER_PEER unless given. */
+  maxRecordsPerPeer?: number
+  /** Records kept in all; MAX_PROVIDER_RECORDS unless given. */
+  maxRecords?: number
+  /** Digests kept; MAX_DIGESTS unless given. */
+  maxDigests?: number
 }
 
 /**
@@ -40,10 +46,21 @@ export interface ProviderIndexInit {
  * unless refreshed, so a node that left quietly stops being asked.
  * A digest (a Bloom filter of a peer's whole cache) answers for blobs the
  * peer announced before we joined; a false positive costs one NOT_FOUND.
+ * Records and digests are bounded per peer and in all: past a bound, a new
+ * one is refused (and counted) until expiry or a drop makes room, so a flood
+ * cannot push out what is already known.
  */
 export class ProviderIndex {
   private readonly ttlMs: number
   private readonly now: () => number
+  private readonly maxRecordsPerPeer: number
+  private readonly maxRecords: number
+  private readonly maxDigests: number
+  /** Records per peer, and in all, expired ones included until pruned. */
+  private readonly recordsOf = new Map<string, number>()
+  private records = 0
+  /** Records and digests refused at a bound. */
+  private refused = 0
   private readonly byBlob = new Map<string, Map<string, Held>>()
   private readonly digests = new Map<string, Digest>()
   private readonly loads = new Map<string, { load: PeerLoad, expiresAt: number }>()
@@ -51,26 +68,53 @@ export class ProviderIndex {
   constructor (init: ProviderIndexInit = {}) {
     this.ttlMs = init.ttlMs ?? PROVIDER_TTL_MS
     this.now = init.now ?? Date.now
+    this.maxRecordsPerPeer = init.maxRecordsPerPeer ?? MAX_PROVIDER_RECORDS_PER_PEER
+    this.maxRecords = init.maxRecords ?? MAX_PROVIDER_RECORDS
+    this.maxDigests = init.maxDigests ?? MAX_DIGESTS
   }
 
-  set (peerId: string, blobId: string, state: ProviderState): void {
+  /** Records or refreshes that `peerId` holds or fetches `blobId`; false when refused at a bound. */
+  set (peerId: string, blobId: string, state: ProviderState): boolean {
     let peers = this.byBlob.get(blobId)
+    if (peers?.has(peerId) !== true) {
+      const count = this.recordsOf.get(peerId) ?? 0
+      if (count >= this.maxRecordsPerPeer || this.records >= this.maxRecords) {
+        this.refused++
+        return false
+      }
+      this.recordsOf.set(peerId, count + 1)
+      this.records++
+    }
     if (peers == null) {
       peers = new Map()
       this.byBlob.set(blobId, peers)
     }
     peers.set(peerId, { state, expiresAt: this.now() + this.ttlMs })
+    return true
   }
 
   drop (peerId: string, blobId: string): void {
     const peers = this.byBlob.get(blobId)
     if (peers == null) return
-    peers.delete(peerId)
+    if (peers.delete(peerId)) this.forgotten(peerId)
     if (peers.size === 0) this.byBlob.delete(blobId)
   }
 
-  setDigest (peerId: string, filter: BlobDigest, count: number): void {
+  private forgotten (peerId: string): void {
+    this.records--
+    const count = (this.recordsOf.get(peerId) ?? 1) - 1
+    if (count > 0) this.recordsOf.set(peerId, count)
+    else this.recordsOf.delete(peerId)
+  }
+
+  /** Records or refreshes `peerId`'s digest; false when refused at the bound on digests. */
+  setDigest (peerId: string, filter: BlobDigest, count: number): boolean {
+    if (!this.digests.has(peerId) && this.digests.size >= this.maxDigests) {
+      this.refused++
+      return false
+    }
     this.digests.set(peerId, { filter, count, expiresAt: this.now() + this.ttlMs })
+    return true
   }
 
   setLoad (peerId: string, load: PeerLoad): void {
@@ -106,14 +150,18 @@ export class ProviderIndex {
   prune (): void {
     const now = this.now()
     for (const [blobId, peers] of this.byBlob) {
-      for (const [peerId, held] of peers) if (held.expiresAt <= now) peers.delete(peerId)
+      for (const [peerId, held] of peers) {
+        if (held.expiresAt > now) continue
+        peers.delete(peerId)
+        this.forgotten(peerId)
+      }
       if (peers.size === 0) this.byBlob.delete(blobId)
     }
     for (const [peerId, digest] of this.digests) if (digest.expiresAt <= now) this.digests.delete(peerId)
     for (const [peerId, load] of this.loads) if (load.expiresAt <= now) this.loads.delete(peerId)
   }
 
-  stats (): { blobs: number, digests: number } {
-    return { blobs: this.byBlob.size, digests: this.digests.size }
+  stats (): { blobs: number, records: number, digests: number, refused: number } {
+    return { blobs: this.byBlob.size, records: this.records, digests: this.digests.size, refused: this.refused }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -31,6 +31,26 @@ async function deadUrl (): Promise<string> {
 }
 
 interface Answer { status: number, json: any, headers: Record<string, unknown> }
+
+/** A raw connection to `url`'s port that sends `bytes` and nothing more. */
+async function rawSocket (url: string, bytes = ''): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+  socket.on('error', () => {})
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('close', () => { reject(new Error('closed before connecting')) }) })
+  if (bytes !== '') socket.write(bytes)
+  return socket
+}
+
+/** What the server sent before it closed `socket`, or undefined if it was still open after `ms`. */
+async function closedWithin (socket: Socket, ms: number): Promise<string | undefined> {
+  if (socket.destroyed || socket.readyState === 'closed') return ''
+  let received = ''
+  socket.on('data', data => { received += data.toString() })
+  return new Promise(resolve => {
+    const timer = setTimeout(() => { resolve(undefined) }, ms)
+    socket.once('close', () => { clearTimeout(timer); resolve(received) })
+  })
+}
 
 async function call (url: string, options: { method?: 'GET' | 'POST' | 'DELETE', headers?: Record<string, string>, body?: string } = {}): Promise<Answer> {
   const response = await request(url, { method: options.method ?? 'GET', ...(options.headers != null ? { headers: options.headers } : {}), ...(options.body != null ? { body: options.body } : {}) })
@@ -196,5 +216,42 @@ describe('the HTTP API against hostile pages and bad input', () => {
     assert.equal(relayed.status, 502, JSON.stringify(relayed.json))
     assert.equal(relayed.json.error.name, 'RetryableWalrusError')
     assert.equal(relayed.json.error.code, 'BAD_GATEWAY')
+  })
+
+  describe('clients that hold connections', () => {
+    /** Short limits, so that the test waits seconds; Node checks them every 200 ms here. */
+    const LIMITS = { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, maxConnections: 8, checkEveryMs: 200 }
+    /** The defaults left Node's 60 s for headers (checked every 30 s) and no bound at all on a body: far past this. */
+    const WAIT_MS = 10_000
+    let limited: string
+
+    before(async () => {
+      limited = (await mesh.startApi({ node: mesh.node, limits: LIMITS })).url
+    })
+
+    it('closes a connection whose headers or body come too slowly, and keeps serving', async () => {
+      const host = new URL(limited).host
+      const slowHeaders = await rawSocket(limited, `GET /health HTTP/1.1\r\nHost: ${host}\r\n`)
+      const slowBody = await rawSocket(limited, `POST /v1/infer HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":`)
+      const [headers, body] = await Promise.all([closedWithin(slowHeaders, WAIT_MS), closedWithin(slowBody, WAIT_MS)])
+      assert.notEqual(headers, undefined, 'a request whose headers never end was left open')
+      assert.notEqual(body, undefined, 'a request whose body never ends was left open')
+      assert.equal((await call(`${limited}/health`)).status, 200)
+    })
+
+    it('holds at most its bound of connections at once; past it new ones are closed unanswered', async () => {
+      const idle = await Promise.all(Array.from({ length: LIMITS.maxConnections }, async () => rawSocket(limited)))
+      try {
+        const extra = await rawSocket(limited, `GET /health HTTP/1.1\r\nHost: ${new URL(limited).host}\r\n\r\n`).catch(() => undefined)
+        const answered = extra != null ? await closedWithin(extra, WAIT_MS) : ''
+        assert.equal(answered, '', 'a connection past the bound was served')
+      } finally {
+        for (const socket of idle) socket.destroy()
+      }
+      // The idle ones were counted, not leaked: once they are gone the API answers again.
+      let status = 0
+      for (let i = 0; i < 50 && status !== 200; i++) status = await call(`${limited}/health`).then(a => a.status, () => 0)
+      assert.equal(status, 200)
+    })
   })
 })

@@ -6,10 +6,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { randomBytes } from 'node:crypto'
-import { CACHE_TOPIC, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES } from '../../src/mesh/constants.js'
+import { CACHE_TOPIC, MAX_ANNOUNCED_IDS, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_PROVIDER_RECORDS_PER_PEER } from '../../src/mesh/constants.js'
 import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { CacheAnnouncement } from '../../src/mesh/pb/announcement.js'
 import { DISTRUST_THRESHOLD, PeerScores, REJECTED_MESSAGE_PENALTY, SCORE_HALF_LIFE_MS } from '../../src/mesh/peer-scores.js'
+import { ProviderIndex } from '../../src/mesh/provider-index.js'
+import { BlobDigest } from '../../src/mesh/blob-digest.js'
 import type { HerdNode } from '../../src/node.js'
 import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
@@ -88,5 +90,58 @@ describe('gossip junk is punished', () => {
     now += 3 * SCORE_HALF_LIFE_MS
     assert.equal(scores.believes(peer), true, 'three half-lives later it is believed again')
     assert.equal(scores.penalized()[0]?.rejectedMessages, bound + 1)
+  })
+
+  it('a flood of valid announcements from one peer is held to its bound, and another peer is still heard', async () => {
+    const nodes = await startNodes(1, join(suite.dir, 'flood'), suite.devnet)
+    const [node] = nodes as [HerdNode]
+    const peers = await Promise.all([0, 1].map(async () => createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] })))
+    const [flooder, honest] = peers as [typeof peers[0], typeof peers[0]]
+    try {
+      for (const peer of peers) {
+        await peer.start()
+        peer.services.pubsub.subscribe(CACHE_TOPIC)
+        await peer.dial(node.libp2p.getMultiaddrs())
+        await waitFor('the node and the peer to see each other on the cache topic', () =>
+          node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).some(p => p.equals(peer.peerId)) &&
+          peer.services.pubsub.getSubscribers(CACHE_TOPIC).some(p => p.equals(node.peerId)))
+      }
+      const newIds = (): ReturnType<typeof blobIdFromBytes>[] => Array.from({ length: MAX_ANNOUNCED_IDS }, () => blobIdFromBytes(new Uint8Array(randomBytes(32))))
+      // Each announcement is valid and names blobs no one announced before: only the bound stops the index growing.
+      const messages = Math.ceil(MAX_PROVIDER_RECORDS_PER_PEER / MAX_ANNOUNCED_IDS) + 4
+      const receivedBefore = node.status().gossip.received
+      for (let i = 1; i <= messages; i++) {
+        await flooder.services.pubsub.publish(CACHE_TOPIC, encodeAnnouncement({ seq: BigInt(i), time: Date.now(), added: newIds(), dropped: [], fetching: [] }))
+      }
+      await waitFor('the node to receive the flood', () => node.status().gossip.received >= receivedBefore + messages, 30_000)
+      assert.equal(node.providers.stats().records, MAX_PROVIDER_RECORDS_PER_PEER)
+      const [heard] = newIds() as [ReturnType<typeof blobIdFromBytes>]
+      await honest.services.pubsub.publish(CACHE_TOPIC, encodeAnnouncement({ seq: 1n, time: Date.now(), added: [heard], dropped: [], fetching: [] }))
+      await waitFor('the node to record the other peer', () => node.providers.providers(heard).some(p => p.peerId === honest.peerId.toString()))
+    } finally {
+      await Promise.allSettled(peers.map(async peer => { await peer.stop() }))
+      await stopNodes(nodes)
+    }
+  })
+
+  it('the provider index bounds records in all and digests, and makes room as records go', () => {
+    let now = 0
+    const index = new ProviderIndex({ ttlMs: 1_000, now: () => now, maxRecordsPerPeer: 3, maxRecords: 5, maxDigests: 2 })
+    const ids = Array.from({ length: 8 }, () => blobIdFromBytes(new Uint8Array(randomBytes(32))))
+    assert.deepEqual(ids.slice(0, 4).map(id => index.set('a', id, 'holder')), [true, true, true, false])
+    // A record refreshed is not a new one.
+    assert.equal(index.set('a', ids[0] as string, 'fetching'), true)
+    assert.deepEqual(ids.slice(0, 3).map(id => index.set('b', id, 'holder')), [true, true, false])
+    assert.equal(index.set('c', ids[5] as string, 'holder'), false, 'past the bound in all')
+    index.drop('a', ids[0] as string)
+    assert.equal(index.set('c', ids[5] as string, 'holder'), true, 'a dropped record makes room')
+    now += 1_001
+    index.prune()
+    assert.equal(index.stats().records, 0)
+    assert.equal(index.set('a', ids[6] as string, 'holder'), true, 'expired records make room')
+    const digest = BlobDigest.forCount(ids.length, 0.01, MAX_DIGEST_FILTER_BYTES)
+    assert.deepEqual(['a', 'b', 'c'].map(peer => index.setDigest(peer, digest, ids.length)), [true, true, false])
+    assert.equal(index.setDigest('a', digest, ids.length), true, 'a digest refreshed is not a new one')
+    assert.equal(index.stats().refused, 4)
   })
 })

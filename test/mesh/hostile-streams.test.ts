@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import ort from 'onnxruntime-node'
 import { probeEventLoop, type LoopDelay } from '../../harness/event-loop-probe.js'
 import { HostilePeer } from '../../harness/hostile-peer.js'
-import { HOSTILE_PROTOCOLS, type HostileOutcome } from '../../harness/hostile-stream.js'
+import { CONNECTION_ABUSES, HOSTILE_PROTOCOLS, type HostileOutcome } from '../../harness/hostile-stream.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { InferClient, INFER_PROTOCOL, MAX_INFER_REQUEST_BYTES } from '../../src/inference/infer-protocol.js'
 import { InferReply } from '../../src/inference/pb/infer.js'
@@ -31,7 +31,7 @@ const MAX_LOOP_DELAY_MS = 500
 const WAIT_MS = 10_000
 const INPUT = 16
 
-describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { timeout: 180_000 }, () => {
+describe('hostile length prefixes on /herd/blob/1.0.0, /herd/infer/1.0.0, the DHT, identify and a bare TCP connection', { timeout: 240_000 }, () => {
   let blobId: BlobId
   const mesh = meshForSuite({
     nodes: 1,
@@ -119,6 +119,19 @@ describe('hostile length prefixes on /herd/blob/1.0.0 and /herd/infer/1.0.0', { 
       const loop = await settled(probe)
       t.diagnostic(`event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
       assertReset(outcomes)
+      assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
+      await honestRequestsAnswered()
+    })
+  }
+
+  // libp2p reads these with lpStream, which herd cannot change: src/mesh/prefix-guard.ts checks the bytes first.
+  for (const kind of CONNECTION_ABUSES) {
+    it(`${kind}: 1 MiB of 0xff is cut off at once, without stalling the node`, async t => {
+      const probe = probeEventLoop()
+      const [outcome] = await attacker.run({ kind, waitMs: WAIT_MS }) as [HostileOutcome]
+      const loop = await settled(probe)
+      t.diagnostic(`${outcome.ended} after ${outcome.afterMs?.toFixed(1)} ms; event loop delay max ${loop.maxMs.toFixed(1)} ms, p99 ${loop.p99Ms.toFixed(1)} ms`)
+      assert.notEqual(outcome.ended, 'open', 'the node did not end it')
       assert.ok(loop.maxMs < MAX_LOOP_DELAY_MS, `the event loop stalled ${loop.maxMs.toFixed(1)} ms`)
       await honestRequestsAnswered()
     })
