@@ -10,7 +10,7 @@ import type { Provider } from './provider-index.js'
 
 const log = logger('herd:mesh:chunk-hashes')
 
-/** Peers asked for a blob's chunk hashes, in turn, before Walrus alone is left. */
+/** Peers asked for a blob's chunk hashes before Walrus alone is left. */
 const MAX_PEERS_ASKED = 3
 
 export interface ChunkHashSources {
@@ -33,7 +33,7 @@ export async function fetchChunkHashes (sources: ChunkHashSources, description: 
   const done = new AbortController()
   const both = AbortSignal.any([signal, done.signal])
   try {
-    const fromPeers = hashesFromPeers(sources, description, both)
+    const fromPeers = hashesFromPeers(sources, description, hedgeMs / (MAX_PEERS_ASKED + 1), both)
     const early = await Promise.race([fromPeers, sleep(hedgeMs, undefined, { signal: both }).then(() => undefined)])
     if (early != null) return early
     const fromWalrus = hashesFromWalrus(sources, description, both)
@@ -44,18 +44,36 @@ export async function fetchChunkHashes (sources: ChunkHashSources, description: 
   }
 }
 
-async function hashesFromPeers (sources: ChunkHashSources, description: BlobDescription, signal: AbortSignal): Promise<Uint8Array[] | undefined> {
-  for (const provider of sources.providers.slice(0, MAX_PEERS_ASKED)) {
-    if (sources.scores.isBanned(provider.peerId) || signal.aborted) continue
-    try {
-      const reply = await sources.client.hashes(peerIdFromString(provider.peerId), description.blobId, { signal })
-      return decodeChunkHashes(reply.hashes, description)
-    } catch (err) {
-      log('chunk hashes of %s from %s failed - %e', description.blobId, provider.peerId, err)
-      if ((err as Error).name === 'ChunkVerificationError') sources.scores.badChunk(provider.peerId, `chunk hashes of ${description.blobId}: ${(err as Error).message}`)
-    }
+/**
+ * The first valid answer of up to MAX_PEERS_ASKED peers, asked one after
+ * another `staggerMs` apart, or at once when the one before failed. Asked
+ * strictly in turn, a peer that took the request and never answered (a liar,
+ * or a peer gone silent) held the hashes until Walrus's hedge, the whole
+ * download waiting behind it.
+ */
+async function hashesFromPeers (sources: ChunkHashSources, description: BlobDescription, staggerMs: number, signal: AbortSignal): Promise<Uint8Array[] | undefined> {
+  const askable = sources.providers.slice(0, MAX_PEERS_ASKED).filter(provider => !sources.scores.isBanned(provider.peerId))
+  const attempts: Array<Promise<Uint8Array[]>> = []
+  let previousFailed: Promise<void> | undefined
+  for (const [turn, provider] of askable.entries()) {
+    const start = previousFailed == null ? Promise.resolve() : Promise.race([previousFailed, sleep(staggerMs * turn, undefined, { signal })])
+    const attempt = start.then(async () => {
+      signal.throwIfAborted()
+      try {
+        const reply = await sources.client.hashes(peerIdFromString(provider.peerId), description.blobId, { signal })
+        return decodeChunkHashes(reply.hashes, description)
+      } catch (err) {
+        log('chunk hashes of %s from %s failed - %e', description.blobId, provider.peerId, err)
+        if ((err as Error).name === 'ChunkVerificationError') sources.scores.badChunk(provider.peerId, `chunk hashes of ${description.blobId}: ${(err as Error).message}`)
+        throw err
+      }
+    })
+    // Settles only on failure: a success ends the race through Promise.any below.
+    previousFailed = attempt.then(async () => new Promise<void>(() => {}), () => undefined)
+    attempts.push(attempt)
   }
-  return undefined
+  if (attempts.length === 0) return undefined
+  return Promise.any(attempts).catch(() => undefined)
 }
 
 async function hashesFromWalrus (sources: ChunkHashSources, description: BlobDescription, signal: AbortSignal): Promise<Uint8Array[]> {

@@ -69,6 +69,31 @@ describe('chunk hashes', () => {
     assert.equal(s.peerAborted(), true)
   })
 
+  it('ask the next peer when the first is silent, before Walrus, and call the silent one off', async () => {
+    const s = await sources(0, hashes)
+    const silent = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    let silentAborted = false
+    const honest = s.client.hashes
+    s.providers = [{ peerId: silent, state: 'holder' }, { peerId: s.peerId, state: 'holder' }]
+    s.client = {
+      hashes: async (peer, blobId, options) => {
+        if (peer.toString() !== silent) return honest(peer, blobId, options)
+        try {
+          await sleep(60_000, undefined, { signal: options?.signal })
+        } catch (err) {
+          silentAborted = true
+          throw err
+        }
+        throw new Error('unreachable')
+      }
+    }
+    // A hedge of 2 s to Walrus: the second peer, asked a quarter of it after the first, answers long before.
+    assert.ok(same(await fetchChunkHashes(s, description, 2_000, AbortSignal.timeout(10_000))))
+    assert.equal(s.walrusReads(), 0)
+    await sleep(20)
+    assert.equal(silentAborted, true)
+  })
+
   it('score down a peer whose hashes do not give the root, and take Walrus\'s', async () => {
     const s = await sources(5, randomBytes(hashes.length))
     assert.ok(same(await fetchChunkHashes(s, description, 500, AbortSignal.timeout(5_000))))
