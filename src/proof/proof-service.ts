@@ -75,6 +75,8 @@ export class ProofService {
   /** Receipts answered whose write has not finished, and their bytes as the store will count them. */
   private unwritten = 0
   private unwrittenBytes = 0
+  /** Their IDs: a lookup in the moments before the store has them finds them queued, as they will be. */
+  private readonly unwrittenIds = new Set<string>()
   /** Set when a write behind the replies failed: from then on replies wait for their write, so callers hear of it. */
   private writeFailed = false
 
@@ -161,6 +163,7 @@ export class ProofService {
     const bytes = entries.reduce((n, e) => n + RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0), 0)
     this.unwritten += entries.length
     this.unwrittenBytes += bytes
+    for (const entry of entries) this.unwrittenIds.add(entry.id)
     this.writes = this.writes.then(async () => {
       try {
         await this.components.store.appendMany(entries)
@@ -171,6 +174,7 @@ export class ProofService {
       } finally {
         this.unwritten -= entries.length
         this.unwrittenBytes -= bytes
+        for (const entry of entries) this.unwrittenIds.delete(entry.id)
       }
     })
   }
@@ -186,6 +190,8 @@ export class ProofService {
   }
 
   async lookup (receiptId: string): Promise<ProofLookup | undefined> {
+    // Checked first: an ID leaves the set only once the store has it.
+    if (this.unwrittenIds.has(receiptId)) return { state: 'queued', receiptId }
     const found = await this.components.store.get(receiptId)
     if (found == null) return undefined
     if (found.state === 'aside') return { state: 'aside', receiptId, reason: found.aside.reason }

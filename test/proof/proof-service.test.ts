@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import type { Batcher } from '../../src/proof/batcher.js'
+import { ProofService } from '../../src/proof/proof-service.js'
+import { ReceiptStore } from '../../src/proof/receipt-store.js'
+import { tempDir } from '../helpers/devnet.js'
+
+describe('proof service', () => {
+  it('with logged durability, a receipt answered and not yet written is looked up as queued, not unknown', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged' })
+    await store.start()
+    // The write behind the reply waits here, as a slow disk would make it.
+    const gate = Promise.withResolvers<void>()
+    const appendMany = store.appendMany.bind(store)
+    store.appendMany = async entries => { await gate.promise; await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      const receipt = await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+      assert.equal(await store.get(receipt.id), undefined, 'not written yet')
+      assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
+      assert.equal(await proofs.lookup('ab'.repeat(32)), undefined, 'a receipt never issued is still unknown')
+      gate.resolve()
+      await proofs.stop()
+      assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
+    } finally {
+      gate.resolve()
+      await store.stop()
+    }
+  })
+})
