@@ -6,23 +6,14 @@
  * namespace's loopback. Prints `ready` once listening; ends when its stdin
  * closes, so it never outlives the process that started it.
  */
-import { createConnection, createServer, type Socket } from 'node:net'
+import { createConnection, createServer } from 'node:net'
+import { pipeBoth } from './pipe-both.js'
 
 const [socketPath, host, portText] = process.argv.slice(2)
 const port = Number(portText)
 if (socketPath == null || host == null || !Number.isInteger(port) || port < 1 || port > 65535) {
   process.stderr.write('usage: netns-forward-worker SOCKET HOST PORT\n')
   process.exit(2)
-}
-
-function pipeBoth (a: Socket, b: Socket): void {
-  a.pipe(b)
-  b.pipe(a)
-  const close = (): void => { a.destroy(); b.destroy() }
-  a.once('error', close)
-  b.once('error', close)
-  a.once('close', close)
-  b.once('close', close)
 }
 
 const server = createServer(client => { pipeBoth(client, createConnection({ host, port })) })

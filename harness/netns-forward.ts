@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { netnsCommand, NetnsError } from './netns.js'
+import { pipeBoth } from './pipe-both.js'
 
 const WORKER = fileURLToPath(new URL('./netns-forward-worker.js', import.meta.url))
 const READY_MS = 15_000
@@ -37,16 +38,6 @@ function track (worker: ChildProcess): void {
       try { w.kill('SIGKILL') } catch {}
     }
   })
-}
-
-function pipeBoth (a: Socket, b: Socket): void {
-  a.pipe(b)
-  b.pipe(a)
-  const close = (): void => { a.destroy(); b.destroy() }
-  a.once('error', close)
-  b.once('error', close)
-  a.once('close', close)
-  b.once('close', close)
 }
 
 /** Forwards a local port to `target` (an http URL of an IPv4 address and port) as seen from inside `netns`. */
