@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
-import { BlobCache } from '../../src/blob/cache/index.js'
+import { BlobCache, type PartialBlob } from '../../src/blob/cache/index.js'
 import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
 import type { BlobClient } from '../../src/mesh/blob-client.js'
 import { Download } from '../../src/mesh/download.js'
@@ -19,17 +19,23 @@ import { tempDir } from '../helpers/devnet.js'
 
 const CHUNK = 1024
 
+/** A blob of `chunks` random chunks, its description, and its download opened in `cache`. */
+async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
+  const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
+  const tree = chunkTreeOfBytes(bytes, chunkSize)
+  const blobId = blobIdFromBytes(randomBytes(32))
+  const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
+  const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+  return { bytes, description, partial }
+}
+
 describe('Download with fakes of its context', () => {
   it('asks for providers once per scheduling pass, ranks a fetching peer among the Walrus readers, and reports running totals', async () => {
     await using dir = await tempDir()
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
     await cache.start()
     try {
-      const bytes = new Uint8Array(randomBytes(12 * CHUNK))
-      const tree = chunkTreeOfBytes(bytes, CHUNK)
-      const blobId = blobIdFromBytes(randomBytes(32))
-      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
-      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const { bytes, description, partial } = await blobToDownload(cache, 12)
       // Another node downloading the same blob that holds nothing yet: it takes a share of the Walrus reads until the stall.
       const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       const listed: Provider[] = [{ peerId: other, state: 'fetching' }]
@@ -75,11 +81,7 @@ describe('Download with fakes of its context', () => {
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
     await cache.start()
     try {
-      const bytes = new Uint8Array(randomBytes(8 * CHUNK))
-      const tree = chunkTreeOfBytes(bytes, CHUNK)
-      const blobId = blobIdFromBytes(randomBytes(32))
-      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
-      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
       const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       // Another reader that never sends: its half is read by the stall fallback, but only once this node's own half is in.
       const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -130,11 +132,7 @@ describe('Download with fakes of its context', () => {
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
     await cache.start()
     try {
-      const bytes = new Uint8Array(randomBytes(8 * CHUNK))
-      const tree = chunkTreeOfBytes(bytes, CHUNK)
-      const blobId = blobIdFromBytes(randomBytes(32))
-      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
-      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: CHUNK, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
       const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       let requests = 0
       const client = {
@@ -175,11 +173,7 @@ describe('Download with fakes of its context', () => {
     try {
       const chunk = 16 * 1024
       const piece = 256
-      const bytes = new Uint8Array(randomBytes(4 * chunk))
-      const tree = chunkTreeOfBytes(bytes, chunk)
-      const blobId = blobIdFromBytes(randomBytes(32))
-      const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize: chunk, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
-      const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize: chunk, chunkRoot: description.chunkRoot, leaves: tree.leaves })
+      const { bytes, description, partial } = await blobToDownload(cache, 4, chunk)
       const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       const client = {
         // A chunk's bytes trickle in, a piece every 20 ms: it lands after at least 1.28 s, longer than the stall time and the
