@@ -194,11 +194,7 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     const fromWalrus: number[] = []
     let download: Promise<unknown> = Promise.resolve()
     try {
-      await peer.libp2p.dial(node.libp2p.getMultiaddrs())
-      const peerId = peer.libp2p.peerId.toString()
-      await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
-      peer.announcer.fetching(blobId)
-      await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+      const peerId = await announceFetching(peer, node, blobId)
       download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } }).catch(() => undefined)
       const rank = downloaderOrder(node.peerId.toString(), [peerId]).indexOf(node.peerId.toString())
       const share = walrusShareOf(rank, 2, chunks)
@@ -228,11 +224,7 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     const peer = await startSilentDownloader()
     const fromWalrus: number[] = []
     try {
-      await peer.libp2p.dial(node.libp2p.getMultiaddrs())
-      const peerId = peer.libp2p.peerId.toString()
-      await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
-      peer.announcer.fetching(blobId)
-      await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+      const peerId = await announceFetching(peer, node, blobId)
       const download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } })
       await waitFor('the node to read its own share', () => fromWalrus.length >= chunks / 2, 30_000)
       const readsBefore = suite.devnet.walrus.stats.rangeRequests
@@ -274,6 +266,16 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 })
+
+/** Connects the silent peer to `node` and has it announce it is fetching `blobId`, once `node` has heard it; its peer ID. */
+async function announceFetching (peer: Awaited<ReturnType<typeof startSilentDownloader>>, node: HerdNode, blobId: BlobId): Promise<string> {
+  await peer.libp2p.dial(node.libp2p.getMultiaddrs())
+  const peerId = peer.libp2p.peerId.toString()
+  await waitFor('the peer to join the topic', () => node.libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length >= 1)
+  peer.announcer.fetching(blobId)
+  await waitFor('the node to hear that the peer is fetching', () => node.providers.providers(blobId).some(p => p.peerId === peerId && p.state === 'fetching'))
+  return peerId
+}
 
 /** A real libp2p peer that announces it is fetching a blob and serves no blob protocol. */
 async function startSilentDownloader (): Promise<{ libp2p: MeshLibp2p, announcer: CacheAnnouncer, stop: () => Promise<void> }> {
