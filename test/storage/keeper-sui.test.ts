@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
@@ -12,6 +11,7 @@ import { BlobMove } from '../../src/walrus/blob-object.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import { NetworkWalrusStore } from '../../src/walrus/network-store.js'
 import { WalrusSdkStore } from '../../src/walrus/sdk-store.js'
+import { closedPort } from '../helpers/closed-port.js'
 import { tempDir } from '../helpers/devnet.js'
 import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE, type SuiStandIn } from '../helpers/sui-standin.js'
@@ -19,15 +19,6 @@ import { addWalrusSystemState, stakeWithPool } from '../helpers/sui-standin-walr
 
 const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
 const EPOCH = 700
-
-/** A loopback port with nothing listening: the public aggregator and publisher, which say nothing of epochs or lifetimes. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /** A certified Blob object on the stand-in, with the BCS content Sui serves and the SDK store parses. */
 function blobObject (sui: SuiStandIn, owner: string, size: number, endEpoch: number): { blobId: BlobId, objectId: string } {

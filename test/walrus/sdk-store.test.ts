@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { bcs } from '@mysten/sui/bcs'
@@ -13,6 +12,7 @@ import { BlobIdComputer } from '../../src/blob/blob-id-computer.js'
 import { blobIdFromBytes, blobIdToU256 } from '../../src/blob/blob-id.js'
 import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
 import { WalrusSdkStore } from '../../src/walrus/sdk-store.js'
+import { closedPort } from '../helpers/closed-port.js'
 import { tempDir } from '../helpers/devnet.js'
 import { CALL_PACKAGE, suiStandIn, SYSTEM_OBJECT, TYPE_PACKAGE } from '../helpers/sui-standin.js'
 import { addWalrusSystemState, stakeWithPool, type WalrusPrices } from '../helpers/sui-standin-walrus.js'
@@ -23,15 +23,6 @@ import { SUI_TYPE } from '../helpers/sui-standin-chain.js'
 
 const WAL = `${normalizeSuiAddress('0x3a1')}::wal::WAL`
 const PRICES: WalrusPrices = { nShards: 1000, epoch: 700, storagePricePerUnit: 100_000n, writePricePerUnit: 20_000n }
-
-/** A loopback port with nothing listening: the SDK's Sui calls fail at once, as they would offline. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /** Sui stand-in with the Walrus system state and the WAL type the SDK reads before a write. */
 function walrusOnStandIn (prices = PRICES, fundSui?: bigint): ReturnType<typeof suiStandIn> {
