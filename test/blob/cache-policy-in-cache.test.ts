@@ -1,34 +1,12 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { blobIdFromBytes, chunkRange, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
-import { BlobCache, POLICY_NAMES, type BlobDescriptor } from '../../src/blob/cache/index.js'
+import { BlobCache, POLICY_NAMES } from '../../src/blob/cache/index.js'
 import { parseNodeConfig } from '../../src/node-config.js'
+import { makeBlob, put, type TestBlob } from '../helpers/cache-blob.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const KiB = 1024
 const SIZE = 8 * KiB
-
-interface TestBlob { id: BlobId, descriptor: BlobDescriptor, chunk: (index: number) => Buffer }
-
-function makeBlob (): TestBlob {
-  const bytes = randomBytes(SIZE)
-  const tree = chunkTreeOfBytes(bytes, KiB)
-  return {
-    id: blobIdFromBytes(randomBytes(32)),
-    descriptor: { size: SIZE, chunkSize: KiB, chunkRoot: toHex(tree.root), leaves: tree.leaves },
-    chunk: index => {
-      const { start, end } = chunkRange(index, SIZE, KiB)
-      return bytes.subarray(start, end)
-    }
-  }
-}
-
-async function put (cache: BlobCache, blob: TestBlob): Promise<void> {
-  const partial = await cache.partial(blob.id, blob.descriptor)
-  for (let i = 0; i < partial.chunkCount; i++) await partial.writeChunk(i, blob.chunk(i))
-  await partial.commit()
-}
 
 /** A request for a held blob, as a model load makes it: open, then release. */
 async function use (cache: BlobCache, blob: TestBlob): Promise<void> {
@@ -55,7 +33,7 @@ describe('every eviction policy in the real cache', () => {
       await cache.start()
       // Stopped whatever happens: a failed check must not leave the scrub loop holding the process open.
       await using _stop = { [Symbol.asyncDispose]: async () => { await cache.stop() } }
-      const [pinned, opened, fresh, running] = [makeBlob(), makeBlob(), makeBlob(), makeBlob()]
+      const [pinned, opened, fresh, running] = [makeBlob(SIZE), makeBlob(SIZE), makeBlob(SIZE), makeBlob(SIZE)]
       await put(cache, pinned)
       await use(cache, pinned)
       assert.equal(await cache.pin(pinned.id), true)
@@ -69,7 +47,7 @@ describe('every eviction policy in the real cache', () => {
       cache.addEventListener('removed', evt => { removed.push(evt.detail.blobId) })
       // Each of the others is asked for more often than the four held ones, and is more recent: a policy that
       // ignored what the cache may evict would take a held one first.
-      const others = Array.from({ length: 6 }, () => makeBlob())
+      const others = Array.from({ length: 6 }, () => makeBlob(SIZE))
       for (const other of others) {
         await put(cache, other)
         for (let i = 0; i < 3; i++) await use(cache, other)
@@ -81,7 +59,7 @@ describe('every eviction policy in the real cache', () => {
 
       // The last other open too: nothing is left to evict.
       const last = await cache.open(others[5]!.id)
-      const next = makeBlob()
+      const next = makeBlob(SIZE)
       await assert.rejects(cache.partial(next.id, next.descriptor), { name: 'CacheFullError' })
       // Once the new blob's grace is over, it is an ordinary entry: the only one that may go.
       clock += 5_000

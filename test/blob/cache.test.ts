@@ -5,39 +5,13 @@ import { open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/prom
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Level } from 'level'
-import { blobIdFromBytes, chunkRange, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
+import { blobIdFromBytes, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
 import { BlobCache, type BlobDescriptor, type CacheEntry } from '../../src/blob/cache/index.js'
 import { waitFor } from '../helpers/mesh.js'
+import { makeBlob, put } from '../helpers/cache-blob.js'
 import { tempDir } from '../helpers/devnet.js'
 
 const KiB = 1024
-
-interface TestBlob {
-  id: BlobId
-  bytes: Buffer
-  descriptor: BlobDescriptor
-  chunk: (index: number) => Buffer
-}
-
-function makeBlob (size: number, chunkSize = KiB): TestBlob {
-  const bytes = randomBytes(size)
-  const tree = chunkTreeOfBytes(bytes, chunkSize)
-  return {
-    id: blobIdFromBytes(randomBytes(32)),
-    bytes,
-    descriptor: { size, chunkSize, chunkRoot: toHex(tree.root), leaves: tree.leaves },
-    chunk: index => {
-      const { start, end } = chunkRange(index, size, chunkSize)
-      return bytes.subarray(start, end)
-    }
-  }
-}
-
-async function put (cache: BlobCache, blob: TestBlob): Promise<CacheEntry> {
-  const partial = await cache.partial(blob.id, blob.descriptor)
-  for (let i = 0; i < partial.chunkCount; i++) await partial.writeChunk(i, blob.chunk(i))
-  return partial.commit()
-}
 
 async function filesIn (dir: string): Promise<string[]> {
   return (await readdir(dir)).sort()
