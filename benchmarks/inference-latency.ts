@@ -167,7 +167,7 @@ async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number):
 
 interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string, cpu?: LoadCpu }
 
-/** What a mesh load run cost per answer (OK or BUSY), in ms: the holder's event loop busy, this process's CPU (the holder's event loop and inference threads), the askers' processes' CPU. */
+/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads; the devnet's Walrus and ledger too), the askers' processes. */
 interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number }
 
 /** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
@@ -206,10 +206,10 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
  */
 async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel): Promise<LoadResult> {
   const busyBefore = holder.status().inference.busy
-  const loopBefore = performance.eventLoopUtilization()
+  const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
-  const loop = performance.eventLoopUtilization(loopBefore)
+  const loop = process.threadCpuUsage(loopBefore)
   const cpu = process.cpuUsage(cpuBefore)
   const ok = runs.flatMap(r => r.ok)
   const busy = runs.flatMap(r => r.busy)
@@ -223,7 +223,7 @@ async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchM
     busyCount: busy.length,
     errors: runs.reduce((n, r) => n + r.errors, 0),
     ...(firstError != null ? { firstError } : {}),
-    cpu: { holderLoopMs: loop.active / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers }
+    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers }
   }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
@@ -462,12 +462,13 @@ try {
     const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all' })
     try {
       await runner.warm(model.blobId, model.path)
-      const loopBefore = performance.eventLoopUtilization()
+      const loopBefore = process.threadCpuUsage()
       const cpuBefore = process.cpuUsage()
       const result = workerLoads[model.key] = await load(ASKERS * inflight, async () => { await runner.run(model.blobId, model.path, model.inputs); return 'ok' })
       const cpu = process.cpuUsage(cpuBefore)
+      const loop = process.threadCpuUsage(loopBefore)
       const answers = Math.max(1, result.okCount)
-      result.cpu = { holderLoopMs: performance.eventLoopUtilization(loopBefore).active / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0 }
+      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0 }
     } finally {
       await runner.stop()
     }
@@ -556,7 +557,7 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
-  console.log(`\nCPU per answer under that load (ms): the holder's event loop busy (event-loop utilization), this process's CPU (event loop + inference threads; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU leaves on ${availableParallelism()} cores: req/s if the cores did nothing else, ÷ WorkerRunner's measured req/s`)
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU leaves on ${availableParallelism()} cores: req/s if the cores did nothing else, ÷ WorkerRunner's measured req/s`)
   console.log('| model | load | holder event loop | holder process | askers | ceiling ÷ WorkerRunner, askers elsewhere | ceiling ÷ WorkerRunner, askers on these cores |')
   console.log('|---|---|---:|---:|---:|---:|---:|')
   const cores = availableParallelism()
