@@ -557,18 +557,17 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
-  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU leaves on ${availableParallelism()} cores: req/s if the cores did nothing else, ÷ WorkerRunner's measured req/s`)
-  console.log('| model | load | holder event loop | holder process | askers | ceiling ÷ WorkerRunner, askers elsewhere | ceiling ÷ WorkerRunner, askers on these cores |')
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
+  console.log('| model | load | holder event loop | holder process | askers | CPU ceiling ÷ WorkerRunner, askers elsewhere | CPU ceiling ÷ WorkerRunner, askers on these cores |')
   console.log('|---|---|---:|---:|---:|---:|---:|')
-  const cores = availableParallelism()
   for (const model of models) {
     const t = throughput[model.key]
     if (t == null) continue
-    const threads = t.workers.okCount / t.workers.seconds
+    const baseMs = t.workers.cpu?.holderProcessMs ?? NaN
     for (const [label, r] of [[`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
       const c = r.cpu
       if (c == null) continue
-      const ceiling = (ms: number): string => x(cores * 1000 / ms, threads)
+      const ceiling = (ms: number): string => x(baseMs, ms)
       console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs)} |`)
     }
   }
