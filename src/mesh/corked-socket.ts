@@ -21,8 +21,9 @@ let warned = false
  * one send leave in one writev. `canSendMore` follows the socket as before: it
  * is false only when the socket kept more than its high-water mark, and then
  * a write returned false, so the socket will emit the 'drain' the connection
- * waits for. Applied to one connection (Noise's transport, whatever it is);
- * anything without a net.Socket is left as it is.
+ * waits for; on a destroyed socket it is false and nothing is written.
+ * Applied to one connection (Noise's transport, whatever it is); anything
+ * without a net.Socket is left as it is.
  */
 export function corkSends (connection: unknown): void {
   const tcp = connection as SocketConnection
@@ -37,6 +38,9 @@ export function corkSends (connection: unknown): void {
   }
   corked.add(tcp)
   tcp.sendData = (data: Uint8ArrayList) => {
+    // A destroyed socket drops every write (its writableLength stays 0, so the high-water mark check below would say "send more"):
+    // keep the data unsent and wait, as @libp2p/tcp does, for the 'close' that aborts the connection.
+    if (socket.destroyed) return { sentBytes: 0, canSendMore: false }
     socket.cork()
     for (const buf of data) socket.write(buf)
     socket.uncork()

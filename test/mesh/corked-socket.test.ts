@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Socket } from 'node:net'
+import { once } from 'node:events'
+import { createServer, Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { corkSends } from '../../src/mesh/corked-socket.js'
 import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../../harness/raw-stream.js'
 
@@ -38,6 +41,29 @@ describe('corked TCP sends', () => {
       proto._write = write
       proto._writev = writev
       await Promise.allSettled([a.stop(), b.stop()])
+    }
+  })
+
+  it('tells the connection it can send no more once its socket is destroyed, as @libp2p/tcp does, so nothing more is taken as sent', async () => {
+    const server = createServer(socket => { socket.destroy() })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const socket = new Socket()
+    socket.on('error', () => {})
+    try {
+      socket.connect(port, '127.0.0.1')
+      await once(socket, 'connect')
+      // The shape of @libp2p/tcp's connection: its socket and its sendData.
+      const connection = { socket, sendData: (data: Uint8ArrayList) => ({ sentBytes: data.byteLength, canSendMore: true }) }
+      corkSends(connection)
+      socket.destroy()
+      const result = connection.sendData(new Uint8ArrayList(randomBytes(1024), randomBytes(1024)))
+      assert.equal(result.canSendMore, false)
+      assert.equal(result.sentBytes, 0)
+    } finally {
+      socket.destroy()
+      server.close()
     }
   })
 })
