@@ -25,7 +25,7 @@ export interface HearsayBoundComponents {
     all: (options?: AbortOptions) => Promise<Peer[]>
     delete: (peerId: PeerId, options?: AbortOptions) => Promise<void>
   }
-  connectionManager: { getConnections: () => Connection[] }
+  connectionManager: { getConnections: (peerId?: PeerId) => Connection[] }
   logger: ComponentLogger
 }
 
@@ -77,13 +77,17 @@ export class HearsayBound implements Startable {
     const kept = hearsay.filter(peer => peer.addresses.length <= this.maxAddresses)
     // Survivors drawn at random: a liar can choose the IDs it makes up, so any order of its choosing would spare its own.
     const doomed = [...flooded, ...shuffled(kept).slice(this.maxPeers)]
+    let deleted = 0
     for (const peer of doomed) {
       options?.signal?.throwIfAborted()
+      // Each delete waits on the store: a peer connected meanwhile (a DHT query dials the peers it hears of) is no longer hearsay.
+      if (this.components.connectionManager.getConnections(peer.id).length > 0) continue
       await this.components.peerStore.delete(peer.id, options)
+      deleted++
     }
-    if (doomed.length > 0) this.log('deleted %d hearsay peers (%d with over %d addresses)', doomed.length, flooded.length, this.maxAddresses)
-    this.deleted += doomed.length
-    return doomed.length
+    if (deleted > 0) this.log('deleted %d hearsay peers (%d with over %d addresses)', deleted, flooded.length, this.maxAddresses)
+    this.deleted += deleted
+    return deleted
   }
 }
 

@@ -3,7 +3,9 @@ import { after, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, Peer, PeerId } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import { HearsayBound } from '../../src/mesh/hearsay-bound.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import { waitFor } from '../helpers/mesh.js'
 
@@ -67,5 +69,29 @@ describe('the bound on hearsay peers', () => {
     for (let i = 0; i < 2 * MAX_PEERS; i++) await hearOf(victim, await madeUpPeer(), 1)
     await waitFor('the repeating prune to bring hearsay back to its bound', async () => (await victim.peerStore.all()).length <= MAX_PEERS)
     assert.ok(victim.services.hearsay.deleted >= MAX_PEERS)
+  })
+})
+
+describe('the hearsay prune, against a peer connected while it runs', () => {
+  it('leaves a peer alone that connected after the prune listed it (a DHT query dials the peers it hears of)', async () => {
+    const [first, second] = [await madeUpPeer(), await madeUpPeer()]
+    const heard = (id: PeerId): Peer => ({ id, addresses: [], protocols: [], metadata: new Map(), tags: new Map() })
+    const connections: Connection[] = []
+    const deleted: string[] = []
+    const bound = new HearsayBound({
+      peerStore: {
+        all: async () => [heard(first), heard(second)],
+        delete: async (id) => {
+          deleted.push(id.toString())
+          // While the store deletes one, the node connects to the other.
+          const other = id.equals(first) ? second : first
+          connections.push({ remotePeer: other } as unknown as Connection)
+        }
+      },
+      connectionManager: { getConnections: (peerId?: PeerId) => connections.filter(c => peerId == null || c.remotePeer.equals(peerId)) },
+      logger: defaultLogger()
+    }, { maxPeers: 0 })
+    assert.equal(await bound.prune(), 1)
+    assert.equal(deleted.length, 1, `deleted ${deleted.join(', ')}`)
   })
 })
