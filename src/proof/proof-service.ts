@@ -34,6 +34,13 @@ interface PendingRun {
   time: number
 }
 
+/**
+ * Resolves after the current turn of the event loop: a write queued behind
+ * replies starts once they have reached their callers (the microtasks that
+ * carry a reply through its awaits run first), not interleaved with them.
+ */
+const afterReplies = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
 /** Receipts written by one fsync at most. */
 const MAX_GROUP = 256
 /** A queued record's framing in the store: version, flags, the ID, and three u32 lengths. */
@@ -164,7 +171,7 @@ export class ProofService {
     this.unwritten += entries.length
     this.unwrittenBytes += bytes
     for (const entry of entries) this.unwrittenIds.add(entry.id)
-    this.writes = this.writes.then(async () => {
+    this.writes = this.writes.then(afterReplies).then(async () => {
       try {
         await this.components.store.appendMany(entries)
         this.components.batcher.notify()

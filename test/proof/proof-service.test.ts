@@ -33,4 +33,29 @@ describe('proof service', () => {
       await store.stop()
     }
   })
+  it('with logged durability, the write behind a reply starts only once the reply has reached its caller', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged' })
+    await store.start()
+    // Records when the store is first asked to write, against when the caller has its receipt.
+    const order: string[] = []
+    const appendMany = store.appendMany.bind(store)
+    store.appendMany = async entries => { order.push('write'); await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      // Several awaits between the service and the caller, as the inference service and a stream handler add.
+      const reply = async (): Promise<string> => {
+        const receipt = await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+        return receipt.id
+      }
+      const id = await (async () => await (async () => await reply())())()
+      order.push('reply')
+      await proofs.stop()
+      assert.deepEqual(order, ['reply', 'write'])
+      assert.equal((await store.get(id))?.state, 'queued', 'written once the reply has gone')
+    } finally {
+      await store.stop()
+    }
+  })
 })
