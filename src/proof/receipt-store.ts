@@ -15,7 +15,7 @@ import {
   ReceiptStoreClosedError, ReceiptStoreError
 } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
-import { RECEIPT_ID } from './receipt.js'
+import { RECEIPT_ID, signedReceiptKey } from './receipt.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -254,6 +254,20 @@ function decodeQueued (seq: bigint, value: Uint8Array): QueuedReceipt {
   return receipt
 }
 
+/**
+ * True when the bytes are a SignedReceipt naming the receipt's seq and
+ * hashing to its ID; false for bytes that are no SignedReceipt (which get
+ * looked up instead). A SignedReceipt naming another seq or ID is refused,
+ * so every signed receipt stored is under its own seq.
+ */
+function signedUnderOwnSeq (receipt: QueuedReceipt): boolean {
+  const key = signedReceiptKey(receipt.bytes)
+  if (key == null) return false
+  if (key.seq !== receipt.seq) throw new ReceiptSeqError(`receipt ${receipt.id} signs seq ${key.seq}, not ${receipt.seq}`)
+  if (key.id !== receipt.id) throw new ProofFormatError(`the receipt given as ${receipt.id} hashes to ${key.id}`)
+  return true
+}
+
 function encodeBundleReceipts (receipts: Uint8Array[]): Uint8Array {
   const empty = receipts.map(() => new Uint8Array(0))
   return encodeBundle({ receipts, inputs: empty, outputs: empty })
@@ -380,7 +394,9 @@ export class ReceiptStore {
   /**
    * Queues a receipt; it is on disk (synced) when this resolves. Throws
    * ReceiptQueueFullError past a limit, ReceiptSeqError when seq is not above
-   * lastSeq(), DuplicateReceiptError for an ID the store holds.
+   * lastSeq() or the SignedReceipt bytes sign another seq, ProofFormatError
+   * when they hash to another ID, DuplicateReceiptError for an ID the store
+   * holds.
    */
   async append (receipt: QueuedReceipt): Promise<void> {
     await this.appendMany([receipt])
@@ -399,6 +415,7 @@ export class ReceiptStore {
       if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
       return encodeQueued(receipt)
     })
+    const signed = receipts.map(signedUnderOwnSeq)
     const addedBytes = values.reduce((n, v) => n + v.byteLength, 0)
     const startedAt = performance.now()
     await this.exclusive(async db => {
@@ -413,9 +430,13 @@ export class ReceiptStore {
       }
       const ids = receipts.map(r => r.id)
       if (new Set(ids).size !== ids.length) throw new DuplicateReceiptError('the same receipt is given twice')
-      const found = await db.getMany(ids.flatMap(id => [`id/${id}`, `sealed/${id}`, `${ASIDE_PREFIX}${id}`]))
-      const taken = found.findIndex(v => v != null)
-      if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
+      // A signed receipt's ID hashes its seq, which is past every seq stored: only other bytes need looking up.
+      const unsigned = ids.filter((_, i) => !signed[i])
+      if (unsigned.length > 0) {
+        const found = await db.getMany(unsigned.flatMap(id => [`id/${id}`, `sealed/${id}`, `${ASIDE_PREFIX}${id}`]))
+        const taken = found.findIndex(v => v != null)
+        if (taken >= 0) throw new DuplicateReceiptError(`receipt ${unsigned[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
+      }
       const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
       const sync = this.durability === 'strict' || this.syncFailed || this.unsyncedCount + receipts.length > this.maxUnsynced
       await db.batch([
