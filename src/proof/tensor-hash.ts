@@ -27,6 +27,19 @@ export function canonicalTensors (tensors: Readonly<Record<string, ort.Tensor>>)
   return w.finish()
 }
 
+/** A tensor record's canonical encoding and its SHA-256, kept with the record they were made from. */
+export class HashedTensors {
+  readonly of: Readonly<Record<string, ort.Tensor>>
+  readonly bytes: Uint8Array
+  readonly hash: Uint8Array
+
+  constructor (tensors: Readonly<Record<string, ort.Tensor>>) {
+    this.of = tensors
+    this.bytes = canonicalTensors(tensors)
+    this.hash = hashTensorSet(this.bytes)
+  }
+}
+
 /** SHA-256 of the canonical encoding (32 bytes). */
 export function hashTensors (tensors: Readonly<Record<string, ort.Tensor>>): Uint8Array {
   return hashTensorSet(canonicalTensors(tensors))
