@@ -21,7 +21,7 @@ let warned = false
  * one send leave in one writev. `canSendMore` follows the socket as before: it
  * is false only when the socket kept more than its high-water mark, and then
  * a write returned false, so the socket will emit the 'drain' the connection
- * waits for; on a destroyed socket it is false and nothing is written.
+ * waits for; on a destroyed or errored socket it is false and nothing is written.
  * Applied to one connection (Noise's transport, whatever it is); anything
  * without a net.Socket is left as it is.
  */
@@ -38,12 +38,17 @@ export function corkSends (connection: unknown): void {
   }
   corked.add(tcp)
   tcp.sendData = (data: Uint8ArrayList) => {
-    // A destroyed socket drops every write (its writableLength stays 0, so the high-water mark check below would say "send more"):
-    // keep the data unsent and wait, as @libp2p/tcp does, for the 'close' that aborts the connection.
-    if (socket.destroyed) return { sentBytes: 0, canSendMore: false }
+    // A destroyed or errored socket drops every write and its writableLength falls to 0, so the high-water mark alone
+    // would say "send more": keep the data unsent and wait, as @libp2p/tcp does (whose write returns false then), for
+    // the 'close' that aborts the connection. A failed writev errors the socket at once and destroys it a tick later.
+    if (!usable(socket)) return { sentBytes: 0, canSendMore: false }
     socket.cork()
     for (const buf of data) socket.write(buf)
     socket.uncork()
-    return { sentBytes: data.byteLength, canSendMore: socket.writableLength < socket.writableHighWaterMark }
+    return { sentBytes: data.byteLength, canSendMore: usable(socket) && socket.writableLength < socket.writableHighWaterMark }
   }
+}
+
+function usable (socket: Socket): boolean {
+  return !socket.destroyed && socket.errored == null
 }

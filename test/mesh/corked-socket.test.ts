@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, Socket } from 'node:net'
+import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -65,5 +66,15 @@ describe('corked TCP sends', () => {
       socket.destroy()
       server.close()
     }
+  })
+
+  it('tells the connection it can send no more when a write fails during the send (the socket is errored, destroyed only on the next tick)', () => {
+    // A writev that fails at once, as a socket's does on EPIPE: Node marks the stream errored now and destroys it on the next tick.
+    const socket = new Writable({ writev: (_chunks, callback) => { callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })) } })
+    socket.on('error', () => {})
+    const connection = { socket, sendData: (data: Uint8ArrayList) => ({ sentBytes: data.byteLength, canSendMore: true }) }
+    corkSends(connection)
+    assert.equal(connection.sendData(new Uint8ArrayList(randomBytes(1024), randomBytes(1024))).canSendMore, false)
+    assert.deepEqual(connection.sendData(new Uint8ArrayList(randomBytes(1024))), { sentBytes: 0, canSendMore: false })
   })
 })
