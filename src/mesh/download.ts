@@ -13,6 +13,7 @@ import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { readChunkRun } from './walrus-chunk-read.js'
 
 const log = logger('herd:mesh:download')
 
@@ -581,7 +582,10 @@ export class Download {
     // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
     const free = (index: number): boolean => this.wanted(index) && !fromPeer(index)
-    for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
+    // Shared with other readers, a share is read one run at a time: runs read side by side split the link, so each one's first
+    // chunk, which peers could pull from this node, landed that many times later. Alone, throughput is all that counts.
+    const shareReads = downloaders.length > 1 ? 1 : tuning.walrusReads
+    for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads && this.shareReadsInFlight < shareReads; index++) {
       if (!free(index) || !mine(index)) continue
       const run = this.runFrom(index, index => free(index) && mine(index))
       log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, coordinationMs)
@@ -645,22 +649,21 @@ export class Download {
     this.track((async () => {
       try {
         const signal = AbortSignal.any([this.context.signal, this.finished.signal])
-        const bytes = size === 0 ? new Uint8Array(0) : await this.context.walrus.readRange(blobId, { start, end: end - 1 }, { signal })
-        if (bytes.byteLength !== end - start) throw new ChunkVerificationError(`Walrus returned ${bytes.byteLength} bytes for a range of ${end - start}`)
-        this.context.walrusPace.observe(bytes.byteLength, Date.now() - startedAt)
-        for (const index of run) {
-          if (this.landed.has(index)) continue
-          this.landed.add(index)
-          const range = chunkRange(index, size, chunkSize)
-          const data = bytes.subarray(range.start - start, range.end - start)
-          try {
-            await this.partial.writeChunk(index, data)
-          } catch (err) {
-            this.landed.delete(index)
-            throw err
+        await readChunkRun(this.context.walrus, this.description, run, {
+          signal,
+          onChunk: async (index, data) => {
+            if (this.landed.has(index)) return
+            this.landed.add(index)
+            try {
+              await this.partial.writeChunk(index, data)
+            } catch (err) {
+              this.landed.delete(index)
+              throw err
+            }
+            this.gained(index, data.byteLength, 'walrus', undefined, fallback)
           }
-          this.gained(index, data.byteLength, 'walrus', undefined, fallback)
-        }
+        })
+        this.context.walrusPace.observe(end - start, Date.now() - startedAt)
         if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)
       } catch (err) {
         if (this.context.signal.aborted || this.finished.signal.aborted) return

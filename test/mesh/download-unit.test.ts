@@ -127,6 +127,65 @@ describe('Download with fakes of its context', () => {
       await cache.stop()
     }
   })
+  it('lands its share read chunk by chunk as the bytes arrive, one share read at a time while others share the blob', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const [firstReader] = [selfId, other].sort()
+      const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+      let release!: () => void
+      const held = new Promise<void>(resolve => { release = resolve })
+      let ownReads = 0
+      let mostOwnReads = 0
+      const download = new Download(description, partial, {
+        selfId,
+        client,
+        walrus: {
+          readRange: async (_id, range, options) => {
+            const own = range.start >= mine.start && range.end < mine.end
+            if (own) mostOwnReads = Math.max(mostOwnReads, ++ownReads)
+            try {
+              // The first chunk's bytes arrive in two pieces; the rest of the run is held, as through a capped link.
+              const half = range.start + CHUNK / 2
+              options?.onData?.(bytes.slice(range.start, half), range.start)
+              options?.onData?.(bytes.slice(half, range.start + CHUNK), half)
+              if (own) await held
+              return bytes.slice(range.start, range.end + 1)
+            } finally {
+              if (own) ownReads--
+            }
+          }
+        },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: other, state: 'fetching' }],
+        extraHolders: new Set(),
+        // Two runs in this node's share, and room for both at once.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: AbortSignal.timeout(60_000)
+      })
+      const running = download.run()
+      const firstOwn = mine.start / CHUNK
+      for (let waited = 0; !partial.has(firstOwn) && waited < 10_000; waited += 20) await sleep(20)
+      assert.ok(partial.has(firstOwn), 'the share read\'s first chunk landed while the rest of its run was still on the way')
+      assert.equal(mostOwnReads, 1, 'one share read at a time')
+      release()
+      await running
+      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
+
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
     await using dir = await tempDir()
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
