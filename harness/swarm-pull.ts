@@ -64,6 +64,23 @@ export interface SwarmPullResult {
   nodeCpuSeconds: number
   /** Share of the whole machine's CPU time that was busy during the pull (every process, not only herd's): near 1, the figures are the CPU's. */
   machineBusyShare: number
+  /**
+   * /herd/blob/1.0.0 requests the nodes served during the pull (HAVE, CHUNKS,
+   * hashes): each is a stream of its own, with a cost that a count shows on
+   * a loaded machine where CPU seconds are noisy.
+   */
+  blobRequests: number
+}
+
+/** Blob requests a node has served so far, from its /status; 0 if it does not answer. */
+async function blobRequestsOf (api: string, signal?: AbortSignal): Promise<number> {
+  try {
+    const response = await fetch(`${api}/status`, signal != null ? { signal } : {})
+    const status = await response.json() as { serve?: { requests?: unknown } }
+    return typeof status.serve?.requests === 'number' ? status.serve.requests : 0
+  } catch {
+    return 0
+  }
 }
 
 /** Linux's USER_HZ: /proc counts CPU time in these ticks on every architecture Node runs on. */
@@ -170,6 +187,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const before = await cluster.walrusStats()
     const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
     const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
+    const requestsBefore = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
     const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
     const ticksBefore = await machineTicks()
     const started = performance.now()
@@ -178,6 +196,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const ticksAfter = await machineTicks()
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
     const after = await cluster.walrusStats()
+    const requestsAfter = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
     init.signal?.throwIfAborted()
     const result: SwarmPullResult = {
       blobId,
@@ -188,7 +207,8 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       nodesWithoutPeers: cluster.nodesWithoutPeers,
       setupMs,
       nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
-      machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total)
+      machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
+      blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0)
     }
     if (inspect != null) await inspect(cluster, result)
     return result

@@ -14,6 +14,7 @@ import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 import { readChunkRun } from './walrus-chunk-read.js'
+import { haveDue, nextHaveEvery } from './have-poll.js'
 
 const log = logger('herd:mesh:download')
 
@@ -24,7 +25,7 @@ export interface DownloadTuning {
   requestBytes: number
   /** Walrus range reads in flight at once. */
   walrusReads: number
-  /** How often a peer that is itself downloading is asked which chunks it holds. */
+  /** How often a peer that is itself downloading is asked which chunks it holds, at most: less while its answers show nothing new, and not while it holds a chunk not yet asked for (have-poll.ts). */
   haveIntervalMs: number
   /**
    * Time after the "fetching" announcement before the first Walrus read, so
@@ -79,6 +80,7 @@ interface Source {
   holder: boolean
   have?: Uint8Array
   haveAt: number
+  haveEveryMs: number
   haveInFlight: boolean
   inflight: number
   /** Chunks in those requests. */
@@ -281,6 +283,7 @@ export class Download {
           peerId: peerIdFromString(id),
           holder,
           haveAt: 0,
+          haveEveryMs: this.context.tuning.haveIntervalMs,
           haveInFlight: false,
           inflight: 0,
           inflightChunks: 0,
@@ -299,7 +302,8 @@ export class Download {
       if (!seen.has(id) && source.inflight === 0) this.sources.delete(id)
     }
     for (const source of this.sources.values()) {
-      if (!source.holder && !source.haveInFlight && now - source.haveAt >= this.context.tuning.haveIntervalMs) this.pollHave(source)
+      if (source.holder || source.haveInFlight) continue
+      if (haveDue(source, now, source.have != null && this.wantsAny(source.have))) this.pollHave(source)
     }
   }
 
@@ -319,6 +323,7 @@ export class Download {
         }
         // Chunks new at a peer are the swarm's progress: its share reads land, so the stall fallback need not read them.
         if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
+        source.haveEveryMs = nextHaveEvery(source, this.context.tuning.haveIntervalMs, this.wantsAny(reply.have))
         source.have = reply.have
         if (reply.complete) source.holder = true
       } catch (err) {
@@ -328,6 +333,12 @@ export class Download {
         source.haveInFlight = false
       }
     })())
+  }
+
+  /** Whether `bits` (a peer's held chunks) name a chunk this download still wants. */
+  private wantsAny (bits: Uint8Array): boolean {
+    for (let index = 0; index < this.partial.chunkCount; index++) if (bitSet(bits, index) && this.wanted(index)) return true
+    return false
   }
 
   private sourceHas (source: Source, index: number): boolean {
