@@ -303,7 +303,9 @@ export class Download {
     }
     for (const source of this.sources.values()) {
       if (source.holder || source.haveInFlight) continue
-      if (haveDue(source, now, source.have != null && this.wantsAny(source.have))) this.pollHave(source)
+      // Near a stall every peer is asked again, busy or not: the fallback reads from Walrus what no peer is known to hold.
+      const nearStall = now - this.lastProgressAt >= this.context.tuning.stallMs / 2
+      if (haveDue(source, now, !nearStall && source.have != null && this.wantsAny(source.have))) this.pollHave(source)
     }
   }
 

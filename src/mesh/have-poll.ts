@@ -19,7 +19,9 @@ export interface HavePollState {
 /**
  * Whether to ask now: not while the peer is known to hold a chunk this node
  * wants and has yet to ask anyone for (`knowsWork`), which it will ask for as
- * soon as the requests in flight leave room; news of more could not be used.
+ * soon as the requests in flight leave room; news of more could not be used
+ * then (the download lifts it near a stall, when the fallback is about to
+ * read from Walrus whatever no peer is known to hold).
  */
 export function haveDue (state: HavePollState, now: number, knowsWork: boolean): boolean {
   return !knowsWork && now - state.haveAt >= state.haveEveryMs

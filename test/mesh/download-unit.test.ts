@@ -236,6 +236,47 @@ describe('Download with fakes of its context', () => {
     }
   })
 
+  it('asks a busy downloading peer again near a stall, before the fallback reads what no peer is known to hold', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      let asks = 0
+      const client = {
+        // It holds the first half, and its chunks never come: it always holds a chunk not yet asked for.
+        have: async () => { asks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xf0]) } },
+        chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
+          await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+        }
+      } as unknown as BlobClient
+      const controller = new AbortController()
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async () => { throw new Error('not read in this test') } },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: busy, state: 'fetching' }],
+        extraHolders: new Set(),
+        // Nothing ever arrives, so a stall nears after 200 ms; the coordination window keeps Walrus out of the test.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 400, paceWindowMs: 60_000 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: controller.signal
+      })
+      const running = download.run()
+      for (let waited = 0; asks < 3 && waited < 20_000; waited += 20) await sleep(20)
+      controller.abort(new Error('test over'))
+      await assert.rejects(running, /test over/)
+      assert.ok(asks >= 3, `asked ${asks} times`)
+    } finally {
+      await cache.stop()
+    }
+  })
+
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
     await using dir = await tempDir()
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
