@@ -14,6 +14,7 @@ import type { HerdNode } from '../src/node.js'
 import { note } from './measure.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../harness/raw-stream.js'
 import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } from './mesh/two-process.js'
+import { cryptoFloor, type CryptoFloor } from './mesh/crypto-floor.js'
 
 const MiB = 1024 * 1024
 /** Every send and socket write is one block of this size (the last may be shorter). */
@@ -231,7 +232,12 @@ function printInProcess (figures: InProcessFigures): void {
 const GOAL_OVER_LIBP2P = 0.8
 const GOAL_CPU_PER_GIB = 8
 
-function printTwoProcess (figures: TwoProcessFigures): void {
+/** What a peer fetch cannot spend less than per GiB: raw TCP's both ends, sealing and opening every Noise frame, hashing every chunk. */
+function floorPerGiB (figures: TwoProcessFigures, floor: CryptoFloor): number {
+  return figures.tcp.cpuSecondsPerGiB + floor.encrypt + floor.decrypt + floor.sha256
+}
+
+function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor): void {
   const { tcp, libp2p, peerFetch } = figures
   const libp2pRate = rate(size, libp2p.seconds)
   console.log(`two node processes on loopback (each end on its own event loop): ${sizeMiB} MiB, CPU = user + system of both processes over the transfer`)
@@ -242,7 +248,8 @@ function printTwoProcess (figures: TwoProcessFigures): void {
     console.log(`| ${name} | ${t.seconds.toFixed(2)} | ${rate(size, t.seconds).toFixed(1)} | ${(rate(size, t.seconds) / libp2pRate).toFixed(3)} | ${t.cpuSeconds.toFixed(2)} | ${t.cpuSecondsPerGiB.toFixed(2)} |`)
   }
   const over = rate(size, peerFetch.seconds) / libp2pRate
-  console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile\n`)
+  console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile`)
+  console.log(`floor, CPU s per GiB: raw TCP ${tcp.cpuSecondsPerGiB.toFixed(2)} + node:crypto alone in this process: ChaCha20-Poly1305 seal ${floor.encrypt.toFixed(2)} + open ${floor.decrypt.toFixed(2)} (65,519-byte frames) + SHA-256 ${floor.sha256.toFixed(2)} = ${floorPerGiB(figures, floor).toFixed(2)} (goal ${GOAL_CPU_PER_GIB}); the peer fetch spends ${(peerFetch.cpuSecondsPerGiB / floorPerGiB(figures, floor)).toFixed(2)}x that, one libp2p stream ${(libp2p.cpuSecondsPerGiB / (tcp.cpuSecondsPerGiB + floor.encrypt + floor.decrypt)).toFixed(2)}x its own floor (no SHA-256)\n`)
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-mesh-'))
@@ -271,7 +278,9 @@ try {
   const two = twoProcess ? await twoProcessTransfers({ devnet, dir, blobId, size, ...(profileDir != null ? { profileDir } : {}) }) : undefined
 
   if (inProcessFigures != null) printInProcess(inProcessFigures)
-  if (two != null) printTwoProcess(two)
+  // Measured after the transfers, in this process, so they run on the same machine in the same window.
+  const floor = two != null ? cryptoFloor(size) : undefined
+  if (two != null && floor != null) printTwoProcess(two, floor)
   const inProc = inProcessFigures
   console.log(JSON.stringify({
     bench: 'mesh-throughput',
@@ -284,7 +293,10 @@ try {
           twoProcess: {
             mibPerSec: { tcp: round(rate(size, two.tcp.seconds), 1), libp2p1: round(rate(size, two.libp2p.seconds), 1), peerFetch: round(rate(size, two.peerFetch.seconds), 1) },
             cpuSecondsPerGiB: { tcp: round(two.tcp.cpuSecondsPerGiB, 2), libp2p1: round(two.libp2p.cpuSecondsPerGiB, 2), peerFetch: round(two.peerFetch.cpuSecondsPerGiB, 2) },
-            walrusBytesDuringPeerFetch: two.peerFetch.walrusBytes
+            walrusBytesDuringPeerFetch: two.peerFetch.walrusBytes,
+            ...(floor != null
+              ? { floorCpuSecondsPerGiB: { encrypt: round(floor.encrypt, 2), decrypt: round(floor.decrypt, 2), sha256: round(floor.sha256, 2), peerFetch: round(floorPerGiB(two, floor), 2) } }
+              : {})
           }
         }
       : {}),

@@ -53,6 +53,8 @@ export interface RegisteredModel {
 /** A model file in the cache, held from eviction until `release`. */
 export interface HeldBlob {
   path: string
+  /** Rejects with CorruptBlobError, dropping the blob, when its file is gone from disk. */
+  confirmOnDisk: () => Promise<void>
   release: () => void
 }
 
@@ -254,9 +256,18 @@ export class InferenceService {
         signal.throwIfAborted()
         return this.components.runner.run(model.blobId, blob.path, input.inputs)
       }, signal)
+    } catch (err) {
+      // The cache opens a model's file only when read, so a file deleted under a running node shows first as a failed load.
+      if (!(route === 'local' && (err as Error).name === 'ModelLoadError' && await isGoneFromDisk(blob))) throw err
     } finally {
       // Held (never evicted) until its session has been loaded and run, and given back when the queue turns the run away.
       blob.release()
+    }
+    if (outcome === undefined) {
+      log('%s was gone from disk: fetching it again', model.blobId)
+      const fetched = await this.components.blobs.open(model.blobId, { signal })
+      this.stats.fetched++
+      return this.runHere(model, fetched, input, 'fetched', signal)
     }
     this.averageRunMs = 0.8 * this.averageRunMs + 0.2 * outcome.runMs
     this.components.onTiming?.({ kind: 'inference-run', seconds: outcome.runMs / 1000 })
@@ -264,5 +275,14 @@ export class InferenceService {
     // Issued after the run's slot is freed: the next run need not wait on the receipt's signature and sync.
     const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })
     return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route, ...(receipt != null ? { receipt: receipt.bytes } : {}) }
+  }
+}
+
+async function isGoneFromDisk (blob: HeldBlob): Promise<boolean> {
+  try {
+    await blob.confirmOnDisk()
+    return false
+  } catch (err) {
+    return (err as Error).name === 'CorruptBlobError'
   }
 }

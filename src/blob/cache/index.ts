@@ -85,6 +85,12 @@ export interface BlobHandle {
   readChunk: (index: number) => Promise<Uint8Array>
   /** Bytes [start, end), at most MAX_READ_BYTES; every chunk it touches is verified first. */
   read: (start: number, end: number) => Promise<Uint8Array>
+  /**
+   * Opens the file if no read has yet: a reader by path (an inference session
+   * loading the model) learns only here that the file is gone, which drops the
+   * blob and throws CorruptBlobError, so that the caller can fetch it again.
+   */
+  confirmOnDisk: () => Promise<void>
   release: () => void
 }
 
