@@ -9,12 +9,10 @@ import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
 import { Agent, request } from 'undici'
-import { connectAll, connectPair, quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
+import { connectAll, quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import { ApiServer } from '../src/api/server.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import type { TensorSpec } from '../src/chain/types.js'
-import { asInferError } from '../src/inference/infer-errors.js'
-import { InferClient } from '../src/inference/infer-protocol.js'
 import type { Tensors } from '../src/inference/inference-service.js'
 import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
 import { PROTOBUF_TYPE } from '../src/api/infer-route.js'
@@ -23,6 +21,7 @@ import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToP
 import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
+import { AskerProcess } from './inference/askers.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values } = parseArgs({
@@ -166,7 +165,10 @@ async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number):
 
 // ---- load from several peers ----
 
-interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string }
+interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string, cpu?: LoadCpu }
+
+/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads; the devnet's Walrus and ledger too), the askers' processes. */
+interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number }
 
 /** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
 async function load (workers: number, issue: (worker: number, signal: AbortSignal) => Promise<'ok' | 'busy'>): Promise<LoadResult> {
@@ -195,27 +197,33 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
   return result
 }
 
-/** `asker` nodes, each with `inflight` requests in flight to `holder` over /herd/infer/1.0.0 (BUSY counted, not retried elsewhere). */
-async function meshLoad (askers: HerdNode[], holder: HerdNode, model: string, inputs: Tensors): Promise<LoadResult> {
-  const holderId = holder.peerId.toString()
-  const clients = askers.map(asker => new InferClient({ dialProtocol: async (peer, protocol, options) => asker.libp2p.dialProtocol(peer, protocol, options) }))
+/**
+ * The askers, each in its own process with `inflight` requests in flight to
+ * `holder` over /herd/infer/1.0.0 (BUSY counted, not retried elsewhere), as
+ * peers on other machines or at least other processes would be: on one event
+ * loop with the holder they took the holder's CPU (the `WorkerRunner`
+ * baseline has the process to itself).
+ */
+async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel): Promise<LoadResult> {
   const busyBefore = holder.status().inference.busy
-  let result: LoadResult
-  try {
-    result = await load(askers.length * inflight, async (worker, signal) => {
-      const client = clients[worker % clients.length] as InferClient
-      try {
-        const reply = await client.infer(holder.peerId, { model, inputs }, { signal })
-        if (reply.node !== holderId) throw new Error(`run by ${reply.node}, not the holder`)
-        return 'ok'
-      } catch (err) {
-        if (asInferError(err)?.code === 'BUSY') return 'busy'
-        throw err
-      }
-    })
-  } finally {
-    // Their kept streams count against the holder's 8 inference streams per connection, beside the askers' own nodes'.
-    await Promise.all(clients.map(async client => { await client.close() }))
+  const loopBefore = process.threadCpuUsage()
+  const cpuBefore = process.cpuUsage()
+  const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
+  const loop = process.threadCpuUsage(loopBefore)
+  const cpu = process.cpuUsage(cpuBefore)
+  const ok = runs.flatMap(r => r.ok)
+  const busy = runs.flatMap(r => r.busy)
+  const answers = Math.max(1, ok.length + busy.length)
+  const firstError = runs.find(r => r.firstError != null)?.firstError
+  const result: LoadResult = {
+    seconds: Math.max(...runs.map(r => r.seconds)),
+    ok: stats(ok),
+    busy: stats(busy),
+    okCount: ok.length,
+    busyCount: busy.length,
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    ...(firstError != null ? { firstError } : {}),
+    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers }
   }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
@@ -229,6 +237,8 @@ interface BenchModel {
   name: string
   path: string
   inputs: Tensors
+  /** The same input as the asker processes build it. */
+  input: { name: string, dims: number[], seed: number }
   blobId: BlobId
   specs: TensorSpec[]
 }
@@ -258,6 +268,7 @@ const loadAtStart = loadavg()[0] as number
 const nodes: HerdNode[] = []
 let devnet: Devnet | undefined
 let api: ApiServer | undefined
+const askerProcesses: AskerProcess[] = []
 const agent = new Agent({ connections: 4, keepAliveTimeout: 60_000 })
 try {
   note(`devnet; publishing PaddleOCR detection, a synthetic MLP and PaddleOCR recognition`)
@@ -266,13 +277,14 @@ try {
   await writeFile(mlpPath, syntheticMlp({ inputSize: 64, hiddenSize: 256, outputSize: 16, layers: 3, seed: 1 }))
   const detPath: string = ocrModels.detectionPath
   const models: BenchModel[] = []
-  for (const [key, name, path, inputs] of [
-    ['det', 'ocr-det', detPath, { x: seededTensor([1, 3, 64, 64], 7) }],
-    ['mlp', 'mlp-64x256x16', mlpPath, { x: seededTensor([1, 64], 11) }],
-    ['rec', 'ocr-rec', ocrModels.recognitionPath as string, { x: seededTensor([1, 3, 48, 320], 13) }]
+  for (const [key, name, path, dims, seed] of [
+    ['det', 'ocr-det', detPath, [1, 3, 64, 64], 7],
+    ['mlp', 'mlp-64x256x16', mlpPath, [1, 64], 11],
+    ['rec', 'ocr-rec', ocrModels.recognitionPath as string, [1, 3, 48, 320], 13]
   ] as const) {
     const published = await devnet.publishFile(path, { name, onnx: true })
-    models.push({ key, name, path, inputs, blobId: published.blobId, specs: published.inputs })
+    const input = { name: 'x', dims: [...dims], seed }
+    models.push({ key, name, path, inputs: { x: seededTensor(input.dims, seed) }, input, blobId: published.blobId, specs: published.inputs })
   }
   const modelBytes = Object.fromEntries(await Promise.all(models.map(async m => [m.key, (await readFile(m.path)).byteLength] as const)))
 
@@ -432,6 +444,13 @@ try {
   const workerLoads: Record<string, LoadResult> = {}
   const queue32Loads: Record<string, LoadResult> = {}
   const loadModels = models.filter(m => m.key !== 'rec')
+  note(`${ASKERS} asker processes`)
+  for (let i = 0; i < ASKERS; i++) {
+    const asker = new AskerProcess(`asker-${i + 1}`)
+    askerProcesses.push(asker)
+    await asker.start()
+    await asker.dial(a.libp2p.getMultiaddrs().map(m => m.toString()))
+  }
   for (const model of loadModels) {
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s, in process (one session; WorkerRunner) and from ${ASKERS} askers to A (queue ${DEFAULT_QUEUE})`)
     const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
@@ -443,11 +462,17 @@ try {
     const runner = new WorkerRunner({ workers: HOLDER_CONCURRENCY, intraOpNumThreads: 1, graphOptimizationLevel: 'all' })
     try {
       await runner.warm(model.blobId, model.path)
-      workerLoads[model.key] = await load(ASKERS * inflight, async () => { await runner.run(model.blobId, model.path, model.inputs); return 'ok' })
+      const loopBefore = process.threadCpuUsage()
+      const cpuBefore = process.cpuUsage()
+      const result = workerLoads[model.key] = await load(ASKERS * inflight, async () => { await runner.run(model.blobId, model.path, model.inputs); return 'ok' })
+      const cpu = process.cpuUsage(cpuBefore)
+      const loop = process.threadCpuUsage(loopBefore)
+      const answers = Math.max(1, result.okCount)
+      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0 }
     } finally {
       await runner.stop()
     }
-    queue32Loads[model.key] = await meshLoad(askers, a, model.name, model.inputs)
+    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model)
   }
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
@@ -455,11 +480,11 @@ try {
   const a2 = await startNode(quickNodeConfig(join(dir, 'node-a2'), devnet, { inference: { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY } }))
   nodes.push(a2)
   for (const model of loadModels) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId, { signal }))
-  for (const asker of askers) await connectPair(asker, a2)
+  for (const asker of askerProcesses) await asker.dial(a2.libp2p.getMultiaddrs().map(m => m.toString()))
   for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
-    const queue2 = await meshLoad(askers, a2, model.name, model.inputs)
+    const queue2 = await meshLoad(askerProcesses, a2, model)
     throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2 }
   }
 
@@ -532,6 +557,20 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
+  console.log('| model | load | holder event loop | holder process | askers | CPU ceiling ÷ WorkerRunner, askers elsewhere | CPU ceiling ÷ WorkerRunner, askers on these cores |')
+  console.log('|---|---|---:|---:|---:|---:|---:|')
+  for (const model of models) {
+    const t = throughput[model.key]
+    if (t == null) continue
+    const baseMs = t.workers.cpu?.holderProcessMs ?? NaN
+    for (const [label, r] of [[`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
+      const c = r.cpu
+      if (c == null) continue
+      const ceiling = (ms: number): string => x(baseMs, ms)
+      console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs)} |`)
+    }
+  }
 
   // ---- issue 15's goals, each figure against its goal ----
   const rate = (r: LoadResult): number => r.okCount / r.seconds
@@ -563,7 +602,7 @@ try {
 
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
   const roundOpt = (s: Stats | undefined): ReturnType<typeof round> | null => s == null ? null : round(s)
-  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors })
+  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3) } : {}) })
   console.log(JSON.stringify({
     bench: 'inference-latency',
     ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, +v.toFixed(3)])),
@@ -589,6 +628,7 @@ try {
     }))
   }))
 } finally {
+  await Promise.all(askerProcesses.map(async asker => { await asker.stop() }))
   await api?.stop()
   await stopNodes(nodes).catch((err: unknown) => { note(`stopping the nodes: ${String(err)}`) })
   await devnet?.stop()

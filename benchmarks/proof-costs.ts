@@ -1,5 +1,4 @@
 // What inference proofs cost, at batch sizes 1, 16 and 256: ledger bytes and Walrus bytes per proof (tensors in the bundles or not), and the latency a receipt adds to node.inference.infer (proofs on, logged ahead or strict, against off, same node config otherwise, blocks alternated), for PaddleOCR detection and a synthetic MLP of ~30 ms, with 1 and 8 requests in flight.
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +13,7 @@ import { syntheticMlp } from '../sim/synthetic-model.js'
 import type { HerdNode } from '../src/node.js'
 import type { NodeConfigInput } from '../src/node-config.js'
 import type { SealedBundle } from '../src/proof/batcher.js'
-import { signReceipt } from '../src/proof/receipt.js'
+import { signReceipt, type SignedReceiptInfo } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
@@ -241,15 +240,21 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
   })
   const signUs = await microUs(async () => signReceipt(fields(), signer), 50)
 
-  const signed = await signReceipt(fields(), signer)
-  /** Microseconds per appendMany of `group` receipts, on a store of its own. */
+  /** Microseconds per appendMany of `group` receipts, on a store of its own: receipts signed beforehand, each under its own seq as the store requires. */
   const appendUs = async (name: string, group: number, set?: { inputs: Uint8Array, outputs: Uint8Array }, durability: 'strict' | 'logged' = 'strict'): Promise<number> => {
     const store = new ReceiptStore({ dir: join(dir, `receipt-store-${name}`), durability })
     await store.start()
+    // microUs makes 8 batches of 10 calls.
+    seq = 1n
+    const signed: SignedReceiptInfo[] = []
+    for (let i = 0; i < 8 * 10 * group; i++) signed.push(await signReceipt(fields(), signer))
     try {
       return await microUs(async () => {
-        const first = store.lastSeq() + 1n
-        await store.appendMany(Array.from({ length: group }, (_, i) => ({ id: randomBytes(32).toString('hex'), seq: first + BigInt(i), bytes: signed.bytes, ...(set ?? {}) })))
+        const first = Number(store.lastSeq())
+        await store.appendMany(Array.from({ length: group }, (_, i) => {
+          const receipt = signed[first + i] as SignedReceiptInfo
+          return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(set ?? {}) }
+        }))
       }, 10)
     } finally {
       await store.stop()

@@ -328,7 +328,7 @@ export class HerdNode {
         registry,
         blobs: fetcher,
         mesh: holders,
-        ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue(run) } : {}),
+        ...(config.proofs.enabled ? { issueReceipt: async run => proofs.issue(run), prepareReceipt: inputs => proofs.prepareInputs(inputs) } : {}),
         forward: async (peerId, input, options) => inferClient.infer(peerIds.get(peerId), input, options),
         onTiming: this.onTiming
       }, {

@@ -5,6 +5,7 @@ import { InferError, type InferErrorCode } from './infer-errors.js'
 import { decodeInputs, errorReply, reply, resultReply } from './infer-messages.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
+import { StreamWaits } from './stream-waits.js'
 import { DEFAULT_MAX_TENSORS, tensorFromProto, tensorsToProto, type TensorLimits } from './tensor-codec.js'
 
 const log = logger('herd:inference:protocol')
@@ -82,16 +83,22 @@ export class InferServer {
     stream.addEventListener('close', onClose)
     // The read buffer must hold a whole message: its default (4 MiB) is smaller than a large request.
     const pb = framedStream(stream, { maxDataLength: MAX_INFER_REQUEST_BYTES, maxBufferSize: MAX_INFER_REQUEST_BYTES + 1024 })
+    const stopping = this.stopping.signal
+    const waits = new StreamWaits(REQUEST_READ_TIMEOUT_MS, stopping)
+    const decodeOptions = { limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } }
     const send = async (message: InferReply): Promise<void> => {
-      await pb.writeMessage(message, InferReply, { signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) })
+      try {
+        // The answer to a request that never came whole, after its wait ran out, has a time of its own.
+        await pb.writeMessage(message, InferReply, { signal: waits.signal.aborted ? AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) : waits.forReply() })
+      } finally {
+        waits.done()
+      }
     }
     try {
-      const stopping = this.stopping.signal
       for (let served = 0; stream.status === 'open' && !gone.signal.aborted && !stopping.aborted; served++) {
         let request: InferRequest
         try {
-          const wait = AbortSignal.timeout(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS)
-          request = await pb.readMessage(InferRequest, { signal: AbortSignal.any([wait, stopping]), limits: { inputs: this.components.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
+          request = await pb.readMessage(InferRequest, { signal: waits.forRequest(served === 0 ? REQUEST_READ_TIMEOUT_MS : IDLE_STREAM_MS), ...decodeOptions })
         } catch (err) {
           // A length prefix that does not end is no honest caller's: reset, not answered.
           if ((err as Error).name === 'LengthPrefixTooLongError') throw err
@@ -102,6 +109,8 @@ export class InferServer {
           const tooLarge = (err as Error).name === 'MessageTooLargeError'
           await send(reply({ status: tooLarge ? InferReply.Status.TOO_LARGE : InferReply.Status.BAD_REQUEST, message: `unreadable request: ${(err as Error).message}` }))
           return
+        } finally {
+          waits.done()
         }
         const answer = await this.answer(request, gone.signal)
         if (gone.signal.aborted) return
@@ -111,6 +120,7 @@ export class InferServer {
       log('inference stream from %p failed - %e', connection.remotePeer, err)
       stream.abort(err as Error)
     } finally {
+      waits.clear()
       stream.removeEventListener('close', onClose)
       // Every path closes the stream: a half-open one would count against the peer's stream limit.
       if (stream.status === 'open') await stream.close({ signal: AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) }).catch(err => { stream.abort(err as Error) })

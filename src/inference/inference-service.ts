@@ -93,7 +93,9 @@ export interface InferenceComponents {
    * Signs and durably queues the receipt of a run; the result leaves only
    * after it resolves. Absent: no receipts.
    */
-  issueReceipt?: (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Tensors, outputs: Tensors }) => Promise<{ bytes: Uint8Array }>
+  issueReceipt?: (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Tensors, outputs: Tensors, preparedInputs?: unknown }) => Promise<{ bytes: Uint8Array }>
+  /** The receipt's work on a run's inputs, done while the run is on its thread; handed to issueReceipt as preparedInputs. */
+  prepareReceipt?: (inputs: Tensors) => unknown
   /** Sends the request to a peer over /herd/infer/1.0.0. */
   forward: (peerId: string, input: InferInput, options: { signal: AbortSignal }) => Promise<InferResult>
   onTiming?: (timing: InferenceTiming) => void
@@ -247,14 +249,28 @@ export class InferenceService {
     return model
   }
 
+  /** Called once the run has been handed to its thread, so this work overlaps it; a failure here is left for issueReceipt to meet. */
+  private prepareReceipt (inputs: Tensors): unknown {
+    try {
+      return this.components.prepareReceipt?.(inputs)
+    } catch (err) {
+      // Only a head start: issueReceipt does the work itself when there is none, and reports what fails.
+      log('preparing a receipt\'s inputs failed - %e', err)
+      return undefined
+    }
+  }
+
   private async runHere (model: RegisteredModel, blob: HeldBlob, input: InferInput, route: 'local' | 'fetched', signal: AbortSignal): Promise<InferResult> {
     let outcome
+    let preparedInputs: unknown
     const queuedAt = performance.now()
     try {
       outcome = await this.queue.run(async () => {
         this.components.onTiming?.({ kind: 'inference-queue', seconds: (performance.now() - queuedAt) / 1000 })
         signal.throwIfAborted()
-        return this.components.runner.run(model.blobId, blob.path, input.inputs)
+        const running = this.components.runner.run(model.blobId, blob.path, input.inputs)
+        preparedInputs = this.prepareReceipt(input.inputs)
+        return await running
       }, signal)
     } catch (err) {
       // The cache opens a model's file only when read, so a file deleted under a running node shows first as a failed load.
@@ -273,7 +289,7 @@ export class InferenceService {
     this.components.onTiming?.({ kind: 'inference-run', seconds: outcome.runMs / 1000 })
     this.stats.runs++
     // Issued after the run's slot is freed: the next run need not wait on the receipt's signature and sync.
-    const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs })
+    const receipt = await this.components.issueReceipt?.({ modelBlobId: model.blobId, chunkRoot: model.chunkRoot, inputs: input.inputs, outputs: outcome.outputs, preparedInputs })
     return { outputs: outcome.outputs, node: this.components.selfId, modelBlobId: model.blobId, runMs: outcome.runMs, route, ...(receipt != null ? { receipt: receipt.bytes } : {}) }
   }
 }

@@ -9,7 +9,7 @@ import { buildProof, type ReceiptProof } from './proof.js'
 import { ReceiptQueueFullError } from './errors.js'
 import { MAX_SIGNED_RECEIPT_BYTES, signReceipt, type SignedReceiptInfo } from './receipt.js'
 import type { ReceiptStore } from './receipt-store.js'
-import { canonicalTensors, hashTensorSet } from './tensor-hash.js'
+import { HashedTensors } from './tensor-hash.js'
 
 const log = logger('herd:proof:service')
 
@@ -29,10 +29,17 @@ export interface ProofServiceInit {
 interface PendingRun {
   modelBlobId: BlobId
   chunkRoot: string
-  inputs: Uint8Array
-  outputs: Uint8Array
+  inputs: HashedTensors
+  outputs: HashedTensors
   time: number
 }
+
+/**
+ * Resolves after the current turn of the event loop: a write queued behind
+ * replies starts once they have reached their callers (the microtasks that
+ * carry a reply through its awaits run first), not interleaved with them.
+ */
+const afterReplies = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
 /** Receipts written by one fsync at most. */
 const MAX_GROUP = 256
@@ -95,13 +102,23 @@ export class ProofService {
    * finish while a write is in progress are written together by the next
    * one: one write for all of them.
    */
-  async issue (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor> }): Promise<SignedReceiptInfo> {
-    const inputs = canonicalTensors(run.inputs)
-    const outputs = canonicalTensors(run.outputs)
+  async issue (run: { modelBlobId: BlobId, chunkRoot: string, inputs: Record<string, ort.Tensor>, outputs: Record<string, ort.Tensor>, preparedInputs?: unknown }): Promise<SignedReceiptInfo> {
+    // Inputs hashed while their run was on its thread are taken as they are; from any other record they are hashed now.
+    const prepared = run.preparedInputs
+    const inputs = prepared instanceof HashedTensors && prepared.of === run.inputs ? prepared : new HashedTensors(run.inputs)
+    const outputs = new HashedTensors(run.outputs)
     return new Promise((resolve, reject) => {
       this.pending.push({ run: { modelBlobId: run.modelBlobId, chunkRoot: run.chunkRoot, inputs, outputs, time: Date.now() }, resolve, reject })
       if (!this.flushing) void this.flush()
     })
+  }
+
+  /**
+   * A run's inputs in canonical form and hashed, for issue(): made while the
+   * run is on its inference thread, it keeps that work off the reply's path.
+   */
+  prepareInputs (inputs: Record<string, ort.Tensor>): HashedTensors {
+    return new HashedTensors(inputs)
   }
 
   private async flush (): Promise<void> {
@@ -120,8 +137,8 @@ export class ProofService {
             signed.push(await signReceipt({
               modelBlobId: run.modelBlobId,
               chunkRoot: run.chunkRoot,
-              inputsHash: hashTensorSet(run.inputs),
-              outputsHash: hashTensorSet(run.outputs),
+              inputsHash: run.inputs.hash,
+              outputsHash: run.outputs.hash,
               nodePublicKey: this.publicKey,
               time: run.time,
               seq
@@ -131,8 +148,8 @@ export class ProofService {
           const entries = signed.map((receipt, i) => {
             const { run } = group[i] as (typeof group)[number]
             // Tensors no bundle could hold would only fill the queue: the receipt's hashes stand for them.
-            const keep = this.includeTensors && tensorsFit({ receipt: receipt.bytes.byteLength, inputs: run.inputs.byteLength, outputs: run.outputs.byteLength }, this.maxBundleBytes)
-            return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(keep ? { inputs: run.inputs, outputs: run.outputs } : {}) }
+            const keep = this.includeTensors && tensorsFit({ receipt: receipt.bytes.byteLength, inputs: run.inputs.bytes.byteLength, outputs: run.outputs.bytes.byteLength }, this.maxBundleBytes)
+            return { id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...(keep ? { inputs: run.inputs.bytes, outputs: run.outputs.bytes } : {}) }
           })
           if (!behind) {
             await store.appendMany(entries)
@@ -164,7 +181,7 @@ export class ProofService {
     this.unwritten += entries.length
     this.unwrittenBytes += bytes
     for (const entry of entries) this.unwrittenIds.add(entry.id)
-    this.writes = this.writes.then(async () => {
+    this.writes = this.writes.then(afterReplies).then(async () => {
       try {
         await this.components.store.appendMany(entries)
         this.components.batcher.notify()
@@ -183,7 +200,7 @@ export class ProofService {
   private checkRoom (runs: PendingRun[]): void {
     const queue = this.components.store.queued()
     // A record's size as the store counts it, at most: its framing, a SignedReceipt and the tensors.
-    const bytes = runs.reduce((n, run) => n + RECORD_OVERHEAD + MAX_SIGNED_RECEIPT_BYTES + run.inputs.byteLength + run.outputs.byteLength, 0)
+    const bytes = runs.reduce((n, run) => n + RECORD_OVERHEAD + MAX_SIGNED_RECEIPT_BYTES + run.inputs.bytes.byteLength + run.outputs.bytes.byteLength, 0)
     if (queue.count + this.unwritten + runs.length > queue.limit || queue.bytes + this.unwrittenBytes + bytes > queue.limitBytes) {
       throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${queue.bytes} of ${queue.limitBytes} bytes`)
     }

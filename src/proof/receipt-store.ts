@@ -15,7 +15,7 @@ import {
   ReceiptStoreClosedError, ReceiptStoreError
 } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
-import { RECEIPT_ID } from './receipt.js'
+import { RECEIPT_ID, signedReceiptKey } from './receipt.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -127,6 +127,8 @@ const MAX_SEQ = 2n ** 64n - 1n
 const RECORD_VERSION = 1
 const FLAG_INPUTS = 1
 const FLAG_OUTPUTS = 2
+/** An append's records are encoded in a reused buffer up to this size (a bundle's worth of detection receipts), in one of their own past it. */
+const MAX_SCRATCH_BYTES = 8 * 1024 * 1024
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -217,10 +219,13 @@ function parse<T> (schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
  * the 32-byte ID, then each present part as a u32 LE length and its bytes
  * (receipt, inputs, outputs). The seq is the key.
  */
-function encodeQueued (receipt: QueuedReceipt): Uint8Array {
+function queuedSize (receipt: QueuedReceipt): number {
+  return 2 + 32 + 4 + receipt.bytes.byteLength + (receipt.inputs != null ? 4 + receipt.inputs.byteLength : 0) + (receipt.outputs != null ? 4 + receipt.outputs.byteLength : 0)
+}
+
+/** Writes the record into `out`, which is queuedSize(receipt) bytes. */
+function encodeQueued (receipt: QueuedReceipt, out: Buffer): Uint8Array {
   const parts = [receipt.bytes, receipt.inputs, receipt.outputs].filter((p): p is Uint8Array => p != null)
-  const size = 2 + 32 + parts.reduce((sum, p) => sum + 4 + p.byteLength, 0)
-  const out = Buffer.allocUnsafe(size)
   out[0] = RECORD_VERSION
   out[1] = (receipt.inputs != null ? FLAG_INPUTS : 0) | (receipt.outputs != null ? FLAG_OUTPUTS : 0)
   out.write(receipt.id, 2, 'hex')
@@ -252,6 +257,20 @@ function decodeQueued (seq: bigint, value: Uint8Array): QueuedReceipt {
   if ((flags & FLAG_OUTPUTS) !== 0) receipt.outputs = next()
   if (offset !== buf.length) throw damaged()
   return receipt
+}
+
+/**
+ * True when the bytes are a SignedReceipt naming the receipt's seq and
+ * hashing to its ID; false for bytes that are no SignedReceipt (which get
+ * looked up instead). A SignedReceipt naming another seq or ID is refused,
+ * so every signed receipt stored is under its own seq.
+ */
+function signedUnderOwnSeq (receipt: QueuedReceipt): boolean {
+  const key = signedReceiptKey(receipt.bytes)
+  if (key == null) return false
+  if (key.seq !== receipt.seq) throw new ReceiptSeqError(`receipt ${receipt.id} signs seq ${key.seq}, not ${receipt.seq}`)
+  if (key.id !== receipt.id) throw new ProofFormatError(`the receipt given as ${receipt.id} hashes to ${key.id}`)
+  return true
 }
 
 function encodeBundleReceipts (receipts: Uint8Array[]): Uint8Array {
@@ -289,6 +308,8 @@ export class ReceiptStore {
   /** Synced writes since start, for whoever checks the window. */
   private syncs = 0
   private stoppedCleanlyBefore = true
+  /** Where appends encode their records (encodeRecords). */
+  private scratch = Buffer.alloc(0)
 
   constructor (init: ReceiptStoreInit) {
     this.dir = init.dir
@@ -308,7 +329,8 @@ export class ReceiptStore {
   /** Opens the store, checks its version (an empty store gets the current one) and loads the queue's state. */
   async start (): Promise<void> {
     if (this.db != null) return
-    const db = new Level<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    // The queue is mostly tensors, which Snappy cannot shrink: it would only spend CPU on every flush and compaction (about 7% of the store's).
+    const db = new Level<string, Uint8Array>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'view', compression: false })
     await openLevelStore(db, 'receipt store', this.dir, message => new ReceiptStoreError(message))
     try {
       const version = await db.get(VERSION_KEY)
@@ -380,7 +402,9 @@ export class ReceiptStore {
   /**
    * Queues a receipt; it is on disk (synced) when this resolves. Throws
    * ReceiptQueueFullError past a limit, ReceiptSeqError when seq is not above
-   * lastSeq(), DuplicateReceiptError for an ID the store holds.
+   * lastSeq() or the SignedReceipt bytes sign another seq, ProofFormatError
+   * when they hash to another ID, DuplicateReceiptError for an ID the store
+   * holds.
    */
   async append (receipt: QueuedReceipt): Promise<void> {
     await this.appendMany([receipt])
@@ -393,13 +417,14 @@ export class ReceiptStore {
    */
   async appendMany (receipts: QueuedReceipt[]): Promise<void> {
     if (receipts.length === 0) return
-    const values = receipts.map(receipt => {
+    const sizes = receipts.map(receipt => {
       if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
       if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
       if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
-      return encodeQueued(receipt)
+      return queuedSize(receipt)
     })
-    const addedBytes = values.reduce((n, v) => n + v.byteLength, 0)
+    const signed = receipts.map(signedUnderOwnSeq)
+    const addedBytes = sizes.reduce((n, v) => n + v, 0)
     const startedAt = performance.now()
     await this.exclusive(async db => {
       let last = BigInt(this.meta.lastSeq)
@@ -413,11 +438,16 @@ export class ReceiptStore {
       }
       const ids = receipts.map(r => r.id)
       if (new Set(ids).size !== ids.length) throw new DuplicateReceiptError('the same receipt is given twice')
-      const found = await db.getMany(ids.flatMap(id => [`id/${id}`, `sealed/${id}`, `${ASIDE_PREFIX}${id}`]))
-      const taken = found.findIndex(v => v != null)
-      if (taken >= 0) throw new DuplicateReceiptError(`receipt ${ids[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
+      // A signed receipt's ID hashes its seq, which is past every seq stored: only other bytes need looking up.
+      const unsigned = ids.filter((_, i) => !signed[i])
+      if (unsigned.length > 0) {
+        const found = await db.getMany(unsigned.flatMap(id => [`id/${id}`, `sealed/${id}`, `${ASIDE_PREFIX}${id}`]))
+        const taken = found.findIndex(v => v != null)
+        if (taken >= 0) throw new DuplicateReceiptError(`receipt ${unsigned[Math.floor(taken / 3)] as string} is already ${['queued', 'sealed', 'set aside'][taken % 3] as string}`)
+      }
       const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
       const sync = this.durability === 'strict' || this.syncFailed || this.unsyncedCount + receipts.length > this.maxUnsynced
+      const values = this.encodeRecords(receipts, sizes, addedBytes)
       await db.batch([
         ...receipts.flatMap((receipt, i) => [
           { type: 'put' as const, key: seqKey(receipt.seq), value: values[i] as Uint8Array },
@@ -430,6 +460,29 @@ export class ReceiptStore {
       else this.noteUnsynced(receipts.length)
     })
     this.onTiming?.({ kind: 'receipt-append', seconds: (performance.now() - startedAt) / 1000 })
+  }
+
+  /**
+   * The records of an append, in the store's scratch buffer when they fit
+   * it: level copies a batch's values when it is given them, and appends run
+   * one at a time, so one buffer serves them all and a receipt's record is
+   * no new allocation for the collector to reclaim.
+   */
+  private encodeRecords (receipts: QueuedReceipt[], sizes: number[], total: number): Uint8Array[] {
+    let out: Buffer
+    if (total > MAX_SCRATCH_BYTES) {
+      out = Buffer.allocUnsafe(total)
+    } else {
+      if (this.scratch.byteLength < total) this.scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(total, 2 * this.scratch.byteLength)))
+      out = this.scratch
+    }
+    let offset = 0
+    return receipts.map((receipt, i) => {
+      const size = sizes[i] as number
+      const value = encodeQueued(receipt, out.subarray(offset, offset + size))
+      offset += size
+      return value
+    })
   }
 
   /**

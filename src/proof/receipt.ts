@@ -144,6 +144,21 @@ export function receiptPeerId (info: Pick<SignedReceiptInfo, 'receipt'>): string
   return peerIdFromPublicKey(publicKeyFromRaw(info.receipt.nodePublicKey)).toString()
 }
 
+/**
+ * The ID and seq that SignedReceipt bytes name (the ID hashed from the
+ * receipt they sign), without the checks of decodeSignedReceipt; undefined
+ * when the bytes are not a SignedReceipt holding a Receipt.
+ */
+export function signedReceiptKey (bytes: Uint8Array): { id: string, seq: bigint } | undefined {
+  try {
+    const signed = SignedReceipt.decode(bytes)
+    if (signed.receipt.byteLength === 0) return undefined
+    return { id: receiptId(signed.receipt), seq: Receipt.decode(signed.receipt).seq }
+  } catch {
+    return undefined
+  }
+}
+
 /** Hex SHA-256 of canonical Receipt bytes. */
 export function receiptId (receiptBytes: Uint8Array): string {
   return createHash('sha256').update(receiptBytes).digest('hex')

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto'
 import type ort from 'onnxruntime-node'
+import { writer } from 'protons-runtime'
 import { Tensor as TensorProto } from '../inference/pb/infer.js'
 import { DEFAULT_TENSOR_LIMITS, tensorsFromProto, tensorToProto, type TensorLimits } from '../inference/tensor-codec.js'
 import { ProofFormatError } from './errors.js'
 import { TensorSet } from './pb/proof.js'
+
+/** TensorSet field 1 (`tensors`), length-delimited. */
+const TENSOR_SET_ENTRY_TAG = (1 << 3) | 2
 
 /**
  * The canonical form of a named tensor list, as a receipt hashes it: a
@@ -14,7 +18,26 @@ import { TensorSet } from './pb/proof.js'
 export function canonicalTensors (tensors: Readonly<Record<string, ort.Tensor>>): Uint8Array {
   const named = Object.entries(tensors).map(([name, tensor]) => ({ key: Buffer.from(name, 'utf8'), name, tensor }))
   named.sort((a, b) => Buffer.compare(a.key, b.key))
-  return TensorSet.encode({ tensors: named.map(({ name, tensor }) => TensorProto.encode(tensorToProto(name, tensor))) })
+  // The bytes of TensorSet.encode over each Tensor's encoding, written in one pass: one allocation of the set's size, not two copies of every tensor.
+  const w = writer()
+  for (const { name, tensor } of named) {
+    w.uint32(TENSOR_SET_ENTRY_TAG)
+    TensorProto.codec().encode(tensorToProto(name, tensor), w)
+  }
+  return w.finish()
+}
+
+/** A tensor record's canonical encoding and its SHA-256, kept with the record they were made from. */
+export class HashedTensors {
+  readonly of: Readonly<Record<string, ort.Tensor>>
+  readonly bytes: Uint8Array
+  readonly hash: Uint8Array
+
+  constructor (tensors: Readonly<Record<string, ort.Tensor>>) {
+    this.of = tensors
+    this.bytes = canonicalTensors(tensors)
+    this.hash = hashTensorSet(this.bytes)
+  }
 }
 
 /** SHA-256 of the canonical encoding (32 bytes). */

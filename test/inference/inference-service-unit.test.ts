@@ -46,6 +46,24 @@ describe('InferenceService with fakes of its components', () => {
     assert.equal(released(), 1)
   })
 
+  it('has the receipt\'s work on the inputs done while the run is on its thread, and hands it to issueReceipt', async () => {
+    const { components, calls } = fakes({ held: true })
+    const run = components.runner.run
+    const ran = Promise.withResolvers<void>()
+    components.runner = { run: async (...args) => { calls.push('run started'); await ran.promise; return run(...args) } }
+    const prepared = { hashed: 'inputs' }
+    components.prepareReceipt = given => { calls.push(`prepare ${given === inputs}`); return prepared }
+    let handed: unknown
+    const issue = components.issueReceipt
+    components.issueReceipt = async receiptRun => { handed = receiptRun.preparedInputs; return issue!(receiptRun) }
+    const result = new InferenceService(components).infer({ model: 'det', inputs })
+    while (!calls.includes('run started')) await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(calls.slice(-2), ['run started', 'prepare true'], 'prepared once the run is handed over, before it ends')
+    ran.resolve()
+    assert.equal((await result).route, 'local')
+    assert.equal(handed, prepared)
+  })
+
   it('answers BUSY before the registry and the cache when its queue is full and the request may not be forwarded again', async () => {
     const { components, calls } = fakes({ held: true })
     let unblock = (): void => {}

@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import type { Batcher } from '../../src/proof/batcher.js'
 import { ProofService } from '../../src/proof/proof-service.js'
 import { ReceiptStore } from '../../src/proof/receipt-store.js'
+import { hashTensors } from '../../src/proof/tensor-hash.js'
 import { tempDir } from '../helpers/devnet.js'
 
 describe('proof service', () => {
@@ -30,6 +32,54 @@ describe('proof service', () => {
       assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
     } finally {
       gate.resolve()
+      await store.stop()
+    }
+  })
+  it('with logged durability, the write behind a reply starts only once the reply has reached its caller', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged' })
+    await store.start()
+    // Records when the store is first asked to write, against when the caller has its receipt.
+    const order: string[] = []
+    const appendMany = store.appendMany.bind(store)
+    store.appendMany = async entries => { order.push('write'); await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      // Several awaits between the service and the caller, as the inference service and a stream handler add.
+      const reply = async (): Promise<string> => {
+        const receipt = await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+        return receipt.id
+      }
+      const id = await (async () => await (async () => await reply())())()
+      order.push('reply')
+      await proofs.stop()
+      assert.deepEqual(order, ['reply', 'write'])
+      assert.equal((await store.get(id))?.state, 'queued', 'written once the reply has gone')
+    } finally {
+      await store.stop()
+    }
+  })
+  it('takes inputs prepared from the same record as they are, and hashes any other record itself', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs') })
+    await store.start()
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      const x = { x: new ort.Tensor('float32', new Float32Array([1, 2, 3]), [3]) }
+      const y = { x: new ort.Tensor('float32', new Float32Array([4, 5, 6]), [3]) }
+      const run = { modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), outputs: y }
+      const plain = await proofs.issue({ ...run, inputs: x })
+      const prepared = await proofs.issue({ ...run, inputs: x, preparedInputs: proofs.prepareInputs(x) })
+      assert.deepEqual(prepared.receipt.inputsHash, hashTensors(x))
+      assert.deepEqual(prepared.receipt.inputsHash, plain.receipt.inputsHash)
+      // Prepared from another record (or anything else), it is not trusted to stand for these inputs.
+      for (const other of [proofs.prepareInputs(y), { hash: new Uint8Array(32) }]) {
+        assert.deepEqual((await proofs.issue({ ...run, inputs: x, preparedInputs: other })).receipt.inputsHash, hashTensors(x))
+      }
+    } finally {
+      await proofs.stop()
       await store.stop()
     }
   })

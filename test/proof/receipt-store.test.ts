@@ -3,11 +3,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Level } from 'level'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import type { AnchorReceipt } from '../../src/chain/types.js'
 import { receiptRoot } from '../../src/proof/bundle.js'
 import { RECEIPT_STORE_VERSION } from '../../src/proof/constants.js'
+import { signReceipt } from '../../src/proof/receipt.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
 import { waitFor } from '../../harness/in-process-mesh.js'
 import { tempDir } from '../helpers/devnet.js'
@@ -317,6 +319,32 @@ describe('receipt store: durability', () => {
   it('refuses an unknown durability, a sync interval and a window out of range', () => {
     for (const init of [{ durability: 'eventually' }, { syncIntervalMs: 0 }, { syncIntervalMs: 1_001 }, { maxUnsynced: 0 }, { maxUnsynced: 1.5 }]) {
       assert.throws(() => new ReceiptStore({ dir: '/nonexistent', ...init } as ConstructorParameters<typeof ReceiptStore>[0]), { name: 'RangeError' }, JSON.stringify(init))
+    }
+  })
+})
+
+describe('receipt store: signed receipts', () => {
+  it('queues a signed receipt only under the seq it signs and the ID it hashes to', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: dir.path })
+    await store.start()
+    try {
+      const signer = Ed25519Keypair.generate()
+      const sign = async (seq: bigint) => signReceipt({
+        modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputsHash: new Uint8Array(32), outputsHash: new Uint8Array(32),
+        nodePublicKey: signer.getPublicKey().toRawBytes(), time: Date.now(), seq
+      }, signer)
+      const first = await sign(1n)
+      await store.append({ id: first.id, seq: 1n, bytes: first.bytes })
+      // Under another seq its ID would not be bound to its place in the queue.
+      const second = await sign(2n)
+      await assert.rejects(store.append({ id: second.id, seq: 3n, bytes: second.bytes }), { name: 'ReceiptSeqError' })
+      await assert.rejects(store.append({ id: 'ab'.repeat(32), seq: 2n, bytes: second.bytes }), { name: 'ProofFormatError' })
+      assert.equal(store.queued().count, 1)
+      await store.appendMany([{ id: second.id, seq: 2n, bytes: second.bytes }])
+      assert.deepEqual((await store.take(10)).map(r => r.id), [first.id, second.id])
+    } finally {
+      await store.stop()
     }
   })
 })

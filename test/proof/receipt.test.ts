@@ -7,6 +7,8 @@ import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { Tensor as TensorProto } from '../../src/inference/pb/infer.js'
+import { tensorToProto } from '../../src/inference/tensor-codec.js'
 import { signEd25519 } from '../../src/proof/ed25519-signer.js'
 import { Receipt, SignedReceipt, TensorSet } from '../../src/proof/pb/proof.js'
 import {
@@ -67,6 +69,15 @@ describe('tensor hashing', () => {
     assert.deepEqual(hashTensors({ x, ids }), new Uint8Array(sha256(canonicalTensors({ ids, x }))))
     assert.deepEqual(hashTensorSet(a), new Uint8Array(sha256(a)))
     assert.notDeepEqual(hashTensors({ x }), hashTensors({ x: new ort.Tensor('float32', new Float32Array([1, 2.5, -3]), [3]) }), 'dims are hashed')
+  })
+
+  it('is the TensorSet encoding of each tensor\'s /herd/infer/1.0.0 encoding, as receipts already issued hashed it', () => {
+    const big = new ort.Tensor('float32', Float32Array.from({ length: 12_288 }, (_, i) => Math.sin(i)), [1, 3, 64, 64])
+    for (const set of [{}, { x }, { x, ids, words }, { big, x }] as Array<Record<string, ort.Tensor>>) {
+      const named = Object.entries(set).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+      const twoSteps = TensorSet.encode({ tensors: named.map(([name, tensor]) => TensorProto.encode(tensorToProto(name, tensor))) })
+      assert.deepEqual(canonicalTensors(set), twoSteps, Object.keys(set).join(','))
+    }
   })
 
   it('reads a tensor set back, bit for bit', () => {
