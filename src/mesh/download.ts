@@ -12,9 +12,11 @@ import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-ty
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
-import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
-import { readChunkRun } from './walrus-chunk-read.js'
 import { haveDue, nextHaveEvery } from './have-poll.js'
+import { hedgeDue } from './hedge.js'
+import type { OriginTiming } from './origin-timing.js'
+import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { readChunkRun } from './walrus-chunk-read.js'
 
 const log = logger('herd:mesh:download')
 
@@ -56,6 +58,8 @@ export interface DownloadContext {
   scores: PeerScores
   /** The pace of Walrus reads seen by this node, shared by its downloads. */
   walrusPace: WalrusPace
+  /** Walrus's latency and read pace here, shared by its downloads: what the hedge judges against. Absent: no hedge. */
+  origin?: OriginTiming
   /**
    * What gossip says about this blob, believed or not: asked once per
    * scheduling pass. The believed are sources; those fetching, believed or
@@ -630,10 +634,26 @@ export class Download {
   }
 
   private behindWalrus (now: number): boolean {
-    if (this.hedging || this.warm !== true) return this.hedging
-    const { tuning, walrusPace } = this.context
-    this.hedging = behindWalrus({ demandSince: this.peerDemandSince, fromPeers: this.fromPeers, walrusBytesPerSec: walrusPace.observed(), walrusReads: tuning.walrusReads, windowMs: tuning.paceWindowMs, now })
-    if (this.hedging) log('%s: peers sent %d bytes of %s over %d ms, behind reading Walrus: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs)
+    const origin = this.context.origin
+    if (this.hedging || this.warm !== true || origin == null) return this.hedging
+    const { tuning } = this.context
+    const { size, chunkSize } = this.description
+    let remaining = 0
+    for (let index = 0; index < this.partial.chunkCount; index++) {
+      if (!this.partial.has(index)) remaining += chunkRange(index, size, chunkSize).end - chunkRange(index, size, chunkSize).start
+    }
+    this.hedging = hedgeDue({
+      startedAt: this.context.announcedAt,
+      now,
+      size,
+      remaining,
+      demandSince: this.peerDemandSince,
+      recentPeerBytes: this.fromPeers.recent(now),
+      windowMs: tuning.paceWindowMs,
+      latencyMs: origin.latencyMs() ?? 0,
+      directMs: bytes => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads)
+    })
+    if (this.hedging) log('%s: peers sent %d bytes of %s in the last %d ms, %d left, later than Walrus alone: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs, remaining)
     return this.hedging
   }
 
