@@ -56,6 +56,7 @@ interface RunFigures {
   failed: number
   cpuSecondsPerGiB: number
   machineBusyShare: number
+  blobRequestsPerMiB: number
 }
 
 function figures (r: SwarmPullResult, capBytesPerSec: number): RunFigures {
@@ -72,7 +73,8 @@ function figures (r: SwarmPullResult, capBytesPerSec: number): RunFigures {
     allOverIdeal: r.allMs / idealMs,
     failed: r.nodes.length - ok.length,
     cpuSecondsPerGiB: delivered > 0 ? r.nodeCpuSeconds / (delivered / 1024 / MiB) : 0,
-    machineBusyShare: r.machineBusyShare
+    machineBusyShare: r.machineBusyShare,
+    blobRequestsPerMiB: delivered > 0 ? r.blobRequests / (delivered / MiB) : 0
   }
 }
 
@@ -122,6 +124,7 @@ for (const n of nodeCounts) {
   console.log(`- origin bytes / blob: ${f.originBytesPerBlob.toFixed(3)} (goal ≤ ${ORIGIN_GOAL})`)
   console.log(`- all nodes done in ${(result.allMs / 1000).toFixed(1)} s = ${f.allOverIdeal.toFixed(2)} × the ideal ${idealSecs.toFixed(1)} s`)
   console.log(`- node CPU: ${f.cpuSecondsPerGiB.toFixed(1)} s per GiB delivered; the machine (${cpus().length} cores, every process) was ${(f.machineBusyShare * 100).toFixed(0)}% busy during the pull`)
+  console.log(`- blob requests served (each a stream): ${f.blobRequestsPerMiB.toFixed(2)} per MiB delivered`)
 }
 
 // A run that failed met no goal: it counts as a share of 0 (origin bytes unknown, so the worst of the others).
@@ -140,5 +143,5 @@ console.log(JSON.stringify({
   originBytesPerBlob: +originBytesPerBlob.toFixed(3),
   originBytesGoal: ORIGIN_GOAL,
   failedRuns,
-  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2) }))
+  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2) }))
 }))

@@ -5,7 +5,7 @@
  */
 
 import { getJson, type LiveCluster, type WalrusStats } from './live-cluster.js'
-import type { LiveReplayResult, Source } from './live-replay.js'
+import type { LiveReplayResult, RequestTiming, Source } from './live-replay.js'
 import { cdfSamples, nodeHitRateSpread, percentiles, sortedSamples } from './percentiles.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
 import type { Percentiles, StrategyMetrics, Trace } from './types.js'
@@ -37,6 +37,8 @@ export interface LiveMetrics extends StrategyMetrics {
     replayMs: number
     /** A few failure messages, for diagnosis. */
     errors: string[]
+    /** The slowest requests to get their model, slowest first: what the time-to-model tail is made of. */
+    slowest: RequestTiming[]
   }
 }
 
@@ -50,6 +52,8 @@ export interface LiveRunFacts {
 }
 
 const MAX_SAMPLES = 5_000
+/** Slowest requests listed: the p95 and beyond of a few hundred requests. */
+const SLOWEST = 16
 
 function round1 (value: number): number {
   return Math.round(value * 10) / 10
@@ -140,7 +144,8 @@ export class LiveCounters {
         sendLagMs: percentiles(replay.sendLag.map(x => Math.max(0, x))),
         setupMs: Math.round(facts.setupMs),
         replayMs: Math.round(replay.replayMs),
-        errors: facts.errors
+        errors: facts.errors,
+        slowest: [...replay.timings].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST).map(t => ({ ...t, ms: round1(t.ms) }))
       }
     }
   }

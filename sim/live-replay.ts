@@ -38,11 +38,27 @@ export interface LiveReplayInit {
   noteError: (message: string) => void
 }
 
+/** One request that got its model, for finding what makes the tail. */
+export interface RequestTiming {
+  request: number
+  node: number
+  bytes: number
+  source: Source
+  /** Time to model. */
+  ms: number
+  /** Joined a download started for an earlier request of the same node. */
+  joined: boolean
+  peerBytes: number
+  walrusBytes: number
+}
+
 /** What each request got, and the replay's own counts. */
 export interface LiveReplayResult {
   /** By request index. */
   sourceOf: Array<Source | 'failed'>
   timeToModel: number[]
+  /** Every request that got its model, by arrival of its answer. */
+  timings: RequestTiming[]
   inferenceMs: number[]
   /** How late each sent request went out against its trace time (ms; negative when early). */
   sendLag: number[]
@@ -117,6 +133,7 @@ export class LiveReplay {
     this.result = {
       sourceOf: new Array(this.total).fill('failed'),
       timeToModel: [],
+      timings: [],
       inferenceMs: [],
       sendLag: [],
       peerBytes: 0,
@@ -185,6 +202,7 @@ export class LiveReplay {
       if (prior == null) this.inflight.set(key, new Promise(resolve => { settle = resolve }))
       const outcome = await fetchModel(node.api, blobId, this.fetchTimeoutMs, signal)
       let source: Source | undefined
+      let joined = false
       if (outcome.ok) {
         const own: Source = outcome.cachedAtNode || (outcome.walrusBytes === 0 && outcome.peerBytes === 0)
           ? 'local'
@@ -192,6 +210,7 @@ export class LiveReplay {
         if (!outcome.cachedAtNode && prior != null && !outcome.sawStart) {
           // Joined a download started for an earlier request: that download's source, and its bytes are counted there.
           const shared = await prior
+          joined = true
           source = shared ?? own
           if (shared == null) result.peerBytes += outcome.peerBytes
         } else {
@@ -209,6 +228,7 @@ export class LiveReplay {
       }
       if (source == null) return
       result.sourceOf[index] = source
+      result.timings.push({ request: index, node: request.node, bytes: this.init.models.sizeOf(request.model), source, ms: outcome.ms, joined, peerBytes: outcome.peerBytes, walrusBytes: outcome.walrusBytes })
       if (this.init.infer !== false && !signal.aborted) {
         const inputSize = syntheticShapeOfSize(this.init.models.sizeOf(request.model)).inputSize
         const run = await inferOnce(node.api, blobId, inputSize, this.inferTimeoutMs, signal)

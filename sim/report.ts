@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { writeFileAtomic } from '../src/blob/atomic-file.js'
 import { byteUnit, chartFonts, cdf, hitRateChart, policyByteHitRatioChart, STRATEGIES, timeToModelCdfChart, walrusEgressChart, type Chart, type ChartFonts } from './charts.js'
 import { POLICY_NAMES } from '../src/blob/cache/policy.js'
+import { tailGoals, type TailGoal } from './tail-goals.js'
 import type { PolicyPoint, SimReport, StrategyMetrics, StrategyName, SweepPoint } from './types.js'
 
 export const REPORT_FILE = 'report.json'
@@ -107,7 +108,8 @@ function chartJobs (report: SimReport): ChartJob[] {
 
 // report.json -----------------------------------------------------------------
 
-const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps', 'policySweep']
+const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'tailGoals', 'sweeps', 'policySweep']
+const GOAL_KEYS = ['id', 'label', 'value', 'atMost', 'met']
 const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'wireBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
 const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
 const SPREAD_KEYS = ['min', 'mean', 'max']
@@ -122,7 +124,11 @@ const POLICY_POINT_KEYS = ['policy', 'strategy', 'x', 'byteHitRatio', 'hitRate',
  * `MAX_JSON_SAMPLES` evenly spaced ranks (sorted ascending) when there are more.
  */
 export function reportJson (report: SimReport): string {
-  const out = ordered(report as unknown as Record<string, unknown>, REPORT_KEYS, (key, value) => {
+  const goals = tailGoals(report)
+  // Derived from the strategies, so a report read back and written again carries the same goals.
+  const withGoals = goals.length > 0 ? { ...report, tailGoals: goals } : report
+  const out = ordered(withGoals as unknown as Record<string, unknown>, REPORT_KEYS, (key, value) => {
+    if (key === 'tailGoals') return (value as TailGoal[]).map(g => ordered(g as unknown as Record<string, unknown>, GOAL_KEYS))
     if (key === 'scenario') return sortedDeep(value)
     if (key === 'strategies' || key === 'scaleCheck') return strategyMap(value as Record<string, StrategyMetrics>)
     if (key === 'sweeps') return ordered(value as Record<string, unknown>, SWEEP_KEYS, (_, points) => sweep(points as SweepPoint[]))
@@ -236,6 +242,7 @@ function summaryMarkdown (report: SimReport, context: SummaryContext): string {
   }
   lines.push('')
 
+  lines.push(...tailGoalSection(report))
   if (report.scaleCheck != null) lines.push(...scaleCheckSection(report, context.scaleCheckPoints))
   if ((report.policySweep?.length ?? 0) > 0) lines.push(...policySection(report.policySweep ?? [], report.mode))
 
@@ -274,6 +281,18 @@ const SCALE_MEASURES: ReadonlyArray<{ label: string, rate: (m: StrategyMetrics) 
   { label: 'Walrus hits', rate: m => ratio(m.walrusHits, m.requests) },
   { label: 'Hit rate (local + peer)', rate: hitRate }
 ]
+
+function tailGoalSection (report: SimReport): string[] {
+  const goals = tailGoals(report)
+  if (goals.length === 0) return []
+  const lines = ['## Time to model against its goals', '']
+  lines.push('Issue 19: with the mesh never slower than Walrus alone, in the same run; in live mode, scale mode\'s p95 for the mesh close to the live one.', '')
+  lines.push('| Goal | Measured | At most | Met |')
+  lines.push('| --- | ---: | ---: | --- |')
+  for (const g of goals) lines.push(`| ${g.label} | ${g.value.toFixed(2)} | ${g.atMost.toFixed(2)} | ${g.met ? 'yes' : '**no**'} |`)
+  lines.push('')
+  return lines
+}
 
 function scaleCheckSection (report: SimReport, threshold: number): string[] {
   const check = report.scaleCheck ?? {} as Record<StrategyName, StrategyMetrics>

@@ -46,6 +46,9 @@
  */
 import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
 import { HASH_BYTES } from '../src/blob/chunk-tree.js'
+import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
+import { hedgeMarginMs } from '../src/mesh/hedge.js'
+import { directReadMs } from '../src/mesh/origin-timing.js'
 import { downloaderOrder, walrusShareOf } from '../src/mesh/provider-selection.js'
 import { seededRandom } from '../src/seeded-random.js'
 import { cdfSamples, MAX_CDF_SAMPLES, nodeHitRateSpread, percentileOfSorted, sortedSamples } from './percentiles.js'
@@ -195,6 +198,8 @@ class ScaleModel {
   private readonly nodes: NodeState[]
   private readonly holders: HolderSet[]
   private readonly swarms: Array<Swarm | undefined>
+  /** Peer downloads being served, per model. */
+  private readonly peerDownloads: Uint32Array
   private readonly sizes: number[]
   private readonly ids: string[]
   private readonly indexOf = new Map<string, number>()
@@ -232,6 +237,7 @@ class ScaleModel {
     this.nodes = Array.from({ length: trace.nodes }, () => this.newNode())
     this.holders = trace.models.map(() => new HolderSet())
     this.swarms = trace.models.map(() => undefined)
+    this.peerDownloads = new Uint32Array(trace.models.length)
     this.pick = seededRandom(streamSeed(trace.seed, STREAM_PEER_CHOICE))
     this.nodeRequests = new Uint32Array(trace.nodes)
     this.nodeHits = new Uint32Array(trace.nodes)
@@ -320,7 +326,7 @@ class ScaleModel {
     }
     ;(this.nodes[v] as NodeState).downloads.set(m, download)
     if (!this.mesh) {
-      download.endMs = this.hashesFromWalrus(m) + net.walrusLatencyMs + size / net.walrusBandwidthBytesPerSec * 1000
+      download.endMs = this.hashesFromWalrus(m) + this.walrusMs(size)
       this.walrusFetches++
       this.walrusBytes += size
       this.schedule(download)
@@ -330,9 +336,13 @@ class ScaleModel {
     const swarm = this.swarms[m]
     if (holders.size > 0) {
       download.kind = 'peer'
-      this.serveFrom(download, holders.list[Math.floor(this.pick() * holders.size)] as number)
-      download.endMs = this.now + 2 * net.peerRttMs + size / net.peerBandwidthBytesPerSec * 1000
+      const holder = holders.list[Math.floor(this.pick() * holders.size)] as number
+      this.serveFrom(download, holder)
+      // The fetcher reads from every holder at once: the model's downloads share its holders' uploads, this one included.
+      const sharing = Math.max(1, Math.ceil((this.peerDownloads[m] as number) / holders.size))
+      download.endMs = this.now + 2 * net.peerRttMs + size * sharing / net.peerBandwidthBytesPerSec * 1000
       this.peerBytes += size
+      this.hedge(download, size)
       this.schedule(download)
     } else if (swarm != null && this.now >= swarm.coordEndMs) {
       // Past the window: hashes and chunks from the downloaders, no sooner than the mesh has them all.
@@ -347,7 +357,7 @@ class ScaleModel {
       let joined = swarm
       if (joined == null) {
         const hashesAtMs = this.hashesFromWalrus(m)
-        joined = { model: m, coordEndMs: this.now + net.coordinationMs, hashesAtMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
+        joined = { model: m, coordEndMs: this.now + this.coordinationMs(size), hashesAtMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
         this.swarms[m] = joined
         this.queue.push({ atMs: joined.coordEndMs, kind: 'coord', swarm: joined })
       } else if (this.now < joined.hashesAtMs) {
@@ -391,7 +401,7 @@ class ScaleModel {
       }
     })
     swarm.walrusStartMs = Math.max(this.now, swarm.hashesAtMs) + net.walrusLatencyMs
-    swarm.walrusDoneMs = swarm.walrusStartMs + largest / net.walrusBandwidthBytesPerSec * 1000
+    swarm.walrusDoneMs = swarm.walrusStartMs - net.walrusLatencyMs + this.walrusMs(largest)
     this.walrusBytes += size
     for (const [reader, share] of swarm.shares) {
       const fromPeers = size - share
@@ -424,6 +434,47 @@ class ScaleModel {
       if (download.keep && i > 0) node.policy.hit(id)
       this.ttm[this.ttmCount++] = this.now - atMs
     }
+  }
+
+  /** Reading `bytes` straight from Walrus, as a download does (src/mesh/origin-timing.ts). */
+  private walrusMs (bytes: number): number {
+    const { walrusLatencyMs, walrusBandwidthBytesPerSec } = this.net
+    return directReadMs(bytes, walrusLatencyMs, walrusBandwidthBytesPerSec, DEFAULT_DOWNLOAD_TUNING.requestBytes, DEFAULT_DOWNLOAD_TUNING.walrusReads)
+  }
+
+  /** Walrus alone for a request of `size` bytes: the chunk hashes (one latency), then the blob. */
+  private aloneMs (size: number): number {
+    return this.net.walrusLatencyMs + this.walrusMs(size)
+  }
+
+  /** The coordination window, capped as the fetcher caps it: no longer than the hedge's margin over Walrus alone. */
+  private coordinationMs (size: number): number {
+    return Math.min(this.net.coordinationMs, hedgeMarginMs(this.aloneMs(size), this.net.walrusLatencyMs))
+  }
+
+  /**
+   * The fetcher's hedge (src/mesh/hedge.ts) on a warm download that would end
+   * after Walrus alone's deadline: at the last moment a read of the rest still
+   * ends by the deadline, the rest comes from Walrus, and the request is a
+   * Walrus hit, as the fetcher reports it.
+   */
+  private hedge (download: Download, size: number): void {
+    const alone = this.aloneMs(size)
+    const deadline = download.startMs + alone + hedgeMarginMs(alone, this.net.walrusLatencyMs)
+    if (download.endMs <= deadline) return
+    const span = download.endMs - download.startMs
+    const left = (at: number): number => size * Math.max(0, Math.min(1, 1 - (at - download.startMs) / span))
+    // The last moment: read with nothing delivered first, then again with what the peer delivered by then.
+    const first = Math.max(this.now, deadline - this.walrusMs(size))
+    const at = Math.max(this.now, deadline - this.walrusMs(left(first)))
+    const rest = left(at)
+    const end = at + this.walrusMs(rest)
+    if (end >= download.endMs) return
+    download.endMs = end
+    download.kind = 'walrus'
+    this.peerBytes -= rest
+    this.walrusBytes += rest
+    this.walrusFetches++
   }
 
   /** Reads model `m`'s chunk hashes from Walrus: counted as a fetch; returns when they arrive. */
@@ -462,6 +513,7 @@ class ScaleModel {
   }
 
   private serveFrom (download: Download, source: number): void {
+    if (download.source < 0) this.peerDownloads[download.model] = (this.peerDownloads[download.model] as number) + 1
     download.source = source
     const uploads = (this.nodes[source] as NodeState).uploads
     let set = uploads.get(download.model)
@@ -474,6 +526,7 @@ class ScaleModel {
 
   private releaseSource (download: Download): void {
     if (download.source < 0) return
+    this.peerDownloads[download.model] = (this.peerDownloads[download.model] as number) - 1
     const uploads = (this.nodes[download.source] as NodeState).uploads
     const set = uploads.get(download.model)
     set?.delete(download)
@@ -507,6 +560,7 @@ class ScaleModel {
     node.uploads.clear()
     for (const download of served) {
       download.source = -1
+      this.peerDownloads[download.model] = (this.peerDownloads[download.model] as number) - 1
       this.resource(download)
     }
     if (this.scenario.churn?.keepCache === false) this.nodes[v] = { ...this.newNode(), live: false }
@@ -532,7 +586,7 @@ class ScaleModel {
     if (swarm == null || !wasReader || this.now < swarm.coordEndMs || this.now >= swarm.walrusDoneMs) return
     // Its share of the Walrus reads was not finished: another downloader reads the rest after the stall timeout.
     const share = swarm.shares.get(download) ?? 0
-    const readMs = share / this.net.walrusBandwidthBytesPerSec * 1000
+    const readMs = this.walrusMs(share) - this.net.walrusLatencyMs
     const done = readMs > 0 ? Math.max(0, Math.min(1, (this.now - swarm.walrusStartMs) / readMs)) : 1
     const rest = share * (1 - done)
     const successor = [...swarm.readers][0] ?? [...swarm.members][0]
@@ -545,7 +599,7 @@ class ScaleModel {
       this.walrusFetches++
     }
     const net = this.net
-    swarm.walrusDoneMs = Math.max(swarm.walrusDoneMs, this.now + net.stallMs + net.walrusLatencyMs + rest / net.walrusBandwidthBytesPerSec * 1000)
+    swarm.walrusDoneMs = Math.max(swarm.walrusDoneMs, this.now + net.stallMs + this.walrusMs(rest))
     for (const member of swarm.members) {
       const endMs = Math.max(member.endMs, swarm.walrusDoneMs + net.peerRttMs)
       if (endMs !== member.endMs) {
@@ -569,7 +623,7 @@ class ScaleModel {
     this.peerBytes -= rest
     this.walrusBytes += rest
     this.walrusFetches++
-    download.endMs = this.now + net.stallMs + net.walrusLatencyMs + rest / net.walrusBandwidthBytesPerSec * 1000
+    download.endMs = this.now + net.stallMs + this.walrusMs(rest)
     this.schedule(download)
   }
 

@@ -253,7 +253,9 @@ export class InferenceService {
   private prepareReceipt (inputs: Tensors): unknown {
     try {
       return this.components.prepareReceipt?.(inputs)
-    } catch {
+    } catch (err) {
+      // Only a head start: issueReceipt does the work itself when there is none, and reports what fails.
+      log('preparing a receipt\'s inputs failed - %e', err)
       return undefined
     }
   }

@@ -18,8 +18,8 @@ export interface ChunkHashSources {
   scores: PeerScores
   client: Pick<BlobClient, 'hashes'>
   walrus: Pick<WalrusStore, 'readRange'>
-  /** Bytes read from Walrus for the hashes. */
-  onWalrusBytes: (bytes: number) => void
+  /** Bytes read from Walrus for the hashes, and how long the read took (a small read: Walrus's latency). */
+  onWalrusBytes: (bytes: number, ms: number) => void
 }
 
 /**
@@ -78,7 +78,8 @@ async function hashesFromPeers (sources: ChunkHashSources, description: BlobDesc
 
 async function hashesFromWalrus (sources: ChunkHashSources, description: BlobDescription, signal: AbortSignal): Promise<Uint8Array[]> {
   const bytes = HASH_BYTES * chunkCount(description.size, description.chunkSize)
+  const startedAt = Date.now()
   const hashes = await sources.walrus.readRange(description.chunkHashesBlobId, { start: 0, end: bytes - 1 }, { signal })
-  sources.onWalrusBytes(hashes.byteLength)
+  sources.onWalrusBytes(hashes.byteLength, Date.now() - startedAt)
   return decodeChunkHashes(hashes, description)
 }

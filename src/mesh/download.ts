@@ -12,7 +12,11 @@ import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-ty
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
-import { behindWalrus, DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { haveDue, nextHaveEvery } from './have-poll.js'
+import { hedgeDue } from './hedge.js'
+import type { OriginTiming } from './origin-timing.js'
+import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
+import { readChunkRun } from './walrus-chunk-read.js'
 
 const log = logger('herd:mesh:download')
 
@@ -23,7 +27,7 @@ export interface DownloadTuning {
   requestBytes: number
   /** Walrus range reads in flight at once. */
   walrusReads: number
-  /** How often a peer that is itself downloading is asked which chunks it holds. */
+  /** How often a peer that is itself downloading is asked which chunks it holds, at most: less while its answers show nothing new, and not while it holds a chunk not yet asked for (have-poll.ts). */
   haveIntervalMs: number
   /**
    * Time after the "fetching" announcement before the first Walrus read, so
@@ -54,6 +58,8 @@ export interface DownloadContext {
   scores: PeerScores
   /** The pace of Walrus reads seen by this node, shared by its downloads. */
   walrusPace: WalrusPace
+  /** Walrus's latency and read pace here, shared by its downloads: what the hedge judges against. Absent: no hedge. */
+  origin?: OriginTiming
   /**
    * What gossip says about this blob, believed or not: asked once per
    * scheduling pass. The believed are sources; those fetching, believed or
@@ -78,6 +84,7 @@ interface Source {
   holder: boolean
   have?: Uint8Array
   haveAt: number
+  haveEveryMs: number
   haveInFlight: boolean
   inflight: number
   /** Chunks in those requests. */
@@ -280,6 +287,7 @@ export class Download {
           peerId: peerIdFromString(id),
           holder,
           haveAt: 0,
+          haveEveryMs: this.context.tuning.haveIntervalMs,
           haveInFlight: false,
           inflight: 0,
           inflightChunks: 0,
@@ -298,7 +306,10 @@ export class Download {
       if (!seen.has(id) && source.inflight === 0) this.sources.delete(id)
     }
     for (const source of this.sources.values()) {
-      if (!source.holder && !source.haveInFlight && now - source.haveAt >= this.context.tuning.haveIntervalMs) this.pollHave(source)
+      if (source.holder || source.haveInFlight) continue
+      // Near a stall every peer is asked again, busy or not: the fallback reads from Walrus what no peer is known to hold.
+      const nearStall = now - this.lastProgressAt >= this.context.tuning.stallMs / 2
+      if (haveDue(source, now, !nearStall && source.have != null && this.wantsAny(source.have))) this.pollHave(source)
     }
   }
 
@@ -318,6 +329,7 @@ export class Download {
         }
         // Chunks new at a peer are the swarm's progress: its share reads land, so the stall fallback need not read them.
         if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
+        source.haveEveryMs = nextHaveEvery(source, this.context.tuning.haveIntervalMs, this.wantsAny(reply.have))
         source.have = reply.have
         if (reply.complete) source.holder = true
       } catch (err) {
@@ -327,6 +339,12 @@ export class Download {
         source.haveInFlight = false
       }
     })())
+  }
+
+  /** Whether `bits` (a peer's held chunks) name a chunk this download still wants. */
+  private wantsAny (bits: Uint8Array): boolean {
+    for (let index = 0; index < this.partial.chunkCount; index++) if (bitSet(bits, index) && this.wanted(index)) return true
+    return false
   }
 
   private sourceHas (source: Source, index: number): boolean {
@@ -581,7 +599,10 @@ export class Download {
     // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
     const free = (index: number): boolean => this.wanted(index) && !fromPeer(index)
-    for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
+    // Shared with other readers, a share is read one run at a time: runs read side by side split the link, so each one's first
+    // chunk, which peers could pull from this node, landed that many times later. Alone, throughput is all that counts.
+    const shareReads = downloaders.length > 1 ? 1 : tuning.walrusReads
+    for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads && this.shareReadsInFlight < shareReads; index++) {
       if (!free(index) || !mine(index)) continue
       const run = this.runFrom(index, index => free(index) && mine(index))
       log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, coordinationMs)
@@ -613,10 +634,26 @@ export class Download {
   }
 
   private behindWalrus (now: number): boolean {
-    if (this.hedging || this.warm !== true) return this.hedging
-    const { tuning, walrusPace } = this.context
-    this.hedging = behindWalrus({ demandSince: this.peerDemandSince, fromPeers: this.fromPeers, walrusBytesPerSec: walrusPace.observed(), walrusReads: tuning.walrusReads, windowMs: tuning.paceWindowMs, now })
-    if (this.hedging) log('%s: peers sent %d bytes of %s over %d ms, behind reading Walrus: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs)
+    const origin = this.context.origin
+    if (this.hedging || this.warm !== true || origin == null) return this.hedging
+    const { tuning } = this.context
+    const { size, chunkSize } = this.description
+    let remaining = 0
+    for (let index = 0; index < this.partial.chunkCount; index++) {
+      if (!this.partial.has(index)) remaining += chunkRange(index, size, chunkSize).end - chunkRange(index, size, chunkSize).start
+    }
+    this.hedging = hedgeDue({
+      startedAt: this.context.announcedAt,
+      now,
+      size,
+      remaining,
+      demandSince: this.peerDemandSince,
+      recentPeerBytes: this.fromPeers.recent(now),
+      windowMs: tuning.paceWindowMs,
+      latencyMs: origin.latencyMs() ?? 0,
+      directMs: bytes => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads)
+    })
+    if (this.hedging) log('%s: peers sent %d bytes of %s in the last %d ms, %d left, later than Walrus alone: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs, remaining)
     return this.hedging
   }
 
@@ -645,22 +682,21 @@ export class Download {
     this.track((async () => {
       try {
         const signal = AbortSignal.any([this.context.signal, this.finished.signal])
-        const bytes = size === 0 ? new Uint8Array(0) : await this.context.walrus.readRange(blobId, { start, end: end - 1 }, { signal })
-        if (bytes.byteLength !== end - start) throw new ChunkVerificationError(`Walrus returned ${bytes.byteLength} bytes for a range of ${end - start}`)
-        this.context.walrusPace.observe(bytes.byteLength, Date.now() - startedAt)
-        for (const index of run) {
-          if (this.landed.has(index)) continue
-          this.landed.add(index)
-          const range = chunkRange(index, size, chunkSize)
-          const data = bytes.subarray(range.start - start, range.end - start)
-          try {
-            await this.partial.writeChunk(index, data)
-          } catch (err) {
-            this.landed.delete(index)
-            throw err
+        await readChunkRun(this.context.walrus, this.description, run, {
+          signal,
+          onChunk: async (index, data) => {
+            if (this.landed.has(index)) return
+            this.landed.add(index)
+            try {
+              await this.partial.writeChunk(index, data)
+            } catch (err) {
+              this.landed.delete(index)
+              throw err
+            }
+            this.gained(index, data.byteLength, 'walrus', undefined, fallback)
           }
-          this.gained(index, data.byteLength, 'walrus', undefined, fallback)
-        }
+        })
+        this.context.walrusPace.observe(end - start, Date.now() - startedAt)
         if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)
       } catch (err) {
         if (this.context.signal.aborted || this.finished.signal.aborted) return

@@ -10,10 +10,11 @@ import { Download, type DownloadTuning } from './download.js'
 import { BlobEvictedError } from './errors.js'
 import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobRegistry, FetchCounters, FetchProgress } from './fetch-types.js'
+import { hedgeMarginMs, walrusAloneMs } from './hedge.js'
+import { OriginTiming } from './origin-timing.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
 import { coordinationWindow } from './provider-selection.js'
-import { WalrusPace } from './source-pace.js'
 
 const log = logger('herd:mesh:fetcher')
 
@@ -82,7 +83,8 @@ export class Fetcher extends EventTarget {
   private readonly tuning: DownloadTuning
   private readonly downloads = new Map<string, Promise<CacheEntry>>()
   private readonly listeners = new Map<string, Set<(event: FetchProgress) => void>>()
-  private readonly walrusPace = new WalrusPace()
+  /** Walrus's latency and read pace as this node's reads found them, shared by its downloads. */
+  private readonly origin = new OriginTiming()
   private controller = new AbortController()
 
   constructor (components: FetcherComponents, init: FetcherInit = {}) {
@@ -177,7 +179,10 @@ export class Fetcher extends EventTarget {
       scores: components.scores,
       client: components.client,
       walrus: components.walrus,
-      onWalrusBytes: bytes => { this.counters.bytesFromWalrus += bytes }
+      onWalrusBytes: (bytes, ms) => {
+        this.counters.bytesFromWalrus += bytes
+        this.origin.observe(bytes, ms)
+      }
     }, description, this.tuning.hashesHedgeMs, signal)
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
@@ -191,12 +196,13 @@ export class Fetcher extends EventTarget {
       client: components.client,
       walrus: components.walrus,
       scores: components.scores,
-      walrusPace: this.walrusPace,
+      walrusPace: this.origin,
+      origin: this.origin,
       providers: () => components.providers.providers(blobId),
       extraHolders,
       tuning: this.tuning,
       announcedAt,
-      coordinationMs: coordinationWindow(this.tuning.coordinationMs, components.gossipDelayMs?.()),
+      coordinationMs: this.coordinationMs(description.size),
       meshPeers: components.meshPeers ?? (() => 1),
       ...(components.onTiming != null ? { onTiming: components.onTiming } : {}),
       onProgress: event => {
@@ -221,6 +227,20 @@ export class Fetcher extends EventTarget {
     this.emit({ type: 'fetch:done', blobId, size: description.size, source: 'fetched', bytesFromPeers: download.bytesFrom.peer, bytesFromWalrus: download.bytesFrom.walrus, peers: [...download.peersUsed] })
     log('fetched %s: %d bytes from peers, %d from Walrus', blobId, download.bytesFrom.peer, download.bytesFrom.walrus)
     return entry
+  }
+
+  /**
+   * How long a cold download of `size` bytes waits for other readers before
+   * its first Walrus read: twice the gossip delay (coordinationWindow), but no
+   * longer than the margin the hedge allows over Walrus alone (hedgeMarginMs)
+   * once a Walrus read has been timed here. Before that, the window alone:
+   * nodes starting cold together need it to split the blob.
+   */
+  private coordinationMs (size: number): number {
+    const window = coordinationWindow(this.tuning.coordinationMs, this.components.gossipDelayMs?.())
+    const latency = this.origin.latencyMs() ?? 0
+    const alone = walrusAloneMs(size, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
+    return alone == null ? window : Math.min(window, hedgeMarginMs(alone, latency))
   }
 
   /** The providers gossip lists for a blob, less the peers whose word is not taken (past the bounds of peer-scores.ts). */

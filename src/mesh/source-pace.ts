@@ -118,33 +118,3 @@ export function paceVerdict (j: PaceJudgement): PaceVerdict {
   if (!shownUp && !blocked) return 'on-pace'
   return j.source.total === 0 ? 'silent' : 'slow'
 }
-
-/** Peers behind a Walrus read's pace by more than this factor: the rest of a warm download is read from Walrus too. */
-export const HEDGE_MARGIN = 1.25
-
-export interface MeshPaceJudgement {
-  /** Since when peers have been asked for chunks of this download without a break. */
-  demandSince: number | undefined
-  /** What the download gained from peers. */
-  fromPeers: DeliveryWindow
-  /** The pace of one Walrus read here (WalrusPace.observed), if one was timed. */
-  walrusBytesPerSec: number | undefined
-  /** Walrus reads this download may have in flight at once. */
-  walrusReads: number
-  windowMs: number
-  now: number
-}
-
-/**
- * Whether the peers of a download, all together, have fallen behind reading
- * Walrus directly: asked for chunks for a whole window, they delivered less
- * over it than the download's Walrus reads would (a read's pace times the
- * reads in flight) divided by HEDGE_MARGIN. A busy or slow holder then costs
- * a request at most about a window more than Walrus alone would have (issue
- * 19: p95 4.4x no mesh in a 16-node run, requests waiting on busy holders).
- * Each source alone is held to a lower bar (paceVerdict) and kept.
- */
-export function behindWalrus (j: MeshPaceJudgement): boolean {
-  if (j.walrusBytesPerSec == null || j.demandSince == null || j.now - j.demandSince < j.windowMs) return false
-  return j.fromPeers.recent(j.now) * 1000 / j.windowMs * HEDGE_MARGIN < j.walrusBytesPerSec * j.walrusReads
-}

@@ -10,7 +10,7 @@ import { extendMessage } from './extend-message.js'
 import { BlobExpiredError, BlobNotFoundError, NotBlobOwnerError, RetryableWalrusError, StaleEndEpochError, WalrusError, WalrusProtocolError, WalrusRequestError } from './errors.js'
 import { parseBlobLifetime, parseEpochInfo, parseErrorBody, parseExtendReply, parsePublisherReply } from './responses.js'
 import { isTransportError, RetryableError, withRetries } from '../retry.js'
-import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, PutOptions, ReadRangeOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:http-client')
 
@@ -219,17 +219,22 @@ export class WalrusHttpClient implements WalrusStore {
     }
   }
 
-  async readRange (blobId: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  async readRange (blobId: string, range: ByteRange, options: ReadRangeOptions = {}): Promise<Uint8Array> {
     const url = this.blobUrl(blobId)
     const length = range.end - range.start + 1
     if (!Number.isSafeInteger(range.start) || range.start < 0 || !(length >= 1 && length <= MAX_RANGE_READ_BYTES)) {
       throw new WalrusError(`byte range ${range.start}-${range.end} is empty, negative or over ${MAX_RANGE_READ_BYTES} bytes`)
     }
-    const { signal } = options
+    const { signal, onData } = options
+    // Sized by the first answer's Content-Range (a range past the blob's end is cut there); bytes land in place as they arrive.
+    let bytes: Uint8Array | undefined
+    let received = 0
     return withRetries(async () => {
+      // A retry asks only for what is still missing: what arrived was handed to onData already.
+      const from = range.start + received
       let response: Dispatcher.ResponseData
       try {
-        response = await request(url, { method: 'GET', headers: { range: `bytes=${range.start}-${range.end}` }, dispatcher: this.dispatcher, signal })
+        response = await request(url, { method: 'GET', headers: { range: `bytes=${from}-${range.end}` }, dispatcher: this.dispatcher, signal })
       } catch (err) { throw asWalrusError(err, `GET ${url.pathname}`, signal) }
       if (response.statusCode !== 206) {
         if (response.statusCode === 200) await response.body.dump()
@@ -238,16 +243,23 @@ export class WalrusHttpClient implements WalrusStore {
           : await failure(response, `GET ${url.pathname}`)
       }
       const contentRange = parseContentRange(response.headers['content-range'])
-      if (contentRange.start !== range.start || contentRange.end > range.end) {
+      const end = bytes == null ? contentRange.end : range.start + bytes.byteLength - 1
+      if (contentRange.start !== from || contentRange.end > range.end || contentRange.end !== end) {
         await response.body.dump()
-        throw new WalrusProtocolError(`asked for bytes ${range.start}-${range.end}, got ${contentRange.start}-${contentRange.end}`)
+        throw new WalrusProtocolError(`asked for bytes ${from}-${range.end}, got ${contentRange.start}-${contentRange.end}`)
       }
-      let bytes: ArrayBuffer
+      const into = bytes ??= new Uint8Array(contentRange.end - range.start + 1)
       try {
-        bytes = await response.body.arrayBuffer()
+        for await (const piece of response.body as AsyncIterable<Buffer>) {
+          if (received + piece.byteLength > into.byteLength) throw new WalrusProtocolError(`aggregator sent more than bytes ${from}-${contentRange.end}`)
+          into.set(piece, received)
+          const offset = range.start + received
+          received += piece.byteLength
+          onData?.(into.subarray(offset - range.start, received), offset)
+        }
       } catch (err) { throw asWalrusError(err, `reading ${url.pathname}`, signal) }
-      if (bytes.byteLength !== contentRange.end - contentRange.start + 1) throw new RetryableWalrusError(`range body of ${url.pathname} was cut short`)
-      return new Uint8Array(bytes)
+      if (received !== into.byteLength) throw new RetryableWalrusError(`range body of ${url.pathname} was cut short`)
+      return into
     }, this.retryOptions(signal, `GET ${url.pathname}`))
   }
 

@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { WalrusError } from './errors.js'
-import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
+import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, ReadRangeOptions, StoredBlob, WalrusStore } from './types.js'
 
 const log = logger('herd:walrus:network-store')
 
@@ -74,7 +74,7 @@ export class NetworkWalrusStore implements WalrusStore {
     return this.inTurn(blobId, options.signal, async reader => reader.getToFile(blobId, path, options))
   }
 
-  async readRange (blobId: string, range: ByteRange, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  async readRange (blobId: string, range: ByteRange, options: ReadRangeOptions = {}): Promise<Uint8Array> {
     return this.inTurn(blobId, options.signal, async reader => reader.readRange(blobId, range, options))
   }
 

@@ -40,6 +40,19 @@ export interface WalrusReadProgress {
   total: number
 }
 
+/** Options of a range read. */
+export interface ReadRangeOptions {
+  signal?: AbortSignal
+  /**
+   * Hears the range's bytes as they arrive, in order, each piece with its
+   * offset in the blob, before the whole range is returned: a caller can use
+   * the start of a slow read at once. A store that cannot stream calls it
+   * never; one that fails over to another reader may hand bytes it handed
+   * before again. The piece is the caller's to keep; it must not throw.
+   */
+  onData?: (bytes: Uint8Array, offset: number) => void
+}
+
 export interface GetOptions {
   range?: ByteRange
   signal?: AbortSignal
@@ -98,7 +111,7 @@ export interface WalrusStore {
   /** Writes the blob (or the range) to `path` atomically and returns the bytes written. */
   getToFile(blobId: string, path: string, options?: GetOptions): Promise<{ bytes: number }>
   /** One range, small enough to hold in memory (a chunk). */
-  readRange(blobId: string, range: ByteRange, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  readRange(blobId: string, range: ByteRange, options?: ReadRangeOptions): Promise<Uint8Array>
   /** The current Walrus epoch. */
   epoch?(options?: { signal?: AbortSignal }): Promise<EpochInfo>
   /** A blob's end epoch and owner; undefined when Walrus never held it. */

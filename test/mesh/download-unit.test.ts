@@ -127,6 +127,156 @@ describe('Download with fakes of its context', () => {
       await cache.stop()
     }
   })
+  it('lands its share read chunk by chunk as the bytes arrive, one share read at a time while others share the blob', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const [firstReader] = [selfId, other].sort()
+      const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+      let release!: () => void
+      const held = new Promise<void>(resolve => { release = resolve })
+      let ownReads = 0
+      let mostOwnReads = 0
+      const download = new Download(description, partial, {
+        selfId,
+        client,
+        walrus: {
+          readRange: async (_id, range, options) => {
+            const own = range.start >= mine.start && range.end < mine.end
+            if (own) mostOwnReads = Math.max(mostOwnReads, ++ownReads)
+            try {
+              // The first chunk's bytes arrive in two pieces; the rest of the run is held, as through a capped link.
+              const half = range.start + CHUNK / 2
+              options?.onData?.(bytes.slice(range.start, half), range.start)
+              options?.onData?.(bytes.slice(half, range.start + CHUNK), half)
+              if (own) await held
+              return bytes.slice(range.start, range.end + 1)
+            } finally {
+              if (own) ownReads--
+            }
+          }
+        },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: other, state: 'fetching' }],
+        extraHolders: new Set(),
+        // Two runs in this node's share, and room for both at once.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: AbortSignal.timeout(60_000)
+      })
+      const running = download.run()
+      const firstOwn = mine.start / CHUNK
+      for (let waited = 0; !partial.has(firstOwn) && waited < 10_000; waited += 20) await sleep(20)
+      assert.ok(partial.has(firstOwn), 'the share read\'s first chunk landed while the rest of its run was still on the way')
+      assert.equal(mostOwnReads, 1, 'one share read at a time')
+      release()
+      await running
+      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+      await partial.commit()
+    } finally {
+      await cache.stop()
+    }
+  })
+
+  it('asks a downloading peer what it holds less often while it shows nothing new, and not while it holds chunks not yet asked for', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const idle = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const asks = new Map<string, number[]>([[idle, []], [busy, []]])
+      const client = {
+        // One peer holds nothing, ever; the other holds the first half, and its chunks never come (a full link).
+        have: async (peer: { toString: () => string }) => {
+          asks.get(peer.toString())?.push(Date.now())
+          return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([peer.toString() === busy ? 0xf0 : 0]) }
+        },
+        chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
+          await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+        }
+      } as unknown as BlobClient
+      const controller = new AbortController()
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async () => { throw new Error('not read in this test') } },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: idle, state: 'fetching' }, { peerId: busy, state: 'fetching' }],
+        extraHolders: new Set(),
+        // No Walrus read, no stall and no pace verdict within the test: only the HAVE asks are watched.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 60_000, paceWindowMs: 60_000 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: controller.signal
+      })
+      const running = download.run()
+      for (let waited = 0; (asks.get(idle)?.length ?? 0) < 5 && waited < 20_000; waited += 20) await sleep(20)
+      controller.abort(new Error('test over'))
+      await assert.rejects(running, /test over/)
+      const idleAsks = asks.get(idle) ?? []
+      assert.ok(idleAsks.length >= 5, `asked the idle peer ${idleAsks.length} times`)
+      // Timers fire late, never early: each gap is at least the backed-off wait (100, 200, 400, 800 ms).
+      const gaps = idleAsks.slice(1).map((at, i) => at - (idleAsks[i] as number))
+      assert.ok((gaps[3] ?? 0) >= 700, `the waits between asks grew: ${gaps.join(', ')} ms`)
+      assert.equal(asks.get(busy)?.length, 1, 'the busy peer was asked once: it still held chunks not yet asked for, its pipeline full')
+    } finally {
+      await cache.stop()
+    }
+  })
+
+  it('asks a busy downloading peer again near a stall, before the fallback reads what no peer is known to hold', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+    await cache.start()
+    try {
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      let asks = 0
+      const client = {
+        // It holds the first half, and its chunks never come: it always holds a chunk not yet asked for.
+        have: async () => { asks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xf0]) } },
+        chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
+          await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+        }
+      } as unknown as BlobClient
+      const controller = new AbortController()
+      const download = new Download(description, partial, {
+        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+        client,
+        walrus: { readRange: async () => { throw new Error('not read in this test') } },
+        scores: new PeerScores(),
+        walrusPace: new WalrusPace(),
+        providers: () => [{ peerId: busy, state: 'fetching' }],
+        extraHolders: new Set(),
+        // Nothing ever arrives, so a stall nears after 200 ms; the coordination window keeps Walrus out of the test.
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 400, paceWindowMs: 60_000 },
+        announcedAt: Date.now(),
+        meshPeers: () => 1,
+        onProgress: () => {},
+        signal: controller.signal
+      })
+      const running = download.run()
+      for (let waited = 0; asks < 3 && waited < 20_000; waited += 20) await sleep(20)
+      controller.abort(new Error('test over'))
+      await assert.rejects(running, /test over/)
+      assert.ok(asks >= 3, `asked ${asks} times`)
+    } finally {
+      await cache.stop()
+    }
+  })
+
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
     await using dir = await tempDir()
     const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })

@@ -139,7 +139,7 @@ describe('sim report', () => {
     assert.deepEqual(json.sweeps?.hitRateByCacheSize?.length, report.sweeps?.hitRateByCacheSize?.length)
     assert.deepEqual(Object.keys(json.sweeps ?? {}), ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes'])
 
-    assert.deepEqual(Object.keys(json), ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'sweeps'])
+    assert.deepEqual(Object.keys(json), ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'tailGoals', 'sweeps'])
     assert.deepEqual(Object.keys(json.strategies), STRATEGIES)
     assert.ok(text.includes('\n  "mode": "live",\n'), 'pretty-printed')
 
@@ -206,6 +206,28 @@ describe('sim report', () => {
       assert.ok(md.includes(`(${name}.svg)`) && md.includes(`(${name}.png)`), `links ${name}`)
     }
     assert.match(md, /thinned to 1,000 evenly spaced ranks per strategy \(mesh had more\)/)
+  })
+
+  it('prints each time-to-model goal against its figure, in report.json and summary.md', async () => {
+    await using dir = await tempDir()
+    const report = fullReport()
+    // The mesh's p99 over no mesh's, and scale's p95 40% off the live one: two goals missed.
+    report.strategies.mesh.timeToModelMs = { p50: 2, p95: 40, p99: 120 }
+    report.scaleCheck!.mesh.timeToModelMs = { p50: 2, p95: 24, p99: 30 }
+    await writeReport(dir.path, report)
+    const json = JSON.parse(await readFile(join(dir.path, 'report.json'), 'utf8')) as { tailGoals: Array<{ id: string, value: number, atMost: number, met: boolean }> }
+    const goals = Object.fromEntries(json.tailGoals.map(g => [g.id, g]))
+    assert.deepEqual(Object.keys(goals), ['mesh-p50-over-no-mesh', 'mesh-p95-over-no-mesh', 'mesh-p99-over-no-mesh', 'scale-p95-off-live'])
+    assert.equal(goals['mesh-p95-over-no-mesh']?.value, 40 / 47.5)
+    assert.equal(goals['mesh-p95-over-no-mesh']?.met, true)
+    assert.equal(goals['mesh-p99-over-no-mesh']?.met, false)
+    assert.equal(goals['scale-p95-off-live']?.value, 16 / 40)
+    assert.equal(goals['scale-p95-off-live']?.atMost, 0.25)
+    assert.equal(goals['scale-p95-off-live']?.met, false)
+    const md = await readFile(join(dir.path, 'summary.md'), 'utf8')
+    assert.match(md, /\| time to model p99: mesh \/ no mesh \| 1\.26 \| 1\.00 \| \*\*no\*\* \|/)
+    assert.match(md, /\| time to model p50: mesh \/ no mesh \| 0\.42 \| 1\.00 \| yes \|/)
+    assert.match(md, /\| mesh time to model p95: how far scale is from live, over live \| 0\.40 \| 0\.25 \| \*\*no\*\* \|/)
   })
 
   it('flags a live/scale gap only when the shown difference is over the threshold', async () => {

@@ -176,8 +176,9 @@ describe('scale mode', () => {
       assert.ok(at(walrusBytesByNodes, x, 'mesh') <= at(walrusBytesByNodes, x, 'noMesh'))
       assert.ok(at(walrusBytesByNodes, x, 'optimal') <= at(walrusBytesByNodes, x, 'mesh'))
     }
-    // More nodes, the same demand: without the mesh each node pulls its own copies.
-    assert.ok(at(walrusBytesByNodes, 200, 'noMesh') > 2 * at(walrusBytesByNodes, 10, 'noMesh'))
+    // More nodes, the same demand: without the mesh each node pulls its own copies. (1.8x here since a download's Walrus reads run
+    // four at once, as the fetcher's do: on 10 nodes fewer requests find their node's download of the model still running.)
+    assert.ok(at(walrusBytesByNodes, 200, 'noMesh') > 1.5 * at(walrusBytesByNodes, 10, 'noMesh'))
     assert.ok(at(walrusBytesByNodes, 200, 'mesh') < 1.5 * at(walrusBytesByNodes, 10, 'mesh'))
   })
 

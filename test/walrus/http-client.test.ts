@@ -145,6 +145,47 @@ describe('Walrus HTTP client', () => {
     }
   })
 
+  it('hands a range read on as it arrives, and resumes one cut off from the byte it reached', async () => {
+    const blob = randomBytes(100_000)
+    const partial = (req: IncomingMessage): [number, number] => {
+      const [, start, end] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '') ?? []
+      return [Number(start), Number(end)]
+    }
+    const fake = await fakeServer([
+      (req, res) => {
+        const [start, end] = partial(req)
+        res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${blob.length}`, 'content-length': String(end - start + 1) })
+        res.write(blob.subarray(start, start + 30_000), () => { setTimeout(() => res.socket?.destroy(), 20) })
+      },
+      (req, res) => {
+        const [start, end] = partial(req)
+        res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${blob.length}`, 'content-length': String(end - start + 1) })
+        res.end(blob.subarray(start, end + 1))
+      }
+    ])
+    const http = client(fake.url)
+    try {
+      const pieces: Array<[number, number]> = []
+      const bytes = await http.readRange(BLOB_ID, { start: 1_000, end: 90_999 }, {
+        onData: (piece, offset) => {
+          assert.deepEqual(Buffer.from(piece), blob.subarray(offset, offset + piece.byteLength), `the bytes at ${offset}`)
+          pieces.push([offset, piece.byteLength])
+        }
+      })
+      assert.deepEqual(Buffer.from(bytes), blob.subarray(1_000, 91_000))
+      assert.equal(fake.requests.length, 2)
+      assert.equal(fake.requests[1]!.headers.range, 'bytes=31000-90999', 'the retry asks only for what had not arrived')
+      let next = 1_000
+      for (const [offset, length] of pieces) {
+        assert.equal(offset, next, 'pieces in order, none twice')
+        next += length
+      }
+      assert.equal(next, 91_000)
+    } finally {
+      await Promise.all([http.close(), fake.close()])
+    }
+  })
+
   it('gives up on a stalled server after its timeouts and retries', async () => {
     const fake = await fakeServer([() => {}])
     const http = client(fake.url, { headersTimeoutMs: 100, retries: 1 })
