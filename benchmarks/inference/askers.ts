@@ -5,6 +5,8 @@ import type { AskerAnswer, AskerLoad, AskerRequest } from './asker-process.js'
 const ASKER_SCRIPT = new URL('./asker-process.js', import.meta.url)
 /** Any one request to an asker: a start, a dial, or a load run of up to 10 minutes. */
 const REQUEST_MS = 11 * 60_000
+/** A stop that takes longer is a hung child: it is killed. */
+const STOP_MS = 15_000
 
 export class AskerProcess {
   private readonly child: ChildProcess
@@ -22,6 +24,8 @@ export class AskerProcess {
       this.waiting.clear()
       resolve()
     }))
+    // A send to a child that died emits 'error' here: the waiting requests fail at its 'exit' instead of the parent crashing.
+    this.child.on('error', err => { console.error(`# asker process ${name}: ${err.message}`) })
     this.child.on('message', (answer: AskerAnswer) => {
       const waiter = this.waiting.get(answer.id)
       if (waiter == null) return
@@ -31,10 +35,10 @@ export class AskerProcess {
     })
   }
 
-  private async ask<T> (request: AskerRequest): Promise<T> {
+  private async ask<T> (request: AskerRequest, timeoutMs = REQUEST_MS): Promise<T> {
     const id = ++this.next
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`asker process ${this.name}: ${request.op} took over ${REQUEST_MS} ms`)) }, REQUEST_MS)
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`asker process ${this.name}: ${request.op} took over ${timeoutMs} ms`)) }, timeoutMs)
       this.waiting.set(id, {
         resolve: value => { clearTimeout(timer); resolve(value as T) },
         reject: err => { clearTimeout(timer); reject(err) }
@@ -56,8 +60,8 @@ export class AskerProcess {
   }
 
   async stop (): Promise<void> {
-    if (this.child.exitCode == null && this.child.connected) await this.ask({ op: 'stop' }).catch(() => {})
-    const kill = setTimeout(() => { this.child.kill('SIGKILL') }, 15_000)
+    if (this.child.exitCode == null && this.child.connected) await this.ask({ op: 'stop' }, STOP_MS).catch(() => {})
+    const kill = setTimeout(() => { this.child.kill('SIGKILL') }, STOP_MS)
     await this.exited
     clearTimeout(kill)
   }
