@@ -58,7 +58,7 @@ describe('policies side by side', () => {
     const text = await readFile(join(out, 'report.json'), 'utf8')
     const report = JSON.parse(text) as SimReport
     // The existing fields keep their order; the comparison comes after them.
-    assert.deepEqual(Object.keys(report), ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'sweeps', 'policySweep'])
+    assert.deepEqual(Object.keys(report), ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'tailGoals', 'sweeps', 'policySweep'])
     assert.equal(text, reportJson(report), 'report.json is in its canonical order')
     const points = report.policySweep ?? []
     assert.equal(points.length, POLICIES.length * FRACTIONS.length * 2)
