@@ -244,7 +244,7 @@ interface BenchModel {
 }
 
 /** The HTTP JSON paths are not measured for recognition (its 1 MB output as JSON numbers would be the figure). */
-interface Latency { inProcess: Stats, worker: Stats, local: Stats, mesh: Stats, httpJson?: Stats, httpBinary?: Stats, httpProto: Stats, sessionCreateMs: number }
+interface Latency { inProcess: Stats, worker: Stats, local: Stats, localNoProofs?: Stats, mesh: Stats, httpJson?: Stats, httpBinary?: Stats, httpProto: Stats, sessionCreateMs: number }
 
 interface Breakdown {
   requestBytes: number
@@ -301,6 +301,11 @@ try {
   const b = askers[0] as HerdNode
   for (const model of models) await withTimeout('A fetching a model', 60_000, async signal => a.fetcher.fetch(model.blobId, { signal }))
   await connectAll(nodes)
+  // E, on its own with proofs off, shows what of the local node's fixed cost is the receipt (signed, hashed, queued) on every run.
+  const e = await startNode(quickNodeConfig(join(dir, 'node-e'), devnet, { proofs: { enabled: false } }))
+  nodes.push(e)
+  const mlpModel = models.find(m => m.key === 'mlp') as BenchModel
+  await withTimeout('E fetching the MLP', 60_000, async signal => e.fetcher.fetch(mlpModel.blobId, { signal }))
   for (const model of models) await waitFor('B to hear that A holds the model', () => b.providers.providers(model.blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'), 30_000)
   api = new ApiServer({ node: b, port: 0 })
   await api.start()
@@ -333,6 +338,12 @@ try {
       const result = await a.inference.infer({ model: name, inputs })
       if (result.route !== 'local') throw new Error(`A ran ${name} by route ${result.route}`)
     }, n)
+    const localNoProofs = model.key !== 'mlp'
+      ? undefined
+      : await sample(`${name} local node, proofs off`, async () => {
+        const result = await e.inference.infer({ model: name, inputs })
+        if (result.route !== 'local' || result.receipt != null) throw new Error(`E ran ${name} by route ${result.route}, with a receipt: ${String(result.receipt != null)}`)
+      }, n)
     const mesh = await sample(`${name} through the mesh`, async () => {
       const result = await b.inference.infer({ model: name, inputs })
       if (result.node !== aId || result.route !== 'forwarded') throw new Error(`B's request ran on ${result.node} by route ${result.route}, not forwarded to A`)
@@ -359,7 +370,7 @@ try {
     const httpJson = await sample(`${name} HTTP JSON`, post(false))
     const httpBinary = await sample(`${name} HTTP binary`, post(true))
     if (b.cache.has(model.blobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
-    latency[model.key] = { inProcess, worker, local, mesh, httpJson, httpBinary, httpProto, sessionCreateMs }
+    latency[model.key] = { inProcess, worker, local, ...(localNoProofs != null ? { localNoProofs } : {}), mesh, httpJson, httpBinary, httpProto, sessionCreateMs }
 
     note(`${name}: where the time goes`)
     const resolve = await sample(`${name} ledger getModel`, async () => { await a.registry.model(name) })
@@ -502,6 +513,7 @@ try {
     ['(a) in process: session.run (baseline)', 'inProcess'],
     ["(a') herd's WorkerRunner.run: an inference thread and back (no inline runs)", 'worker'],
     ['(b) local node: node.inference.infer on A', 'local'],
+    ["(b') the same on E, proofs off (MLP only)", 'localNoProofs'],
     ['(c) mesh: B asks, A runs (/herd/infer)', 'mesh'],
     ['(d) HTTP POST /v1/infer on B, protobuf', 'httpProto'],
     ['(d) HTTP POST /v1/infer on B, JSON', 'httpJson'],
@@ -578,6 +590,7 @@ try {
   const figures = {
     meshOverheadMsP50: mlp.mesh.p50 - mlp.inProcess.p50,
     localOverheadMsP50: mlp.local.p50 - mlp.inProcess.p50,
+    localOverheadNoProofsMsP50: (mlp.localNoProofs as Stats).p50 - mlp.inProcess.p50,
     detMeshOverInProcessP50: det.mesh.p50 / det.inProcess.p50,
     meshThroughputOverWorker: rate(detLoad.queue32) / rate(detLoad.workers),
     meshLoadP95OverP50: detLoad.queue32.ok.p95 / detLoad.queue32.ok.p50,
@@ -592,6 +605,7 @@ try {
   for (const [label, value, goal, ok] of [
     ['mesh p50 − in-process p50, MLP (meshOverheadMsP50), ms', figures.meshOverheadMsP50, `≤ ${GOALS.meshOverheadMs}`, figures.meshOverheadMsP50 <= GOALS.meshOverheadMs],
     ['local node p50 − in-process p50, MLP, ms', figures.localOverheadMsP50, `≤ ${GOALS.localOverheadMs}`, figures.localOverheadMsP50 <= GOALS.localOverheadMs],
+    ['the same with proofs off (no receipt per run), ms', figures.localOverheadNoProofsMsP50, 'reported', true],
     ['det through the mesh ÷ in process, p50', figures.detMeshOverInProcessP50, `≤ ${GOALS.detMeshRatio}`, figures.detMeshOverInProcessP50 <= GOALS.detMeshRatio],
     [`det mesh req/s from ${ASKERS} askers ÷ WorkerRunner in process (meshThroughputOverWorker)`, figures.meshThroughputOverWorker, `≥ ${GOALS.meshThroughputOverWorker}`, figures.meshThroughputOverWorker >= GOALS.meshThroughputOverWorker],
     ['det mesh load p95 ÷ p50', figures.meshLoadP95OverP50, `≤ ${GOALS.loadP95OverP50}`, figures.meshLoadP95OverP50 <= GOALS.loadP95OverP50],
