@@ -653,7 +653,11 @@ export class Download {
       latencyMs: origin.latencyMs() ?? 0,
       directMs: bytes => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads)
     })
-    if (this.hedging) log('%s: peers sent %d bytes of %s in the last %d ms, %d left, later than Walrus alone: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, tuning.paceWindowMs, remaining)
+    if (this.hedging) {
+      // The window the pace was judged over: peers asked moments ago have had only that long.
+      const judgedMs = Math.min(tuning.paceWindowMs, now - (this.peerDemandSince ?? now))
+      log('%s: peers sent %d bytes of %s in the %d ms they were asked (of a %d ms window), %d left, later than Walrus alone: the rest comes from Walrus too', this.context.selfId, this.fromPeers.recent(now), this.description.blobId, judgedMs, tuning.paceWindowMs, remaining)
+    }
     return this.hedging
   }
 
