@@ -9,7 +9,7 @@ import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { BlobCache, type PartialBlob } from '../../src/blob/cache/index.js'
 import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
 import type { BlobClient } from '../../src/mesh/blob-client.js'
-import { Download } from '../../src/mesh/download.js'
+import { Download, type DownloadContext } from '../../src/mesh/download.js'
 import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
 import { PeerScores } from '../../src/mesh/peer-scores.js'
@@ -20,6 +20,21 @@ import { tempDir } from '../helpers/devnet.js'
 const CHUNK = 1024
 
 /** A blob of `chunks` random chunks, its description, and its download opened in `cache`. */
+/** A download's context with the parts most tests here leave as they are; each test gives what it is about. */
+async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus' | 'providers' | 'tuning'> & Partial<DownloadContext>): Promise<DownloadContext> {
+  return {
+    selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+    scores: new PeerScores(),
+    walrusPace: new WalrusPace(),
+    extraHolders: new Set(),
+    announcedAt: Date.now(),
+    meshPeers: () => 1,
+    onProgress: () => {},
+    signal: AbortSignal.timeout(60_000),
+    ...parts
+  }
+}
+
 async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
   const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
   const tree = chunkTreeOfBytes(bytes, chunkSize)
@@ -46,20 +61,14 @@ describe('Download with fakes of its context', () => {
         have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(2) })
       } as unknown as BlobClient
       const events: FetchProgress[] = []
-      const download = new Download(description, partial, {
-        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      const download = new Download(description, partial, await downloadContext({
         client,
         walrus: { readRange: async (_id, range) => { walrusRanges.push([range.start, range.end]); return bytes.slice(range.start, range.end + 1) } },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => { providerCalls++; return listed },
-        extraHolders: new Set(),
         tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, coordinationMs: 60_000, stallMs: 300 },
-        announcedAt: Date.now(),
         meshPeers: () => { passes++; return 0 },
-        onProgress: event => { events.push(event) },
-        signal: AbortSignal.timeout(60_000)
-      })
+        onProgress: event => { events.push(event) }
+      }))
       await download.run()
       assert.equal(providerCalls, passes, 'one provider lookup per pass')
       assert.equal(download.bytesFrom.walrus, bytes.byteLength)
@@ -92,7 +101,7 @@ describe('Download with fakes of its context', () => {
       const ownShareHeld = new Promise<void>(resolve => { release = resolve })
       const readsWhileHeld: Array<[number, number]> = []
       let held = true
-      const download = new Download(description, partial, {
+      const download = new Download(description, partial, await downloadContext({
         selfId,
         client,
         walrus: {
@@ -104,16 +113,9 @@ describe('Download with fakes of its context', () => {
             return bytes.slice(range.start, range.end + 1)
           }
         },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: other, state: 'fetching' }],
-        extraHolders: new Set(),
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
-        signal: AbortSignal.timeout(60_000)
-      })
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 }
+      }))
       const running = download.run()
       // Five stall times with the own share in flight: before the fix the fallback read the other reader's half meanwhile.
       await sleep(1_000)
@@ -142,7 +144,7 @@ describe('Download with fakes of its context', () => {
       const held = new Promise<void>(resolve => { release = resolve })
       let ownReads = 0
       let mostOwnReads = 0
-      const download = new Download(description, partial, {
+      const download = new Download(description, partial, await downloadContext({
         selfId,
         client,
         walrus: {
@@ -161,17 +163,10 @@ describe('Download with fakes of its context', () => {
             }
           }
         },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: other, state: 'fetching' }],
-        extraHolders: new Set(),
         // Two runs in this node's share, and room for both at once.
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
-        signal: AbortSignal.timeout(60_000)
-      })
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 }
+      }))
       const running = download.run()
       const firstOwn = mine.start / CHUNK
       for (let waited = 0; !partial.has(firstOwn) && waited < 10_000; waited += 20) await sleep(20)
@@ -206,21 +201,14 @@ describe('Download with fakes of its context', () => {
         }
       } as unknown as BlobClient
       const controller = new AbortController()
-      const download = new Download(description, partial, {
-        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      const download = new Download(description, partial, await downloadContext({
         client,
         walrus: { readRange: async () => { throw new Error('not read in this test') } },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: idle, state: 'fetching' }, { peerId: busy, state: 'fetching' }],
-        extraHolders: new Set(),
         // No Walrus read, no stall and no pace verdict within the test: only the HAVE asks are watched.
         tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 60_000, paceWindowMs: 60_000 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
         signal: controller.signal
-      })
+      }))
       const running = download.run()
       for (let waited = 0; (asks.get(idle)?.length ?? 0) < 5 && waited < 20_000; waited += 20) await sleep(20)
       controller.abort(new Error('test over'))
@@ -252,21 +240,14 @@ describe('Download with fakes of its context', () => {
         }
       } as unknown as BlobClient
       const controller = new AbortController()
-      const download = new Download(description, partial, {
-        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      const download = new Download(description, partial, await downloadContext({
         client,
         walrus: { readRange: async () => { throw new Error('not read in this test') } },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: busy, state: 'fetching' }],
-        extraHolders: new Set(),
         // Nothing ever arrives, so a stall nears after 200 ms; the coordination window keeps Walrus out of the test.
         tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 400, paceWindowMs: 60_000 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
         signal: controller.signal
-      })
+      }))
       const running = download.run()
       for (let waited = 0; asks < 3 && waited < 20_000; waited += 20) await sleep(20)
       controller.abort(new Error('test over'))
@@ -293,21 +274,13 @@ describe('Download with fakes of its context', () => {
           return []
         }
       } as unknown as BlobClient
-      const download = new Download(description, partial, {
-        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      const download = new Download(description, partial, await downloadContext({
         client,
         walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: holder, state: 'holder' }],
-        extraHolders: new Set(),
         // Walrus only after 10 s: the holder rests 0.5 s after its failure, so it is asked again well before (on a loaded machine too).
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 8 * CHUNK, requestsPerPeer: 1, coordinationMs: 10_000, stallMs: 60_000 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
-        signal: AbortSignal.timeout(60_000)
-      })
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 8 * CHUNK, requestsPerPeer: 1, coordinationMs: 10_000, stallMs: 60_000 }
+      }))
       await download.run()
       assert.ok(requests >= 2, `asked the holder ${requests} times`)
       assert.equal(download.bytesFrom.peer, bytes.byteLength, 'every chunk from the holder, none from Walrus')
@@ -341,22 +314,15 @@ describe('Download with fakes of its context', () => {
           return received
         }
       } as unknown as BlobClient
-      const download = new Download(description, partial, {
-        selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      const download = new Download(description, partial, await downloadContext({
         client,
         walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-        scores: new PeerScores(),
-        walrusPace: new WalrusPace(),
         providers: () => [{ peerId: holder, state: 'holder' }],
-        extraHolders: new Set(),
         // One piece in a window (500 ms) keeps the pace: a timer late by most of a window on a loaded machine does not fail it.
         tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * chunk, requestsPerPeer: 1, coordinationMs: 60_000, stallMs: 1_000, paceWindowMs: 500, minSourceBytesPerSec: 512 },
-        announcedAt: Date.now(),
-        meshPeers: () => 1,
-        onProgress: () => {},
         // About 5 s here; the code that counted landed chunks alone did not finish within this bound.
         signal: AbortSignal.timeout(30_000)
-      })
+      }))
       await download.run()
       assert.equal(download.bytesFrom.walrus, 0, 'nothing from Walrus')
       assert.equal(download.bytesFrom.peer, bytes.byteLength)
