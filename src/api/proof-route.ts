@@ -3,8 +3,13 @@ import type { HerdNode } from '../node.js'
 import { RECEIPT_ID } from '../proof/receipt.js'
 import { BadRequestError, errorBody, ReceiptSetAsideError, UnknownReceiptError } from './errors.js'
 
-/** `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with the state until then; 409 for a receipt set aside. */
+/**
+ * `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with
+ * the state until then; 409 for a receipt set aside. `POST /v1/proofs/requeue`:
+ * receipts set aside go back in the queue, as far as its limits allow.
+ */
 export function registerProofRoute (app: FastifyInstance, node: HerdNode): void {
+  app.post('/v1/proofs/requeue', async () => node.proofs.requeueSetAside())
   app.get('/v1/proofs/:receiptId', async (request, reply) => {
     const { receiptId } = request.params as { receiptId: string }
     if (!RECEIPT_ID.test(receiptId)) throw new BadRequestError(`a receipt ID is 64 lowercase hex digits, got "${receiptId.slice(0, 80)}"`)

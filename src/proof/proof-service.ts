@@ -206,6 +206,16 @@ export class ProofService {
     }
   }
 
+  /** Puts receipts set aside back in the queue (ReceiptStore.requeueSetAside) and wakes the batcher to seal them. */
+  async requeueSetAside (): Promise<{ requeued: number, left: number }> {
+    const result = await this.components.store.requeueSetAside()
+    if (result.requeued > 0) {
+      log('%d receipts set aside are queued again, %d left aside', result.requeued, result.left)
+      this.components.batcher.notify()
+    }
+    return result
+  }
+
   async lookup (receiptId: string): Promise<ProofLookup | undefined> {
     // Checked first: an ID leaves the set only once the store has it.
     if (this.unwrittenIds.has(receiptId)) return { state: 'queued', receiptId }

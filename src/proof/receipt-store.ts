@@ -635,6 +635,44 @@ export class ReceiptStore {
   }
 
   /**
+   * Puts receipts set aside back in the queue, as many as its limits allow,
+   * in one synced write: for an operator who has fixed what made Walrus refuse
+   * them (a publisher's size limit, say). Their tensors were dropped when they
+   * were set aside; their hashes stand for them. One refused again is set
+   * aside again, with the new reason.
+   */
+  async requeueSetAside (): Promise<{ requeued: number, left: number }> {
+    return this.exclusive(async db => {
+      const ops: Op[] = []
+      let { count, bytes } = this.meta
+      for await (const [key, value] of db.iterator({ gte: ASIDE_PREFIX, lt: prefixEnd(ASIDE_PREFIX) })) {
+        const id = key.slice(ASIDE_PREFIX.length)
+        const record = parse(asideSchema, value, `the set-aside record of ${id}`)
+        const receipt: QueuedReceipt = { id, seq: BigInt(record.seq), bytes: new Uint8Array(Buffer.from(record.receipt, 'base64')) }
+        // A signed receipt goes back under the seq it signs, as an append would put it.
+        signedUnderOwnSeq(receipt)
+        const size = queuedSize(receipt)
+        if (count + 1 > this.maxQueued || bytes + size > this.maxQueuedBytes) break
+        ops.push(
+          { type: 'del', key },
+          { type: 'put', key: seqKey(receipt.seq), value: encodeQueued(receipt, Buffer.allocUnsafe(size)) },
+          { type: 'put', key: `id/${id}`, value: encoder.encode(receipt.seq.toString()) }
+        )
+        count++
+        bytes += size
+      }
+      const requeued = ops.length / 3
+      if (requeued === 0) return { requeued, left: this.setAsideCount }
+      const meta: Meta = { ...this.meta, count, bytes }
+      ops.push({ type: 'put', key: META_KEY, value: json(meta) })
+      await db.batch(ops, { sync: true })
+      this.meta = meta
+      this.setAsideCount -= requeued
+      return { requeued, left: this.setAsideCount }
+    })
+  }
+
+  /**
    * The batch is anchored: in one write its receipts leave the queue, each
    * gets a sealed record, the bundle's receipts are kept for proofs, and the
    * batch record goes.

@@ -91,6 +91,15 @@ describe('herd start --api-token-file: a node whose API needs a token', () => {
     assert.doesNotMatch(malformed.stderr, /short/, 'the token is not echoed')
   })
 
+  it('herd proof requeue asks the node with its token, and prints what went back in the queue', async () => {
+    const refused = await runCli(['proof', 'requeue', '--api', api], { env: noToken })
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /401/)
+    const requeued = await runCli(['proof', 'requeue', '--api', api, '--api-token', TOKEN], { env: noToken })
+    assert.equal(requeued.code, 0, requeued.stderr)
+    assert.deepEqual(JSON.parse(requeued.stdout), { requeued: 0, left: 0 }, 'nothing was set aside on this node')
+  })
+
   it('herd start refuses a malformed token, without echoing it', async () => {
     const bad = await runCli(['start', '--data-dir', join(suite.dir, 'bad'), '--api-port', '0', '--api-token', 'not a token!'])
     assert.equal(bad.code, 1)

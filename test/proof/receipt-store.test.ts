@@ -121,6 +121,29 @@ describe('receipt store', () => {
     await small.stop()
   })
 
+  it('requeues receipts set aside only as far as the queue limit allows, keeping the rest aside', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'receipts'), maxQueued: 3 })
+    await store.start()
+    try {
+      for (const seq of [1n, 2n, 3n]) await store.append(fakeReceipt(seq))
+      const batch = await store.take(3)
+      await store.setAside(await store.beginBatch({ receipts: batch, root: rootOf(batch), bundleBytesHash: createHash('sha256').update('bundle').digest('hex') }), 'refused')
+      assert.deepEqual([store.queued().count, store.queued().setAside], [0, 3])
+      await store.append(fakeReceipt(4n))
+      assert.deepEqual(await store.requeueSetAside(), { requeued: 2, left: 1 })
+      assert.deepEqual([store.queued().count, store.queued().setAside], [3, 1])
+      const states = await Promise.all(batch.map(async r => (await store.get(r.id))?.state))
+      assert.deepEqual([...states].sort(), ['aside', 'queued', 'queued'])
+      // Back in the queue without their tensors, under their own seqs.
+      const queued = await store.take(3)
+      assert.deepEqual(queued.map(r => r.seq).sort(), [...batch.filter((_, i) => states[i] === 'queued').map(r => r.seq), 4n].sort())
+      assert.ok(queued.filter(r => r.seq !== 4n).every(r => r.inputs == null && r.outputs == null))
+    } finally {
+      await store.stop()
+    }
+  })
+
   it('records a batch before sealing it, and keeps it across restarts until it is finished', async () => {
     await using dir = await tempDir()
     const path = join(dir.path, 'receipts')

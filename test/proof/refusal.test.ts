@@ -291,6 +291,16 @@ describe('bundles Walrus refuses', () => {
       const later = await append(r, [44, 44])
       await queueEmpty(r)
       for (const receipt of later) assert.equal((await r.store.get(receipt.id))?.state, 'sealed')
+
+      // The operator had the publisher unblock it: requeued, the receipt seals with its hashes alone.
+      bad = undefined
+      assert.deepEqual(await r.store.requeueSetAside(), { requeued: 1, left: 0 })
+      assert.equal((await r.store.get(receipts[2]!.id))?.state, 'queued')
+      assert.deepEqual(await r.store.requeueSetAside(), { requeued: 0, left: 0 }, 'nothing left to requeue')
+      r.batcher.notify()
+      await queueEmpty(r)
+      assert.equal((await r.store.get(receipts[2]!.id))?.state, 'sealed')
+      assert.equal(r.store.queued().setAside, 0)
     } finally {
       await r.close()
     }

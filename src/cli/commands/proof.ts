@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { z } from 'zod'
 import { MAX_INFER_BODY_BYTES } from '../../api/infer-route.js'
 import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
 import { parseProof, type ReceiptProof } from '../../proof/proof.js'
@@ -63,8 +64,24 @@ async function loadInputs (path: string): Promise<Uint8Array> {
   return canonicalTensors(tensorsFromJson(json))
 }
 
+/** The node's answer to POST /v1/proofs/requeue. */
+const requeueAnswer = z.strictObject({ requeued: z.number().int().min(0), left: z.number().int().min(0) })
+
 export function proofCommand (program: Command): void {
   const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
+  proof.command('requeue')
+    .description('have a running node queue again the receipts Walrus refused and it set aside (after the cause is fixed: a publisher\'s size limit or block, say), as far as its queue allows; prints {"requeued":N,"left":M}')
+    .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
+    .action(async (options: { api?: string, apiToken?: string }) => {
+      const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+      const response = await request(`${api}/v1/proofs/requeue`, { method: 'POST', headers: apiHeaders(options) })
+      const json = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
+      if (response.statusCode !== 200) throw new Error(`the node answered ${response.statusCode}: ${json?.error?.message ?? 'no reason given'}`)
+      const answer = requeueAnswer.safeParse(json)
+      if (!answer.success) throw new Error(`the node's answer is not {"requeued","left"}: ${z.prettifyError(answer.error)}`)
+      printJson(answer.data)
+    })
   networkOptions(proof.command('verify'))
     .description('check a receipt\'s proof: signature, Merkle path, anchor by the signer, bundle on Walrus; prints {"valid":…,"checks":{…}} and exits 0 only when valid')
     .argument('<receipt>', 'a receipt ID (the proof is fetched from --api) or a proof JSON file')
