@@ -20,6 +20,26 @@ import { tempDir } from '../helpers/devnet.js'
 const CHUNK = 1024
 
 /** A blob of `chunks` random chunks, its description, and its download opened in `cache`. */
+/** A started cache in a temp dir, stopped and removed when the test's scope ends. */
+async function startedCache (): Promise<BlobCache & AsyncDisposable> {
+  const dir = await tempDir()
+  const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+  const dispose = async (): Promise<void> => {
+    try {
+      await cache.stop()
+    } finally {
+      await dir[Symbol.asyncDispose]()
+    }
+  }
+  try {
+    await cache.start()
+  } catch (err) {
+    await dir[Symbol.asyncDispose]()
+    throw err
+  }
+  return Object.assign(cache, { [Symbol.asyncDispose]: dispose })
+}
+
 /** A download's context with the parts most tests here leave as they are; each test gives what it is about. */
 async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus' | 'providers' | 'tuning'> & Partial<DownloadContext>): Promise<DownloadContext> {
   return {
@@ -46,290 +66,248 @@ async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHU
 
 describe('Download with fakes of its context', () => {
   it('asks for providers once per scheduling pass, ranks a fetching peer among the Walrus readers, and reports running totals', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 12)
-      // Another node downloading the same blob that holds nothing yet: it takes a share of the Walrus reads until the stall.
-      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const listed: Provider[] = [{ peerId: other, state: 'fetching' }]
-      let providerCalls = 0
-      let passes = 0
-      const walrusRanges: Array<[number, number]> = []
-      const client = {
-        have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(2) })
-      } as unknown as BlobClient
-      const events: FetchProgress[] = []
-      const download = new Download(description, partial, await downloadContext({
-        client,
-        walrus: { readRange: async (_id, range) => { walrusRanges.push([range.start, range.end]); return bytes.slice(range.start, range.end + 1) } },
-        providers: () => { providerCalls++; return listed },
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, coordinationMs: 60_000, stallMs: 300 },
-        meshPeers: () => { passes++; return 0 },
-        onProgress: event => { events.push(event) }
-      }))
-      await download.run()
-      assert.equal(providerCalls, passes, 'one provider lookup per pass')
-      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
-      const chunks = events.filter(e => e.type === 'fetch:chunk')
-      assert.equal(chunks.length, 12)
-      const last = chunks.at(-1)
-      assert.equal(last?.type === 'fetch:chunk' ? last.bytesFromWalrus : -1, bytes.byteLength)
-      // Before the stall this node read only its own half: the first read started at one end of the blob, not both.
-      const first = walrusRanges[0]
-      assert.ok(first != null && (first[0] === 0 || first[0] === 6 * CHUNK), `first read ${String(first)}`)
-      await partial.commit()
-    } finally {
-      await cache.stop()
-    }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 12)
+    // Another node downloading the same blob that holds nothing yet: it takes a share of the Walrus reads until the stall.
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const listed: Provider[] = [{ peerId: other, state: 'fetching' }]
+    let providerCalls = 0
+    let passes = 0
+    const walrusRanges: Array<[number, number]> = []
+    const client = {
+      have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(2) })
+    } as unknown as BlobClient
+    const events: FetchProgress[] = []
+    const download = new Download(description, partial, await downloadContext({
+      client,
+      walrus: { readRange: async (_id, range) => { walrusRanges.push([range.start, range.end]); return bytes.slice(range.start, range.end + 1) } },
+      providers: () => { providerCalls++; return listed },
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, coordinationMs: 60_000, stallMs: 300 },
+      meshPeers: () => { passes++; return 0 },
+      onProgress: event => { events.push(event) }
+    }))
+    await download.run()
+    assert.equal(providerCalls, passes, 'one provider lookup per pass')
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+    const chunks = events.filter(e => e.type === 'fetch:chunk')
+    assert.equal(chunks.length, 12)
+    const last = chunks.at(-1)
+    assert.equal(last?.type === 'fetch:chunk' ? last.bytesFromWalrus : -1, bytes.byteLength)
+    // Before the stall this node read only its own half: the first read started at one end of the blob, not both.
+    const first = walrusRanges[0]
+    assert.ok(first != null && (first[0] === 0 || first[0] === 6 * CHUNK), `first read ${String(first)}`)
+    await partial.commit()
   })
 
   it('declares no stall while its own share read is in flight, however long it takes, and reads a missing share after it', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 8)
-      const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      // Another reader that never sends: its half is read by the stall fallback, but only once this node's own half is in.
-      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const [firstReader] = [selfId, other].sort()
-      const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
-      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-      let release!: () => void
-      const ownShareHeld = new Promise<void>(resolve => { release = resolve })
-      const readsWhileHeld: Array<[number, number]> = []
-      let held = true
-      const download = new Download(description, partial, await downloadContext({
-        selfId,
-        client,
-        walrus: {
-          readRange: async (_id, range) => {
-            const own = range.start >= mine.start && range.end < mine.end
-            if (held && !own) readsWhileHeld.push([range.start, range.end])
-            // Under a capped link a share read lands whole, seconds after the stall time.
-            if (own) await ownShareHeld
-            return bytes.slice(range.start, range.end + 1)
-          }
-        },
-        providers: () => [{ peerId: other, state: 'fetching' }],
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 }
-      }))
-      const running = download.run()
-      // Five stall times with the own share in flight: before the fix the fallback read the other reader's half meanwhile.
-      await sleep(1_000)
-      held = false
-      release()
-      await running
-      assert.deepEqual(readsWhileHeld, [], 'nothing outside its own share read while that was in flight')
-      assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'the silent reader\'s half came from the fallback afterwards')
-      await partial.commit()
-    } finally {
-      await cache.stop()
-    }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    // Another reader that never sends: its half is read by the stall fallback, but only once this node's own half is in.
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const [firstReader] = [selfId, other].sort()
+    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    let release!: () => void
+    const ownShareHeld = new Promise<void>(resolve => { release = resolve })
+    const readsWhileHeld: Array<[number, number]> = []
+    let held = true
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      client,
+      walrus: {
+        readRange: async (_id, range) => {
+          const own = range.start >= mine.start && range.end < mine.end
+          if (held && !own) readsWhileHeld.push([range.start, range.end])
+          // Under a capped link a share read lands whole, seconds after the stall time.
+          if (own) await ownShareHeld
+          return bytes.slice(range.start, range.end + 1)
+        }
+      },
+      providers: () => [{ peerId: other, state: 'fetching' }],
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 }
+    }))
+    const running = download.run()
+    // Five stall times with the own share in flight: before the fix the fallback read the other reader's half meanwhile.
+    await sleep(1_000)
+    held = false
+    release()
+    await running
+    assert.deepEqual(readsWhileHeld, [], 'nothing outside its own share read while that was in flight')
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'the silent reader\'s half came from the fallback afterwards')
+    await partial.commit()
   })
   it('lands its share read chunk by chunk as the bytes arrive, one share read at a time while others share the blob', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 8)
-      const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const [firstReader] = [selfId, other].sort()
-      const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
-      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-      let release!: () => void
-      const held = new Promise<void>(resolve => { release = resolve })
-      let ownReads = 0
-      let mostOwnReads = 0
-      const download = new Download(description, partial, await downloadContext({
-        selfId,
-        client,
-        walrus: {
-          readRange: async (_id, range, options) => {
-            const own = range.start >= mine.start && range.end < mine.end
-            if (own) mostOwnReads = Math.max(mostOwnReads, ++ownReads)
-            try {
-              // The first chunk's bytes arrive in two pieces; the rest of the run is held, as through a capped link.
-              const half = range.start + CHUNK / 2
-              options?.onData?.(bytes.slice(range.start, half), range.start)
-              options?.onData?.(bytes.slice(half, range.start + CHUNK), half)
-              if (own) await held
-              return bytes.slice(range.start, range.end + 1)
-            } finally {
-              if (own) ownReads--
-            }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const [firstReader] = [selfId, other].sort()
+    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    let release!: () => void
+    const held = new Promise<void>(resolve => { release = resolve })
+    let ownReads = 0
+    let mostOwnReads = 0
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      client,
+      walrus: {
+        readRange: async (_id, range, options) => {
+          const own = range.start >= mine.start && range.end < mine.end
+          if (own) mostOwnReads = Math.max(mostOwnReads, ++ownReads)
+          try {
+            // The first chunk's bytes arrive in two pieces; the rest of the run is held, as through a capped link.
+            const half = range.start + CHUNK / 2
+            options?.onData?.(bytes.slice(range.start, half), range.start)
+            options?.onData?.(bytes.slice(half, range.start + CHUNK), half)
+            if (own) await held
+            return bytes.slice(range.start, range.end + 1)
+          } finally {
+            if (own) ownReads--
           }
-        },
-        providers: () => [{ peerId: other, state: 'fetching' }],
-        // Two runs in this node's share, and room for both at once.
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 }
-      }))
-      const running = download.run()
-      const firstOwn = mine.start / CHUNK
-      for (let waited = 0; !partial.has(firstOwn) && waited < 10_000; waited += 20) await sleep(20)
-      assert.ok(partial.has(firstOwn), 'the share read\'s first chunk landed while the rest of its run was still on the way')
-      assert.equal(mostOwnReads, 1, 'one share read at a time')
-      release()
-      await running
-      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
-      await partial.commit()
-    } finally {
-      await cache.stop()
-    }
+        }
+      },
+      providers: () => [{ peerId: other, state: 'fetching' }],
+      // Two runs in this node's share, and room for both at once.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 }
+    }))
+    const running = download.run()
+    const firstOwn = mine.start / CHUNK
+    for (let waited = 0; !partial.has(firstOwn) && waited < 10_000; waited += 20) await sleep(20)
+    assert.ok(partial.has(firstOwn), 'the share read\'s first chunk landed while the rest of its run was still on the way')
+    assert.equal(mostOwnReads, 1, 'one share read at a time')
+    release()
+    await running
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+    await partial.commit()
   })
 
   it('asks a downloading peer what it holds less often while it shows nothing new, and not while it holds chunks not yet asked for', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 8)
-      const idle = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const asks = new Map<string, number[]>([[idle, []], [busy, []]])
-      const client = {
-        // One peer holds nothing, ever; the other holds the first half, and its chunks never come (a full link).
-        have: async (peer: { toString: () => string }) => {
-          asks.get(peer.toString())?.push(Date.now())
-          return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([peer.toString() === busy ? 0xf0 : 0]) }
-        },
-        chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
-          await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
-        }
-      } as unknown as BlobClient
-      const controller = new AbortController()
-      const download = new Download(description, partial, await downloadContext({
-        client,
-        walrus: { readRange: async () => { throw new Error('not read in this test') } },
-        providers: () => [{ peerId: idle, state: 'fetching' }, { peerId: busy, state: 'fetching' }],
-        // No Walrus read, no stall and no pace verdict within the test: only the HAVE asks are watched.
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 60_000, paceWindowMs: 60_000 },
-        signal: controller.signal
-      }))
-      const running = download.run()
-      for (let waited = 0; (asks.get(idle)?.length ?? 0) < 5 && waited < 20_000; waited += 20) await sleep(20)
-      controller.abort(new Error('test over'))
-      await assert.rejects(running, /test over/)
-      const idleAsks = asks.get(idle) ?? []
-      assert.ok(idleAsks.length >= 5, `asked the idle peer ${idleAsks.length} times`)
-      // Timers fire late, never early: each gap is at least the backed-off wait (100, 200, 400, 800 ms).
-      const gaps = idleAsks.slice(1).map((at, i) => at - (idleAsks[i] as number))
-      assert.ok((gaps[3] ?? 0) >= 700, `the waits between asks grew: ${gaps.join(', ')} ms`)
-      assert.equal(asks.get(busy)?.length, 1, 'the busy peer was asked once: it still held chunks not yet asked for, its pipeline full')
-    } finally {
-      await cache.stop()
-    }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const idle = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const asks = new Map<string, number[]>([[idle, []], [busy, []]])
+    const client = {
+      // One peer holds nothing, ever; the other holds the first half, and its chunks never come (a full link).
+      have: async (peer: { toString: () => string }) => {
+        asks.get(peer.toString())?.push(Date.now())
+        return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([peer.toString() === busy ? 0xf0 : 0]) }
+      },
+      chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
+        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+      }
+    } as unknown as BlobClient
+    const controller = new AbortController()
+    const download = new Download(description, partial, await downloadContext({
+      client,
+      walrus: { readRange: async () => { throw new Error('not read in this test') } },
+      providers: () => [{ peerId: idle, state: 'fetching' }, { peerId: busy, state: 'fetching' }],
+      // No Walrus read, no stall and no pace verdict within the test: only the HAVE asks are watched.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 60_000, paceWindowMs: 60_000 },
+      signal: controller.signal
+    }))
+    const running = download.run()
+    for (let waited = 0; (asks.get(idle)?.length ?? 0) < 5 && waited < 20_000; waited += 20) await sleep(20)
+    controller.abort(new Error('test over'))
+    await assert.rejects(running, /test over/)
+    const idleAsks = asks.get(idle) ?? []
+    assert.ok(idleAsks.length >= 5, `asked the idle peer ${idleAsks.length} times`)
+    // Timers fire late, never early: each gap is at least the backed-off wait (100, 200, 400, 800 ms).
+    const gaps = idleAsks.slice(1).map((at, i) => at - (idleAsks[i] as number))
+    assert.ok((gaps[3] ?? 0) >= 700, `the waits between asks grew: ${gaps.join(', ')} ms`)
+    assert.equal(asks.get(busy)?.length, 1, 'the busy peer was asked once: it still held chunks not yet asked for, its pipeline full')
   })
 
   it('asks a busy downloading peer again near a stall, before the fallback reads what no peer is known to hold', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 8)
-      const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      let asks = 0
-      const client = {
-        // It holds the first half, and its chunks never come: it always holds a chunk not yet asked for.
-        have: async () => { asks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xf0]) } },
-        chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
-          await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
-        }
-      } as unknown as BlobClient
-      const controller = new AbortController()
-      const download = new Download(description, partial, await downloadContext({
-        client,
-        walrus: { readRange: async () => { throw new Error('not read in this test') } },
-        providers: () => [{ peerId: busy, state: 'fetching' }],
-        // Nothing ever arrives, so a stall nears after 200 ms; the coordination window keeps Walrus out of the test.
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 400, paceWindowMs: 60_000 },
-        signal: controller.signal
-      }))
-      const running = download.run()
-      for (let waited = 0; asks < 3 && waited < 20_000; waited += 20) await sleep(20)
-      controller.abort(new Error('test over'))
-      await assert.rejects(running, /test over/)
-      assert.ok(asks >= 3, `asked ${asks} times`)
-    } finally {
-      await cache.stop()
-    }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const busy = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    let asks = 0
+    const client = {
+      // It holds the first half, and its chunks never come: it always holds a chunk not yet asked for.
+      have: async () => { asks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xf0]) } },
+      chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
+        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+      }
+    } as unknown as BlobClient
+    const controller = new AbortController()
+    const download = new Download(description, partial, await downloadContext({
+      client,
+      walrus: { readRange: async () => { throw new Error('not read in this test') } },
+      providers: () => [{ peerId: busy, state: 'fetching' }],
+      // Nothing ever arrives, so a stall nears after 200 ms; the coordination window keeps Walrus out of the test.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 100, coordinationMs: 60_000, stallMs: 400, paceWindowMs: 60_000 },
+      signal: controller.signal
+    }))
+    const running = download.run()
+    for (let waited = 0; asks < 3 && waited < 20_000; waited += 20) await sleep(20)
+    controller.abort(new Error('test over'))
+    await assert.rejects(running, /test over/)
+    assert.ok(asks >= 3, `asked ${asks} times`)
   })
 
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const { bytes, description, partial } = await blobToDownload(cache, 8)
-      const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      let requests = 0
-      const client = {
-        chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
-          // The first request fails as a stream does when its connection is lost under a full link.
-          if (requests++ === 0) throw new Error('The stream has been reset')
-          for (let index = first; index < first + count; index++) await onChunk(index, bytes.slice(index * CHUNK, (index + 1) * CHUNK))
-          return []
-        }
-      } as unknown as BlobClient
-      const download = new Download(description, partial, await downloadContext({
-        client,
-        walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-        providers: () => [{ peerId: holder, state: 'holder' }],
-        // Walrus only after 10 s: the holder rests 0.5 s after its failure, so it is asked again well before (on a loaded machine too).
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 8 * CHUNK, requestsPerPeer: 1, coordinationMs: 10_000, stallMs: 60_000 }
-      }))
-      await download.run()
-      assert.ok(requests >= 2, `asked the holder ${requests} times`)
-      assert.equal(download.bytesFrom.peer, bytes.byteLength, 'every chunk from the holder, none from Walrus')
-      await partial.commit()
-    } finally {
-      await cache.stop()
-    }
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    let requests = 0
+    const client = {
+      chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
+        // The first request fails as a stream does when its connection is lost under a full link.
+        if (requests++ === 0) throw new Error('The stream has been reset')
+        for (let index = first; index < first + count; index++) await onChunk(index, bytes.slice(index * CHUNK, (index + 1) * CHUNK))
+        return []
+      }
+    } as unknown as BlobClient
+    const download = new Download(description, partial, await downloadContext({
+      client,
+      walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+      providers: () => [{ peerId: holder, state: 'holder' }],
+      // Walrus only after 10 s: the holder rests 0.5 s after its failure, so it is asked again well before (on a loaded machine too).
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 8 * CHUNK, requestsPerPeer: 1, coordinationMs: 10_000, stallMs: 60_000 }
+    }))
+    await download.run()
+    assert.ok(requests >= 2, `asked the holder ${requests} times`)
+    assert.equal(download.bytesFrom.peer, bytes.byteLength, 'every chunk from the holder, none from Walrus')
+    await partial.commit()
   })
   it('counts a peer\'s bytes as they arrive: a holder whose chunks land whole seconds apart through a shared link is neither silent nor a stall', async () => {
-    await using dir = await tempDir()
-    const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-    await cache.start()
-    try {
-      const chunk = 16 * 1024
-      const piece = 256
-      const { bytes, description, partial } = await blobToDownload(cache, 4, chunk)
-      const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-      const client = {
-        // A chunk's bytes trickle in, a piece every 20 ms: it lands after at least 1.28 s, longer than the stall time and the
-        // pace judgement (3 windows) below, while its bytes keep well above the least pace.
-        chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>, options: { signal: AbortSignal, onBytes?: (bytes: number) => void }) => {
-          const received: number[] = []
-          for (let index = first; index < first + count; index++) {
-            for (let sent = 0; sent < chunk; sent += piece) {
-              await sleep(20, undefined, { signal: options.signal })
-              options.onBytes?.(piece)
-            }
-            await onChunk(index, bytes.slice(index * chunk, (index + 1) * chunk))
-            received.push(index)
+    await using cache = await startedCache()
+    const chunk = 16 * 1024
+    const piece = 256
+    const { bytes, description, partial } = await blobToDownload(cache, 4, chunk)
+    const holder = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const client = {
+      // A chunk's bytes trickle in, a piece every 20 ms: it lands after at least 1.28 s, longer than the stall time and the
+      // pace judgement (3 windows) below, while its bytes keep well above the least pace.
+      chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>, options: { signal: AbortSignal, onBytes?: (bytes: number) => void }) => {
+        const received: number[] = []
+        for (let index = first; index < first + count; index++) {
+          for (let sent = 0; sent < chunk; sent += piece) {
+            await sleep(20, undefined, { signal: options.signal })
+            options.onBytes?.(piece)
           }
-          return received
+          await onChunk(index, bytes.slice(index * chunk, (index + 1) * chunk))
+          received.push(index)
         }
-      } as unknown as BlobClient
-      const download = new Download(description, partial, await downloadContext({
-        client,
-        walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-        providers: () => [{ peerId: holder, state: 'holder' }],
-        // One piece in a window (500 ms) keeps the pace: a timer late by most of a window on a loaded machine does not fail it.
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * chunk, requestsPerPeer: 1, coordinationMs: 60_000, stallMs: 1_000, paceWindowMs: 500, minSourceBytesPerSec: 512 },
-        // About 5 s here; the code that counted landed chunks alone did not finish within this bound.
-        signal: AbortSignal.timeout(30_000)
-      }))
-      await download.run()
-      assert.equal(download.bytesFrom.walrus, 0, 'nothing from Walrus')
-      assert.equal(download.bytesFrom.peer, bytes.byteLength)
-      await partial.commit()
-    } finally {
-      await cache.stop()
-    }
+        return received
+      }
+    } as unknown as BlobClient
+    const download = new Download(description, partial, await downloadContext({
+      client,
+      walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+      providers: () => [{ peerId: holder, state: 'holder' }],
+      // One piece in a window (500 ms) keeps the pace: a timer late by most of a window on a loaded machine does not fail it.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * chunk, requestsPerPeer: 1, coordinationMs: 60_000, stallMs: 1_000, paceWindowMs: 500, minSourceBytesPerSec: 512 },
+      // About 5 s here; the code that counted landed chunks alone did not finish within this bound.
+      signal: AbortSignal.timeout(30_000)
+    }))
+    await download.run()
+    assert.equal(download.bytesFrom.walrus, 0, 'nothing from Walrus')
+    assert.equal(download.bytesFrom.peer, bytes.byteLength)
+    await partial.commit()
   })
 })
 
