@@ -13,8 +13,9 @@ import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { haveDue, nextHaveEvery } from './have-poll.js'
-import { hedgeDue } from './hedge.js'
+import { coldHedgeDue, hedgeDue } from './hedge.js'
 import type { OriginTiming } from './origin-timing.js'
+import type { PeerRoundTrip } from './peer-round-trip.js'
 import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
 import { readChunkRun } from './walrus-chunk-read.js'
 
@@ -60,6 +61,8 @@ export interface DownloadContext {
   walrusPace: WalrusPace
   /** Walrus's latency and read pace here, shared by its downloads: what the hedge judges against. Absent: no hedge. */
   origin?: OriginTiming
+  /** How long peers' first bytes take here, shared by its downloads and timed by them: the least margin of the hedge. */
+  peerRoundTrip?: PeerRoundTrip
   /**
    * What gossip says about this blob, believed or not: asked once per
    * scheduling pass. The believed are sources; those fetching, believed or
@@ -70,6 +73,8 @@ export interface DownloadContext {
   extraHolders: Set<string>
   tuning: DownloadTuning
   announcedAt: number
+  /** When the request came: Walrus alone would have started then (the hedge's deadline). announcedAt if absent. */
+  requestedAt?: number
   /** The coordination window of this download, when gossip arrives late (coordinationWindow); tuning.coordinationMs if absent. */
   coordinationMs?: number
   /** Peers that heard the "fetching" announcement: with none, nobody can share a cold read, so Walrus is read at once. */
@@ -215,6 +220,13 @@ export class Download {
   private warm?: boolean
   /** Once peers fall behind Walrus, whatever is left is read from Walrus too; logged once. */
   private hedging = false
+  /**
+   * A cold download's gains from every source, its own share reads
+   * included, and since when it has had them to make (its coordination
+   * window's end): what its cold hedge judges.
+   */
+  private readonly fromAll: DeliveryWindow
+  private coordinatedAt?: number
   private fatal?: Error
   private wake?: () => void
   /** This pass's answer from `context.providers()`. */
@@ -225,6 +237,7 @@ export class Download {
     this.partial = partial
     this.context = context
     this.fromPeers = new DeliveryWindow(context.tuning.paceWindowMs)
+    this.fromAll = new DeliveryWindow(context.tuning.paceWindowMs)
   }
 
   private get chunksPerRequest (): number {
@@ -488,6 +501,7 @@ export class Download {
       let heard = 0
       let landedBytes = 0
       const delivered = (bytes: number): void => {
+        if (heard === 0) this.context.peerRoundTrip?.observe(performance.now() - startedAt)
         heard += bytes
         this.arriving(source, bytes)
       }
@@ -590,6 +604,7 @@ export class Download {
     const now = Date.now()
     const coordinationMs = this.context.coordinationMs ?? tuning.coordinationMs
     if (now - this.context.announcedAt < coordinationMs && this.context.meshPeers() > 0) return
+    this.coordinatedAt ??= now
     const total = this.partial.chunkCount
     const downloaders = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
@@ -635,24 +650,31 @@ export class Download {
 
   private behindWalrus (now: number): boolean {
     const origin = this.context.origin
-    if (this.hedging || this.warm !== true || origin == null) return this.hedging
+    if (this.hedging || origin == null) return this.hedging
     const { tuning } = this.context
     const { size, chunkSize } = this.description
     let remaining = 0
     for (let index = 0; index < this.partial.chunkCount; index++) {
       if (!this.partial.has(index)) remaining += chunkRange(index, size, chunkSize).end - chunkRange(index, size, chunkSize).start
     }
-    this.hedging = hedgeDue({
-      startedAt: this.context.announcedAt,
+    const judgement = {
+      startedAt: this.context.requestedAt ?? this.context.announcedAt,
       now,
       size,
       remaining,
-      demandSince: this.peerDemandSince,
-      recentPeerBytes: this.fromPeers.recent(now),
       windowMs: tuning.paceWindowMs,
       latencyMs: origin.latencyMs() ?? 0,
-      directMs: bytes => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads)
-    })
+      directMs: (bytes: number) => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads),
+      ...(this.context.peerRoundTrip?.ms() != null ? { peerRoundTripMs: this.context.peerRoundTrip.ms() } : {})
+    }
+    if (this.warm !== true) {
+      // Cold: the readers' shares, each node's own included, are what it waits on; a reader that has not begun (waiting for room
+      // in its cache, starved of CPU) held every other one to the stall fallback, seconds past what a read alone would take.
+      this.hedging = coldHedgeDue({ ...judgement, demandSince: this.coordinatedAt, recentPeerBytes: this.fromAll.recent(now), readBytesPerSec: origin.observed() })
+      if (this.hedging) log('%s: the readers of %s brought %d bytes in the last %d ms, %d left, later than Walrus alone: the rest comes from Walrus', this.context.selfId, this.description.blobId, this.fromAll.recent(now), tuning.paceWindowMs, remaining)
+      return this.hedging
+    }
+    this.hedging = hedgeDue({ ...judgement, demandSince: this.peerDemandSince, recentPeerBytes: this.fromPeers.recent(now) })
     if (this.hedging) {
       // The window the pace was judged over: peers asked moments ago have had only that long.
       const judgedMs = Math.min(tuning.paceWindowMs, now - (this.peerDemandSince ?? now))
@@ -727,6 +749,7 @@ export class Download {
     const now = Date.now()
     // Progress that does not come from the fallback ends the stall, and the next one starts again from one chunk.
     if (!fallback) this.swarmProgressed(now)
+    if (source === 'walrus') this.fromAll.add(bytes, now)
     this.bytesFrom[source] += bytes
     if (peerId != null) this.peersUsed.add(peerId)
     this.context.onProgress({
@@ -756,6 +779,7 @@ export class Download {
     source.delivered.add(bytes, now)
     source.lastDeliveryAt = now
     this.fromPeers.add(bytes, now)
+    this.fromAll.add(bytes, now)
     this.swarmProgressed(now)
   }
 

@@ -12,6 +12,7 @@ import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobRegistry, FetchCounters, FetchProgress } from './fetch-types.js'
 import { hedgeMarginMs, walrusAloneMs } from './hedge.js'
 import { OriginTiming } from './origin-timing.js'
+import { PeerRoundTrip } from './peer-round-trip.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
 import { coordinationWindow } from './provider-selection.js'
@@ -85,6 +86,8 @@ export class Fetcher extends EventTarget {
   private readonly listeners = new Map<string, Set<(event: FetchProgress) => void>>()
   /** Walrus's latency and read pace as this node's reads found them, shared by its downloads. */
   private readonly origin = new OriginTiming()
+  /** How long peers' first bytes take, as this node's chunk requests found it, shared by its downloads. */
+  private readonly peerRoundTrip = new PeerRoundTrip()
   private controller = new AbortController()
 
   constructor (components: FetcherComponents, init: FetcherInit = {}) {
@@ -171,8 +174,7 @@ export class Fetcher extends EventTarget {
   private async download (blobId: BlobId, startedAt: number): Promise<CacheEntry> {
     const { components } = this
     const signal = this.controller.signal
-    const announcedAt = Date.now()
-    components.announceFetching(blobId)
+    const requestedAt = Date.now()
     const description = await components.registry.describe(blobId, { signal })
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
       providers: this.believed(blobId),
@@ -185,6 +187,10 @@ export class Fetcher extends EventTarget {
       }
     }, description, this.tuning.hashesHedgeMs, signal)
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
+    // Announced only now that this node can read its share: one waiting for room in its cache (seconds, when every node starts
+    // cold at once) was a reader to the others all the while, answered NOT_FOUND, and held them to the stall fallback.
+    const announcedAt = Date.now()
+    components.announceFetching(blobId)
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()
     // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
@@ -198,10 +204,12 @@ export class Fetcher extends EventTarget {
       scores: components.scores,
       walrusPace: this.origin,
       origin: this.origin,
+      peerRoundTrip: this.peerRoundTrip,
       providers: () => components.providers.providers(blobId),
       extraHolders,
       tuning: this.tuning,
       announcedAt,
+      requestedAt,
       coordinationMs: this.coordinationMs(description.size),
       meshPeers: components.meshPeers ?? (() => 1),
       ...(components.onTiming != null ? { onTiming: components.onTiming } : {}),
@@ -240,7 +248,7 @@ export class Fetcher extends EventTarget {
     const window = coordinationWindow(this.tuning.coordinationMs, this.components.gossipDelayMs?.())
     const latency = this.origin.latencyMs() ?? 0
     const alone = walrusAloneMs(size, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
-    return alone == null ? window : Math.min(window, hedgeMarginMs(alone, latency))
+    return alone == null ? window : Math.min(window, hedgeMarginMs(alone, latency, this.peerRoundTrip.ms()))
   }
 
   /** The providers gossip lists for a blob, less the peers whose word is not taken (past the bounds of peer-scores.ts). */

@@ -23,17 +23,22 @@ export interface HedgeJudgement {
   latencyMs: number
   /** How long reading `bytes` straight from Walrus takes here (OriginTiming.directMs); undefined until timed. */
   directMs: (bytes: number) => number | undefined
+  /** How long a peer's first bytes take to come here (PeerRoundTrip.ms); undefined until timed. */
+  peerRoundTripMs?: number
 }
 
 /**
  * What a request may take beyond Walrus alone (`aloneMs`): HEDGE_MARGIN_SHARE
- * of it, or one latency if that is larger. It also bounds the coordination
- * window of a cold download, which delays its first Walrus read: under load
- * gossip arrives seconds late, and a window stretched to twice that (up to
- * 10 s) made cold requests wait seconds a read alone would not.
+ * of it, or one latency if that is larger, and never less than one peer
+ * round trip: against a Walrus on loopback the rest was read from Walrus
+ * before a holder's first bytes could have arrived. It also bounds the
+ * coordination window of a cold download, which delays its first Walrus
+ * read: under load gossip arrives seconds late, and a window stretched to
+ * twice that (up to 10 s) made cold requests wait seconds a read alone would
+ * not.
  */
-export function hedgeMarginMs (aloneMs: number, latencyMs: number): number {
-  return Math.max(aloneMs * HEDGE_MARGIN_SHARE, latencyMs)
+export function hedgeMarginMs (aloneMs: number, latencyMs: number, peerRoundTripMs = 0): number {
+  return Math.max(aloneMs * HEDGE_MARGIN_SHARE, latencyMs, peerRoundTripMs)
 }
 
 /**
@@ -47,9 +52,15 @@ export function walrusAloneMs (size: number, latencyMs: number, directMs: (bytes
 }
 
 /** When Walrus alone would have delivered the blob, margin included. */
-export function walrusDeadline (j: Pick<HedgeJudgement, 'startedAt' | 'size' | 'latencyMs' | 'directMs'>): number | undefined {
+export function walrusDeadline (j: Pick<HedgeJudgement, 'startedAt' | 'size' | 'latencyMs' | 'directMs' | 'peerRoundTripMs'>): number | undefined {
   const alone = walrusAloneMs(j.size, j.latencyMs, j.directMs)
-  return alone == null ? undefined : j.startedAt + alone + hedgeMarginMs(alone, j.latencyMs)
+  return alone == null ? undefined : j.startedAt + alone + hedgeMarginMs(alone, j.latencyMs, j.peerRoundTripMs)
+}
+
+/** Bytes a second the download gained over the recent window (0 before any). */
+function recentPace (j: HedgeJudgement): number {
+  const observedMs = Math.min(j.windowMs, j.now - (j.demandSince ?? j.now))
+  return observedMs > 0 ? j.recentPeerBytes / observedMs : 0
 }
 
 /**
@@ -69,8 +80,24 @@ export function hedgeDue (j: HedgeJudgement): boolean {
   const rest = j.directMs(j.remaining)
   if (deadline == null || rest == null) return false
   if (j.now + rest < deadline) return false
-  const observedMs = Math.min(j.windowMs, j.now - j.demandSince)
-  const pace = observedMs > 0 ? j.recentPeerBytes / observedMs : 0
+  const pace = recentPace(j)
   const peersEnd = pace > 0 ? j.now + j.remaining / pace : Infinity
   return peersEnd > deadline && peersEnd > j.now + rest
+}
+
+/**
+ * The hedge of a cold download, whose blob is split among its readers: as
+ * hedgeDue, with `recentPeerBytes` counting every byte the download gained
+ * (from peers and its own share reads), and only while that pace is below
+ * one Walrus read's here (`readBytesPerSec`, OriginTiming.observed). The
+ * deadline assumes `walrusReads` reads side by side, each at one read's
+ * pace: behind a capped link (the swarm benchmark's) they share it, and a
+ * swarm pulling at the link's pace would be judged behind a Walrus alone
+ * that could never be had, and read the rest on every node. A swarm slower
+ * than even one read (a reader that has not begun, one starved of CPU) is
+ * behind whatever the link.
+ */
+export function coldHedgeDue (j: HedgeJudgement & { readBytesPerSec: number | undefined }): boolean {
+  if (j.readBytesPerSec == null || recentPace(j) * 1000 >= j.readBytesPerSec) return false
+  return hedgeDue(j)
 }

@@ -44,6 +44,8 @@ describe('Fetcher with fakes of its components', () => {
   let cache: BlobCache
   const blob = makeBlob(10 * CHUNK + 17)
   const walrus = memoryWalrus(new Map([[blob.blobId, blob.bytes], [blob.description.chunkHashesBlobId, blob.hashes]]))
+  /** For each "fetching" announcement, whether the blob's room was reserved by then (its partial open). */
+  const announced: Array<{ blobId: string, withRoom: boolean }> = []
   const described: string[] = []
   const registry = {
     describe: async (blobId: BlobId): Promise<BlobDescription> => {
@@ -73,7 +75,7 @@ describe('Fetcher with fakes of its components', () => {
       scores: new PeerScores(),
       walrus,
       registry,
-      announceFetching: () => {},
+      announceFetching: blobId => { announced.push({ blobId, withRoom: cache.partialOf(blobId) != null }) },
       // Asked once per scheduling pass while the coordination window is open (a long one here): the count of passes.
       meshPeers: () => { passes++; return 0 }
     }, { tuning: { hashesHedgeMs: 0, coordinationMs: 60_000 } })
@@ -99,6 +101,8 @@ describe('Fetcher with fakes of its components', () => {
       b.release()
     }
     assert.deepEqual(described, [blob.blobId])
+    // A node waiting for room cannot read a share: announced before, it was a reader to the others all the while.
+    assert.deepEqual(announced, [{ blobId: blob.blobId, withRoom: true }], 'announced once, once its room was reserved')
     assert.ok(passes > 0)
     // One for the chunk hashes, one for the DHT decision, then one per pass.
     assert.ok(providerCalls <= passes + 2, `${providerCalls} provider lookups in ${passes} passes`)
