@@ -241,14 +241,20 @@ export class Fetcher extends EventTarget {
    * How long a cold download of `size` bytes waits for other readers before
    * its first Walrus read: twice the gossip delay (coordinationWindow), but no
    * longer than the margin the hedge allows over Walrus alone (hedgeMarginMs)
-   * once a Walrus read has been timed here. Before that, the window alone:
-   * nodes starting cold together need it to split the blob.
+   * once a Walrus read has been timed here. Before that, the stretched window
+   * only for a blob larger than one round of reads (`requestBytes` ×
+   * `walrusReads`): nodes starting cold together need it to split a large
+   * blob, whose rounds repay it. A blob one round covers takes Walrus alone a
+   * latency and one read however it is split, so waiting saves only origin
+   * bytes and costs its whole length: in medium's cold start, each node's
+   * first downloads waited 2-4 s for gossip, most of them for no other reader.
    */
   private coordinationMs (size: number): number {
     const window = coordinationWindow(this.tuning.coordinationMs, this.components.gossipDelayMs?.())
     const latency = this.origin.latencyMs() ?? 0
     const alone = walrusAloneMs(size, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
-    return alone == null ? window : Math.min(window, hedgeMarginMs(alone, latency, this.peerRoundTrip.ms()))
+    if (alone != null) return Math.min(window, hedgeMarginMs(alone, latency, this.peerRoundTrip.ms()))
+    return size <= this.tuning.requestBytes * this.tuning.walrusReads ? Math.min(window, Math.max(this.tuning.coordinationMs, latency)) : window
   }
 
   /** The providers gossip lists for a blob, less the peers whose word is not taken (past the bounds of peer-scores.ts). */

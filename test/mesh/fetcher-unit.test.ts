@@ -133,6 +133,33 @@ describe('Fetcher with fakes of its components', () => {
     }
   })
 
+  it('does not stretch the first window past the configured one for a blob one round of reads covers, however late gossip is', async () => {
+    // Gossip 5 s late stretches the window to 10 s; nothing timed here yet; peers subscribed, none reading this blob.
+    const small = makeBlob(3 * CHUNK)
+    const reads = memoryWalrus(new Map([[small.blobId, small.bytes], [small.description.chunkHashesBlobId, small.hashes]]))
+    const alone = new Fetcher({
+      selfId: '12D3KooWSelf',
+      cache,
+      client: new BlobClient({ dialProtocol: async () => { throw new Error('no peers here') } }),
+      providers: new ProviderIndex(),
+      scores: new PeerScores(),
+      walrus: reads,
+      registry: { describe: async () => small.description },
+      announceFetching: () => {},
+      gossipDelayMs: () => 5_000,
+      meshPeers: () => 1
+    }, { tuning: { hashesHedgeMs: 0, coordinationMs: 300 } })
+    alone.start()
+    try {
+      // Bounded well short of the stretched window (10 s) and far past the configured one (300 ms) on a loaded machine.
+      const handle = await alone.open(small.blobId, { signal: AbortSignal.timeout(5_000) })
+      handle.release()
+      assert.equal(alone.counters.bytesFromWalrus, small.bytes.byteLength + small.hashes.byteLength)
+    } finally {
+      await alone.stop()
+    }
+  })
+
   it('passes the registry\'s UnregisteredBlobError through, without reading Walrus', async () => {
     const reads = walrus.reads
     await assert.rejects(fetcher.open(blobIdFromBytes(randomBytes(32))), { name: 'UnregisteredBlobError' })
