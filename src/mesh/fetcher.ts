@@ -176,6 +176,15 @@ export class Fetcher extends EventTarget {
     const signal = this.controller.signal
     const requestedAt = Date.now()
     const description = await components.registry.describe(blobId, { signal })
+    // Announced at once when the room is there, so nodes starting together see each other while they read the chunk hashes;
+    // otherwise only once it is: a node waiting for room (seconds, when every node starts cold at once) was a reader to the
+    // others all the while, answered NOT_FOUND, and held them to the stall fallback.
+    let announcedAt: number | undefined
+    const announce = (): void => {
+      announcedAt = Date.now()
+      components.announceFetching(blobId)
+    }
+    if (components.cache.hasRoomFor(blobId, description.size)) announce()
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({
       providers: this.believed(blobId),
       scores: components.scores,
@@ -187,10 +196,7 @@ export class Fetcher extends EventTarget {
       }
     }, description, this.tuning.hashesHedgeMs, signal)
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
-    // Announced only now that this node can read its share: one waiting for room in its cache (seconds, when every node starts
-    // cold at once) was a reader to the others all the while, answered NOT_FOUND, and held them to the stall fallback.
-    const announcedAt = Date.now()
-    components.announceFetching(blobId)
+    if (announcedAt == null) announce()
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()
     // The lookup only feeds this download's sources: it ends with the download, which never waits for it.
@@ -208,7 +214,7 @@ export class Fetcher extends EventTarget {
       providers: () => components.providers.providers(blobId),
       extraHolders,
       tuning: this.tuning,
-      announcedAt,
+      announcedAt: announcedAt ?? requestedAt,
       requestedAt,
       coordinationMs: this.coordinationMs(description.size),
       meshPeers: components.meshPeers ?? (() => 1),

@@ -101,8 +101,8 @@ describe('Fetcher with fakes of its components', () => {
       b.release()
     }
     assert.deepEqual(described, [blob.blobId])
-    // A node waiting for room cannot read a share: announced before, it was a reader to the others all the while.
-    assert.deepEqual(announced, [{ blobId: blob.blobId, withRoom: true }], 'announced once, once its room was reserved')
+    // With room to spare, announced at once, before the chunk hashes are read: nodes starting together see each other meanwhile.
+    assert.deepEqual(announced, [{ blobId: blob.blobId, withRoom: false }], 'announced once, before its download opened')
     assert.ok(passes > 0)
     // One for the chunk hashes, one for the DHT decision, then one per pass.
     assert.ok(providerCalls <= passes + 2, `${providerCalls} provider lookups in ${passes} passes`)
@@ -130,6 +130,42 @@ describe('Fetcher with fakes of its components', () => {
       await assert.rejects(fetcher.open(blob.blobId), { name: 'BlobEvictedError' })
     } finally {
       cache.open = realOpen
+    }
+  })
+
+  it('announces a download that waits for room in its cache only once the room is there: until then it cannot read a share', async () => {
+    await using small = await tempDir()
+    // Room for one of these blobs: the first, open, holds it until released.
+    const tight = new BlobCache({ dir: join(small.path, 'cache'), quotaBytes: 16 * CHUNK })
+    await tight.start()
+    const first = makeBlob(10 * CHUNK)
+    const second = makeBlob(10 * CHUNK)
+    const reads = memoryWalrus(new Map([first, second].flatMap(b => [[b.blobId, b.bytes], [b.description.chunkHashesBlobId, b.hashes]])))
+    const steps: string[] = []
+    const fetching = new Fetcher({
+      selfId: '12D3KooWSelf',
+      cache: tight,
+      client: new BlobClient({ dialProtocol: async () => { throw new Error('no peers here') } }),
+      providers: new ProviderIndex(),
+      scores: new PeerScores(),
+      walrus: reads,
+      registry: { describe: async (blobId: BlobId) => blobId === first.blobId ? first.description : second.description },
+      announceFetching: blobId => { steps.push(blobId === first.blobId ? 'first announced' : 'second announced') },
+      meshPeers: () => 0
+    }, { tuning: { hashesHedgeMs: 0 } })
+    fetching.start()
+    try {
+      const held = await fetching.open(first.blobId)
+      const waiting = fetching.open(second.blobId)
+      // Long enough for the second download to reach its wait for room, on a loaded machine too.
+      await new Promise(resolve => setTimeout(resolve, 300))
+      steps.push('first released')
+      held.release()
+      ;(await waiting).release()
+      assert.deepEqual(steps, ['first announced', 'first released', 'second announced'])
+    } finally {
+      await fetching.stop()
+      await tight.stop()
     }
   })
 

@@ -322,6 +322,12 @@ export class BlobCache extends EventTarget {
     return partial
   }
 
+  /** Whether partial() would reserve room for `size` bytes of the blob now, without waiting for any (or resume its download). */
+  hasRoomFor (blobId: string, size: number): boolean {
+    if (this.downloads.has(blobId as BlobId)) return true
+    return size <= this.quotaBytes && this.planRoom(size) != null
+  }
+
   partialOf (blobId: string): PartialBlob | undefined {
     const partial = this.downloads.get(blobId as BlobId)
     return partial?.active === true ? partial : undefined
