@@ -9,7 +9,7 @@ import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
 import { Agent, request } from 'undici'
-import { connectAll, quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
+import { connectAll, quickNodeConfig, startNode, stopNodes, waitFor, withTimeout } from '../harness/in-process-mesh.js'
 import { ApiServer } from '../src/api/server.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import type { TensorSpec } from '../src/chain/types.js'
@@ -22,6 +22,7 @@ import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
 import { AskerProcess } from './inference/askers.js'
+import { DevnetProcess } from './inference/devnet-process.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values } = parseArgs({
@@ -167,8 +168,8 @@ async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number):
 
 interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string, cpu?: LoadCpu }
 
-/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads; the devnet's Walrus and ledger too), the askers' processes. */
-interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number }
+/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads), the askers' processes, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles). */
+interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number, devnetMs: number }
 
 /** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
 async function load (workers: number, issue: (worker: number, signal: AbortSignal) => Promise<'ok' | 'busy'>): Promise<LoadResult> {
@@ -204,13 +205,16 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
  * loop with the holder they took the holder's CPU (the `WorkerRunner`
  * baseline has the process to itself).
  */
-async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel): Promise<LoadResult> {
+async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel, devnet: DevnetProcess): Promise<LoadResult> {
   const busyBefore = holder.status().inference.busy
+  const devnetBefore = await devnet.cpuSeconds()
   const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
   const loop = process.threadCpuUsage(loopBefore)
   const cpu = process.cpuUsage(cpuBefore)
+  // Read after the load: bundles sealed during it may still be on their way, so this is a floor.
+  const devnetSeconds = await devnet.cpuSeconds() - devnetBefore
   const ok = runs.flatMap(r => r.ok)
   const busy = runs.flatMap(r => r.busy)
   const answers = Math.max(1, ok.length + busy.length)
@@ -223,7 +227,7 @@ async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchM
     busyCount: busy.length,
     errors: runs.reduce((n, r) => n + r.errors, 0),
     ...(firstError != null ? { firstError } : {}),
-    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers }
+    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers, devnetMs: devnetSeconds * 1000 / answers }
   }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
@@ -266,13 +270,14 @@ interface Breakdown {
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-infer-'))
 const loadAtStart = loadavg()[0] as number
 const nodes: HerdNode[] = []
-let devnet: Devnet | undefined
+let devnet: DevnetProcess | undefined
 let api: ApiServer | undefined
 const askerProcesses: AskerProcess[] = []
 const agent = new Agent({ connections: 4, keepAliveTimeout: 60_000 })
 try {
   note(`devnet; publishing PaddleOCR detection, a synthetic MLP and PaddleOCR recognition`)
-  devnet = await startDevnet(join(dir, 'devnet'))
+  devnet = new DevnetProcess()
+  await devnet.start(join(dir, 'devnet'))
   const mlpPath = join(dir, 'mlp.onnx')
   await writeFile(mlpPath, syntheticMlp({ inputSize: 64, hiddenSize: 256, outputSize: 16, layers: 3, seed: 1 }))
   const detPath: string = ocrModels.detectionPath
@@ -479,11 +484,11 @@ try {
       const cpu = process.cpuUsage(cpuBefore)
       const loop = process.threadCpuUsage(loopBefore)
       const answers = Math.max(1, result.okCount)
-      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0 }
+      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0, devnetMs: 0 }
     } finally {
       await runner.stop()
     }
-    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model)
+    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model, devnet)
   }
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
@@ -495,7 +500,7 @@ try {
   for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
-    const queue2 = await meshLoad(askerProcesses, a2, model)
+    const queue2 = await meshLoad(askerProcesses, a2, model, devnet)
     throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2 }
   }
 
@@ -505,7 +510,7 @@ try {
   const det = latency.det as Latency
   const mlp = latency.mlp as Latency
   const rec = latency.rec as Latency
-  console.log(`inference latency on loopback, one process (every node shares one event loop); ${runs} runs per path (${recRuns} for rec) after ${warmup} warm-up; ms; ${availableParallelism()} cores, 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} now`)
+  console.log(`inference latency on loopback, one process (every node shares one event loop; the devnet and the load's askers run in processes of their own); ${runs} runs per path (${recRuns} for rec) after ${warmup} warm-up; ms; ${availableParallelism()} cores, 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} now`)
   console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]), MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]) and PaddleOCR v4 recognition (${(modelBytes.rec as number / 1e6).toFixed(1)} MB, x float32 [1,3,48,320], 1 MB out); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
   console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | rec p50 | rec p95 | rec p50 ×(a) | first call det / mlp / rec |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
@@ -569,9 +574,9 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
-  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
-  console.log('| model | load | holder event loop | holder process | askers | CPU ceiling ÷ WorkerRunner, askers elsewhere | CPU ceiling ÷ WorkerRunner, askers on these cores |')
-  console.log('|---|---|---:|---:|---:|---:|---:|')
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles; read at the load's end, so bundles still in flight are left out); and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
+  console.log('| model | load | holder event loop | holder process | askers | devnet | CPU ceiling ÷ WorkerRunner, askers and devnet elsewhere | CPU ceiling ÷ WorkerRunner, askers and devnet on these cores |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   for (const model of models) {
     const t = throughput[model.key]
     if (t == null) continue
@@ -580,7 +585,7 @@ try {
       const c = r.cpu
       if (c == null) continue
       const ceiling = (ms: number): string => x(baseMs, ms)
-      console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs)} |`)
+      console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${c.devnetMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs + c.devnetMs)} |`)
     }
   }
 
@@ -616,7 +621,7 @@ try {
 
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
   const roundOpt = (s: Stats | undefined): ReturnType<typeof round> | null => s == null ? null : round(s)
-  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3) } : {}) })
+  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3), devnetMs: +r.cpu.devnetMs.toFixed(3) } : {}) })
   console.log(JSON.stringify({
     bench: 'inference-latency',
     ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, +v.toFixed(3)])),
