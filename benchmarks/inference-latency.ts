@@ -1,5 +1,6 @@
 // Inference latency and throughput: onnxruntime in this process (the baseline), a herd node's own inference service, a request forwarded through the mesh, and POST /v1/infer (JSON and protobuf), for PaddleOCR detection, a small synthetic MLP and PaddleOCR recognition (where the run dominates); then load on one holder from several peers. Ratios against the baseline measured in the same run, each goal of issue 15 printed beside its figure.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto'
 import { createServer, connect, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -123,7 +124,8 @@ async function serveEcho (stream: Stream, filler: Uint8Array): Promise<void> {
   }
 }
 
-async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number): Promise<Stats> {
+/** The exchange's p50, and the CPU one exchange took in this process (both ends: the client's write and read, the server's read and write). */
+async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number): Promise<Stats & { cpuUs: number }> {
   const filler = new Uint8Array(Math.max(requestBytes, replyBytes))
   const server = createServer(socket => {
     socket.setNoDelay(true)
@@ -153,15 +155,51 @@ async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number):
     let waiting: (() => void) | undefined
     socket.on('data', (chunk: Buffer) => { received += chunk.byteLength; waiting?.() })
     const message = Buffer.concat([echoHeader(requestBytes, replyBytes), filler.subarray(0, requestBytes)])
-    return await sample('raw TCP echo', async () => withTimeout('a TCP exchange', REQUEST_TIMEOUT_MS, async () => new Promise<void>(resolve => {
+    const cpuBefore = process.cpuUsage()
+    const exchanges = n + 1 + warmup
+    const timed = await sample('raw TCP echo', async () => withTimeout('a TCP exchange', REQUEST_TIMEOUT_MS, async () => new Promise<void>(resolve => {
       received = 0
       waiting = () => { if (received >= replyBytes) { waiting = undefined; resolve() } }
       socket.write(message)
     })), n)
+    const cpu = process.cpuUsage(cpuBefore)
+    return { ...timed, cpuUs: (cpu.user + cpu.system) / exchanges }
   } finally {
     client?.destroy()
     await new Promise(resolve => server.close(resolve))
   }
+}
+
+/**
+ * CPU µs to seal and open one message of `bytes` as Noise does on a herd
+ * connection (ChaCha20-Poly1305 frames of at most 65,519 bytes, node:crypto
+ * with a KeyObject, src/mesh/noise-crypto.ts): the least Noise costs the two
+ * ends of one message.
+ */
+function noiseSealOpenUs (bytes: number): number {
+  const key = createSecretKey(randomBytes(32))
+  const nonce = Buffer.alloc(12)
+  const plain = randomBytes(bytes)
+  const FRAME = 65_519
+  const once = (): void => {
+    for (let at = 0; at < bytes; at += FRAME) {
+      const text = plain.subarray(at, Math.min(bytes, at + FRAME))
+      const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      const sealed = cipher.update(text)
+      cipher.final()
+      const tag = cipher.getAuthTag()
+      const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      decipher.setAuthTag(tag)
+      decipher.update(sealed)
+      decipher.final()
+    }
+  }
+  const rounds = 400
+  for (let i = 0; i < 20; i++) once()
+  const before = process.threadCpuUsage()
+  for (let i = 0; i < rounds; i++) once()
+  const used = process.threadCpuUsage(before)
+  return (used.user + used.system) / rounds
 }
 
 // ---- load from several peers ----
@@ -264,6 +302,10 @@ interface Breakdown {
   libp2pNewStreamUs: number
   libp2pOneStreamUs: number
   rawTcpUs: number
+  /** CPU of one raw TCP exchange of those bytes, both ends. */
+  rawTcpCpuUs: number
+  /** CPU to seal and open the request and the reply as Noise does. */
+  noiseCpuUs: number
   pingUs: number
 }
 
@@ -449,6 +491,8 @@ try {
       libp2pNewStreamUs: newStream.p50 * 1000,
       libp2pOneStreamUs: oneStream.p50 * 1000,
       rawTcpUs: rawTcp.p50 * 1000,
+      rawTcpCpuUs: rawTcp.cpuUs,
+      noiseCpuUs: noiseSealOpenUs(requestBytes) + noiseSealOpenUs(replyBytes),
       pingUs: ping.p50 * 1000
     }
   }
@@ -549,6 +593,8 @@ try {
     ['libp2p echo of those bytes, new stream', 'libp2pNewStreamUs', '1× (transport share)'],
     ['libp2p echo of those bytes, one open stream', 'libp2pOneStreamUs', '(new stream − this = stream open/close)'],
     ['raw TCP echo of those bytes', 'rawTcpUs', '(libp2p − this = Noise + yamux)'],
+    ['CPU of that raw TCP exchange, both ends', 'rawTcpCpuUs', '1× (the floor: one write each way)'],
+    ['CPU to seal and open the request and the reply as Noise does (node:crypto ChaCha20-Poly1305)', 'noiseCpuUs', '1× (the floor: Noise at both ends)'],
     ['libp2p ping (RTT, remembered 30 s)', 'pingUs', 'first forward to a peer only'],
     ['HTTP server codec, JSON (parse, tensorsFromJson, tensorsToJson, stringify)', 'jsonServerUs', 'HTTP JSON only'],
     ['HTTP server codec, binary', 'binaryServerUs', 'HTTP binary only']
@@ -588,6 +634,12 @@ try {
       console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${c.devnetMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs + c.devnetMs)} |`)
     }
   }
+  // The least CPU a det answer through the mesh can take: the run as WorkerRunner takes it, Noise sealing and opening both messages, one TCP write each way.
+  const detBreakdown = breakdown.det as Breakdown
+  const detRunMs = (throughput.det as Loads).workers.cpu?.holderProcessMs ?? NaN
+  const transportFloorMs = (detBreakdown.noiseCpuUs + detBreakdown.rawTcpCpuUs) / 1000
+  const floor = { runMs: detRunMs, transportMs: transportFloorMs, ceilingAskersElsewhere: detRunMs / (detRunMs + transportFloorMs / 2), ceilingOnTheseCores: detRunMs / (detRunMs + transportFloorMs) }
+  console.log(`\nthe floor of a det answer's CPU through the mesh: WorkerRunner's ${f(floor.runMs)} ms + Noise at both ends ${f(detBreakdown.noiseCpuUs / 1000)} ms + one raw TCP exchange ${f(detBreakdown.rawTcpCpuUs / 1000)} ms; at that floor the ceiling on meshThroughputOverWorker is ${floor.ceilingAskersElsewhere.toFixed(2)} with the askers elsewhere (the holder's half of the transport) and ${floor.ceilingOnTheseCores.toFixed(2)} with them on these cores (goal ${GOALS.meshThroughputOverWorker})`)
 
   // ---- issue 15's goals, each figure against its goal ----
   const rate = (r: LoadResult): number => r.okCount / r.seconds
@@ -601,7 +653,8 @@ try {
     meshLoadP95OverP50: detLoad.queue32.ok.p95 / detLoad.queue32.ok.p50,
     meshLoadErrors: detLoad.queue32.errors,
     busyP50OverRunP50: detLoad.queue2.busy.p50 / detLoad.queue2.ok.p50,
-    recMeshOverInProcessP50: rec.mesh.p50 / rec.inProcess.p50
+    recMeshOverInProcessP50: rec.mesh.p50 / rec.inProcess.p50,
+    detCpuCeilingAtFloor: floor.ceilingOnTheseCores
   }
   console.log('\ngoals (issue 15), each against a baseline of this run')
   console.log('| figure | value | goal | met |')
@@ -616,7 +669,8 @@ try {
     ['det mesh load p95 ÷ p50', figures.meshLoadP95OverP50, `≤ ${GOALS.loadP95OverP50}`, figures.meshLoadP95OverP50 <= GOALS.loadP95OverP50],
     ['det mesh load errors', figures.meshLoadErrors, '0', figures.meshLoadErrors === 0],
     [`det BUSY p50 ÷ OK p50 (queueDepth ${SMALL_QUEUE})`, figures.busyP50OverRunP50, `< ${GOALS.busyOverRun}`, figures.busyP50OverRunP50 < GOALS.busyOverRun],
-    ['rec through the mesh ÷ in process, p50 (the run dominates)', figures.recMeshOverInProcessP50, 'reported', true]
+    ['rec through the mesh ÷ in process, p50 (the run dominates)', figures.recMeshOverInProcessP50, 'reported', true],
+    ['det CPU ceiling ÷ WorkerRunner at the floor (run + Noise + one write each way), askers on these cores', figures.detCpuCeilingAtFloor, 'reported', true]
   ] as const) console.log(`| ${label} | ${Number.isInteger(value) ? value : value.toFixed(3)} | ${goal} | ${met(ok)} |`)
 
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
