@@ -201,8 +201,10 @@ export class ProofService {
     const queue = this.components.store.queued()
     // A record's size as the store counts it, at most: its framing, a SignedReceipt and the tensors.
     const bytes = runs.reduce((n, run) => n + RECORD_OVERHEAD + MAX_SIGNED_RECEIPT_BYTES + run.inputs.bytes.byteLength + run.outputs.bytes.byteLength, 0)
-    if (queue.count + this.unwritten + runs.length > queue.limit || queue.bytes + this.unwrittenBytes + bytes > queue.limitBytes) {
-      throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${queue.bytes} of ${queue.limitBytes} bytes`)
+    // The segments' framing per record is within RECORD_OVERHEAD, so both counts grow by at most these bytes.
+    const stored = Math.max(queue.bytes, queue.segmentBytes)
+    if (queue.count + this.unwritten + runs.length > queue.limit || stored + this.unwrittenBytes + bytes > queue.limitBytes) {
+      throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${stored} of ${queue.limitBytes} bytes`)
     }
   }
 
