@@ -582,7 +582,7 @@ export class ReceiptStore {
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
       const record = decodeQueued(BigInt(key.slice(2)), value)
       if (this.sealing.has(record.receipt.id)) continue
-      const receipt = this.withTensors(record)
+      const receipt = await this.withTensors(record)
       const size = cost(receipt, recordCounted(record))
       if (out.length > 0 && bytes + size > maxBytes) break
       out.push(receipt)
@@ -640,10 +640,10 @@ export class ReceiptStore {
     if (batch == null) return undefined
     const seqs = batch.seqs.map(s => BigInt(s))
     const values = await db.getMany(seqs.map(seqKey))
-    const receipts = values.map((value, i) => {
+    const receipts = await Promise.all(values.map(async (value, i) => {
       if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
       return this.withTensors(decodeQueued(seqs[i] as bigint, value))
-    })
+    }))
     return {
       id: batch.root,
       root: batch.root,
@@ -910,10 +910,10 @@ export class ReceiptStore {
    * without them, its signed hashes standing for them, as for tensors no
    * bundle could hold; a torn record is never served.
    */
-  private withTensors (record: StoredRecord): QueuedReceipt {
+  private async withTensors (record: StoredRecord): Promise<QueuedReceipt> {
     const { receipt, ref } = record
     if (ref == null) return receipt
-    const tensors = this.segments.read(receipt.seq, ref)
+    const tensors = await this.segments.read(receipt.seq, ref)
     if (tensors == null) {
       log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
       return receipt

@@ -1,4 +1,5 @@
 import { closeSync, fdatasync, fstatSync, ftruncate, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writevSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
@@ -69,6 +70,8 @@ export class TensorSegments {
   private activeEmpty = false
   /** Bytes of every segment file, the active one included. */
   private bytes = new Map<number, number>()
+  /** Segments opened for reading (at sealing), closed when they are deleted. */
+  private readers = new Map<number, Promise<FileHandle>>()
 
   constructor (init: { dir: string, maxSegmentBytes?: number }) {
     this.dir = init.dir
@@ -180,25 +183,34 @@ export class TensorSegments {
     }
   }
 
-  /** The tensors `ref` names for receipt `seq`, or undefined when the record is gone or torn (a crash cut it). */
-  read (seq: bigint, ref: TensorRef): SegmentTensors | undefined {
-    let fd: number
-    try {
-      fd = openSync(join(this.dir, fileName(ref.segment)), 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw err
+  /**
+   * The tensors `ref` names for receipt `seq`, or undefined when the record
+   * is gone or torn (a crash cut it). Read on the thread pool: a seal reads
+   * a bundle's worth, which would hold up the replies.
+   */
+  async read (seq: bigint, ref: TensorRef): Promise<SegmentTensors | undefined> {
+    if (!this.bytes.has(ref.segment)) return undefined
+    const length = SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
+    if (ref.offset + length > (this.bytes.get(ref.segment) ?? 0)) return undefined
+    let reader = this.readers.get(ref.segment)
+    if (reader == null) {
+      reader = open(join(this.dir, fileName(ref.segment)), 'r')
+      this.readers.set(ref.segment, reader)
+      reader.catch(() => { this.readers.delete(ref.segment) })
     }
-    try {
-      const length = SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
-      const buf = Buffer.allocUnsafe(length)
-      if (readSync(fd, buf, 0, length, ref.offset) !== length) return undefined
-      if (buf.readUInt32LE(0) !== MAGIC || buf.readBigUInt64LE(4) !== seq || buf.readUInt32LE(12) !== ref.inputs || buf.readUInt32LE(16) !== ref.outputs) return undefined
-      if (crc32(buf.subarray(SEGMENT_HEADER_BYTES), crc32(buf.subarray(0, 20))) !== buf.readUInt32LE(20)) return undefined
-      return { inputs: buf.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + ref.inputs), outputs: buf.subarray(SEGMENT_HEADER_BYTES + ref.inputs) }
-    } finally {
-      closeSync(fd)
-    }
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await (await reader).read(buf, 0, length, ref.offset)
+    if (bytesRead !== length) return undefined
+    if (buf.readUInt32LE(0) !== MAGIC || buf.readBigUInt64LE(4) !== seq || buf.readUInt32LE(12) !== ref.inputs || buf.readUInt32LE(16) !== ref.outputs) return undefined
+    if (crc32(buf.subarray(SEGMENT_HEADER_BYTES), crc32(buf.subarray(0, 20))) !== buf.readUInt32LE(20)) return undefined
+    return { inputs: buf.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + ref.inputs), outputs: buf.subarray(SEGMENT_HEADER_BYTES + ref.inputs) }
+  }
+
+  private closeReader (id: number): void {
+    const reader = this.readers.get(id)
+    if (reader == null) return
+    this.readers.delete(id)
+    reader.then(async handle => { await handle.close() }).catch(err => { log.error('closing segment %d failed - %e', id, err) })
   }
 
   /** Deletes segments no queued receipt names any more; the one being written, once the next starts. */
@@ -211,6 +223,7 @@ export class TensorSegments {
 
   private unlink (id: number): void {
     if (!this.bytes.has(id)) return
+    this.closeReader(id)
     try {
       unlinkSync(join(this.dir, fileName(id)))
     } catch (err) {
@@ -231,6 +244,9 @@ export class TensorSegments {
     this.active = undefined
     this.bytes.clear()
     closeSync(active.fd)
+    const readers = [...this.readers.values()]
+    this.readers.clear()
+    await Promise.allSettled(readers.map(async reader => { await (await reader).close() }))
   }
 
   private opened (): { id: number, fd: number, size: number } {
