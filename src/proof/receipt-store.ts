@@ -37,8 +37,9 @@ const log = logger('herd:proof:receipt-store')
  *   running                   present while the store is open: found at start, the last process did not stop cleanly
  * Every change is one batch, so a crash leaves the old state or the new one. Every change but an append is
  * written with sync: true; an append too in `strict` durability. Tensors go to segment files first, synced
- * before any synced level write, so a synced record never names tensors the disk may not have; a record whose
- * tensors a crash cut (logged, unsynced) is queued without them, as a receipt whose tensors no bundle could hold. In `logged` durability an append is written
+ * before a synced append or batch record, so those never name tensors the disk may not have (the timed sync
+ * syncs both at once); a record whose tensors a crash cut (logged, unsynced) is queued without them, as a
+ * receipt whose tensors no bundle could hold. In `logged` durability an append is written
  * to level's log without a sync (the OS holds it: a crash of the process loses nothing), and a sync follows
  * within `syncIntervalMs`, or at once when `maxUnsynced` receipts would wait: a power loss can take at most
  * those. Level replays its log on open, so what was logged is queued again after any crash.
@@ -985,8 +986,13 @@ export class ReceiptStore {
     if (this.unsyncedCount === 0 || this.db == null) return
     await this.exclusive(async db => {
       if (this.unsyncedCount === 0) return
-      await this.segments.sync()
-      await db.batch([{ type: 'put', key: META_KEY, value: json(this.meta) }], { sync: true })
+      // Both at once, as appends wait behind this: a crash between them can leave a record synced without its tensors, which reads as tensors lost, the window's own loss.
+      const [segments, level] = await Promise.allSettled([
+        this.segments.sync(),
+        db.batch([{ type: 'put', key: META_KEY, value: json(this.meta) }], { sync: true })
+      ])
+      if (segments.status === 'rejected') throw segments.reason
+      if (level.status === 'rejected') throw level.reason
       this.synced()
     })
   }
