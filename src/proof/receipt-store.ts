@@ -490,7 +490,8 @@ export class ReceiptStore {
       if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
       if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
       if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
-      return queuedSize(receipt)
+      // A receipt with either tensor keeps both in its segment record (an absent one empty), and is counted so when it leaves.
+      return receipt.inputs != null || receipt.outputs != null ? countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength ?? 0, receipt.outputs?.byteLength ?? 0) : queuedSize(receipt)
     })
     const signed = receipts.map(signedUnderOwnSeq)
     const addedBytes = sizes.reduce((n, v) => n + v, 0)

@@ -124,6 +124,21 @@ describe('receipt store: tensor segments', () => {
     }
   })
 
+  it('counts a receipt with inputs and no outputs the same when it is queued and when it is sealed', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'receipts') })
+    await store.start()
+    try {
+      const { outputs: _, ...inputsOnly } = fakeReceipt(1n, 100)
+      await store.append(inputsOnly)
+      await store.append(fakeReceipt(2n))
+      await seal(store, 2)
+      assert.equal(store.queued().bytes, 0)
+    } finally {
+      await store.stop()
+    }
+  })
+
   it('reads a store written before segments, with tensors in its level records, and seals from it', async () => {
     await using dir = await tempDir()
     const path = join(dir.path, 'receipts')
