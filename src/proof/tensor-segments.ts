@@ -53,9 +53,10 @@ function header (seq: bigint, inputs: number, outputs: number): Buffer {
  * receipt is sealed. Level keeps the receipt and a TensorRef; it would copy
  * the tensors through its log, memtable, table files and compactions.
  *
- * Crash safety: a segment is synced before a synced level write that could
- * name its records (the store calls sync() first), and before the next
- * segment starts, so only the newest segment can end in a torn record; open()
+ * Crash safety: the store syncs a segment before a synced append or batch
+ * record that names its records (and with its timed sync), and a segment is
+ * synced before the next one starts, with the directory that names the new
+ * one, so only the newest segment can end in a torn record; open()
  * truncates it at its first bad record, and every process writes a segment
  * of its own, so a pointer into what was cut finds no record rather than
  * another one. A read checks the record's CRC, seq and lengths and gives
@@ -122,6 +123,7 @@ export class TensorSegments {
     const next = (ids.at(-1) ?? 0) + 1
     this.active = { id: next, fd: openSync(join(this.dir, fileName(next)), 'wx'), size: 0 }
     this.bytes.set(next, 0)
+    await this.syncDir()
     return { removed, truncatedBytes }
   }
 
@@ -254,6 +256,16 @@ export class TensorSegments {
     return this.active
   }
 
+  /** A new segment's name is durable only once its directory is synced: its records' syncs do not cover it. */
+  private async syncDir (): Promise<void> {
+    const fd = openSync(this.dir, 'r')
+    try {
+      await datasync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
   /** Syncs the full segment (so only the newest can be torn) and starts the next. */
   private async rotate (): Promise<{ id: number, fd: number, size: number }> {
     const old = this.opened()
@@ -263,6 +275,7 @@ export class TensorSegments {
     const id = old.id + 1
     this.active = { id, fd: openSync(join(this.dir, fileName(id)), 'wx'), size: 0 }
     this.bytes.set(id, 0)
+    await this.syncDir()
     if (this.activeEmpty) this.unlink(old.id)
     this.activeEmpty = false
     return this.active
