@@ -157,11 +157,11 @@ export class BlobServer {
       try {
         data = await served.readChunk(index, lease.bytes)
       } catch (err) {
-        lease.cancel()
+        lease.release()
         throw err
       }
       if (data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
-      else lease.cancel()
+      else lease.release()
       await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength

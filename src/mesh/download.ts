@@ -518,7 +518,7 @@ export class Download {
           received.add(index)
           landed(data.byteLength)
           this.gained(index, data.byteLength, 'peer', id)
-        }, { signal, onBytes: delivered })
+        }, { signal, onBytes: delivered, chunkSize: this.description.chunkSize })
         const ms = Date.now() - now
         this.typicalRequestMs = this.typicalRequestMs == null ? ms : this.typicalRequestMs * (1 - REQUEST_MS_WEIGHT) + ms * REQUEST_MS_WEIGHT
         source.busyStreak = 0
