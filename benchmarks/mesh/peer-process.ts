@@ -9,6 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startNode, waitFor, withTimeout } from '../../harness/in-process-mesh.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
+import { DIGEST_INTERVAL_MS } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import type { NodeConfigInput } from '../../src/node-config.js'
@@ -128,7 +129,8 @@ async function handle (request: PeerRequest): Promise<unknown> {
     }
     case 'herd:wait-holder': {
       const self = need(node, 'a herd node')
-      await waitFor('the downloader to list the holder', () => self.providers.providers(request.blobId as BlobId).some(p => p.peerId === request.peerId && p.state === 'holder'), 30_000)
+      // The holder announced the blob before B started: B learns of it from a digest, sent every DIGEST_INTERVAL_MS, which a loaded machine delays.
+      await waitFor('the downloader to list the holder', () => self.providers.providers(request.blobId as BlobId).some(p => p.peerId === request.peerId && p.state === 'holder'), 2 * DIGEST_INTERVAL_MS + 15_000)
       return null
     }
     case 'herd:fetch': {
