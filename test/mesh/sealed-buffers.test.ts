@@ -39,7 +39,7 @@ describe('chunk buffers taken back once Noise has sealed them', () => {
 })
 
 describe('a holder serving chunks over herd\'s libp2p stack', () => {
-  it('reads them into buffers it reuses, the asker copies them into buffers it reuses, and every chunk arrives intact', async () => {
+  it('reads them into buffers it reuses, and every chunk arrives intact', async () => {
     const chunkSize = 64 * 1024
     // Chunk-sized pieces of random bytes: a reused buffer written over too early would show as a chunk with another's bytes.
     const bytes = randomBytes(48 * chunkSize + 1234)
@@ -47,7 +47,6 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
     const tree = chunkTreeOfBytes(bytes, chunkSize)
     const count = chunkCount(bytes.byteLength, chunkSize)
     const readInto = new Set<ArrayBufferLike>()
-    const copiedInto = new Set<ArrayBufferLike>()
     let reads = 0
     const source: ChunkSource = {
       async open (id) {
@@ -89,7 +88,6 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
           const first = round * 24 + r * 6
           await client.chunks(holder.peerId, blobId, first, r === 3 && round === 1 ? count - first : 6, async (index, data) => {
             assert.ok(Buffer.from(createHash('sha256').update(Uint8Array.of(0)).update(data.subarray()).digest()).equals(tree.leaves[index] as Uint8Array), `chunk ${index} arrived intact`)
-            for (const piece of data) copiedInto.add(piece.buffer)
           }, { signal })
         }))
       }
@@ -97,7 +95,6 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
       assert.ok(readInto.size > 0, 'the server read chunks into buffers of its own')
       assert.ok(readInto.size < count, `${count} chunks were read into ${readInto.size} buffers: some were reused`)
       assert.ok(sealedBufferStats.reused > reusedBefore)
-      assert.ok(copiedInto.size < count, `the asker took ${count} chunks in ${copiedInto.size} buffers: it reused them too`)
     } finally {
       await server.stop()
       await Promise.allSettled(nodes.map(async n => n.stop()))
