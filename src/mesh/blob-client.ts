@@ -6,9 +6,8 @@ import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } f
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { Uint8ArrayList } from 'uint8arraylist'
-import { readChunk } from './chunk-message.js'
-import { leaseBuffer, type BufferLease } from './sealed-buffers.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { decodeChunk } from './chunk-message.js'
 import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 
 export interface BlobClientComponents {
@@ -52,12 +51,9 @@ export class BlobClient {
 
   /**
    * Chunks `first` to `first + count - 1`, handed to `onChunk` as they arrive
-   * (only those the peer holds), each copied as its bytes come into a buffer
-   * reused for a later chunk once `onChunk`'s promise settles (the bytes are
-   * the caller's until then, not after); returns the indexes received. The
-   * bytes are not checked here: the caller checks each against its leaf hash.
-   * `chunkSize`, the registered one, bounds a chunk before its bytes are
-   * taken (else the size the peer gave for the blob).
+   * (only those the peer holds), in the pieces they arrived in (not joined:
+   * a copy of every chunk saved); returns the indexes received. The bytes are
+   * not checked here: the caller checks each against its leaf hash.
    * `onBytes` hears of every piece of the answer as it arrives: through a
    * capped link shared by several streams a chunk lands whole seconds after
    * its first bytes, and the bytes are the peer's progress meanwhile.
@@ -68,30 +64,18 @@ export class BlobClient {
     first: number,
     count: number,
     onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
-    options: { signal: AbortSignal, onBytes?: (bytes: number) => void, chunkSize?: number }
+    options: { signal: AbortSignal, onBytes?: (bytes: number) => void }
   ): Promise<number[]> {
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
       if (response.chunks > count) throw new MeshProtocolError(`peer promised ${response.chunks} chunks for a request of ${count}`)
-      const maxBytes = Math.min(options.chunkSize ?? response.chunkSize, MAX_CHUNK_SIZE)
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        let lease: BufferLease | undefined
-        try {
-          const chunk = await readChunk(pb, {
-            maxBytes,
-            into: length => {
-              lease = leaseBuffer(Math.max(length, maxBytes))
-              return lease.bytes
-            }
-          }, { signal: signal() })
-          if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
-          previous = chunk.index
-          await onChunk(chunk.index, new Uint8ArrayList(chunk.data))
-        } finally {
-          lease?.release()
-        }
-        received.push(previous)
+        const chunk = decodeChunk(await pb.read({ signal: signal() }))
+        if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
+        previous = chunk.index
+        await onChunk(chunk.index, chunk.data)
+        received.push(chunk.index)
       }
       return received
     })

@@ -157,11 +157,11 @@ export class BlobServer {
       try {
         data = await served.readChunk(index, lease.bytes)
       } catch (err) {
-        lease.release()
+        lease.cancel()
         throw err
       }
       if (data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
-      else lease.release()
+      else lease.cancel()
       await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength

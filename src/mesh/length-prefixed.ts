@@ -34,10 +34,6 @@ export interface FramedStreamInit {
 export interface FramedStream {
   /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
   read: (options?: AbortOptions) => Promise<Uint8ArrayList>
-  /** The next message's length prefix alone, checked as `read` checks it: the caller then takes the body with readBytes. */
-  readLength: (options?: AbortOptions) => Promise<number>
-  /** The next `bytes` bytes, as they arrived (views, not copies). */
-  readBytes: (bytes: number, options?: AbortOptions) => Promise<Uint8ArrayList>
   write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
@@ -73,7 +69,7 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
   const maxLengthLength = varintLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
-  const readLength = async (options?: AbortOptions): Promise<number> => {
+  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => {
     let length = 0
     for (let i = 0; ; i++) {
       if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
@@ -82,12 +78,8 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
       if ((byte & CONTINUES) === 0) break
     }
     if (length > maxDataLength) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${maxDataLength}-byte limit`)
-    return length
+    return bytes.read({ ...options, bytes: length })
   }
-
-  const readBytes = async (count: number, options?: AbortOptions): Promise<Uint8ArrayList> => bytes.read({ ...options, bytes: count })
-
-  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => readBytes(await readLength(options), options)
 
   const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {
     // One send, without copying the body (a chunk may be many MiB).
@@ -96,8 +88,6 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
 
   return {
     read,
-    readLength,
-    readBytes,
     write,
     readMessage: async (codec, options) => codec.decode(await read(options), options),
     writeMessage: async (message, codec, options) => { await write(codec.encode(message), options) }

@@ -1,8 +1,6 @@
 /**
- * Chunk buffers reused across chunks: the blob server reads chunks into them
- * and takes them back once Noise has sealed every byte lent out of them; the
- * blob client copies chunks into them as they arrive and gives them back
- * once the download has checked and written the chunk (`release`).
+ * Chunk buffers the blob server reads into and takes back once Noise has
+ * sealed every byte lent out of them.
  *
  * A fresh MiB per chunk read on a holder was garbage: V8 counts every
  * ArrayBuffer as external memory and starts a full mark of the node's heap
@@ -27,8 +25,8 @@ export interface BufferLease {
   readonly bytes: Uint8Array
   /** `length` bytes from its start are handed to a stream: the buffer comes back once Noise has sealed them all. */
   lend: (length: number) => void
-  /** Nothing of it is in use any more (or ever was handed on): it comes back now. */
-  release: () => void
+  /** Nothing of it was handed on (the read failed): it comes back now. */
+  cancel: () => void
 }
 
 export interface SealedBufferStats {
@@ -77,7 +75,7 @@ export function leaseBuffer (size: number): BufferLease {
       if (length <= 0) giveBack(own)
       else lent.set(own, { remaining: length })
     },
-    release: () => {
+    cancel: () => {
       if (settled) return
       settled = true
       giveBack(own)

@@ -25,16 +25,16 @@ describe('chunk buffers taken back once Noise has sealed them', () => {
     sealed(first.bytes.subarray(600, 1000))
     const third = leaseBuffer(size)
     assert.equal(third.bytes.buffer, first.bytes.buffer, 'all 1000 bytes sealed: the buffer came back')
-    second.release()
-    assert.equal(leaseBuffer(size).bytes.buffer, second.bytes.buffer, 'a released lease comes back at once')
-    third.release()
+    second.cancel()
+    assert.equal(leaseBuffer(size).bytes.buffer, second.bytes.buffer, 'a cancelled lease comes back at once')
+    third.cancel()
   })
 
   it('never lends a slice of memory that other views share', () => {
     const lease = leaseBuffer(size)
     assert.equal(lease.bytes.byteOffset, 0)
     assert.equal(lease.bytes.buffer.byteLength, size)
-    lease.release()
+    lease.cancel()
   })
 })
 
