@@ -6,7 +6,7 @@
  * where and how fast is measured. The namespaces and processes are always
  * removed, whatever happens.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -63,6 +63,15 @@ export interface SwarmPullResult {
   setupMs: number
   /** CPU time the node processes spent during the pull (user + system). */
   nodeCpuSeconds: number
+  /**
+   * Time the node processes' threads spent ready to run but waiting for a
+   * CPU during the pull (the kernel's schedstat): well above nodeCpuSeconds,
+   * the nodes were starved by the machine, whatever their links allowed.
+   * Undefined where the kernel does not keep it.
+   */
+  nodeRunQueueSeconds?: number
+  /** CPU seconds the node processes spent in the settle time before the pull, per node and second: the cost of a node at rest. */
+  restCpuShare: number
   /** Share of the whole machine's CPU time that was busy during the pull (every process, not only herd's): near 1, the figures are the CPU's. */
   machineBusyShare: number
   /**
@@ -96,6 +105,23 @@ async function cpuSecondsOf (pid: number): Promise<number> {
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
+}
+
+/** Seconds the threads of these processes have run and waited on a run queue so far (/proc/PID/task/TID/schedstat, in ns); undefined without schedstats. */
+async function schedSecondsOf (pids: number[]): Promise<{ run: number, wait: number } | undefined> {
+  let run = 0
+  let wait = 0
+  let seen = false
+  for (const pid of pids) {
+    for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+      const fields = (await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '')).trim().split(' ').map(Number)
+      if (fields.length < 2 || !fields.every(Number.isFinite)) continue
+      seen = true
+      run += fields[0] as number
+      wait += fields[1] as number
+    }
+  }
+  return seen ? { run: run / 1e9, wait: wait / 1e9 } : undefined
 }
 
 /** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
@@ -188,19 +214,25 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
   try {
     await cluster.start()
     const blobId = cluster.blobIds[0]!
+    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
     // Let gossip settle (subscriptions, the mesh grafted over a few heartbeats of 1 s) before the clock starts.
+    const restBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const restStarted = performance.now()
     await sleep(SETTLE_MS, undefined, init.signal != null ? { signal: init.signal } : {})
+    const restCpu = (await Promise.all(pids.map(cpuSecondsOf))).reduce((sum, t, i) => sum + t - (restBefore[i] ?? 0), 0)
+    const restCpuShare = restCpu / pids.length / ((performance.now() - restStarted) / 1000)
     const setupMs = performance.now() - setupStarted
     const before = await cluster.walrusStats()
     const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
-    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
     const requestsBefore = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
     const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const schedBefore = await schedSecondsOf(pids)
     const ticksBefore = await machineTicks()
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
     const ticksAfter = await machineTicks()
+    const schedAfter = await schedSecondsOf(pids)
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
     const after = await cluster.walrusStats()
     const requestsAfter = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
@@ -214,6 +246,8 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       nodesWithoutPeers: cluster.nodesWithoutPeers,
       setupMs,
       nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
+      ...(schedBefore != null && schedAfter != null ? { nodeRunQueueSeconds: schedAfter.wait - schedBefore.wait } : {}),
+      restCpuShare,
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
       blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0)
     }
