@@ -1,5 +1,6 @@
 // Inference latency and throughput: onnxruntime in this process (the baseline), a herd node's own inference service, a request forwarded through the mesh, and POST /v1/infer (JSON and protobuf), for PaddleOCR detection, a small synthetic MLP and PaddleOCR recognition (where the run dominates); then load on one holder from several peers. Ratios against the baseline measured in the same run, each goal of issue 15 printed beside its figure.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto'
 import { createServer, connect, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +10,7 @@ import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
 import { Agent, request } from 'undici'
-import { connectAll, quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
+import { connectAll, quickNodeConfig, startNode, stopNodes, waitFor, withTimeout } from '../harness/in-process-mesh.js'
 import { ApiServer } from '../src/api/server.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import type { TensorSpec } from '../src/chain/types.js'
@@ -22,6 +23,7 @@ import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
 import { AskerProcess } from './inference/askers.js'
+import { DevnetProcess } from './inference/devnet-process.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values } = parseArgs({
@@ -122,7 +124,8 @@ async function serveEcho (stream: Stream, filler: Uint8Array): Promise<void> {
   }
 }
 
-async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number): Promise<Stats> {
+/** The exchange's p50, and the CPU one exchange took on this thread (both ends: the client's write and read, the server's read and write). */
+async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number): Promise<Stats & { cpuUs: number }> {
   const filler = new Uint8Array(Math.max(requestBytes, replyBytes))
   const server = createServer(socket => {
     socket.setNoDelay(true)
@@ -152,23 +155,62 @@ async function rawTcpEcho (requestBytes: number, replyBytes: number, n: number):
     let waiting: (() => void) | undefined
     socket.on('data', (chunk: Buffer) => { received += chunk.byteLength; waiting?.() })
     const message = Buffer.concat([echoHeader(requestBytes, replyBytes), filler.subarray(0, requestBytes)])
-    return await sample('raw TCP echo', async () => withTimeout('a TCP exchange', REQUEST_TIMEOUT_MS, async () => new Promise<void>(resolve => {
+    const exchange = async (): Promise<void> => new Promise<void>(resolve => {
       received = 0
       waiting = () => { if (received >= replyBytes) { waiting = undefined; resolve() } }
       socket.write(message)
-    })), n)
+    })
+    const timed = await sample('raw TCP echo', async () => withTimeout('a TCP exchange', REQUEST_TIMEOUT_MS, exchange), n)
+    // Both ends are on this thread (the kernel's loopback work is charged to the writer's syscall); many exchanges, so the other nodes' timers on this loop weigh little.
+    const exchanges = 2_000
+    const cpuBefore = process.threadCpuUsage()
+    await withTimeout('raw TCP exchanges', MODE_LIMIT_MS, async () => { for (let i = 0; i < exchanges; i++) await exchange() })
+    const cpu = process.threadCpuUsage(cpuBefore)
+    return { ...timed, cpuUs: (cpu.user + cpu.system) / exchanges }
   } finally {
     client?.destroy()
     await new Promise(resolve => server.close(resolve))
   }
 }
 
+/**
+ * CPU µs to seal and open one message of `bytes` as Noise does on a herd
+ * connection (ChaCha20-Poly1305 frames of at most 65,519 bytes, node:crypto
+ * with a KeyObject, src/mesh/noise-crypto.ts): the least Noise costs the two
+ * ends of one message.
+ */
+function noiseSealOpenUs (bytes: number): number {
+  const key = createSecretKey(randomBytes(32))
+  const nonce = Buffer.alloc(12)
+  const plain = randomBytes(bytes)
+  const FRAME = 65_519
+  const once = (): void => {
+    for (let at = 0; at < bytes; at += FRAME) {
+      const text = plain.subarray(at, Math.min(bytes, at + FRAME))
+      const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      const sealed = cipher.update(text)
+      cipher.final()
+      const tag = cipher.getAuthTag()
+      const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      decipher.setAuthTag(tag)
+      decipher.update(sealed)
+      decipher.final()
+    }
+  }
+  const rounds = 400
+  for (let i = 0; i < 20; i++) once()
+  const before = process.threadCpuUsage()
+  for (let i = 0; i < rounds; i++) once()
+  const used = process.threadCpuUsage(before)
+  return (used.user + used.system) / rounds
+}
+
 // ---- load from several peers ----
 
 interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string, cpu?: LoadCpu }
 
-/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads; the devnet's Walrus and ledger too), the askers' processes. */
-interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number }
+/** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads), the askers' processes, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles). */
+interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number, devnetMs: number }
 
 /** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
 async function load (workers: number, issue: (worker: number, signal: AbortSignal) => Promise<'ok' | 'busy'>): Promise<LoadResult> {
@@ -204,13 +246,16 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
  * loop with the holder they took the holder's CPU (the `WorkerRunner`
  * baseline has the process to itself).
  */
-async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel): Promise<LoadResult> {
+async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel, devnet: DevnetProcess): Promise<LoadResult> {
   const busyBefore = holder.status().inference.busy
+  const devnetBefore = await devnet.cpuSeconds()
   const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
   const loop = process.threadCpuUsage(loopBefore)
   const cpu = process.cpuUsage(cpuBefore)
+  // Read after the load: bundles sealed during it may still be on their way, so this is a floor.
+  const devnetSeconds = await devnet.cpuSeconds() - devnetBefore
   const ok = runs.flatMap(r => r.ok)
   const busy = runs.flatMap(r => r.busy)
   const answers = Math.max(1, ok.length + busy.length)
@@ -223,7 +268,7 @@ async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchM
     busyCount: busy.length,
     errors: runs.reduce((n, r) => n + r.errors, 0),
     ...(firstError != null ? { firstError } : {}),
-    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers }
+    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers, devnetMs: devnetSeconds * 1000 / answers }
   }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
@@ -260,19 +305,24 @@ interface Breakdown {
   libp2pNewStreamUs: number
   libp2pOneStreamUs: number
   rawTcpUs: number
+  /** CPU of one raw TCP exchange of those bytes, both ends. */
+  rawTcpCpuUs: number
+  /** CPU to seal and open the request and the reply as Noise does. */
+  noiseCpuUs: number
   pingUs: number
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-infer-'))
 const loadAtStart = loadavg()[0] as number
 const nodes: HerdNode[] = []
-let devnet: Devnet | undefined
+let devnet: DevnetProcess | undefined
 let api: ApiServer | undefined
 const askerProcesses: AskerProcess[] = []
 const agent = new Agent({ connections: 4, keepAliveTimeout: 60_000 })
 try {
   note(`devnet; publishing PaddleOCR detection, a synthetic MLP and PaddleOCR recognition`)
-  devnet = await startDevnet(join(dir, 'devnet'))
+  devnet = new DevnetProcess()
+  await devnet.start(join(dir, 'devnet'))
   const mlpPath = join(dir, 'mlp.onnx')
   await writeFile(mlpPath, syntheticMlp({ inputSize: 64, hiddenSize: 256, outputSize: 16, layers: 3, seed: 1 }))
   const detPath: string = ocrModels.detectionPath
@@ -444,6 +494,8 @@ try {
       libp2pNewStreamUs: newStream.p50 * 1000,
       libp2pOneStreamUs: oneStream.p50 * 1000,
       rawTcpUs: rawTcp.p50 * 1000,
+      rawTcpCpuUs: rawTcp.cpuUs,
+      noiseCpuUs: noiseSealOpenUs(requestBytes) + noiseSealOpenUs(replyBytes),
       pingUs: ping.p50 * 1000
     }
   }
@@ -479,11 +531,11 @@ try {
       const cpu = process.cpuUsage(cpuBefore)
       const loop = process.threadCpuUsage(loopBefore)
       const answers = Math.max(1, result.okCount)
-      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0 }
+      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0, devnetMs: 0 }
     } finally {
       await runner.stop()
     }
-    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model)
+    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model, devnet)
   }
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
@@ -495,7 +547,7 @@ try {
   for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
-    const queue2 = await meshLoad(askerProcesses, a2, model)
+    const queue2 = await meshLoad(askerProcesses, a2, model, devnet)
     throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2 }
   }
 
@@ -505,7 +557,7 @@ try {
   const det = latency.det as Latency
   const mlp = latency.mlp as Latency
   const rec = latency.rec as Latency
-  console.log(`inference latency on loopback, one process (every node shares one event loop); ${runs} runs per path (${recRuns} for rec) after ${warmup} warm-up; ms; ${availableParallelism()} cores, 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} now`)
+  console.log(`inference latency on loopback, one process (every node shares one event loop; the devnet and the load's askers run in processes of their own); ${runs} runs per path (${recRuns} for rec) after ${warmup} warm-up; ms; ${availableParallelism()} cores, 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} now`)
   console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]), MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]) and PaddleOCR v4 recognition (${(modelBytes.rec as number / 1e6).toFixed(1)} MB, x float32 [1,3,48,320], 1 MB out); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
   console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | rec p50 | rec p95 | rec p50 ×(a) | first call det / mlp / rec |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
@@ -544,6 +596,8 @@ try {
     ['libp2p echo of those bytes, new stream', 'libp2pNewStreamUs', '1× (transport share)'],
     ['libp2p echo of those bytes, one open stream', 'libp2pOneStreamUs', '(new stream − this = stream open/close)'],
     ['raw TCP echo of those bytes', 'rawTcpUs', '(libp2p − this = Noise + yamux)'],
+    ['CPU of that raw TCP exchange, both ends', 'rawTcpCpuUs', '1× (the floor: one write each way)'],
+    ['CPU to seal and open the request and the reply as Noise does (node:crypto ChaCha20-Poly1305)', 'noiseCpuUs', '1× (the floor: Noise at both ends)'],
     ['libp2p ping (RTT, remembered 30 s)', 'pingUs', 'first forward to a peer only'],
     ['HTTP server codec, JSON (parse, tensorsFromJson, tensorsToJson, stringify)', 'jsonServerUs', 'HTTP JSON only'],
     ['HTTP server codec, binary', 'binaryServerUs', 'HTTP binary only']
@@ -569,9 +623,9 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
-  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads + the devnet's Walrus and ledger; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU; and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
-  console.log('| model | load | holder event loop | holder process | askers | CPU ceiling ÷ WorkerRunner, askers elsewhere | CPU ceiling ÷ WorkerRunner, askers on these cores |')
-  console.log('|---|---|---:|---:|---:|---:|---:|')
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles; read at the load's end, so bundles still in flight are left out); and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
+  console.log('| model | load | holder event loop | holder process | askers | devnet | CPU ceiling ÷ WorkerRunner, askers and devnet elsewhere | CPU ceiling ÷ WorkerRunner, askers and devnet on these cores |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   for (const model of models) {
     const t = throughput[model.key]
     if (t == null) continue
@@ -580,9 +634,15 @@ try {
       const c = r.cpu
       if (c == null) continue
       const ceiling = (ms: number): string => x(baseMs, ms)
-      console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs)} |`)
+      console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${c.devnetMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs + c.devnetMs)} |`)
     }
   }
+  // The least CPU a det answer through the mesh can take: the run as WorkerRunner takes it, Noise sealing and opening both messages, one TCP write each way.
+  const detBreakdown = breakdown.det as Breakdown
+  const detRunMs = (throughput.det as Loads).workers.cpu?.holderProcessMs ?? NaN
+  const transportFloorMs = (detBreakdown.noiseCpuUs + detBreakdown.rawTcpCpuUs) / 1000
+  const floor = { runMs: detRunMs, transportMs: transportFloorMs, ceilingAskersElsewhere: detRunMs / (detRunMs + transportFloorMs / 2), ceilingOnTheseCores: detRunMs / (detRunMs + transportFloorMs) }
+  console.log(`\nthe floor of a det answer's CPU through the mesh: WorkerRunner's ${f(floor.runMs)} ms + Noise at both ends ${f(detBreakdown.noiseCpuUs / 1000)} ms + one raw TCP exchange ${f(detBreakdown.rawTcpCpuUs / 1000)} ms; at that floor the ceiling on meshThroughputOverWorker is ${floor.ceilingAskersElsewhere.toFixed(2)} with the askers elsewhere (the holder's half of the transport) and ${floor.ceilingOnTheseCores.toFixed(2)} with them on these cores (goal ${GOALS.meshThroughputOverWorker})`)
 
   // ---- issue 15's goals, each figure against its goal ----
   const rate = (r: LoadResult): number => r.okCount / r.seconds
@@ -596,7 +656,8 @@ try {
     meshLoadP95OverP50: detLoad.queue32.ok.p95 / detLoad.queue32.ok.p50,
     meshLoadErrors: detLoad.queue32.errors,
     busyP50OverRunP50: detLoad.queue2.busy.p50 / detLoad.queue2.ok.p50,
-    recMeshOverInProcessP50: rec.mesh.p50 / rec.inProcess.p50
+    recMeshOverInProcessP50: rec.mesh.p50 / rec.inProcess.p50,
+    detCpuCeilingAtFloor: floor.ceilingOnTheseCores
   }
   console.log('\ngoals (issue 15), each against a baseline of this run')
   console.log('| figure | value | goal | met |')
@@ -611,12 +672,13 @@ try {
     ['det mesh load p95 ÷ p50', figures.meshLoadP95OverP50, `≤ ${GOALS.loadP95OverP50}`, figures.meshLoadP95OverP50 <= GOALS.loadP95OverP50],
     ['det mesh load errors', figures.meshLoadErrors, '0', figures.meshLoadErrors === 0],
     [`det BUSY p50 ÷ OK p50 (queueDepth ${SMALL_QUEUE})`, figures.busyP50OverRunP50, `< ${GOALS.busyOverRun}`, figures.busyP50OverRunP50 < GOALS.busyOverRun],
-    ['rec through the mesh ÷ in process, p50 (the run dominates)', figures.recMeshOverInProcessP50, 'reported', true]
+    ['rec through the mesh ÷ in process, p50 (the run dominates)', figures.recMeshOverInProcessP50, 'reported', true],
+    ['det CPU ceiling ÷ WorkerRunner at the floor (run + Noise + one write each way), askers on these cores', figures.detCpuCeilingAtFloor, 'reported', true]
   ] as const) console.log(`| ${label} | ${Number.isInteger(value) ? value : value.toFixed(3)} | ${goal} | ${met(ok)} |`)
 
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
   const roundOpt = (s: Stats | undefined): ReturnType<typeof round> | null => s == null ? null : round(s)
-  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3) } : {}) })
+  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3), devnetMs: +r.cpu.devnetMs.toFixed(3) } : {}) })
   console.log(JSON.stringify({
     bench: 'inference-latency',
     ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, +v.toFixed(3)])),

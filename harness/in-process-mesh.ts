@@ -138,10 +138,13 @@ export async function startDevnet (dir: string, options: DevnetOptions = {}): Pr
   }
 }
 
+/** Where a devnet answers: all a node's config needs of it, whether it runs in this process or another. */
+export type DevnetAddresses = { walrus: { url: string } } & Pick<Devnet, 'ledgerUrl'>
+
 const LOOPBACK_MESH = { digestIntervalMs: 1_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] }
 
 /** A node of the devnet on a private loopback mesh (no DHT, a digest a second); every other setting the product's default. */
-export function devnetNodeConfig (dataDir: string, devnet: Devnet, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
+export function devnetNodeConfig (dataDir: string, devnet: DevnetAddresses, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
   return {
     dataDir,
     walrus: { aggregator: devnet.walrus.url, publisher: devnet.walrus.url },
@@ -152,7 +155,7 @@ export function devnetNodeConfig (dataDir: string, devnet: Devnet, overrides: Pa
 }
 
 /** The same with short waits (provider TTL, fetch coordination and stall), so a few nodes settle in seconds. */
-export function quickNodeConfig (dataDir: string, devnet: Devnet, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
+export function quickNodeConfig (dataDir: string, devnet: DevnetAddresses, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
   return devnetNodeConfig(dataDir, devnet, {
     api: { host: '127.0.0.1', port: 0 },
     mesh: { ...LOOPBACK_MESH, providerTtlMs: 10_000 },

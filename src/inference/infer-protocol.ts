@@ -3,6 +3,7 @@ import { logger } from '@libp2p/logger'
 import { framedStream, type FramedStream } from '../mesh/length-prefixed.js'
 import { InferError, type InferErrorCode } from './infer-errors.js'
 import { decodeInputs, errorReply, reply, resultReply } from './infer-messages.js'
+import { encodeReply, encodeRequest } from './infer-wire.js'
 import type { InferenceService, InferInput, InferResult } from './inference-service.js'
 import { InferReply, InferRequest } from './pb/infer.js'
 import { StreamWaits } from './stream-waits.js'
@@ -89,7 +90,7 @@ export class InferServer {
     const send = async (message: InferReply): Promise<void> => {
       try {
         // The answer to a request that never came whole, after its wait ran out, has a time of its own.
-        await pb.writeMessage(message, InferReply, { signal: waits.signal.aborted ? AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) : waits.forReply() })
+        await pb.write(encodeReply(message), { signal: waits.signal.aborted ? AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS) : waits.forReply() })
       } finally {
         waits.done()
       }
@@ -178,7 +179,7 @@ export class InferClient {
       let reply: InferReply
       let sent = false
       try {
-        await open.pb.writeMessage(request, InferRequest, { signal: options.signal })
+        await open.pb.write(encodeRequest(request), { signal: options.signal })
         sent = true
         reply = await open.pb.readMessage(InferReply, { signal: options.signal, limits: { outputs: options.limits?.maxTensors ?? DEFAULT_MAX_TENSORS } })
       } catch (err) {
