@@ -107,21 +107,16 @@ async function cpuSecondsOf (pid: number): Promise<number> {
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
 }
 
-/** Seconds the threads of these processes have run and waited on a run queue so far (/proc/PID/task/TID/schedstat, in ns); undefined without schedstats. */
-async function schedSecondsOf (pids: number[]): Promise<{ run: number, wait: number } | undefined> {
-  let run = 0
-  let wait = 0
-  let seen = false
+/** Seconds the threads of these processes have waited on a run queue for a CPU so far (/proc/PID/task/TID/schedstat's second field, in ns); undefined without schedstats. */
+async function runQueueSecondsOf (pids: number[]): Promise<number | undefined> {
+  let wait: number | undefined
   for (const pid of pids) {
     for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-      const fields = (await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '')).trim().split(' ').map(Number)
-      if (fields.length < 2 || !fields.every(Number.isFinite)) continue
-      seen = true
-      run += fields[0] as number
-      wait += fields[1] as number
+      const waited = Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '')).trim().split(' ')[1])
+      if (Number.isFinite(waited)) wait = (wait ?? 0) + waited / 1e9
     }
   }
-  return seen ? { run: run / 1e9, wait: wait / 1e9 } : undefined
+  return wait
 }
 
 /** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
@@ -226,13 +221,13 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
     const requestsBefore = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
     const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
-    const schedBefore = await schedSecondsOf(pids)
+    const waitBefore = await runQueueSecondsOf(pids)
     const ticksBefore = await machineTicks()
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
     const ticksAfter = await machineTicks()
-    const schedAfter = await schedSecondsOf(pids)
+    const waitAfter = await runQueueSecondsOf(pids)
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
     const after = await cluster.walrusStats()
     const requestsAfter = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
@@ -246,7 +241,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       nodesWithoutPeers: cluster.nodesWithoutPeers,
       setupMs,
       nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
-      ...(schedBefore != null && schedAfter != null ? { nodeRunQueueSeconds: schedAfter.wait - schedBefore.wait } : {}),
+      ...(waitBefore != null && waitAfter != null ? { nodeRunQueueSeconds: waitAfter - waitBefore } : {}),
       restCpuShare,
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
       blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0)
