@@ -17,6 +17,7 @@ import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } fro
 import { cryptoFloor, type CryptoFloor } from './mesh/crypto-floor.js'
 
 const MiB = 1024 * 1024
+const GiB = 1024 * MiB
 /** Every send and socket write is one block of this size (the last may be shorter). */
 const BLOCK_BYTES = 256 * 1024
 
@@ -246,6 +247,11 @@ function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor): void 
   const rows: Array<[string, TransferFigures]> = [['raw TCP', tcp], ['raw libp2p, 1 stream (TCP+Noise+yamux)', libp2p], ['herd peer fetch, 1 source', peerFetch]]
   for (const [name, t] of rows) {
     console.log(`| ${name} | ${t.seconds.toFixed(2)} | ${rate(size, t.seconds).toFixed(1)} | ${(rate(size, t.seconds) / libp2pRate).toFixed(3)} | ${t.cpuSeconds.toFixed(2)} | ${t.cpuSecondsPerGiB.toFixed(2)} |`)
+  }
+  console.log('\nper end, CPU s per GiB (user + system) and garbage collections (all, major, ms):')
+  for (const [name, t] of rows) {
+    const perGiB = (seconds: number): string => (seconds / (size / GiB)).toFixed(2)
+    console.log(`- ${name}: ${t.ends.map(e => `${e.name} ${perGiB(e.userSeconds)} + ${perGiB(e.systemSeconds)}, GC ${e.gcs}/${e.majorGcs}/${e.gcMs.toFixed(0)} ms`).join('; ')}`)
   }
   const over = rate(size, peerFetch.seconds) / libp2pRate
   console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile`)

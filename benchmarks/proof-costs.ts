@@ -216,10 +216,20 @@ interface ReplyPath {
   append8Us: Record<string, number>
   /** The same one receipt with tensors, logged ahead (no sync before it resolves). */
   append1LoggedUs: Record<string, number>
+  /**
+   * CPU (every thread of the process) per logged append of one receipt with
+   * its tensors, over a long run of them synced on the store's schedule, the
+   * store's stop included: what the store's own work (level's log, flushes
+   * and compactions, the segment writes) costs in steady state, which the
+   * wall time of a few appends does not show.
+   */
+  appendLoggedCpuUs: Record<string, number>
+  /** The floor beside it: CPU per write of the same bytes to a plain file, synced as often. */
+  plainWriteCpuUs: Record<string, number>
   fsyncUs: number
 }
 
-async function replyPath (dir: string, models: BenchModel[], outputs: Record<string, Tensors>): Promise<ReplyPath> {
+async function replyPath (dir: string, models: BenchModel[], outputs: Record<string, Tensors>, steadyAppends: number): Promise<ReplyPath> {
   const signer = Ed25519Keypair.generate()
   const nodePublicKey = signer.getPublicKey().toRawBytes()
   const tensorBytes: ReplyPath['tensorBytes'] = {}
@@ -264,6 +274,34 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
   const append1Us: Record<string, number> = {}
   const append8Us: Record<string, number> = {}
   const append1LoggedUs: Record<string, number> = {}
+  const appendLoggedCpuUs: Record<string, number> = {}
+  const plainWriteCpuUs: Record<string, number> = {}
+  for (const model of models) {
+    const set = sets[model.key] as { inputs: Uint8Array, outputs: Uint8Array }
+    const store = new ReceiptStore({ dir: join(dir, `receipt-store-${model.key}-cpu`), durability: 'logged' })
+    await store.start()
+    seq = 1n
+    const signed: SignedReceiptInfo[] = []
+    for (let i = 0; i < steadyAppends; i++) signed.push(await signReceipt(fields(), signer))
+    const before = process.cpuUsage()
+    for (const receipt of signed) await store.append({ id: receipt.id, seq: receipt.receipt.seq, bytes: receipt.bytes, ...set })
+    await store.stop()
+    const used = process.cpuUsage(before)
+    appendLoggedCpuUs[model.key] = (used.user + used.system) / steadyAppends
+    const plain = await open(join(dir, `plain-${model.key}`), 'w')
+    const plainBefore = process.cpuUsage()
+    try {
+      for (let i = 0; i < steadyAppends; i++) {
+        await plain.write(set.inputs)
+        await plain.write(set.outputs)
+        if (i % 16 === 15) await plain.datasync()
+      }
+    } finally {
+      await plain.close()
+    }
+    const plainUsed = process.cpuUsage(plainBefore)
+    plainWriteCpuUs[model.key] = (plainUsed.user + plainUsed.system) / steadyAppends
+  }
   for (const model of models) {
     append1LoggedUs[model.key] = await appendUs(`${model.key}-1-logged`, 1, sets[model.key], 'logged')
     append1Us[model.key] = await appendUs(`${model.key}-1`, 1, sets[model.key])
@@ -279,7 +317,7 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
   } finally {
     await file.close()
   }
-  return { tensorBytes, canonicalUs, hashUs, signUs, append1Us, append1NoTensorsUs, append8Us, append1LoggedUs, fsyncUs }
+  return { tensorBytes, canonicalUs, hashUs, signUs, append1Us, append1NoTensorsUs, append8Us, append1LoggedUs, appendLoggedCpuUs, plainWriteCpuUs, fsyncUs }
 }
 
 // ---- the run ----
@@ -343,7 +381,7 @@ try {
   }
 
   note('the reply path\'s parts, each alone')
-  const parts = await replyPath(dir, models, outputs)
+  const parts = await replyPath(dir, models, outputs, quick ? 1_000 : 4_000)
 
   // ---- the report ----
   const loadAtEnd = loadavg()[0] as number
@@ -385,8 +423,10 @@ try {
   console.log(`| canonicalTensors of inputs and outputs (main thread) | ${us(parts.canonicalUs.det)} | ${us(parts.canonicalUs.mlp)} |`)
   console.log(`| SHA-256 of both | ${us(parts.hashUs.det)} | ${us(parts.hashUs.mlp)} |`)
   console.log(`| signReceipt (Ed25519 via node:crypto) | ${us(parts.signUs)} | ${us(parts.signUs)} |`)
-  console.log(`| ReceiptStore.appendMany, 1 receipt with tensors (level, sync: strict) | ${us(parts.append1Us.det)} | ${us(parts.append1Us.mlp)} |`)
-  console.log(`| the same, logged ahead (level, no sync before it resolves: the default) | ${us(parts.append1LoggedUs.det)} | ${us(parts.append1LoggedUs.mlp)} |`)
+  console.log(`| ReceiptStore.appendMany, 1 receipt with tensors (segment + level, sync: strict) | ${us(parts.append1Us.det)} | ${us(parts.append1Us.mlp)} |`)
+  console.log(`| the same, logged ahead (no sync before it resolves: the default) | ${us(parts.append1LoggedUs.det)} | ${us(parts.append1LoggedUs.mlp)} |`)
+  console.log(`| CPU per logged append in a long run, all threads, stop included | ${us(parts.appendLoggedCpuUs.det)} | ${us(parts.appendLoggedCpuUs.mlp)} |`)
+  console.log(`| CPU per write of the same tensors to a plain file, synced every 16 (the floor) | ${us(parts.plainWriteCpuUs.det)} | ${us(parts.plainWriteCpuUs.mlp)} |`)
   const each = (v: number | undefined): string => v == null ? '-' : `${us(v)} (${us(v / 8)} each)`
   console.log(`| the same, 8 receipts in one write | ${each(parts.append8Us.det)} | ${each(parts.append8Us.mlp)} |`)
   console.log(`| ReceiptStore.appendMany, 1 receipt without tensors | ${us(parts.append1NoTensorsUs)} | ${us(parts.append1NoTensorsUs)} |`)
@@ -443,6 +483,8 @@ try {
       sign: +parts.signUs.toFixed(1),
       append1: roundAll(parts.append1Us),
       append1Logged: roundAll(parts.append1LoggedUs),
+      appendLoggedCpu: roundAll(parts.appendLoggedCpuUs),
+      plainWriteCpu: roundAll(parts.plainWriteCpuUs),
       append8: roundAll(parts.append8Us),
       append1NoTensors: +parts.append1NoTensorsUs.toFixed(1),
       fsync: +parts.fsyncUs.toFixed(1)

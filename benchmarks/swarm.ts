@@ -56,6 +56,10 @@ interface RunFigures {
   failed: number
   cpuSecondsPerGiB: number
   machineBusyShare: number
+  /** The nodes' threads' time waiting for a CPU over their CPU time during the pull (absent without schedstats). */
+  runQueueWaitPerCpuSecond?: number
+  /** A node at rest, before the pull: CPU seconds per second. */
+  restCpuShare: number
   blobRequestsPerMiB: number
 }
 
@@ -74,6 +78,8 @@ function figures (r: SwarmPullResult, capBytesPerSec: number): RunFigures {
     failed: r.nodes.length - ok.length,
     cpuSecondsPerGiB: delivered > 0 ? r.nodeCpuSeconds / (delivered / 1024 / MiB) : 0,
     machineBusyShare: r.machineBusyShare,
+    ...(r.nodeRunQueueSeconds != null ? { runQueueWaitPerCpuSecond: r.nodeRunQueueSeconds / Math.max(0.001, r.nodeCpuSeconds) } : {}),
+    restCpuShare: r.restCpuShare,
     blobRequestsPerMiB: delivered > 0 ? r.blobRequests / (delivered / MiB) : 0
   }
 }
@@ -124,6 +130,8 @@ for (const n of nodeCounts) {
   console.log(`- origin bytes / blob: ${f.originBytesPerBlob.toFixed(3)} (goal ≤ ${ORIGIN_GOAL})`)
   console.log(`- all nodes done in ${(result.allMs / 1000).toFixed(1)} s = ${f.allOverIdeal.toFixed(2)} × the ideal ${idealSecs.toFixed(1)} s`)
   console.log(`- node CPU: ${f.cpuSecondsPerGiB.toFixed(1)} s per GiB delivered; the machine (${cpus().length} cores, every process) was ${(f.machineBusyShare * 100).toFixed(0)}% busy during the pull`)
+  // Past 1, the node processes waited longer for a CPU than they ran: the figures above are the machine's, not the links' or herd's scheduling.
+  console.log(`- node threads waited ${f.runQueueWaitPerCpuSecond != null ? f.runQueueWaitPerCpuSecond.toFixed(2) : '(no schedstats)'} s on a run queue per CPU-second they ran; a node at rest before the pull used ${(f.restCpuShare * 100).toFixed(1)}% of a core`)
   console.log(`- blob requests served (each a stream): ${f.blobRequestsPerMiB.toFixed(2)} per MiB delivered`)
 }
 
@@ -143,5 +151,5 @@ console.log(JSON.stringify({
   originBytesPerBlob: +originBytesPerBlob.toFixed(3),
   originBytesGoal: ORIGIN_GOAL,
   failedRuns,
-  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2) }))
+  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2) }))
 }))

@@ -6,7 +6,7 @@
  * where and how fast is measured. The namespaces and processes are always
  * removed, whatever happens.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -63,6 +63,15 @@ export interface SwarmPullResult {
   setupMs: number
   /** CPU time the node processes spent during the pull (user + system). */
   nodeCpuSeconds: number
+  /**
+   * Time the node processes' threads spent ready to run but waiting for a
+   * CPU during the pull (the kernel's schedstat): well above nodeCpuSeconds,
+   * the nodes were starved by the machine, whatever their links allowed.
+   * Undefined where the kernel does not keep it.
+   */
+  nodeRunQueueSeconds?: number
+  /** CPU seconds the node processes spent in the settle time before the pull, per node and second: the cost of a node at rest. */
+  restCpuShare: number
   /** Share of the whole machine's CPU time that was busy during the pull (every process, not only herd's): near 1, the figures are the CPU's. */
   machineBusyShare: number
   /**
@@ -96,6 +105,18 @@ async function cpuSecondsOf (pid: number): Promise<number> {
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
+}
+
+/** Seconds the threads of these processes have waited on a run queue for a CPU so far (/proc/PID/task/TID/schedstat's second field, in ns); undefined without schedstats. */
+async function runQueueSecondsOf (pids: number[]): Promise<number | undefined> {
+  let wait: number | undefined
+  for (const pid of pids) {
+    for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+      const waited = Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '')).trim().split(' ')[1])
+      if (Number.isFinite(waited)) wait = (wait ?? 0) + waited / 1e9
+    }
+  }
+  return wait
 }
 
 /** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
@@ -188,19 +209,25 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
   try {
     await cluster.start()
     const blobId = cluster.blobIds[0]!
+    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
     // Let gossip settle (subscriptions, the mesh grafted over a few heartbeats of 1 s) before the clock starts.
+    const restBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const restStarted = performance.now()
     await sleep(SETTLE_MS, undefined, init.signal != null ? { signal: init.signal } : {})
+    const restCpu = (await Promise.all(pids.map(cpuSecondsOf))).reduce((sum, t, i) => sum + t - (restBefore[i] ?? 0), 0)
+    const restCpuShare = restCpu / pids.length / ((performance.now() - restStarted) / 1000)
     const setupMs = performance.now() - setupStarted
     const before = await cluster.walrusStats()
     const signal = AbortSignal.any([AbortSignal.timeout(init.pullTimeoutMs), ...(init.signal != null ? [init.signal] : [])])
-    const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
     const requestsBefore = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
     const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
+    const waitBefore = await runQueueSecondsOf(pids)
     const ticksBefore = await machineTicks()
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
     const ticksAfter = await machineTicks()
+    const waitAfter = await runQueueSecondsOf(pids)
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
     const after = await cluster.walrusStats()
     const requestsAfter = await Promise.all(cluster.nodes.map(async n => blobRequestsOf(n.api!, init.signal)))
@@ -214,6 +241,8 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       nodesWithoutPeers: cluster.nodesWithoutPeers,
       setupMs,
       nodeCpuSeconds: cpuAfter.reduce((sum, t, i) => sum + t - (cpuBefore[i] ?? 0), 0),
+      ...(waitBefore != null && waitAfter != null ? { nodeRunQueueSeconds: waitAfter - waitBefore } : {}),
+      restCpuShare,
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
       blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0)
     }

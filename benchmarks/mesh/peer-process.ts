@@ -2,12 +2,14 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { createServer, connect, type Server } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startNode, waitFor, withTimeout } from '../../harness/in-process-mesh.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
+import { DIGEST_INTERVAL_MS } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import type { NodeConfigInput } from '../../src/node-config.js'
@@ -25,6 +27,7 @@ export type PeerRequest =
   | { op: 'herd:fetch', blobId: string, size: number }
   | { op: 'herd:served' }
   | { op: 'cpu' }
+  | { op: 'gc' }
   | { op: 'profile:start' }
   | { op: 'profile:stop', path: string }
   | { op: 'stop' }
@@ -42,6 +45,16 @@ let tcpServer: Server | undefined
 let libp2p: MeshLibp2p | undefined
 let node: HerdNode | undefined
 let profiler: Session | undefined
+/** Garbage collections so far: how many, and the milliseconds they held the event loop (major: mark-compact). */
+const gc = { count: 0, ms: 0, major: 0, majorMs: 0 }
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
+    gc.count++
+    gc.ms += entry.duration
+    // NODE_PERFORMANCE_GC_MAJOR
+    if (entry.detail?.kind === 4) { gc.major++; gc.majorMs += entry.duration }
+  }
+}).observe({ entryTypes: ['gc'] })
 
 function need<T> (part: T | undefined, what: string): T {
   if (part == null) throw new Error(`${what} is not started in this process`)
@@ -116,7 +129,8 @@ async function handle (request: PeerRequest): Promise<unknown> {
     }
     case 'herd:wait-holder': {
       const self = need(node, 'a herd node')
-      await waitFor('the downloader to list the holder', () => self.providers.providers(request.blobId as BlobId).some(p => p.peerId === request.peerId && p.state === 'holder'), 30_000)
+      // The holder announced the blob before B started: B learns of it from a digest, sent every DIGEST_INTERVAL_MS, which a loaded machine delays.
+      await waitFor('the downloader to list the holder', () => self.providers.providers(request.blobId as BlobId).some(p => p.peerId === request.peerId && p.state === 'holder'), 2 * DIGEST_INTERVAL_MS + 15_000)
       return null
     }
     case 'herd:fetch': {
@@ -132,6 +146,8 @@ async function handle (request: PeerRequest): Promise<unknown> {
       return need(node, 'a herd node').status().serve.bytesServed
     case 'cpu':
       return process.cpuUsage()
+    case 'gc':
+      return { ...gc }
     case 'profile:start': {
       // Started here rather than with --cpu-prof, so a profile holds the measured transfer and not the setup before it.
       const session = profiler = new Session()

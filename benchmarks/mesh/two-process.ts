@@ -11,12 +11,26 @@ const GiB = 1024 * 1024 * 1024
 /** Any one request: a transfer of up to 512 MiB at 1 MiB/s, or a node's start. */
 const REQUEST_MS = 15 * 60_000
 
+/** What one end spent over a transfer. */
+export interface EndFigures {
+  name: string
+  userSeconds: number
+  systemSeconds: number
+  /** Garbage collections and the milliseconds they took (major: mark-compact). */
+  gcs: number
+  gcMs: number
+  majorGcs: number
+}
+
 export interface TransferFigures {
   seconds: number
   /** User + system CPU of both processes over the transfer. */
   cpuSeconds: number
   cpuSecondsPerGiB: number
+  ends: EndFigures[]
 }
+
+interface GcCounts { count: number, ms: number, major: number, majorMs: number }
 
 export interface TwoProcessFigures {
   tcp: TransferFigures
@@ -60,10 +74,10 @@ class PeerProcess {
     })
   }
 
-  /** CPU seconds (user + system) used so far. */
-  async cpu (): Promise<number> {
-    const usage = await this.ask<NodeJS.CpuUsage>({ op: 'cpu' })
-    return (usage.user + usage.system) / 1e6
+  /** CPU used so far, and garbage collections. */
+  async usage (): Promise<{ cpu: NodeJS.CpuUsage, gc: GcCounts }> {
+    const [cpu, gc] = await Promise.all([this.ask<NodeJS.CpuUsage>({ op: 'cpu' }), this.ask<GcCounts>({ op: 'gc' })])
+    return { cpu, gc }
   }
 
   async stop (): Promise<void> {
@@ -77,12 +91,24 @@ class PeerProcess {
 /** Times `transfer` and the CPU both processes spend meanwhile; with `profileDir`, both are profiled over it too. */
 async function measure (pair: [PeerProcess, PeerProcess], bytes: number, label: string, profileDir: string | undefined, transfer: () => Promise<number>): Promise<TransferFigures> {
   if (profileDir != null) await Promise.all(pair.map(async p => p.ask({ op: 'profile:start' })))
-  const before = await Promise.all(pair.map(async p => p.cpu()))
+  const before = await Promise.all(pair.map(async p => p.usage()))
   const seconds = await transfer()
-  const after = await Promise.all(pair.map(async p => p.cpu()))
+  const after = await Promise.all(pair.map(async p => p.usage()))
   if (profileDir != null) await Promise.all(pair.map(async p => p.ask({ op: 'profile:stop', path: join(profileDir, `${label}-${p.name}.cpuprofile`) })))
-  const cpuSeconds = after.reduce((sum, t, i) => sum + t - (before[i] as number), 0)
-  return { seconds, cpuSeconds, cpuSecondsPerGiB: cpuSeconds / (bytes / GiB) }
+  const ends = pair.map((p, i): EndFigures => {
+    const b = before[i] as typeof after[number]
+    const a = after[i] as typeof after[number]
+    return {
+      name: p.name,
+      userSeconds: (a.cpu.user - b.cpu.user) / 1e6,
+      systemSeconds: (a.cpu.system - b.cpu.system) / 1e6,
+      gcs: a.gc.count - b.gc.count,
+      gcMs: a.gc.ms - b.gc.ms,
+      majorGcs: a.gc.major - b.gc.major
+    }
+  })
+  const cpuSeconds = ends.reduce((sum, e) => sum + e.userSeconds + e.systemSeconds, 0)
+  return { seconds, cpuSeconds, cpuSecondsPerGiB: cpuSeconds / (bytes / GiB), ends }
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
 import { encodeChunk } from './chunk-message.js'
+import { leaseBuffer } from './sealed-buffers.js'
 import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 import type { PeerScores } from './peer-scores.js'
 
@@ -150,7 +151,17 @@ export class BlobServer {
     for (let i = first; i < first + count; i++) if (served.has(i)) held.push(i)
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     for (const index of held) {
-      const data = await served.readChunk(index)
+      // Read into a buffer that comes back once Noise has sealed it: no fresh MiB of garbage per chunk.
+      const lease = leaseBuffer(served.chunkSize)
+      let data: Uint8Array
+      try {
+        data = await served.readChunk(index, lease.bytes)
+      } catch (err) {
+        lease.cancel()
+        throw err
+      }
+      if (data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
+      else lease.cancel()
       await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength

@@ -20,7 +20,7 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
             leaves,
             has: index => index >= 0 && index < chunkCount,
             bitfield: () => fullBitfield(chunkCount),
-            readChunk: async index => handle.readChunk(index),
+            readChunk: async (index, into) => handle.readChunk(index, into),
             release: () => { handle.release() }
           }
         }
@@ -35,7 +35,7 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
         leaves: partial.leaves,
         has: index => partial.has(index),
         bitfield: () => partial.bitfield(),
-        readChunk: async index => partial.readChunk(index),
+        readChunk: async (index, into) => partial.readChunk(index, into),
         release: () => {}
       }
     }

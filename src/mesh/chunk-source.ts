@@ -10,7 +10,8 @@ export interface ServedBlob {
   has: (index: number) => boolean
   /** Bit i, most significant bit first, set when chunk i is held. */
   bitfield: () => Uint8Array
-  readChunk: (index: number) => Promise<Uint8Array>
+  /** Read into `into` when given (at least chunkSize bytes) and the source can; else into a buffer of its own. */
+  readChunk: (index: number, into?: Uint8Array) => Promise<Uint8Array>
   release: () => void
 }
 

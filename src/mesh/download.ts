@@ -14,6 +14,7 @@ import type { Provider } from './provider-index.js'
 import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { haveDue, nextHaveEvery } from './have-poll.js'
 import { coldHedgeDue, hedgeDue } from './hedge.js'
+import { LoopLag } from './loop-lag.js'
 import type { OriginTiming } from './origin-timing.js'
 import type { PeerRoundTrip } from './peer-round-trip.js'
 import { DeliveryWindow, paceVerdict, type WalrusPace } from './source-pace.js'
@@ -125,6 +126,9 @@ const MAX_BUSY_BACKOFF_MS = 8_000
 const HEDGE_FLOOR_MS = 100
 /** At most this many requests for one chunk at once: the end game's duplicates stay bounded. */
 const MAX_REQUESTS_PER_CHUNK = 3
+/** The scheduling loop's longest wait for an event; a pass later than this and LOOP_LAG_TOLERANCE_MS means the node did not run. */
+const PASS_MS = 100
+const LOOP_LAG_TOLERANCE_MS = 400
 /** Weight of the newest request in the typical request time. */
 const REQUEST_MS_WEIGHT = 0.3
 /**
@@ -231,6 +235,7 @@ export class Download {
   private wake?: () => void
   /** This pass's answer from `context.providers()`. */
   private listed: Provider[] = []
+  private readonly lag = new LoopLag(PASS_MS, LOOP_LAG_TOLERANCE_MS)
 
   constructor (description: BlobDescription, partial: PartialBlob, context: DownloadContext) {
     this.description = description
@@ -252,11 +257,21 @@ export class Download {
       while (!this.partial.complete()) {
         if (signal.aborted) throw signal.reason
         if (this.fatal != null) throw this.fatal
+        const frozenMs = this.lag.frozenMs(Date.now())
+        if (frozenMs > 0) {
+          // This node did not run: the stall clock skips that time, and what peers sent meanwhile is read before any judging
+          // (a timer of 0 runs after pending I/O). Judged at once, the pass after a freeze saw seconds without progress, and the
+          // stall fallback read from Walrus what peers had already sent.
+          this.lastProgressAt += frozenMs
+          log('%s: the download of %s did not run for %d ms; judged after pending I/O', this.context.selfId, this.description.blobId, frozenMs)
+          await this.nextEvent(0)
+          continue
+        }
         this.refreshSources()
         this.judgeSources()
         this.schedulePeers()
         this.scheduleWalrus()
-        await this.nextEvent(100)
+        await this.nextEvent(PASS_MS)
       }
     } finally {
       signal.removeEventListener('abort', onAbort)

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } fro
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { sealed as noteSealed } from './sealed-buffers.js'
 
 /**
  * Noise's crypto with one change: ChaCha20-Poly1305 gets each session key as
@@ -40,13 +41,30 @@ function keyObject (k: Uint8Array): KeyObject {
   return entry.key
 }
 
+/** The plaintext is read and no longer needed: a chunk buffer lent to the stream may come back (sealed-buffers.ts). */
+function release (plaintext: Bytes): void {
+  if (plaintext instanceof Uint8Array) noteSealed(plaintext)
+  else for (const buf of plaintext) noteSealed(buf)
+}
+
 function encrypt (plaintext: Bytes, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Output {
-  if (plaintext.byteLength < SMALL_MESSAGE_BYTES) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+  if (plaintext.byteLength < SMALL_MESSAGE_BYTES) {
+    const small = defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    release(plaintext)
+    return small
+  }
   const cipher = createCipheriv(CHACHA20_POLY1305, keyObject(k), nonce, { authTagLength: TAG_BYTES })
   cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
   const sealed = new Uint8ArrayList()
-  if (plaintext instanceof Uint8Array) sealed.append(cipher.update(plaintext))
-  else for (const buf of plaintext) sealed.append(cipher.update(buf))
+  if (plaintext instanceof Uint8Array) {
+    sealed.append(cipher.update(plaintext))
+    noteSealed(plaintext)
+  } else {
+    for (const buf of plaintext) {
+      sealed.append(cipher.update(buf))
+      noteSealed(buf)
+    }
+  }
   const final = cipher.final()
   if (final.byteLength > 0) sealed.append(final)
   sealed.append(cipher.getAuthTag())

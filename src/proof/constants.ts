@@ -1,5 +1,7 @@
-/** The layout of the receipt store; a store written with another is refused, not guessed at. */
-export const RECEIPT_STORE_VERSION = 1
+/** The layout of the receipt store; a store written with another is refused, not guessed at. Version 1 (tensors inside level's records) is read and upgraded in place. */
+export const RECEIPT_STORE_VERSION = 2
+/** Queued receipts' tensors go to segment files of about this size (one more starts past it); a segment is deleted once none of its receipts is queued. */
+export const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 
 /** Receipts waiting to be sealed, at most: past this the node stops serving rather than promise receipts it cannot keep. */
 export const DEFAULT_MAX_QUEUED = 1_000_000

@@ -45,6 +45,7 @@ const afterReplies = async (): Promise<void> => { await new Promise(resolve => s
 const MAX_GROUP = 256
 /** A queued record's framing in the store: version, flags, the ID, and three u32 lengths. */
 const RECORD_OVERHEAD = 2 + 32 + 3 * 4
+const recordBytes = (e: { bytes: Uint8Array, inputs?: Uint8Array, outputs?: Uint8Array }): number => RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0)
 
 export type ProofLookup =
   | { state: 'sealed', proof: ReceiptProof }
@@ -84,6 +85,8 @@ export class ProofService {
   private unwrittenBytes = 0
   /** Their IDs: a lookup in the moments before the store has them finds them queued, as they will be. */
   private readonly unwrittenIds = new Set<string>()
+  /** Receipts answered whose write has not started: the next write takes them all. */
+  private waiting: Parameters<ReceiptStore['appendMany']>[0] = []
   /** Set when a write behind the replies failed: from then on replies wait for their write, so callers hear of it. */
   private writeFailed = false
 
@@ -175,25 +178,37 @@ export class ProofService {
     }
   }
 
-  /** Queues the write of receipts already answered, after the writes before them (so seqs reach the store in order). */
+  /**
+   * Queues the write of receipts already answered, after the writes before
+   * them (so seqs reach the store in order). Receipts answered while a write
+   * waits to start join it: one write for all that came since, rather than
+   * one each, which a run of quick replies outpaces (each write costs more
+   * than a reply).
+   */
   private writeBehind (entries: Parameters<ReceiptStore['appendMany']>[0]): void {
-    const bytes = entries.reduce((n, e) => n + RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0), 0)
     this.unwritten += entries.length
-    this.unwrittenBytes += bytes
+    this.unwrittenBytes += entries.reduce((n, e) => n + recordBytes(e), 0)
     for (const entry of entries) this.unwrittenIds.add(entry.id)
+    const scheduled = this.waiting.length > 0
+    this.waiting.push(...entries)
+    if (scheduled) return
     this.writes = this.writes.then(afterReplies).then(async () => {
-      try {
-        await this.components.store.appendMany(entries)
-        this.components.batcher.notify()
-      } catch (err) {
-        this.writeFailed = true
-        log.error('%d receipts answered could not be queued (seqs %s to %s) - %e', entries.length, entries[0]?.seq, entries.at(-1)?.seq, err)
-      } finally {
-        this.unwritten -= entries.length
-        this.unwrittenBytes -= bytes
-        for (const entry of entries) this.unwrittenIds.delete(entry.id)
-      }
+      while (this.waiting.length > 0) await this.writeWaiting(this.waiting.splice(0, MAX_GROUP))
     })
+  }
+
+  private async writeWaiting (entries: Parameters<ReceiptStore['appendMany']>[0]): Promise<void> {
+    try {
+      await this.components.store.appendMany(entries)
+      this.components.batcher.notify()
+    } catch (err) {
+      this.writeFailed = true
+      log.error('%d receipts answered could not be queued (seqs %s to %s) - %e', entries.length, entries[0]?.seq, entries.at(-1)?.seq, err)
+    } finally {
+      this.unwritten -= entries.length
+      this.unwrittenBytes -= entries.reduce((n, e) => n + recordBytes(e), 0)
+      for (const entry of entries) this.unwrittenIds.delete(entry.id)
+    }
   }
 
   /** Throws ReceiptQueueFullError when the receipts waiting to be written and these would pass the store's limits. */
@@ -201,8 +216,10 @@ export class ProofService {
     const queue = this.components.store.queued()
     // A record's size as the store counts it, at most: its framing, a SignedReceipt and the tensors.
     const bytes = runs.reduce((n, run) => n + RECORD_OVERHEAD + MAX_SIGNED_RECEIPT_BYTES + run.inputs.bytes.byteLength + run.outputs.bytes.byteLength, 0)
-    if (queue.count + this.unwritten + runs.length > queue.limit || queue.bytes + this.unwrittenBytes + bytes > queue.limitBytes) {
-      throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${queue.bytes} of ${queue.limitBytes} bytes`)
+    // The segments' framing per record is within RECORD_OVERHEAD, so both counts grow by at most these bytes.
+    const stored = Math.max(queue.bytes, queue.segmentBytes)
+    if (queue.count + this.unwritten + runs.length > queue.limit || stored + this.unwrittenBytes + bytes > queue.limitBytes) {
+      throw new ReceiptQueueFullError(`the receipt queue is full: ${queue.count} + ${this.unwritten} being written of ${queue.limit} receipts, ${stored} of ${queue.limitBytes} bytes`)
     }
   }
 

@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { Level } from 'level'
+import { join } from 'node:path'
 import { z } from 'zod'
 import { isBlobId } from '../blob/blob-id.js'
 import { toHex } from '../blob/chunk-tree.js'
@@ -16,6 +17,7 @@ import {
 } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
 import { RECEIPT_ID, signedReceiptKey } from './receipt.js'
+import { TensorSegments, type TensorRef } from './tensor-segments.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -23,7 +25,8 @@ const log = logger('herd:proof:receipt-store')
  * The receipt queue and the sealed-receipt index, in level. Keys:
  *   version                   the layout version (RECEIPT_STORE_VERSION)
  *   meta                      JSON { lastSeq, count, bytes }: the highest seq ever appended, and the queue's size
- *   q/SEQ                     a queued receipt, SEQ as 20 digits so keys sort by seq (binary record, below)
+ *   q/SEQ                     a queued receipt, SEQ as 20 digits so keys sort by seq (binary record, below), pointing at its tensors
+ *   seg/ID                    how many queued receipts have their tensors in segment ID (tensor-segments.ts, in DIR/tensors)
  *   id/RECEIPT_ID             the SEQ of a queued receipt
  *   batch                     JSON BatchRecord: the batch being sealed (at most one)
  *   sealed/RECEIPT_ID         JSON { bundleBlobId, index }
@@ -33,7 +36,10 @@ const log = logger('herd:proof:receipt-store')
  *   aside/RECEIPT_ID          JSON { seq, reason, at, receipt }: a receipt Walrus refused even alone and without tensors, kept out of the queue
  *   running                   present while the store is open: found at start, the last process did not stop cleanly
  * Every change is one batch, so a crash leaves the old state or the new one. Every change but an append is
- * written with sync: true; an append too in `strict` durability. In `logged` durability an append is written
+ * written with sync: true; an append too in `strict` durability. Tensors go to segment files first, synced
+ * before a synced append or batch record, so those never name tensors the disk may not have (the timed sync
+ * syncs both at once); a record whose tensors a crash cut (logged, unsynced) is queued without them, as a
+ * receipt whose tensors no bundle could hold. In `logged` durability an append is written
  * to level's log without a sync (the OS holds it: a crash of the process loses nothing), and a sync follows
  * within `syncIntervalMs`, or at once when `maxUnsynced` receipts would wait: a power loss can take at most
  * those. Level replays its log on open, so what was logged is queued again after any crash.
@@ -53,6 +59,8 @@ export interface ReceiptStoreInit {
   syncIntervalMs?: number
   /** Logged appends not yet synced, at most: the append that would pass it is synced, with those before it. */
   maxUnsynced?: number
+  /** Bytes of a tensor segment file before the next one starts. */
+  maxSegmentBytes?: number
 }
 
 export interface QueuedReceipt {
@@ -109,7 +117,14 @@ export type StoredReceipt =
 
 export interface QueueStats {
   count: number
+  /** Queued receipts with their tensors, as counted (the framing of the level record that held them before segments). */
   bytes: number
+  /**
+   * The tensor segment files on disk: more than the queued tensors when a
+   * segment holds sealed ones beside one still queued. The byte limit bounds
+   * both this and `bytes`.
+   */
+  segmentBytes: number
   limit: number
   limitBytes: number
   /** Appends refused since start because the queue was at a limit. */
@@ -119,21 +134,30 @@ export interface QueueStats {
 }
 
 const VERSION_KEY = 'version'
+const READABLE_VERSIONS = ['1', String(RECEIPT_STORE_VERSION)]
 const META_KEY = 'meta'
 const BATCH_KEY = 'batch'
 /** Present while a process has the store open: found at start, the last one stopped without stop(). */
 const RUNNING_KEY = 'running'
+const SEGMENT_PREFIX = 'seg/'
 const MAX_SEQ = 2n ** 64n - 1n
-const RECORD_VERSION = 1
+/** Version 1 records hold their tensors; version 2 records name them in a segment. */
+const INLINE_RECORD_VERSION = 1
+const RECORD_VERSION = 2
 const FLAG_INPUTS = 1
 const FLAG_OUTPUTS = 2
+const FLAG_SEGMENT = 4
+/** A TensorRef in a record: segment (u32), offset (u48), inputs and outputs lengths (u32 each). */
+const REF_BYTES = 18
 /** An append's records are encoded in a reused buffer up to this size (a bundle's worth of detection receipts), in one of their own past it. */
 const MAX_SCRATCH_BYTES = 8 * 1024 * 1024
 
+const EMPTY = new Uint8Array(0)
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
 const seqKey = (seq: bigint): string => `q/${seq.toString().padStart(20, '0')}`
+const segmentKey = (id: number): string => `${SEGMENT_PREFIX}${id.toString().padStart(10, '0')}`
 
 type Op = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
 
@@ -215,34 +239,56 @@ function parse<T> (schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
 }
 
 /**
- * A queued receipt on disk: version (1 byte), flags (1: inputs, 2: outputs),
- * the 32-byte ID, then each present part as a u32 LE length and its bytes
- * (receipt, inputs, outputs). The seq is the key.
+ * A queued receipt on disk: version (1 byte: 2), flags (4: tensors in a
+ * segment), the 32-byte ID, the receipt as a u32 LE length and its bytes,
+ * then with flag 4 a TensorRef (segment u32, offset u48, inputs and outputs
+ * lengths u32). Version 1 (written before segments) holds the tensors
+ * themselves, each present part (flags 1: inputs, 2: outputs) as a u32
+ * length and its bytes. The seq is the key.
  */
-function queuedSize (receipt: QueuedReceipt): number {
-  return 2 + 32 + 4 + receipt.bytes.byteLength + (receipt.inputs != null ? 4 + receipt.inputs.byteLength : 0) + (receipt.outputs != null ? 4 + receipt.outputs.byteLength : 0)
+interface StoredRecord {
+  receipt: QueuedReceipt
+  ref?: TensorRef
 }
 
-/** Writes the record into `out`, which is queuedSize(receipt) bytes. */
-function encodeQueued (receipt: QueuedReceipt, out: Buffer): Uint8Array {
-  const parts = [receipt.bytes, receipt.inputs, receipt.outputs].filter((p): p is Uint8Array => p != null)
+/** A receipt's size as the queue counts it (its limits, stats and bundle sizing): the receipt and its tensors with their framing, wherever they are. */
+function countedSize (receiptBytes: number, inputs?: number, outputs?: number): number {
+  return 2 + 32 + 4 + receiptBytes + (inputs != null ? 4 + inputs : 0) + (outputs != null ? 4 + outputs : 0)
+}
+
+const queuedSize = (receipt: QueuedReceipt): number => countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength, receipt.outputs?.byteLength)
+
+function recordCounted (record: StoredRecord): number {
+  const { receipt, ref } = record
+  return ref != null ? countedSize(receipt.bytes.byteLength, ref.inputs, ref.outputs) : queuedSize(receipt)
+}
+
+const recordSize = (receipt: QueuedReceipt, ref?: TensorRef): number => 2 + 32 + 4 + receipt.bytes.byteLength + (ref != null ? REF_BYTES : 0)
+
+/** Writes the record into `out`, which is recordSize(receipt, ref) bytes. */
+function encodeQueued (receipt: QueuedReceipt, ref: TensorRef | undefined, out: Buffer): Uint8Array {
   out[0] = RECORD_VERSION
-  out[1] = (receipt.inputs != null ? FLAG_INPUTS : 0) | (receipt.outputs != null ? FLAG_OUTPUTS : 0)
+  out[1] = ref != null ? FLAG_SEGMENT : 0
   out.write(receipt.id, 2, 'hex')
-  let offset = 34
-  for (const part of parts) {
-    out.writeUInt32LE(part.byteLength, offset)
-    out.set(part, offset + 4)
-    offset += 4 + part.byteLength
+  out.writeUInt32LE(receipt.bytes.byteLength, 34)
+  out.set(receipt.bytes, 38)
+  if (ref != null) {
+    const at = 38 + receipt.bytes.byteLength
+    out.writeUInt32LE(ref.segment, at)
+    out.writeUIntLE(ref.offset, at + 4, 6)
+    out.writeUInt32LE(ref.inputs, at + 10)
+    out.writeUInt32LE(ref.outputs, at + 14)
   }
   return out
 }
 
-function decodeQueued (seq: bigint, value: Uint8Array): QueuedReceipt {
+function decodeQueued (seq: bigint, value: Uint8Array): StoredRecord {
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   const damaged = (): ReceiptStoreError => new ReceiptStoreError(`queued receipt ${seq} is malformed: the receipt store is damaged`)
-  if (buf.length < 38 || buf[0] !== RECORD_VERSION || ((buf[1] ?? 0) & ~(FLAG_INPUTS | FLAG_OUTPUTS)) !== 0) throw damaged()
+  const version = buf[0]
   const flags = buf[1] ?? 0
+  const known = version === RECORD_VERSION ? FLAG_SEGMENT : FLAG_INPUTS | FLAG_OUTPUTS
+  if (buf.length < 38 || (version !== RECORD_VERSION && version !== INLINE_RECORD_VERSION) || (flags & ~known) !== 0) throw damaged()
   let offset = 34
   const next = (): Uint8Array => {
     if (offset + 4 > buf.length) throw damaged()
@@ -253,10 +299,16 @@ function decodeQueued (seq: bigint, value: Uint8Array): QueuedReceipt {
     return part
   }
   const receipt: QueuedReceipt = { id: buf.toString('hex', 2, 34), seq, bytes: next() }
+  const record: StoredRecord = { receipt }
   if ((flags & FLAG_INPUTS) !== 0) receipt.inputs = next()
   if ((flags & FLAG_OUTPUTS) !== 0) receipt.outputs = next()
+  if ((flags & FLAG_SEGMENT) !== 0) {
+    if (offset + REF_BYTES > buf.length) throw damaged()
+    record.ref = { segment: buf.readUInt32LE(offset), offset: buf.readUIntLE(offset + 4, 6), inputs: buf.readUInt32LE(offset + 10), outputs: buf.readUInt32LE(offset + 14) }
+    offset += REF_BYTES
+  }
   if (offset !== buf.length) throw damaged()
-  return receipt
+  return record
 }
 
 /**
@@ -310,6 +362,10 @@ export class ReceiptStore {
   private stoppedCleanlyBefore = true
   /** Where appends encode their records (encodeRecords). */
   private scratch = Buffer.alloc(0)
+  /** The queued receipts' tensors. */
+  private readonly segments: TensorSegments
+  /** Queued receipts with tensors in each segment, as `seg/ID` holds it. */
+  private segmentCounts = new Map<number, number>()
 
   constructor (init: ReceiptStoreInit) {
     this.dir = init.dir
@@ -324,6 +380,7 @@ export class ReceiptStore {
     if (!RECEIPT_DURABILITIES.includes(this.durability)) throw new RangeError(`durability must be one of ${RECEIPT_DURABILITIES.join(', ')}, not ${String(this.durability)}`)
     if (!(Number.isSafeInteger(this.syncIntervalMs) && this.syncIntervalMs >= 1 && this.syncIntervalMs <= MAX_SYNC_INTERVAL_MS)) throw new RangeError(`syncIntervalMs must be an integer from 1 to ${MAX_SYNC_INTERVAL_MS}, not ${this.syncIntervalMs}`)
     if (!(Number.isSafeInteger(this.maxUnsynced) && this.maxUnsynced >= 1 && this.maxUnsynced <= MAX_UNSYNCED)) throw new RangeError(`maxUnsynced must be an integer from 1 to ${MAX_UNSYNCED}, not ${this.maxUnsynced}`)
+    this.segments = new TensorSegments({ dir: join(this.dir, 'tensors'), ...(init.maxSegmentBytes != null ? { maxSegmentBytes: init.maxSegmentBytes } : {}) })
   }
 
   /** Opens the store, checks its version (an empty store gets the current one) and loads the queue's state. */
@@ -343,9 +400,11 @@ export class ReceiptStore {
           { type: 'put', key: VERSION_KEY, value: encoder.encode(String(RECEIPT_STORE_VERSION)) },
           { type: 'put', key: META_KEY, value: json(this.meta) }
         ], { sync: true })
-      } else if (decoder.decode(version) !== String(RECEIPT_STORE_VERSION)) {
+      } else if (!READABLE_VERSIONS.includes(decoder.decode(version))) {
         throw new ReceiptStoreError(`${this.dir} is receipt store version ${decoder.decode(version).slice(0, 20)}, this herd reads version ${RECEIPT_STORE_VERSION}`)
       } else {
+        // Version 1 records (tensors inline) stay readable; new ones name segments.
+        if (decoder.decode(version) !== String(RECEIPT_STORE_VERSION)) await db.put(VERSION_KEY, encoder.encode(String(RECEIPT_STORE_VERSION)), { sync: true })
         const meta = await db.get(META_KEY)
         if (meta == null) throw new ReceiptStoreError(`${this.dir} has no meta record: the receipt store is damaged`)
         this.meta = parse(metaSchema, meta, 'the meta record')
@@ -357,12 +416,21 @@ export class ReceiptStore {
           const values = await db.getMany(seqs.map(seqKey))
           this.sealing = new Set(values.map((v, i) => {
             if (v == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of the batch being sealed is not queued: the receipt store is damaged`)
-            return decodeQueued(seqs[i] as bigint, v).id
+            return decodeQueued(seqs[i] as bigint, v).receipt.id
           }))
         }
       }
+      this.segmentCounts = new Map()
+      for await (const [key, value] of db.iterator({ gte: SEGMENT_PREFIX, lt: prefixEnd(SEGMENT_PREFIX) })) {
+        const count = Number(decoder.decode(value))
+        if (!/^\d{10}$/.test(key.slice(SEGMENT_PREFIX.length)) || !(Number.isSafeInteger(count) && count >= 1)) throw new ReceiptStoreError(`segment record ${key.slice(0, 40)} is malformed: the receipt store is damaged`)
+        this.segmentCounts.set(Number(key.slice(SEGMENT_PREFIX.length)), count)
+      }
+      const opened = await this.segments.open(new Set(this.segmentCounts.keys()))
+      if (opened.removed > 0 || opened.truncatedBytes > 0) log('%s: removed %d tensor segments no receipt names, cut %d bytes of torn records', this.dir, opened.removed, opened.truncatedBytes)
     } catch (err) {
       await db.close()
+      await this.segments.close()
       this.batch = undefined
       this.sealing.clear()
       this.setAsideCount = 0
@@ -382,6 +450,7 @@ export class ReceiptStore {
     await this.sync().catch(err => { log.error('the last sync of %s failed - %e', this.dir, err) })
     this.db = undefined
     await this.tail
+    await this.segments.close().catch(err => { log.error('closing the tensor segments of %s failed - %e', this.dir, err) })
     await db.del(RUNNING_KEY, { sync: true }).catch(err => { log.error('marking %s stopped failed - %e', this.dir, err) })
     await db.close()
     this.batch = undefined
@@ -396,7 +465,7 @@ export class ReceiptStore {
   }
 
   queued (): QueueStats {
-    return { count: this.meta.count, bytes: this.meta.bytes, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount }
+    return { count: this.meta.count, bytes: this.meta.bytes, segmentBytes: this.db != null ? this.segments.diskBytes() : 0, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount }
   }
 
   /**
@@ -421,7 +490,8 @@ export class ReceiptStore {
       if (!RECEIPT_ID.test(receipt.id)) throw new ProofFormatError('a receipt ID is 64 lowercase hex digits')
       if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
       if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
-      return queuedSize(receipt)
+      // A receipt with either tensor keeps both in its segment record (an absent one empty), and is counted so when it leaves.
+      return receipt.inputs != null || receipt.outputs != null ? countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength ?? 0, receipt.outputs?.byteLength ?? 0) : queuedSize(receipt)
     })
     const signed = receipts.map(signedUnderOwnSeq)
     const addedBytes = sizes.reduce((n, v) => n + v, 0)
@@ -432,9 +502,12 @@ export class ReceiptStore {
         if (receipt.seq <= last) throw new ReceiptSeqError(`seq ${receipt.seq} is not above the last seq ${last}: sequence numbers are never reused`)
         last = receipt.seq
       }
-      if (this.meta.count + receipts.length > this.maxQueued || this.meta.bytes + addedBytes > this.maxQueuedBytes) {
+      const withTensors = receipts.filter(r => r.inputs != null || r.outputs != null)
+      const segmentBytes = withTensors.reduce((n, r) => n + TensorSegments.recordBytes(r.inputs?.byteLength ?? 0, r.outputs?.byteLength ?? 0), 0)
+      const onDisk = this.segments.diskBytes()
+      if (this.meta.count + receipts.length > this.maxQueued || this.meta.bytes + addedBytes > this.maxQueuedBytes || onDisk + segmentBytes > this.maxQueuedBytes) {
         this.rejected += receipts.length
-        throw new ReceiptQueueFullError(`the receipt queue is full: ${this.meta.count} of ${this.maxQueued} receipts, ${this.meta.bytes} + ${addedBytes} of ${this.maxQueuedBytes} bytes`)
+        throw new ReceiptQueueFullError(`the receipt queue is full: ${this.meta.count} of ${this.maxQueued} receipts, ${Math.max(this.meta.bytes, onDisk)} + ${addedBytes} of ${this.maxQueuedBytes} bytes`)
       }
       const ids = receipts.map(r => r.id)
       if (new Set(ids).size !== ids.length) throw new DuplicateReceiptError('the same receipt is given twice')
@@ -447,15 +520,23 @@ export class ReceiptStore {
       }
       const meta: Meta = { lastSeq: last.toString(), count: this.meta.count + receipts.length, bytes: this.meta.bytes + addedBytes }
       const sync = this.durability === 'strict' || this.syncFailed || this.unsyncedCount + receipts.length > this.maxUnsynced
-      const values = this.encodeRecords(receipts, sizes, addedBytes)
+      // The tensors reach the OS before the records that name them, and the disk before a synced write of those records.
+      const written = withTensors.length > 0 ? await this.segments.write(withTensors.map(r => ({ seq: r.seq, inputs: r.inputs ?? EMPTY, outputs: r.outputs ?? EMPTY }))) : []
+      const refs = new Map(withTensors.map((r, i) => [r, written[i] as TensorRef]))
+      const counts = new Map<number, number>()
+      for (const ref of written) counts.set(ref.segment, (counts.get(ref.segment) ?? this.segmentCounts.get(ref.segment) ?? 0) + 1)
+      if (sync) await this.segments.sync()
+      const values = this.encodeRecords(receipts, refs)
       await db.batch([
         ...receipts.flatMap((receipt, i) => [
           { type: 'put' as const, key: seqKey(receipt.seq), value: values[i] as Uint8Array },
           { type: 'put' as const, key: `id/${receipt.id}`, value: encoder.encode(receipt.seq.toString()) }
         ]),
+        ...[...counts].map(([id, count]) => ({ type: 'put' as const, key: segmentKey(id), value: encoder.encode(String(count)) })),
         { type: 'put', key: META_KEY, value: json(meta) }
       ], { sync })
       this.meta = meta
+      for (const [id, count] of counts) this.segmentCounts.set(id, count)
       if (sync) this.synced()
       else this.noteUnsynced(receipts.length)
     })
@@ -468,7 +549,9 @@ export class ReceiptStore {
    * one at a time, so one buffer serves them all and a receipt's record is
    * no new allocation for the collector to reclaim.
    */
-  private encodeRecords (receipts: QueuedReceipt[], sizes: number[], total: number): Uint8Array[] {
+  private encodeRecords (receipts: QueuedReceipt[], refs: Map<QueuedReceipt, TensorRef>): Uint8Array[] {
+    const sizes = receipts.map(r => recordSize(r, refs.get(r)))
+    const total = sizes.reduce((n, v) => n + v, 0)
     let out: Buffer
     if (total > MAX_SCRATCH_BYTES) {
       out = Buffer.allocUnsafe(total)
@@ -479,7 +562,7 @@ export class ReceiptStore {
     let offset = 0
     return receipts.map((receipt, i) => {
       const size = sizes[i] as number
-      const value = encodeQueued(receipt, out.subarray(offset, offset + size))
+      const value = encodeQueued(receipt, refs.get(receipt), out.subarray(offset, offset + size))
       offset += size
       return value
     })
@@ -499,9 +582,10 @@ export class ReceiptStore {
     if (limit === 0) return out
     let bytes = 0
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
-      const receipt = decodeQueued(BigInt(key.slice(2)), value)
-      if (this.sealing.has(receipt.id)) continue
-      const size = cost(receipt, value.byteLength)
+      const record = decodeQueued(BigInt(key.slice(2)), value)
+      if (this.sealing.has(record.receipt.id)) continue
+      const receipt = await this.withTensors(record)
+      const size = cost(receipt, recordCounted(record))
       if (out.length > 0 && bytes + size > maxBytes) break
       out.push(receipt)
       bytes += size
@@ -527,7 +611,7 @@ export class ReceiptStore {
       const ids = new Set<string>()
       values.forEach((value, i) => {
         const receipt = batch.receipts[i] as QueuedReceipt
-        if (value == null || decodeQueued(receipt.seq, value).id !== receipt.id) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is not queued`)
+        if (value == null || decodeQueued(receipt.seq, value).receipt.id !== receipt.id) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is not queued`)
         ids.add(receipt.id)
       })
       if (ids.size !== n) throw new ReceiptBatchError('a batch holds each receipt once')
@@ -542,6 +626,8 @@ export class ReceiptStore {
         ...(leftOut.length > 0 ? { leftOut: leftOut.map(seq => seq.toString()) } : {}),
         startedAt: Date.now()
       }
+      // This write syncs the appends before it: their tensors must be on disk too, or a resumed seal would not find the bytes it began.
+      await this.segments.sync()
       await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
       this.batch = record
       this.sealing = ids
@@ -556,10 +642,10 @@ export class ReceiptStore {
     if (batch == null) return undefined
     const seqs = batch.seqs.map(s => BigInt(s))
     const values = await db.getMany(seqs.map(seqKey))
-    const receipts = values.map((value, i) => {
+    const receipts = await Promise.all(values.map(async (value, i) => {
       if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
-      return decodeQueued(seqs[i] as bigint, value)
-    })
+      return this.withTensors(decodeQueued(seqs[i] as bigint, value))
+    }))
     return {
       id: batch.root,
       root: batch.root,
@@ -613,24 +699,29 @@ export class ReceiptStore {
       const seqs = batch.seqs.map(s => BigInt(s))
       const values = await db.getMany(seqs.map(seqKey))
       const ops: Op[] = [{ type: 'del', key: BATCH_KEY }]
+      const released: number[] = []
       const at = Date.now()
       let bytes = 0
       values.forEach((value, index) => {
         const seq = seqs[index] as bigint
         if (value == null) throw new ReceiptStoreError(`receipt ${seq} of batch ${batchId} is not queued: the receipt store is damaged`)
-        const receipt = decodeQueued(seq, value)
-        bytes += value.byteLength
+        const record = decodeQueued(seq, value)
+        const receipt = record.receipt
+        bytes += recordCounted(record)
+        if (record.ref != null) released.push(record.ref.segment)
         ops.push({ type: 'del', key: seqKey(seq) })
         ops.push({ type: 'del', key: `id/${receipt.id}` })
         ops.push({ type: 'put', key: `${ASIDE_PREFIX}${receipt.id}`, value: json({ seq: seq.toString(), reason: reason.slice(0, MAX_REASON_CHARS), at, receipt: Buffer.from(receipt.bytes).toString('base64') }) })
       })
       const meta: Meta = { ...this.meta, count: this.meta.count - seqs.length, bytes: this.meta.bytes - bytes }
       ops.push({ type: 'put', key: META_KEY, value: json(meta) })
+      const counts = this.releaseOps(released, ops)
       await db.batch(ops, { sync: true })
       this.meta = meta
       this.batch = undefined
       this.sealing = new Set()
       this.setAsideCount += seqs.length
+      this.released(counts)
     })
   }
 
@@ -655,7 +746,7 @@ export class ReceiptStore {
         if (count + 1 > this.maxQueued || bytes + size > this.maxQueuedBytes) break
         ops.push(
           { type: 'del', key },
-          { type: 'put', key: seqKey(receipt.seq), value: encodeQueued(receipt, Buffer.allocUnsafe(size)) },
+          { type: 'put', key: seqKey(receipt.seq), value: encodeQueued(receipt, undefined, Buffer.allocUnsafe(recordSize(receipt))) },
           { type: 'put', key: `id/${id}`, value: encoder.encode(receipt.seq.toString()) }
         )
         count++
@@ -689,14 +780,17 @@ export class ReceiptStore {
       const ops: Op[] = []
       const receipts: Uint8Array[] = []
       const ids: string[] = []
+      const released: number[] = []
       let bytes = 0
       values.forEach((value, index) => {
         const seq = seqs[index] as bigint
         if (value == null) throw new ReceiptStoreError(`receipt ${seq} of batch ${batchId} is not queued: the receipt store is damaged`)
-        const receipt = decodeQueued(seq, value)
+        const record = decodeQueued(seq, value)
+        const receipt = record.receipt
         receipts.push(receipt.bytes)
         ids.push(receipt.id)
-        bytes += value.byteLength
+        bytes += recordCounted(record)
+        if (record.ref != null) released.push(record.ref.segment)
         ops.push({ type: 'del', key: seqKey(seq) })
         ops.push({ type: 'del', key: `id/${receipt.id}` })
         ops.push({ type: 'put', key: `sealed/${receipt.id}`, value: json({ bundleBlobId, index }) })
@@ -707,10 +801,12 @@ export class ReceiptStore {
       ops.push({ type: 'put', key: `${BUNDLE_IDS_PREFIX}${bundleBlobId}`, value: Buffer.concat(ids.map(id => Buffer.from(id, 'hex'))) })
       ops.push({ type: 'del', key: BATCH_KEY })
       ops.push({ type: 'put', key: META_KEY, value: json(meta) })
+      const counts = this.releaseOps(released, ops)
       await db.batch(ops, { sync: true })
       this.meta = meta
       this.batch = undefined
       this.sealing = new Set()
+      this.released(counts)
     })
   }
 
@@ -749,7 +845,7 @@ export class ReceiptStore {
     const value = await db.get(seqKey(seq))
     // Sealed or set aside between the two reads: its record is there now.
     if (value == null) return again ? this.lookup(receiptId, false) : undefined
-    return { state: this.sealing.has(receiptId) ? 'sealing' : 'queued', receipt: decodeQueued(seq, value).bytes }
+    return { state: this.sealing.has(receiptId) ? 'sealing' : 'queued', receipt: decodeQueued(seq, value).receipt.bytes }
   }
 
   /**
@@ -810,6 +906,52 @@ export class ReceiptStore {
     }
   }
 
+  /**
+   * A queued receipt with its tensors read back from their segment. Tensors
+   * a crash cut (an unsynced logged append) are gone: the receipt goes
+   * without them, its signed hashes standing for them, as for tensors no
+   * bundle could hold; a torn record is never served.
+   */
+  private async withTensors (record: StoredRecord): Promise<QueuedReceipt> {
+    const { receipt, ref } = record
+    if (ref == null) return receipt
+    const tensors = await this.segments.read(receipt.seq, ref)
+    if (tensors == null) {
+      log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
+      return receipt
+    }
+    return { ...receipt, ...tensors }
+  }
+
+  /** Adds to `ops` the segment counts after receipts with tensors in `segments` (one entry a receipt) leave the queue. */
+  private releaseOps (segments: number[], ops: Op[]): Map<number, number> {
+    const counts = new Map<number, number>()
+    for (const id of segments) counts.set(id, (counts.get(id) ?? this.segmentCounts.get(id) ?? 0) - 1)
+    for (const [id, count] of counts) {
+      if (count < 0) throw new ReceiptStoreError(`segment ${id} counts fewer receipts than leave it: the receipt store is damaged`)
+      ops.push(count === 0 ? { type: 'del', key: segmentKey(id) } : { type: 'put', key: segmentKey(id), value: encoder.encode(String(count)) })
+    }
+    return counts
+  }
+
+  /** After the write of releaseOps: segments no queued receipt names are deleted (after a crash before this, start() deletes them). */
+  private released (counts: Map<number, number>): void {
+    const empty: number[] = []
+    for (const [id, count] of counts) {
+      if (count > 0) {
+        this.segmentCounts.set(id, count)
+      } else {
+        this.segmentCounts.delete(id)
+        empty.push(id)
+      }
+    }
+    try {
+      this.segments.remove(empty)
+    } catch (err) {
+      log.error('deleting tensor segments %s of %s failed - %e', empty.join(', '), this.dir, err)
+    }
+  }
+
   private currentBatch (batchId: string): BatchRecord {
     if (this.batch == null || this.batch.root !== batchId) throw new ReceiptBatchError(`batch ${String(batchId).slice(0, 64)} is not being sealed`)
     return this.batch
@@ -845,7 +987,13 @@ export class ReceiptStore {
     if (this.unsyncedCount === 0 || this.db == null) return
     await this.exclusive(async db => {
       if (this.unsyncedCount === 0) return
-      await db.batch([{ type: 'put', key: META_KEY, value: json(this.meta) }], { sync: true })
+      // Both at once, as appends wait behind this: a crash between them can leave a record synced without its tensors, which reads as tensors lost, the window's own loss.
+      const [segments, level] = await Promise.allSettled([
+        this.segments.sync(),
+        db.batch([{ type: 'put', key: META_KEY, value: json(this.meta) }], { sync: true })
+      ])
+      if (segments.status === 'rejected') throw segments.reason
+      if (level.status === 'rejected') throw level.reason
       this.synced()
     })
   }

@@ -163,6 +163,60 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
+  it('does not count time its own event loop was frozen toward a stall: what a peer sent meanwhile is read before the fallback is judged', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const [firstReader] = [selfId, other].sort()
+    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    // The other reader's half, as its HAVE answer shows it once it arrives.
+    const theirs = new Uint8Array([firstReader === selfId ? 0x0f : 0xf0])
+    let answer!: () => void
+    const answered = new Promise<void>(resolve => { answer = resolve })
+    const client = {
+      have: async () => {
+        await answered
+        return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: theirs }
+      },
+      chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
+        const received: number[] = []
+        for (let index = first; index < first + count; index++) {
+          await onChunk(index, bytes.slice(index * CHUNK, (index + 1) * CHUNK))
+          received.push(index)
+        }
+        return received
+      }
+    } as unknown as BlobClient
+    const othersReadFromWalrus: Array<[number, number]> = []
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      client,
+      walrus: {
+        readRange: async (_id, range) => {
+          if (!(range.start >= mine.start && range.end < mine.end)) othersReadFromWalrus.push([range.start, range.end])
+          return bytes.slice(range.start, range.end + 1)
+        }
+      },
+      providers: () => [{ peerId: other, state: 'fetching' }],
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 1_000 }
+    }))
+    const running = download.run()
+    // Its own half lands at once. Then the process does not run for longer than the stall time (a starved CPU), and the other
+    // reader's answer arrives meanwhile: it is handed on only after the download's own timer, overdue since before it came.
+    await sleep(100)
+    setImmediate(() => {
+      setTimeout(answer, 500)
+      const frozenUntil = Date.now() + 1_500
+      while (Date.now() < frozenUntil) { /* the frozen process */ }
+    })
+    await running
+    assert.deepEqual(othersReadFromWalrus, [], 'the other reader\'s half came from it, not from a stall read')
+    assert.equal(download.bytesFrom.walrus, 4 * CHUNK)
+    assert.equal(download.bytesFrom.peer, 4 * CHUNK)
+    await partial.commit()
+  })
+
   it('lands its share read chunk by chunk as the bytes arrive, one share read at a time while others share the blob', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)

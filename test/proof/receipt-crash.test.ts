@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
@@ -12,6 +13,20 @@ import type { Batcher } from '../../src/proof/batcher.js'
 import { ProofService } from '../../src/proof/proof-service.js'
 import { ReceiptStore } from '../../src/proof/receipt-store.js'
 import { tempDir } from '../helpers/devnet.js'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { toHex } from '../../src/blob/chunk-tree.js'
+import { receiptRoot } from '../../src/proof/bundle.js'
+import { decodeSignedReceipt } from '../../src/proof/receipt.js'
+import type { QueuedReceipt } from '../../src/proof/receipt-store.js'
+
+const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
+
+/** Takes receipts out of the queue as a sealed bundle would, so the next take() lists the ones after them. */
+async function sealAway (store: ReceiptStore, receipts: QueuedReceipt[]): Promise<void> {
+  const id = await store.beginBatch({ receipts, root: toHex(receiptRoot(receipts.map(r => r.bytes))), bundleBytesHash: toHex(sha256(new Uint8Array(0))) })
+  await store.setBundleBlobId(id, blobIdFromBytes(randomBytes(32)))
+  await store.finishBatch(id, { ledger: 'local', txId: 'tx', height: 1, time: Date.now(), address: '0x' + '00'.repeat(32) })
+}
 
 const CHILD = fileURLToPath(new URL('./infer-child.js', import.meta.url))
 /** Replies before the kill: enough that receipts are being logged and synced when it lands. */
@@ -63,6 +78,21 @@ describe('receipts through a crash', () => {
           else assert.ok(lost.length <= MAX_UNSYNCED, `logged: ${lost.length} receipts replied with and not kept, more than the window of ${MAX_UNSYNCED}`)
           assert.ok(store.queued().count >= replied.length - lost.length)
           assert.ok(store.lastSeq() >= BigInt(replied.length - lost.length), 'every kept reply is in the store')
+          // Each kept receipt has its tensors whole (they hash to what it signed) or none: a kill loses no tensor the OS was handed.
+          let checked = 0
+          let withoutTensors = 0
+          for (let taken = await store.take(256); taken.length > 0; taken = await store.take(256)) {
+            for (const receipt of taken) {
+              const signed = decodeSignedReceipt(receipt.bytes).receipt
+              if (receipt.inputs == null || receipt.outputs == null) withoutTensors++
+              else assert.deepEqual([sha256(receipt.inputs), sha256(receipt.outputs)], [Buffer.from(signed.inputsHash), Buffer.from(signed.outputsHash)], `the tensors of seq ${receipt.seq}`)
+              checked++
+            }
+            await sealAway(store, taken)
+          }
+          t.diagnostic(`${durability}: ${checked} receipts kept, ${withoutTensors} without tensors`)
+          assert.equal(withoutTensors, 0)
+          assert.equal(store.queued().count, 0)
           // A node restarted on this store starts past any seq it may have answered with and lost.
           const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
           proofs.start()

@@ -107,7 +107,8 @@ describe('receipt store', () => {
     for (const seq of [1n, 2n, 3n]) await store.append(fakeReceipt(seq))
     await assert.rejects(store.append(fakeReceipt(4n)), { name: 'ReceiptQueueFullError' })
     assert.equal(store.lastSeq(), 3n, 'a refused receipt takes no seq')
-    assert.deepEqual({ ...store.queued(), bytes: 0 }, { count: 3, bytes: 0, limit: 3, limitBytes: 4 * 1024 ** 3, rejected: 1, setAside: 0 })
+    // Each receipt's 32 bytes of tensors are one 56-byte record in a segment.
+    assert.deepEqual({ ...store.queued(), bytes: 0 }, { count: 3, bytes: 0, segmentBytes: 3 * 56, limit: 3, limitBytes: 4 * 1024 ** 3, rejected: 1, setAside: 0 })
     await store.stop()
 
     const small = new ReceiptStore({ dir: join(dir.path, 'b'), maxQueuedBytes: 400 })

@@ -72,9 +72,9 @@ export class FileBlobHandle implements BlobHandle {
     return this.isReleased
   }
 
-  async readChunk (index: number): Promise<Uint8Array> {
+  async readChunk (index: number, into?: Uint8Array): Promise<Uint8Array> {
     const { start, end } = chunkRange(index, this.size, this.chunkSize)
-    const bytes = await readAt(await this.open(), start, end - start)
+    const bytes = await readAt(await this.open(), start, end - start, into)
     if (this.forPeer && bytes.length === end - start && this.owner.verifiedRecently(this.state)) return bytes
     return this.verified(index, bytes)
   }

@@ -1,9 +1,10 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
-/** Reads up to `length` bytes at `position`; fewer only if the file ends first. */
-export async function readAt (file: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const buffer = Buffer.allocUnsafe(length)
+/** Reads up to `length` bytes at `position`, into `into` when given (at least `length` bytes); fewer only if the file ends first. */
+export async function readAt (file: FileHandle, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  if (into != null && into.byteLength < length) throw new RangeError(`a read of ${length} bytes into a buffer of ${into.byteLength}`)
+  const buffer = into ?? Buffer.allocUnsafe(length)
   let filled = 0
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled)

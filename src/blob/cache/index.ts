@@ -81,8 +81,9 @@ export interface BlobHandle {
    * Re-hashed against its stored leaf; a mismatch throws CorruptBlobError and
    * drops the blob. Not re-hashed on a handle opened `forPeer` while the blob's
    * last whole check is within `verifiedForMs` (the peer checks it).
+   * Read into `into` when given (at least a chunk's bytes): the blob server's reused buffers.
    */
-  readChunk: (index: number) => Promise<Uint8Array>
+  readChunk: (index: number, into?: Uint8Array) => Promise<Uint8Array>
   /** Bytes [start, end), at most MAX_READ_BYTES; every chunk it touches is verified first. */
   read: (start: number, end: number) => Promise<Uint8Array>
   /**
@@ -107,8 +108,8 @@ export interface PartialBlob {
   bitfield: () => Uint8Array
   /** Checked against its leaf (ChunkVerificationError); its held bit is durable once the data is synced. */
   writeChunk: (index: number, bytes: Uint8Array | Uint8ArrayList) => Promise<void>
-  /** A held chunk, for a peer (who checks it): its bytes were checked when written, or re-hashed at start if written before. */
-  readChunk: (index: number) => Promise<Uint8Array>
+  /** A held chunk, for a peer (who checks it): its bytes were checked when written, or re-hashed at start if written before. Read into `into` when given. */
+  readChunk: (index: number, into?: Uint8Array) => Promise<Uint8Array>
   complete: () => boolean
   /** Moves the finished blob into the cache; it becomes visible only now. */
   commit: () => Promise<CacheEntry>

@@ -122,13 +122,13 @@ export class PartialBlobFile implements PartialBlob {
     else this.scheduleFlush()
   }
 
-  async readChunk (index: number): Promise<Uint8Array> {
+  async readChunk (index: number, into?: Uint8Array): Promise<Uint8Array> {
     this.assertActive()
     // The file is being moved into blobs/: the complete blob serves it in a moment.
     if (this.state === 'committing') throw new CacheObjectClosedError(`download of ${this.blobId} is being committed`)
     const { start, end } = chunkRange(index, this.size, this.chunkSize)
     if (!this.bits.has(index)) throw new ChunkNotHeldError(`chunk ${index} of ${this.blobId} is not held`)
-    const bytes = await this.track(async () => readAt(await this.handle(), start, end - start))
+    const bytes = await this.track(async () => readAt(await this.handle(), start, end - start, into))
     // Not re-hashed: a held chunk was hashed when written, or at start if written before a restart, and the peer reading it checks it too.
     if (bytes.length !== end - start) {
       // Fetched again rather than served.

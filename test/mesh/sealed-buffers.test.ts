@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { chunkCount, chunkRange, chunkTreeOfBytes } from '../../src/blob/chunk-tree.js'
+import { BlobClient } from '../../src/mesh/blob-client.js'
+import { BlobServer } from '../../src/mesh/blob-server.js'
+import type { ChunkSource } from '../../src/mesh/chunk-source.js'
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
+import { leaseBuffer, sealed, sealedBufferStats } from '../../src/mesh/sealed-buffers.js'
+
+describe('chunk buffers taken back once Noise has sealed them', () => {
+  // A size of its own, so that no other lease in this process shares the free list.
+  const size = 12_345
+
+  it('gives a lent buffer back only when every byte lent out of it is sealed', () => {
+    const first = leaseBuffer(size)
+    first.lend(1000)
+    sealed(first.bytes.subarray(0, 600))
+    // Bytes of another buffer, however many, do not count.
+    sealed(randomBytes(5000))
+    const second = leaseBuffer(size)
+    assert.notEqual(second.bytes.buffer, first.bytes.buffer, '400 bytes are still unsealed: the buffer is not free')
+    sealed(first.bytes.subarray(600, 1000))
+    const third = leaseBuffer(size)
+    assert.equal(third.bytes.buffer, first.bytes.buffer, 'all 1000 bytes sealed: the buffer came back')
+    second.cancel()
+    assert.equal(leaseBuffer(size).bytes.buffer, second.bytes.buffer, 'a cancelled lease comes back at once')
+    third.cancel()
+  })
+
+  it('never lends a slice of memory that other views share', () => {
+    const lease = leaseBuffer(size)
+    assert.equal(lease.bytes.byteOffset, 0)
+    assert.equal(lease.bytes.buffer.byteLength, size)
+    lease.cancel()
+  })
+})
+
+describe('a holder serving chunks over herd\'s libp2p stack', () => {
+  it('reads them into buffers it reuses, and every chunk arrives intact', async () => {
+    const chunkSize = 64 * 1024
+    // Chunk-sized pieces of random bytes: a reused buffer written over too early would show as a chunk with another's bytes.
+    const bytes = randomBytes(48 * chunkSize + 1234)
+    const blobId = blobIdFromBytes(createHash('sha256').update(bytes).digest())
+    const tree = chunkTreeOfBytes(bytes, chunkSize)
+    const count = chunkCount(bytes.byteLength, chunkSize)
+    const readInto = new Set<ArrayBufferLike>()
+    let reads = 0
+    const source: ChunkSource = {
+      async open (id) {
+        if (id !== blobId) return undefined
+        return {
+          size: bytes.byteLength,
+          chunkSize,
+          chunkCount: count,
+          complete: true,
+          leaves: tree.leaves,
+          has: () => true,
+          bitfield: () => new Uint8Array(Math.ceil(count / 8)).fill(0xff),
+          readChunk: async (index, into) => {
+            reads++
+            const { start, end } = chunkRange(index, bytes.byteLength, chunkSize)
+            if (into == null) return new Uint8Array(bytes.subarray(start, end))
+            readInto.add(into.buffer)
+            into.set(bytes.subarray(start, end))
+            return into.subarray(0, end - start)
+          },
+          release: () => {}
+        }
+      }
+    }
+    const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
+    const nodes: MeshLibp2p[] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
+    const [holder, asker] = nodes as [MeshLibp2p, MeshLibp2p]
+    const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await holder.handle(p, h, o) }, unhandle: async p => { await holder.unhandle(p) } }, source })
+    try {
+      await Promise.all([holder.start(), asker.start()])
+      await server.start()
+      const signal = AbortSignal.timeout(60_000)
+      await asker.dial(holder.getMultiaddrs(), { signal })
+      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
+      const reusedBefore = sealedBufferStats.reused
+      // Four requests at once, as a download makes them, then four more: buffers sealed in the first round serve the second.
+      for (const round of [0, 1]) {
+        await Promise.all([0, 1, 2, 3].map(async r => {
+          const first = round * 24 + r * 6
+          await client.chunks(holder.peerId, blobId, first, r === 3 && round === 1 ? count - first : 6, async (index, data) => {
+            assert.ok(Buffer.from(createHash('sha256').update(Uint8Array.of(0)).update(data.subarray()).digest()).equals(tree.leaves[index] as Uint8Array), `chunk ${index} arrived intact`)
+          }, { signal })
+        }))
+      }
+      assert.equal(reads, count)
+      assert.ok(readInto.size > 0, 'the server read chunks into buffers of its own')
+      assert.ok(readInto.size < count, `${count} chunks were read into ${readInto.size} buffers: some were reused`)
+      assert.ok(sealedBufferStats.reused > reusedBefore)
+    } finally {
+      await server.stop()
+      await Promise.allSettled(nodes.map(async n => n.stop()))
+    }
+  })
+})

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdir, stat, truncate } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { Level } from 'level'
+import { blobIdFromBytes } from '../../src/blob/blob-id.js'
+import { toHex } from '../../src/blob/chunk-tree.js'
+import { receiptRoot } from '../../src/proof/bundle.js'
+import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { tempDir } from '../helpers/devnet.js'
+
+/** Stand-in SignedReceipt bytes (the store looks up, rather than decodes, bytes that are no SignedReceipt). */
+function fakeReceipt (seq: bigint, tensorBytes = 32): QueuedReceipt {
+  const bytes = Buffer.concat([Buffer.from(`fake-receipt-${seq}-`), randomBytes(40)])
+  return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(tensorBytes - 8), outputs: randomBytes(8) }
+}
+
+const segmentFiles = async (storeDir: string): Promise<string[]> => (await readdir(join(storeDir, 'tensors'))).sort()
+
+async function seal (store: ReceiptStore, count: number): Promise<void> {
+  const batch = await store.take(count)
+  const id = await store.beginBatch({ receipts: batch, root: toHex(receiptRoot(batch.map(r => r.bytes))), bundleBytesHash: createHash('sha256').update('b').digest('hex') })
+  await store.setBundleBlobId(id, blobIdFromBytes(randomBytes(32)))
+  await store.finishBatch(id, { ledger: 'local', txId: 'tx', height: 1, time: Date.now(), address: '0x' + '00'.repeat(32) })
+}
+
+describe('receipt store: tensor segments', () => {
+  it('keeps tensors out of level: a queued record is the receipt and a pointer, the tensors come back from their segment', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path, durability: 'logged' })
+    await store.start()
+    const receipt = fakeReceipt(1n, 66_000)
+    await store.append(receipt)
+    await store.stop()
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const records = await db.values({ gte: 'q/', lt: 'q0' }).all()
+    await db.close()
+    assert.equal(records.length, 1)
+    assert.ok(records[0]!.byteLength < 200, `a queued record of ${records[0]!.byteLength} bytes`)
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    try {
+      const [taken] = await store.take(1)
+      assert.deepEqual(Buffer.from(taken!.inputs!), Buffer.from(receipt.inputs!))
+      assert.deepEqual(Buffer.from(taken!.outputs!), Buffer.from(receipt.outputs!))
+      assert.equal(store.queued().bytes, 2 + 32 + 4 + receipt.bytes.byteLength + 4 + 65_992 + 4 + 8, 'counted as before, tensors and framing')
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('cuts a torn segment tail when it opens: the torn receipt stays queued without tensors, never with part of them', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path, durability: 'logged' })
+    await store.start()
+    const receipts = [1n, 2n, 3n].map(seq => fakeReceipt(seq, 1_000))
+    await store.appendMany(receipts)
+    await store.stop()
+    // A write the OS had taken only in part when the power went: the last record is short.
+    const [file] = await segmentFiles(path)
+    const torn = join(path, 'tensors', file!)
+    const whole = (await stat(torn)).size
+    await truncate(torn, whole - 100)
+
+    store = new ReceiptStore({ dir: path, durability: 'logged' })
+    await store.start()
+    try {
+      assert.equal((await stat(torn)).size, whole / 3 * 2, 'cut back to the two whole records')
+      const taken = await store.take(10)
+      assert.deepEqual(taken.map(r => r.seq), [1n, 2n, 3n], 'every receipt stays queued')
+      for (const i of [0, 1]) assert.deepEqual(Buffer.from(taken[i]!.inputs!), Buffer.from(receipts[i]!.inputs!))
+      assert.equal(taken[2]!.inputs, undefined)
+      assert.equal(taken[2]!.outputs, undefined)
+      // A new process writes a segment of its own: nothing new lands where the torn record was named.
+      const next = fakeReceipt(4n, 1_000)
+      await store.append(next)
+      assert.equal((await segmentFiles(path)).length, 2)
+      const again = await store.take(10)
+      assert.equal(again[2]!.inputs, undefined)
+      assert.deepEqual(Buffer.from(again[3]!.inputs!), Buffer.from(next.inputs!))
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('deletes a segment once none of its receipts is queued, and bounds the segment files by the byte limit', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    // Every record in a segment of its own.
+    let store = new ReceiptStore({ dir: path, maxSegmentBytes: 1 })
+    await store.start()
+    for (const seq of [1n, 2n, 3n]) await store.append(fakeReceipt(seq))
+    assert.deepEqual(await segmentFiles(path), ['0000000001.seg', '0000000002.seg', '0000000003.seg'])
+    await seal(store, 2)
+    assert.deepEqual(await segmentFiles(path), ['0000000003.seg'])
+    assert.equal(store.queued().segmentBytes, 56)
+    await seal(store, 1)
+    // The segment being written goes once the next one starts.
+    await store.append(fakeReceipt(4n))
+    assert.deepEqual(await segmentFiles(path), ['0000000004.seg'])
+    await store.stop()
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.deepEqual(await segmentFiles(path), ['0000000004.seg', '0000000005.seg'])
+    await store.stop()
+
+    // One receipt still queued keeps its whole segment: the limit counts the files.
+    const bounded = join(dir.path, 'bounded')
+    store = new ReceiptStore({ dir: bounded, maxQueuedBytes: 6_000 })
+    await store.start()
+    try {
+      await store.appendMany([1n, 2n, 3n, 4n, 5n].map(seq => fakeReceipt(seq, 1_000)))
+      await seal(store, 4)
+      assert.ok(store.queued().bytes < 1_200)
+      assert.equal(store.queued().segmentBytes, 5 * 1_024)
+      await store.append(fakeReceipt(6n, 800))
+      await assert.rejects(store.append(fakeReceipt(7n, 1_000)), { name: 'ReceiptQueueFullError' })
+      assert.equal(store.queued().rejected, 1)
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('counts a receipt with inputs and no outputs the same when it is queued and when it is sealed', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'receipts') })
+    await store.start()
+    try {
+      const { outputs: _, ...inputsOnly } = fakeReceipt(1n, 100)
+      await store.append(inputsOnly)
+      await store.append(fakeReceipt(2n))
+      await seal(store, 2)
+      assert.equal(store.queued().bytes, 0)
+    } finally {
+      await store.stop()
+    }
+  })
+
+  it('reads a store written before segments, with tensors in its level records, and seals from it', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    const old = fakeReceipt(1n, 100)
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const parts = [old.bytes, old.inputs!, old.outputs!]
+    const record = Buffer.alloc(34 + parts.reduce((n, p) => n + 4 + p.byteLength, 0))
+    record[0] = 1
+    record[1] = 3
+    record.write(old.id, 2, 'hex')
+    let at = 34
+    for (const part of parts) {
+      record.writeUInt32LE(part.byteLength, at)
+      record.set(part, at + 4)
+      at += 4 + part.byteLength
+    }
+    const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+    await db.batch([
+      { type: 'put', key: 'version', value: enc('1') },
+      { type: 'put', key: 'meta', value: enc(JSON.stringify({ lastSeq: '1', count: 1, bytes: record.byteLength })) },
+      { type: 'put', key: `q/${'1'.padStart(20, '0')}`, value: record },
+      { type: 'put', key: `id/${old.id}`, value: enc('1') }
+    ])
+    await db.close()
+    const store = new ReceiptStore({ dir: path })
+    await store.start()
+    try {
+      await store.append(fakeReceipt(2n))
+      const taken = await store.take(10)
+      assert.deepEqual(taken.map(r => r.seq), [1n, 2n])
+      assert.deepEqual(Buffer.from(taken[0]!.inputs!), Buffer.from(old.inputs!))
+      await seal(store, 2)
+      assert.equal(store.queued().count, 0)
+      assert.equal(store.queued().bytes, 0)
+    } finally {
+      await store.stop()
+    }
+  })
+})
