@@ -11,7 +11,6 @@ import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
 import type { BlobClient } from '../../src/mesh/blob-client.js'
 import { Download, type DownloadContext } from '../../src/mesh/download.js'
 import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.js'
-import { OriginTiming } from '../../src/mesh/origin-timing.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
 import { PeerScores } from '../../src/mesh/peer-scores.js'
 import type { Provider } from '../../src/mesh/provider-index.js'
@@ -138,31 +137,6 @@ describe('Download with fakes of its context', () => {
     assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'the silent reader\'s half came from the fallback afterwards')
     await partial.commit()
   })
-  it('reads a reader\'s share itself by Walrus alone\'s deadline when that reader never begins, not after the stall time', async () => {
-    await using cache = await startedCache()
-    const { bytes, description, partial } = await blobToDownload(cache, 8)
-    // The other reader announced the blob and never reads its share (it waits for room in its cache): NOT_FOUND, nothing held.
-    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const client = { have: async () => { throw Object.assign(new Error('blob not held'), { name: 'PeerRefusedError', status: 'NOT_FOUND' }) } } as unknown as BlobClient
-    // Walrus timed here at 20 ms latency and 10 MiB/s a read: Walrus alone for these 8 KiB is some 40 ms.
-    const origin = new OriginTiming()
-    origin.observe(256, 20)
-    origin.observe(1024 * 1024, 120)
-    const download = new Download(description, partial, await downloadContext({
-      client,
-      walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-      walrusPace: origin,
-      origin,
-      providers: () => [{ peerId: other, state: 'fetching' }],
-      // A stall time the test cannot reach: before, the other half waited for it.
-      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 600_000 },
-      signal: AbortSignal.timeout(20_000)
-    }))
-    await download.run()
-    assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'both halves from Walrus')
-    await partial.commit()
-  })
-
   it('does not count time its own event loop was frozen toward a stall: what a peer sent meanwhile is read before the fallback is judged', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
