@@ -271,9 +271,11 @@ export class TensorSegments {
     const old = this.opened()
     await datasync(old.fd)
     this.dirty = false
-    closeSync(old.fd)
     const id = old.id + 1
-    this.active = { id, fd: openSync(join(this.dir, fileName(id)), 'wx'), size: 0 }
+    // Opened before the old one is closed: should the open fail, the old segment stays the one written, not a closed descriptor another file may be given.
+    const fd = openSync(join(this.dir, fileName(id)), 'wx')
+    closeSync(old.fd)
+    this.active = { id, fd, size: 0 }
     this.bytes.set(id, 0)
     await this.syncDir()
     if (this.activeEmpty) this.unlink(old.id)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdir, stat, truncate } from 'node:fs/promises'
+import { closeSync, fstatSync, openSync } from 'node:fs'
+import { readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Level } from 'level'
@@ -8,6 +9,7 @@ import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import { receiptRoot } from '../../src/proof/bundle.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { TensorSegments } from '../../src/proof/tensor-segments.js'
 import { tempDir } from '../helpers/devnet.js'
 
 /** Stand-in SignedReceipt bytes (the store looks up, rather than decodes, bytes that are no SignedReceipt). */
@@ -15,6 +17,8 @@ function fakeReceipt (seq: bigint, tensorBytes = 32): QueuedReceipt {
   const bytes = Buffer.concat([Buffer.from(`fake-receipt-${seq}-`), randomBytes(40)])
   return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(tensorBytes - 8), outputs: randomBytes(8) }
 }
+
+const EMPTY_BYTES = new Uint8Array(0)
 
 const segmentFiles = async (storeDir: string): Promise<string[]> => (await readdir(join(storeDir, 'tensors'))).sort()
 
@@ -175,6 +179,32 @@ describe('receipt store: tensor segments', () => {
       assert.equal(store.queued().bytes, 0)
     } finally {
       await store.stop()
+    }
+  })
+})
+
+describe('tensor segments: a segment that cannot start', () => {
+  it('keeps writing the one it has when the next cannot be created, never through a closed descriptor', async () => {
+    await using dir = await tempDir()
+    const segments = new TensorSegments({ dir: join(dir.path, 'tensors'), maxSegmentBytes: 100 })
+    await segments.open(new Set())
+    const record = { seq: 1n, inputs: randomBytes(40), outputs: randomBytes(8) }
+    await segments.write([record])
+    // The next segment's name is taken: its exclusive create fails.
+    await writeFile(join(dir.path, 'tensors', '0000000002.seg'), '')
+    await assert.rejects(segments.write([{ ...record, seq: 2n }]), { code: 'EEXIST' })
+    // A file opened now may be given the descriptor a failed rotation closed; no record may land in it.
+    const other = join(dir.path, 'other')
+    const fd = openSync(other, 'w+')
+    try {
+      await segments.write([{ ...record, seq: 3n, inputs: randomBytes(4) }]).catch(() => {})
+      assert.equal(fstatSync(fd).size, 0, 'a record written into another file')
+      const ref = (await segments.write([{ ...record, seq: 4n, inputs: EMPTY_BYTES, outputs: EMPTY_BYTES }]))[0]!
+      assert.equal(ref.segment, 1, 'the segment it has stays the one written')
+      assert.ok(await segments.read(4n, ref) != null)
+    } finally {
+      closeSync(fd)
+      await segments.close()
     }
   })
 })
