@@ -82,7 +82,8 @@ export class TensorSegments {
 
   /**
    * Deletes the segments no queued receipt names (`live`), truncates the
-   * newest of those left at its first torn record, and starts a new one.
+   * newest of those left at its first torn record, syncs those left, and
+   * starts a new one.
    */
   async open (live: ReadonlySet<number>): Promise<{ removed: number, truncatedBytes: number }> {
     mkdirSync(this.dir, { recursive: true })
@@ -109,12 +110,15 @@ export class TensorSegments {
           const valid = validPrefix(fd, size)
           if (valid < size) {
             await truncate(fd, valid)
-            await datasync(fd)
             log('%s: cut %d bytes of torn records at offset %d', fileName(id), size - valid, valid)
             truncatedBytes = size - valid
             size = valid
           }
         }
+        // A process killed before its sync left records in the page cache only, while level, opened first, has made the
+        // records naming them durable (it writes out the log it replays): a power loss now would take the tensors of receipts
+        // level keeps. Synced here, before this process's own segment, so that only the newest segment can be torn.
+        await datasync(fd)
         this.bytes.set(id, size)
       } finally {
         closeSync(fd)

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, fstatSync, openSync } from 'node:fs'
+import fs, { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs'
 import { readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { syncBuiltinESMExports } from 'node:module'
+import { describe, it, mock } from 'node:test'
 import { Level } from 'level'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
@@ -206,5 +207,36 @@ describe('tensor segments: a segment that cannot start', () => {
       closeSync(fd)
       await segments.close()
     }
+  })
+})
+
+describe('tensor segments: opening after a crash', () => {
+  it('syncs the segments it keeps before it starts its own: what a killed process left in the page cache is made durable', async () => {
+    await using dir = await tempDir()
+    const tensors = join(dir.path, 'tensors')
+    // A process killed with records written and not synced: the OS holds them, the disk may not.
+    const killed = new TensorSegments({ dir: tensors })
+    await killed.open(new Set())
+    await killed.write([{ seq: 1n, inputs: randomBytes(40), outputs: randomBytes(8) }])
+    // The next process's level replays its log and makes the records naming them durable; a power loss must not then take the tensors.
+    const synced: string[] = []
+    const original = fs.fdatasync
+    mock.method(fs, 'fdatasync', (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+      synced.push(readlinkSync(`/proc/self/fd/${fd}`))
+      original(fd, callback)
+    })
+    syncBuiltinESMExports()
+    try {
+      // A fresh instance of the module, so that it binds the fdatasync watched here.
+      const fresh = await import(new URL(`../../src/proof/tensor-segments.js?sync=${Date.now()}`, import.meta.url).href) as typeof import('../../src/proof/tensor-segments.js')
+      const next = new fresh.TensorSegments({ dir: tensors })
+      await next.open(new Set([1]))
+      await next.close()
+    } finally {
+      mock.restoreAll()
+      syncBuiltinESMExports()
+      await killed.close()
+    }
+    assert.ok(synced.includes(join(tensors, '0000000001.seg')), `synced at open: ${synced.join(', ')}`)
   })
 })
