@@ -129,6 +129,24 @@ describe('receipt store: tensor segments', () => {
     }
   })
 
+  it('frees the segment being written once its receipts are all sealed: a byte limit below a segment\'s size is not reached for good', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    const store = new ReceiptStore({ dir: path, maxQueuedBytes: 6_000 })
+    await store.start()
+    try {
+      await store.appendMany([1n, 2n, 3n, 4n, 5n].map(seq => fakeReceipt(seq, 1_000)))
+      await seal(store, 5)
+      assert.equal(store.queued().count, 0)
+      assert.equal(store.queued().segmentBytes, 0, 'no segment bytes kept for a queue that is empty')
+      await store.append(fakeReceipt(6n, 1_000))
+      const [taken] = await store.take(1)
+      assert.equal(taken!.inputs?.byteLength, 992)
+    } finally {
+      await store.stop()
+    }
+  })
+
   it('counts a receipt with inputs and no outputs the same when it is queued and when it is sealed', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'receipts') })
