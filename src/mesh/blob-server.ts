@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { BLOB_ID_BYTES, blobIdFromBytes } from '../blob/blob-id.js'
+import { chunkRange } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
 import type { ChunkSource, ServedBlob } from './chunk-source.js'
 import {
@@ -151,17 +152,21 @@ export class BlobServer {
     for (let i = first; i < first + count; i++) if (served.has(i)) held.push(i)
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     for (const index of held) {
-      // Read into a buffer that comes back once Noise has sealed it: no fresh MiB of garbage per chunk.
-      const lease = leaseBuffer(served.chunkSize)
+      // Read into a buffer that comes back once Noise has sealed it: no fresh MiB of garbage per chunk. A short chunk (a
+      // blob's last, or a small blob registered with chunks of up to 64 MiB) is read into its own size: a chunk-sized lease
+      // made a few bytes sent cost up to 64 MiB of buffer, which V8 counts toward its next full collection, never pooled
+      // past 16 MiB.
+      const { start, end } = chunkRange(index, served.size, served.chunkSize)
+      const lease = end - start === served.chunkSize ? leaseBuffer(served.chunkSize) : undefined
       let data: Uint8Array
       try {
-        data = await served.readChunk(index, lease.bytes)
+        data = await served.readChunk(index, lease?.bytes)
       } catch (err) {
-        lease.cancel()
+        lease?.cancel()
         throw err
       }
-      if (data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
-      else lease.cancel()
+      if (lease != null && data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
+      else lease?.cancel()
       await pb.write(encodeChunk(index, data), { signal: signal() })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength

@@ -721,7 +721,7 @@ export class ReceiptStore {
       this.batch = undefined
       this.sealing = new Set()
       this.setAsideCount += seqs.length
-      this.released(counts)
+      await this.released(counts)
     })
   }
 
@@ -806,7 +806,7 @@ export class ReceiptStore {
       this.meta = meta
       this.batch = undefined
       this.sealing = new Set()
-      this.released(counts)
+      await this.released(counts)
     })
   }
 
@@ -935,7 +935,7 @@ export class ReceiptStore {
   }
 
   /** After the write of releaseOps: segments no queued receipt names are deleted (after a crash before this, start() deletes them). */
-  private released (counts: Map<number, number>): void {
+  private async released (counts: Map<number, number>): Promise<void> {
     const empty: number[] = []
     for (const [id, count] of counts) {
       if (count > 0) {
@@ -946,7 +946,7 @@ export class ReceiptStore {
       }
     }
     try {
-      this.segments.remove(empty)
+      await this.segments.remove(empty)
     } catch (err) {
       log.error('deleting tensor segments %s of %s failed - %e', empty.join(', '), this.dir, err)
     }

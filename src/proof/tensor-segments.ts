@@ -67,7 +67,7 @@ export class TensorSegments {
   private readonly maxSegmentBytes: number
   private active?: { id: number, fd: number, size: number }
   private dirty = false
-  /** No queued receipt names the active segment's records: it goes when the next one starts. */
+  /** No queued receipt names the active segment's records and replacing it failed: it goes when the next one starts. */
   private activeEmpty = false
   /** Bytes of every segment file, the active one included. */
   private bytes = new Map<number, number>()
@@ -82,7 +82,8 @@ export class TensorSegments {
 
   /**
    * Deletes the segments no queued receipt names (`live`), truncates the
-   * newest of those left at its first torn record, and starts a new one.
+   * newest of those left at its first torn record, syncs those left, and
+   * starts a new one.
    */
   async open (live: ReadonlySet<number>): Promise<{ removed: number, truncatedBytes: number }> {
     mkdirSync(this.dir, { recursive: true })
@@ -109,12 +110,15 @@ export class TensorSegments {
           const valid = validPrefix(fd, size)
           if (valid < size) {
             await truncate(fd, valid)
-            await datasync(fd)
             log('%s: cut %d bytes of torn records at offset %d', fileName(id), size - valid, valid)
             truncatedBytes = size - valid
             size = valid
           }
         }
+        // A process killed before its sync left records in the page cache only, while level, opened first, has made the
+        // records naming them durable (it writes out the log it replays): a power loss now would take the tensors of receipts
+        // level keeps. Synced here, before this process's own segment, so that only the newest segment can be torn.
+        await datasync(fd)
         this.bytes.set(id, size)
       } finally {
         closeSync(fd)
@@ -215,12 +219,36 @@ export class TensorSegments {
     reader.then(async handle => { await handle.close() }).catch(err => { log.error('closing segment %d failed - %e', id, err) })
   }
 
-  /** Deletes segments no queued receipt names any more; the one being written, once the next starts. */
-  remove (ids: Iterable<number>): void {
+  /**
+   * Deletes segments no queued receipt names any more; the one being written
+   * is replaced by a new one at once, as its bytes count toward the store's
+   * limit: kept until the next write, a limit it had reached refused that
+   * write for good.
+   */
+  async remove (ids: Iterable<number>): Promise<void> {
     for (const id of ids) {
-      if (id === this.active?.id) this.activeEmpty = true
-      else this.unlink(id)
+      if (id !== this.active?.id) {
+        this.unlink(id)
+        continue
+      }
+      // Should the replacement fail, the next rotation deletes it.
+      this.activeEmpty = true
+      if (this.active.size > 0) await this.replaceEmptyActive()
     }
+  }
+
+  /** Starts the next segment in place of the one being written, which holds nothing queued (not synced: nothing in it is needed). */
+  private async replaceEmptyActive (): Promise<void> {
+    const old = this.opened()
+    const id = old.id + 1
+    const fd = openSync(join(this.dir, fileName(id)), 'wx')
+    closeSync(old.fd)
+    this.active = { id, fd, size: 0 }
+    this.bytes.set(id, 0)
+    this.dirty = false
+    this.activeEmpty = false
+    this.unlink(old.id)
+    await this.syncDir()
   }
 
   private unlink (id: number): void {
@@ -271,9 +299,11 @@ export class TensorSegments {
     const old = this.opened()
     await datasync(old.fd)
     this.dirty = false
-    closeSync(old.fd)
     const id = old.id + 1
-    this.active = { id, fd: openSync(join(this.dir, fileName(id)), 'wx'), size: 0 }
+    // Opened before the old one is closed: should the open fail, the old segment stays the one written, not a closed descriptor another file may be given.
+    const fd = openSync(join(this.dir, fileName(id)), 'wx')
+    closeSync(old.fd)
+    this.active = { id, fd, size: 0 }
     this.bytes.set(id, 0)
     await this.syncDir()
     if (this.activeEmpty) this.unlink(old.id)

@@ -100,4 +100,51 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
       await Promise.allSettled(nodes.map(async n => n.stop()))
     }
   })
+  it('reads a short chunk into a buffer of its size, not a chunk-sized lease: a small blob may have chunks of 64 MiB', async () => {
+    const chunkSize = 64 * 1024 * 1024
+    const bytes = randomBytes(2_000)
+    const blobId = blobIdFromBytes(createHash('sha256').update(bytes).digest())
+    const tree = chunkTreeOfBytes(bytes, chunkSize)
+    const intoSizes: number[] = []
+    const source: ChunkSource = {
+      async open (id) {
+        if (id !== blobId) return undefined
+        return {
+          size: bytes.byteLength,
+          chunkSize,
+          chunkCount: 1,
+          complete: true,
+          leaves: tree.leaves,
+          has: () => true,
+          bitfield: () => Uint8Array.of(0x80),
+          readChunk: async (_index, into) => {
+            intoSizes.push(into?.byteLength ?? 0)
+            if (into == null) return new Uint8Array(bytes)
+            into.set(bytes)
+            return into.subarray(0, bytes.byteLength)
+          },
+          release: () => {}
+        }
+      }
+    }
+    const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
+    const nodes: MeshLibp2p[] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
+    const [holder, asker] = nodes as [MeshLibp2p, MeshLibp2p]
+    const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await holder.handle(p, h, o) }, unhandle: async p => { await holder.unhandle(p) } }, source })
+    try {
+      await Promise.all([holder.start(), asker.start()])
+      await server.start()
+      const signal = AbortSignal.timeout(60_000)
+      await asker.dial(holder.getMultiaddrs(), { signal })
+      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
+      let received = 0
+      await client.chunks(holder.peerId, blobId, 0, 1, async (_index, data) => { received = data.byteLength }, { signal })
+      assert.equal(received, bytes.byteLength)
+      assert.equal(intoSizes.length, 1)
+      assert.ok(intoSizes[0]! <= bytes.byteLength, `a chunk of ${bytes.byteLength} bytes read into a buffer of ${intoSizes[0]}`)
+    } finally {
+      await server.stop()
+      await Promise.allSettled(nodes.map(async n => n.stop()))
+    }
+  })
 })

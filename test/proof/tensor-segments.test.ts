@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdir, stat, truncate } from 'node:fs/promises'
+import fs, { closeSync, fstatSync, openSync, readlinkSync, realpathSync } from 'node:fs'
+import { readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { syncBuiltinESMExports } from 'node:module'
+import { describe, it, mock } from 'node:test'
 import { Level } from 'level'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import { receiptRoot } from '../../src/proof/bundle.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
+import { TensorSegments } from '../../src/proof/tensor-segments.js'
 import { tempDir } from '../helpers/devnet.js'
 
 /** Stand-in SignedReceipt bytes (the store looks up, rather than decodes, bytes that are no SignedReceipt). */
@@ -15,6 +18,8 @@ function fakeReceipt (seq: bigint, tensorBytes = 32): QueuedReceipt {
   const bytes = Buffer.concat([Buffer.from(`fake-receipt-${seq}-`), randomBytes(40)])
   return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(tensorBytes - 8), outputs: randomBytes(8) }
 }
+
+const EMPTY_BYTES = new Uint8Array(0)
 
 const segmentFiles = async (storeDir: string): Promise<string[]> => (await readdir(join(storeDir, 'tensors'))).sort()
 
@@ -124,6 +129,24 @@ describe('receipt store: tensor segments', () => {
     }
   })
 
+  it('frees the segment being written once its receipts are all sealed: a byte limit below a segment\'s size is not reached for good', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    const store = new ReceiptStore({ dir: path, maxQueuedBytes: 6_000 })
+    await store.start()
+    try {
+      await store.appendMany([1n, 2n, 3n, 4n, 5n].map(seq => fakeReceipt(seq, 1_000)))
+      await seal(store, 5)
+      assert.equal(store.queued().count, 0)
+      assert.equal(store.queued().segmentBytes, 0, 'no segment bytes kept for a queue that is empty')
+      await store.append(fakeReceipt(6n, 1_000))
+      const [taken] = await store.take(1)
+      assert.equal(taken!.inputs?.byteLength, 992)
+    } finally {
+      await store.stop()
+    }
+  })
+
   it('counts a receipt with inputs and no outputs the same when it is queued and when it is sealed', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'receipts') })
@@ -176,5 +199,62 @@ describe('receipt store: tensor segments', () => {
     } finally {
       await store.stop()
     }
+  })
+})
+
+describe('tensor segments: a segment that cannot start', () => {
+  it('keeps writing the one it has when the next cannot be created, never through a closed descriptor', async () => {
+    await using dir = await tempDir()
+    const segments = new TensorSegments({ dir: join(dir.path, 'tensors'), maxSegmentBytes: 100 })
+    await segments.open(new Set())
+    const record = { seq: 1n, inputs: randomBytes(40), outputs: randomBytes(8) }
+    await segments.write([record])
+    // The next segment's name is taken: its exclusive create fails.
+    await writeFile(join(dir.path, 'tensors', '0000000002.seg'), '')
+    await assert.rejects(segments.write([{ ...record, seq: 2n }]), { code: 'EEXIST' })
+    // A file opened now may be given the descriptor a failed rotation closed; no record may land in it.
+    const other = join(dir.path, 'other')
+    const fd = openSync(other, 'w+')
+    try {
+      await segments.write([{ ...record, seq: 3n, inputs: randomBytes(4) }]).catch(() => {})
+      assert.equal(fstatSync(fd).size, 0, 'a record written into another file')
+      const ref = (await segments.write([{ ...record, seq: 4n, inputs: EMPTY_BYTES, outputs: EMPTY_BYTES }]))[0]!
+      assert.equal(ref.segment, 1, 'the segment it has stays the one written')
+      assert.ok(await segments.read(4n, ref) != null)
+    } finally {
+      closeSync(fd)
+      await segments.close()
+    }
+  })
+})
+
+describe('tensor segments: opening after a crash', () => {
+  it('syncs the segments it keeps before it starts its own: what a killed process left in the page cache is made durable', async () => {
+    await using dir = await tempDir()
+    const tensors = join(dir.path, 'tensors')
+    // A process killed with records written and not synced: the OS holds them, the disk may not.
+    const killed = new TensorSegments({ dir: tensors })
+    await killed.open(new Set())
+    await killed.write([{ seq: 1n, inputs: randomBytes(40), outputs: randomBytes(8) }])
+    // The next process's level replays its log and makes the records naming them durable; a power loss must not then take the tensors.
+    const synced: string[] = []
+    const original = fs.fdatasync
+    mock.method(fs, 'fdatasync', (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+      synced.push(readlinkSync(`/proc/self/fd/${fd}`))
+      original(fd, callback)
+    })
+    syncBuiltinESMExports()
+    try {
+      // A fresh instance of the module, so that it binds the fdatasync watched here.
+      const fresh = await import(new URL(`../../src/proof/tensor-segments.js?sync=${Date.now()}`, import.meta.url).href) as typeof import('../../src/proof/tensor-segments.js')
+      const next = new fresh.TensorSegments({ dir: tensors })
+      await next.open(new Set([1]))
+      await next.close()
+    } finally {
+      mock.restoreAll()
+      syncBuiltinESMExports()
+      await killed.close()
+    }
+    assert.ok(synced.includes(realpathSync(join(tensors, '0000000001.seg'))), `synced at open: ${synced.join(', ')}`)
   })
 })
