@@ -29,8 +29,7 @@
  *   get no time sample) and stops serving; whoever it served moves to another
  *   holder, or if none is left reads the rest from Walrus after `stallMs`; a
  *   share of a cold download it was reading is read by another downloader
- *   after `stallMs`, or by each of the others by Walrus alone's deadline if
- *   that is sooner (the fetcher's cold hedge);
+ *   after `stallMs`;
  * - the space of a download is reserved when it starts, evicting by policy
  *   (the cache's planRoom). When other downloads' reservations leave no room,
  *   the real cache waits for them; here the room is taken when the download
@@ -478,23 +477,6 @@ class ScaleModel {
     this.walrusFetches++
   }
 
-  /**
-   * The fetcher's cold hedge (coldHedgeDue in src/mesh/hedge.ts) for a
-   * member of a cold download that a leaving reader would hold to `endMs`:
-   * the rest of the share it waits on is read by the member itself at the
-   * last moment a read still ends by Walrus alone's deadline, when that is
-   * sooner. Returns the member's end.
-   */
-  private coldHedge (member: Download, endMs: number, rest: number): number {
-    const alone = this.aloneMs(this.sizes[member.model] as number)
-    const deadline = member.startMs + alone + hedgeMarginMs(alone, this.net.walrusLatencyMs)
-    const hedged = Math.max(this.now + this.walrusMs(rest), deadline)
-    if (hedged >= endMs) return endMs
-    this.walrusBytes += rest
-    this.walrusFetches++
-    return hedged
-  }
-
   /** Reads model `m`'s chunk hashes from Walrus: counted as a fetch; returns when they arrive. */
   private hashesFromWalrus (m: number): number {
     const hashBytes = HASH_BYTES * Math.max(1, Math.ceil((this.sizes[m] as number) / this.scenario.models.chunkBytes))
@@ -619,7 +601,7 @@ class ScaleModel {
     const net = this.net
     swarm.walrusDoneMs = Math.max(swarm.walrusDoneMs, this.now + net.stallMs + this.walrusMs(rest))
     for (const member of swarm.members) {
-      const endMs = this.coldHedge(member, Math.max(member.endMs, swarm.walrusDoneMs + net.peerRttMs), rest)
+      const endMs = Math.max(member.endMs, swarm.walrusDoneMs + net.peerRttMs)
       if (endMs !== member.endMs) {
         member.endMs = endMs
         this.schedule(member)

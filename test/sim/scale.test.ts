@@ -107,22 +107,6 @@ describe('scale mode', () => {
     assert.equal(six.peerBytes, 3 * 4 * MiB, 'each of the three gets the other two segments from peers')
   })
 
-  it('a reader that leaves mid-read holds the others to Walrus alone\'s deadline (the cold hedge), not the stall time', () => {
-    const s = scale(x => {
-      x.nodes = 3
-      x.models = { count: 1, minBytes: 6 * MiB, maxBytes: 6 * MiB, chunkBytes: MiB }
-      x.workload = { requests: 3, ratePerSec: 1000, zipf: 1 }
-      x.cache = { quotaFraction: 1 }
-    })
-    // Shares of 2 MiB read from 600 to 700 ms; node 0 leaves halfway through its own. Walrus alone for 6 MiB: 300 + 500 ms,
-    // the deadline 300 ms after: about 1.1 s. The stall fallback would end after 650 + 3,000 + 350 ms.
-    const trace = { ...generateTrace(s), requests: [0, 1, 2].map(node => ({ atMs: node, node, model: 0 })), churn: [{ atMs: 650, node: 0, kind: 'leave' as const }] }
-    const mesh = simulateScale(s, trace, 'mesh')
-    assert.ok(mesh.timeToModelMs.p99 <= 1_101, `${mesh.timeToModelMs.p99}`)
-    // Each of the two left reads the half of node 0's 2 MiB share not read by then (the chunk hashes are 3 × 192 bytes).
-    assert.ok(Math.abs(mesh.walrusBytes - (6 * MiB + 3 * 192 + 2 * MiB)) < 1024, `${mesh.walrusBytes}`)
-  })
-
   it('uses the cache module\'s policy: GDSF and LRU give different numbers', () => {
     const gdsf = scale()
     const lru = scale(x => { x.cache.policy = 'lru' })
