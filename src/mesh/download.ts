@@ -249,12 +249,12 @@ export class Download {
       while (!this.partial.complete()) {
         if (signal.aborted) throw signal.reason
         if (this.fatal != null) throw this.fatal
-        const frozenMs = this.lag.frozenMs(Date.now())
-        if (frozenMs > 0) {
-          // This node did not run: the stall clock skips that time, and what peers sent meanwhile is read before any judging
-          // (a timer of 0 runs after pending I/O). Judged at once, the pass after a freeze saw seconds without progress, and the
-          // stall fallback read from Walrus what peers had already sent.
-          this.lastProgressAt += frozenMs
+        const { frozenMs, readFirst } = this.lag.pass(Date.now())
+        // This node did not run: the stall clock skips that time, and what peers sent meanwhile is read before any judging
+        // (a timer of 0 runs after pending I/O). Judged at once, the pass after a freeze saw seconds without progress, and the
+        // stall fallback read from Walrus what peers had already sent.
+        this.lastProgressAt += frozenMs
+        if (readFirst) {
           log('%s: the download of %s did not run for %d ms; judged after pending I/O', this.context.selfId, this.description.blobId, frozenMs)
           await this.nextEvent(0)
           continue
@@ -657,11 +657,17 @@ export class Download {
   private behindWalrus (now: number): boolean {
     const origin = this.context.origin
     if (this.hedging || origin == null) return this.hedging
+    // A cold download does not hedge: judged alike, a split download read a silent or failing reader's share at Walrus alone's
+    // deadline, which against a fast Walrus comes before the stall fallback would, and when every reader on a starved machine
+    // falls behind together each reads the rest (docs/mesh.md).
+    if (this.warm !== true) return false
     const { tuning } = this.context
     const { size, chunkSize } = this.description
     let remaining = 0
     for (let index = 0; index < this.partial.chunkCount; index++) {
-      if (!this.partial.has(index)) remaining += chunkRange(index, size, chunkSize).end - chunkRange(index, size, chunkSize).start
+      if (this.partial.has(index)) continue
+      const range = chunkRange(index, size, chunkSize)
+      remaining += range.end - range.start
     }
     const judgement = {
       startedAt: this.context.requestedAt ?? this.context.announcedAt,
@@ -673,9 +679,6 @@ export class Download {
       directMs: (bytes: number) => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads),
       ...(this.context.peerRoundTrip?.ms() != null ? { peerRoundTripMs: this.context.peerRoundTrip.ms() } : {})
     }
-    // A cold download does not hedge yet: coldHedgeDue (hedge.ts) reads a silent or failing reader's share at the deadline, which
-    // two fetch.test cases (a failing reader's share, the stall fallback's growing runs) hold must not happen; see docs/mesh.md.
-    if (this.warm !== true) return false
     this.hedging = hedgeDue({ ...judgement, demandSince: this.peerDemandSince, recentPeerBytes: this.fromPeers.recent(now) })
     if (this.hedging) {
       // The window the pace was judged over: peers asked moments ago have had only that long.

@@ -84,21 +84,3 @@ export function hedgeDue (j: HedgeJudgement): boolean {
   const peersEnd = pace > 0 ? j.now + j.remaining / pace : Infinity
   return peersEnd > deadline && peersEnd > j.now + rest
 }
-
-/**
- * The hedge of a cold download, whose blob is split among its readers: as
- * hedgeDue, with `recentPeerBytes` counting every byte the download gained
- * (from peers and its own share reads), and only while that pace is below
- * one Walrus read's here (`readBytesPerSec`, OriginTiming.observed). The
- * caller gives `directMs` for reads one at a time: the pace a node has seen
- * is that of its share reads, side by side with every other reader's, and
- * reads side by side behind a capped link (the swarm benchmark's) share it;
- * judged against four at once, a swarm pulling at the link's pace was
- * behind a Walrus alone that could never be had, and every node read the
- * rest (4.6x the blob). A swarm slower than even one read (a reader that
- * has not begun, one starved of CPU) is behind whatever the link.
- */
-export function coldHedgeDue (j: HedgeJudgement & { readBytesPerSec: number | undefined }): boolean {
-  if (j.readBytesPerSec == null || recentPace(j) * 1000 >= j.readBytesPerSec) return false
-  return hedgeDue(j)
-}

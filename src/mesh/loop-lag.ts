@@ -10,6 +10,7 @@ export class LoopLag {
   private readonly intervalMs: number
   private readonly toleranceMs: number
   private last?: number
+  private waited = false
 
   /** Gaps up to `intervalMs + toleranceMs` between passes are on time: timers on a busy machine run late by tens of ms. */
   constructor (intervalMs: number, toleranceMs: number) {
@@ -17,10 +18,18 @@ export class LoopLag {
     this.toleranceMs = toleranceMs
   }
 
-  /** A pass of the loop at `now`: the time since the last one past the interval, or 0 if on time. */
-  frozenMs (now: number): number {
+  /**
+   * A pass of the loop at `now`: the time since the last one past the
+   * interval (0 if on time), and whether to read pending I/O before judging
+   * anything. That wait is taken once in a row: on a machine so starved that
+   * every pass is late, a loop that always waited would never act.
+   */
+  pass (now: number): { frozenMs: number, readFirst: boolean } {
     const gap = this.last == null ? 0 : now - this.last
     this.last = now
-    return gap > this.intervalMs + this.toleranceMs ? gap - this.intervalMs : 0
+    const frozenMs = gap > this.intervalMs + this.toleranceMs ? gap - this.intervalMs : 0
+    const readFirst = frozenMs > 0 && !this.waited
+    this.waited = readFirst
+    return { frozenMs, readFirst }
   }
 }

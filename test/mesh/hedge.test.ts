@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { coldHedgeDue, hedgeDue, hedgeMarginMs, walrusDeadline, type HedgeJudgement } from '../../src/mesh/hedge.js'
+import { hedgeDue, hedgeMarginMs, walrusDeadline, type HedgeJudgement } from '../../src/mesh/hedge.js'
 import { directReadMs, OriginTiming } from '../../src/mesh/origin-timing.js'
 
 const MiB = 1024 * 1024
@@ -82,29 +82,5 @@ describe('hedgeDue: a download held to Walrus alone\'s time', () => {
     assert.equal(hedgeDue(judgement({ now: 5_000, demandSince: undefined })), false)
     assert.equal(hedgeDue(judgement({ now: 5_000, remaining: 0 })), false)
     assert.equal(hedgeDue(judgement({ now: 5_000, directMs: () => undefined })), false)
-  })
-})
-
-describe('coldHedgeDue: a split cold download held to Walrus alone\'s time', () => {
-  // As above: 200 ms latency, 4 MiB/s a read; the deadline for 8 MiB is at 1.6 s. The download's shares were cut at 300 ms.
-  const direct = (bytes: number): number => directReadMs(bytes, 200, 4 * MiB, 4 * MiB, 4)
-  type ColdJudgement = HedgeJudgement & { readBytesPerSec: number | undefined }
-  const judgement = (patch: Partial<ColdJudgement>): ColdJudgement => ({
-    startedAt: 0, now: 0, size: 8 * MiB, remaining: 8 * MiB, demandSince: 300, recentPeerBytes: 0, windowMs: 2_000, latencyMs: 200, directMs: direct, readBytesPerSec: 4 * MiB, ...patch
-  })
-
-  it('reads the rest at the last moment a read of it ends by the deadline, when the other reader\'s half has not come', () => {
-    // This node's own half is in flight (nothing landed yet); the other half (4 MiB) takes 1.2 s to read: the last moment is 400 ms.
-    assert.equal(coldHedgeDue(judgement({ now: 399, remaining: 4 * MiB })), false, 'a read of the rest still ends in time')
-    assert.equal(coldHedgeDue(judgement({ now: 400, remaining: 4 * MiB })), true)
-    assert.equal(coldHedgeDue(judgement({ now: 400, remaining: 4 * MiB, recentPeerBytes: MiB / 2 })), false, 'half a MiB in 100 ms: on pace')
-  })
-
-  it('never reads the rest while the swarm gains at least one read\'s pace, however far past the deadline: a capped link it shares', () => {
-    // A 64 MiB blob through a 2 MiB/s link, each read at 1 MiB/s: Walrus alone is judged at about 16 s, the link allows 32 s.
-    const capped = judgement({ size: 64 * MiB, latencyMs: 50, readBytesPerSec: MiB, directMs: bytes => directReadMs(bytes, 50, MiB, 4 * MiB, 4) })
-    assert.equal(coldHedgeDue({ ...capped, now: 20_000, remaining: 24 * MiB, recentPeerBytes: 4 * MiB }), false, 'the link\'s pace: 2 MiB/s')
-    assert.equal(coldHedgeDue({ ...capped, now: 20_000, remaining: 24 * MiB, recentPeerBytes: MiB }), true, 'half a read\'s pace')
-    assert.equal(coldHedgeDue({ ...capped, now: 20_000, remaining: 24 * MiB, readBytesPerSec: undefined }), false, 'no read timed')
   })
 })
