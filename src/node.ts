@@ -493,13 +493,15 @@ export class HerdNode {
   }
 
   private proofStatus (): NodeStatus['proofs'] {
-    const { receipts, batcher } = this.started
+    const { receipts, batcher, proofs } = this.started
     const queued = receipts.queued()
+    // Receipts answered and not yet written are queued too: a status read between a reply and its write behind said 0.
+    const unwritten = proofs.unwrittenStats()
     const stats = batcher.stats()
     return {
       enabled: this.config.proofs.enabled,
-      queued: queued.count,
-      queuedBytes: queued.bytes,
+      queued: queued.count + unwritten.count,
+      queuedBytes: queued.bytes + unwritten.bytes,
       limit: queued.limit,
       sealed: stats.sealed,
       bundles: stats.bundles,

@@ -90,6 +90,11 @@ export class ProofService {
   /** Set when a write behind the replies failed: from then on replies wait for their write, so callers hear of it. */
   private writeFailed = false
 
+  /** Receipts answered whose write behind the replies has not finished, and their bytes: queued, as far as anyone asking knows. */
+  unwrittenStats (): { count: number, bytes: number } {
+    return { count: this.unwritten, bytes: this.unwrittenBytes }
+  }
+
   /** Waits for the writes of receipts already answered: before the store closes. */
   async stop (): Promise<void> {
     await this.writes

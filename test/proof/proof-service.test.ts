@@ -27,8 +27,13 @@ describe('proof service', () => {
       assert.equal(await store.get(receipt.id), undefined, 'not written yet')
       assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
       assert.equal(await proofs.lookup('ab'.repeat(32)), undefined, 'a receipt never issued is still unknown')
+      // What /status adds to the store's queue: read here, the store alone said nothing was queued.
+      assert.equal(store.queued().count, 0)
+      assert.equal(proofs.unwrittenStats().count, 1)
+      assert.ok(proofs.unwrittenStats().bytes > 0)
       gate.resolve()
       await proofs.stop()
+      assert.deepEqual(proofs.unwrittenStats(), { count: 0, bytes: 0 })
       assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
     } finally {
       gate.resolve()
