@@ -7,6 +7,7 @@ import { Deadline } from '../../src/deadline.js'
 import { asInferError } from '../../src/inference/infer-errors.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
+import { serveParent } from '../child-ipc.js'
 
 /** What the parent asks; each request carries an `id` that its answer repeats. */
 export type AskerRequest =
@@ -15,7 +16,6 @@ export type AskerRequest =
   | { op: 'load', peerId: string, model: string, input: { name: string, dims: number[], seed: number }, inflight: number, seconds: number, timeoutMs: number }
   | { op: 'stop' }
 
-export type AskerAnswer = { id: number, ok: true, value: unknown } | { id: number, ok: false, error: string }
 
 /** One load run as the asker saw it: each OK and BUSY answer's time (ms), and the CPU this process spent on it. */
 export interface AskerLoad {
@@ -100,9 +100,4 @@ async function handle (request: AskerRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (message: AskerRequest & { id: number }) => {
-  handle(message).then(
-    value => { process.send?.({ id: message.id, ok: true, value } satisfies AskerAnswer) },
-    (err: unknown) => { process.send?.({ id: message.id, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } satisfies AskerAnswer) }
-  ).finally(() => { if (message.op === 'stop') process.disconnect() })
-})
+serveParent<AskerRequest>(handle)

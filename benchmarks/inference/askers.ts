@@ -1,6 +1,7 @@
 // The inference benchmark's askers, each in a child process (asker-process.ts), as peers of a holder in this process.
 import { fork, type ChildProcess } from 'node:child_process'
-import type { AskerAnswer, AskerLoad, AskerRequest } from './asker-process.js'
+import type { AskerLoad, AskerRequest } from './asker-process.js'
+import type { ChildAnswer } from '../child-ipc.js'
 
 const ASKER_SCRIPT = new URL('./asker-process.js', import.meta.url)
 /** Any one request to an asker: a start, a dial, or a load run of up to 10 minutes. */
@@ -26,7 +27,7 @@ export class AskerProcess {
     }))
     // A send to a child that died emits 'error' here: the waiting requests fail at its 'exit' instead of the parent crashing.
     this.child.on('error', err => { console.error(`# asker process ${name}: ${err.message}`) })
-    this.child.on('message', (answer: AskerAnswer) => {
+    this.child.on('message', (answer: ChildAnswer) => {
       const waiter = this.waiting.get(answer.id)
       if (waiter == null) return
       this.waiting.delete(answer.id)
@@ -36,6 +37,8 @@ export class AskerProcess {
   }
 
   private async ask<T> (request: AskerRequest, timeoutMs = REQUEST_MS): Promise<T> {
+    // A request to a child already gone would wait out its whole timeout.
+    if (!this.child.connected) throw new Error(`asker process ${this.name}: ${request.op} after the process exited`)
     const id = ++this.next
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`asker process ${this.name}: ${request.op} took over ${timeoutMs} ms`)) }, timeoutMs)

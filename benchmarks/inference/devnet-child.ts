@@ -1,6 +1,7 @@
 // The child side of DevnetProcess (devnet-process.ts): a devnet (harness/in-process-mesh.ts) driven by the parent over IPC.
 import { startDevnet, type Devnet } from '../../harness/in-process-mesh.js'
-import type { DevnetAnswer, DevnetRequest } from './devnet-process.js'
+import type { DevnetRequest } from './devnet-process.js'
+import { serveParent } from '../child-ipc.js'
 
 let devnet: Devnet | undefined
 
@@ -29,9 +30,4 @@ async function handle (request: DevnetRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (message: DevnetRequest & { id: number }) => {
-  handle(message).then(
-    value => { process.send?.({ id: message.id, ok: true, value } satisfies DevnetAnswer) },
-    (err: unknown) => { process.send?.({ id: message.id, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } satisfies DevnetAnswer) }
-  ).finally(() => { if (message.op === 'stop') process.disconnect() })
-})
+serveParent<DevnetRequest>(handle)

@@ -1,6 +1,7 @@
 // The inference benchmark's devnet (local Walrus and ledger) in a child process of its own, as production's Walrus and Sui are elsewhere: in the holder's process its Walrus encoded the holder's receipt bundles and its GC marked their heap, and that CPU counted as the holder's.
 import { fork, type ChildProcess } from 'node:child_process'
 import type { PublishedModel, PublishOptions } from '../../harness/in-process-mesh.js'
+import type { ChildAnswer } from '../child-ipc.js'
 
 /** What the parent asks; each request carries an `id` that its answer repeats. */
 export type DevnetRequest =
@@ -9,7 +10,6 @@ export type DevnetRequest =
   | { op: 'cpu' }
   | { op: 'stop' }
 
-export type DevnetAnswer = { id: number, ok: true, value: unknown } | { id: number, ok: false, error: string }
 
 const CHILD_SCRIPT = new URL('./devnet-child.js', import.meta.url)
 /** A start or a publish of a model of a few MB: a minute is ample on a loaded machine. */
@@ -34,7 +34,7 @@ export class DevnetProcess {
       resolve()
     }))
     this.child.on('error', err => { console.error(`# devnet process: ${err.message}`) })
-    this.child.on('message', (answer: DevnetAnswer) => {
+    this.child.on('message', (answer: ChildAnswer) => {
       const waiter = this.waiting.get(answer.id)
       if (waiter == null) return
       this.waiting.delete(answer.id)
@@ -44,6 +44,8 @@ export class DevnetProcess {
   }
 
   private async ask<T> (request: DevnetRequest, timeoutMs = REQUEST_MS): Promise<T> {
+    // A request to a child already gone would wait out its whole timeout.
+    if (!this.child.connected) throw new Error(`devnet process: ${request.op} after the process exited`)
     const id = ++this.next
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`devnet process: ${request.op} took over ${timeoutMs} ms`)) }, timeoutMs)

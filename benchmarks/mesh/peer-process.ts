@@ -14,6 +14,7 @@ import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import type { NodeConfigInput } from '../../src/node-config.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../../harness/raw-stream.js'
+import { serveParent } from '../child-ipc.js'
 
 /** What the parent asks; each request carries an `id` that its answer repeats. */
 export type PeerRequest =
@@ -32,7 +33,6 @@ export type PeerRequest =
   | { op: 'profile:stop', path: string }
   | { op: 'stop' }
 
-export type PeerAnswer = { id: number, ok: true, value: unknown } | { id: number, ok: false, error: string }
 
 /** Every send is one block of this size (the last may be shorter), as in the in-process benchmark. */
 const BLOCK_BYTES = 256 * 1024
@@ -171,9 +171,4 @@ async function handle (request: PeerRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (message: PeerRequest & { id: number }) => {
-  handle(message).then(
-    value => { process.send?.({ id: message.id, ok: true, value } satisfies PeerAnswer) },
-    (err: unknown) => { process.send?.({ id: message.id, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } satisfies PeerAnswer) }
-  ).finally(() => { if (message.op === 'stop') process.disconnect() })
-})
+serveParent<PeerRequest>(handle)

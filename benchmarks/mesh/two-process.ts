@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { devnetNodeConfig, type Devnet } from '../../harness/in-process-mesh.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { note } from '../measure.js'
-import type { PeerAnswer, PeerRequest } from './peer-process.js'
+import type { PeerRequest } from './peer-process.js'
+import type { ChildAnswer } from '../child-ipc.js'
 
 const PEER_SCRIPT = new URL('./peer-process.js', import.meta.url)
 const GiB = 1024 * 1024 * 1024
@@ -53,7 +54,7 @@ class PeerProcess {
       this.waiting.clear()
       resolve()
     }))
-    this.child.on('message', (answer: PeerAnswer) => {
+    this.child.on('message', (answer: ChildAnswer) => {
       const waiter = this.waiting.get(answer.id)
       if (waiter == null) return
       this.waiting.delete(answer.id)
@@ -63,6 +64,8 @@ class PeerProcess {
   }
 
   async ask<T> (request: PeerRequest): Promise<T> {
+    // A request to a child already gone would wait out its whole timeout.
+    if (!this.child.connected) throw new Error(`peer process ${this.name}: ${request.op} after the process exited`)
     const id = ++this.next
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`peer process ${this.name}: ${request.op} took over ${REQUEST_MS} ms`)) }, REQUEST_MS)
