@@ -43,6 +43,13 @@ const afterReplies = async (): Promise<void> => { await new Promise(resolve => s
 
 /** Receipts written by one fsync at most. */
 const MAX_GROUP = 256
+/**
+ * Answered receipts that start their write behind at once. Fewer wait up to
+ * the store's sync interval for more to join them: a write running beside an
+ * inference run slowed that run by about as much as the write cost (det, 1 in
+ * flight), so one write per several runs leaves most runs alone.
+ */
+const JOIN_RECEIPTS = 16
 /** A queued record's framing in the store: version, flags, the ID, and three u32 lengths. */
 const RECORD_OVERHEAD = 2 + 32 + 3 * 4
 const recordBytes = (e: { bytes: Uint8Array, inputs?: Uint8Array, outputs?: Uint8Array }): number => RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0)
@@ -87,6 +94,10 @@ export class ProofService {
   private readonly unwrittenIds = new Set<string>()
   /** Receipts answered whose write has not started: the next write takes them all. */
   private waiting: Parameters<ReceiptStore['appendMany']>[0] = []
+  /** Set while a write to take the waiting receipts is queued and has not taken them yet. */
+  private writeQueued = false
+  /** Starts the write of waiting receipts once the join window ends. */
+  private joinTimer: NodeJS.Timeout | undefined
   /** Set when a write behind the replies failed: from then on replies wait for their write, so callers hear of it. */
   private writeFailed = false
 
@@ -97,6 +108,7 @@ export class ProofService {
 
   /** Waits for the writes of receipts already answered: before the store closes. */
   async stop (): Promise<void> {
+    this.startWrite()
     await this.writes
   }
 
@@ -166,6 +178,7 @@ export class ProofService {
           } else {
             // The window a power loss could take: answered receipts not yet written, and written ones not yet synced.
             if (this.unwritten + store.unsynced() + group.length > store.maxUnsynced) {
+              this.startWrite()
               await this.writes
               await store.sync()
             }
@@ -188,16 +201,26 @@ export class ProofService {
    * them (so seqs reach the store in order). Receipts answered while a write
    * waits to start join it: one write for all that came since, rather than
    * one each, which a run of quick replies outpaces (each write costs more
-   * than a reply).
+   * than a reply). The write starts once JOIN_RECEIPTS are waiting or the
+   * store's sync interval has passed since the first of them.
    */
   private writeBehind (entries: Parameters<ReceiptStore['appendMany']>[0]): void {
     this.unwritten += entries.length
     this.unwrittenBytes += entries.reduce((n, e) => n + recordBytes(e), 0)
     for (const entry of entries) this.unwrittenIds.add(entry.id)
-    const scheduled = this.waiting.length > 0
     this.waiting.push(...entries)
-    if (scheduled) return
+    if (this.waiting.length >= JOIN_RECEIPTS) this.startWrite()
+    else this.joinTimer ??= setTimeout(() => { this.startWrite() }, this.components.store.syncIntervalMs)
+  }
+
+  /** Queues a write of every waiting receipt, unless one is queued that has not taken them yet. */
+  private startWrite (): void {
+    clearTimeout(this.joinTimer)
+    this.joinTimer = undefined
+    if (this.writeQueued || this.waiting.length === 0) return
+    this.writeQueued = true
     this.writes = this.writes.then(afterReplies).then(async () => {
+      this.writeQueued = false
       while (this.waiting.length > 0) await this.writeWaiting(this.waiting.splice(0, MAX_GROUP))
     })
   }

@@ -65,6 +65,32 @@ describe('proof service', () => {
       await store.stop()
     }
   })
+  it('with logged durability, receipts answered a turn of the event loop apart are written together, not one write each', async () => {
+    await using dir = await tempDir()
+    // A long sync interval is the join window: every receipt below is answered within it.
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
+    await store.start()
+    const writes: number[] = []
+    const appendMany = store.appendMany.bind(store)
+    store.appendMany = async entries => { writes.push(entries.length); await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      const ids: string[] = []
+      for (let i = 0; i < 4; i++) {
+        ids.push((await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id)
+        // The next request arrives after the loop has turned, as one from a peer does.
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      assert.deepEqual(writes, [], 'fewer than the join count wait for the window')
+      // stop() writes what is waiting without waiting out the window.
+      await proofs.stop()
+      assert.deepEqual(writes, [4])
+      for (const id of ids) assert.equal((await store.get(id))?.state, 'queued')
+    } finally {
+      await store.stop()
+    }
+  })
   it('takes inputs prepared from the same record as they are, and hashes any other record itself', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs') })
