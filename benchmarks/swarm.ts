@@ -2,6 +2,7 @@
 // its own capped link, all pulling one blob at once. Prints each node's rate as a share of its cap, origin bytes per blob and the time
 // until all have it against the ideal (blob / cap), beside the goals.
 import { cpus } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { netnsUnavailable } from '../harness/netns.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
@@ -22,7 +23,9 @@ const { values } = parseArgs({
     'cap-mib': { type: 'string' },
     'origin-cap-mib': { type: 'string' },
     'origin-latency-ms': { type: 'string' },
-    'chunk-mib': { type: 'string' }
+    'chunk-mib': { type: 'string' },
+    // Each node's chunks as they landed (ms, index, from), one JSON file per run: the per-node timelines docs/swarm.md reads.
+    timeline: { type: 'string' }
   }
 })
 const quick = values.quick === true
@@ -37,7 +40,7 @@ const originLatencyMs = Number(values['origin-latency-ms'] ?? 50)
 const chunkMiB = Number(values['chunk-mib'] ?? 1)
 if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32) || !Number.isInteger(blobMiB) || blobMiB < 1 || blobMiB > MAX_BLOB_MIB ||
   !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB)) {
-  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4]`)
+  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--timeline FILE]`)
   process.exit(2)
 }
 
@@ -118,6 +121,11 @@ for (const n of nodeCounts) {
   }
   const f = figures(result, capBytesPerSec)
   runs.push(f)
+  if (values.timeline != null) {
+    const file = `${values.timeline}.${n}.json`
+    await writeFile(file, JSON.stringify(result.nodes.map(({ node, landed }) => ({ node, landed }))))
+    note(`timeline in ${file}`)
+  }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
   console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms\n`)
   console.log('| node | seconds | share of cap | first byte s | from peers MiB | from Walrus MiB |')

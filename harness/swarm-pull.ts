@@ -47,6 +47,8 @@ export interface NodePull {
   walrusBytes: number
   /** The blob's size as the node gave it. */
   size: number
+  /** Each chunk as it landed: ms from the request, chunk index, where from (a peer's id, or 'walrus'); what a per-node timeline is read from. */
+  landed: Array<[ms: number, index: number, from: string]>
 }
 
 export interface SwarmPullResult {
@@ -131,7 +133,7 @@ async function machineTicks (): Promise<{ busy: number, total: number }> {
 /** POSTs the fetch to one node's API and reads its NDJSON to the end, timing the first chunk and the end. */
 async function pullAt (node: number, api: string, blobId: string, signal: AbortSignal): Promise<NodePull> {
   const started = performance.now()
-  const result: NodePull = { node, ok: false, ms: 0, firstChunkMs: Number.NaN, peerBytes: 0, walrusBytes: 0, size: 0 }
+  const result: NodePull = { node, ok: false, ms: 0, firstChunkMs: Number.NaN, peerBytes: 0, walrusBytes: 0, size: 0, landed: [] }
   try {
     const response = await fetch(`${api}/v1/blobs/${blobId}/fetch`, { method: 'POST', signal })
     if (!response.ok || response.body == null) {
@@ -143,6 +145,7 @@ async function pullAt (node: number, api: string, blobId: string, signal: AbortS
       const event = JSON.parse(line)
       if (event.type === 'fetch:chunk') {
         if (Number.isNaN(result.firstChunkMs)) result.firstChunkMs = performance.now() - started
+        result.landed.push([Math.round(performance.now() - started), Number(event.index), event.source === 'peer' ? String(event.peerId) : String(event.source)])
         if (event.source === 'peer') result.peerBytes += event.bytes
         else if (event.source === 'walrus') result.walrusBytes += event.bytes
       } else if (event.type === 'fetch:done') {

@@ -17,6 +17,7 @@ import { syntheticModelOfSize } from './synthetic-model.js'
 import { seededRandom } from '../src/seeded-random.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
+import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { netnsCommand } from '../harness/netns.js'
 import { forwardInto, type Forward } from '../harness/netns-forward.js'
 
@@ -232,8 +233,9 @@ export interface LiveClusterInit {
   startConcurrency?: number
   readyTimeoutMs?: number
   /**
-   * The nodes' digest interval. Default max(1 s, 100 ms × nodes): every digest is a signed gossipsub message
-   * to every other node, and at 1 s, 32 nodes on 2 cores spend most of their CPU checking signatures.
+   * The nodes' digest interval. Default the node's own (DIGEST_INTERVAL_MS), as deployed: every digest is a
+   * signed gossipsub message every node checks and forwards, and at the old default, max(1 s, 100 ms × nodes),
+   * gossip was a third of a mesh node's CPU in the first 10 s of a medium replay (docs/simulation.md).
    */
   digestIntervalMs?: number
   /** Mesh: random other nodes each node bootstraps to besides node 0 (default 2). */
@@ -296,7 +298,15 @@ export class LiveCluster {
 
   /** The digest interval the nodes are configured with. */
   get digestIntervalMs (): number {
-    return this.init.digestIntervalMs ?? Math.max(1000, 100 * this.nodes.length)
+    return this.init.digestIntervalMs ?? DIGEST_INTERVAL_MS
+  }
+
+  /**
+   * How long gossip is given to settle (subscriptions, each node's first digest, sent when a peer subscribes)
+   * before a replay's clock starts: longer with more nodes to hear from, never the whole digest interval.
+   */
+  get gossipSettleMs (): number {
+    return Math.min(this.digestIntervalMs, Math.max(1000, 100 * this.nodes.length)) + 200
   }
 
   private log (message: string): void {

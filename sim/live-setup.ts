@@ -139,6 +139,6 @@ export async function startLiveCluster (cluster: LiveCluster, strategy: LiveStra
   const blobIdOf = new Map<number, string>(models.requested.map((model, i) => [model, cluster.blobIds[i]!]))
   const nodesWithoutPeers = strategy === 'mesh' ? cluster.nodesWithoutPeers : 0
   // Let gossip settle (subscriptions, a first digest) before the clock starts.
-  if (strategy === 'mesh') await sleep(cluster.digestIntervalMs + 200, undefined, { signal })
+  if (strategy === 'mesh') await sleep(cluster.gossipSettleMs, undefined, { signal })
   return { blobIdOf, nodesWithoutPeers }
 }
