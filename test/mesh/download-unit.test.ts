@@ -55,6 +55,15 @@ async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus'
   }
 }
 
+/** This node and one other reader of an 8-chunk blob: their IDs, the first in reader order, and this node's half. */
+async function twoReaders (): Promise<{ selfId: string, other: string, firstReader: string, mine: { start: number, end: number } }> {
+  const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const [firstReader] = [selfId, other].sort() as [string, string]
+  const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+  return { selfId, other, firstReader, mine }
+}
+
 async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
   const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
   const tree = chunkTreeOfBytes(bytes, chunkSize)
@@ -102,11 +111,8 @@ describe('Download with fakes of its context', () => {
   it('declares no stall while its own share read is in flight, however long it takes, and reads a missing share after it', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
-    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     // Another reader that never sends: its half is read by the stall fallback, but only once this node's own half is in.
-    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const [firstReader] = [selfId, other].sort()
-    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    const { selfId, other, mine } = await twoReaders()
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
     let release!: () => void
     const ownShareHeld = new Promise<void>(resolve => { release = resolve })
@@ -140,10 +146,7 @@ describe('Download with fakes of its context', () => {
   it('does not count time its own event loop was frozen toward a stall: what a peer sent meanwhile is read before the fallback is judged', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
-    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const [firstReader] = [selfId, other].sort()
-    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    const { selfId, other, firstReader, mine } = await twoReaders()
     // The other reader's half, as its HAVE answer shows it once it arrives.
     const theirs = new Uint8Array([firstReader === selfId ? 0x0f : 0xf0])
     let answer!: () => void
@@ -194,10 +197,7 @@ describe('Download with fakes of its context', () => {
   it('lands its share read chunk by chunk as the bytes arrive, one share read at a time while others share the blob', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
-    const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const [firstReader] = [selfId, other].sort()
-    const mine = firstReader === selfId ? { start: 0, end: 4 * CHUNK } : { start: 4 * CHUNK, end: 8 * CHUNK }
+    const { selfId, other, mine } = await twoReaders()
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
     let release!: () => void
     const held = new Promise<void>(resolve => { release = resolve })

@@ -71,34 +71,22 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
         }
       }
     }
-    const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
-    const nodes: MeshLibp2p[] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
-    const [holder, asker] = nodes as [MeshLibp2p, MeshLibp2p]
-    const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await holder.handle(p, h, o) }, unhandle: async p => { await holder.unhandle(p) } }, source })
-    try {
-      await Promise.all([holder.start(), asker.start()])
-      await server.start()
-      const signal = AbortSignal.timeout(60_000)
-      await asker.dial(holder.getMultiaddrs(), { signal })
-      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
-      const reusedBefore = sealedBufferStats.reused
-      // Four requests at once, as a download makes them, then four more: buffers sealed in the first round serve the second.
-      for (const round of [0, 1]) {
-        await Promise.all([0, 1, 2, 3].map(async r => {
-          const first = round * 24 + r * 6
-          await client.chunks(holder.peerId, blobId, first, r === 3 && round === 1 ? count - first : 6, async (index, data) => {
-            assert.ok(Buffer.from(createHash('sha256').update(Uint8Array.of(0)).update(data.subarray()).digest()).equals(tree.leaves[index] as Uint8Array), `chunk ${index} arrived intact`)
-          }, { signal })
-        }))
-      }
-      assert.equal(reads, count)
-      assert.ok(readInto.size > 0, 'the server read chunks into buffers of its own')
-      assert.ok(readInto.size < count, `${count} chunks were read into ${readInto.size} buffers: some were reused`)
-      assert.ok(sealedBufferStats.reused > reusedBefore)
-    } finally {
-      await server.stop()
-      await Promise.allSettled(nodes.map(async n => n.stop()))
+    await using pair = await servingPair(source)
+    const { client, holder, signal } = pair
+    const reusedBefore = sealedBufferStats.reused
+    // Four requests at once, as a download makes them, then four more: buffers sealed in the first round serve the second.
+    for (const round of [0, 1]) {
+      await Promise.all([0, 1, 2, 3].map(async r => {
+        const first = round * 24 + r * 6
+        await client.chunks(holder.peerId, blobId, first, r === 3 && round === 1 ? count - first : 6, async (index, data) => {
+          assert.ok(Buffer.from(createHash('sha256').update(Uint8Array.of(0)).update(data.subarray()).digest()).equals(tree.leaves[index] as Uint8Array), `chunk ${index} arrived intact`)
+        }, { signal })
+      }))
     }
+    assert.equal(reads, count)
+    assert.ok(readInto.size > 0, 'the server read chunks into buffers of its own')
+    assert.ok(readInto.size < count, `${count} chunks were read into ${readInto.size} buffers: some were reused`)
+    assert.ok(sealedBufferStats.reused > reusedBefore)
   })
   it('reads a short chunk into a buffer of its size, not a chunk-sized lease: a small blob may have chunks of 64 MiB', async () => {
     const chunkSize = 64 * 1024 * 1024
@@ -127,24 +115,35 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
         }
       }
     }
-    const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
-    const nodes: MeshLibp2p[] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
-    const [holder, asker] = nodes as [MeshLibp2p, MeshLibp2p]
-    const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await holder.handle(p, h, o) }, unhandle: async p => { await holder.unhandle(p) } }, source })
-    try {
-      await Promise.all([holder.start(), asker.start()])
-      await server.start()
-      const signal = AbortSignal.timeout(60_000)
-      await asker.dial(holder.getMultiaddrs(), { signal })
-      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
-      let received = 0
-      await client.chunks(holder.peerId, blobId, 0, 1, async (_index, data) => { received = data.byteLength }, { signal })
-      assert.equal(received, bytes.byteLength)
-      assert.equal(intoSizes.length, 1)
-      assert.ok(intoSizes[0]! <= bytes.byteLength, `a chunk of ${bytes.byteLength} bytes read into a buffer of ${intoSizes[0]}`)
-    } finally {
-      await server.stop()
-      await Promise.allSettled(nodes.map(async n => n.stop()))
-    }
+    await using pair = await servingPair(source)
+    const { client, holder, signal } = pair
+    let received = 0
+    await client.chunks(holder.peerId, blobId, 0, 1, async (_index, data) => { received = data.byteLength }, { signal })
+    assert.equal(received, bytes.byteLength)
+    assert.equal(intoSizes.length, 1)
+    assert.ok(intoSizes[0]! <= bytes.byteLength, `a chunk of ${bytes.byteLength} bytes read into a buffer of ${intoSizes[0]}`)
   })
 })
+
+/** A holder serving `source` over herd's libp2p stack and an asker dialled to it, both on loopback, stopped with the scope. */
+async function servingPair (source: ChunkSource): Promise<{ holder: MeshLibp2p, client: BlobClient, signal: AbortSignal, [Symbol.asyncDispose]: () => Promise<void> }> {
+  const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
+  const nodes: MeshLibp2p[] = await Promise.all([createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }), createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })])
+  const [holder, asker] = nodes as [MeshLibp2p, MeshLibp2p]
+  const server = new BlobServer({ registrar: { handle: async (p, h, o) => { await holder.handle(p, h, o) }, unhandle: async p => { await holder.unhandle(p) } }, source })
+  const stop = async (): Promise<void> => {
+    await server.stop()
+    await Promise.allSettled(nodes.map(async n => n.stop()))
+  }
+  try {
+    await Promise.all([holder.start(), asker.start()])
+    await server.start()
+    const signal = AbortSignal.timeout(60_000)
+    await asker.dial(holder.getMultiaddrs(), { signal })
+    const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
+    return { holder, client, signal, [Symbol.asyncDispose]: stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
