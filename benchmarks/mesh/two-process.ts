@@ -1,11 +1,10 @@
 // Transfers between two node processes on loopback, each end on its own event loop: raw TCP, one raw libp2p stream, a herd peer fetch, and the CPU both ends spend on each.
-import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { devnetNodeConfig, type Devnet } from '../../harness/in-process-mesh.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { note } from '../measure.js'
 import type { PeerRequest } from './peer-process.js'
-import type { ChildAnswer } from '../child-ipc.js'
+import { ChildClient } from '../child-ipc.js'
 
 const PEER_SCRIPT = new URL('./peer-process.js', import.meta.url)
 const GiB = 1024 * 1024 * 1024
@@ -40,41 +39,16 @@ export interface TwoProcessFigures {
 }
 
 class PeerProcess {
-  private readonly child: ChildProcess
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void, reject: (err: Error) => void }>()
-  private next = 0
-  private readonly exited: Promise<void>
+  private readonly child: ChildClient<PeerRequest>
   readonly name: string
 
   constructor (name: string) {
     this.name = name
-    this.child = fork(PEER_SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    this.exited = new Promise(resolve => this.child.once('exit', () => {
-      for (const { reject } of this.waiting.values()) reject(new Error(`peer process ${name} exited`))
-      this.waiting.clear()
-      resolve()
-    }))
-    this.child.on('message', (answer: ChildAnswer) => {
-      const waiter = this.waiting.get(answer.id)
-      if (waiter == null) return
-      this.waiting.delete(answer.id)
-      if (answer.ok) waiter.resolve(answer.value)
-      else waiter.reject(new Error(`peer process ${name}: ${answer.error}`))
-    })
+    this.child = new ChildClient(PEER_SCRIPT, `peer process ${name}`, REQUEST_MS)
   }
 
   async ask<T> (request: PeerRequest): Promise<T> {
-    // A request to a child already gone would wait out its whole timeout.
-    if (!this.child.connected) throw new Error(`peer process ${this.name}: ${request.op} after the process exited`)
-    const id = ++this.next
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`peer process ${this.name}: ${request.op} took over ${REQUEST_MS} ms`)) }, REQUEST_MS)
-      this.waiting.set(id, {
-        resolve: value => { clearTimeout(timer); resolve(value as T) },
-        reject: err => { clearTimeout(timer); reject(err) }
-      })
-      this.child.send({ ...request, id })
-    })
+    return this.child.ask<T>(request)
   }
 
   /** CPU used so far, and garbage collections. */
@@ -84,10 +58,7 @@ class PeerProcess {
   }
 
   async stop (): Promise<void> {
-    if (this.child.exitCode == null && this.child.connected) await this.ask({ op: 'stop' }).catch(() => {})
-    const kill = setTimeout(() => { this.child.kill('SIGKILL') }, 15_000)
-    await this.exited
-    clearTimeout(kill)
+    await this.child.stop()
   }
 }
 
