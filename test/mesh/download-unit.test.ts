@@ -55,6 +55,11 @@ async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus'
   }
 }
 
+/** A peer's chunk request whose chunks never come (a full link): it ends only when the download aborts it. */
+async function chunksThatNeverCome (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }): Promise<never> {
+  return new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+}
+
 /** This node and one other reader of an 8-chunk blob: their IDs, the first in reader order, and this node's half. */
 async function twoReaders (): Promise<{ selfId: string, other: string, firstReader: string, mine: { start: number, end: number } }> {
   const selfId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -249,9 +254,7 @@ describe('Download with fakes of its context', () => {
         asks.get(peer.toString())?.push(Date.now())
         return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([peer.toString() === busy ? 0xf0 : 0]) }
       },
-      chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
-        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
-      }
+      chunks: chunksThatNeverCome
     } as unknown as BlobClient
     const controller = new AbortController()
     const download = new Download(description, partial, await downloadContext({
@@ -282,9 +285,7 @@ describe('Download with fakes of its context', () => {
     const client = {
       // It holds the first half, and its chunks never come: it always holds a chunk not yet asked for.
       have: async () => { asks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xf0]) } },
-      chunks: async (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }) => {
-        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
-      }
+      chunks: chunksThatNeverCome
     } as unknown as BlobClient
     const controller = new AbortController()
     const download = new Download(description, partial, await downloadContext({
