@@ -56,15 +56,9 @@ function encrypt (plaintext: Bytes, nonce: Uint8Array, ad: Uint8Array, k: Uint8A
   const cipher = createCipheriv(CHACHA20_POLY1305, keyObject(k), nonce, { authTagLength: TAG_BYTES })
   cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
   const sealed = new Uint8ArrayList()
-  if (plaintext instanceof Uint8Array) {
-    sealed.append(cipher.update(plaintext))
-    noteSealed(plaintext)
-  } else {
-    for (const buf of plaintext) {
-      sealed.append(cipher.update(buf))
-      noteSealed(buf)
-    }
-  }
+  if (plaintext instanceof Uint8Array) sealed.append(cipher.update(plaintext))
+  else for (const buf of plaintext) sealed.append(cipher.update(buf))
+  release(plaintext)
   const final = cipher.final()
   if (final.byteLength > 0) sealed.append(final)
   sealed.append(cipher.getAuthTag())
