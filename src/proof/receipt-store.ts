@@ -263,6 +263,9 @@ function recordCounted (record: StoredRecord): number {
   return ref != null ? countedSize(receipt.bytes.byteLength, ref.inputs, ref.outputs) : queuedSize(receipt)
 }
 
+/** Whether the receipt's tensors go to a segment: both go there, an absent one empty. */
+const hasTensors = (receipt: QueuedReceipt): boolean => receipt.inputs != null || receipt.outputs != null
+
 const recordSize = (receipt: QueuedReceipt, ref?: TensorRef): number => 2 + 32 + 4 + receipt.bytes.byteLength + (ref != null ? REF_BYTES : 0)
 
 /** Writes the record into `out`, which is recordSize(receipt, ref) bytes. */
@@ -491,7 +494,7 @@ export class ReceiptStore {
       if (typeof receipt.seq !== 'bigint' || receipt.seq < 1n || receipt.seq > MAX_SEQ) throw new ReceiptSeqError(`seq must be from 1 to 2^64-1, not ${String(receipt.seq)}`)
       if (!(receipt.bytes instanceof Uint8Array) || receipt.bytes.byteLength === 0) throw new ProofFormatError('a receipt needs its SignedReceipt bytes')
       // A receipt with either tensor keeps both in its segment record (an absent one empty), and is counted so when it leaves.
-      return receipt.inputs != null || receipt.outputs != null ? countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength ?? 0, receipt.outputs?.byteLength ?? 0) : queuedSize(receipt)
+      return hasTensors(receipt) ? countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength ?? 0, receipt.outputs?.byteLength ?? 0) : queuedSize(receipt)
     })
     const signed = receipts.map(signedUnderOwnSeq)
     const addedBytes = sizes.reduce((n, v) => n + v, 0)
@@ -502,7 +505,7 @@ export class ReceiptStore {
         if (receipt.seq <= last) throw new ReceiptSeqError(`seq ${receipt.seq} is not above the last seq ${last}: sequence numbers are never reused`)
         last = receipt.seq
       }
-      const withTensors = receipts.filter(r => r.inputs != null || r.outputs != null)
+      const withTensors = receipts.filter(hasTensors)
       const segmentBytes = withTensors.reduce((n, r) => n + TensorSegments.recordBytes(r.inputs?.byteLength ?? 0, r.outputs?.byteLength ?? 0), 0)
       const onDisk = this.segments.diskBytes()
       if (this.meta.count + receipts.length > this.maxQueued || this.meta.bytes + addedBytes > this.maxQueuedBytes || onDisk + segmentBytes > this.maxQueuedBytes) {
