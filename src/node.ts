@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
@@ -182,6 +182,8 @@ export class HerdNode {
       })
       const cache = new BlobCache({ dir: join(config.dataDir, 'cache'), quotaBytes: config.cache.quotaBytes, policy: config.cache.policy, roomWaitMs: config.cache.roomWaitMs, newBlobGraceMs: config.cache.newBlobGraceMs })
       await cache.start()
+      // Cleared once the cache's index is open, so the data dir is this process's: tmp holds only what a process was in the middle of (a relayed blob), which a crash leaves behind.
+      await rm(join(config.dataDir, 'tmp'), { recursive: true, force: true })
       const libp2p = await createMeshLibp2p({
         privateKey,
         listen: config.listen,
@@ -272,9 +274,9 @@ export class HerdNode {
         onWarning: warning => { this.events.emit({ type: 'storage:warning', ...warning }) }
       }, config.storage)
       // A bundle is tracked as soon as Walrus holds it, with what its write bought: with short epochs it may end before its anchor lands.
-      const bundleWalrus: Pick<WalrusStore, 'putFile'> = {
-        putFile: async (path, options) => {
-          const stored = await walrus.putFile(path, { ...options, epochs: keeper.epochsToBuy(options?.epochs ?? walrus.epochs) })
+      const bundleWalrus: Pick<WalrusStore, 'putBytes'> = {
+        putBytes: async (bytes, options) => {
+          const stored = await walrus.putBytes(bytes, { ...options, epochs: keeper.epochsToBuy(options?.epochs ?? walrus.epochs) })
           await keeper.track(stored.blobId, 'bundle', {
             holds: 'a proof bundle, anchor pending',
             ...(stored.endEpoch != null ? { endEpoch: stored.endEpoch } : {}),
@@ -290,8 +292,7 @@ export class HerdNode {
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
         retainSealedMs: config.proofs.retainSealedMs,
-        maxBundleBytes: config.proofs.maxBundleBytes,
-        tmpDir: join(config.dataDir, 'tmp')
+        maxBundleBytes: config.proofs.maxBundleBytes
       })
       batcher.addEventListener('error', event => {
         const err = (event as CustomEvent<Error>).detail

@@ -35,6 +35,11 @@ describe('the node\'s event feed', () => {
               if (!funded) throw new InsufficientWalError(address, 'devnet', 1000n)
               return built.walrus.writer.putFile(path, options)
             },
+            putBytes: async (bytes, options) => {
+              writes++
+              if (!funded) throw new InsufficientWalError(address, 'devnet', 1000n)
+              return built.walrus.writer.putBytes(bytes, options)
+            },
             close: async () => { await built.walrus.close() }
           },
           writeMode: built.walrus.writeMode,

@@ -34,6 +34,11 @@ function unfunded (built: NodeServices, address: string, funded: { wal: boolean,
       if (!funded.wal) throw new InsufficientWalError(address, 'devnet', 1000n)
       return walrus.writer.putFile(path, options)
     },
+    putBytes: async (bytes: Uint8Array, options?: Parameters<NetworkWalrusStore['putBytes']>[1]) => {
+      tries.bundle++
+      if (!funded.wal) throw new InsufficientWalError(address, 'devnet', 1000n)
+      return walrus.writer.putBytes(bytes, options)
+    },
     close: async () => { await walrus.close() }
   }
   const ledger = new Proxy(built.ledger, {
@@ -163,6 +168,10 @@ describe('a node without funds', () => {
           writer: {
             putFile: async (path, options) => {
               const stored = await built.walrus.writer.putFile(path, options)
+              return { ...stored, objectId: sui.addBlob(options?.sendObjectTo ?? '0x0', stored.blobId).objectId }
+            },
+            putBytes: async (bytes, options) => {
+              const stored = await built.walrus.writer.putBytes(bytes, options)
               bundles++
               return { ...stored, objectId: sui.addBlob(options?.sendObjectTo ?? '0x0', stored.blobId).objectId }
             },

@@ -96,7 +96,10 @@ describe('a node\'s services, built from its config alone', () => {
     const seen: PutOptions[] = []
     const store = new NetworkWalrusStore({
       readers: [down, new WalrusHttpClient({ aggregator: empty.url, retries: 0 }), new WalrusHttpClient({ aggregator: full.url, retries: 0 })],
-      writer: { putFile: async (_path, options = {}) => { seen.push(options); return { blobId, status: 'alreadyCertified' } } },
+      writer: {
+        putFile: async (_path, options = {}) => { seen.push(options); return { blobId, status: 'alreadyCertified' } },
+        putBytes: async (_bytes, options = {}) => { seen.push(options); return { blobId, status: 'alreadyCertified' } }
+      },
       writeMode: 'publisher',
       epochs: 7,
       owner: `0x${'cd'.repeat(32)}`
@@ -106,11 +109,12 @@ describe('a node\'s services, built from its config alone', () => {
       const out = join(dir.path, 'out')
       assert.deepEqual(await store.getToFile(blobId, out), { bytes: bytes.length })
       const missing = 'A'.repeat(43)
-      await assert.rejects(new NetworkWalrusStore({ readers: [new WalrusHttpClient({ aggregator: empty.url, retries: 0 })], writer: { putFile: async () => { throw new Error('unused') } }, writeMode: 'publisher', epochs: 1 }).readRange(missing, { start: 0, end: 1 }), { name: 'BlobNotFoundError' })
+      await assert.rejects(new NetworkWalrusStore({ readers: [new WalrusHttpClient({ aggregator: empty.url, retries: 0 })], writer: { putFile: async () => { throw new Error('unused') }, putBytes: async () => { throw new Error('unused') } }, writeMode: 'publisher', epochs: 1 }).readRange(missing, { start: 0, end: 1 }), { name: 'BlobNotFoundError' })
       await assert.rejects(store.readRange(missing, { start: 0, end: 1 }), { name: 'RetryableWalrusError' }, 'one aggregator could not be asked: not known to be missing')
       await store.putFile(file)
       await store.putFile(file, { epochs: 2 })
-      assert.deepEqual(seen.map(o => [o.epochs, o.sendObjectTo]), [[7, `0x${'cd'.repeat(32)}`], [2, `0x${'cd'.repeat(32)}`]])
+      await store.putBytes(bytes, { share: true })
+      assert.deepEqual(seen.map(o => [o.epochs, o.sendObjectTo]), [[7, `0x${'cd'.repeat(32)}`], [2, `0x${'cd'.repeat(32)}`], [7, undefined]], 'a shared blob is sent to no owner')
     } finally {
       await store.close()
       await Promise.all([empty.stop(), full.stop()])

@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
-import { writeSynced } from '../blob/atomic-file.js'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
-import { unlinkIfPresent } from '../blob/cache/file-io.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt, Ledger } from '../chain/types.js'
 import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
@@ -25,12 +21,12 @@ const log = logger('herd:proof:batcher')
 
 /**
  * The steps of a seal, each reached once its effect is durable:
- * begun (batch recorded), bundle-written (temp file synced), stored (on
+ * begun (batch recorded), stored (on
  * Walrus), blob-recorded (blob ID in the batch record), anchored (on the
  * ledger), finished (receipts sealed in the store); or, when Walrus refuses
  * the bundle for good, refused (the batch abandoned or its receipt set aside).
  */
-export type BatcherStep = 'begun' | 'bundle-written' | 'stored' | 'blob-recorded' | 'anchored' | 'finished' | 'refused'
+export type BatcherStep = 'begun' | 'stored' | 'blob-recorded' | 'anchored' | 'finished' | 'refused'
 
 export interface BatcherInit {
   /** Seal once this many receipts are queued. */
@@ -47,8 +43,6 @@ export interface BatcherInit {
    * goes without them. Halved (for this run) each time the publisher answers 413.
    */
   maxBundleBytes?: number
-  /** Where bundles are written before they are uploaded. */
-  tmpDir: string
   /** Sealed bundles are forgotten locally this long after sealing (their proofs no longer served here); 0 keeps them. */
   retainSealedMs?: number
   /** How often to look for bundles past `retainSealedMs`. Default 1 h. */
@@ -59,7 +53,7 @@ export interface BatcherInit {
 
 export interface BatcherComponents {
   store: ReceiptStore
-  walrus: Pick<WalrusStore, 'putFile'>
+  walrus: Pick<WalrusStore, 'putBytes'>
   ledger: Pick<Ledger, 'anchor' | 'getAnchor'>
   onTiming?: (timing: ProofTiming) => void
 }
@@ -126,8 +120,6 @@ interface Waiter {
   reject: (err: Error) => void
 }
 
-const TEMP_PREFIX = 'bundle-'
-const TEMP_SUFFIX = '.part'
 const EMPTY = new Uint8Array(0)
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** The reason a wait is ended with once it is over. */
@@ -191,7 +183,6 @@ export class Batcher extends EventTarget {
   private readonly maxBundleBytes: number
   /** Learns from Walrus's refusals during a run; new at each start. */
   private sizing: BundleSizing
-  private readonly tmpDir: string
   private readonly retainSealedMs: number
   private readonly pruneIntervalMs: number
   private prunedAt = 0
@@ -217,7 +208,6 @@ export class Batcher extends EventTarget {
     this.retryBaseMs = init.retryBaseMs ?? DEFAULT_RETRY_BASE_MS
     this.retryMaxMs = init.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
     this.maxBundleBytes = init.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES
-    this.tmpDir = init.tmpDir
     this.retainSealedMs = init.retainSealedMs ?? 0
     this.pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS
     if (!Number.isSafeInteger(this.retainSealedMs) || this.retainSealedMs < 0) throw new RangeError(`retainSealedMs must be a non-negative integer, not ${this.retainSealedMs}`)
@@ -230,7 +220,7 @@ export class Batcher extends EventTarget {
     this.sizing = this.newSizing()
   }
 
-  /** Starts sealing: bundle files left by a crash are cleared and a batch left begun is finished first. The store must be started. */
+  /** Starts sealing: a batch left begun by a crash is finished first. The store must be started. */
   start (): void {
     if (this.controller != null) return
     const controller = new AbortController()
@@ -287,7 +277,6 @@ export class Batcher extends EventTarget {
   }
 
   private async run (signal: AbortSignal): Promise<void> {
-    await this.clearTempFiles().catch(err => { log.error('cannot clear %s: %e', this.tmpDir, err) })
     let deadline: number | undefined
     let failures = 0
     while (!signal.aborted) {
@@ -341,13 +330,6 @@ export class Batcher extends EventTarget {
         log.error('sealing failed: %e', err)
         await this.backoff(err, failures++, 'store', signal).catch(() => {})
       }
-    }
-  }
-
-  private async clearTempFiles (): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true })
-    for (const name of await readdir(this.tmpDir)) {
-      if (name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX)) await unlinkIfPresent(join(this.tmpDir, name))
     }
   }
 
@@ -406,17 +388,13 @@ export class Batcher extends EventTarget {
     // The Blob object the anchor is written on, on Sui; a resumed batch's is looked up by the ledger.
     let bundleObjectId: string | undefined
     if (bundleBlobId == null) {
-      const path = join(this.tmpDir, `${TEMP_PREFIX}${batch.root}${TEMP_SUFFIX}`)
       let outcome: { blobId: string, objectId?: string } | { refusal: WalrusRequestError }
       try {
-        await writeSynced(path, batch.bundle, 0o600)
-        this.step('bundle-written', batch.id)
-        outcome = await this.retrying('walrus', async s => walrus.putFile(path, { signal: s }), signal, isBlobRefusal)
+        // From memory: through a file, the bundle was copied to the page cache, synced and read back, its every byte three more times.
+        outcome = await this.retrying('walrus', async s => walrus.putBytes(batch.bundle, { signal: s }), signal, isBlobRefusal)
       } catch (err) {
         if (!isBlobRefusal(err)) throw err
         outcome = { refusal: err }
-      } finally {
-        await unlinkIfPresent(path)
       }
       if ('refusal' in outcome) {
         await this.refuse(batch, outcome.refusal)

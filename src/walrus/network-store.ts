@@ -10,7 +10,7 @@ export interface AggregatorReader extends Pick<WalrusStore, 'getToFile' | 'readR
   close?(): Promise<void>
 }
 
-export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'extend'> {
+export interface BlobWriter extends Pick<WalrusStore, 'putFile' | 'putBytes' | 'extend'> {
   readonly publisher?: URL
   close?(): Promise<void>
 }
@@ -65,9 +65,18 @@ export class NetworkWalrusStore implements WalrusStore {
   get publisher (): URL | undefined { return this.writer.publisher }
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
+    return this.writer.putFile(path, this.writeOptions(options))
+  }
+
+  async putBytes (bytes: Uint8Array, options: PutOptions = {}): Promise<StoredBlob> {
+    return this.writer.putBytes(bytes, this.writeOptions(options))
+  }
+
+  /** The profile's epochs, and the node as the owner of what a publisher creates. */
+  private writeOptions (options: PutOptions): PutOptions {
     // A shared blob belongs to no address; anyone may extend it.
     const owner = this.writeMode === 'publisher' && this.owner != null && options.share !== true ? { sendObjectTo: this.owner } : {}
-    return this.writer.putFile(path, { epochs: this.epochs, ...owner, ...options })
+    return { epochs: this.epochs, ...owner, ...options }
   }
 
   async getToFile (blobId: string, path: string, options: GetOptions = {}): Promise<{ bytes: number }> {

@@ -145,13 +145,18 @@ export class WalrusSdkStore implements WalrusStore {
   }
 
   async putFile (path: string, options: PutOptions = {}): Promise<StoredBlob> {
+    // Sized before it is read: the SDK encodes a blob whole, in memory.
+    const { size } = await stat(path)
+    if (size > MAX_ENCODE_BYTES) throw new WalrusError(`blob of ${size} bytes is over the SDK store's limit of ${MAX_ENCODE_BYTES} bytes`)
+    return this.putBytes(new Uint8Array(await readFile(path)), options)
+  }
+
+  async putBytes (blob: Uint8Array, options: PutOptions = {}): Promise<StoredBlob> {
     if (this.signer == null) throw new WalrusError('writing through the Walrus SDK needs a signer (the node key)')
     if (options.share === true) throw new WalrusError('the Walrus SDK store does not write shared blobs: write through a publisher (share=true)')
     const epochs = options.epochs ?? 1
     checkEpochs(epochs)
-    const { size } = await stat(path)
-    if (size > MAX_ENCODE_BYTES) throw new WalrusError(`blob of ${size} bytes is over the SDK store's limit of ${MAX_ENCODE_BYTES} bytes`)
-    const blob = new Uint8Array(await readFile(path))
+    if (blob.byteLength > MAX_ENCODE_BYTES) throw new WalrusError(`blob of ${blob.byteLength} bytes is over the SDK store's limit of ${MAX_ENCODE_BYTES} bytes`)
     try {
       const { blobId, blobObject } = await this.client.writeBlob({
         blob,

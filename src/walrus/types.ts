@@ -108,6 +108,8 @@ export interface ExtendResult {
 /** Where blobs are written and read: a publisher and aggregator over HTTP, or the SDK with a Sui key. */
 export interface WalrusStore {
   putFile(path: string, options?: PutOptions): Promise<StoredBlob>
+  /** A blob already in memory (a proof bundle), written as putFile writes a file. */
+  putBytes(bytes: Uint8Array, options?: PutOptions): Promise<StoredBlob>
   /** Writes the blob (or the range) to `path` atomically and returns the bytes written. */
   getToFile(blobId: string, path: string, options?: GetOptions): Promise<{ bytes: number }>
   /** One range, small enough to hold in memory (a chunk). */

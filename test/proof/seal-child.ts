@@ -4,7 +4,7 @@
  * seals them with a local ledger and a Walrus over HTTP, and kills itself
  * with SIGKILL when the batcher reaches a named step for the nth time.
  *
- * argv[2]: JSON { storeDir, ledgerDir, tmpDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at }, big?: { every, tensorBytes } }
+ * argv[2]: JSON { storeDir, ledgerDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at }, big?: { every, tensorBytes } }
  * (with `big`, every `every`th receipt from seq 1 carries `tensorBytes` of tensors instead of 32).
  * stdout: one JSON line per durable receipt { acked, seq }, then { done: true, queued }.
  */
@@ -19,7 +19,6 @@ import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 interface ChildConfig {
   storeDir: string
   ledgerDir: string
-  tmpDir: string
   walrusUrl: string
   secretKey: string
   count: number
@@ -46,7 +45,6 @@ let hits = 0
 const batcher = new Batcher({ store, walrus, ledger }, {
   batchSize: config.batchSize,
   intervalMs: 60_000,
-  tmpDir: config.tmpDir,
   retryBaseMs: 10,
   retryMaxMs: 100,
   onStep: step => {
