@@ -47,6 +47,7 @@ const ASKERS = 3
 const HOLDER_CONCURRENCY = 2
 const DEFAULT_QUEUE = 32
 const SMALL_QUEUE = 2
+const NO_TENSORS_LABEL = `mesh, queueDepth ${DEFAULT_QUEUE}, bundles without tensors`
 /** A latency loop stops after this long even if it is short of --runs. */
 const MODE_LIMIT_MS = 120_000
 /** A request that has not answered in this long counts as hung. */
@@ -471,11 +472,12 @@ try {
       await openStream.close({ signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => { openStream.abort(new Error('echo stream close failed')) })
     }
     const rawTcp = await rawTcpEcho(requestBytes, replyBytes, runs)
-    // The ping service allows one outbound stream per connection, and the last ping's may still be closing.
+    // The ping service allows one outbound stream per connection: the last ping's may still be closing, and libp2p's connection monitor pings too (on a loaded machine one of its pings met one of these).
     const pingClosed = async (): Promise<void> => {
       await waitFor('the last ping stream to close', () => !b.libp2p.getConnections(a.peerId).some(c => c.streams.some(st => st.protocol === PING_PROTOCOL)), REQUEST_TIMEOUT_MS, 1)
     }
     const ping = await sample('libp2p ping', async () => {
+      await pingClosed()
       await b.libp2p.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
       await pingClosed()
     })
@@ -501,11 +503,12 @@ try {
   }
 
   // Load: 3 askers × K in flight to one holder, against the same number in flight on one session in this process.
-  type Loads = { inProcess: LoadResult, workers: LoadResult, queue32: LoadResult, queue2: LoadResult }
+  type Loads = { inProcess: LoadResult, workers: LoadResult, queue32: LoadResult, queue2: LoadResult, noTensors: LoadResult }
   const throughput: Record<string, Loads> = {}
   const inProcessLoads: Record<string, LoadResult> = {}
   const workerLoads: Record<string, LoadResult> = {}
   const queue32Loads: Record<string, LoadResult> = {}
+  const queue2Loads: Record<string, LoadResult> = {}
   const loadModels = models.filter(m => m.key !== 'rec')
   note(`${ASKERS} asker processes`)
   for (let i = 0; i < ASKERS; i++) {
@@ -547,8 +550,20 @@ try {
   for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
-    const queue2 = await meshLoad(askerProcesses, a2, model, devnet)
-    throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2 }
+    queue2Loads[model.key] = await meshLoad(askerProcesses, a2, model, devnet)
+  }
+
+  // A third holder, A3, as A but with its receipts' tensors left out of the bundles (proofs.includeTensors off): what storing a det run's 66 kB of tensors on Walrus costs the rate.
+  note('A3: a holder whose bundles leave the tensors out')
+  const a3 = await startNode(quickNodeConfig(join(dir, 'node-a3'), devnet, { inference: { concurrency: HOLDER_CONCURRENCY }, proofs: { includeTensors: false } }))
+  nodes.push(a3)
+  for (const model of loadModels) await withTimeout('A3 fetching a model', 60_000, async signal => a3.fetcher.fetch(model.blobId, { signal }))
+  for (const asker of askerProcesses) await asker.dial(a3.libp2p.getMultiaddrs().map(m => m.toString()))
+  for (const model of loadModels) {
+    await a3.inference.infer({ model: model.name, inputs: model.inputs })
+    note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A3 (tensors left out of bundles)`)
+    const noTensors = await meshLoad(askerProcesses, a3, model, devnet)
+    throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2: queue2Loads[model.key] as LoadResult, noTensors }
   }
 
   // ---- the report ----
@@ -617,7 +632,7 @@ try {
     if (t == null) continue
     const base = t.inProcess.okCount / t.inProcess.seconds
     const threads = t.workers.okCount / t.workers.seconds
-    for (const [label, r] of [['in process, one session (baseline)', t.inProcess], [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
+    for (const [label, r] of [['in process, one session (baseline)', t.inProcess], [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2], [NO_TENSORS_LABEL, t.noTensors]] as const) {
       const rate = r.okCount / r.seconds
       console.log(`| ${model.key} | ${label} | ${rate.toFixed(0)} | ${x(rate, base)} | ${x(rate, threads)} | ${f(r.ok.p50)} | ${f(r.ok.p95)} | ${r.busyCount} | ${f(r.busy.p50)} | ${r.errors} |`)
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
@@ -630,7 +645,7 @@ try {
     const t = throughput[model.key]
     if (t == null) continue
     const baseMs = t.workers.cpu?.holderProcessMs ?? NaN
-    for (const [label, r] of [[`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2]] as const) {
+    for (const [label, r] of [[`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2], [NO_TENSORS_LABEL, t.noTensors]] as const) {
       const c = r.cpu
       if (c == null) continue
       const ceiling = (ms: number): string => x(baseMs, ms)
@@ -653,6 +668,7 @@ try {
     localOverheadNoProofsMsP50: (mlp.localNoProofs as Stats).p50 - mlp.inProcess.p50,
     detMeshOverInProcessP50: det.mesh.p50 / det.inProcess.p50,
     meshThroughputOverWorker: rate(detLoad.queue32) / rate(detLoad.workers),
+    meshThroughputNoTensorsOverWorker: rate(detLoad.noTensors) / rate(detLoad.workers),
     meshLoadP95OverP50: detLoad.queue32.ok.p95 / detLoad.queue32.ok.p50,
     meshLoadErrors: detLoad.queue32.errors,
     busyP50OverRunP50: detLoad.queue2.busy.p50 / detLoad.queue2.ok.p50,
@@ -669,6 +685,7 @@ try {
     ['the same with proofs off (no receipt per run), ms', figures.localOverheadNoProofsMsP50, 'reported', true],
     ['det through the mesh ÷ in process, p50', figures.detMeshOverInProcessP50, `≤ ${GOALS.detMeshRatio}`, figures.detMeshOverInProcessP50 <= GOALS.detMeshRatio],
     [`det mesh req/s from ${ASKERS} askers ÷ WorkerRunner in process (meshThroughputOverWorker)`, figures.meshThroughputOverWorker, `≥ ${GOALS.meshThroughputOverWorker}`, figures.meshThroughputOverWorker >= GOALS.meshThroughputOverWorker],
+    ['the same, the holder\'s bundles leaving the tensors out (proofs.includeTensors off)', figures.meshThroughputNoTensorsOverWorker, 'reported', true],
     ['det mesh load p95 ÷ p50', figures.meshLoadP95OverP50, `≤ ${GOALS.loadP95OverP50}`, figures.meshLoadP95OverP50 <= GOALS.loadP95OverP50],
     ['det mesh load errors', figures.meshLoadErrors, '0', figures.meshLoadErrors === 0],
     [`det BUSY p50 ÷ OK p50 (queueDepth ${SMALL_QUEUE})`, figures.busyP50OverRunP50, `< ${GOALS.busyOverRun}`, figures.busyP50OverRunP50 < GOALS.busyOverRun],
@@ -700,7 +717,7 @@ try {
     breakdownUs: Object.fromEntries(loadModels.map(m => [m.key, Object.fromEntries(Object.entries(breakdown[m.key] as Breakdown).map(([k, v]) => [k, +v.toFixed(1)]))])),
     throughput: Object.fromEntries(loadModels.map(m => {
       const t = throughput[m.key] as Loads
-      return [m.key, { inProcess: loadSummary(t.inProcess), workers: loadSummary(t.workers), queue32: loadSummary(t.queue32), queue2: loadSummary(t.queue2) }]
+      return [m.key, { inProcess: loadSummary(t.inProcess), workers: loadSummary(t.workers), queue32: loadSummary(t.queue32), queue2: loadSummary(t.queue2), noTensors: loadSummary(t.noTensors) }]
     }))
   }))
 } finally {
