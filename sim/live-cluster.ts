@@ -13,7 +13,6 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
-import { NODE_FLAGS } from '../src/node-flags.js'
 import { syntheticModelOfSize } from './synthetic-model.js'
 import { seededRandom } from '../src/seeded-random.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
@@ -85,8 +84,7 @@ const STDERR_TAIL = 8 * 1024
 
 /** `herd ARGS…` in this process's network namespace, or in `netns` (harness/netns.ts). */
 function herdCommand (args: string[], netns?: string): { command: string, args: string[] } {
-  const argv = [...NODE_FLAGS, HERD_CLI, ...args]
-  return netns != null ? netnsCommand(netns, process.execPath, argv) : { command: process.execPath, args: argv }
+  return netns != null ? netnsCommand(netns, process.execPath, [HERD_CLI, ...args]) : { command: process.execPath, args: [HERD_CLI, ...args] }
 }
 
 /**

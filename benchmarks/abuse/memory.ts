@@ -18,7 +18,6 @@ import { InferClient } from '../../src/inference/infer-protocol.js'
 import { DEFAULT_MAX_RUN_BYTES } from '../../src/inference/constants.js'
 import { estimateRun } from '../../src/inference/run-limits.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
-import { NODE_FLAGS } from '../../src/node-flags.js'
 
 /** The issue's model: 16 features in, two hidden layers of 512, 8 out (1.1 MB). */
 export const ABUSE_MLP = { inputSize: 16, hiddenSize: 512, outputSize: 8, layers: 3, seed: 13 }
@@ -78,7 +77,7 @@ interface NodeProcess {
 }
 
 async function startNodeProcess (dir: string, signal: AbortSignal): Promise<NodeProcess> {
-  const child = fork(NODE_SCRIPT, [dir], { execArgv: [...NODE_FLAGS, '--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const child = fork(NODE_SCRIPT, [dir], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   const next = async <T>(key: string, ms: number): Promise<T> => new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new Error(`the abuse node sent no ${key} within ${ms} ms`)) }, ms)
