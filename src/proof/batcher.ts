@@ -10,7 +10,6 @@ import { isWantOfFunds } from '../funds-errors.js'
 import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
-import { ReusedBuffer } from './reused-buffer.js'
 import {
   DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
 } from './constants.js'
@@ -122,9 +121,6 @@ interface Waiter {
 }
 
 const EMPTY = new Uint8Array(0)
-/** A node keeps at most this much per reused buffer of a seal; a larger bundle budget is met with fresh buffers past it. */
-const MAX_REUSED_BYTES = 64 * 1024 * 1024
-const READ_SLACK_BYTES = 1024 * 1024
 const MAX_TIMER_MS = 2 ** 31 - 1
 /** The reason a wait is ended with once it is over. */
 const WAIT_OVER = new Error('the wait is over')
@@ -145,13 +141,13 @@ function errorText (err: unknown): string {
  * The bundle of a batch: the same receipts, setting and left-out set always
  * give the same bytes, so a resumed seal finds the same blob ID.
  */
-export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint> = new Set(), into?: (bytes: number) => Uint8Array): Uint8Array {
+export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint> = new Set()): Uint8Array {
   const keep = (r: QueuedReceipt): boolean => includeTensors && !leftOut.has(r.seq)
   return encodeBundle({
     receipts: receipts.map(r => r.bytes),
     inputs: receipts.map(r => keep(r) ? r.inputs ?? EMPTY : EMPTY),
     outputs: receipts.map(r => keep(r) ? r.outputs ?? EMPTY : EMPTY)
-  }, into)
+  })
 }
 
 function holdsTensors (batch: Batch): boolean {
@@ -187,9 +183,6 @@ export class Batcher extends EventTarget {
   private readonly maxBundleBytes: number
   /** Learns from Walrus's refusals during a run; new at each start. */
   private sizing: BundleSizing
-  /** A seal's tensors read back, and its bundle: lent again by the next seal, which begins only once this one is over. */
-  private readonly reads: ReusedBuffer
-  private readonly bundles: ReusedBuffer
   private readonly retainSealedMs: number
   private readonly pruneIntervalMs: number
   private prunedAt = 0
@@ -225,9 +218,6 @@ export class Batcher extends EventTarget {
     }
     if (this.batchSize > 65_536) throw new RangeError(`batchSize must be at most 65536, not ${this.batchSize}`)
     this.sizing = this.newSizing()
-    // A seal reads a little past its budget: each record's framing, and the receipt that would pass it.
-    this.reads = new ReusedBuffer(Math.min(MAX_REUSED_BYTES, this.maxBundleBytes + READ_SLACK_BYTES))
-    this.bundles = new ReusedBuffer(Math.min(MAX_REUSED_BYTES, this.maxBundleBytes))
   }
 
   /** Starts sealing: a batch left begun by a crash is finished first. The store must be started. */
@@ -296,8 +286,7 @@ export class Batcher extends EventTarget {
         const pending = await this.components.store.pendingBatch()
         if (pending != null) {
           const leftOut = new Set(pending.leftOut)
-          this.bundles.reset()
-          const bundle = bundleOf(pending.receipts, pending.includeTensors, leftOut, bytes => this.bundles.lend(bytes))
+          const bundle = bundleOf(pending.receipts, pending.includeTensors, leftOut)
           if (sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
           log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
           await this.complete({
@@ -351,13 +340,11 @@ export class Batcher extends EventTarget {
   /** Seals the oldest queued receipts; false when Walrus refused their bundle. */
   private async sealOnce (signal: AbortSignal): Promise<boolean> {
     const { store } = this.components
-    this.reads.reset()
-    this.bundles.reset()
-    const taken = await store.take(this.batchSize, { ...this.sizing.takeOptions(), lend: bytes => this.reads.lend(bytes) })
+    const taken = await store.take(this.batchSize, this.sizing.takeOptions())
     // The queue counts receipts it cannot list: looping here would spin.
     if (taken.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
     const { receipts, leftOut } = this.sizing.plan(taken)
-    const bundle = bundleOf(receipts, this.includeTensors, leftOut, bytes => this.bundles.lend(bytes))
+    const bundle = bundleOf(receipts, this.includeTensors, leftOut)
     const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
     const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
     this.step('begun', id)

@@ -40,55 +40,11 @@ export function tensorsFit (entry: { receipt: number, inputs: number, outputs: n
   return BUNDLE_HEADER_BYTES + bundleEntryBytes(entry, true) <= budget
 }
 
-/**
- * The bytes of `Bundle.encode` (protons'), written into `into(length)`, one
- * buffer of the bundle's size (a new one when `into` is absent): a bundle is
- * its entries' bytes side by side, so it needs no encoder's scratch.
- */
-export function encodeBundle (contents: BundleContents, into: (bytes: number) => Uint8Array = bytes => new Uint8Array(bytes)): Uint8Array {
+export function encodeBundle (contents: BundleContents): Uint8Array {
   const n = contents.receipts.length
   if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ProofFormatError(`a bundle holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
   if (contents.inputs.length !== n || contents.outputs.length !== n) throw new ProofFormatError('a bundle needs one inputs and one outputs entry per receipt (empty when left out)')
-  const fields = [[RECEIPTS_TAG, contents.receipts], [INPUTS_TAG, contents.inputs], [OUTPUTS_TAG, contents.outputs]] as const
-  let length = BUNDLE_HEADER_BYTES
-  for (const [, entries] of fields) for (const entry of entries) length += 1 + varintLength(entry.byteLength) + entry.byteLength
-  if (length > MAX_BUNDLE_BYTES) throw new ProofFormatError(`a bundle of ${length} bytes is over the ${MAX_BUNDLE_BYTES}-byte limit`)
-  const out = into(length)
-  out[0] = VERSION_TAG
-  out[1] = BUNDLE_VERSION
-  let at = BUNDLE_HEADER_BYTES
-  for (const [tag, entries] of fields) {
-    for (const entry of entries) {
-      out[at++] = tag
-      at = writeVarint(out, at, entry.byteLength)
-      out.set(entry, at)
-      at += entry.byteLength
-    }
-  }
-  return out
-}
-
-const VERSION_TAG = (1 << 3) | 0
-const RECEIPTS_TAG = (2 << 3) | 2
-const INPUTS_TAG = (3 << 3) | 2
-const OUTPUTS_TAG = (4 << 3) | 2
-
-function varintLength (value: number): number {
-  let length = 1
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80)
-    length++
-  }
-  return length
-}
-
-function writeVarint (out: Uint8Array, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value % 0x80) | 0x80
-    value = Math.floor(value / 0x80)
-  }
-  out[at++] = value
-  return at
+  return Bundle.encode({ version: BUNDLE_VERSION, receipts: contents.receipts, inputs: contents.inputs, outputs: contents.outputs } as Bundle)
 }
 
 export function decodeBundle (bytes: Uint8Array): BundleContents {

@@ -574,10 +574,9 @@ export class ReceiptStore {
   /**
    * The oldest receipts not yet sealed nor in the batch being sealed, in seq
    * order, up to `max` and while their `cost` (the record's size unless
-   * given) adds up to at most `maxBytes`, though always one; their tensors
-   * read into `lend`'s buffers when given. Nothing is removed.
+   * given) adds up to at most `maxBytes`, though always one. Nothing is removed.
    */
-  async take (max: number, options: { maxBytes?: number, cost?: (receipt: QueuedReceipt, recordBytes: number) => number, lend?: (bytes: number) => Buffer } = {}): Promise<QueuedReceipt[]> {
+  async take (max: number, options: { maxBytes?: number, cost?: (receipt: QueuedReceipt, recordBytes: number) => number } = {}): Promise<QueuedReceipt[]> {
     const db = this.open()
     const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
@@ -588,7 +587,7 @@ export class ReceiptStore {
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
       const record = decodeQueued(BigInt(key.slice(2)), value)
       if (this.sealing.has(record.receipt.id)) continue
-      const receipt = await this.withTensors(record, options.lend)
+      const receipt = await this.withTensors(record)
       const size = cost(receipt, recordCounted(record))
       if (out.length > 0 && bytes + size > maxBytes) break
       out.push(receipt)
@@ -916,10 +915,10 @@ export class ReceiptStore {
    * without them, its signed hashes standing for them, as for tensors no
    * bundle could hold; a torn record is never served.
    */
-  private async withTensors (record: StoredRecord, lend?: (bytes: number) => Buffer): Promise<QueuedReceipt> {
+  private async withTensors (record: StoredRecord): Promise<QueuedReceipt> {
     const { receipt, ref } = record
     if (ref == null) return receipt
-    const tensors = await this.segments.read(receipt.seq, ref, lend)
+    const tensors = await this.segments.read(receipt.seq, ref)
     if (tensors == null) {
       log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
       return receipt

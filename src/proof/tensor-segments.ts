@@ -191,11 +191,10 @@ export class TensorSegments {
 
   /**
    * The tensors `ref` names for receipt `seq`, or undefined when the record
-   * is gone or torn (a crash cut it), read into `lend(length)` (a new
-   * buffer when absent). Read on the thread pool: a seal reads a bundle's
-   * worth, which would hold up the replies.
+   * is gone or torn (a crash cut it). Read on the thread pool: a seal reads
+   * a bundle's worth, which would hold up the replies.
    */
-  async read (seq: bigint, ref: TensorRef, lend: (bytes: number) => Buffer = allocate): Promise<SegmentTensors | undefined> {
+  async read (seq: bigint, ref: TensorRef): Promise<SegmentTensors | undefined> {
     if (!this.bytes.has(ref.segment)) return undefined
     const length = SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
     if (ref.offset + length > (this.bytes.get(ref.segment) ?? 0)) return undefined
@@ -205,7 +204,7 @@ export class TensorSegments {
       this.readers.set(ref.segment, reader)
       reader.catch(() => { this.readers.delete(ref.segment) })
     }
-    const buf = lend(length)
+    const buf = Buffer.allocUnsafe(length)
     const { bytesRead } = await (await reader).read(buf, 0, length, ref.offset)
     if (bytesRead !== length) return undefined
     if (buf.readUInt32LE(0) !== MAGIC || buf.readBigUInt64LE(4) !== seq || buf.readUInt32LE(12) !== ref.inputs || buf.readUInt32LE(16) !== ref.outputs) return undefined
@@ -343,8 +342,4 @@ function validPrefix (fd: number, size: number): number {
     offset += SEGMENT_HEADER_BYTES + inputs + outputs
   }
   return offset
-}
-
-function allocate (bytes: number): Buffer {
-  return Buffer.allocUnsafe(bytes)
 }
