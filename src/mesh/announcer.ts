@@ -7,6 +7,7 @@ import { AnnouncementOrder } from './announcement-order.js'
 import { CACHE_TOPIC, DIGEST_INTERVAL_MS, MAX_ANNOUNCED_IDS } from './constants.js'
 import { GossipDelay } from './gossip-delay.js'
 import { PeerScores } from './peer-scores.js'
+import { SubscriberDigestPace } from './subscriber-digest-pace.js'
 import type { PeerLoad, ProviderIndex } from './provider-index.js'
 
 const log = logger('herd:mesh:announcer')
@@ -62,6 +63,9 @@ export class CacheAnnouncer {
   private readonly delay = new GossipDelay()
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
+  private readonly subscriberDigests = new SubscriberDigestPace()
+  /** A subscriber's digest put off by the spacing. */
+  private subscriberDigestTimer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
   private started = false
   private readonly scores: PeerScores
@@ -110,6 +114,8 @@ export class CacheAnnouncer {
     this.started = false
     clearInterval(this.digestTimer)
     clearTimeout(this.flushTimer)
+    clearTimeout(this.subscriberDigestTimer)
+    this.subscriberDigestTimer = undefined
     await this.flushing
     const { pubsub } = this.components
     pubsub.removeEventListener('message', this.onMessage)
@@ -160,6 +166,7 @@ export class CacheAnnouncer {
     const dropped = this.take(this.pending.dropped)
     const fetching = this.take(this.pending.fetching)
     const digest = this.pending.digest ? digestOf(this.components.heldBlobIds()) : undefined
+    if (this.pending.digest) this.subscriberDigests.sent(Date.now())
     this.pending.digest = false
     this.seq += 1n
     const data = encodeAnnouncement({ seq: this.seq, time: Date.now(), added, dropped, fetching, load: this.components.load(), ...(digest != null ? { digest } : {}) })
@@ -207,12 +214,23 @@ export class CacheAnnouncer {
     if (announcement.load != null && this.order.load(from, seq)) providers.setLoad(from, announcement.load)
   }
 
-  /** A peer that just joined the topic learns what we hold now, not at the next digest. */
+  /** A peer that just joined the topic learns what we hold now, not at the next digest (paced: SubscriberDigestPace). */
   private onSubscriptionChange (event: CustomEvent<SubscriptionChangeData>): void {
-    if (event.detail.subscriptions.some(s => s.topic === CACHE_TOPIC && s.subscribe)) {
+    if (!event.detail.subscriptions.some(s => s.topic === CACHE_TOPIC && s.subscribe)) return
+    if (this.subscriberDigestTimer != null) return
+    const delay = this.subscriberDigests.delayFor(Date.now(), this.components.heldBlobIds().length > 0)
+    if (delay === 'skip') return
+    const send = (): void => {
+      this.subscriberDigestTimer = undefined
       this.pending.digest = true
       this.schedule()
     }
+    if (delay === 0) {
+      send()
+      return
+    }
+    this.subscriberDigestTimer = setTimeout(send, delay)
+    this.subscriberDigestTimer.unref()
   }
 
   /**
