@@ -34,10 +34,23 @@ export interface FramedStreamInit {
 export interface FramedStream {
   /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
   read: (options?: AbortOptions) => Promise<Uint8ArrayList>
+  /** The next message's length alone, checked as read() checks it; its body is then read with readExactly and readSome. */
+  readLength: (options?: AbortOptions) => Promise<number>
+  /** Exactly `bytes` bytes. */
+  readExactly: (bytes: number, options?: AbortOptions) => Promise<Uint8ArrayList>
+  /**
+   * Between 1 and `max` bytes: what has arrived, or once nothing has, the
+   * next piece to come (up to `max` and a slice of 64 KiB). A large body read
+   * this way is let go piece by piece instead of held whole.
+   */
+  readSome: (max: number, options?: AbortOptions) => Promise<Uint8ArrayList>
   write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
 }
+
+/** What readSome waits for when nothing has arrived: about one yamux frame. */
+const READ_SLICE_BYTES = 64 * 1024
 
 const CONTINUES = 0x80
 const VALUE_BITS = 0x7f
@@ -69,7 +82,7 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
   const maxLengthLength = varintLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
-  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => {
+  const readLength = async (options?: AbortOptions): Promise<number> => {
     let length = 0
     for (let i = 0; ; i++) {
       if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
@@ -78,7 +91,18 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
       if ((byte & CONTINUES) === 0) break
     }
     if (length > maxDataLength) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${maxDataLength}-byte limit`)
-    return bytes.read({ ...options, bytes: length })
+    return length
+  }
+
+  const readExactly = async (count: number, options?: AbortOptions): Promise<Uint8ArrayList> => bytes.read({ ...options, bytes: count })
+
+  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => readExactly(await readLength(options), options)
+
+  const readSome = async (max: number, options?: AbortOptions): Promise<Uint8ArrayList> => {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`readSome needs a positive byte count, not ${max}`)
+    // byteStream keeps what has arrived in `readBuffer` (not in its types): without it, readSome waits for a whole slice.
+    const buffered = (bytes as unknown as { readBuffer?: Uint8ArrayList }).readBuffer?.byteLength ?? 0
+    return readExactly(buffered > 0 ? Math.min(max, buffered) : Math.min(max, READ_SLICE_BYTES), options)
   }
 
   const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {
@@ -88,6 +112,9 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
 
   return {
     read,
+    readLength,
+    readExactly,
+    readSome,
     write,
     readMessage: async (codec, options) => codec.decode(await read(options), options),
     writeMessage: async (message, codec, options) => { await write(codec.encode(message), options) }
