@@ -6,7 +6,8 @@ import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } f
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
-import { readChunk } from './chunk-message.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { decodeChunk } from './chunk-message.js'
 import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 
 export interface BlobClientComponents {
@@ -23,8 +24,11 @@ export interface RemoteBlobInfo {
   complete: boolean
 }
 
+/** A chunk message's bytes besides its data: two tags and two varints are 12 at most; the rest is room for a field protons may add. */
+const CHUNK_FRAMING_BYTES = 1024
+
 /** A chunk message may carry the largest chunk a tree allows, and a little framing. */
-const MAX_MESSAGE_BYTES = Math.max(MAX_CHUNK_SIZE + 1024, MAX_BLOB_RESPONSE_BYTES)
+const MAX_MESSAGE_BYTES = Math.max(MAX_CHUNK_SIZE + CHUNK_FRAMING_BYTES, MAX_BLOB_RESPONSE_BYTES)
 
 /** Asks peers for chunk hashes, held-chunk bitfields and chunks over /herd/blob/1.0.0. */
 export class BlobClient {
@@ -50,11 +54,13 @@ export class BlobClient {
 
   /**
    * Chunks `first` to `first + count - 1`, handed to `onChunk` as they arrive
-   * (only those the peer holds), each in one buffer that is taken back once
-   * `onChunk` settles (do not keep it); returns the indexes received. The
-   * bytes are not checked here: the caller checks each against its leaf hash.
-   * `chunkBytes`, the blob's chunk size, bounds what one message may carry
-   * (the largest chunk a tree allows if not given).
+   * (only those the peer holds), in the pieces they arrived in (not joined:
+   * a copy of every chunk saved); returns the indexes received. The bytes are
+   * not checked here: the caller checks each against its leaf hash.
+   * `chunkBytes`, the blob's chunk size, bounds each chunk message before it
+   * is read (the largest chunk a tree allows if not given): a message is
+   * held whole until it has all arrived, and without it a peer could make
+   * the client buffer up to 64 MiB per stream before the shape was checked.
    * `onBytes` hears of every piece of the answer as it arrives: through a
    * capped link shared by several streams a chunk lands whole seconds after
    * its first bytes, and the bytes are the peer's progress meanwhile.
@@ -64,26 +70,21 @@ export class BlobClient {
     blobId: string,
     first: number,
     count: number,
-    onChunk: (index: number, data: Uint8Array) => Promise<void>,
+    onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
     options: { signal: AbortSignal, chunkBytes?: number, onBytes?: (bytes: number) => void }
   ): Promise<number[]> {
-    if (options.chunkBytes != null && (!Number.isSafeInteger(options.chunkBytes) || options.chunkBytes < 1 || options.chunkBytes > MAX_CHUNK_SIZE)) {
-      throw new RangeError(`chunkBytes must be an integer from 1 to ${MAX_CHUNK_SIZE}, not ${options.chunkBytes}`)
-    }
-    const init = { maxDataBytes: options.chunkBytes ?? MAX_CHUNK_SIZE, ...(options.chunkBytes != null ? { poolBytes: options.chunkBytes } : {}) }
+    const chunkBytes = options.chunkBytes ?? MAX_CHUNK_SIZE
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_SIZE) throw new RangeError(`chunkBytes must be an integer from 1 to ${MAX_CHUNK_SIZE}, not ${chunkBytes}`)
+    const maxDataLength = chunkBytes + CHUNK_FRAMING_BYTES
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
       if (response.chunks > count) throw new MeshProtocolError(`peer promised ${response.chunks} chunks for a request of ${count}`)
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        const chunk = await readChunk(pb, init, { signal: signal() })
-        try {
-          if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
-          previous = chunk.index
-          await onChunk(chunk.index, chunk.data)
-        } finally {
-          chunk.release()
-        }
+        const chunk = decodeChunk(await pb.read({ signal: signal(), maxDataLength }))
+        if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
+        previous = chunk.index
+        await onChunk(chunk.index, chunk.data)
         received.push(chunk.index)
       }
       return received

@@ -32,25 +32,15 @@ export interface FramedStreamInit {
 }
 
 export interface FramedStream {
-  /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
-  read: (options?: AbortOptions) => Promise<Uint8ArrayList>
-  /** The next message's length alone, checked as read() checks it; its body is then read with readExactly and readSome. */
-  readLength: (options?: AbortOptions) => Promise<number>
-  /** Exactly `bytes` bytes. */
-  readExactly: (bytes: number, options?: AbortOptions) => Promise<Uint8ArrayList>
   /**
-   * Between 1 and `max` bytes: what has arrived, or once nothing has, the
-   * next piece to come (up to `max` and a slice of 64 KiB). A large body read
-   * this way is let go piece by piece instead of held whole.
+   * The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort.
+   * `maxDataLength` here bounds this message below the stream's own limit (a chunk against the blob's chunk size).
    */
-  readSome: (max: number, options?: AbortOptions) => Promise<Uint8ArrayList>
+  read: (options?: AbortOptions & { maxDataLength?: number }) => Promise<Uint8ArrayList>
   write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
 }
-
-/** What readSome waits for when nothing has arrived: about one yamux frame. */
-const READ_SLICE_BYTES = 64 * 1024
 
 const CONTINUES = 0x80
 const VALUE_BITS = 0x7f
@@ -82,27 +72,19 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
   const maxLengthLength = varintLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
-  const readLength = async (options?: AbortOptions): Promise<number> => {
+  const read = async (options: AbortOptions & { maxDataLength?: number } = {}): Promise<Uint8ArrayList> => {
+    const { maxDataLength: limit = maxDataLength, ...abort } = options
+    if (!Number.isSafeInteger(limit) || limit < 0 || limit > maxDataLength) throw new RangeError(`a read's maxDataLength must be an integer from 0 to ${maxDataLength}, not ${limit}`)
+    const limitLength = limit === maxDataLength ? maxLengthLength : varintLength(limit)
     let length = 0
     for (let i = 0; ; i++) {
-      if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
-      const byte = (await bytes.read({ ...options, bytes: 1 })).get(0)
+      if (i === limitLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${limitLength} bytes, the most a length of ${limit} needs`)
+      const byte = (await bytes.read({ ...abort, bytes: 1 })).get(0)
       length += (byte & VALUE_BITS) * 2 ** (7 * i)
       if ((byte & CONTINUES) === 0) break
     }
-    if (length > maxDataLength) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${maxDataLength}-byte limit`)
-    return length
-  }
-
-  const readExactly = async (count: number, options?: AbortOptions): Promise<Uint8ArrayList> => bytes.read({ ...options, bytes: count })
-
-  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => readExactly(await readLength(options), options)
-
-  const readSome = async (max: number, options?: AbortOptions): Promise<Uint8ArrayList> => {
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`readSome needs a positive byte count, not ${max}`)
-    // byteStream keeps what has arrived in `readBuffer` (not in its types): without it, readSome waits for a whole slice.
-    const buffered = (bytes as unknown as { readBuffer?: Uint8ArrayList }).readBuffer?.byteLength ?? 0
-    return readExactly(buffered > 0 ? Math.min(max, buffered) : Math.min(max, READ_SLICE_BYTES), options)
+    if (length > limit) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${limit}-byte limit`)
+    return bytes.read({ ...abort, bytes: length })
   }
 
   const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {
@@ -112,9 +94,6 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
 
   return {
     read,
-    readLength,
-    readExactly,
-    readSome,
     write,
     readMessage: async (codec, options) => codec.decode(await read(options), options),
     writeMessage: async (message, codec, options) => { await write(codec.encode(message), options) }

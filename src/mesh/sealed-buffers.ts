@@ -15,10 +15,6 @@
  * on the way) only keep their buffer from coming back: it is then garbage
  * as a fresh one would have been, never reused early. No byte is sealed
  * twice, so the count never runs ahead of the sealing.
- *
- * The blob client takes its chunk buffers from the same pool
- * (chunk-message.ts): one is filled as a chunk's pieces arrive and comes
- * back by `cancel` once the chunk is written, never lent to a stream.
  */
 
 /** Buffers kept free at most, in bytes, whatever their sizes. */
@@ -29,7 +25,7 @@ export interface BufferLease {
   readonly bytes: Uint8Array
   /** `length` bytes from its start are handed to a stream: the buffer comes back once Noise has sealed them all. */
   lend: (length: number) => void
-  /** Nothing of it is in use any longer (the read failed; the client wrote the chunk out): it comes back now. */
+  /** Nothing of it was handed on (the read failed): it comes back now. */
   cancel: () => void
 }
 
