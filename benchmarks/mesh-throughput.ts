@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { open, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -251,7 +251,7 @@ function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor): void 
   console.log('\nper end, CPU s per GiB (user + system) and garbage collections (all, major, ms):')
   for (const [name, t] of rows) {
     const perGiB = (seconds: number): string => (seconds / (size / GiB)).toFixed(2)
-    console.log(`- ${name}: ${t.ends.map(e => `${e.name} ${perGiB(e.userSeconds)} + ${perGiB(e.systemSeconds)}, GC ${e.gcs}/${e.majorGcs}/${e.gcMs.toFixed(0)} ms`).join('; ')}`)
+    console.log(`- ${name}: ${t.ends.map(e => `${e.name} ${perGiB(e.userSeconds)} + ${perGiB(e.systemSeconds)}, GC ${e.gcs}/${e.majorGcs}/${e.gcMs.toFixed(0)} ms, ${(e.minorFaults / (size / MiB)).toFixed(0)} faults/MiB`).join('; ')}`)
   }
   const over = rate(size, peerFetch.seconds) / libp2pRate
   console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile`)
@@ -281,18 +281,23 @@ try {
     inProcessFigures = { ...baselines, ...await inProcessRun(devnet, blobId, coldBlobId) }
   }
   const profileDir = values['profile-dir']
+  // The machine may be shared: figures are read beside the load they were taken under.
+  const loadAtStart = loadavg()[0] as number
   const two = twoProcess ? await twoProcessTransfers({ devnet, dir, blobId, size, ...(profileDir != null ? { profileDir } : {}) }) : undefined
 
   if (inProcessFigures != null) printInProcess(inProcessFigures)
   // Measured after the transfers, in this process, so they run on the same machine in the same window.
   const floor = two != null ? cryptoFloor(size) : undefined
+  const loadAtEnd = loadavg()[0] as number
   if (two != null && floor != null) printTwoProcess(two, floor)
+  console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end`)
   const inProc = inProcessFigures
   console.log(JSON.stringify({
     bench: 'mesh-throughput',
     sizeMiB,
     coldSizeMiB,
     nShards,
+    loadAverage: { start: round(loadAtStart, 2), end: round(loadAtEnd, 2) },
     ...(two != null
       ? {
           peerFetchOverLibp2p: round(two.libp2p.seconds / two.peerFetch.seconds, 3),

@@ -145,7 +145,7 @@ async function handle (request: PeerRequest): Promise<unknown> {
     case 'herd:served':
       return need(node, 'a herd node').status().serve.bytesServed
     case 'cpu':
-      return process.cpuUsage()
+      return { ...process.cpuUsage(), minorFaults: process.resourceUsage().minorPageFault }
     case 'gc':
       return { ...gc }
     case 'profile:start': {

@@ -20,6 +20,8 @@ export interface EndFigures {
   gcs: number
   gcMs: number
   majorGcs: number
+  /** Minor page faults: fresh memory the process touched (the kernel zeroes each page), a cost that churned buffers add. */
+  minorFaults: number
 }
 
 export interface TransferFigures {
@@ -52,8 +54,8 @@ class PeerProcess {
   }
 
   /** CPU used so far, and garbage collections. */
-  async usage (): Promise<{ cpu: NodeJS.CpuUsage, gc: GcCounts }> {
-    const [cpu, gc] = await Promise.all([this.ask<NodeJS.CpuUsage>({ op: 'cpu' }), this.ask<GcCounts>({ op: 'gc' })])
+  async usage (): Promise<{ cpu: NodeJS.CpuUsage & { minorFaults: number }, gc: GcCounts }> {
+    const [cpu, gc] = await Promise.all([this.ask<NodeJS.CpuUsage & { minorFaults: number }>({ op: 'cpu' }), this.ask<GcCounts>({ op: 'gc' })])
     return { cpu, gc }
   }
 
@@ -78,7 +80,8 @@ async function measure (pair: [PeerProcess, PeerProcess], bytes: number, label: 
       systemSeconds: (a.cpu.system - b.cpu.system) / 1e6,
       gcs: a.gc.count - b.gc.count,
       gcMs: a.gc.ms - b.gc.ms,
-      majorGcs: a.gc.major - b.gc.major
+      majorGcs: a.gc.major - b.gc.major,
+      minorFaults: a.cpu.minorFaults - b.cpu.minorFaults
     }
   })
   const cpuSeconds = ends.reduce((sum, e) => sum + e.userSeconds + e.systemSeconds, 0)

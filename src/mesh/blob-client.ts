@@ -24,8 +24,11 @@ export interface RemoteBlobInfo {
   complete: boolean
 }
 
+/** A chunk message's bytes besides its data: two tags and two varints are 12 at most; the rest is room for a field protons may add. */
+const CHUNK_FRAMING_BYTES = 1024
+
 /** A chunk message may carry the largest chunk a tree allows, and a little framing. */
-const MAX_MESSAGE_BYTES = Math.max(MAX_CHUNK_SIZE + 1024, MAX_BLOB_RESPONSE_BYTES)
+const MAX_MESSAGE_BYTES = Math.max(MAX_CHUNK_SIZE + CHUNK_FRAMING_BYTES, MAX_BLOB_RESPONSE_BYTES)
 
 /** Asks peers for chunk hashes, held-chunk bitfields and chunks over /herd/blob/1.0.0. */
 export class BlobClient {
@@ -54,6 +57,10 @@ export class BlobClient {
    * (only those the peer holds), in the pieces they arrived in (not joined:
    * a copy of every chunk saved); returns the indexes received. The bytes are
    * not checked here: the caller checks each against its leaf hash.
+   * `chunkBytes`, the blob's chunk size, bounds each chunk message before it
+   * is read (the largest chunk a tree allows if not given): a message is
+   * held whole until it has all arrived, and without it a peer could make
+   * the client buffer up to 64 MiB per stream before the shape was checked.
    * `onBytes` hears of every piece of the answer as it arrives: through a
    * capped link shared by several streams a chunk lands whole seconds after
    * its first bytes, and the bytes are the peer's progress meanwhile.
@@ -64,14 +71,17 @@ export class BlobClient {
     first: number,
     count: number,
     onChunk: (index: number, data: Uint8ArrayList) => Promise<void>,
-    options: { signal: AbortSignal, onBytes?: (bytes: number) => void }
+    options: { signal: AbortSignal, chunkBytes?: number, onBytes?: (bytes: number) => void }
   ): Promise<number[]> {
+    const chunkBytes = options.chunkBytes ?? MAX_CHUNK_SIZE
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_SIZE) throw new RangeError(`chunkBytes must be an integer from 1 to ${MAX_CHUNK_SIZE}, not ${chunkBytes}`)
+    const maxDataLength = chunkBytes + CHUNK_FRAMING_BYTES
     return this.ask(peer, { kind: BlobRequest.Kind.CHUNKS, blobId, first, count }, options, async (response, pb, signal) => {
       if (response.chunks > count) throw new MeshProtocolError(`peer promised ${response.chunks} chunks for a request of ${count}`)
       const received: number[] = []
       let previous = first - 1
       for (let n = 0; n < response.chunks; n++) {
-        const chunk = decodeChunk(await pb.read({ signal: signal() }))
+        const chunk = decodeChunk(await pb.read({ signal: signal(), maxDataLength }))
         if (chunk.index <= previous || chunk.index >= first + count) throw new MeshProtocolError(`peer sent chunk ${chunk.index}, outside ${first}+${count} or out of order`)
         previous = chunk.index
         await onChunk(chunk.index, chunk.data)

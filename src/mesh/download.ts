@@ -539,7 +539,7 @@ export class Download {
           received.add(index)
           landed(data.byteLength)
           this.gained(index, data.byteLength, 'peer', id)
-        }, { signal, onBytes: delivered })
+        }, { signal, chunkBytes: this.partial.chunkSize, onBytes: delivered })
         const ms = Date.now() - now
         this.typicalRequestMs = this.typicalRequestMs == null ? ms : this.typicalRequestMs * (1 - REQUEST_MS_WEIGHT) + ms * REQUEST_MS_WEIGHT
         source.busyStreak = 0

@@ -32,8 +32,11 @@ export interface FramedStreamInit {
 }
 
 export interface FramedStream {
-  /** The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort. */
-  read: (options?: AbortOptions) => Promise<Uint8ArrayList>
+  /**
+   * The next message's body; refuses a hostile prefix with a named error, leaving the stream to the caller to abort.
+   * `maxDataLength` here bounds this message below the stream's own limit (a chunk against the blob's chunk size).
+   */
+  read: (options?: AbortOptions & { maxDataLength?: number }) => Promise<Uint8ArrayList>
   write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
@@ -69,16 +72,19 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
   const maxLengthLength = varintLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
-  const read = async (options?: AbortOptions): Promise<Uint8ArrayList> => {
+  const read = async (options: AbortOptions & { maxDataLength?: number } = {}): Promise<Uint8ArrayList> => {
+    const { maxDataLength: limit = maxDataLength, ...abort } = options
+    if (!Number.isSafeInteger(limit) || limit < 0 || limit > maxDataLength) throw new RangeError(`a read's maxDataLength must be an integer from 0 to ${maxDataLength}, not ${limit}`)
+    const limitLength = limit === maxDataLength ? maxLengthLength : varintLength(limit)
     let length = 0
     for (let i = 0; ; i++) {
-      if (i === maxLengthLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${maxLengthLength} bytes, the most a length of ${maxDataLength} needs`)
-      const byte = (await bytes.read({ ...options, bytes: 1 })).get(0)
+      if (i === limitLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${limitLength} bytes, the most a length of ${limit} needs`)
+      const byte = (await bytes.read({ ...abort, bytes: 1 })).get(0)
       length += (byte & VALUE_BITS) * 2 ** (7 * i)
       if ((byte & CONTINUES) === 0) break
     }
-    if (length > maxDataLength) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${maxDataLength}-byte limit`)
-    return bytes.read({ ...options, bytes: length })
+    if (length > limit) throw new MessageTooLargeError(`the message declares ${length} bytes, over the ${limit}-byte limit`)
+    return bytes.read({ ...abort, bytes: length })
   }
 
   const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {

@@ -19,6 +19,16 @@ describe('idle signals', () => {
     assert.equal((child.touch().reason as Error).message, 'caller gave up')
     child.clear()
 
+    // Touched more often than its idle time, it holds; left alone after, it aborts.
+    const kept = new IdleSignal(60)
+    for (let i = 0; i < 8; i++) {
+      await sleep(20)
+      assert.equal(kept.touch().aborted, false, `aborted after ${i + 1} touches 20 ms apart`)
+    }
+    await once(kept.signal, 'abort')
+    assert.equal((kept.signal.reason as Error).name, 'TimeoutError')
+    kept.clear()
+
     const cleared = new IdleSignal(10)
     cleared.clear()
     await sleep(100)

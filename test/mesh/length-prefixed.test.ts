@@ -33,6 +33,17 @@ describe('length-prefixed framing', () => {
     assert.equal(request.count, 2)
   })
 
+  it('bounds one read below the stream\'s limit, refusing a longer message from its prefix alone', async () => {
+    const [a, b] = await streamPair()
+    const writer = framedStream(a, { maxDataLength: 1000 })
+    const reader = framedStream(b, { maxDataLength: 1000 })
+    await writer.write(new Uint8Array(100))
+    await writer.write(new Uint8Array(101))
+    assert.equal((await reader.read({ signal: signal(), maxDataLength: 100 })).byteLength, 100)
+    await assert.rejects(reader.read({ signal: signal(), maxDataLength: 100 }), { name: 'MessageTooLargeError' })
+    await assert.rejects(reader.read({ signal: signal(), maxDataLength: 1001 }), { name: 'RangeError' })
+  })
+
   it('reads a length prefix and a body that arrive split across chunks', async () => {
     const [a, b] = await streamPair()
     const reader = framedStream(b, { maxDataLength: 1000 })
