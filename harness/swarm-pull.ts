@@ -227,7 +227,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const waitBefore = await runQueueSecondsOf(pids)
     const ticksBefore = await machineTicks()
     const sampling = new AbortController()
-    const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: sampling.signal })
+    const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
