@@ -5,10 +5,12 @@ import { cpus } from 'node:os'
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { netnsUnavailable } from '../harness/netns.js'
+import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
 import { note } from './measure.js'
 
 const MiB = 1024 * 1024
+const GiB = 1024 * MiB
 /** Goals of issue 19: every node at ≥ 85% of its cap, and the origin serving at most 1.1 × the blob, in every run. */
 const CAP_SHARE_GOAL = 0.85
 const ORIGIN_GOAL = 1.1
@@ -24,7 +26,7 @@ const { values } = parseArgs({
     'origin-cap-mib': { type: 'string' },
     'origin-latency-ms': { type: 'string' },
     'chunk-mib': { type: 'string' },
-    // Each node's chunks as they landed (ms, index, from), one JSON file per run: the per-node timelines docs/swarm.md reads.
+    // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
     timeline: { type: 'string' }
   }
 })
@@ -64,9 +66,78 @@ interface RunFigures {
   /** A node at rest, before the pull: CPU seconds per second. */
   restCpuShare: number
   blobRequestsPerMiB: number
+  /** The links through the pull's two phases (absent if the counters could not be read). */
+  links?: LinkFigures
 }
 
-function figures (r: SwarmPullResult, capBytesPerSec: number): RunFigures {
+/** How full a set of links was over a time, as a share of their caps. */
+interface PhaseUse {
+  seconds: number
+  /** The origin's uplink: what it served over its cap. */
+  origin: number
+  /** The nodes' downlinks: the mean, and the emptiest. */
+  downMean: number
+  downMin: number
+  /** The nodes' uplinks, the mean: what they relayed. */
+  upMean: number
+  /** The devnet's CPU, seconds a second. */
+  devnetCpu: number
+  /** The nodes' CPU together, seconds a second. */
+  nodeCpu: number
+  /** The nodes' CPU seconds per GiB their downlinks carried: at this cost, the cores every downlink at its cap would want is nodeCpuAtCap. */
+  nodeCpuPerGiB: number
+  nodeCpuAtCap: number
+}
+
+/**
+ * A cold pull in two phases: until the origin has served its last bytes
+ * (99% of what it served), while new bytes still come into the swarm, and
+ * after, when every chunk is held somewhere and the nodes only trade. Which
+ * link runs under its cap in the first phase says what holds it back: the
+ * origin's link, the devnet's CPU, or the nodes' own links and schedule.
+ */
+interface LinkFigures {
+  walrusPhase?: PhaseUse
+  exchangePhase?: PhaseUse
+}
+
+function phaseUse (r: SwarmPullResult, from: number, to: number, capBytesPerSec: number, originCapBytesPerSec: number): PhaseUse | undefined {
+  const use = linkUse(r.links.samples, from, to)
+  if (use == null || use.seconds <= 0) return undefined
+  const down = use.received.slice(1).map(b => b / use.seconds / capBytesPerSec)
+  const up = use.sent.slice(1).map(b => b / use.seconds / capBytesPerSec)
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+  const carried = use.received.slice(1).reduce((a, b) => a + b, 0)
+  const nodeCpuPerGiB = carried > 0 ? (use.cpuSeconds[1] ?? 0) / (carried / GiB) : 0
+  return {
+    seconds: use.seconds,
+    origin: (use.sent[0] ?? 0) / use.seconds / originCapBytesPerSec,
+    downMean: mean(down),
+    downMin: Math.min(...down),
+    upMean: mean(up),
+    devnetCpu: (use.cpuSeconds[0] ?? 0) / use.seconds,
+    nodeCpu: (use.cpuSeconds[1] ?? 0) / use.seconds,
+    nodeCpuPerGiB,
+    nodeCpuAtCap: nodeCpuPerGiB * down.length * capBytesPerSec / GiB
+  }
+}
+
+function linkFigures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): LinkFigures | undefined {
+  const { samples, startedAt } = r.links
+  const last = samples[samples.length - 1]
+  if (last == null || samples.length < 3) return undefined
+  const originAt = (s: typeof last): number => s.sent[0] ?? 0
+  const originStart = originAt(samples.findLast(s => s.at <= startedAt) ?? samples[0] ?? last)
+  const served = originAt(last) - originStart
+  const walrusEnd = samples.find(s => originAt(s) - originStart >= 0.99 * served)?.at ?? last.at
+  const end = startedAt + r.allMs
+  const walrusPhase = phaseUse(r, startedAt, walrusEnd, capBytesPerSec, originCapBytesPerSec)
+  const exchangePhase = walrusEnd < end ? phaseUse(r, walrusEnd, end, capBytesPerSec, originCapBytesPerSec) : undefined
+  return { ...(walrusPhase != null ? { walrusPhase } : {}), ...(exchangePhase != null ? { exchangePhase } : {}) }
+}
+
+function figures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): RunFigures {
+  const links = linkFigures(r, capBytesPerSec, originCapBytesPerSec)
   const ok = r.nodes.filter(n => n.ok)
   // A node's rate over its whole fetch, from the request: the wait before the first byte counts against it.
   const shares = r.nodes.map(n => n.ok ? r.blobBytes / (n.ms / 1000) / capBytesPerSec : 0).sort((a, b) => a - b)
@@ -83,7 +154,8 @@ function figures (r: SwarmPullResult, capBytesPerSec: number): RunFigures {
     machineBusyShare: r.machineBusyShare,
     ...(r.nodeRunQueueSeconds != null ? { runQueueWaitPerCpuSecond: r.nodeRunQueueSeconds / Math.max(0.001, r.nodeCpuSeconds) } : {}),
     restCpuShare: r.restCpuShare,
-    blobRequestsPerMiB: delivered > 0 ? r.blobRequests / (delivered / MiB) : 0
+    blobRequestsPerMiB: delivered > 0 ? r.blobRequests / (delivered / MiB) : 0,
+    ...(links != null ? { links } : {})
   }
 }
 
@@ -119,12 +191,15 @@ for (const n of nodeCounts) {
     failedRuns.push({ nodes: n, error: (err as Error).message.slice(0, 300) })
     continue
   }
-  const f = figures(result, capBytesPerSec)
+  const f = figures(result, capBytesPerSec, Math.round(originCapMiB * MiB))
   runs.push(f)
   if (values.timeline != null) {
     const file = `${values.timeline}.${n}.json`
     await writeFile(file, JSON.stringify(result.nodes.map(({ node, landed }) => ({ node, landed }))))
-    note(`timeline in ${file}`)
+    // The links' counters beside it, in ms from the pull's start: [ms, received by port, sent by port, devnet CPU s]; port 0 is the origin's.
+    const linksFile = `${values.timeline}.${n}.links.json`
+    await writeFile(linksFile, JSON.stringify(result.links.samples.map(s => [Math.round(s.at - result.links.startedAt), s.received, s.sent, s.cpuSeconds])))
+    note(`timeline in ${file}, link counters in ${linksFile}`)
   }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
   console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms\n`)
@@ -141,6 +216,17 @@ for (const n of nodeCounts) {
   // Past 1, the node processes waited longer for a CPU than they ran: the figures above are the machine's, not the links' or herd's scheduling.
   console.log(`- node threads waited ${f.runQueueWaitPerCpuSecond != null ? f.runQueueWaitPerCpuSecond.toFixed(2) : '(no schedstats)'} s on a run queue per CPU-second they ran; a node at rest before the pull used ${(f.restCpuShare * 100).toFixed(1)}% of a core`)
   console.log(`- blob requests served (each a stream): ${f.blobRequestsPerMiB.toFixed(2)} per MiB delivered`)
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`
+  for (const [name, phase] of [['while the origin served (the Walrus phase)', f.links?.walrusPhase], ['after it (the exchange)', f.links?.exchangePhase]] as const) {
+    if (phase == null) continue
+    console.log(`- links ${name}, ${phase.seconds.toFixed(1)} s: origin's uplink ${pct(phase.origin)} of its cap, nodes' downlinks ${pct(phase.downMean)} (emptiest ${pct(phase.downMin)}), uplinks ${pct(phase.upMean)}; the devnet used ${pct(phase.devnetCpu)} of a core, the nodes ${phase.nodeCpu.toFixed(2)} cores (${phase.nodeCpuPerGiB.toFixed(0)} CPU-s per GiB received: every downlink at its cap would want ${phase.nodeCpuAtCap.toFixed(2)})`)
+  }
+}
+
+function roundLinks (l: LinkFigures): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {}
+  for (const [name, phase] of Object.entries(l)) out[name] = Object.fromEntries(Object.entries(phase as PhaseUse).map(([k, v]) => [k, +v.toFixed(k === 'seconds' ? 1 : 3)]))
+  return out
 }
 
 // A run that failed met no goal: it counts as a share of 0 (origin bytes unknown, so the worst of the others).
@@ -159,5 +245,5 @@ console.log(JSON.stringify({
   originBytesPerBlob: +originBytesPerBlob.toFixed(3),
   originBytesGoal: ORIGIN_GOAL,
   failedRuns,
-  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2) }))
+  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2), ...(r.links != null ? { links: roundLinks(r.links) } : {}) }))
 }))

@@ -52,6 +52,8 @@ export interface Endpoint {
   /** Its address on the bridge, from SWARM_SUBNET. */
   address: string
   capBytesPerSec: number
+  /** Its veth's end in the hub namespace: that end's transmit counter is what the endpoint received, its receive counter what it sent. */
+  hubPort: string
 }
 
 export interface Swarm {
@@ -217,7 +219,7 @@ export async function createSwarm (endpoints: readonly EndpointInit[], options: 
   const { signal } = options
   const base = `${NETNS_PREFIX}${process.pid}-${swarmCount++}`
   const hub = `${base}-hub`
-  const made: Endpoint[] = endpoints.map((e, i) => ({ name: e.name, netns: `${base}-${e.name}`, address: `198.18.0.${i + 1}`, capBytesPerSec: e.capBytesPerSec }))
+  const made: Endpoint[] = endpoints.map((e, i) => ({ name: e.name, netns: `${base}-${e.name}`, address: `198.18.0.${i + 1}`, capBytesPerSec: e.capBytesPerSec, hubPort: `v${i}` }))
   const swarm: Swarm = {
     hub,
     endpoints: made,
@@ -232,8 +234,8 @@ export async function createSwarm (endpoints: readonly EndpointInit[], options: 
     await ip(['netns', 'add', hub], signal)
     await ip(['-n', hub, 'link', 'add', 'br0', 'type', 'bridge'], signal)
     await ip(['-n', hub, 'link', 'set', 'br0', 'up'], signal)
-    for (const [i, e] of made.entries()) {
-      const port = `v${i}`
+    for (const e of made) {
+      const port = e.hubPort
       owned.add(e.netns)
       await ip(['netns', 'add', e.netns], signal)
       await ip(['-n', e.netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', hub], signal)

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { LiveCluster } from '../sim/live-cluster.js'
 import { forEachLine } from './ndjson-lines.js'
+import { cpuSecondsOf, sampleLinks, type LinkSample } from './link-counters.js'
 import { cleanLeftovers, createSwarm, removeSwarm } from './netns.js'
 
 export interface SwarmPullInit {
@@ -82,7 +83,17 @@ export interface SwarmPullResult {
    * a loaded machine where CPU seconds are noisy.
    */
   blobRequests: number
+  /**
+   * Every link's byte counters, the devnet's CPU (`cpuSeconds[0]`) and the
+   * nodes' together (`[1]`), sampled through the pull: `received[0]` and
+   * `sent[0]` are the origin's link, `[i + 1]` node i's.
+   * Times are performance.now() ms; the pull started at `startedAt`.
+   */
+  links: { startedAt: number, samples: LinkSample[] }
 }
+
+/** How often the links' counters are read during a pull: often enough to see a 2 s pace window, one cheap command each. */
+const LINK_SAMPLE_MS = 250
 
 /** Blob requests a node has served so far, from its /status; 0 if it does not answer. */
 async function blobRequestsOf (api: string, signal?: AbortSignal): Promise<number> {
@@ -97,17 +108,6 @@ async function blobRequestsOf (api: string, signal?: AbortSignal): Promise<numbe
 
 /** The wait for gossip to settle before the pull: gossipsub grafts its mesh at heartbeats, one a second. */
 const SETTLE_MS = 5_000
-
-/** Linux's USER_HZ: /proc counts CPU time in these ticks on every architecture Node runs on. */
-const TICKS_PER_SECOND = 100
-
-/** User + system CPU seconds of a process so far; 0 if it is gone. */
-async function cpuSecondsOf (pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
-}
 
 /** Seconds the threads of these processes have waited on a run queue for a CPU so far (/proc/PID/task/TID/schedstat's second field, in ns); undefined without schedstats. */
 async function runQueueSecondsOf (pids: number[]): Promise<number | undefined> {
@@ -226,9 +226,15 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const cpuBefore = await Promise.all(pids.map(cpuSecondsOf))
     const waitBefore = await runQueueSecondsOf(pids)
     const ticksBefore = await machineTicks()
+    const sampling = new AbortController()
+    const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
+    // One more sample after the last node is done, so the counters cover the whole pull.
+    await sleep(LINK_SAMPLE_MS)
+    sampling.abort()
+    const samples = await linkSamples
     const ticksAfter = await machineTicks()
     const waitAfter = await runQueueSecondsOf(pids)
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
@@ -247,7 +253,8 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       ...(waitBefore != null && waitAfter != null ? { nodeRunQueueSeconds: waitAfter - waitBefore } : {}),
       restCpuShare,
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
-      blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0)
+      blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0),
+      links: { startedAt: started, samples }
     }
     if (inspect != null) await inspect(cluster, result)
     return result

@@ -211,6 +211,12 @@ export class Download {
    * over the same link.
    */
   private shareReadsInFlight = 0
+  /**
+   * Those share reads, each with the chunks it reads and what ends it: a read
+   * cut for a reader count that has since grown reads what is now another
+   * reader's share, which that reader reads as well.
+   */
+  private readonly shareReads = new Set<{ run: number[], abandon: AbortController }>()
   /** Requests in flight to peers, and since when there has been one without a break: the mesh's pace is judged over it. */
   private peerRequests = 0
   private peerDemandSince?: number
@@ -616,6 +622,7 @@ export class Download {
     const rank = downloaders.indexOf(this.context.selfId)
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
     const mine = (index: number): boolean => walrusReaderOf(index, total, downloaders.length) === rank
+    this.abandonMovedShareReads(mine, rank, downloaders.length)
     const sources = [...this.sources.values()]
     // A source's claims hold Walrus back only while it is kept: one that stalls or trickles is dropped after a pace window.
     const fromPeer = (index: number): boolean => sources.some(s => this.sourceHas(s, index))
@@ -627,7 +634,7 @@ export class Download {
       if (!free(index) || !mine(index)) continue
       const run = this.runFrom(index, index => free(index) && mine(index))
       log('%s reads chunks %d-%d of %s from Walrus: its share (rank %d of %d readers, %d ms after announcing, window %d ms)', this.context.selfId, index, run[run.length - 1], this.description.blobId, rank, downloaders.length, now - this.context.announcedAt, coordinationMs)
-      this.readFromWalrus(run, false)
+      this.readFromWalrus(run, 'share')
       index += run.length - 1
     }
     if (this.walrusInFlight < tuning.walrusReads && this.behindWalrus(now)) {
@@ -636,7 +643,7 @@ export class Download {
       for (let index = 0; index < total && this.walrusInFlight < tuning.walrusReads; index++) {
         if (!left(index)) continue
         const run = this.runFrom(index, left)
-        this.readFromWalrus(run, false)
+        this.readFromWalrus(run, 'hedge')
         index += run.length - 1
       }
       return
@@ -649,8 +656,27 @@ export class Download {
       if (!free(index)) continue
       const run = this.runFrom(index, free, this.fallbackRun)
       log('%s reads chunks %d-%d of %s from Walrus: stalled %d ms (rank %d of %d readers)', this.context.selfId, index, run[run.length - 1], this.description.blobId, now - this.lastProgressAt, rank, downloaders.length)
-      this.readFromWalrus(run, true)
+      this.readFromWalrus(run, 'fallback')
       return
+    }
+  }
+
+  /**
+   * Ends each share read whose next chunk to come is no longer this node's:
+   * the shares were cut before a reader's "fetching" announcement arrived
+   * (gossip seconds late on a loaded machine), and that chunk's reader by the
+   * full count reads it too. What has landed stays; the rest is wanted again
+   * and read by its reader or fetched from a peer. In a cold swarm of 8 on a
+   * loaded machine, two nodes that started among 7 readers each read a 4 MiB
+   * run of another's share: origin bytes were 1.125 × the blob.
+   */
+  private abandonMovedShareReads (mine: (index: number) => boolean, rank: number, readers: number): void {
+    for (const read of this.shareReads) {
+      if (read.abandon.signal.aborted) continue
+      const next = read.run.find(index => !this.landed.has(index))
+      if (next == null || mine(next)) continue
+      log('%s ends its Walrus read of chunks %d-%d of %s at chunk %d: now another reader\'s share (rank %d of %d readers)', this.context.selfId, read.run[0], read.run[read.run.length - 1], this.description.blobId, next, rank, readers)
+      read.abandon.abort(new Error(`chunk ${next} is now another reader's share`))
     }
   }
 
@@ -700,7 +726,8 @@ export class Download {
     return run
   }
 
-  private readFromWalrus (run: number[], fallback: boolean): void {
+  private readFromWalrus (run: number[], kind: 'share' | 'hedge' | 'fallback'): void {
+    const fallback = kind === 'fallback'
     const startedAt = Date.now()
     const request: ChunkRequest = { startedAt }
     for (const index of run) this.inflight.set(index, [...(this.inflight.get(index) ?? []), request])
@@ -710,9 +737,11 @@ export class Download {
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
+    const shareRead = kind === 'share' ? { run, abandon: new AbortController() } : undefined
+    if (shareRead != null) this.shareReads.add(shareRead)
     this.track((async () => {
       try {
-        const signal = AbortSignal.any([this.context.signal, this.finished.signal])
+        const signal = AbortSignal.any([this.context.signal, this.finished.signal, ...(shareRead != null ? [shareRead.abandon.signal] : [])])
         await readChunkRun(this.context.walrus, this.description, run, {
           signal,
           onChunk: async (index, data) => {
@@ -730,14 +759,16 @@ export class Download {
         this.context.walrusPace.observe(end - start, Date.now() - startedAt)
         if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)
       } catch (err) {
-        if (this.context.signal.aborted || this.finished.signal.aborted) return
+        if (this.context.signal.aborted || this.finished.signal.aborted || shareRead?.abandon.signal.aborted === true) return
         this.walrusFaults++
         log.error('Walrus read of %s bytes %d-%d failed - %e', blobId, start, end, err)
         if (this.walrusFaults >= this.context.tuning.maxWalrusFaults) {
           this.fatal = new BlobUnavailableError(`blob ${blobId}: Walrus reads failed ${this.walrusFaults} times, the last: ${(err as Error).message}`)
         }
       } finally {
-        this.context.onTiming?.({ kind: 'chunk-request', source: 'walrus', outcome: run.every(index => this.partial.has(index)) ? 'ok' : 'failed', seconds: (Date.now() - startedAt) / 1000 })
+        if (shareRead != null) this.shareReads.delete(shareRead)
+        // An abandoned read did not fail: it is not timed as one.
+        if (shareRead?.abandon.signal.aborted !== true) this.context.onTiming?.({ kind: 'chunk-request', source: 'walrus', outcome: run.every(index => this.partial.has(index)) ? 'ok' : 'failed', seconds: (Date.now() - startedAt) / 1000 })
         for (const index of run) {
           const left = (this.inflight.get(index) ?? []).filter(r => r !== request)
           if (left.length > 0) this.inflight.set(index, left)

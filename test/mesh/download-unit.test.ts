@@ -242,6 +242,45 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
+  it('ends a share read once a late reader makes its next chunk another reader\'s share, keeps what landed, and reads its new share', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    // This node last in reader order: its share is chunks 4-7 among two readers, 6-7 among three.
+    const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
+    let listed: Provider[] = [{ peerId: early, state: 'fetching' }]
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      client,
+      walrus: {
+        readRange: async (_id, range, options) => {
+          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+          reads.push(read)
+          if (reads.length > 1) return bytes.slice(range.start, range.end + 1)
+          // The first read lands its first chunk, and the rest is on the way until the read is ended.
+          options?.onData?.(bytes.slice(range.start, range.start + CHUNK), range.start)
+          const signal = options?.signal as AbortSignal
+          return new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+          })
+        }
+      },
+      providers: () => listed,
+      // One fault would end the download: an ended read must not count as one.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
+    }))
+    const running = download.run()
+    for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
+    assert.ok(partial.has(4), 'the first chunk of the share read landed')
+    listed = [{ peerId: early, state: 'fetching' }, { peerId: late, state: 'fetching' }]
+    await running
+    assert.deepEqual(reads[0], { first: 4, last: 7, abandoned: 'chunk 5 is now another reader\'s share' })
+    assert.deepEqual(reads[1], { first: 6, last: 7 }, 'then its new share, not the late reader\'s chunk 5')
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'what the stall fallback read later included, every chunk came once')
+    await partial.commit()
+  })
+
   it('asks a downloading peer what it holds less often while it shows nothing new, and not while it holds chunks not yet asked for', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
