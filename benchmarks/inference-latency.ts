@@ -52,6 +52,8 @@ const NO_TENSORS_LABEL = `mesh, queueDepth ${DEFAULT_QUEUE}, bundles without ten
 const MODE_LIMIT_MS = 120_000
 /** A request that has not answered in this long counts as hung. */
 const REQUEST_TIMEOUT_MS = 30_000
+/** A holder's bundles of one load, sealed on a loaded machine. */
+const SEAL_TIMEOUT_MS = 120_000
 /** Per worker of a load run, whatever --seconds says. */
 const MAX_REQUESTS_PER_WORKER = 1_000_000
 /** The options the session pool gives onnxruntime (src/inference/session-pool.ts), so the baseline runs the same kernels. */
@@ -247,15 +249,26 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
  * loop with the holder they took the holder's CPU (the `WorkerRunner`
  * baseline has the process to itself).
  */
-async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel, devnet: DevnetProcess): Promise<LoadResult> {
+/** Seals every receipt the node has answered: nothing of an earlier load is left to seal in the next one's window. */
+async function sealAnswered (node: HerdNode): Promise<void> {
+  if (!node.config.proofs.enabled) return
+  await withTimeout('a node sealing the receipts it answered', SEAL_TIMEOUT_MS, async () => {
+    await node.proofs.written()
+    await node.batcher.sealNow()
+  })
+}
+
+async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel, devnet: DevnetProcess, nodes: HerdNode[]): Promise<LoadResult> {
+  // Each row's CPU is its own answers' with their proofs: earlier loads' receipts are sealed before its window, and its own inside it.
+  for (const node of nodes) await sealAnswered(node)
   const busyBefore = holder.status().inference.busy
   const devnetBefore = await devnet.cpuSeconds()
   const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
+  await sealAnswered(holder)
   const loop = process.threadCpuUsage(loopBefore)
   const cpu = process.cpuUsage(cpuBefore)
-  // Read after the load: bundles sealed during it may still be on their way, so this is a floor.
   const devnetSeconds = await devnet.cpuSeconds() - devnetBefore
   const ok = runs.flatMap(r => r.ok)
   const busy = runs.flatMap(r => r.busy)
@@ -519,6 +532,8 @@ try {
   }
   for (const model of loadModels) {
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s, in process (one session; WorkerRunner) and from ${ASKERS} askers to A (queue ${DEFAULT_QUEUE})`)
+    // The baselines too run with no node sealing in the background.
+    for (const node of nodes) await sealAnswered(node)
     const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
     try {
       inProcessLoads[model.key] = await load(ASKERS * inflight, async () => { await session.run(model.inputs); return 'ok' })
@@ -538,7 +553,7 @@ try {
     } finally {
       await runner.stop()
     }
-    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model, devnet)
+    queue32Loads[model.key] = await meshLoad(askerProcesses, a, model, devnet, nodes)
   }
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
@@ -550,7 +565,7 @@ try {
   for (const model of loadModels) {
     await a2.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A2 (queue ${SMALL_QUEUE})`)
-    queue2Loads[model.key] = await meshLoad(askerProcesses, a2, model, devnet)
+    queue2Loads[model.key] = await meshLoad(askerProcesses, a2, model, devnet, nodes)
   }
 
   // A third holder, A3, as A but with its receipts' tensors left out of the bundles (proofs.includeTensors off): what storing a det run's 66 kB of tensors on Walrus costs the rate.
@@ -562,7 +577,7 @@ try {
   for (const model of loadModels) {
     await a3.inference.infer({ model: model.name, inputs: model.inputs })
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s from ${ASKERS} askers to A3 (tensors left out of bundles)`)
-    const noTensors = await meshLoad(askerProcesses, a3, model, devnet)
+    const noTensors = await meshLoad(askerProcesses, a3, model, devnet, nodes)
     throughput[model.key] = { inProcess: inProcessLoads[model.key] as LoadResult, workers: workerLoads[model.key] as LoadResult, queue32: queue32Loads[model.key] as LoadResult, queue2: queue2Loads[model.key] as LoadResult, noTensors }
   }
 
@@ -638,7 +653,7 @@ try {
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
     }
   }
-  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles; read at the load's end, so bundles still in flight are left out); and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
+  console.log(`\nCPU per answer under that load (ms): the holder's event-loop thread, this process (event loop + inference threads; for WorkerRunner the same with no mesh), the ${ASKERS} asker processes' CPU, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles); every node's receipts are sealed before each load, and the holder's own at its end, inside the count; and the ceiling that CPU sets on the mesh's rate ÷ WorkerRunner's when the cores are the limit: WorkerRunner's CPU per answer ÷ the mesh's (a ratio of CPU counts, which a loaded machine disturbs less than the rates)`)
   console.log('| model | load | holder event loop | holder process | askers | devnet | CPU ceiling ÷ WorkerRunner, askers and devnet elsewhere | CPU ceiling ÷ WorkerRunner, askers and devnet on these cores |')
   console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   for (const model of models) {

@@ -108,6 +108,11 @@ export class ProofService {
 
   /** Waits for the writes of receipts already answered: before the store closes. */
   async stop (): Promise<void> {
+    await this.written()
+  }
+
+  /** Starts the write of the receipts answered so far at once and waits for it: then the store holds every one of them. */
+  async written (): Promise<void> {
     this.startWrite()
     await this.writes
   }
