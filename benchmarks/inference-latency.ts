@@ -47,7 +47,6 @@ const ASKERS = 3
 const HOLDER_CONCURRENCY = 2
 const DEFAULT_QUEUE = 32
 const SMALL_QUEUE = 2
-const NO_TENSORS_LABEL = `mesh, queueDepth ${DEFAULT_QUEUE}, bundles without tensors`
 /** A latency loop stops after this long even if it is short of --runs. */
 const MODE_LIMIT_MS = 120_000
 /** A request that has not answered in this long counts as hung. */
@@ -242,6 +241,17 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
   return result
 }
 
+/** Seals every receipt the nodes have answered: nothing of an earlier load is left to seal in the next one's window. */
+async function sealAnswered (nodes: HerdNode[]): Promise<void> {
+  for (const node of nodes) {
+    if (!node.config.proofs.enabled) continue
+    await withTimeout('a node sealing the receipts it answered', SEAL_TIMEOUT_MS, async () => {
+      await node.proofs.written()
+      await node.batcher.sealNow()
+    })
+  }
+}
+
 /**
  * The askers, each in its own process with `inflight` requests in flight to
  * `holder` over /herd/infer/1.0.0 (BUSY counted, not retried elsewhere), as
@@ -249,24 +259,15 @@ async function load (workers: number, issue: (worker: number, signal: AbortSigna
  * loop with the holder they took the holder's CPU (the `WorkerRunner`
  * baseline has the process to itself).
  */
-/** Seals every receipt the node has answered: nothing of an earlier load is left to seal in the next one's window. */
-async function sealAnswered (node: HerdNode): Promise<void> {
-  if (!node.config.proofs.enabled) return
-  await withTimeout('a node sealing the receipts it answered', SEAL_TIMEOUT_MS, async () => {
-    await node.proofs.written()
-    await node.batcher.sealNow()
-  })
-}
-
 async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchModel, devnet: DevnetProcess, nodes: HerdNode[]): Promise<LoadResult> {
   // Each row's CPU is its own answers' with their proofs: earlier loads' receipts are sealed before its window, and its own inside it.
-  for (const node of nodes) await sealAnswered(node)
+  await sealAnswered(nodes)
   const busyBefore = holder.status().inference.busy
   const devnetBefore = await devnet.cpuSeconds()
   const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
-  await sealAnswered(holder)
+  await sealAnswered([holder])
   const loop = process.threadCpuUsage(loopBefore)
   const cpu = process.cpuUsage(cpuBefore)
   const devnetSeconds = await devnet.cpuSeconds() - devnetBefore
@@ -533,7 +534,7 @@ try {
   for (const model of loadModels) {
     note(`${model.name}: ${ASKERS * inflight} in flight for ${seconds} s, in process (one session; WorkerRunner) and from ${ASKERS} askers to A (queue ${DEFAULT_QUEUE})`)
     // The baselines too run with no node sealing in the background.
-    for (const node of nodes) await sealAnswered(node)
+    await sealAnswered(nodes)
     const session = await ort.InferenceSession.create(model.path, SESSION_OPTIONS)
     try {
       inProcessLoads[model.key] = await load(ASKERS * inflight, async () => { await session.run(model.inputs); return 'ok' })
@@ -582,6 +583,13 @@ try {
   }
 
   // ---- the report ----
+  const loadRows = (t: Loads): Array<[string, LoadResult]> => [
+    ['in process, one session (baseline)', t.inProcess],
+    [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers],
+    [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32],
+    [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2],
+    [`mesh, queueDepth ${DEFAULT_QUEUE}, bundles without tensors`, t.noTensors]
+  ]
   const f = (ms: number): string => Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) : '-'
   const x = (value: number, base: number): string => Number.isFinite(value) && base > 0 ? `${(value / base).toFixed(value / base >= 10 ? 0 : 2)}` : '-'
   const det = latency.det as Latency
@@ -647,7 +655,7 @@ try {
     if (t == null) continue
     const base = t.inProcess.okCount / t.inProcess.seconds
     const threads = t.workers.okCount / t.workers.seconds
-    for (const [label, r] of [['in process, one session (baseline)', t.inProcess], [`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2], [NO_TENSORS_LABEL, t.noTensors]] as const) {
+    for (const [label, r] of loadRows(t)) {
       const rate = r.okCount / r.seconds
       console.log(`| ${model.key} | ${label} | ${rate.toFixed(0)} | ${x(rate, base)} | ${x(rate, threads)} | ${f(r.ok.p50)} | ${f(r.ok.p95)} | ${r.busyCount} | ${f(r.busy.p50)} | ${r.errors} |`)
       if (r.firstError != null) note(`${model.key} ${label}: first error ${r.firstError}`)
@@ -660,7 +668,8 @@ try {
     const t = throughput[model.key]
     if (t == null) continue
     const baseMs = t.workers.cpu?.holderProcessMs ?? NaN
-    for (const [label, r] of [[`in process, WorkerRunner (${HOLDER_CONCURRENCY} threads)`, t.workers], [`mesh, queueDepth ${DEFAULT_QUEUE}`, t.queue32], [`mesh, queueDepth ${SMALL_QUEUE}`, t.queue2], [NO_TENSORS_LABEL, t.noTensors]] as const) {
+    // The in-process baseline has no CPU count: its row is passed over.
+    for (const [label, r] of loadRows(t)) {
       const c = r.cpu
       if (c == null) continue
       const ceiling = (ms: number): string => x(baseMs, ms)

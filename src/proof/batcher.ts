@@ -20,11 +20,11 @@ import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
 const log = logger('herd:proof:batcher')
 
 /**
- * The steps of a seal, each reached once its effect is durable:
- * begun (batch recorded), stored (on
- * Walrus), blob-recorded (blob ID in the batch record), anchored (on the
- * ledger), finished (receipts sealed in the store); or, when Walrus refuses
- * the bundle for good, refused (the batch abandoned or its receipt set aside).
+ * The steps of a seal, each reached once its effect is durable: begun
+ * (batch recorded), stored (on Walrus), blob-recorded (blob ID in the batch
+ * record), anchored (on the ledger), finished (receipts sealed in the store);
+ * or, when Walrus refuses the bundle for good, refused (the batch abandoned
+ * or its receipt set aside).
  */
 export type BatcherStep = 'begun' | 'stored' | 'blob-recorded' | 'anchored' | 'finished' | 'refused'
 
