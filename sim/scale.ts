@@ -384,8 +384,8 @@ class ScaleModel {
     const chunkCount = Math.max(1, Math.ceil(size / chunkBytes))
     const byId = new Map([...swarm.readers].map(reader => [String(reader.node), reader]))
     // The fetcher's order is the same seen from any reader: the first stands for all.
-    const [anyReader, ...others] = byId.keys()
-    const order = downloaderOrder(anyReader as string, others)
+    const [anyReader, ...others] = [...byId].map(([peerId, reader]) => ({ peerId, since: reader.startMs }))
+    const order = downloaderOrder(anyReader as { peerId: string, since: number }, others)
     let largest = 0
     order.forEach((id, rank) => {
       const reader = byId.get(id) as Download

@@ -227,7 +227,7 @@ export class HerdNode {
         scores,
         walrus,
         registry,
-        announceFetching: blobId => { announcer.fetching(blobId) },
+        announceFetching: (blobId, since) => { announcer.fetching(blobId, since) },
         announceStopped: blobId => {
           if (!cache.has(blobId)) announcer.dropped(blobId)
           downloadsStarted.delete(blobId)

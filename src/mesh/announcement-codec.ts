@@ -1,5 +1,5 @@
 import { BLOB_ID_BYTES, blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
-import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_WARM_IDS } from './constants.js'
+import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_FETCHING_AGE_MS, MAX_WARM_IDS } from './constants.js'
 import { BlobDigest, MAX_DIGEST_HASHES } from './blob-digest.js'
 import { plainBytes } from './bytes.js'
 import { MeshProtocolError } from './errors.js'
@@ -19,6 +19,8 @@ export interface Announcement {
   added: BlobId[]
   dropped: BlobId[]
   fetching: BlobId[]
+  /** When each download in `fetching` began, at the publisher; absent from publishers that do not say. */
+  fetchingSince?: number[]
   digest?: { filter: BlobDigest, count: number }
   load?: PeerLoad
 }
@@ -39,6 +41,7 @@ export function encodeAnnouncement (announcement: Omit<Announcement, 'digest'> &
     added: announcement.added.map(id => plainBytes(blobIdToBytes(id))),
     dropped: announcement.dropped.map(id => plainBytes(blobIdToBytes(id))),
     fetching: announcement.fetching.map(id => plainBytes(blobIdToBytes(id))),
+    fetchingSince: (announcement.fetchingSince ?? []).map(time => BigInt(time)),
     ...(announcement.digest != null ? { digest: announcement.digest } : {}),
     ...(announcement.load != null ? { load: { ...announcement.load, warm: announcement.load.warm.slice(0, MAX_WARM_IDS).map(id => plainBytes(blobIdToBytes(id))) } } : {})
   })
@@ -53,13 +56,23 @@ function blobIds (field: string, list: Uint8Array[]): BlobId[] {
   })
 }
 
+/** The start of each announced download: one per `fetching` entry, none after the announcement nor more than MAX_FETCHING_AGE_MS before it. */
+function fetchingSince (message: CacheAnnouncement): number[] {
+  if (message.fetchingSince.length !== message.fetching.length) throw new MeshProtocolError(`fetchingSince has ${message.fetchingSince.length} entries for ${message.fetching.length} in fetching`)
+  return message.fetchingSince.map((since, i) => {
+    if (since > message.time) throw new MeshProtocolError(`fetchingSince[${i}] is after the announcement's time`)
+    if (message.time - since > BigInt(MAX_FETCHING_AGE_MS)) throw new MeshProtocolError(`fetchingSince[${i}] is more than ${MAX_FETCHING_AGE_MS} ms before the announcement's time`)
+    return Number(since)
+  })
+}
+
 /** Decodes and checks an announcement from a peer: any violation is a MeshProtocolError that names it. */
 export function decodeAnnouncement (data: Uint8Array): Announcement {
   if (data.byteLength > MAX_ANNOUNCEMENT_BYTES) throw new MeshProtocolError(`announcement of ${data.byteLength} bytes is over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit`)
   let message: CacheAnnouncement
   try {
     message = CacheAnnouncement.decode(data, {
-      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, load: { warm: MAX_WARM_IDS } }
+      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, fetchingSince: MAX_ANNOUNCED_IDS, load: { warm: MAX_WARM_IDS } }
     })
   } catch (err) {
     throw new MeshProtocolError(`announcement is not a valid CacheAnnouncement: ${(err as Error).message}`)
@@ -72,6 +85,7 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
     dropped: blobIds('dropped', message.dropped),
     fetching: blobIds('fetching', message.fetching)
   }
+  if (message.fetchingSince.length > 0) announcement.fetchingSince = fetchingSince(message)
   if (message.digest != null) {
     const { bits, hashes, filter, count } = message.digest
     if (filter.byteLength > MAX_DIGEST_FILTER_BYTES) throw new MeshProtocolError(`digest filter of ${filter.byteLength} bytes is over ${MAX_DIGEST_FILTER_BYTES}`)

@@ -53,13 +53,13 @@ export class CacheAnnouncer {
   private seq = BigInt(Date.now()) * 1000n
   private pending = { added: new Set<BlobId>(), dropped: new Set<BlobId>(), fetching: new Set<BlobId>(), digest: false }
   /**
-   * Blobs this node is downloading now, announced again with every digest:
+   * Blobs this node is downloading now and when each download began, announced again with every digest:
    * peers forget a provider entry after their TTL, and a download that
    * outlived it would no longer count among the Walrus readers, so every
    * other downloader would take its share as well (1.88x the blob from
    * Walrus in a loaded 8-node test).
    */
-  private readonly downloading = new Set<BlobId>()
+  private readonly downloading = new Map<BlobId, number>()
   private readonly delay = new GossipDelay()
   private flushTimer?: NodeJS.Timeout
   private digestTimer?: NodeJS.Timeout
@@ -93,7 +93,7 @@ export class CacheAnnouncer {
       this.order.prune()
       this.scores.prune()
       this.pending.digest = true
-      for (const blobId of this.downloading) this.pending.fetching.add(blobId)
+      for (const blobId of this.downloading.keys()) this.pending.fetching.add(blobId)
       this.schedule()
     }, this.digestIntervalMs)
     this.digestTimer.unref()
@@ -138,10 +138,11 @@ export class CacheAnnouncer {
     this.schedule()
   }
 
-  fetching (blobId: BlobId): void {
+  /** `since`: when the download began, which ranks this node among the blob's Walrus readers (provider-selection.ts). */
+  fetching (blobId: BlobId, since = Date.now()): void {
     // A retry right after a failure: peers must hear it is fetching again, not that it dropped the blob.
     this.pending.dropped.delete(blobId)
-    this.downloading.add(blobId)
+    this.downloading.set(blobId, since)
     this.pending.fetching.add(blobId)
     this.schedule()
   }
@@ -169,7 +170,9 @@ export class CacheAnnouncer {
     if (this.pending.digest) this.subscriberDigests.sent(Date.now())
     this.pending.digest = false
     this.seq += 1n
-    const data = encodeAnnouncement({ seq: this.seq, time: Date.now(), added, dropped, fetching, load: this.components.load(), ...(digest != null ? { digest } : {}) })
+    const time = Date.now()
+    const fetchingSince = fetching.map(id => Math.min(this.downloading.get(id) ?? time, time))
+    const data = encodeAnnouncement({ seq: this.seq, time, added, dropped, fetching, fetchingSince, load: this.components.load(), ...(digest != null ? { digest } : {}) })
     try {
       await this.components.pubsub.publish(CACHE_TOPIC, data)
       this.stats.published++
@@ -207,7 +210,7 @@ export class CacheAnnouncer {
     this.delay.observe(from, Date.now() - announcement.time)
     const { providers } = this.components
     const { seq } = announcement
-    for (const id of announcement.fetching) if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching')
+    announcement.fetching.forEach((id, i) => { if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching', announcement.fetchingSince?.[i]) })
     for (const id of announcement.added) if (this.order.blob(from, id, seq)) providers.set(from, id, 'holder')
     for (const id of announcement.dropped) if (this.order.blob(from, id, seq)) providers.drop(from, id)
     if (announcement.digest != null && this.order.digest(from, seq)) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)

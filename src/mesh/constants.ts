@@ -7,6 +7,8 @@ export const KAD_PROTOCOL = '/herd/kad/1.0.0'
 export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024
 /** Blob IDs listed in one announcement's added, dropped or fetching field. */
 export const MAX_ANNOUNCED_IDS = 256
+/** A download's start, as announced, is at most this long before the announcement: older is no honest download's. */
+export const MAX_FETCHING_AGE_MS = 24 * 60 * 60 * 1000
 /** Warm models one announcement lists: a node keeps few sessions loaded, and a hint past these is not worth the bytes. */
 export const MAX_WARM_IDS = 32
 /** The digest's Bloom filter: at most this many bytes. */

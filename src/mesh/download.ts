@@ -114,6 +114,14 @@ interface ChunkRequest {
   startedAt: number
 }
 
+/** One of this node's share reads from Walrus in flight (Download.shareReads). */
+interface ShareRead {
+  run: number[]
+  abandon: AbortController
+  receiving?: number
+  endAfter?: number
+}
+
 /** How long a peer that answered BUSY, or whose request failed, is first left alone, and at most. */
 const BUSY_BACKOFF_MS = 500
 const MAX_BUSY_BACKOFF_MS = 8_000
@@ -175,8 +183,12 @@ export class Download {
    * the stall fallback read them from Walrus on every node.
    */
   private readonly resting = new Map<string, { until: number, streak: number }>()
-  /** Peers seen fetching this blob during this download, and when they were last listed (fetching, or holding since): the Walrus readers. */
-  private readonly readers = new Map<string, number>()
+  /**
+   * Peers seen fetching this blob during this download, when their downloads
+   * began, and when they were last listed (fetching, or holding since): the
+   * Walrus readers.
+   */
+  private readonly readers = new Map<string, { since: number, listedAt: number }>()
   /** Requests in flight for each chunk: one, or up to MAX_REQUESTS_PER_CHUNK once hedged. */
   private readonly inflight = new Map<number, ChunkRequest[]>()
   /** Chunks written or being written, so the loser of a hedged pair is not written or counted again. */
@@ -214,9 +226,10 @@ export class Download {
   /**
    * Those share reads, each with the chunks it reads and what ends it: a read
    * cut for a reader count that has since grown reads what is now another
-   * reader's share, which that reader reads as well.
+   * reader's share, which that reader reads as well. `receiving` is the chunk
+   * whose bytes are arriving, `endAfter` the chunk after which the read ends.
    */
-  private readonly shareReads = new Set<{ run: number[], abandon: AbortController }>()
+  private readonly shareReads = new Set<ShareRead>()
   /** Requests in flight to peers, and since when there has been one without a break: the mesh's pace is judged over it. */
   private peerRequests = 0
   private peerDemandSince?: number
@@ -604,12 +617,14 @@ export class Download {
     for (const p of this.listed) {
       // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
       // the shares of those left were cut anew, each node's differently, and all read a finished reader's share.
-      if (p.state === 'fetching' || this.readers.has(p.peerId)) this.readers.set(p.peerId, now)
+      const known = this.readers.get(p.peerId)
+      if (p.state === 'fetching') this.readers.set(p.peerId, { since: p.since ?? known?.since ?? now, listedAt: now })
+      else if (known != null) known.listedAt = now
     }
     // One unlisted for a moment (a connection lost and made again on a loaded machine drops its entries here, not on
     // other nodes) keeps its share; one gone for the stall time has its share read by the others' stall fallback anyway.
-    for (const [id, listedAt] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
-    return downloaderOrder(this.context.selfId, this.readers.keys())
+    for (const [id, { listedAt }] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
+    return downloaderOrder({ peerId: this.context.selfId, since: this.context.announcedAt }, [...this.readers].map(([peerId, { since }]) => ({ peerId, since })))
   }
 
   private scheduleWalrus (): void {
@@ -668,13 +683,22 @@ export class Download {
    * full count reads it too. What has landed stays; the rest is wanted again
    * and read by its reader or fetched from a peer. In a cold swarm of 8 on a
    * loaded machine, two nodes that started among 7 readers each read a 4 MiB
-   * run of another's share: origin bytes were 1.125 × the blob.
+   * run of another's share: origin bytes were 1.125 × the blob. A chunk whose
+   * bytes are arriving is read to its end first: at most one chunk per read
+   * comes twice.
    */
   private abandonMovedShareReads (mine: (index: number) => boolean, rank: number, readers: number): void {
     for (const read of this.shareReads) {
-      if (read.abandon.signal.aborted) continue
+      if (read.abandon.signal.aborted || read.endAfter != null) continue
       const next = read.run.find(index => !this.landed.has(index))
       if (next == null || mine(next)) continue
+      if (read.receiving === next) {
+        // Its bytes are arriving: ended, its new reader would read it again after its own window, and this node would wait for
+        // that read and a transfer (a one-chunk blob in a live small run took 1.3-3.8 s against 0.35 s for Walrus alone).
+        log('%s ends its Walrus read of chunks %d-%d of %s after chunk %d, whose bytes are arriving: the rest is another reader\'s share (rank %d of %d readers)', this.context.selfId, read.run[0], read.run[read.run.length - 1], this.description.blobId, next, rank, readers)
+        read.endAfter = next
+        continue
+      }
       log('%s ends its Walrus read of chunks %d-%d of %s at chunk %d: now another reader\'s share (rank %d of %d readers)', this.context.selfId, read.run[0], read.run[read.run.length - 1], this.description.blobId, next, rank, readers)
       read.abandon.abort(new Error(`chunk ${next} is now another reader's share`))
     }
@@ -737,7 +761,7 @@ export class Download {
     const { size, chunkSize, blobId } = this.description
     const start = chunkRange(run[0] as number, size, chunkSize).start
     const end = chunkRange(run[run.length - 1] as number, size, chunkSize).end
-    const shareRead = kind === 'share' ? { run, abandon: new AbortController() } : undefined
+    const shareRead: ShareRead | undefined = kind === 'share' ? { run, abandon: new AbortController() } : undefined
     if (shareRead != null) this.shareReads.add(shareRead)
     this.track((async () => {
       try {
@@ -754,7 +778,9 @@ export class Download {
               throw err
             }
             this.gained(index, data.byteLength, 'walrus', undefined, fallback)
-          }
+            if (shareRead?.endAfter === index && index !== run[run.length - 1]) shareRead.abandon.abort(new Error(`chunk ${index + 1} is now another reader's share`))
+          },
+          ...(shareRead != null ? { onPartial: (index: number) => { shareRead.receiving = index } } : {})
         })
         this.context.walrusPace.observe(end - start, Date.now() - startedAt)
         if (fallback) this.fallbackRun = Math.min(this.chunksPerRequest, this.fallbackRun * 2)

@@ -49,8 +49,8 @@ export interface FetcherComponents {
   walrus: Pick<WalrusStore, 'readRange'>
   /** The registry entry of a blob: what its chunks are checked against. */
   registry: BlobRegistry
-  /** Tells the mesh a download has started, so peers split the Walrus reads and ask us for chunks. */
-  announceFetching: (blobId: BlobId) => void
+  /** Tells the mesh a download has started (at `since`), so peers split the Walrus reads and ask us for chunks. */
+  announceFetching: (blobId: BlobId, since: number) => void
   /** Tells the mesh a download ended without the blob, so peers stop counting this node among its readers. */
   announceStopped?: (blobId: BlobId) => void
   /** Holders beyond gossip's reach: the DHT's provider records. */
@@ -182,7 +182,7 @@ export class Fetcher extends EventTarget {
     let announcedAt: number | undefined
     const announce = (): void => {
       announcedAt = Date.now()
-      components.announceFetching(blobId)
+      components.announceFetching(blobId, announcedAt)
     }
     if (components.cache.hasRoomFor(blobId, description.size)) announce()
     const leaves = components.cache.partialOf(blobId)?.leaves ?? await fetchChunkHashes({

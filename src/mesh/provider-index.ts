@@ -8,6 +8,8 @@ export type ProviderState = 'holder' | 'fetching'
 export interface Provider {
   peerId: string
   state: ProviderState
+  /** A peer fetching: when its download began, at the peer (as it announced it, or when first heard of if it did not say). */
+  since?: number
 }
 
 export interface PeerLoad {
@@ -22,6 +24,7 @@ export interface PeerLoad {
 interface Held {
   state: ProviderState
   expiresAt: number
+  since?: number
 }
 
 interface Digest {
@@ -73,8 +76,12 @@ export class ProviderIndex {
     this.maxDigests = init.maxDigests ?? MAX_DIGESTS
   }
 
-  /** Records or refreshes that `peerId` holds or fetches `blobId`; false when refused at a bound. */
-  set (peerId: string, blobId: string, state: ProviderState): boolean {
+  /**
+   * Records or refreshes that `peerId` holds or fetches `blobId`, fetching
+   * since `since` (when not given: since it was first heard fetching it); false
+   * when refused at a bound.
+   */
+  set (peerId: string, blobId: string, state: ProviderState, since?: number): boolean {
     let peers = this.byBlob.get(blobId)
     if (peers?.has(peerId) !== true) {
       const count = this.recordsOf.get(peerId) ?? 0
@@ -89,7 +96,10 @@ export class ProviderIndex {
       peers = new Map()
       this.byBlob.set(blobId, peers)
     }
-    peers.set(peerId, { state, expiresAt: this.now() + this.ttlMs })
+    const now = this.now()
+    const before = peers.get(peerId)
+    const fetchingSince = state !== 'fetching' ? undefined : since ?? (before?.state === 'fetching' ? before.since : undefined) ?? now
+    peers.set(peerId, { state, expiresAt: now + this.ttlMs, ...(fetchingSince != null ? { since: fetchingSince } : {}) })
     return true
   }
 
@@ -129,15 +139,14 @@ export class ProviderIndex {
   /** Holders first, then peers still fetching; the local node is never listed. */
   providers (blobId: string): Provider[] {
     const now = this.now()
-    const found = new Map<string, ProviderState>()
+    const found = new Map<string, Provider>()
     for (const [peerId, held] of this.byBlob.get(blobId) ?? []) {
-      if (held.expiresAt > now) found.set(peerId, held.state)
+      if (held.expiresAt > now) found.set(peerId, { peerId, state: held.state, ...(held.since != null ? { since: held.since } : {}) })
     }
     for (const [peerId, digest] of this.digests) {
-      if (digest.expiresAt > now && !found.has(peerId) && digest.filter.has(blobId)) found.set(peerId, 'holder')
+      if (digest.expiresAt > now && !found.has(peerId) && digest.filter.has(blobId)) found.set(peerId, { peerId, state: 'holder' })
     }
-    const providers = [...found].map(([peerId, state]) => ({ peerId, state }))
-    return orderProviders(providers)
+    return orderProviders([...found.values()])
   }
 
   forgetPeer (peerId: string): void {

@@ -10,12 +10,25 @@ export function orderProviders (providers: Provider[]): Provider[] {
   return providers.sort((a, b) => (a.state === b.state ? 0 : a.state === 'holder' ? -1 : 1))
 }
 
+/** A node reading a blob from Walrus, and when its download began (as it announced it). */
+export interface Reader {
+  peerId: string
+  since: number
+}
+
 /**
- * The nodes downloading one blob now, `selfId` included, in an order every
- * node computes alike (sorted IDs), so each knows its rank without asking.
+ * The nodes downloading one blob now, `self` included, in an order every
+ * node computes alike, so each knows its rank without asking: by when their
+ * downloads began, then by ID. A reader that comes late ranks last, so its
+ * share is cut from the end of the blob and the others' shares, which they
+ * read from their starts, stay theirs: ranked by ID alone, a late reader
+ * moved every share after its own, and the reads in flight there were ended
+ * or read twice.
  */
-export function downloaderOrder (selfId: string, fetching: Iterable<string>): string[] {
-  return [...new Set([selfId, ...fetching])].sort()
+export function downloaderOrder (self: Reader, others: Iterable<Reader>): string[] {
+  const byId = new Map<string, number>([[self.peerId, self.since]])
+  for (const reader of others) if (!byId.has(reader.peerId)) byId.set(reader.peerId, reader.since)
+  return [...byId].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0)).map(([id]) => id)
 }
 
 /** The rank of the downloader that reads chunk `index` from Walrus: each reads one contiguous segment. */

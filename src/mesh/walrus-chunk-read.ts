@@ -17,6 +17,8 @@ export interface ChunkRunReadOptions {
    * the rest of a range that served a bad chunk is not worth its bytes.
    */
   onChunk: (index: number, data: Uint8Array | Uint8ArrayList) => Promise<void>
+  /** Some of chunk `index`'s bytes have arrived, not yet all: the read is past that chunk's latency. */
+  onPartial?: (index: number) => void
 }
 
 /**
@@ -66,6 +68,7 @@ export async function readChunkRun (walrus: Pick<WalrusStore, 'readRange'>, blob
         pending = []
       }
     }
+    if (pending.length > 0) options.onPartial?.(next)
   }
   let bytes: Uint8Array
   try {

@@ -40,6 +40,9 @@ async function startedCache (): Promise<BlobCache & AsyncDisposable> {
   return Object.assign(cache, { [Symbol.asyncDispose]: dispose })
 }
 
+/** When the downloads of the readers in these tests began, this node's too: together, so they rank by ID. */
+const BEGAN = Date.now()
+
 /** A download's context with the parts most tests here leave as they are; each test gives what it is about. */
 async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus' | 'providers' | 'tuning'> & Partial<DownloadContext>): Promise<DownloadContext> {
   return {
@@ -84,7 +87,7 @@ describe('Download with fakes of its context', () => {
     const { bytes, description, partial } = await blobToDownload(cache, 12)
     // Another node downloading the same blob that holds nothing yet: it takes a share of the Walrus reads until the stall.
     const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    const listed: Provider[] = [{ peerId: other, state: 'fetching' }]
+    const listed: Provider[] = [{ peerId: other, state: 'fetching', since: BEGAN }]
     let providerCalls = 0
     let passes = 0
     const walrusRanges: Array<[number, number]> = []
@@ -125,6 +128,7 @@ describe('Download with fakes of its context', () => {
     let held = true
     const download = new Download(description, partial, await downloadContext({
       selfId,
+      announcedAt: BEGAN,
       client,
       walrus: {
         readRange: async (_id, range) => {
@@ -135,7 +139,7 @@ describe('Download with fakes of its context', () => {
           return bytes.slice(range.start, range.end + 1)
         }
       },
-      providers: () => [{ peerId: other, state: 'fetching' }],
+      providers: () => [{ peerId: other, state: 'fetching', since: BEGAN }],
       tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200 }
     }))
     const running = download.run()
@@ -173,6 +177,7 @@ describe('Download with fakes of its context', () => {
     const othersReadFromWalrus: Array<[number, number]> = []
     const download = new Download(description, partial, await downloadContext({
       selfId,
+      announcedAt: BEGAN,
       client,
       walrus: {
         readRange: async (_id, range) => {
@@ -180,7 +185,7 @@ describe('Download with fakes of its context', () => {
           return bytes.slice(range.start, range.end + 1)
         }
       },
-      providers: () => [{ peerId: other, state: 'fetching' }],
+      providers: () => [{ peerId: other, state: 'fetching', since: BEGAN }],
       tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 1_000 }
     }))
     const running = download.run()
@@ -210,6 +215,7 @@ describe('Download with fakes of its context', () => {
     let mostOwnReads = 0
     const download = new Download(description, partial, await downloadContext({
       selfId,
+      announcedAt: BEGAN,
       client,
       walrus: {
         readRange: async (_id, range, options) => {
@@ -227,7 +233,7 @@ describe('Download with fakes of its context', () => {
           }
         }
       },
-      providers: () => [{ peerId: other, state: 'fetching' }],
+      providers: () => [{ peerId: other, state: 'fetching', since: BEGAN }],
       // Two runs in this node's share, and room for both at once.
       tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 2 * CHUNK, walrusReads: 4, coordinationMs: 0, stallMs: 200 }
     }))
@@ -249,9 +255,10 @@ describe('Download with fakes of its context', () => {
     const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
     const reads: Array<{ first: number, last: number, abandoned?: string }> = []
-    let listed: Provider[] = [{ peerId: early, state: 'fetching' }]
+    let listed: Provider[] = [{ peerId: early, state: 'fetching', since: BEGAN }]
     const download = new Download(description, partial, await downloadContext({
       selfId,
+      announcedAt: BEGAN,
       client,
       walrus: {
         readRange: async (_id, range, options) => {
@@ -273,11 +280,105 @@ describe('Download with fakes of its context', () => {
     const running = download.run()
     for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
     assert.ok(partial.has(4), 'the first chunk of the share read landed')
-    listed = [{ peerId: early, state: 'fetching' }, { peerId: late, state: 'fetching' }]
+    listed = [{ peerId: early, state: 'fetching', since: BEGAN }, { peerId: late, state: 'fetching', since: BEGAN }]
     await running
     assert.deepEqual(reads[0], { first: 4, last: 7, abandoned: 'chunk 5 is now another reader\'s share' })
     assert.deepEqual(reads[1], { first: 6, last: 7 }, 'then its new share, not the late reader\'s chunk 5')
     assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'what the stall fallback read later included, every chunk came once')
+    await partial.commit()
+  })
+
+  it('keeps its share read when a reader whose download began later is heard of: the late reader takes the last share, whatever its ID', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    // The late reader's ID sorts first: ranked by ID, it would take chunks 0-3 from under this node's read.
+    const [late, selfId] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
+    let listed: Provider[] = []
+    let release: (() => void) | undefined
+    const controller = new AbortController()
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt: BEGAN,
+      signal: controller.signal,
+      client,
+      walrus: {
+        readRange: async (_id, range, options) => {
+          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+          reads.push(read)
+          const signal = options?.signal as AbortSignal
+          return new Promise((resolve, reject) => {
+            release = () => { resolve(bytes.slice(range.start, range.end + 1)) }
+            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+          })
+        }
+      },
+      providers: () => listed,
+      // Alone, this node reads its whole blob in runs of 4 chunks, 4 reads at once; its first run is chunks 0-3.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, walrusReads: 1, coordinationMs: 0, stallMs: 60_000, maxWalrusFaults: 1 }
+    }))
+    const running = download.run()
+    try {
+      for (let waited = 0; reads.length === 0 && waited < 10_000; waited += 20) await sleep(20)
+      assert.deepEqual(reads[0], { first: 0, last: 3 })
+      listed = [{ peerId: late, state: 'fetching', since: BEGAN + 1_000 }]
+      await sleep(300)
+      assert.equal(reads[0]?.abandoned, undefined, 'the read of chunks 0-3 is still this node\'s share')
+      release?.()
+      // The late reader's share (4-7) never comes here: the test ends the download.
+      for (let waited = 0; !partial.has(3) && waited < 10_000; waited += 20) await sleep(20)
+      assert.ok([0, 1, 2, 3].every(i => partial.has(i)))
+      assert.equal(reads.length, 1, 'no read of the late reader\'s share')
+    } finally {
+      controller.abort(new Error('the test is done'))
+      await assert.rejects(running, /the test is done/)
+    }
+  })
+
+  it('reads to its end a chunk whose bytes are arriving when a late reader makes it another reader\'s share, then ends the read', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    // As above: this node last in reader order, its share chunks 4-7 among two readers, 6-7 among three.
+    const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
+    let listed: Provider[] = [{ peerId: early, state: 'fetching', since: BEGAN }]
+    let sendRestOfChunk5: (() => void) | undefined
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt: BEGAN,
+      client,
+      walrus: {
+        readRange: async (_id, range, options) => {
+          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+          reads.push(read)
+          if (reads.length > 1) return bytes.slice(range.start, range.end + 1)
+          // Chunk 4 lands and half of chunk 5 is in when the late reader is heard of; the rest of 5 comes after, and 6-7 never.
+          options?.onData?.(bytes.slice(range.start, range.start + CHUNK + CHUNK / 2), range.start)
+          sendRestOfChunk5 = () => { options?.onData?.(bytes.slice(range.start + CHUNK + CHUNK / 2, range.start + 2 * CHUNK), range.start + CHUNK + CHUNK / 2) }
+          const signal = options?.signal as AbortSignal
+          return new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+          })
+        }
+      },
+      providers: () => listed,
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
+    }))
+    const running = download.run()
+    for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
+    assert.ok(partial.has(4), 'the first chunk of the share read landed')
+    listed = [{ peerId: early, state: 'fetching', since: BEGAN }, { peerId: late, state: 'fetching', since: BEGAN }]
+    // Several scheduling passes (100 ms apart at most) with chunk 5 half in: the read is kept.
+    await sleep(300)
+    assert.equal(reads[0]?.abandoned, undefined, 'the read is not ended while chunk 5\'s bytes are arriving')
+    sendRestOfChunk5?.()
+    await running
+    assert.deepEqual(reads[0], { first: 4, last: 7, abandoned: 'chunk 6 is now another reader\'s share' })
+    assert.ok(reads.slice(1).every(r => r.first > 5 || r.last < 5), `chunk 5 was read once, not again by a later read: ${JSON.stringify(reads)}`)
+    assert.deepEqual(reads[1], { first: 6, last: 7 }, 'then its new share')
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength, 'every chunk came once')
     await partial.commit()
   })
 

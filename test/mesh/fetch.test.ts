@@ -196,7 +196,11 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     try {
       const peerId = await announceFetching(peer, node, blobId)
       download = node.fetcher.fetch(blobId, { onProgress: event => { if (event.type === 'fetch:chunk' && event.source === 'walrus') fromWalrus.push(event.index) } }).catch(() => undefined)
-      const rank = downloaderOrder(node.peerId.toString(), [peerId]).indexOf(node.peerId.toString())
+      // The peer's download began first, as it announced: it ranks first among the readers.
+      const peerSince = node.providers.providers(blobId).find(p => p.peerId === peerId)?.since
+      assert.ok(peerSince != null && peerSince <= Date.now(), 'the peer announced when its download began')
+      const rank = downloaderOrder({ peerId: node.peerId.toString(), since: Date.now() }, [{ peerId, since: peerSince }]).indexOf(node.peerId.toString())
+      assert.equal(rank, 1)
       const share = walrusShareOf(rank, 2, chunks)
       const ownShare = Array.from({ length: share.end - share.start }, (_, i) => share.start + i)
       await waitFor('the node to read its share from Walrus', () => fromWalrus.length >= share.end - share.start, 30_000)

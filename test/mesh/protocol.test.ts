@@ -20,7 +20,10 @@ describe('cache announcements: encoding and checks', () => {
     assert.equal(decoded.seq, 7n)
     assert.deepEqual(decoded.added, [held[0]])
     assert.deepEqual(decoded.fetching, [held[1]])
+    assert.equal(decoded.fetchingSince, undefined, 'a publisher that does not say when its downloads began')
     assert.deepEqual(decoded.load?.warm, [held[2]])
+    const since = decodeAnnouncement(encodeAnnouncement({ seq: 8n, time: 5_000, added: [], dropped: [], fetching: [held[1]!, held[3]!], fetchingSince: [4_000, 5_000] }))
+    assert.deepEqual(since.fetchingSince, [4_000, 5_000])
     assert.ok(held.every(b => decoded.digest?.filter.has(b) === true))
     const strangers = Array.from({ length: 2000 }, id).filter(b => decoded.digest?.filter.has(b) === true)
     assert.ok(strangers.length < 60, `${strangers.length} false positives in 2000 (aiming at 1%)`)
@@ -40,6 +43,11 @@ describe('cache announcements: encoding and checks', () => {
     assert.throws(() => decodeAnnouncement(shortWarm), { name: 'MeshProtocolError', message: /load\.warm\[0\] is 5 bytes/ })
     const badDigest = CacheAnnouncement.encode({ seq: 1n, time: 1n, added: [], dropped: [], fetching: [], digest: { count: 1, bits: 64, hashes: 3, filter: new Uint8Array(4) } })
     assert.throws(() => decodeAnnouncement(badDigest), { name: 'MeshProtocolError', message: /digest says 64 bits but carries 4 bytes/ })
+    const fetching = [new Uint8Array(32), new Uint8Array(32)]
+    const sinceFor = (fetchingSince: bigint[]): Uint8Array => CacheAnnouncement.encode({ seq: 1n, time: 100_000_000n, added: [], dropped: [], fetching, fetchingSince })
+    assert.throws(() => decodeAnnouncement(sinceFor([99_000_000n])), { name: 'MeshProtocolError', message: /fetchingSince has 1 entries for 2 in fetching/ })
+    assert.throws(() => decodeAnnouncement(sinceFor([99_000_000n, 100_000_001n])), { name: 'MeshProtocolError', message: /fetchingSince\[1\] is after the announcement's time/ })
+    assert.throws(() => decodeAnnouncement(sinceFor([1n, 99_000_000n])), { name: 'MeshProtocolError', message: /fetchingSince\[0\] is more than 86400000 ms before/ })
   })
 })
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { ProviderIndex } from '../../src/mesh/provider-index.js'
 import { coordinationWindow, downloaderOrder, MAX_COORDINATION_MS, orderProviders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
 
 describe('provider selection', () => {
@@ -20,11 +21,33 @@ describe('provider selection', () => {
   })
 
   it('orders downloaders alike on every node, holders before fetchers, and spreads sources over the blob', () => {
-    assert.deepEqual(downloaderOrder('b', ['c', 'a', 'b']), ['a', 'b', 'c'])
-    assert.deepEqual(downloaderOrder('c', ['b', 'a']), downloaderOrder('a', ['c', 'b']))
+    const r = (peerId: string, since = 1_000): { peerId: string, since: number } => ({ peerId, since })
+    assert.deepEqual(downloaderOrder(r('b'), [r('c'), r('a'), r('b')]), ['a', 'b', 'c'], 'begun together: by ID')
+    assert.deepEqual(downloaderOrder(r('c'), [r('b'), r('a')]), downloaderOrder(r('a'), [r('c'), r('b')]))
+    // By when each download began: a reader that comes late ranks last whatever its ID, and seen from any node alike.
+    assert.deepEqual(downloaderOrder(r('b', 900), [r('c', 800), r('a', 1_200)]), ['c', 'b', 'a'])
+    assert.deepEqual(downloaderOrder(r('a', 1_200), [r('b', 900), r('c', 800)]), ['c', 'b', 'a'])
     const ordered = orderProviders([{ peerId: 'x', state: 'fetching' }, { peerId: 'y', state: 'holder' }, { peerId: 'z', state: 'fetching' }])
     assert.deepEqual(ordered.map(p => p.state), ['holder', 'fetching', 'fetching'])
     assert.deepEqual([0, 1, 2, 3].map(p => sourceStartChunk(p, 4, 100)), [0, 25, 50, 75])
+  })
+
+  it('the provider index keeps when each peer\'s download began: as announced, else since first heard fetching', () => {
+    let now = 10_000
+    const index = new ProviderIndex({ now: () => now })
+    index.set('a', 'blob', 'fetching', 9_000)
+    index.set('b', 'blob', 'fetching')
+    now += 500
+    // Refreshed by later announcements: a's as it says, b's (a publisher that does not say) as first heard.
+    index.set('a', 'blob', 'fetching', 9_000)
+    index.set('b', 'blob', 'fetching')
+    const since = (peer: string): number | undefined => index.providers('blob').find(p => p.peerId === peer)?.since
+    assert.equal(since('a'), 9_000)
+    assert.equal(since('b'), 10_000)
+    index.set('b', 'blob', 'holder')
+    assert.equal(since('b'), undefined, 'a holder has no download')
+    index.set('b', 'blob', 'fetching')
+    assert.equal(since('b'), 10_500, 'fetching again: a new download')
   })
 
   it('waits to coordinate at least as configured, twice as long as gossip now takes, and never past the cap', () => {

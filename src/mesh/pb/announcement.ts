@@ -11,6 +11,7 @@ export interface CacheAnnouncement {
   fetching: Uint8Array<ArrayBuffer>[]
   digest?: CacheDigest
   load?: NodeLoad
+  fetchingSince: bigint[]
 }
 
 export namespace CacheAnnouncement {
@@ -64,6 +65,13 @@ export namespace CacheAnnouncement {
           NodeLoad.codec().encode(obj.load, w)
         }
 
+        if (obj.fetchingSince != null && obj.fetchingSince.length > 0) {
+          for (const value of obj.fetchingSince) {
+            w.uint32(64)
+            w.uint64(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -73,7 +81,8 @@ export namespace CacheAnnouncement {
           time: 0n,
           added: [],
           dropped: [],
-          fetching: []
+          fetching: [],
+          fetchingSince: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -126,6 +135,14 @@ export namespace CacheAnnouncement {
               })
               break
             }
+            case 8: {
+              if (opts.limits?.fetchingSince != null && obj.fetchingSince.length === opts.limits.fetchingSince) {
+                throw new MaxLengthError('Decode error - repeated field "fetchingSince" had too many elements')
+              }
+
+              obj.fetchingSince.push(reader.uint64())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -138,7 +155,8 @@ export namespace CacheAnnouncement {
         const obj = {
           added: 0,
           dropped: 0,
-          fetching: 0
+          fetching: 0,
+          fetchingSince: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -217,6 +235,21 @@ export namespace CacheAnnouncement {
               yield * NodeLoad.codec().stream(reader, reader.uint32(), `${prefix}.load`, {
                 limits: opts.limits?.load
               })
+
+              break
+            }
+            case 8: {
+              if (opts.limits?.fetchingSince != null && obj.fetchingSince === opts.limits.fetchingSince) {
+                throw new MaxLengthError('Streaming decode error - repeated field "fetchingSince" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.fetchingSince[]`,
+                index: obj.fetchingSince,
+                value: reader.uint64()
+              }
+
+              obj.fetchingSince++
 
               break
             }
@@ -306,6 +339,12 @@ export namespace CacheAnnouncement {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface CacheAnnouncementFetchingSinceFieldEvent {
+    field: '$.fetchingSince[]'
+    index: number
+    value: bigint
+  }
+
   export function encode (obj: Partial<CacheAnnouncement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, CacheAnnouncement.codec())
   }
@@ -314,7 +353,7 @@ export namespace CacheAnnouncement {
     return decodeMessage(buf, CacheAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent | CacheAnnouncementLoadWarmFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent | CacheAnnouncementLoadWarmFieldEvent | CacheAnnouncementFetchingSinceFieldEvent> {
     return streamMessage(buf, CacheAnnouncement.codec(), opts)
   }
 }
