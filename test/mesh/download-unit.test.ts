@@ -72,6 +72,32 @@ async function twoReaders (): Promise<{ selfId: string, other: string, firstRead
   return { selfId, other, firstReader, mine }
 }
 
+/** A Walrus read as the tests below record it: its chunks, and why it was ended if it was. */
+interface RecordedRead { first: number, last: number, abandoned?: string }
+
+/** What the first read of walrusWithHeldFirstRead sends, from `start` of the blob's `bytes`. */
+type HeldFirstRead = (onData: (data: Uint8Array, offset: number) => void, start: number, bytes: Uint8Array) => void
+
+/**
+ * A Walrus whose reads are recorded: the first one hands on what `first`
+ * sends through its onData and then waits until it is ended; later ones
+ * return their bytes.
+ */
+function walrusWithHeldFirstRead (bytes: Uint8Array, reads: RecordedRead[], first: HeldFirstRead): DownloadContext['walrus'] {
+  return {
+    readRange: async (_id, range, options) => {
+      const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+      reads.push(read)
+      if (reads.length > 1) return bytes.slice(range.start, range.end + 1)
+      first((data, offset) => { options?.onData?.(data, offset) }, range.start, bytes)
+      const signal = options?.signal as AbortSignal
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+      })
+    }
+  }
+}
+
 async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
   const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
   const tree = chunkTreeOfBytes(bytes, chunkSize)
@@ -79,6 +105,31 @@ async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHU
   const description: BlobDescription = { blobId, size: bytes.byteLength, chunkSize, chunkRoot: toHex(tree.root), chunkHashesBlobId: blobIdFromBytes(randomBytes(32)) }
   const partial = await cache.partial(blobId, { size: bytes.byteLength, chunkSize, chunkRoot: description.chunkRoot, leaves: tree.leaves })
   return { bytes, description, partial }
+}
+
+/**
+ * An 8-chunk download by the last of three readers that began together,
+ * one of them not heard of yet: this node's share is chunks 4-7 among the
+ * two it knows of, 6-7 once it hears of the third (hearLateReader). Its first
+ * Walrus read does as `first` says (walrusWithHeldFirstRead).
+ */
+async function lateReaderDownload (cache: BlobCache, first: HeldFirstRead): Promise<{ bytes: Uint8Array, partial: PartialBlob, download: Download, running: Promise<void>, reads: RecordedRead[], hearLateReader: () => void }> {
+  const { bytes, description, partial } = await blobToDownload(cache, 8)
+  const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
+  const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+  const reads: RecordedRead[] = []
+  let listed: Provider[] = [{ peerId: early, state: 'fetching', since: BEGAN }]
+  const download = new Download(description, partial, await downloadContext({
+    selfId,
+    announcedAt: BEGAN,
+    client,
+    walrus: walrusWithHeldFirstRead(bytes, reads, first),
+    providers: () => listed,
+    // One fault would end the download: an ended read must not count as one.
+    tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
+  }))
+  const hearLateReader = (): void => { listed = [...listed, { peerId: late, state: 'fetching', since: BEGAN }] }
+  return { bytes, partial, download, running: download.run(), reads, hearLateReader }
 }
 
 describe('Download with fakes of its context', () => {
@@ -250,37 +301,11 @@ describe('Download with fakes of its context', () => {
 
   it('ends a share read once a late reader makes its next chunk another reader\'s share, keeps what landed, and reads its new share', async () => {
     await using cache = await startedCache()
-    const { bytes, description, partial } = await blobToDownload(cache, 8)
-    // This node last in reader order: its share is chunks 4-7 among two readers, 6-7 among three.
-    const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
-    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
-    let listed: Provider[] = [{ peerId: early, state: 'fetching', since: BEGAN }]
-    const download = new Download(description, partial, await downloadContext({
-      selfId,
-      announcedAt: BEGAN,
-      client,
-      walrus: {
-        readRange: async (_id, range, options) => {
-          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
-          reads.push(read)
-          if (reads.length > 1) return bytes.slice(range.start, range.end + 1)
-          // The first read lands its first chunk, and the rest is on the way until the read is ended.
-          options?.onData?.(bytes.slice(range.start, range.start + CHUNK), range.start)
-          const signal = options?.signal as AbortSignal
-          return new Promise((_resolve, reject) => {
-            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
-          })
-        }
-      },
-      providers: () => listed,
-      // One fault would end the download: an ended read must not count as one.
-      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
-    }))
-    const running = download.run()
+    // The first read lands its first chunk, and the rest is on the way until the read is ended.
+    const { bytes, partial, download, running, reads, hearLateReader } = await lateReaderDownload(cache, (onData, start, bytes) => { onData(bytes.slice(start, start + CHUNK), start) })
     for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
     assert.ok(partial.has(4), 'the first chunk of the share read landed')
-    listed = [{ peerId: early, state: 'fetching', since: BEGAN }, { peerId: late, state: 'fetching', since: BEGAN }]
+    hearLateReader()
     await running
     assert.deepEqual(reads[0], { first: 4, last: 7, abandoned: 'chunk 5 is now another reader\'s share' })
     assert.deepEqual(reads[1], { first: 6, last: 7 }, 'then its new share, not the late reader\'s chunk 5')
@@ -294,7 +319,7 @@ describe('Download with fakes of its context', () => {
     // The late reader's ID sorts first: ranked by ID, it would take chunks 0-3 from under this node's read.
     const [late, selfId] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
+    const reads: RecordedRead[] = []
     let listed: Provider[] = []
     let release: (() => void) | undefined
     const controller = new AbortController()
@@ -305,7 +330,7 @@ describe('Download with fakes of its context', () => {
       client,
       walrus: {
         readRange: async (_id, range, options) => {
-          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+          const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
           reads.push(read)
           const signal = options?.signal as AbortSignal
           return new Promise((resolve, reject) => {
@@ -338,38 +363,16 @@ describe('Download with fakes of its context', () => {
 
   it('reads to its end a chunk whose bytes are arriving when a late reader makes it another reader\'s share, then ends the read', async () => {
     await using cache = await startedCache()
-    const { bytes, description, partial } = await blobToDownload(cache, 8)
-    // As above: this node last in reader order, its share chunks 4-7 among two readers, 6-7 among three.
-    const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
-    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-    const reads: Array<{ first: number, last: number, abandoned?: string }> = []
-    let listed: Provider[] = [{ peerId: early, state: 'fetching', since: BEGAN }]
     let sendRestOfChunk5: (() => void) | undefined
-    const download = new Download(description, partial, await downloadContext({
-      selfId,
-      announcedAt: BEGAN,
-      client,
-      walrus: {
-        readRange: async (_id, range, options) => {
-          const read: { first: number, last: number, abandoned?: string } = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
-          reads.push(read)
-          if (reads.length > 1) return bytes.slice(range.start, range.end + 1)
-          // Chunk 4 lands and half of chunk 5 is in when the late reader is heard of; the rest of 5 comes after, and 6-7 never.
-          options?.onData?.(bytes.slice(range.start, range.start + CHUNK + CHUNK / 2), range.start)
-          sendRestOfChunk5 = () => { options?.onData?.(bytes.slice(range.start + CHUNK + CHUNK / 2, range.start + 2 * CHUNK), range.start + CHUNK + CHUNK / 2) }
-          const signal = options?.signal as AbortSignal
-          return new Promise((_resolve, reject) => {
-            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
-          })
-        }
-      },
-      providers: () => listed,
-      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
-    }))
-    const running = download.run()
+    // Chunk 4 lands and half of chunk 5 is in when the late reader is heard of; the rest of 5 comes after, and 6-7 never.
+    const { bytes, partial, download, running, reads, hearLateReader } = await lateReaderDownload(cache, (onData, start, bytes) => {
+      const half = start + CHUNK + CHUNK / 2
+      onData(bytes.slice(start, half), start)
+      sendRestOfChunk5 = () => { onData(bytes.slice(half, start + 2 * CHUNK), half) }
+    })
     for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
     assert.ok(partial.has(4), 'the first chunk of the share read landed')
-    listed = [{ peerId: early, state: 'fetching', since: BEGAN }, { peerId: late, state: 'fetching', since: BEGAN }]
+    hearLateReader()
     // Several scheduling passes (100 ms apart at most) with chunk 5 half in: the read is kept.
     await sleep(300)
     assert.equal(reads[0]?.abandoned, undefined, 'the read is not ended while chunk 5\'s bytes are arriving')
