@@ -16,6 +16,7 @@ import { PeerRoundTrip } from './peer-round-trip.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider, ProviderIndex } from './provider-index.js'
 import { coordinationWindow } from './provider-selection.js'
+import { holdForReaders } from './reader-hold.js'
 
 const log = logger('herd:mesh:fetcher')
 
@@ -84,6 +85,8 @@ export class Fetcher extends EventTarget {
   private readonly tuning: DownloadTuning
   private readonly downloads = new Map<string, Promise<CacheEntry>>()
   private readonly listeners = new Map<string, Set<(event: FetchProgress) => void>>()
+  /** Blobs just downloaded, held from eviction while peers still fetch them (reader-hold.ts). */
+  private readonly holds = new Set<Promise<void>>()
   /** Walrus's latency and read pace as this node's reads found them, shared by its downloads. */
   private readonly origin = new OriginTiming()
   /** How long peers' first bytes take, as this node's chunk requests found it, shared by its downloads. */
@@ -103,7 +106,7 @@ export class Fetcher extends EventTarget {
   /** Stops every download; their partial blobs stay on disk, resumable. */
   async stop (): Promise<void> {
     this.controller.abort(new Error('the fetcher stopped'))
-    await Promise.allSettled([...this.downloads.values()])
+    await Promise.allSettled([...this.downloads.values(), ...this.holds])
   }
 
   /** Blobs being downloaded now. */
@@ -235,6 +238,7 @@ export class Fetcher extends EventTarget {
       if (!partial.complete()) await partial.close()
     }
     const entry = await partial.commit()
+    this.holdForReaders(blobId)
     components.onTiming?.({ kind: 'fetch', outcome: 'ok', source: download.bytesFrom.walrus > 0 ? 'walrus' : 'peer', seconds: secondsSince(startedAt) })
     if (download.bytesFrom.walrus > 0) this.counters.walrusHits++
     else this.counters.peerHits++
@@ -261,6 +265,17 @@ export class Fetcher extends EventTarget {
     const alone = walrusAloneMs(size, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
     if (alone != null) return Math.min(window, hedgeMarginMs(alone, latency, this.peerRoundTrip.ms()))
     return size <= this.tuning.requestBytes * this.tuning.walrusReads ? Math.min(window, Math.max(this.tuning.coordinationMs, latency)) : window
+  }
+
+  /** Keeps a blob just downloaded from eviction while peers still fetch it, for up to the stall time (reader-hold.ts). */
+  private holdForReaders (blobId: BlobId): void {
+    const hold = holdForReaders({
+      open: async () => this.components.cache.open(blobId, { hold: true }),
+      fetching: () => this.believed(blobId).some(p => p.state === 'fetching'),
+      maxMs: this.tuning.stallMs,
+      signal: this.controller.signal
+    }).catch(err => { log.error('holding %s for the peers fetching it failed - %e', blobId, err) }).finally(() => { this.holds.delete(hold) })
+    this.holds.add(hold)
   }
 
   /** The providers gossip lists for a blob, less the peers whose word is not taken (past the bounds of peer-scores.ts). */

@@ -326,6 +326,23 @@ describe('blob cache', () => {
     await again.stop()
   })
 
+  it('keeps a blob held for peers from eviction while the hold is open, and counts the hold as no hit', async () => {
+    await using dir = await tempDir()
+    const cache = new BlobCache({ dir: dir.path, quotaBytes: 20 * KiB, roomWaitMs: 0, newBlobGraceMs: 5_000 })
+    await cache.start()
+    const [fetched, next] = [makeBlob(15 * KiB), makeBlob(15 * KiB)]
+    await put(cache, fetched)
+    const hold = await cache.open(fetched.id, { hold: true })
+    assert.equal(cache.entry(fetched.id)?.hits, 0, 'a hold is no read')
+    // Used here: its grace is over, but the hold keeps another download out of its room.
+    ;(await cache.open(fetched.id))!.release()
+    await assert.rejects(cache.partial(next.id, next.descriptor), { name: 'CacheFullError' })
+    hold!.release()
+    await put(cache, next)
+    assert.equal(cache.has(fetched.id), false, 'evictable once the hold is released')
+    await cache.stop()
+  })
+
   it('counts a download as one access: the open that serves its request is no second hit for the policy', async () => {
     await using dir = await tempDir()
     for (const newBlobGraceMs of [0, 5_000]) {

@@ -196,25 +196,30 @@ export class BlobCache extends EventTarget {
   /**
    * Opens a complete blob. `forPeer`: a read to serve a peer, which leaves a
    * new blob's grace running (peers that shared its download read it at once,
-   * before this node's own first use).
+   * before this node's own first use). `hold`: no read at all, only kept from
+   * eviction while the handle is open (for peers about to read it): not a
+   * hit for the policy, and the grace runs on.
    */
-  async open (blobId: string, options: { forPeer?: boolean } = {}): Promise<BlobHandle | undefined> {
+  async open (blobId: string, options: { forPeer?: boolean, hold?: boolean } = {}): Promise<BlobHandle | undefined> {
     this.assertStarted()
     const state = this.visible(parseBlobId(blobId))
     if (state == null) return undefined
     // Counted before the await, so an eviction planned meanwhile skips this blob.
     state.handles++
-    const firstOpenOfDownload = options.forPeer !== true && state.unopened === true
-    if (options.forPeer !== true) {
-      state.freshUntil = undefined
-      state.unopened = undefined
+    const forPeer = options.forPeer === true || options.hold === true
+    if (options.hold !== true) {
+      const firstOpenOfDownload = !forPeer && state.unopened === true
+      if (!forPeer) {
+        state.freshUntil = undefined
+        state.unopened = undefined
+      }
+      state.record.hits++
+      state.record.lastAccessAt = this.now()
+      state.dirty = true
+      // The policy counted the download's request when the blob was added: the open that serves that request is not another.
+      if (!firstOpenOfDownload) this.policy.hit(state.blobId)
     }
-    state.record.hits++
-    state.record.lastAccessAt = this.now()
-    state.dirty = true
-    // The policy counted the download's request when the blob was added: the open that serves that request is not another.
-    if (!firstOpenOfDownload) this.policy.hit(state.blobId)
-    const handle = new FileBlobHandle(state, this.handleOwner, options.forPeer === true)
+    const handle = new FileBlobHandle(state, this.handleOwner, forPeer)
     this.handles.add(handle)
     return handle
   }
