@@ -383,9 +383,8 @@ class ScaleModel {
     const chunkBytes = this.scenario.models.chunkBytes
     const chunkCount = Math.max(1, Math.ceil(size / chunkBytes))
     const byId = new Map([...swarm.readers].map(reader => [String(reader.node), reader]))
-    // The fetcher's order is the same seen from any reader: the first stands for all.
-    const [anyReader, ...others] = [...byId].map(([peerId, reader]) => ({ peerId, since: reader.startMs }))
-    const order = downloaderOrder(anyReader as { peerId: string, since: number }, others)
+    // The fetcher's order, the same seen from any reader.
+    const order = downloaderOrder([...byId].map(([peerId, reader]) => ({ peerId, since: reader.startMs })))
     let largest = 0
     order.forEach((id, rank) => {
       const reader = byId.get(id) as Download

@@ -624,7 +624,7 @@ export class Download {
     // One unlisted for a moment (a connection lost and made again on a loaded machine drops its entries here, not on
     // other nodes) keeps its share; one gone for the stall time has its share read by the others' stall fallback anyway.
     for (const [id, { listedAt }] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
-    return downloaderOrder({ peerId: this.context.selfId, since: this.context.announcedAt }, [...this.readers].map(([peerId, { since }]) => ({ peerId, since })))
+    return downloaderOrder([{ peerId: this.context.selfId, since: this.context.announcedAt }, ...[...this.readers].map(([peerId, { since }]) => ({ peerId, since }))])
   }
 
   private scheduleWalrus (): void {

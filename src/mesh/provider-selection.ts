@@ -17,17 +17,18 @@ export interface Reader {
 }
 
 /**
- * The nodes downloading one blob now, `self` included, in an order every
- * node computes alike, so each knows its rank without asking: by when their
+ * The nodes downloading one blob now (this node among them; a peer listed
+ * twice counts once, as first listed), in an order every node computes
+ * alike, so each knows its rank without asking: by when their
  * downloads began, then by ID. A reader that comes late ranks last, so its
  * share is cut from the end of the blob and the others' shares, which they
  * read from their starts, stay theirs: ranked by ID alone, a late reader
  * moved every share after its own, and the reads in flight there were ended
  * or read twice.
  */
-export function downloaderOrder (self: Reader, others: Iterable<Reader>): string[] {
-  const byId = new Map<string, number>([[self.peerId, self.since]])
-  for (const reader of others) if (!byId.has(reader.peerId)) byId.set(reader.peerId, reader.since)
+export function downloaderOrder (readers: Iterable<Reader>): string[] {
+  const byId = new Map<string, number>()
+  for (const reader of readers) if (!byId.has(reader.peerId)) byId.set(reader.peerId, reader.since)
   return [...byId].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0)).map(([id]) => id)
 }
 

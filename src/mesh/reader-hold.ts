@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How often a hold looks again whether peers still fetch the blob. */
-export const READER_HOLD_POLL_MS = 100
+const READER_HOLD_POLL_MS = 100
 
 export interface ReaderHoldInit {
   /** Opens the blob for peers (it is not evicted while open); undefined when it is gone already. */

@@ -110,10 +110,11 @@ async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHU
 /**
  * An 8-chunk download by the last of three readers that began together,
  * one of them not heard of yet: this node's share is chunks 4-7 among the
- * two it knows of, 6-7 once it hears of the third (hearLateReader). Its first
- * Walrus read does as `first` says (walrusWithHeldFirstRead).
+ * two it knows of, 6-7 once it hears of the third (hearLateReader, once
+ * chunk 4 has landed). Its first Walrus read does as `first` says
+ * (walrusWithHeldFirstRead).
  */
-async function lateReaderDownload (cache: BlobCache, first: HeldFirstRead): Promise<{ bytes: Uint8Array, partial: PartialBlob, download: Download, running: Promise<void>, reads: RecordedRead[], hearLateReader: () => void }> {
+async function lateReaderDownload (cache: BlobCache, first: HeldFirstRead): Promise<{ bytes: Uint8Array, partial: PartialBlob, download: Download, running: Promise<void>, reads: RecordedRead[], hearLateReader: () => Promise<void> }> {
   const { bytes, description, partial } = await blobToDownload(cache, 8)
   const [early, late, selfId] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string, string]
   const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
@@ -128,7 +129,11 @@ async function lateReaderDownload (cache: BlobCache, first: HeldFirstRead): Prom
     // One fault would end the download: an ended read must not count as one.
     tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 200, maxWalrusFaults: 1 }
   }))
-  const hearLateReader = (): void => { listed = [...listed, { peerId: late, state: 'fetching', since: BEGAN }] }
+  const hearLateReader = async (): Promise<void> => {
+    for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
+    assert.ok(partial.has(4), 'the first chunk of the share read landed')
+    listed = [...listed, { peerId: late, state: 'fetching', since: BEGAN }]
+  }
   return { bytes, partial, download, running: download.run(), reads, hearLateReader }
 }
 
@@ -303,9 +308,7 @@ describe('Download with fakes of its context', () => {
     await using cache = await startedCache()
     // The first read lands its first chunk, and the rest is on the way until the read is ended.
     const { bytes, partial, download, running, reads, hearLateReader } = await lateReaderDownload(cache, (onData, start, bytes) => { onData(bytes.slice(start, start + CHUNK), start) })
-    for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
-    assert.ok(partial.has(4), 'the first chunk of the share read landed')
-    hearLateReader()
+    await hearLateReader()
     await running
     assert.deepEqual(reads[0], { first: 4, last: 7, abandoned: 'chunk 5 is now another reader\'s share' })
     assert.deepEqual(reads[1], { first: 6, last: 7 }, 'then its new share, not the late reader\'s chunk 5')
@@ -370,9 +373,7 @@ describe('Download with fakes of its context', () => {
       onData(bytes.slice(start, half), start)
       sendRestOfChunk5 = () => { onData(bytes.slice(half, start + 2 * CHUNK), half) }
     })
-    for (let waited = 0; !partial.has(4) && waited < 10_000; waited += 20) await sleep(20)
-    assert.ok(partial.has(4), 'the first chunk of the share read landed')
-    hearLateReader()
+    await hearLateReader()
     // Several scheduling passes (100 ms apart at most) with chunk 5 half in: the read is kept.
     await sleep(300)
     assert.equal(reads[0]?.abandoned, undefined, 'the read is not ended while chunk 5\'s bytes are arriving')

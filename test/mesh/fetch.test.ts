@@ -199,7 +199,7 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       // The peer's download began first, as it announced: it ranks first among the readers.
       const peerSince = node.providers.providers(blobId).find(p => p.peerId === peerId)?.since
       assert.ok(peerSince != null && peerSince <= Date.now(), 'the peer announced when its download began')
-      const rank = downloaderOrder({ peerId: node.peerId.toString(), since: Date.now() }, [{ peerId, since: peerSince }]).indexOf(node.peerId.toString())
+      const rank = downloaderOrder([{ peerId: node.peerId.toString(), since: Date.now() }, { peerId, since: peerSince }]).indexOf(node.peerId.toString())
       assert.equal(rank, 1)
       const share = walrusShareOf(rank, 2, chunks)
       const ownShare = Array.from({ length: share.end - share.start }, (_, i) => share.start + i)
