@@ -19,6 +19,7 @@ import type { PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { netnsCommand } from '../harness/netns.js'
+import { HERD_V8_FLAGS } from '../src/cli/v8-flags.js'
 import { forwardInto, type Forward } from '../harness/netns-forward.js'
 
 /** The herd CLI, compiled: dist/sim/live-cluster.js → dist/src/cli/index.js. */
@@ -84,7 +85,8 @@ const STDERR_TAIL = 8 * 1024
 
 /** `herd ARGS…` in this process's network namespace, or in `netns` (harness/netns.ts). */
 function herdCommand (args: string[], netns?: string): { command: string, args: string[] } {
-  return netns != null ? netnsCommand(netns, process.execPath, [HERD_CLI, ...args]) : { command: process.execPath, args: [HERD_CLI, ...args] }
+  const argv = [...HERD_V8_FLAGS, HERD_CLI, ...args]
+  return netns != null ? netnsCommand(netns, process.execPath, argv) : { command: process.execPath, args: argv }
 }
 
 /**
