@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chunkCount, decodeChunkHashes, HASH_BYTES } from '../blob/chunk-tree.js'
+import { chunkCount, decodeChunkHashes, HASH_BYTES, hashFromHex } from '../blob/chunk-tree.js'
 import type { WalrusStore } from '../walrus/types.js'
 import type { BlobClient } from './blob-client.js'
 import type { BlobDescription } from './fetch-types.js'
@@ -23,13 +23,17 @@ export interface ChunkHashSources {
 }
 
 /**
- * A blob's chunk hashes, checked against its registered root: from a peer
+ * A blob's chunk hashes, checked against its registered root: the root
+ * itself for a blob of one chunk; otherwise from a peer
  * that has them, and from Walrus too when no peer has answered within
  * `hedgeMs` (a busy peer can take a second; Walrus's latency is known), the
  * first valid answer winning. A peer whose hashes fail the check is scored
  * down.
  */
 export async function fetchChunkHashes (sources: ChunkHashSources, description: BlobDescription, hedgeMs: number, signal: AbortSignal): Promise<Uint8Array[]> {
+  // A one-chunk blob's root is its leaf (the tree carries a lone node up unchanged): asking a peer or Walrus for it cost a
+  // round trip before the blob's own read, a Walrus latency on every cold one-chunk model.
+  if (chunkCount(description.size, description.chunkSize) === 1) return decodeChunkHashes(hashFromHex(description.chunkRoot), description)
   const done = new AbortController()
   const both = AbortSignal.any([signal, done.signal])
   try {

@@ -724,6 +724,7 @@ export class Download {
       now,
       size,
       remaining,
+      chunks: this.partial.chunkCount,
       windowMs: tuning.paceWindowMs,
       latencyMs: origin.latencyMs() ?? 0,
       directMs: (bytes: number) => origin.directMs(bytes, tuning.requestBytes, tuning.walrusReads),

@@ -219,7 +219,7 @@ export class Fetcher extends EventTarget {
       tuning: this.tuning,
       announcedAt: announcedAt ?? requestedAt,
       requestedAt,
-      coordinationMs: this.coordinationMs(description.size),
+      coordinationMs: this.coordinationMs(description.size, partial.chunkCount),
       meshPeers: components.meshPeers ?? (() => 1),
       ...(components.onTiming != null ? { onTiming: components.onTiming } : {}),
       onProgress: event => {
@@ -259,10 +259,10 @@ export class Fetcher extends EventTarget {
    * bytes and costs its whole length: in medium's cold start, each node's
    * first downloads waited 2-4 s for gossip, most of them for no other reader.
    */
-  private coordinationMs (size: number): number {
+  private coordinationMs (size: number, chunks: number): number {
     const window = coordinationWindow(this.tuning.coordinationMs, this.components.gossipDelayMs?.())
     const latency = this.origin.latencyMs() ?? 0
-    const alone = walrusAloneMs(size, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
+    const alone = walrusAloneMs(size, chunks, latency, bytes => this.origin.directMs(bytes, this.tuning.requestBytes, this.tuning.walrusReads))
     if (alone != null) return Math.min(window, hedgeMarginMs(alone, latency, this.peerRoundTrip.ms()))
     return size <= this.tuning.requestBytes * this.tuning.walrusReads ? Math.min(window, Math.max(this.tuning.coordinationMs, latency)) : window
   }

@@ -14,6 +14,8 @@ export interface HedgeJudgement {
   /** The blob's bytes, and those not yet held. */
   size: number
   remaining: number
+  /** The blob's chunks: Walrus alone reads their hashes first, unless there is one (its hash is the registered root). */
+  chunks: number
   /** Since when peers have been asked for chunks without a break; undefined: none is asked now. */
   demandSince: number | undefined
   /** Bytes from peers over the last `windowMs`. */
@@ -42,18 +44,19 @@ export function hedgeMarginMs (aloneMs: number, latencyMs: number, peerRoundTrip
 }
 
 /**
- * How long Walrus alone takes for a request of `size` bytes here: its chunk
- * hashes (one latency: the mesh usually has them from a peer), then the
- * blob's reads. Undefined until a read was timed.
+ * How long Walrus alone takes for a request of `size` bytes in `chunks`
+ * chunks here: its chunk hashes (one latency: the mesh usually has them from
+ * a peer; none for one chunk, whose hash is the root), then the blob's
+ * reads. Undefined until a read was timed.
  */
-export function walrusAloneMs (size: number, latencyMs: number, directMs: (bytes: number) => number | undefined): number | undefined {
+export function walrusAloneMs (size: number, chunks: number, latencyMs: number, directMs: (bytes: number) => number | undefined): number | undefined {
   const direct = directMs(size)
-  return direct == null ? undefined : latencyMs + direct
+  return direct == null ? undefined : (chunks > 1 ? latencyMs : 0) + direct
 }
 
 /** When Walrus alone would have delivered the blob, margin included. */
-export function walrusDeadline (j: Pick<HedgeJudgement, 'startedAt' | 'size' | 'latencyMs' | 'directMs' | 'peerRoundTripMs'>): number | undefined {
-  const alone = walrusAloneMs(j.size, j.latencyMs, j.directMs)
+export function walrusDeadline (j: Pick<HedgeJudgement, 'startedAt' | 'size' | 'chunks' | 'latencyMs' | 'directMs' | 'peerRoundTripMs'>): number | undefined {
+  const alone = walrusAloneMs(j.size, j.chunks, j.latencyMs, j.directMs)
   return alone == null ? undefined : j.startedAt + alone + hedgeMarginMs(alone, j.latencyMs, j.peerRoundTripMs)
 }
 

@@ -53,6 +53,20 @@ async function sources (peerMs: number, answer: Uint8Array, walrusMs = 0): Promi
 const same = (leaves: Uint8Array[]): boolean => Buffer.concat(leaves).equals(hashes)
 
 describe('chunk hashes', () => {
+  it('of a one-chunk blob are its root, asked of no one', async () => {
+    const one = randomBytes(CHUNK - 3)
+    const oneTree = chunkTreeOfBytes(one, CHUNK)
+    const s = await sources(5, hashes)
+    let peerAsked = false
+    s.client = { hashes: async () => { peerAsked = true; throw new Error('not asked') } }
+    const leaves = await fetchChunkHashes(s, { ...description, size: one.length, chunkRoot: toHex(oneTree.root) }, 0, AbortSignal.timeout(5_000))
+    assert.deepEqual(leaves.map(toHex), oneTree.leaves.map(toHex))
+    assert.equal(s.walrusReads(), 0)
+    assert.equal(peerAsked, false)
+    // The root still has to be 32 bytes: a registry entry with a short one is refused as the hashes of a longer blob are.
+    await assert.rejects(fetchChunkHashes(s, { ...description, size: one.length, chunkRoot: 'ab'.repeat(31) }, 0, AbortSignal.timeout(5_000)))
+  })
+
   it('take a quick peer\'s answer and leave Walrus alone', async () => {
     const s = await sources(5, hashes)
     assert.ok(same(await fetchChunkHashes(s, description, 500, AbortSignal.timeout(5_000))))

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { hedgeDue, hedgeMarginMs, walrusDeadline, type HedgeJudgement } from '../../src/mesh/hedge.js'
+import { hedgeDue, hedgeMarginMs, walrusAloneMs, walrusDeadline, type HedgeJudgement } from '../../src/mesh/hedge.js'
 import { directReadMs, OriginTiming } from '../../src/mesh/origin-timing.js'
 
 const MiB = 1024 * 1024
@@ -37,7 +37,7 @@ describe('hedgeDue: a download held to Walrus alone\'s time', () => {
   // Walrus here: 200 ms latency, 4 MiB/s a read, 4 reads of 4 MiB at once; an 8 MiB blob alone takes 200 + 1,200 ms.
   const direct = (bytes: number): number => directReadMs(bytes, 200, 4 * MiB, 4 * MiB, 4)
   const judgement = (patch: Partial<HedgeJudgement>): HedgeJudgement => ({
-    startedAt: 0, now: 0, size: 8 * MiB, remaining: 8 * MiB, demandSince: 0, recentPeerBytes: 0, windowMs: 2_000, latencyMs: 200, directMs: direct, ...patch
+    startedAt: 0, now: 0, size: 8 * MiB, remaining: 8 * MiB, chunks: 8, demandSince: 0, recentPeerBytes: 0, windowMs: 2_000, latencyMs: 200, directMs: direct, ...patch
   })
   const deadline = walrusDeadline(judgement({})) as number
 
@@ -76,6 +76,12 @@ describe('hedgeDue: a download held to Walrus alone\'s time', () => {
     assert.equal(hedgeDue({ ...asked, peerRoundTripMs: 40 }), false, 'the holder has not had a round trip yet')
     assert.equal(hedgeDue({ ...asked, now: 45, peerRoundTripMs: 40 }), true, 'a round trip and a read later, nothing came')
     assert.equal(hedgeMarginMs(3, 1, 40), 40)
+  })
+
+  it('counts no read of the chunk hashes in Walrus alone for a one-chunk blob, whose hash is its root', () => {
+    assert.equal(walrusAloneMs(MiB, 1, 200, direct), direct(MiB))
+    assert.equal(walrusAloneMs(MiB, 2, 200, direct), 200 + direct(MiB))
+    assert.equal(walrusDeadline(judgement({ size: MiB, remaining: MiB, chunks: 1 })), direct(MiB) + 200)
   })
 
   it('does not hedge with no peer asked, nothing left, or no Walrus read timed', () => {
