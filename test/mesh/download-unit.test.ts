@@ -386,6 +386,47 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
+  it('reads a one-chunk blob at once, window or not, and keeps the read when a reader that began earlier is heard of', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 1)
+    // The earlier reader's ID sorts first too: by either rule the chunk would be its share.
+    const [early, selfId] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    const reads: RecordedRead[] = []
+    let listed: Provider[] = []
+    let release: (() => void) | undefined
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt: Date.now(),
+      client,
+      walrus: {
+        readRange: async (_id, range, options) => {
+          const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+          reads.push(read)
+          const signal = options?.signal as AbortSignal
+          return new Promise((resolve, reject) => {
+            release = () => { resolve(bytes.slice(range.start, range.end + 1)) }
+            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+          })
+        }
+      },
+      providers: () => listed,
+      // A window far longer than the test: a blob of more chunks would not be read before it ends.
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, coordinationMs: 60_000, stallMs: 60_000, maxWalrusFaults: 1 }
+    }))
+    const running = download.run()
+    for (let waited = 0; reads.length === 0 && waited < 5_000; waited += 20) await sleep(20)
+    assert.deepEqual(reads, [{ first: 0, last: 0 }], 'read within 5 s of a 60 s window')
+    listed = [{ peerId: early, state: 'fetching', since: BEGAN - 1_000 }]
+    await sleep(300)
+    assert.equal(reads[0]?.abandoned, undefined, 'the read is kept for the earlier reader')
+    release?.()
+    await running
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+    assert.equal(reads.length, 1)
+    await partial.commit()
+  })
+
   it('asks a downloading peer what it holds less often while it shows nothing new, and not while it holds chunks not yet asked for', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
