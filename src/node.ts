@@ -233,6 +233,7 @@ export class HerdNode {
           downloadsStarted.delete(blobId)
           this.events.emit({ type: 'download:stopped', blobId })
         },
+        withdrawFetching: blobId => { if (!cache.has(blobId)) announcer.dropped(blobId) },
         findProviders: (blobId, options) => this.findProviders(blobId, options),
         meshPeers: () => libp2p.services.pubsub.getSubscribers(CACHE_TOPIC).length,
         gossipDelayMs: () => announcer.gossipDelayMs(),

@@ -54,6 +54,8 @@ export interface FetcherComponents {
   announceFetching: (blobId: BlobId, since: number) => void
   /** Tells the mesh a download ended without the blob, so peers stop counting this node among its readers. */
   announceStopped?: (blobId: BlobId) => void
+  /** Takes back a "fetching" announcement while the download waits for cache room: peers stop counting this node among the readers until it announces again. */
+  withdrawFetching?: (blobId: BlobId) => void
   /** Holders beyond gossip's reach: the DHT's provider records. */
   findProviders?: (blobId: BlobId, options: { signal: AbortSignal }) => AsyncIterable<PeerId>
   /** How late gossip arrives now (CacheAnnouncer.gossipDelayMs): stretches the coordination window. */
@@ -198,7 +200,17 @@ export class Fetcher extends EventTarget {
         this.origin.observe(bytes, ms)
       }
     }, description, this.tuning.hashesHedgeMs, signal)
-    const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, { signal })
+    const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, {
+      signal,
+      // The room seen at the announcement went to another download meanwhile. Left announced, this node was a reader holding a
+      // share it could not read for as long as it waited (seconds in a live medium run) and answered peers NOT_FOUND; announced
+      // again once it has room, it ranks after the readers that did begin.
+      onWait: () => {
+        if (announcedAt == null) return
+        announcedAt = undefined
+        components.withdrawFetching?.(blobId)
+      }
+    })
     if (announcedAt == null) announce()
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })
     const extraHolders = new Set<string>()

@@ -262,15 +262,19 @@ describe('blob cache', () => {
     const [open, running, next, last] = [makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB), makeBlob(15 * KiB)]
     await put(cache, open)
     const handle = await cache.open(open.id)
-    const download = await cache.partial(running.id, running.descriptor)
+    let roomWaits = 0
+    const download = await cache.partial(running.id, running.descriptor, { onWait: () => { roomWaits++ } })
+    assert.equal(roomWaits, 0, 'the room was there: no wait')
 
     // Everything is open or downloading: the new download waits, then gets the room the released blob leaves.
     let settled = false
-    const waiting = cache.partial(next.id, next.descriptor).finally(() => { settled = true })
+    let waits = 0
+    const waiting = cache.partial(next.id, next.descriptor, { onWait: () => { waits++ } }).finally(() => { settled = true })
     await new Promise(resolve => setTimeout(resolve, 100))
     assert.equal(settled, false, 'no room yet: still waiting')
     handle!.release()
     const reserved = await waiting
+    assert.equal(waits, 1, 'told once that it had to wait')
     assert.equal(cache.has(open.id), false, 'the released blob was evicted for it')
     assert.equal(cache.stats().reservedBytes, 30 * KiB)
 

@@ -169,6 +169,57 @@ describe('Fetcher with fakes of its components', () => {
     }
   })
 
+  it('takes its announcement back when the room it saw goes to another download while it reads the chunk hashes, and announces again once it has room', async () => {
+    await using small = await tempDir()
+    const tight = new BlobCache({ dir: join(small.path, 'cache'), quotaBytes: 16 * CHUNK })
+    await tight.start()
+    const first = makeBlob(10 * CHUNK)
+    const second = makeBlob(10 * CHUNK)
+    const reads = memoryWalrus(new Map([first, second].flatMap(b => [[b.blobId, b.bytes], [b.description.chunkHashesBlobId, b.hashes]])))
+    let releaseHashes: (() => void) | undefined
+    const hashesHeld = new Promise<void>(resolve => { releaseHashes = resolve })
+    let hashesAsked: (() => void) | undefined
+    const hashesRead = new Promise<void>(resolve => { hashesAsked = resolve })
+    const steps: string[] = []
+    const name = (blobId: string): string => blobId === first.blobId ? 'first' : 'second'
+    const fetching = new Fetcher({
+      selfId: '12D3KooWSelf',
+      cache: tight,
+      client: new BlobClient({ dialProtocol: async () => { throw new Error('no peers here') } }),
+      providers: new ProviderIndex(),
+      scores: new PeerScores(),
+      walrus: {
+        readRange: async (blobId, range) => {
+          if (blobId === second.description.chunkHashesBlobId) {
+            hashesAsked?.()
+            await hashesHeld
+          }
+          return reads.readRange(blobId, range)
+        }
+      },
+      registry: { describe: async (blobId: BlobId) => blobId === first.blobId ? first.description : second.description },
+      announceFetching: blobId => { steps.push(`${name(blobId)} announced`) },
+      withdrawFetching: blobId => { steps.push(`${name(blobId)} withdrawn`) },
+      meshPeers: () => 0
+    }, { tuning: { hashesHedgeMs: 0 } })
+    fetching.start()
+    try {
+      // The second download sees room and announces, then reads its chunk hashes while the first takes the room.
+      const waiting = fetching.open(second.blobId)
+      await hashesRead
+      const held = await fetching.open(first.blobId)
+      releaseHashes?.()
+      for (let waited = 0; !steps.includes('second withdrawn') && waited < 10_000; waited += 20) await new Promise(resolve => setTimeout(resolve, 20))
+      steps.push('first released')
+      held.release()
+      ;(await waiting).release()
+      assert.deepEqual(steps, ['second announced', 'first announced', 'second withdrawn', 'first released', 'second announced'])
+    } finally {
+      await fetching.stop()
+      await tight.stop()
+    }
+  })
+
   it('does not stretch the first window past the configured one for a blob one round of reads covers, however late gossip is', async () => {
     // Gossip 5 s late stretches the window to 10 s; nothing timed here yet; peers subscribed, none reading this blob.
     const small = makeBlob(3 * CHUNK)

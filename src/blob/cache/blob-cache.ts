@@ -245,11 +245,13 @@ export class BlobCache extends EventTarget {
    * Reserves room for a download (or resumes the one in progress). When
    * pinned, open and running blobs leave no room, it waits up to `roomWaitMs`
    * for one of them to be let go, then fails with CacheFullError.
+   * `onWait` hears, once, that it has to wait.
    */
-  async partial (blobId: BlobId, descriptor: BlobDescriptor, options: { signal?: AbortSignal } = {}): Promise<PartialBlob> {
+  async partial (blobId: BlobId, descriptor: BlobDescriptor, options: { signal?: AbortSignal, onWait?: () => void } = {}): Promise<PartialBlob> {
     const id = parseBlobId(blobId)
     const d = checkDescriptor(descriptor)
     const deadline = performance.now() + this.roomWaitMs
+    let waited = false
     for (;;) {
       this.assertStarted()
       options.signal?.throwIfAborted()
@@ -275,6 +277,8 @@ export class BlobCache extends EventTarget {
         throw new CacheFullError(`no room for ${d.size} bytes of ${id}: ${this.quotaBytes - this.bytes - this.reserved} free of ${this.quotaBytes}, the rest pinned, open, downloading, or downloaded and not yet used${this.roomWaitMs > 0 ? ` for ${this.roomWaitMs} ms` : ''}`)
       }
       log('%s waits for room: %d bytes needed', id, d.size)
+      if (!waited) options.onWait?.()
+      waited = true
       // A new blob's grace ends without an event: look again by then.
       const graceEnds = this.earliestGraceEnd()
       await this.nextRoomChange(graceEnds == null ? left : Math.min(left, Math.max(1, graceEnds - this.now())), options.signal)
