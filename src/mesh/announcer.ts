@@ -212,7 +212,7 @@ export class CacheAnnouncer {
     const { seq } = announcement
     announcement.fetching.forEach((id, i) => { if (this.order.blob(from, id, seq)) providers.set(from, id, 'fetching', announcement.fetchingSince?.[i]) })
     for (const id of announcement.added) if (this.order.blob(from, id, seq)) providers.set(from, id, 'holder')
-    for (const id of announcement.dropped) if (this.order.blob(from, id, seq)) providers.drop(from, id)
+    for (const id of announcement.dropped) if (this.order.blob(from, id, seq)) providers.stopped(from, id)
     if (announcement.digest != null && this.order.digest(from, seq)) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)
     if (announcement.load != null && this.order.load(from, seq)) providers.setLoad(from, announcement.load)
   }

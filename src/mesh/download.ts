@@ -70,6 +70,8 @@ export interface DownloadContext {
    * not, are the Walrus readers, ranked alike by every node.
    */
   providers: () => Provider[]
+  /** Peers that announced they stopped fetching this blob (ProviderIndex.stoppedReaders): no longer readers, listed or not. */
+  stoppedReaders?: () => Iterable<string>
   /** Extra holders found outside gossip (the DHT). */
   extraHolders: Set<string>
   tuning: DownloadTuning
@@ -624,6 +626,9 @@ export class Download {
     // One unlisted for a moment (a connection lost and made again on a loaded machine drops its entries here, not on
     // other nodes) keeps its share; one gone for the stall time has its share read by the others' stall fallback anyway.
     for (const [id, { listedAt }] of this.readers) if (now - listedAt >= this.context.tuning.stallMs) this.readers.delete(id)
+    // One that said it stopped (its download failed, or waits for cache room) is gone at once: kept, it held its share for the
+    // stall time, on every node alike.
+    for (const id of this.context.stoppedReaders?.() ?? []) this.readers.delete(id)
     return downloaderOrder([{ peerId: this.context.selfId, since: this.context.announcedAt }, ...[...this.readers].map(([peerId, { since }]) => ({ peerId, since }))])
   }
 

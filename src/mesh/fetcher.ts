@@ -227,6 +227,7 @@ export class Fetcher extends EventTarget {
       origin: this.origin,
       peerRoundTrip: this.peerRoundTrip,
       providers: () => components.providers.providers(blobId),
+      stoppedReaders: () => components.providers.stoppedReaders(blobId),
       extraHolders,
       tuning: this.tuning,
       announcedAt: announcedAt ?? requestedAt,

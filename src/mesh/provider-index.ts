@@ -25,6 +25,8 @@ interface Held {
   state: ProviderState
   expiresAt: number
   since?: number
+  /** A peer fetching that announced it stopped: listed nowhere, remembered so downloads drop it as a reader at once. */
+  stopped?: true
 }
 
 interface Digest {
@@ -103,6 +105,29 @@ export class ProviderIndex {
     return true
   }
 
+  /**
+   * `peerId` announced it no longer holds or fetches `blobId`. A download it
+   * had announced is remembered as stopped until its record would have
+   * expired, in the record's slot: readers a download keeps through a
+   * moment unlisted (a connection made again) are dropped at once when they
+   * said so themselves (stoppedReaders).
+   */
+  stopped (peerId: string, blobId: string): void {
+    const held = this.byBlob.get(blobId)?.get(peerId)
+    if (held?.state !== 'fetching') {
+      this.drop(peerId, blobId)
+      return
+    }
+    held.stopped = true
+    held.expiresAt = this.now() + this.ttlMs
+  }
+
+  /** The peers that announced they stopped fetching `blobId` (stopped). */
+  stoppedReaders (blobId: string): string[] {
+    const now = this.now()
+    return [...this.byBlob.get(blobId) ?? []].filter(([, held]) => held.stopped === true && held.expiresAt > now).map(([peerId]) => peerId)
+  }
+
   drop (peerId: string, blobId: string): void {
     const peers = this.byBlob.get(blobId)
     if (peers == null) return
@@ -141,7 +166,7 @@ export class ProviderIndex {
     const now = this.now()
     const found = new Map<string, Provider>()
     for (const [peerId, held] of this.byBlob.get(blobId) ?? []) {
-      if (held.expiresAt > now) found.set(peerId, { peerId, state: held.state, ...(held.since != null ? { since: held.since } : {}) })
+      if (held.expiresAt > now && held.stopped !== true) found.set(peerId, { peerId, state: held.state, ...(held.since != null ? { since: held.since } : {}) })
     }
     for (const [peerId, digest] of this.digests) {
       if (digest.expiresAt > now && !found.has(peerId) && digest.filter.has(blobId)) found.set(peerId, { peerId, state: 'holder' })

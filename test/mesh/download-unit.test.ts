@@ -386,6 +386,33 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
+  it('reads the share of a reader that said it stopped at once, not after the stall time', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const { selfId, other, mine } = await twoReaders()
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
+    let listed: Provider[] = [{ peerId: other, state: 'fetching', since: BEGAN }]
+    let stopped: string[] = []
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt: BEGAN,
+      client,
+      walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+      providers: () => listed,
+      stoppedReaders: () => stopped,
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 0, stallMs: 60_000 }
+    }))
+    const running = download.run()
+    for (let waited = 0; !partial.has(mine.start / CHUNK) && waited < 10_000; waited += 20) await sleep(20)
+    await sleep(200)
+    assert.equal(partial.heldCount(), 4, 'its own half only, while the other reader reads the rest')
+    listed = []
+    stopped = [other]
+    await Promise.race([running, sleep(5_000).then(() => { throw new Error('the stopped reader\'s share was not read within 5 s') })])
+    assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+    await partial.commit()
+  })
+
   it('reads a one-chunk blob at once, window or not, and keeps the read when a reader that began earlier is heard of', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 1)

@@ -50,6 +50,30 @@ describe('provider selection', () => {
     assert.equal(since('b'), 10_500, 'fetching again: a new download')
   })
 
+  it('the provider index remembers a download a peer said it stopped, lists it nowhere, and forgets the mark when the peer fetches again', () => {
+    let now = 0
+    const index = new ProviderIndex({ ttlMs: 1_000, now: () => now, maxRecords: 3 })
+    index.set('a', 'blob', 'fetching', 0)
+    index.set('b', 'blob', 'holder')
+    index.stopped('a', 'blob')
+    index.stopped('b', 'blob')
+    assert.deepEqual(index.providers('blob'), [], 'neither is listed')
+    assert.deepEqual(index.stoppedReaders('blob'), ['a'], 'only a download is remembered as stopped')
+    // Remembered in its record's slot, so a peer saying it stopped downloads it never announced costs nothing.
+    index.stopped('c', 'blob')
+    assert.deepEqual(index.stoppedReaders('blob'), ['a'])
+    assert.equal(index.stats().records, 1)
+    now += 500
+    index.set('a', 'blob', 'fetching', 400)
+    assert.deepEqual(index.stoppedReaders('blob'), [], 'fetching again')
+    assert.deepEqual(index.providers('blob').map(p => [p.peerId, p.since]), [['a', 400]])
+    index.stopped('a', 'blob')
+    now += 1_001
+    assert.deepEqual(index.stoppedReaders('blob'), [], 'the mark expires with the record')
+    index.prune()
+    assert.equal(index.stats().records, 0)
+  })
+
   it('waits to coordinate at least as configured, twice as long as gossip now takes, and never past the cap', () => {
     assert.equal(coordinationWindow(300, undefined), 300)
     assert.equal(coordinationWindow(300, 100), 300)
