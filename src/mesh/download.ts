@@ -11,7 +11,7 @@ import { secondsSince, type FetchTiming } from './fetch-timing.js'
 import type { BlobDescription, ChunkSourceKind, FetchProgress } from './fetch-types.js'
 import type { PeerScores } from './peer-scores.js'
 import type { Provider } from './provider-index.js'
-import { downloaderOrder, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
+import { downloaderOrder, sharingReaders, sourceStartChunk, walrusReaderOf, walrusShareOf } from './provider-selection.js'
 import { haveDue, nextHaveEvery } from './have-poll.js'
 import { hedgeDue } from './hedge.js'
 import { LoopLag } from './loop-lag.js'
@@ -606,7 +606,9 @@ export class Download {
   }
 
   /**
-   * Downloaders known to be fetching this blob now, this node included, in an
+   * Downloaders known to be fetching this blob now that split its Walrus
+   * reads (sharingReaders: those that began within a window of the first;
+   * this node is left out when it began later, and reads no share), in an
    * order every node computes alike: from gossip alone. A peer dropped here as
    * a source (its requests timed out on a loaded machine, its pace, its score)
    * is still a reader for every other node; leaving it out here alone shifted
@@ -629,7 +631,9 @@ export class Download {
     // One that said it stopped (its download failed, or waits for cache room) is gone at once: kept, it held its share for the
     // stall time, on every node alike.
     for (const id of this.context.stoppedReaders?.() ?? []) this.readers.delete(id)
-    return downloaderOrder([{ peerId: this.context.selfId, since: this.context.announcedAt }, ...[...this.readers].map(([peerId, { since }]) => ({ peerId, since }))])
+    const { tuning } = this.context
+    const everyone = [{ peerId: this.context.selfId, since: this.context.announcedAt }, ...[...this.readers].map(([peerId, { since }]) => ({ peerId, since }))]
+    return downloaderOrder(sharingReaders(everyone, this.context.selfId, tuning.coordinationMs, this.context.coordinationMs ?? tuning.coordinationMs))
   }
 
   private scheduleWalrus (): void {

@@ -386,6 +386,40 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
+  it('reads no share of a blob whose first reader began more than a window before it, and its share of one that began within it', async () => {
+    for (const [startedBefore, expected] of [[5_000, []], [100, [{ first: 4, last: 7 }]]] as const) {
+      await using cache = await startedCache()
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      // The first reader's ID sorts after this node's: by ID alone this node would read the first half.
+      const [selfId, first] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
+      const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }), chunks: chunksThatNeverCome } as unknown as BlobClient
+      const reads: RecordedRead[] = []
+      const controller = new AbortController()
+      const announcedAt = Date.now()
+      const download = new Download(description, partial, await downloadContext({
+        selfId,
+        announcedAt,
+        signal: controller.signal,
+        client,
+        walrus: {
+          readRange: async (_id, range) => {
+            reads.push({ first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 })
+            return bytes.slice(range.start, range.end + 1)
+          }
+        },
+        providers: () => [{ peerId: first, state: 'fetching', since: announcedAt - startedBefore }],
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 300, stallMs: 60_000 }
+      }))
+      const running = download.run()
+      // Well past this node's window (300 ms from its announcement), with several scheduling passes.
+      await sleep(800)
+      controller.abort(new Error('the test is done'))
+      await assert.rejects(running, /the test is done/)
+      assert.deepEqual(reads, expected, `first reader began ${startedBefore} ms before`)
+      await partial.close()
+    }
+  })
+
   it('reads the share of a reader that said it stopped at once, not after the stall time', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ProviderIndex } from '../../src/mesh/provider-index.js'
-import { coordinationWindow, downloaderOrder, MAX_COORDINATION_MS, orderProviders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
+import { coordinationWindow, downloaderOrder, MAX_COORDINATION_MS, orderProviders, sharingReaders, sourceStartChunk, walrusReaderOf, walrusShareOf } from '../../src/mesh/provider-selection.js'
 
 describe('provider selection', () => {
   it('splits a blob\'s chunks into contiguous Walrus segments, one per downloader, covering every chunk once', () => {
@@ -48,6 +48,19 @@ describe('provider selection', () => {
     assert.equal(since('b'), undefined, 'a holder has no download')
     index.set('b', 'blob', 'fetching')
     assert.equal(since('b'), 10_500, 'fetching again: a new download')
+  })
+
+  it('leaves out of the split the readers that began after the first one\'s window, itself by its own window', () => {
+    const readers = [{ peerId: 'a', since: 1_000 }, { peerId: 'b', since: 1_250 }, { peerId: 'c', since: 1_400 }, { peerId: 'self', since: 1_700 }]
+    const ids = (rs: Array<{ peerId: string }>): string[] => rs.map(r => r.peerId)
+    assert.deepEqual(ids(sharingReaders(readers, 'self', 300, 300)), ['a', 'b'])
+    // A window of its own stretched by late gossip counts this node in; the others still count only those within the configured one.
+    assert.deepEqual(ids(sharingReaders(readers, 'self', 300, 800)), ['a', 'b', 'self'])
+    assert.deepEqual(ids(sharingReaders(readers, 'c', 300, 500)), ['a', 'b', 'c'])
+    // Never narrower than the configured window for itself either.
+    assert.deepEqual(ids(sharingReaders(readers, 'b', 300, 100)), ['a', 'b'])
+    assert.deepEqual(ids(sharingReaders(readers, 'self', 0, 0)), ['a', 'b', 'c', 'self'], 'a window of 0 leaves no one out')
+    assert.deepEqual(sharingReaders([], 'self', 300, 300), [])
   })
 
   it('the provider index remembers a download a peer said it stopped, lists it nowhere, and forgets the mark when the peer fetches again', () => {
