@@ -98,6 +98,27 @@ function walrusWithHeldFirstRead (bytes: Uint8Array, reads: RecordedRead[], firs
   }
 }
 
+/** A Walrus whose reads are recorded, each held until `release` hands the latest its bytes; a read ended meanwhile records why. */
+function walrusHeldUntilReleased (bytes: Uint8Array): { walrus: DownloadContext['walrus'], reads: RecordedRead[], release: () => void } {
+  const reads: RecordedRead[] = []
+  let release = (): void => {}
+  return {
+    reads,
+    release: () => { release() },
+    walrus: {
+      readRange: async (_id, range, options) => {
+        const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
+        reads.push(read)
+        const signal = options?.signal as AbortSignal
+        return new Promise((resolve, reject) => {
+          release = () => { resolve(bytes.slice(range.start, range.end + 1)) }
+          signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
+        })
+      }
+    }
+  }
+}
+
 async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
   const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
   const tree = chunkTreeOfBytes(bytes, chunkSize)
@@ -322,26 +343,16 @@ describe('Download with fakes of its context', () => {
     // The late reader's ID sorts first: ranked by ID, it would take chunks 0-3 from under this node's read.
     const [late, selfId] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-    const reads: RecordedRead[] = []
+    const held = walrusHeldUntilReleased(bytes)
+    const { reads } = held
     let listed: Provider[] = []
-    let release: (() => void) | undefined
     const controller = new AbortController()
     const download = new Download(description, partial, await downloadContext({
       selfId,
       announcedAt: BEGAN,
       signal: controller.signal,
       client,
-      walrus: {
-        readRange: async (_id, range, options) => {
-          const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
-          reads.push(read)
-          const signal = options?.signal as AbortSignal
-          return new Promise((resolve, reject) => {
-            release = () => { resolve(bytes.slice(range.start, range.end + 1)) }
-            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
-          })
-        }
-      },
+      walrus: held.walrus,
       providers: () => listed,
       // Alone, this node reads its whole blob in runs of 4 chunks, 4 reads at once; its first run is chunks 0-3.
       tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, walrusReads: 1, coordinationMs: 0, stallMs: 60_000, maxWalrusFaults: 1 }
@@ -353,7 +364,7 @@ describe('Download with fakes of its context', () => {
       listed = [{ peerId: late, state: 'fetching', since: BEGAN + 1_000 }]
       await sleep(300)
       assert.equal(reads[0]?.abandoned, undefined, 'the read of chunks 0-3 is still this node\'s share')
-      release?.()
+      held.release()
       // The late reader's share (4-7) never comes here: the test ends the download.
       for (let waited = 0; !partial.has(3) && waited < 10_000; waited += 20) await sleep(20)
       assert.ok([0, 1, 2, 3].every(i => partial.has(i)))
@@ -453,24 +464,14 @@ describe('Download with fakes of its context', () => {
     // The earlier reader's ID sorts first too: by either rule the chunk would be its share.
     const [early, selfId] = (await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))).sort() as [string, string]
     const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }) } as unknown as BlobClient
-    const reads: RecordedRead[] = []
+    const held = walrusHeldUntilReleased(bytes)
+    const { reads } = held
     let listed: Provider[] = []
-    let release: (() => void) | undefined
     const download = new Download(description, partial, await downloadContext({
       selfId,
       announcedAt: Date.now(),
       client,
-      walrus: {
-        readRange: async (_id, range, options) => {
-          const read: RecordedRead = { first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 }
-          reads.push(read)
-          const signal = options?.signal as AbortSignal
-          return new Promise((resolve, reject) => {
-            release = () => { resolve(bytes.slice(range.start, range.end + 1)) }
-            signal.addEventListener('abort', () => { read.abandoned = (signal.reason as Error).message; reject(signal.reason) })
-          })
-        }
-      },
+      walrus: held.walrus,
       providers: () => listed,
       // A window far longer than the test: a blob of more chunks would not be read before it ends.
       tuning: { ...DEFAULT_DOWNLOAD_TUNING, coordinationMs: 60_000, stallMs: 60_000, maxWalrusFaults: 1 }
@@ -481,7 +482,7 @@ describe('Download with fakes of its context', () => {
     listed = [{ peerId: early, state: 'fetching', since: BEGAN - 1_000 }]
     await sleep(300)
     assert.equal(reads[0]?.abandoned, undefined, 'the read is kept for the earlier reader')
-    release?.()
+    held.release()
     await running
     assert.equal(download.bytesFrom.walrus, bytes.byteLength)
     assert.equal(reads.length, 1)

@@ -39,6 +39,15 @@ function memoryWalrus (blobs: Map<string, Uint8Array>): { readRange: (blobId: st
   return walrus
 }
 
+/** A started cache in `dir` with room for one of two 10-chunk blobs, and a Walrus holding both. */
+async function roomForOne (dir: string): Promise<{ tight: BlobCache, first: ReturnType<typeof makeBlob>, second: ReturnType<typeof makeBlob>, reads: ReturnType<typeof memoryWalrus> }> {
+  const tight = new BlobCache({ dir: join(dir, 'cache'), quotaBytes: 16 * CHUNK })
+  await tight.start()
+  const first = makeBlob(10 * CHUNK)
+  const second = makeBlob(10 * CHUNK)
+  return { tight, first, second, reads: memoryWalrus(new Map([first, second].flatMap(b => [[b.blobId, b.bytes], [b.description.chunkHashesBlobId, b.hashes]]))) }
+}
+
 describe('Fetcher with fakes of its components', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let cache: BlobCache
@@ -136,11 +145,7 @@ describe('Fetcher with fakes of its components', () => {
   it('announces a download that waits for room in its cache only once the room is there: until then it cannot read a share', async () => {
     await using small = await tempDir()
     // Room for one of these blobs: the first, open, holds it until released.
-    const tight = new BlobCache({ dir: join(small.path, 'cache'), quotaBytes: 16 * CHUNK })
-    await tight.start()
-    const first = makeBlob(10 * CHUNK)
-    const second = makeBlob(10 * CHUNK)
-    const reads = memoryWalrus(new Map([first, second].flatMap(b => [[b.blobId, b.bytes], [b.description.chunkHashesBlobId, b.hashes]])))
+    const { tight, first, second, reads } = await roomForOne(small.path)
     const steps: string[] = []
     const fetching = new Fetcher({
       selfId: '12D3KooWSelf',
@@ -171,11 +176,7 @@ describe('Fetcher with fakes of its components', () => {
 
   it('takes its announcement back when the room it saw goes to another download while it reads the chunk hashes, and announces again once it has room', async () => {
     await using small = await tempDir()
-    const tight = new BlobCache({ dir: join(small.path, 'cache'), quotaBytes: 16 * CHUNK })
-    await tight.start()
-    const first = makeBlob(10 * CHUNK)
-    const second = makeBlob(10 * CHUNK)
-    const reads = memoryWalrus(new Map([first, second].flatMap(b => [[b.blobId, b.bytes], [b.description.chunkHashesBlobId, b.hashes]])))
+    const { tight, first, second, reads } = await roomForOne(small.path)
     let releaseHashes: (() => void) | undefined
     const hashesHeld = new Promise<void>(resolve => { releaseHashes = resolve })
     let hashesAsked: (() => void) | undefined
