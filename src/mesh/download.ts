@@ -616,7 +616,7 @@ export class Download {
    * left is forgotten on disconnect, one whose download failed announces it;
    * one that stalls is covered by the stall fallback.
    */
-  private downloaders (): string[] {
+  private downloaders (): { sharing: string[], everyone: string[] } {
     const now = Date.now()
     for (const p of this.listed) {
       // A reader that finished stays one while it is listed: as the readers finished at different times on each node,
@@ -633,7 +633,10 @@ export class Download {
     for (const id of this.context.stoppedReaders?.() ?? []) this.readers.delete(id)
     const { tuning } = this.context
     const everyone = [{ peerId: this.context.selfId, since: this.context.announcedAt }, ...[...this.readers].map(([peerId, { since }]) => ({ peerId, since }))]
-    return downloaderOrder(sharingReaders(everyone, this.context.selfId, tuning.coordinationMs, this.context.coordinationMs ?? tuning.coordinationMs))
+    return {
+      sharing: downloaderOrder(sharingReaders(everyone, this.context.selfId, tuning.coordinationMs, this.context.coordinationMs ?? tuning.coordinationMs)),
+      everyone: downloaderOrder(everyone)
+    }
   }
 
   private scheduleWalrus (): void {
@@ -644,7 +647,7 @@ export class Download {
     // One chunk cannot be split among readers: the window only let one of two nodes starting together leave the read to the
     // other, and made both wait it out (small's slowest requests: 0.85-0.94 s where Walrus alone took 0.48 s).
     if (total > 1 && now - this.context.announcedAt < coordinationMs && this.context.meshPeers() > 0) return
-    const downloaders = this.downloaders()
+    const { sharing: downloaders, everyone } = this.downloaders()
     const rank = downloaders.indexOf(this.context.selfId)
     // This node's share of a blob that several nodes start on at once: a contiguous segment.
     const mine = (index: number): boolean => walrusReaderOf(index, total, downloaders.length) === rank
@@ -675,8 +678,12 @@ export class Download {
       return
     }
     if (now - this.lastProgressAt < tuning.stallMs || this.shareReadsInFlight > 0 || this.fallbackInFlight || this.walrusInFlight >= tuning.walrusReads) return
-    // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart.
-    const start = walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
+    // Stalled: others' shares, one read at a time, from the segment after this node's so stalled nodes start apart; a late
+    // reader, which has no segment, from where its place among all the readers falls (a first reader that never reads, a
+    // liar claiming an early start among them, leaves every late reader stalled at once).
+    const start = rank >= 0
+      ? walrusShareOf((rank + 1) % downloaders.length, downloaders.length, total).start
+      : walrusShareOf(everyone.indexOf(this.context.selfId), everyone.length, total).start
     for (let step = 0; step < total; step++) {
       const index = (start + step) % total
       if (!free(index)) continue

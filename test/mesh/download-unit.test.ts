@@ -431,6 +431,40 @@ describe('Download with fakes of its context', () => {
     }
   })
 
+  it('a late reader stalled behind a first reader that never reads starts its fallback where its place among all the readers falls', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const [liar, selfId, later] = (await Promise.all([0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))) as [string, string, string]
+    const client = { have: async () => ({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) }), chunks: chunksThatNeverCome } as unknown as BlobClient
+    const reads: RecordedRead[] = []
+    const controller = new AbortController()
+    const announcedAt = Date.now()
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt,
+      signal: controller.signal,
+      client,
+      walrus: {
+        // Recorded, then held: the next fallback read comes only once this one has landed.
+        readRange: async (_id, range, options) => {
+          reads.push({ first: range.start / CHUNK, last: (range.end + 1) / CHUNK - 1 })
+          const signal = options?.signal as AbortSignal
+          return new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) })
+        }
+      },
+      // The liar claims its download began a minute ago; another reader began just after this node.
+      providers: () => [{ peerId: liar, state: 'fetching', since: announcedAt - 60_000 }, { peerId: later, state: 'fetching', since: announcedAt + 10 }],
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, coordinationMs: 300, stallMs: 300 }
+    }))
+    const running = download.run()
+    for (let waited = 0; reads.length === 0 && waited < 10_000; waited += 20) await sleep(20)
+    controller.abort(new Error('the test is done'))
+    await assert.rejects(running, /the test is done/)
+    // Second of three readers by start: its fallback begins at the second third of the blob, not where every late reader's would.
+    assert.deepEqual(reads[0], { first: 3, last: 3 })
+    await partial.close()
+  })
+
   it('reads the share of a reader that said it stopped at once, not after the stall time', async () => {
     await using cache = await startedCache()
     const { bytes, description, partial } = await blobToDownload(cache, 8)
