@@ -26,6 +26,10 @@ const { values } = parseArgs({
     'origin-cap-mib': { type: 'string' },
     'origin-latency-ms': { type: 'string' },
     'chunk-mib': { type: 'string' },
+    // The namespaces' TCP congestion control (the host's by default; outside its own namespace the host allows only some).
+    'congestion-control': { type: 'string' },
+    // Seconds of plain TCP, every node sending to every other over the same links, measured before each pull: the yardstick.
+    'tcp-seconds': { type: 'string' },
     // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
     timeline: { type: 'string' }
   }
@@ -40,9 +44,11 @@ const capMiB = Number(values['cap-mib'] ?? 2)
 const originCapMiB = Number(values['origin-cap-mib'] ?? 4 * capMiB)
 const originLatencyMs = Number(values['origin-latency-ms'] ?? 50)
 const chunkMiB = Number(values['chunk-mib'] ?? 1)
+const congestionControl = values['congestion-control']
+const tcpSeconds = Number(values['tcp-seconds'] ?? (quick ? 8 : 15))
 if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32) || !Number.isInteger(blobMiB) || blobMiB < 1 || blobMiB > MAX_BLOB_MIB ||
-  !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB)) {
-  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--timeline FILE]`)
+  !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB) || !(tcpSeconds >= 0 && tcpSeconds <= 120)) {
+  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--timeline FILE]`)
   process.exit(2)
 }
 
@@ -56,6 +62,13 @@ interface RunFigures {
   nodes: number
   capShareMin: number
   capShareMedian: number
+  /** The namespaces' TCP congestion control. */
+  congestionControl: string
+  /** Plain TCP over the same links, every node sending to every other: the least and the median node's share of its cap. */
+  tcpShareMin?: number
+  tcpShareMedian?: number
+  /** capShareMin over tcpShareMin: herd's slowest node against plain TCP's on the same links. */
+  capShareOverTcp?: number
   originBytesPerBlob: number
   allOverIdeal: number
   failed: number
@@ -143,10 +156,16 @@ function figures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerS
   const shares = r.nodes.map(n => n.ok ? r.blobBytes / (n.ms / 1000) / capBytesPerSec : 0).sort((a, b) => a - b)
   const idealMs = r.blobBytes / capBytesPerSec * 1000
   const delivered = ok.length * r.blobBytes
+  const tcp = r.tcpBaseline != null ? [...r.tcpBaseline.shares].sort((a, b) => a - b) : undefined
+  const tcpShareMin = tcp?.[0]
   return {
     nodes: r.nodes.length,
     capShareMin: shares[0] ?? 0,
     capShareMedian: shares[Math.floor((shares.length - 1) / 2)] ?? 0,
+    congestionControl: r.congestionControl,
+    ...(tcp != null && tcpShareMin != null
+      ? { tcpShareMin, tcpShareMedian: tcp[Math.floor((tcp.length - 1) / 2)] ?? 0, ...(tcpShareMin > 0 ? { capShareOverTcp: (shares[0] ?? 0) / tcpShareMin } : {}) }
+      : {}),
     originBytesPerBlob: r.originBytes / r.blobBytes,
     allOverIdeal: r.allMs / idealMs,
     failed: r.nodes.length - ok.length,
@@ -182,6 +201,8 @@ for (const n of nodeCounts) {
       signal: controller.signal,
       // Ten times the ideal and two minutes more: a pull slower than that has failed, whatever it would have reached.
       pullTimeoutMs: Math.round(10 * idealSecs * 1000 + 120_000),
+      ...(congestionControl != null ? { congestionControl } : {}),
+      ...(tcpSeconds > 0 ? { tcpBaselineSeconds: tcpSeconds } : {}),
       log: note
     })
   } catch (err) {
@@ -203,13 +224,21 @@ for (const n of nodeCounts) {
   }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
   console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms\n`)
-  console.log('| node | seconds | share of cap | first byte s | from peers MiB | from Walrus MiB |')
-  console.log('|---:|---:|---:|---:|---:|---:|')
+  const tcpShares = result.tcpBaseline?.shares
+  console.log(`| node | seconds | share of cap | first byte s | from peers MiB | from Walrus MiB |${tcpShares != null ? ' plain TCP\'s share |' : ''}`)
+  console.log(`|---:|---:|---:|---:|---:|---:|${tcpShares != null ? '---:|' : ''}`)
   for (const node of result.nodes) {
     const share = node.ok ? result.blobBytes / (node.ms / 1000) / capBytesPerSec : 0
-    console.log(`| ${node.node} | ${node.ok ? (node.ms / 1000).toFixed(1) : `failed: ${node.error ?? ''}`} | ${(share * 100).toFixed(1)}% | ${(node.firstChunkMs / 1000).toFixed(2)} | ${(node.peerBytes / MiB).toFixed(0)} | ${(node.walrusBytes / MiB).toFixed(0)} |`)
+    const tcpShare = tcpShares?.[node.node]
+    console.log(`| ${node.node} | ${node.ok ? (node.ms / 1000).toFixed(1) : `failed: ${node.error ?? ''}`} | ${(share * 100).toFixed(1)}% | ${(node.firstChunkMs / 1000).toFixed(2)} | ${(node.peerBytes / MiB).toFixed(0)} | ${(node.walrusBytes / MiB).toFixed(0)} |${tcpShares != null ? ` ${tcpShare != null ? `${(tcpShare * 100).toFixed(1)}%` : '-'} |` : ''}`)
   }
   console.log(`\n- share of cap: min ${(f.capShareMin * 100).toFixed(1)}% (goal ≥ ${CAP_SHARE_GOAL * 100}%), median ${(f.capShareMedian * 100).toFixed(1)}%`)
+  if (f.tcpShareMin != null && f.tcpShareMedian != null) {
+    // The same links with herd left out: a drop-tail tbf queues each link's acknowledgements behind its data, so plain TCP falls short too.
+    console.log(`- plain TCP on the same links (${f.congestionControl}), every node sending to every other for ${tcpSeconds} s before the pull: min ${(f.tcpShareMin * 100).toFixed(1)}%, median ${(f.tcpShareMedian * 100).toFixed(1)}% of the cap; herd's slowest node ÷ plain TCP's: ${f.capShareOverTcp != null ? f.capShareOverTcp.toFixed(3) : '-'}`)
+  } else {
+    console.log(`- TCP congestion control in the namespaces: ${f.congestionControl}; no plain TCP baseline (--tcp-seconds 0)`)
+  }
   console.log(`- origin bytes / blob: ${f.originBytesPerBlob.toFixed(3)} (goal ≤ ${ORIGIN_GOAL})`)
   console.log(`- all nodes done in ${(result.allMs / 1000).toFixed(1)} s = ${f.allOverIdeal.toFixed(2)} × the ideal ${idealSecs.toFixed(1)} s`)
   console.log(`- node CPU: ${f.cpuSecondsPerGiB.toFixed(1)} s per GiB delivered; the machine (${cpus().length} cores, every process) was ${(f.machineBusyShare * 100).toFixed(0)}% busy during the pull`)
@@ -232,7 +261,10 @@ function roundLinks (l: LinkFigures): Record<string, Record<string, number>> {
 // A run that failed met no goal: it counts as a share of 0 (origin bytes unknown, so the worst of the others).
 const capShareMin = failedRuns.length > 0 ? 0 : Math.min(...runs.map(r => r.capShareMin))
 const originBytesPerBlob = Math.max(0, ...runs.map(r => r.originBytesPerBlob))
-console.log(`\nworst run: share of cap ${(capShareMin * 100).toFixed(1)}% (goal ≥ ${CAP_SHARE_GOAL * 100}%: ${capShareMin >= CAP_SHARE_GOAL ? 'met' : 'NOT met'}), origin ${originBytesPerBlob.toFixed(3)} × blob (goal ≤ ${ORIGIN_GOAL}: ${originBytesPerBlob <= ORIGIN_GOAL ? 'met' : 'NOT met'})`)
+const againstTcp = runs.flatMap(r => r.capShareOverTcp != null ? [r.capShareOverTcp] : [])
+const capShareOverTcp = failedRuns.length === 0 && againstTcp.length === runs.length && runs.length > 0 ? Math.min(...againstTcp) : undefined
+const tcpShareMin = runs.every(r => r.tcpShareMin != null) && runs.length > 0 ? Math.min(...runs.map(r => r.tcpShareMin as number)) : undefined
+console.log(`\nworst run: share of cap ${(capShareMin * 100).toFixed(1)}% (goal ≥ ${CAP_SHARE_GOAL * 100}%: ${capShareMin >= CAP_SHARE_GOAL ? 'met' : 'NOT met'}), origin ${originBytesPerBlob.toFixed(3)} × blob (goal ≤ ${ORIGIN_GOAL}: ${originBytesPerBlob <= ORIGIN_GOAL ? 'met' : 'NOT met'})${capShareOverTcp != null && tcpShareMin != null ? `; plain TCP's slowest node on the same links ${(tcpShareMin * 100).toFixed(1)}%, herd's ÷ plain TCP's ${capShareOverTcp.toFixed(3)}` : ''}`)
 console.log(JSON.stringify({
   bench: 'swarm',
   quick,
@@ -244,6 +276,9 @@ console.log(JSON.stringify({
   capShareGoal: CAP_SHARE_GOAL,
   originBytesPerBlob: +originBytesPerBlob.toFixed(3),
   originBytesGoal: ORIGIN_GOAL,
+  ...(tcpShareMin != null ? { tcpShareMin: +tcpShareMin.toFixed(3) } : {}),
+  ...(capShareOverTcp != null ? { capShareOverTcp: +capShareOverTcp.toFixed(3) } : {}),
+  congestionControl: runs[0]?.congestionControl,
   failedRuns,
-  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2), ...(r.links != null ? { links: roundLinks(r.links) } : {}) }))
+  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), ...(r.tcpShareMin != null ? { tcpShareMin: +r.tcpShareMin.toFixed(3) } : {}), ...(r.tcpShareMedian != null ? { tcpShareMedian: +r.tcpShareMedian.toFixed(3) } : {}), ...(r.capShareOverTcp != null ? { capShareOverTcp: +r.capShareOverTcp.toFixed(3) } : {}), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2), ...(r.links != null ? { links: roundLinks(r.links) } : {}) }))
 }))

@@ -17,6 +17,7 @@
  */
 
 import { execFile, execFileSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { logger } from '@libp2p/logger'
 
@@ -208,13 +209,38 @@ async function cap (netns: string, dev: string, bytesPerSec: number, signal?: Ab
   await tc(['-n', netns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${bytesPerSec * 8}bit`, 'burst', String(burst), 'limit', String(limit)], signal)
 }
 
+const CONGESTION_CONTROL = /^[a-z][a-z0-9_]{0,15}$/
+
+/** The TCP congestion control of a namespace's sockets (a new namespace takes the host's). */
+export async function congestionControlOf (netns: string, signal?: AbortSignal): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'sysctl', '-n', 'net.ipv4.tcp_congestion_control'], { timeout: COMMAND_TIMEOUT_MS, ...(signal != null ? { signal } : {}) })
+  return stdout.trim()
+}
+
 /**
- * Makes the hub and one namespace per endpoint, each capped as asked. On any
+ * Sets a namespace's TCP congestion control. Outside the host's namespace
+ * the kernel takes only those the host allows
+ * (net.ipv4.tcp_allowed_congestion_control), and says so.
+ */
+async function setCongestionControl (netns: string, name: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', `net.ipv4.tcp_congestion_control=${name}`], { timeout: COMMAND_TIMEOUT_MS, ...(signal != null ? { signal } : {}) })
+  } catch (err) {
+    const allowed = await readFile('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').then(s => s.trim(), () => 'unknown')
+    throw new NetnsError(`cannot set TCP congestion control ${name} in ${netns} (this host allows in namespaces: ${allowed}): ${(err as Error).message.split('\n')[0] ?? ''}`)
+  }
+}
+
+/**
+ * Makes the hub and one namespace per endpoint, each capped as asked, its
+ * sockets on `congestionControl` if given (the host's otherwise). On any
  * failure what was made is removed before the error is thrown. The caller
  * removes the swarm with `removeSwarm` (and an exit or a signal does too).
  */
-export async function createSwarm (endpoints: readonly EndpointInit[], options: { signal?: AbortSignal } = {}): Promise<Swarm> {
+export async function createSwarm (endpoints: readonly EndpointInit[], options: { signal?: AbortSignal, congestionControl?: string } = {}): Promise<Swarm> {
   checkInit(endpoints)
+  const { congestionControl } = options
+  if (congestionControl != null && !CONGESTION_CONTROL.test(congestionControl)) throw new NetnsError(`congestion control ${JSON.stringify(congestionControl)}: a kernel module's name (reno, cubic, bbr), lower-case letters, digits and _`)
   installHooks()
   const { signal } = options
   const base = `${NETNS_PREFIX}${process.pid}-${swarmCount++}`
@@ -240,6 +266,7 @@ export async function createSwarm (endpoints: readonly EndpointInit[], options: 
       await ip(['netns', 'add', e.netns], signal)
       await ip(['-n', e.netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', hub], signal)
       await ip(['-n', e.netns, 'addr', 'add', `${e.address}/24`, 'dev', 'eth0'], signal)
+      if (congestionControl != null) await setCongestionControl(e.netns, congestionControl, signal)
       await ip(['-n', e.netns, 'link', 'set', 'lo', 'up'], signal)
       await ip(['-n', e.netns, 'link', 'set', 'eth0', 'up'], signal)
       await ip(['-n', hub, 'link', 'set', port, 'master', 'br0'], signal)

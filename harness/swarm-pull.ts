@@ -14,7 +14,8 @@ import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { LiveCluster } from '../sim/live-cluster.js'
 import { forEachLine } from './ndjson-lines.js'
 import { cpuSecondsOf, sampleLinks, type LinkSample } from './link-counters.js'
-import { cleanLeftovers, createSwarm, removeSwarm } from './netns.js'
+import { cleanLeftovers, congestionControlOf, createSwarm, removeSwarm } from './netns.js'
+import { tcpAllToAll, type TcpBaseline } from './tcp-baseline.js'
 
 export interface SwarmPullInit {
   nodes: number
@@ -34,6 +35,10 @@ export interface SwarmPullInit {
   log?: (message: string) => void
   /** Scratch space; a temp dir (removed) when not given. */
   workDir?: string
+  /** The namespaces' TCP congestion control; the host's when not given. */
+  congestionControl?: string
+  /** Seconds of plain TCP between the nodes' namespaces before herd starts (tcp-baseline.ts); none when not given. */
+  tcpBaselineSeconds?: number
 }
 
 export interface NodePull {
@@ -90,6 +95,10 @@ export interface SwarmPullResult {
    * Times are performance.now() ms; the pull started at `startedAt`.
    */
   links: { startedAt: number, samples: LinkSample[] }
+  /** The nodes' namespaces' TCP congestion control. */
+  congestionControl: string
+  /** What plain TCP, every node sending to every other, got through the same links before the pull (if asked for). */
+  tcpBaseline?: TcpBaseline
 }
 
 /** How often the links' counters are read during a pull: often enough to see a 2 s pace window, one cheap command each. */
@@ -181,7 +190,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     swarm = await createSwarm([
       { name: 'origin', capBytesPerSec: init.originCapBytesPerSec },
       ...Array.from({ length: init.nodes }, (_, i) => ({ name: `n${i}`, capBytesPerSec: init.nodeCapBytesPerSec }))
-    ], init.signal != null ? { signal: init.signal } : {})
+    ], { ...(init.signal != null ? { signal: init.signal } : {}), ...(init.congestionControl != null ? { congestionControl: init.congestionControl } : {}) })
   } catch (err) {
     if (init.workDir == null) await rm(workDir, { recursive: true, force: true })
     throw err
@@ -210,6 +219,13 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     log
   })
   try {
+    const nodeEndpoints = Array.from({ length: init.nodes }, (_, i) => swarm.endpoint(`n${i}`))
+    const congestionControl = await congestionControlOf(nodeEndpoints[0]!.netns, init.signal)
+    let tcpBaseline: TcpBaseline | undefined
+    if (init.tcpBaselineSeconds != null) {
+      log(`plain TCP between the ${init.nodes} nodes' namespaces, every one sending to every other (${congestionControl}), for ${init.tcpBaselineSeconds} s`)
+      tcpBaseline = await tcpAllToAll(nodeEndpoints, { seconds: init.tcpBaselineSeconds, ...(init.signal != null ? { signal: init.signal } : {}) })
+    }
     await cluster.start()
     const blobId = cluster.blobIds[0]!
     const pids = cluster.nodes.map(n => n.process?.pid ?? -1)
@@ -254,7 +270,9 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       restCpuShare,
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
       blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0),
-      links: { startedAt: started, samples }
+      links: { startedAt: started, samples },
+      congestionControl,
+      ...(tcpBaseline != null ? { tcpBaseline } : {})
     }
     if (inspect != null) await inspect(cluster, result)
     return result

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { describe, it } from 'node:test'
-import { cleanLeftovers, createSwarm, listHerdHostLinks, listHerdNamespaces, netnsUnavailable, removeSwarm } from '../../harness/netns.js'
+import { cleanLeftovers, congestionControlOf, createSwarm, listHerdHostLinks, listHerdNamespaces, netnsUnavailable, removeSwarm } from '../../harness/netns.js'
+import { tcpAllToAll } from '../../harness/tcp-baseline.js'
 import { runSwarmPull } from '../../harness/swarm-pull.js'
 import { runningHerdPids } from '../../sim/live-cluster.js'
 
@@ -23,6 +24,31 @@ describe('a swarm under real link caps: each node in its own network namespace',
     await assert.rejects(createSwarm([{ name: 'Bad-Name', capBytesPerSec: 0 }]), { name: 'NetnsError' })
     await assert.rejects(createSwarm([{ name: 'n0', capBytesPerSec: -1 }]), { name: 'NetnsError' })
     assert.deepEqual((await listHerdNamespaces()).filter(n => n.startsWith(ours)), [])
+  })
+
+  it('sets the namespaces\' TCP congestion control when asked, and refuses a name that is not one', async () => {
+    await assert.rejects(createSwarm([{ name: 'n0', capBytesPerSec: 0 }], { congestionControl: 'reno; rm' }), { name: 'NetnsError', message: /congestion control/ })
+    const swarm = await createSwarm([{ name: 'n0', capBytesPerSec: 0 }, { name: 'n1', capBytesPerSec: 0 }], { congestionControl: 'reno' })
+    try {
+      for (const e of swarm.endpoints) assert.equal(await congestionControlOf(e.netns), 'reno')
+    } finally {
+      await removeSwarm(swarm)
+    }
+    assert.deepEqual((await listHerdNamespaces()).filter(n => n.startsWith(ours)), [])
+  })
+
+  // Two endpoints capped at 4 MiB/s each way, each sending to the other for 2 s: plain TCP fills most of a link, and none more than it.
+  it('measures what plain TCP gets through the caps, every endpoint sending to every other, and leaves no worker running', { timeout: 60_000 }, async () => {
+    const swarm = await createSwarm([{ name: 'n0', capBytesPerSec: 4 * MiB }, { name: 'n1', capBytesPerSec: 4 * MiB }])
+    try {
+      await assert.rejects(tcpAllToAll(swarm.endpoints.slice(0, 1), { seconds: 1 }), { name: 'NetnsError' })
+      const baseline = await tcpAllToAll(swarm.endpoints, { seconds: 2 })
+      assert.equal(baseline.shares.length, 2)
+      for (const share of baseline.shares) assert.ok(share > 0.5 && share < 1.05, `a link carried ${(share * 100).toFixed(1)}% of its cap`)
+    } finally {
+      await removeSwarm(swarm)
+    }
+    assert.equal(spawnSync('pgrep', ['-f', 'tcp-baseline-worker'], { encoding: 'utf8' }).stdout.trim(), '', 'no worker is left')
   })
 
   it('removes what a run that died left, by its names, and leaves a live run alone', async () => {
