@@ -213,8 +213,7 @@ const CONGESTION_CONTROL = /^[a-z][a-z0-9_]{0,15}$/
 
 /** The TCP congestion control of a namespace's sockets (a new namespace takes the host's). */
 export async function congestionControlOf (netns: string, signal?: AbortSignal): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', netns, 'sysctl', '-n', 'net.ipv4.tcp_congestion_control'], { timeout: COMMAND_TIMEOUT_MS, ...(signal != null ? { signal } : {}) })
-  return stdout.trim()
+  return (await ip(['netns', 'exec', netns, 'sysctl', '-n', 'net.ipv4.tcp_congestion_control'], signal)).trim()
 }
 
 /**
@@ -224,7 +223,7 @@ export async function congestionControlOf (netns: string, signal?: AbortSignal):
  */
 async function setCongestionControl (netns: string, name: string, signal?: AbortSignal): Promise<void> {
   try {
-    await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', `net.ipv4.tcp_congestion_control=${name}`], { timeout: COMMAND_TIMEOUT_MS, ...(signal != null ? { signal } : {}) })
+    await ip(['netns', 'exec', netns, 'sysctl', '-qw', `net.ipv4.tcp_congestion_control=${name}`], signal)
   } catch (err) {
     const allowed = await readFile('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').then(s => s.trim(), () => 'unknown')
     throw new NetnsError(`cannot set TCP congestion control ${name} in ${netns} (this host allows in namespaces: ${allowed}): ${(err as Error).message.split('\n')[0] ?? ''}`)
