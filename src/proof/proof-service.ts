@@ -214,8 +214,13 @@ export class ProofService {
     this.unwrittenBytes += entries.reduce((n, e) => n + recordBytes(e), 0)
     for (const entry of entries) this.unwrittenIds.add(entry.id)
     this.waiting.push(...entries)
+    this.writeWhenJoined()
+  }
+
+  /** Starts the write of the waiting receipts once JOIN_RECEIPTS wait, or when the sync interval ends. */
+  private writeWhenJoined (): void {
     if (this.waiting.length >= JOIN_RECEIPTS) this.startWrite()
-    else this.joinTimer ??= setTimeout(() => { this.startWrite() }, this.components.store.syncIntervalMs)
+    else if (this.waiting.length > 0) this.joinTimer ??= setTimeout(() => { this.startWrite() }, this.components.store.syncIntervalMs)
   }
 
   /** Queues a write of every waiting receipt, unless one is queued that has not taken them yet. */
@@ -226,7 +231,13 @@ export class ProofService {
     this.writeQueued = true
     this.writes = this.writes.then(afterReplies).then(async () => {
       this.writeQueued = false
-      while (this.waiting.length > 0) await this.writeWaiting(this.waiting.splice(0, MAX_GROUP))
+      // The receipts waiting now, in groups of MAX_GROUP; those answered meanwhile join the next write: taken at once, a steady run of replies would be written one or two per write.
+      for (let left = this.waiting.length; left > 0;) {
+        const group = this.waiting.splice(0, Math.min(left, MAX_GROUP))
+        left -= group.length
+        await this.writeWaiting(group)
+      }
+      if (!this.writeQueued) this.writeWhenJoined()
     })
   }
 

@@ -91,6 +91,32 @@ describe('proof service', () => {
       await store.stop()
     }
   })
+  it('with logged durability, receipts answered while a write runs join the next write rather than following it one by one', async () => {
+    await using dir = await tempDir()
+    // A long sync interval: only the join count starts a write below.
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
+    await store.start()
+    const writes: number[] = []
+    const appendMany = store.appendMany.bind(store)
+    // Each write takes longer than the gap between replies, as a level write does beside quick runs.
+    store.appendMany = async entries => { writes.push(entries.length); await new Promise(resolve => setTimeout(resolve, 4)); await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    try {
+      const ids: string[] = []
+      for (let i = 0; i < 64; i++) {
+        ids.push((await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id)
+        await new Promise(resolve => setTimeout(resolve, 2))
+      }
+      await proofs.stop()
+      assert.equal(writes.reduce((n, w) => n + w, 0), 64, 'every receipt answered is written once')
+      // 16 a write, and the rest at stop(): taken as they came, the writes after the first would hold one or two each.
+      assert.ok(writes.length <= 6, `${writes.length} writes of ${writes.join(', ')} receipts`)
+      for (const id of ids) assert.equal((await store.get(id))?.state, 'queued')
+    } finally {
+      await store.stop()
+    }
+  })
   it('takes inputs prepared from the same record as they are, and hashes any other record itself', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs') })
