@@ -1,5 +1,5 @@
 import { BUNDLE_HEADER_BYTES, bundleEntryBytes, MIN_BUNDLE_BUDGET, tensorsFit } from './bundle.js'
-import type { QueuedReceipt } from './receipt-store.js'
+import type { QueuedReceipt, ReceiptSizes } from './receipt-store.js'
 
 /** What Walrus refused: a batch's receipts, its bundle's size, whether it held tensors, and the HTTP status. */
 export interface Refusal {
@@ -9,8 +9,8 @@ export interface Refusal {
   status: number
 }
 
-const sizes = (r: QueuedReceipt): { receipt: number, inputs: number, outputs: number } =>
-  ({ receipt: r.bytes.byteLength, inputs: r.inputs?.byteLength ?? 0, outputs: r.outputs?.byteLength ?? 0 })
+const sizes = (r: QueuedReceipt): ReceiptSizes =>
+  ({ seq: r.seq, receipt: r.bytes.byteLength, inputs: r.inputs?.byteLength ?? 0, outputs: r.outputs?.byteLength ?? 0 })
 
 export const hasTensors = (r: QueuedReceipt): boolean => (r.inputs?.byteLength ?? 0) + (r.outputs?.byteLength ?? 0) > 0
 
@@ -47,9 +47,9 @@ export class BundleSizing {
   }
 
   /** What to pass to the store's take(): a receipt costs its bundle entries, with tensors only when they are kept. */
-  takeOptions (): { maxBytes: number, cost: (r: QueuedReceipt) => number } {
+  takeOptions (): { maxBytes: number, cost: (r: ReceiptSizes) => number } {
     const budget = this.budget
-    return { maxBytes: budget - BUNDLE_HEADER_BYTES, cost: r => bundleEntryBytes(sizes(r), this.keepsTensors(r, budget)) }
+    return { maxBytes: budget - BUNDLE_HEADER_BYTES, cost: r => bundleEntryBytes(r, this.keepsTensors(r, budget)) }
   }
 
   /** The next batch out of the receipts taken (the oldest first), and the seqs of those whose tensors it leaves out. */
@@ -59,7 +59,7 @@ export class BundleSizing {
       if ((taken[0] as QueuedReceipt).seq > this.suspect.throughSeq) this.suspect = undefined
       else receipts = taken.slice(0, this.suspect.maxReceipts)
     }
-    const leftOut = new Set(receipts.filter(r => this.includeTensors && hasTensors(r) && !this.keepsTensors(r, this.budget)).map(r => r.seq))
+    const leftOut = new Set(receipts.filter(r => this.includeTensors && hasTensors(r) && !this.keepsTensors(sizes(r), this.budget)).map(r => r.seq))
     return { receipts, leftOut }
   }
 
@@ -84,7 +84,7 @@ export class BundleSizing {
     return false
   }
 
-  private keepsTensors (r: QueuedReceipt, budget: number): boolean {
-    return this.includeTensors && !this.tensorsRefused.has(r.seq) && tensorsFit(sizes(r), budget)
+  private keepsTensors (r: ReceiptSizes, budget: number): boolean {
+    return this.includeTensors && !this.tensorsRefused.has(r.seq) && tensorsFit(r, budget)
   }
 }

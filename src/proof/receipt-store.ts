@@ -17,7 +17,7 @@ import {
 } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
 import { RECEIPT_ID, signedReceiptKey } from './receipt.js'
-import { TensorSegments, type TensorRef } from './tensor-segments.js'
+import { TensorSegments, type SegmentTensors, type TensorRef } from './tensor-segments.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -257,6 +257,19 @@ function countedSize (receiptBytes: number, inputs?: number, outputs?: number): 
 }
 
 const queuedSize = (receipt: QueuedReceipt): number => countedSize(receipt.bytes.byteLength, receipt.inputs?.byteLength, receipt.outputs?.byteLength)
+
+/** What a bundle entry's size depends on: the receipt's bytes and its tensors', read or not. */
+export interface ReceiptSizes {
+  seq: bigint
+  receipt: number
+  inputs: number
+  outputs: number
+}
+
+function sizesOf (record: StoredRecord): ReceiptSizes {
+  const { receipt, ref } = record
+  return { seq: receipt.seq, receipt: receipt.bytes.byteLength, inputs: ref?.inputs ?? receipt.inputs?.byteLength ?? 0, outputs: ref?.outputs ?? receipt.outputs?.byteLength ?? 0 }
+}
 
 function recordCounted (record: StoredRecord): number {
   const { receipt, ref } = record
@@ -576,25 +589,24 @@ export class ReceiptStore {
    * order, up to `max` and while their `cost` (the record's size unless
    * given) adds up to at most `maxBytes`, though always one. Nothing is removed.
    */
-  async take (max: number, options: { maxBytes?: number, cost?: (receipt: QueuedReceipt, recordBytes: number) => number } = {}): Promise<QueuedReceipt[]> {
+  async take (max: number, options: { maxBytes?: number, cost?: (sizes: ReceiptSizes, recordBytes: number) => number } = {}): Promise<QueuedReceipt[]> {
     const db = this.open()
     const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
     const cost = options.cost ?? ((_, recordBytes) => recordBytes)
-    const out: QueuedReceipt[] = []
-    if (limit === 0) return out
+    const records: StoredRecord[] = []
+    if (limit === 0) return []
     let bytes = 0
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
       const record = decodeQueued(BigInt(key.slice(2)), value)
       if (this.sealing.has(record.receipt.id)) continue
-      const receipt = await this.withTensors(record)
-      const size = cost(receipt, recordCounted(record))
-      if (out.length > 0 && bytes + size > maxBytes) break
-      out.push(receipt)
+      const size = cost(sizesOf(record), recordCounted(record))
+      if (records.length > 0 && bytes + size > maxBytes) break
+      records.push(record)
       bytes += size
-      if (out.length >= limit) break
+      if (records.length >= limit) break
     }
-    return out
+    return this.withTensors(records)
   }
 
   /**
@@ -645,9 +657,9 @@ export class ReceiptStore {
     if (batch == null) return undefined
     const seqs = batch.seqs.map(s => BigInt(s))
     const values = await db.getMany(seqs.map(seqKey))
-    const receipts = await Promise.all(values.map(async (value, i) => {
+    const receipts = await this.withTensors(values.map((value, i) => {
       if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
-      return this.withTensors(decodeQueued(seqs[i] as bigint, value))
+      return decodeQueued(seqs[i] as bigint, value)
     }))
     return {
       id: batch.root,
@@ -910,20 +922,25 @@ export class ReceiptStore {
   }
 
   /**
-   * A queued receipt with its tensors read back from their segment. Tensors
-   * a crash cut (an unsynced logged append) are gone: the receipt goes
-   * without them, its signed hashes standing for them, as for tensors no
-   * bundle could hold; a torn record is never served.
+   * Queued receipts with their tensors read back from their segments.
+   * Tensors a crash cut (an unsynced logged append) are gone: the receipt
+   * goes without them, its signed hashes standing for them, as for tensors
+   * no bundle could hold; a torn record is never served.
    */
-  private async withTensors (record: StoredRecord): Promise<QueuedReceipt> {
-    const { receipt, ref } = record
-    if (ref == null) return receipt
-    const tensors = await this.segments.read(receipt.seq, ref)
-    if (tensors == null) {
-      log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
-      return receipt
-    }
-    return { ...receipt, ...tensors }
+  private async withTensors (records: StoredRecord[]): Promise<QueuedReceipt[]> {
+    const referenced = records.filter((r): r is StoredRecord & { ref: TensorRef } => r.ref != null)
+    const read = await this.segments.readMany(referenced.map(r => ({ seq: r.receipt.seq, ref: r.ref })))
+    const tensors = new Map<StoredRecord, SegmentTensors | undefined>(referenced.map((r, i) => [r, read[i]]))
+    return records.map(record => {
+      const { receipt, ref } = record
+      if (ref == null) return receipt
+      const found = tensors.get(record)
+      if (found == null) {
+        log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
+        return receipt
+      }
+      return { ...receipt, ...found }
+    })
   }
 
   /** Adds to `ops` the segment counts after receipts with tensors in `segments` (one entry a receipt) leave the queue. */

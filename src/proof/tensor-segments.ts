@@ -47,6 +47,41 @@ function header (seq: bigint, inputs: number, outputs: number): Buffer {
   return head
 }
 
+const recordLength = (ref: TensorRef): number => SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
+
+/** Records further apart than this in a segment are read apart: the bytes between would be read for nothing. */
+const MAX_READ_GAP = 64 * 1024
+/** One read covers at most this much, however close its records (a single larger record is read alone). */
+const MAX_READ_SPAN = 16 * 1024 * 1024
+
+interface ReadSpan { segment: number, start: number, end: number, records: Array<{ i: number, ref: TensorRef }> }
+
+/** Records sorted by segment and offset, gathered into the spans to read. */
+function spans (records: Array<{ i: number, ref: TensorRef }>): ReadSpan[] {
+  const out: ReadSpan[] = []
+  let span: ReadSpan | undefined
+  for (const record of records) {
+    const { ref } = record
+    const end = ref.offset + recordLength(ref)
+    // Sorted, so a record starts at or after its span's start: within it (a pointer given twice), or past its end by at most the gap.
+    if (span != null && span.segment === ref.segment && ref.offset - span.end <= MAX_READ_GAP && Math.max(end, span.end) - span.start <= MAX_READ_SPAN) {
+      span.end = Math.max(end, span.end)
+      span.records.push(record)
+      continue
+    }
+    span = { segment: ref.segment, start: ref.offset, end, records: [record] }
+    out.push(span)
+  }
+  return out
+}
+
+/** A record's tensors when its header names `seq` and `ref`'s lengths and its CRC holds; undefined otherwise. */
+function parseRecord (buf: Buffer, seq: bigint, ref: TensorRef): SegmentTensors | undefined {
+  if (buf.readUInt32LE(0) !== MAGIC || buf.readBigUInt64LE(4) !== seq || buf.readUInt32LE(12) !== ref.inputs || buf.readUInt32LE(16) !== ref.outputs) return undefined
+  if (crc32(buf.subarray(SEGMENT_HEADER_BYTES), crc32(buf.subarray(0, 20))) !== buf.readUInt32LE(20)) return undefined
+  return { inputs: buf.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + ref.inputs), outputs: buf.subarray(SEGMENT_HEADER_BYTES + ref.inputs) }
+}
+
 /**
  * The queued receipts' tensors, out of level: append-only segment files,
  * each record written once (one writev per append) and read once, when its
@@ -191,25 +226,51 @@ export class TensorSegments {
 
   /**
    * The tensors `ref` names for receipt `seq`, or undefined when the record
-   * is gone or torn (a crash cut it). Read on the thread pool: a seal reads
-   * a bundle's worth, which would hold up the replies.
+   * is gone or torn (a crash cut it).
    */
   async read (seq: bigint, ref: TensorRef): Promise<SegmentTensors | undefined> {
-    if (!this.bytes.has(ref.segment)) return undefined
-    const length = SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
-    if (ref.offset + length > (this.bytes.get(ref.segment) ?? 0)) return undefined
-    let reader = this.readers.get(ref.segment)
-    if (reader == null) {
-      reader = open(join(this.dir, fileName(ref.segment)), 'r')
-      this.readers.set(ref.segment, reader)
-      reader.catch(() => { this.readers.delete(ref.segment) })
+    return (await this.readMany([{ seq, ref }]))[0]
+  }
+
+  /**
+   * The tensors of each entry, in the order given (undefined for a record
+   * gone or torn). Records that lie close together in a segment, as a
+   * batch's do, are read in one read on the thread pool: one read a record
+   * cost the event loop about 27 µs a receipt at sealing (measured with the
+   * MLP's receipts), more than the read itself.
+   */
+  async readMany (entries: ReadonlyArray<{ seq: bigint, ref: TensorRef }>): Promise<Array<SegmentTensors | undefined>> {
+    const out: Array<SegmentTensors | undefined> = new Array(entries.length).fill(undefined)
+    const order = entries.map((_, i) => i).filter(i => {
+      const { ref } = entries[i] as { ref: TensorRef }
+      return this.bytes.has(ref.segment) && ref.offset + recordLength(ref) <= (this.bytes.get(ref.segment) ?? 0)
+    })
+    order.sort((a, b) => {
+      const x = (entries[a] as { ref: TensorRef }).ref
+      const y = (entries[b] as { ref: TensorRef }).ref
+      return x.segment - y.segment || x.offset - y.offset
+    })
+    for (const span of spans(order.map(i => ({ i, ref: (entries[i] as { ref: TensorRef }).ref })))) {
+      const buf = Buffer.allocUnsafe(span.end - span.start)
+      const { bytesRead } = await (await this.reader(span.segment)).read(buf, 0, buf.byteLength, span.start)
+      for (const { i, ref } of span.records) {
+        const at = ref.offset - span.start
+        const length = recordLength(ref)
+        if (at + length > bytesRead) continue
+        out[i] = parseRecord(buf.subarray(at, at + length), (entries[i] as { seq: bigint }).seq, ref)
+      }
     }
-    const buf = Buffer.allocUnsafe(length)
-    const { bytesRead } = await (await reader).read(buf, 0, length, ref.offset)
-    if (bytesRead !== length) return undefined
-    if (buf.readUInt32LE(0) !== MAGIC || buf.readBigUInt64LE(4) !== seq || buf.readUInt32LE(12) !== ref.inputs || buf.readUInt32LE(16) !== ref.outputs) return undefined
-    if (crc32(buf.subarray(SEGMENT_HEADER_BYTES), crc32(buf.subarray(0, 20))) !== buf.readUInt32LE(20)) return undefined
-    return { inputs: buf.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + ref.inputs), outputs: buf.subarray(SEGMENT_HEADER_BYTES + ref.inputs) }
+    return out
+  }
+
+  private async reader (segment: number): Promise<FileHandle> {
+    let reader = this.readers.get(segment)
+    if (reader == null) {
+      reader = open(join(this.dir, fileName(segment)), 'r')
+      this.readers.set(segment, reader)
+      reader.catch(() => { this.readers.delete(segment) })
+    }
+    return reader
   }
 
   private closeReader (id: number): void {

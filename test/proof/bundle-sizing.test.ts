@@ -13,7 +13,7 @@ function take (queue: QueuedReceipt[], max: number, options: ReturnType<BundleSi
   const out: QueuedReceipt[] = []
   let bytes = 0
   for (const r of queue) {
-    const cost = options.cost(r)
+    const cost = options.cost({ seq: r.seq, receipt: r.bytes.byteLength, inputs: r.inputs?.byteLength ?? 0, outputs: r.outputs?.byteLength ?? 0 })
     if (out.length > 0 && bytes + cost > options.maxBytes) break
     out.push(r)
     bytes += cost

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import fs, { closeSync, fstatSync, openSync, readlinkSync, realpathSync } from 'node:fs'
-import { readdir, stat, truncate, writeFile } from 'node:fs/promises'
+import { open, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { syncBuiltinESMExports } from 'node:module'
 import { describe, it, mock } from 'node:test'
@@ -203,6 +203,52 @@ describe('receipt store: tensor segments', () => {
 })
 
 describe('tensor segments: a segment that cannot start', () => {
+  it('reads records lying together in one read, gives each back in the order asked, and loses only a torn one', async () => {
+    await using dir = await tempDir()
+    const segmentsDir = join(dir.path, 'tensors')
+    // Two appends fill the first segment; the third starts the second.
+    const segments = new TensorSegments({ dir: segmentsDir, maxSegmentBytes: 800 })
+    await segments.open(new Set())
+    const records = Array.from({ length: 12 }, (_, i) => ({ seq: BigInt(i + 1), inputs: randomBytes(40 + i), outputs: randomBytes(8) }))
+    const refs = [
+      ...await segments.write(records.slice(0, 5)),
+      ...await segments.write(records.slice(5, 10)),
+      ...await segments.write(records.slice(10))
+    ]
+    assert.deepEqual([...new Set(refs.map(r => r.segment))], [1, 2])
+    // Record 4 (seq 4) torn: a byte of its outputs flipped on disk.
+    const torn = refs[3]!
+    const fd = openSync(join(segmentsDir, '0000000001.seg'), 'r+')
+    try {
+      const at = torn.offset + 24 + torn.inputs
+      const byte = Buffer.alloc(1)
+      fs.readSync(fd, byte, 0, 1, at)
+      fs.writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, at)
+    } finally {
+      closeSync(fd)
+    }
+    const handle = await open(join(segmentsDir, '0000000001.seg'), 'r')
+    const reads = mock.method(Object.getPrototypeOf(handle) as { read: (...args: unknown[]) => unknown }, 'read')
+    await handle.close()
+    try {
+      // Asked out of order, with a pointer naming the wrong seq and one past the end of its segment.
+      const asked = [...refs.map((ref, i) => ({ seq: BigInt(i + 1), ref })).reverse(), { seq: 99n, ref: refs[0]! }, { seq: 13n, ref: { ...refs[11]!, offset: refs[11]!.offset + 10_000 } }]
+      const got = await segments.readMany(asked)
+      assert.equal(reads.mock.callCount(), 2, 'one read a segment')
+      assert.equal(got.length, asked.length)
+      asked.slice(0, 12).forEach(({ seq }, i) => {
+        const record = records[Number(seq) - 1]!
+        if (seq === 4n) assert.equal(got[i], undefined, 'the torn record')
+        else assert.deepEqual({ inputs: Buffer.from(got[i]!.inputs), outputs: Buffer.from(got[i]!.outputs) }, { inputs: record.inputs, outputs: record.outputs }, `seq ${seq}`)
+      })
+      assert.equal(got[12], undefined, 'a pointer to another receipt\'s record')
+      assert.equal(got[13], undefined, 'a pointer past the segment')
+    } finally {
+      reads.mock.restore()
+      await segments.close()
+    }
+  })
+
   it('keeps writing the one it has when the next cannot be created, never through a closed descriptor', async () => {
     await using dir = await tempDir()
     const segments = new TensorSegments({ dir: join(dir.path, 'tensors'), maxSegmentBytes: 100 })
