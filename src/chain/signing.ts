@@ -1,14 +1,16 @@
 import type { Signer } from '@mysten/sui/cryptography'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { fromBase64 } from '@mysten/sui/utils'
 import { decodeSignedTx, decodeTxBody, encodeSignedTx, encodeTxBody, type TxPayload } from './codec.js'
 import { InvalidTransactionError } from './errors.js'
-import { verifyEd25519PersonalMessage } from './personal-message.js'
+import { signEd25519PersonalMessage, verifyEd25519PersonalMessage } from './personal-message.js'
 
 /** Signs a transaction body as a Sui personal message, so any Sui wallet or verifier can check it. */
 export async function signTx (signer: Signer, payload: TxPayload): Promise<Uint8Array> {
   const body = encodeTxBody(payload)
-  const { signature } = await signer.signPersonalMessage(body)
-  return encodeSignedTx(body, fromBase64(signature))
+  // The same bytes either way (Ed25519 is deterministic); a node key is signed through OpenSSL.
+  const signature = signer instanceof Ed25519Keypair ? signEd25519PersonalMessage(signer, body) : fromBase64((await signer.signPersonalMessage(body)).signature)
+  return encodeSignedTx(body, signature)
 }
 
 export interface VerifiedTx {

@@ -3,7 +3,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { Ed25519PublicKey, type Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
-import { signEd25519 } from './ed25519-signer.js'
+import { signEd25519 } from '../chain/ed25519-signer.js'
 import { InvalidReceiptError, ProofFormatError } from './errors.js'
 import { Receipt, SignedReceipt } from './pb/proof.js'
 

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { fromBase64 } from '@mysten/sui/utils'
 import { verifyPersonalMessageSignature } from '@mysten/sui/verify'
-import { verifyEd25519PersonalMessage } from '../../src/chain/personal-message.js'
+import { signEd25519PersonalMessage, verifyEd25519PersonalMessage } from '../../src/chain/personal-message.js'
 
 describe('Sui personal-message signatures checked with Node\'s Ed25519', () => {
   it('agrees with the Sui SDK: the same signer for a good signature, a refusal for any changed byte', async () => {
@@ -24,6 +24,16 @@ describe('Sui personal-message signatures checked with Node\'s Ed25519', () => {
       }
       const other = Buffer.concat([message, Buffer.from([0])])
       assert.throws(() => verifyEd25519PersonalMessage(other, bytes), 'another message')
+    }
+  })
+
+  it('signs the bytes the Sui SDK signs: the same serialized signature, which the SDK verifies', async () => {
+    for (let i = 0; i < 12; i++) {
+      const keypair = Ed25519Keypair.generate()
+      const message = randomBytes([0, 1, 127, 128, 300, 16_384][i % 6]!)
+      const ours = signEd25519PersonalMessage(keypair, message)
+      assert.deepEqual(Buffer.from(ours), Buffer.from(fromBase64((await keypair.signPersonalMessage(message)).signature)))
+      assert.equal((await verifyPersonalMessageSignature(message, Buffer.from(ours).toString('base64'))).toSuiAddress(), keypair.toSuiAddress())
     }
   })
 

@@ -9,7 +9,7 @@ import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { Tensor as TensorProto } from '../../src/inference/pb/infer.js'
 import { tensorToProto } from '../../src/inference/tensor-codec.js'
-import { signEd25519 } from '../../src/proof/ed25519-signer.js'
+import { signEd25519 } from '../../src/chain/ed25519-signer.js'
 import { Receipt, SignedReceipt, TensorSet } from '../../src/proof/pb/proof.js'
 import {
   decodeSignedReceipt, RECEIPT_SIGNING_PREFIX, RECEIPT_VERSION, receiptPeerId, receiptSigner, signReceipt,
