@@ -15,6 +15,8 @@ import { note } from './measure.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../harness/raw-stream.js'
 import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } from './mesh/two-process.js'
 import { cryptoFloor, type CryptoFloor } from './mesh/crypto-floor.js'
+import { newFileWriteFloor } from './mesh/disk-floor.js'
+import { SYNC_EVERY_CHUNKS } from '../src/blob/cache/constants.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -238,7 +240,7 @@ function floorPerGiB (figures: TwoProcessFigures, floor: CryptoFloor): number {
   return figures.tcp.cpuSecondsPerGiB + floor.encrypt + floor.decrypt + floor.sha256
 }
 
-function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor): void {
+function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor, diskWrite: number): void {
   const { tcp, libp2p, peerFetch } = figures
   const libp2pRate = rate(size, libp2p.seconds)
   console.log(`two node processes on loopback (each end on its own event loop): ${sizeMiB} MiB, CPU = user + system of both processes over the transfer`)
@@ -255,7 +257,8 @@ function printTwoProcess (figures: TwoProcessFigures, floor: CryptoFloor): void 
   }
   const over = rate(size, peerFetch.seconds) / libp2pRate
   console.log(`\npeer fetch / one libp2p stream: ${over.toFixed(3)} (goal >= ${GOAL_OVER_LIBP2P}: ${over >= GOAL_OVER_LIBP2P ? 'met' : 'not met'}); CPU per GiB: ${peerFetch.cpuSecondsPerGiB.toFixed(2)} s (goal <= ${GOAL_CPU_PER_GIB}: ${peerFetch.cpuSecondsPerGiB <= GOAL_CPU_PER_GIB ? 'met' : 'not met'}); Walrus served ${peerFetch.walrusBytes} bytes meanwhile`)
-  console.log(`floor, CPU s per GiB: raw TCP ${tcp.cpuSecondsPerGiB.toFixed(2)} + node:crypto alone in this process: ChaCha20-Poly1305 seal ${floor.encrypt.toFixed(2)} + open ${floor.decrypt.toFixed(2)} (65,519-byte frames) + SHA-256 ${floor.sha256.toFixed(2)} = ${floorPerGiB(figures, floor).toFixed(2)} (goal ${GOAL_CPU_PER_GIB}); the peer fetch spends ${(peerFetch.cpuSecondsPerGiB / floorPerGiB(figures, floor)).toFixed(2)}x that, one libp2p stream ${(libp2p.cpuSecondsPerGiB / (tcp.cpuSecondsPerGiB + floor.encrypt + floor.decrypt)).toFixed(2)}x its own floor (no SHA-256)\n`)
+  console.log(`floor, CPU s per GiB: raw TCP ${tcp.cpuSecondsPerGiB.toFixed(2)} + node:crypto alone in this process: ChaCha20-Poly1305 seal ${floor.encrypt.toFixed(2)} + open ${floor.decrypt.toFixed(2)} (65,519-byte frames) + SHA-256 ${floor.sha256.toFixed(2)} = ${floorPerGiB(figures, floor).toFixed(2)} (goal ${GOAL_CPU_PER_GIB}); the peer fetch spends ${(peerFetch.cpuSecondsPerGiB / floorPerGiB(figures, floor)).toFixed(2)}x that, one libp2p stream ${(libp2p.cpuSecondsPerGiB / (tcp.cpuSecondsPerGiB + floor.encrypt + floor.decrypt)).toFixed(2)}x its own floor (no SHA-256)`)
+  console.log(`writing the same bytes to a new file in this process (1 MiB writes, synced every ${SYNC_EVERY_CHUNKS}, as a download's file): ${diskWrite.toFixed(2)} CPU s per GiB, which the fetcher pays and a raw stream does not; the floor with it: ${(floorPerGiB(figures, floor) + diskWrite).toFixed(2)}, the peer fetch ${(peerFetch.cpuSecondsPerGiB / (floorPerGiB(figures, floor) + diskWrite)).toFixed(2)}x that\n`)
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-mesh-'))
@@ -288,8 +291,9 @@ try {
   if (inProcessFigures != null) printInProcess(inProcessFigures)
   // Measured after the transfers, in this process, so they run on the same machine in the same window.
   const floor = two != null ? cryptoFloor(size) : undefined
+  const diskWrite = two != null ? newFileWriteFloor(size, dir) : undefined
   const loadAtEnd = loadavg()[0] as number
-  if (two != null && floor != null) printTwoProcess(two, floor)
+  if (two != null && floor != null && diskWrite != null) printTwoProcess(two, floor, diskWrite)
   console.log(`load average (1 min): ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end`)
   const inProc = inProcessFigures
   console.log(JSON.stringify({
@@ -306,7 +310,7 @@ try {
             cpuSecondsPerGiB: { tcp: round(two.tcp.cpuSecondsPerGiB, 2), libp2p1: round(two.libp2p.cpuSecondsPerGiB, 2), peerFetch: round(two.peerFetch.cpuSecondsPerGiB, 2) },
             walrusBytesDuringPeerFetch: two.peerFetch.walrusBytes,
             ...(floor != null
-              ? { floorCpuSecondsPerGiB: { encrypt: round(floor.encrypt, 2), decrypt: round(floor.decrypt, 2), sha256: round(floor.sha256, 2), peerFetch: round(floorPerGiB(two, floor), 2) } }
+              ? { floorCpuSecondsPerGiB: { encrypt: round(floor.encrypt, 2), decrypt: round(floor.decrypt, 2), sha256: round(floor.sha256, 2), peerFetch: round(floorPerGiB(two, floor), 2), ...(diskWrite != null ? { newFileWrite: round(diskWrite, 2), peerFetchWithWrite: round(floorPerGiB(two, floor) + diskWrite, 2) } : {}) } }
               : {})
           }
         }
