@@ -141,13 +141,13 @@ function errorText (err: unknown): string {
  * The bundle of a batch: the same receipts, setting and left-out set always
  * give the same bytes, so a resumed seal finds the same blob ID.
  */
-export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint> = new Set()): Uint8Array {
+export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint> = new Set(), into?: Uint8Array): Uint8Array {
   const keep = (r: QueuedReceipt): boolean => includeTensors && !leftOut.has(r.seq)
   return encodeBundle({
     receipts: receipts.map(r => r.bytes),
     inputs: receipts.map(r => keep(r) ? r.inputs ?? EMPTY : EMPTY),
     outputs: receipts.map(r => keep(r) ? r.outputs ?? EMPTY : EMPTY)
-  })
+  }, into)
 }
 
 function holdsTensors (batch: Batch): boolean {
@@ -198,6 +198,8 @@ export class Batcher extends EventTarget {
   /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
   private sealedThrough = 0n
   private readonly state: Omit<BatcherStats, 'bundleBudget'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
+  /** The bundles are encoded here, one seal at a time: the largest so far within the budget (bundleOf). */
+  private bundleBuffer?: Uint8Array
 
   constructor (components: BatcherComponents, init: BatcherInit) {
     super()
@@ -242,6 +244,8 @@ export class Batcher extends EventTarget {
     await this.pruning
     this.controller = undefined
     this.running = undefined
+    // An upload cut short by the abort may still hold the last bundle: the next start encodes into a buffer of its own.
+    this.bundleBuffer = undefined
     const waiters = this.waiters
     this.waiters = []
     for (const waiter of waiters) waiter.reject(new BatcherStoppedError('the batcher was stopped before the receipts were sealed'))
@@ -286,7 +290,7 @@ export class Batcher extends EventTarget {
         const pending = await this.components.store.pendingBatch()
         if (pending != null) {
           const leftOut = new Set(pending.leftOut)
-          const bundle = bundleOf(pending.receipts, pending.includeTensors, leftOut)
+          const bundle = this.bundleOf(pending.receipts, pending.includeTensors, leftOut)
           if (sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
           log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
           await this.complete({
@@ -337,6 +341,18 @@ export class Batcher extends EventTarget {
     return new BundleSizing({ maxBundleBytes: this.maxBundleBytes, batchSize: this.batchSize, includeTensors: this.includeTensors })
   }
 
+  /**
+   * A batch's bundle in the batcher's buffer, valid until the next seal
+   * begins: seals run one at a time, and nothing keeps a bundle past its
+   * seal. A bundle larger than the buffer is written to a new one, kept for
+   * the next when within the budget.
+   */
+  private bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint>): Uint8Array {
+    const bundle = bundleOf(receipts, includeTensors, leftOut, this.bundleBuffer)
+    if (bundle.buffer !== this.bundleBuffer?.buffer && bundle.byteLength <= this.maxBundleBytes) this.bundleBuffer = bundle
+    return bundle
+  }
+
   /** Seals the oldest queued receipts; false when Walrus refused their bundle. */
   private async sealOnce (signal: AbortSignal): Promise<boolean> {
     const { store } = this.components
@@ -344,7 +360,7 @@ export class Batcher extends EventTarget {
     // The queue counts receipts it cannot list: looping here would spin.
     if (taken.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
     const { receipts, leftOut } = this.sizing.plan(taken)
-    const bundle = bundleOf(receipts, this.includeTensors, leftOut)
+    const bundle = this.bundleOf(receipts, this.includeTensors, leftOut)
     const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
     const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
     this.step('begun', id)

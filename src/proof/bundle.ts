@@ -40,11 +40,50 @@ export function tensorsFit (entry: { receipt: number, inputs: number, outputs: n
   return BUNDLE_HEADER_BYTES + bundleEntryBytes(entry, true) <= budget
 }
 
-export function encodeBundle (contents: BundleContents): Uint8Array {
+/** Bundle's fields 2, 3 and 4 (receipts, inputs, outputs): length-delimited. */
+const FIELD_TAGS = [(2 << 3) | 2, (3 << 3) | 2, (4 << 3) | 2] as const
+const VERSION_TAG = (1 << 3) | 0
+
+const varintBytes = (value: number): number => value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
+
+function writeVarint (out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80
+    value >>>= 7
+  }
+  out[at++] = value
+  return at
+}
+
+/**
+ * The Bundle encoding of `contents`: the bytes protons' `Bundle.encode`
+ * gives (fields in order, every entry written, empty ones too; a test holds
+ * the two equal), written into `into` when it has room (a view of it is
+ * returned) or into a new buffer. A batcher reuses one buffer for its
+ * bundles: a new one of several MiB per seal cost more in page faults than
+ * the copy into it (about 2-6 ms against 0.4-0.8 ms for 8 MiB here).
+ */
+export function encodeBundle (contents: BundleContents, into?: Uint8Array): Uint8Array {
   const n = contents.receipts.length
   if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ProofFormatError(`a bundle holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
   if (contents.inputs.length !== n || contents.outputs.length !== n) throw new ProofFormatError('a bundle needs one inputs and one outputs entry per receipt (empty when left out)')
-  return Bundle.encode({ version: BUNDLE_VERSION, receipts: contents.receipts, inputs: contents.inputs, outputs: contents.outputs } as Bundle)
+  const fields = [contents.receipts, contents.inputs, contents.outputs]
+  let size = 1 + varintBytes(BUNDLE_VERSION)
+  for (const entries of fields) for (const entry of entries) size += 1 + varintBytes(entry.byteLength) + entry.byteLength
+  if (size > MAX_BUNDLE_BYTES) throw new ProofFormatError(`a bundle of ${size} bytes is over the ${MAX_BUNDLE_BYTES}-byte limit`)
+  const out = into != null && into.byteLength >= size ? into.subarray(0, size) : new Uint8Array(size)
+  let at = 0
+  out[at++] = VERSION_TAG
+  at = writeVarint(out, at, BUNDLE_VERSION)
+  fields.forEach((entries, f) => {
+    for (const entry of entries) {
+      out[at++] = FIELD_TAGS[f] as number
+      at = writeVarint(out, at, entry.byteLength)
+      out.set(entry, at)
+      at += entry.byteLength
+    }
+  })
+  return out
 }
 
 export function decodeBundle (bytes: Uint8Array): BundleContents {
