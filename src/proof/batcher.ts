@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, webcrypto } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
@@ -291,7 +291,7 @@ export class Batcher extends EventTarget {
         if (pending != null) {
           const leftOut = new Set(pending.leftOut)
           const bundle = this.bundleOf(pending.receipts, pending.includeTensors, leftOut)
-          if (sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
+          if (await sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
           log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
           await this.complete({
             id: pending.id,
@@ -362,7 +362,7 @@ export class Batcher extends EventTarget {
     const { receipts, leftOut } = this.sizing.plan(taken)
     const bundle = this.bundleOf(receipts, this.includeTensors, leftOut)
     const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
-    const id = await store.beginBatch({ receipts, root, bundleBytesHash: sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
+    const id = await store.beginBatch({ receipts, root, bundleBytesHash: await sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
     this.step('begun', id)
     return this.complete({ id, root, receipts, bundle, includeTensors: this.includeTensors, leftOut, resumed: false }, signal)
   }
@@ -533,6 +533,10 @@ export class Batcher extends EventTarget {
   }
 }
 
-function sha256Hex (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
+/** Bundles past this are hashed on the thread pool: hashing several MiB in place held up the replies for milliseconds. */
+const HASH_OFF_LOOP_BYTES = 256 * 1024
+
+async function sha256Hex (bytes: Uint8Array): Promise<string> {
+  if (bytes.byteLength < HASH_OFF_LOOP_BYTES) return createHash('sha256').update(bytes).digest('hex')
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)).toString('hex')
 }
