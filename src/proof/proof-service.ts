@@ -50,6 +50,8 @@ const MAX_GROUP = 256
  * flight), so one write per several runs leaves most runs alone.
  */
 const JOIN_RECEIPTS = 16
+/** Writes stop() starts at most, each taking the receipts answered during the one before. */
+const MAX_STOP_WRITES = 16
 /** A queued record's framing in the store: version, flags, the ID, and three u32 lengths. */
 const RECORD_OVERHEAD = 2 + 32 + 3 * 4
 const recordBytes = (e: { bytes: Uint8Array, inputs?: Uint8Array, outputs?: Uint8Array }): number => RECORD_OVERHEAD + e.bytes.byteLength + (e.inputs?.byteLength ?? 0) + (e.outputs?.byteLength ?? 0)
@@ -108,7 +110,13 @@ export class ProofService {
 
   /** Waits for the writes of receipts already answered: before the store closes. */
   async stop (): Promise<void> {
-    await this.written()
+    // Receipts answered while a write ran wait for the next one: written again until none waits (bounded, should answers go on).
+    for (let pass = 0; pass < MAX_STOP_WRITES; pass++) {
+      await this.written()
+      if (this.waiting.length === 0) break
+    }
+    clearTimeout(this.joinTimer)
+    this.joinTimer = undefined
   }
 
   /** Starts the write of the receipts answered so far at once and waits for it: then the store holds every one of them. */

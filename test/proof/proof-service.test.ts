@@ -117,6 +117,32 @@ describe('proof service', () => {
       await store.stop()
     }
   })
+  it('with logged durability, stop() also writes the receipts answered while its write ran', async () => {
+    await using dir = await tempDir()
+    const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
+    await store.start()
+    const gate = Promise.withResolvers<void>()
+    const started = Promise.withResolvers<void>()
+    const writes: number[] = []
+    const appendMany = store.appendMany.bind(store)
+    store.appendMany = async entries => { writes.push(entries.length); started.resolve(); await gate.promise; await appendMany(entries) }
+    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+    proofs.start()
+    const issue = async (): Promise<string> => (await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id
+    try {
+      const first = await issue()
+      const stopping = proofs.stop()
+      await started.promise
+      const second = await issue()
+      gate.resolve()
+      await stopping
+      assert.deepEqual(writes, [1, 1])
+      for (const id of [first, second]) assert.equal((await store.get(id))?.state, 'queued')
+    } finally {
+      gate.resolve()
+      await store.stop()
+    }
+  })
   it('takes inputs prepared from the same record as they are, and hashes any other record itself', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs') })
