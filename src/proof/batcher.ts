@@ -345,11 +345,11 @@ export class Batcher extends EventTarget {
    * A batch's bundle in the batcher's buffer, valid until the next seal
    * begins: seals run one at a time, and nothing keeps a bundle past its
    * seal. A bundle larger than the buffer is written to a new one, kept for
-   * the next when within the budget.
+   * the next when within the budget and MAX_KEPT_BUNDLE_BUFFER.
    */
   private bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint>): Uint8Array {
     const bundle = bundleOf(receipts, includeTensors, leftOut, this.bundleBuffer)
-    if (bundle.buffer !== this.bundleBuffer?.buffer && bundle.byteLength <= this.maxBundleBytes) this.bundleBuffer = bundle
+    if (bundle.buffer !== this.bundleBuffer?.buffer && bundle.byteLength <= Math.min(this.maxBundleBytes, MAX_KEPT_BUNDLE_BUFFER)) this.bundleBuffer = bundle
     return bundle
   }
 
@@ -532,6 +532,9 @@ export class Batcher extends EventTarget {
     this.onStep?.(step, batchId)
   }
 }
+
+/** The largest bundle buffer a batcher keeps between seals (twice the default budget): a node given a larger budget allocates such bundles as it makes them rather than holding one for good. */
+const MAX_KEPT_BUNDLE_BUFFER = 16 * 1024 * 1024
 
 /** Bundles past this are hashed on the thread pool: hashing several MiB in place held up the replies for milliseconds. */
 const HASH_OFF_LOOP_BYTES = 256 * 1024
