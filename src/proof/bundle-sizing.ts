@@ -1,5 +1,5 @@
 import { BUNDLE_HEADER_BYTES, bundleEntryBytes, MIN_BUNDLE_BUDGET, tensorsFit } from './bundle.js'
-import type { QueuedReceipt, ReceiptSizes } from './receipt-store.js'
+import { receiptSizes, type QueuedReceipt, type ReceiptSizes } from './receipt-store.js'
 
 /** What Walrus refused: a batch's receipts, its bundle's size, whether it held tensors, and the HTTP status. */
 export interface Refusal {
@@ -8,9 +8,6 @@ export interface Refusal {
   withTensors: boolean
   status: number
 }
-
-const sizes = (r: QueuedReceipt): ReceiptSizes =>
-  ({ seq: r.seq, receipt: r.bytes.byteLength, inputs: r.inputs?.byteLength ?? 0, outputs: r.outputs?.byteLength ?? 0 })
 
 export const hasTensors = (r: QueuedReceipt): boolean => (r.inputs?.byteLength ?? 0) + (r.outputs?.byteLength ?? 0) > 0
 
@@ -59,7 +56,7 @@ export class BundleSizing {
       if ((taken[0] as QueuedReceipt).seq > this.suspect.throughSeq) this.suspect = undefined
       else receipts = taken.slice(0, this.suspect.maxReceipts)
     }
-    const leftOut = new Set(receipts.filter(r => this.includeTensors && hasTensors(r) && !this.keepsTensors(sizes(r), this.budget)).map(r => r.seq))
+    const leftOut = new Set(receipts.filter(r => this.includeTensors && hasTensors(r) && !this.keepsTensors(receiptSizes(r), this.budget)).map(r => r.seq))
     return { receipts, leftOut }
   }
 

@@ -17,7 +17,7 @@ import {
 } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
 import { RECEIPT_ID, signedReceiptKey } from './receipt.js'
-import { TensorSegments, type SegmentTensors, type TensorRef } from './tensor-segments.js'
+import { TensorSegments, type TensorRef } from './tensor-segments.js'
 
 const log = logger('herd:proof:receipt-store')
 
@@ -266,8 +266,8 @@ export interface ReceiptSizes {
   outputs: number
 }
 
-function sizesOf (record: StoredRecord): ReceiptSizes {
-  const { receipt, ref } = record
+/** A receipt's sizes: of the tensors it holds, or of those `ref` names in a segment (not yet read). */
+export function receiptSizes (receipt: QueuedReceipt, ref?: TensorRef): ReceiptSizes {
   return { seq: receipt.seq, receipt: receipt.bytes.byteLength, inputs: ref?.inputs ?? receipt.inputs?.byteLength ?? 0, outputs: ref?.outputs ?? receipt.outputs?.byteLength ?? 0 }
 }
 
@@ -600,7 +600,7 @@ export class ReceiptStore {
     for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
       const record = decodeQueued(BigInt(key.slice(2)), value)
       if (this.sealing.has(record.receipt.id)) continue
-      const size = cost(sizesOf(record), recordCounted(record))
+      const size = cost(receiptSizes(record.receipt, record.ref), recordCounted(record))
       if (records.length > 0 && bytes + size > maxBytes) break
       records.push(record)
       bytes += size
@@ -930,11 +930,10 @@ export class ReceiptStore {
   private async withTensors (records: StoredRecord[]): Promise<QueuedReceipt[]> {
     const referenced = records.filter((r): r is StoredRecord & { ref: TensorRef } => r.ref != null)
     const read = await this.segments.readMany(referenced.map(r => ({ seq: r.receipt.seq, ref: r.ref })))
-    const tensors = new Map<StoredRecord, SegmentTensors | undefined>(referenced.map((r, i) => [r, read[i]]))
-    return records.map(record => {
-      const { receipt, ref } = record
+    let next = 0
+    return records.map(({ receipt, ref }) => {
       if (ref == null) return receipt
-      const found = tensors.get(record)
+      const found = read[next++]
       if (found == null) {
         log.error('the tensors of receipt %s (seq %s) were lost in a crash: it is sealed without them', receipt.id, receipt.seq)
         return receipt

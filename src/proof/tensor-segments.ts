@@ -47,8 +47,6 @@ function header (seq: bigint, inputs: number, outputs: number): Buffer {
   return head
 }
 
-const recordLength = (ref: TensorRef): number => SEGMENT_HEADER_BYTES + ref.inputs + ref.outputs
-
 /** Records further apart than this in a segment are read apart: the bytes between would be read for nothing. */
 const MAX_READ_GAP = 64 * 1024
 /**
@@ -58,10 +56,15 @@ const MAX_READ_GAP = 64 * 1024
  */
 const MAX_READ_SPAN = 1024 * 1024
 
-interface ReadSpan { segment: number, start: number, end: number, records: Array<{ i: number, ref: TensorRef }> }
+/** An entry of readMany: its place in the answer, the receipt's seq and where its record is. */
+interface Wanted { i: number, seq: bigint, ref: TensorRef }
+
+interface ReadSpan { segment: number, start: number, end: number, records: Wanted[] }
+
+const recordLength = (ref: TensorRef): number => TensorSegments.recordBytes(ref.inputs, ref.outputs)
 
 /** Records sorted by segment and offset, gathered into the spans to read. */
-function spans (records: Array<{ i: number, ref: TensorRef }>): ReadSpan[] {
+function spans (records: Wanted[]): ReadSpan[] {
   const out: ReadSpan[] = []
   let span: ReadSpan | undefined
   for (const record of records) {
@@ -245,23 +248,18 @@ export class TensorSegments {
    */
   async readMany (entries: ReadonlyArray<{ seq: bigint, ref: TensorRef }>): Promise<Array<SegmentTensors | undefined>> {
     const out: Array<SegmentTensors | undefined> = new Array(entries.length).fill(undefined)
-    const order = entries.map((_, i) => i).filter(i => {
-      const { ref } = entries[i] as { ref: TensorRef }
-      return this.bytes.has(ref.segment) && ref.offset + recordLength(ref) <= (this.bytes.get(ref.segment) ?? 0)
-    })
-    order.sort((a, b) => {
-      const x = (entries[a] as { ref: TensorRef }).ref
-      const y = (entries[b] as { ref: TensorRef }).ref
-      return x.segment - y.segment || x.offset - y.offset
-    })
-    for (const span of spans(order.map(i => ({ i, ref: (entries[i] as { ref: TensorRef }).ref })))) {
+    const wanted = entries
+      .map(({ seq, ref }, i) => ({ i, seq, ref }))
+      .filter(({ ref }) => ref.offset + recordLength(ref) <= (this.bytes.get(ref.segment) ?? 0))
+      .sort((x, y) => x.ref.segment - y.ref.segment || x.ref.offset - y.ref.offset)
+    for (const span of spans(wanted)) {
       const buf = Buffer.allocUnsafe(span.end - span.start)
       const { bytesRead } = await (await this.reader(span.segment)).read(buf, 0, buf.byteLength, span.start)
-      for (const { i, ref } of span.records) {
+      for (const { i, seq, ref } of span.records) {
         const at = ref.offset - span.start
         const length = recordLength(ref)
         if (at + length > bytesRead) continue
-        out[i] = parseRecord(buf.subarray(at, at + length), (entries[i] as { seq: bigint }).seq, ref)
+        out[i] = parseRecord(buf.subarray(at, at + length), seq, ref)
       }
     }
     return out
