@@ -135,7 +135,8 @@ async function measureBytes (devnet: DevnetProcess, node: HerdNode, det: BenchMo
   node.batcher.addEventListener('sealed', onSealed)
   try {
     await calls(node, det, BYTE_CONCURRENCY, BYTE_RECEIPTS)
-    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
+    // The store's count drops before the batcher's 'sealed' event for the last bundle: wait for both.
+    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0 && sealed.reduce((n, b) => n + b.count, 0) >= BYTE_RECEIPTS, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
   } finally {
     node.batcher.removeEventListener('sealed', onSealed)
   }
