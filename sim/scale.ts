@@ -31,10 +31,13 @@
  *   share of a cold download it was reading is read by another downloader
  *   after `stallMs`;
  * - the space of a download is reserved when it starts, evicting by policy
- *   (the cache's planRoom). When other downloads' reservations leave no room,
- *   the real cache waits for them; here the room is taken when the download
- *   ends instead (its time is not delayed). A model that still cannot fit, or
- *   is larger than the quota, is used and not kept.
+ *   (the cache's planRoom). When what is left is held by other downloads'
+ *   reservations or by models being served to peers, the download waits for
+ *   room, as BlobCache does: its chunk hashes are read meanwhile, it begins
+ *   when a download or an upload on its node ends and leaves room enough
+ *   (any waiting download that fits, not only the oldest), and after the
+ *   cache's room wait (`DEFAULT_ROOM_WAIT_MS`) it fails: its requests get no
+ *   time sample. A model larger than the quota is used and not kept.
  *
  * Not modelled: forwarding inference to a holder (src/inference/routing.ts),
  * upload contention at a holder, DHT lookups, Bloom digest false positives,
@@ -44,6 +47,7 @@
  * `noMesh` is the same caches with every miss going to Walrus (no peers, no
  * coordination).
  */
+import { DEFAULT_ROOM_WAIT_MS } from '../src/blob/cache/constants.js'
 import { createPolicy, type EvictionPolicy } from '../src/blob/cache/policy.js'
 import { HASH_BYTES } from '../src/blob/chunk-tree.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
@@ -71,8 +75,12 @@ interface Download {
   endMs: number
   /** Bumped when the end moves: a queued completion with another version is stale. */
   version: number
-  /** Space reserved in the node's cache; false: used once and not kept. */
+  /** Space reserved in the node's cache; false: used once and not kept, or still waiting for room. */
   keep: boolean
+  /** Set while the download waits for room in its node's cache: since when. */
+  roomWaitSinceMs: number | undefined
+  /** When its chunk hashes arrived, read while it waited for room. */
+  hashesAtMs: number | undefined
   cancelled: boolean
   /** Arrival times of the requests waiting for it. */
   waiting: number[]
@@ -108,6 +116,8 @@ interface NodeState {
   downloads: Map<number, Download>
   /** Peer downloads this node is serving, by model. */
   uploads: Map<number, Set<Download>>
+  /** Downloads waiting for room, oldest first. */
+  roomWaits: Download[]
 }
 
 /** Live holders of one model, in an array for a uniform random pick. */
@@ -140,6 +150,7 @@ class HolderSet {
 type QueuedEvent =
   | { atMs: number, kind: 'done', download: Download, version: number }
   | { atMs: number, kind: 'coord', swarm: Swarm }
+  | { atMs: number, kind: 'roomTimeout', download: Download }
 type SimEvent = QueuedEvent & { seq: number }
 
 /** A binary min-heap of events by time, ties by insertion order. */
@@ -245,7 +256,7 @@ class ScaleModel {
   }
 
   private newNode (): NodeState {
-    return { live: true, policy: createPolicy(this.scenario.cache.policy, { capacityBytes: this.quota }), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map() }
+    return { live: true, policy: createPolicy(this.scenario.cache.policy, { capacityBytes: this.quota }), used: 0, reserved: 0, held: new Set(), downloads: new Map(), uploads: new Map(), roomWaits: [] }
   }
 
   /** Bytes of the requests the node's own cache served: the policy's byte hit ratio is these over the bytes asked for. */
@@ -286,6 +297,7 @@ class ScaleModel {
   private handle (event: SimEvent): void {
     this.now = event.atMs
     if (event.kind === 'coord') this.coordinate(event.swarm)
+    else if (event.kind === 'roomTimeout') this.roomTimedOut(event.download)
     else if (!event.download.cancelled && event.version === event.download.version) this.complete(event.download)
   }
 
@@ -304,7 +316,7 @@ class ScaleModel {
     const download = node.downloads.get(m) ?? this.startDownload(v, m)
     download.waiting.push(this.now)
     download.uncounted++
-    if (download.swarm == null || this.now >= download.swarm.coordEndMs) this.countHits(download)
+    if (download.roomWaitSinceMs == null && (download.swarm == null || this.now >= download.swarm.coordEndMs)) this.countHits(download)
   }
 
   /** The download's source is known: its requests so far are peer or Walrus hits. */
@@ -320,17 +332,42 @@ class ScaleModel {
 
   private startDownload (v: number, m: number): Download {
     const size = this.sizes[m] as number
-    const net = this.net
+    const node = this.nodes[v] as NodeState
     const download: Download = {
-      node: v, model: m, kind: 'walrus', startMs: this.now, endMs: Infinity, version: 0, keep: this.reserve(v, m), cancelled: false, waiting: [], uncounted: 0, source: -1, swarm: undefined
+      node: v, model: m, kind: 'walrus', startMs: this.now, endMs: Infinity, version: 0, keep: false, roomWaitSinceMs: undefined, hashesAtMs: undefined, cancelled: false, waiting: [], uncounted: 0, source: -1, swarm: undefined
     }
-    ;(this.nodes[v] as NodeState).downloads.set(m, download)
+    node.downloads.set(m, download)
+    if (size <= this.quota && !this.reserve(v, m)) {
+      // The fetcher reads the chunk hashes before it asks the cache for room: from a holder when there is one.
+      download.hashesAtMs = this.mesh && (this.holders[m] as HolderSet).size > 0 ? this.now + this.net.peerRttMs : this.hashesFromWalrus(m)
+      download.roomWaitSinceMs = this.now
+      node.roomWaits.push(download)
+      this.queue.push({ atMs: this.now + DEFAULT_ROOM_WAIT_MS, kind: 'roomTimeout', download })
+      return download
+    }
+    download.keep = size <= this.quota
+    this.begin(download)
+    return download
+  }
+
+  /** The hashes of a download: read while it waited for room, or now from Walrus (a fetch); when they arrive. */
+  private hashesOf (download: Download): number {
+    return download.hashesAtMs != null ? Math.max(this.now, download.hashesAtMs) : this.hashesFromWalrus(download.model)
+  }
+
+  /** The download's reads begin now, with its room reserved (or none to keep). */
+  private begin (download: Download): void {
+    const m = download.model
+    const size = this.sizes[m] as number
+    const net = this.net
+    download.startMs = this.now
     if (!this.mesh) {
-      download.endMs = this.hashesFromWalrus(m) + this.walrusMs(size)
+      download.endMs = this.hashesOf(download) + this.walrusMs(size)
       this.walrusFetches++
       this.walrusBytes += size
       this.schedule(download)
-      return download
+      this.countHits(download)
+      return
     }
     const holders = this.holders[m] as HolderSet
     const swarm = this.swarms[m]
@@ -356,11 +393,11 @@ class ScaleModel {
     } else {
       let joined = swarm
       if (joined == null) {
-        const hashesAtMs = this.hashesFromWalrus(m)
+        const hashesAtMs = this.hashesOf(download)
         joined = { model: m, coordEndMs: this.now + this.coordinationMs(size), hashesAtMs, walrusStartMs: Infinity, walrusDoneMs: Infinity, shares: new Map(), readers: new Set(), members: new Set() }
         this.swarms[m] = joined
         this.queue.push({ atMs: joined.coordEndMs, kind: 'coord', swarm: joined })
-      } else if (this.now < joined.hashesAtMs) {
+      } else if (this.now < joined.hashesAtMs && download.hashesAtMs == null) {
         // Nobody has the hashes yet: this one reads them from Walrus too.
         this.hashesFromWalrus(m)
       }
@@ -368,7 +405,39 @@ class ScaleModel {
       joined.readers.add(download)
       joined.members.add(download)
     }
-    return download
+    // A download that waited for room: the requests it gathered meanwhile are counted once its source is known.
+    if (download.swarm == null || this.now >= download.swarm.coordEndMs) this.countHits(download)
+  }
+
+  /**
+   * Room may have come free on node `v` (a download ended, or an upload that
+   * kept a model from eviction): every waiting download that fits now begins.
+   */
+  private admitWaiting (v: number): void {
+    const node = this.nodes[v] as NodeState
+    if (!node.live || node.roomWaits.length === 0) return
+    const still: Download[] = []
+    for (const download of node.roomWaits) {
+      if (download.cancelled) continue
+      if (!this.reserve(v, download.model)) {
+        still.push(download)
+        continue
+      }
+      download.keep = true
+      download.roomWaitSinceMs = undefined
+      this.begin(download)
+    }
+    node.roomWaits = still
+  }
+
+  /** No room came within the cache's room wait: the fetch fails (CacheFullError), and its requests get no time sample. */
+  private roomTimedOut (download: Download): void {
+    if (download.cancelled || download.roomWaitSinceMs == null) return
+    const node = this.nodes[download.node] as NodeState
+    download.cancelled = true
+    this.countHits(download)
+    node.downloads.delete(download.model)
+    node.roomWaits = node.roomWaits.filter(d => d !== download)
   }
 
   /** The coordination window closed: the downloaders so far split the Walrus reads by the fetcher's rule. */
@@ -419,8 +488,6 @@ class ScaleModel {
     node.downloads.delete(m)
     this.releaseSource(download)
     this.leaveSwarm(download)
-    // No room when it started, only other downloads' reservations in the way: the real cache waited for them.
-    if (!download.keep && size <= this.quota) download.keep = this.reserve(v, m)
     if (download.keep) {
       node.reserved -= size
       node.used += size
@@ -433,6 +500,7 @@ class ScaleModel {
       if (download.keep && i > 0) node.policy.hit(id)
       this.ttm[this.ttmCount++] = this.now - atMs
     }
+    this.admitWaiting(v)
   }
 
   /** Reading `bytes` straight from Walrus, as a download does (src/mesh/origin-timing.ts). */
@@ -530,7 +598,10 @@ class ScaleModel {
     const set = uploads.get(download.model)
     set?.delete(download)
     if (set?.size === 0) uploads.delete(download.model)
+    const source = download.source
     download.source = -1
+    // The model it was reading is evictable again once no one reads it.
+    if (set?.size === 0) this.admitWaiting(source)
   }
 
   private leaveSwarm (download: Download): void {
@@ -554,6 +625,7 @@ class ScaleModel {
     node.live = false
     for (const download of node.downloads.values()) this.abandon(download)
     node.downloads.clear()
+    node.roomWaits = []
     for (const m of node.held) (this.holders[m] as HolderSet).delete(v)
     const served = [...node.uploads.values()].flatMap(set => [...set])
     node.uploads.clear()

@@ -107,6 +107,32 @@ describe('scale mode', () => {
     assert.equal(six.peerBytes, 3 * 4 * MiB, 'each of the three gets the other two segments from peers')
   })
 
+  it('a download waits for room that another download holds, and fails after the cache\'s room wait', () => {
+    // One node, a cache with room for one of two equal models, both asked for 1 ms apart.
+    const oneRoom = (size: number): Scenario => scale(x => {
+      x.nodes = 1
+      x.models = { count: 2, minBytes: size, maxBytes: size }
+      x.cache = { quotaBytes: size }
+    })
+    const at = (s: Scenario, requests: Array<{ atMs: number, model: number }>): Trace => ({ ...generateTrace(s), churn: [], requests: requests.map(r => ({ ...r, node: 0 })) })
+    const s = oneRoom(64 * MiB)
+    for (const strategy of ['noMesh', 'mesh'] as const) {
+      const alone = simulateScale(s, at(s, [{ atMs: 0, model: 0 }]), strategy).timeToModelMs.p50
+      const both = simulateScale(s, at(s, [{ atMs: 0, model: 0 }, { atMs: 1, model: 1 }]), strategy)
+      checkSums(both, strategy)
+      // The second began when the first ended and freed its reservation; its chunk hashes were read meanwhile.
+      const second = both.timeToModelMs.p99
+      assert.ok(second > 1.8 * alone && second < 2 * alone, `${strategy}: ${second} ms against ${alone} alone`)
+      assert.equal(both.timeToModelSamples?.length, 2)
+    }
+    // A model that takes longer than the room wait (1 GiB at 20 MiB/s, about 51 s) holds the room past it: the second fetch fails.
+    const big = oneRoom(GiB)
+    const stuck = simulateScale(big, at(big, [{ atMs: 0, model: 0 }, { atMs: 1, model: 1 }]), 'noMesh')
+    checkSums(stuck, 'room wait timed out')
+    assert.equal(stuck.timeToModelSamples?.length, 1)
+    assert.ok(stuck.timeToModelMs.p50 > 30_000)
+  })
+
   it('uses the cache module\'s policy: GDSF and LRU give different numbers', () => {
     const gdsf = scale()
     const lru = scale(x => { x.cache.policy = 'lru' })
