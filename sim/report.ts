@@ -317,6 +317,12 @@ function scaleCheckSection (report: SimReport, threshold: number): string[] {
     const bytes = live.walrusBytes - scale.walrusBytes
     const relative = scale.walrusBytes > 0 ? ` (${bytes >= 0 ? '+' : '−'}${formatPercent(Math.abs(bytes) / scale.walrusBytes)})` : ''
     lines.push(`| ${s} | Walrus bytes | ${formatBytes(live.walrusBytes)} | ${formatBytes(scale.walrusBytes)} | ${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}${relative} |`)
+    // Where the model's time to model parts from the run: the live tail on a starved machine is CPU the model does not have.
+    for (const p of ['p50', 'p95', 'p99'] as const) {
+      const ms = live.timeToModelMs[p] - scale.timeToModelMs[p]
+      const share = scale.timeToModelMs[p] > 0 ? ` (${ms >= 0 ? '+' : '−'}${formatPercent(Math.abs(ms) / scale.timeToModelMs[p])})` : ''
+      lines.push(`| ${s} | Time to model ${p} | ${formatMs(live.timeToModelMs[p])} | ${formatMs(scale.timeToModelMs[p])} | ${ms >= 0 ? '+' : '−'}${formatMs(Math.abs(ms))}${share} |`)
+    }
   }
   lines.push('')
   lines.push(flagged.length === 0

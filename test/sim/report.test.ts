@@ -201,6 +201,9 @@ describe('sim report', () => {
     assert.match(md, /\| noMesh \| Peer hits \| 0\.0% \| 8\.0% \| ⚠ −8\.0 pts \|/)
     assert.match(md, /\| optimal \| Hit rate \(local \+ peer\) \| 95\.0% \| 95\.0% \| ±0\.0 pts \|/)
     assert.match(md, /2 rates more than 5 points apart:\*\* noMesh local hits, noMesh peer hits/)
+    // And time to model, live beside scale, with the difference in ms and as a share of scale's.
+    assert.match(md, /\| mesh \| Time to model p95 \| 25\.0 ms \| [^|]+ \| [+−][^|]+ms \([+−][\d.]+%\) \|/)
+    assert.match(md, /\| noMesh \| Time to model p99 \| 95\.0 ms \| /)
     // Charts linked; samples note.
     for (const name of ['hit-rate-by-cache-size', 'walrus-egress-by-nodes', 'time-to-model-cdf']) {
       assert.ok(md.includes(`(${name}.svg)`) && md.includes(`(${name}.png)`), `links ${name}`)
