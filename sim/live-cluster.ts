@@ -19,6 +19,7 @@ import type { PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { netnsCommand } from '../harness/netns.js'
+import { withMallocEnv } from '../src/cli/malloc-env.js'
 import { HERD_V8_FLAGS } from '../src/cli/v8-flags.js'
 import { forwardInto, type Forward } from '../harness/netns-forward.js'
 
@@ -54,8 +55,9 @@ export function runningHerdPids (): number[] {
   return [...children].filter(c => c.exitCode == null && c.signalCode == null && c.pid != null).map(c => c.pid as number)
 }
 
-function childEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
+/** A herd child's environment: this process's, with herd's malloc settings (src/cli/malloc-env.ts) and no debug logger. */
+export function childEnv (): NodeJS.ProcessEnv {
+  const env = withMallocEnv(process.env)
   // A debug logger in a child would flood a pipe nobody reads.
   delete env.DEBUG
   return env
