@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { withMallocEnv } from '../src/cli/malloc-env.js'
 import { HERD_V8_FLAGS } from '../src/cli/v8-flags.js'
 
 /**
@@ -35,8 +36,8 @@ export class ChildClient<R extends { op: string }> {
   private readonly exited: Promise<void>
 
   constructor (script: URL, private readonly label: string, private readonly requestMs: number) {
-    // Node processes of a benchmark run as a herd node's does (src/cli/v8-flags.ts), whatever the parent was started with.
-    this.child = fork(script, [], { execArgv: [...process.execArgv, ...HERD_V8_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    // Node processes of a benchmark run as a herd node's does (src/cli/v8-flags.ts, malloc-env.ts), whatever the parent was started with.
+    this.child = fork(script, [], { execArgv: [...process.execArgv, ...HERD_V8_FLAGS], env: withMallocEnv(process.env), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.exited = new Promise(resolve => this.child.once('exit', () => {
       for (const { reject } of this.waiting.values()) reject(new Error(`${label} exited`))
       this.waiting.clear()
