@@ -11,19 +11,30 @@ import { ReceiptStore } from '../../src/proof/receipt-store.js'
 import { hashTensors } from '../../src/proof/tensor-hash.js'
 import { tempDir } from '../helpers/devnet.js'
 
+type Entries = Parameters<ReceiptStore['appendMany']>[0]
+
+/** A started store whose every write first goes through `beforeWrite`, and a started proof service on it. */
+async function serviceOver (store: ReceiptStore, beforeWrite: (entries: Entries) => void | Promise<void>): Promise<ProofService> {
+  await store.start()
+  const appendMany = store.appendMany.bind(store)
+  store.appendMany = async entries => { await beforeWrite(entries); await appendMany(entries) }
+  const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
+  proofs.start()
+  return proofs
+}
+
+/** A run of no tensors on a random model: all a receipt needs here. */
+const emptyRun = (): Parameters<ProofService['issue']>[0] => ({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+
 describe('proof service', () => {
   it('with logged durability, a receipt answered and not yet written is looked up as queued, not unknown', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged' })
-    await store.start()
     // The write behind the reply waits here, as a slow disk would make it.
     const gate = Promise.withResolvers<void>()
-    const appendMany = store.appendMany.bind(store)
-    store.appendMany = async entries => { await gate.promise; await appendMany(entries) }
-    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
-    proofs.start()
+    const proofs = await serviceOver(store, async () => { await gate.promise })
     try {
-      const receipt = await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+      const receipt = await proofs.issue(emptyRun())
       assert.equal(await store.get(receipt.id), undefined, 'not written yet')
       assert.deepEqual(await proofs.lookup(receipt.id), { state: 'queued', receiptId: receipt.id })
       assert.equal(await proofs.lookup('ab'.repeat(32)), undefined, 'a receipt never issued is still unknown')
@@ -43,17 +54,13 @@ describe('proof service', () => {
   it('with logged durability, the write behind a reply starts only once the reply has reached its caller', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged' })
-    await store.start()
     // Records when the store is first asked to write, against when the caller has its receipt.
     const order: string[] = []
-    const appendMany = store.appendMany.bind(store)
-    store.appendMany = async entries => { order.push('write'); await appendMany(entries) }
-    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
-    proofs.start()
+    const proofs = await serviceOver(store, () => { order.push('write') })
     try {
       // Several awaits between the service and the caller, as the inference service and a stream handler add.
       const reply = async (): Promise<string> => {
-        const receipt = await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })
+        const receipt = await proofs.issue(emptyRun())
         return receipt.id
       }
       const id = await (async () => await (async () => await reply())())()
@@ -69,16 +76,12 @@ describe('proof service', () => {
     await using dir = await tempDir()
     // A long sync interval is the join window: every receipt below is answered within it.
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
-    await store.start()
     const writes: number[] = []
-    const appendMany = store.appendMany.bind(store)
-    store.appendMany = async entries => { writes.push(entries.length); await appendMany(entries) }
-    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
-    proofs.start()
+    const proofs = await serviceOver(store, entries => { writes.push(entries.length) })
     try {
       const ids: string[] = []
       for (let i = 0; i < 4; i++) {
-        ids.push((await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id)
+        ids.push((await proofs.issue(emptyRun())).id)
         // The next request arrives after the loop has turned, as one from a peer does.
         await new Promise(resolve => setImmediate(resolve))
       }
@@ -95,17 +98,13 @@ describe('proof service', () => {
     await using dir = await tempDir()
     // A long sync interval: only the join count starts a write below.
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
-    await store.start()
     const writes: number[] = []
-    const appendMany = store.appendMany.bind(store)
     // Each write takes longer than the gap between replies, as a level write does beside quick runs.
-    store.appendMany = async entries => { writes.push(entries.length); await new Promise(resolve => setTimeout(resolve, 4)); await appendMany(entries) }
-    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
-    proofs.start()
+    const proofs = await serviceOver(store, async entries => { writes.push(entries.length); await new Promise(resolve => setTimeout(resolve, 4)) })
     try {
       const ids: string[] = []
       for (let i = 0; i < 64; i++) {
-        ids.push((await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id)
+        ids.push((await proofs.issue(emptyRun())).id)
         await new Promise(resolve => setTimeout(resolve, 2))
       }
       await proofs.stop()
@@ -120,15 +119,11 @@ describe('proof service', () => {
   it('with logged durability, stop() also writes the receipts answered while its write ran', async () => {
     await using dir = await tempDir()
     const store = new ReceiptStore({ dir: join(dir.path, 'proofs'), durability: 'logged', syncIntervalMs: 1_000 })
-    await store.start()
     const gate = Promise.withResolvers<void>()
     const started = Promise.withResolvers<void>()
     const writes: number[] = []
-    const appendMany = store.appendMany.bind(store)
-    store.appendMany = async entries => { writes.push(entries.length); started.resolve(); await gate.promise; await appendMany(entries) }
-    const proofs = new ProofService({ signer: Ed25519Keypair.generate(), store, batcher: { notify: () => {} } as unknown as Batcher })
-    proofs.start()
-    const issue = async (): Promise<string> => (await proofs.issue({ modelBlobId: blobIdFromBytes(randomBytes(32)), chunkRoot: '00'.repeat(32), inputs: {}, outputs: {} })).id
+    const proofs = await serviceOver(store, async entries => { writes.push(entries.length); started.resolve(); await gate.promise })
+    const issue = async (): Promise<string> => (await proofs.issue(emptyRun())).id
     try {
       const first = await issue()
       const stopping = proofs.stop()
