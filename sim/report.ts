@@ -282,6 +282,13 @@ const SCALE_MEASURES: ReadonlyArray<{ label: string, rate: (m: StrategyMetrics) 
   { label: 'Hit rate (local + peer)', rate: hitRate }
 ]
 
+/** live − scale, signed, in `format`'s units, and as a share of scale's figure when it has one: `+1.20 MiB (+4.0%)`. */
+function signedDifference (live: number, scale: number, format: (value: number) => string): string {
+  const difference = live - scale
+  const sign = difference >= 0 ? '+' : '−'
+  return `${sign}${format(Math.abs(difference))}${scale > 0 ? ` (${sign}${formatPercent(Math.abs(difference) / scale)})` : ''}`
+}
+
 function tailGoalSection (report: SimReport): string[] {
   const goals = tailGoals(report)
   if (goals.length === 0) return []
@@ -314,14 +321,10 @@ function scaleCheckSection (report: SimReport, threshold: number): string[] {
       if (far) flagged.push(`${s} ${measure.label.toLowerCase()}`)
       lines.push(`| ${s} | ${measure.label} | ${formatRate(a)} | ${formatRate(b)} | ${far ? '⚠ ' : ''}${formatPoints(points)} |`)
     }
-    const bytes = live.walrusBytes - scale.walrusBytes
-    const relative = scale.walrusBytes > 0 ? ` (${bytes >= 0 ? '+' : '−'}${formatPercent(Math.abs(bytes) / scale.walrusBytes)})` : ''
-    lines.push(`| ${s} | Walrus bytes | ${formatBytes(live.walrusBytes)} | ${formatBytes(scale.walrusBytes)} | ${bytes >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytes))}${relative} |`)
+    lines.push(`| ${s} | Walrus bytes | ${formatBytes(live.walrusBytes)} | ${formatBytes(scale.walrusBytes)} | ${signedDifference(live.walrusBytes, scale.walrusBytes, formatBytes)} |`)
     // Where the model's time to model parts from the run: the live tail on a starved machine is CPU the model does not have.
     for (const p of ['p50', 'p95', 'p99'] as const) {
-      const ms = live.timeToModelMs[p] - scale.timeToModelMs[p]
-      const share = scale.timeToModelMs[p] > 0 ? ` (${ms >= 0 ? '+' : '−'}${formatPercent(Math.abs(ms) / scale.timeToModelMs[p])})` : ''
-      lines.push(`| ${s} | Time to model ${p} | ${formatMs(live.timeToModelMs[p])} | ${formatMs(scale.timeToModelMs[p])} | ${ms >= 0 ? '+' : '−'}${formatMs(Math.abs(ms))}${share} |`)
+      lines.push(`| ${s} | Time to model ${p} | ${formatMs(live.timeToModelMs[p])} | ${formatMs(scale.timeToModelMs[p])} | ${signedDifference(live.timeToModelMs[p], scale.timeToModelMs[p], formatMs)} |`)
     }
   }
   lines.push('')
