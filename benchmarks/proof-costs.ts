@@ -131,19 +131,20 @@ interface ByteResult {
 async function measureBytes (devnet: DevnetProcess, node: HerdNode, det: BenchModel): Promise<ByteResult> {
   const sealed: SealedBundle[] = []
   const onSealed = (event: Event): void => { sealed.push((event as CustomEvent<SealedBundle>).detail) }
+  const sealedReceipts = (): number => sealed.reduce((n, b) => n + b.count, 0)
   const before = await devnet.walrusStats()
   node.batcher.addEventListener('sealed', onSealed)
   try {
     await calls(node, det, BYTE_CONCURRENCY, BYTE_RECEIPTS)
     // The store's count drops before the batcher's 'sealed' event for the last bundle: wait for both.
-    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0 && sealed.reduce((n, b) => n + b.count, 0) >= BYTE_RECEIPTS, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
+    await waitFor(`${node.config.dataDir}: every receipt sealed`, () => node.status().proofs.queued === 0 && sealedReceipts() >= BYTE_RECEIPTS, DRAIN_TIMEOUT_MS, SEAL_POLL_MS)
   } finally {
     node.batcher.removeEventListener('sealed', onSealed)
   }
   const after = await devnet.walrusStats()
   let ledgerBytes = 0
   for (const bundle of sealed) ledgerBytes += await devnet.blockBytes(bundle.anchor.height)
-  const receipts = sealed.reduce((n, b) => n + b.count, 0)
+  const receipts = sealedReceipts()
   if (receipts !== BYTE_RECEIPTS) throw new Error(`${sealed.length} anchors cover ${receipts} receipts, not ${BYTE_RECEIPTS}`)
   const uploads = after.uploads - before.uploads
   if (uploads !== sealed.length || after.alreadyCertified !== before.alreadyCertified) note(`${uploads} uploads to Walrus (${after.alreadyCertified - before.alreadyCertified} already certified) for ${sealed.length} bundles`)
