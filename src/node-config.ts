@@ -18,6 +18,8 @@ import {
 } from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
+import { apiTokenSchema } from './api/api-token.js'
+import { NETWORKS, type Network } from './networks.js'
 
 const multiaddrString = z.string().refine(value => {
   try {
@@ -44,11 +46,8 @@ export function parseApiHost (text: string): ApiHost | undefined {
   return { name: match[1] as string, ...(port != null ? { port } : {}) }
 }
 
-/** RFC 6750's token syntax; long enough that guessing is hopeless, short enough for a header. */
-export const apiTokenSchema = z.string().regex(/^[A-Za-z0-9\-._~+/]{16,512}=*$/, 'an API token is 16-512 characters of A-Z, a-z, 0-9, "-", ".", "_", "~", "+", "/" (then "=" padding)')
-
-export const NETWORKS = ['devnet', 'testnet', 'mainnet'] as const
-export type Network = typeof NETWORKS[number]
+export { apiTokenSchema }
+export { NETWORKS, type Network }
 
 /** A Sui address or object ID in full: 0x and 64 hex digits (any case; kept lower case). */
 const suiId = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: 'not a Sui address or object ID (0x and 64 hex digits)' }).transform(id => id.toLowerCase())

@@ -170,7 +170,7 @@ export class HerdNode {
       const payments = new PaymentLog(join(config.dataDir, 'payments'), { onWritten: (network, totals) => { if (network === config.network) funds.paidChanged(totals) } })
       this.payments = payments
       const onPaid: OnPaid = payment => { payments.add(config.network, payment) }
-      const built = buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined, { onPaid })
+      const built = await buildServices(config, key, config.network === 'devnet' ? await this.startEmbedded(key) : undefined, { onPaid })
       const { walrus, ledger } = this.init.services?.(built, { onPaid }) ?? built
       const registry = new ModelRegistry({ ledger })
       const funds = new FundsMonitor({

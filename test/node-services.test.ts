@@ -34,7 +34,7 @@ describe('a node\'s services, built from its config alone', () => {
     const key = Ed25519Keypair.generate()
     const config = await resolveConfig({ network: 'testnet', env: {}, flags: { dataDir: '/nonexistent/herd' } })
     await withRecordedFetch(async urls => {
-      const services = buildServices(config, key)
+      const services = await buildServices(config, key)
       try {
         assert.equal(services.network, 'testnet')
         assert.ok(services.ledger instanceof SuiLedger, 'the ledger is Sui')
@@ -65,7 +65,7 @@ describe('a node\'s services, built from its config alone', () => {
 
   it('writes mainnet blobs, and testnet ones given a relay, with the Walrus SDK and the node key', async () => {
     const config = await resolveConfig({ network: 'mainnet', env: {}, flags: { dataDir: '/nonexistent/herd' } })
-    const services = buildServices(config, Ed25519Keypair.generate())
+    const services = await buildServices(config, Ed25519Keypair.generate())
     try {
       assert.ok(services.ledger instanceof SuiLedger)
       assert.equal(services.walrus.writeMode, 'sdk')
@@ -75,7 +75,7 @@ describe('a node\'s services, built from its config alone', () => {
     } finally {
       await Promise.all([services.ledger.close(), services.walrus.close()])
     }
-    const relayed = buildServices(await resolveConfig({ network: 'testnet', env: { HERD_UPLOAD_RELAY: 'https://upload-relay.testnet.walrus.space' }, flags: { dataDir: '/nonexistent/herd' } }), Ed25519Keypair.generate())
+    const relayed = await buildServices(await resolveConfig({ network: 'testnet', env: { HERD_UPLOAD_RELAY: 'https://upload-relay.testnet.walrus.space' }, flags: { dataDir: '/nonexistent/herd' } }), Ed25519Keypair.generate())
     assert.equal(relayed.walrus.writeMode, 'sdk', 'a relay, once set, carries the writes')
     assert.ok(relayed.walrus.writer instanceof WalrusSdkStore)
     await Promise.all([relayed.ledger.close(), relayed.walrus.close()])

@@ -1,46 +1,16 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander'
-import { blobCommand } from './commands/blob.js'
-import { configCommand } from './commands/config.js'
-import { devnetCommand } from './commands/devnet.js'
-import { fetchCommand } from './commands/fetch.js'
-import { inferCommand } from './commands/infer.js'
-import { keyCommand } from './commands/key.js'
-import { ledgerCommand } from './commands/ledger.js'
-import { modelCommand } from './commands/model.js'
-import { proofCommand } from './commands/proof.js'
-import { simCommand } from './commands/sim.js'
-import { startCommand } from './commands/start.js'
-import { statusCommand } from './commands/status.js'
-import { storageCommand } from './commands/storage.js'
-import { walletCommand } from './commands/wallet.js'
+import { enableCompileCache } from 'node:module'
 
-export function buildProgram (): Command {
-  const program = new Command('herd')
-    .description('a peer-to-peer caching mesh for AI inference nodes, with models and proofs on Walrus')
-    .version('0.1.0')
-    .showHelpAfterError()
-    .exitOverride()
-  blobCommand(program)
-  devnetCommand(program)
-  modelCommand(program)
-  ledgerCommand(program)
-  startCommand(program)
-  statusCommand(program)
-  fetchCommand(program)
-  inferCommand(program)
-  proofCommand(program)
-  simCommand(program)
-  configCommand(program)
-  keyCommand(program)
-  walletCommand(program)
-  storageCommand(program)
-  return program
-}
+// V8's code for herd's modules kept on disk (os.tmpdir(), or $NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1 turns it off):
+// a node's start compiles over a thousand files. Set before anything else is imported, and passed on to the inference threads.
+const cache = enableCompileCache()
+if (cache.directory != null) process.env.NODE_COMPILE_CACHE ??= cache.directory
+const { CommanderError } = await import('commander')
+const { buildProgram } = await import('./program.js')
 
 async function main (): Promise<void> {
   try {
-    await buildProgram().parseAsync(process.argv)
+    await (await buildProgram(process.argv.slice(2))).parseAsync(process.argv)
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode

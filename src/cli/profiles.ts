@@ -1,14 +1,18 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { NodeConfigError, profileSchema, type Network } from '../node-config.js'
 
 export { NETWORKS, type Network } from '../node-config.js'
 
-/** The Walrus package objects come from the SDK that talks to them, so a profile cannot drift from it. */
-const WALRUS_PACKAGES: Partial<Record<Network, { systemObjectId: string, stakingPoolId: string, exchangeIds?: string[] }>> = {
-  testnet: TESTNET_WALRUS_PACKAGE_CONFIG,
-  mainnet: MAINNET_WALRUS_PACKAGE_CONFIG
+/**
+ * The Walrus package objects come from the SDK that talks to them, so a
+ * profile cannot drift from it; the SDK is loaded only for the networks that
+ * have them (the devnet never needs it).
+ */
+async function walrusPackageOf (network: Network): Promise<{ systemObjectId: string, stakingPoolId: string, exchangeIds?: string[] } | undefined> {
+  if (network !== 'testnet' && network !== 'mainnet') return undefined
+  const { MAINNET_WALRUS_PACKAGE_CONFIG, TESTNET_WALRUS_PACKAGE_CONFIG } = await import('@mysten/walrus')
+  return network === 'testnet' ? TESTNET_WALRUS_PACKAGE_CONFIG : MAINNET_WALRUS_PACKAGE_CONFIG
 }
 
 export function profilePath (network: Network): string {
@@ -32,7 +36,7 @@ export async function loadProfile (network: Network): Promise<Record<string, unk
   if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) throw new NodeConfigError(`profile ${path} must hold a JSON object`)
   const profile = { ...raw as Record<string, unknown> }
   if (profile.network !== network) throw new NodeConfigError(`profile ${path} is for network ${String(profile.network)}, not ${network}`)
-  const walrusPackage = WALRUS_PACKAGES[network]
+  const walrusPackage = await walrusPackageOf(network)
   if (walrusPackage != null && profile.sui != null && typeof profile.sui === 'object') {
     profile.sui = { walrusPackage: { ...walrusPackage, ...(walrusPackage.exchangeIds != null ? { exchangeIds: [...walrusPackage.exchangeIds] } : {}) }, ...profile.sui }
   }

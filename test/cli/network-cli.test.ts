@@ -3,18 +3,11 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
-import { Command } from 'commander'
-import { blobCommand } from '../../src/cli/commands/blob.js'
-import { configCommand } from '../../src/cli/commands/config.js'
-import { fetchCommand } from '../../src/cli/commands/fetch.js'
-import { inferCommand } from '../../src/cli/commands/infer.js'
-import { modelCommand } from '../../src/cli/commands/model.js'
-import { proofCommand } from '../../src/cli/commands/proof.js'
-import { startCommand } from '../../src/cli/commands/start.js'
-import { walletCommand } from '../../src/cli/commands/wallet.js'
 import { TESTNET_WALRUS_PACKAGE_CONFIG } from '@mysten/walrus'
 import { loadOrCreateNodeKey } from '../../src/chain/node-key.js'
 import { suiBalances } from '../../src/chain/sui-wallet.js'
+import type { Command } from 'commander'
+import { buildProgram } from '../../src/cli/program.js'
 import { blobCosts, pushGasMist, requireFunds } from '../../src/cli/push-cost.js'
 import { resolveConfig } from '../../src/cli/resolve-config.js'
 import { encodedBlobLength, storageUnits } from '../../src/walrus/encoded-size.js'
@@ -56,10 +49,9 @@ describe('herd config, key, wallet and model push --dry-run', () => {
     assert.match(badNetwork.stderr, /--network <name>' argument 'moonnet' is invalid/)
   })
 
-  it('takes --network on every command that touches a network', () => {
-    // The command groups as src/cli/index.ts registers them (importing it would run the CLI).
-    const program = new Command('herd')
-    for (const register of [startCommand, modelCommand, proofCommand, blobCommand, fetchCommand, inferCommand, walletCommand, configCommand]) register(program)
+  it('takes --network on every command that touches a network', async () => {
+    // Every command group, as `herd --help` registers them.
+    const program = await buildProgram()
     const find = (path: string[]): Command | undefined => path.reduce<Command | undefined>((at, name) => at?.commands.find(c => c.name() === name), program)
     for (const path of [['start'], ['model', 'push'], ['model', 'show'], ['model', 'list'], ['proof', 'verify'], ['blob', 'put'], ['blob', 'get'], ['fetch'], ['infer'], ['wallet'], ['config', 'show']]) {
       const command = find(path)

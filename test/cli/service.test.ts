@@ -55,6 +55,10 @@ describe('deploy/', () => {
     const settings = new Map(unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8')))
     assert.equal(settings.get('User'), 'herd')
     assert.equal(settings.get('StateDirectory'), 'herd')
+    // The compile cache outlives a restart: under PrivateTmp the default (/tmp) would not.
+    assert.equal(settings.get('CacheDirectory'), 'herd')
+    const environment = unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8')).filter(([key]) => key === 'Environment').map(([, value]) => value)
+    assert.ok(environment.some(value => /^NODE_COMPILE_CACHE=\/var\/cache\/herd\//.test(value)), 'NODE_COMPILE_CACHE under the CacheDirectory')
     assert.equal(settings.get('Restart'), 'on-failure')
     for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'RestrictAddressFamilies']) assert.ok(settings.has(key), key)
     assert.match(settings.get('ExecStart') ?? '', /--api-host 127\.0\.0\.1\b/)

@@ -76,7 +76,7 @@ export function blobCommand (program: Command): void {
       // The devnet's publisher pays for itself; elsewhere the node key owns the Blob (and pays, through the SDK).
       const key = config.network !== 'devnet' ? await existingNodeKey(config.dataDir) : undefined
       const payments = commandPayments(config)
-      const { walrus: client, ledger } = buildServices(config, key, undefined, { onPaid: payments.onPaid })
+      const { walrus: client, ledger } = await buildServices(config, key, undefined, { onPaid: payments.onPaid })
       await ledger.close()
       try {
         const stored = await client.putFile(path, {
@@ -100,7 +100,7 @@ export function blobCommand (program: Command): void {
     .option('--quiet', 'no progress bar (there is none when stderr is not a terminal)')
     .action(async (blobIdArgument: string, options: WalrusOptions & { output?: string, range?: { start: number, end: number }, quiet?: boolean }) => {
       const blobId = parseBlobId(blobIdArgument)
-      const { walrus: client, ledger } = buildServices(await commandConfig(options, walrusFlags(options)))
+      const { walrus: client, ledger } = await buildServices(await commandConfig(options, walrusFlags(options)))
       await ledger.close()
       const bar = readProgressBar(options.quiet === true)
       try {

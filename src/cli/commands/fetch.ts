@@ -2,13 +2,11 @@ import { createInterface } from 'node:readline'
 import { SingleBar, Presets } from 'cli-progress'
 import type { Command } from 'commander'
 import { request } from 'undici'
-import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
 import { z } from 'zod'
 import { parseBlobId } from '../../blob/blob-id.js'
-import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
+import { apiHeaders, checkNodeNetwork, DEFAULT_API_URL, networkOption } from '../api-client.js'
 import { httpUrl, printJson } from '../options.js'
 
-export const DEFAULT_API_URL = `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`
 
 /** A progress line is one small JSON object: a longer one is not the node's. */
 const MAX_LINE_CHARS = 64 * 1024

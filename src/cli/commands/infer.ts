@@ -1,15 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from 'commander'
 import { request } from 'undici'
-import { receiptJson } from '../../proof/receipt-json.js'
-import { InferClient } from '../../inference/infer-protocol.js'
-import { tensorsFromJson, tensorsToJson } from '../../inference/tensor-codec.js'
-import { createMeshLibp2p } from '../../mesh/libp2p.js'
-import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
+import { apiHeaders, checkNodeNetwork, DEFAULT_API_URL, networkOption } from '../api-client.js'
 import { httpUrl, integer, printJson } from '../options.js'
-import { DEFAULT_API_URL } from './fetch.js'
 
 interface InferOptions {
   model: string
@@ -55,21 +48,8 @@ export function inferCommand (program: Command): void {
       const body = await readInputs(options.input)
       let result: unknown
       if (options.peer != null) {
-        // Checked here so that a bad tensor is reported before any connection is made.
-        const inputs = tensorsFromJson(body)
-        const address = multiaddr(options.peer)
-        const peerId = address.getComponents().find(c => c.name === 'p2p')?.value
-        if (peerId == null) throw new Error('--peer must end in /p2p/PEER_ID')
-        const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], privateNetwork: true })
-        await libp2p.start()
-        try {
-          const connection = await libp2p.dial(address, { signal: AbortSignal.timeout(10_000) })
-          const client = new InferClient({ dialProtocol: async (peer, protocol, opts) => libp2p.dialProtocol(peer, protocol, opts) })
-          const reply = await client.infer(connection.remotePeer, { model: options.model, inputs, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) }, { signal: AbortSignal.timeout(options.deadlineMs ?? 120_000) })
-          result = { outputs: tensorsToJson(reply.outputs, { binary: options.binary === true }), node: reply.node, modelBlobId: reply.modelBlobId, runMs: reply.runMs, receipt: reply.receipt != null ? receiptJson(reply.receipt) : null }
-        } finally {
-          await libp2p.stop()
-        }
+        const { inferAtPeer } = await import('../peer-infer.js')
+        result = await inferAtPeer({ peer: options.peer, model: options.model, body, binary: options.binary === true, ...(options.deadlineMs != null ? { deadlineMs: options.deadlineMs } : {}) })
       } else {
         const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
         await checkNodeNetwork(api, options.network, apiHeaders(options))

@@ -76,7 +76,7 @@ export function modelCommand (program: Command): void {
         return
       }
       const payments = commandPayments(config)
-      const services = buildServices(config, key, undefined, { onPaid: payments.onPaid })
+      const services = await buildServices(config, key, undefined, { onPaid: payments.onPaid })
       const { ledger, walrus } = services
       try {
         await requireFunds(services, key.toSuiAddress(), walrus.writeMode)
@@ -139,7 +139,7 @@ export function modelCommand (program: Command): void {
 
 /** The ledger alone, for reading: no key is loaded. */
 async function readLedger (options: LedgerOptions): Promise<Ledger> {
-  const { ledger, walrus } = buildServices(await commandConfig(options, ledgerFlags(options)))
+  const { ledger, walrus } = await buildServices(await commandConfig(options, ledgerFlags(options)))
   await walrus.close()
   return ledger
 }

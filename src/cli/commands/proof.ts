@@ -9,9 +9,9 @@ import { RECEIPT_ID } from '../../proof/receipt.js'
 import { canonicalTensors, tensorsFromSet } from '../../proof/tensor-hash.js'
 import { verifyProof } from '../../proof/verify.js'
 import { buildServices } from '../../node-services.js'
-import { apiHeaders, commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
+import { apiHeaders, DEFAULT_API_URL } from '../api-client.js'
+import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
 import { httpUrl, printJson } from '../options.js'
-import { DEFAULT_API_URL } from './fetch.js'
 
 interface VerifyOptions extends NetworkOptions {
   api?: string
@@ -105,7 +105,7 @@ export function proofCommand (program: Command): void {
       const network = options.network ?? (process.env.HERD_NETWORK == null && options.config == null && typeof status?.network === 'string' ? status.network as string : undefined)
       const ledgerUrl = options.ledger ?? (network == null || network === 'devnet' ? status?.ledger?.url as string | undefined : undefined)
       const aggregator = options.walrus ?? (network == null || network === 'devnet' ? status?.walrus?.aggregator as string | undefined : undefined)
-      const { ledger, walrus } = buildServices(await commandConfig({ ...options, ...(network != null ? { network } : {}) }, {
+      const { ledger, walrus } = await buildServices(await commandConfig({ ...options, ...(network != null ? { network } : {}) }, {
         ...(ledgerUrl != null ? { ledger: ledgerUrl } : {}),
         ...(aggregator != null ? { walrus: { aggregator: aggregator.replace(/\/+$/, '') } } : {})
       }))

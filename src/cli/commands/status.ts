@@ -2,10 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Command } from 'commander'
 import { request } from 'undici'
 import { readBoundedText } from '../../walrus/bounded-body.js'
-import { apiHeaders } from '../clients.js'
+import { apiHeaders, DEFAULT_API_URL } from '../api-client.js'
 import { httpUrl, integer, printJson } from '../options.js'
 import { renderStatus, statusViewSchema, type StatusView } from '../output/status-view.js'
-import { DEFAULT_API_URL } from './fetch.js'
 
 /** A /status larger than this is not one a node writes (its lists are bounded). */
 const MAX_STATUS_BYTES = 4 * 1024 * 1024

@@ -1,9 +1,8 @@
 import type { Command } from 'commander'
 import { request } from 'undici'
 import type { ListedBlob, StorageStatus } from '../../storage/keeper.js'
-import { apiHeaders, checkNodeNetwork, networkOption } from '../clients.js'
+import { apiHeaders, checkNodeNetwork, DEFAULT_API_URL, networkOption } from '../api-client.js'
 import { httpUrl, printJson } from '../options.js'
-import { DEFAULT_API_URL } from './fetch.js'
 
 /** The node's answer is read whole: the keeper lists at most MAX_LISTED blobs. */
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024

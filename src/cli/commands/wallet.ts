@@ -32,7 +32,7 @@ export function walletCommand (program: Command): void {
       const address = key.toSuiAddress()
       // Every network the key has paid on, from the log the node and `herd model push` write.
       const paid = Object.fromEntries(Object.entries(await new PaymentLog(join(config.dataDir, 'payments')).totals()).map(([network, totals]) => [network, paidView(totals)]))
-      const services = buildServices(config, key)
+      const services = await buildServices(config, key)
       try {
         if (services.balances == null) {
           printJson({ network: config.network, address, sui: null, wal: null, paid, note: 'the devnet has no balances: it charges nothing' })
