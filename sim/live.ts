@@ -30,7 +30,7 @@ export interface LiveOptions {
   workDir: string
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
-  /** Requests in flight at once (fetch + infer); later ones wait their turn. Default 32. */
+  /** Requests in flight at once (fetch + infer); later ones wait their turn. Default DEFAULT_MAX_IN_FLIGHT (live-replay.ts). */
   maxInFlight?: number
   /** Run inference after each fetch (default true). */
   infer?: boolean
