@@ -5,6 +5,7 @@
  */
 
 import { getJson, type LiveCluster, type WalrusStats } from './live-cluster.js'
+import { NodeCpuSampler } from './live-cpu.js'
 import type { LiveReplayResult, RequestTiming, Source } from './live-replay.js'
 import { cdfSamples, nodeHitRateSpread, percentiles, sortedSamples } from './percentiles.js'
 import { readWireCounters, WireTally, type WireCounters } from './wire-bytes.js'
@@ -70,18 +71,21 @@ export class LiveCounters {
   private readonly noteError: (message: string) => void
   private readonly wire = new WireTally()
   private readonly before: WalrusStats
+  private readonly cpu: NodeCpuSampler
 
   private constructor (cluster: LiveCluster, signal: AbortSignal, noteError: (message: string) => void, before: WalrusStats) {
     this.cluster = cluster
     this.signal = signal
     this.noteError = noteError
     this.before = before
+    this.cpu = new NodeCpuSampler(() => cluster.nodes.flatMap(n => cluster.isUp(n.index) && n.process != null ? [n.process.pid] : []))
   }
 
   /** The baseline: Walrus counters and every node's wire bytes before the replay. */
   static async begin (cluster: LiveCluster, signal: AbortSignal, noteError: (message: string) => void): Promise<LiveCounters> {
     const counters = new LiveCounters(cluster, signal, noteError, await cluster.walrusStats())
     await Promise.all(cluster.nodes.map(async n => { counters.wire.begin(n.index, await counters.readWire(n.index)) }))
+    await counters.cpu.start()
     return counters
   }
 
@@ -98,6 +102,7 @@ export class LiveCounters {
   /** Reads the counters again and turns them and the replay's results into the run's metrics. */
   async collect (replay: LiveReplayResult, facts: LiveRunFacts): Promise<LiveMetrics> {
     const { cluster, before } = this
+    const machine = await this.cpu.stop()
     const after: WalrusStats = await cluster.walrusStats()
     await Promise.all(cluster.nodes.map(async n => { this.wire.end(n.index, await this.readWire(n.index)) }))
     const wireBytes = this.wire.result()
@@ -130,6 +135,7 @@ export class LiveCounters {
       wireBytes: wireBytes.total,
       perNodeHitRate: nodeHitRateSpread(nodeRequests, nodeHits),
       timeToModelSamples: cdfSamples(sortedSamples(replay.timeToModel), MAX_SAMPLES).map(round1),
+      ...(machine != null ? { machine } : {}),
       live: {
         fetchFailures: replay.fetchFailures,
         notSent: replay.notSent,

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { writeFileAtomic } from '../src/blob/atomic-file.js'
 import { byteUnit, chartFonts, cdf, hitRateChart, policyByteHitRatioChart, STRATEGIES, timeToModelCdfChart, walrusEgressChart, type Chart, type ChartFonts } from './charts.js'
 import { POLICY_NAMES } from '../src/blob/cache/policy.js'
+import { SATURATED_SHARE } from './live-cpu.js'
 import { tailGoals, type TailGoal } from './tail-goals.js'
 import type { PolicyPoint, SimReport, StrategyMetrics, StrategyName, SweepPoint } from './types.js'
 
@@ -110,7 +111,7 @@ function chartJobs (report: SimReport): ChartJob[] {
 
 const REPORT_KEYS = ['mode', 'scenario', 'seed', 'startedAt', 'durationMs', 'strategies', 'scaleCheck', 'tailGoals', 'sweeps', 'policySweep']
 const GOAL_KEYS = ['id', 'label', 'value', 'atMost', 'met']
-const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'wireBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'timeToModelSamples']
+const METRICS_KEYS = ['requests', 'localHits', 'peerHits', 'walrusHits', 'walrusFetches', 'walrusBytes', 'peerBytes', 'wireBytes', 'timeToModelMs', 'inferenceMs', 'perNodeHitRate', 'machine', 'timeToModelSamples']
 const PERCENTILE_KEYS = ['p50', 'p95', 'p99']
 const SPREAD_KEYS = ['min', 'mean', 'max']
 const SWEEP_KEYS = ['hitRateByCacheSize', 'localHitRateByCacheSize', 'walrusBytesByNodes']
@@ -242,6 +243,7 @@ function summaryMarkdown (report: SimReport, context: SummaryContext): string {
   }
   lines.push('')
 
+  lines.push(...machineSection(report, present))
   lines.push(...tailGoalSection(report))
   if (report.scaleCheck != null) lines.push(...scaleCheckSection(report, context.scaleCheckPoints))
   if ((report.policySweep?.length ?? 0) > 0) lines.push(...policySection(report.policySweep ?? [], report.mode))
@@ -287,6 +289,26 @@ function signedDifference (live: number, scale: number, format: (value: number) 
   const difference = live - scale
   const sign = difference >= 0 ? '+' : '−'
   return `${sign}${format(Math.abs(difference))}${scale > 0 ? ` (${sign}${formatPercent(Math.abs(difference) / scale)})` : ''}`
+}
+
+/** Past this share of a replay's seconds with the cores held by the nodes, the summary says its times measure the machine. */
+const STARVED_SHARE = 0.25
+
+/** How much of the machine the node processes took in each live replay, and a warning when they held it. */
+function machineSection (report: SimReport, present: readonly StrategyName[]): string[] {
+  const measured = present.flatMap(s => report.strategies[s].machine != null ? [[s, report.strategies[s].machine] as const] : [])
+  if (measured.length === 0) return []
+  const lines = ['## The machine during the replay', '']
+  lines.push(`CPU the node processes used over each replay, and the share of its seconds in which they used ${formatPercent(SATURATED_SHARE)} of the machine's cores or more.`, '')
+  lines.push('| Strategy | Node CPU | Cores busy with the nodes (mean) | Seconds saturated |')
+  lines.push('| --- | ---: | ---: | ---: |')
+  for (const [s, m] of measured) lines.push(`| ${s} | ${m.nodeCpuSeconds.toFixed(1)} s | ${m.nodeCores.toFixed(2)} of ${m.machineCores} | ${formatPercent(m.saturatedShare)} |`)
+  lines.push('')
+  const starved = measured.filter(([, m]) => m.saturatedShare > STARVED_SHARE).map(([s]) => s)
+  if (starved.length > 0) {
+    lines.push(`> The nodes held this machine's cores for more than ${formatPercent(STARVED_SHARE)} of the ${starved.join(' and ')} replay: its times to model and inference latencies measure this machine's CPU as much as the mesh (docs/simulation.md, "Limits on a small machine").`, '')
+  }
+  return lines
 }
 
 function tailGoalSection (report: SimReport): string[] {

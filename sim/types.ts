@@ -3,6 +3,8 @@
  * trace, the metrics of one strategy, and the report.
  */
 
+import type { MachineLoad } from './live-cpu.js'
+
 export type StrategyName = 'mesh' | 'noMesh' | 'optimal'
 
 export interface TraceModel {
@@ -57,6 +59,8 @@ export interface StrategyMetrics {
   perNodeHitRate: { min: number, max: number, mean: number }
   /** Raw time-to-model samples (ms), for the CDF chart; capped in size. */
   timeToModelSamples?: number[]
+  /** Live mode, on Linux: how much of the machine the node processes took over the replay. */
+  machine?: MachineLoad
 }
 
 export interface SweepPoint {

@@ -107,6 +107,13 @@ describe('live mode: real herd processes replaying a trace', { timeout: 240_000 
     assert.ok((mesh.wireBytes ?? 0) > mesh.peerBytes, `wire ${mesh.wireBytes} vs peer bytes ${mesh.peerBytes}`)
     assert.ok((mesh.live.wireBytesByProtocol['/herd/blob/1.0.0'] ?? 0) >= mesh.peerBytes)
     assert.equal(noMesh.wireBytes, 0)
+    // The node processes' CPU over each replay, read from /proc: some, and never more than the machine has.
+    if (process.platform === 'linux') {
+      for (const m of [mesh, noMesh]) {
+        assert.ok(m.machine != null && m.machine.nodeCpuSeconds > 0, JSON.stringify(m.machine))
+        assert.ok(m.machine.nodeCores <= m.machine.machineCores && m.machine.saturatedShare >= 0 && m.machine.saturatedShare <= 1)
+      }
+    }
     assert.deepEqual(runningHerdPids(), [])
     assert.deepEqual(await processesUnder(root), [])
   })
