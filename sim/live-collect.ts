@@ -89,6 +89,11 @@ export class LiveCounters {
     return counters
   }
 
+  /** Stops reading the node processes' CPU, if collect() did not: a replay that failed. */
+  async stop (): Promise<void> {
+    await this.cpu.stop()
+  }
+
   async nodeLeaving (node: number): Promise<void> {
     const counters = await this.readWire(node)
     if (counters == null && this.cluster.isUp(node)) this.noteError(`node ${node}'s bytes on the wire before it left are not counted: its /metrics did not answer`)

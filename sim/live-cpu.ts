@@ -5,10 +5,11 @@
  * small machine"). Linux only; elsewhere there is nothing to read.
  */
 
+import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { cpuSecondsOf } from '../harness/link-counters.js'
 
-/** A share of the machine's cores the nodes used, at or past which a second counts as saturated. */
+/** A share of the machine's cores busy (with anything: nodes, devnet, this process), at or past which a second counts as saturated. */
 export const SATURATED_SHARE = 0.9
 const SAMPLE_MS = 1_000
 
@@ -18,7 +19,7 @@ export interface MachineLoad {
   /** That over the replay's length: cores busy with the nodes, on average. */
   nodeCores: number
   machineCores: number
-  /** Seconds of the replay in which the nodes used SATURATED_SHARE of the cores or more, over all its seconds. */
+  /** Seconds of the replay in which the machine's cores were SATURATED_SHARE busy or more, over all its seconds. */
   saturatedShare: number
 }
 
@@ -33,6 +34,7 @@ export class NodeCpuSampler {
   private total = 0
   private seconds = 0
   private saturated = 0
+  private machine?: { busy: number, total: number }
   private reading: Promise<void> = Promise.resolve()
 
   /** `pids`: the node processes running now, asked at every reading. */
@@ -43,6 +45,7 @@ export class NodeCpuSampler {
   async start (): Promise<void> {
     if (process.platform !== 'linux') return
     this.startedAt = this.lastAt = performance.now()
+    this.machine = await machineTicks()
     // Processes running at the start count from here; one that starts later counts from its own start.
     for (const pid of this.pids()) this.last.set(pid, await cpuSecondsOf(pid))
     this.timer = setInterval(() => { this.reading = this.reading.then(async () => { await this.read() }) }, SAMPLE_MS)
@@ -76,11 +79,24 @@ export class NodeCpuSampler {
       this.last.set(pid, seconds)
     }
     for (const pid of this.last.keys()) if (!running.has(pid)) this.last.delete(pid)
+    const machine = await machineTicks()
     const elapsed = (now - this.lastAt) / 1000
     this.lastAt = now
     this.total += used
-    if (elapsed <= 0) return
+    const busy = machine != null && this.machine != null && machine.total > this.machine.total ? (machine.busy - this.machine.busy) / (machine.total - this.machine.total) : undefined
+    this.machine = machine
+    if (elapsed <= 0 || busy == null) return
     this.seconds += elapsed
-    if (used / elapsed >= SATURATED_SHARE * this.machineCores) this.saturated += elapsed
+    if (busy >= SATURATED_SHARE) this.saturated += elapsed
   }
+}
+
+/** The machine's busy and total CPU time so far, in ticks of /proc/stat (all cores). */
+async function machineTicks (): Promise<{ busy: number, total: number } | undefined> {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n', 1)[0] ?? ''
+  // cpu user nice system idle iowait irq softirq steal: idle and iowait are the idle part.
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  if (user == null || idle == null || [user, nice, system, idle, iowait, irq, softirq, steal].some(x => x == null || !Number.isFinite(x))) return undefined
+  const busy = user + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)
+  return { busy, total: busy + idle + (iowait ?? 0) }
 }

@@ -77,10 +77,11 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
   const errors: string[] = []
   const noteError = (message: string): void => { if (errors.length < MAX_ERRORS) errors.push(message) }
 
+  let counters: LiveCounters | undefined
   try {
     const started = await startLiveCluster(cluster, strategy, models, signal)
     const setupMs = performance.now() - setupStarted
-    const counters = await LiveCounters.begin(cluster, signal, noteError)
+    counters = await LiveCounters.begin(cluster, signal, noteError)
     const replay = await new LiveReplay({
       trace,
       cluster,
@@ -104,6 +105,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
     throw err
   } finally {
     options.signal?.removeEventListener('abort', onCallerAbort)
+    await counters?.stop()
     await cluster.stop()
     await links?.remove()
     if (options.keepWorkDir !== true) await rm(workDir, { recursive: true, force: true }).catch(() => {})

@@ -291,22 +291,22 @@ function signedDifference (live: number, scale: number, format: (value: number) 
   return `${sign}${format(Math.abs(difference))}${scale > 0 ? ` (${sign}${formatPercent(Math.abs(difference) / scale)})` : ''}`
 }
 
-/** Past this share of a replay's seconds with the cores held by the nodes, the summary says its times measure the machine. */
+/** Past this share of a replay's seconds with the cores saturated, the summary says its times measure the machine. */
 const STARVED_SHARE = 0.25
 
-/** How much of the machine the node processes took in each live replay, and a warning when they held it. */
+/** How much of the machine the node processes took in each live replay, and a warning when its cores were saturated. */
 function machineSection (report: SimReport, present: readonly StrategyName[]): string[] {
   const measured = present.flatMap(s => report.strategies[s].machine != null ? [[s, report.strategies[s].machine] as const] : [])
   if (measured.length === 0) return []
   const lines = ['## The machine during the replay', '']
-  lines.push(`CPU the node processes used over each replay, and the share of its seconds in which they used ${formatPercent(SATURATED_SHARE)} of the machine's cores or more.`, '')
+  lines.push(`CPU the node processes used over each replay, and the share of its seconds in which the machine's cores were ${formatPercent(SATURATED_SHARE)} busy or more (with the nodes, the devnet, this harness or anything else).`, '')
   lines.push('| Strategy | Node CPU | Cores busy with the nodes (mean) | Seconds saturated |')
   lines.push('| --- | ---: | ---: | ---: |')
   for (const [s, m] of measured) lines.push(`| ${s} | ${m.nodeCpuSeconds.toFixed(1)} s | ${m.nodeCores.toFixed(2)} of ${m.machineCores} | ${formatPercent(m.saturatedShare)} |`)
   lines.push('')
   const starved = measured.filter(([, m]) => m.saturatedShare > STARVED_SHARE).map(([s]) => s)
   if (starved.length > 0) {
-    lines.push(`> The nodes held this machine's cores for more than ${formatPercent(STARVED_SHARE)} of the ${starved.join(' and ')} replay: its times to model and inference latencies measure this machine's CPU as much as the mesh (docs/simulation.md, "Limits on a small machine").`, '')
+    lines.push(`> This machine's cores were saturated for more than ${formatPercent(STARVED_SHARE)} of the ${starved.join(' and ')} replay: its times to model and inference latencies measure this machine's CPU as much as the mesh (docs/simulation.md, "Limits on a small machine").`, '')
   }
   return lines
 }

@@ -233,7 +233,7 @@ describe('sim report', () => {
     assert.match(md, /\| mesh time to model p95: how far scale is from live, over live \| 0\.40 \| 0\.25 \| \*\*no\*\* \|/)
   })
 
-  it('shows how much of the machine the nodes took, and warns when they held its cores', async () => {
+  it('shows how much of the machine the nodes took, and warns when its cores were saturated', async () => {
     await using dir = await tempDir()
     const report = fullReport()
     report.strategies.mesh.machine = { nodeCpuSeconds: 118.4, nodeCores: 1.82, machineCores: 2, saturatedShare: 0.45 }
@@ -242,14 +242,14 @@ describe('sim report', () => {
     const md = await readFile(join(dir.path, 'summary.md'), 'utf8')
     assert.match(md, /\| mesh \| 118\.4 s \| 1\.82 of 2 \| 45\.0% \|/)
     assert.match(md, /\| noMesh \| 51\.0 s \| 0\.79 of 2 \| 8\.0% \|/)
-    assert.match(md, /held this machine's cores for more than 25\.0% of the mesh replay/)
+    assert.match(md, /cores were saturated for more than 25\.0% of the mesh replay/)
     const json = JSON.parse(await readFile(join(dir.path, 'report.json'), 'utf8')) as SimReport
     assert.deepEqual(json.strategies.mesh.machine, report.strategies.mesh.machine)
 
     // Below the bound in every replay: the figures, no warning; no figures (not Linux): no section.
     report.strategies.mesh.machine = { ...report.strategies.mesh.machine, saturatedShare: 0.2 }
     await writeReport(dir.path, report)
-    assert.doesNotMatch(await readFile(join(dir.path, 'summary.md'), 'utf8'), /held this machine's cores/)
+    assert.doesNotMatch(await readFile(join(dir.path, 'summary.md'), 'utf8'), /cores were saturated/)
     delete report.strategies.mesh.machine
     delete report.strategies.noMesh.machine
     await writeReport(dir.path, report)
