@@ -151,6 +151,8 @@ const nodeConfigFields = z.strictObject({
     graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default(DEFAULT_GRAPH_OPTIMIZATION_LEVEL),
     /** Load a session as soon as an ONNX model lands in the cache. */
     warmOnCache: z.boolean().default(false),
+    /** Start the inference threads with the node, not on its first run. */
+    startThreads: z.boolean().default(true),
     defaultDeadlineMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_DEADLINE_MS),
     /** A request is forwarded to a holder at most this many times. */
     maxHops: z.number().int().min(0).max(4).default(DEFAULT_MAX_HOPS),

@@ -387,6 +387,7 @@ export class HerdNode {
       await inferServer.start()
       announcer.start()
       fetcher.start()
+      if (config.inference.startThreads) runner.startThreads()
       log('started %p, listening on %s', libp2p.peerId, libp2p.getMultiaddrs().map(a => a.toString()).join(' '))
     } catch (err) {
       await this.stop()

@@ -29,6 +29,27 @@ async function sessionsAfterConcurrentRuns (spreadMaxLoadMs: number): Promise<{ 
 }
 
 describe('worker runner', () => {
+  it('starts its threads before the first run when asked, and that run starts no other', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'mlp.onnx')
+    await writeFile(path, syntheticModelOfSize(SIZE, 3))
+    const { inputSize } = syntheticShapeOfSize(SIZE)
+    const runner = new WorkerRunner({ workers: 2, inlineMaxRunMs: 0 })
+    try {
+      assert.equal(runner.stats().workers, 0, 'no thread before a run or startThreads')
+      runner.startThreads()
+      assert.equal(runner.stats().workers, 2)
+      await runner.run('mlp', path, { x: new ort.Tensor('float32', new Float32Array(inputSize).fill(0.5), [1, inputSize]) })
+      assert.equal(runner.stats().workers, 2)
+    } finally {
+      await runner.stop()
+    }
+    const stopped = new WorkerRunner({ workers: 2 })
+    await stopped.stop()
+    stopped.startThreads()
+    assert.equal(stopped.stats().workers, 0, 'a stopped runner starts no thread')
+  })
+
   it('loads a quick-loading hot model on the idle worker too, so two runs at once use both threads', async () => {
     assert.deepEqual(await sessionsAfterConcurrentRuns(1_000), { sessions: 2, loads: 2 })
   })
