@@ -46,7 +46,6 @@ export function parseApiHost (text: string): ApiHost | undefined {
   return { name: match[1] as string, ...(port != null ? { port } : {}) }
 }
 
-export { apiTokenSchema }
 export { NETWORKS, type Network }
 
 /** A Sui address or object ID in full: 0x and 64 hex digits (any case; kept lower case). */

@@ -134,6 +134,7 @@ describe('node config: profiles, precedence and validation', () => {
       intraOpNumThreads: inference.DEFAULT_INTRA_OP_THREADS,
       graphOptimizationLevel: inference.DEFAULT_GRAPH_OPTIMIZATION_LEVEL,
       warmOnCache: false,
+      startThreads: true,
       defaultDeadlineMs: inference.DEFAULT_DEADLINE_MS,
       maxHops: inference.DEFAULT_MAX_HOPS,
       peerFetchBytesPerSec: inference.DEFAULT_PEER_FETCH_BYTES_PER_SEC,
