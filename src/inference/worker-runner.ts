@@ -145,7 +145,9 @@ export class WorkerRunner {
   }
 
   private pick (blobId: string): Slot {
-    while (this.slots.length < this.count) this.spawn()
+    // Checked before any thread starts: one started after stop() would never be terminated.
+    if (this.stopped) throw new RunnerStoppedError('the inference runner stopped')
+    this.startThreads()
     const byLoad = [...this.slots].sort((a, b) => a.busy - b.busy)
     const least = byLoad[0] as Slot
     const warm = byLoad.find(s => s.warm.has(blobId))

@@ -44,10 +44,14 @@ describe('worker runner', () => {
     } finally {
       await runner.stop()
     }
-    const stopped = new WorkerRunner({ workers: 2 })
+    const stopped = new WorkerRunner({ workers: 2, inlineMaxRunMs: 0 })
     await stopped.stop()
     stopped.startThreads()
     assert.equal(stopped.stats().workers, 0, 'a stopped runner starts no thread')
+    // Nor does a run or a warm-up asked of it after stop(): they are refused before a thread starts.
+    await assert.rejects(stopped.run('mlp', path, { x: new ort.Tensor('float32', new Float32Array(inputSize).fill(0.5), [1, inputSize]) }), { name: 'RunnerStoppedError' })
+    await assert.rejects(stopped.warm('mlp', path), { name: 'RunnerStoppedError' })
+    assert.equal(stopped.stats().workers, 0)
   })
 
   it('loads a quick-loading hot model on the idle worker too, so two runs at once use both threads', async () => {
