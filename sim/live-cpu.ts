@@ -94,9 +94,10 @@ export class NodeCpuSampler {
 /** The machine's busy and total CPU time so far, in ticks of /proc/stat (all cores). */
 async function machineTicks (): Promise<{ busy: number, total: number } | undefined> {
   const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n', 1)[0] ?? ''
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  if (fields.length < 8 || fields.some(x => !Number.isFinite(x))) return undefined
   // cpu user nice system idle iowait irq softirq steal: idle and iowait are the idle part.
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number)
-  if (user == null || idle == null || [user, nice, system, idle, iowait, irq, softirq, steal].some(x => x == null || !Number.isFinite(x))) return undefined
-  const busy = user + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)
-  return { busy, total: busy + idle + (iowait ?? 0) }
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number]
+  const busy = user + nice + system + irq + softirq + steal
+  return { busy, total: busy + idle + iowait }
 }
