@@ -11,6 +11,7 @@ import {
   DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
 } from './inference/constants.js'
 import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from './mesh/constants.js'
+import { MIN_UPLOAD_BYTES_PER_SEC } from './mesh/upload-pace.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import {
   DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_QUEUED, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_RETAIN_SEALED_MS,
@@ -136,7 +137,9 @@ const nodeConfigFields = z.strictObject({
     /** Announce complete blobs on the DHT too. */
     dhtProvide: z.boolean().default(true),
     /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
-    allow: z.array(multiaddrString).default([])
+    allow: z.array(multiaddrString).default([]),
+    /** Chunk bytes a second this node uploads to all peers together, at most; absent: no limit. Set a little under the uplink (docs/operating.md). */
+    uploadBytesPerSec: z.number().int().min(MIN_UPLOAD_BYTES_PER_SEC).max(2 ** 40).optional()
   }).prefault({}),
   inference: z.strictObject({
     /** Runs at once and runs waiting; past the queue a request is answered BUSY. */

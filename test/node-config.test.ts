@@ -98,6 +98,8 @@ describe('node config: profiles, precedence and validation', () => {
     assert.match(await refused({ proofs: { maxUnsynced: 0 } }), /proofs\.maxUnsynced/)
     assert.match(await refused({ proofs: { syncIntervalMs: 5_000 } }), /proofs\.syncIntervalMs/)
     assert.match(await refused({ inference: { inlineMaxRunMs: -1 } }), /inference\.inlineMaxRunMs/)
+    assert.match(await refused({ mesh: { uploadBytesPerSec: 1000 } }), /mesh\.uploadBytesPerSec/)
+    assert.match(await refused({ mesh: { uploadBytesPerSec: 2.5e6 + 0.5 } }), /mesh\.uploadBytesPerSec/)
     assert.throws(() => parseNodeConfig({ dataDir: '/tmp/x', network: 'testnet' }), { name: 'NodeConfigError', message: /sui: testnet needs the sui section/ })
   })
 
@@ -126,6 +128,8 @@ describe('node config: profiles, precedence and validation', () => {
     assert.equal(config.api.port, DEFAULT_API_PORT)
     assert.equal(config.cache.quotaBytes, DEFAULT_QUOTA_BYTES)
     assert.deepEqual([config.mesh.digestIntervalMs, config.mesh.providerTtlMs], [DIGEST_INTERVAL_MS, PROVIDER_TTL_MS])
+    // No upload pace unless the operator sets one: herd cannot know the uplink.
+    assert.equal(config.mesh.uploadBytesPerSec, undefined)
     assert.deepEqual(config.inference, {
       concurrency: inference.DEFAULT_CONCURRENCY,
       queueDepth: inference.DEFAULT_QUEUE_DEPTH,

@@ -9,9 +9,10 @@ import {
   MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
 } from './constants.js'
 import { IdleSignal } from './idle-signal.js'
-import { framedStream, type FramedStream } from './length-prefixed.js'
+import { framedStream, type FramedStream, type WritePace } from './length-prefixed.js'
 import { encodeChunk } from './chunk-message.js'
 import { leaseBuffer } from './sealed-buffers.js'
+import { UPLOAD_SLICE_BYTES, UploadPace } from './upload-pace.js'
 import { BlobRequest, BlobResponse } from './pb/blob-exchange.js'
 import type { PeerScores } from './peer-scores.js'
 
@@ -33,6 +34,8 @@ export interface BlobServerInit {
   /** Uploads at once across all peers; past it a request is answered BUSY at once. */
   maxUploads?: number
   idleTimeoutMs?: number
+  /** Chunk bytes sent a second to all peers together, at most; absent: as fast as the link takes them. */
+  uploadBytesPerSec?: number
 }
 
 export interface BlobServerStats {
@@ -54,6 +57,7 @@ export class BlobServer {
   private readonly maxInboundStreams: number
   private readonly maxUploads: number
   private readonly idleTimeoutMs: number
+  private readonly uploadPace?: UploadPace
   private readonly active = new Set<Promise<void>>()
   readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0 }
 
@@ -62,6 +66,7 @@ export class BlobServer {
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_BLOB_STREAMS
     this.maxUploads = init.maxUploads ?? 64
     this.idleTimeoutMs = init.idleTimeoutMs ?? BLOB_STREAM_IDLE_TIMEOUT_MS
+    if (init.uploadBytesPerSec != null) this.uploadPace = new UploadPace(init.uploadBytesPerSec)
   }
 
   async start (): Promise<void> {
@@ -151,6 +156,9 @@ export class BlobServer {
     const held: number[] = []
     for (let i = first; i < first + count; i++) if (served.has(i)) held.push(i)
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
+    const { uploadPace } = this
+    // A slice let go is activity: a chunk paced behind other uploads may take longer than the idle timeout.
+    const pace: WritePace | undefined = uploadPace != null ? { sliceBytes: UPLOAD_SLICE_BYTES, take: async (bytes, options) => { await uploadPace.take(bytes, options); signal() } } : undefined
     for (const index of held) {
       // Read into a buffer that comes back once Noise has sealed it: no fresh MiB of garbage per chunk. A short chunk (a
       // blob's last, or a small blob registered with chunks of up to 64 MiB) is read into its own size: a chunk-sized lease
@@ -167,7 +175,7 @@ export class BlobServer {
       }
       if (lease != null && data.buffer === lease.bytes.buffer) lease.lend(data.byteLength)
       else lease?.cancel()
-      await pb.write(encodeChunk(index, data), { signal: signal() })
+      await pb.write(encodeChunk(index, data), { signal: signal(), ...(pace != null ? { pace } : {}) })
       this.stats.chunksServed++
       this.stats.bytesServed += data.byteLength
     }

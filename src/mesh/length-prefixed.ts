@@ -37,9 +37,16 @@ export interface FramedStream {
    * `maxDataLength` here bounds this message below the stream's own limit (a chunk against the blob's chunk size).
    */
   read: (options?: AbortOptions & { maxDataLength?: number }) => Promise<Uint8ArrayList>
-  write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions) => Promise<void>
+  /** Writes one message; with `pace`, in slices of `pace.sliceBytes`, each sent once `pace.take` lets it go. */
+  write: (body: Uint8Array | Uint8ArrayList, options?: AbortOptions & { pace?: WritePace }) => Promise<void>
   readMessage: <T>(codec: { decode: (data: Uint8ArrayList, options?: DecodeOptions<T>) => T }, options?: AbortOptions & DecodeOptions<T>) => Promise<T>
   writeMessage: <T>(message: T, codec: { encode: (message: T) => Uint8Array }, options?: AbortOptions) => Promise<void>
+}
+
+/** What holds a write to a byte rate (UploadPace). */
+export interface WritePace {
+  sliceBytes: number
+  take: (bytes: number, options?: AbortOptions) => Promise<void>
 }
 
 const CONTINUES = 0x80
@@ -87,9 +94,19 @@ export function framedStream (stream: MessageStream, init: FramedStreamInit): Fr
     return bytes.read({ ...abort, bytes: length })
   }
 
-  const write = async (body: Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<void> => {
-    // One send, without copying the body (a chunk may be many MiB).
-    await bytes.write(new Uint8ArrayList(encodeVarint(body.byteLength), body), options)
+  const write = async (body: Uint8Array | Uint8ArrayList, options: AbortOptions & { pace?: WritePace } = {}): Promise<void> => {
+    const { pace, ...abort } = options
+    // Without copying the body (a chunk may be many MiB): one send, or views of it in slices.
+    const framed = new Uint8ArrayList(encodeVarint(body.byteLength), body)
+    if (pace == null) {
+      await bytes.write(framed, abort)
+      return
+    }
+    for (let start = 0; start < framed.byteLength; start += pace.sliceBytes) {
+      const slice = framed.sublist(start, Math.min(framed.byteLength, start + pace.sliceBytes))
+      await pace.take(slice.byteLength, abort)
+      await bytes.write(slice, abort)
+    }
   }
 
   return {
