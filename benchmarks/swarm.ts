@@ -30,6 +30,8 @@ const { values } = parseArgs({
     'congestion-control': { type: 'string' },
     // Seconds of plain TCP, every node sending to every other over the same links, measured before each pull: the yardstick.
     'tcp-seconds': { type: 'string' },
+    // Each node's upload pace (mesh.uploadBytesPerSec) as a share of its cap, as an operator sets it under the uplink; none by default.
+    'upload-share': { type: 'string' },
     // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
     timeline: { type: 'string' }
   }
@@ -46,9 +48,11 @@ const originLatencyMs = Number(values['origin-latency-ms'] ?? 50)
 const chunkMiB = Number(values['chunk-mib'] ?? 1)
 const congestionControl = values['congestion-control']
 const tcpSeconds = Number(values['tcp-seconds'] ?? (quick ? 8 : 15))
+const uploadShare = values['upload-share'] != null ? Number(values['upload-share']) : undefined
 if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32) || !Number.isInteger(blobMiB) || blobMiB < 1 || blobMiB > MAX_BLOB_MIB ||
-  !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB) || !(tcpSeconds >= 0 && tcpSeconds <= 120)) {
-  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--timeline FILE]`)
+  !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB) || !(tcpSeconds >= 0 && tcpSeconds <= 120) ||
+  (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1))) {
+  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--timeline FILE]`)
   process.exit(2)
 }
 
@@ -203,6 +207,7 @@ for (const n of nodeCounts) {
       pullTimeoutMs: Math.round(10 * idealSecs * 1000 + 120_000),
       ...(congestionControl != null ? { congestionControl } : {}),
       ...(tcpSeconds > 0 ? { tcpBaselineSeconds: tcpSeconds } : {}),
+      ...(uploadShare != null ? { uploadBytesPerSec: Math.round(uploadShare * capBytesPerSec) } : {}),
       log: note
     })
   } catch (err) {
@@ -223,7 +228,7 @@ for (const n of nodeCounts) {
     note(`timeline in ${file}, link counters in ${linksFile}`)
   }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
-  console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms\n`)
+  console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms${uploadShare != null ? `, each node's uploads paced to ${(uploadShare * 100).toFixed(0)}% of its cap` : ''}\n`)
   const tcpShares = result.tcpBaseline?.shares
   console.log(`| node | seconds | share of cap | first byte s | from peers MiB | from Walrus MiB |${tcpShares != null ? ' plain TCP\'s share |' : ''}`)
   console.log(`|---:|---:|---:|---:|---:|---:|${tcpShares != null ? '---:|' : ''}`)
@@ -272,6 +277,7 @@ console.log(JSON.stringify({
   capMiB,
   originCapMiB,
   originLatencyMs,
+  ...(uploadShare != null ? { uploadShare } : {}),
   capShareMin: +capShareMin.toFixed(3),
   capShareGoal: CAP_SHARE_GOAL,
   originBytesPerBlob: +originBytesPerBlob.toFixed(3),

@@ -39,6 +39,8 @@ export interface SwarmPullInit {
   congestionControl?: string
   /** Seconds of plain TCP between the nodes' namespaces before herd starts (tcp-baseline.ts); none when not given. */
   tcpBaselineSeconds?: number
+  /** Each node's upload pace (mesh.uploadBytesPerSec); absent: none. */
+  uploadBytesPerSec?: number
 }
 
 export interface NodePull {
@@ -209,6 +211,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     // A node's own default. Live mode's (1 s at 8 nodes) has every node check a signed digest from every other each second:
     // in a profile of a pull at 8 nodes, gossipsub took a fifth of the nodes' CPU, for digests of caches that hold nothing yet.
     digestIntervalMs: DIGEST_INTERVAL_MS,
+    ...(init.uploadBytesPerSec != null ? { uploadBytesPerSec: init.uploadBytesPerSec } : {}),
     // Sixteen processes starting on two busy cores: one took over a minute to be ready.
     readyTimeoutMs: 180_000,
     namespaces: {

@@ -242,6 +242,8 @@ export interface LiveClusterInit {
    * gossip was a third of a mesh node's CPU in the first 10 s of a medium replay (docs/simulation.md).
    */
   digestIntervalMs?: number
+  /** Each node's mesh.uploadBytesPerSec; absent: none. */
+  uploadBytesPerSec?: number
   /** Mesh: random other nodes each node bootstraps to besides node 0 (default 2). */
   extraBootstrap?: number
   /** Bound on waiting for every mesh node to see a peer. */
@@ -416,7 +418,13 @@ export class LiveCluster {
     const namespaces = this.init.namespaces
     await writeFile(this.configPath, JSON.stringify({
       cache: { quotaBytes: Math.max(1, Math.floor(this.init.cacheQuotaBytes)), policy: this.init.cachePolicy ?? DEFAULT_POLICY },
-      mesh: { digestIntervalMs: this.digestIntervalMs, dhtProvide: false, privateNetwork: true, allow: namespaces != null ? namespaces.nodes.map(n => `/ip4/${n.address}`) : ['/ip4/127.0.0.1'] },
+      mesh: {
+        digestIntervalMs: this.digestIntervalMs,
+        dhtProvide: false,
+        privateNetwork: true,
+        allow: namespaces != null ? namespaces.nodes.map(n => `/ip4/${n.address}`) : ['/ip4/127.0.0.1'],
+        ...(this.init.uploadBytesPerSec != null ? { uploadBytesPerSec: this.init.uploadBytesPerSec } : {})
+      },
       // Through a forwarder the API is asked for on another port of 127.0.0.1 than its own.
       ...(namespaces != null ? { api: { allowedHosts: ['127.0.0.1'] } } : {}),
       inference: { concurrency: 1 },
