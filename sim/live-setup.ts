@@ -121,7 +121,8 @@ export async function newLiveCluster (options: LiveClusterOptions): Promise<Live
     seed: options.trace.seed,
     signal: options.signal,
     log: options.log,
-    ...(options.namespaces != null ? { namespaces: options.namespaces } : {})
+    ...(options.namespaces != null ? { namespaces: options.namespaces } : {}),
+    ...(options.scenario.links?.uploadBytesPerSec != null ? { uploadBytesPerSec: options.scenario.links.uploadBytesPerSec } : {})
   })
 }
 

@@ -12,6 +12,7 @@ import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/
 import { POLICY_NAMES, type PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
 import { MAX_CAP_BYTES_PER_SEC } from '../harness/netns.js'
+import { MIN_UPLOAD_BYTES_PER_SEC } from '../src/mesh/upload-pace.js'
 
 /** Live mode runs each node as its own process: more than this does not fit a small machine. */
 export const MAX_LIVE_NODES = 32
@@ -52,7 +53,9 @@ export const linksSchema = z.strictObject({
   /** Cap on each node's link, each way; absent: uncapped. */
   nodeCapBytesPerSec: cap.optional(),
   /** Cap on the devnet's link (Walrus and the ledger), each way; absent: uncapped. */
-  originCapBytesPerSec: cap.optional()
+  originCapBytesPerSec: cap.optional(),
+  /** Each node's upload pace (mesh.uploadBytesPerSec), with or without namespaces; absent: none, a node's default. */
+  uploadBytesPerSec: z.number().int().min(MIN_UPLOAD_BYTES_PER_SEC).max(MAX_CAP_BYTES_PER_SEC).optional()
 }).superRefine((links, ctx) => {
   if (links.namespaces) return
   for (const field of ['nodeCapBytesPerSec', 'originCapBytesPerSec'] as const) {
