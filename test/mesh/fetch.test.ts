@@ -55,6 +55,29 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
     }
   })
 
+  it('holds what a node serves its peers to its mesh.uploadBytesPerSec, and the peer still takes it all from there', async () => {
+    const bytes = randomModel(1536 * 1024)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const uploadBytesPerSec = 512 * 1024
+    const mesh = { digestIntervalMs: 1_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'], providerTtlMs: 10_000, uploadBytesPerSec }
+    const nodes = await startNodes(2, join(suite.dir, 'paced'), suite.devnet, { mesh })
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    try {
+      await a.fetcher.fetch(blobId)
+      await waitFor('B to hear that A holds the blob', () => b.providers.providers(blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'))
+      const servedBefore = suite.devnet.walrus.stats.bytesServed
+      const started = performance.now()
+      await b.fetcher.fetch(blobId)
+      const seconds = (performance.now() - started) / 1000
+      assert.equal(suite.devnet.walrus.stats.bytesServed, servedBefore, 'Walrus served no byte to B')
+      assert.deepEqual(await cachedBytes(b, blobId), Buffer.from(bytes))
+      // 1.5 MiB at 512 KiB/s, less the two 64 KiB slices the pace lets go at once: at least 2.75 s (loopback unpaced: milliseconds).
+      assert.ok(seconds >= (bytes.byteLength - 2 * 64 * 1024) / uploadBytesPerSec - 0.05, `B took ${seconds.toFixed(2)} s`)
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
+
   it('8 cold nodes asking for one blob at once pull about one copy from Walrus', async () => {
     const bytes = randomModel(12 * 1024 * 1024)
     const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
