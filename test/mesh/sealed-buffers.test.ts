@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { blobIdFromBytes } from '../../src/blob/blob-id.js'
-import { chunkCount, chunkRange, chunkTreeOfBytes } from '../../src/blob/chunk-tree.js'
-import type { ChunkSource } from '../../src/mesh/chunk-source.js'
 import { leaseBuffer, sealed, sealedBufferStats } from '../../src/mesh/sealed-buffers.js'
-import { servingPair } from '../helpers/serving-pair.js'
+import { heldBytes, servingPair } from '../helpers/serving-pair.js'
 
 describe('chunk buffers taken back once Noise has sealed them', () => {
   // A size of its own, so that no other lease in this process shares the free list.
@@ -38,36 +35,16 @@ describe('chunk buffers taken back once Noise has sealed them', () => {
 describe('a holder serving chunks over herd\'s libp2p stack', () => {
   it('reads them into buffers it reuses, and every chunk arrives intact', async () => {
     const chunkSize = 64 * 1024
-    // Chunk-sized pieces of random bytes: a reused buffer written over too early would show as a chunk with another's bytes.
-    const bytes = randomBytes(48 * chunkSize + 1234)
-    const blobId = blobIdFromBytes(createHash('sha256').update(bytes).digest())
-    const tree = chunkTreeOfBytes(bytes, chunkSize)
-    const count = chunkCount(bytes.byteLength, chunkSize)
     const readInto = new Set<ArrayBufferLike>()
     let reads = 0
-    const source: ChunkSource = {
-      async open (id) {
-        if (id !== blobId) return undefined
-        return {
-          size: bytes.byteLength,
-          chunkSize,
-          chunkCount: count,
-          complete: true,
-          leaves: tree.leaves,
-          has: () => true,
-          bitfield: () => new Uint8Array(Math.ceil(count / 8)).fill(0xff),
-          readChunk: async (index, into) => {
-            reads++
-            const { start, end } = chunkRange(index, bytes.byteLength, chunkSize)
-            if (into == null) return new Uint8Array(bytes.subarray(start, end))
-            readInto.add(into.buffer)
-            into.set(bytes.subarray(start, end))
-            return into.subarray(0, end - start)
-          },
-          release: () => {}
-        }
-      }
-    }
+    // Chunk-sized pieces of random bytes: a reused buffer written over too early would show as a chunk with another's bytes.
+    const { blobId, count, source, intact } = heldBytes(randomBytes(48 * chunkSize + 1234), chunkSize, (_index, chunk, into) => {
+      reads++
+      if (into == null) return new Uint8Array(chunk)
+      readInto.add(into.buffer)
+      into.set(chunk)
+      return into.subarray(0, chunk.byteLength)
+    })
     await using pair = await servingPair(source)
     const { client, holder, signal } = pair
     const reusedBefore = sealedBufferStats.reused
@@ -76,7 +53,7 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
       await Promise.all([0, 1, 2, 3].map(async r => {
         const first = round * 24 + r * 6
         await client.chunks(holder.peerId, blobId, first, r === 3 && round === 1 ? count - first : 6, async (index, data) => {
-          assert.ok(Buffer.from(createHash('sha256').update(Uint8Array.of(0)).update(data.subarray()).digest()).equals(tree.leaves[index] as Uint8Array), `chunk ${index} arrived intact`)
+          assert.ok(intact(index, data), `chunk ${index} arrived intact`)
         }, { signal })
       }))
     }
@@ -88,30 +65,13 @@ describe('a holder serving chunks over herd\'s libp2p stack', () => {
   it('reads a short chunk into a buffer of its size, not a chunk-sized lease: a small blob may have chunks of 64 MiB', async () => {
     const chunkSize = 64 * 1024 * 1024
     const bytes = randomBytes(2_000)
-    const blobId = blobIdFromBytes(createHash('sha256').update(bytes).digest())
-    const tree = chunkTreeOfBytes(bytes, chunkSize)
     const intoSizes: number[] = []
-    const source: ChunkSource = {
-      async open (id) {
-        if (id !== blobId) return undefined
-        return {
-          size: bytes.byteLength,
-          chunkSize,
-          chunkCount: 1,
-          complete: true,
-          leaves: tree.leaves,
-          has: () => true,
-          bitfield: () => Uint8Array.of(0x80),
-          readChunk: async (_index, into) => {
-            intoSizes.push(into?.byteLength ?? 0)
-            if (into == null) return new Uint8Array(bytes)
-            into.set(bytes)
-            return into.subarray(0, bytes.byteLength)
-          },
-          release: () => {}
-        }
-      }
-    }
+    const { blobId, source } = heldBytes(bytes, chunkSize, (_index, chunk, into) => {
+      intoSizes.push(into?.byteLength ?? 0)
+      if (into == null) return new Uint8Array(chunk)
+      into.set(chunk)
+      return into.subarray(0, chunk.byteLength)
+    })
     await using pair = await servingPair(source)
     const { client, holder, signal } = pair
     let received = 0
