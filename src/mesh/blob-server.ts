@@ -69,6 +69,11 @@ export class BlobServer {
     if (init.uploadBytesPerSec != null) this.uploadPace = new UploadPace(init.uploadBytesPerSec)
   }
 
+  /** The upload pace in bytes a second (0: none), and the seconds uploads have waited on it. */
+  pace (): { bytesPerSec: number, waitedSeconds: number } {
+    return { bytesPerSec: this.uploadPace?.bytesPerSec ?? 0, waitedSeconds: this.uploadPace?.waitedSeconds ?? 0 }
+  }
+
   async start (): Promise<void> {
     await this.components.registrar.handle(BLOB_PROTOCOL, (stream, connection) => {
       const work = this.serve(stream, connection).finally(() => { this.active.delete(work) })

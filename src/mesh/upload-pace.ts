@@ -21,6 +21,7 @@ export class UploadPace {
   private tokens: number
   private refilledAt = performance.now()
   private turn: Promise<void> = Promise.resolve()
+  private waitedMs = 0
 
   constructor (bytesPerSec: number, burstBytes = UPLOAD_SLICE_BYTES) {
     if (!Number.isSafeInteger(bytesPerSec) || bytesPerSec < MIN_UPLOAD_BYTES_PER_SEC) throw new RangeError(`an upload pace is an integer of at least ${MIN_UPLOAD_BYTES_PER_SEC} bytes a second, not ${bytesPerSec}`)
@@ -28,6 +29,11 @@ export class UploadPace {
     this.bytesPerSec = bytesPerSec
     this.burstBytes = burstBytes
     this.tokens = burstBytes
+  }
+
+  /** Seconds uploads have waited on the pace so far: about one a second while it holds them back. */
+  get waitedSeconds (): number {
+    return this.waitedMs / 1000
   }
 
   /** Resolves once `bytes` may be sent; rejects with the signal's reason if it aborts first, and then costs nothing. */
@@ -41,7 +47,14 @@ export class UploadPace {
     options.signal?.throwIfAborted()
     this.refill()
     // The bucket may go into debt by one slice: the next turn waits for it to be paid back.
-    if (this.tokens < 0) await sleep(Math.ceil(-this.tokens * 1000 / this.bytesPerSec), undefined, options.signal != null ? { signal: options.signal } : {})
+    if (this.tokens < 0) {
+      const started = performance.now()
+      try {
+        await sleep(Math.ceil(-this.tokens * 1000 / this.bytesPerSec), undefined, options.signal != null ? { signal: options.signal } : {})
+      } finally {
+        this.waitedMs += performance.now() - started
+      }
+    }
     this.refill()
     this.tokens -= bytes
   }

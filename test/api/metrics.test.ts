@@ -106,6 +106,9 @@ describe('/metrics: what operators scrape', () => {
     assert.equal(seals, sample(text, 'herd_proof_bundles_total{outcome="anchored"}'))
     assert.ok(seals >= 1)
     assert.equal(sample(text, 'herd_proof_receipts_sealed_total'), 2)
+    // No upload pace by default, and so no wait on it.
+    assert.equal(sample(text, 'herd_serve_pace_bytes_per_second'), 0)
+    assert.equal(sample(text, 'herd_serve_pace_wait_seconds_total'), 0)
     // Bucket bounds are seconds: the largest fetch bucket is ten minutes, not 600 000 (milliseconds).
     assert.equal(sample(text, 'herd_fetch_duration_seconds_bucket{le="600",source="walrus"}'), 2)
   })

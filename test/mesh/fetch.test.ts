@@ -73,6 +73,10 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       assert.deepEqual(await cachedBytes(b, blobId), Buffer.from(bytes))
       // 1.5 MiB at 512 KiB/s, less the two 64 KiB slices the pace lets go at once: at least 2.75 s (loopback unpaced: milliseconds).
       assert.ok(seconds >= (bytes.byteLength - 2 * 64 * 1024) / uploadBytesPerSec - 0.05, `B took ${seconds.toFixed(2)} s`)
+      // A's status tells its operator the pace and that it held the uploads back for most of that time.
+      const { paceBytesPerSec, paceWaitSeconds } = a.status().serve
+      assert.equal(paceBytesPerSec, uploadBytesPerSec)
+      assert.ok(paceWaitSeconds >= 2, `A's uploads waited ${paceWaitSeconds.toFixed(2)} s on the pace`)
     } finally {
       await stopNodes(nodes)
     }
