@@ -40,6 +40,21 @@ export async function cpuSecondsOf (pid: number): Promise<number> {
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND
 }
 
+/**
+ * The machine's busy and total CPU time so far, in ticks of /proc/stat's
+ * first line (all cores); throws where that line cannot be read as one.
+ * Guest time is left out: the kernel counts it in user time already.
+ */
+export async function machineTicks (): Promise<{ busy: number, total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? ''
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  if (fields.length < 8 || fields.some(x => !Number.isFinite(x))) throw new Error(`/proc/stat does not begin with the CPU's ticks: ${line.slice(0, 100)}`)
+  // cpu user nice system idle iowait irq softirq steal: idle and iowait are the idle part.
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number]
+  const busy = user + nice + system + irq + softirq + steal
+  return { busy, total: busy + idle + iowait }
+}
+
 async function sample (hub: string, ports: readonly string[], cpuGroups: ReadonlyArray<readonly number[]>, signal: AbortSignal): Promise<LinkSample | undefined> {
   const at = performance.now()
   let links: IpLink[]

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { LiveCluster } from '../sim/live-cluster.js'
 import { forEachLine } from './ndjson-lines.js'
-import { cpuSecondsOf, sampleLinks, type LinkSample } from './link-counters.js'
+import { cpuSecondsOf, machineTicks, sampleLinks, type LinkSample } from './link-counters.js'
 import { cleanLeftovers, congestionControlOf, createSwarm, removeSwarm } from './netns.js'
 import { tcpAllToAll, type TcpBaseline } from './tcp-baseline.js'
 
@@ -130,15 +130,6 @@ async function runQueueSecondsOf (pids: number[]): Promise<number | undefined> {
     }
   }
   return wait
-}
-
-/** The machine's busy and total CPU ticks so far, from /proc/stat's first line. */
-async function machineTicks (): Promise<{ busy: number, total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? ''
-  const ticks = line.split(/\s+/).slice(1).map(Number).filter(Number.isFinite)
-  const total = ticks.reduce((a, b) => a + b, 0)
-  // idle and iowait
-  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total }
 }
 
 /** POSTs the fetch to one node's API and reads its NDJSON to the end, timing the first chunk and the end. */

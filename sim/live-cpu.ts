@@ -5,9 +5,8 @@
  * small machine"). Linux only; elsewhere there is nothing to read.
  */
 
-import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { cpuSecondsOf } from '../harness/link-counters.js'
+import { cpuSecondsOf, machineTicks } from '../harness/link-counters.js'
 
 /** A share of the machine's cores busy (with anything: nodes, devnet, this process), at or past which a second counts as saturated. */
 export const SATURATED_SHARE = 0.9
@@ -45,7 +44,7 @@ export class NodeCpuSampler {
   async start (): Promise<void> {
     if (process.platform !== 'linux') return
     this.startedAt = this.lastAt = performance.now()
-    this.machine = await machineTicks()
+    this.machine = await machineTicks().catch(() => undefined)
     // Processes running at the start count from here; one that starts later counts from its own start.
     for (const pid of this.pids()) this.last.set(pid, await cpuSecondsOf(pid))
     this.timer = setInterval(() => { this.reading = this.reading.then(async () => { await this.read() }) }, SAMPLE_MS)
@@ -79,7 +78,7 @@ export class NodeCpuSampler {
       this.last.set(pid, seconds)
     }
     for (const pid of this.last.keys()) if (!running.has(pid)) this.last.delete(pid)
-    const machine = await machineTicks()
+    const machine = await machineTicks().catch(() => undefined)
     const elapsed = (now - this.lastAt) / 1000
     this.lastAt = now
     this.total += used
@@ -89,15 +88,4 @@ export class NodeCpuSampler {
     this.seconds += elapsed
     if (busy >= SATURATED_SHARE) this.saturated += elapsed
   }
-}
-
-/** The machine's busy and total CPU time so far, in ticks of /proc/stat (all cores). */
-async function machineTicks (): Promise<{ busy: number, total: number } | undefined> {
-  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n', 1)[0] ?? ''
-  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
-  if (fields.length < 8 || fields.some(x => !Number.isFinite(x))) return undefined
-  // cpu user nice system idle iowait irq softirq steal: idle and iowait are the idle part.
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number]
-  const busy = user + nice + system + irq + softirq + steal
-  return { busy, total: busy + idle + iowait }
 }
