@@ -537,6 +537,7 @@ export class HerdNode {
     const sessions = runner.stats()
     const stats = cache.stats()
     const known = providers.stats()
+    const pace = server.pace()
     return {
       network: this.config.network,
       peerId: libp2p.peerId.toString(),
@@ -547,7 +548,7 @@ export class HerdNode {
       ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.ledgerUrl() != null ? { url: this.ledgerUrl() } : {}) },
       cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials(), recent: recentBlobs(cache) },
       fetch: { ...fetcher.counters, active: fetcher.active() },
-      serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused, paceBytesPerSec: server.pace().bytesPerSec, paceWaitSeconds: server.pace().waitedSeconds },
+      serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused, paceBytesPerSec: pace.bytesPerSec, paceWaitSeconds: pace.waitedSeconds },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
       funds: funds.status(),

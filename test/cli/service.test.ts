@@ -52,12 +52,13 @@ function cliArguments (execStart: string): string[] {
 
 describe('deploy/', () => {
   it('the systemd unit runs as its own user, keeps state in /var/lib/herd, restarts on failure and is hardened', async () => {
-    const settings = new Map(unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8')))
+    const unit = unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8'))
+    const settings = new Map(unit)
     assert.equal(settings.get('User'), 'herd')
     assert.equal(settings.get('StateDirectory'), 'herd')
     // The compile cache outlives a restart: under PrivateTmp the default (/tmp) would not.
     assert.equal(settings.get('CacheDirectory'), 'herd')
-    const environment = unitSettings(await readFile(join(ROOT, 'deploy/herd.service'), 'utf8')).filter(([key]) => key === 'Environment').map(([, value]) => value)
+    const environment = unit.filter(([key]) => key === 'Environment').map(([, value]) => value)
     assert.ok(environment.some(value => /^NODE_COMPILE_CACHE=\/var\/cache\/herd\//.test(value)), 'NODE_COMPILE_CACHE under the CacheDirectory')
     assert.equal(settings.get('Restart'), 'on-failure')
     for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'RestrictAddressFamilies']) assert.ok(settings.has(key), key)

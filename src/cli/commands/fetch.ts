@@ -7,7 +7,6 @@ import { parseBlobId } from '../../blob/blob-id.js'
 import { apiHeaders, checkNodeNetwork, DEFAULT_API_URL, networkOption } from '../api-client.js'
 import { httpUrl, printJson } from '../options.js'
 
-
 /** A progress line is one small JSON object: a longer one is not the node's. */
 const MAX_LINE_CHARS = 64 * 1024
 
