@@ -4,10 +4,10 @@
  * requests cost in memory. Prints Markdown tables, each figure beside its
  * goal, and a one-line JSON summary last.
  */
-import { parseArgs } from 'node:util'
 import { hostileStreams } from './abuse/hostile-streams.js'
 import { liarFetches } from './abuse/liars.js'
 import { memoryAbuse } from './abuse/memory.js'
+import { parseBenchmarkArgs } from './args.js'
 import { note } from './measure.js'
 
 const USAGE = `usage: node dist/benchmarks/abuse.js [--quick] [--only liars|streams|memory]
@@ -19,22 +19,13 @@ const USAGE = `usage: node dist/benchmarks/abuse.js [--quick] [--only liars|stre
 Prints a Markdown table per part, each figure beside its goal from issue 13,
 then each goal met or not, then one JSON line.`
 
-function usage (problem?: string): never {
-  if (problem != null) console.error(`abuse: ${problem}\n\n${USAGE}`)
-  else console.log(USAGE)
-  process.exit(problem != null ? 2 : 0)
-}
-
-let values: { quick?: boolean, only?: string, help?: boolean }
-try {
-  values = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, help: { type: 'boolean', default: false } } }).values
-} catch (err) {
-  usage((err as Error).message)
-}
-if (values.help === true) usage()
-const quick = values.quick === true
+const { values, refuse } = parseBenchmarkArgs('abuse', USAGE, {
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' }
+})
+const quick = values.quick
 const only = values.only
-if (only != null && !['liars', 'streams', 'memory'].includes(only)) usage(`--only takes liars, streams or memory, not ${JSON.stringify(only)}`)
+if (only != null && !['liars', 'streams', 'memory'].includes(only)) refuse(`--only takes liars, streams or memory, not ${JSON.stringify(only)}`)
 
 /** Goals of issue 13: within 2x no liars and no worse than Walrus alone; 100 ms of event loop; 100 MB of RSS. */
 const GOALS = { overNoLiar: 2, overWalrusOnly: 1, eventLoopMs: 100, rssReturnMB: 100 }

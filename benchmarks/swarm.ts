@@ -3,10 +3,10 @@
 // until all have it against the ideal (blob / cap), beside the goals.
 import { cpus } from 'node:os'
 import { writeFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { netnsUnavailable } from '../harness/netns.js'
 import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
+import { parseBenchmarkArgs } from './args.js'
 import { note } from './measure.js'
 
 const MiB = 1024 * 1024
@@ -17,26 +17,25 @@ const ORIGIN_GOAL = 1.1
 /** The wasm32 RS2 encoder of the local Walrus takes at most 768 MiB (src/blob/blob-id-computer.ts); a model file needs a little room. */
 const MAX_BLOB_MIB = 767
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    nodes: { type: 'string' },
-    'blob-mib': { type: 'string' },
-    'cap-mib': { type: 'string' },
-    'origin-cap-mib': { type: 'string' },
-    'origin-latency-ms': { type: 'string' },
-    'chunk-mib': { type: 'string' },
-    // The namespaces' TCP congestion control (the host's by default; outside its own namespace the host allows only some).
-    'congestion-control': { type: 'string' },
-    // Seconds of plain TCP, every node sending to every other over the same links, measured before each pull: the yardstick.
-    'tcp-seconds': { type: 'string' },
-    // Each node's upload pace (mesh.uploadBytesPerSec) as a share of its cap, as an operator sets it under the uplink; none by default.
-    'upload-share': { type: 'string' },
-    // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
-    timeline: { type: 'string' }
-  }
+const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--timeline FILE] [--help]`
+const { values, refuse } = parseBenchmarkArgs('swarm', USAGE, {
+  quick: { type: 'boolean', default: false },
+  nodes: { type: 'string' },
+  'blob-mib': { type: 'string' },
+  'cap-mib': { type: 'string' },
+  'origin-cap-mib': { type: 'string' },
+  'origin-latency-ms': { type: 'string' },
+  'chunk-mib': { type: 'string' },
+  // The namespaces' TCP congestion control (the host's by default; outside its own namespace the host allows only some).
+  'congestion-control': { type: 'string' },
+  // Seconds of plain TCP, every node sending to every other over the same links, measured before each pull: the yardstick.
+  'tcp-seconds': { type: 'string' },
+  // Each node's upload pace (mesh.uploadBytesPerSec) as a share of its cap, as an operator sets it under the uplink; none by default.
+  'upload-share': { type: 'string' },
+  // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
+  timeline: { type: 'string' }
 })
-const quick = values.quick === true
+const quick = values.quick
 const nodeCounts = (values.nodes ?? (quick ? '8' : '8,16')).split(',').map(Number)
 const blobMiB = Number(values['blob-mib'] ?? (quick ? 64 : 512))
 // 2 MiB/s a node: herd spends about 27 CPU-seconds per GiB a peer fetch delivers (both ends, bench:mesh), so 16 nodes at 2 MiB/s
@@ -49,12 +48,15 @@ const chunkMiB = Number(values['chunk-mib'] ?? 1)
 const congestionControl = values['congestion-control']
 const tcpSeconds = Number(values['tcp-seconds'] ?? (quick ? 8 : 15))
 const uploadShare = values['upload-share'] != null ? Number(values['upload-share']) : undefined
-if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32) || !Number.isInteger(blobMiB) || blobMiB < 1 || blobMiB > MAX_BLOB_MIB ||
-  !(capMiB > 0 && capMiB <= 1024) || !(originCapMiB > 0 && originCapMiB <= 1024) || !(originLatencyMs >= 0 && originLatencyMs <= 10_000) || ![1, 2, 4].includes(chunkMiB) || !(tcpSeconds >= 0 && tcpSeconds <= 120) ||
-  (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1))) {
-  console.error(`usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--timeline FILE]`)
-  process.exit(2)
-}
+if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32)) refuse(`--nodes takes integers from 2 to 32, comma-separated, not ${JSON.stringify(values.nodes)}`)
+if (!Number.isInteger(blobMiB) || blobMiB < 1 || blobMiB > MAX_BLOB_MIB) refuse(`--blob-mib takes an integer from 1 to ${MAX_BLOB_MIB}, not ${JSON.stringify(values['blob-mib'])}`)
+if (!(capMiB > 0 && capMiB <= 1024)) refuse(`--cap-mib takes a number above 0 and at most 1024, not ${JSON.stringify(values['cap-mib'])}`)
+// Its default follows --cap-mib, so it can be out of range without being given.
+if (!(originCapMiB > 0 && originCapMiB <= 1024)) refuse(`--origin-cap-mib takes a number above 0 and at most 1024, not ${values['origin-cap-mib'] != null ? JSON.stringify(values['origin-cap-mib']) : `${originCapMiB} (4 × --cap-mib, its default)`}`)
+if (!(originLatencyMs >= 0 && originLatencyMs <= 10_000)) refuse(`--origin-latency-ms takes a number from 0 to 10000, not ${JSON.stringify(values['origin-latency-ms'])}`)
+if (![1, 2, 4].includes(chunkMiB)) refuse(`--chunk-mib takes 1, 2 or 4, not ${JSON.stringify(values['chunk-mib'])}`)
+if (!(tcpSeconds >= 0 && tcpSeconds <= 120)) refuse(`--tcp-seconds takes a number from 0 to 120, not ${JSON.stringify(values['tcp-seconds'])}`)
+if (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1)) refuse(`--upload-share takes a number from 0.1 to 1, not ${JSON.stringify(values['upload-share'])}`)
 
 const unavailable = await netnsUnavailable()
 if (unavailable != null) {

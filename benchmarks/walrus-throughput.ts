@@ -5,20 +5,23 @@ import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseArgs } from 'node:util'
 import { BlobIdComputer } from '../src/blob/blob-id-computer.js'
 import { WalrusHttpClient } from '../src/walrus/http-client.js'
 import { LocalWalrus } from '../src/walrus/local/server.js'
+import { parseBenchmarkArgs } from './args.js'
 
 const MiB = 1024 * 1024
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '64' }, shards: { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' } } })
+const { values, refuse } = parseBenchmarkArgs('walrus-throughput', 'usage: walrus-throughput [--mib 1..512] [--shards 1..65535] [--runs 1..20] [--help]', {
+  mib: { type: 'string', default: '64' },
+  shards: { type: 'string', default: '1000' },
+  runs: { type: 'string', default: '3' }
+})
 const sizeMiB = Number(values.mib)
 const nShards = Number(values.shards)
 const runs = Number(values.runs)
-if (!(sizeMiB >= 1 && sizeMiB <= 512) || !(nShards >= 1 && nShards <= 65535) || !(runs >= 1 && runs <= 20)) {
-  console.error('usage: walrus-throughput [--mib 1..512] [--shards 1..65535] [--runs 1..20]')
-  process.exit(2)
-}
+if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512) refuse(`--mib takes an integer from 1 to 512, not ${JSON.stringify(values.mib)}`)
+if (!Number.isInteger(nShards) || nShards < 1 || nShards > 65535) refuse(`--shards takes an integer from 1 to 65535, not ${JSON.stringify(values.shards)}`)
+if (!Number.isInteger(runs) || runs < 1 || runs > 20) refuse(`--runs takes an integer from 1 to 20, not ${JSON.stringify(values.runs)}`)
 
 async function timed (fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now()

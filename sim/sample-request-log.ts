@@ -1,9 +1,9 @@
 // Writes a sample request log (the format of src/blob/cache/request-log.ts) from a seeded trace, as a node running aged LFU at the given quota would have logged it.
 import { writeFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { createPolicy } from '../src/blob/cache/policy.js'
 import { zipfTrace } from './policy-sim.js'
 import { requestRecord, type RequestRecord } from '../src/blob/cache/request-log.js'
+import { parseBenchmarkArgs } from '../benchmarks/args.js'
 
 const MiB = 1024 * 1024
 
@@ -43,8 +43,11 @@ export function sampleRequestLog (requests: number, quotaShare: number, seed: nu
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'sim/samples/request-log.jsonl' }, requests: { type: 'string', default: '3000' } } })
+  const { values, refuse } = parseBenchmarkArgs('sample-request-log', 'usage: node dist/sim/sample-request-log.js [--out FILE] [--requests 1..1000000] [--help]', {
+    out: { type: 'string', default: 'sim/samples/request-log.jsonl' },
+    requests: { type: 'string', default: '3000' }
+  })
   const requests = Number(values.requests)
-  if (!Number.isSafeInteger(requests) || requests <= 0 || requests > 1_000_000) throw new Error(`--requests must be an integer from 1 to 1,000,000, got ${values.requests}`)
+  if (!Number.isSafeInteger(requests) || requests <= 0 || requests > 1_000_000) refuse(`--requests takes an integer from 1 to 1,000,000, not ${JSON.stringify(values.requests)}`)
   await writeFile(values.out, sampleRequestLog(requests, 0.1, 16).records.map(r => JSON.stringify(r)).join('\n') + '\n')
 }
