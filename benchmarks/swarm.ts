@@ -118,6 +118,15 @@ interface PhaseUse {
 interface LinkFigures {
   walrusPhase?: PhaseUse
   exchangePhase?: PhaseUse
+  /**
+   * The pull's two ends, inside the phases above: until every node had its
+   * first chunk (before it a node has nothing to relay, and only the
+   * origin's share of its link reaches it), and from the first node done to
+   * the last (the chunks still in flight draining). What the slowest node loses against the cap
+   * beyond the middle's pace is lost here.
+   */
+  startPhase?: PhaseUse
+  endPhase?: PhaseUse
 }
 
 function phaseUse (r: SwarmPullResult, from: number, to: number, capBytesPerSec: number, originCapBytesPerSec: number): PhaseUse | undefined {
@@ -152,7 +161,16 @@ function linkFigures (r: SwarmPullResult, capBytesPerSec: number, originCapBytes
   const end = startedAt + r.allMs
   const walrusPhase = phaseUse(r, startedAt, walrusEnd, capBytesPerSec, originCapBytesPerSec)
   const exchangePhase = walrusEnd < end ? phaseUse(r, walrusEnd, end, capBytesPerSec, originCapBytesPerSec) : undefined
-  return { ...(walrusPhase != null ? { walrusPhase } : {}), ...(exchangePhase != null ? { exchangePhase } : {}) }
+  const firstChunksMs = Math.max(...r.nodes.map(n => n.firstChunkMs))
+  const startPhase = Number.isFinite(firstChunksMs) ? phaseUse(r, startedAt, startedAt + firstChunksMs, capBytesPerSec, originCapBytesPerSec) : undefined
+  const doneMs = r.nodes.filter(n => n.ok).map(n => n.ms)
+  const endPhase = doneMs.length > 1 ? phaseUse(r, startedAt + Math.min(...doneMs), end, capBytesPerSec, originCapBytesPerSec) : undefined
+  return {
+    ...(walrusPhase != null ? { walrusPhase } : {}),
+    ...(exchangePhase != null ? { exchangePhase } : {}),
+    ...(startPhase != null ? { startPhase } : {}),
+    ...(endPhase != null ? { endPhase } : {})
+  }
 }
 
 function figures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): RunFigures {
@@ -253,7 +271,12 @@ for (const n of nodeCounts) {
   console.log(`- node threads waited ${f.runQueueWaitPerCpuSecond != null ? f.runQueueWaitPerCpuSecond.toFixed(2) : '(no schedstats)'} s on a run queue per CPU-second they ran; a node at rest before the pull used ${(f.restCpuShare * 100).toFixed(1)}% of a core`)
   console.log(`- blob requests served (each a stream): ${f.blobRequestsPerMiB.toFixed(2)} per MiB delivered`)
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`
-  for (const [name, phase] of [['while the origin served (the Walrus phase)', f.links?.walrusPhase], ['after it (the exchange)', f.links?.exchangePhase]] as const) {
+  for (const [name, phase] of [
+    ['at the start, until every node had its first chunk', f.links?.startPhase],
+    ['while the origin served (the Walrus phase)', f.links?.walrusPhase],
+    ['after it (the exchange)', f.links?.exchangePhase],
+    ['at the end, from the first node done to the last (done nodes\' downlinks count as empty)', f.links?.endPhase]
+  ] as const) {
     if (phase == null) continue
     console.log(`- links ${name}, ${phase.seconds.toFixed(1)} s: origin's uplink ${pct(phase.origin)} of its cap, nodes' downlinks ${pct(phase.downMean)} (emptiest ${pct(phase.downMin)}), uplinks ${pct(phase.upMean)}; the devnet used ${pct(phase.devnetCpu)} of a core, the nodes ${phase.nodeCpu.toFixed(2)} cores (${phase.nodeCpuPerGiB.toFixed(0)} CPU-s per GiB received: every downlink at its cap would want ${phase.nodeCpuAtCap.toFixed(2)})`)
   }
