@@ -7,7 +7,7 @@
 import { hostileStreams } from './abuse/hostile-streams.js'
 import { liarFetches } from './abuse/liars.js'
 import { memoryAbuse } from './abuse/memory.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { note } from './measure.js'
 
 const USAGE = `usage: node dist/benchmarks/abuse.js [--quick] [--only liars|streams|memory]
@@ -19,7 +19,7 @@ const USAGE = `usage: node dist/benchmarks/abuse.js [--quick] [--only liars|stre
 Prints a Markdown table per part, each figure beside its goal from issue 13,
 then each goal met or not, then one JSON line.`
 
-const { values, refuse } = parseBenchmarkArgs('abuse', USAGE, {
+const { values, refuse } = parseScriptArgs('abuse', USAGE, {
   quick: { type: 'boolean', default: false },
   only: { type: 'string' }
 })

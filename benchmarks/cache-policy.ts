@@ -2,7 +2,7 @@
 import { createPolicy, type PolicyName } from '../src/blob/cache/policy.js'
 import { replay, zipfTrace, type Trace, type TraceInit } from '../sim/policy-sim.js'
 import { offlineBound } from '../sim/offline-bound.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -12,7 +12,7 @@ const LABEL: Record<string, string> = { lru: 'LRU', gdsf: 'GDSF', arc: 'ARC', wt
 
 const USAGE = 'usage: cache-policy [--seeds 1..100] [--quick] [--help]'
 
-const { values, refuse } = parseBenchmarkArgs('cache-policy', USAGE, {
+const { values, refuse } = parseScriptArgs('cache-policy', USAGE, {
   seeds: { type: 'string', default: '3' },
   quick: { type: 'boolean', default: false }
 })

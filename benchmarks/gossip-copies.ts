@@ -20,7 +20,7 @@ import { encodeAnnouncement } from '../src/mesh/announcement-codec.js'
 import { CACHE_TOPIC } from '../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import { parseWireCounters } from '../sim/wire-bytes.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { note } from './measure.js'
 
 const GOSSIP_PROTOCOL_PREFIX = '/meshsub/'
@@ -31,7 +31,7 @@ const DELIVERY_TIMEOUT_MS = 60_000
 const CONNECT_ROUNDS = 5
 
 const USAGE = 'usage: gossip-copies [--nodes 2..32] [--announcements 1..10000] [--quick (64 announcements)] [--help]'
-const { values, refuse } = parseBenchmarkArgs('gossip-copies', USAGE, {
+const { values, refuse } = parseScriptArgs('gossip-copies', USAGE, {
   nodes: { type: 'string', default: '16' },
   announcements: { type: 'string', default: '320' },
   quick: { type: 'boolean', default: false }

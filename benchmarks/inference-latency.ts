@@ -21,12 +21,12 @@ import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToP
 import { WorkerRunner } from '../src/inference/worker-runner.js'
 import type { HerdNode } from '../src/node.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { AskerProcess } from './inference/askers.js'
 import { DevnetProcess } from './inference/devnet-process.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
-const { values, refuse } = parseBenchmarkArgs('inference-latency', 'usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick] [--help]', {
+const { values, refuse } = parseScriptArgs('inference-latency', 'usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick] [--help]', {
   runs: { type: 'string' },
   seconds: { type: 'string' },
   inflight: { type: 'string' },

@@ -7,10 +7,10 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { blobIdFromBytes } from '../src/blob/blob-id.js'
 import { LocalLedger } from '../src/chain/local-ledger.js'
 import { anchorAttributes, buildAttributesTransaction } from '../src/chain/sui-ledger.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 
 // It takes no options: an argument (a --quick meant for another benchmark) would otherwise be ignored without a word.
-parseBenchmarkArgs('ledger-bytes', 'usage: ledger-bytes [--help] (no other options)', {})
+parseScriptArgs('ledger-bytes', 'usage: ledger-bytes [--help] (no other options)', {})
 
 const ANCHOR_TARGET_BYTES = 256
 const OPS = 200

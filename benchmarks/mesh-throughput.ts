@@ -10,7 +10,7 @@ import type { BlobId } from '../src/blob/blob-id.js'
 import { maxBlobSizeForShards } from '../src/blob/blob-id-computer.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/mesh/libp2p.js'
 import type { HerdNode } from '../src/node.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { note } from './measure.js'
 import { BENCH_PROTOCOL, pullBench, serveBench } from '../harness/raw-stream.js'
 import { twoProcessTransfers, type TransferFigures, type TwoProcessFigures } from './mesh/two-process.js'
@@ -24,7 +24,7 @@ const GiB = 1024 * MiB
 const BLOCK_BYTES = 256 * 1024
 
 const USAGE = 'usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick] [--only two-process|in-process] [--profile-dir DIR] [--help]'
-const { values, refuse } = parseBenchmarkArgs('mesh-throughput', USAGE, {
+const { values, refuse } = parseScriptArgs('mesh-throughput', USAGE, {
   'size-mib': { type: 'string' },
   'cold-size-mib': { type: 'string' },
   quick: { type: 'boolean', default: false },

@@ -15,12 +15,12 @@ import type { SealedBundle } from '../src/proof/batcher.js'
 import { signReceipt, type SignedReceiptInfo } from '../src/proof/receipt.js'
 import { ReceiptStore } from '../src/proof/receipt-store.js'
 import { canonicalTensors, hashTensorSet } from '../src/proof/tensor-hash.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { DevnetProcess } from './inference/devnet-process.js'
 import { seededTensor } from '../harness/seeded-tensor.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
-const { values, refuse } = parseBenchmarkArgs('proof-costs', 'usage: proof-costs [--runs 1..100000] [--quick] [--help]', {
+const { values, refuse } = parseScriptArgs('proof-costs', 'usage: proof-costs [--runs 1..100000] [--quick] [--help]', {
   runs: { type: 'string' },
   quick: { type: 'boolean', default: false }
 })

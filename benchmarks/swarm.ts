@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises'
 import { netnsUnavailable } from '../harness/netns.js'
 import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 import { note } from './measure.js'
 
 const MiB = 1024 * 1024
@@ -18,7 +18,7 @@ const ORIGIN_GOAL = 1.1
 const MAX_BLOB_MIB = 767
 
 const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--timeline FILE] [--help]`
-const { values, refuse } = parseBenchmarkArgs('swarm', USAGE, {
+const { values, refuse } = parseScriptArgs('swarm', USAGE, {
   quick: { type: 'boolean', default: false },
   nodes: { type: 'string' },
   'blob-mib': { type: 'string' },

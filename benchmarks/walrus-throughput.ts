@@ -8,10 +8,10 @@ import { pipeline } from 'node:stream/promises'
 import { BlobIdComputer } from '../src/blob/blob-id-computer.js'
 import { WalrusHttpClient } from '../src/walrus/http-client.js'
 import { LocalWalrus } from '../src/walrus/local/server.js'
-import { parseBenchmarkArgs } from './args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 
 const MiB = 1024 * 1024
-const { values, refuse } = parseBenchmarkArgs('walrus-throughput', 'usage: walrus-throughput [--mib 1..512] [--shards 1..65535] [--runs 1..20] [--help]', {
+const { values, refuse } = parseScriptArgs('walrus-throughput', 'usage: walrus-throughput [--mib 1..512] [--shards 1..65535] [--runs 1..20] [--help]', {
   mib: { type: 'string', default: '64' },
   shards: { type: 'string', default: '1000' },
   runs: { type: 'string', default: '3' }

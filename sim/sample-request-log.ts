@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { createPolicy } from '../src/blob/cache/policy.js'
 import { zipfTrace } from './policy-sim.js'
 import { requestRecord, type RequestRecord } from '../src/blob/cache/request-log.js'
-import { parseBenchmarkArgs } from '../benchmarks/args.js'
+import { parseScriptArgs } from '../harness/script-args.js'
 
 const MiB = 1024 * 1024
 
@@ -43,7 +43,7 @@ export function sampleRequestLog (requests: number, quotaShare: number, seed: nu
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const { values, refuse } = parseBenchmarkArgs('sample-request-log', 'usage: node dist/sim/sample-request-log.js [--out FILE] [--requests 1..1000000] [--help]', {
+  const { values, refuse } = parseScriptArgs('sample-request-log', 'usage: node dist/sim/sample-request-log.js [--out FILE] [--requests 1..1000000] [--help]', {
     out: { type: 'string', default: 'sim/samples/request-log.jsonl' },
     requests: { type: 'string', default: '3000' }
   })
