@@ -7,7 +7,7 @@
  * the same over an idle spell of equal length (heartbeats alone) for
  * reference. Counts and CPU time, not wall clock: the machine is shared.
  *
- *   node dist/benchmarks/gossip-copies.js [--nodes 16] [--announcements 320] [--quick]
+ *   node dist/benchmarks/gossip-copies.js [--nodes 16] [--announcements 320] [--quick (64 announcements unless given)]
  */
 import { randomBytes } from 'node:crypto'
 import { loadavg } from 'node:os'
@@ -30,14 +30,15 @@ const PUBLISH_EVERY_MS = 20
 const DELIVERY_TIMEOUT_MS = 60_000
 const CONNECT_ROUNDS = 5
 
-const USAGE = 'usage: gossip-copies [--nodes 2..32] [--announcements 1..10000] [--quick (64 announcements)] [--help]'
+const USAGE = 'usage: gossip-copies [--nodes 2..32] [--announcements 1..10000 (320; 64 with --quick)] [--quick] [--help]'
 const { values, refuse } = parseScriptArgs('gossip-copies', USAGE, {
   nodes: { type: 'string', default: '16' },
-  announcements: { type: 'string', default: '320' },
+  announcements: { type: 'string' },
   quick: { type: 'boolean', default: false }
 })
 const nodeCount = Number(values.nodes)
-const announcements = values.quick ? 64 : Number(values.announcements)
+// --quick sets the default only: an --announcements given beside it is what was asked for.
+const announcements = Number(values.announcements ?? (values.quick ? 64 : 320))
 if (!Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > 32) refuse(`--nodes takes an integer from 2 to 32, not ${JSON.stringify(values.nodes)}`)
 if (!Number.isInteger(announcements) || announcements < 1 || announcements > 10_000) refuse(`--announcements takes an integer from 1 to 10,000, not ${JSON.stringify(values.announcements)}`)
 
