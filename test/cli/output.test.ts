@@ -50,10 +50,13 @@ describe('operator output', () => {
       cache: { blobs: 1, bytes: 512, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [{ blobId: 'B'.repeat(43), size: 10_485_760, held: 3, chunks: 10 }] },
       fetch: { localHits: 1, peerHits: 2, walrusHits: 1, bytesFromPeers: 300, bytesFromWalrus: 100, badChunks: 0 },
       inference: { runs: 0, forwarded: 0, failed: 0, busy: 1, queue: 4, sessions: 1 },
+      serve: { requests: 9, chunksServed: 6, bytesServed: 6 * 1024 ** 2, refused: 1, paceBytesPerSec: 2 * 1024 ** 2, paceWaitSeconds: 12.4 },
       proofs: { enabled: true, queued: 5, sealed: 7, bundles: 2, setAside: 1, retrying: false },
       funds: { address: '0xabc', blocked: [{ kind: 'anchor', since: 0, error: 'InsufficientGasError' }] }
     })
     const text = renderStatus('http://api', status)
+    assert.match(text, /^served\s+6\.00 MiB in 6 chunks to peers; 1 requests refused; upload pace 2\.00 MiB\/s, waited on 12 s$/m)
+    assert.doesNotMatch(text, / now/, 'no rates from one read')
     assert.match(text, /^cache\s+\S+ 512 B of 1.00 KiB \(50\.0%\)/m)
     assert.match(text, /^ {2}BBBBBBBB…BBBBBB\s+\S{24} 3\/10 chunks of 10\.0 MiB$/m)
     assert.match(text, /^hits\s+4 requests: 25\.0% local, 50\.0% from peers, 25\.0% from Walrus$/m)
@@ -77,6 +80,27 @@ describe('operator output', () => {
     assert.match(kept, /^storage\s+3 kept on Walrus \(epoch 12\), 2 renewed, 1 failing, 1 within one epoch of their end; 1 LOST; last error: renewing blob X: no WAL$/m)
     assert.equal(statusViewSchema.safeParse({ ...base, storage: { ...storage, renewed: -1 } }).success, false)
     assert.equal(describeEvent({ type: 'storage:renewed', at: 0, blobId: 'C'.repeat(43), fromEpoch: 5, toEpoch: 9, cost: 1200 }), 'storage renewed CCCCCCCC…CCCCCC: end epoch 5 -> 9 for 1200 FROST')
+  })
+
+  it('with an earlier read (--watch), shows what was fetched and served a second since, and no rate over a restart', () => {
+    const at = (bytesFromPeers: number, bytesServed: number): ReturnType<typeof statusViewSchema.parse> => statusViewSchema.parse({
+      peerId: 'P',
+      peers: 1,
+      cache: { blobs: 0, bytes: 0, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [] },
+      fetch: { localHits: 0, peerHits: 0, walrusHits: 0, bytesFromPeers, bytesFromWalrus: 0, badChunks: 0 },
+      serve: { requests: 0, chunksServed: 0, bytesServed, refused: 0, paceBytesPerSec: 0, paceWaitSeconds: 0 },
+      inference: { runs: 0, forwarded: 0, failed: 0, busy: 0, queue: 0, sessions: 0 },
+      proofs: { enabled: false, queued: 0, sealed: 0, bundles: 0, setAside: 0, retrying: false }
+    })
+    const text = renderStatus('http://api', at(3 * 1024 ** 2, 5 * 1024 ** 2), { status: at(1024 ** 2, 1024 ** 2), ms: 2000 })
+    assert.match(text, /^fetched\s+3\.00 MiB: .*, 1\.00 MiB\/s now$/m)
+    assert.match(text, /^served\s+5\.00 MiB in 0 chunks to peers, 2\.00 MiB\/s now; 0 requests refused; no upload pace$/m)
+    const restarted = renderStatus('http://api', at(0, 0), { status: at(1024 ** 2, 1024 ** 2), ms: 1000 })
+    assert.doesNotMatch(restarted, / now/, 'counters that went back are a restart, not a rate')
+    // A node from before the upload pace has no serve section: no served line, the rest as ever.
+    const { serve: _serve, ...older } = at(0, 0)
+    assert.doesNotMatch(renderStatus('http://api', statusViewSchema.parse(older)), /^served/m)
+    assert.equal(statusViewSchema.safeParse({ ...at(0, 0), serve: { chunksServed: 0, bytesServed: -1, refused: 0, paceBytesPerSec: 0, paceWaitSeconds: 0 } }).success, false)
   })
 
   it('refuses a status that is not one', () => {

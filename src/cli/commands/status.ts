@@ -4,7 +4,7 @@ import { request } from 'undici'
 import { readBoundedText } from '../../walrus/bounded-body.js'
 import { apiHeaders, DEFAULT_API_URL } from '../api-client.js'
 import { httpUrl, integer, printJson } from '../options.js'
-import { renderStatus, statusViewSchema, type StatusView } from '../output/status-view.js'
+import { renderStatus, statusViewSchema, type EarlierStatus, type StatusView } from '../output/status-view.js'
 
 /** A /status larger than this is not one a node writes (its lists are bounded). */
 const MAX_STATUS_BYTES = 4 * 1024 * 1024
@@ -25,7 +25,7 @@ interface StatusOptions {
 
 export function statusCommand (program: Command): void {
   program.command('status')
-    .description('a running node at a glance: peers, cache against its quota, downloads, hit rates, inference, proofs, funds')
+    .description('a running node at a glance: peers, cache against its quota, downloads, hit rates, uploads to peers, inference, proofs, funds')
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
     .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
     .option('--watch', 'redraw every --interval until Ctrl-C')
@@ -43,10 +43,15 @@ export function statusCommand (program: Command): void {
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       const redraw = options.json !== true && process.stdout.isTTY === true
+      // The last read that answered, for the rates since it.
+      let last: { status: StatusView, at: number } | undefined
       try {
         while (!stop.signal.aborted) {
           try {
-            show(api, await readStatus(api, headers, stop.signal), options.json === true, redraw)
+            const status = await readStatus(api, headers, stop.signal)
+            const at = performance.now()
+            show(api, status, options.json === true, redraw, last != null ? { status: last.status, ms: at - last.at } : undefined)
+            last = { status, at }
           } catch (err) {
             if (stop.signal.aborted) break
             // A node restarting is what an operator watches for: say so and keep reading.
@@ -63,10 +68,10 @@ export function statusCommand (program: Command): void {
     })
 }
 
-function show (api: string, status: StatusView, json: boolean, redraw: boolean): void {
+function show (api: string, status: StatusView, json: boolean, redraw: boolean, earlier?: EarlierStatus): void {
   if (json) printJson(status)
   // Home and clear, then the frame: the terminal shows one status, not a scroll of them.
-  else process.stdout.write(`${redraw ? '\x1b[H\x1b[2J' : ''}${renderStatus(api, status)}${redraw ? '' : '\n'}`)
+  else process.stdout.write(`${redraw ? '\x1b[H\x1b[2J' : ''}${renderStatus(api, status, earlier)}${redraw ? '' : '\n'}`)
 }
 
 async function readStatus (api: string, headers: Record<string, string>, signal?: AbortSignal): Promise<StatusView> {

@@ -1,7 +1,7 @@
 // cli-progress is CommonJS whose `Format` Node cannot see as a named export.
 import cliProgress from 'cli-progress'
 import { z } from 'zod'
-import { formatBytes, formatPercent, shortId } from './units.js'
+import { formatBytes, formatPercent, formatSpeed, shortId } from './units.js'
 
 const count = z.number().int().min(0)
 
@@ -22,6 +22,8 @@ export const statusViewSchema = z.looseObject({
     downloads: z.array(z.looseObject({ blobId: z.string().max(128), size: count, held: count, chunks: count })).max(10_000)
   }),
   fetch: z.looseObject({ localHits: count, peerHits: count, walrusHits: count, bytesFromPeers: count, bytesFromWalrus: count, badChunks: count }),
+  // Absent from a node older than the upload pace: the line is left out.
+  serve: z.looseObject({ chunksServed: count, bytesServed: count, refused: count, paceBytesPerSec: count, paceWaitSeconds: z.number().min(0) }).optional(),
   inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count }),
   funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
   proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() }),
@@ -53,17 +55,35 @@ function bar (part: number, whole: number): string {
   })
 }
 
-/** The node at a glance, as lines of text. */
-export function renderStatus (api: string, s: StatusView): string {
+/** An earlier read of the same node, and the milliseconds since: what `--watch` turns into rates. */
+export interface EarlierStatus {
+  status: StatusView
+  ms: number
+}
+
+/**
+ * Bytes a second between two reads of a counter, or nothing when there is no
+ * earlier read or the counter went back (the node restarted in between).
+ */
+function rateSince (now: number, before: number | undefined, ms: number): string {
+  if (before == null || ms <= 0 || now < before) return ''
+  return `, ${formatSpeed(now - before, ms)} now`
+}
+
+/** The node at a glance, as lines of text; with an earlier read, the byte counters' rates since it too. */
+export function renderStatus (api: string, s: StatusView, earlier?: EarlierStatus): string {
   const { cache, fetch, inference, proofs } = s
   const hits = fetch.localHits + fetch.peerHits + fetch.walrusHits
   const fetched = fetch.bytesFromPeers + fetch.bytesFromWalrus
+  const before = earlier?.status
+  const fetchedBefore = before != null ? before.fetch.bytesFromPeers + before.fetch.bytesFromWalrus : undefined
   const lines = [
     `herd node ${s.peerId} on ${s.network ?? 'devnet'} (${api})`,
     `peers      ${s.peers}`,
     `cache      ${bar(cache.bytes, cache.quotaBytes)} ${formatBytes(cache.bytes)} of ${formatBytes(cache.quotaBytes)} (${formatPercent(cache.bytes, cache.quotaBytes)}), ${cache.blobs} blobs, ${cache.pinned} pinned, ${cache.evictions} evicted`,
     `hits       ${hits} requests: ${formatPercent(fetch.localHits, hits)} local, ${formatPercent(fetch.peerHits, hits)} from peers, ${formatPercent(fetch.walrusHits, hits)} from Walrus`,
-    `fetched    ${formatBytes(fetched)}: ${formatPercent(fetch.bytesFromPeers, fetched)} from peers, ${formatPercent(fetch.bytesFromWalrus, fetched)} from Walrus${fetch.badChunks > 0 ? `, ${fetch.badChunks} bad chunks refused` : ''}`,
+    `fetched    ${formatBytes(fetched)}: ${formatPercent(fetch.bytesFromPeers, fetched)} from peers, ${formatPercent(fetch.bytesFromWalrus, fetched)} from Walrus${fetch.badChunks > 0 ? `, ${fetch.badChunks} bad chunks refused` : ''}${rateSince(fetched, fetchedBefore, earlier?.ms ?? 0)}`,
+    ...(s.serve != null ? [servedLine(s.serve, before?.serve?.bytesServed, earlier?.ms ?? 0)] : []),
     `downloads  ${cache.downloads.length === 0 ? 'none' : cache.downloads.length}`,
     ...cache.downloads.slice(0, 20).map(d => `  ${shortId(d.blobId).padEnd(16)} ${bar(d.held, d.chunks)} ${d.held}/${d.chunks} chunks of ${formatBytes(d.size)}`),
     ...(cache.downloads.length > 20 ? [`  … and ${cache.downloads.length - 20} more`] : []),
@@ -75,6 +95,12 @@ export function renderStatus (api: string, s: StatusView): string {
     ...(s.funds?.blocked ?? []).map(b => `FUNDS      ${b.kind} writes blocked since ${new Date(b.since).toISOString()}: fund ${s.funds?.address ?? 'the node'} (${b.error})`)
   ]
   return `${lines.join('\n')}\n`
+}
+
+/** What the node sent its peers, and the upload pace that holds it (mesh.uploadBytesPerSec). */
+function servedLine (serve: NonNullable<StatusView['serve']>, bytesBefore: number | undefined, ms: number): string {
+  const pace = serve.paceBytesPerSec > 0 ? `upload pace ${formatBytes(serve.paceBytesPerSec)}/s, waited on ${Math.round(serve.paceWaitSeconds)} s` : 'no upload pace'
+  return `served     ${formatBytes(serve.bytesServed)} in ${serve.chunksServed} chunks to peers${rateSince(serve.bytesServed, bytesBefore, ms)}; ${serve.refused} requests refused; ${pace}`
 }
 
 /** What the node keeps alive on Walrus, with what needs the operator first named in capitals. */
