@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises'
 import { netnsUnavailable } from '../harness/netns.js'
 import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
+import { socketUse, type SocketUse } from '../harness/socket-queues.js'
 import { parseScriptArgs } from '../harness/script-args.js'
 import { note } from './measure.js'
 
@@ -16,8 +17,10 @@ const CAP_SHARE_GOAL = 0.85
 const ORIGIN_GOAL = 1.1
 /** The wasm32 RS2 encoder of the local Walrus takes at most 768 MiB (src/blob/blob-id-computer.ts); a model file needs a little room. */
 const MAX_BLOB_MIB = 767
+/** How often --sockets reads every node's sockets: one `ss` per node a second is little beside the pull. */
+const SOCKET_SAMPLE_MS = 1_000
 
-const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--timeline FILE] [--help]`
+const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--sockets] [--timeline FILE] [--help]`
 const { values, refuse } = parseScriptArgs('swarm', USAGE, {
   quick: { type: 'boolean', default: false },
   nodes: { type: 'string' },
@@ -32,6 +35,8 @@ const { values, refuse } = parseScriptArgs('swarm', USAGE, {
   'tcp-seconds': { type: 'string' },
   // Each node's upload pace (mesh.uploadBytesPerSec) as a share of its cap, as an operator sets it under the uplink; none by default.
   'upload-share': { type: 'string' },
+  // Every node's TCP socket queues (ss, once a second in each namespace) in each phase: where the queue in front of a link sits.
+  sockets: { type: 'boolean', default: false },
   // Each node's chunks as they landed (ms, index, from), and the links' counters, two JSON files per run: what docs/swarm.md reads.
   timeline: { type: 'string' }
 })
@@ -87,6 +92,8 @@ interface RunFigures {
   blobRequestsPerMiB: number
   /** The links through the pull's two phases (absent if the counters could not be read). */
   links?: LinkFigures
+  /** The nodes' socket queues in the same phases (with --sockets). */
+  sockets?: Partial<Record<PhaseName, SocketUse>>
 }
 
 /** How full a set of links was over a time, as a share of their caps. */
@@ -150,31 +157,52 @@ function phaseUse (r: SwarmPullResult, from: number, to: number, capBytesPerSec:
   }
 }
 
-function linkFigures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): LinkFigures | undefined {
+type PhaseName = 'walrusPhase' | 'exchangePhase' | 'startPhase' | 'endPhase'
+
+/** Each phase's bounds in ms of performance.now() (LinkFigures says what they are); a phase that cannot be told is left out. */
+function phaseBounds (r: SwarmPullResult): Array<[PhaseName, number, number]> {
   const { samples, startedAt } = r.links
   const last = samples[samples.length - 1]
-  if (last == null || samples.length < 3) return undefined
+  if (last == null || samples.length < 3) return []
   const originAt = (s: typeof last): number => s.sent[0] ?? 0
   const originStart = originAt(samples.findLast(s => s.at <= startedAt) ?? samples[0] ?? last)
   const served = originAt(last) - originStart
   const walrusEnd = samples.find(s => originAt(s) - originStart >= 0.99 * served)?.at ?? last.at
   const end = startedAt + r.allMs
-  const walrusPhase = phaseUse(r, startedAt, walrusEnd, capBytesPerSec, originCapBytesPerSec)
-  const exchangePhase = walrusEnd < end ? phaseUse(r, walrusEnd, end, capBytesPerSec, originCapBytesPerSec) : undefined
+  const bounds: Array<[PhaseName, number, number]> = [['walrusPhase', startedAt, walrusEnd]]
+  if (walrusEnd < end) bounds.push(['exchangePhase', walrusEnd, end])
   const firstChunksMs = Math.max(...r.nodes.map(n => n.firstChunkMs))
-  const startPhase = Number.isFinite(firstChunksMs) ? phaseUse(r, startedAt, startedAt + firstChunksMs, capBytesPerSec, originCapBytesPerSec) : undefined
+  if (Number.isFinite(firstChunksMs)) bounds.push(['startPhase', startedAt, startedAt + firstChunksMs])
   const doneMs = r.nodes.filter(n => n.ok).map(n => n.ms)
-  const endPhase = doneMs.length > 1 ? phaseUse(r, startedAt + Math.min(...doneMs), end, capBytesPerSec, originCapBytesPerSec) : undefined
-  return {
-    ...(walrusPhase != null ? { walrusPhase } : {}),
-    ...(exchangePhase != null ? { exchangePhase } : {}),
-    ...(startPhase != null ? { startPhase } : {}),
-    ...(endPhase != null ? { endPhase } : {})
+  if (doneMs.length > 1) bounds.push(['endPhase', startedAt + Math.min(...doneMs), end])
+  return bounds
+}
+
+function linkFigures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): LinkFigures | undefined {
+  const bounds = phaseBounds(r)
+  if (bounds.length === 0) return undefined
+  const figures: LinkFigures = {}
+  for (const [name, from, to] of bounds) {
+    const use = phaseUse(r, from, to, capBytesPerSec, originCapBytesPerSec)
+    if (use != null) figures[name] = use
   }
+  return figures
+}
+
+/** The nodes' socket queues in the same phases as the links (with --sockets). */
+function socketFigures (r: SwarmPullResult): Partial<Record<PhaseName, SocketUse>> | undefined {
+  if (r.sockets == null) return undefined
+  const figures: Partial<Record<PhaseName, SocketUse>> = {}
+  for (const [name, from, to] of phaseBounds(r)) {
+    const use = socketUse(r.sockets, from, to)
+    if (use != null) figures[name] = use
+  }
+  return figures
 }
 
 function figures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerSec: number): RunFigures {
   const links = linkFigures(r, capBytesPerSec, originCapBytesPerSec)
+  const sockets = socketFigures(r)
   const ok = r.nodes.filter(n => n.ok)
   // A node's rate over its whole fetch, from the request: the wait before the first byte counts against it.
   const shares = r.nodes.map(n => n.ok ? r.blobBytes / (n.ms / 1000) / capBytesPerSec : 0).sort((a, b) => a - b)
@@ -198,7 +226,8 @@ function figures (r: SwarmPullResult, capBytesPerSec: number, originCapBytesPerS
     ...(r.nodeRunQueueSeconds != null ? { runQueueWaitPerCpuSecond: r.nodeRunQueueSeconds / Math.max(0.001, r.nodeCpuSeconds) } : {}),
     restCpuShare: r.restCpuShare,
     blobRequestsPerMiB: delivered > 0 ? r.blobRequests / (delivered / MiB) : 0,
-    ...(links != null ? { links } : {})
+    ...(links != null ? { links } : {}),
+    ...(sockets != null ? { sockets } : {})
   }
 }
 
@@ -228,6 +257,7 @@ for (const n of nodeCounts) {
       ...(congestionControl != null ? { congestionControl } : {}),
       ...(tcpSeconds > 0 ? { tcpBaselineSeconds: tcpSeconds } : {}),
       ...(uploadShare != null ? { uploadBytesPerSec: Math.round(uploadShare * capBytesPerSec) } : {}),
+      ...(values.sockets ? { socketSampleMs: SOCKET_SAMPLE_MS } : {}),
       log: note
     })
   } catch (err) {
@@ -280,11 +310,22 @@ for (const n of nodeCounts) {
     if (phase == null) continue
     console.log(`- links ${name}, ${phase.seconds.toFixed(1)} s: origin's uplink ${pct(phase.origin)} of its cap, nodes' downlinks ${pct(phase.downMean)} (emptiest ${pct(phase.downMin)}), uplinks ${pct(phase.upMean)}; the devnet used ${pct(phase.devnetCpu)} of a core, the nodes ${phase.nodeCpu.toFixed(2)} cores (${phase.nodeCpuPerGiB.toFixed(0)} CPU-s per GiB received: every downlink at its cap would want ${phase.nodeCpuAtCap.toFixed(2)})`)
   }
+  const kib = (x: number): string => `${(x / 1024).toFixed(0)} KiB`
+  for (const [name, phase] of [
+    ['at the start', f.sockets?.startPhase],
+    ['in the Walrus phase', f.sockets?.walrusPhase],
+    ['in the exchange', f.sockets?.exchangePhase],
+    ['at the end', f.sockets?.endPhase]
+  ] as const) {
+    if (phase == null) continue
+    // Unsent bytes are what a node's own chunk requests and window updates on those connections wait behind, in its own sockets.
+    console.log(`- sockets ${name} (${phase.samples} node samples): a node's connections to its peers held ${kib(phase.unsentMedian)} unsent at the median (most ${kib(phase.unsentMost)}) and ${kib(phase.queuedMedian)} unacknowledged; the kernel's round trip on them ${phase.roundTripMedianMs.toFixed(1)} ms at the median`)
+  }
 }
 
-function roundLinks (l: LinkFigures): Record<string, Record<string, number>> {
+function roundPhases (l: LinkFigures | Partial<Record<PhaseName, SocketUse>>): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {}
-  for (const [name, phase] of Object.entries(l)) out[name] = Object.fromEntries(Object.entries(phase as PhaseUse).map(([k, v]) => [k, +v.toFixed(k === 'seconds' ? 1 : 3)]))
+  for (const [name, phase] of Object.entries(l)) out[name] = Object.fromEntries(Object.entries(phase as Record<string, number>).map(([k, v]) => [k, +v.toFixed(k === 'seconds' || k.endsWith('Ms') ? 1 : Number.isInteger(v) ? 0 : 3)]))
   return out
 }
 
@@ -311,5 +352,5 @@ console.log(JSON.stringify({
   ...(capShareOverTcp != null ? { capShareOverTcp: +capShareOverTcp.toFixed(3) } : {}),
   congestionControl: runs[0]?.congestionControl,
   failedRuns,
-  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), ...(r.tcpShareMin != null ? { tcpShareMin: +r.tcpShareMin.toFixed(3) } : {}), ...(r.tcpShareMedian != null ? { tcpShareMedian: +r.tcpShareMedian.toFixed(3) } : {}), ...(r.capShareOverTcp != null ? { capShareOverTcp: +r.capShareOverTcp.toFixed(3) } : {}), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2), ...(r.links != null ? { links: roundLinks(r.links) } : {}) }))
+  runs: runs.map(r => ({ ...r, capShareMin: +r.capShareMin.toFixed(3), capShareMedian: +r.capShareMedian.toFixed(3), ...(r.tcpShareMin != null ? { tcpShareMin: +r.tcpShareMin.toFixed(3) } : {}), ...(r.tcpShareMedian != null ? { tcpShareMedian: +r.tcpShareMedian.toFixed(3) } : {}), ...(r.capShareOverTcp != null ? { capShareOverTcp: +r.capShareOverTcp.toFixed(3) } : {}), originBytesPerBlob: +r.originBytesPerBlob.toFixed(3), allOverIdeal: +r.allOverIdeal.toFixed(2), cpuSecondsPerGiB: +r.cpuSecondsPerGiB.toFixed(1), machineBusyShare: +r.machineBusyShare.toFixed(2), ...(r.runQueueWaitPerCpuSecond != null ? { runQueueWaitPerCpuSecond: +r.runQueueWaitPerCpuSecond.toFixed(2) } : {}), restCpuShare: +r.restCpuShare.toFixed(3), blobRequestsPerMiB: +r.blobRequestsPerMiB.toFixed(2), ...(r.links != null ? { links: roundPhases(r.links) } : {}), ...(r.sockets != null ? { sockets: roundPhases(r.sockets) } : {}) }))
 }))

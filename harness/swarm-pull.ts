@@ -14,6 +14,7 @@ import { DIGEST_INTERVAL_MS } from '../src/mesh/constants.js'
 import { LiveCluster } from '../sim/live-cluster.js'
 import { forEachLine } from './ndjson-lines.js'
 import { cpuSecondsOf, machineTicks, sampleLinks, type LinkSample } from './link-counters.js'
+import { sampleSocketQueues, type SocketSample } from './socket-queues.js'
 import { cleanLeftovers, congestionControlOf, createSwarm, removeSwarm } from './netns.js'
 import { tcpAllToAll, type TcpBaseline } from './tcp-baseline.js'
 
@@ -41,6 +42,8 @@ export interface SwarmPullInit {
   tcpBaselineSeconds?: number
   /** Each node's upload pace (mesh.uploadBytesPerSec); absent: none. */
   uploadBytesPerSec?: number
+  /** Read every node's TCP socket queues this often through the pull (socket-queues.ts); absent: not read. */
+  socketSampleMs?: number
 }
 
 export interface NodePull {
@@ -97,6 +100,8 @@ export interface SwarmPullResult {
    * Times are performance.now() ms; the pull started at `startedAt`.
    */
   links: { startedAt: number, samples: LinkSample[] }
+  /** The nodes' socket queues through the pull, if asked for (socketSampleMs). */
+  sockets?: SocketSample[]
   /** The nodes' namespaces' TCP congestion control. */
   congestionControl: string
   /** What plain TCP, every node sending to every other, got through the same links before the pull (if asked for). */
@@ -238,6 +243,10 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const ticksBefore = await machineTicks()
     const sampling = new AbortController()
     const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
+    const nodeAddresses = new Set(nodeEndpoints.map(e => e.address))
+    const socketSamples = init.socketSampleMs != null
+      ? sampleSocketQueues(nodeEndpoints.map(e => e.netns), { periodMs: init.socketSampleMs, peerAddress: a => nodeAddresses.has(a), signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
+      : undefined
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
     const allMs = performance.now() - started
@@ -245,6 +254,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     await sleep(LINK_SAMPLE_MS)
     sampling.abort()
     const samples = await linkSamples
+    const sockets = await socketSamples
     const ticksAfter = await machineTicks()
     const waitAfter = await runQueueSecondsOf(pids)
     const cpuAfter = await Promise.all(pids.map(cpuSecondsOf))
@@ -265,6 +275,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       machineBusyShare: (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total),
       blobRequests: requestsAfter.reduce((sum, n, i) => sum + n - (requestsBefore[i] ?? 0), 0),
       links: { startedAt: started, samples },
+      ...(sockets != null ? { sockets } : {}),
       congestionControl,
       ...(tcpBaseline != null ? { tcpBaseline } : {})
     }

@@ -82,7 +82,8 @@ describe('a swarm under real link caps: each node in its own network namespace',
       originCapBytesPerSec: 16 * MiB,
       originLatencyMs: 20,
       seed: 19,
-      pullTimeoutMs: 120_000
+      pullTimeoutMs: 120_000,
+      socketSampleMs: 250
     }, async (cluster, pulled) => {
       assert.ok((await listHerdNamespaces()).filter(n => n.startsWith(ours)).length >= 5, 'origin, hub and three node namespaces exist while it runs')
       origin = await sha256Of(`${cluster.walrusControlUrl}/v1/blobs/${pulled.blobId}`)
@@ -97,6 +98,10 @@ describe('a swarm under real link caps: each node in its own network namespace',
     // Each node's share is read once; a few chunks more where a read was hedged. Three whole copies would be 3.
     assert.ok(result.originBytes <= 1.5 * result.blobBytes, `the origin served ${(result.originBytes / result.blobBytes).toFixed(2)}x the blob: ${seen}`)
     assert.ok(result.nodes.some(n => n.peerBytes > 0), `peers served one another: ${seen}`)
+    // Every node's sockets were read in its namespace through the pull, and showed its connections to its peers.
+    const sockets = result.sockets ?? []
+    assert.ok(sockets.length >= 2, `${sockets.length} socket samples`)
+    for (let i = 0; i < 3; i++) assert.ok(sockets.some(s => (s.nodes[i]?.roundTripsMs.length ?? 0) > 0), `node ${i}'s connections to its peers were seen`)
     assert.deepEqual((await listHerdNamespaces()).filter(n => n.startsWith(ours)), [], 'no namespace of this run is left')
     assert.deepEqual(await listHerdHostLinks(), [], 'no herd link in the host namespace')
     assert.deepEqual(runningHerdPids(), [], 'no herd process is left')
