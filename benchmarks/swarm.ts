@@ -275,7 +275,10 @@ for (const n of nodeCounts) {
     // The links' counters beside it, in ms from the pull's start: [ms, received by port, sent by port, devnet CPU s]; port 0 is the origin's.
     const linksFile = `${values.timeline}.${n}.links.json`
     await writeFile(linksFile, JSON.stringify(result.links.samples.map(s => [Math.round(s.at - result.links.startedAt), s.received, s.sent, s.cpuSeconds])))
-    note(`timeline in ${file}, link counters in ${linksFile}`)
+    // With --sockets, each node's sockets beside them: [ms from the pull's start, by node [unsent, unacknowledged, round trips ms] or null].
+    const socketsFile = result.sockets != null ? `${values.timeline}.${n}.sockets.json` : undefined
+    if (socketsFile != null) await writeFile(socketsFile, JSON.stringify((result.sockets ?? []).map(s => [Math.round(s.at - result.links.startedAt), s.nodes.map(q => q != null ? [q.unsent, q.queued, q.roundTripsMs] : null)])))
+    note(`timeline in ${file}, link counters in ${linksFile}${socketsFile != null ? `, socket queues in ${socketsFile}` : ''}`)
   }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
   console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms${uploadShare != null ? `, each node's uploads paced to ${(uploadShare * 100).toFixed(0)}% of its cap` : ''}\n`)
