@@ -43,8 +43,8 @@ const { values, refuse } = parseScriptArgs('swarm', USAGE, {
 const quick = values.quick
 const nodeCounts = (values.nodes ?? (quick ? '8' : '8,16')).split(',').map(Number)
 const blobMiB = Number(values['blob-mib'] ?? (quick ? 64 : 512))
-// 2 MiB/s a node: herd spends about 27 CPU-seconds per GiB a peer fetch delivers (both ends, bench:mesh), so 16 nodes at 2 MiB/s
-// want about 0.85 of a core, which two cores shared with a devnet and other work can give; at 10 MiB/s they would want 4 cores.
+// 2 MiB/s a node: a node in a pull spends 70-80 CPU-seconds per GiB it receives (relaying as much, at a trickle per stream), so
+// 8 nodes at 2 MiB/s want about 1.2 of two cores; 16 want 2.4 and are CPU-bound here (docs/swarm.md: --cap-mib 1 for them).
 const capMiB = Number(values['cap-mib'] ?? 2)
 // A distant origin with four times one node's link: more than any one node takes, a quarter of what 16 nodes want at once.
 const originCapMiB = Number(values['origin-cap-mib'] ?? 4 * capMiB)
