@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { sampleEvery } from './sample-every.js'
 
 const run = promisify(execFile)
 
@@ -80,14 +80,7 @@ async function sample (hub: string, ports: readonly string[], cpuGroups: Readonl
  * not waited for.
  */
 export async function sampleLinks (hub: string, ports: readonly string[], options: { periodMs: number, cpuGroups?: ReadonlyArray<readonly number[]>, signal: AbortSignal }): Promise<LinkSample[]> {
-  const samples: LinkSample[] = []
-  while (!options.signal.aborted) {
-    const started = performance.now()
-    const s = await sample(hub, ports, options.cpuGroups ?? [], options.signal)
-    if (s != null) samples.push(s)
-    await sleep(Math.max(0, options.periodMs - (performance.now() - started)), undefined, { signal: options.signal }).catch(() => {})
-  }
-  return samples
+  return await sampleEvery(options.periodMs, options.signal, async () => await sample(hub, ports, options.cpuGroups ?? [], options.signal))
 }
 
 export interface LinkUse {

@@ -10,8 +10,8 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { percentileOfSorted, sortedSamples } from '../sim/percentiles.js'
+import { sampleEvery } from './sample-every.js'
 
 const run = promisify(execFile)
 
@@ -72,14 +72,12 @@ async function sampleNode (netns: string, peerAddress: (address: string) => bool
 
 /** Samples every node's sockets every `periodMs` until the signal aborts, then resolves with the samples. */
 export async function sampleSocketQueues (namespaces: readonly string[], options: { periodMs: number, peerAddress: (address: string) => boolean, signal: AbortSignal }): Promise<SocketSample[]> {
-  const samples: SocketSample[] = []
-  while (!options.signal.aborted) {
-    const started = performance.now()
+  return await sampleEvery(options.periodMs, options.signal, async () => {
+    const at = performance.now()
     const nodes = await Promise.all(namespaces.map(async ns => await sampleNode(ns, options.peerAddress, options.signal)))
-    if (!options.signal.aborted) samples.push({ at: started, nodes })
-    await sleep(Math.max(0, options.periodMs - (performance.now() - started)), undefined, { signal: options.signal }).catch(() => {})
-  }
-  return samples
+    // A round the abort cut short read nothing worth keeping.
+    return options.signal.aborted ? undefined : { at, nodes }
+  })
 }
 
 export interface SocketUse {

@@ -242,10 +242,11 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     const waitBefore = await runQueueSecondsOf(pids)
     const ticksBefore = await machineTicks()
     const sampling = new AbortController()
-    const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
+    const samplingSignal = AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])])
+    const linkSamples = sampleLinks(swarm.hub, swarm.endpoints.map(e => e.hubPort), { periodMs: LINK_SAMPLE_MS, cpuGroups: [cluster.devnet?.pid != null ? [cluster.devnet.pid] : [], pids], signal: samplingSignal })
     const nodeAddresses = new Set(nodeEndpoints.map(e => e.address))
     const socketSamples = init.socketSampleMs != null
-      ? sampleSocketQueues(nodeEndpoints.map(e => e.netns), { periodMs: init.socketSampleMs, peerAddress: a => nodeAddresses.has(a), signal: AbortSignal.any([sampling.signal, ...(init.signal != null ? [init.signal] : [])]) })
+      ? sampleSocketQueues(nodeEndpoints.map(e => e.netns), { periodMs: init.socketSampleMs, peerAddress: a => nodeAddresses.has(a), signal: samplingSignal })
       : undefined
     const started = performance.now()
     const nodes = await Promise.all(cluster.nodes.map(async n => pullAt(n.index, n.api!, blobId, signal)))
