@@ -159,6 +159,14 @@ function phaseUse (r: SwarmPullResult, from: number, to: number, capBytesPerSec:
 
 type PhaseName = 'walrusPhase' | 'exchangePhase' | 'startPhase' | 'endPhase'
 
+/** The phases in the order they are printed, and how the links' and the sockets' lines name them. */
+const PHASES: ReadonlyArray<{ name: PhaseName, links: string, sockets: string }> = [
+  { name: 'startPhase', links: 'at the start, until every node had its first chunk', sockets: 'at the start' },
+  { name: 'walrusPhase', links: 'while the origin served (the Walrus phase)', sockets: 'in the Walrus phase' },
+  { name: 'exchangePhase', links: 'after it (the exchange)', sockets: 'in the exchange' },
+  { name: 'endPhase', links: 'at the end, from the first node done to the last (done nodes\' downlinks count as empty)', sockets: 'at the end' }
+]
+
 /** Each phase's bounds in ms of performance.now() (LinkFigures says what they are); a phase that cannot be told is left out. */
 function phaseBounds (r: SwarmPullResult): Array<[PhaseName, number, number]> {
   const { samples, startedAt } = r.links
@@ -304,25 +312,17 @@ for (const n of nodeCounts) {
   console.log(`- node threads waited ${f.runQueueWaitPerCpuSecond != null ? f.runQueueWaitPerCpuSecond.toFixed(2) : '(no schedstats)'} s on a run queue per CPU-second they ran; a node at rest before the pull used ${(f.restCpuShare * 100).toFixed(1)}% of a core`)
   console.log(`- blob requests served (each a stream): ${f.blobRequestsPerMiB.toFixed(2)} per MiB delivered`)
   const pct = (x: number): string => `${(x * 100).toFixed(0)}%`
-  for (const [name, phase] of [
-    ['at the start, until every node had its first chunk', f.links?.startPhase],
-    ['while the origin served (the Walrus phase)', f.links?.walrusPhase],
-    ['after it (the exchange)', f.links?.exchangePhase],
-    ['at the end, from the first node done to the last (done nodes\' downlinks count as empty)', f.links?.endPhase]
-  ] as const) {
+  for (const { name, links: when } of PHASES) {
+    const phase = f.links?.[name]
     if (phase == null) continue
-    console.log(`- links ${name}, ${phase.seconds.toFixed(1)} s: origin's uplink ${pct(phase.origin)} of its cap, nodes' downlinks ${pct(phase.downMean)} (emptiest ${pct(phase.downMin)}), uplinks ${pct(phase.upMean)}; the devnet used ${pct(phase.devnetCpu)} of a core, the nodes ${phase.nodeCpu.toFixed(2)} cores (${phase.nodeCpuPerGiB.toFixed(0)} CPU-s per GiB received: every downlink at its cap would want ${phase.nodeCpuAtCap.toFixed(2)})`)
+    console.log(`- links ${when}, ${phase.seconds.toFixed(1)} s: origin's uplink ${pct(phase.origin)} of its cap, nodes' downlinks ${pct(phase.downMean)} (emptiest ${pct(phase.downMin)}), uplinks ${pct(phase.upMean)}; the devnet used ${pct(phase.devnetCpu)} of a core, the nodes ${phase.nodeCpu.toFixed(2)} cores (${phase.nodeCpuPerGiB.toFixed(0)} CPU-s per GiB received: every downlink at its cap would want ${phase.nodeCpuAtCap.toFixed(2)})`)
   }
   const kib = (x: number): string => `${(x / 1024).toFixed(0)} KiB`
-  for (const [name, phase] of [
-    ['at the start', f.sockets?.startPhase],
-    ['in the Walrus phase', f.sockets?.walrusPhase],
-    ['in the exchange', f.sockets?.exchangePhase],
-    ['at the end', f.sockets?.endPhase]
-  ] as const) {
+  for (const { name, sockets: when } of PHASES) {
+    const phase = f.sockets?.[name]
     if (phase == null) continue
     // Unsent bytes are what a node's own chunk requests and window updates on those connections wait behind, in its own sockets.
-    console.log(`- sockets ${name} (${phase.samples} node samples): a node's connections to its peers held ${kib(phase.unsentMedian)} unsent at the median (most ${kib(phase.unsentMost)}) and ${kib(phase.queuedMedian)} unacknowledged; the kernel's round trip on them ${phase.roundTripMedianMs.toFixed(1)} ms at the median`)
+    console.log(`- sockets ${when} (${phase.samples} node samples): a node's connections to its peers held ${kib(phase.unsentMedian)} unsent at the median (most ${kib(phase.unsentMost)}) and ${kib(phase.queuedMedian)} unacknowledged; the kernel's round trip on them ${phase.roundTripMedianMs.toFixed(1)} ms at the median`)
   }
 }
 
