@@ -124,7 +124,7 @@ export class BlobServer {
             await respond(BlobResponse.Status.OK, { ...info, have: plainBytes(served.bitfield()) })
             return
           case BlobRequest.Kind.CHUNKS:
-            await this.sendChunks(request, served, pb, respond, info, signal)
+            await this.sendChunks(request, served, pb, respond, info, signal, connection.remotePeer.toString())
             return
           default:
             await respond(BlobResponse.Status.BAD_REQUEST, { message: 'unknown request kind' })
@@ -149,7 +149,8 @@ export class BlobServer {
     pb: FramedStream,
     respond: (status: BlobResponse.Status, fields?: ResponseFields) => Promise<void>,
     info: ResponseFields,
-    signal: () => AbortSignal
+    signal: () => AbortSignal,
+    peer: string
   ): Promise<void> {
     const { first, count } = request
     const maxCount = Math.min(MAX_CHUNKS_PER_REQUEST, Math.max(1, Math.floor(MAX_BYTES_PER_REQUEST / served.chunkSize)))
@@ -163,7 +164,7 @@ export class BlobServer {
     await respond(BlobResponse.Status.OK, { ...info, chunks: held.length })
     const { uploadPace } = this
     // A slice let go is activity: a chunk paced behind other uploads may take longer than the idle timeout.
-    const pace: WritePace | undefined = uploadPace != null ? { sliceBytes: UPLOAD_SLICE_BYTES, take: async (bytes, options) => { await uploadPace.take(bytes, options); signal() } } : undefined
+    const pace: WritePace | undefined = uploadPace != null ? { sliceBytes: UPLOAD_SLICE_BYTES, take: async (bytes, options) => { await uploadPace.take(bytes, { ...options, peer }); signal() } } : undefined
     for (const index of held) {
       // Read into a buffer that comes back once Noise has sealed it: no fresh MiB of garbage per chunk. A short chunk (a
       // blob's last, or a small blob registered with chunks of up to 64 MiB) is read into its own size: a chunk-sized lease

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { streamPair } from '@libp2p/utils'
 import { framedStream } from '../../src/mesh/length-prefixed.js'
+import type { BlobClient } from '../../src/mesh/blob-client.js'
 import { MIN_UPLOAD_BYTES_PER_SEC, UPLOAD_SLICE_BYTES, UploadPace } from '../../src/mesh/upload-pace.js'
 import { heldBytes, servingPair } from '../helpers/serving-pair.js'
 
@@ -29,6 +30,25 @@ describe('upload pace', () => {
     }
     await Promise.all([upload('a'), upload('b')])
     assert.deepEqual(order, ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'])
+  })
+
+  it('shares the pace between peers, not streams: a peer with three uploads at once gets a turn for each of another peer\'s one', async () => {
+    const pace = new UploadPace(8192 * KiB)
+    const order: string[] = []
+    const upload = async (peer: string): Promise<void> => {
+      for (let i = 0; i < 6; i++) {
+        await pace.take(UPLOAD_SLICE_BYTES, { peer })
+        order.push(peer)
+      }
+    }
+    await Promise.all([upload('a'), upload('a'), upload('a'), upload('b')])
+    // a's first two slices go at once (the bucket starts full and may go a slice into debt), a's third was asked before
+    // b's; after that the two peers alternate: 8 of a's before b's sixth (a timer that fires late may let two go at once,
+    // the second before the first's upload asks again). In turns by stream, a would have had 18.
+    const beforeLastOfB = order.slice(0, order.lastIndexOf('b'))
+    const turnsOfA = beforeLastOfB.filter(peer => peer === 'a').length
+    assert.ok(turnsOfA <= 10, `a had ${turnsOfA} turns before b's last: ${order.join('')}`)
+    assert.equal(order.length, 24)
   })
 
   it('gives up a wait when its signal aborts, charging nothing, and goes on serving the others', async () => {
@@ -83,5 +103,28 @@ describe('upload pace', () => {
     const seconds = (performance.now() - started) / 1000
     // 1 MiB at 512 KiB/s, less the two slices that go at once: at least 1.75 s; unpaced, loopback takes milliseconds.
     assert.ok(seconds >= (bytes.byteLength - 2 * UPLOAD_SLICE_BYTES) / bytesPerSec - 0.01, `1 MiB at 512 KiB/s took ${seconds.toFixed(2)} s`)
+  })
+
+  it('shares a blob server\'s paced uploads between the peers asking, not between their streams', async () => {
+    const chunkSize = 64 * KiB
+    const bytes = randomBytes(16 * chunkSize)
+    const { blobId, source, intact } = heldBytes(bytes, chunkSize)
+    await using pair = await servingPair(source, { uploadBytesPerSec: 512 * KiB }, 2)
+    const { clients, holder, signal } = pair
+    const [greedy, modest] = clients as [BlobClient, BlobClient]
+    const arrivals: string[] = []
+    const ask = async (client: BlobClient, name: string, first: number): Promise<void> => {
+      await client.chunks(holder.peerId, blobId, first, 4, async (index, data) => {
+        assert.ok(intact(index, data), `chunk ${index} arrived intact`)
+        arrivals.push(name)
+      }, { signal })
+    }
+    // One peer asks for 12 chunks on three streams at once, the other for 4 on one.
+    await Promise.all([ask(greedy, 'greedy', 0), ask(greedy, 'greedy', 4), ask(greedy, 'greedy', 8), ask(modest, 'modest', 12)])
+    // Each peer gets half the pace while both wait: the modest peer's 4 chunks are in when the greedy one has about 4
+    // (a chunk is two slices). In turns by stream it would get a quarter, and its last chunk would come with the others' 12th.
+    const greedyBeforeModestDone = arrivals.slice(0, arrivals.lastIndexOf('modest')).filter(name => name === 'greedy').length
+    assert.ok(greedyBeforeModestDone <= 7, `the greedy peer had ${greedyBeforeModestDone} chunks before the modest one's 4th: ${arrivals.join(' ')}`)
+    assert.equal(arrivals.length, 16)
   })
 })
