@@ -9,12 +9,14 @@ import type { Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 import ort from 'onnxruntime-node'
 import { Agent, request } from 'undici'
-import { connectAll, quickNodeConfig, startNode, stopNodes, waitFor, withTimeout } from '../harness/in-process-mesh.js'
+import { connectAll, QUICK_MESH, quickNodeConfig, startNode, stopNodes, waitFor, withTimeout, type DevnetAddresses } from '../harness/in-process-mesh.js'
 import { ApiServer } from '../src/api/server.js'
 import type { BlobId } from '../src/blob/blob-id.js'
 import type { TensorSpec } from '../src/chain/types.js'
 import type { Tensors } from '../src/inference/inference-service.js'
 import { InferReply, InferRequest } from '../src/inference/pb/infer.js'
+import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from '../src/mesh/constants.js'
+import type { NodeConfigInput } from '../src/node-config.js'
 import { PROTOBUF_TYPE } from '../src/api/infer-route.js'
 import { syntheticMlp } from '../sim/synthetic-model.js'
 import { checkInputs, tensorFromProto, tensorsFromJson, tensorsToJson, tensorToProto } from '../src/inference/tensor-codec.js'
@@ -325,6 +327,15 @@ interface Breakdown {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'herd-bench-infer-'))
+/**
+ * A node of this benchmark: quickNodeConfig with the product's digest interval and provider TTL (which
+ * outlasts the digests that renew it). The seven nodes share this process, and at the quick config's
+ * digest a second each, checking and relaying the others' signed digests took a sixth of the event loop
+ * under the det load (a CPU profile): a cost a node in its own process, at one digest per 30 s from each
+ * peer, does not pay, counted as the holder's.
+ */
+const benchNodeConfig = (addresses: DevnetAddresses, name: string, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput =>
+  quickNodeConfig(join(dir, name), addresses, { mesh: { ...QUICK_MESH, digestIntervalMs: DIGEST_INTERVAL_MS, providerTtlMs: PROVIDER_TTL_MS }, ...overrides })
 const loadAtStart = loadavg()[0] as number
 const nodes: HerdNode[] = []
 let devnet: DevnetProcess | undefined
@@ -352,11 +363,11 @@ try {
 
   // A holds both models; B, C, D ask. A slow expected peer fetch makes the askers' routing policy forward to A.
   note('nodes: A holds the models; B, C, D ask')
-  const a = await startNode(quickNodeConfig(join(dir, 'node-a'), devnet))
+  const a = await startNode(benchNodeConfig(devnet, 'node-a'))
   nodes.push(a)
   const askers: HerdNode[] = []
   for (const name of ['b', 'c', 'd']) {
-    const node = await startNode(quickNodeConfig(join(dir, `node-${name}`), devnet, { inference: { peerFetchBytesPerSec: 1024 } }))
+    const node = await startNode(benchNodeConfig(devnet, `node-${name}`, { inference: { peerFetchBytesPerSec: 1024 } }))
     askers.push(node)
     nodes.push(node)
   }
@@ -364,7 +375,7 @@ try {
   for (const model of models) await withTimeout('A fetching a model', 60_000, async signal => a.fetcher.fetch(model.blobId, { signal }))
   await connectAll(nodes)
   // E, on its own with proofs off, shows what of the local node's fixed cost is the receipt (signed, hashed, queued) on every run.
-  const e = await startNode(quickNodeConfig(join(dir, 'node-e'), devnet, { proofs: { enabled: false } }))
+  const e = await startNode(benchNodeConfig(devnet, 'node-e', { proofs: { enabled: false } }))
   nodes.push(e)
   const mlpModel = models.find(m => m.key === 'mlp') as BenchModel
   await withTimeout('E fetching the MLP', 60_000, async signal => e.fetcher.fetch(mlpModel.blobId, { signal }))
@@ -556,7 +567,7 @@ try {
 
   // A second holder, A2, with a queue of 2: the askers send to it directly.
   note(`A2: a holder with queueDepth ${SMALL_QUEUE}`)
-  const a2 = await startNode(quickNodeConfig(join(dir, 'node-a2'), devnet, { inference: { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY } }))
+  const a2 = await startNode(benchNodeConfig(devnet, 'node-a2', { inference: { queueDepth: SMALL_QUEUE, concurrency: HOLDER_CONCURRENCY } }))
   nodes.push(a2)
   for (const model of loadModels) await withTimeout('A2 fetching a model', 60_000, async signal => a2.fetcher.fetch(model.blobId, { signal }))
   for (const asker of askerProcesses) await asker.dial(a2.libp2p.getMultiaddrs().map(m => m.toString()))
@@ -568,7 +579,7 @@ try {
 
   // A third holder, A3, as A but with its receipts' tensors left out of the bundles (proofs.includeTensors off): what storing a det run's 66 kB of tensors on Walrus costs the rate.
   note('A3: a holder whose bundles leave the tensors out')
-  const a3 = await startNode(quickNodeConfig(join(dir, 'node-a3'), devnet, { inference: { concurrency: HOLDER_CONCURRENCY }, proofs: { includeTensors: false } }))
+  const a3 = await startNode(benchNodeConfig(devnet, 'node-a3', { inference: { concurrency: HOLDER_CONCURRENCY }, proofs: { includeTensors: false } }))
   nodes.push(a3)
   for (const model of loadModels) await withTimeout('A3 fetching a model', 60_000, async signal => a3.fetcher.fetch(model.blobId, { signal }))
   for (const asker of askerProcesses) await asker.dial(a3.libp2p.getMultiaddrs().map(m => m.toString()))

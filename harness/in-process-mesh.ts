@@ -154,11 +154,14 @@ export function devnetNodeConfig (dataDir: string, devnet: DevnetAddresses, over
   }
 }
 
+/** quickNodeConfig's mesh settings, for a caller that changes one of them. */
+export const QUICK_MESH = { ...LOOPBACK_MESH, providerTtlMs: 10_000 }
+
 /** The same with short waits (provider TTL, fetch coordination and stall), so a few nodes settle in seconds. */
 export function quickNodeConfig (dataDir: string, devnet: DevnetAddresses, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
   return devnetNodeConfig(dataDir, devnet, {
     api: { host: '127.0.0.1', port: 0 },
-    mesh: { ...LOOPBACK_MESH, providerTtlMs: 10_000 },
+    mesh: QUICK_MESH,
     fetch: { coordinationMs: 300, stallMs: 1_500, haveIntervalMs: 100 },
     ...overrides
   })
