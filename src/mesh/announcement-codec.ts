@@ -1,5 +1,6 @@
 import { BLOB_ID_BYTES, blobIdFromBytes, blobIdToBytes, type BlobId } from '../blob/blob-id.js'
-import { MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_FETCHING_AGE_MS, MAX_WARM_IDS } from './constants.js'
+import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { MAX_ANNOUNCED_ADDRESS_BYTES, MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCED_IDS, MAX_ANNOUNCEMENT_BYTES, MAX_DIGEST_COUNT, MAX_DIGEST_FILTER_BYTES, MAX_FETCHING_AGE_MS, MAX_WARM_IDS } from './constants.js'
 import { BlobDigest, MAX_DIGEST_HASHES } from './blob-digest.js'
 import { plainBytes } from './bytes.js'
 import { MeshProtocolError } from './errors.js'
@@ -23,6 +24,8 @@ export interface Announcement {
   fetchingSince?: number[]
   digest?: { filter: BlobDigest, count: number }
   load?: PeerLoad
+  /** The publisher's listen addresses, without its peer ID; absent from publishers that do not say. */
+  addresses?: Multiaddr[]
 }
 
 /** A Bloom filter over blob IDs at about 1% false positives, within the gossip size limit. */
@@ -43,7 +46,8 @@ export function encodeAnnouncement (announcement: Omit<Announcement, 'digest'> &
     fetching: announcement.fetching.map(id => plainBytes(blobIdToBytes(id))),
     fetchingSince: (announcement.fetchingSince ?? []).map(time => BigInt(time)),
     ...(announcement.digest != null ? { digest: announcement.digest } : {}),
-    ...(announcement.load != null ? { load: { ...announcement.load, warm: announcement.load.warm.slice(0, MAX_WARM_IDS).map(id => plainBytes(blobIdToBytes(id))) } } : {})
+    ...(announcement.load != null ? { load: { ...announcement.load, warm: announcement.load.warm.slice(0, MAX_WARM_IDS).map(id => plainBytes(blobIdToBytes(id))) } } : {}),
+    addresses: (announcement.addresses ?? []).slice(0, MAX_ANNOUNCED_ADDRESSES).map(address => address.bytes)
   })
   if (bytes.byteLength > MAX_ANNOUNCEMENT_BYTES) throw new MeshProtocolError(`announcement of ${bytes.byteLength} bytes is over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit`)
   return bytes
@@ -53,6 +57,21 @@ function blobIds (field: string, list: Uint8Array[]): BlobId[] {
   return list.map((bytes, i) => {
     if (bytes.byteLength !== BLOB_ID_BYTES) throw new MeshProtocolError(`${field}[${i}] is ${bytes.byteLength} bytes, not a ${BLOB_ID_BYTES}-byte blob ID`)
     return blobIdFromBytes(bytes)
+  })
+}
+
+/** The publisher's addresses: each a multiaddr that names no peer (the signer is the peer), within the size bound. */
+function addresses (list: Uint8Array[]): Multiaddr[] {
+  return list.map((bytes, i) => {
+    if (bytes.byteLength > MAX_ANNOUNCED_ADDRESS_BYTES) throw new MeshProtocolError(`addresses[${i}] is ${bytes.byteLength} bytes, over ${MAX_ANNOUNCED_ADDRESS_BYTES}`)
+    let address: Multiaddr
+    try {
+      address = multiaddr(bytes)
+    } catch (err) {
+      throw new MeshProtocolError(`addresses[${i}] is not a multiaddr: ${(err as Error).message}`)
+    }
+    if (address.getComponents().some(c => c.code === CODE_P2P)) throw new MeshProtocolError(`addresses[${i}] names a peer: a publisher announces only its own addresses, without /p2p`)
+    return address
   })
 }
 
@@ -72,7 +91,7 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
   let message: CacheAnnouncement
   try {
     message = CacheAnnouncement.decode(data, {
-      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, fetchingSince: MAX_ANNOUNCED_IDS, load: { warm: MAX_WARM_IDS } }
+      limits: { added: MAX_ANNOUNCED_IDS, dropped: MAX_ANNOUNCED_IDS, fetching: MAX_ANNOUNCED_IDS, fetchingSince: MAX_ANNOUNCED_IDS, addresses: MAX_ANNOUNCED_ADDRESSES, load: { warm: MAX_WARM_IDS } }
     })
   } catch (err) {
     throw new MeshProtocolError(`announcement is not a valid CacheAnnouncement: ${(err as Error).message}`)
@@ -99,5 +118,6 @@ export function decodeAnnouncement (data: Uint8Array): Announcement {
     announcement.digest = { filter: digest, count }
   }
   if (message.load != null) announcement.load = { ...message.load, warm: blobIds('load.warm', message.load.warm) }
+  if (message.addresses.length > 0) announcement.addresses = addresses(message.addresses)
   return announcement
 }

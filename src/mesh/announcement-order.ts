@@ -15,6 +15,7 @@ export class AnnouncementOrder {
   private readonly maxEntries: number
   private readonly loads = new Map<string, bigint>()
   private readonly digests = new Map<string, bigint>()
+  private readonly addressLists = new Map<string, bigint>()
   private readonly windowMs: number
   private readonly now: () => number
 
@@ -63,11 +64,16 @@ export class AnnouncementOrder {
     return newer(this.digests, peer, seq)
   }
 
+  addresses (peer: string, seq: bigint): boolean {
+    return newer(this.addressLists, peer, seq)
+  }
+
   forget (peer: string): void {
     this.entries -= this.blobs.get(peer)?.size ?? 0
     this.blobs.delete(peer)
     this.loads.delete(peer)
     this.digests.delete(peer)
+    this.addressLists.delete(peer)
   }
 
   /** Drops per-blob order older than the window, so the maps do not grow with every blob ever announced. */

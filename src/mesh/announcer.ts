@@ -1,6 +1,7 @@
 import { TopicValidatorResult, type GossipSub, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { BlobId } from '../blob/blob-id.js'
 import { decodeAnnouncement, digestOf, encodeAnnouncement } from './announcement-codec.js'
 import { AnnouncementOrder } from './announcement-order.js'
@@ -26,6 +27,10 @@ export interface AnnouncerComponents {
   load: () => PeerLoad
   /** Rejected messages score their signer down; a peer past the bound is not believed. Its own scores when absent. */
   scores?: PeerScores
+  /** This node's listen addresses, without its peer ID, announced so that peers not connected to it can dial it. */
+  ownAddresses?: () => Multiaddr[]
+  /** What a believed peer announced of its own addresses, newest first (announced-addresses.ts). */
+  learnAddresses?: (peer: PeerId, addresses: Multiaddr[]) => void
 }
 
 export interface AnnouncerInit {
@@ -172,7 +177,8 @@ export class CacheAnnouncer {
     this.seq += 1n
     const time = Date.now()
     const fetchingSince = fetching.map(id => Math.min(this.downloading.get(id) ?? time, time))
-    const data = encodeAnnouncement({ seq: this.seq, time, added, dropped, fetching, fetchingSince, load: this.components.load(), ...(digest != null ? { digest } : {}) })
+    const addresses = this.components.ownAddresses?.() ?? []
+    const data = encodeAnnouncement({ seq: this.seq, time, added, dropped, fetching, fetchingSince, load: this.components.load(), addresses, ...(digest != null ? { digest } : {}) })
     try {
       await this.components.pubsub.publish(CACHE_TOPIC, data)
       this.stats.published++
@@ -215,6 +221,7 @@ export class CacheAnnouncer {
     for (const id of announcement.dropped) if (this.order.blob(from, id, seq)) providers.stopped(from, id)
     if (announcement.digest != null && this.order.digest(from, seq)) providers.setDigest(from, announcement.digest.filter, announcement.digest.count)
     if (announcement.load != null && this.order.load(from, seq)) providers.setLoad(from, announcement.load)
+    if (announcement.addresses != null && this.order.addresses(from, seq)) this.components.learnAddresses?.(message.from, announcement.addresses)
   }
 
   /** A peer that just joined the topic learns what we hold now, not at the next digest (paced: SubscriberDigestPace). */

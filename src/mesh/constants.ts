@@ -9,6 +9,10 @@ export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024
 export const MAX_ANNOUNCED_IDS = 256
 /** A download's start, as announced, is at most this long before the announcement: older is no honest download's. */
 export const MAX_FETCHING_AGE_MS = 24 * 60 * 60 * 1000
+/** Listen addresses a publisher announces: a few transports over IPv4 and IPv6, the same bound libp2p's peer store keeps for hearsay. */
+export const MAX_ANNOUNCED_ADDRESSES = 8
+/** One announced address, binary: an IPv6 TCP address takes 21 bytes, a DNS name of 253 characters with its port about 260. */
+export const MAX_ANNOUNCED_ADDRESS_BYTES = 300
 /** Warm models one announcement lists: a node keeps few sessions loaded, and a hint past these is not worth the bytes. */
 export const MAX_WARM_IDS = 32
 /** The digest's Bloom filter: at most this many bytes. */

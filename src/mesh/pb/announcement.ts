@@ -12,6 +12,7 @@ export interface CacheAnnouncement {
   digest?: CacheDigest
   load?: NodeLoad
   fetchingSince: bigint[]
+  addresses: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace CacheAnnouncement {
@@ -72,6 +73,13 @@ export namespace CacheAnnouncement {
           }
         }
 
+        if (obj.addresses != null && obj.addresses.length > 0) {
+          for (const value of obj.addresses) {
+            w.uint32(74)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -82,7 +90,8 @@ export namespace CacheAnnouncement {
           added: [],
           dropped: [],
           fetching: [],
-          fetchingSince: []
+          fetchingSince: [],
+          addresses: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -143,6 +152,14 @@ export namespace CacheAnnouncement {
               obj.fetchingSince.push(reader.uint64())
               break
             }
+            case 9: {
+              if (opts.limits?.addresses != null && obj.addresses.length === opts.limits.addresses) {
+                throw new MaxLengthError('Decode error - repeated field "addresses" had too many elements')
+              }
+
+              obj.addresses.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -156,7 +173,8 @@ export namespace CacheAnnouncement {
           added: 0,
           dropped: 0,
           fetching: 0,
-          fetchingSince: 0
+          fetchingSince: 0,
+          addresses: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -253,6 +271,21 @@ export namespace CacheAnnouncement {
 
               break
             }
+            case 9: {
+              if (opts.limits?.addresses != null && obj.addresses === opts.limits.addresses) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addresses" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addresses[]`,
+                index: obj.addresses,
+                value: reader.bytes()
+              }
+
+              obj.addresses++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -345,6 +378,12 @@ export namespace CacheAnnouncement {
     value: bigint
   }
 
+  export interface CacheAnnouncementAddressesFieldEvent {
+    field: '$.addresses[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<CacheAnnouncement>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, CacheAnnouncement.codec())
   }
@@ -353,7 +392,7 @@ export namespace CacheAnnouncement {
     return decodeMessage(buf, CacheAnnouncement.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent | CacheAnnouncementLoadWarmFieldEvent | CacheAnnouncementFetchingSinceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CacheAnnouncement>): Generator<CacheAnnouncementSeqFieldEvent | CacheAnnouncementTimeFieldEvent | CacheAnnouncementAddedFieldEvent | CacheAnnouncementDroppedFieldEvent | CacheAnnouncementFetchingFieldEvent | CacheAnnouncementDigestCountFieldEvent | CacheAnnouncementDigestBitsFieldEvent | CacheAnnouncementDigestHashesFieldEvent | CacheAnnouncementDigestFilterFieldEvent | CacheAnnouncementLoadDownloadsFieldEvent | CacheAnnouncementLoadUploadsFieldEvent | CacheAnnouncementLoadInferQueueFieldEvent | CacheAnnouncementLoadSessionsWarmFieldEvent | CacheAnnouncementLoadWarmFieldEvent | CacheAnnouncementFetchingSinceFieldEvent | CacheAnnouncementAddressesFieldEvent> {
     return streamMessage(buf, CacheAnnouncement.codec(), opts)
   }
 }
