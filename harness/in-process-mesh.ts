@@ -143,7 +143,7 @@ export type DevnetAddresses = { walrus: { url: string } } & Pick<Devnet, 'ledger
 
 const LOOPBACK_MESH = { digestIntervalMs: 1_000, privateNetwork: true, dhtProvide: false, allow: ['/ip4/127.0.0.1'] }
 
-/** A node of the devnet on a private loopback mesh (no DHT, a digest a second); every other setting the product's default. */
+/** A node of the devnet on a private loopback mesh (no DHT provider records, a digest a second); every other setting the product's default. */
 export function devnetNodeConfig (dataDir: string, devnet: DevnetAddresses, overrides: Partial<NodeConfigInput> = {}): NodeConfigInput {
   return {
     dataDir,
