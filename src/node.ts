@@ -5,7 +5,6 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
-import { CODE_P2P } from '@multiformats/multiaddr'
 import { Registry } from 'prom-client'
 import { parseBlobId, type BlobId } from './blob/blob-id.js'
 import { BlobCache } from './blob/cache/index.js'
@@ -21,7 +20,7 @@ import { WorkerRunner } from './inference/worker-runner.js'
 import { Batcher, type RefusedBundle, type SealedBundle } from './proof/batcher.js'
 import { ProofService } from './proof/proof-service.js'
 import { ReceiptStore } from './proof/receipt-store.js'
-import { AnnouncedAddresses } from './mesh/announced-addresses.js'
+import { AnnouncedAddresses, ownAnnouncedAddresses } from './mesh/announced-addresses.js'
 import { CacheAnnouncer } from './mesh/announcer.js'
 import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
@@ -223,7 +222,7 @@ export class HerdNode {
         peerId: libp2p.peerId,
         providers,
         scores,
-        ownAddresses: () => libp2p.getMultiaddrs().map(address => address.decapsulateCode(CODE_P2P)),
+        ownAddresses: () => ownAnnouncedAddresses(libp2p.getMultiaddrs()),
         learnAddresses: (peer, addresses) => { announcedAddresses.learn(peer, addresses) },
         heldBlobIds: () => cache.entries().map(e => e.blobId),
         load: () => ({ downloads: fetcher?.active().length ?? 0, uploads: server.stats.uploads, inferQueue: inference?.load ?? 0, sessionsWarm: runner.stats().sessions, warm: runner.warmBlobIds().map(id => parseBlobId(id)) })

@@ -18,7 +18,8 @@
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { isPrivate } from '@libp2p/utils'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
+import { MAX_ANNOUNCED_ADDRESSES } from './constants.js'
 
 const log = logger('herd:mesh:announced-addresses')
 
@@ -26,6 +27,23 @@ const log = logger('herd:mesh:announced-addresses')
 export const DEFAULT_MAX_REMEMBERED_PEERS = 1024
 
 const HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+
+/**
+ * What this node announces of its own addresses: without its peer ID, each
+ * once, public ones first, so that a host with many private interfaces
+ * (container bridges) still fits its public ones in the bound.
+ */
+export function ownAnnouncedAddresses (multiaddrs: Multiaddr[]): Multiaddr[] {
+  const seen = new Set<string>()
+  const own: Multiaddr[] = []
+  for (const address of multiaddrs.map(a => a.decapsulateCode(CODE_P2P))) {
+    const key = address.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    own.push(address)
+  }
+  return [...own.filter(a => !isPrivate(a)), ...own.filter(a => isPrivate(a))].slice(0, MAX_ANNOUNCED_ADDRESSES)
+}
 
 export interface AnnouncedAddressesComponents {
   peerStore: { merge: (peerId: PeerId, data: { multiaddrs: Multiaddr[] }, options?: AbortOptions) => Promise<unknown> }

@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { connectPair, quickNodeConfig, startNode, stopNodes } from '../../harness/in-process-mesh.js'
 import type { HerdNode } from '../../src/node.js'
-import { AnnouncedAddresses } from '../../src/mesh/announced-addresses.js'
+import { AnnouncedAddresses, ownAnnouncedAddresses } from '../../src/mesh/announced-addresses.js'
 import { decodeAnnouncement, encodeAnnouncement } from '../../src/mesh/announcement-codec.js'
 import { CACHE_TOPIC, MAX_ANNOUNCED_ADDRESSES } from '../../src/mesh/constants.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
@@ -80,6 +80,15 @@ describe('announced addresses: into the peer store', () => {
     await new Promise(resolve => setImmediate(resolve))
     failing.learned.learn(a, addrs('/ip4/127.0.0.1/tcp/1'))
     assert.equal(failing.merges.length, 2, 'a failed merge is not remembered as done')
+  })
+
+  it('announces its own addresses without its peer ID, each once, public ones first, within the bound', async () => {
+    const self = (await somePeer()).toString()
+    const bridges = Array.from({ length: 9 }, (_, i) => `/ip4/172.17.0.${i + 1}/tcp/4001/p2p/${self}`)
+    const own = ownAnnouncedAddresses(addrs(...bridges, `/ip4/8.8.8.8/tcp/4001/p2p/${self}`, `/ip4/8.8.8.8/tcp/4001/p2p/${self}`)).map(a => a.toString())
+    assert.equal(own.length, MAX_ANNOUNCED_ADDRESSES)
+    assert.equal(own[0], '/ip4/8.8.8.8/tcp/4001', 'the public address first, once, and without /p2p')
+    assert.deepEqual(own.slice(1), bridges.slice(0, MAX_ANNOUNCED_ADDRESSES - 1).map(a => a.replace(`/p2p/${self}`, '')))
   })
 
   it('remembers a bounded number of peers, forgetting the oldest', async () => {
