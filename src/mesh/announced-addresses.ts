@@ -87,10 +87,6 @@ export class AnnouncedAddresses {
     })
   }
 
-  forget (peer: string): void {
-    this.merged.delete(peer)
-  }
-
   /** A host and a TCP port, nothing else (herd's only transport); not private unless the mesh is. */
   private dialable (address: Multiaddr): boolean {
     const components = address.getComponents()

@@ -29,7 +29,7 @@ export interface AnnouncerComponents {
   scores?: PeerScores
   /** This node's listen addresses, without its peer ID, announced so that peers not connected to it can dial it. */
   ownAddresses?: () => Multiaddr[]
-  /** What a believed peer announced of its own addresses, newest first (announced-addresses.ts). */
+  /** What a believed peer announced of its own addresses, taken only from an announcement newer than the last taken (announced-addresses.ts). */
   learnAddresses?: (peer: PeerId, addresses: Multiaddr[]) => void
 }
 

@@ -9,7 +9,7 @@ export const MAX_ANNOUNCEMENT_BYTES = 64 * 1024
 export const MAX_ANNOUNCED_IDS = 256
 /** A download's start, as announced, is at most this long before the announcement: older is no honest download's. */
 export const MAX_FETCHING_AGE_MS = 24 * 60 * 60 * 1000
-/** Listen addresses a publisher announces: a few transports over IPv4 and IPv6, the same bound libp2p's peer store keeps for hearsay. */
+/** Listen addresses a publisher announces: room for a few transports over IPv4 and IPv6, half what hearsay-bound.ts lets a peer known by hearsay keep. */
 export const MAX_ANNOUNCED_ADDRESSES = 8
 /** One announced address, binary: an IPv6 TCP address takes 21 bytes, a DNS name of 253 characters with its port about 260. */
 export const MAX_ANNOUNCED_ADDRESS_BYTES = 300
