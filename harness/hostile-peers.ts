@@ -55,6 +55,8 @@ function servedBlob (blob: HostileBlob, readChunk: (index: number) => Promise<Ui
     leaves: tree.leaves,
     has: () => true,
     bitfield: () => new Uint8Array(Math.ceil(count / 8)).fill(0xff),
+    held: () => count,
+    active: () => true,
     readChunk,
     release: () => {}
   }

@@ -2,7 +2,7 @@ import type { PeerId, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { blobIdToBytes } from '../blob/blob-id.js'
 import { MAX_CHUNK_SIZE } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
-import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES } from './constants.js'
+import { BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_RESPONSE_BYTES, WATCH_INTERVAL_MS } from './constants.js'
 import { MeshProtocolError, PeerRefusedError } from './errors.js'
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream } from './length-prefixed.js'
@@ -23,6 +23,13 @@ export interface RemoteBlobInfo {
   chunkSize: number
   complete: boolean
 }
+
+/**
+ * WATCH updates a peer may send in any one second: the protocol's interval
+ * allows 1000 / WATCH_INTERVAL_MS; twice that leaves room for a timer that
+ * fires late and then on time. More is a peer flooding, and ends the watch.
+ */
+const MAX_WATCH_UPDATES_PER_SECOND = 2 * Math.ceil(1000 / WATCH_INTERVAL_MS)
 
 /** A chunk message's bytes besides its data: two tags and two varints are 12 at most; the rest is room for a field protons may add. */
 const CHUNK_FRAMING_BYTES = 1024
@@ -49,6 +56,33 @@ export class BlobClient {
   async have (peer: PeerId, blobId: string, options: { signal: AbortSignal }): Promise<RemoteBlobInfo & { have: Uint8Array }> {
     return this.ask(peer, { kind: BlobRequest.Kind.HAVE, blobId, first: 0, count: 0 }, options, async (response) => {
       return { ...info(response), have: response.have }
+    })
+  }
+
+  /**
+   * The peer's bitfield now and again whenever it changes, to `onHave`, until
+   * the peer has the blob whole (the last call's `complete`; this resolves)
+   * or the signal ends the watch. A peer that sends updates faster than the
+   * protocol allows is refused with a MeshProtocolError. A peer whose download
+   * of the blob goes away ends the stream: this rejects with the stream's
+   * end (UnexpectedEOFError), and the caller goes back to asking HAVE.
+   */
+  async watch (peer: PeerId, blobId: string, onHave: (reply: RemoteBlobInfo & { have: Uint8Array }) => void, options: { signal: AbortSignal }): Promise<void> {
+    await this.ask(peer, { kind: BlobRequest.Kind.WATCH, blobId, first: 0, count: 0 }, options, async (response, pb, signal) => {
+      let windowStart = performance.now()
+      let inWindow = 0
+      while (true) {
+        onHave({ ...info(response), have: response.have })
+        if (response.complete) return
+        response = await pb.readMessage(BlobResponse, { signal: signal() })
+        if (response.status !== BlobResponse.Status.OK) throw new PeerRefusedError(`peer ${peer.toString()} ended a watch with ${response.status}: ${response.message}`, response.status)
+        const now = performance.now()
+        if (now - windowStart >= 1000) {
+          windowStart = now
+          inWindow = 0
+        }
+        if (++inWindow > MAX_WATCH_UPDATES_PER_SECOND) throw new MeshProtocolError(`peer ${peer.toString()} sent over ${MAX_WATCH_UPDATES_PER_SECOND} watch updates in a second`)
+      }
     })
   }
 

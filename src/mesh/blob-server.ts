@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { BLOB_ID_BYTES, blobIdFromBytes } from '../blob/blob-id.js'
@@ -6,7 +7,8 @@ import { plainBytes } from './bytes.js'
 import type { ChunkSource, ServedBlob } from './chunk-source.js'
 import {
   BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_REQUEST_BYTES, MAX_BYTES_PER_REQUEST,
-  MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS
+  MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS, MAX_WATCHES, MAX_WATCHES_PER_PEER,
+  WATCH_INTERVAL_MS, WATCH_REFRESH_MS
 } from './constants.js'
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream, type WritePace } from './length-prefixed.js'
@@ -33,6 +35,12 @@ export interface BlobServerInit {
   maxInboundStreams?: number
   /** Uploads at once across all peers; past it a request is answered BUSY at once. */
   maxUploads?: number
+  /** WATCH streams at once across all peers, and from one peer; past them a watch is answered BUSY. */
+  maxWatches?: number
+  maxWatchesPerPeer?: number
+  /** The least time between a WATCH's updates, and the most (an unchanged bitfield is sent again then). */
+  watchIntervalMs?: number
+  watchRefreshMs?: number
   idleTimeoutMs?: number
   /** Chunk bytes sent a second to all peers together, at most; absent: as fast as the link takes them. */
   uploadBytesPerSec?: number
@@ -44,6 +52,9 @@ export interface BlobServerStats {
   chunksServed: number
   bytesServed: number
   refused: number
+  /** WATCH streams open now, and the updates sent on them. */
+  watching: number
+  watchUpdates: number
 }
 
 /** Framing no herd peer sends: a length prefix that does not end, or a request over its limit. */
@@ -57,15 +68,26 @@ export class BlobServer {
   private readonly maxInboundStreams: number
   private readonly maxUploads: number
   private readonly idleTimeoutMs: number
+  private readonly maxWatches: number
+  private readonly maxWatchesPerPeer: number
+  private readonly watchIntervalMs: number
+  private readonly watchRefreshMs: number
+  private readonly watchesByPeer = new Map<string, number>()
   private readonly uploadPace?: UploadPace
   private readonly active = new Set<Promise<void>>()
-  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0 }
+  /** Ends every WATCH at stop(): they would otherwise run until their downloads end. */
+  private stopping = new AbortController()
+  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0, watching: 0, watchUpdates: 0 }
 
   constructor (components: BlobServerComponents, init: BlobServerInit = {}) {
     this.components = components
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_BLOB_STREAMS
     this.maxUploads = init.maxUploads ?? 64
     this.idleTimeoutMs = init.idleTimeoutMs ?? BLOB_STREAM_IDLE_TIMEOUT_MS
+    this.maxWatches = init.maxWatches ?? MAX_WATCHES
+    this.maxWatchesPerPeer = init.maxWatchesPerPeer ?? MAX_WATCHES_PER_PEER
+    this.watchIntervalMs = init.watchIntervalMs ?? WATCH_INTERVAL_MS
+    this.watchRefreshMs = init.watchRefreshMs ?? WATCH_REFRESH_MS
     if (init.uploadBytesPerSec != null) this.uploadPace = new UploadPace(init.uploadBytesPerSec)
   }
 
@@ -75,6 +97,7 @@ export class BlobServer {
   }
 
   async start (): Promise<void> {
+    this.stopping = new AbortController()
     await this.components.registrar.handle(BLOB_PROTOCOL, (stream, connection) => {
       const work = this.serve(stream, connection).finally(() => { this.active.delete(work) })
       this.active.add(work)
@@ -83,6 +106,7 @@ export class BlobServer {
 
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(BLOB_PROTOCOL)
+    this.stopping.abort()
     await Promise.allSettled([...this.active])
   }
 
@@ -101,6 +125,10 @@ export class BlobServer {
       if (request.blobId.byteLength !== BLOB_ID_BYTES) {
         this.stats.refused++
         await respond(BlobResponse.Status.BAD_REQUEST, { message: `blobId is ${request.blobId.byteLength} bytes, not ${BLOB_ID_BYTES}` })
+        return
+      }
+      if (request.kind === BlobRequest.Kind.WATCH) {
+        await this.watch(request, stream, connection.remotePeer.toString(), respond, idle)
         return
       }
       if (this.stats.uploads >= this.maxUploads) {
@@ -140,6 +168,70 @@ export class BlobServer {
       served?.release()
       if (stream.status === 'open') await stream.close({ signal: signal() }).catch(() => {})
       idle.clear()
+    }
+  }
+
+  /**
+   * HAVE, then the bitfield again on the same stream whenever the count of
+   * held chunks changes (a chunk dropped and another landed between two
+   * looks go unseen until the next change: the asker learns of a missing
+   * one when a request for it comes back short), until the blob is whole,
+   * its download goes away, the asker resets the stream or the server stops.
+   * It holds no upload slot: it costs a timer and a small message an
+   * interval, bounded in number by maxWatches and maxWatchesPerPeer.
+   */
+  private async watch (
+    request: BlobRequest,
+    stream: Stream,
+    peer: string,
+    respond: (status: BlobResponse.Status, fields?: ResponseFields) => Promise<void>,
+    idle: IdleSignal
+  ): Promise<void> {
+    const byPeer = this.watchesByPeer.get(peer) ?? 0
+    if (this.stats.watching >= this.maxWatches || byPeer >= this.maxWatchesPerPeer) {
+      this.stats.refused++
+      await respond(BlobResponse.Status.BUSY, { message: `watching ${byPeer} blobs for this peer and ${this.stats.watching} in all already` })
+      return
+    }
+    const served = await this.components.source.open(blobIdFromBytes(request.blobId))
+    if (served == null) {
+      await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
+      return
+    }
+    this.stats.watching++
+    this.watchesByPeer.set(peer, byPeer + 1)
+    const closed = new AbortController()
+    const onClose = (): void => { closed.abort() }
+    const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
+    stream.addEventListener('close', onClose)
+    try {
+      const info = { size: BigInt(served.size), chunkSize: served.chunkSize }
+      let sent = -1
+      let sentAt = 0
+      while (true) {
+        const held = served.held()
+        const whole = held === served.chunkCount
+        if (!whole && !served.active()) return
+        if (held !== sent || whole || performance.now() - sentAt >= this.watchRefreshMs) {
+          await respond(BlobResponse.Status.OK, { ...info, complete: whole, have: plainBytes(served.bitfield()) })
+          if (sent >= 0) this.stats.watchUpdates++
+          sent = held
+          sentAt = performance.now()
+          if (whole) return
+        }
+        await sleep(this.watchIntervalMs, undefined, { signal: ended })
+      }
+    } catch (err) {
+      // The asker reset the stream (its download ended or dropped this peer), or the server stops: the watch is over.
+      if (ended.aborted || stream.status !== 'open') return
+      throw err
+    } finally {
+      stream.removeEventListener('close', onClose)
+      served.release()
+      this.stats.watching--
+      const left = (this.watchesByPeer.get(peer) ?? 1) - 1
+      if (left > 0) this.watchesByPeer.set(peer, left)
+      else this.watchesByPeer.delete(peer)
     }
   }
 

@@ -20,6 +20,8 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
             leaves,
             has: index => index >= 0 && index < chunkCount,
             bitfield: () => fullBitfield(chunkCount),
+            held: () => chunkCount,
+            active: () => true,
             readChunk: async (index, into) => handle.readChunk(index, into),
             release: () => { handle.release() }
           }
@@ -35,6 +37,9 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
         leaves: partial.leaves,
         has: index => partial.has(index),
         bitfield: () => partial.bitfield(),
+        held: () => partial.heldCount(),
+        // Committed, abandoned or discarded: no longer the download the cache lists for the blob.
+        active: () => cache.partialOf(blobId) === partial,
         readChunk: async (index, into) => partial.readChunk(index, into),
         release: () => {}
       }

@@ -10,6 +10,10 @@ export interface ServedBlob {
   has: (index: number) => boolean
   /** Bit i, most significant bit first, set when chunk i is held. */
   bitfield: () => Uint8Array
+  /** Chunks held now: a WATCH sends the bitfield again when this changes. */
+  held: () => number
+  /** Whether the download is still this node's (always, for a complete blob): a WATCH of one let go ends. */
+  active: () => boolean
   /** Read into `into` when given (at least chunkSize bytes) and the source can; else into a buffer of its own. */
   readChunk: (index: number, into?: Uint8Array) => Promise<Uint8Array>
   release: () => void

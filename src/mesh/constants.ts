@@ -51,6 +51,13 @@ export const MAX_INBOUND_BLOB_STREAMS = 16
 export const MAX_OUTBOUND_BLOB_STREAMS = 16
 /** Silence on a blob stream longer than this aborts it. */
 export const BLOB_STREAM_IDLE_TIMEOUT_MS = 20_000
+/** A WATCH stream's updates come this far apart at least: a peer landing chunks fast sends one bitfield per interval, not one per chunk. */
+export const WATCH_INTERVAL_MS = 250
+/** ...and at most this far apart, changed or not, so that neither end's idle timeout ends a watch of a download that is slow. */
+export const WATCH_REFRESH_MS = BLOB_STREAM_IDLE_TIMEOUT_MS / 2
+/** WATCH streams a node serves at once, and to one peer: past them it answers BUSY, and the asker polls with HAVE. */
+export const MAX_WATCHES = 256
+export const MAX_WATCHES_PER_PEER = 4
 
 /** identify's own default, given explicitly so that the prefix guard and identify agree. */
 export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024

@@ -94,6 +94,12 @@ interface Source {
   haveAt: number
   haveEveryMs: number
   haveInFlight: boolean
+  /**
+   * A WATCH of its bitfield: not yet asked for, running (its updates keep
+   * `have` current, no HAVE polls), or refused or ended (HAVE polls instead:
+   * a peer without WATCH, one watching too many, or a download gone).
+   */
+  watch: 'none' | 'on' | 'off'
   inflight: number
   /** Chunks in those requests. */
   inflightChunks: number
@@ -330,6 +336,7 @@ export class Download {
           haveAt: 0,
           haveEveryMs: this.context.tuning.haveIntervalMs,
           haveInFlight: false,
+          watch: 'none',
           inflight: 0,
           inflightChunks: 0,
           busyUntil: 0,
@@ -344,10 +351,18 @@ export class Download {
     for (const provider of listed) add(provider.peerId, provider.state === 'holder')
     for (const id of this.context.extraHolders) add(id, true)
     for (const [id, source] of this.sources) {
-      if (!seen.has(id) && source.inflight === 0) this.sources.delete(id)
+      if (!seen.has(id) && source.inflight === 0) {
+        this.sources.delete(id)
+        // Its watch, if any, ends with it.
+        source.abort.abort(new Error('no longer listed'))
+      }
     }
     for (const source of this.sources.values()) {
-      if (source.holder || source.haveInFlight) continue
+      if (source.holder || source.haveInFlight || source.watch === 'on') continue
+      if (source.watch === 'none') {
+        this.watchHave(source)
+        continue
+      }
       // Near a stall every peer is asked again, busy or not: the fallback reads from Walrus what no peer is known to hold.
       const nearStall = now - this.lastProgressAt >= this.context.tuning.stallMs / 2
       if (haveDue(source, now, !nearStall && source.have != null && this.wantsAny(source.have))) this.pollHave(source)
@@ -377,6 +392,43 @@ export class Download {
         if (!signal.aborted) this.failed(source, `have request failed: ${(err as Error).message}`)
       } finally {
         source.haveAt = Date.now()
+        source.haveInFlight = false
+      }
+    })())
+  }
+
+  /** Keeps `source.have` current from the peer's pushes on one stream, rather than a HAVE stream every poll. */
+  private watchHave (source: Source): void {
+    source.watch = 'on'
+    source.haveInFlight = true
+    const signal = this.requestSignal(source)
+    const bitfieldBytes = Math.ceil(this.partial.chunkCount / 8)
+    this.track((async () => {
+      try {
+        await this.context.client.watch(source.peerId, this.description.blobId, reply => {
+          if (reply.size !== this.description.size || reply.chunkSize !== this.description.chunkSize) {
+            this.drop(source, 'describes the blob differently from the registry')
+            return
+          }
+          if (reply.have.byteLength !== bitfieldBytes) {
+            this.context.scores.failure(source.peerId.toString(), `watch of ${this.description.blobId}: a bitfield of ${reply.have.byteLength} bytes for ${this.partial.chunkCount} chunks`)
+            this.drop(source, 'sent a bitfield of the wrong length')
+            return
+          }
+          if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
+          source.have = reply.have
+          source.haveAt = Date.now()
+          source.haveInFlight = false
+          if (reply.complete) source.holder = true
+          this.wake?.()
+        }, { signal })
+      } catch (err) {
+        if (signal.aborted) return
+        source.watch = 'off'
+        // A peer without WATCH (BAD_REQUEST), watching too many already (BUSY) or whose download went away: HAVE polls instead.
+        if (err instanceof PeerRefusedError || (err as Error).name === 'UnexpectedEOFError') return
+        this.failed(source, `have watch failed: ${(err as Error).message}`)
+      } finally {
         source.haveInFlight = false
       }
     })())

@@ -9,10 +9,10 @@ import type { ChunkSource } from '../../src/mesh/chunk-source.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 
 /**
- * A holder serving `source` over herd's libp2p stack and `askers` peers dialled to it (one by default), all on
- * loopback, stopped with the scope. `client` is the first asker's; `clients` has each asker's.
+ * A holder serving `source` over herd's libp2p stack (`server`) and `askers` peers dialled to it (one by default), all
+ * on loopback, stopped with the scope. `client` is the first asker's; `clients` has each asker's.
  */
-export async function servingPair (source: ChunkSource, serverInit: BlobServerInit = {}, askers = 1): Promise<{ holder: MeshLibp2p, client: BlobClient, clients: BlobClient[], signal: AbortSignal, [Symbol.asyncDispose]: () => Promise<void> }> {
+export async function servingPair (source: ChunkSource, serverInit: BlobServerInit = {}, askers = 1): Promise<{ holder: MeshLibp2p, server: BlobServer, client: BlobClient, clients: BlobClient[], signal: AbortSignal, [Symbol.asyncDispose]: () => Promise<void> }> {
   const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
   const nodes: MeshLibp2p[] = await Promise.all(Array.from({ length: 1 + askers }, async () => createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') })))
   const holder = nodes[0] as MeshLibp2p
@@ -29,7 +29,7 @@ export async function servingPair (source: ChunkSource, serverInit: BlobServerIn
       await asker.dial(holder.getMultiaddrs(), { signal })
       return new BlobClient({ dialProtocol: async (peer, protocol, options) => asker.dialProtocol(peer, protocol, options) })
     }))
-    return { holder, client: clients[0] as BlobClient, clients, signal, [Symbol.asyncDispose]: stop }
+    return { holder, server, client: clients[0] as BlobClient, clients, signal, [Symbol.asyncDispose]: stop }
   } catch (err) {
     await stop()
     throw err
@@ -74,6 +74,8 @@ export function heldBytes (bytes: Uint8Array, chunkSize: number, read?: (index: 
           for (let i = 0; i < count; i++) bits[i >> 3] = (bits[i >> 3] ?? 0) | (0x80 >> (i & 7))
           return bits
         },
+        held: () => count,
+        active: () => true,
         readChunk: async (index, into) => read != null ? read(index, chunkOf(index), into) : new Uint8Array(chunkOf(index)),
         release: () => {}
       }

@@ -10,6 +10,7 @@ import { BlobCache, type PartialBlob } from '../../src/blob/cache/index.js'
 import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
 import type { BlobClient } from '../../src/mesh/blob-client.js'
 import { Download, type DownloadContext } from '../../src/mesh/download.js'
+import { PeerRefusedError } from '../../src/mesh/errors.js'
 import type { BlobDescription, FetchProgress } from '../../src/mesh/fetch-types.js'
 import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
 import { PeerScores } from '../../src/mesh/peer-scores.js'
@@ -43,8 +44,18 @@ async function startedCache (): Promise<BlobCache & AsyncDisposable> {
 /** When the downloads of the readers in these tests began, this node's too: together, so they rank by ID. */
 const BEGAN = Date.now()
 
+/**
+ * The fake peers here answer HAVE polls; unless a test gives its own `watch`, they refuse WATCH as a peer from before it
+ * does (BAD_REQUEST), and the download polls them.
+ */
+function pollingPeer (client: BlobClient): BlobClient {
+  const refuse = async (): Promise<never> => { throw new PeerRefusedError('peer answered BAD_REQUEST: unknown request kind', 'BAD_REQUEST') }
+  return Object.assign({ watch: refuse }, client)
+}
+
 /** A download's context with the parts most tests here leave as they are; each test gives what it is about. */
 async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus' | 'providers' | 'tuning'> & Partial<DownloadContext>): Promise<DownloadContext> {
+  const { client, ...rest } = parts
   return {
     selfId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
     scores: new PeerScores(),
@@ -54,7 +65,8 @@ async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus'
     meshPeers: () => 1,
     onProgress: () => {},
     signal: AbortSignal.timeout(60_000),
-    ...parts
+    ...rest,
+    client: pollingPeer(client)
   }
 }
 
@@ -582,6 +594,62 @@ describe('Download with fakes of its context', () => {
     controller.abort(new Error('test over'))
     await assert.rejects(running, /test over/)
     assert.ok(asks >= 3, `asked ${asks} times`)
+  })
+
+  it('follows a downloading peer through its WATCH, asking no HAVE, and takes each of its chunks as the watch shows it landed', async () => {
+    await using cache = await startedCache()
+    const { bytes, description, partial } = await blobToDownload(cache, 8)
+    const { selfId, other, firstReader, mine } = await twoReaders()
+    const theirHalf = firstReader === selfId ? [4, 5, 6, 7] : [0, 1, 2, 3]
+    const theirs = new Uint8Array(1)
+    let haveAsks = 0
+    let watches = 0
+    const requested: number[] = []
+    const client = {
+      have: async () => { haveAsks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: theirs.slice() } },
+      // The other reader lands its half a chunk every 50 ms and pushes its bitfield each time, until the watch is reset.
+      watch: async (_peer: unknown, _id: string, onHave: (reply: { size: number, chunkSize: number, complete: boolean, have: Uint8Array }) => void, options: { signal: AbortSignal }) => {
+        watches++
+        const push = (): void => { onHave({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: theirs.slice() }) }
+        push()
+        for (const index of theirHalf) {
+          await sleep(50, undefined, { signal: options.signal })
+          theirs[0] = (theirs[0] ?? 0) | (0x80 >> index)
+          push()
+        }
+        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+      },
+      chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
+        const received: number[] = []
+        for (let index = first; index < first + count; index++) {
+          assert.ok(((theirs[0] ?? 0) & (0x80 >> index)) !== 0, `chunk ${index} asked for before the watch showed it held`)
+          requested.push(index)
+          await onChunk(index, bytes.slice(index * CHUNK, (index + 1) * CHUNK))
+          received.push(index)
+        }
+        return received
+      }
+    } as unknown as BlobClient
+    const othersReadFromWalrus: number[] = []
+    const download = new Download(description, partial, await downloadContext({
+      selfId,
+      announcedAt: BEGAN,
+      client,
+      walrus: {
+        readRange: async (_id, range) => {
+          if (!(range.start >= mine.start && range.end < mine.end)) othersReadFromWalrus.push(range.start / CHUNK)
+          return bytes.slice(range.start, range.end + 1)
+        }
+      },
+      providers: () => [{ peerId: other, state: 'fetching', since: BEGAN }],
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, haveIntervalMs: 10, coordinationMs: 0, stallMs: 5_000 }
+    }))
+    await download.run()
+    assert.equal(watches, 1, 'one watch for the whole download')
+    assert.equal(haveAsks, 0, 'no HAVE asked of a peer whose watch runs')
+    assert.deepEqual([...requested].sort((a, b) => a - b), theirHalf, 'its half came from it, each chunk once')
+    assert.deepEqual(othersReadFromWalrus, [], 'nothing of its half read from Walrus')
+    await partial.commit()
   })
 
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {

@@ -346,6 +346,8 @@ async function startLyingPeer (blobId: BlobId, bytes: Uint8Array): Promise<{ lib
         leaves: tree.leaves,
         has: () => true,
         bitfield: () => new Uint8Array(Math.ceil(count / 8)).fill(0xff),
+        held: () => count,
+        active: () => true,
         readChunk: async index => {
           served++
           const { start, end } = chunkRange(index, bytes.byteLength, CHUNK)

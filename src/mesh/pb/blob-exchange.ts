@@ -14,13 +14,15 @@ export namespace BlobRequest {
   export enum Kind {
     HASHES = 'HASHES',
     HAVE = 'HAVE',
-    CHUNKS = 'CHUNKS'
+    CHUNKS = 'CHUNKS',
+    WATCH = 'WATCH'
   }
 
   enum __KindValues {
     HASHES = 0,
     HAVE = 1,
-    CHUNKS = 2
+    CHUNKS = 2,
+    WATCH = 3
   }
 
   export namespace Kind {
