@@ -68,7 +68,7 @@ export interface NodeStatus {
   cache: { blobs: number, bytes: number, quotaBytes: number, pinned: number, partials: number, openHandles: number, evictions: number, downloads: Array<{ blobId: string, size: number, held: number, chunks: number }>, recent: Array<{ blobId: string, size: number, pinned: boolean, hits: number, addedAt: number, lastAccessAt: number }> }
   fetch: { localHits: number, peerHits: number, walrusHits: number, bytesFromPeers: number, bytesFromWalrus: number, badChunks: number, active: string[] }
   /** Chunk uploads to peers; `paceBytesPerSec` is mesh.uploadBytesPerSec (0: none), `paceWaitSeconds` how long uploads have waited on it. */
-  serve: { requests: number, chunksServed: number, bytesServed: number, refused: number, paceBytesPerSec: number, paceWaitSeconds: number }
+  serve: { requests: number, chunksServed: number, bytesServed: number, refused: number, watching: number, paceBytesPerSec: number, paceWaitSeconds: number }
   gossip: { published: number, received: number, rejected: number, ignored: number, knownBlobs: number, digests: number }
   inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
@@ -555,7 +555,7 @@ export class HerdNode {
       ledger: { kind: ledger.kind, embedded: this.embedded.ledgerServer != null, ...(this.ledgerUrl() != null ? { url: this.ledgerUrl() } : {}) },
       cache: { blobs: stats.blobs, bytes: stats.bytes, quotaBytes: stats.quotaBytes, pinned: stats.pinned, partials: stats.partials, openHandles: stats.openHandles, evictions: stats.evictions, downloads: cache.partials(), recent: recentBlobs(cache) },
       fetch: { ...fetcher.counters, active: fetcher.active() },
-      serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused, paceBytesPerSec: pace.bytesPerSec, paceWaitSeconds: pace.waitedSeconds },
+      serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused, watching: server.stats.watching, paceBytesPerSec: pace.bytesPerSec, paceWaitSeconds: pace.waitedSeconds },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
       inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
       funds: funds.status(),

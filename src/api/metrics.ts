@@ -95,6 +95,7 @@ export class HerdMetrics {
     this.total('herd_fetch_bad_chunks_total', 'Chunks from peers that failed verification', 'kind', s => ({ chunk: s.fetch.badChunks }))
     this.total('herd_cache_evictions_total', 'Blobs evicted to keep within the quota', 'reason', s => ({ quota: s.cache.evictions }))
     this.total('herd_serve_bytes_total', 'Chunk bytes served to peers', 'protocol', s => ({ blob: s.serve.bytesServed }))
+    this.gauge('herd_serve_watches', 'WATCH streams open now: peers downloading a blob this node is downloading too, following its progress', s => s.serve.watching)
     this.gauge('herd_serve_pace_bytes_per_second', 'The upload pace of chunk uploads to peers, mesh.uploadBytesPerSec (0: none)', s => s.serve.paceBytesPerSec)
     this.unlabelledTotal('herd_serve_pace_wait_seconds_total', 'Seconds chunk uploads waited on the upload pace: near 1 a second while it holds them back', s => s.serve.paceWaitSeconds)
     this.total('herd_serve_requests_total', 'Blob protocol requests from peers, by outcome', 'outcome', s => ({ served: s.serve.requests - s.serve.refused, refused: s.serve.refused }))

@@ -415,12 +415,15 @@ export class Download {
             this.drop(source, 'sent a bitfield of the wrong length')
             return
           }
-          if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
+          const gained = gainedBits(source.have, reply.have)
+          if (gained) this.swarmProgressed(Date.now())
+          // A scheduling pass only for news it can use: every watched peer pushes each chunk it lands, most of them already had.
+          const useful = reply.complete || (gained && this.gainsWanted(source.have, reply.have))
           source.have = reply.have
           source.haveAt = Date.now()
           source.haveInFlight = false
           if (reply.complete) source.holder = true
-          this.wake?.()
+          if (useful) this.wake?.()
         }, { signal })
       } catch (err) {
         if (signal.aborted) return
@@ -432,6 +435,19 @@ export class Download {
         source.haveInFlight = false
       }
     })())
+  }
+
+  /** Whether `next` has a bit set that `before` has not for a chunk this download still wants. */
+  private gainsWanted (before: Uint8Array | undefined, next: Uint8Array): boolean {
+    for (let byte = 0; byte < next.length; byte++) {
+      const fresh = (next[byte] ?? 0) & ~(before?.[byte] ?? 0)
+      if (fresh === 0) continue
+      for (let bit = 0; bit < 8; bit++) {
+        const index = byte * 8 + bit
+        if ((fresh & (0x80 >> bit)) !== 0 && index < this.partial.chunkCount && this.wanted(index)) return true
+      }
+    }
+    return false
   }
 
   /** Whether `bits` (a peer's held chunks) name a chunk this download still wants. */

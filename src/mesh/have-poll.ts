@@ -4,6 +4,8 @@
  * recorded in the peer store at both ends: polled every 250 ms, seven peers
  * of a node in a cold swarm of eight cost about twenty times as many streams
  * as the chunks themselves, a large share of the nodes' CPU per byte.
+ * Only peers that refuse a WATCH (one stream that pushes the bitfield, see
+ * BlobClient.watch) are polled now.
  */
 
 /** The longest a peer that showed nothing new is left unasked: a chunk it lands is seen within this. */

@@ -109,6 +109,7 @@ describe('/metrics: what operators scrape', () => {
     // No upload pace by default, and so no wait on it.
     assert.equal(sample(text, 'herd_serve_pace_bytes_per_second'), 0)
     assert.equal(sample(text, 'herd_serve_pace_wait_seconds_total'), 0)
+    assert.equal(sample(text, 'herd_serve_watches'), 0, 'no peer downloads what this node is downloading')
     // Bucket bounds are seconds: the largest fetch bucket is ten minutes, not 600 000 (milliseconds).
     assert.equal(sample(text, 'herd_fetch_duration_seconds_bucket{le="600",source="walrus"}'), 2)
   })

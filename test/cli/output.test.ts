@@ -50,12 +50,12 @@ describe('operator output', () => {
       cache: { blobs: 1, bytes: 512, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [{ blobId: 'B'.repeat(43), size: 10_485_760, held: 3, chunks: 10 }] },
       fetch: { localHits: 1, peerHits: 2, walrusHits: 1, bytesFromPeers: 300, bytesFromWalrus: 100, badChunks: 0 },
       inference: { runs: 0, forwarded: 0, failed: 0, busy: 1, queue: 4, sessions: 1 },
-      serve: { requests: 9, chunksServed: 6, bytesServed: 6 * 1024 ** 2, refused: 1, paceBytesPerSec: 2 * 1024 ** 2, paceWaitSeconds: 12.4 },
+      serve: { requests: 9, chunksServed: 6, bytesServed: 6 * 1024 ** 2, refused: 1, watching: 3, paceBytesPerSec: 2 * 1024 ** 2, paceWaitSeconds: 12.4 },
       proofs: { enabled: true, queued: 5, sealed: 7, bundles: 2, setAside: 1, retrying: false },
       funds: { address: '0xabc', blocked: [{ kind: 'anchor', since: 0, error: 'InsufficientGasError' }] }
     })
     const text = renderStatus('http://api', status)
-    assert.match(text, /^served\s+6\.00 MiB in 6 chunks to peers; 1 requests refused; upload pace 2\.00 MiB\/s, waited on 12 s$/m)
+    assert.match(text, /^served\s+6\.00 MiB in 6 chunks to peers; 1 requests refused; watched by 3 peer downloads; upload pace 2\.00 MiB\/s, waited on 12 s$/m)
     assert.doesNotMatch(text, / now/, 'no rates from one read')
     assert.match(text, /^cache\s+\S+ 512 B of 1.00 KiB \(50\.0%\)/m)
     assert.match(text, /^ {2}BBBBBBBB…BBBBBB\s+\S{24} 3\/10 chunks of 10\.0 MiB$/m)

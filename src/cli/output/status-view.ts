@@ -23,7 +23,7 @@ export const statusViewSchema = z.looseObject({
   }),
   fetch: z.looseObject({ localHits: count, peerHits: count, walrusHits: count, bytesFromPeers: count, bytesFromWalrus: count, badChunks: count }),
   // Absent from a node older than the upload pace: the line is left out.
-  serve: z.looseObject({ chunksServed: count, bytesServed: count, refused: count, paceBytesPerSec: count, paceWaitSeconds: z.number().min(0) }).optional(),
+  serve: z.looseObject({ chunksServed: count, bytesServed: count, refused: count, watching: count.optional(), paceBytesPerSec: count, paceWaitSeconds: z.number().min(0) }).optional(),
   inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count }),
   funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
   proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() }),
@@ -100,7 +100,8 @@ export function renderStatus (api: string, s: StatusView, earlier?: EarlierStatu
 /** What the node sent its peers, and the upload pace that holds it (mesh.uploadBytesPerSec). */
 function servedLine (serve: NonNullable<StatusView['serve']>, bytesBefore: number | undefined, ms: number): string {
   const pace = serve.paceBytesPerSec > 0 ? `upload pace ${formatBytes(serve.paceBytesPerSec)}/s, waited on ${Math.round(serve.paceWaitSeconds)} s` : 'no upload pace'
-  return `served     ${formatBytes(serve.bytesServed)} in ${serve.chunksServed} chunks to peers${rateSince(serve.bytesServed, bytesBefore, ms)}; ${serve.refused} requests refused; ${pace}`
+  const watches = (serve.watching ?? 0) > 0 ? `; watched by ${serve.watching} peer downloads` : ''
+  return `served     ${formatBytes(serve.bytesServed)} in ${serve.chunksServed} chunks to peers${rateSince(serve.bytesServed, bytesBefore, ms)}; ${serve.refused} requests refused${watches}; ${pace}`
 }
 
 /** What the node keeps alive on Walrus, with what needs the operator first named in capitals. */
