@@ -70,9 +70,15 @@ async function downloadContext (parts: Pick<DownloadContext, 'client' | 'walrus'
   }
 }
 
+/** A peer's call that ends only when the download aborts it (already aborted: at once). */
+async function untilAborted (signal: AbortSignal): Promise<never> {
+  signal.throwIfAborted()
+  return new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) })
+}
+
 /** A peer's chunk request whose chunks never come (a full link): it ends only when the download aborts it. */
 async function chunksThatNeverCome (_peer: unknown, _id: string, _first: number, _count: number, _onChunk: unknown, options: { signal: AbortSignal }): Promise<never> {
-  return new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+  return untilAborted(options.signal)
 }
 
 /** This node and one other reader of an 8-chunk blob: their IDs, the first in reader order, and this node's half. */
@@ -617,7 +623,7 @@ describe('Download with fakes of its context', () => {
           theirs[0] = (theirs[0] ?? 0) | (0x80 >> index)
           push()
         }
-        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+        await untilAborted(options.signal)
       },
       chunks: async (_peer: unknown, _id: string, first: number, count: number, onChunk: (index: number, data: Uint8Array) => Promise<void>) => {
         const received: number[] = []
@@ -664,8 +670,7 @@ describe('Download with fakes of its context', () => {
       watch: async (_peer: unknown, _id: string, onHave: (reply: { size: number, chunkSize: number, complete: boolean, have: Uint8Array }) => void, options: { signal: AbortSignal }) => {
         onHave({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xff, 0xff]) })
         // Dropped in onHave: the signal has ended already.
-        options.signal.throwIfAborted()
-        await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
+        await untilAborted(options.signal)
       },
       chunks: async () => { chunkAsks++; return [] }
     } as unknown as BlobClient
