@@ -52,9 +52,8 @@ export interface BlobServerStats {
   chunksServed: number
   bytesServed: number
   refused: number
-  /** WATCH streams open now, and the updates sent on them. */
+  /** WATCH streams open now. */
   watching: number
-  watchUpdates: number
 }
 
 /** Framing no herd peer sends: a length prefix that does not end, or a request over its limit. */
@@ -77,7 +76,7 @@ export class BlobServer {
   private readonly active = new Set<Promise<void>>()
   /** Ends every WATCH at stop(): they would otherwise run until their downloads end. */
   private stopping = new AbortController()
-  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0, watching: 0, watchUpdates: 0 }
+  readonly stats: BlobServerStats = { uploads: 0, requests: 0, chunksServed: 0, bytesServed: 0, refused: 0, watching: 0 }
 
   constructor (components: BlobServerComponents, init: BlobServerInit = {}) {
     this.components = components
@@ -193,18 +192,20 @@ export class BlobServer {
       await respond(BlobResponse.Status.BUSY, { message: `watching ${byPeer} blobs for this peer and ${this.stats.watching} in all already` })
       return
     }
-    const served = await this.components.source.open(blobIdFromBytes(request.blobId))
-    if (served == null) {
-      await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
-      return
-    }
+    // Counted before the open: two watches asked at once must not both pass the limits while it runs.
     this.stats.watching++
     this.watchesByPeer.set(peer, byPeer + 1)
     const closed = new AbortController()
     const onClose = (): void => { closed.abort() }
     const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
     stream.addEventListener('close', onClose)
+    let served: ServedBlob | undefined
     try {
+      served = await this.components.source.open(blobIdFromBytes(request.blobId))
+      if (served == null) {
+        await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
+        return
+      }
       const info = { size: BigInt(served.size), chunkSize: served.chunkSize }
       let sent = -1
       let sentAt = 0
@@ -214,7 +215,6 @@ export class BlobServer {
         if (!whole && !served.active()) return
         if (held !== sent || whole || performance.now() - sentAt >= this.watchRefreshMs) {
           await respond(BlobResponse.Status.OK, { ...info, complete: whole, have: plainBytes(served.bitfield()) })
-          if (sent >= 0) this.stats.watchUpdates++
           sent = held
           sentAt = performance.now()
           if (whole) return
@@ -227,7 +227,7 @@ export class BlobServer {
       throw err
     } finally {
       stream.removeEventListener('close', onClose)
-      served.release()
+      served?.release()
       this.stats.watching--
       const left = (this.watchesByPeer.get(peer) ?? 1) - 1
       if (left > 0) this.watchesByPeer.set(peer, left)
