@@ -379,10 +379,7 @@ export class Download {
     this.track((async () => {
       try {
         const reply = await this.context.client.have(source.peerId, this.description.blobId, { signal })
-        if (reply.size !== this.description.size || reply.chunkSize !== this.description.chunkSize) {
-          this.drop(source, 'describes the blob differently from the registry')
-          return
-        }
+        if (!this.describesAsRegistered(source, reply)) return
         // Chunks new at a peer are the swarm's progress: its share reads land, so the stall fallback need not read them.
         if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
         source.haveEveryMs = nextHaveEvery(source, this.context.tuning.haveIntervalMs, this.wantsAny(reply.have))
@@ -397,6 +394,13 @@ export class Download {
     })())
   }
 
+  /** Whether a peer's answer gives the blob the registry's size and chunk size; a peer whose answer does not is dropped. */
+  private describesAsRegistered (source: Source, reply: { size: number, chunkSize: number }): boolean {
+    if (reply.size === this.description.size && reply.chunkSize === this.description.chunkSize) return true
+    this.drop(source, 'describes the blob differently from the registry')
+    return false
+  }
+
   /** Keeps `source.have` current from the peer's pushes on one stream, rather than a HAVE stream every poll. */
   private watchHave (source: Source): void {
     source.watch = 'on'
@@ -406,10 +410,7 @@ export class Download {
     this.track((async () => {
       try {
         await this.context.client.watch(source.peerId, this.description.blobId, reply => {
-          if (reply.size !== this.description.size || reply.chunkSize !== this.description.chunkSize) {
-            this.drop(source, 'describes the blob differently from the registry')
-            return
-          }
+          if (!this.describesAsRegistered(source, reply)) return
           if (reply.have.byteLength !== bitfieldBytes) {
             this.context.scores.failure(source.peerId.toString(), `watch of ${this.description.blobId}: a bitfield of ${reply.have.byteLength} bytes for ${this.partial.chunkCount} chunks`)
             this.drop(source, 'sent a bitfield of the wrong length')
@@ -418,7 +419,7 @@ export class Download {
           const gained = gainedBits(source.have, reply.have)
           if (gained) this.swarmProgressed(Date.now())
           // A scheduling pass only for news it can use: every watched peer pushes each chunk it lands, most of them already had.
-          const useful = reply.complete || (gained && this.gainsWanted(source.have, reply.have))
+          const useful = reply.complete || this.gainsWanted(source.have, reply.have)
           source.have = reply.have
           source.haveAt = Date.now()
           source.haveInFlight = false
