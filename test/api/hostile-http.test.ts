@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -15,20 +15,12 @@ import { tensorsToJson } from '../../src/inference/tensor-codec.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 import type { HerdNode } from '../../src/node.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
+import { closedPort } from '../helpers/closed-port.js'
 import { meshForSuite, randomModel, stopNodes } from '../helpers/mesh.js'
 
 /** A name of 101 characters: valid (names go to 128), one past Fastify's default limit on a route parameter. */
 const NAME_101 = `m${'x'.repeat(100)}`
 const INPUTS = tensorsToJson({ x: new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]) })
-
-/** A loopback URL where nothing listens: a port the OS gave out and took back. */
-async function deadUrl (): Promise<string> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return `http://127.0.0.1:${port}`
-}
 
 interface Answer { status: number, json: any, headers: Record<string, unknown> }
 
@@ -88,7 +80,7 @@ describe('the HTTP API against hostile pages and bad input', () => {
 
   before(async () => {
     const { dir, devnet } = mesh
-    const [ledgerDown, walrusDown] = [await deadUrl(), await deadUrl()]
+    const [ledgerDown, walrusDown] = [`http://127.0.0.1:${await closedPort()}`, `http://127.0.0.1:${await closedPort()}`]
     const down = [
       await startNode(quickNodeConfig(join(dir, 'no-ledger'), devnet, { ledger: ledgerDown })),
       await startNode(quickNodeConfig(join(dir, 'no-walrus'), devnet, { walrus: { aggregator: walrusDown, publisher: walrusDown } }))

@@ -1,10 +1,14 @@
 import { createServer } from 'node:net'
 
-/** A loopback port with nothing listening on it: a connection there is refused at once, as to a service out of reach. */
+/**
+ * A loopback port where every connection is reset at once, as by a service
+ * out of reach. The port stays held until the process exits: a port given
+ * back to the OS can be handed to another test's server in the meantime,
+ * which then answers in place of the dead service.
+ */
 export async function closedPort (): Promise<number> {
-  const server = createServer()
+  const server = createServer(socket => { socket.resetAndDestroy() })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
+  server.unref()
+  return (server.address() as { port: number }).port
 }
