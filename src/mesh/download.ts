@@ -379,7 +379,7 @@ export class Download {
     this.track((async () => {
       try {
         const reply = await this.context.client.have(source.peerId, this.description.blobId, { signal })
-        if (!this.describesAsRegistered(source, reply)) return
+        if (!this.describesAsRegistered(source, reply, 'have')) return
         // Chunks new at a peer are the swarm's progress: its share reads land, so the stall fallback need not read them.
         if (gainedBits(source.have, reply.have)) this.swarmProgressed(Date.now())
         source.haveEveryMs = nextHaveEvery(source, this.context.tuning.haveIntervalMs, this.wantsAny(reply.have))
@@ -394,11 +394,22 @@ export class Download {
     })())
   }
 
-  /** Whether a peer's answer gives the blob the registry's size and chunk size; a peer whose answer does not is dropped. */
-  private describesAsRegistered (source: Source, reply: { size: number, chunkSize: number }): boolean {
-    if (reply.size === this.description.size && reply.chunkSize === this.description.chunkSize) return true
-    this.drop(source, 'describes the blob differently from the registry')
-    return false
+  /**
+   * Whether a peer's HAVE or WATCH answer gives the blob the registry's size
+   * and chunk size, with a bitfield of one bit a chunk; a peer whose answer
+   * does not is dropped, and scored for a bitfield of the wrong length.
+   */
+  private describesAsRegistered (source: Source, reply: { size: number, chunkSize: number, have: Uint8Array }, kind: 'have' | 'watch'): boolean {
+    if (reply.size !== this.description.size || reply.chunkSize !== this.description.chunkSize) {
+      this.drop(source, 'describes the blob differently from the registry')
+      return false
+    }
+    if (reply.have.byteLength !== Math.ceil(this.partial.chunkCount / 8)) {
+      this.context.scores.failure(source.peerId.toString(), `${kind} of ${this.description.blobId}: a bitfield of ${reply.have.byteLength} bytes for ${this.partial.chunkCount} chunks`)
+      this.drop(source, 'sent a bitfield of the wrong length')
+      return false
+    }
+    return true
   }
 
   /** Keeps `source.have` current from the peer's pushes on one stream, rather than a HAVE stream every poll. */
@@ -406,16 +417,10 @@ export class Download {
     source.watch = 'on'
     source.haveInFlight = true
     const signal = this.requestSignal(source)
-    const bitfieldBytes = Math.ceil(this.partial.chunkCount / 8)
     this.track((async () => {
       try {
         await this.context.client.watch(source.peerId, this.description.blobId, reply => {
-          if (!this.describesAsRegistered(source, reply)) return
-          if (reply.have.byteLength !== bitfieldBytes) {
-            this.context.scores.failure(source.peerId.toString(), `watch of ${this.description.blobId}: a bitfield of ${reply.have.byteLength} bytes for ${this.partial.chunkCount} chunks`)
-            this.drop(source, 'sent a bitfield of the wrong length')
-            return
-          }
+          if (!this.describesAsRegistered(source, reply, 'watch')) return
           const gained = gainedBits(source.have, reply.have)
           if (gained) this.swarmProgressed(Date.now())
           // A scheduling pass only for news it can use: every watched peer pushes each chunk it lands, most of them already had.

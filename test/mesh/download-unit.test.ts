@@ -658,36 +658,44 @@ describe('Download with fakes of its context', () => {
     await partial.commit()
   })
 
-  it('drops and scores a watched peer whose bitfield is not the blob\'s length, and asks it nothing more', async () => {
-    await using cache = await startedCache()
-    const { bytes, description, partial } = await blobToDownload(cache, 8)
-    const liar = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
-    let haveAsks = 0
-    let chunkAsks = 0
-    const client = {
-      have: async () => { haveAsks++; return { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array(1) } },
+  for (const via of ['watch', 'have'] as const) {
+    it(`drops and scores a peer whose bitfield (by ${via}) is not the blob's length, and asks it nothing more`, async () => {
+      await using cache = await startedCache()
+      const { bytes, description, partial } = await blobToDownload(cache, 8)
+      const liar = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
       // Two bytes with every bit set, for a blob of 8 chunks: it claims chunks past the blob's end.
-      watch: async (_peer: unknown, _id: string, onHave: (reply: { size: number, chunkSize: number, complete: boolean, have: Uint8Array }) => void, options: { signal: AbortSignal }) => {
-        onHave({ size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xff, 0xff]) })
-        // Dropped in onHave: the signal has ended already.
-        await untilAborted(options.signal)
-      },
-      chunks: async () => { chunkAsks++; return [] }
-    } as unknown as BlobClient
-    const scores = new PeerScores()
-    const download = new Download(description, partial, await downloadContext({
-      scores,
-      client,
-      walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
-      providers: () => [{ peerId: liar, state: 'fetching' }],
-      tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 10, coordinationMs: 0, stallMs: 300 }
-    }))
-    await download.run()
-    assert.ok(scores.score(liar) < 0, 'scored down')
-    assert.equal(haveAsks + chunkAsks, 0, 'asked nothing after its bitfield')
-    assert.equal(download.bytesFrom.walrus, bytes.byteLength)
-    await partial.commit()
-  })
+      const answer = { size: bytes.byteLength, chunkSize: CHUNK, complete: false, have: new Uint8Array([0xff, 0xff]) }
+      let haveAsks = 0
+      let chunkAsks = 0
+      const client = {
+        have: async () => { haveAsks++; return answer },
+        ...(via === 'watch'
+          ? {
+              watch: async (_peer: unknown, _id: string, onHave: (reply: typeof answer) => void, options: { signal: AbortSignal }) => {
+                onHave(answer)
+                // Dropped in onHave: the signal has ended already.
+                await untilAborted(options.signal)
+              }
+            }
+          : {}),
+        chunks: async () => { chunkAsks++; return [] }
+      } as unknown as BlobClient
+      const scores = new PeerScores()
+      const download = new Download(description, partial, await downloadContext({
+        scores,
+        client,
+        walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
+        providers: () => [{ peerId: liar, state: 'fetching' }],
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 10, coordinationMs: 0, stallMs: 300 }
+      }))
+      await download.run()
+      assert.ok(scores.score(liar) < 0, 'scored down')
+      assert.equal(haveAsks, via === 'have' ? 1 : 0, 'no HAVE asked after its bitfield')
+      assert.equal(chunkAsks, 0, 'no chunk asked of it')
+      assert.equal(download.bytesFrom.walrus, bytes.byteLength)
+      await partial.commit()
+    })
+  }
 
   it('asks a holder again after its stream failed, rather than leaving it out for the whole download', async () => {
     await using cache = await startedCache()
