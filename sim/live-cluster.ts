@@ -7,6 +7,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -56,11 +57,19 @@ export function runningHerdPids (): number[] {
 }
 
 /** A herd child's environment: this process's, with herd's malloc settings (src/cli/malloc-env.ts) and no debug logger. */
-export function childEnv (): NodeJS.ProcessEnv {
+/** `debug`: the child's DEBUG namespaces, given only when its stderr is written to a file (a pipe nobody reads would fill). */
+export function childEnv (debug?: string): NodeJS.ProcessEnv {
   const env = withMallocEnv(process.env)
-  // A debug logger in a child would flood a pipe nobody reads.
   delete env.DEBUG
+  if (debug != null) env.DEBUG = debug
   return env
+}
+
+/** Where a live process's stderr (its logs) goes besides the tail kept for errors, and which debug loggers it turns on. */
+export interface ProcessLogs {
+  file: string
+  /** DEBUG namespaces (`herd:mesh:download,herd:blob:cache`); absent: only what the process logs unasked. */
+  debug?: string
 }
 
 function abortError (signal: AbortSignal): Error {
@@ -96,14 +105,19 @@ function herdCommand (args: string[], netns?: string): { command: string, args: 
  * with `"event":"ready"` on stdout. The process is killed if it is not ready
  * in time, exits first, or the signal aborts.
  */
-export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string } = {}): Promise<HerdProcess> {
+export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string, logs?: ProcessLogs } = {}): Promise<HerdProcess> {
   const label = options.label ?? `herd ${args[0] ?? ''}`
   options.signal?.throwIfAborted()
   const { command, args: argv } = herdCommand(args, options.netns)
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(options.logs?.debug) })
   track(child)
+  const logFile = options.logs != null ? createWriteStream(options.logs.file, { flags: 'a' }) : undefined
+  // A log that cannot be written costs the run its log, not the run.
+  logFile?.on('error', err => { console.error(`${label}: writing ${options.logs?.file} failed: ${err.message}`) })
+  child.stderr?.once('close', () => { logFile?.end() })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {
+    logFile?.write(d)
     stderr += d.toString()
     if (stderr.length > 2 * STDERR_TAIL) stderr = stderr.slice(-STDERR_TAIL)
   })
@@ -255,6 +269,8 @@ export interface LiveClusterInit {
    * Absent: every process on this host's loopback.
    */
   namespaces?: LiveNamespaces
+  /** Each process's stderr to DIR/devnet.log and DIR/node-N.log (appended across restarts), with these DEBUG namespaces. */
+  processLogs?: { dir: string, debug?: string }
 }
 
 export interface LiveNode {
@@ -323,6 +339,7 @@ export class LiveCluster {
   async start (): Promise<void> {
     try {
       await mkdir(this.init.workDir, { recursive: true })
+      if (this.init.processLogs != null) await mkdir(this.init.processLogs.dir, { recursive: true })
       let t = performance.now()
       const phase = (name: string): void => {
         const now = performance.now()
@@ -341,6 +358,12 @@ export class LiveCluster {
     }
   }
 
+  private logsFor (name: string): { logs?: ProcessLogs } {
+    const logs = this.init.processLogs
+    if (logs == null) return {}
+    return { logs: { file: join(logs.dir, `${name}.log`), ...(logs.debug != null ? { debug: logs.debug } : {}) } }
+  }
+
   async startDevnet (): Promise<void> {
     const largest = Math.max(0, ...this.init.modelSizes)
     const shards = shardsFor(largest)
@@ -352,7 +375,7 @@ export class LiveCluster {
       '--shards', String(shards), '--max-blob-bytes', String(maxBlobBytes),
       '--latency-ms', String(Math.round(shaping.latencyMs)), '--bandwidth', String(Math.round(shaping.bandwidthBytesPerSec)),
       '--failure-rate', String(shaping.failureRate), '--seed', String((this.init.seed >>> 0) % 2 ** 32)
-    ], { label: 'herd devnet', ...(this.init.signal != null ? { signal: this.init.signal } : {}), readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...(origin != null ? { netns: origin.netns } : {}) })
+    ], { label: 'herd devnet', ...(this.init.signal != null ? { signal: this.init.signal } : {}), readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...(origin != null ? { netns: origin.netns } : {}), ...this.logsFor('devnet') })
     this.walrusUrl = String(this.devnet.ready.walrus).replace(/\/+$/, '')
     this.ledgerUrl = String(this.devnet.ready.ledger).replace(/\/+$/, '')
     this.walrusControlUrl = this.walrusUrl
@@ -481,7 +504,7 @@ export class LiveCluster {
     const starting = (async () => {
       try {
         const signal = this.init.signal != null ? { signal: this.init.signal } : {}
-        const proc = await spawnHerd(args, { label: `herd node ${index}`, readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...signal, ...(ns != null ? { netns: ns.netns } : {}) })
+        const proc = await spawnHerd(args, { label: `herd node ${index}`, readyTimeoutMs: this.init.readyTimeoutMs ?? DEFAULT_READY_MS, ...signal, ...(ns != null ? { netns: ns.netns } : {}), ...this.logsFor(`node-${index}`) })
         if (this.stopped) {
           await proc.stop()
           return false

@@ -98,6 +98,8 @@ export interface LiveClusterOptions {
   log: (message: string) => void
   /** Each process in its own namespace (sim/live-links.ts). */
   namespaces?: LiveNamespaces
+  /** Each process's logs to files in this directory (LiveClusterInit.processLogs). */
+  processLogs?: { dir: string, debug?: string }
 }
 
 /**
@@ -122,6 +124,7 @@ export async function newLiveCluster (options: LiveClusterOptions): Promise<Live
     signal: options.signal,
     log: options.log,
     ...(options.namespaces != null ? { namespaces: options.namespaces } : {}),
+    ...(options.processLogs != null ? { processLogs: options.processLogs } : {}),
     ...(options.scenario.links?.uploadBytesPerSec != null ? { uploadBytesPerSec: options.scenario.links.uploadBytesPerSec } : {})
   })
 }

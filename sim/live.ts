@@ -37,6 +37,8 @@ export interface LiveOptions {
   keepWorkDir?: boolean
   /** Diagnostics (process starts, nodes without peers, …). */
   log?: (message: string) => void
+  /** The devnet's and each node's stderr to DIR/devnet.log and DIR/node-N.log, with these DEBUG namespaces (`herd sim run --node-logs`). */
+  processLogs?: { dir: string, debug?: string }
 }
 
 const MAX_ERRORS = 10
@@ -70,7 +72,7 @@ export async function runLive (options: LiveOptions): Promise<LiveMetrics> {
 
   const models = liveModels(trace)
   const links = await createLiveLinks(scenario, trace.nodes, signal)
-  const cluster = await newLiveCluster({ trace, scenario, strategy, workDir, settings, models, signal, log, ...(links != null ? { namespaces: links.namespaces } : {}) }).catch(async err => {
+  const cluster = await newLiveCluster({ trace, scenario, strategy, workDir, settings, models, signal, log, ...(links != null ? { namespaces: links.namespaces } : {}), ...(options.processLogs != null ? { processLogs: options.processLogs } : {}) }).catch(async err => {
     await links?.remove()
     throw err
   })

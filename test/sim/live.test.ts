@@ -148,9 +148,10 @@ describe('live mode: real herd processes replaying a trace', { timeout: 240_000 
     }
   })
 
-  it('a node that leaves and joins again: requests still accounted for, nothing left running', async () => {
+  it('a node that leaves and joins again: requests still accounted for, nothing left running, every process\'s log kept', async () => {
     const trace = tinyTrace(true)
-    const mesh = await runLive({ scenario: scenario(true), trace, strategy: 'mesh', workDir: join(root, 'churn') })
+    const logs = join(root, 'churn-logs')
+    const mesh = await runLive({ scenario: scenario(true), trace, strategy: 'mesh', workDir: join(root, 'churn'), processLogs: { dir: logs, debug: 'herd:mesh:fetcher' } })
     console.log('mesh with churn', JSON.stringify({ ...mesh, timeToModelSamples: undefined }))
     accounted(mesh)
     assert.equal(mesh.requests, trace.requests.length)
@@ -158,6 +159,12 @@ describe('live mode: real herd processes replaying a trace', { timeout: 240_000 
     assert.ok(mesh.failed <= 2, `failures: ${mesh.live.errors.join('; ')}`)
     assert.deepEqual(runningHerdPids(), [])
     assert.deepEqual(await processesUnder(root), [])
+    // One file a process, a restarted node's appended to; the debug logger asked for is on, and only it.
+    assert.deepEqual((await readdir(logs)).sort(), ['devnet.log', 'node-0.log', 'node-1.log', 'node-2.log'])
+    const nodeLogs = await Promise.all([0, 1, 2].map(async i => readFile(join(logs, `node-${i}.log`), 'utf8')))
+    const fetched = nodeLogs.join('').match(/herd:mesh:fetcher fetched /g)?.length ?? 0
+    assert.ok(fetched >= trace.requests.length - mesh.localHits - mesh.failed - 2, `${fetched} downloads logged for ${trace.requests.length} requests`)
+    assert.doesNotMatch(nodeLogs.join(''), /herd:mesh:download /)
   })
 
   it('an abort stops everything and rejects', async () => {

@@ -15,8 +15,13 @@ import type { SimReport, Trace } from '../../../sim/types.js'
 import { byteSize, integer, printJson } from '../options.js'
 import { untilSignal } from '../signals.js'
 
+/** Longer than any list of herd's loggers. */
+const MAX_DEBUG_CHARS = 1_000
+
 interface SimOptions {
   out?: string
+  nodeLogs?: string
+  debug?: string
   policies?: PolicyName[]
   seed?: number
   sweep?: boolean
@@ -52,9 +57,13 @@ export function simCommand (program: Command): void {
     .option('--seed <n>', 'override the scenario\'s seed', integer('--seed', 0, 2 ** 32 - 1))
     .option('--policies <list>', `eviction policies to compare in the scale model on the run's trace (comma-separated, from ${POLICY_NAMES.join(', ')}); default the scenario's sweep.policies`, policyList)
     .option('--quiet', 'no progress bar')
-    .action(async (path: string, options: SimOptions) => {
+    .option('--node-logs <dir>', 'write each herd process\'s log (its stderr) to DIR/STRATEGY/devnet.log and DIR/STRATEGY/node-N.log, appended across a node\'s restarts')
+    .option('--debug <namespaces>', 'debug loggers to turn on in those processes, comma-separated (herd:mesh:download,herd:blob:cache; herd:* for all of herd\'s); needs --node-logs', debugNamespaces)
+    .action(async (path: string, options: SimOptions, command: Command) => {
+      if (options.debug != null && options.nodeLogs == null) command.error('error: --debug needs --node-logs: the processes\' debug logs go to those files')
       const scenario = await scenarioWithSeed(path, options.seed)
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
+      const nodeLogs = options.nodeLogs != null ? resolve(options.nodeLogs) : undefined
       const trace = generateTrace(scenario)
       const policies = policiesToSweep(scenario, options.policies)
       const started = Date.now()
@@ -66,7 +75,8 @@ export function simCommand (program: Command): void {
         for (const strategy of ['mesh', 'noMesh'] as const) {
           const bar = progressBar(strategy, options.quiet)
           try {
-            strategies[strategy] = await runLive({ scenario, trace, strategy, workDir: join(workDir, strategy), onProgress: bar.update, signal: controller.signal })
+            const processLogs = nodeLogs != null ? { processLogs: { dir: join(nodeLogs, strategy), ...(options.debug != null ? { debug: options.debug } : {}) } } : {}
+            strategies[strategy] = await runLive({ scenario, trace, strategy, workDir: join(workDir, strategy), onProgress: bar.update, signal: controller.signal, ...processLogs })
           } finally {
             bar.stop()
           }
@@ -151,6 +161,15 @@ const DEFAULT_REPLAY_CACHE_SIZES = '5%,10%,25%'
 
 /** A cache size for the replay: bytes, or a share of the distinct bytes the log asked for (known once it is read). */
 type CacheSize = { bytes: number } | { share: number }
+
+/** DEBUG namespaces as the debug module reads them: names of letters, digits and `:_.-*`, comma-separated, each maybe negated with `-`. */
+function debugNamespaces (value: string): string {
+  if (value.length > MAX_DEBUG_CHARS) throw new InvalidArgumentError(`--debug: at most ${MAX_DEBUG_CHARS} characters`)
+  const names = value.split(',').map(name => name.trim())
+  const bad = names.find(name => !/^-?[A-Za-z0-9:_.*-]+$/.test(name))
+  if (bad != null) throw new InvalidArgumentError(`--debug: ${JSON.stringify(bad)} is not a logger namespace (letters, digits and :_.-*, comma-separated)`)
+  return names.join(',')
+}
 
 function policyList (value: string): PolicyName[] {
   const names = value.split(',').map(name => name.trim())
