@@ -56,13 +56,22 @@ export function runningHerdPids (): number[] {
   return [...children].filter(c => c.exitCode == null && c.signalCode == null && c.pid != null).map(c => c.pid as number)
 }
 
-/** A herd child's environment: this process's, with herd's malloc settings (src/cli/malloc-env.ts) and no debug logger. */
-/** `debug`: the child's DEBUG namespaces, given only when its stderr is written to a file (a pipe nobody reads would fill). */
+/**
+ * A herd child's environment: this process's, with herd's malloc settings
+ * (src/cli/malloc-env.ts), and debug loggers only those in `debug`, given
+ * when its stderr goes to a file: into a pipe nobody reads they would flood it.
+ */
 export function childEnv (debug?: string): NodeJS.ProcessEnv {
   const env = withMallocEnv(process.env)
   delete env.DEBUG
   if (debug != null) env.DEBUG = debug
   return env
+}
+
+/** Every live process's stderr to DIR/devnet.log and DIR/node-N.log (a node's restarts appended), with these DEBUG namespaces. */
+export interface LiveProcessLogs {
+  dir: string
+  debug?: string
 }
 
 /** Where a live process's stderr (its logs) goes besides the tail kept for errors, and which debug loggers it turns on. */
@@ -269,8 +278,7 @@ export interface LiveClusterInit {
    * Absent: every process on this host's loopback.
    */
   namespaces?: LiveNamespaces
-  /** Each process's stderr to DIR/devnet.log and DIR/node-N.log (appended across restarts), with these DEBUG namespaces. */
-  processLogs?: { dir: string, debug?: string }
+  processLogs?: LiveProcessLogs
 }
 
 export interface LiveNode {

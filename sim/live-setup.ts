@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LiveCluster, type LiveNamespaces, type OriginShapingInit } from './live-cluster.js'
+import { LiveCluster, type LiveNamespaces, type LiveProcessLogs, type OriginShapingInit } from './live-cluster.js'
 import { MAX_LIVE_NODES, quotaBytesOf, type Scenario } from './scenario.js'
 import type { Trace } from './types.js'
 import type { PolicyName } from '../src/blob/cache/policy.js'
@@ -98,8 +98,7 @@ export interface LiveClusterOptions {
   log: (message: string) => void
   /** Each process in its own namespace (sim/live-links.ts). */
   namespaces?: LiveNamespaces
-  /** Each process's logs to files in this directory (LiveClusterInit.processLogs). */
-  processLogs?: { dir: string, debug?: string }
+  processLogs?: LiveProcessLogs
 }
 
 /**

@@ -12,6 +12,7 @@
 
 import { rm } from 'node:fs/promises'
 import { LiveCounters, type LiveMetrics } from './live-collect.js'
+import type { LiveProcessLogs } from './live-cluster.js'
 import { createLiveLinks } from './live-links.js'
 import { LiveReplay } from './live-replay.js'
 import { checkWorkDir, liveModels, liveSettings, newLiveCluster, startLiveCluster, type LiveStrategy } from './live-setup.js'
@@ -37,8 +38,8 @@ export interface LiveOptions {
   keepWorkDir?: boolean
   /** Diagnostics (process starts, nodes without peers, …). */
   log?: (message: string) => void
-  /** The devnet's and each node's stderr to DIR/devnet.log and DIR/node-N.log, with these DEBUG namespaces (`herd sim run --node-logs`). */
-  processLogs?: { dir: string, debug?: string }
+  /** Each process's log to a file (`herd sim run --node-logs`). */
+  processLogs?: LiveProcessLogs
 }
 
 const MAX_ERRORS = 10
