@@ -74,13 +74,6 @@ export interface LiveProcessLogs {
   debug?: string
 }
 
-/** Where a live process's stderr (its logs) goes besides the tail kept for errors, and which debug loggers it turns on. */
-export interface ProcessLogs {
-  file: string
-  /** DEBUG namespaces (`herd:mesh:download,herd:blob:cache`); absent: only what the process logs unasked. */
-  debug?: string
-}
-
 function abortError (signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted')
 }
@@ -114,15 +107,20 @@ function herdCommand (args: string[], netns?: string): { command: string, args: 
  * with `"event":"ready"` on stdout. The process is killed if it is not ready
  * in time, exits first, or the signal aborts.
  */
-export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string, logs?: ProcessLogs } = {}): Promise<HerdProcess> {
+/**
+ * `logFile`: where its stderr (its logs) goes too, besides the tail kept for
+ * errors; `debug`: the DEBUG namespaces it turns on (`herd:mesh:download`),
+ * only with a log file.
+ */
+export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string, logFile?: string, debug?: string } = {}): Promise<HerdProcess> {
   const label = options.label ?? `herd ${args[0] ?? ''}`
   options.signal?.throwIfAborted()
   const { command, args: argv } = herdCommand(args, options.netns)
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(options.logs?.debug) })
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(options.logFile != null ? options.debug : undefined) })
   track(child)
-  const logFile = options.logs != null ? createWriteStream(options.logs.file, { flags: 'a' }) : undefined
+  const logFile = options.logFile != null ? createWriteStream(options.logFile, { flags: 'a' }) : undefined
   // A log that cannot be written costs the run its log, not the run.
-  logFile?.on('error', err => { console.error(`${label}: writing ${options.logs?.file} failed: ${err.message}`) })
+  logFile?.on('error', err => { console.error(`${label}: writing ${options.logFile} failed: ${err.message}`) })
   child.stderr?.once('close', () => { logFile?.end() })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {
@@ -366,10 +364,10 @@ export class LiveCluster {
     }
   }
 
-  private logsFor (name: string): { logs?: ProcessLogs } {
+  private logsFor (name: string): { logFile?: string, debug?: string } {
     const logs = this.init.processLogs
     if (logs == null) return {}
-    return { logs: { file: join(logs.dir, `${name}.log`), ...(logs.debug != null ? { debug: logs.debug } : {}) } }
+    return { logFile: join(logs.dir, `${name}.log`), ...(logs.debug != null ? { debug: logs.debug } : {}) }
   }
 
   async startDevnet (): Promise<void> {
