@@ -146,6 +146,8 @@ export class BlobIdComputer {
 
   private dispatch (slot: Slot, queued: QueuedJob): void {
     clearTimeout(slot.idleTimer)
+    // Held open while it works (a CLI awaiting it has nothing else open), not while it waits for the next job.
+    slot.worker.ref()
     const id = this.nextId++
     const onAbort = (): void => { void this.endSlot(slot, queued.signal?.reason ?? new EncoderError('aborted')) }
     slot.busy = { id, queued, onAbort }
@@ -173,6 +175,7 @@ export class BlobIdComputer {
       log('recycling encoder worker after a %d byte blob', busy.queued.size)
       void this.endSlot(slot)
     } else {
+      slot.worker.unref()
       slot.idleTimer = setTimeout(() => { void this.endSlot(slot) }, IDLE_WORKER_MS).unref()
     }
     this.pump()
