@@ -11,6 +11,7 @@ import { encodedBlobLength } from './encoded-size.js'
 import { InsufficientFundsError, InsufficientGasError, InsufficientWalError } from '../funds-errors.js'
 import { RetryableWalrusError, WalrusError, WalrusProtocolError } from './errors.js'
 import { lifetimeOfBlobObject } from './blob-object.js'
+import { OffThreadWalrusClient } from './off-thread-client.js'
 import { PayingSigner } from './paying-signer.js'
 import type { OnPaid, PaymentKind } from '../payments.js'
 import type { BlobLifetime, ByteRange, EpochInfo, ExtendRequest, ExtendResult, GetOptions, LifetimeOptions, PutOptions, StoredBlob, WalrusStore } from './types.js'
@@ -82,13 +83,18 @@ export class WalrusSdkStore implements WalrusStore {
     if (init.uploadRelay != null) checkRelay(init.uploadRelay)
     this.network = init.network
     this.suiClient = init.suiClient ?? new SuiGrpcClient({ network: init.network, baseUrl: init.suiUrl })
-    this.client = init.client ?? new WalrusClient({
+    this.client = init.client ?? new OffThreadWalrusClient({
       network: init.network,
       suiClient: this.suiClient,
       ...(init.uploadRelay != null ? { uploadRelay: { host: init.uploadRelay.host.replace(/\/+$/, ''), sendTip: init.uploadRelay.sendTip ?? null } } : {})
     })
     if (init.signer != null) this.signer = init.signer
     if (init.onPaid != null) this.onPaid = init.onPaid
+  }
+
+  /** Ends the threads a write computes its blob's metadata on (they end by themselves when idle, and hold no process open). */
+  async close (): Promise<void> {
+    if (this.client instanceof OffThreadWalrusClient) await this.client.close()
   }
 
   /** The key the SDK signs a paid write with: told of what each of its transactions costs, when anyone listens. */

@@ -7,6 +7,7 @@ import { bcs } from '@mysten/sui/bcs'
 import { SuiGrpcClient } from '@mysten/sui/grpc'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { TransactionDataBuilder } from '@mysten/sui/transactions'
+import { WalrusClient } from '@mysten/walrus'
 import { normalizeSuiAddress } from '@mysten/sui/utils'
 import { BlobIdComputer } from '../../src/blob/blob-id-computer.js'
 import { blobIdFromBytes, blobIdToU256 } from '../../src/blob/blob-id.js'
@@ -33,15 +34,21 @@ function walrusOnStandIn (prices = PRICES, fundSui?: bigint): ReturnType<typeof 
 }
 
 describe('Walrus SDK store', () => {
-  it('computes the same blob IDs as herd through the SDK', async () => {
+  it('computes the same blob IDs as herd and as the SDK on its own thread', async () => {
     const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://127.0.0.1:1' })
+    const sdk = new WalrusClient({ network: 'testnet', suiClient: new SuiGrpcClient({ network: 'testnet', baseUrl: 'http://127.0.0.1:1' }) })
     const computer = new BlobIdComputer({ nShards: 10 })
     try {
       for (const bytes of [new Uint8Array(0), randomBytes(33), randomBytes(100_000)]) {
+        const ours = await store.client.computeBlobMetadata({ bytes, numShards: 10 })
+        const theirs = await sdk.computeBlobMetadata({ bytes, numShards: 10 })
+        assert.deepEqual([ours.blobId, ours.rootHash, ours.metadata], [theirs.blobId, theirs.rootHash, theirs.metadata])
+        assert.deepEqual(await ours.blobDigest(), await theirs.blobDigest())
         assert.equal(await store.blobIdOf(bytes, 10), (await computer.computeBytes(bytes)).blobId)
       }
     } finally {
       await computer.stop()
+      await store.close()
     }
   })
 
@@ -137,6 +144,47 @@ describe('Walrus SDK store', () => {
       const stingy = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: new SuiGrpcClient({ network: 'testnet', transport: sui.grpc }), uploadRelay: { host, sendTip: { max: 10 } } })
       await assert.rejects(stingy.client.calculateUploadRelayTip({ size: blob.length }), /exceeds the maximum/)
     } finally {
+      await relay.stop()
+      await computer.stop()
+    }
+  })
+
+  it('computes a blob\'s metadata for a write through the upload relay on another thread: the event loop keeps turning', async () => {
+    await using dir = await tempDir()
+    const file = join(dir.path, 'blob')
+    const bytes = randomBytes(5000)
+    await writeFile(file, bytes)
+    // At mainnet's and testnet's 1,000 shards the encoding takes seconds of CPU, whatever the blob's size.
+    const computer = new BlobIdComputer({ nShards: 1000 })
+    const relay = new RelayStandIn({ tip: { address: Ed25519Keypair.generate().toSuiAddress(), base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
+    const host = await relay.start()
+    const sui = walrusOnStandIn({ ...PRICES, nShards: 1000, walType: WAL })
+    sui.chain.fund(sui.address, WAL, 10_000_000_000n)
+    sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
+    const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } } })
+    try {
+      // The baseline, measured here: how long the SDK's own computation holds this thread.
+      const sdk = new WalrusClient({ network: 'testnet', suiClient: sui.client })
+      const started = performance.now()
+      const expected = await sdk.computeBlobMetadata({ bytes, numShards: 1000 })
+      const onThreadMs = performance.now() - started
+      let last = performance.now()
+      let longestGapMs = 0
+      const ticks = setInterval(() => {
+        const now = performance.now()
+        longestGapMs = Math.max(longestGapMs, now - last)
+        last = now
+      }, 10)
+      let stored
+      try {
+        stored = await store.putFile(file, { epochs: 1 })
+      } finally {
+        clearInterval(ticks)
+      }
+      assert.equal(stored.blobId, expected.blobId)
+      assert.ok(longestGapMs < onThreadMs / 2, `the event loop stood still for ${longestGapMs.toFixed(0)} ms during the write; the SDK's own computation holds it ${onThreadMs.toFixed(0)} ms`)
+    } finally {
+      await store.close()
       await relay.stop()
       await computer.stop()
     }
