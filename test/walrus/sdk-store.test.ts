@@ -33,6 +33,34 @@ function walrusOnStandIn (prices = PRICES, fundSui?: bigint): ReturnType<typeof 
   return sui
 }
 
+/** A relay write's parts: a 5,000-byte file, an upload relay stand-in, and a Sui stand-in at `nShards` whose key holds WAL and SUI. */
+async function relayWriteParts (nShards: number, tipAddress = Ed25519Keypair.generate().toSuiAddress()): Promise<AsyncDisposable & { file: string, bytes: Buffer, computer: BlobIdComputer, relay: RelayStandIn, host: string, sui: ReturnType<typeof suiStandIn> }> {
+  const dir = await tempDir()
+  const file = join(dir.path, 'blob')
+  const bytes = randomBytes(5000)
+  await writeFile(file, bytes)
+  const computer = new BlobIdComputer({ nShards })
+  const relay = new RelayStandIn({ tip: { address: tipAddress, base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
+  const host = await relay.start()
+  // The stand-in takes WAL at the system's prices, as the Walrus package does, and reports balance changes.
+  const sui = walrusOnStandIn({ ...PRICES, nShards, walType: WAL })
+  sui.chain.fund(sui.address, WAL, 10_000_000_000n)
+  sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
+  return {
+    file,
+    bytes,
+    computer,
+    relay,
+    host,
+    sui,
+    [Symbol.asyncDispose]: async () => {
+      await relay.stop()
+      await computer.stop()
+      await dir[Symbol.asyncDispose]()
+    }
+  }
+}
+
 describe('Walrus SDK store', () => {
   it('computes the same blob IDs as herd and as the SDK on its own thread', async () => {
     const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://127.0.0.1:1' })
@@ -150,17 +178,9 @@ describe('Walrus SDK store', () => {
   })
 
   it('computes a blob\'s metadata for a write through the upload relay on another thread: the event loop keeps turning', async () => {
-    await using dir = await tempDir()
-    const file = join(dir.path, 'blob')
-    const bytes = randomBytes(5000)
-    await writeFile(file, bytes)
     // At mainnet's and testnet's 1,000 shards the encoding takes seconds of CPU, whatever the blob's size.
-    const computer = new BlobIdComputer({ nShards: 1000 })
-    const relay = new RelayStandIn({ tip: { address: Ed25519Keypair.generate().toSuiAddress(), base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
-    const host = await relay.start()
-    const sui = walrusOnStandIn({ ...PRICES, nShards: 1000, walType: WAL })
-    sui.chain.fund(sui.address, WAL, 10_000_000_000n)
-    sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
+    await using parts = await relayWriteParts(1000)
+    const { file, bytes, host, sui } = parts
     const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } } })
     try {
       // The baseline, measured here: how long the SDK's own computation holds this thread.
@@ -185,84 +205,68 @@ describe('Walrus SDK store', () => {
       assert.ok(longestGapMs < onThreadMs / 2, `the event loop stood still for ${longestGapMs.toFixed(0)} ms during the write; the SDK's own computation holds it ${onThreadMs.toFixed(0)} ms`)
     } finally {
       await store.close()
-      await relay.stop()
-      await computer.stop()
     }
   })
 
   it('writes a blob end to end through the upload relay: register, upload, certify, with the Blob object owned by the node, which alone extends it', async () => {
-    await using dir = await tempDir()
-    const file = join(dir.path, 'blob')
-    const bytes = randomBytes(5000)
-    await writeFile(file, bytes)
-    const computer = new BlobIdComputer({ nShards: 10 })
     const tipAddress = Ed25519Keypair.generate().toSuiAddress()
-    const relay = new RelayStandIn({ tip: { address: tipAddress, base: 1000, perEncodedKib: 2 }, blobIdOf: async body => (await computer.computeBytes(body)).blobId })
-    const host = await relay.start()
-    try {
-      // The stand-in takes WAL at the system's prices, as the Walrus package does, and reports balance changes.
-      const sui = walrusOnStandIn({ ...PRICES, nShards: 10, walType: WAL })
-      sui.chain.fund(sui.address, WAL, 10_000_000_000n)
-      sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: sui.address, json: { balance: '10000000000' } })
-      const paid: Payment[] = []
-      const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } }, onPaid: payment => paid.push(payment) })
-      const suiBefore = sui.chain.balance(sui.address, SUI_TYPE)
-      const stored = await store.putFile(file, { epochs: 3 })
-      const price = await store.client.storageCost(bytes.length, 3)
-      const tip = BigInt(await store.client.calculateUploadRelayTip({ size: bytes.length }))
-      assert.deepEqual(paid.map(p => [p.kind, p.suiMist, p.walFrost]), [
-        ['blob-write', GAS_USED + tip, price.totalCost],
-        ['blob-write', GAS_USED, 0n]
-      ], 'the registration paid gas, the relay\'s tip and storage for 3 epochs; the certification gas')
-      assert.equal(suiBefore - sui.chain.balance(sui.address, SUI_TYPE), GAS_USED * 2n + tip, 'what was told is what left the address')
-      assert.equal(10_000_000_000n - sui.chain.balance(sui.address, WAL), price.totalCost)
+    await using parts = await relayWriteParts(10, tipAddress)
+    const { file, bytes, computer, relay, host, sui } = parts
+    const paid: Payment[] = []
+    const store = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: sui.signer, suiClient: sui.client, uploadRelay: { host, sendTip: { max: 1_000_000 } }, onPaid: payment => paid.push(payment) })
+    const suiBefore = sui.chain.balance(sui.address, SUI_TYPE)
+    const stored = await store.putFile(file, { epochs: 3 })
+    const price = await store.client.storageCost(bytes.length, 3)
+    const tip = BigInt(await store.client.calculateUploadRelayTip({ size: bytes.length }))
+    assert.deepEqual(paid.map(p => [p.kind, p.suiMist, p.walFrost]), [
+      ['blob-write', GAS_USED + tip, price.totalCost],
+      ['blob-write', GAS_USED, 0n]
+    ], 'the registration paid gas, the relay\'s tip and storage for 3 epochs; the certification gas')
+    assert.equal(suiBefore - sui.chain.balance(sui.address, SUI_TYPE), GAS_USED * 2n + tip, 'what was told is what left the address')
+    assert.equal(10_000_000_000n - sui.chain.balance(sui.address, WAL), price.totalCost)
 
-      assert.equal(stored.blobId, (await computer.computeBytes(bytes)).blobId)
-      const blob = sui.chain.objects.get(stored.objectId!)!
-      assert.equal(blob.owner, sui.address, 'the Blob object stays with the node, which alone can extend it or write its attributes')
-      assert.deepEqual([blob.json.certified_epoch, blob.json.deletable, (blob.json.storage as { end_epoch: number }).end_epoch, stored.endEpoch], [700, true, 703, 703])
-      assert.equal(BigInt(String(blob.json.blob_id)), blobIdToU256(stored.blobId))
+    assert.equal(stored.blobId, (await computer.computeBytes(bytes)).blobId)
+    const blob = sui.chain.objects.get(stored.objectId!)!
+    assert.equal(blob.owner, sui.address, 'the Blob object stays with the node, which alone can extend it or write its attributes')
+    assert.deepEqual([blob.json.certified_epoch, blob.json.deletable, (blob.json.storage as { end_epoch: number }).end_epoch, stored.endEpoch], [700, true, 703, 703])
+    assert.equal(BigInt(String(blob.json.blob_id)), blobIdToU256(stored.blobId))
 
-      const [register, certify] = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction')).map(c => sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(c.request.transaction.bcs.value, 'base64'))))!)
-      const calls = (tx: typeof register): string[] => ((tx?.transaction as any).kind.programmableTransaction.commands as any[]).flatMap(c => c.moveCall != null ? [`${c.moveCall.module}::${c.moveCall.function}`] : c.transferObjects != null ? ['transfer'] : [])
-      assert.ok(calls(register).includes('system::register_blob') && calls(register).includes('system::reserve_space'), calls(register).join())
-      assert.deepEqual(calls(certify), ['system::certify_blob'])
-      const registerInputs = (register!.transaction as any).kind.programmableTransaction.inputs as Array<{ pure?: string }>
-      assert.ok(registerInputs.some(i => i.pure === bcs.Address.serialize(tipAddress).toBase64()), 'the registration pays the relay its tip')
-      assert.equal(sui.grpc.methods().filter(m => m === 'SimulateTransaction').length, 2, 'each transaction is simulated before it is signed')
+    const [register, certify] = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction')).map(c => sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(c.request.transaction.bcs.value, 'base64'))))!)
+    const calls = (tx: typeof register): string[] => ((tx?.transaction as any).kind.programmableTransaction.commands as any[]).flatMap(c => c.moveCall != null ? [`${c.moveCall.module}::${c.moveCall.function}`] : c.transferObjects != null ? ['transfer'] : [])
+    assert.ok(calls(register).includes('system::register_blob') && calls(register).includes('system::reserve_space'), calls(register).join())
+    assert.deepEqual(calls(certify), ['system::certify_blob'])
+    const registerInputs = (register!.transaction as any).kind.programmableTransaction.inputs as Array<{ pure?: string }>
+    assert.ok(registerInputs.some(i => i.pure === bcs.Address.serialize(tipAddress).toBase64()), 'the registration pays the relay its tip')
+    assert.equal(sui.grpc.methods().filter(m => m === 'SimulateTransaction').length, 2, 'each transaction is simulated before it is signed')
 
-      const upload = relay.requests.find(r => r.path === '/v1/blob-upload-relay')!
-      assert.ok(upload.body.equals(bytes), 'the relay received the blob itself')
-      assert.deepEqual([upload.query.blob_id, upload.query.deletable_blob_object, upload.query.tx_id], [stored.blobId, stored.objectId, register!.digest], 'the tip is proven by the registration transaction')
-      assert.deepEqual(relay.requests.map(r => r.path), ['/v1/tip-config', '/v1/blob-upload-relay'])
+    const upload = relay.requests.find(r => r.path === '/v1/blob-upload-relay')!
+    assert.ok(upload.body.equals(bytes), 'the relay received the blob itself')
+    assert.deepEqual([upload.query.blob_id, upload.query.deletable_blob_object, upload.query.tx_id], [stored.blobId, stored.objectId, register!.digest], 'the tip is proven by the registration transaction')
+    assert.deepEqual(relay.requests.map(r => r.path), ['/v1/tip-config', '/v1/blob-upload-relay'])
 
-      // Extending it: extend_blob on the Blob object, priced by the SDK, paid from the node key.
-      assert.deepEqual(await store.epoch(), { epoch: 700 })
-      const extended = await store.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 703, endEpoch: 709, size: bytes.length })
-      assert.equal(extended.endEpoch, 709)
-      assert.ok((extended.cost ?? 0) > 0, 'the extension is priced')
-      assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709)
-      assert.deepEqual(paid.slice(2).map(p => [p.kind, p.suiMist, p.walFrost]), [['blob-extend', GAS_USED, BigInt(extended.cost!)]], 'the extension paid gas and storage for 6 epochs')
-      const executed = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction'))
-      const extendTx = sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(executed[executed.length - 1]!.request.transaction.bcs.value, 'base64'))))
-      assert.ok(calls(extendTx).includes('system::extend_blob'), calls(extendTx).join())
-      // Another key cannot pass the node's Blob object to extend_blob.
-      const stranger = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: Ed25519Keypair.generate(), suiClient: sui.client })
-      sui.chain.fund(stranger.address!, SUI_TYPE, 1_000_000_000n)
-      sui.chain.fund(stranger.address!, WAL, 10_000_000_000n)
-      sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: stranger.address!, json: { balance: '10000000000' } })
-      await assert.rejects(stranger.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 709, endEpoch: 712, size: bytes.length }), { name: 'WalrusError' })
-      assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709, 'unchanged')
+    // Extending it: extend_blob on the Blob object, priced by the SDK, paid from the node key.
+    assert.deepEqual(await store.epoch(), { epoch: 700 })
+    const extended = await store.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 703, endEpoch: 709, size: bytes.length })
+    assert.equal(extended.endEpoch, 709)
+    assert.ok((extended.cost ?? 0) > 0, 'the extension is priced')
+    assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709)
+    assert.deepEqual(paid.slice(2).map(p => [p.kind, p.suiMist, p.walFrost]), [['blob-extend', GAS_USED, BigInt(extended.cost!)]], 'the extension paid gas and storage for 6 epochs')
+    const executed = sui.grpc.calls.filter(c => c.method.endsWith('/ExecuteTransaction'))
+    const extendTx = sui.chain.transactions.get(TransactionDataBuilder.getDigestFromBytes(Uint8Array.from(Buffer.from(executed[executed.length - 1]!.request.transaction.bcs.value, 'base64'))))
+    assert.ok(calls(extendTx).includes('system::extend_blob'), calls(extendTx).join())
+    // Another key cannot pass the node's Blob object to extend_blob.
+    const stranger = new WalrusSdkStore({ network: 'testnet', suiUrl: 'http://unused.invalid', signer: Ed25519Keypair.generate(), suiClient: sui.client })
+    sui.chain.fund(stranger.address!, SUI_TYPE, 1_000_000_000n)
+    sui.chain.fund(stranger.address!, WAL, 10_000_000_000n)
+    sui.chain.add({ objectId: normalizeSuiAddress(`0x${randomBytes(32).toString('hex')}`), type: `0x2::coin::Coin<${WAL}>`, owner: stranger.address!, json: { balance: '10000000000' } })
+    await assert.rejects(stranger.extend({ blobId: stored.blobId, objectId: stored.objectId!, currentEndEpoch: 709, endEpoch: 712, size: bytes.length }), { name: 'WalrusError' })
+    assert.equal((sui.chain.objects.get(stored.objectId!)!.json.storage as { end_epoch: number }).end_epoch, 709, 'unchanged')
 
-      // Its lifetime, read back from the Blob object on Sui: among the node's own objects, or by object ID from any node.
-      const life = await store.lifetime(stored.blobId)
-      assert.deepEqual(life, { blobId: stored.blobId, objectId: stored.objectId, size: bytes.length, endEpoch: 709, owner: sui.address, shared: false, expired: false })
-      assert.deepEqual(await stranger.lifetime(stored.blobId, { objectId: stored.objectId! }), life)
-      await assert.rejects(stranger.lifetime(stored.blobId), { name: 'WalrusError' }, 'a blob the stranger owns no object of, and names no object for, is not known to it')
-      await assert.rejects(store.lifetime(blobIdFromBytes(randomBytes(32)), { objectId: stored.objectId! }), { name: 'WalrusProtocolError' }, 'an object that holds another blob is refused')
-    } finally {
-      await relay.stop()
-      await computer.stop()
-    }
+    // Its lifetime, read back from the Blob object on Sui: among the node's own objects, or by object ID from any node.
+    const life = await store.lifetime(stored.blobId)
+    assert.deepEqual(life, { blobId: stored.blobId, objectId: stored.objectId, size: bytes.length, endEpoch: 709, owner: sui.address, shared: false, expired: false })
+    assert.deepEqual(await stranger.lifetime(stored.blobId, { objectId: stored.objectId! }), life)
+    await assert.rejects(stranger.lifetime(stored.blobId), { name: 'WalrusError' }, 'a blob the stranger owns no object of, and names no object for, is not known to it')
+    await assert.rejects(store.lifetime(blobIdFromBytes(randomBytes(32)), { objectId: stored.objectId! }), { name: 'WalrusProtocolError' }, 'an object that holds another blob is refused')
   })
 })
