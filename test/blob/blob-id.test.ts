@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { BlobEncoder } from '@mysten/walrus-wasm'
 import {
   BlobIdComputer, DEFAULT_N_SHARDS, blobIdFromBytes, blobIdFromU256, blobIdToBytes, blobIdToU256,
@@ -53,6 +56,26 @@ describe('blob ID', () => {
     controller.abort(new Error('caller gave up'))
     await assert.rejects(second, /caller gave up/)
     await first
+  })
+
+  it('keeps its process open while a worker computes, and not once the worker is idle', async () => {
+    // A process whose only handle is the computer: it must print the ID (the busy worker held it open) and then end,
+    // long before an idle worker's 30 s (a CLI that forgot stop() would otherwise linger that long).
+    const computerUrl = new URL('../../src/blob/blob-id-computer.js', import.meta.url).href
+    const script = `import { BlobIdComputer } from '${computerUrl}'; const m = await new BlobIdComputer({ nShards: 10 }).computeBytes(new Uint8Array(1000)); console.log(m.blobId)`
+    const dir = await mkdtemp(join(tmpdir(), 'herd-blob-id-'))
+    after(async () => { await rm(dir, { recursive: true, force: true }) })
+    const path = join(dir, 'compute.mjs')
+    await writeFile(path, script)
+    const started = Date.now()
+    const child = spawn(process.execPath, [path], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    const code = await Promise.race([once(child, 'exit').then(([c]) => c as number | null), sleep(20_000).then(() => 'still running')])
+    if (code === 'still running') child.kill('SIGKILL')
+    assert.equal(code, 0, 'the process ended by itself')
+    assert.equal(out.trim(), directBlobId(new Uint8Array(1000), 10))
+    assert.ok(Date.now() - started < 20_000)
   })
 
   it('converts between url-safe base64 and the little-endian u256', () => {
