@@ -105,12 +105,9 @@ function herdCommand (args: string[], netns?: string): { command: string, args: 
 /**
  * Starts `herd ARGS…` and waits (bounded) for its ready line: one JSON object
  * with `"event":"ready"` on stdout. The process is killed if it is not ready
- * in time, exits first, or the signal aborts.
- */
-/**
- * `logFile`: where its stderr (its logs) goes too, besides the tail kept for
- * errors; `debug`: the DEBUG namespaces it turns on (`herd:mesh:download`),
- * only with a log file.
+ * in time, exits first, or the signal aborts. `logFile`: where its stderr
+ * (its logs) goes too, besides the tail kept for errors; `debug`: the DEBUG
+ * namespaces it turns on (`herd:mesh:download`), only with a log file.
  */
 export async function spawnHerd (args: string[], options: { readyTimeoutMs?: number, signal?: AbortSignal, label?: string, netns?: string, logFile?: string, debug?: string } = {}): Promise<HerdProcess> {
   const label = options.label ?? `herd ${args[0] ?? ''}`
