@@ -1,5 +1,5 @@
 import type ort from 'onnxruntime-node'
-import { checkRun } from './run-limits.js'
+import { checkRun, observedRunBytes } from './run-limits.js'
 import type { SessionPool } from './session-pool.js'
 import { checkInputs } from './tensor-codec.js'
 
@@ -46,7 +46,8 @@ export async function runOnPool (pool: SessionPool, blobId: string, path: string
     const started = performance.now()
     const outputs = await lease.session.run(inputs) as Record<string, ort.Tensor>
     const runMs = performance.now() - started
-    grown = estimate.bytes >= limits.releaseAfterRunBytes || (rssBefore != null && process.memoryUsage.rss() - rssBefore >= limits.releaseAfterRunBytes)
+    // Judged on what the run produced, not on the estimate that admitted it: an output dimension no input binds is guessed high.
+    grown = observedRunBytes(estimate, outputs) >= limits.releaseAfterRunBytes || (rssBefore != null && process.memoryUsage.rss() - rssBefore >= limits.releaseAfterRunBytes)
     return { outputs, runMs, ...(loadMs != null ? { loadMs } : {}) }
   } finally {
     lease.release()

@@ -96,6 +96,21 @@ export function estimateRun (inputs: Readonly<Record<string, ort.Tensor>>, profi
   return { bytes: IO_FACTOR * (inputBytes + outputBytes) + denseBytes, inputBytes, outputBytes, denseBytes }
 }
 
+/**
+ * The memory a finished run is taken to have used: `estimate` with the outputs' real sizes. An output
+ * dimension no input binds was guessed before the run, often far too large (PaddleOCR recognition's
+ * [n, 40, 6625] out, 1 MB, was guessed at 8 MB, 85 MB with IO_FACTOR), and a session is released after
+ * a run past releaseAfterRunBytes: judged on the guess, its session was loaded again for every run.
+ */
+export function observedRunBytes (estimate: RunEstimate, outputs: Readonly<Record<string, ort.Tensor>>): number {
+  let outputBytes = 0
+  for (const name in outputs) {
+    const tensor = outputs[name] as ort.Tensor
+    outputBytes += tensor.size * elementBytes(tensor.type)
+  }
+  return IO_FACTOR * (estimate.inputBytes + outputBytes) + estimate.denseBytes
+}
+
 function feedsDense (dense: readonly DenseLayer[], width: number): boolean {
   for (const layer of dense) if (layer.inputWidth === width) return true
   return false

