@@ -15,7 +15,7 @@ import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { asInferError } from '../../src/inference/infer-errors.js'
 import { InferClient } from '../../src/inference/infer-protocol.js'
-import { DEFAULT_MAX_RUN_BYTES } from '../../src/inference/constants.js'
+import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_IDLE_MS } from '../../src/inference/constants.js'
 import { estimateRun } from '../../src/inference/run-limits.js'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p.js'
 
@@ -34,8 +34,8 @@ export interface MemoryAbuseRow {
 const NODE_SCRIPT = fileURLToPath(new URL('./memory-node.js', import.meta.url))
 const READY_MS = 60_000
 const REQUEST_MS = 60_000
-/** Time for the allocator and the collectors to settle before an "after" reading. */
-const SETTLE_MS = 300
+/** Time for the allocator and the collectors to settle before an "after" reading, once a session a large run grew is closed. */
+const SETTLE_MS = DEFAULT_RELEASE_IDLE_MS + 300
 
 /** The most rows of ABUSE_MLP's input a node with the default limit runs: the "largest allowed" request. */
 export function largestAllowedRows (): number {

@@ -9,8 +9,10 @@ const RSS_CHECK_BYTES = 1024 * 1024
 export interface PoolRunLimits {
   /** A run expected to take more memory than this is refused (RunTooLargeError) before it starts. */
   maxRunBytes: number
-  /** A session is closed after a run expected, or seen, to take this much, so its arena goes back to the system. */
+  /** A session is closed after a run seen to take this much, so its arena goes back to the system... */
   releaseAfterRunBytes: number
+  /** ...once this many ms pass without another such run. */
+  releaseIdleMs: number
 }
 
 export interface PoolRunResult {
@@ -32,7 +34,7 @@ export async function timedLoad<T> (pool: SessionPool, work: () => Promise<T>): 
  * One run on a session of `pool`, whichever thread the pool lives on (an
  * inference thread, or the event loop for runs shorter than a thread hop):
  * the inputs checked against the session, the run's memory estimated and
- * refused past the limit, and the session closed after a run that grew it.
+ * refused past the limit, and the session closed once runs that grow it stop.
  */
 export async function runOnPool (pool: SessionPool, blobId: string, path: string, inputs: Record<string, ort.Tensor>, limits: PoolRunLimits): Promise<PoolRunResult> {
   const { result: lease, loadMs } = await timedLoad(pool, async () => pool.acquire(blobId, path))
@@ -51,6 +53,6 @@ export async function runOnPool (pool: SessionPool, blobId: string, path: string
     return { outputs, runMs, ...(loadMs != null ? { loadMs } : {}) }
   } finally {
     lease.release()
-    if (grown) await pool.drop(blobId)
+    if (grown) pool.dropLater(blobId, limits.releaseIdleMs)
   }
 }

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type ort from 'onnxruntime-node'
 import type { Tensor as ProtoTensor } from './pb/infer.js'
-import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
+import { DEFAULT_MAX_RUN_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES, DEFAULT_RELEASE_IDLE_MS } from './constants.js'
 import { runOnPool, timedLoad } from './pool-run.js'
 import { SessionPool, type SessionPoolInit } from './session-pool.js'
 import { tensorFromProto, tensorToProto } from './tensor-codec.js'
@@ -25,13 +25,18 @@ export type RunWorkerReply =
 export interface RunWorkerData extends SessionPoolInit {
   /** A run expected to take more memory than this is refused (RunTooLargeError) before it starts. */
   maxRunBytes?: number
-  /** A session is closed after a run expected, or seen, to take this much, so its arena goes back to the system. */
+  /** A session is closed after a run seen to take this much, so its arena goes back to the system... */
   releaseAfterRunBytes?: number
+  /** ...once this many ms pass without another such run (0: at once). */
+  releaseIdleMs?: number
 }
 
 const data = workerData as RunWorkerData
-const pool = new SessionPool(data)
-const limits = { maxRunBytes: data.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: data.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES }
+/** The ID of a message no request asked for: the pool's state after a session closed on its own (dropLater). */
+const STATUS_REPLY_ID = -1
+
+const pool: SessionPool = new SessionPool({ ...data, onClose: () => { parentPort?.postMessage({ id: STATUS_REPLY_ID, ok: true, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply) } })
+const limits = { maxRunBytes: data.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: data.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES, releaseIdleMs: data.releaseIdleMs ?? DEFAULT_RELEASE_IDLE_MS }
 
 async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply, 'id' | 'ok' | 'stats' | 'warm'>> {
   switch (request.kind) {

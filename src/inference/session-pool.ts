@@ -33,6 +33,8 @@ export interface SessionPoolInit {
   /** Estimated resident bytes of a session for a model file of `fileBytes` (default: 2 × file size + 8 MiB). */
   estimateBytes?: (fileBytes: number) => number
   now?: () => number
+  /** Called once a session has closed, whatever closed it: on an inference thread, the runner hears of closes no request made. */
+  onClose?: (blobId: string) => void
 }
 
 export interface SessionLease {
@@ -83,6 +85,8 @@ interface Entry {
   dense: DenseLayer[]
   ready: Promise<void>
   closed?: Promise<void>
+  /** Set by dropLater: the drop waiting for a quiet moment. */
+  dropTimer?: NodeJS.Timeout
 }
 
 /**
@@ -102,6 +106,7 @@ export class SessionPool {
   private readonly sessionOptions: ort.InferenceSession.SessionOptions
   private readonly estimateBytes: (fileBytes: number) => number
   private readonly now: () => number
+  private readonly onClose: ((blobId: string) => void) | undefined
   /** The current session, loading or open, of each blob ID; dropped and closing ones are not here. */
   private readonly entries = new Map<string, Entry>()
   /** Every session that holds memory: loading, open or closing, current or dropped. */
@@ -126,6 +131,7 @@ export class SessionPool {
     }
     this.estimateBytes = init.estimateBytes ?? defaultEstimateBytes
     this.now = init.now ?? Date.now
+    this.onClose = init.onClose
   }
 
   /**
@@ -160,6 +166,27 @@ export class SessionPool {
     this.entries.delete(blobId)
     entry.retired = true
     if (entry.state === 'open' && entry.leases === 0) await this.close(entry, 'dropped')
+  }
+
+  /**
+   * Drops a blob's session `delayMs` from now (0: now), unless called again meanwhile, which starts
+   * the wait over. Runs that keep coming in the meantime use the session as it is.
+   */
+  dropLater (blobId: string, delayMs: number): void {
+    const entry = this.entries.get(blobId)
+    if (entry == null) return
+    clearTimeout(entry.dropTimer)
+    entry.dropTimer = undefined
+    if (delayMs <= 0) {
+      void this.drop(blobId)
+      return
+    }
+    entry.dropTimer = setTimeout(() => {
+      entry.dropTimer = undefined
+      if (this.entries.get(blobId) === entry) void this.drop(blobId)
+    }, delayMs)
+    // A session waiting to be dropped holds no process open.
+    entry.dropTimer.unref()
   }
 
   stats (): SessionPoolStats {
@@ -312,6 +339,7 @@ export class SessionPool {
   /** Never rejects; tracked in `closing` until done. */
   private close (entry: Entry, why: string): Promise<void> {
     if (entry.closed != null) return entry.closed
+    clearTimeout(entry.dropTimer)
     entry.state = 'closing'
     if (this.entries.get(entry.blobId) === entry) this.entries.delete(entry.blobId)
     log('closing %s (%s)', entry.blobId, why)
@@ -329,6 +357,7 @@ export class SessionPool {
     } finally {
       this.live.delete(entry)
       this.counters.closes++
+      this.onClose?.(entry.blobId)
     }
   }
 

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import type ort from 'onnxruntime-node'
 import { runOnPool, type PoolRunLimits } from './pool-run.js'
-import { DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MAX_RUN_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES } from './constants.js'
+import { DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MAX_RUN_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_RELEASE_AFTER_RUN_BYTES, DEFAULT_RELEASE_IDLE_MS } from './constants.js'
 import type { RunWorkerData, RunWorkerReply, RunWorkerRequest } from './run-worker.js'
 import { SessionPool, type SessionPoolStats } from './session-pool.js'
 import { tensorFromProto, tensorsToProto } from './tensor-codec.js'
@@ -13,7 +13,7 @@ const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
 /** The event loop's sessions, at most: only models that run within inlineMaxRunMs are loaded there. */
 const INLINE_BUDGET_BYTES = 64 * 1024 * 1024
 
-export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
+export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now' | 'onClose'> {
   /** Inference threads: runs at once. */
   workers?: number
   /** Shared by the workers: each keeps its sessions within its part. */
@@ -96,6 +96,7 @@ export class WorkerRunner {
     for (const [name, value] of [['maxRunBytes', init.maxRunBytes], ['releaseAfterRunBytes', init.releaseAfterRunBytes]] as const) {
       if (value != null && (!Number.isSafeInteger(value) || value < 1)) throw new RangeError(`${name} must be a positive integer, not ${value}`)
     }
+    if (init.releaseIdleMs != null && !(Number.isSafeInteger(init.releaseIdleMs) && init.releaseIdleMs >= 0)) throw new RangeError(`releaseIdleMs must be an integer number of ms from 0, not ${init.releaseIdleMs}`)
     this.spreadMaxLoadMs = spreadMaxLoadMs ?? DEFAULT_SPREAD_MAX_LOAD_MS
     this.inlineMaxRunMs = init.inlineMaxRunMs ?? DEFAULT_INLINE_MAX_RUN_MS
     if (!(Number.isFinite(this.inlineMaxRunMs) && this.inlineMaxRunMs >= 0)) throw new RangeError(`inlineMaxRunMs must be a number of ms from 0, not ${this.inlineMaxRunMs}`)
@@ -103,9 +104,9 @@ export class WorkerRunner {
     // The event loop's pool takes a small part of the budget, out of the threads' shares.
     const inlineBudget = this.inlineMaxRunMs > 0 ? Math.min(INLINE_BUDGET_BYTES, Math.floor((memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES) / (this.count + 1))) : 0
     this.workerData = { ...workerInit, ...(memoryBudgetBytes != null ? { memoryBudgetBytes: Math.floor((memoryBudgetBytes - inlineBudget) / this.count) } : {}) }
-    this.limits = { maxRunBytes: init.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: init.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES }
+    this.limits = { maxRunBytes: init.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: init.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES, releaseIdleMs: init.releaseIdleMs ?? DEFAULT_RELEASE_IDLE_MS }
     if (inlineBudget > 0) {
-      const { maxRunBytes: _max, releaseAfterRunBytes: _release, ...sessionInit } = workerInit
+      const { maxRunBytes: _max, releaseAfterRunBytes: _release, releaseIdleMs: _idle, ...sessionInit } = workerInit
       this.inlinePool = new SessionPool({ ...sessionInit, memoryBudgetBytes: inlineBudget })
     }
   }
@@ -125,6 +126,7 @@ export class WorkerRunner {
   private spawn (): void {
     const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData: this.workerData })
     const slot: Slot = { worker, busy: 0, warm: new Set(), pending: new Map() }
+    // Every message carries the thread's sessions; one that no request waits for tells of a session that closed on its own.
     worker.on('message', (reply: RunWorkerReply) => {
       slot.stats = reply.stats
       slot.warm = new Set(reply.warm)
