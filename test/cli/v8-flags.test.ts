@@ -37,7 +37,8 @@ describe('herd\'s V8 flags reach every launcher', () => {
     const { scripts } = JSON.parse(await text('package.json')) as { scripts: Record<string, string> }
     const runs = Object.entries(scripts).filter(([, command]) => /\bnode(?: --\S+)* dist\//.test(command))
     assert.ok(runs.length >= 8, `found ${runs.length} scripts running node on dist/`)
-    for (const [name, command] of runs) assert.match(command, new RegExp(`&& node ${FLAGS} dist/`), `npm run ${name}`)
+    for (const [name, command] of runs) assert.match(command, new RegExp(`&& (?:\\S+=\\S+ )*node ${FLAGS} dist/`), `npm run ${name}`)
+    assert.match(scripts.start ?? '', /&& \.\/herd start$/, 'npm start runs ./herd, which sets them')
   })
 
   it('are flags this Node takes, and cap the young generation', async () => {
@@ -63,6 +64,20 @@ describe('herd\'s malloc settings reach every launcher', () => {
     // Exported: the node process ./herd starts sees them.
     const child = (await run('sh', ['-c', `${lines.join('\n')}\nsh -c 'printf %s "$${names[1] as string}"'`], { env })).stdout
     assert.equal(child, HERD_MALLOC_ENV[names[1] as string])
+  })
+
+  it('every npm script that runs node on dist/ sets them unless the operator set their own (npm start runs ./herd)', async () => {
+    const { scripts } = JSON.parse(await text('package.json')) as { scripts: Record<string, string> }
+    const runs = Object.entries(scripts).filter(([, command]) => /\bnode(?: --\S+)* dist\//.test(command))
+    assert.ok(runs.length >= 8, `found ${runs.length} scripts running node on dist/`)
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !names.includes(name)))
+    const print = `sh -c 'printf "%s " ${names.map(n => `"$${n}"`).join(' ')}'`
+    for (const [name, command] of runs) {
+      const prefix = /&& ((?:\S+=\S+ )*)node /.exec(command)?.[1] ?? ''
+      assert.equal((await run('sh', ['-c', prefix + print], { env })).stdout, names.map(n => `${HERD_MALLOC_ENV[n]} `).join(''), `npm run ${name}`)
+      const own = (await run('sh', ['-c', prefix + print], { env: { ...env, [names[0] as string]: '1048576' } })).stdout.split(' ')
+      assert.equal(own[0], '1048576', `npm run ${name} keeps the operator's own`)
+    }
   })
 
   it('the systemd unit, the container image and the simulation\'s nodes set them', async () => {
