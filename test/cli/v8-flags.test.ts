@@ -117,9 +117,14 @@ describe('herd\'s malloc settings reach every launcher', () => {
       // A load that faults its weights in afresh faults in at least twice the model's pages: the file's bytes, and the weights.
       const pageBytes = Number((await run('getconf', ['PAGESIZE'])).stdout)
       const weightsAfresh = 2 * Math.ceil(7_000_000 / pageBytes)
-      const without = Number((await run(process.execPath, ['-e', loads, join(dir, 'a.onnx')], { env, cwd: ROOT })).stdout)
+      // Without them glibc's own threshold rises after a large free, so a process may go 8 loads without one faulting afresh
+      // (session 24: none of 8 faulted, and the suite failed): up to three processes are asked.
+      let without = 0
+      for (let attempt = 0; attempt < 3 && without < weightsAfresh; attempt++) {
+        without = Math.max(without, Number((await run(process.execPath, ['-e', loads, join(dir, `a${attempt}.onnx`)], { env, cwd: ROOT })).stdout))
+      }
       const withEnv = Number((await run(process.execPath, ['-e', loads, join(dir, 'b.onnx')], { env: withMallocEnv(env), cwd: ROOT })).stdout)
-      assert.ok(without >= weightsAfresh, `without the settings the worst of 8 loads faulted in ${without} pages, under ${weightsAfresh}`)
+      assert.ok(without >= weightsAfresh, `without the settings the worst of 8 loads in each of 3 processes faulted in ${without} pages, under ${weightsAfresh}`)
       assert.ok(withEnv < weightsAfresh, `with them a load faulted in ${withEnv} pages: its weights afresh`)
     } finally {
       await rm(dir, { recursive: true, force: true })
