@@ -312,6 +312,19 @@ function leBytes (data: ArrayBufferView, size: number): Uint8Array<ArrayBuffer> 
   return bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : new Uint8Array(bytes)
 }
 
+/**
+ * The ArrayBuffers that protobuf tensors' data fill whole, each once: what a
+ * thread can hand to another in postMessage's transfer list. A view of part
+ * of a buffer is left out: handing it over would take the rest too.
+ */
+export function ownBuffers (tensors: readonly TensorProto[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>()
+  for (const { data } of tensors) {
+    if (data.buffer instanceof ArrayBuffer && data.byteLength > 0 && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) buffers.add(data.buffer)
+  }
+  return [...buffers]
+}
+
 // ---- JSON ----------------------------------------------------------------------------------------
 
 /** Reads a tensor in JSON form (`{ type, dims, data }` or `{ type, dims, base64 }`). */

