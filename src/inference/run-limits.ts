@@ -99,7 +99,7 @@ export function estimateRun (inputs: Readonly<Record<string, ort.Tensor>>, profi
 /**
  * The memory a finished run is taken to have used: `estimate` with the outputs' real sizes. An output
  * dimension no input binds was guessed before the run, often far too large (PaddleOCR recognition's
- * [n, 40, 6625] out, 1 MB, was guessed at 8 MB, 85 MB with IO_FACTOR), and a session is released after
+ * [n, 40, 6625] out, 1 MB, was guessed at 8.5 MB, 87 MB with IO_FACTOR), and a session is released after
  * a run past releaseAfterRunBytes: judged on the guess, its session was loaded again for every run.
  */
 export function observedRunBytes (estimate: RunEstimate, outputs: Readonly<Record<string, ort.Tensor>>): number {

@@ -22,7 +22,7 @@ export type RunWorkerReply =
   | { id: number, ok: true, outputs?: ProtoTensor[], runMs?: number, /** Set when this request loaded the model's session: how long that took. */ loadMs?: number, stats: ReturnType<SessionPool['stats']>, warm: string[] }
   | { id: number, ok: false, error: { name: string, message: string }, stats: ReturnType<SessionPool['stats']>, warm: string[] }
 
-export interface RunWorkerData extends SessionPoolInit {
+export interface RunWorkerData extends Omit<SessionPoolInit, 'onClose'> {
   /** A run expected to take more memory than this is refused (RunTooLargeError) before it starts. */
   maxRunBytes?: number
   /** A session is closed after a run seen to take this much, so its arena goes back to the system... */

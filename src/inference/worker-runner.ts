@@ -13,7 +13,7 @@ const DEFAULT_SPREAD_MAX_LOAD_MS = 1_000
 /** The event loop's sessions, at most: only models that run within inlineMaxRunMs are loaded there. */
 const INLINE_BUDGET_BYTES = 64 * 1024 * 1024
 
-export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now' | 'onClose'> {
+export interface WorkerRunnerInit extends Omit<RunWorkerData, 'memoryBudgetBytes' | 'estimateBytes' | 'now'> {
   /** Inference threads: runs at once. */
   workers?: number
   /** Shared by the workers: each keeps its sessions within its part. */
