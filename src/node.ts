@@ -70,7 +70,7 @@ export interface NodeStatus {
   /** Chunk uploads to peers; `paceBytesPerSec` is mesh.uploadBytesPerSec (0: none), `paceWaitSeconds` how long uploads have waited on it. */
   serve: { requests: number, chunksServed: number, bytesServed: number, refused: number, watching: number, paceBytesPerSec: number, paceWaitSeconds: number }
   gossip: { published: number, received: number, rejected: number, ignored: number, knownBlobs: number, digests: number }
-  inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, warm: string[] }
+  inference: { runs: number, forwarded: number, fetched: number, failed: number, busy: number, queue: number, sessions: number, sessionBytes: number, sessionLoads: number, warm: string[] }
   /** What the node can pay with, and the writes waiting for funds. */
   funds: FundsStatus
   /** What the node keeps alive on Walrus: blobs renewed, failing, near their end, lost. */
@@ -557,7 +557,7 @@ export class HerdNode {
       fetch: { ...fetcher.counters, active: fetcher.active() },
       serve: { requests: server.stats.requests, chunksServed: server.stats.chunksServed, bytesServed: server.stats.bytesServed, refused: server.stats.refused, watching: server.stats.watching, paceBytesPerSec: pace.bytesPerSec, paceWaitSeconds: pace.waitedSeconds },
       gossip: { ...announcer.stats, knownBlobs: known.blobs, digests: known.digests },
-      inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, warm: runner.warmBlobIds() },
+      inference: { ...inference.stats, queue: inference.load, sessions: sessions.sessions, sessionBytes: sessions.estimatedBytes, sessionLoads: sessions.loads, warm: runner.warmBlobIds() },
       funds: funds.status(),
       storage: this.started.keeper.status(),
       proofs: this.proofStatus(),

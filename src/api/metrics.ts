@@ -111,6 +111,7 @@ export class HerdMetrics {
     this.gauge('herd_inference_queue', 'Inference requests running or waiting here', s => s.inference.queue)
     this.gauge('herd_inference_sessions', 'Model sessions loaded in the inference threads', s => s.inference.sessions)
     this.gauge('herd_inference_session_bytes', 'Estimated memory of the loaded sessions', s => s.inference.sessionBytes)
+    this.unlabelledTotal('herd_inference_session_loads_total', 'Model sessions loaded: a rate near the rate of runs means sessions are loaded again for most runs', s => s.inference.sessionLoads)
     this.gaugeByLabel('herd_proof_receipts', 'Receipts by state: queued to seal, or set aside (refused by Walrus even alone)', 'state', s => ({ queued: s.proofs.queued, aside: s.proofs.setAside }))
     this.gauge('herd_proof_queue_bytes', 'Bytes of receipts and tensors queued to seal', s => s.proofs.queuedBytes)
     this.gauge('herd_proof_queue_limit', 'Receipts the queue holds at most', s => s.proofs.limit)

@@ -100,6 +100,9 @@ describe('/metrics: what operators scrape', () => {
     assert.equal(sample(text, 'herd_inference_run_duration_seconds_count'), 2)
     assert.equal(sample(text, 'herd_inference_queue_wait_seconds_count'), 2)
     assert.equal(sample(text, 'herd_inference_requests_total{outcome="ran"}'), 2)
+    // Two runs of one model: loaded on a thread, and perhaps on the event loop too if its run was short.
+    const loads = sample(text, 'herd_inference_session_loads_total') ?? 0
+    assert.ok(loads >= 1 && loads <= 2, `${loads} session loads for 2 runs of one model`)
     const appends = sample(text, 'herd_proof_receipt_append_duration_seconds_count') ?? 0
     assert.ok(appends >= 1 && appends <= 2, `${appends} appends of 2 receipts`)
     const seals = sample(text, 'herd_proof_seal_duration_seconds_count') ?? 0

@@ -49,7 +49,7 @@ describe('operator output', () => {
       peers: 2,
       cache: { blobs: 1, bytes: 512, quotaBytes: 1024, pinned: 0, evictions: 0, downloads: [{ blobId: 'B'.repeat(43), size: 10_485_760, held: 3, chunks: 10 }] },
       fetch: { localHits: 1, peerHits: 2, walrusHits: 1, bytesFromPeers: 300, bytesFromWalrus: 100, badChunks: 0 },
-      inference: { runs: 0, forwarded: 0, failed: 0, busy: 1, queue: 4, sessions: 1 },
+      inference: { runs: 9, forwarded: 0, failed: 2, busy: 1, queue: 4, sessions: 1, sessionLoads: 3 },
       serve: { requests: 9, chunksServed: 6, bytesServed: 6 * 1024 ** 2, refused: 1, watching: 3, paceBytesPerSec: 2 * 1024 ** 2, paceWaitSeconds: 12.4 },
       proofs: { enabled: true, queued: 5, sealed: 7, bundles: 2, setAside: 1, retrying: false },
       funds: { address: '0xabc', blocked: [{ kind: 'anchor', since: 0, error: 'InsufficientGasError' }] }
@@ -60,7 +60,10 @@ describe('operator output', () => {
     assert.match(text, /^cache\s+\S+ 512 B of 1.00 KiB \(50\.0%\)/m)
     assert.match(text, /^ {2}BBBBBBBB…BBBBBB\s+\S{24} 3\/10 chunks of 10\.0 MiB$/m)
     assert.match(text, /^hits\s+4 requests: 25\.0% local, 50\.0% from peers, 25\.0% from Walrus$/m)
-    assert.match(text, /^inference\s+1 running, 4 queued/m)
+    // The queue is what runs or waits now; busy counts answers since start, part of the failures.
+    assert.match(text, /^inference\s+4 running or waiting, 1 sessions warm \(3 loaded since start\); 9 runs, 0 forwarded, 2 failed \(1 answered busy\)$/m)
+    const older = statusViewSchema.parse({ ...status, inference: { runs: 9, forwarded: 0, failed: 2, busy: 1, queue: 4, sessions: 1 } })
+    assert.match(renderStatus('http://api', older), /^inference\s+4 running or waiting, 1 sessions warm; 9 runs/m, 'a node without sessionLoads')
     assert.match(text, /^proofs\s+5 queued, 7 sealed in 2 anchored bundles, 1 set aside$/m)
     assert.match(text, /^FUNDS\s+anchor writes blocked .* fund 0xabc/m)
   })

@@ -140,7 +140,7 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     text('inference-fetched', inf.fetched)
     text('inference-failed', inf.failed + ' (' + inf.busy + ')')
     text('inference-queue', inf.queue)
-    text('inference-sessions', inf.sessions + ' · ' + bytes(inf.sessionBytes))
+    text('inference-sessions', inf.sessions + ' · ' + bytes(inf.sessionBytes) + ' · ' + inf.sessionLoads + ' loaded')
 
     var p = s.proofs
     text('proofs-queued', p.enabled ? p.queued + ' · ' + bytes(p.queuedBytes) : 'off')

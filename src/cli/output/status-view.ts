@@ -24,7 +24,8 @@ export const statusViewSchema = z.looseObject({
   fetch: z.looseObject({ localHits: count, peerHits: count, walrusHits: count, bytesFromPeers: count, bytesFromWalrus: count, badChunks: count }),
   // Absent from a node older than the upload pace: the line is left out.
   serve: z.looseObject({ chunksServed: count, bytesServed: count, refused: count, watching: count.optional(), paceBytesPerSec: count, paceWaitSeconds: z.number().min(0) }).optional(),
-  inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count }),
+  // sessionLoads is absent from a node older than it: left out of the line.
+  inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count, sessionLoads: count.optional() }),
   funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
   proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional() }),
   storage: z.looseObject({
@@ -87,7 +88,7 @@ export function renderStatus (api: string, s: StatusView, earlier?: EarlierStatu
     `downloads  ${cache.downloads.length === 0 ? 'none' : cache.downloads.length}`,
     ...cache.downloads.slice(0, 20).map(d => `  ${shortId(d.blobId).padEnd(16)} ${bar(d.held, d.chunks)} ${d.held}/${d.chunks} chunks of ${formatBytes(d.size)}`),
     ...(cache.downloads.length > 20 ? [`  … and ${cache.downloads.length - 20} more`] : []),
-    `inference  ${inference.busy} running, ${inference.queue} queued, ${inference.sessions} sessions warm; ${inference.runs} runs, ${inference.forwarded} forwarded, ${inference.failed} failed`,
+    `inference  ${inference.queue} running or waiting, ${inference.sessions} sessions warm${inference.sessionLoads != null ? ` (${inference.sessionLoads} loaded since start)` : ''}; ${inference.runs} runs, ${inference.forwarded} forwarded, ${inference.failed} failed (${inference.busy} answered busy)`,
     proofs.enabled
       ? `proofs     ${proofs.queued} queued, ${proofs.sealed} sealed in ${proofs.bundles} anchored bundles, ${proofs.setAside} set aside${proofs.retrying ? `; retrying: ${proofs.lastError ?? 'a write failed'}` : ''}`
       : 'proofs     off',
