@@ -303,7 +303,10 @@ interface BenchModel {
 }
 
 /** The HTTP JSON paths are not measured for recognition (its 1 MB output as JSON numbers would be the figure). */
-interface Latency { inProcess: Stats, worker: Stats, local: Stats, localNoProofs?: Stats, mesh: Stats, httpJson?: Stats, httpBinary?: Stats, httpProto: Stats, sessionCreateMs: number }
+/** `holderLoads`: sessions A loaded over the model's runs on A (local, mesh and HTTP, warm-ups included): a warm session needs one per thread at most. */
+interface Latency { inProcess: Stats, worker: Stats, local: Stats, localNoProofs?: Stats, mesh: Stats, httpJson?: Stats, httpBinary?: Stats, httpProto: Stats, sessionCreateMs: number, holderLoads: number, holderRuns: number }
+/** The paths a Latency times. */
+type LatencyPath = Exclude<keyof Latency, 'sessionCreateMs' | 'holderLoads' | 'holderRuns'>
 
 interface Breakdown {
   requestBytes: number
@@ -407,6 +410,8 @@ try {
     } finally {
       await runner.stop()
     }
+    const loadsBefore = a.runner.stats().loads
+    const runsBefore = a.status().inference.runs
     const local = await sample(`${name} local node`, async () => {
       const result = await a.inference.infer({ model: name, inputs })
       if (result.route !== 'local') throw new Error(`A ran ${name} by route ${result.route}`)
@@ -427,9 +432,10 @@ try {
       const reply = InferReply.decode(new Uint8Array(await response.body.arrayBuffer()))
       if (response.statusCode !== 200 || reply.node !== aId || response.headers['x-herd-route'] !== 'forwarded') throw new Error(`POST /v1/infer (protobuf): ${response.statusCode} ${reply.message}`)
     }, n)
+    const onHolder = (): { holderLoads: number, holderRuns: number } => ({ holderLoads: a.runner.stats().loads - loadsBefore, holderRuns: a.status().inference.runs - runsBefore })
     if (model.key === 'rec') {
       await session.release()
-      latency[model.key] = { inProcess, worker, local, mesh, httpProto, sessionCreateMs }
+      latency[model.key] = { inProcess, worker, local, mesh, httpProto, sessionCreateMs, ...onHolder() }
       continue
     }
     const post = (binary: boolean): () => Promise<void> => {
@@ -443,7 +449,7 @@ try {
     const httpJson = await sample(`${name} HTTP JSON`, post(false))
     const httpBinary = await sample(`${name} HTTP binary`, post(true))
     if (b.cache.has(model.blobId)) throw new Error(`B fetched ${name}: the requests were not all forwarded`)
-    latency[model.key] = { inProcess, worker, local, ...(localNoProofs != null ? { localNoProofs } : {}), mesh, httpJson, httpBinary, httpProto, sessionCreateMs }
+    latency[model.key] = { inProcess, worker, local, ...(localNoProofs != null ? { localNoProofs } : {}), mesh, httpJson, httpBinary, httpProto, sessionCreateMs, ...onHolder() }
 
     note(`${name}: where the time goes`)
     const resolve = await sample(`${name} ledger getModel`, async () => { await a.registry.model(name) })
@@ -610,7 +616,7 @@ try {
   console.log(`PaddleOCR v4 detection (${(modelBytes.det as number / 1e6).toFixed(1)} MB, x float32 [1,3,64,64]), MLP 64-256-256-16 (${(modelBytes.mlp as number / 1e3).toFixed(0)} kB, x float32 [1,64]) and PaddleOCR v4 recognition (${(modelBytes.rec as number / 1e6).toFixed(1)} MB, x float32 [1,3,48,320], 1 MB out); onnxruntime ${SESSION_OPTIONS.intraOpNumThreads} intra-op thread, as the session pool`)
   console.log('| path | det p50 | det p95 | det p50 ×(a) | mlp p50 | mlp p95 | mlp p50 ×(a) | rec p50 | rec p95 | rec p50 ×(a) | first call det / mlp / rec |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-  const rows: Array<[string, keyof Omit<Latency, 'sessionCreateMs'>]> = [
+  const rows: Array<[string, LatencyPath]> = [
     ['(a) in process: session.run (baseline)', 'inProcess'],
     ["(a') herd's WorkerRunner.run: an inference thread and back (no inline runs)", 'worker'],
     ['(b) local node: node.inference.infer on A', 'local'],
@@ -620,7 +626,7 @@ try {
     ['(d) HTTP POST /v1/infer on B, JSON', 'httpJson'],
     ['(d) HTTP POST /v1/infer on B, JSON binary (base64)', 'httpBinary']
   ]
-  const cells = (l: Latency, key: keyof Omit<Latency, 'sessionCreateMs'>): string => {
+  const cells = (l: Latency, key: LatencyPath): string => {
     const st = l[key]
     return st == null ? '- | - | -' : `${f(st.p50)} | ${f(st.p95)} | ${x(st.p50, l.inProcess.p50)}`
   }
@@ -628,6 +634,8 @@ try {
     console.log(`| ${label} | ${cells(det, key)} | ${cells(mlp, key)} | ${cells(rec, key)} | ${f(det[key]?.first ?? NaN)} / ${f(mlp[key]?.first ?? NaN)} / ${f(rec[key]?.first ?? NaN)} |`)
   }
   console.log(`first calls: (a) after a session create of ${f(det.sessionCreateMs)} / ${f(mlp.sessionCreateMs)} / ${f(rec.sessionCreateMs)} ms; (a') and (b) start the threads and load their sessions; (c) det is the run's first forward (B pings A for the RTT; the stream was opened ahead when B and A connected), mlp and rec reuse the RTT`)
+  // A session loaded again for every run (session 24: PaddleOCR recognition's, closed after each run on a guess of its output) shows here first.
+  console.log(`sessions A loaded over its runs of (b), (c) and (d): det ${det.holderLoads} for ${det.holderRuns} runs, mlp ${mlp.holderLoads} for ${mlp.holderRuns}, rec ${rec.holderLoads} for ${rec.holderRuns} (a warm model needs one per inference thread, and one on the event loop for a model run there)`)
 
   const bd = breakdown.det as Breakdown
   const bm = breakdown.mlp as Breakdown
@@ -739,6 +747,7 @@ try {
     recRuns,
     seconds,
     inflight,
+    holderSessionLoads: Object.fromEntries(models.map(m => [m.key, { loads: (latency[m.key] as Latency).holderLoads, runs: (latency[m.key] as Latency).holderRuns }])),
     askers: ASKERS,
     latencyMs: Object.fromEntries(models.map(m => {
       const l = latency[m.key] as Latency
