@@ -35,8 +35,13 @@ const data = workerData as RunWorkerData
 /** The ID of a message no request asked for: the pool's state after a session closed on its own (dropLater). */
 const STATUS_REPLY_ID = -1
 
-const pool: SessionPool = new SessionPool({ ...data, onClose: () => { parentPort?.postMessage({ id: STATUS_REPLY_ID, ok: true, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply) } })
+const pool: SessionPool = new SessionPool({ ...data, onClose: () => { parentPort?.postMessage({ id: STATUS_REPLY_ID, ok: true, ...poolState() } satisfies RunWorkerReply) } })
 const limits = { maxRunBytes: data.maxRunBytes ?? DEFAULT_MAX_RUN_BYTES, releaseAfterRunBytes: data.releaseAfterRunBytes ?? DEFAULT_RELEASE_AFTER_RUN_BYTES, releaseIdleMs: data.releaseIdleMs ?? DEFAULT_RELEASE_IDLE_MS }
+
+/** What every message to the runner carries: this thread's sessions. */
+function poolState (): Pick<RunWorkerReply, 'stats' | 'warm'> {
+  return { stats: pool.stats(), warm: pool.warmBlobIds() }
+}
 
 async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply & { ok: true }, 'id' | 'ok' | 'stats' | 'warm'>> {
   switch (request.kind) {
@@ -63,7 +68,7 @@ async function handle (request: RunWorkerRequest): Promise<Omit<RunWorkerReply &
 // Copying PaddleOCR recognition's 1 MB output cost the event loop's thread 1.0-1.4 ms a run against 0.3-0.4.
 parentPort?.on('message', (request: RunWorkerRequest) => {
   handle(request).then(
-    result => { parentPort?.postMessage({ id: request.id, ok: true, ...result, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply, ownBuffers(result.outputs ?? [])) },
-    (err: Error) => { parentPort?.postMessage({ id: request.id, ok: false, error: { name: err.name, message: err.message }, stats: pool.stats(), warm: pool.warmBlobIds() } satisfies RunWorkerReply) }
+    result => { parentPort?.postMessage({ id: request.id, ok: true, ...result, ...poolState() } satisfies RunWorkerReply, ownBuffers(result.outputs ?? [])) },
+    (err: Error) => { parentPort?.postMessage({ id: request.id, ok: false, error: { name: err.name, message: err.message }, ...poolState() } satisfies RunWorkerReply) }
   )
 })
