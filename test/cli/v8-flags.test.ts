@@ -18,6 +18,14 @@ async function text (path: string): Promise<string> {
   return readFile(ROOT + path, 'utf8')
 }
 
+/** package.json's scripts, and those that run node on dist/ (at least the eight benchmarks'). */
+async function nodeScripts (): Promise<{ scripts: Record<string, string>, runs: Array<[string, string]> }> {
+  const { scripts } = JSON.parse(await text('package.json')) as { scripts: Record<string, string> }
+  const runs = Object.entries(scripts).filter(([, command]) => /\bnode(?: --\S+)* dist\//.test(command))
+  assert.ok(runs.length >= 8, `found ${runs.length} scripts running node on dist/`)
+  return { scripts, runs }
+}
+
 describe('herd\'s V8 flags reach every launcher', () => {
   it('./herd puts them in NODE_OPTIONS before the operator\'s own', async () => {
     const assignments = (await text('herd')).split('\n').filter(line => /^\s*(export\s+)?NODE_OPTIONS=/.test(line))
@@ -34,9 +42,7 @@ describe('herd\'s V8 flags reach every launcher', () => {
   })
 
   it('every npm script that runs node runs it with them', async () => {
-    const { scripts } = JSON.parse(await text('package.json')) as { scripts: Record<string, string> }
-    const runs = Object.entries(scripts).filter(([, command]) => /\bnode(?: --\S+)* dist\//.test(command))
-    assert.ok(runs.length >= 8, `found ${runs.length} scripts running node on dist/`)
+    const { scripts, runs } = await nodeScripts()
     for (const [name, command] of runs) assert.match(command, new RegExp(`&& (?:\\S+=\\S+ )*node ${FLAGS} dist/`), `npm run ${name}`)
     assert.match(scripts.start ?? '', /&& \.\/herd start$/, 'npm start runs ./herd, which sets them')
   })
@@ -67,9 +73,7 @@ describe('herd\'s malloc settings reach every launcher', () => {
   })
 
   it('every npm script that runs node on dist/ sets them unless the operator set their own (npm start runs ./herd)', async () => {
-    const { scripts } = JSON.parse(await text('package.json')) as { scripts: Record<string, string> }
-    const runs = Object.entries(scripts).filter(([, command]) => /\bnode(?: --\S+)* dist\//.test(command))
-    assert.ok(runs.length >= 8, `found ${runs.length} scripts running node on dist/`)
+    const { runs } = await nodeScripts()
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !names.includes(name)))
     const print = `sh -c 'printf "%s " ${names.map(n => `"$${n}"`).join(' ')}'`
     for (const [name, command] of runs) {
