@@ -1,5 +1,6 @@
 // Mesh throughput: raw TCP, raw libp2p streams and herd peer fetches on loopback, with ratios against raw TCP measured in the same run.
 import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
 import { open, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
@@ -37,6 +38,16 @@ const only = values.only
 if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 512) refuse(`--size-mib takes an integer from 1 to 512, not ${JSON.stringify(values['size-mib'])}`)
 if (!Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512) refuse(`--cold-size-mib takes an integer from 1 to 512, not ${JSON.stringify(values['cold-size-mib'])}`)
 if (only != null && only !== 'two-process' && only !== 'in-process') refuse(`--only takes two-process or in-process, not ${JSON.stringify(only)}`)
+const profileDir = values['profile-dir']
+if (profileDir != null) {
+  // Made now, not found missing when the first profile is written, minutes into the run.
+  if (profileDir === '') refuse('--profile-dir takes a directory, not an empty string')
+  try {
+    mkdirSync(profileDir, { recursive: true })
+  } catch (err) {
+    refuse(`--profile-dir ${JSON.stringify(profileDir)} cannot be made: ${(err as Error).message}`)
+  }
+}
 const inProcess = only !== 'two-process'
 const twoProcess = only !== 'in-process'
 const size = sizeMiB * MiB
@@ -280,7 +291,6 @@ try {
     const coldBlobId = await publishRandom(devnet, dir, coldSize, 'bench-cold-model')
     inProcessFigures = { ...baselines, ...await inProcessRun(devnet, blobId, coldBlobId) }
   }
-  const profileDir = values['profile-dir']
   // The machine may be shared: figures are read beside the load they were taken under.
   const loadAtStart = loadavg()[0] as number
   const two = twoProcess ? await twoProcessTransfers({ devnet, dir, blobId, size, ...(profileDir != null ? { profileDir } : {}) }) : undefined

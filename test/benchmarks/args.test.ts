@@ -23,7 +23,7 @@ const SCRIPTS: Script[] = [
   { name: 'inference-latency', file: 'dist/benchmarks/inference-latency.js', badValues: [{ args: ['--runs', '0'], option: '--runs' }, { args: ['--seconds', '0.1'], option: '--seconds' }, { args: ['--inflight', '65'], option: '--inflight' }] },
   // No options of its own: --no-such-option is the case (it used to run its work whatever its arguments).
   { name: 'ledger-bytes', file: 'dist/benchmarks/ledger-bytes.js', badValues: [] },
-  { name: 'mesh-throughput', file: 'dist/benchmarks/mesh-throughput.js', badValues: [{ args: ['--size-mib', '513'], option: '--size-mib' }, { args: ['--only', 'both'], option: '--only' }] },
+  { name: 'mesh-throughput', file: 'dist/benchmarks/mesh-throughput.js', badValues: [{ args: ['--size-mib', '513'], option: '--size-mib' }, { args: ['--only', 'both'], option: '--only' }, { args: ['--profile-dir', '/dev/null/profiles'], option: '--profile-dir' }] },
   // An option without its value is parseArgs' refusal, not the script's.
   { name: 'proof-costs', file: 'dist/benchmarks/proof-costs.js', badValues: [{ args: ['--runs', 'x'], option: '--runs' }, { args: ['--runs'], option: '--runs' }] },
   // --origin-cap-mib defaults to 4 × --cap-mib: a cap in range can put it out of range without its being given.
