@@ -69,6 +69,24 @@ describe('herd sim', () => {
     await assert.rejects(readdir(join(dir.path, 'out')), { code: 'ENOENT' })
   })
 
+  it('run and scale: refuse an output directory they could not write, before any work', async () => {
+    await using dir = await tempDir()
+    const file = join(dir.path, 'scenario.json')
+    await writeFile(file, JSON.stringify(scenario({ nodes: 4 })))
+    for (const [args, option] of [
+      [['sim', 'run', file, '--out', join(file, 'out')], '--out'],
+      [['sim', 'run', file, '--out', join(dir.path, 'out'), '--node-logs', join(file, 'logs', 'deeper')], '--node-logs'],
+      [['sim', 'scale', file, '--out', join(file, 'out')], '--out']
+    ] as const) {
+      const result = await runCli([...args, '--quiet'])
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stderr, new RegExp(`${option} .*scenario\\.json is not a directory`))
+      assert.equal(result.stdout, '')
+    }
+    // Refused before the run: the code before this ran the four nodes for tens of seconds and then failed to write the report.
+    await assert.rejects(readdir(join(dir.path, 'out')), { code: 'ENOENT' })
+  })
+
   it('run: real nodes, mesh and no mesh, with the scale check beside them', { timeout: 120_000 }, async () => {
     await using dir = await tempDir()
     const file = join(dir.path, 'scenario.json')

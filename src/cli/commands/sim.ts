@@ -13,6 +13,7 @@ import { formatReplay, readRequestLog, replayLog } from '../../../sim/replay.js'
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../../blob/cache/policy.js'
 import type { SimReport, Trace } from '../../../sim/types.js'
 import { byteSize, integer, printJson } from '../options.js'
+import { checkOutputDir } from '../output-dir.js'
 import { untilSignal } from '../signals.js'
 
 /** Longer than any list of herd's loggers. */
@@ -64,6 +65,8 @@ export function simCommand (program: Command): void {
       const scenario = await scenarioWithSeed(path, options.seed)
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
       const nodeLogs = options.nodeLogs != null ? resolve(options.nodeLogs) : undefined
+      await checkOutputDir(out, '--out')
+      if (nodeLogs != null) await checkOutputDir(nodeLogs, '--node-logs')
       const trace = generateTrace(scenario)
       const policies = policiesToSweep(scenario, options.policies)
       const started = Date.now()
@@ -118,6 +121,7 @@ export function simCommand (program: Command): void {
     .action(async (path: string, options: SimOptions) => {
       const scenario = await scenarioWithSeed(path, options.seed)
       const out = resolve(options.out ?? join('sim-out', `${scenario.name}-${scenario.seed}`))
+      await checkOutputDir(out, '--out')
       const started = Date.now()
       const trace = generateTrace(scenario)
       const sweep = options.sweep !== false
