@@ -2,7 +2,9 @@
 // its own capped link, all pulling one blob at once. Prints each node's rate as a share of its cap, origin bytes per blob and the time
 // until all have it against the ideal (blob / cap), beside the goals.
 import { cpus } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { netnsUnavailable } from '../harness/netns.js'
 import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
@@ -62,6 +64,15 @@ if (!(originLatencyMs >= 0 && originLatencyMs <= 10_000)) refuse(`--origin-laten
 if (![1, 2, 4].includes(chunkMiB)) refuse(`--chunk-mib takes 1, 2 or 4, not ${JSON.stringify(values['chunk-mib'])}`)
 if (!(tcpSeconds >= 0 && tcpSeconds <= 120)) refuse(`--tcp-seconds takes a number from 0 to 120, not ${JSON.stringify(values['tcp-seconds'])}`)
 if (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1)) refuse(`--upload-share takes a number from 0.1 to 1, not ${JSON.stringify(values['upload-share'])}`)
+if (values.timeline != null) {
+  // Its directory made now, not found missing when the first run's timeline is written, minutes in.
+  if (values.timeline === '') refuse('--timeline takes a file name, not an empty string')
+  try {
+    mkdirSync(dirname(resolve(values.timeline)), { recursive: true })
+  } catch (err) {
+    refuse(`--timeline ${JSON.stringify(values.timeline)}: its directory cannot be made: ${(err as Error).message}`)
+  }
+}
 
 const unavailable = await netnsUnavailable()
 if (unavailable != null) {
