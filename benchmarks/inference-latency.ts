@@ -380,8 +380,7 @@ try {
   // E, on its own with proofs off, shows what of the local node's fixed cost is the receipt (signed, hashed, queued) on every run.
   const e = await startNode(benchNodeConfig(devnet, 'node-e', { proofs: { enabled: false } }))
   nodes.push(e)
-  const mlpModel = models.find(m => m.key === 'mlp') as BenchModel
-  await withTimeout('E fetching the MLP', 60_000, async signal => e.fetcher.fetch(mlpModel.blobId, { signal }))
+  for (const model of models.filter(m => m.key !== 'rec')) await withTimeout(`E fetching ${model.name}`, 60_000, async signal => e.fetcher.fetch(model.blobId, { signal }))
   for (const model of models) await waitFor('B to hear that A holds the model', () => b.providers.providers(model.blobId).some(p => p.peerId === a.peerId.toString() && p.state === 'holder'), 30_000)
   api = new ApiServer({ node: b, port: 0 })
   await api.start()
@@ -416,7 +415,7 @@ try {
       const result = await a.inference.infer({ model: name, inputs })
       if (result.route !== 'local') throw new Error(`A ran ${name} by route ${result.route}`)
     }, n)
-    const localNoProofs = model.key !== 'mlp'
+    const localNoProofs = model.key === 'rec'
       ? undefined
       : await sample(`${name} local node, proofs off`, async () => {
         const result = await e.inference.infer({ model: name, inputs })
@@ -620,7 +619,7 @@ try {
     ['(a) in process: session.run (baseline)', 'inProcess'],
     ["(a') herd's WorkerRunner.run: an inference thread and back (no inline runs)", 'worker'],
     ['(b) local node: node.inference.infer on A', 'local'],
-    ["(b') the same on E, proofs off (MLP only)", 'localNoProofs'],
+    ["(b') the same on E, proofs off (det and MLP)", 'localNoProofs'],
     ['(c) mesh: B asks, A runs (/herd/infer)', 'mesh'],
     ['(d) HTTP POST /v1/infer on B, protobuf', 'httpProto'],
     ['(d) HTTP POST /v1/infer on B, JSON', 'httpJson'],
@@ -709,6 +708,7 @@ try {
     meshOverheadMsP50: mlp.mesh.p50 - mlp.inProcess.p50,
     localOverheadMsP50: mlp.local.p50 - mlp.inProcess.p50,
     localOverheadNoProofsMsP50: (mlp.localNoProofs as Stats).p50 - mlp.inProcess.p50,
+    detLocalReceiptMsP50: det.local.p50 - (det.localNoProofs as Stats).p50,
     detMeshOverInProcessP50: det.mesh.p50 / det.inProcess.p50,
     meshThroughputOverWorker: rate(detLoad.queue32) / rate(detLoad.workers),
     meshThroughputNoTensorsOverWorker: rate(detLoad.noTensors) / rate(detLoad.workers),
@@ -726,6 +726,7 @@ try {
     ['mesh p50 − in-process p50, MLP (meshOverheadMsP50), ms', figures.meshOverheadMsP50, `≤ ${GOALS.meshOverheadMs}`, figures.meshOverheadMsP50 <= GOALS.meshOverheadMs],
     ['local node p50 − in-process p50, MLP, ms', figures.localOverheadMsP50, `≤ ${GOALS.localOverheadMs}`, figures.localOverheadMsP50 <= GOALS.localOverheadMs],
     ['the same with proofs off (no receipt per run), ms', figures.localOverheadNoProofsMsP50, 'reported', true],
+    ['det on the local node, proofs on − proofs off, p50 (the receipt with 66 kB of tensors), ms', figures.detLocalReceiptMsP50, 'reported', true],
     ['det through the mesh ÷ in process, p50', figures.detMeshOverInProcessP50, `≤ ${GOALS.detMeshRatio}`, figures.detMeshOverInProcessP50 <= GOALS.detMeshRatio],
     [`det mesh req/s from ${ASKERS} askers ÷ WorkerRunner in process (meshThroughputOverWorker)`, figures.meshThroughputOverWorker, `≥ ${GOALS.meshThroughputOverWorker}`, figures.meshThroughputOverWorker >= GOALS.meshThroughputOverWorker],
     ['the same, the holder\'s bundles leaving the tensors out (proofs.includeTensors off)', figures.meshThroughputNoTensorsOverWorker, 'reported', true],
