@@ -37,7 +37,10 @@ interface GcCounts { count: number, ms: number, major: number, majorMs: number }
 export interface TwoProcessFigures {
   tcp: TransferFigures
   libp2p: TransferFigures
+  /** B's second fetch from A, of another blob of the same size: both ends warm, as the raw stream is after its warm-up. */
   peerFetch: TransferFigures & { walrusBytes: number }
+  /** B's first fetch from A: the code on both ends run for the first time. */
+  peerFetchCold: TransferFigures & { walrusBytes: number }
 }
 
 class PeerProcess {
@@ -89,12 +92,13 @@ async function measure (pair: [PeerProcess, PeerProcess], bytes: number, label: 
 }
 
 /**
- * Two child processes, the sender first: raw TCP, then one raw libp2p stream (after a 4 MiB
- * warm-up), then herd node A fetches `blobId` from Walrus (not measured) and node B fetches it
- * from A. Fresh processes for herd, so their profiles and heaps hold nothing of the baselines.
+ * Two child processes, the sender first: raw TCP, then one raw libp2p stream (after a pull of
+ * the same size), then herd node A fetches `blobIds` from Walrus (not measured) and node B fetches
+ * each from A, the first cold and the second warm. Fresh processes for herd, so their profiles
+ * and heaps hold nothing of the baselines.
  */
-export async function twoProcessTransfers (options: { devnet: Devnet, dir: string, blobId: BlobId, size: number, profileDir?: string }): Promise<TwoProcessFigures> {
-  const { devnet, dir, blobId, size, profileDir } = options
+export async function twoProcessTransfers (options: { devnet: Devnet, dir: string, blobIds: [BlobId, BlobId], size: number, profileDir?: string }): Promise<TwoProcessFigures> {
+  const { devnet, dir, blobIds, size, profileDir } = options
   let pair: [PeerProcess, PeerProcess] = [new PeerProcess('sender'), new PeerProcess('receiver')]
   try {
     const [sender, receiver] = pair
@@ -103,7 +107,8 @@ export async function twoProcessTransfers (options: { devnet: Devnet, dir: strin
     const tcp = await measure(pair, size, 'tcp', profileDir, async () => receiver.ask<number>({ op: 'tcp:pull', port, bytes: size }))
     note('two processes: one raw libp2p stream')
     const [from] = await Promise.all([sender.ask<{ peerId: string, addrs: string[] }>({ op: 'libp2p:start' }), receiver.ask({ op: 'libp2p:start' })])
-    await receiver.ask({ op: 'libp2p:pull', ...from, bytes: 4 * 1024 * 1024 })
+    // Warmed by a pull of the same size, as herd's measured fetch follows one of the same size.
+    await receiver.ask({ op: 'libp2p:pull', ...from, bytes: size })
     const libp2p = await measure(pair, size, 'libp2p', profileDir, async () => receiver.ask<number>({ op: 'libp2p:pull', ...from, bytes: size }))
     await Promise.all(pair.map(async p => p.stop()))
 
@@ -111,20 +116,24 @@ export async function twoProcessTransfers (options: { devnet: Devnet, dir: strin
     const [holder, fetcher] = pair
     note('two processes: herd node A fetches from Walrus, B from A')
     const a = await holder.ask<{ peerId: string, addrs: string[] }>({ op: 'herd:start', config: devnetNodeConfig(join(dir, 'two-a'), devnet) })
-    await holder.ask({ op: 'herd:fetch', blobId, size })
+    for (const blobId of blobIds) await holder.ask({ op: 'herd:fetch', blobId, size })
     await fetcher.ask({ op: 'herd:start', config: devnetNodeConfig(join(dir, 'two-b'), devnet) })
     await fetcher.ask({ op: 'herd:dial', addrs: a.addrs })
-    await fetcher.ask({ op: 'herd:wait-holder', blobId, peerId: a.peerId })
-    const walrusBefore = devnet.walrus.stats.bytesServed
-    let fromPeers = 0
-    const fetch = await measure(pair, size, 'herd', profileDir, async () => {
-      const result = await fetcher.ask<{ seconds: number, bytesFromPeers: number }>({ op: 'herd:fetch', blobId, size })
-      fromPeers = result.bytesFromPeers
-      return result.seconds
-    })
-    const walrusBytes = devnet.walrus.stats.bytesServed - walrusBefore
-    if (fromPeers !== size) note(`B took ${fromPeers} of ${size} bytes from A (Walrus served ${walrusBytes})`)
-    return { tcp, libp2p, peerFetch: { ...fetch, walrusBytes } }
+    for (const blobId of blobIds) await fetcher.ask({ op: 'herd:wait-holder', blobId, peerId: a.peerId })
+    const peerFetch = async (blobId: BlobId, label: string): Promise<TransferFigures & { walrusBytes: number }> => {
+      const walrusBefore = devnet.walrus.stats.bytesServed
+      let fromPeers = 0
+      const fetch = await measure(pair, size, label, profileDir, async () => {
+        const result = await fetcher.ask<{ seconds: number, bytesFromPeers: number }>({ op: 'herd:fetch', blobId, size })
+        fromPeers = result.bytesFromPeers
+        return result.seconds
+      })
+      const walrusBytes = devnet.walrus.stats.bytesServed - walrusBefore
+      if (fromPeers !== size) note(`B took ${fromPeers} of ${size} bytes from A (Walrus served ${walrusBytes})`)
+      return { ...fetch, walrusBytes }
+    }
+    const peerFetchCold = await peerFetch(blobIds[0], 'herd-cold')
+    return { tcp, libp2p, peerFetch: await peerFetch(blobIds[1], 'herd'), peerFetchCold }
   } finally {
     await Promise.all(pair.map(async p => p.stop()))
   }
