@@ -282,7 +282,7 @@ try {
     baselines = { tcp, libp2p: await rawLibp2p(size) }
   }
 
-  note(`devnet (${nShards} shards), publishing ${sizeMiB} MiB${inProcess ? ` and ${coldSizeMiB} MiB blobs` : ''}`)
+  note(`devnet (${nShards} shards), publishing ${twoProcess ? `two ${sizeMiB} MiB blobs` : `a ${sizeMiB} MiB blob`}${inProcess ? ` and one of ${coldSizeMiB} MiB` : ''}`)
   // A put of a few hundred MiB takes seconds here: a publish that has not answered in 2 minutes is retried, not awaited for the default 10.
   devnet = await startDevnet(join(dir, 'devnet'), { nShards, maxBlobBytes: Math.max(size, coldSize) + MiB, publishTimeoutMs: 120_000 })
   const blobId = await publishRandom(devnet, dir, size, 'bench-model')
