@@ -37,9 +37,9 @@ interface GcCounts { count: number, ms: number, major: number, majorMs: number }
 export interface TwoProcessFigures {
   tcp: TransferFigures
   libp2p: TransferFigures
-  /** B's second fetch from A, of another blob of the same size: both ends warm, as the raw stream is after its warm-up. */
+  /** B's second fetch from A, of another blob of the same size, straight after the first: as the raw stream's measured pull follows its warm-up. */
   peerFetch: TransferFigures & { walrusBytes: number }
-  /** B's first fetch from A: the code on both ends run for the first time. */
+  /** B's first fetch from A, begun on processes idle since the set-up, running herd's transfer code for the first time. */
   peerFetchCold: TransferFigures & { walrusBytes: number }
 }
 
