@@ -93,7 +93,12 @@ export function estimateRun (inputs: Readonly<Record<string, ort.Tensor>>, profi
   let widest = 0
   for (const layer of profile.dense) widest = Math.max(widest, layer.outputWidth)
   const denseBytes = LIVE_DENSE_ACTIVATIONS * rows * widest * ELEMENT_BYTES.float32!
-  return { bytes: IO_FACTOR * (inputBytes + outputBytes) + denseBytes, inputBytes, outputBytes, denseBytes }
+  return { bytes: runBytes(inputBytes, outputBytes, denseBytes), inputBytes, outputBytes, denseBytes }
+}
+
+/** A run's memory from its parts: the tensors with their working copies, and the dense layers' activations. */
+function runBytes (inputBytes: number, outputBytes: number, denseBytes: number): number {
+  return IO_FACTOR * (inputBytes + outputBytes) + denseBytes
 }
 
 /**
@@ -108,7 +113,7 @@ export function observedRunBytes (estimate: RunEstimate, outputs: Readonly<Recor
     const tensor = outputs[name] as ort.Tensor
     outputBytes += tensor.size * elementBytes(tensor.type)
   }
-  return IO_FACTOR * (estimate.inputBytes + outputBytes) + estimate.denseBytes
+  return runBytes(estimate.inputBytes, outputBytes, estimate.denseBytes)
 }
 
 function feedsDense (dense: readonly DenseLayer[], width: number): boolean {
