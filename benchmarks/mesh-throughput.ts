@@ -1,6 +1,5 @@
 // Mesh throughput: raw TCP, raw libp2p streams and herd peer fetches on loopback, with ratios against raw TCP measured in the same run.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
 import { open, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
@@ -25,7 +24,7 @@ const GiB = 1024 * MiB
 const BLOCK_BYTES = 256 * 1024
 
 const USAGE = 'usage: mesh-throughput [--size-mib 1..512] [--cold-size-mib 1..512] [--quick] [--only two-process|in-process] [--profile-dir DIR] [--help]'
-const { values, refuse } = parseScriptArgs('mesh-throughput', USAGE, {
+const { values, refuse, makeDir } = parseScriptArgs('mesh-throughput', USAGE, {
   'size-mib': { type: 'string' },
   'cold-size-mib': { type: 'string' },
   quick: { type: 'boolean', default: false },
@@ -40,13 +39,8 @@ if (!Number.isInteger(coldSizeMiB) || coldSizeMiB < 1 || coldSizeMiB > 512) refu
 if (only != null && only !== 'two-process' && only !== 'in-process') refuse(`--only takes two-process or in-process, not ${JSON.stringify(only)}`)
 const profileDir = values['profile-dir']
 if (profileDir != null) {
-  // Made now, not found missing when the first profile is written, minutes into the run.
   if (profileDir === '') refuse('--profile-dir takes a directory, not an empty string')
-  try {
-    mkdirSync(profileDir, { recursive: true })
-  } catch (err) {
-    refuse(`--profile-dir ${JSON.stringify(profileDir)} cannot be made: ${(err as Error).message}`)
-  }
+  makeDir('--profile-dir', profileDir)
 }
 const inProcess = only !== 'two-process'
 const twoProcess = only !== 'in-process'

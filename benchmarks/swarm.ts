@@ -2,7 +2,6 @@
 // its own capped link, all pulling one blob at once. Prints each node's rate as a share of its cap, origin bytes per blob and the time
 // until all have it against the ideal (blob / cap), beside the goals.
 import { cpus } from 'node:os'
-import { mkdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { netnsUnavailable } from '../harness/netns.js'
@@ -23,7 +22,7 @@ const MAX_BLOB_MIB = 767
 const SOCKET_SAMPLE_MS = 1_000
 
 const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--sockets] [--timeline FILE] [--help]`
-const { values, refuse } = parseScriptArgs('swarm', USAGE, {
+const { values, refuse, makeDir } = parseScriptArgs('swarm', USAGE, {
   quick: { type: 'boolean', default: false },
   nodes: { type: 'string' },
   'blob-mib': { type: 'string' },
@@ -65,13 +64,8 @@ if (![1, 2, 4].includes(chunkMiB)) refuse(`--chunk-mib takes 1, 2 or 4, not ${JS
 if (!(tcpSeconds >= 0 && tcpSeconds <= 120)) refuse(`--tcp-seconds takes a number from 0 to 120, not ${JSON.stringify(values['tcp-seconds'])}`)
 if (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1)) refuse(`--upload-share takes a number from 0.1 to 1, not ${JSON.stringify(values['upload-share'])}`)
 if (values.timeline != null) {
-  // Its directory made now, not found missing when the first run's timeline is written, minutes in.
   if (values.timeline === '') refuse('--timeline takes a file name, not an empty string')
-  try {
-    mkdirSync(dirname(resolve(values.timeline)), { recursive: true })
-  } catch (err) {
-    refuse(`--timeline ${JSON.stringify(values.timeline)}: its directory cannot be made: ${(err as Error).message}`)
-  }
+  makeDir('--timeline', dirname(resolve(values.timeline)))
 }
 
 const unavailable = await netnsUnavailable()

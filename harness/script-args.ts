@@ -6,6 +6,7 @@
  * usage under it, not a stack trace: exit 2, as the shell's own tools do.
  * `--help` prints the usage on stdout and exits 0.
  */
+import { mkdirSync } from 'node:fs'
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 
 /** The option every script takes, beside its own. */
@@ -24,6 +25,12 @@ export interface ScriptArgs<O extends ParseArgsOptionsConfig> {
    * the value it got, what it takes) and the usage on stderr, exit 2.
    */
   refuse: (problem: string) => never
+  /**
+   * Makes `dir`, where the option `option` puts the script's output, now
+   * rather than when the first file is written minutes in; stops the script
+   * as `refuse` does if it cannot be made.
+   */
+  makeDir: (option: string, dir: string) => void
 }
 
 /**
@@ -35,6 +42,13 @@ export function parseScriptArgs<O extends ParseArgsOptionsConfig> (name: string,
   function refuse (problem: string): never {
     console.error(`${name}: ${problem}\n\n${usage}`)
     process.exit(2)
+  }
+  function makeDir (option: string, dir: string): void {
+    try {
+      mkdirSync(dir, { recursive: true })
+    } catch (err) {
+      refuse(`${option}: the directory ${JSON.stringify(dir)} cannot be made: ${(err as Error).message}`)
+    }
   }
   let values: ScriptValues<O>
   try {
@@ -49,7 +63,7 @@ export function parseScriptArgs<O extends ParseArgsOptionsConfig> (name: string,
     console.log(usage)
     process.exit(0)
   }
-  return { values, refuse }
+  return { values, refuse, makeDir }
 }
 
 /** parseArgs' errors about the arguments it was given (an unknown option, a missing value, a positional), as against its configuration. */
