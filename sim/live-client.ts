@@ -14,6 +14,12 @@ export interface FetchOutcome {
   peerBytes: number
   walrusBytes: number
   ms: number
+  /**
+   * From the request to its download's start (`fetch:start`: the blob
+   * described, its chunk hashes read, room made in the cache). Absent when
+   * the node held the model or the request joined a download already running.
+   */
+  startMs?: number
   error?: string
 }
 
@@ -32,7 +38,10 @@ export async function fetchModel (api: string, blobId: string, timeoutMs: number
       let event: any
       try { event = JSON.parse(line) } catch { return }
       switch (event?.type) {
-        case 'fetch:start': outcome.sawStart = true; break
+        case 'fetch:start':
+          outcome.sawStart = true
+          outcome.startMs = performance.now() - started
+          break
         case 'fetch:chunk':
           if (event.source === 'peer') outcome.peerBytes += event.bytes ?? 0
           else if (event.source === 'walrus') outcome.walrusBytes += event.bytes ?? 0

@@ -156,7 +156,7 @@ export class LiveCounters {
         setupMs: Math.round(facts.setupMs),
         replayMs: Math.round(replay.replayMs),
         errors: facts.errors,
-        slowest: [...replay.timings].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST).map(t => ({ ...t, ms: round1(t.ms) }))
+        slowest: [...replay.timings].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST).map(t => ({ ...t, ms: round1(t.ms), ...(t.startMs != null ? { startMs: round1(t.startMs) } : {}) }))
       }
     }
   }

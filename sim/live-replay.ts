@@ -53,6 +53,8 @@ export interface RequestTiming {
   source: Source
   /** Time to model. */
   ms: number
+  /** Of it, the wait before this request's download began (FetchOutcome.startMs): the blob described, its chunk hashes read, room made in the cache. */
+  startMs?: number
   /** Joined a download started for an earlier request of the same node. */
   joined: boolean
   peerBytes: number
@@ -235,7 +237,7 @@ export class LiveReplay {
       }
       if (source == null) return
       result.sourceOf[index] = source
-      result.timings.push({ request: index, node: request.node, bytes: this.init.models.sizeOf(request.model), source, ms: outcome.ms, joined, peerBytes: outcome.peerBytes, walrusBytes: outcome.walrusBytes })
+      result.timings.push({ request: index, node: request.node, bytes: this.init.models.sizeOf(request.model), source, ms: outcome.ms, ...(outcome.startMs != null ? { startMs: outcome.startMs } : {}), joined, peerBytes: outcome.peerBytes, walrusBytes: outcome.walrusBytes })
       if (this.init.infer !== false && !signal.aborted) {
         const inputSize = syntheticShapeOfSize(this.init.models.sizeOf(request.model)).inputSize
         const run = await inferOnce(node.api, blobId, inputSize, this.inferTimeoutMs, signal)
