@@ -26,6 +26,7 @@ import { seededTensor } from '../harness/seeded-tensor.js'
 import { parseScriptArgs } from '../harness/script-args.js'
 import { AskerProcess } from './inference/askers.js'
 import { DevnetProcess } from './inference/devnet-process.js'
+import { THREAD_KINDS, threadCpuMsSince, threadTicks, type ThreadKind, type ThreadTicks } from './inference/thread-cpu.js'
 import { note, percentile, stats, type Stats } from './measure.js'
 
 const { values, refuse } = parseScriptArgs('inference-latency', 'usage: inference-latency [--runs 1..100000] [--seconds 0.5..600] [--inflight 1..64] [--quick] [--help]', {
@@ -211,7 +212,20 @@ function noiseSealOpenUs (bytes: number): number {
 interface LoadResult { seconds: number, ok: Stats, busy: Stats, okCount: number, busyCount: number, errors: number, firstError?: string, cpu?: LoadCpu }
 
 /** What a load run cost per answer (OK or BUSY), in ms of CPU: the event loop's thread (the holder's), this process (event loop and inference threads), the askers' processes, the devnet's process (its Walrus and ledger storing and anchoring the holder's receipt bundles). */
-interface LoadCpu { holderLoopMs: number, holderProcessMs: number, askersMs: number, devnetMs: number }
+interface LoadCpu {
+  holderLoopMs: number
+  holderProcessMs: number
+  askersMs: number
+  devnetMs: number
+  /** The holder's process by thread kind (thread-cpu.ts); absent without /proc. */
+  holderThreadsMs?: Record<ThreadKind, number>
+}
+
+/** CPU ms per answer by thread kind since `before`, or nothing to spread where /proc is missing. */
+function threadsPerAnswer (before: ThreadTicks | undefined, answers: number): { holderThreadsMs?: Record<ThreadKind, number> } {
+  const ms = threadCpuMsSince(before)
+  return ms == null ? {} : { holderThreadsMs: Object.fromEntries(THREAD_KINDS.map(kind => [kind, ms[kind] / answers])) as Record<ThreadKind, number> }
+}
 
 /** `workers` loops, each issuing one request after another until `seconds` pass; every request bounded by REQUEST_TIMEOUT_MS. */
 async function load (workers: number, issue: (worker: number, signal: AbortSignal) => Promise<'ok' | 'busy'>): Promise<LoadResult> {
@@ -265,6 +279,7 @@ async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchM
   const devnetBefore = await devnet.cpuSeconds()
   const loopBefore = process.threadCpuUsage()
   const cpuBefore = process.cpuUsage()
+  const threadsBefore = threadTicks()
   const runs = await Promise.all(askers.map(async asker => asker.load({ peerId: holder.peerId.toString(), model: model.name, input: model.input, inflight, seconds, timeoutMs: REQUEST_TIMEOUT_MS })))
   await sealAnswered([holder])
   const loop = process.threadCpuUsage(loopBefore)
@@ -282,7 +297,7 @@ async function meshLoad (askers: AskerProcess[], holder: HerdNode, model: BenchM
     busyCount: busy.length,
     errors: runs.reduce((n, r) => n + r.errors, 0),
     ...(firstError != null ? { firstError } : {}),
-    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers, devnetMs: devnetSeconds * 1000 / answers }
+    cpu: { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: runs.reduce((n, r) => n + r.cpuSeconds, 0) * 1000 / answers, devnetMs: devnetSeconds * 1000 / answers, ...threadsPerAnswer(threadsBefore, answers) }
   }
   const busyAtHolder = holder.status().inference.busy - busyBefore
   if (busyAtHolder !== result.busyCount) note(`the holder counted ${busyAtHolder} BUSY answers, the askers ${result.busyCount}`)
@@ -562,11 +577,12 @@ try {
       await runner.warm(model.blobId, model.path)
       const loopBefore = process.threadCpuUsage()
       const cpuBefore = process.cpuUsage()
+      const threadsBefore = threadTicks()
       const result = workerLoads[model.key] = await load(ASKERS * inflight, async () => { await runner.run(model.blobId, model.path, model.inputs); return 'ok' })
       const cpu = process.cpuUsage(cpuBefore)
       const loop = process.threadCpuUsage(loopBefore)
       const answers = Math.max(1, result.okCount)
-      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0, devnetMs: 0 }
+      result.cpu = { holderLoopMs: (loop.user + loop.system) / 1000 / answers, holderProcessMs: (cpu.user + cpu.system) / 1000 / answers, askersMs: 0, devnetMs: 0, ...threadsPerAnswer(threadsBefore, answers) }
     } finally {
       await runner.stop()
     }
@@ -694,6 +710,16 @@ try {
       console.log(`| ${model.key} | ${label} | ${c.holderLoopMs.toFixed(3)} | ${c.holderProcessMs.toFixed(3)} | ${c.askersMs.toFixed(3)} | ${c.devnetMs.toFixed(3)} | ${ceiling(c.holderProcessMs)} | ${ceiling(c.holderProcessMs + c.askersMs + c.devnetMs)} |`)
     }
   }
+  const threadRows = models.flatMap(model => {
+    const t = throughput[model.key]
+    return t == null ? [] : loadRows(t).flatMap(([label, r]) => r.cpu?.holderThreadsMs != null ? [{ model: model.key, label, ms: r.cpu.holderThreadsMs }] : [])
+  })
+  if (threadRows.length > 0) {
+    console.log('\nthe holder process\'s CPU per answer by thread (ms; /proc): its event loop, its inference threads (worker_threads), V8\'s helper threads (garbage collection, compilation), libuv\'s pool (file writes, level, crypto jobs), any other; beside WorkerRunner\'s, what the mesh and the receipts add on each')
+    console.log('| model | load | event loop | inference threads | V8 helpers | libuv pool | other |')
+    console.log('|---|---|---:|---:|---:|---:|---:|')
+    for (const { model, label, ms } of threadRows) console.log(`| ${model} | ${label} | ${THREAD_KINDS.map(kind => ms[kind].toFixed(3)).join(' | ')} |`)
+  }
   // The least CPU a det answer through the mesh can take: the run as WorkerRunner takes it, Noise sealing and opening both messages, one TCP write each way.
   const detBreakdown = breakdown.det as Breakdown
   const detRunMs = (throughput.det as Loads).workers.cpu?.holderProcessMs ?? NaN
@@ -739,7 +765,7 @@ try {
 
   const round = (s: Stats): { p50: number, p95: number, first?: number } => ({ p50: +s.p50.toFixed(3), p95: +s.p95.toFixed(3), ...(s.first != null ? { first: +s.first.toFixed(3) } : {}) })
   const roundOpt = (s: Stats | undefined): ReturnType<typeof round> | null => s == null ? null : round(s)
-  const loadSummary = (r: LoadResult): Record<string, number> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3), devnetMs: +r.cpu.devnetMs.toFixed(3) } : {}) })
+  const loadSummary = (r: LoadResult): Record<string, number | Record<string, number>> => ({ okPerSec: +(r.okCount / r.seconds).toFixed(1), p50: +r.ok.p50.toFixed(3), p95: +r.ok.p95.toFixed(3), busy: r.busyCount, busyP50: Number.isFinite(r.busy.p50) ? +r.busy.p50.toFixed(3) : -1, errors: r.errors, ...(r.cpu != null ? { holderLoopMs: +r.cpu.holderLoopMs.toFixed(3), holderProcessMs: +r.cpu.holderProcessMs.toFixed(3), askersMs: +r.cpu.askersMs.toFixed(3), devnetMs: +r.cpu.devnetMs.toFixed(3), ...(r.cpu.holderThreadsMs != null ? { holderThreadsMs: Object.fromEntries(THREAD_KINDS.map(kind => [kind, +(r.cpu?.holderThreadsMs?.[kind] ?? 0).toFixed(3)])) } : {}) } : {}) })
   console.log(JSON.stringify({
     bench: 'inference-latency',
     ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, +v.toFixed(3)])),
