@@ -14,7 +14,8 @@ export const BUCKETS = {
   inferenceRun: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   inferenceQueue: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
   receiptAppend: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-  seal: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900]
+  seal: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900],
+  cacheRoomWait: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 } as const
 
 /** Whole SUI and WAL: balances arrive in MIST and FROST (10^-9). */
@@ -141,6 +142,7 @@ export class HerdMetrics {
     const queue = new Histogram({ name: 'herd_inference_queue_wait_seconds', help: 'Time an inference request waited for a free slot', buckets: [...BUCKETS.inferenceQueue], registers })
     const append = new Histogram({ name: 'herd_proof_receipt_append_duration_seconds', help: 'Synced appends of receipts to the proof queue (one fsync for a group)', buckets: [...BUCKETS.receiptAppend], registers })
     const seal = new Histogram({ name: 'herd_proof_seal_duration_seconds', help: 'Bundles from first write to anchor, retries included', buckets: [...BUCKETS.seal], registers })
+    const roomWait = new Histogram({ name: 'herd_cache_room_wait_seconds', help: 'Downloads that had to wait for room in the cache (pinned, open, downloading or new blobs filling the quota), how long', buckets: [...BUCKETS.cacheRoomWait], registers })
     // Series at zero from the start, so rates and dashboards have them before the first event.
     for (const source of ['peer', 'walrus']) {
       fetch.zero({ source })
@@ -160,6 +162,7 @@ export class HerdMetrics {
         case 'inference-queue': queue.observe(timing.seconds); break
         case 'receipt-append': append.observe(timing.seconds); break
         case 'seal': seal.observe(timing.seconds); break
+        case 'cache-room-wait': roomWait.observe(timing.seconds); break
       }
     })
   }

@@ -200,16 +200,21 @@ export class Fetcher extends EventTarget {
         this.origin.observe(bytes, ms)
       }
     }, description, this.tuning.hashesHedgeMs, signal)
+    let roomWaitFrom: number | undefined
     const partial = await components.cache.partial(blobId, { size: description.size, chunkSize: description.chunkSize, chunkRoot: description.chunkRoot, leaves }, {
       signal,
       // The room seen at the announcement went to another download meanwhile. Left announced, this node was a reader holding a
       // share it could not read for as long as it waited (seconds in a live medium run) and answered peers NOT_FOUND; announced
       // again once it has room, it ranks after the readers that did begin.
       onWait: () => {
+        roomWaitFrom = performance.now()
         if (announcedAt == null) return
         announcedAt = undefined
         components.withdrawFetching?.(blobId)
       }
+    }).finally(() => {
+      // A cache too small for the downloads at once shows here: in a live medium run a busy node's requests waited seconds.
+      if (roomWaitFrom != null) components.onTiming?.({ kind: 'cache-room-wait', seconds: secondsSince(roomWaitFrom) })
     })
     if (announcedAt == null) announce()
     this.emit({ type: 'fetch:start', blobId, size: description.size, chunks: partial.chunkCount, held: partial.heldCount() })

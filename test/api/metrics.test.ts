@@ -109,6 +109,9 @@ describe('/metrics: what operators scrape', () => {
     assert.equal(seals, sample(text, 'herd_proof_bundles_total{outcome="anchored"}'))
     assert.ok(seals >= 1)
     assert.equal(sample(text, 'herd_proof_receipts_sealed_total'), 2)
+    // The cache had room for both downloads: no wait for it timed.
+    assert.ok(/^# TYPE herd_cache_room_wait_seconds histogram$/m.test(text), 'herd_cache_room_wait_seconds is a histogram')
+    assert.equal(sample(text, 'herd_cache_room_wait_seconds_count'), 0)
     // No upload pace by default, and so no wait on it.
     assert.equal(sample(text, 'herd_serve_pace_bytes_per_second'), 0)
     assert.equal(sample(text, 'herd_serve_pace_wait_seconds_total'), 0)

@@ -147,6 +147,7 @@ describe('Fetcher with fakes of its components', () => {
     // Room for one of these blobs: the first, open, holds it until released.
     const { tight, first, second, reads } = await roomForOne(small.path)
     const steps: string[] = []
+    const roomWaits: number[] = []
     const fetching = new Fetcher({
       selfId: '12D3KooWSelf',
       cache: tight,
@@ -156,6 +157,7 @@ describe('Fetcher with fakes of its components', () => {
       walrus: reads,
       registry: { describe: async (blobId: BlobId) => blobId === first.blobId ? first.description : second.description },
       announceFetching: blobId => { steps.push(blobId === first.blobId ? 'first announced' : 'second announced') },
+      onTiming: timing => { if (timing.kind === 'cache-room-wait') roomWaits.push(timing.seconds) },
       meshPeers: () => 0
     }, { tuning: { hashesHedgeMs: 0 } })
     fetching.start()
@@ -168,6 +170,9 @@ describe('Fetcher with fakes of its components', () => {
       held.release()
       ;(await waiting).release()
       assert.deepEqual(steps, ['first announced', 'first released', 'second announced'])
+      // Only the second download waited, from its wait's start to the release 300 ms on.
+      assert.equal(roomWaits.length, 1, `room waits timed: ${JSON.stringify(roomWaits)}`)
+      assert.ok((roomWaits[0] as number) > 0.05 && (roomWaits[0] as number) < 30, `waited ${roomWaits[0]} s for room`)
     } finally {
       await fetching.stop()
       await tight.stop()
