@@ -30,10 +30,11 @@ describe('CPU by thread kind, from /proc', { skip: process.platform !== 'linux' 
       const deadline = performance.now() + ${SPIN_LIMIT_MS}
       let used = 0
       while (used < ${BUSY_CPU_MS * 1000} && performance.now() < deadline) { const now = process.threadCpuUsage(before); used = now.user + now.system }
+      // Alive until terminated: an ended thread leaves /proc before its CPU is read.
+      parentPort.once('message', () => {})
       parentPort.postMessage(used / 1000)
     `, { eval: true })
     const workerMs = await new Promise<number>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
-    // Read while the worker still runs: an ended thread leaves /proc.
     const ms = threadCpuMsSince(before)
     await worker.terminate()
     assert.ok(ms != null)
