@@ -7,12 +7,12 @@ const BUSY_CPU_MS = 300
 /** A loaded machine may give a busy thread little CPU: the spin ends at this wall time whatever it got. */
 const SPIN_LIMIT_MS = 10_000
 
-/** Spins this thread until it has used BUSY_CPU_MS of CPU, or SPIN_LIMIT_MS pass. */
-function spin (): number {
+/** Spins the calling thread until it has used `cpuMs` of CPU, or `limitMs` pass; the CPU ms it used. Self-contained: a worker runs its source too. */
+function spin (cpuMs: number, limitMs: number): number {
   const before = process.threadCpuUsage()
-  const deadline = performance.now() + SPIN_LIMIT_MS
+  const deadline = performance.now() + limitMs
   let used = 0
-  while (used < BUSY_CPU_MS * 1000 && performance.now() < deadline) {
+  while (used < cpuMs * 1000 && performance.now() < deadline) {
     const now = process.threadCpuUsage(before)
     used = now.user + now.system
   }
@@ -23,16 +23,13 @@ describe('CPU by thread kind, from /proc', { skip: process.platform !== 'linux' 
   it('counts the event loop\'s CPU and a worker thread\'s apart', async () => {
     const before = threadTicks()
     assert.ok(before != null && [...before.values()].some(t => t.kind === 'eventLoop'), 'the main thread is listed')
-    const loopMs = spin()
+    const loopMs = spin(BUSY_CPU_MS, SPIN_LIMIT_MS)
     const worker = new Worker(`
       const { parentPort } = require('node:worker_threads')
-      const before = process.threadCpuUsage()
-      const deadline = performance.now() + ${SPIN_LIMIT_MS}
-      let used = 0
-      while (used < ${BUSY_CPU_MS * 1000} && performance.now() < deadline) { const now = process.threadCpuUsage(before); used = now.user + now.system }
+      const used = (${spin.toString()})(${BUSY_CPU_MS}, ${SPIN_LIMIT_MS})
       // Alive until terminated: an ended thread leaves /proc before its CPU is read.
       parentPort.once('message', () => {})
-      parentPort.postMessage(used / 1000)
+      parentPort.postMessage(used)
     `, { eval: true })
     const workerMs = await new Promise<number>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
     const ms = threadCpuMsSince(before)
