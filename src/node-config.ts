@@ -167,6 +167,7 @@ const nodeConfigFields = z.strictObject({
   proofs: z.strictObject({
     /** Sign a receipt for every inference served and anchor them in batches. */
     enabled: z.boolean().default(true),
+    /** Seal once this many receipts are queued; a seal then takes every receipt queued, to maxBundleBytes. */
     batchSize: z.number().int().min(1).max(65_536).default(DEFAULT_BATCH_SIZE),
     intervalMs: z.number().int().min(10).max(86_400_000).default(DEFAULT_BATCH_INTERVAL_MS),
     /** Keep inputs and outputs in the bundles on Walrus, so anyone can re-execute. */

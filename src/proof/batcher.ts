@@ -8,7 +8,7 @@ import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
 import { backoffDelayMs, isRetryable as isPassing, sleepOn } from '../retry.js'
 import { isWantOfFunds } from '../funds-errors.js'
 import type { WalrusStore } from '../walrus/types.js'
-import { encodeBundle, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
+import { encodeBundle, MAX_BUNDLE_RECEIPTS, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
 import {
   DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
@@ -155,8 +155,9 @@ function holdsTensors (batch: Batch): boolean {
 }
 
 /**
- * Seals queued receipts into bundles: every batchSize receipts or intervalMs,
- * a bundle goes to Walrus and its root to the ledger. Each batch is recorded
+ * Seals queued receipts into bundles: once batchSize receipts are queued or
+ * intervalMs after the first, a bundle of every receipt queued (to the byte
+ * budget) goes to Walrus and its root to the ledger. Each batch is recorded
  * in the store before anything leaves the node, so after a crash the next
  * start finishes that batch (same bytes, same blob ID, the anchor found if it
  * was made) instead of sealing its receipts again. Walrus and ledger failures
@@ -338,7 +339,7 @@ export class Batcher extends EventTarget {
   }
 
   private newSizing (): BundleSizing {
-    return new BundleSizing({ maxBundleBytes: this.maxBundleBytes, batchSize: this.batchSize, includeTensors: this.includeTensors })
+    return new BundleSizing({ maxBundleBytes: this.maxBundleBytes, includeTensors: this.includeTensors })
   }
 
   /**
@@ -356,7 +357,8 @@ export class Batcher extends EventTarget {
   /** Seals the oldest queued receipts; false when Walrus refused their bundle. */
   private async sealOnce (signal: AbortSignal): Promise<boolean> {
     const { store } = this.components
-    const taken = await store.take(this.batchSize, this.sizing.takeOptions())
+    // Everything queued, to the byte budget: a node whose seals take longer than batchSize receipts take to come seals larger bundles instead of falling behind.
+    const taken = await store.take(MAX_BUNDLE_RECEIPTS, this.sizing.takeOptions())
     // The queue counts receipts it cannot list: looping here would spin.
     if (taken.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
     const { receipts, leftOut } = this.sizing.plan(taken)

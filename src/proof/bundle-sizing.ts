@@ -1,4 +1,4 @@
-import { BUNDLE_HEADER_BYTES, bundleEntryBytes, MIN_BUNDLE_BUDGET, tensorsFit } from './bundle.js'
+import { BUNDLE_HEADER_BYTES, bundleEntryBytes, MAX_BUNDLE_RECEIPTS, MIN_BUNDLE_BUDGET, tensorsFit } from './bundle.js'
 import { receiptSizes, type QueuedReceipt, type ReceiptSizes } from './receipt-store.js'
 
 /** What Walrus refused: a batch's receipts, its bundle's size, whether it held tensors, and the HTTP status. */
@@ -24,7 +24,6 @@ const lastSeqOf = (receipts: QueuedReceipt[]): bigint => receipts.reduce((max, r
  * until a bad one is alone, then sends it without tensors, then gives it up.
  */
 export class BundleSizing {
-  private readonly batchSize: number
   private readonly includeTensors: boolean
   private budget: number
   /** Bundles that start at or below `throughSeq` hold at most `maxReceipts`. */
@@ -32,9 +31,8 @@ export class BundleSizing {
   /** Receipts whose one-receipt bundle with tensors was refused. */
   private readonly tensorsRefused = new Set<bigint>()
 
-  constructor (init: { maxBundleBytes: number, batchSize: number, includeTensors: boolean }) {
+  constructor (init: { maxBundleBytes: number, includeTensors: boolean }) {
     this.budget = init.maxBundleBytes
-    this.batchSize = init.batchSize
     this.includeTensors = init.includeTensors
   }
 
@@ -63,7 +61,7 @@ export class BundleSizing {
   /** A bundle was stored: its receipts are done with, and bundles may grow again. */
   stored (receipts: QueuedReceipt[]): void {
     for (const r of receipts) this.tensorsRefused.delete(r.seq)
-    if (this.suspect != null) this.suspect.maxReceipts = Math.min(this.batchSize, this.suspect.maxReceipts * 2)
+    if (this.suspect != null) this.suspect.maxReceipts = Math.min(MAX_BUNDLE_RECEIPTS, this.suspect.maxReceipts * 2)
   }
 
   /** Walrus refused a bundle for good. True when it was one receipt without tensors, which no smaller bundle can help: set it aside. */

@@ -8,7 +8,7 @@ export const DEFAULT_MAX_QUEUED = 1_000_000
 /** Bytes of receipts and tensors waiting to be sealed, at most. */
 export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024 * 1024
 
-/** A bundle is sealed once this many receipts are queued... */
+/** A bundle is sealed once this many receipts are queued (it then takes every receipt queued, to the byte budget)... */
 export const DEFAULT_BATCH_SIZE = 256
 /** ...or this long after the first of them was seen, whichever comes first. */
 export const DEFAULT_BATCH_INTERVAL_MS = 10_000

@@ -129,8 +129,13 @@ describe('batcher', () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, { batcher: { batchSize: 4, intervalMs: 3_600_000 } })
     try {
-      const receipts = await r.append(10)
-      await until('two bundles', () => r.sealed.length === 2)
+      const receipts: QueuedReceipt[] = []
+      // A batch at a time: a seal takes every receipt queued when it begins, so these bundles hold exactly 4.
+      for (let b = 0; b < 2; b++) {
+        receipts.push(...await r.append(4))
+        await until(`bundle ${b + 1}`, () => r.sealed.length === b + 1)
+      }
+      receipts.push(...await r.append(2))
       await sleep(50)
       assert.equal(r.sealed.length, 2, 'the last two wait for a full batch or the interval')
       assert.equal(r.store.queued().count, 2)
@@ -162,6 +167,37 @@ describe('batcher', () => {
       assert.equal(stats.bundles, 3)
       assert.equal(stats.retrying, false)
       assert.ok(stats.lastSealAt != null)
+      assert.deepEqual(r.errors, [])
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('keeps up when a seal takes longer than a batch takes to come: the next bundle holds everything queued, to the byte budget', async () => {
+    await using dir = await tempDir()
+    const budget = 2048
+    const r = await rig(dir.path, { batcher: { batchSize: 4, intervalMs: 3_600_000, maxBundleBytes: budget } })
+    try {
+      // Each write takes 300 ms, as a bundle's encoding at 1,000 shards takes seconds on testnet and mainnet.
+      r.walrus.setShaping({ latencyMs: 300 })
+      const receipts = await r.append(4)
+      await until('the first seal to begin', async () => (await r.store.pendingBatch()) != null)
+      receipts.push(...await r.append(36))
+      assert.ok(r.sealed.length === 0, 'the first bundle is still on its way')
+      await until('every receipt sealed', () => r.store.queued().count === 0, 30_000)
+      const counts = r.sealed.map(s => s.count)
+      assert.equal(counts[0], 4, 'the first bundle holds the batch that began it')
+      // The budget ends each bundle of the backlog but its last, which takes what is left.
+      assert.ok(counts.length >= 3 && counts.slice(1, -1).every(n => n > 4), `the backlog went in bundles larger than the batch size: ${counts.join(', ')}`)
+      assert.ok(counts.length <= 5, `${counts.length} bundles for 40 receipts, not one per batch of 4 (10)`)
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort(), 'every receipt in exactly one bundle')
+      for (const event of r.sealed) {
+        const path = join(dir.path, `size-${event.root}`)
+        await r.http.getToFile(event.bundleBlobId, path)
+        const { byteLength } = await readFile(path)
+        assert.ok(byteLength <= budget, `a bundle of ${byteLength} bytes is within the ${budget}-byte budget`)
+      }
       assert.deepEqual(r.errors, [])
     } finally {
       await r.close()

@@ -25,7 +25,7 @@ function take (queue: QueuedReceipt[], max: number, options: ReturnType<BundleSi
 describe('bundle sizing', () => {
   it('fills a bundle up to its budget and leaves out the tensors of a receipt that would not fit alone', () => {
     const budget = 4096
-    const sizing = new BundleSizing({ maxBundleBytes: budget, batchSize: 256, includeTensors: true })
+    const sizing = new BundleSizing({ maxBundleBytes: budget, includeTensors: true })
     const queue = [...receipts(1, 6000), ...receipts(40).map(r => ({ ...r, seq: r.seq + 1n }))]
     const { receipts: batch, leftOut } = sizing.plan(take(queue, 256, sizing.takeOptions()))
     assert.deepEqual([...leftOut], [1n], 'only the oversized tensors are left out')
@@ -39,7 +39,7 @@ describe('bundle sizing', () => {
   })
 
   it('halves the budget after a 413 and keeps it', () => {
-    const sizing = new BundleSizing({ maxBundleBytes: 8 << 20, batchSize: 256, includeTensors: true })
+    const sizing = new BundleSizing({ maxBundleBytes: 8 << 20, includeTensors: true })
     const batch = receipts(4, 3000)
     assert.equal(sizing.refused({ receipts: batch, bytes: 12_200, withTensors: true, status: 413 }), false)
     assert.equal(sizing.bundleBudget, 6_100)
@@ -52,7 +52,7 @@ describe('bundle sizing', () => {
   it('isolates one receipt Walrus refuses within 2 log2 n + 1 refusals wherever it is, and sets it aside last', () => {
     const n = 64
     for (let bad = 1n; bad <= BigInt(n); bad++) {
-      const sizing = new BundleSizing({ maxBundleBytes: 8 << 20, batchSize: n, includeTensors: true })
+      const sizing = new BundleSizing({ maxBundleBytes: 8 << 20, includeTensors: true })
       let queue = receipts(n)
       let refusals = 0
       let setAside = false

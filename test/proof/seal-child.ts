@@ -9,7 +9,7 @@
  * stdout: one JSON line per durable receipt { acked, seq }, then { done: true, queued }.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
 import { Batcher, type BatcherStep } from '../../src/proof/batcher.js'
@@ -42,12 +42,14 @@ await store.start()
 const ledger = await LocalLedger.open(config.ledgerDir, Ed25519Keypair.fromSecretKey(config.secretKey))
 const walrus = new WalrusHttpClient({ publisher: config.walrusUrl, aggregator: config.walrusUrl, retries: 0 })
 let hits = 0
+let begun = 0
 const batcher = new Batcher({ store, walrus, ledger }, {
   batchSize: config.batchSize,
   intervalMs: 60_000,
   retryBaseMs: 10,
   retryMaxMs: 100,
   onStep: step => {
+    if (step === 'begun') begun++
     if (config.kill != null && step === config.kill.step && ++hits === config.kill.at) process.kill(process.pid, 'SIGKILL')
   }
 })
@@ -63,6 +65,15 @@ for (let i = 0; i < config.count; i++) {
   process.stdout.write(`${JSON.stringify({ acked: id, seq: seq.toString() })}\n`)
   batcher.notify()
   await yieldToLoop()
+  // A seal takes every receipt queued when it begins: each full batch waits for its seal to begin, so the
+  // receipts go in several bundles (the steps the parent kills at recur) while appends go on beside uploads.
+  if ((i + 1) % config.batchSize === 0) {
+    const deadline = Date.now() + 30_000
+    while (begun < (i + 1) / config.batchSize) {
+      if (Date.now() > deadline) throw new Error(`no seal began for receipts ${i + 2 - config.batchSize}..${i + 1} of this run in 30 s`)
+      await sleep(1)
+    }
+  }
 }
 await batcher.sealNow()
 process.stdout.write(`${JSON.stringify({ done: true, queued: store.queued().count })}\n`)
