@@ -38,6 +38,11 @@ describe('node config: profiles, precedence and validation', () => {
     assert.equal(mainnet.walrus?.publisher, undefined, 'mainnet has no public publisher')
     assert.equal(mainnet.walrus?.write, 'sdk')
     assert.deepEqual(mainnet.registry.trustedPublishers, [])
+    // Every bundle on Walrus costs about 63 MiB of encoded metadata and seconds of encoding at 1,000 shards, so real networks seal by the bundle's bytes or every 10 minutes, not every 256 receipts.
+    for (const config of [testnet, mainnet]) assert.deepEqual([config.proofs.batchSize, config.proofs.intervalMs], [65_536, 600_000], config.network)
+    const devnet = await resolveConfig({ env: {} })
+    assert.deepEqual([devnet.proofs.batchSize, devnet.proofs.intervalMs], [256, 10_000], 'the devnet keeps the built-in defaults')
+    assert.equal((await resolveConfig({ network: 'mainnet', env: {}, flags: { proofs: { intervalMs: 60_000 } } })).proofs.intervalMs, 60_000, 'an operator may still choose')
     assert.deepEqual(await loadProfile('devnet'), { network: 'devnet', bootstrap: [], registry: { trustedPublishers: [] } })
   })
 

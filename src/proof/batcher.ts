@@ -155,9 +155,9 @@ function holdsTensors (batch: Batch): boolean {
 }
 
 /**
- * Seals queued receipts into bundles: once batchSize receipts are queued or
- * intervalMs after the first, a bundle of every receipt queued (to the byte
- * budget) goes to Walrus and its root to the ledger. Each batch is recorded
+ * Seals queued receipts into bundles: once batchSize receipts or a whole
+ * bundle's bytes are queued, or intervalMs after the first, a bundle of every
+ * receipt queued (to the byte budget) goes to Walrus and its root to the ledger. Each batch is recorded
  * in the store before anything leaves the node, so after a crash the next
  * start finishes that batch (same bytes, same blob ID, the anchor found if it
  * was made) instead of sealing its receipts again. Walrus and ledger failures
@@ -254,7 +254,13 @@ export class Batcher extends EventTarget {
 
   /** Called after each append: the batcher looks at the queue again when that can change what it does (not on every receipt of a busy node). */
   notify (): void {
-    if (this.waitingOnEmpty || this.components.store.queued().count >= this.batchSize) this.wake.resolve()
+    if (this.waitingOnEmpty || this.full()) this.wake.resolve()
+  }
+
+  /** A bundle is due without waiting for the interval: batchSize receipts queued, or a whole bundle's bytes. */
+  private full (): boolean {
+    const { count, bytes } = this.components.store.queued()
+    return count >= this.batchSize || bytes >= this.sizing.bundleBudget
   }
 
   /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored or set aside. */
@@ -322,7 +328,7 @@ export class Batcher extends EventTarget {
           continue
         }
         deadline ??= now + this.intervalMs
-        if (count >= this.batchSize || now >= deadline || this.waiters.length > 0) {
+        if (this.full() || now >= deadline || this.waiters.length > 0) {
           // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now.
           if (await this.sealOnce(signal)) deadline = now + this.intervalMs
           failures = 0

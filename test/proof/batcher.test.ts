@@ -204,6 +204,24 @@ describe('batcher', () => {
     }
   })
 
+  it('seals once a whole bundle of bytes is queued, below batchSize and before the interval', async () => {
+    await using dir = await tempDir()
+    const budget = 2048
+    const r = await rig(dir.path, { batcher: { batchSize: 65_536, intervalMs: 3_600_000, maxBundleBytes: budget } })
+    try {
+      // Each fake receipt queues about 150 bytes (the record and 44 of tensors): 2 KiB is about 14 of them.
+      await r.append(5)
+      await sleep(100)
+      assert.equal(r.sealed.length, 0, 'a third of a bundle waits for the interval')
+      for (let i = 0; i < 40 && r.store.queued().bytes < budget; i++) await r.append(1)
+      await until('a bundle sealed by its bytes', () => r.sealed.length >= 1)
+      assert.ok((r.sealed[0]?.count ?? 0) >= 5, `the bundle holds what was queued: ${r.sealed[0]?.count}`)
+      assert.deepEqual(r.errors, [])
+    } finally {
+      await r.close()
+    }
+  })
+
   it('looks at the queue on an append only when it can change what it does: the first receipt, or a full batch', async () => {
     await using dir = await tempDir()
     const r = await rig(dir.path, { batcher: { batchSize: 40, intervalMs: 3_600_000 } })
