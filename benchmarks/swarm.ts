@@ -4,7 +4,7 @@
 import { cpus } from 'node:os'
 import { writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { netnsUnavailable } from '../harness/netns.js'
+import { LINK_QUEUES, netnsUnavailable, type LinkQueue } from '../harness/netns.js'
 import { linkUse } from '../harness/link-counters.js'
 import { runSwarmPull, type SwarmPullResult } from '../harness/swarm-pull.js'
 import { socketUse, type SocketUse } from '../harness/socket-queues.js'
@@ -21,7 +21,7 @@ const MAX_BLOB_MIB = 767
 /** How often --sockets reads every node's sockets: one `ss` per node a second is little beside the pull. */
 const SOCKET_SAMPLE_MS = 1_000
 
-const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--sockets] [--timeline FILE] [--help]`
+const USAGE = `usage: swarm [--quick] [--nodes 2..32[,…]] [--blob-mib 1..${MAX_BLOB_MIB}] [--cap-mib (0,1024]] [--origin-cap-mib (0,1024]] [--origin-latency-ms 0..10000] [--chunk-mib 1|2|4] [--congestion-control NAME] [--link-queue ${LINK_QUEUES.join('|')}] [--tcp-seconds 0..120 (0: no TCP baseline)] [--upload-share 0.1..1] [--sockets] [--timeline FILE] [--help]`
 const { values, refuse, makeDir } = parseScriptArgs('swarm', USAGE, {
   quick: { type: 'boolean', default: false },
   nodes: { type: 'string' },
@@ -32,6 +32,8 @@ const { values, refuse, makeDir } = parseScriptArgs('swarm', USAGE, {
   'chunk-mib': { type: 'string' },
   // The namespaces' TCP congestion control (the host's by default; outside its own namespace the host allows only some).
   'congestion-control': { type: 'string' },
+  // How each capped link queues what waits for the cap (harness/netns.ts): one drop-tail FIFO by default, or small packets first.
+  'link-queue': { type: 'string' },
   // Seconds of plain TCP, every node sending to every other over the same links, measured before each pull: the yardstick.
   'tcp-seconds': { type: 'string' },
   // Each node's upload pace (mesh.uploadBytesPerSec) as a share of its cap, as an operator sets it under the uplink; none by default.
@@ -52,6 +54,7 @@ const originCapMiB = Number(values['origin-cap-mib'] ?? 4 * capMiB)
 const originLatencyMs = Number(values['origin-latency-ms'] ?? 50)
 const chunkMiB = Number(values['chunk-mib'] ?? 1)
 const congestionControl = values['congestion-control']
+const linkQueue = (values['link-queue'] ?? 'drop-tail') as LinkQueue
 const tcpSeconds = Number(values['tcp-seconds'] ?? (quick ? 8 : 15))
 const uploadShare = values['upload-share'] != null ? Number(values['upload-share']) : undefined
 if (nodeCounts.some(n => !Number.isInteger(n) || n < 2 || n > 32)) refuse(`--nodes takes integers from 2 to 32, comma-separated, not ${JSON.stringify(values.nodes)}`)
@@ -61,6 +64,7 @@ if (!(capMiB > 0 && capMiB <= 1024)) refuse(`--cap-mib takes a number above 0 an
 if (!(originCapMiB > 0 && originCapMiB <= 1024)) refuse(`--origin-cap-mib takes a number above 0 and at most 1024, not ${values['origin-cap-mib'] != null ? JSON.stringify(values['origin-cap-mib']) : `${originCapMiB} (4 × --cap-mib, its default)`}`)
 if (!(originLatencyMs >= 0 && originLatencyMs <= 10_000)) refuse(`--origin-latency-ms takes a number from 0 to 10000, not ${JSON.stringify(values['origin-latency-ms'])}`)
 if (![1, 2, 4].includes(chunkMiB)) refuse(`--chunk-mib takes 1, 2 or 4, not ${JSON.stringify(values['chunk-mib'])}`)
+if (!(LINK_QUEUES as readonly string[]).includes(linkQueue)) refuse(`--link-queue takes ${LINK_QUEUES.join(' or ')}, not ${JSON.stringify(values['link-queue'])}`)
 if (!(tcpSeconds >= 0 && tcpSeconds <= 120)) refuse(`--tcp-seconds takes a number from 0 to 120, not ${JSON.stringify(values['tcp-seconds'])}`)
 if (uploadShare != null && !(uploadShare >= 0.1 && uploadShare <= 1)) refuse(`--upload-share takes a number from 0.1 to 1, not ${JSON.stringify(values['upload-share'])}`)
 if (values.timeline != null) {
@@ -268,6 +272,7 @@ for (const n of nodeCounts) {
       // Ten times the ideal and two minutes more: a pull slower than that has failed, whatever it would have reached.
       pullTimeoutMs: Math.round(10 * idealSecs * 1000 + 120_000),
       ...(congestionControl != null ? { congestionControl } : {}),
+      linkQueue,
       ...(tcpSeconds > 0 ? { tcpBaselineSeconds: tcpSeconds } : {}),
       ...(uploadShare != null ? { uploadBytesPerSec: Math.round(uploadShare * capBytesPerSec) } : {}),
       ...(values.sockets ? { socketSampleMs: SOCKET_SAMPLE_MS } : {}),
@@ -294,7 +299,7 @@ for (const n of nodeCounts) {
     note(`timeline in ${file}, link counters in ${linksFile}${socketsFile != null ? `, socket queues in ${socketsFile}` : ''}`)
   }
   note(`set up in ${(result.setupMs / 1000).toFixed(0)} s; nodes without peers: ${result.nodesWithoutPeers}`)
-  console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms${uploadShare != null ? `, each node's uploads paced to ${(uploadShare * 100).toFixed(0)}% of its cap` : ''}\n`)
+  console.log(`\n## ${n} nodes, ${blobMiB} MiB blob, cap ${capMiB} MiB/s per node (ideal ${idealSecs.toFixed(1)} s), origin ${originCapMiB} MiB/s + ${originLatencyMs} ms, ${linkQueue} link queues${uploadShare != null ? `, each node's uploads paced to ${(uploadShare * 100).toFixed(0)}% of its cap` : ''}\n`)
   const tcpShares = result.tcpBaseline?.shares
   console.log(`| node | seconds | share of cap | first byte s | from peers MiB | from Walrus MiB |${tcpShares != null ? ' plain TCP\'s share |' : ''}`)
   console.log(`|---:|---:|---:|---:|---:|---:|${tcpShares != null ? '---:|' : ''}`)
@@ -351,6 +356,7 @@ console.log(JSON.stringify({
   capMiB,
   originCapMiB,
   originLatencyMs,
+  linkQueue,
   ...(uploadShare != null ? { uploadShare } : {}),
   capShareMin: +capShareMin.toFixed(3),
   capShareGoal: CAP_SHARE_GOAL,

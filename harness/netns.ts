@@ -198,15 +198,42 @@ function checkInit (endpoints: readonly EndpointInit[]): void {
 }
 
 /**
- * A token bucket at `bytesPerSec` on DEV's egress in NETNS. The bucket holds
- * 20 ms of traffic (at least 64 KiB: a GSO packet on a veth can be that large)
- * and the queue 100 ms, deep enough that a few TCP flows sharing the link do
- * not lose packets to it, shallow enough that gossip is not late behind bulk.
+ * How a capped link queues what waits for the cap: `drop-tail`, one FIFO for
+ * everything (a TCP flow's acknowledgements wait behind the other
+ * direction's data); `small-first`, packets under 128 bytes (acknowledgements,
+ * window updates, small messages) ahead of the rest, as routers that
+ * prioritise acknowledgements do. Flow-queueing qdiscs (fq_codel, fq, sfq)
+ * are not in these kernels.
  */
-async function cap (netns: string, dev: string, bytesPerSec: number, signal?: AbortSignal): Promise<void> {
-  const burst = Math.max(64 * 1024, Math.ceil(bytesPerSec / 50))
-  const limit = burst + Math.ceil(bytesPerSec / 10)
-  await tc(['-n', netns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${bytesPerSec * 8}bit`, 'burst', String(burst), 'limit', String(limit)], signal)
+export const LINK_QUEUES = ['drop-tail', 'small-first'] as const
+export type LinkQueue = typeof LINK_QUEUES[number]
+
+/**
+ * A cap of `bytesPerSec` on DEV's egress in NETNS: its bucket holds 20 ms of
+ * traffic (at least 64 KiB: a GSO packet on a veth can be that large) and its
+ * queue 100 ms, deep enough that a few TCP flows sharing the link do not lose
+ * packets to it, shallow enough that gossip is not late behind bulk. A `tbf`
+ * for `drop-tail`; for `small-first` an `htb` whose two classes share the cap,
+ * small packets (a u32 filter on the IP total length) served first.
+ */
+async function cap (netns: string, dev: string, bytesPerSec: number, queue: LinkQueue, signal?: AbortSignal): Promise<void> {
+  const burst = String(Math.max(64 * 1024, Math.ceil(bytesPerSec / 50)))
+  const limit = String(Number(burst) + Math.ceil(bytesPerSec / 10))
+  const rate = `${bytesPerSec * 8}bit`
+  const n = ['-n', netns]
+  if (queue === 'drop-tail') {
+    await tc([...n, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', burst, 'limit', limit], signal)
+    return
+  }
+  const share = (tenths: number): string => `${Math.max(8, Math.floor(bytesPerSec * 8 * tenths / 10))}bit`
+  await tc([...n, 'qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '20'], signal)
+  await tc([...n, 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', rate, 'ceil', rate, 'burst', burst, 'cburst', burst], signal)
+  await tc([...n, 'class', 'add', 'dev', dev, 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', share(1), 'ceil', rate, 'burst', burst, 'cburst', burst, 'prio', '0'], signal)
+  await tc([...n, 'class', 'add', 'dev', dev, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', share(9), 'ceil', rate, 'burst', burst, 'cburst', burst, 'prio', '1'], signal)
+  await tc([...n, 'qdisc', 'add', 'dev', dev, 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '1000'], signal)
+  await tc([...n, 'qdisc', 'add', 'dev', dev, 'parent', '1:20', 'handle', '20:', 'bfifo', 'limit', limit], signal)
+  // IP total length (bytes 2-3 of the header) under 128.
+  await tc([...n, 'filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'u16', '0x0000', '0xff80', 'at', '2', 'flowid', '1:10'], signal)
 }
 
 const CONGESTION_CONTROL = /^[a-z][a-z0-9_]{0,15}$/
@@ -231,14 +258,17 @@ async function setCongestionControl (netns: string, name: string, signal?: Abort
 }
 
 /**
- * Makes the hub and one namespace per endpoint, each capped as asked, its
- * sockets on `congestionControl` if given (the host's otherwise). On any
+ * Makes the hub and one namespace per endpoint, each capped as asked (its
+ * queue `linkQueue`, drop-tail unless given), its sockets on
+ * `congestionControl` if given (the host's otherwise). On any
  * failure what was made is removed before the error is thrown. The caller
  * removes the swarm with `removeSwarm` (and an exit or a signal does too).
  */
-export async function createSwarm (endpoints: readonly EndpointInit[], options: { signal?: AbortSignal, congestionControl?: string } = {}): Promise<Swarm> {
+export async function createSwarm (endpoints: readonly EndpointInit[], options: { signal?: AbortSignal, congestionControl?: string, linkQueue?: LinkQueue } = {}): Promise<Swarm> {
   checkInit(endpoints)
   const { congestionControl } = options
+  const linkQueue = options.linkQueue ?? 'drop-tail'
+  if (!(LINK_QUEUES as readonly string[]).includes(linkQueue)) throw new NetnsError(`link queue ${JSON.stringify(linkQueue)}: one of ${LINK_QUEUES.join(', ')}`)
   if (congestionControl != null && !CONGESTION_CONTROL.test(congestionControl)) throw new NetnsError(`congestion control ${JSON.stringify(congestionControl)}: a kernel module's name (reno, cubic, bbr), lower-case letters, digits and _`)
   installHooks()
   const { signal } = options
@@ -271,8 +301,8 @@ export async function createSwarm (endpoints: readonly EndpointInit[], options: 
       await ip(['-n', hub, 'link', 'set', port, 'master', 'br0'], signal)
       await ip(['-n', hub, 'link', 'set', port, 'up'], signal)
       if (e.capBytesPerSec > 0) {
-        await cap(e.netns, 'eth0', e.capBytesPerSec, signal)
-        await cap(hub, port, e.capBytesPerSec, signal)
+        await cap(e.netns, 'eth0', e.capBytesPerSec, linkQueue, signal)
+        await cap(hub, port, e.capBytesPerSec, linkQueue, signal)
       }
     }
     log('swarm %s: %d endpoints', base, made.length)

@@ -15,7 +15,7 @@ import { LiveCluster } from '../sim/live-cluster.js'
 import { forEachLine } from './ndjson-lines.js'
 import { cpuSecondsOf, machineTicks, sampleLinks, type LinkSample } from './link-counters.js'
 import { sampleSocketQueues, type SocketSample } from './socket-queues.js'
-import { cleanLeftovers, congestionControlOf, createSwarm, removeSwarm } from './netns.js'
+import { cleanLeftovers, congestionControlOf, createSwarm, removeSwarm, type LinkQueue } from './netns.js'
 import { tcpAllToAll, type TcpBaseline } from './tcp-baseline.js'
 
 export interface SwarmPullInit {
@@ -38,6 +38,8 @@ export interface SwarmPullInit {
   workDir?: string
   /** The namespaces' TCP congestion control; the host's when not given. */
   congestionControl?: string
+  /** How each capped link queues (harness/netns.ts); drop-tail when not given. */
+  linkQueue?: LinkQueue
   /** Seconds of plain TCP between the nodes' namespaces before herd starts (tcp-baseline.ts); none when not given. */
   tcpBaselineSeconds?: number
   /** Each node's upload pace (mesh.uploadBytesPerSec); absent: none. */
@@ -104,6 +106,8 @@ export interface SwarmPullResult {
   sockets?: SocketSample[]
   /** The nodes' namespaces' TCP congestion control. */
   congestionControl: string
+  /** How the capped links queued. */
+  linkQueue: LinkQueue
   /** What plain TCP, every node sending to every other, got through the same links before the pull (if asked for). */
   tcpBaseline?: TcpBaseline
 }
@@ -188,7 +192,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
     swarm = await createSwarm([
       { name: 'origin', capBytesPerSec: init.originCapBytesPerSec },
       ...Array.from({ length: init.nodes }, (_, i) => ({ name: `n${i}`, capBytesPerSec: init.nodeCapBytesPerSec }))
-    ], { ...(init.signal != null ? { signal: init.signal } : {}), ...(init.congestionControl != null ? { congestionControl: init.congestionControl } : {}) })
+    ], { ...(init.signal != null ? { signal: init.signal } : {}), ...(init.congestionControl != null ? { congestionControl: init.congestionControl } : {}), ...(init.linkQueue != null ? { linkQueue: init.linkQueue } : {}) })
   } catch (err) {
     if (init.workDir == null) await rm(workDir, { recursive: true, force: true })
     throw err
@@ -278,6 +282,7 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       links: { startedAt: started, samples },
       ...(sockets != null ? { sockets } : {}),
       congestionControl,
+      linkQueue: init.linkQueue ?? 'drop-tail',
       ...(tcpBaseline != null ? { tcpBaseline } : {})
     }
     if (inspect != null) await inspect(cluster, result)

@@ -27,7 +27,7 @@ const SCRIPTS: Script[] = [
   // An option without its value is parseArgs' refusal, not the script's.
   { name: 'proof-costs', file: 'dist/benchmarks/proof-costs.js', badValues: [{ args: ['--runs', 'x'], option: '--runs' }, { args: ['--runs'], option: '--runs' }] },
   // --origin-cap-mib defaults to 4 × --cap-mib: a cap in range can put it out of range without its being given.
-  { name: 'swarm', file: 'dist/benchmarks/swarm.js', badValues: [{ args: ['--nodes', '8,1'], option: '--nodes' }, { args: ['--chunk-mib', '3'], option: '--chunk-mib' }, { args: ['--cap-mib', '512'], option: '--origin-cap-mib' }, { args: ['--timeline', '/dev/null/runs/timeline'], option: '--timeline' }] },
+  { name: 'swarm', file: 'dist/benchmarks/swarm.js', badValues: [{ args: ['--nodes', '8,1'], option: '--nodes' }, { args: ['--chunk-mib', '3'], option: '--chunk-mib' }, { args: ['--link-queue', 'fq_codel'], option: '--link-queue' }, { args: ['--cap-mib', '512'], option: '--origin-cap-mib' }, { args: ['--timeline', '/dev/null/runs/timeline'], option: '--timeline' }] },
   { name: 'walrus-throughput', file: 'dist/benchmarks/walrus-throughput.js', badValues: [{ args: ['--runs', '0'], option: '--runs' }, { args: ['--mib', 'x'], option: '--mib' }, { args: ['--mib', '1.5'], option: '--mib' }] },
   { name: 'sample-request-log', file: 'dist/sim/sample-request-log.js', badValues: [{ args: ['--requests', '0'], option: '--requests' }] }
 ]

@@ -51,6 +51,24 @@ describe('a swarm under real link caps: each node in its own network namespace',
     assert.equal(spawnSync('pgrep', ['-f', 'tcp-baseline-worker'], { encoding: 'utf8' }).stdout.trim(), '', 'no worker is left')
   })
 
+  // The same with small packets first: the acknowledgements of each direction's data no longer wait behind the other's.
+  it('queues small packets first on a link when asked, and plain TCP still fills most of it and no more', { timeout: 60_000 }, async () => {
+    await assert.rejects(createSwarm([{ name: 'n0', capBytesPerSec: MiB }], { linkQueue: 'fq' as never }), { name: 'NetnsError', message: /link queue/ })
+    const swarm = await createSwarm([{ name: 'n0', capBytesPerSec: 4 * MiB }, { name: 'n1', capBytesPerSec: 4 * MiB }], { linkQueue: 'small-first' })
+    try {
+      for (const [netns, dev] of [[swarm.endpoints[0]!.netns, 'eth0'], [swarm.hub, swarm.endpoints[0]!.hubPort]] as const) {
+        const qdiscs = spawnSync('tc', ['-n', netns, 'qdisc', 'show', 'dev', dev], { encoding: 'utf8' }).stdout
+        assert.match(qdiscs, /qdisc htb 1: root/, `${netns} ${dev}: ${qdiscs}`)
+        const filters = spawnSync('tc', ['-n', netns, 'filter', 'show', 'dev', dev], { encoding: 'utf8' }).stdout
+        assert.match(filters, /flowid 1:10/, `${netns} ${dev}: small packets go to the first class: ${filters}`)
+      }
+      const baseline = await tcpAllToAll(swarm.endpoints, { seconds: 2 })
+      for (const share of baseline.shares) assert.ok(share > 0.5 && share < 1.05, `a link carried ${(share * 100).toFixed(1)}% of its cap`)
+    } finally {
+      await removeSwarm(swarm)
+    }
+  })
+
   it('removes what a run that died left, by its names, and leaves a live run alone', async () => {
     // A namespace named as a run whose process is gone (PID 2^22 + 1 is above Linux's pid_max) left it.
     const dead = `herd-sw-${2 ** 22 + 1}-0-hub`
