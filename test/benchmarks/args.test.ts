@@ -26,6 +26,7 @@ const SCRIPTS: Script[] = [
   { name: 'mesh-throughput', file: 'dist/benchmarks/mesh-throughput.js', badValues: [{ args: ['--size-mib', '513'], option: '--size-mib' }, { args: ['--only', 'both'], option: '--only' }, { args: ['--profile-dir', '/dev/null/profiles'], option: '--profile-dir' }] },
   // An option without its value is parseArgs' refusal, not the script's.
   { name: 'proof-costs', file: 'dist/benchmarks/proof-costs.js', badValues: [{ args: ['--runs', 'x'], option: '--runs' }, { args: ['--runs'], option: '--runs' }] },
+  { name: 'seal-capacity', file: 'dist/benchmarks/seal-capacity.js', badValues: [{ args: ['--rate', '0'], option: '--rate' }, { args: ['--seconds', '1'], option: '--seconds' }, { args: ['--tensor-kib', '2048'], option: '--tensor-kib' }] },
   // --origin-cap-mib defaults to 4 × --cap-mib: a cap in range can put it out of range without its being given.
   { name: 'swarm', file: 'dist/benchmarks/swarm.js', badValues: [{ args: ['--nodes', '8,1'], option: '--nodes' }, { args: ['--chunk-mib', '3'], option: '--chunk-mib' }, { args: ['--link-queue', 'fq_codel'], option: '--link-queue' }, { args: ['--cap-mib', '512'], option: '--origin-cap-mib' }, { args: ['--timeline', '/dev/null/runs/timeline'], option: '--timeline' }] },
   { name: 'walrus-throughput', file: 'dist/benchmarks/walrus-throughput.js', badValues: [{ args: ['--runs', '0'], option: '--runs' }, { args: ['--mib', 'x'], option: '--mib' }, { args: ['--mib', '1.5'], option: '--mib' }] },

@@ -1,0 +1,107 @@
+// Whether a node's sealing keeps up with its receipts when every Walrus write takes seconds, as on testnet and mainnet.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
+import { blobIdFromBytes } from '../src/blob/blob-id.js'
+import { LocalLedger } from '../src/chain/local-ledger.js'
+import { Batcher, type SealedBundle } from '../src/proof/batcher.js'
+import { DEFAULT_BATCH_SIZE } from '../src/proof/constants.js'
+import { signReceipt } from '../src/proof/receipt.js'
+import { ReceiptStore } from '../src/proof/receipt-store.js'
+import { WalrusHttpClient } from '../src/walrus/http-client.js'
+import { LocalWalrus } from '../src/walrus/local/server.js'
+import { parseScriptArgs } from '../harness/script-args.js'
+
+const USAGE = 'usage: seal-capacity [--quick] [--rate 1..5000] [--seconds 2..600] [--write-ms 0..60000] [--tensor-kib 0..1024] [--help]'
+const { values, refuse } = parseScriptArgs('seal-capacity', USAGE, {
+  quick: { type: 'boolean', default: false },
+  rate: { type: 'string', default: '400' },
+  seconds: { type: 'string' },
+  // What one bundle write takes: 1.5 s is the RS2 encoding alone at 1,000 shards (benchmarks/README.md, session 27), before any Sui transaction.
+  'write-ms': { type: 'string', default: '1500' },
+  // Inputs and outputs kept per receipt; 0: bundles without tensors (proofs.includeTensors off).
+  'tensor-kib': { type: 'string', default: '0' }
+})
+const rate = Number(values.rate)
+const seconds = Number(values.seconds ?? (values.quick ? 20 : 60))
+const writeMs = Number(values['write-ms'])
+const tensorKiB = Number(values['tensor-kib'])
+if (!Number.isInteger(rate) || rate < 1 || rate > 5000) refuse(`--rate takes an integer from 1 to 5000, not ${JSON.stringify(values.rate)}`)
+if (!Number.isInteger(seconds) || seconds < 2 || seconds > 600) refuse(`--seconds takes an integer from 1 to 600, not ${JSON.stringify(values.seconds)}`)
+if (!Number.isInteger(writeMs) || writeMs < 0 || writeMs > 60_000) refuse(`--write-ms takes an integer from 0 to 60000, not ${JSON.stringify(values['write-ms'])}`)
+if (!Number.isInteger(tensorKiB) || tensorKiB < 0 || tensorKiB > 1024) refuse(`--tensor-kib takes an integer from 0 to 1024, not ${JSON.stringify(values['tensor-kib'])}`)
+/** Sealed over offered in the run's second half: below this the queue grows by more than a tenth of what comes, and proofs.maxQueued stops the node serving in the end. */
+const KEEP_UP_GOAL = 0.9
+
+const dir = await mkdtemp(join(tmpdir(), 'herd-bench-seal-'))
+// 100 shards, as the other benchmarks' devnet: the encoding's CPU here stays small beside the write time the shaping holds.
+const walrus = new LocalWalrus({ dir: join(dir, 'walrus'), nShards: 100 })
+await walrus.start()
+walrus.setShaping({ latencyMs: writeMs })
+const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+const keypair = Ed25519Keypair.generate()
+const ledger = await LocalLedger.open(join(dir, 'ledger'), keypair)
+const store = new ReceiptStore({ dir: join(dir, 'receipts') })
+await store.start()
+const batcher = new Batcher({ store, walrus: http, ledger }, { includeTensors: tensorKiB > 0 })
+/** Each bundle anchored, with when (ms from the start). */
+const sealed: Array<SealedBundle & { at: number }> = []
+let started = 0
+batcher.addEventListener('sealed', event => { sealed.push({ ...(event as CustomEvent<SealedBundle>).detail, at: performance.now() - started }) })
+try {
+  batcher.start()
+  const publicKey = keypair.getPublicKey().toRawBytes()
+  const modelBlobId = blobIdFromBytes(randomBytes(32))
+  const chunkRoot = randomBytes(32).toString('hex')
+  const half = tensorKiB * 512
+  let offered = 0
+  let offeredAtHalf: number | undefined
+  let receiptBytes = 0
+  started = performance.now()
+  // Receipts at `rate` a second, as a node serving that many inferences signs them, for `seconds`.
+  while (performance.now() - started < seconds * 1000) {
+    if (offeredAtHalf == null && performance.now() - started >= seconds * 500) offeredAtHalf = offered
+    const due = Math.floor((performance.now() - started) / 1000 * rate)
+    while (offered < due) {
+      const seq = store.lastSeq() + 1n
+      const signed = await signReceipt({ modelBlobId, chunkRoot, inputsHash: randomBytes(32), outputsHash: randomBytes(32), nodePublicKey: publicKey, time: Date.now(), seq }, keypair)
+      receiptBytes = signed.bytes.byteLength
+      await store.append({ id: signed.id, seq, bytes: signed.bytes, ...(half > 0 ? { inputs: randomBytes(half), outputs: randomBytes(half) } : {}) })
+      batcher.notify()
+      offered++
+    }
+    await sleep(5)
+  }
+  const elapsed = (performance.now() - started) / 1000
+  const sealedCount = sealed.reduce((n, s) => n + s.count, 0)
+  const queued = store.queued().count
+  // The second half: the first bundles, sealed before any backlog, say nothing of a steady state.
+  const sealedSecondHalf = sealed.filter(s => s.at >= seconds * 500).reduce((n, s) => n + s.count, 0)
+  const keepUp = sealedSecondHalf / Math.max(1, offered - (offeredAtHalf ?? 0))
+  const largest = Math.max(0, ...sealed.map(s => s.count))
+  // What is left, sealed now: how far behind the node was.
+  const drainStarted = performance.now()
+  await Promise.race([batcher.sealNow(), sleep(10 * writeMs + 30_000)])
+  const drainSeconds = (performance.now() - drainStarted) / 1000
+  console.log(`sealing against receipts at ${rate} a second for ${seconds} s, every Walrus write held ${writeMs} ms; receipts of ${receiptBytes} bytes${half > 0 ? ` with ${tensorKiB} KiB of tensors` : ', bundles without tensors'}`)
+  console.log('| figure | value |')
+  console.log('|---|---:|')
+  console.log(`| receipts offered | ${offered} |`)
+  console.log(`| receipts sealed (anchored) | ${sealedCount} |`)
+  console.log(`| queued at the end | ${queued} |`)
+  console.log(`| seconds to seal what was queued at the end | ${drainSeconds.toFixed(1)} |`)
+  console.log(`| bundles; the largest | ${sealed.length}; ${largest} receipts |`)
+  console.log(`| sealed ÷ offered in the second half (goal ≥ ${KEEP_UP_GOAL}: ${keepUp >= KEEP_UP_GOAL ? 'met' : 'NOT met'}) | ${keepUp.toFixed(3)} |`)
+  console.log(`| what bundles of ${DEFAULT_BATCH_SIZE} receipts (the devnet's batch size), one write at a time, would seal ÷ offered | ${Math.min(1, DEFAULT_BATCH_SIZE / (writeMs / 1000) / rate).toFixed(3)} |`)
+  console.log(JSON.stringify({ bench: 'seal-capacity', rate, seconds, writeMs, tensorKiB, receiptBytes, elapsedSeconds: +elapsed.toFixed(1), offered, sealed: sealedCount, queued, drainSeconds: +drainSeconds.toFixed(1), bundles: sealed.length, largestBundle: largest, sealedOverOffered: +keepUp.toFixed(3), keepUpGoal: KEEP_UP_GOAL }))
+} finally {
+  await batcher.stop()
+  await store.stop()
+  await ledger.close()
+  await http.close()
+  await walrus.stop()
+  await rm(dir, { recursive: true, force: true })
+}
