@@ -1,15 +1,37 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { HerdNode } from '../node.js'
 import { RECEIPT_ID } from '../proof/receipt.js'
 import { BadRequestError, errorBody, ReceiptSetAsideError, UnknownReceiptError } from './errors.js'
 
+/** How long POST /v1/proofs/seal waits for the anchors unless told: a write on testnet or mainnet takes seconds. */
+const DEFAULT_SEAL_WAIT_S = 60
+const MAX_SEAL_WAIT_S = 600
+
 /**
  * `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with
  * the state until then; 409 for a receipt set aside. `POST /v1/proofs/requeue`:
  * receipts set aside go back in the queue, as far as its limits allow.
+ * `POST /v1/proofs/seal?wait=S`: seals every receipt answered so far, now,
+ * whatever `proofs.batchSize` and `proofs.intervalMs` (10 minutes on testnet
+ * and mainnet); 200 `{ sealed: true, queued }` once anchored, 202
+ * `{ sealed: false, queued }` when S seconds (60 unless given; 0 to 600)
+ * pass first, the sealing going on.
  */
 export function registerProofRoute (app: FastifyInstance, node: HerdNode): void {
   app.post('/v1/proofs/requeue', async () => node.proofs.requeueSetAside())
+  app.post('/v1/proofs/seal', async (request, reply) => {
+    const { wait } = request.query as { wait?: string }
+    const seconds = wait == null ? DEFAULT_SEAL_WAIT_S : /^\d{1,3}$/.test(wait) ? Number(wait) : NaN
+    if (!(seconds >= 0 && seconds <= MAX_SEAL_WAIT_S)) throw new BadRequestError(`wait is whole seconds from 0 to ${MAX_SEAL_WAIT_S}, got "${String(wait).slice(0, 20)}"`)
+    const done = new AbortController()
+    const sealed = await Promise.race([
+      node.proofs.sealNow().then(() => true),
+      sleep(seconds * 1000, false, { signal: done.signal }).catch(() => false)
+    ]).finally(() => { done.abort() })
+    const queued = node.status().proofs.queued
+    return reply.code(sealed ? 200 : 202).send({ sealed, queued })
+  })
   app.get('/v1/proofs/:receiptId', async (request, reply) => {
     const { receiptId } = request.params as { receiptId: string }
     if (!RECEIPT_ID.test(receiptId)) throw new BadRequestError(`a receipt ID is 64 lowercase hex digits, got "${receiptId.slice(0, 80)}"`)

@@ -275,6 +275,16 @@ export class ProofService {
     }
   }
 
+  /**
+   * Seals every receipt answered so far, whatever the batch size and the
+   * interval: the writes behind the replies first, then the batcher's
+   * bundles. Resolves once they are anchored (or set aside).
+   */
+  async sealNow (): Promise<void> {
+    await this.written()
+    await this.components.batcher.sealNow()
+  }
+
   /** Puts receipts set aside back in the queue (ReceiptStore.requeueSetAside) and wakes the batcher to seal them. */
   async requeueSetAside (): Promise<{ requeued: number, left: number }> {
     const result = await this.components.store.requeueSetAside()

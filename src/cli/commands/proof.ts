@@ -11,7 +11,7 @@ import { verifyProof } from '../../proof/verify.js'
 import { buildServices } from '../../node-services.js'
 import { apiHeaders, DEFAULT_API_URL } from '../api-client.js'
 import { commandConfig, networkOptions, type NetworkOptions } from '../clients.js'
-import { httpUrl, printJson } from '../options.js'
+import { httpUrl, integer, printJson } from '../options.js'
 
 interface VerifyOptions extends NetworkOptions {
   api?: string
@@ -67,8 +67,27 @@ async function loadInputs (path: string): Promise<Uint8Array> {
 /** The node's answer to POST /v1/proofs/requeue. */
 const requeueAnswer = z.strictObject({ requeued: z.number().int().min(0), left: z.number().int().min(0) })
 
+/** The node's answer to POST /v1/proofs/seal. */
+const sealAnswer = z.strictObject({ sealed: z.boolean(), queued: z.number().int().min(0) })
+
 export function proofCommand (program: Command): void {
   const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
+  proof.command('seal')
+    .description('have a running node seal every receipt it answered so far, now, whatever proofs.batchSize and proofs.intervalMs (before retiring a node, say); prints {"sealed":true|false,"queued":N} and exits 0 once they are anchored, 1 if --wait passed first (the node goes on sealing)')
+    .option('--wait <seconds>', 'how long to wait for the anchors, 0 to 600 (default 60)', integer('--wait', 0, 600))
+    .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
+    .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
+    .action(async (options: { wait?: number, api?: string, apiToken?: string }) => {
+      const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+      const wait = options.wait ?? 60
+      const response = await request(`${api}/v1/proofs/seal?wait=${wait}`, { method: 'POST', headers: apiHeaders(options), headersTimeout: (wait + 30) * 1000 })
+      const json = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
+      if (response.statusCode !== 200 && response.statusCode !== 202) throw new Error(`the node answered ${response.statusCode}: ${json?.error?.message ?? 'no reason given'}`)
+      const answer = sealAnswer.safeParse(json)
+      if (!answer.success) throw new Error(`the node's answer is not {"sealed","queued"}: ${z.prettifyError(answer.error)}`)
+      printJson(answer.data)
+      if (!answer.data.sealed) throw new Error(`not all sealed within ${wait} s (${answer.data.queued} receipts queued): the node goes on sealing them`)
+    })
   proof.command('requeue')
     .description('have a running node queue again the receipts Walrus refused and it set aside (after the cause is fixed: a publisher\'s size limit or block, say), as far as its queue allows; prints {"requeued":N,"left":M}')
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
