@@ -25,7 +25,7 @@ export async function createLiveLinks (scenario: Scenario, nodes: number, signal
   const swarm = await createSwarm([
     { name: 'origin', capBytesPerSec: links.originCapBytesPerSec ?? 0 },
     ...Array.from({ length: nodes }, (_, i) => ({ name: `n${i}`, capBytesPerSec: links.nodeCapBytesPerSec ?? 0 }))
-  ], { signal })
+  ], { signal, ...(links.queue != null ? { linkQueue: links.queue } : {}) })
   return {
     namespaces: { origin: swarm.endpoint('origin'), nodes: Array.from({ length: nodes }, (_, i) => swarm.endpoint(`n${i}`)) },
     remove: async () => { await removeSwarm(swarm) }

@@ -11,7 +11,7 @@ import { DEFAULT_DOWNLOAD_TUNING } from '../src/mesh/fetcher.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../src/blob/chunk-tree.js'
 import { POLICY_NAMES, type PolicyName } from '../src/blob/cache/policy.js'
 import { DEFAULT_POLICY } from '../src/blob/cache/constants.js'
-import { MAX_CAP_BYTES_PER_SEC } from '../harness/netns.js'
+import { LINK_QUEUES, MAX_CAP_BYTES_PER_SEC } from '../harness/netns.js'
 import { MIN_UPLOAD_BYTES_PER_SEC } from '../src/mesh/upload-pace.js'
 
 /** Live mode runs each node as its own process: more than this does not fit a small machine. */
@@ -54,11 +54,13 @@ export const linksSchema = z.strictObject({
   nodeCapBytesPerSec: cap.optional(),
   /** Cap on the devnet's link (Walrus and the ledger), each way; absent: uncapped. */
   originCapBytesPerSec: cap.optional(),
+  /** How a capped link queues: one drop-tail FIFO (the default), or small packets (acknowledgements) first. */
+  queue: z.enum(LINK_QUEUES).optional(),
   /** Each node's upload pace (mesh.uploadBytesPerSec), with or without namespaces; absent: none, a node's default. */
   uploadBytesPerSec: z.number().int().min(MIN_UPLOAD_BYTES_PER_SEC).max(MAX_CAP_BYTES_PER_SEC).optional()
 }).superRefine((links, ctx) => {
   if (links.namespaces) return
-  for (const field of ['nodeCapBytesPerSec', 'originCapBytesPerSec'] as const) {
+  for (const field of ['nodeCapBytesPerSec', 'originCapBytesPerSec', 'queue'] as const) {
     if (links[field] != null) ctx.addIssue({ code: 'custom', path: [field], message: 'a link is capped only in its own namespace: set namespaces to true' })
   }
 })

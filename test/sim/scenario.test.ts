@@ -109,6 +109,9 @@ describe('scenario', () => {
     refused(x => { x.links = { namespaces: true, nodeCapBytesPerSec: 2 ** 40 } }, 'links.nodeCapBytesPerSec')
     refused(x => { x.links = { nodeCapBytesPerSec: MiB } }, 'links.namespaces')
     refused(x => { x.links = { namespaces: true, bridge: 'br0' } }, 'links')
+    assert.equal(scenario(x => { x.links = { namespaces: true, queue: 'small-first' } }).links?.queue, 'small-first')
+    refused(x => { x.links = { namespaces: true, queue: 'fq_codel' } }, 'links.queue')
+    refused(x => { x.links = { namespaces: false, queue: 'small-first' } }, 'links.queue')
     // An upload pace is a node's setting: it needs no namespace, and is refused under what a slice needs.
     assert.equal(scenario(x => { x.links = { namespaces: false, uploadBytesPerSec: MiB } }).links?.uploadBytesPerSec, MiB)
     refused(x => { x.links = { namespaces: true, uploadBytesPerSec: 1000 } }, 'links.uploadBytesPerSec')
