@@ -407,7 +407,7 @@ try {
     }
   }
   const tb = parts.tensorBytes
-  console.log(`canonical tensors per receipt: det ${tb.det?.inputs} B in + ${tb.det?.outputs} B out, mlp ${tb.mlp?.inputs} B in + ${tb.mlp?.outputs} B out; a bundle over 8 MiB (DEFAULT_MAX_BUNDLE_BYTES) is split below the batch size`)
+  console.log(`canonical tensors per receipt: det ${tb.det?.inputs} B in + ${tb.det?.outputs} B out, mlp ${tb.mlp?.inputs} B in + ${tb.mlp?.outputs} B out; a seal begins at the batch size (or 8 MiB queued, DEFAULT_MAX_BUNDLE_BYTES, or the interval) and takes every receipt queued then, up to 8 MiB: with 8 in flight a bundle holds more than a batch size of 1 or 16`)
 
   console.log(`\nlatency of node.inference.infer on a node holding the model, proofs on (tensors kept, receipts logged ahead: durability 'logged', the default), on and strict (synced before the reply), on without tensors (includeTensors: false) and off; ${runsOf(det)} calls per arm for det, ${runs} for mlp, in blocks, the arms in turn, (${BLOCK_CALLS[1]} calls at 1 in flight, ${BLOCK_CALLS[8]} at 8); ms; target: on ≤ off × ${TARGET_RATIO} at p50, ≤ × ${TARGET_RATIO_P95} at p95`)
   console.log(`det: PaddleOCR v4 detection, x [1,3,64,64]; mlp: ${MLP_IN}-${MLP_HIDDEN}×${MLP_LAYERS - 1}-16 (${(mlpBytes.byteLength / 1e6).toFixed(0)} MB), x [${MLP_BATCH},${MLP_IN}]; inference concurrency 2 (threads), so 8 in flight queue`)
