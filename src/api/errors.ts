@@ -44,6 +44,11 @@ export class ReceiptSetAsideError extends Error {
   override readonly name = 'ReceiptSetAsideError'
 }
 
+/** As many callers as the route allows already wait on it. */
+export class TooManyWaitingError extends Error {
+  override readonly name = 'TooManyWaitingError'
+}
+
 /** The codes of the API's error bodies: the inference protocol's, and the ones only HTTP needs. */
 export type ApiErrorCode = InferErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'RANGE_NOT_SATISFIABLE'
 
@@ -85,6 +90,7 @@ const API_CODE_BY_ERROR_NAME: Record<string, ApiErrorCode> = {
   NotCachedError: 'NOT_FOUND',
   UnknownReceiptError: 'NOT_FOUND',
   ReceiptSetAsideError: 'CONFLICT',
+  TooManyWaitingError: 'BUSY',
   NotFoundError: 'NOT_FOUND',
   BlobNotFoundError: 'NOT_FOUND',
   UnregisteredBlobError: 'NOT_FOUND',

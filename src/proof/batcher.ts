@@ -157,7 +157,8 @@ function holdsTensors (batch: Batch): boolean {
 /**
  * Seals queued receipts into bundles: once batchSize receipts or a whole
  * bundle's bytes are queued, or intervalMs after the first, a bundle of every
- * receipt queued (to the byte budget) goes to Walrus and its root to the ledger. Each batch is recorded
+ * receipt queued (to the byte budget) goes to Walrus and its root to the
+ * ledger. Each batch is recorded
  * in the store before anything leaves the node, so after a crash the next
  * start finishes that batch (same bytes, same blob ID, the anchor found if it
  * was made) instead of sealing its receipts again. Walrus and ledger failures

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import ort from 'onnxruntime-node'
 import { request } from 'undici'
 import { ApiServer } from '../../src/api/server.js'
@@ -58,8 +59,37 @@ describe('herd proof seal: every receipt answered, sealed when the operator asks
     const anchors = await mesh.node.ledger.listAnchors(mesh.node.key.toSuiAddress())
     assert.deepEqual(anchors.map(a => a.count), [3], 'one bundle of the three')
 
-    const again = await request(`${api.url}/v1/proofs/seal?wait=0`, { method: 'POST' })
+    const again = await request(`${api.url}/v1/proofs/seal?wait=1`, { method: 'POST' })
     assert.equal(again.statusCode, 200, 'nothing queued: sealed at once')
     assert.deepEqual(await again.body.json(), { sealed: true, queued: 0 })
+  })
+
+  it('answers 202 when the wait ends first, and refuses more than 4 sealings at once', async () => {
+    // Every Walrus write takes 1.5 s: the sealings asked for below are still on their way when the fifth comes.
+    mesh.devnet.walrus.setShaping({ latencyMs: 1_500 })
+    try {
+      const response = await request(`${api.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mlp', inputs: tensorsToJson({ x: input(9) }) }) })
+      assert.equal(response.statusCode, 200)
+      await response.body.dump()
+      for (let i = 0; i < 4; i++) {
+        const waiting = await request(`${api.url}/v1/proofs/seal?wait=0`, { method: 'POST' })
+        assert.equal(waiting.statusCode, 202, `request ${i + 1}`)
+        assert.equal(((await waiting.body.json()) as { sealed: boolean }).sealed, false)
+      }
+      const refused = await request(`${api.url}/v1/proofs/seal?wait=0`, { method: 'POST' })
+      assert.equal(refused.statusCode, 429)
+      assert.match(((await refused.body.json()) as { error: { message: string } }).error.message, /4 seal requests are waiting already/)
+    } finally {
+      mesh.devnet.walrus.setShaping({ latencyMs: 0 })
+    }
+    // A caller refused retries: taken again once the sealings asked for end (each write 1.5 s).
+    let sealed = await request(`${api.url}/v1/proofs/seal?wait=60`, { method: 'POST' })
+    for (let i = 0; i < 300 && sealed.statusCode === 429; i++) {
+      await sealed.body.dump()
+      await sleep(100)
+      sealed = await request(`${api.url}/v1/proofs/seal?wait=60`, { method: 'POST' })
+    }
+    assert.equal(sealed.statusCode, 200, 'taken again once the sealings ended')
+    assert.deepEqual(await sealed.body.json(), { sealed: true, queued: 0 })
   })
 })
