@@ -106,8 +106,6 @@ export interface SwarmPullResult {
   sockets?: SocketSample[]
   /** The nodes' namespaces' TCP congestion control. */
   congestionControl: string
-  /** How the capped links queued. */
-  linkQueue: LinkQueue
   /** What plain TCP, every node sending to every other, got through the same links before the pull (if asked for). */
   tcpBaseline?: TcpBaseline
 }
@@ -282,7 +280,6 @@ export async function runSwarmPull (init: SwarmPullInit, inspect?: (cluster: Liv
       links: { startedAt: started, samples },
       ...(sockets != null ? { sockets } : {}),
       congestionControl,
-      linkQueue: init.linkQueue ?? 'drop-tail',
       ...(tcpBaseline != null ? { tcpBaseline } : {})
     }
     if (inspect != null) await inspect(cluster, result)
