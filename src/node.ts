@@ -75,7 +75,7 @@ export interface NodeStatus {
   funds: FundsStatus
   /** What the node keeps alive on Walrus: blobs renewed, failing, near their end, lost. */
   storage: StorageStatus
-  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
+  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, nextSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
@@ -519,6 +519,7 @@ export class HerdNode {
       retrying: stats.retrying,
       ...(stats.lastError != null ? { lastError: stats.lastError } : {}),
       ...(stats.lastSealAt != null ? { lastSealAt: stats.lastSealAt } : {}),
+      ...(stats.nextSealAt != null ? { nextSealAt: stats.nextSealAt } : {}),
       bundleBudget: stats.bundleBudget,
       refused: stats.refused,
       ...(stats.lastRefusal != null ? { lastRefusal: stats.lastRefusal } : {}),

@@ -71,6 +71,8 @@ export interface BatcherStats {
   sealed: number
   bundles: number
   lastSealAt?: number
+  /** When what is queued is sealed at the latest (the interval's end), unless a full batch comes first; absent with nothing queued. */
+  nextSealAt?: number
   /** Walrus or the ledger (or the store) failed, and the batcher is backing off before trying again. */
   retrying: boolean
   lastError?: string
@@ -199,7 +201,9 @@ export class Batcher extends EventTarget {
   private waiters: Waiter[] = []
   /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
   private sealedThrough = 0n
-  private readonly state: Omit<BatcherStats, 'bundleBudget'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
+  private readonly state: Omit<BatcherStats, 'bundleBudget' | 'nextSealAt'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
+  /** When the queue is sealed at the latest: one interval after its first receipt was seen, or after the last seal began. */
+  private deadline?: number
   /** The bundles are encoded here, one seal at a time: the largest so far within the budget (bundleOf). */
   private bundleBuffer?: Uint8Array
 
@@ -230,6 +234,7 @@ export class Batcher extends EventTarget {
     const controller = new AbortController()
     this.controller = controller
     this.sealedThrough = 0n
+    this.deadline = undefined
     this.sizing = this.newSizing()
     this.running = this.run(controller.signal)
   }
@@ -275,7 +280,8 @@ export class Batcher extends EventTarget {
   }
 
   stats (): BatcherStats {
-    return { ...this.state, bundleBudget: this.sizing.bundleBudget, ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
+    const nextSealAt = this.deadline != null && this.components.store.queued().count > 0 ? this.deadline : undefined
+    return { ...this.state, bundleBudget: this.sizing.bundleBudget, ...(nextSealAt != null ? { nextSealAt } : {}), ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
   }
 
   /** Starts forgetting bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs` and one prune at a time. */
@@ -289,7 +295,6 @@ export class Batcher extends EventTarget {
   }
 
   private async run (signal: AbortSignal): Promise<void> {
-    let deadline: number | undefined
     let failures = 0
     while (!signal.aborted) {
       // Armed before the queue is read: a notify from now on ends the wait below at once.
@@ -319,7 +324,7 @@ export class Batcher extends EventTarget {
         const { count } = this.components.store.queued()
         const now = Date.now()
         if (count === 0) {
-          deadline = undefined
+          this.deadline = undefined
           this.waitingOnEmpty = true
           try {
             await this.waitForWake(this.intervalMs, signal)
@@ -328,14 +333,14 @@ export class Batcher extends EventTarget {
           }
           continue
         }
-        deadline ??= now + this.intervalMs
-        if (this.full() || now >= deadline || this.waiters.length > 0) {
+        this.deadline ??= now + this.intervalMs
+        if (this.full() || now >= this.deadline || this.waiters.length > 0) {
           // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now.
-          if (await this.sealOnce(signal)) deadline = now + this.intervalMs
+          if (await this.sealOnce(signal)) this.deadline = now + this.intervalMs
           failures = 0
           continue
         }
-        await this.waitForWake(deadline - now, signal)
+        await this.waitForWake(this.deadline - now, signal)
       } catch (err) {
         if (signal.aborted) break
         // Walrus and ledger failures are retried inside a seal; this is the store, or a damaged batch.

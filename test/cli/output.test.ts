@@ -65,6 +65,11 @@ describe('operator output', () => {
     const older = statusViewSchema.parse({ ...status, inference: { runs: 9, forwarded: 0, failed: 2, busy: 1, queue: 4, sessions: 1 } })
     assert.match(renderStatus('http://api', older), /^inference\s+4 running or waiting, 1 sessions warm; 9 runs/m, 'a node without sessionLoads')
     assert.match(text, /^proofs\s+5 queued, 7 sealed in 2 anchored bundles, 1 set aside$/m)
+    // On testnet and mainnet a queue waits up to 10 minutes: the status says until when.
+    const waiting = renderStatus('http://api', statusViewSchema.parse({ ...status, proofs: { ...status.proofs, nextSealAt: Date.UTC(2026, 11, 5, 0, 10, 0) } }))
+    assert.match(waiting, /^proofs\s+5 queued \(sealed by 00:10:00 UTC at the latest\), 7 sealed/m)
+    const retrying = renderStatus('http://api', statusViewSchema.parse({ ...status, proofs: { ...status.proofs, nextSealAt: 1, retrying: true } }))
+    assert.doesNotMatch(retrying, /sealed by/, 'not while writes fail')
     assert.match(text, /^FUNDS\s+anchor writes blocked .* fund 0xabc/m)
   })
 

@@ -215,12 +215,17 @@ describe('batcher', () => {
     const r = await rig(dir.path, { batcher: { batchSize: 65_536, intervalMs: 3_600_000, maxBundleBytes: budget } })
     try {
       // Each fake receipt queues about 150 bytes (the record and 44 of tensors): 2 KiB is about 14 of them.
+      const before = Date.now()
       await r.append(5)
       await sleep(100)
       assert.equal(r.sealed.length, 0, 'a third of a bundle waits for the interval')
+      const nextSealAt = r.batcher.stats().nextSealAt ?? 0
+      assert.ok(nextSealAt >= before + 3_600_000 && nextSealAt <= Date.now() + 3_600_000, `sealed an interval after the first receipt at the latest: ${nextSealAt - before} ms`)
       for (let i = 0; i < 40 && r.store.queued().bytes < budget; i++) await r.append(1)
       await until('a bundle sealed by its bytes', () => r.sealed.length >= 1)
       assert.ok((r.sealed[0]?.count ?? 0) >= 5, `the bundle holds what was queued: ${r.sealed[0]?.count}`)
+      await r.batcher.sealNow()
+      assert.equal(r.batcher.stats().nextSealAt, undefined, 'nothing queued, nothing due')
       assert.deepEqual(r.errors, [])
     } finally {
       await r.close()
