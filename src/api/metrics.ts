@@ -121,6 +121,7 @@ export class HerdMetrics {
     this.gauge('herd_proof_retrying', '1 while Walrus or the ledger fails and sealing backs off', s => s.proofs.retrying ? 1 : 0)
     this.gauge('herd_proof_bundle_budget_bytes', 'The size bundles are built to now (less than the maximum after a refusal for size)', s => s.proofs.bundleBudget)
     this.gauge('herd_proof_last_seal_timestamp_seconds', 'When the last bundle was anchored (0: none since start)', s => (s.proofs.lastSealAt ?? 0) / 1000)
+    this.gauge('herd_proof_next_seal_timestamp_seconds', 'When the receipts queued are sealed at the latest, unless a full batch comes first (0: none queued)', s => (s.proofs.nextSealAt ?? 0) / 1000)
     this.gaugeByLabel('herd_funds_balance', 'The node address\'s balance in whole coins (absent on the devnet)', 'coin', s => ({
       ...(s.funds.sui != null ? { SUI: Number(s.funds.sui) / COIN_UNITS } : {}),
       ...(s.funds.wal != null ? { WAL: Number(s.funds.wal) / COIN_UNITS } : {})

@@ -109,6 +109,7 @@ describe('/metrics: what operators scrape', () => {
     assert.equal(seals, sample(text, 'herd_proof_bundles_total{outcome="anchored"}'))
     assert.ok(seals >= 1)
     assert.equal(sample(text, 'herd_proof_receipts_sealed_total'), 2)
+    assert.equal(sample(text, 'herd_proof_next_seal_timestamp_seconds'), 0, 'every receipt sealed: none due')
     // The cache had room for both downloads: no wait for it timed.
     assert.ok(/^# TYPE herd_cache_room_wait_seconds histogram$/m.test(text), 'herd_cache_room_wait_seconds is a histogram')
     assert.equal(sample(text, 'herd_cache_room_wait_seconds_count'), 0)
