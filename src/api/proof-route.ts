@@ -12,7 +12,8 @@ const MAX_SEAL_WAITERS = 4
 
 /**
  * `GET /v1/proofs/{receiptId}`: the proof once its batch is anchored; 202 with
- * the state until then; 409 for a receipt set aside. `POST /v1/proofs/requeue`:
+ * the state until then (and `sealedBy`, with Retry-After, when the queue is
+ * sealed at the latest); 409 for a receipt set aside. `POST /v1/proofs/requeue`:
  * receipts set aside go back in the queue, as far as its limits allow.
  * `POST /v1/proofs/seal?wait=S`: seals every receipt answered so far, now,
  * whatever `proofs.batchSize` and `proofs.intervalMs` (10 minutes on testnet
@@ -51,7 +52,12 @@ export function registerProofRoute (app: FastifyInstance, node: HerdNode): void 
       const { body } = errorBody(new ReceiptSetAsideError(`receipt ${receiptId} was set aside, never sealed: ${found.reason}`))
       return reply.code(409).send({ state: 'aside', receiptId, ...body })
     }
-    if (found.state !== 'sealed') return reply.code(202).send({ state: found.state, receiptId })
+    if (found.state !== 'sealed') {
+      // When to ask again: its batch is sealed by then at the latest (10 minutes can pass on testnet and mainnet).
+      const sealedBy = node.proofs.nextSealAt()
+      if (sealedBy != null) reply.header('retry-after', String(Math.max(1, Math.ceil((sealedBy - Date.now()) / 1000))))
+      return reply.code(202).send({ state: found.state, receiptId, ...(sealedBy != null ? { sealedBy } : {}) })
+    }
     return found.proof
   })
 }

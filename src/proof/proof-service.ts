@@ -275,6 +275,11 @@ export class ProofService {
     }
   }
 
+  /** When the receipts queued are sealed at the latest (a full batch may come first); undefined with none queued. */
+  nextSealAt (): number | undefined {
+    return this.components.batcher.stats().nextSealAt
+  }
+
   /**
    * Seals every receipt answered so far, whatever the batch size and the
    * interval: the writes behind the replies first, then the batcher's

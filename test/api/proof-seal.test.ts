@@ -51,6 +51,16 @@ describe('herd proof seal: every receipt answered, sealed when the operator asks
       receipts.push(((await response.body.json()) as { receipt: { id: string } }).receipt.id)
     }
     for (const id of receipts) assert.equal(await proofStatus(api.url, id), 202, 'queued: no batch is full and the interval is an hour')
+    // A client told to come back when the batch is sealed at the latest: within the hour.
+    const pending = await request(`${api.url}/v1/proofs/${receipts[0] as string}`)
+    const body = await pending.body.json() as { state: string, sealedBy?: number }
+    assert.equal(body.state, 'queued')
+    assert.ok(body.sealedBy != null && body.sealedBy > Date.now() && body.sealedBy <= Date.now() + 3_600_000, `sealedBy ${body.sealedBy}`)
+    const retryAfter = Number(pending.headers['retry-after'])
+    assert.ok(retryAfter > 3_500 && retryAfter <= 3_600, `Retry-After ${retryAfter} s`)
+    const early = await runCli(['proof', 'verify', receipts[0] as string, '--api', api.url])
+    assert.notEqual(early.code, 0)
+    assert.match(early.stderr, /not anchored yet; the node seals it by \S+Z at the latest \(herd proof seal: now\)/)
 
     const sealed = await runCli(['proof', 'seal', '--api', api.url, '--wait', '60'])
     assert.equal(sealed.code, 0, sealed.stderr)

@@ -32,7 +32,10 @@ async function getJson (url: string, headers: Record<string, string>): Promise<{
 async function loadProof (ref: string, api: string, headers: Record<string, string>): Promise<ReceiptProof> {
   if (RECEIPT_ID.test(ref)) {
     const { status, json } = await getJson(`${api}/v1/proofs/${ref}`, headers)
-    if (status === 202) throw new Error(`receipt ${ref} is ${json.state as string}: its batch is not anchored yet; try again after the node seals it`)
+    if (status === 202) {
+      const by = typeof json.sealedBy === 'number' && Number.isFinite(json.sealedBy) ? ` by ${new Date(json.sealedBy).toISOString()} at the latest` : ''
+      throw new Error(`receipt ${ref} is ${json.state as string}: its batch is not anchored yet; the node seals it${by} (herd proof seal: now)`)
+    }
     if (status !== 200) throw new Error(`the node answered ${status}: ${json?.error?.message as string ?? 'no reason given'}`)
     return parseProof(json)
   }
