@@ -46,6 +46,12 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     if (s < 3600) return Math.round(s / 60) + ' min ago'
     return Math.round(s / 3600) + ' h ago'
   }
+  function until (ms) {
+    var s = Math.max(0, Math.round((ms - Date.now()) / 1000))
+    if (s < 60) return 'in ' + s + ' s'
+    if (s < 3600) return 'in ' + Math.round(s / 60) + ' min'
+    return 'in ' + Math.round(s / 3600) + ' h'
+  }
   function coins (raw) { return raw == null ? '–' : (Number(raw) / 1e9).toFixed(3) }
   function shortId (id) { return id.length > 16 ? id.slice(0, 8) + '…' + id.slice(-6) : id }
 
@@ -149,6 +155,7 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     text('proofs-aside', p.setAside)
     text('proofs-refused', p.refused)
     text('proofs-last', p.lastSealAt != null ? ago(p.lastSealAt) : '–')
+    text('proofs-next', p.nextSealAt != null ? until(p.nextSealAt) : '–')
     var problem = p.retrying ? 'retrying: ' + (p.lastError || '') : ''
     $('proofs-error').hidden = problem === ''
     text('proofs-error', problem)
