@@ -73,6 +73,20 @@ const requeueAnswer = z.strictObject({ requeued: z.number().int().min(0), left: 
 /** The node's answer to POST /v1/proofs/seal. */
 const sealAnswer = z.strictObject({ sealed: z.boolean(), queued: z.number().int().min(0) })
 
+interface ApiOptions { api?: string, apiToken?: string }
+
+/** POSTs to a running node's API at `path` and prints its answer, which must be one of `statuses` and fit `answer` (`shape` names its fields in the error). */
+async function postToNode<T extends z.ZodType> (options: ApiOptions, path: string, answer: T, shape: string, init: { statuses?: number[], headersTimeout?: number } = {}): Promise<z.infer<T>> {
+  const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+  const response = await request(`${api}${path}`, { method: 'POST', headers: apiHeaders(options), ...(init.headersTimeout != null ? { headersTimeout: init.headersTimeout } : {}) })
+  const json = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
+  if (!(init.statuses ?? [200]).includes(response.statusCode)) throw new Error(`the node answered ${response.statusCode}: ${json?.error?.message ?? 'no reason given'}`)
+  const parsed = answer.safeParse(json)
+  if (!parsed.success) throw new Error(`the node's answer is not ${shape}: ${z.prettifyError(parsed.error)}`)
+  printJson(parsed.data)
+  return parsed.data
+}
+
 export function proofCommand (program: Command): void {
   const proof = program.command('proof').description('inference proofs: receipts, Merkle paths, anchors')
   proof.command('seal')
@@ -80,29 +94,17 @@ export function proofCommand (program: Command): void {
     .option('--wait <seconds>', 'how long to wait for the anchors, 0 to 600 (default 60)', integer('--wait', 0, 600))
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
     .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
-    .action(async (options: { wait?: number, api?: string, apiToken?: string }) => {
-      const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
+    .action(async (options: ApiOptions & { wait?: number }) => {
       const wait = options.wait ?? 60
-      const response = await request(`${api}/v1/proofs/seal?wait=${wait}`, { method: 'POST', headers: apiHeaders(options), headersTimeout: (wait + 30) * 1000 })
-      const json = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
-      if (response.statusCode !== 200 && response.statusCode !== 202) throw new Error(`the node answered ${response.statusCode}: ${json?.error?.message ?? 'no reason given'}`)
-      const answer = sealAnswer.safeParse(json)
-      if (!answer.success) throw new Error(`the node's answer is not {"sealed","queued"}: ${z.prettifyError(answer.error)}`)
-      printJson(answer.data)
-      if (!answer.data.sealed) throw new Error(`not all sealed within ${wait} s (${answer.data.queued} receipts queued): the node goes on sealing them`)
+      const answer = await postToNode(options, `/v1/proofs/seal?wait=${wait}`, sealAnswer, '{"sealed","queued"}', { statuses: [200, 202], headersTimeout: (wait + 30) * 1000 })
+      if (!answer.sealed) throw new Error(`not all sealed within ${wait} s (${answer.queued} receipts queued): the node goes on sealing them`)
     })
   proof.command('requeue')
     .description('have a running node queue again the receipts Walrus refused and it set aside (after the cause is fixed: a publisher\'s size limit or block, say), as far as its queue allows; prints {"requeued":N,"left":M}')
     .option('--api <url>', `the node's HTTP API (default $HERD_API or ${DEFAULT_API_URL})`, httpUrl)
     .option('--api-token <token>', 'the node\'s API token, if it needs one (default $HERD_API_TOKEN)')
-    .action(async (options: { api?: string, apiToken?: string }) => {
-      const api = options.api ?? process.env.HERD_API ?? DEFAULT_API_URL
-      const response = await request(`${api}/v1/proofs/requeue`, { method: 'POST', headers: apiHeaders(options) })
-      const json = await response.body.json().catch(() => undefined) as { error?: { message?: string } } | undefined
-      if (response.statusCode !== 200) throw new Error(`the node answered ${response.statusCode}: ${json?.error?.message ?? 'no reason given'}`)
-      const answer = requeueAnswer.safeParse(json)
-      if (!answer.success) throw new Error(`the node's answer is not {"requeued","left"}: ${z.prettifyError(answer.error)}`)
-      printJson(answer.data)
+    .action(async (options: ApiOptions) => {
+      await postToNode(options, '/v1/proofs/requeue', requeueAnswer, '{"requeued","left"}')
     })
   networkOptions(proof.command('verify'))
     .description('check a receipt\'s proof: signature, Merkle path, anchor by the signer, bundle on Walrus; prints {"valid":…,"checks":{…}} and exits 0 only when valid')
