@@ -260,13 +260,12 @@ export class Batcher extends EventTarget {
 
   /** Called after each append: the batcher looks at the queue again when that can change what it does (not on every receipt of a busy node). */
   notify (): void {
-    if (this.waitingOnEmpty || this.full()) this.wake.resolve()
+    if (this.waitingOnEmpty || this.full(this.components.store.queued())) this.wake.resolve()
   }
 
   /** A bundle is due without waiting for the interval: batchSize receipts queued, or a whole bundle's bytes. */
-  private full (): boolean {
-    const { count, bytes } = this.components.store.queued()
-    return count >= this.batchSize || bytes >= this.sizing.bundleBudget
+  private full (queued: { count: number, bytes: number }): boolean {
+    return queued.count >= this.batchSize || queued.bytes >= this.sizing.bundleBudget
   }
 
   /** Seals everything queued when called (in as many bundles as it takes); resolves once it is anchored or set aside. */
@@ -321,9 +320,9 @@ export class Batcher extends EventTarget {
         }
         this.settleWaiters()
         this.pruneIfDue(signal)
-        const { count } = this.components.store.queued()
+        const queued = this.components.store.queued()
         const now = Date.now()
-        if (count === 0) {
+        if (queued.count === 0) {
           this.deadline = undefined
           this.waitingOnEmpty = true
           try {
@@ -334,7 +333,7 @@ export class Batcher extends EventTarget {
           continue
         }
         this.deadline ??= now + this.intervalMs
-        if (this.full() || now >= this.deadline || this.waiters.length > 0) {
+        if (this.full(queued) || now >= this.deadline || this.waiters.length > 0) {
           // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now.
           if (await this.sealOnce(signal)) this.deadline = now + this.intervalMs
           failures = 0
