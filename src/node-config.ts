@@ -15,7 +15,7 @@ import { MIN_UPLOAD_BYTES_PER_SEC } from './mesh/upload-pace.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import {
   DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_QUEUED, DEFAULT_MAX_UNSYNCED, DEFAULT_RECEIPT_DURABILITY, DEFAULT_RETAIN_SEALED_MS,
-  DEFAULT_SYNC_INTERVAL_MS, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES
+  DEFAULT_SYNC_INTERVAL_MS, MAX_CONCURRENT_WRITES, MAX_SYNC_INTERVAL_MS, MAX_UNSYNCED, RECEIPT_DURABILITIES
 } from './proof/constants.js'
 import { DEFAULT_BUNDLE_RETENTION_MS, DEFAULT_CHECK_INTERVAL_MS, DEFAULT_EXTEND_EPOCHS, DEFAULT_MAX_SPEND_PER_EPOCH_FROST, DEFAULT_REGISTRY_SYNC_MS, DEFAULT_RENEW_WITHIN_EPOCHS } from './storage/constants.js'
 import { DEFAULT_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS } from './walrus/local/constants.js'
@@ -178,6 +178,8 @@ const nodeConfigFields = z.strictObject({
     retainSealedMs: z.number().int().min(0).default(DEFAULT_RETAIN_SEALED_MS),
     /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
     maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
+    /** Proof bundles on their way to Walrus at once; anchors still go one at a time. Unset: bundleWritesAtOnce(). */
+    concurrentWrites: z.number().int().min(1).max(MAX_CONCURRENT_WRITES).optional(),
     /** `strict`: a receipt is synced before its reply leaves; `logged`: answered once signed, written behind and synced within syncIntervalMs (docs/proofs.md). */
     durability: z.enum(RECEIPT_DURABILITIES).default(DEFAULT_RECEIPT_DURABILITY),
     /** Logged receipts are synced at most this long after their reply. */
@@ -229,6 +231,9 @@ export const nodeConfigSchema = nodeConfigFields.superRefine((config, ctx) => {
   if (config.walrus == null) problem(['walrus'], `${config.network} needs the walrus section (its profile has it)`)
   else if (config.walrus.write === 'publisher' && config.walrus.publisher == null) problem(['walrus', 'publisher'], 'write is "publisher" but no publisher is set')
   else if (config.walrus.write === 'publisher' && config.walrus.uploadRelay != null) problem(['walrus', 'uploadRelay'], 'an upload relay serves SDK writes, not a publisher\'s')
+  else if (config.proofs.concurrentWrites != null && config.proofs.concurrentWrites > 1 && walrusWriteMode(config) === 'sdk') {
+    problem(['proofs', 'concurrentWrites'], `${config.proofs.concurrentWrites} writes at once, but this node writes through the Walrus SDK with its own key, whose transactions must go one at a time: set it to 1, or write through a publisher`)
+  }
 })
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
@@ -240,6 +245,23 @@ export function walrusWriteMode (config: NodeConfig): 'publisher' | 'sdk' {
   if (config.network === 'devnet' || walrus == null) return 'publisher'
   return walrus.write ?? (walrus.uploadRelay != null ? 'sdk' : walrus.publisher != null ? 'publisher' : 'sdk')
 }
+
+/**
+ * Proof bundles on their way to Walrus at once: `proofs.concurrentWrites`,
+ * or by default PUBLISHER_WRITES_AT_ONCE through a testnet or mainnet
+ * publisher, which pays for its writes and takes seconds for each (one at a
+ * time, a node sealed at most one bundle's bytes a write: about 80 detection
+ * receipts a second with their tensors at 1.5 s a write). Through the SDK the
+ * node's own key pays, and two of its transactions at once would contend for
+ * its gas coin: 1, as on the devnet.
+ */
+export function bundleWritesAtOnce (config: NodeConfig): number {
+  if (config.proofs.concurrentWrites != null) return config.proofs.concurrentWrites
+  return config.network !== 'devnet' && walrusWriteMode(config) === 'publisher' ? PUBLISHER_WRITES_AT_ONCE : 1
+}
+
+/** Bundle writes at once through a testnet or mainnet publisher, unless set. */
+export const PUBLISHER_WRITES_AT_ONCE = 4
 
 /**
  * Whether this config's node writes proof bundles through the SDK straight to

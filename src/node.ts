@@ -36,7 +36,7 @@ import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
-import type { NodeConfig } from './node-config.js'
+import { bundleWritesAtOnce, type NodeConfig } from './node-config.js'
 import { NodeEventFeed, type NodeTiming } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { NO_PAYMENTS, PaymentLog } from './payment-log.js'
@@ -75,7 +75,7 @@ export interface NodeStatus {
   funds: FundsStatus
   /** What the node keeps alive on Walrus: blobs renewed, failing, near their end, lost. */
   storage: StorageStatus
-  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, nextSealAt?: number, bundleBudget: number, refused: number, lastRefusal?: string, setAside: number }
+  proofs: { enabled: boolean, queued: number, queuedBytes: number, limit: number, sealed: number, bundles: number, retrying: boolean, lastError?: string, lastSealAt?: number, nextSealAt?: number, bundleBudget: number, writing: number, writesAtOnce: number, refused: number, lastRefusal?: string, setAside: number }
   penalizedPeers: Array<{ peerId: string, score: number, badChunks: number, failures: number, banned: boolean, reason?: string }>
 }
 
@@ -301,7 +301,8 @@ export class HerdNode {
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
         retainSealedMs: config.proofs.retainSealedMs,
-        maxBundleBytes: config.proofs.maxBundleBytes
+        maxBundleBytes: config.proofs.maxBundleBytes,
+        concurrentWrites: bundleWritesAtOnce(config)
       })
       batcher.addEventListener('error', event => {
         const err = (event as CustomEvent<Error>).detail
@@ -521,6 +522,8 @@ export class HerdNode {
       ...(stats.lastSealAt != null ? { lastSealAt: stats.lastSealAt } : {}),
       ...(stats.nextSealAt != null ? { nextSealAt: stats.nextSealAt } : {}),
       bundleBudget: stats.bundleBudget,
+      writing: stats.writing,
+      writesAtOnce: stats.writesAtOnce,
       refused: stats.refused,
       ...(stats.lastRefusal != null ? { lastRefusal: stats.lastRefusal } : {}),
       setAside: queued.setAside

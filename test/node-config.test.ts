@@ -10,7 +10,7 @@ import { DEFAULT_QUOTA_BYTES } from '../src/blob/cache/constants.js'
 import * as inference from '../src/inference/constants.js'
 import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from '../src/mesh/constants.js'
 import * as proofs from '../src/proof/constants.js'
-import { bundlesEncodeOnMainThread, parseNodeConfig } from '../src/node-config.js'
+import { bundlesEncodeOnMainThread, bundleWritesAtOnce, parseNodeConfig, PUBLISHER_WRITES_AT_ONCE } from '../src/node-config.js'
 import { tempDir } from './helpers/devnet.js'
 
 const ADDRESS = `0x${'ab'.repeat(32)}`
@@ -91,6 +91,16 @@ describe('node config: profiles, precedence and validation', () => {
     assert.equal(bundlesEncodeOnMainThread({ ...mainnet, proofs: { ...mainnet.proofs, enabled: false } }), false, 'no proofs, no bundles')
     assert.equal(bundlesEncodeOnMainThread(await resolveConfig({ network: 'testnet', env: {} })), false, 'testnet\'s profile writes through a publisher')
     assert.equal(bundlesEncodeOnMainThread(await resolveConfig({ env: {} })), false, 'the devnet\'s local Walrus')
+  })
+
+  it('writes several proof bundles at once only through a publisher on testnet or mainnet, and refuses more than one through the SDK', async () => {
+    const testnet = await resolveConfig({ network: 'testnet', env: {} })
+    assert.equal(bundleWritesAtOnce(testnet), PUBLISHER_WRITES_AT_ONCE, 'testnet\'s publisher pays for its writes, each of which takes seconds')
+    assert.equal(bundleWritesAtOnce(await resolveConfig({ network: 'mainnet', env: {} })), 1, 'mainnet\'s profile writes through the SDK with the node\'s key')
+    assert.equal(bundleWritesAtOnce(await resolveConfig({ env: {} })), 1, 'the devnet')
+    assert.equal(bundleWritesAtOnce(await resolveConfig({ network: 'testnet', env: {}, flags: { proofs: { concurrentWrites: 2 } } })), 2, 'an operator may choose')
+    await assert.rejects(resolveConfig({ network: 'mainnet', env: {}, flags: { proofs: { concurrentWrites: 2 } } }), /proofs\.concurrentWrites.*one at a time/)
+    await assert.rejects(resolveConfig({ network: 'testnet', env: {}, flags: { proofs: { concurrentWrites: 17 } } }), /proofs\.concurrentWrites/)
   })
 
   it('refuses an unknown field, a malformed URL or address, and a network mismatch, naming the field', async () => {

@@ -119,6 +119,7 @@ export class HerdMetrics {
     this.unlabelledTotal('herd_proof_receipts_sealed_total', 'Receipts sealed in anchored bundles since start', s => s.proofs.sealed)
     this.total('herd_proof_bundles_total', 'Proof bundles by outcome: stored and anchored, or refused by Walrus for good', 'outcome', s => ({ anchored: s.proofs.bundles, refused: s.proofs.refused }))
     this.gauge('herd_proof_retrying', '1 while Walrus or the ledger fails and sealing backs off', s => s.proofs.retrying ? 1 : 0)
+    this.gauge('herd_proof_bundles_writing', 'Proof bundles being stored and anchored now (at most proofs.concurrentWrites)', s => s.proofs.writing)
     this.gauge('herd_proof_bundle_budget_bytes', 'The size bundles are built to now (less than the maximum after a refusal for size)', s => s.proofs.bundleBudget)
     this.gauge('herd_proof_last_seal_timestamp_seconds', 'When the last bundle was anchored (0: none since start)', s => (s.proofs.lastSealAt ?? 0) / 1000)
     this.gauge('herd_proof_next_seal_timestamp_seconds', 'When the receipts queued are sealed at the latest, unless a full batch comes first (0: none queued)', s => (s.proofs.nextSealAt ?? 0) / 1000)

@@ -11,11 +11,11 @@ import type { WalrusStore } from '../walrus/types.js'
 import { encodeBundle, MAX_BUNDLE_RECEIPTS, MIN_BUNDLE_BUDGET, receiptRoot } from './bundle.js'
 import { BundleSizing, hasTensors } from './bundle-sizing.js'
 import {
-  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_REASON_CHARS
+  DEFAULT_BATCH_INTERVAL_MS, DEFAULT_BATCH_SIZE, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, MAX_CONCURRENT_WRITES, MAX_REASON_CHARS
 } from './constants.js'
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
-import type { QueuedReceipt, ReceiptStore } from './receipt-store.js'
+import type { PendingBatch, QueuedReceipt, QueueStats, ReceiptStore } from './receipt-store.js'
 
 const log = logger('herd:proof:batcher')
 
@@ -47,6 +47,14 @@ export interface BatcherInit {
   retainSealedMs?: number
   /** How often to look for bundles past `retainSealedMs`. Default 1 h. */
   pruneIntervalMs?: number
+  /**
+   * Bundles on their way to Walrus at once. Anchors still go one at a time
+   * (they are the node's own transactions, paid from one gas coin). More
+   * than one suits a publisher, which pays for its writes: a write takes
+   * seconds on testnet and mainnet, and one at a time bounds what a node can
+   * seal to a bundle per write.
+   */
+  concurrentWrites?: number
   /** Test hook, called as each step is reached (a crash test kills its process here). */
   onStep?: (step: BatcherStep, batchId: string) => void
 }
@@ -81,6 +89,9 @@ export interface BatcherStats {
   blocked?: BlockedWrite
   /** The byte budget bundles are built to now: maxBundleBytes, or less after a 413. */
   bundleBudget: number
+  /** Bundles being sealed now (stored, then anchored), and how many may be at once (`concurrentWrites`). */
+  writing: number
+  writesAtOnce: number
   /** Bundles Walrus refused for good (400, 413, 451: see isBlobRefusal) since start. */
   refused: number
   lastRefusal?: string
@@ -199,13 +210,18 @@ export class Batcher extends EventTarget {
   /** The loop waits on an empty queue: the next append starts the interval. Otherwise an append matters only once a bundle's worth is queued. */
   private waitingOnEmpty = false
   private waiters: Waiter[] = []
-  /** The highest seq sealed by this batcher: seals go in seq order, so every lower one is sealed too. */
-  private sealedThrough = 0n
-  private readonly state: Omit<BatcherStats, 'bundleBudget' | 'nextSealAt'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
+  private readonly concurrentWrites: number
+  /** The seals under way, by batch ID. */
+  private readonly inFlight = new Map<string, Promise<void>>()
+  /** Anchors run one after another: each seal's waits on the last. */
+  private anchorTail: Promise<unknown> = Promise.resolve()
+  /** Seals that failed on the store (not on Walrus or the ledger, which retry inside) since the last that did not. */
+  private storeFailures = 0
+  private readonly state: Omit<BatcherStats, 'bundleBudget' | 'nextSealAt' | 'writing' | 'writesAtOnce'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
   /** When the queue is sealed at the latest: one interval after its first receipt was seen, or after the last seal began. */
   private deadline?: number
-  /** The bundles are encoded here, one seal at a time: the largest so far within the budget (bundleOf). */
-  private bundleBuffer?: Uint8Array
+  /** Buffers the bundles are encoded into, each the largest so far within the budget (bundleOf), free for the next seals. */
+  private bundleBuffers: Uint8Array[] = []
 
   constructor (components: BatcherComponents, init: BatcherInit) {
     super()
@@ -225,6 +241,8 @@ export class Batcher extends EventTarget {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, not ${value}`)
     }
     if (this.batchSize > 65_536) throw new RangeError(`batchSize must be at most 65536, not ${this.batchSize}`)
+    this.concurrentWrites = init.concurrentWrites ?? 1
+    if (!Number.isSafeInteger(this.concurrentWrites) || this.concurrentWrites < 1 || this.concurrentWrites > MAX_CONCURRENT_WRITES) throw new RangeError(`concurrentWrites must be an integer from 1 to ${MAX_CONCURRENT_WRITES}, not ${this.concurrentWrites}`)
     this.sizing = this.newSizing()
   }
 
@@ -233,15 +251,15 @@ export class Batcher extends EventTarget {
     if (this.controller != null) return
     const controller = new AbortController()
     this.controller = controller
-    this.sealedThrough = 0n
+    this.storeFailures = 0
     this.deadline = undefined
     this.sizing = this.newSizing()
     this.running = this.run(controller.signal)
   }
 
   /**
-   * Stops sealing. A seal in progress stops at its next step (an upload or a
-   * backoff is aborted); its batch record lets the next start finish it.
+   * Stops sealing. The seals in progress stop at their next step (an upload or a
+   * backoff is aborted); their batch records let the next start finish them.
    */
   async stop (): Promise<void> {
     const controller = this.controller
@@ -251,8 +269,8 @@ export class Batcher extends EventTarget {
     await this.pruning
     this.controller = undefined
     this.running = undefined
-    // An upload cut short by the abort may still hold the last bundle: the next start encodes into a buffer of its own.
-    this.bundleBuffer = undefined
+    // An upload cut short by the abort may still hold its bundle: the next start encodes into buffers of its own.
+    this.bundleBuffers = []
     const waiters = this.waiters
     this.waiters = []
     for (const waiter of waiters) waiter.reject(new BatcherStoppedError('the batcher was stopped before the receipts were sealed'))
@@ -260,10 +278,10 @@ export class Batcher extends EventTarget {
 
   /** Called after each append: the batcher looks at the queue again when that can change what it does (not on every receipt of a busy node). */
   notify (): void {
-    if (this.waitingOnEmpty || this.full(this.components.store.queued())) this.wake.resolve()
+    if (this.waitingOnEmpty || (this.inFlight.size < this.concurrentWrites && this.full(unbatched(this.components.store.queued())))) this.wake.resolve()
   }
 
-  /** A bundle is due without waiting for the interval: batchSize receipts queued, or a whole bundle's bytes. */
+  /** A bundle is due without waiting for the interval: batchSize receipts queued outside the batches under way, or a whole bundle's bytes. */
   private full (queued: { count: number, bytes: number }): boolean {
     return queued.count >= this.batchSize || queued.bytes >= this.sizing.bundleBudget
   }
@@ -279,8 +297,8 @@ export class Batcher extends EventTarget {
   }
 
   stats (): BatcherStats {
-    const nextSealAt = this.deadline != null && this.components.store.queued().count > 0 ? this.deadline : undefined
-    return { ...this.state, bundleBudget: this.sizing.bundleBudget, ...(nextSealAt != null ? { nextSealAt } : {}), ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
+    const nextSealAt = this.deadline != null && unbatched(this.components.store.queued()).count > 0 ? this.deadline : undefined
+    return { ...this.state, bundleBudget: this.sizing.bundleBudget, writing: this.inFlight.size, writesAtOnce: this.concurrentWrites, ...(nextSealAt != null ? { nextSealAt } : {}), ...(this.state.blocked != null ? { blocked: { ...this.state.blocked } } : {}) }
   }
 
   /** Starts forgetting bundles sealed more than `retainSealedMs` ago, at most once per `pruneIntervalMs` and one prune at a time. */
@@ -294,59 +312,102 @@ export class Batcher extends EventTarget {
   }
 
   private async run (signal: AbortSignal): Promise<void> {
-    let failures = 0
+    let resume: PendingBatch[] | undefined
     while (!signal.aborted) {
-      // Armed before the queue is read: a notify from now on ends the wait below at once.
+      // Armed before the queue is read: a notify or a seal's end from now on ends the wait below at once.
       this.wake = Promise.withResolvers<void>()
       try {
-        const pending = await this.components.store.pendingBatch()
-        if (pending != null) {
-          const leftOut = new Set(pending.leftOut)
-          const bundle = this.bundleOf(pending.receipts, pending.includeTensors, leftOut)
-          if (await sha256Hex(bundle) !== pending.bundleBytesHash) throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
-          log('finishing batch %s of %d receipts, begun before a restart', pending.id, pending.receipts.length)
-          await this.complete({
-            id: pending.id,
-            root: pending.root,
-            receipts: pending.receipts,
-            bundle,
-            includeTensors: pending.includeTensors,
-            leftOut,
-            resumed: true,
-            ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {})
-          }, signal)
-          failures = 0
+        // Batches begun before a restart go before new ones.
+        resume ??= await this.components.store.pendingBatches()
+        while (resume.length > 0 && this.inFlight.size < this.concurrentWrites) {
+          const batch = resume[0] as PendingBatch
+          log('finishing batch %s of %d receipts, begun before a restart', batch.id, batch.receipts.length)
+          this.launch(await this.resumed(batch), signal)
+          resume.shift()
+        }
+        if (resume.length > 0) {
+          await this.waitForWake(MAX_TIMER_MS, signal)
           continue
         }
-        this.settleWaiters()
+        await this.settleWaiters()
         this.pruneIfDue(signal)
-        const queued = this.components.store.queued()
+        const queued = unbatched(this.components.store.queued())
         const now = Date.now()
         if (queued.count === 0) {
           this.deadline = undefined
           this.waitingOnEmpty = true
           try {
-            await this.waitForWake(this.intervalMs, signal)
+            await this.waitForWake(this.inFlight.size > 0 ? MAX_TIMER_MS : this.intervalMs, signal)
           } finally {
             this.waitingOnEmpty = false
           }
           continue
         }
         this.deadline ??= now + this.intervalMs
-        if (this.full(queued) || now >= this.deadline || this.waiters.length > 0) {
-          // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now.
-          if (await this.sealOnce(signal)) this.deadline = now + this.intervalMs
-          failures = 0
+        const due = this.full(queued) || now >= this.deadline || this.waiters.length > 0
+        if (due && this.inFlight.size < this.concurrentWrites) {
+          // The next bundle is due one interval after this one began (after a long outage, at once); after a refusal, now (refuse()).
+          this.deadline = now + this.intervalMs
+          this.launch(await this.begin(), signal)
           continue
         }
-        await this.waitForWake(this.deadline - now, signal)
+        await this.waitForWake(due ? MAX_TIMER_MS : this.deadline - now, signal)
       } catch (err) {
         if (signal.aborted) break
         // Walrus and ledger failures are retried inside a seal; this is the store, or a damaged batch.
         log.error('sealing failed: %e', err)
-        await this.backoff(err, failures++, 'store', signal).catch(() => {})
+        await this.backoff(err, this.storeFailures++, 'store', signal).catch(() => {})
       }
     }
+    await Promise.all(this.inFlight.values())
+  }
+
+  /** A batch found begun in the store, its bundle built again and checked against the hash it began with. */
+  private async resumed (pending: PendingBatch): Promise<Batch> {
+    const leftOut = new Set(pending.leftOut)
+    const bundle = this.bundleOf(pending.receipts, pending.includeTensors, leftOut)
+    if (await sha256Hex(bundle) !== pending.bundleBytesHash) {
+      this.releaseBundle(bundle)
+      throw new ReceiptStoreError(`batch ${pending.id} no longer gives the bundle it began with: the receipt store is damaged`)
+    }
+    return {
+      id: pending.id,
+      root: pending.root,
+      receipts: pending.receipts,
+      bundle,
+      includeTensors: pending.includeTensors,
+      leftOut,
+      resumed: true,
+      ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {})
+    }
+  }
+
+  /**
+   * Seals the batch beside the others under way. A failure other than
+   * Walrus's or the ledger's (those retry inside) is the store's: the seal
+   * backs off and finishes the batch as a restart would, from its record.
+   */
+  private launch (batch: Batch, signal: AbortSignal): void {
+    const sealing = (async () => {
+      for (let current = batch; ; current = { ...current, resumed: true }) {
+        try {
+          await this.complete(current, signal)
+          this.storeFailures = 0
+          return
+        } catch (err) {
+          if (signal.aborted) return
+          log.error('sealing batch %s failed: %e', batch.id, err)
+          await this.backoff(err, this.storeFailures++, 'store', signal)
+        }
+      }
+    })()
+      .catch(() => {})
+      .finally(() => {
+        this.inFlight.delete(batch.id)
+        this.releaseBundle(batch.bundle)
+        this.wake.resolve()
+      })
+    this.inFlight.set(batch.id, sealing)
   }
 
   private newSizing (): BundleSizing {
@@ -354,19 +415,27 @@ export class Batcher extends EventTarget {
   }
 
   /**
-   * A batch's bundle in the batcher's buffer, valid until the next seal
-   * begins: seals run one at a time, and nothing keeps a bundle past its
-   * seal. A bundle larger than the buffer is written to a new one, kept for
-   * the next when within the budget and MAX_KEPT_BUNDLE_BUFFER.
+   * A batch's bundle, in a free buffer when one has room (it is the seal's
+   * until releaseBundle): nothing keeps a bundle past its seal.
    */
   private bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint>): Uint8Array {
-    const bundle = bundleOf(receipts, includeTensors, leftOut, this.bundleBuffer)
-    if (bundle.buffer !== this.bundleBuffer?.buffer && bundle.byteLength <= Math.min(this.maxBundleBytes, MAX_KEPT_BUNDLE_BUFFER)) this.bundleBuffer = bundle
+    const buffer = this.bundleBuffers.pop()
+    const bundle = bundleOf(receipts, includeTensors, leftOut, buffer)
+    if (buffer != null && bundle.buffer !== buffer.buffer) this.bundleBuffers.push(buffer)
     return bundle
   }
 
-  /** Seals the oldest queued receipts; false when Walrus refused their bundle. */
-  private async sealOnce (signal: AbortSignal): Promise<boolean> {
+  /** A seal's bundle is done with: its buffer is kept for the next, within the budget and MAX_KEPT_BUNDLE_BUFFER, one per write in flight. */
+  private releaseBundle (bundle: Uint8Array): void {
+    const buffer = new Uint8Array(bundle.buffer)
+    if (buffer.byteLength > Math.min(this.maxBundleBytes, MAX_KEPT_BUNDLE_BUFFER) || this.bundleBuffers.length >= this.concurrentWrites) return
+    this.bundleBuffers.push(buffer)
+    // The largest last, where pop() finds it.
+    this.bundleBuffers.sort((a, b) => a.byteLength - b.byteLength)
+  }
+
+  /** Begins a batch of the oldest receipts queued outside the batches under way. */
+  private async begin (): Promise<Batch> {
     const { store } = this.components
     // Everything queued, to the byte budget: a node whose seals take longer than batchSize receipts take to come seals larger bundles instead of falling behind.
     const taken = await store.take(MAX_BUNDLE_RECEIPTS, this.sizing.takeOptions())
@@ -375,9 +444,15 @@ export class Batcher extends EventTarget {
     const { receipts, leftOut } = this.sizing.plan(taken)
     const bundle = this.bundleOf(receipts, this.includeTensors, leftOut)
     const root = toHex(receiptRoot(receipts.map(r => r.bytes)))
-    const id = await store.beginBatch({ receipts, root, bundleBytesHash: await sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
+    let id: string
+    try {
+      id = await store.beginBatch({ receipts, root, bundleBytesHash: await sha256Hex(bundle), includeTensors: this.includeTensors, leftOut: [...leftOut] })
+    } catch (err) {
+      this.releaseBundle(bundle)
+      throw err
+    }
     this.step('begun', id)
-    return this.complete({ id, root, receipts, bundle, includeTensors: this.includeTensors, leftOut, resumed: false }, signal)
+    return { id, root, receipts, bundle, includeTensors: this.includeTensors, leftOut, resumed: false }
   }
 
   /**
@@ -401,6 +476,8 @@ export class Batcher extends EventTarget {
     this.state.retrying = false
     delete this.state.nextRetryAt
     this.step('refused', batch.id)
+    // Its receipts (or the rest of the queue) go again at once, in smaller bundles.
+    this.deadline = Date.now()
     this.dispatchEvent(new CustomEvent<RefusedBundle>('refused', { detail: { count, bytes, status: err.status, reason, setAside } }))
   }
 
@@ -436,7 +513,7 @@ export class Batcher extends EventTarget {
       this.step('blob-recorded', batch.id)
     }
     const blobId = parseBlobId(bundleBlobId)
-    const anchor = await this.retrying('ledger', async (s, attempt) => {
+    const anchor = await this.oneAtATime(async () => this.retrying('ledger', async (s, attempt) => {
       // After a restart or a failed try the root may be anchored already (the reply was lost): look before anchoring.
       if (batch.resumed || attempt > 0) {
         const existing = await this.findAnchor(batch.root, count, blobId, s)
@@ -450,13 +527,11 @@ export class Batcher extends EventTarget {
         if (existing == null) throw err
         return existing
       }
-    }, signal)
+    }, signal))
     this.step('anchored', batch.id)
     // Past the anchor the rest is local and short: it runs to the end even when stopping.
     await store.finishBatch(batch.id, anchor)
     this.step('finished', batch.id)
-    const lastSeq = batch.receipts.reduce((max, r) => r.seq > max ? r.seq : max, 0n)
-    if (lastSeq > this.sealedThrough) this.sealedThrough = lastSeq
     this.sizing.stored(batch.receipts)
     this.state.sealed += count
     this.state.bundles++
@@ -530,20 +605,32 @@ export class Batcher extends EventTarget {
     }
   }
 
-  /** sealNow() callers whose receipts are all sealed (or who wait on an empty queue) are answered. */
-  private settleWaiters (): void {
+  /** sealNow() callers whose receipts are all sealed or set aside (none at or below their target is queued) are answered. */
+  private async settleWaiters (): Promise<void> {
     if (this.waiters.length === 0) return
-    const empty = this.components.store.queued().count === 0
+    const oldest = await this.components.store.oldestQueuedSeq()
     this.waiters = this.waiters.filter(waiter => {
-      if (!empty && waiter.target > this.sealedThrough) return true
+      if (oldest != null && oldest <= waiter.target) return true
       waiter.resolve()
       return false
     })
   }
 
+  /** Runs `fn` once every call before it has ended (anchors: the node's transactions, one gas coin). */
+  private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.anchorTail.then(fn)
+    this.anchorTail = run.catch(() => {})
+    return run
+  }
+
   private step (step: BatcherStep, batchId: string): void {
     this.onStep?.(step, batchId)
   }
+}
+
+/** The queue's receipts outside the batches being sealed: what the next batch can take. */
+function unbatched (queued: QueueStats): { count: number, bytes: number } {
+  return { count: queued.count - queued.sealing, bytes: queued.bytes - queued.sealingBytes }
 }
 
 /** The largest bundle buffer a batcher keeps between seals (twice the default budget): a node given a larger budget allocates such bundles as it makes them rather than holding one for good. */

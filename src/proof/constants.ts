@@ -1,5 +1,5 @@
-/** The layout of the receipt store; a store written with another is refused, not guessed at. Version 1 (tensors inside level's records) is read and upgraded in place. */
-export const RECEIPT_STORE_VERSION = 2
+/** The layout of the receipt store; a store written with another is refused, not guessed at. Versions 1 (tensors inside level's records) and 2 (one batch being sealed, under `batch`) are read and upgraded in place. */
+export const RECEIPT_STORE_VERSION = 3
 /** Queued receipts' tensors go to segment files of about this size (one more starts past it); a segment is deleted once none of its receipts is queued. */
 export const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -41,3 +41,5 @@ export const DEFAULT_SYNC_INTERVAL_MS = 5
 export const MAX_SYNC_INTERVAL_MS = 1_000
 export const DEFAULT_MAX_UNSYNCED = 256
 export const MAX_UNSYNCED = 65_536
+/** `proofs.concurrentWrites` at most: each bundle on its way to Walrus is held in memory (8 MiB by default). */
+export const MAX_CONCURRENT_WRITES = 16

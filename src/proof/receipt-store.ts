@@ -28,7 +28,7 @@ const log = logger('herd:proof:receipt-store')
  *   q/SEQ                     a queued receipt, SEQ as 20 digits so keys sort by seq (binary record, below), pointing at its tensors
  *   seg/ID                    how many queued receipts have their tensors in segment ID (tensor-segments.ts, in DIR/tensors)
  *   id/RECEIPT_ID             the SEQ of a queued receipt
- *   batch                     JSON BatchRecord: the batch being sealed (at most one)
+ *   batch/ROOT                JSON BatchRecord: a batch being sealed (one per bundle in flight; `batch`, one alone, before version 3)
  *   sealed/RECEIPT_ID         JSON { bundleBlobId, index }
  *   bundle/BLOB_ID            JSON { root, leafCount, anchor, sealedAt }
  *   bundle-receipts/BLOB_ID   the bundle's SignedReceipt encodings in order (a Bundle with empty tensors)
@@ -131,12 +131,18 @@ export interface QueueStats {
   rejected: number
   /** Receipts set aside (not in count): Walrus refused them even alone. */
   setAside: number
+  /** Of `count` and `bytes`, those in batches being sealed: the rest is what a new batch can take. */
+  sealing: number
+  sealingBytes: number
 }
 
 const VERSION_KEY = 'version'
-const READABLE_VERSIONS = ['1', String(RECEIPT_STORE_VERSION)]
+const READABLE_VERSIONS = ['1', '2', String(RECEIPT_STORE_VERSION)]
 const META_KEY = 'meta'
-const BATCH_KEY = 'batch'
+/** Version 2's one batch record; version 3 keeps each batch under BATCH_PREFIX and its root. */
+const LEGACY_BATCH_KEY = 'batch'
+const BATCH_PREFIX = 'batch/'
+const batchKey = (root: string): string => `${BATCH_PREFIX}${root}`
 /** Present while a process has the store open: found at start, the last one stopped without stop(). */
 const RUNNING_KEY = 'running'
 const SEGMENT_PREFIX = 'seg/'
@@ -357,9 +363,11 @@ export class ReceiptStore {
   private readonly maxQueuedBytes: number
   private db?: Level<string, Uint8Array>
   private meta: Meta = { lastSeq: '0', count: 0, bytes: 0 }
-  private batch?: BatchRecord
-  /** Receipt IDs of the batch being sealed. */
-  private sealing = new Set<string>()
+  /** The batches being sealed, by root, with the bytes their receipts count in the queue. */
+  private batches = new Map<string, { record: BatchRecord, receiptIds: string[], bytes: number, range?: readonly [bigint, bigint] }>()
+  /** Receipt IDs in the batches being sealed, and the root of each one's batch. */
+  private sealing = new Map<string, string>()
+  private sealingBytes = 0
   private rejected = 0
   private setAsideCount = 0
   private readonly onTiming?: (timing: ProofTiming) => void
@@ -425,16 +433,7 @@ export class ReceiptStore {
         if (meta == null) throw new ReceiptStoreError(`${this.dir} has no meta record: the receipt store is damaged`)
         this.meta = parse(metaSchema, meta, 'the meta record')
         for await (const _ of db.keys({ gte: ASIDE_PREFIX, lt: prefixEnd(ASIDE_PREFIX) })) this.setAsideCount++
-        const batch = await db.get(BATCH_KEY)
-        if (batch != null) {
-          this.batch = parse(batchSchema, batch, 'the batch record')
-          const seqs = this.batch.seqs.map(s => BigInt(s))
-          const values = await db.getMany(seqs.map(seqKey))
-          this.sealing = new Set(values.map((v, i) => {
-            if (v == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of the batch being sealed is not queued: the receipt store is damaged`)
-            return decodeQueued(seqs[i] as bigint, v).receipt.id
-          }))
-        }
+        await this.loadBatches(db)
       }
       this.segmentCounts = new Map()
       for await (const [key, value] of db.iterator({ gte: SEGMENT_PREFIX, lt: prefixEnd(SEGMENT_PREFIX) })) {
@@ -447,8 +446,7 @@ export class ReceiptStore {
     } catch (err) {
       await db.close()
       await this.segments.close()
-      this.batch = undefined
-      this.sealing.clear()
+      this.forgetBatches()
       this.setAsideCount = 0
       throw err
     }
@@ -456,7 +454,7 @@ export class ReceiptStore {
     await db.put(RUNNING_KEY, encoder.encode(String(Date.now())), { sync: true })
     this.db = db
     this.rejected = 0
-    log('opened %s: %d receipts queued (%d bytes), last seq %s%s', this.dir, this.meta.count, this.meta.bytes, this.meta.lastSeq, this.batch != null ? `, batch ${this.batch.root} being sealed` : '')
+    log('opened %s: %d receipts queued (%d bytes), last seq %s%s', this.dir, this.meta.count, this.meta.bytes, this.meta.lastSeq, this.batches.size > 0 ? `, ${this.batches.size} batches being sealed` : '')
   }
 
   /** Syncs logged appends, waits for the write in progress, then closes the store. */
@@ -469,8 +467,7 @@ export class ReceiptStore {
     await this.segments.close().catch(err => { log.error('closing the tensor segments of %s failed - %e', this.dir, err) })
     await db.del(RUNNING_KEY, { sync: true }).catch(err => { log.error('marking %s stopped failed - %e', this.dir, err) })
     await db.close()
-    this.batch = undefined
-    this.sealing.clear()
+    this.forgetBatches()
     this.setAsideCount = 0
   }
 
@@ -481,7 +478,7 @@ export class ReceiptStore {
   }
 
   queued (): QueueStats {
-    return { count: this.meta.count, bytes: this.meta.bytes, segmentBytes: this.db != null ? this.segments.diskBytes() : 0, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount }
+    return { count: this.meta.count, bytes: this.meta.bytes, segmentBytes: this.db != null ? this.segments.diskBytes() : 0, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount, sealing: this.sealing.size, sealingBytes: this.sealingBytes }
   }
 
   /**
@@ -585,7 +582,7 @@ export class ReceiptStore {
   }
 
   /**
-   * The oldest receipts not yet sealed nor in the batch being sealed, in seq
+   * The oldest receipts not yet sealed nor in a batch being sealed, in seq
    * order, up to `max` and while their `cost` (the record's size unless
    * given) adds up to at most `maxBytes`, though always one. Nothing is removed.
    */
@@ -597,23 +594,37 @@ export class ReceiptStore {
     const records: StoredRecord[] = []
     if (limit === 0) return []
     let bytes = 0
-    for await (const [key, value] of db.iterator({ gte: 'q/', lt: 'q0' })) {
-      const record = decodeQueued(BigInt(key.slice(2)), value)
-      if (this.sealing.has(record.receipt.id)) continue
-      const size = cost(receiptSizes(record.receipt, record.ref), recordCounted(record))
-      if (records.length > 0 && bytes + size > maxBytes) break
-      records.push(record)
-      bytes += size
-      if (records.length >= limit) break
+    // A batch of consecutive seqs (as batches are begun) is stepped over at once: the batches under way may hold tens of thousands of receipts.
+    const ranges = [...this.batches.values()].flatMap(b => b.range != null ? [b.range] : [])
+    const iterator = db.iterator({ gte: 'q/', lt: 'q0' })
+    try {
+      for (let entry = await iterator.next(); entry != null; entry = await iterator.next()) {
+        const [key, value] = entry
+        const seq = BigInt(key.slice(2))
+        const range = ranges.find(([first, last]) => seq >= first && seq <= last)
+        if (range != null) {
+          iterator.seek(seqKey(range[1] + 1n))
+          continue
+        }
+        const record = decodeQueued(seq, value)
+        if (this.sealing.has(record.receipt.id)) continue
+        const size = cost(receiptSizes(record.receipt, record.ref), recordCounted(record))
+        if (records.length > 0 && bytes + size > maxBytes) break
+        records.push(record)
+        bytes += size
+        if (records.length >= limit) break
+      }
+    } finally {
+      await iterator.close()
     }
     return this.withTensors(records)
   }
 
   /**
    * Records a batch before anything is sealed: until finishBatch, its receipts
-   * stay queued (state 'sealing') and pendingBatch() returns it, so a restart
-   * finishes this batch rather than sealing its receipts again. At most one
-   * batch at a time. Returns the batch ID (its root).
+   * stay queued (state 'sealing') and pendingBatches() returns it, so a restart
+   * finishes this batch rather than sealing its receipts again. Batches may be
+   * sealed side by side; a receipt is in one at most. Returns the batch ID (its root).
    */
   async beginBatch (batch: { receipts: QueuedReceipt[], root: string, bundleBytesHash: string, includeTensors?: boolean, leftOut?: bigint[] }): Promise<string> {
     const n = batch.receipts.length
@@ -621,13 +632,18 @@ export class ReceiptStore {
     if (!RECEIPT_ID.test(batch.root) || !RECEIPT_ID.test(batch.bundleBytesHash)) throw new ReceiptBatchError('root and bundleBytesHash are 64 lowercase hex digits')
     if (toHex(receiptRoot(batch.receipts.map(r => r.bytes))) !== batch.root) throw new ReceiptBatchError(`root ${batch.root} is not the Merkle root of the batch's receipts`)
     return this.exclusive(async db => {
-      if (this.batch != null) throw new ReceiptBatchError(`batch ${this.batch.root} is being sealed: finish it first`)
+      if (this.batches.has(batch.root)) throw new ReceiptBatchError(`batch ${batch.root} is being sealed already`)
       const values = await db.getMany(batch.receipts.map(r => seqKey(r.seq)))
       const ids = new Set<string>()
+      let bytes = 0
       values.forEach((value, i) => {
         const receipt = batch.receipts[i] as QueuedReceipt
-        if (value == null || decodeQueued(receipt.seq, value).receipt.id !== receipt.id) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is not queued`)
+        const record = value != null ? decodeQueued(receipt.seq, value) : undefined
+        if (record == null || record.receipt.id !== receipt.id) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is not queued`)
+        const other = this.sealing.get(receipt.id)
+        if (other != null) throw new ReceiptBatchError(`receipt ${receipt.id} (seq ${receipt.seq}) is in batch ${other} already`)
         ids.add(receipt.id)
+        bytes += recordCounted(record)
       })
       if (ids.size !== n) throw new ReceiptBatchError('a batch holds each receipt once')
       const seqs = new Set(batch.receipts.map(r => r.seq))
@@ -643,34 +659,41 @@ export class ReceiptStore {
       }
       // This write syncs the appends before it: their tensors must be on disk too, or a resumed seal would not find the bytes it began.
       await this.segments.sync()
-      await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
-      this.batch = record
-      this.sealing = ids
+      await db.batch([{ type: 'put', key: batchKey(record.root), value: json(record) }], { sync: true })
+      this.addBatch(record, [...ids], bytes)
       return record.root
     })
   }
 
-  /** The batch begun and not finished, with its receipts, or undefined. */
-  async pendingBatch (): Promise<PendingBatch | undefined> {
+  /** The lowest seq still queued, in a batch or not; undefined when the queue is empty. */
+  async oldestQueuedSeq (): Promise<bigint | undefined> {
     const db = this.open()
-    const batch = this.batch
-    if (batch == null) return undefined
-    const seqs = batch.seqs.map(s => BigInt(s))
-    const values = await db.getMany(seqs.map(seqKey))
-    const receipts = await this.withTensors(values.map((value, i) => {
-      if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
-      return decodeQueued(seqs[i] as bigint, value)
+    for await (const key of db.keys({ gte: 'q/', lt: 'q0', limit: 1 })) return BigInt(key.slice(2))
+    return undefined
+  }
+
+  /** The batches begun and not finished, with their receipts, oldest first. */
+  async pendingBatches (): Promise<PendingBatch[]> {
+    const db = this.open()
+    const records = [...this.batches.values()].map(b => b.record).sort((a, b) => a.startedAt - b.startedAt)
+    return Promise.all(records.map(async batch => {
+      const seqs = batch.seqs.map(s => BigInt(s))
+      const values = await db.getMany(seqs.map(seqKey))
+      const receipts = await this.withTensors(values.map((value, i) => {
+        if (value == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${batch.root} is not queued: the receipt store is damaged`)
+        return decodeQueued(seqs[i] as bigint, value)
+      }))
+      return {
+        id: batch.root,
+        root: batch.root,
+        bundleBytesHash: batch.bundleBytesHash,
+        includeTensors: batch.includeTensors,
+        receipts,
+        leftOut: (batch.leftOut ?? []).map(seq => BigInt(seq)),
+        ...(batch.bundleBlobId != null ? { bundleBlobId: batch.bundleBlobId } : {}),
+        startedAt: batch.startedAt
+      }
     }))
-    return {
-      id: batch.root,
-      root: batch.root,
-      bundleBytesHash: batch.bundleBytesHash,
-      includeTensors: batch.includeTensors,
-      receipts,
-      leftOut: (batch.leftOut ?? []).map(seq => BigInt(seq)),
-      ...(batch.bundleBlobId != null ? { bundleBlobId: batch.bundleBlobId } : {}),
-      startedAt: batch.startedAt
-    }
   }
 
   /** Records where the batch's bundle is stored; the same batch always gives the same blob ID, so a second, different one is refused. */
@@ -681,13 +704,14 @@ export class ReceiptStore {
       if (batch.bundleBlobId === bundleBlobId) return
       if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}, not ${bundleBlobId}`)
       const record: BatchRecord = { ...batch, bundleBlobId }
-      await db.batch([{ type: 'put', key: BATCH_KEY, value: json(record) }], { sync: true })
-      this.batch = record
+      await db.batch([{ type: 'put', key: batchKey(batchId), value: json(record) }], { sync: true })
+      const held = this.batches.get(batchId)
+      if (held != null) held.record = record
     })
   }
 
   /**
-   * Forgets the batch being sealed, whose bundle Walrus refused for good (so
+   * Forgets a batch being sealed, whose bundle Walrus refused for good (so
    * it was never stored nor anchored): its receipts stay queued, free to go
    * in other batches.
    */
@@ -695,14 +719,13 @@ export class ReceiptStore {
     await this.exclusive(async db => {
       const batch = this.currentBatch(batchId)
       if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}: it can only be finished`)
-      await db.batch([{ type: 'del', key: BATCH_KEY }], { sync: true })
-      this.batch = undefined
-      this.sealing = new Set()
+      await db.batch([{ type: 'del', key: batchKey(batchId) }], { sync: true })
+      this.dropBatch(batchId)
     })
   }
 
   /**
-   * Takes the receipts of the batch being sealed out of the queue, in one
+   * Takes the receipts of a batch being sealed out of the queue, in one
    * write with the batch record, and keeps each under `aside/` with the
    * reason (tensors dropped): Walrus refused them for good, and they must
    * neither block the queue nor be lost.
@@ -713,7 +736,7 @@ export class ReceiptStore {
       if (batch.bundleBlobId != null) throw new ReceiptBatchError(`batch ${batchId} is stored as ${batch.bundleBlobId}: it can only be finished`)
       const seqs = batch.seqs.map(s => BigInt(s))
       const values = await db.getMany(seqs.map(seqKey))
-      const ops: Op[] = [{ type: 'del', key: BATCH_KEY }]
+      const ops: Op[] = [{ type: 'del', key: batchKey(batchId) }]
       const released: number[] = []
       const at = Date.now()
       let bytes = 0
@@ -733,8 +756,7 @@ export class ReceiptStore {
       const counts = this.releaseOps(released, ops)
       await db.batch(ops, { sync: true })
       this.meta = meta
-      this.batch = undefined
-      this.sealing = new Set()
+      this.dropBatch(batchId)
       this.setAsideCount += seqs.length
       await this.released(counts)
     })
@@ -814,18 +836,17 @@ export class ReceiptStore {
       ops.push({ type: 'put', key: `bundle/${bundleBlobId}`, value: json({ root: batch.root, leafCount: seqs.length, anchor: checked.data, sealedAt: Date.now() }) })
       ops.push({ type: 'put', key: `bundle-receipts/${bundleBlobId}`, value: encodeBundleReceipts(receipts) })
       ops.push({ type: 'put', key: `${BUNDLE_IDS_PREFIX}${bundleBlobId}`, value: Buffer.concat(ids.map(id => Buffer.from(id, 'hex'))) })
-      ops.push({ type: 'del', key: BATCH_KEY })
+      ops.push({ type: 'del', key: batchKey(batchId) })
       ops.push({ type: 'put', key: META_KEY, value: json(meta) })
       const counts = this.releaseOps(released, ops)
       await db.batch(ops, { sync: true })
       this.meta = meta
-      this.batch = undefined
-      this.sealing = new Set()
+      this.dropBatch(batchId)
       await this.released(counts)
     })
   }
 
-  /** Where a receipt is: queued, in the batch being sealed, or sealed (with its bundle's receipts). Undefined when unknown. */
+  /** Where a receipt is: queued, in a batch being sealed, or sealed (with its bundle's receipts). Undefined when unknown. */
   async get (receiptId: string): Promise<StoredReceipt | undefined> {
     return this.lookup(receiptId, true)
   }
@@ -972,8 +993,67 @@ export class ReceiptStore {
   }
 
   private currentBatch (batchId: string): BatchRecord {
-    if (this.batch == null || this.batch.root !== batchId) throw new ReceiptBatchError(`batch ${String(batchId).slice(0, 64)} is not being sealed`)
-    return this.batch
+    const batch = this.batches.get(batchId)
+    if (batch == null) throw new ReceiptBatchError(`batch ${String(batchId).slice(0, 64)} is not being sealed`)
+    return batch.record
+  }
+
+  private addBatch (record: BatchRecord, receiptIds: string[], bytes: number): void {
+    const seqs = record.seqs.map(s => BigInt(s)).sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const [first, last] = [seqs[0] as bigint, seqs[seqs.length - 1] as bigint]
+    // Consecutive seqs, as a batch begun from the queue's front holds: take() steps over them at once.
+    const consecutive = last - first + 1n === BigInt(seqs.length)
+    this.batches.set(record.root, { record, receiptIds, bytes, ...(consecutive ? { range: [first, last] as const } : {}) })
+    for (const id of receiptIds) this.sealing.set(id, record.root)
+    this.sealingBytes += bytes
+  }
+
+  private dropBatch (root: string): void {
+    const batch = this.batches.get(root)
+    if (batch == null) return
+    this.batches.delete(root)
+    for (const id of batch.receiptIds) this.sealing.delete(id)
+    this.sealingBytes -= batch.bytes
+  }
+
+  private forgetBatches (): void {
+    this.batches.clear()
+    this.sealing.clear()
+    this.sealingBytes = 0
+  }
+
+  /**
+   * The batches being sealed, from `batch/ROOT`; a version 2 store's one
+   * `batch` record moves there first, in one synced write with the version.
+   * Each batch's receipts must be queued, and in no other batch.
+   */
+  private async loadBatches (db: Level<string, Uint8Array>): Promise<void> {
+    const legacy = await db.get(LEGACY_BATCH_KEY)
+    if (legacy != null) {
+      const record = parse(batchSchema, legacy, 'the batch record')
+      await db.batch([
+        { type: 'put', key: batchKey(record.root), value: json(record) },
+        { type: 'del', key: LEGACY_BATCH_KEY },
+        { type: 'put', key: VERSION_KEY, value: encoder.encode(String(RECEIPT_STORE_VERSION)) }
+      ], { sync: true })
+    }
+    for await (const [key, value] of db.iterator({ gte: BATCH_PREFIX, lt: prefixEnd(BATCH_PREFIX) })) {
+      const record = parse(batchSchema, value, `the batch record ${key.slice(0, 80)}`)
+      if (key !== batchKey(record.root)) throw new ReceiptStoreError(`batch record ${key.slice(0, 80)} holds batch ${record.root}: the receipt store is damaged`)
+      const seqs = record.seqs.map(s => BigInt(s))
+      const values = await db.getMany(seqs.map(seqKey))
+      const ids = new Set<string>()
+      let bytes = 0
+      values.forEach((v, i) => {
+        if (v == null) throw new ReceiptStoreError(`receipt ${seqs[i]} of batch ${record.root} is not queued: the receipt store is damaged`)
+        const queued = decodeQueued(seqs[i] as bigint, v)
+        const other = this.sealing.get(queued.receipt.id) ?? (ids.has(queued.receipt.id) ? record.root : undefined)
+        if (other != null) throw new ReceiptStoreError(`receipt ${seqs[i]} is in batch ${record.root} and in batch ${other}: the receipt store is damaged`)
+        ids.add(queued.receipt.id)
+        bytes += recordCounted(queued)
+      })
+      this.addBatch(record, [...ids], bytes)
+    }
   }
 
   private open (): Level<string, Uint8Array> {

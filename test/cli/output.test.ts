@@ -70,6 +70,8 @@ describe('operator output', () => {
     assert.match(waiting, /^proofs\s+5 queued \(sealed by 00:10:00 UTC at the latest\), 7 sealed/m)
     const retrying = renderStatus('http://api', statusViewSchema.parse({ ...status, proofs: { ...status.proofs, nextSealAt: 1, retrying: true } }))
     assert.doesNotMatch(retrying, /sealed by/, 'not while writes fail')
+    const writing = renderStatus('http://api', statusViewSchema.parse({ ...status, proofs: { ...status.proofs, writing: 3, writesAtOnce: 4 } }))
+    assert.match(writing, /^proofs\s+5 queued, 7 sealed in 2 anchored bundles \(3 more being written, 4 at most at once\), 1 set aside$/m)
     assert.match(text, /^FUNDS\s+anchor writes blocked .* fund 0xabc/m)
   })
 

@@ -185,7 +185,7 @@ describe('batcher', () => {
     })
     try {
       const receipts = await r.append(4)
-      await until('the first seal to begin', async () => (await r.store.pendingBatch()) != null)
+      await until('the first seal to begin', async () => ((await r.store.pendingBatches())[0]) != null)
       receipts.push(...await r.append(36))
       assert.equal(r.sealed.length, 0, 'the first bundle is still on its way')
       firstWrite.resolve()
@@ -204,6 +204,96 @@ describe('batcher', () => {
         assert.ok(byteLength <= budget, `a bundle of ${byteLength} bytes is within the ${budget}-byte budget`)
       }
       assert.deepEqual(r.errors, [])
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('writes up to concurrentWrites bundles at once, anchors them one at a time, and finishes every one begun after a restart', async () => {
+    await using dir = await tempDir()
+    // Writes wait until the test lets them go, as writes through a publisher take seconds.
+    const release = Promise.withResolvers<void>()
+    let writing = 0
+    let mostWriting = 0
+    const r = await rig(dir.path, {
+      batcher: { batchSize: 4, intervalMs: 3_600_000, concurrentWrites: 3 },
+      walrus: http => ({
+        putBytes: async (bytes, options) => {
+          mostWriting = Math.max(mostWriting, ++writing)
+          try {
+            await new Promise<void>((resolve, reject) => {
+              void release.promise.then(resolve)
+              options?.signal?.addEventListener('abort', () => { reject(options.signal?.reason as Error) }, { once: true })
+            })
+            return await http.putBytes(bytes, options)
+          } finally {
+            writing--
+          }
+        }
+      })
+    })
+    try {
+      const receipts: QueuedReceipt[] = []
+      for (let i = 0; i < 4; i++) {
+        receipts.push(...await r.append(4))
+        if (i < 3) await until(`write ${i + 1} to begin`, () => writing === i + 1)
+      }
+      await sleep(100)
+      assert.equal(writing, 3, 'a fourth bundle waits for a write to end')
+      assert.equal(r.batcher.stats().writing, 3)
+      assert.equal((await r.store.pendingBatches()).length, 3)
+      assert.deepEqual({ ...r.store.queued(), bytes: 0, segmentBytes: 0 }, { ...r.store.queued(), bytes: 0, segmentBytes: 0, count: 16, sealing: 12 })
+
+      // Stopped with three bundles in flight: the next start finishes all three (same bytes, same blob IDs) before the fourth.
+      await r.batcher.stop()
+      release.resolve()
+      r.batcher = new Batcher({ store: r.store, walrus: r.http, ledger: r.ledger }, { batchSize: 4, intervalMs: 3_600_000, concurrentWrites: 3, retryBaseMs: 10, retryMaxMs: 50 })
+      const sealed: SealedBundle[] = []
+      r.batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
+      r.batcher.start()
+      await until('every receipt sealed', () => r.store.queued().count === 0)
+      assert.equal(sealed.length, 4)
+      assert.deepEqual(sealed.map(s => s.count), [4, 4, 4, 4])
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort(), 'every receipt in exactly one bundle')
+      assert.equal(mostWriting, 3)
+      assert.equal(r.batcher.stats().writing, 0)
+    } finally {
+      await r.batcher.stop()
+      await r.close()
+    }
+  })
+
+  it('anchors one bundle at a time while several are written', async () => {
+    await using dir = await tempDir()
+    let anchoring = 0
+    let mostAnchoring = 0
+    let writes = 0
+    const r = await rig(dir.path, {
+      batcher: { batchSize: 2, intervalMs: 3_600_000, concurrentWrites: 4 },
+      walrus: http => ({ putBytes: async (bytes, options) => { writes++; await sleep(50); return http.putBytes(bytes, options) } }),
+      ledger: ledger => ({
+        getAnchor: async root => ledger.getAnchor(root),
+        anchor: async input => {
+          mostAnchoring = Math.max(mostAnchoring, ++anchoring)
+          try {
+            await sleep(30)
+            return await ledger.anchor(input)
+          } finally {
+            anchoring--
+          }
+        }
+      })
+    })
+    try {
+      const receipts: QueuedReceipt[] = []
+      for (let i = 0; i < 4; i++) receipts.push(...await r.append(2))
+      await r.batcher.sealNow()
+      assert.equal(r.store.queued().count, 0, 'sealNow answers once every receipt before it is sealed')
+      assert.equal(mostAnchoring, 1, 'never two anchors at once')
+      assert.ok(writes >= 2, `${writes} writes`)
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
     } finally {
       await r.close()
     }
@@ -238,8 +328,8 @@ describe('batcher', () => {
     try {
       await sleep(100)
       let looks = 0
-      const pendingBatch = r.store.pendingBatch.bind(r.store)
-      r.store.pendingBatch = async () => { looks++; return pendingBatch() }
+      const pendingBatches = r.store.pendingBatches.bind(r.store)
+      r.store.pendingBatches = async () => { looks++; return pendingBatches() }
       await r.append(39)
       await sleep(50)
       // One look for the first receipt (it starts the interval; one more if the loop's first look came late); none for the 38 after it, each of which once cost a pass.
@@ -358,7 +448,7 @@ describe('batcher', () => {
       const stopping = Date.now()
       await r.batcher.stop()
       assert.ok(Date.now() - stopping < 1_000, `stop took ${Date.now() - stopping} ms`)
-      const pending = await r.store.pendingBatch()
+      const pending = (await r.store.pendingBatches())[0]
       assert.ok(pending != null, 'the batch stays recorded for the next start')
       assert.deepEqual(pending.receipts.map(x => x.id), receipts.map(x => x.id))
 
@@ -366,7 +456,7 @@ describe('batcher', () => {
       r.batcher.start()
       await until('the recorded batch sealed', () => r.sealed.length === 1)
       assert.equal(r.sealed[0]?.root, pending.root, 'the batch begun before the stop is the one sealed')
-      assert.equal(await r.store.pendingBatch(), undefined)
+      assert.equal((await r.store.pendingBatches())[0], undefined)
       receipts.push(...await r.append(3))
       await r.batcher.sealNow()
       const where = await checkAnchors(r)
@@ -492,7 +582,7 @@ describe('batcher', () => {
       const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
       try {
         assert.equal(store.queued().count, 0)
-        assert.equal(await store.pendingBatch(), undefined)
+        assert.equal((await store.pendingBatches())[0], undefined)
         const anchors = await ledger.listAnchors(keypair.toSuiAddress())
         assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
         const sealedIn = new Map<string, AnchorEntry>()

@@ -108,7 +108,7 @@ describe('receipt store', () => {
     await assert.rejects(store.append(fakeReceipt(4n)), { name: 'ReceiptQueueFullError' })
     assert.equal(store.lastSeq(), 3n, 'a refused receipt takes no seq')
     // Each receipt's 32 bytes of tensors are one 56-byte record in a segment.
-    assert.deepEqual({ ...store.queued(), bytes: 0 }, { count: 3, bytes: 0, segmentBytes: 3 * 56, limit: 3, limitBytes: 4 * 1024 ** 3, rejected: 1, setAside: 0 })
+    assert.deepEqual({ ...store.queued(), bytes: 0 }, { count: 3, bytes: 0, segmentBytes: 3 * 56, limit: 3, limitBytes: 4 * 1024 ** 3, rejected: 1, setAside: 0, sealing: 0, sealingBytes: 0 })
     await store.stop()
 
     const small = new ReceiptStore({ dir: join(dir.path, 'b'), maxQueuedBytes: 400 })
@@ -145,6 +145,57 @@ describe('receipt store', () => {
     }
   })
 
+  it('keeps batches sealed side by side apart, across restarts, and reads a version 2 store\'s one batch', async () => {
+    await using dir = await tempDir()
+    const path = join(dir.path, 'receipts')
+    let store = new ReceiptStore({ dir: path })
+    await store.start()
+    const receipts = [1n, 2n, 3n, 4n, 5n, 6n, 7n].map(seq => fakeReceipt(seq))
+    for (const receipt of receipts) await store.append(receipt)
+    const bundleBytesHash = createHash('sha256').update('bundle').digest('hex')
+    const first = await store.take(3)
+    const firstId = await store.beginBatch({ receipts: first, root: rootOf(first), bundleBytesHash })
+    const second = await store.take(3)
+    assert.deepEqual(second.map(r => r.seq), [4n, 5n, 6n], 'a second batch takes what the first did not')
+    const secondId = await store.beginBatch({ receipts: second, root: rootOf(second), bundleBytesHash })
+    assert.deepEqual((await store.take(10)).map(r => r.seq), [7n])
+    const perRecord = store.queued().bytes / 7
+    assert.deepEqual([store.queued().count, store.queued().sealing, store.queued().sealingBytes], [7, 6, perRecord * 6])
+    await store.stop()
+
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    assert.deepEqual((await store.pendingBatches()).map(b => b.id), [firstId, secondId], 'both batches, oldest first')
+    assert.deepEqual([store.queued().sealing, store.queued().sealingBytes], [6, perRecord * 6])
+    await store.setBundleBlobId(secondId, blobIdFromBytes(randomBytes(32)))
+    await store.finishBatch(secondId, fakeAnchor())
+    assert.equal(await store.oldestQueuedSeq(), 1n, 'the first batch is still queued')
+    assert.deepEqual((await store.pendingBatches()).map(b => b.id), [firstId])
+    assert.equal((await store.get(receipts[4]!.id))?.state, 'sealed')
+    assert.equal((await store.get(receipts[0]!.id))?.state, 'sealing')
+    await store.stop()
+
+    // Version 2 kept its one batch under `batch`: a store left so by an older herd is read, and moved to the new key.
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const record = await db.get(`batch/${firstId}`)
+    assert.ok(record != null)
+    await db.batch([{ type: 'del', key: `batch/${firstId}` }, { type: 'put', key: 'batch', value: record }, { type: 'put', key: 'version', value: Buffer.from('2') }])
+    await db.close()
+    store = new ReceiptStore({ dir: path })
+    await store.start()
+    const pending = await store.pendingBatches()
+    assert.deepEqual(pending.map(b => b.id), [firstId])
+    pending[0]!.receipts.forEach((r, i) => { sameReceipt(r, receipts[i] as QueuedReceipt) })
+    await store.abandonBatch(firstId)
+    assert.deepEqual([store.queued().count, store.queued().sealing, store.queued().sealingBytes], [4, 0, 0])
+    assert.deepEqual((await store.take(10)).map(r => r.seq), [1n, 2n, 3n, 7n])
+    await store.stop()
+    const after = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    assert.equal(await after.get('batch'), undefined, 'the old key is gone')
+    assert.equal(Buffer.from((await after.get('version'))!).toString(), String(RECEIPT_STORE_VERSION))
+    await after.close()
+  })
+
   it('records a batch before sealing it, and keeps it across restarts until it is finished', async () => {
     await using dir = await tempDir()
     const path = join(dir.path, 'receipts')
@@ -162,12 +213,13 @@ describe('receipt store', () => {
     assert.equal((await store.get(receipts[5]!.id))?.state, 'queued')
     assert.deepEqual((await store.take(10)).map(r => r.seq), [5n, 6n], 'receipts being sealed are not taken again')
     const rest = await store.take(10)
-    await assert.rejects(store.beginBatch({ receipts: rest, root: rootOf(rest), bundleBytesHash }), { name: 'ReceiptBatchError' }, 'one batch at a time')
+    const overlapping = [batch[3]!, ...rest]
+    await assert.rejects(store.beginBatch({ receipts: overlapping, root: rootOf(overlapping), bundleBytesHash }), { name: 'ReceiptBatchError' }, 'a receipt is in one batch at most')
     await store.stop()
 
     store = new ReceiptStore({ dir: path })
     await store.start()
-    let pending = await store.pendingBatch()
+    let pending = (await store.pendingBatches())[0]
     assert.ok(pending != null)
     assert.equal(pending.id, batchId)
     assert.equal(pending.root, root)
@@ -188,12 +240,12 @@ describe('receipt store', () => {
 
     store = new ReceiptStore({ dir: path })
     await store.start()
-    pending = await store.pendingBatch()
+    pending = (await store.pendingBatches())[0]
     assert.equal(pending?.bundleBlobId, blobId)
     const before = store.queued()
     const anchor = fakeAnchor()
     await store.finishBatch(batchId, anchor)
-    assert.equal(await store.pendingBatch(), undefined)
+    assert.equal((await store.pendingBatches())[0], undefined)
     assert.equal(store.queued().count, 2)
     assert.equal(store.queued().bytes, before.bytes / 6 * 2, 'the six records are the same size; two are left')
     for (const [index, receipt] of receipts.slice(0, 4).entries()) {

@@ -27,7 +27,7 @@ export const statusViewSchema = z.looseObject({
   // sessionLoads is absent from a node older than it: left out of the line.
   inference: z.looseObject({ runs: count, forwarded: count, failed: count, busy: count, queue: count, sessions: count, sessionLoads: count.optional() }),
   funds: z.looseObject({ address: z.string().max(128), blocked: z.array(z.looseObject({ kind: z.string().max(32), since: z.number(), error: z.string().max(4096) })).max(16) }).optional(),
-  proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional(), nextSealAt: z.number().min(0).optional() }),
+  proofs: z.looseObject({ enabled: z.boolean(), queued: count, sealed: count, bundles: count, setAside: count, retrying: z.boolean(), lastError: z.string().max(4096).optional(), nextSealAt: z.number().min(0).optional(), writing: count.optional(), writesAtOnce: count.optional() }),
   storage: z.looseObject({
     epoch: count.optional(),
     active: count,
@@ -90,7 +90,7 @@ export function renderStatus (api: string, s: StatusView, earlier?: EarlierStatu
     ...(cache.downloads.length > 20 ? [`  … and ${cache.downloads.length - 20} more`] : []),
     `inference  ${inference.queue} running or waiting, ${inference.sessions} sessions warm${inference.sessionLoads != null ? ` (${inference.sessionLoads} loaded since start)` : ''}; ${inference.runs} runs, ${inference.forwarded} forwarded, ${inference.failed} failed (${inference.busy} answered busy)`,
     proofs.enabled
-      ? `proofs     ${proofs.queued} queued${proofs.nextSealAt != null && proofs.queued > 0 && !proofs.retrying ? ` (sealed by ${new Date(proofs.nextSealAt).toISOString().slice(11, 19)} UTC at the latest)` : ''}, ${proofs.sealed} sealed in ${proofs.bundles} anchored bundles, ${proofs.setAside} set aside${proofs.retrying ? `; retrying: ${proofs.lastError ?? 'a write failed'}` : ''}`
+      ? `proofs     ${proofs.queued} queued${proofs.nextSealAt != null && proofs.queued > 0 && !proofs.retrying ? ` (sealed by ${new Date(proofs.nextSealAt).toISOString().slice(11, 19)} UTC at the latest)` : ''}, ${proofs.sealed} sealed in ${proofs.bundles} anchored bundles${proofs.writing != null && proofs.writing > 0 ? ` (${proofs.writing} more being written, ${proofs.writesAtOnce ?? 1} at most at once)` : ''}, ${proofs.setAside} set aside${proofs.retrying ? `; retrying: ${proofs.lastError ?? 'a write failed'}` : ''}`
       : 'proofs     off',
     ...(s.storage != null && (s.storage.active > 0 || s.storage.expired > 0) ? [storageLine(s.storage)] : []),
     ...(s.funds?.blocked ?? []).map(b => `FUNDS      ${b.kind} writes blocked since ${new Date(b.since).toISOString()}: fund ${s.funds?.address ?? 'the node'} (${b.error})`)
