@@ -124,6 +124,113 @@ async function checkAnchors (r: Rig): Promise<Map<string, string>> {
   return where
 }
 
+/**
+ * A node's proof pipeline killed at each step of a seal, again and again
+ * (seal-child.ts), then run to the end: no receipt it acknowledged is lost,
+ * none is sealed twice, and a bundle stored again is the same blob.
+ */
+async function sealThroughKills (concurrentWrites: number): Promise<void> {
+  await using dir = await tempDir()
+  const walrus = await startLocalWalrus(join(dir.path, 'walrus'))
+  const keypair = Ed25519Keypair.generate()
+  const base = {
+    storeDir: join(dir.path, 'receipts'),
+    ledgerDir: join(dir.path, 'ledger'),
+    walrusUrl: walrus.url,
+    secretKey: keypair.getSecretKey(),
+    count: 10,
+    batchSize: 3
+  }
+  const steps: BatcherStep[] = ['begun', 'stored', 'blob-recorded', 'anchored', 'finished']
+  const randomStep = (): { step: BatcherStep, at: number } => ({ step: steps[Math.floor(Math.random() * steps.length)] as BatcherStep, at: 1 + Math.floor(Math.random() * 3) })
+  const plans: Array<{ kill?: { step: BatcherStep, at: number }, killAfterFirstAckMs?: number }> = [
+    { kill: { step: 'stored', at: 1 } }, // stored on Walrus, blob ID not yet recorded
+    { kill: { step: 'blob-recorded', at: 2 } }, // between the Walrus put and the anchor
+    { kill: { step: 'anchored', at: 1 } }, // between the anchor and finishBatch
+    { kill: { step: 'begun', at: 2 } },
+    { kill: randomStep() },
+    { kill: randomStep() },
+    // Wherever it is: appending, uploading, anchoring.
+    { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
+    { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
+    {} // runs to the end
+  ]
+  const acked = new Set<string>()
+  let killed = 0
+  try {
+    for (const plan of plans) {
+      const config = { ...base, ...(plan.kill != null ? { kill: plan.kill } : {}) }
+      const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      let done = false
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      let timer: NodeJS.Timeout | undefined
+      createInterface({ input: child.stdout }).on('line', line => {
+        const event = JSON.parse(line)
+        if (event.acked != null) acked.add(event.acked)
+        if (event.done === true) done = true
+        if (plan.killAfterFirstAckMs != null && timer == null) timer = setTimeout(() => child.kill('SIGKILL'), plan.killAfterFirstAckMs)
+      })
+      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => { resolve([c, s]) }))
+      clearTimeout(timer)
+      clearTimeout(guard)
+      if (signal === 'SIGKILL') killed++
+      if (plan.kill != null) assert.equal(signal, 'SIGKILL', `the child reaches ${plan.kill.step} #${plan.kill.at}: ${stderr}`)
+      if (plan.kill == null && plan.killAfterFirstAckMs == null) assert.ok(code === 0 && done, `the last run ends cleanly: ${stderr}`)
+    }
+    assert.ok(killed >= 7, `${killed} kills`)
+
+    const store = new ReceiptStore({ dir: base.storeDir })
+    await store.start()
+    const ledger = await LocalLedger.open(base.ledgerDir)
+    const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
+    try {
+      assert.equal(store.queued().count, 0)
+      assert.equal((await store.pendingBatches())[0], undefined)
+      const anchors = await ledger.listAnchors(keypair.toSuiAddress())
+      assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
+      const sealedIn = new Map<string, AnchorEntry>()
+      const seqs = new Set<bigint>()
+      for (const [i, anchor] of anchors.entries()) {
+        const path = join(dir.path, `bundle-${i}`)
+        await http.getToFile(anchor.bundleBlobId, path)
+        const bundle = decodeBundle(await readFile(path))
+        assert.equal(bundle.receipts.length, anchor.count)
+        assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
+        for (const bytes of bundle.receipts) {
+          const id = receiptIdOf(bytes)
+          assert.ok(!sealedIn.has(id), `receipt ${id} sealed twice`)
+          sealedIn.set(id, anchor)
+          const seq = seqOf(bytes)
+          assert.ok(!seqs.has(seq), `seq ${seq} used twice`)
+          seqs.add(seq)
+        }
+      }
+      const lastSeq = store.lastSeq()
+      assert.ok(lastSeq >= BigInt(acked.size))
+      assert.equal(seqs.size, Number(lastSeq), 'every seq from 1 to the last is sealed once: none lost, none reused')
+      for (let seq = 1n; seq <= lastSeq; seq++) assert.ok(seqs.has(seq), `seq ${seq} is sealed`)
+      for (const id of acked) {
+        const anchor = sealedIn.get(id)
+        assert.ok(anchor != null, `acknowledged receipt ${id} is in an anchored bundle`)
+        const found = await store.get(id)
+        assert.equal(found?.state, 'sealed')
+        assert.equal(found.sealed.root, anchor.root)
+        assert.equal(found.sealed.bundleBlobId, anchor.bundleBlobId)
+      }
+      assert.equal(walrus.stats.stored.blobs, anchors.length, 'a bundle stored again after a crash is the same blob')
+      assert.ok(walrus.stats.alreadyCertified >= 1, 'the bundle stored before the kill at "stored" was stored again, as the same blob')
+    } finally {
+      await store.stop()
+      await ledger.close()
+      await http.close()
+    }
+  } finally {
+    await walrus.stop()
+  }
+}
+
 describe('batcher', () => {
   it('seals by count: the anchored root is the root of the bundle on Walrus, which holds exactly the receipts', async () => {
     await using dir = await tempDir()
@@ -525,104 +632,10 @@ describe('batcher', () => {
   })
 
   it('loses no receipt and seals none twice when killed at any step', { timeout: 180_000 }, async () => {
-    await using dir = await tempDir()
-    const walrus = await startLocalWalrus(join(dir.path, 'walrus'))
-    const keypair = Ed25519Keypair.generate()
-    const base = {
-      storeDir: join(dir.path, 'receipts'),
-      ledgerDir: join(dir.path, 'ledger'),
-      walrusUrl: walrus.url,
-      secretKey: keypair.getSecretKey(),
-      count: 10,
-      batchSize: 3
-    }
-    const steps: BatcherStep[] = ['begun', 'stored', 'blob-recorded', 'anchored', 'finished']
-    const randomStep = (): { step: BatcherStep, at: number } => ({ step: steps[Math.floor(Math.random() * steps.length)] as BatcherStep, at: 1 + Math.floor(Math.random() * 3) })
-    const plans: Array<{ kill?: { step: BatcherStep, at: number }, killAfterFirstAckMs?: number }> = [
-      { kill: { step: 'stored', at: 1 } }, // stored on Walrus, blob ID not yet recorded
-      { kill: { step: 'blob-recorded', at: 2 } }, // between the Walrus put and the anchor
-      { kill: { step: 'anchored', at: 1 } }, // between the anchor and finishBatch
-      { kill: { step: 'begun', at: 2 } },
-      { kill: randomStep() },
-      { kill: randomStep() },
-      // Wherever it is: appending, uploading, anchoring.
-      { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
-      { killAfterFirstAckMs: Math.floor(Math.random() * 60) },
-      {} // runs to the end
-    ]
-    const acked = new Set<string>()
-    let killed = 0
-    try {
-      for (const plan of plans) {
-        const config = { ...base, ...(plan.kill != null ? { kill: plan.kill } : {}) }
-        const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
-        let stderr = ''
-        let done = false
-        child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-        let timer: NodeJS.Timeout | undefined
-        createInterface({ input: child.stdout }).on('line', line => {
-          const event = JSON.parse(line)
-          if (event.acked != null) acked.add(event.acked)
-          if (event.done === true) done = true
-          if (plan.killAfterFirstAckMs != null && timer == null) timer = setTimeout(() => child.kill('SIGKILL'), plan.killAfterFirstAckMs)
-        })
-        const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
-        const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => { resolve([c, s]) }))
-        clearTimeout(timer)
-        clearTimeout(guard)
-        if (signal === 'SIGKILL') killed++
-        if (plan.kill != null) assert.equal(signal, 'SIGKILL', `the child reaches ${plan.kill.step} #${plan.kill.at}: ${stderr}`)
-        if (plan.kill == null && plan.killAfterFirstAckMs == null) assert.ok(code === 0 && done, `the last run ends cleanly: ${stderr}`)
-      }
-      assert.ok(killed >= 7, `${killed} kills`)
+    await sealThroughKills(1)
+  })
 
-      const store = new ReceiptStore({ dir: base.storeDir })
-      await store.start()
-      const ledger = await LocalLedger.open(base.ledgerDir)
-      const http = new WalrusHttpClient({ publisher: walrus.url, aggregator: walrus.url, retries: 0 })
-      try {
-        assert.equal(store.queued().count, 0)
-        assert.equal((await store.pendingBatches())[0], undefined)
-        const anchors = await ledger.listAnchors(keypair.toSuiAddress())
-        assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
-        const sealedIn = new Map<string, AnchorEntry>()
-        const seqs = new Set<bigint>()
-        for (const [i, anchor] of anchors.entries()) {
-          const path = join(dir.path, `bundle-${i}`)
-          await http.getToFile(anchor.bundleBlobId, path)
-          const bundle = decodeBundle(await readFile(path))
-          assert.equal(bundle.receipts.length, anchor.count)
-          assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
-          for (const bytes of bundle.receipts) {
-            const id = receiptIdOf(bytes)
-            assert.ok(!sealedIn.has(id), `receipt ${id} sealed twice`)
-            sealedIn.set(id, anchor)
-            const seq = seqOf(bytes)
-            assert.ok(!seqs.has(seq), `seq ${seq} used twice`)
-            seqs.add(seq)
-          }
-        }
-        const lastSeq = store.lastSeq()
-        assert.ok(lastSeq >= BigInt(acked.size))
-        assert.equal(seqs.size, Number(lastSeq), 'every seq from 1 to the last is sealed once: none lost, none reused')
-        for (let seq = 1n; seq <= lastSeq; seq++) assert.ok(seqs.has(seq), `seq ${seq} is sealed`)
-        for (const id of acked) {
-          const anchor = sealedIn.get(id)
-          assert.ok(anchor != null, `acknowledged receipt ${id} is in an anchored bundle`)
-          const found = await store.get(id)
-          assert.equal(found?.state, 'sealed')
-          assert.equal(found.sealed.root, anchor.root)
-          assert.equal(found.sealed.bundleBlobId, anchor.bundleBlobId)
-        }
-        assert.equal(walrus.stats.stored.blobs, anchors.length, 'a bundle stored again after a crash is the same blob')
-        assert.ok(walrus.stats.alreadyCertified >= 1, 'the bundle stored before the kill at "stored" was stored again, as the same blob')
-      } finally {
-        await store.stop()
-        await ledger.close()
-        await http.close()
-      }
-    } finally {
-      await walrus.stop()
-    }
+  it('loses no receipt and seals none twice when killed at any step with three bundles written at once', { timeout: 180_000 }, async () => {
+    await sealThroughKills(3)
   })
 })

@@ -4,7 +4,7 @@
  * seals them with a local ledger and a Walrus over HTTP, and kills itself
  * with SIGKILL when the batcher reaches a named step for the nth time.
  *
- * argv[2]: JSON { storeDir, ledgerDir, walrusUrl, secretKey, count, batchSize, kill?: { step, at }, big?: { every, tensorBytes } }
+ * argv[2]: JSON { storeDir, ledgerDir, walrusUrl, secretKey, count, batchSize, concurrentWrites?, kill?: { step, at }, big?: { every, tensorBytes } }
  * (with `big`, every `every`th receipt from seq 1 carries `tensorBytes` of tensors instead of 32).
  * stdout: one JSON line per durable receipt { acked, seq }, then { done: true, queued }.
  */
@@ -23,6 +23,7 @@ interface ChildConfig {
   secretKey: string
   count: number
   batchSize: number
+  concurrentWrites?: number
   kill?: { step: BatcherStep, at: number }
   big?: { every: number, tensorBytes: number }
 }
@@ -45,6 +46,7 @@ let hits = 0
 let begun = 0
 const batcher = new Batcher({ store, walrus, ledger }, {
   batchSize: config.batchSize,
+  concurrentWrites: config.concurrentWrites ?? 1,
   intervalMs: 60_000,
   retryBaseMs: 10,
   retryMaxMs: 100,
