@@ -263,16 +263,6 @@ export function bundleWritesAtOnce (config: NodeConfig): number {
 /** Bundle writes at once through a testnet or mainnet publisher, unless set. */
 export const PUBLISHER_WRITES_AT_ONCE = 4
 
-/**
- * Whether this config's node writes proof bundles through the SDK straight to
- * the storage nodes: the SDK then encodes each bundle on the node's main
- * thread, about 1.7 s of CPU at 1,000 shards, during which the node serves
- * nothing (through a relay it computes only the metadata, on a worker thread).
- */
-export function bundlesEncodeOnMainThread (config: NodeConfig): boolean {
-  return config.proofs.enabled && walrusWriteMode(config) === 'sdk' && config.walrus?.uploadRelay == null
-}
-
 /** A config error names the field and what was wrong with it. */
 export class NodeConfigError extends Error {
   override readonly name = 'NodeConfigError'

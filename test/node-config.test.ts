@@ -10,7 +10,7 @@ import { DEFAULT_QUOTA_BYTES } from '../src/blob/cache/constants.js'
 import * as inference from '../src/inference/constants.js'
 import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from '../src/mesh/constants.js'
 import * as proofs from '../src/proof/constants.js'
-import { bundlesEncodeOnMainThread, bundleWritesAtOnce, parseNodeConfig, PUBLISHER_WRITES_AT_ONCE } from '../src/node-config.js'
+import { bundleWritesAtOnce, parseNodeConfig, PUBLISHER_WRITES_AT_ONCE } from '../src/node-config.js'
 import { tempDir } from './helpers/devnet.js'
 
 const ADDRESS = `0x${'ab'.repeat(32)}`
@@ -82,15 +82,6 @@ describe('node config: profiles, precedence and validation', () => {
     const chosen = await resolveConfig({ network: 'mainnet', configFile: file, env: { HERD_NETWORK: 'devnet' } })
     assert.equal(chosen.network, 'mainnet', '--network over HERD_NETWORK and the file')
     assert.equal((await resolveConfig({ configFile: file, env: { HERD_NETWORK: 'devnet' } }).catch(err => err)).name, 'NodeConfigError', 'the file\'s testnet sections are refused on the devnet')
-  })
-
-  it('tells when proof bundles would be encoded on the node\'s main thread: through the SDK straight to the storage nodes', async () => {
-    const mainnet = await resolveConfig({ network: 'mainnet', env: {} })
-    assert.equal(bundlesEncodeOnMainThread(mainnet), true, 'mainnet\'s profile writes through the SDK, without a relay')
-    assert.equal(bundlesEncodeOnMainThread(await resolveConfig({ network: 'mainnet', env: { HERD_UPLOAD_RELAY: 'https://relay.example.org' } })), false, 'a relay takes the encoding')
-    assert.equal(bundlesEncodeOnMainThread({ ...mainnet, proofs: { ...mainnet.proofs, enabled: false } }), false, 'no proofs, no bundles')
-    assert.equal(bundlesEncodeOnMainThread(await resolveConfig({ network: 'testnet', env: {} })), false, 'testnet\'s profile writes through a publisher')
-    assert.equal(bundlesEncodeOnMainThread(await resolveConfig({ env: {} })), false, 'the devnet\'s local Walrus')
   })
 
   it('writes several proof bundles at once only through a publisher on testnet or mainnet, and refuses more than one through the SDK', async () => {

@@ -3,7 +3,6 @@ import type { Command } from 'commander'
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
 import { ApiServer } from '../../api/server.js'
 import { HerdNode } from '../../node.js'
-import { bundlesEncodeOnMainThread } from '../../node-config.js'
 import { WARNING_EVENTS, type NodeEvent } from '../../node-events.js'
 import { networkOptions, type NetworkOptions } from '../clients.js'
 import { ApiTokenError, byteSize, httpUrl, integer, printJson, readTokenFile } from '../options.js'
@@ -70,9 +69,6 @@ export function startCommand (program: Command): void {
       })
       if (config.api.token == null && !isLoopbackHost(config.api.host)) {
         log.warn({ event: 'api:open', host: config.api.host }, `the API listens on ${config.api.host} without a token: anyone who reaches it can use it (--api-token-file)`)
-      }
-      if (bundlesEncodeOnMainThread(config)) {
-        log.warn({ event: 'walrus:encoding' }, 'proof bundles go to the storage nodes through the Walrus SDK, which encodes each on this node\'s main thread (about 1.7 s of CPU at 1,000 shards), serving nothing meanwhile: set walrus.uploadRelay or a publisher (docs/networks.md)')
       }
       // Listen before announcing: a signal sent right after the ready line must not find Node's default handler.
       const stopSignal = untilSignal()
