@@ -33,7 +33,7 @@ function showsFetchAndInference (): boolean {
   const doc = (globalThis as unknown as { document: PageDocument }).document
   const text = (id: string): string | null | undefined => doc.getElementById(id)?.textContent
   // Every receipt sealed: none due, so no next seal.
-  return text('hits-walrus') === '2' && text('inference-runs') === '1' && text('proofs-sealed') === '1' && text('proofs-bundles') === '1' && text('proofs-next') === '–'
+  return text('hits-walrus') === '2' && text('inference-runs') === '1' && text('proofs-sealed') === '1' && text('proofs-bundles') === '1' && text('proofs-writing') === '0 of at most 1 at once' && text('proofs-next') === '–'
 }
 
 /** Set when the browser tests cannot run. */

@@ -51,7 +51,7 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <div class="card"><h2>Proofs</h2>
       <table class="kv"><tr><th>queued</th><td id="proofs-queued">–</td></tr><tr><th>sealed</th><td id="proofs-sealed">–</td></tr>
-      <tr><th>anchored bundles</th><td id="proofs-bundles">–</td></tr><tr><th>set aside</th><td id="proofs-aside">–</td></tr>
+      <tr><th>anchored bundles</th><td id="proofs-bundles">–</td></tr><tr><th>being written</th><td id="proofs-writing">–</td></tr><tr><th>set aside</th><td id="proofs-aside">–</td></tr>
       <tr><th>refused bundles</th><td id="proofs-refused">–</td></tr><tr><th>last seal</th><td id="proofs-last">–</td></tr>
       <tr><th>next seal at the latest</th><td id="proofs-next">–</td></tr></table>
       <div class="warn" id="proofs-error" hidden></div>

@@ -152,6 +152,7 @@ export const PAGE_SCRIPT = String.raw`'use strict'
     text('proofs-queued', p.enabled ? p.queued + ' · ' + bytes(p.queuedBytes) : 'off')
     text('proofs-sealed', p.sealed)
     text('proofs-bundles', p.bundles)
+    text('proofs-writing', p.writing != null ? p.writing + ' of at most ' + p.writesAtOnce + ' at once' : '–')
     text('proofs-aside', p.setAside)
     text('proofs-refused', p.refused)
     text('proofs-last', p.lastSealAt != null ? ago(p.lastSealAt) : '–')
