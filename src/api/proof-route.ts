@@ -53,8 +53,8 @@ export function registerProofRoute (app: FastifyInstance, node: HerdNode): void 
       return reply.code(409).send({ state: 'aside', receiptId, ...body })
     }
     if (found.state !== 'sealed') {
-      // When to ask again: its batch is sealed by then at the latest (10 minutes can pass on testnet and mainnet).
-      const sealedBy = node.proofs.nextSealAt()
+      // When to ask again: a queued receipt's batch is sealed by then at the latest (10 minutes can pass on testnet and mainnet); one being sealed has its bundle on the way now.
+      const sealedBy = found.state === 'queued' ? node.proofs.nextSealAt() : undefined
       if (sealedBy != null) reply.header('retry-after', String(Math.max(1, Math.ceil((sealedBy - Date.now()) / 1000))))
       return reply.code(202).send({ state: found.state, receiptId, ...(sealedBy != null ? { sealedBy } : {}) })
     }
