@@ -97,9 +97,9 @@ export class WalrusSdkStore implements WalrusStore {
     if (this.client instanceof OffThreadWalrusClient) await this.client.close()
   }
 
-  /** The key the SDK signs a paid write with: told of what each of its transactions costs, when anyone listens. */
+  /** The key the SDK signs a paid write with: one transaction of the key at a time, each told of what it cost when anyone listens. */
   private paying (signer: Signer, kind: PaymentKind): Signer {
-    return this.onPaid != null ? new PayingSigner(signer, kind, this.onPaid) : signer
+    return new PayingSigner(signer, kind, this.onPaid)
   }
 
   /** The node's address: it pays for writes and owns their Blob objects. */

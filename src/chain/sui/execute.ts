@@ -5,6 +5,7 @@ import { SimulationError } from '@mysten/sui/client'
 import { RpcError, type SuiGrpcClient } from '@mysten/sui/grpc'
 import type { Transaction } from '@mysten/sui/transactions'
 import { InsufficientGasError, LedgerError, ObjectVersionConflictError, RetryableLedgerError, TransactionRejectedError } from '../errors.js'
+import { oneTransactionAtATime } from '../../one-transaction-at-a-time.js'
 import { paymentOf, type OnPaid, type PaymentKind } from '../../payments.js'
 import { RetryableError } from '../../retry.js'
 
@@ -37,7 +38,8 @@ const CONFLICT = /not available for consumption|ObjectVersionUnavailableForConsu
 const RETRYABLE_CODES = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNKNOWN', 'ABORTED'])
 
 /**
- * Builds, simulates, signs, executes and waits for one transaction. Building
+ * Builds, simulates, signs, executes and waits for one transaction, as the
+ * signer's only transaction under way in the process (oneTransactionAtATime). Building
  * resolves it through the node's SimulateTransaction, which selects the gas
  * coins and refuses a transaction that would fail, so nothing is signed or
  * paid for a transaction that cannot pass. An object version conflict is
@@ -51,7 +53,7 @@ export async function executeTransaction (client: SuiGrpcClient, signer: Signer,
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted()
     try {
-      return await executeOnce(client, signer, build, address, options)
+      return await oneTransactionAtATime(address, async () => executeOnce(client, signer, build, address, options), options.signal)
     } catch (err) {
       if (!(err instanceof ConflictSignal)) throw err
       if (attempt >= retries) throw new ObjectVersionConflictError(`an object of the transaction kept changing under it after ${attempt + 1} tries: ${err.message}`, attempt + 1, { cause: err.cause })
