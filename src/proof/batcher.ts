@@ -398,6 +398,8 @@ export class Batcher extends EventTarget {
           if (signal.aborted) return
           log.error('sealing batch %s failed: %e', batch.id, err)
           await this.backoff(err, this.storeFailures++, 'store', signal)
+          // Finished or abandoned after all (a failure past the store's last write): nothing is left to do for it.
+          if (!this.components.store.isBeingSealed(batch.id)) return
         }
       }
     })()
@@ -510,6 +512,8 @@ export class Batcher extends EventTarget {
       bundleObjectId = outcome.objectId
       this.step('stored', batch.id)
       await store.setBundleBlobId(batch.id, bundleBlobId)
+      // A retry after a later failure finds the bundle stored, as a restart finds it in the record: it is not paid for again.
+      batch.bundleBlobId = bundleBlobId
       this.step('blob-recorded', batch.id)
     }
     const blobId = parseBlobId(bundleBlobId)
@@ -608,9 +612,11 @@ export class Batcher extends EventTarget {
   /** sealNow() callers whose receipts are all sealed or set aside (none at or below their target is queued) are answered. */
   private async settleWaiters (): Promise<void> {
     if (this.waiters.length === 0) return
+    // Only those waiting before the queue was read: one that came during the read may be waiting on a receipt appended after it.
+    const asked = new Set(this.waiters)
     const oldest = await this.components.store.oldestQueuedSeq()
     this.waiters = this.waiters.filter(waiter => {
-      if (oldest != null && oldest <= waiter.target) return true
+      if (!asked.has(waiter) || (oldest != null && oldest <= waiter.target)) return true
       waiter.resolve()
       return false
     })

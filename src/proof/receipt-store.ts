@@ -143,6 +143,8 @@ const META_KEY = 'meta'
 const LEGACY_BATCH_KEY = 'batch'
 const BATCH_PREFIX = 'batch/'
 const batchKey = (root: string): string => `${BATCH_PREFIX}${root}`
+/** Scans of the queue one take() makes at most while batches end under it; past them beginBatch refuses what ended, and the batcher tries again. */
+const MAX_TAKE_SCANS = 3
 /** Present while a process has the store open: found at start, the last one stopped without stop(). */
 const RUNNING_KEY = 'running'
 const SEGMENT_PREFIX = 'seg/'
@@ -368,6 +370,8 @@ export class ReceiptStore {
   /** Receipt IDs in the batches being sealed, and the root of each one's batch. */
   private sealing = new Map<string, string>()
   private sealingBytes = 0
+  /** Batches finished, abandoned or set aside since start: take() reads the queue again when one ends during its scan. */
+  private batchesEnded = 0
   private rejected = 0
   private setAsideCount = 0
   private readonly onTiming?: (timing: ProofTiming) => void
@@ -591,8 +595,17 @@ export class ReceiptStore {
     const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
     const cost = options.cost ?? ((_, recordBytes) => recordBytes)
-    const records: StoredRecord[] = []
     if (limit === 0) return []
+    // A batch that ends during the scan leaves its receipts in the scan's snapshot but no longer among those being sealed: read again.
+    for (let attempt = 1; ; attempt++) {
+      const ended = this.batchesEnded
+      const records = await this.scan(db, limit, maxBytes, cost)
+      if (ended === this.batchesEnded || attempt >= MAX_TAKE_SCANS) return this.withTensors(records)
+    }
+  }
+
+  private async scan (db: Level<string, Uint8Array>, limit: number, maxBytes: number, cost: (sizes: ReceiptSizes, recordBytes: number) => number): Promise<StoredRecord[]> {
+    const records: StoredRecord[] = []
     let bytes = 0
     // A batch of consecutive seqs (as batches are begun) is stepped over at once: the batches under way may hold tens of thousands of receipts.
     const ranges = [...this.batches.values()].flatMap(b => b.range != null ? [b.range] : [])
@@ -617,7 +630,7 @@ export class ReceiptStore {
     } finally {
       await iterator.close()
     }
-    return this.withTensors(records)
+    return records
   }
 
   /**
@@ -1008,9 +1021,15 @@ export class ReceiptStore {
     this.sealingBytes += bytes
   }
 
+  /** Whether the batch is begun and not yet finished, abandoned or set aside. */
+  isBeingSealed (batchId: string): boolean {
+    return this.batches.has(batchId)
+  }
+
   private dropBatch (root: string): void {
     const batch = this.batches.get(root)
     if (batch == null) return
+    this.batchesEnded++
     this.batches.delete(root)
     for (const id of batch.receiptIds) this.sealing.delete(id)
     this.sealingBytes -= batch.bytes

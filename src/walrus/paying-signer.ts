@@ -17,12 +17,15 @@ export class PayingSigner extends Signer {
   private readonly key: Signer
   private readonly kind: PaymentKind
   private readonly onPaid?: OnPaid
+  /** The write or extension's own: the SDK gives its signer none, and a transaction waiting its turn must stop with the node. */
+  private readonly signal?: AbortSignal
 
-  constructor (key: Signer, kind: PaymentKind, onPaid?: OnPaid) {
+  constructor (key: Signer, kind: PaymentKind, onPaid?: OnPaid, signal?: AbortSignal) {
     super()
     this.key = key
     this.kind = kind
     if (onPaid != null) this.onPaid = onPaid
+    if (signal != null) this.signal = signal
   }
 
   async sign (bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
@@ -48,6 +51,6 @@ export class PayingSigner extends Signer {
       // Final before the key's next transaction is built: its gas coins' new versions are what that one reads.
       await client.core.waitForTransaction({ result })
       return result
-    })
+    }, this.signal)
   }
 }

@@ -98,8 +98,8 @@ export class WalrusSdkStore implements WalrusStore {
   }
 
   /** The key the SDK signs a paid write with: one transaction of the key at a time, each told of what it cost when anyone listens. */
-  private paying (signer: Signer, kind: PaymentKind): Signer {
-    return new PayingSigner(signer, kind, this.onPaid)
+  private paying (signer: Signer, kind: PaymentKind, signal?: AbortSignal): Signer {
+    return new PayingSigner(signer, kind, this.onPaid, signal)
   }
 
   /** The node's address: it pays for writes and owns their Blob objects. */
@@ -168,7 +168,7 @@ export class WalrusSdkStore implements WalrusStore {
         blob,
         deletable: options.permanent !== true,
         epochs,
-        signer: this.paying(this.signer, 'blob-write'),
+        signer: this.paying(this.signer, 'blob-write', options.signal),
         // Only the owner can extend the blob's storage or write its attributes (the ledger's entries): it stays with the node.
         owner: options.sendObjectTo ?? this.signer.toSuiAddress(),
         ...(options.signal != null ? { signal: options.signal } : {})
@@ -236,7 +236,7 @@ export class WalrusSdkStore implements WalrusStore {
    * epochs still missing, so retrying an extension that went through buys
    * none (it still pays the gas of an empty transaction).
    */
-  async extend (request: ExtendRequest, _options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
+  async extend (request: ExtendRequest, options: { signal?: AbortSignal } = {}): Promise<ExtendResult> {
     if (this.signer == null) throw new WalrusError('extending a blob through the Walrus SDK needs a signer (the node key)')
     if (request.objectId == null) throw new WalrusError(`extending blob ${request.blobId} through the SDK needs its Blob object ID`)
     if (request.shared === true) throw new WalrusError(`extending shared blob ${request.blobId} is not done through the SDK store: SharedBlob::extend is not in @mysten/walrus`)
@@ -244,7 +244,7 @@ export class WalrusSdkStore implements WalrusStore {
       // Priced before it is paid, at this epoch's prices: the keeper's spending ceiling counts it.
       const epochs = request.endEpoch - request.currentEndEpoch
       const cost = request.size != null && epochs > 0 ? Number((await this.client.storageCost(request.size, epochs)).storageCost) : undefined
-      await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.paying(this.signer, 'blob-extend') })
+      await this.client.executeExtendBlobTransaction({ blobObjectId: request.objectId, endEpoch: request.endEpoch, signer: this.paying(this.signer, 'blob-extend', options.signal) })
       return { blobId: request.blobId, endEpoch: request.endEpoch, ...(cost != null ? { cost } : {}) }
     } catch (err) {
       throw this.translate(err, `extending blob ${request.blobId}`)

@@ -14,6 +14,7 @@ import { LocalLedger } from '../../src/chain/local-ledger.js'
 import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger } from '../../src/chain/types.js'
 import { Batcher, type BatcherInit, type BatcherStep, type SealedBundle } from '../../src/proof/batcher.js'
 import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { ReceiptStoreError } from '../../src/proof/errors.js'
 import { ReceiptStore, type QueuedReceipt, type ReceiptStoreInit } from '../../src/proof/receipt-store.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
@@ -139,7 +140,8 @@ async function sealThroughKills (concurrentWrites: number): Promise<void> {
     walrusUrl: walrus.url,
     secretKey: keypair.getSecretKey(),
     count: 10,
-    batchSize: 3
+    batchSize: 3,
+    concurrentWrites
   }
   const steps: BatcherStep[] = ['begun', 'stored', 'blob-recorded', 'anchored', 'finished']
   const randomStep = (): { step: BatcherStep, at: number } => ({ step: steps[Math.floor(Math.random() * steps.length)] as BatcherStep, at: 1 + Math.floor(Math.random() * 3) })
@@ -367,6 +369,63 @@ describe('batcher', () => {
       assert.equal(r.batcher.stats().writing, 0)
     } finally {
       await r.batcher.stop()
+      await r.close()
+    }
+  })
+
+  it('finishes a batch whose store write failed after its upload without paying for the upload again', async () => {
+    await using dir = await tempDir()
+    let writes = 0
+    const r = await rig(dir.path, {
+      batcher: { batchSize: 3, intervalMs: 3_600_000, concurrentWrites: 2 },
+      walrus: http => ({ putBytes: async (bytes, options) => { writes++; return http.putBytes(bytes, options) } })
+    })
+    try {
+      const finishBatch = r.store.finishBatch.bind(r.store)
+      let failures = 0
+      r.store.finishBatch = async (batchId, anchor) => {
+        if (failures++ === 0) throw new ReceiptStoreError('the disk is full')
+        return finishBatch(batchId, anchor)
+      }
+      const receipts = await r.append(3)
+      await until('the batch sealed after the failure', () => r.sealed.length === 1)
+      assert.equal(failures, 2)
+      assert.equal(writes, 1, 'the retry found the bundle stored')
+      assert.ok(r.errors.some(e => e.message.includes('the disk is full')))
+      const where = await checkAnchors(r)
+      assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort())
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('answers sealNow() only once what was queued when it was called is sealed, however the calls interleave with the batcher reading the queue', async () => {
+    await using dir = await tempDir()
+    const r = await rig(dir.path, { batcher: { batchSize: 100, intervalMs: 3_600_000 } })
+    try {
+      const oldest = r.store.oldestQueuedSeq.bind(r.store)
+      const reading = Promise.withResolvers<void>()
+      const gate = Promise.withResolvers<void>()
+      let gated = false
+      r.store.oldestQueuedSeq = async () => {
+        const seq = await oldest()
+        if (!gated) {
+          gated = true
+          reading.resolve()
+          await gate.promise
+        }
+        return seq
+      }
+      const first = r.batcher.sealNow()
+      await reading.promise
+      // The batcher read an empty queue and is still reading: a receipt comes, and a second caller asks.
+      const [receipt] = await r.append(1)
+      const second = r.batcher.sealNow()
+      gate.resolve()
+      await first
+      await second
+      assert.equal((await r.store.get(receipt!.id))?.state, 'sealed', 'the second caller\'s receipt is sealed when it is answered')
+    } finally {
       await r.close()
     }
   })
