@@ -231,9 +231,6 @@ export const nodeConfigSchema = nodeConfigFields.superRefine((config, ctx) => {
   if (config.walrus == null) problem(['walrus'], `${config.network} needs the walrus section (its profile has it)`)
   else if (config.walrus.write === 'publisher' && config.walrus.publisher == null) problem(['walrus', 'publisher'], 'write is "publisher" but no publisher is set')
   else if (config.walrus.write === 'publisher' && config.walrus.uploadRelay != null) problem(['walrus', 'uploadRelay'], 'an upload relay serves SDK writes, not a publisher\'s')
-  else if (config.proofs.concurrentWrites != null && config.proofs.concurrentWrites > 1 && walrusWriteMode(config) === 'sdk') {
-    problem(['proofs', 'concurrentWrites'], `${config.proofs.concurrentWrites} writes at once, but this node writes through the Walrus SDK with its own key, whose transactions must go one at a time: set it to 1, or write through a publisher`)
-  }
 })
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>
@@ -251,9 +248,11 @@ export function walrusWriteMode (config: NodeConfig): 'publisher' | 'sdk' {
  * or by default PUBLISHER_WRITES_AT_ONCE through a testnet or mainnet
  * publisher, which pays for its writes and takes seconds for each (one at a
  * time, a node sealed at most one bundle's bytes a write: about 80 detection
- * receipts a second with their tensors at 1.5 s a write). Through the SDK the
- * node's own key pays, and two of its transactions at once would contend for
- * its gas coin: 1, as on the devnet.
+ * receipts a second with their tensors at 1.5 s a write). Through the SDK, 1
+ * unless set, as on the devnet: each write there is the node's own, its
+ * slivers sent to every storage node (about 2,200 requests) and its two
+ * transactions taking their turn with the key's others
+ * (oneTransactionAtATime), so several at once are the operator's choice.
  */
 export function bundleWritesAtOnce (config: NodeConfig): number {
   if (config.proofs.concurrentWrites != null) return config.proofs.concurrentWrites

@@ -49,10 +49,10 @@ export interface BatcherInit {
   pruneIntervalMs?: number
   /**
    * Bundles on their way to Walrus at once. Anchors still go one at a time
-   * (they are the node's own transactions, paid from one gas coin). More
-   * than one suits a publisher, which pays for its writes: a write takes
-   * seconds on testnet and mainnet, and one at a time bounds what a node can
-   * seal to a bundle per write.
+   * (they are the node key's transactions, as is a write through the SDK:
+   * those take their turn with the key's others). A write takes seconds on
+   * testnet and mainnet, and one at a time bounds what a node can seal to a
+   * bundle per write.
    */
   concurrentWrites?: number
   /** Test hook, called as each step is reached (a crash test kills its process here). */
