@@ -298,7 +298,8 @@ describe('batcher', () => {
       receipts.push(...await r.append(36))
       assert.equal(r.sealed.length, 0, 'the first bundle is still on its way')
       firstWrite.resolve()
-      await until('every receipt sealed', () => r.store.queued().count === 0, 30_000)
+      // The queue empties inside the last seal's store write, before its 'sealed' event: wait for the seal itself to end.
+      await until('every receipt sealed', () => r.store.queued().count === 0 && r.batcher.stats().writing === 0, 30_000)
       const counts = r.sealed.map(s => s.count)
       assert.equal(counts[0], 4, 'the first bundle holds the batch that began it')
       // The budget ends each bundle of the backlog but its last, which takes what is left.
@@ -360,7 +361,7 @@ describe('batcher', () => {
       const sealed: SealedBundle[] = []
       r.batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
       r.batcher.start()
-      await until('every receipt sealed', () => r.store.queued().count === 0)
+      await until('every receipt sealed', () => r.store.queued().count === 0 && r.batcher.stats().writing === 0)
       assert.equal(sealed.length, 4)
       assert.deepEqual(sealed.map(s => s.count), [4, 4, 4, 4])
       const where = await checkAnchors(r)

@@ -129,7 +129,8 @@ async function append (r: Rig, tensorBytes: number[]): Promise<QueuedReceipt[]> 
   return out
 }
 
-const queueEmpty = async (r: Rig): Promise<void> => { await waitFor('the queue to empty', () => r.store.queued().count === 0, SEAL_WAIT_MS, 20) }
+/** The queue empties inside the last seal's store write, before its 'sealed' event: this waits for the seal itself to end too. */
+const queueEmpty = async (r: Rig): Promise<void> => { await waitFor('the queue to empty', () => r.store.queued().count === 0 && r.batcher.stats().writing === 0, SEAL_WAIT_MS, 20) }
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a != null && b != null && Buffer.from(a).equals(b)
 
