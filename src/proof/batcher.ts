@@ -2,6 +2,7 @@ import { createHash, webcrypto } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { parseBlobId, type BlobId } from '../blob/blob-id.js'
+import { KeyedQueue } from '../blob/cache/tasks.js'
 import { toHex } from '../blob/chunk-tree.js'
 import type { AnchorReceipt, Ledger } from '../chain/types.js'
 import { isBlobRefusal, type WalrusRequestError } from '../walrus/errors.js'
@@ -214,7 +215,7 @@ export class Batcher extends EventTarget {
   /** The seals under way, by batch ID. */
   private readonly inFlight = new Map<string, Promise<void>>()
   /** Anchors run one after another: each seal's waits on the last. */
-  private anchorTail: Promise<unknown> = Promise.resolve()
+  private readonly anchors = new KeyedQueue()
   /** Seals that failed on the store (not on Walrus or the ledger, which retry inside) since the last that did not. */
   private storeFailures = 0
   private readonly state: Omit<BatcherStats, 'bundleBudget' | 'nextSealAt' | 'writing' | 'writesAtOnce'> = { sealed: 0, bundles: 0, retrying: false, refused: 0 }
@@ -517,7 +518,7 @@ export class Batcher extends EventTarget {
       this.step('blob-recorded', batch.id)
     }
     const blobId = parseBlobId(bundleBlobId)
-    const anchor = await this.oneAtATime(async () => this.retrying('ledger', async (s, attempt) => {
+    const anchor = await this.anchors.run('anchor', async () => this.retrying('ledger', async (s, attempt) => {
       // After a restart or a failed try the root may be anchored already (the reply was lost): look before anchoring.
       if (batch.resumed || attempt > 0) {
         const existing = await this.findAnchor(batch.root, count, blobId, s)
@@ -620,13 +621,6 @@ export class Batcher extends EventTarget {
       waiter.resolve()
       return false
     })
-  }
-
-  /** Runs `fn` once every call before it has ended (anchors: the node's transactions, one gas coin). */
-  private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.anchorTail.then(fn)
-    this.anchorTail = run.catch(() => {})
-    return run
   }
 
   private step (step: BatcherStep, batchId: string): void {
