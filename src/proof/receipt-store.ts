@@ -369,7 +369,6 @@ export class ReceiptStore {
   private batches = new Map<string, { record: BatchRecord, receiptIds: string[], bytes: number, range?: readonly [bigint, bigint] }>()
   /** Receipt IDs in the batches being sealed, and the root of each one's batch. */
   private sealing = new Map<string, string>()
-  private sealingBytes = 0
   /** Batches finished, abandoned or set aside since start: take() reads the queue again when one ends during its scan. */
   private batchesEnded = 0
   private rejected = 0
@@ -482,7 +481,7 @@ export class ReceiptStore {
   }
 
   queued (): QueueStats {
-    return { count: this.meta.count, bytes: this.meta.bytes, segmentBytes: this.db != null ? this.segments.diskBytes() : 0, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount, sealing: this.sealing.size, sealingBytes: this.sealingBytes }
+    return { count: this.meta.count, bytes: this.meta.bytes, segmentBytes: this.db != null ? this.segments.diskBytes() : 0, limit: this.maxQueued, limitBytes: this.maxQueuedBytes, rejected: this.rejected, setAside: this.setAsideCount, sealing: this.sealing.size, sealingBytes: [...this.batches.values()].reduce((sum, batch) => sum + batch.bytes, 0) }
   }
 
   /**
@@ -1012,13 +1011,17 @@ export class ReceiptStore {
   }
 
   private addBatch (record: BatchRecord, receiptIds: string[], bytes: number): void {
-    const seqs = record.seqs.map(s => BigInt(s)).sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
-    const [first, last] = [seqs[0] as bigint, seqs[seqs.length - 1] as bigint]
-    // Consecutive seqs, as a batch begun from the queue's front holds: take() steps over them at once.
-    const consecutive = last - first + 1n === BigInt(seqs.length)
+    let first = BigInt(record.seqs[0] as string)
+    let last = first
+    for (const text of record.seqs) {
+      const seq = BigInt(text)
+      if (seq < first) first = seq
+      if (seq > last) last = seq
+    }
+    // Consecutive seqs (distinct, as a batch's are), as a batch begun from the queue's front holds: take() steps over them at once.
+    const consecutive = last - first + 1n === BigInt(record.seqs.length)
     this.batches.set(record.root, { record, receiptIds, bytes, ...(consecutive ? { range: [first, last] as const } : {}) })
     for (const id of receiptIds) this.sealing.set(id, record.root)
-    this.sealingBytes += bytes
   }
 
   /** Whether the batch is begun and not yet finished, abandoned or set aside. */
@@ -1032,13 +1035,11 @@ export class ReceiptStore {
     this.batchesEnded++
     this.batches.delete(root)
     for (const id of batch.receiptIds) this.sealing.delete(id)
-    this.sealingBytes -= batch.bytes
   }
 
   private forgetBatches (): void {
     this.batches.clear()
     this.sealing.clear()
-    this.sealingBytes = 0
   }
 
   /**
