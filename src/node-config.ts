@@ -247,7 +247,7 @@ export function walrusWriteMode (config: NodeConfig): 'publisher' | 'sdk' {
  * Proof bundles on their way to Walrus at once: `proofs.concurrentWrites`,
  * or by default PUBLISHER_WRITES_AT_ONCE through a testnet or mainnet
  * publisher, which pays for its writes and takes seconds for each (one at a
- * time, a node sealed at most one bundle's bytes a write: about 80 detection
+ * time, a node sealed at most one bundle's bytes a write: about 85 detection
  * receipts a second with their tensors at 1.5 s a write). Through the SDK, 1
  * unless set, as on the devnet: each write there is the node's own, its
  * slivers sent to every storage node (about 2,200 requests) and its two

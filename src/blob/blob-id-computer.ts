@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import { blobIdFromBytes, type BlobId } from './blob-id.js'
 import { EncoderError, InvalidArgumentError } from './errors.js'
+import { sourceSymbols } from './sliver-sizes.js'
 import type { EncodedSlivers, EncodeJob, EncodeReply } from './encoder-worker.js'
 
 /** Shards on Walrus mainnet and testnet: IDs computed with this count are the IDs Walrus gives. */
@@ -23,8 +24,8 @@ const MAX_SYMBOL_BYTES = 65_534
  * times the largest symbol (14,599,533,452 bytes at 1000 shards, as Walrus states).
  */
 export function maxBlobSizeForShards (nShards: number): number {
-  const faulty = Math.floor((nShards - 1) / 3)
-  return (nShards - 2 * faulty) * (nShards - faulty) * MAX_SYMBOL_BYTES
+  const { primarySymbols, secondarySymbols } = sourceSymbols(nShards)
+  return primarySymbols * secondarySymbols * MAX_SYMBOL_BYTES
 }
 
 export interface BlobMetadata {

@@ -10,12 +10,16 @@ export interface Rs2Shape {
   symbolSize: number
 }
 
+/** The source symbols of a primary and of a secondary sliver's worth, for a shard count. */
+export function sourceSymbols (nShards: number): { primarySymbols: number, secondarySymbols: number } {
+  const maxFaulty = Math.floor((nShards - 1) / 3)
+  return { primarySymbols: nShards - 2 * maxFaulty, secondarySymbols: nShards - maxFaulty }
+}
+
 export function rs2Shape (size: number, nShards: number): Rs2Shape {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`blob size ${size} is not a byte count`)
   if (!Number.isInteger(nShards) || nShards < 4 || nShards > 65_535) throw new RangeError(`${nShards} is not a Walrus shard count`)
-  const maxFaulty = Math.floor((nShards - 1) / 3)
-  const primarySymbols = nShards - 2 * maxFaulty
-  const secondarySymbols = nShards - maxFaulty
+  const { primarySymbols, secondarySymbols } = sourceSymbols(nShards)
   let symbolSize = Math.floor((Math.max(size, 1) - 1) / (primarySymbols * secondarySymbols)) + 1
   // RS2 symbols are an even number of bytes.
   if (symbolSize % 2 === 1) symbolSize += 1
