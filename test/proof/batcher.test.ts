@@ -18,6 +18,7 @@ import { ReceiptStoreError } from '../../src/proof/errors.js'
 import { ReceiptStore, type QueuedReceipt, type ReceiptStoreInit } from '../../src/proof/receipt-store.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
+import { anchoredReceipts } from '../helpers/anchored-receipts.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
 
 const CHILD = fileURLToPath(new URL('./seal-child.js', import.meta.url))
@@ -30,7 +31,6 @@ function fakeReceipt (seq: bigint): QueuedReceipt {
   return { id: createHash('sha256').update(bytes).digest('hex'), seq, bytes, inputs: randomBytes(32), outputs: randomBytes(12) }
 }
 
-const receiptIdOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const seqOf = (bytes: Uint8Array): bigint => Buffer.from(bytes).readBigUInt64BE(12)
 
 async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -107,22 +107,10 @@ async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, stor
   return r
 }
 
-/** Every anchor of the rig's node: roots unique, each bundle on Walrus hashing to its root; returns receipt ID → root. */
+/** Every anchor of the rig's node, checked (anchoredReceipts); returns receipt ID → root. */
 async function checkAnchors (r: Rig): Promise<Map<string, string>> {
-  const anchors = await r.ledger.listAnchors(r.address)
-  assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root is anchored twice')
-  const where = new Map<string, string>()
-  for (const anchor of anchors) {
-    const bundle = await r.bundle(anchor.bundleBlobId)
-    assert.equal(bundle.receipts.length, anchor.count)
-    assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root, 'the anchored root is the root of the bundle\'s receipts')
-    for (const bytes of bundle.receipts) {
-      const id = receiptIdOf(bytes)
-      assert.ok(!where.has(id), `receipt ${id} is in two bundles`)
-      where.set(id, anchor.root)
-    }
-  }
-  return where
+  const where = await anchoredReceipts(r.ledger, r.bundle, r.address)
+  return new Map([...where].map(([id, { anchor }]) => [id, anchor.root]))
 }
 
 /**
@@ -190,38 +178,32 @@ async function sealThroughKills (concurrentWrites: number): Promise<void> {
     try {
       assert.equal(store.queued().count, 0)
       assert.equal((await store.pendingBatches())[0], undefined)
-      const anchors = await ledger.listAnchors(keypair.toSuiAddress())
-      assert.equal(new Set(anchors.map(a => a.root)).size, anchors.length, 'no root anchored twice')
-      const sealedIn = new Map<string, AnchorEntry>()
+      let downloads = 0
+      const sealedIn = await anchoredReceipts(ledger, async blobId => {
+        const path = join(dir.path, `bundle-${downloads++}`)
+        await http.getToFile(blobId, path)
+        return decodeBundle(await readFile(path))
+      }, keypair.toSuiAddress())
+      const anchors = new Set([...sealedIn.values()].map(({ anchor }) => anchor.root))
       const seqs = new Set<bigint>()
-      for (const [i, anchor] of anchors.entries()) {
-        const path = join(dir.path, `bundle-${i}`)
-        await http.getToFile(anchor.bundleBlobId, path)
-        const bundle = decodeBundle(await readFile(path))
-        assert.equal(bundle.receipts.length, anchor.count)
-        assert.equal(toHex(receiptRoot(bundle.receipts)), anchor.root)
-        for (const bytes of bundle.receipts) {
-          const id = receiptIdOf(bytes)
-          assert.ok(!sealedIn.has(id), `receipt ${id} sealed twice`)
-          sealedIn.set(id, anchor)
-          const seq = seqOf(bytes)
-          assert.ok(!seqs.has(seq), `seq ${seq} used twice`)
-          seqs.add(seq)
-        }
+      for (const { bundle, index } of sealedIn.values()) {
+        const seq = seqOf(bundle.receipts[index] as Uint8Array)
+        assert.ok(!seqs.has(seq), `seq ${seq} used twice`)
+        seqs.add(seq)
       }
       const lastSeq = store.lastSeq()
       assert.ok(lastSeq >= BigInt(acked.size))
       assert.equal(seqs.size, Number(lastSeq), 'every seq from 1 to the last is sealed once: none lost, none reused')
       for (let seq = 1n; seq <= lastSeq; seq++) assert.ok(seqs.has(seq), `seq ${seq} is sealed`)
       for (const id of acked) {
-        const anchor = sealedIn.get(id)
+        const anchor = sealedIn.get(id)?.anchor
         assert.ok(anchor != null, `acknowledged receipt ${id} is in an anchored bundle`)
         const found = await store.get(id)
         assert.equal(found?.state, 'sealed')
         assert.equal(found.sealed.root, anchor.root)
         assert.equal(found.sealed.bundleBlobId, anchor.bundleBlobId)
       }
-      assert.equal(walrus.stats.stored.blobs, anchors.length, 'a bundle stored again after a crash is the same blob')
+      assert.equal(walrus.stats.stored.blobs, anchors.size, 'a bundle stored again after a crash is the same blob')
       assert.ok(walrus.stats.alreadyCertified >= 1, 'the bundle stored before the kill at "stored" was stored again, as the same blob')
     } finally {
       await store.stop()
