@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import type { AnchorEntry, Ledger } from '../../src/chain/types.js'
-import { receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import type { WalrusHttpClient } from '../../src/walrus/http-client.js'
+
+/** A bundle read back from Walrus through a file of its own in `dir`. */
+export async function downloadBundle (http: Pick<WalrusHttpClient, 'getToFile'>, dir: string, blobId: string): Promise<BundleContents> {
+  const path = join(dir, `bundle-${randomUUID()}`)
+  await http.getToFile(blobId, path)
+  return decodeBundle(await readFile(path))
+}
 
 /** A receipt in an anchored bundle: the anchor, the bundle as Walrus holds it, and the receipt's leaf index there. */
 export interface AnchoredReceipt {

@@ -13,12 +13,12 @@ import { RetryableLedgerError } from '../../src/chain/errors.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
 import type { AnchorEntry, AnchorInput, AnchorReceipt, Ledger } from '../../src/chain/types.js'
 import { Batcher, type BatcherInit, type BatcherStep, type SealedBundle } from '../../src/proof/batcher.js'
-import { decodeBundle, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
 import { ReceiptStoreError } from '../../src/proof/errors.js'
 import { ReceiptStore, type QueuedReceipt, type ReceiptStoreInit } from '../../src/proof/receipt-store.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
-import { anchoredReceipts } from '../helpers/anchored-receipts.js'
+import { anchoredReceipts, downloadBundle } from '../helpers/anchored-receipts.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
 
 const CHILD = fileURLToPath(new URL('./seal-child.js', import.meta.url))
@@ -70,7 +70,6 @@ async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, stor
   batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
   batcher.addEventListener('error', event => { errors.push((event as CustomEvent<Error>).detail) })
   batcher.start()
-  let downloads = 0
   const r: Rig = {
     dir,
     walrus,
@@ -91,11 +90,7 @@ async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, stor
       }
       return out
     },
-    bundle: async blobId => {
-      const path = join(dir, `download-${downloads++}`)
-      await r.http.getToFile(blobId, path)
-      return decodeBundle(await readFile(path))
-    },
+    bundle: async blobId => downloadBundle(r.http, dir, blobId),
     close: async () => {
       await batcher.stop()
       await store.stop()
@@ -178,12 +173,7 @@ async function sealThroughKills (concurrentWrites: number): Promise<void> {
     try {
       assert.equal(store.queued().count, 0)
       assert.equal((await store.pendingBatches())[0], undefined)
-      let downloads = 0
-      const sealedIn = await anchoredReceipts(ledger, async blobId => {
-        const path = join(dir.path, `bundle-${downloads++}`)
-        await http.getToFile(blobId, path)
-        return decodeBundle(await readFile(path))
-      }, keypair.toSuiAddress())
+      const sealedIn = await anchoredReceipts(ledger, async blobId => downloadBundle(http, dir.path, blobId), keypair.toSuiAddress())
       const anchors = new Set([...sealedIn.values()].map(({ anchor }) => anchor.root))
       const seqs = new Set<bigint>()
       for (const { bundle, index } of sealedIn.values()) {

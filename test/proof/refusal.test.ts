@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
@@ -13,7 +12,7 @@ import { toHex } from '../../src/blob/chunk-tree.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
 import { parseNodeConfig } from '../../src/node-config.js'
 import { Batcher, bundleOf, type BatcherInit, type BatcherStep, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
-import { decodeBundle, MAX_BUNDLE_BYTES, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
+import { MAX_BUNDLE_BYTES, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
 import { ProofService } from '../../src/proof/proof-service.js'
 import { ReceiptStore, type QueuedReceipt } from '../../src/proof/receipt-store.js'
 import { canonicalTensors, tensorsFromSet } from '../../src/proof/tensor-hash.js'
@@ -22,7 +21,7 @@ import { WalrusRequestError } from '../../src/walrus/errors.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
 import type { WalrusStore } from '../../src/walrus/types.js'
-import { anchoredReceipts } from '../helpers/anchored-receipts.js'
+import { anchoredReceipts, downloadBundle } from '../helpers/anchored-receipts.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
 import { waitFor } from '../helpers/mesh.js'
 
@@ -68,7 +67,6 @@ async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, walr
   await store.start()
   const sealed: SealedBundle[] = []
   const refused: RefusedBundle[] = []
-  let downloads = 0
   const newBatcher = (): Batcher => {
     const batcher = new Batcher({ store, walrus: options.walrus?.(http) ?? http, ledger }, { intervalMs: 50, retryBaseMs: 10, retryMaxMs: 50, ...options.batcher })
     batcher.addEventListener('sealed', event => { sealed.push((event as CustomEvent<SealedBundle>).detail) })
@@ -85,11 +83,7 @@ async function rig (dir: string, options: { batcher?: Partial<BatcherInit>, walr
     sealed,
     refused,
     puts: () => walrus.stats.uploads + walrus.stats.rejected,
-    bundle: async blobId => {
-      const path = join(dir, `download-${downloads++}`)
-      await http.getToFile(blobId, path)
-      return decodeBundle(await readFile(path))
-    },
+    bundle: async blobId => downloadBundle(http, dir, blobId),
     anchored: async () => anchoredReceipts(ledger, r.bundle, keypair.toSuiAddress()),
     newBatcher,
     close: async () => {
@@ -365,12 +359,7 @@ describe('bundles Walrus refuses', () => {
         assert.equal(store.queued().count, 0)
         assert.equal(store.queued().setAside, 0, 'a refusal of size sets nothing aside')
         assert.equal((await store.pendingBatches())[0], undefined)
-        let downloads = 0
-        const sealedIds = await anchoredReceipts(ledger, async blobId => {
-          const path = join(dir.path, `bundle-${downloads++}`)
-          await http.getToFile(blobId, path)
-          return decodeBundle(await readFile(path))
-        }, keypair.toSuiAddress())
+        const sealedIds = await anchoredReceipts(ledger, async blobId => downloadBundle(http, dir.path, blobId), keypair.toSuiAddress())
         const anchors = new Set([...sealedIds.values()].map(({ anchor }) => anchor.root))
         const seqs = new Set<bigint>()
         for (const { bundle, index } of sealedIds.values()) {
