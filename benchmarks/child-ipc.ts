@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { withMallocEnv } from '../src/cli/malloc-env.js'
-import { HERD_V8_FLAGS, HERD_V8_RUNTIME_FLAGS } from '../src/cli/v8-flags.js'
+import { HERD_V8_FLAGS } from '../src/cli/v8-flags.js'
 
 /**
  * The child side of a benchmark's helper process (an asker, a peer, the
@@ -37,7 +37,7 @@ export class ChildClient<R extends { op: string }> {
 
   constructor (script: URL, private readonly label: string, private readonly requestMs: number) {
     // Node processes of a benchmark run as a herd node's does (src/cli/v8-flags.ts, malloc-env.ts), whatever the parent was started with.
-    this.child = fork(script, [], { execArgv: [...process.execArgv, ...HERD_V8_FLAGS, ...HERD_V8_RUNTIME_FLAGS], env: withMallocEnv(process.env), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.child = fork(script, [], { execArgv: [...process.execArgv, ...HERD_V8_FLAGS], env: withMallocEnv(process.env), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.exited = new Promise(resolve => this.child.once('exit', () => {
       for (const { reject } of this.waiting.values()) reject(new Error(`${label} exited`))
       this.waiting.clear()

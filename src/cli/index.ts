@@ -5,8 +5,6 @@ import { enableCompileCache } from 'node:module'
 // a node's start compiles over a thousand files. Set before anything else is imported, and passed on to the inference threads.
 const cache = enableCompileCache()
 if (cache.directory != null) process.env.NODE_COMPILE_CACHE ??= cache.directory
-const { applyHerdV8RuntimeFlags } = await import('./v8-flags.js')
-applyHerdV8RuntimeFlags()
 const { CommanderError } = await import('commander')
 const { buildProgram } = await import('./program.js')
 

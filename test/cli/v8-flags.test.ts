@@ -7,14 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import { HERD_MALLOC_ENV, withMallocEnv } from '../../src/cli/malloc-env.js'
-import { applyHerdV8RuntimeFlags, HERD_V8_FLAGS, HERD_V8_RUNTIME_FLAGS } from '../../src/cli/v8-flags.js'
+import { HERD_V8_FLAGS } from '../../src/cli/v8-flags.js'
 import { childEnv } from '../../sim/live-cluster.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const run = promisify(execFile)
 const FLAGS = HERD_V8_FLAGS.join(' ')
-/** What a benchmark's command line passes: the NODE_OPTIONS flags, then those NODE_OPTIONS does not take. */
-const COMMAND_LINE_FLAGS = [...HERD_V8_FLAGS, ...HERD_V8_RUNTIME_FLAGS].join(' ')
 
 async function text (path: string): Promise<string> {
   return readFile(ROOT + path, 'utf8')
@@ -45,27 +43,8 @@ describe('herd\'s V8 flags reach every launcher', () => {
 
   it('every npm script that runs node runs it with them', async () => {
     const { scripts, runs } = await nodeScripts()
-    for (const [name, command] of runs) assert.match(command, new RegExp(`&& (?:\\S+=\\S+ )*node ${COMMAND_LINE_FLAGS} dist/`), `npm run ${name}`)
+    for (const [name, command] of runs) assert.match(command, new RegExp(`&& (?:\\S+=\\S+ )*node ${FLAGS} dist/`), `npm run ${name}`)
     assert.match(scripts.start ?? '', /&& \.\/herd start$/, 'npm start runs ./herd, which sets them')
-  })
-
-  it('those NODE_OPTIONS does not take are flags this Node takes on its command line, and every herd process sets them on itself', async () => {
-    for (const flag of HERD_V8_RUNTIME_FLAGS) {
-      await assert.rejects(run(process.execPath, [`${flag.split('=')[0] as string}-not=1`, '-e', '0']), `a flag this Node does not know stops it (${flag})`)
-      await run(process.execPath, [flag, '-e', '0'])
-      await assert.rejects(run(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: flag } }), /not allowed in NODE_OPTIONS/, `${flag} goes on the command line or is set at start, not in NODE_OPTIONS`)
-    }
-    assert.deepEqual(applyHerdV8RuntimeFlags([]), HERD_V8_RUNTIME_FLAGS)
-    // A value on Node's own command line wins.
-    assert.deepEqual(applyHerdV8RuntimeFlags(HERD_V8_RUNTIME_FLAGS.map(f => `${f.split('=')[0] as string}=7`)), [])
-    // The CLI sets them before it parses anything: ./herd, deploy/ and the simulation's nodes all run it.
-    const entry = await text('src/cli/index.ts')
-    assert.ok(entry.indexOf('applyHerdV8RuntimeFlags()') > 0 && entry.indexOf('applyHerdV8RuntimeFlags()') < entry.indexOf('buildProgram('), 'src/cli/index.ts applies them first')
-  })
-
-  it('the benchmarks\' child processes start with them', async () => {
-    const childIpc = await text('benchmarks/child-ipc.ts')
-    assert.match(childIpc, /execArgv: \[\.\.\.process\.execArgv, \.\.\.HERD_V8_FLAGS, \.\.\.HERD_V8_RUNTIME_FLAGS\]/)
   })
 
   it('are flags this Node takes, and cap the young generation', async () => {
