@@ -17,7 +17,6 @@ import {
 import { BatcherStoppedError, ReceiptStoreError } from './errors.js'
 import type { ProofTiming } from './proof-timing.js'
 import type { PendingBatch, QueuedReceipt, QueueStats, ReceiptStore } from './receipt-store.js'
-import { MAX_READ_SPAN } from './tensor-segments.js'
 
 const log = logger('herd:proof:batcher')
 
@@ -119,12 +118,9 @@ export interface RefusedBundle {
 interface Batch {
   id: string
   root: string
-  /** Without their tensors, which are in the bundle (tensorless). */
   receipts: QueuedReceipt[]
   bundle: Uint8Array
   includeTensors: boolean
-  /** The bundle holds some receipt's tensors. */
-  withTensors: boolean
   /** Seqs of receipts whose tensors the bundle leaves out. */
   leftOut: ReadonlySet<bigint>
   /** A batch found begun after a restart: it may be stored or anchored already. */
@@ -168,16 +164,8 @@ export function bundleOf (receipts: QueuedReceipt[], includeTensors: boolean, le
   }, into)
 }
 
-function holdsTensors (receipts: QueuedReceipt[], includeTensors: boolean, leftOut: ReadonlySet<bigint>): boolean {
-  return includeTensors && receipts.some(r => !leftOut.has(r.seq) && hasTensors(r))
-}
-
-/**
- * A receipt of a batch whose bundle is made: its tensors are in the bundle,
- * and the buffer they were read into is the next batch's.
- */
-function tensorless ({ id, seq, bytes }: QueuedReceipt): QueuedReceipt {
-  return { id, seq, bytes }
+function holdsTensors (batch: Batch): boolean {
+  return batch.includeTensors && batch.receipts.some(r => !batch.leftOut.has(r.seq) && hasTensors(r))
 }
 
 /**
@@ -235,8 +223,6 @@ export class Batcher extends EventTarget {
   private deadline?: number
   /** Buffers the bundles are encoded into, each the largest so far within the budget (bundleOf), free for the next seals. */
   private bundleBuffers: Uint8Array[] = []
-  /** Where begin() reads a batch's tensors, lent to one batch at a time until its bundle is made. */
-  private readArena: Uint8Array | undefined
 
   constructor (components: BatcherComponents, init: BatcherInit) {
     super()
@@ -286,7 +272,6 @@ export class Batcher extends EventTarget {
     this.running = undefined
     // An upload cut short by the abort may still hold its bundle: the next start encodes into buffers of its own.
     this.bundleBuffers = []
-    this.readArena = undefined
     const waiters = this.waiters
     this.waiters = []
     for (const waiter of waiters) waiter.reject(new BatcherStoppedError('the batcher was stopped before the receipts were sealed'))
@@ -389,10 +374,9 @@ export class Batcher extends EventTarget {
     return {
       id: pending.id,
       root: pending.root,
-      receipts: pending.receipts.map(tensorless),
+      receipts: pending.receipts,
       bundle,
       includeTensors: pending.includeTensors,
-      withTensors: holdsTensors(pending.receipts, pending.includeTensors, leftOut),
       leftOut,
       resumed: true,
       ...(pending.bundleBlobId != null ? { bundleBlobId: pending.bundleBlobId } : {})
@@ -457,7 +441,7 @@ export class Batcher extends EventTarget {
   private async begin (): Promise<Batch> {
     const { store } = this.components
     // Everything queued, to the byte budget: a node whose seals take longer than batchSize receipts take to come seals larger bundles instead of falling behind.
-    const taken = await store.take(MAX_BUNDLE_RECEIPTS, { ...this.sizing.takeOptions(), into: this.arena() })
+    const taken = await store.take(MAX_BUNDLE_RECEIPTS, this.sizing.takeOptions())
     // The queue counts receipts it cannot list: looping here would spin.
     if (taken.length === 0) throw new ReceiptStoreError(`the queue counts ${store.queued().count} receipts but holds none to seal: the receipt store is damaged`)
     const { receipts, leftOut } = this.sizing.plan(taken)
@@ -471,18 +455,7 @@ export class Batcher extends EventTarget {
       throw err
     }
     this.step('begun', id)
-    return { id, root, receipts: receipts.map(tensorless), bundle, includeTensors: this.includeTensors, withTensors: holdsTensors(receipts, this.includeTensors, leftOut), leftOut, resumed: false }
-  }
-
-  /**
-   * The buffer a batch's tensors are read into: a bundle's worth (to
-   * MAX_KEPT_BUNDLE_BUFFER) and a read span over, kept while the batcher
-   * runs. Read into new buffers, a seal's 8 MiB of tensors cost the event
-   * loop a mark-compact per bundle (benchmarks/README.md, session 29).
-   */
-  private arena (): Uint8Array {
-    this.readArena ??= new Uint8Array(Math.min(this.maxBundleBytes, MAX_KEPT_BUNDLE_BUFFER) + MAX_READ_SPAN)
-    return this.readArena
+    return { id, root, receipts, bundle, includeTensors: this.includeTensors, leftOut, resumed: false }
   }
 
   /**
@@ -494,7 +467,7 @@ export class Batcher extends EventTarget {
     const { store } = this.components
     const count = batch.receipts.length
     const bytes = batch.bundle.byteLength
-    const withTensors = batch.withTensors
+    const withTensors = holdsTensors(batch)
     const reason = `Walrus refused a bundle of ${count} receipts (${bytes} bytes${withTensors ? ', with tensors' : ''}): ${errorText(err)}`.slice(0, MAX_REASON_CHARS)
     const setAside = this.sizing.refused({ receipts: batch.receipts, bytes, withTensors, status: err.status })
     log.error('%s; %s', reason, setAside ? 'setting its receipt aside' : 'trying its receipts again in smaller bundles')

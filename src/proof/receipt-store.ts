@@ -588,10 +588,8 @@ export class ReceiptStore {
    * The oldest receipts not yet sealed nor in a batch being sealed, in seq
    * order, up to `max` and while their `cost` (the record's size unless
    * given) adds up to at most `maxBytes`, though always one. Nothing is removed.
-   * With `into`, their tensors are read into it where they fit, and are views
-   * of it (TensorSegments.readMany).
    */
-  async take (max: number, options: { maxBytes?: number, cost?: (sizes: ReceiptSizes, recordBytes: number) => number, into?: Uint8Array } = {}): Promise<QueuedReceipt[]> {
+  async take (max: number, options: { maxBytes?: number, cost?: (sizes: ReceiptSizes, recordBytes: number) => number } = {}): Promise<QueuedReceipt[]> {
     const db = this.open()
     const limit = Math.min(Math.max(0, Math.floor(max)), MAX_BUNDLE_RECEIPTS)
     const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
@@ -601,7 +599,7 @@ export class ReceiptStore {
     for (let attempt = 1; ; attempt++) {
       const ended = this.batchesEnded
       const records = await this.scan(db, limit, maxBytes, cost)
-      if (ended === this.batchesEnded || attempt >= MAX_TAKE_SCANS) return this.withTensors(records, options.into)
+      if (ended === this.batchesEnded || attempt >= MAX_TAKE_SCANS) return this.withTensors(records)
     }
   }
 
@@ -962,9 +960,9 @@ export class ReceiptStore {
    * goes without them, its signed hashes standing for them, as for tensors
    * no bundle could hold; a torn record is never served.
    */
-  private async withTensors (records: StoredRecord[], into?: Uint8Array): Promise<QueuedReceipt[]> {
+  private async withTensors (records: StoredRecord[]): Promise<QueuedReceipt[]> {
     const referenced = records.filter((r): r is StoredRecord & { ref: TensorRef } => r.ref != null)
-    const read = await this.segments.readMany(referenced.map(r => ({ seq: r.receipt.seq, ref: r.ref })), into != null ? { into } : {})
+    const read = await this.segments.readMany(referenced.map(r => ({ seq: r.receipt.seq, ref: r.ref })))
     let next = 0
     return records.map(({ receipt, ref }) => {
       if (ref == null) return receipt

@@ -54,7 +54,7 @@ const MAX_READ_GAP = 64 * 1024
  * larger record is read alone): its records are checked (CRC-32) in one go
  * on the event loop, about 0.35 ms a MiB here, so a span is kept short.
  */
-export const MAX_READ_SPAN = 1024 * 1024
+const MAX_READ_SPAN = 1024 * 1024
 
 /** An entry of readMany: its place in the answer, the receipt's seq and where its record is. */
 interface Wanted { i: number, seq: bigint, ref: TensorRef }
@@ -245,29 +245,15 @@ export class TensorSegments {
    * batch's do, are read in one read on the thread pool: one read a record
    * cost the event loop about 27 µs a receipt at sealing (measured with the
    * MLP's receipts), more than the read itself.
-   *
-   * With `into`, the reads land in that buffer while they fit it (the rest
-   * in buffers of their own), and the tensors returned are views of it: the
-   * caller lends it for as long as it uses them. A seal's 8 MiB read into new
-   * buffers each time cost the event loop a mark-compact per bundle.
    */
-  async readMany (entries: ReadonlyArray<{ seq: bigint, ref: TensorRef }>, options: { into?: Uint8Array } = {}): Promise<Array<SegmentTensors | undefined>> {
+  async readMany (entries: ReadonlyArray<{ seq: bigint, ref: TensorRef }>): Promise<Array<SegmentTensors | undefined>> {
     const out: Array<SegmentTensors | undefined> = new Array(entries.length).fill(undefined)
     const wanted = entries
       .map(({ seq, ref }, i) => ({ i, seq, ref }))
       .filter(({ ref }) => ref.offset + recordLength(ref) <= (this.bytes.get(ref.segment) ?? 0))
       .sort((x, y) => x.ref.segment - y.ref.segment || x.ref.offset - y.ref.offset)
-    const into = options.into
-    let lent = 0
     for (const span of spans(wanted)) {
-      const length = span.end - span.start
-      let buf: Buffer
-      if (into != null && lent + length <= into.byteLength) {
-        buf = Buffer.from(into.buffer, into.byteOffset + lent, length)
-        lent += length
-      } else {
-        buf = Buffer.allocUnsafe(length)
-      }
+      const buf = Buffer.allocUnsafe(span.end - span.start)
       const { bytesRead } = await (await this.reader(span.segment)).read(buf, 0, buf.byteLength, span.start)
       for (const { i, seq, ref } of span.records) {
         const at = ref.offset - span.start
