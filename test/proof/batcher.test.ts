@@ -338,6 +338,13 @@ describe('batcher', () => {
       assert.deepEqual(sealed.map(s => s.count), [4, 4, 4, 4])
       const where = await checkAnchors(r)
       assert.deepEqual([...where.keys()].sort(), receipts.map(x => x.id).sort(), 'every receipt in exactly one bundle')
+      // Three bundles were made while others were on their way, and three made again after the restart: each holds its own receipts' tensors.
+      const anchored = await anchoredReceipts(r.ledger, r.bundle, r.address)
+      for (const receipt of receipts) {
+        const at = anchored.get(receipt.id)
+        assert.ok(at != null, `receipt ${receipt.id} anchored`)
+        assert.deepEqual([Buffer.from(at.bundle.inputs[at.index]!), Buffer.from(at.bundle.outputs[at.index]!)], [Buffer.from(receipt.inputs!), Buffer.from(receipt.outputs!)], `receipt ${receipt.seq}'s tensors`)
+      }
       assert.equal(mostWriting, 3)
       assert.equal(r.batcher.stats().writing, 0)
     } finally {
