@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto'
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
 import { seededRandom } from '../src/seeded-random.js'
 
 /**
@@ -59,22 +60,10 @@ interface Layout {
   bytes: number
 }
 
-function varintLength (n: number): number {
-  let len = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
-}
-
+/** Writes `n` as a varint at `pos`; returns the position after it. */
 function writeVarint (out: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) {
-    out[pos++] = (n % 128) | 128
-    n = Math.floor(n / 128)
-  }
-  out[pos++] = n
-  return pos
+  encodeUint8Array(n, out, pos)
+  return pos + encodingLength(n)
 }
 
 function checkInteger (what: string, value: unknown, min: number): number {
@@ -132,17 +121,17 @@ function layout (options: SyntheticMlpOptions, hiddenSize: number): Layout {
   }).finish()
   let graphBytes = graphBody.length
   for (const init of initializers) graphBytes += initializerBytes(init)
-  const bytes = modelHead.length + 1 + varintLength(graphBytes) + graphBytes
+  const bytes = modelHead.length + 1 + encodingLength(graphBytes) + graphBytes
   return { modelHead, graphBody, initializers, graphBytes, bytes }
 }
 
 function tensorBytes (init: Initializer): number {
-  return init.header.length + 1 + varintLength(init.dataBytes) + init.dataBytes
+  return init.header.length + 1 + encodingLength(init.dataBytes) + init.dataBytes
 }
 
 function initializerBytes (init: Initializer): number {
   const inner = tensorBytes(init)
-  return 1 + varintLength(inner) + inner
+  return 1 + encodingLength(inner) + inner
 }
 
 /** The doc_string length that pads a model by exactly `pad` bytes, if there is one. */
@@ -150,7 +139,7 @@ function paddingLength (pad: number): number | undefined {
   if (pad === 0) return undefined
   for (let lengthBytes = 1; lengthBytes <= 6; lengthBytes++) {
     const k = pad - 1 - lengthBytes
-    if (k >= 0 && varintLength(k) === lengthBytes) return k
+    if (k >= 0 && encodingLength(k) === lengthBytes) return k
   }
   return undefined
 }

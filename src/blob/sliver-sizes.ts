@@ -1,3 +1,5 @@
+import { encodingLength } from 'uint8-varint'
+
 /**
  * RS2's shape for a blob (the Walrus encoding spec): with f = ⌊(n − 1) / 3⌋
  * faulty shards tolerated among n, a blob is laid out as (n − 2f) × (n − f)
@@ -26,13 +28,6 @@ export function rs2Shape (size: number, nShards: number): Rs2Shape {
   return { primarySymbols, secondarySymbols, symbolSize }
 }
 
-/** A ULEB128 length prefix's bytes. */
-function ulebBytes (value: number): number {
-  let bytes = 1
-  for (let rest = Math.floor(value / 128); rest > 0; rest = Math.floor(rest / 128)) bytes++
-  return bytes
-}
-
 /**
  * The bytes of one primary and one secondary sliver of a blob as BCS
  * `SliverData` (its symbols as a vector<u8>, then the symbol size and the
@@ -40,6 +35,6 @@ function ulebBytes (value: number): number {
  */
 export function sliverBufferBytes (size: number, nShards: number): { primary: number, secondary: number } {
   const { primarySymbols, secondarySymbols, symbolSize } = rs2Shape(size, nShards)
-  const bcsBytes = (symbols: number): number => ulebBytes(symbols * symbolSize) + symbols * symbolSize + 2 + 2
+  const bcsBytes = (symbols: number): number => encodingLength(symbols * symbolSize) + symbols * symbolSize + 2 + 2
   return { primary: bcsBytes(secondarySymbols), secondary: bcsBytes(primarySymbols) }
 }

@@ -1,6 +1,7 @@
 import type { AbortOptions, MessageStream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 import type { DecodeOptions } from 'protons-runtime'
+import { encode, encodingLength } from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 
 /**
@@ -52,37 +53,21 @@ export interface WritePace {
 const CONTINUES = 0x80
 const VALUE_BITS = 0x7f
 
-/** Bytes of the unsigned varint (LEB128) of `value`. */
-export function varintLength (value: number): number {
-  let bytes = 1
-  while (value >= CONTINUES) {
-    value = Math.floor(value / CONTINUES)
-    bytes++
-  }
-  return bytes
-}
-
 export function encodeVarint (value: number): Uint8Array {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cannot encode ${value} as an unsigned varint`)
-  const out = new Uint8Array(varintLength(value))
-  for (let i = 0; i < out.length - 1; i++) {
-    out[i] = (value % CONTINUES) | CONTINUES
-    value = Math.floor(value / CONTINUES)
-  }
-  out[out.length - 1] = value
-  return out
+  return encode(value)
 }
 
 export function framedStream (stream: MessageStream, init: FramedStreamInit): FramedStream {
   const { maxDataLength } = init
   if (!Number.isSafeInteger(maxDataLength) || maxDataLength < 0) throw new RangeError(`maxDataLength must be a non-negative integer, not ${maxDataLength}`)
-  const maxLengthLength = varintLength(maxDataLength)
+  const maxLengthLength = encodingLength(maxDataLength)
   const bytes = byteStream(stream, init.maxBufferSize != null ? { maxBufferSize: init.maxBufferSize } : {})
 
   const read = async (options: AbortOptions & { maxDataLength?: number } = {}): Promise<Uint8ArrayList> => {
     const { maxDataLength: limit = maxDataLength, ...abort } = options
     if (!Number.isSafeInteger(limit) || limit < 0 || limit > maxDataLength) throw new RangeError(`a read's maxDataLength must be an integer from 0 to ${maxDataLength}, not ${limit}`)
-    const limitLength = limit === maxDataLength ? maxLengthLength : varintLength(limit)
+    const limitLength = limit === maxDataLength ? maxLengthLength : encodingLength(limit)
     let length = 0
     for (let i = 0; ; i++) {
       if (i === limitLength) throw new LengthPrefixTooLongError(`the length prefix runs past ${limitLength} bytes, the most a length of ${limit} needs`)

@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
+import { encodingLength } from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { LengthPrefixTooLongError, MessageTooLargeError, varintLength } from './length-prefixed.js'
+import { LengthPrefixTooLongError, MessageTooLargeError } from './length-prefixed.js'
 
 /**
  * libp2p reads multistream-select (on every raw connection, every encrypted
@@ -60,7 +61,7 @@ class FrameScanner {
     while (at < bytes.byteLength && !this.done) {
       if (this.remaining < 0) {
         const byte = bytes[at++] as number
-        if (this.prefixBytes === varintLength(this.limit)) {
+        if (this.prefixBytes === encodingLength(this.limit)) {
           return new LengthPrefixTooLongError(`a length prefix runs past ${this.prefixBytes} bytes, the most a length of ${this.limit} needs`)
         }
         this.length += (byte & 0x7f) * 2 ** (7 * this.prefixBytes++)

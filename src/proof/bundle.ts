@@ -1,3 +1,4 @@
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
 import { hashLeaf, inclusionProof, rootFromProof, rootOfLeaves, type InclusionProof } from '../blob/chunk-tree.js'
 import { Bundle } from './pb/proof.js'
 import { ProofFormatError } from './errors.js'
@@ -44,16 +45,6 @@ export function tensorsFit (entry: { receipt: number, inputs: number, outputs: n
 const FIELD_TAGS = [(2 << 3) | 2, (3 << 3) | 2, (4 << 3) | 2] as const
 const VERSION_TAG = (1 << 3) | 0
 
-const varintBytes = (value: number): number => value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5
-
-function writeVarint (out: Uint8Array, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value & 0x7f) | 0x80
-    value >>>= 7
-  }
-  out[at++] = value
-  return at
-}
 
 /**
  * The Bundle encoding of `contents`: the bytes protons' `Bundle.encode`
@@ -68,17 +59,19 @@ export function encodeBundle (contents: BundleContents, into?: Uint8Array): Uint
   if (n === 0 || n > MAX_BUNDLE_RECEIPTS) throw new ProofFormatError(`a bundle holds 1 to ${MAX_BUNDLE_RECEIPTS} receipts, not ${n}`)
   if (contents.inputs.length !== n || contents.outputs.length !== n) throw new ProofFormatError('a bundle needs one inputs and one outputs entry per receipt (empty when left out)')
   const fields = [contents.receipts, contents.inputs, contents.outputs]
-  let size = 1 + varintBytes(BUNDLE_VERSION)
-  for (const entries of fields) for (const entry of entries) size += 1 + varintBytes(entry.byteLength) + entry.byteLength
+  let size = 1 + encodingLength(BUNDLE_VERSION)
+  for (const entries of fields) for (const entry of entries) size += 1 + encodingLength(entry.byteLength) + entry.byteLength
   if (size > MAX_BUNDLE_BYTES) throw new ProofFormatError(`a bundle of ${size} bytes is over the ${MAX_BUNDLE_BYTES}-byte limit`)
   const out = into != null && into.byteLength >= size ? into.subarray(0, size) : new Uint8Array(size)
   let at = 0
   out[at++] = VERSION_TAG
-  at = writeVarint(out, at, BUNDLE_VERSION)
+  encodeUint8Array(BUNDLE_VERSION, out, at)
+  at += encodingLength(BUNDLE_VERSION)
   fields.forEach((entries, f) => {
     for (const entry of entries) {
       out[at++] = FIELD_TAGS[f] as number
-      at = writeVarint(out, at, entry.byteLength)
+      encodeUint8Array(entry.byteLength, out, at)
+      at += encodingLength(entry.byteLength)
       out.set(entry, at)
       at += entry.byteLength
     }
