@@ -1,3 +1,4 @@
+import { BLOB_ID_BYTES } from '../blob/blob-id.js'
 import { rs2Shape } from '../blob/sliver-sizes.js'
 
 /**
@@ -8,7 +9,6 @@ import { rs2Shape } from '../blob/sliver-sizes.js'
  * which follow the Walrus encoding spec.
  */
 const DIGEST_BYTES = 32
-const BLOB_ID_BYTES = 32
 /** Walrus storage is bought in units of 1 MiB. */
 export const BYTES_PER_STORAGE_UNIT = 1024 * 1024
 
