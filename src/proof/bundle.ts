@@ -1,7 +1,8 @@
-import { encodeUint8Array, encodingLength } from 'uint8-varint'
+import { decodeUint8Array, encodeUint8Array, encodingLength } from 'uint8-varint'
 import { hashLeaf, inclusionProof, rootFromProof, rootOfLeaves, type InclusionProof } from '../blob/chunk-tree.js'
 import { Bundle } from './pb/proof.js'
 import { ProofFormatError } from './errors.js'
+import { MAX_SIGNED_RECEIPT_BYTES } from './receipt.js'
 
 export const BUNDLE_VERSION = 1
 /** A bundle holds at most this many receipts (a batch) and this many bytes. */
@@ -44,7 +45,8 @@ export function tensorsFit (entry: { receipt: number, inputs: number, outputs: n
 /** Bundle's fields 2, 3 and 4 (receipts, inputs, outputs): length-delimited. */
 const FIELD_TAGS = [(2 << 3) | 2, (3 << 3) | 2, (4 << 3) | 2] as const
 const VERSION_TAG = (1 << 3) | 0
-
+/** The most bytes one receipt entry takes: its tag, its length and the largest SignedReceipt. */
+const RECEIPT_ENTRY_MAX_BYTES = 1 + encodingLength(MAX_SIGNED_RECEIPT_BYTES) + MAX_SIGNED_RECEIPT_BYTES
 
 /**
  * The Bundle encoding of `contents`: the bytes protons' `Bundle.encode`
@@ -77,6 +79,45 @@ export function encodeBundle (contents: BundleContents, into?: Uint8Array): Uint
     }
   })
   return out
+}
+
+/**
+ * How many bytes from a bundle's start hold its first `count` receipts, and
+ * the tag that follows them, as encodeBundle lays a bundle out (the receipts
+ * before any tensor): about 0.3 KB a receipt, whatever tensors follow.
+ */
+export function receiptsSectionBound (count: number): number {
+  return BUNDLE_HEADER_BYTES + count * RECEIPT_ENTRY_MAX_BYTES + 1
+}
+
+/**
+ * The receipts of a bundle of `count` receipts, read from the first bytes of
+ * it (`receiptsSectionBound(count)` of them, or the whole blob if shorter)
+ * when those are laid out as encodeBundle writes them: this version, `count`
+ * receipt entries, then the first inputs entry. Undefined for any other
+ * layout (another version, fewer or more receipts, fields in another order,
+ * no bundle at all): only decodeBundle over the whole blob can say what such
+ * a blob holds.
+ */
+export function receiptsFromPrefix (prefix: Uint8Array, count: number): Uint8Array[] | undefined {
+  if (prefix[0] !== VERSION_TAG || prefix[1] !== BUNDLE_VERSION) return undefined
+  const receipts: Uint8Array[] = []
+  let at = BUNDLE_HEADER_BYTES
+  try {
+    while (receipts.length < count) {
+      if (prefix[at] !== FIELD_TAGS[0]) return undefined
+      const length = decodeUint8Array(prefix, at + 1)
+      at += 1 + encodingLength(length)
+      // A length written in more bytes than it needs is valid protobuf, but not encodeBundle's.
+      if ((prefix[at - 1] as number) >= 0x80 || length > MAX_SIGNED_RECEIPT_BYTES || at + length > prefix.byteLength) return undefined
+      receipts.push(prefix.subarray(at, at + length))
+      at += length
+    }
+  } catch {
+    // A varint cut off by the prefix's end, or longer than a length can be.
+    return undefined
+  }
+  return prefix[at] === FIELD_TAGS[1] ? receipts : undefined
 }
 
 export function decodeBundle (bytes: Uint8Array): BundleContents {

@@ -5,7 +5,7 @@ import { sameBytes } from '../blob/cache/file-io.js'
 import { hashFromHex, toHex } from '../blob/chunk-tree.js'
 import type { AnchorEntry, Ledger } from '../chain/types.js'
 import type { WalrusStore } from '../walrus/types.js'
-import { decodeBundle, MAX_BUNDLE_BYTES, receiptRoot, rootOfPath, type BundleContents } from './bundle.js'
+import { decodeBundle, MAX_BUNDLE_BYTES, receiptRoot, receiptsFromPrefix, receiptsSectionBound, rootOfPath, type BundleContents } from './bundle.js'
 import { parseProof, type ReceiptProof } from './proof.js'
 import { decodeSignedReceipt, receiptSigner, verifyReceiptSignature, type SignedReceiptInfo } from './receipt.js'
 import { hashTensorSet } from './tensor-hash.js'
@@ -107,7 +107,7 @@ export async function verifyProof (proof: ReceiptProof, deps: VerifyProofDeps): 
 
   const anchored = anchor.entry == null ? anchor.check : checkAnchor(p, anchor.entry)
   const anchoredBySigner = anchor.entry == null ? skipped('no anchor of the root was found') : checkSignerAnchored(receipt, anchor.entry)
-  const bundleHoldsReceipt = bundle.contents == null ? bundle.check : checkBundle(p, receipt, bundle.contents)
+  const bundleHoldsReceipt = bundle.receipts == null ? bundle.check : checkBundle(p, receipt, bundle.receipts)
 
   const checks: ProofVerification['checks'] = { format, signature, merklePath, anchored, anchoredBySigner, bundleHoldsReceipt }
   if (deps.reexecute != null) {
@@ -164,7 +164,42 @@ function checkSignerAnchored (info: SignedReceiptInfo, entry: AnchorEntry): Proo
     : fail(`the root was anchored by ${entry.address}, not by ${signer}, the address of the key that signed the receipt`)
 }
 
-async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps, anchor: Promise<{ entry?: AnchorEntry }>): Promise<{ contents?: BundleContents, check: ProofCheck }> {
+interface FetchedBundle {
+  /** The bundle's receipts, once read. */
+  receipts?: Uint8Array[]
+  /** The whole bundle, when it was read whole: for re-execution, or a blob only a whole decode can judge. */
+  contents?: BundleContents
+  check: ProofCheck
+}
+
+/**
+ * The bundle behind the proof. Without re-execution only its receipts are
+ * needed, and herd writes them first: those bytes are read alone (about
+ * 0.3 KB a receipt, where a bundle with tensors holds MiBs). Any other
+ * layout, or a range an aggregator will not serve, is read whole.
+ */
+async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps, anchor: Promise<{ entry?: AnchorEntry }>): Promise<FetchedBundle> {
+  if (deps.reexecute == null) {
+    const receipts = await readReceiptsSection(proof, deps)
+    if (receipts != null) return { receipts, check: OK }
+  }
+  const whole = await fetchWholeBundle(proof, deps, anchor)
+  return whole.contents == null ? whole : { ...whole, receipts: whole.contents.receipts }
+}
+
+async function readReceiptsSection (proof: ReceiptProof, deps: VerifyProofDeps): Promise<Uint8Array[] | undefined> {
+  let prefix: Uint8Array
+  try {
+    prefix = await deps.walrus.readRange(proof.bundleBlobId, { start: 0, end: receiptsSectionBound(proof.leafCount) - 1 }, deps.signal != null ? { signal: deps.signal } : {})
+  } catch {
+    // The whole read says why, and whether the blob expired.
+    deps.signal?.throwIfAborted()
+    return undefined
+  }
+  return receiptsFromPrefix(prefix, proof.leafCount)
+}
+
+async function fetchWholeBundle (proof: ReceiptProof, deps: VerifyProofDeps, anchor: Promise<{ entry?: AnchorEntry }>): Promise<FetchedBundle> {
   const dir = await mkdtemp(join(tmpdir(), 'herd-proof-'))
   const tooLarge = new AbortController()
   let announced = 0
@@ -205,17 +240,17 @@ async function fetchBundle (proof: ReceiptProof, deps: VerifyProofDeps, anchor: 
   }
 }
 
-function checkBundle (proof: ReceiptProof, info: SignedReceiptInfo, bundle: BundleContents): ProofCheck {
-  const n = bundle.receipts.length
+function checkBundle (proof: ReceiptProof, info: SignedReceiptInfo, receipts: Uint8Array[]): ProofCheck {
+  const n = receipts.length
   if (n !== proof.leafCount) return fail(`the bundle holds ${n} receipts, the proof says ${proof.leafCount}`)
-  const atIndex = bundle.receipts[proof.index]
+  const atIndex = receipts[proof.index]
   if (atIndex == null || !sameBytes(atIndex, info.bytes)) {
-    const elsewhere = bundle.receipts.findIndex(r => sameBytes(r, info.bytes))
+    const elsewhere = receipts.findIndex(r => sameBytes(r, info.bytes))
     return fail(elsewhere >= 0
       ? `the bundle holds this receipt at index ${elsewhere}, not ${proof.index}`
       : `the bundle does not hold this receipt (index ${proof.index} is another)`)
   }
-  const root = toHex(receiptRoot(bundle.receipts))
+  const root = toHex(receiptRoot(receipts))
   return root === proof.root ? OK : fail(`the bundle's receipts give root ${root}, not ${proof.root}`)
 }
 

@@ -8,12 +8,13 @@ import ort from 'onnxruntime-node'
 import { blobIdFromBytes, blobIdToBytes } from '../../src/blob/blob-id.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
 import type { AnchorEntry, AnchorReceipt, Ledger } from '../../src/chain/types.js'
-import { encodeBundle, receiptRoot } from '../../src/proof/bundle.js'
-import { Receipt, SignedReceipt } from '../../src/proof/pb/proof.js'
+import { BUNDLE_VERSION, encodeBundle, receiptRoot, receiptsSectionBound } from '../../src/proof/bundle.js'
+import { Bundle, Receipt, SignedReceipt } from '../../src/proof/pb/proof.js'
 import { buildProof, parseProof, type ReceiptProof } from '../../src/proof/proof.js'
 import { decodeSignedReceipt, RECEIPT_SIGNING_PREFIX, signReceipt, type SignedReceiptInfo } from '../../src/proof/receipt.js'
 import { canonicalTensors, hashTensorSet, tensorsFromSet } from '../../src/proof/tensor-hash.js'
 import { verifyProof, type ProofVerification, type VerifyProofDeps } from '../../src/proof/verify.js'
+import { WalrusProtocolError } from '../../src/walrus/errors.js'
 import { WalrusHttpClient } from '../../src/walrus/http-client.js'
 import type { LocalWalrus } from '../../src/walrus/local/server.js'
 import { startLocalWalrus, tempDir } from '../helpers/devnet.js'
@@ -373,6 +374,63 @@ describe('receipt proofs', () => {
         assert.match(reason(result, 'reexecution'), variant.expect, variant.name)
       }
     }
+  })
+
+  it('reads a bundle\'s receipts alone unless it re-executes, and the whole bundle where those bytes will not do', async () => {
+    let ranges = 0
+    let rangeBytes = 0
+    let wholes = 0
+    let ignoreRanges = false
+    const walrus: VerifyProofDeps['walrus'] = {
+      readRange: async (blobId, range, options) => {
+        ranges++
+        if (ignoreRanges) throw new WalrusProtocolError('aggregator ignored the Range header')
+        const bytes = await client.readRange(blobId, range, options)
+        rangeBytes += bytes.byteLength
+        return bytes
+      },
+      getToFile: async (blobId, path, options) => { wholes++; return client.getToFile(blobId, path, options) }
+    }
+    const reads = (): [number, number] => { const counted: [number, number] = [ranges, wholes]; ranges = 0; wholes = 0; return counted }
+    const anchoredWith = (blobId: string): Pick<Ledger, 'getAnchor'> => ({ getAnchor: async root => ({ ...(await ledger.getAnchor(root)), bundleBlobId: blobId as any }) })
+
+    // Tensors two thousand times the receipts' bytes: the receipts section is all that is read.
+    const bulky = encodeBundle({ receipts, inputs: receipts.map(() => randomBytes(200_000)), outputs: receipts.map(() => randomBytes(100_000)) })
+    const bulkyId = await put(bulky)
+    let result = await verifyProof({ ...proofs[3]!, bundleBlobId: bulkyId }, { ledger: anchoredWith(bulkyId), walrus })
+    assert.deepEqual(failed(result), [])
+    assert.deepEqual(reads(), [1, 0])
+    assert.ok(rangeBytes <= receiptsSectionBound(receipts.length) && rangeBytes * 500 < bulky.byteLength, `${rangeBytes} of ${bulky.byteLength} bytes read`)
+
+    // Re-execution needs the tensors: the bundle is read whole, and only so.
+    result = await verifyProof(proofs[1]!, { ...deps, walrus, reexecute: honest })
+    assert.deepEqual(failed(result), [])
+    assert.deepEqual(reads(), [0, 1])
+
+    // An aggregator that will not serve a range: the whole bundle decides.
+    ignoreRanges = true
+    result = await verifyProof(proofs[0]!, { ...deps, walrus })
+    assert.deepEqual(failed(result), [])
+    assert.deepEqual(reads(), [1, 1])
+    ignoreRanges = false
+
+    // Valid protobuf in another field order (an inputs entry among the receipts): read whole, it holds the same receipts.
+    const empty = receipts.map(() => new Uint8Array(0))
+    const interleaved = await put(Buffer.concat([
+      Bundle.encode({ version: BUNDLE_VERSION, receipts: receipts.slice(0, 2).map(r => new Uint8Array(r)), inputs: [new Uint8Array(0)], outputs: [] }),
+      Bundle.encode({ version: 0, receipts: receipts.slice(2).map(r => new Uint8Array(r)), inputs: empty.slice(1), outputs: empty })
+    ]))
+    result = await verifyProof({ ...proofs[4]!, bundleBlobId: interleaved }, { ledger: anchoredWith(interleaved), walrus })
+    assert.deepEqual(failed(result), [])
+    assert.deepEqual(reads(), [1, 1])
+
+    // One receipt more than the anchor counts, the proof's among the first: read whole, and refused.
+    const extra = (await issue(node, 30, 30n)).info.bytes
+    const longer = await put(encodeBundle({ receipts: [...receipts, extra], inputs: [...empty, new Uint8Array(0)], outputs: [...empty, new Uint8Array(0)] }))
+    result = await verifyProof({ ...proofs[0]!, bundleBlobId: longer }, { ledger: anchoredWith(longer), walrus })
+    assert.deepEqual(failed(result), ['bundleHoldsReceipt'])
+    assert.match(reason(result, 'bundleHoldsReceipt'), /holds 6 receipts, the proof says 5/)
+    assert.deepEqual(reads(), [1, 1])
   })
 
   it('throws only when the caller cancels', async () => {
