@@ -176,8 +176,8 @@ const nodeConfigFields = z.strictObject({
     maxQueued: z.number().int().min(1).default(DEFAULT_MAX_QUEUED),
     /** Sealed bundles are forgotten locally after this long (their proofs stay verifiable from Walrus and the ledger); 0 keeps them. */
     retainSealedMs: z.number().int().min(0).default(DEFAULT_RETAIN_SEALED_MS),
-    /** A bundle's size at most: keep it under the publisher's upload limit (10 MiB by default). A receipt's tensors that would not fit alone are left out. */
-    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).default(DEFAULT_MAX_BUNDLE_BYTES),
+    /** A bundle's size at most; a receipt's tensors that would not fit alone are left out. Unset: bundleByteBudget(). */
+    maxBundleBytes: z.number().int().min(MIN_BUNDLE_BUDGET).max(MAX_BUNDLE_BYTES).optional(),
     /** Proof bundles on their way to Walrus at once; anchors still go one at a time. Unset: bundleWritesAtOnce(). */
     concurrentWrites: z.number().int().min(1).max(MAX_CONCURRENT_WRITES).optional(),
     /** `strict`: a receipt is synced before its reply leaves; `logged`: answered once signed, written behind and synced within syncIntervalMs (docs/proofs.md). */
@@ -261,6 +261,24 @@ export function bundleWritesAtOnce (config: NodeConfig): number {
 
 /** Bundle writes at once through a testnet or mainnet publisher, unless set. */
 export const PUBLISHER_WRITES_AT_ONCE = 4
+
+/**
+ * A proof bundle's bytes at most: `proofs.maxBundleBytes`, or by default
+ * DEFAULT_MAX_BUNDLE_BYTES through a publisher (under its 10 MiB upload
+ * limit), and SDK_MAX_BUNDLE_BYTES through the SDK, which has no such limit
+ * and where the node pays for each bundle: at 1,000 shards every blob
+ * carries about 63 MiB of encoded metadata and 1.5 s of encoding whatever
+ * its size, and two Sui transactions, so fewer, larger bundles cost less a
+ * receipt (docs/proofs.md). An upload relay that refuses a size teaches the
+ * batcher a smaller one (its 413 answers), as a publisher's does.
+ */
+export function bundleByteBudget (config: NodeConfig): number {
+  if (config.proofs.maxBundleBytes != null) return config.proofs.maxBundleBytes
+  return walrusWriteMode(config) === 'sdk' ? SDK_MAX_BUNDLE_BYTES : DEFAULT_MAX_BUNDLE_BYTES
+}
+
+/** A bundle's bytes at most through the SDK, unless set: the encoder then holds about 4.5 times it in slivers (145 MiB). */
+export const SDK_MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 
 /** A config error names the field and what was wrong with it. */
 export class NodeConfigError extends Error {

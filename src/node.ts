@@ -36,7 +36,7 @@ import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
-import { bundleWritesAtOnce, type NodeConfig } from './node-config.js'
+import { bundleByteBudget, bundleWritesAtOnce, type NodeConfig } from './node-config.js'
 import { NodeEventFeed, type NodeTiming } from './node-events.js'
 import { FundsMonitor, type FundsStatus } from './node-funds.js'
 import { NO_PAYMENTS, PaymentLog } from './payment-log.js'
@@ -301,7 +301,7 @@ export class HerdNode {
         intervalMs: config.proofs.intervalMs,
         includeTensors: config.proofs.includeTensors,
         retainSealedMs: config.proofs.retainSealedMs,
-        maxBundleBytes: config.proofs.maxBundleBytes,
+        maxBundleBytes: bundleByteBudget(config),
         concurrentWrites: bundleWritesAtOnce(config)
       })
       batcher.addEventListener('error', event => {
@@ -323,7 +323,7 @@ export class HerdNode {
         this.inBackground(keeper.track(bundleBlobId, 'bundle', { holds: `the proof bundle of ${count} receipts with root ${root}` })
           .catch(err => { log.error('could not track proof bundle %s - %e', bundleBlobId, err) }))
       })
-      const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: config.proofs.maxBundleBytes })
+      const proofs = new ProofService({ signer: key, store: receipts, batcher }, { includeTensors: config.proofs.includeTensors, maxBundleBytes: bundleByteBudget(config) })
       const inferClient = new InferClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
       const peerIds = new PeerIdMemo()
       const holders = new MeshHolders({

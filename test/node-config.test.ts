@@ -10,7 +10,8 @@ import { DEFAULT_QUOTA_BYTES } from '../src/blob/cache/constants.js'
 import * as inference from '../src/inference/constants.js'
 import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from '../src/mesh/constants.js'
 import * as proofs from '../src/proof/constants.js'
-import { bundleWritesAtOnce, parseNodeConfig, PUBLISHER_WRITES_AT_ONCE } from '../src/node-config.js'
+import { bundleByteBudget, bundleWritesAtOnce, parseNodeConfig, PUBLISHER_WRITES_AT_ONCE, SDK_MAX_BUNDLE_BYTES } from '../src/node-config.js'
+import { DEFAULT_MAX_BUNDLE_BYTES } from '../src/proof/constants.js'
 import { tempDir } from './helpers/devnet.js'
 
 const ADDRESS = `0x${'ab'.repeat(32)}`
@@ -94,6 +95,17 @@ describe('node config: profiles, precedence and validation', () => {
     await assert.rejects(resolveConfig({ network: 'testnet', env: {}, flags: { proofs: { concurrentWrites: 17 } } }), /proofs\.concurrentWrites/)
   })
 
+  it('builds bundles under a publisher\'s upload limit, and larger ones where the SDK writes them and the node pays for each', async () => {
+    assert.equal(DEFAULT_MAX_BUNDLE_BYTES, 8 * 1024 * 1024, 'under a publisher\'s 10 MiB')
+    assert.equal(bundleByteBudget(await resolveConfig({ env: {} })), DEFAULT_MAX_BUNDLE_BYTES, 'the devnet, written as a publisher takes it')
+    assert.equal(bundleByteBudget(await resolveConfig({ network: 'testnet', env: {} })), DEFAULT_MAX_BUNDLE_BYTES, 'testnet\'s profile writes through a publisher')
+    assert.equal(bundleByteBudget(await resolveConfig({ network: 'mainnet', env: {} })), SDK_MAX_BUNDLE_BYTES, 'mainnet\'s profile writes through the SDK')
+    assert.ok(SDK_MAX_BUNDLE_BYTES > DEFAULT_MAX_BUNDLE_BYTES)
+    assert.equal(bundleByteBudget(await resolveConfig({ network: 'testnet', env: {}, flags: { walrus: { write: 'sdk' } } })), SDK_MAX_BUNDLE_BYTES, 'testnet through the SDK')
+    assert.equal(bundleByteBudget(await resolveConfig({ network: 'mainnet', env: {}, flags: { proofs: { maxBundleBytes: 4096 } } })), 4096, 'an operator may choose')
+    assert.equal(bundleByteBudget(await resolveConfig({ env: {}, flags: { proofs: { maxBundleBytes: 64 * 1024 * 1024 } } })), 64 * 1024 * 1024)
+  })
+
   it('refuses an unknown field, a malformed URL or address, and a network mismatch, naming the field', async () => {
     const refused = async (layer: Record<string, unknown>, network?: string): Promise<string> => {
       const err = await resolveConfig({ env: {}, flags: layer, ...(network != null ? { network } : {}) }).then(() => undefined, (e: Error) => e)
@@ -167,7 +179,6 @@ describe('node config: profiles, precedence and validation', () => {
       includeTensors: true,
       maxQueued: proofs.DEFAULT_MAX_QUEUED,
       retainSealedMs: proofs.DEFAULT_RETAIN_SEALED_MS,
-      maxBundleBytes: proofs.DEFAULT_MAX_BUNDLE_BYTES,
       durability: proofs.DEFAULT_RECEIPT_DURABILITY,
       syncIntervalMs: proofs.DEFAULT_SYNC_INTERVAL_MS,
       maxUnsynced: proofs.DEFAULT_MAX_UNSYNCED

@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
 import { toHex } from '../../src/blob/chunk-tree.js'
 import { LocalLedger } from '../../src/chain/local-ledger.js'
-import { parseNodeConfig } from '../../src/node-config.js'
+import { bundleByteBudget, parseNodeConfig } from '../../src/node-config.js'
 import { Batcher, bundleOf, type BatcherInit, type BatcherStep, type RefusedBundle, type SealedBundle } from '../../src/proof/batcher.js'
 import { MAX_BUNDLE_BYTES, receiptRoot, type BundleContents } from '../../src/proof/bundle.js'
 import { ProofService } from '../../src/proof/proof-service.js'
@@ -116,7 +116,7 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 
 describe('bundles Walrus refuses', () => {
   it('takes the bundle budget from proofs.maxBundleBytes, under a publisher\'s 10 MiB by default, and refuses one no bundle could use', () => {
-    assert.equal(parseNodeConfig({ dataDir: '/tmp/herd' }).proofs.maxBundleBytes, 8 * 1024 * 1024)
+    assert.equal(bundleByteBudget(parseNodeConfig({ dataDir: '/tmp/herd' })), 8 * 1024 * 1024)
     assert.equal(parseNodeConfig({ dataDir: '/tmp/herd', proofs: { maxBundleBytes: 2048 } }).proofs.maxBundleBytes, 2048)
     for (const maxBundleBytes of [0, 512, 1536.5, MAX_BUNDLE_BYTES + 1, '1MiB']) {
       assert.throws(() => parseNodeConfig({ dataDir: '/tmp/herd', proofs: { maxBundleBytes } }), { name: 'NodeConfigError' }, String(maxBundleBytes))
