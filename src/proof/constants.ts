@@ -18,7 +18,7 @@ export const DEFAULT_RETAIN_SEALED_MS = 30 * 86_400_000
 export const DEFAULT_PRUNE_INTERVAL_MS = 3_600_000
 /**
  * A bundle stops growing at this many bytes (receipts and tensors as queued) even below the batch size; a single
- * larger receipt goes alone. Under a real publisher's 10 MiB default upload limit.
+ * larger receipt goes alone. Under a real publisher's 10 MiB default upload limit; writes through the SDK take node-config's SDK_MAX_BUNDLE_BYTES.
  */
 export const DEFAULT_MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 
@@ -41,5 +41,5 @@ export const DEFAULT_SYNC_INTERVAL_MS = 5
 export const MAX_SYNC_INTERVAL_MS = 1_000
 export const DEFAULT_MAX_UNSYNCED = 256
 export const MAX_UNSYNCED = 65_536
-/** `proofs.concurrentWrites` at most: each bundle on its way to Walrus is held in memory (8 MiB by default). */
+/** `proofs.concurrentWrites` at most: each bundle on its way to Walrus is held in memory (8 MiB by default through a publisher, 32 MiB through the SDK, and its slivers too). */
 export const MAX_CONCURRENT_WRITES = 16
