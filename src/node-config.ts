@@ -10,7 +10,7 @@ import {
   DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MS, DEFAULT_GRAPH_OPTIMIZATION_LEVEL, DEFAULT_INTRA_OP_THREADS, DEFAULT_MAX_HOPS, DEFAULT_MAX_RUN_BYTES,
   DEFAULT_INLINE_MAX_RUN_MS, DEFAULT_MEMORY_BUDGET_BYTES, DEFAULT_PEER_FETCH_BYTES_PER_SEC, DEFAULT_QUEUE_DEPTH, DEFAULT_WALRUS_FETCH_BYTES_PER_SEC
 } from './inference/constants.js'
-import { DIGEST_INTERVAL_MS, PROVIDER_TTL_MS } from './mesh/constants.js'
+import { DIGEST_INTERVAL_MS, MAX_KNOWN_PEERS, PROVIDER_TTL_MS, REDIAL_KNOWN_PEERS } from './mesh/constants.js'
 import { MIN_UPLOAD_BYTES_PER_SEC } from './mesh/upload-pace.js'
 import { MAX_BUNDLE_BYTES, MIN_BUNDLE_BUDGET } from './proof/bundle.js'
 import {
@@ -136,6 +136,8 @@ const nodeConfigFields = z.strictObject({
     privateNetwork: z.boolean().default(true),
     /** Announce complete blobs on the DHT too. */
     dhtProvide: z.boolean().default(true),
+    /** Herd peers met before (DATA_DIR/peers) dialed again after a start, the most recent first; 0: none. */
+    redialKnownPeers: z.number().int().min(0).max(MAX_KNOWN_PEERS).default(REDIAL_KNOWN_PEERS),
     /** Multiaddr prefixes exempt from libp2p's connection limits, such as /ip4/127.0.0.1 for many nodes on one machine. */
     allow: z.array(multiaddrString).default([]),
     /** Chunk bytes a second this node uploads to all peers together, at most; absent: no limit. Set a little under the uplink (docs/operating.md). */

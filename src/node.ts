@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeSuiPrivateKey } from '@mysten/sui/cryptography'
 import type { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519'
 import { Registry } from 'prom-client'
@@ -26,14 +27,16 @@ import { BlobClient } from './mesh/blob-client.js'
 import { blobIdToCid } from './mesh/blob-key.js'
 import { BlobServer } from './mesh/blob-server.js'
 import { cacheChunkSource } from './mesh/cache-chunk-source.js'
-import { CACHE_TOPIC } from './mesh/constants.js'
+import { BLOB_PROTOCOL, CACHE_TOPIC } from './mesh/constants.js'
 import type { FetchProgress } from './mesh/fetch-types.js'
 import { Fetcher } from './mesh/fetcher.js'
 import { MeshHolders } from './mesh/holders.js'
+import { dialableAddresses, KnownPeers } from './mesh/known-peers.js'
 import { PeerIdMemo } from './mesh/peer-id-memo.js'
 import { RequestLog } from './blob/cache/request-log.js'
 import { RequestRecorder } from './blob/cache/request-recorder.js'
 import { createMeshLibp2p, type MeshLibp2p } from './mesh/libp2p.js'
+import { redialKnownPeers } from './mesh/redial-known.js'
 import { PeerScores } from './mesh/peer-scores.js'
 import { ProviderIndex } from './mesh/provider-index.js'
 import { bundleByteBudget, bundleWritesAtOnce, type NodeConfig } from './node-config.js'
@@ -108,6 +111,9 @@ export class HerdNode {
   private parts?: {
     key: Ed25519Keypair
     libp2p: MeshLibp2p
+    knownPeers: KnownPeers
+    /** Ends the redial of known peers after a start. */
+    redial: AbortController
     cache: BlobCache
     walrus: NetworkWalrusStore
     ledger: Ledger
@@ -186,6 +192,8 @@ export class HerdNode {
       await cache.start()
       // Cleared once the cache's index is open, so the data dir is this process's: tmp holds only what a process was in the middle of (a relayed blob), which a crash leaves behind.
       await rm(join(config.dataDir, 'tmp'), { recursive: true, force: true })
+      const knownPeers = new KnownPeers(join(config.dataDir, 'peers'))
+      await knownPeers.open()
       const libp2p = await createMeshLibp2p({
         privateKey,
         listen: config.listen,
@@ -351,7 +359,8 @@ export class HerdNode {
         walrusFetchBytesPerSec: config.inference.walrusFetchBytesPerSec
       })
       const inferServer = new InferServer({ registrar: libp2pRegistrar(libp2p), service: inference })
-      this.parts = { key, libp2p, cache, walrus, ledger, registry, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
+      const redial = new AbortController()
+      this.parts = { key, libp2p, knownPeers, redial, cache, walrus, ledger, registry, funds, providers, scores, announcer, server, fetcher, runner, inference, inferServer, inferClient, receipts, batcher, proofs, tracker, keeper }
 
       cache.addEventListener('added', event => {
         const blobId = event.detail.blobId
@@ -365,6 +374,12 @@ export class HerdNode {
         this.events.emit({ type: 'cache:removed', blobId: event.detail.blobId, reason: event.detail.reason })
       })
       libp2p.addEventListener('peer:connect', event => { this.events.emit({ type: 'peer:joined', peerId: event.detail.toString() }) })
+      // A herd peer is kept with the addresses it announced, to be dialed again after a restart.
+      libp2p.addEventListener('peer:identify', event => {
+        if (!event.detail.protocols.includes(BLOB_PROTOCOL)) return
+        this.inBackground(knownPeers.remember(event.detail.peerId.toString(), dialableAddresses(event.detail.listenAddrs, config.mesh.privateNetwork))
+          .catch(err => { log.error('could not keep known peer %p - %e', event.detail.peerId, err) }))
+      })
       // A stream to each peer that serves inference, open before the first request to it needs one.
       libp2p.addEventListener('peer:identify', event => {
         if (!event.detail.protocols.includes(INFER_PROTOCOL)) return
@@ -397,6 +412,12 @@ export class HerdNode {
       announcer.start()
       fetcher.start()
       if (config.inference.startThreads) runner.startThreads()
+      if (config.mesh.redialKnownPeers > 0) {
+        this.inBackground(redialKnownPeers(knownPeers.all(), {
+          dial: async (addresses, options) => libp2p.dial(addresses, options),
+          isConnected: peerId => libp2p.getConnections(peerIdFromString(peerId)).length > 0
+        }, { max: config.mesh.redialKnownPeers, signal: redial.signal }))
+      }
       log('started %p, listening on %s', libp2p.peerId, libp2p.getMultiaddrs().map(a => a.toString()).join(' '))
     } catch (err) {
       await this.stop()
@@ -409,6 +430,7 @@ export class HerdNode {
     const parts = this.parts
     this.parts = undefined
     if (parts != null) {
+      parts.redial.abort()
       await parts.fetcher.stop()
       await this.requestLog?.flush().catch(err => { log.error('flushing the request log - %e', err) })
       this.requestLog = undefined
@@ -419,6 +441,7 @@ export class HerdNode {
       await parts.server.stop().catch(err => { log.error('stopping the blob server - %e', err) })
       await Promise.allSettled([...this.background])
       await parts.libp2p.stop()
+      await parts.knownPeers.close()
       await parts.runner.stop()
       // The writes of receipts already answered (logged durability) reach the store, and the batcher hears of them.
       await parts.proofs.stop()

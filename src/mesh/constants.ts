@@ -79,3 +79,8 @@ export const MAX_CONNECTIONS_PER_IP = 16
  * thousand streams in negotiation.
  */
 export const MAX_INBOUND_STREAMS_PER_CONNECTION = 128
+
+/** Herd peers kept across restarts (DATA_DIR/peers): the most recently met. */
+export const MAX_KNOWN_PEERS = 64
+/** Known peers dialed after a start unless mesh.redialKnownPeers says otherwise: enough to rejoin the mesh, far below libp2p's connection limit. */
+export const REDIAL_KNOWN_PEERS = 16

@@ -22,3 +22,8 @@ export class PeerRefusedError extends Error {
     super(message)
   }
 }
+
+/** The known peers store (`DATA_DIR/peers`) cannot be opened or is not one. */
+export class KnownPeersError extends Error {
+  override readonly name = 'KnownPeersError'
+}

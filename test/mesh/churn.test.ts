@@ -5,9 +5,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { CACHE_TOPIC } from '../../src/mesh/constants.js'
 import { createMeshLibp2p } from '../../src/mesh/libp2p.js'
-import { parseNodeConfig } from '../../src/node-config.js'
+import { parseNodeConfig, type NodeConfigInput } from '../../src/node-config.js'
 import { HerdNode } from '../../src/node.js'
-import { quickNodeConfig } from '../../harness/in-process-mesh.js'
+import { QUICK_MESH, quickNodeConfig } from '../../harness/in-process-mesh.js'
 import { devnetForSuite, randomModel, startNodes, stopNodes, waitFor } from '../helpers/mesh.js'
 
 const CHUNK = 256 * 1024
@@ -61,6 +61,37 @@ describe('the mesh under churn on one machine', () => {
       await waitFor('B to hear of the blob A added', () => lists(b2, fromA.blobId, aId), GOSSIP_MS)
       await b2.fetcher.fetch(fromB.blobId)
       await waitFor('A to hear of the blob B added', () => lists(a, fromB.blobId, bId), GOSSIP_MS)
+    } finally {
+      await restarted?.stop()
+      await stopNodes(nodes)
+    }
+  })
+
+  it('a node restarted from its data dir with no bootstrap peers dials again the herd peers it knew, unless told not to', async () => {
+    const nodesDir = join(suite.dir, 'redial')
+    const nodes = await startNodes(2, nodesDir, suite.devnet)
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    const aId = a.peerId.toString()
+    const bId = b.peerId.toString()
+    const restart = async (overrides: Partial<NodeConfigInput>): Promise<HerdNode> => {
+      const node = new HerdNode(parseNodeConfig(quickNodeConfig(join(nodesDir, 'node-1'), suite.devnet, { bootstrap: [], ...overrides })))
+      await node.start()
+      return node
+    }
+    const connectedToA = (node: HerdNode): boolean => node.libp2p.getPeers().some(p => p.toString() === aId)
+    let restarted: HerdNode | undefined
+    try {
+      await b.stop()
+      await waitFor('A to see B leave', () => !a.libp2p.getPeers().some(p => p.toString() === bId))
+
+      restarted = await restart({ mesh: { ...QUICK_MESH, redialKnownPeers: 0 } })
+      await new Promise(resolve => setTimeout(resolve, 1_500))
+      assert.equal(connectedToA(restarted), false, 'told not to redial, and with no bootstrap peer, B stays alone')
+      await restarted.stop()
+
+      restarted = await restart({})
+      await waitFor('B to dial A again from what it kept of A', () => connectedToA(restarted as HerdNode), GOSSIP_MS)
+      await waitFor('A and B to see each other on the topic', () => subscribed(a, bId) && subscribed(restarted as HerdNode, aId), GOSSIP_MS)
     } finally {
       await restarted?.stop()
       await stopNodes(nodes)
