@@ -28,6 +28,13 @@ export const DEFAULT_MAX_REMEMBERED_PEERS = 1024
 
 const HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
 
+/** A host and a TCP port, nothing else (herd's only transport); not private unless the mesh is. */
+export function dialableTcp (address: Multiaddr, privateNetwork: boolean): boolean {
+  const components = address.getComponents()
+  if (components.length !== 2 || !HOSTS.has(components[0]!.name) || components[1]!.name !== 'tcp') return false
+  return privateNetwork || !isPrivate(address)
+}
+
 /**
  * What this node announces of its own addresses: without its peer ID, each
  * once, public ones first, so that a host with many private interfaces
@@ -73,7 +80,7 @@ export class AnnouncedAddresses {
   /** Takes what `peer` announced of its addresses; merges the dialable ones into the peer store unless connected or already merged. */
   learn (peer: PeerId, addresses: Multiaddr[]): void {
     if (this.components.connections(peer) > 0) return
-    const dialable = addresses.filter(address => this.dialable(address))
+    const dialable = addresses.filter(address => dialableTcp(address, this.privateNetwork))
     if (dialable.length === 0) return
     const id = peer.toString()
     const key = dialable.map(address => address.toString()).join(' ')
@@ -85,12 +92,5 @@ export class AnnouncedAddresses {
       this.merged.delete(id)
       log.error('storing the announced addresses of %p failed - %e', peer, err)
     })
-  }
-
-  /** A host and a TCP port, nothing else (herd's only transport); not private unless the mesh is. */
-  private dialable (address: Multiaddr): boolean {
-    const components = address.getComponents()
-    if (components.length !== 2 || !HOSTS.has(components[0]!.name) || components[1]!.name !== 'tcp') return false
-    return this.privateNetwork || !isPrivate(address)
   }
 }

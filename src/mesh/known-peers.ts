@@ -1,11 +1,10 @@
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isPrivate } from '@libp2p/utils'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { TCP } from '@multiformats/multiaddr-matcher'
+import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Level } from 'level'
 import { z } from 'zod'
 import { openLevelStore } from '../blob/level-store.js'
+import { dialableTcp } from './announced-addresses.js'
 import { MAX_KNOWN_PEERS } from './constants.js'
 import { KnownPeersError } from './errors.js'
 
@@ -30,18 +29,18 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 /**
- * The addresses of `announced` worth dialing again: TCP (this mesh's only
- * transport), at most MAX_KNOWN_ADDRESSES, without the peer ID suffix, and
- * without private or loopback ones unless the mesh is private (a node on the
- * internet must not dial into other networks on a peer's say-so).
+ * The addresses of `announced` worth dialing again, as announced-addresses.ts
+ * takes a publisher's: a host and a TCP port (this mesh's only transport),
+ * without the peer ID, private and loopback ones only on a private mesh (a
+ * node on the internet must not dial into other networks on a peer's
+ * say-so), at most MAX_KNOWN_ADDRESSES.
  */
 export function dialableAddresses (announced: Multiaddr[], privateNetwork: boolean): string[] {
   const out: string[] = []
   for (const address of announced) {
-    const bare = address.decapsulateCode(421)
+    const bare = address.decapsulateCode(CODE_P2P)
     const text = bare.toString()
-    if (!TCP.exactMatch(bare) || text.length > MAX_ADDRESS_CHARS || out.includes(text)) continue
-    if (!privateNetwork && isPrivate(bare)) continue
+    if (!dialableTcp(bare, privateNetwork) || text.length > MAX_ADDRESS_CHARS || out.includes(text)) continue
     out.push(text)
     if (out.length === MAX_KNOWN_ADDRESSES) break
   }
