@@ -271,8 +271,7 @@ export const PUBLISHER_WRITES_AT_ONCE = 4
  * and where the node pays for each bundle: at 1,000 shards every blob
  * carries about 63 MiB of encoded metadata and 1.5 s of encoding whatever
  * its size, and two Sui transactions, so fewer, larger bundles cost less a
- * receipt (docs/proofs.md). An upload relay that refuses a size teaches the
- * batcher a smaller one (its 413 answers), as a publisher's does.
+ * receipt (docs/proofs.md). Walrus's upload relay takes bodies of up to 1 GiB.
  */
 export function bundleByteBudget (config: NodeConfig): number {
   if (config.proofs.maxBundleBytes != null) return config.proofs.maxBundleBytes
