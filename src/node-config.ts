@@ -209,6 +209,8 @@ const nodeConfigFields = z.strictObject({
     requestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
     walrusReads: z.number().int().min(1).max(64).optional(),
     haveIntervalMs: z.number().int().min(10).max(60_000).optional(),
+    /** Follow downloading peers through WATCH streams instead of HAVE polls (off: docs/mesh.md). */
+    watchPeers: z.boolean().optional(),
     coordinationMs: z.number().int().min(0).max(60_000).optional(),
     stallMs: z.number().int().min(100).max(600_000).optional(),
     maxWalrusFaults: z.number().int().min(1).max(1000).optional(),

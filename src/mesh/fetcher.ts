@@ -25,6 +25,7 @@ export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
   requestBytes: 4 * 1024 * 1024,
   walrusReads: 4,
   haveIntervalMs: 250,
+  watchPeers: false,
   coordinationMs: 300,
   stallMs: 3_000,
   maxWalrusFaults: 8,

@@ -4,8 +4,9 @@
  * recorded in the peer store at both ends: polled every 250 ms, seven peers
  * of a node in a cold swarm of eight cost about twenty times as many streams
  * as the chunks themselves, a large share of the nodes' CPU per byte.
- * Only peers that refuse a WATCH (one stream that pushes the bitfield, see
- * BlobClient.watch) are polled now.
+ * A download follows peers through WATCH streams instead (one stream that
+ * pushes the bitfield, see BlobClient.watch) only with `fetch.watchPeers`,
+ * and then polls those that refuse one.
  */
 
 /** The longest a peer that showed nothing new is left unasked: a chunk it lands is seen within this. */

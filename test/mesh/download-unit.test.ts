@@ -648,7 +648,7 @@ describe('Download with fakes of its context', () => {
         }
       },
       providers: () => [{ peerId: other, state: 'fetching', since: BEGAN }],
-      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, haveIntervalMs: 10, coordinationMs: 0, stallMs: 5_000 }
+      tuning: { ...DEFAULT_DOWNLOAD_TUNING, requestBytes: 4 * CHUNK, haveIntervalMs: 10, coordinationMs: 0, stallMs: 5_000, watchPeers: true }
     }))
     await download.run()
     assert.equal(watches, 1, 'one watch for the whole download')
@@ -686,7 +686,7 @@ describe('Download with fakes of its context', () => {
         client,
         walrus: { readRange: async (_id, range) => bytes.slice(range.start, range.end + 1) },
         providers: () => [{ peerId: liar, state: 'fetching' }],
-        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 10, coordinationMs: 0, stallMs: 300 }
+        tuning: { ...DEFAULT_DOWNLOAD_TUNING, haveIntervalMs: 10, coordinationMs: 0, stallMs: 300, watchPeers: via === 'watch' }
       }))
       await download.run()
       assert.ok(scores.score(liar) < 0, 'scored down')
