@@ -13,3 +13,19 @@ export async function openLevelStore (db: Level<string, Uint8Array>, what: strin
     throw error(`cannot open ${what} ${path}: ${cause?.message ?? (err as Error).message}`)
   }
 }
+
+/**
+ * A herd level store's version under `key`: written into an empty store,
+ * else checked, naming the store (`what`) in the error: data without a
+ * version is some other store, and another version one this herd cannot read.
+ */
+export async function checkStoreVersion (db: Level<string, Uint8Array>, store: { what: string, path: string, key: string, version: number }, error: (message: string) => Error): Promise<void> {
+  const found = await db.get(store.key)
+  if (found == null) {
+    for await (const key of db.keys({ limit: 1 })) throw error(`${store.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd ${store.what}`)
+    await db.put(store.key, new TextEncoder().encode(String(store.version)))
+    return
+  }
+  const version = new TextDecoder().decode(found)
+  if (version !== String(store.version)) throw error(`${store.path} is ${store.what} version ${version.slice(0, 20)}, this herd reads version ${store.version}`)
+}

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Level } from 'level'
 import { z } from 'zod'
-import { openLevelStore } from '../blob/level-store.js'
+import { checkStoreVersion, openLevelStore } from '../blob/level-store.js'
 import { dialableTcp } from './announced-addresses.js'
 import { MAX_KNOWN_PEERS } from './constants.js'
 import { KnownPeersError } from './errors.js'
@@ -69,13 +69,7 @@ export class KnownPeers {
   async open (): Promise<void> {
     await openLevelStore(this.db, 'known peers store', this.path, message => new KnownPeersError(message))
     try {
-      const version = await this.db.get(VERSION_KEY)
-      if (version == null) {
-        for await (const key of this.db.keys({ limit: 1 })) throw new KnownPeersError(`${this.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd known peers store`)
-        await this.db.put(VERSION_KEY, encoder.encode(String(STORE_VERSION)))
-      } else if (decoder.decode(version) !== String(STORE_VERSION)) {
-        throw new KnownPeersError(`${this.path} is known peers store version ${decoder.decode(version).slice(0, 20)}, this herd reads version ${STORE_VERSION}`)
-      }
+      await checkStoreVersion(this.db, { what: 'known peers store', path: this.path, key: VERSION_KEY, version: STORE_VERSION }, message => new KnownPeersError(message))
       const dropped: string[] = []
       for await (const [key, value] of this.db.iterator({ gt: PEER_PREFIX, lt: PEER_PREFIX + '\xff' })) {
         const peer = parseRecord(key, value)

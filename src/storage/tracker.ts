@@ -1,7 +1,7 @@
 import { Level } from 'level'
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob/blob-id.js'
-import { openLevelStore } from '../blob/level-store.js'
+import { checkStoreVersion, openLevelStore } from '../blob/level-store.js'
 import { StorageTrackerError, StorageTrackerVersionError } from './errors.js'
 
 const VERSION_KEY = 'version'
@@ -62,13 +62,7 @@ export class StorageTracker {
   async open (): Promise<void> {
     await openLevelStore(this.db, 'storage tracker', this.path, message => new StorageTrackerError(message))
     try {
-      const version = await this.db.get(VERSION_KEY)
-      if (version == null) {
-        for await (const key of this.db.keys({ limit: 1 })) throw new StorageTrackerVersionError(`${this.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd storage tracker`)
-        await this.db.put(VERSION_KEY, encoder.encode(String(TRACKER_VERSION)))
-      } else if (decoder.decode(version) !== String(TRACKER_VERSION)) {
-        throw new StorageTrackerVersionError(`${this.path} is storage tracker version ${decoder.decode(version).slice(0, 20)}, this herd reads version ${TRACKER_VERSION}`)
-      }
+      await checkStoreVersion(this.db, { what: 'storage tracker', path: this.path, key: VERSION_KEY, version: TRACKER_VERSION }, message => new StorageTrackerVersionError(message))
       for await (const [key, value] of this.db.iterator()) {
         if (key.startsWith(BLOB_PREFIX)) {
           const parsed = safeJson(value, trackedSchema)

@@ -2,7 +2,7 @@ import { Level } from 'level'
 import { z } from 'zod'
 import { isBlobId, type BlobId } from '../blob-id.js'
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../chunk-tree.js'
-import { openLevelStore } from '../level-store.js'
+import { checkStoreVersion, openLevelStore } from '../level-store.js'
 import { INDEX_VERSION } from './constants.js'
 import { CacheStoreError, CacheVersionError } from './errors.js'
 
@@ -79,15 +79,7 @@ export class IndexStore {
   async open (): Promise<void> {
     await openLevelStore(this.db, 'cache index', this.path, message => new CacheStoreError(message))
     try {
-      const version = await this.db.get(VERSION_KEY)
-      if (version == null) {
-        for await (const key of this.db.keys({ limit: 1 })) {
-          throw new CacheVersionError(`${this.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd cache index`)
-        }
-        await this.db.put(VERSION_KEY, encoder.encode(String(INDEX_VERSION)))
-      } else if (decoder.decode(version) !== String(INDEX_VERSION)) {
-        throw new CacheVersionError(`${this.path} is cache index version ${decoder.decode(version).slice(0, 20)}, this herd reads version ${INDEX_VERSION}`)
-      }
+      await checkStoreVersion(this.db, { what: 'cache index', path: this.path, key: VERSION_KEY, version: INDEX_VERSION }, message => new CacheVersionError(message))
     } catch (err) {
       await this.db.close()
       throw err
