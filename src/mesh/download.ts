@@ -103,8 +103,9 @@ interface Source {
   haveInFlight: boolean
   /**
    * A WATCH of its bitfield: not yet asked for, running (its updates keep
-   * `have` current, no HAVE polls), or refused or ended (HAVE polls instead:
-   * a peer without WATCH, one watching too many, or a download gone).
+   * `have` current, no HAVE polls), or not used (HAVE polls instead: watches
+   * off, the default of fetch.watchPeers; or a peer without WATCH, one
+   * watching too many, or a download gone).
    */
   watch: 'none' | 'on' | 'off'
   inflight: number

@@ -1,5 +1,5 @@
 import { logger } from '@libp2p/logger'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { REDIAL_KNOWN_PEERS } from './constants.js'
 import type { KnownPeer } from './known-peers.js'
 
@@ -12,7 +12,7 @@ const REDIAL_TIMEOUT_MS = 10_000
 
 export interface RedialTarget {
   /** Dials one peer at these addresses (each ending in its /p2p/ ID). */
-  dial: (addresses: ReturnType<typeof multiaddr>[], options: { signal: AbortSignal }) => Promise<unknown>
+  dial: (addresses: Multiaddr[], options: { signal: AbortSignal }) => Promise<unknown>
   isConnected: (peerId: string) => boolean
 }
 
