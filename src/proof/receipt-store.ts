@@ -687,7 +687,9 @@ export class ReceiptStore {
   /** The batches begun and not finished, with their receipts, oldest first. */
   async pendingBatches (): Promise<PendingBatch[]> {
     const db = this.open()
-    const records = [...this.batches.values()].map(b => b.record).sort((a, b) => a.startedAt - b.startedAt)
+    // Begun in the same millisecond, the batch of the lower seqs began first: a batch takes the oldest receipts no other holds.
+    const firstSeq = (record: { seqs: string[] }): bigint => BigInt(record.seqs[0] ?? 0)
+    const records = [...this.batches.values()].map(b => b.record).sort((a, b) => a.startedAt - b.startedAt || (firstSeq(a) < firstSeq(b) ? -1 : firstSeq(a) > firstSeq(b) ? 1 : 0))
     return Promise.all(records.map(async batch => {
       const seqs = batch.seqs.map(s => BigInt(s))
       const values = await db.getMany(seqs.map(seqKey))
