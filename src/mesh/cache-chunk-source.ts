@@ -1,5 +1,5 @@
 import type { BlobId } from '../blob/blob-id.js'
-import type { BlobCache } from '../blob/cache/index.js'
+import { CacheObjectClosedError, type BlobCache, type BlobHandle } from '../blob/cache/index.js'
 import type { ChunkSource, ServedBlob } from './chunk-source.js'
 
 /** The blob server's view of the cache: complete blobs, and the chunks held of downloads in progress. */
@@ -29,6 +29,20 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
       }
       const partial = cache.partialOf(blobId)
       if (partial == null) return undefined
+      let committed: Promise<BlobHandle> | undefined
+      let released = false
+      // The download was committed, or is being, while a peer reads it: the complete blob serves the rest of the request. Turned
+      // away, the peer's stream broke as the download ended, and the peer rested this node and scored it down (docs/mesh.md).
+      const openCommitted = async (cause: unknown): Promise<BlobHandle> => {
+        await partial.commitSettled()
+        const handle = await cache.open(blobId, { forPeer: true })
+        if (handle == null) throw cause
+        if (released) {
+          handle.release()
+          throw cause
+        }
+        return handle
+      }
       return {
         size: partial.size,
         chunkSize: partial.chunkSize,
@@ -40,8 +54,21 @@ export function cacheChunkSource (cache: BlobCache): ChunkSource {
         held: () => partial.heldCount(),
         // Committed, abandoned or discarded: no longer the download the cache lists for the blob.
         active: () => cache.partialOf(blobId) === partial,
-        readChunk: async (index, into) => partial.readChunk(index, into),
-        release: () => {}
+        readChunk: async (index, into) => {
+          if (committed == null) {
+            try {
+              return await partial.readChunk(index, into)
+            } catch (err) {
+              if (!(err instanceof CacheObjectClosedError)) throw err
+              committed = openCommitted(err)
+            }
+          }
+          return (await committed).readChunk(index, into)
+        },
+        release: () => {
+          released = true
+          committed?.then(handle => { handle.release() }, () => {})
+        }
       }
     }
   }

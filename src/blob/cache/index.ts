@@ -113,6 +113,8 @@ export interface PartialBlob {
   complete: () => boolean
   /** Moves the finished blob into the cache; it becomes visible only now. */
   commit: () => Promise<CacheEntry>
+  /** Resolves once a commit in progress has ended, however it ended (at once when none is). */
+  commitSettled: () => Promise<void>
   /** Deletes the download and releases its reservation. */
   abandon: () => Promise<void>
   /** Syncs and closes the file; the download stays resumable. */

@@ -146,6 +146,11 @@ export class PartialBlobFile implements PartialBlob {
     return this.committing
   }
 
+  /** Resolves once a commit in progress has ended, however it ended (at once when none is): a reader turned away by it may then open the complete blob. */
+  async commitSettled (): Promise<void> {
+    await this.committing?.catch(() => {})
+  }
+
   async abandon (): Promise<void> {
     if (this.state === 'gone') return
     await this.owner.abandon(this)
