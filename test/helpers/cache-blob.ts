@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { blobIdFromBytes, chunkRange, chunkTreeOfBytes, toHex, type BlobId } from '../../src/blob/index.js'
-import type { BlobCache, BlobDescriptor, CacheEntry } from '../../src/blob/cache/index.js'
+import { BlobCache, type BlobDescriptor, type CacheEntry } from '../../src/blob/cache/index.js'
+import { tempDir } from './devnet.js'
 
 const KiB = 1024
 
@@ -31,4 +33,24 @@ export async function put (cache: BlobCache, blob: TestBlob): Promise<CacheEntry
   const partial = await cache.partial(blob.id, blob.descriptor)
   for (let i = 0; i < partial.chunkCount; i++) await partial.writeChunk(i, blob.chunk(i))
   return partial.commit()
+}
+
+/** A started cache in a temp dir, stopped and removed when the test's scope ends. */
+export async function startedCache (): Promise<BlobCache & AsyncDisposable> {
+  const dir = await tempDir()
+  const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
+  const dispose = async (): Promise<void> => {
+    try {
+      await cache.stop()
+    } finally {
+      await dir[Symbol.asyncDispose]()
+    }
+  }
+  try {
+    await cache.start()
+  } catch (err) {
+    await dir[Symbol.asyncDispose]()
+    throw err
+  }
+  return Object.assign(cache, { [Symbol.asyncDispose]: dispose })
 }

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { blobIdFromBytes } from '../../src/blob/blob-id.js'
-import { BlobCache, type PartialBlob } from '../../src/blob/cache/index.js'
+import type { BlobCache, PartialBlob } from '../../src/blob/cache/index.js'
 import { chunkTreeOfBytes, toHex } from '../../src/blob/chunk-tree.js'
 import type { BlobClient } from '../../src/mesh/blob-client.js'
 import { Download, type DownloadContext } from '../../src/mesh/download.js'
@@ -16,30 +15,9 @@ import { DEFAULT_DOWNLOAD_TUNING } from '../../src/mesh/fetcher.js'
 import { PeerScores } from '../../src/mesh/peer-scores.js'
 import type { Provider } from '../../src/mesh/provider-index.js'
 import { DeliveryWindow, paceVerdict, WalrusPace } from '../../src/mesh/source-pace.js'
-import { tempDir } from '../helpers/devnet.js'
+import { startedCache } from '../helpers/cache-blob.js'
 
 const CHUNK = 1024
-
-/** A blob of `chunks` random chunks, its description, and its download opened in `cache`. */
-/** A started cache in a temp dir, stopped and removed when the test's scope ends. */
-async function startedCache (): Promise<BlobCache & AsyncDisposable> {
-  const dir = await tempDir()
-  const cache = new BlobCache({ dir: join(dir.path, 'cache'), quotaBytes: 1024 * 1024 })
-  const dispose = async (): Promise<void> => {
-    try {
-      await cache.stop()
-    } finally {
-      await dir[Symbol.asyncDispose]()
-    }
-  }
-  try {
-    await cache.start()
-  } catch (err) {
-    await dir[Symbol.asyncDispose]()
-    throw err
-  }
-  return Object.assign(cache, { [Symbol.asyncDispose]: dispose })
-}
 
 /** When the downloads of the readers in these tests began, this node's too: together, so they rank by ID. */
 const BEGAN = Date.now()
@@ -137,6 +115,7 @@ function walrusHeldUntilReleased (bytes: Uint8Array): { walrus: DownloadContext[
   }
 }
 
+/** A blob of `chunks` random chunks, its description, and its download opened in `cache`. */
 async function blobToDownload (cache: BlobCache, chunks: number, chunkSize = CHUNK): Promise<{ bytes: Uint8Array, description: BlobDescription, partial: PartialBlob }> {
   const bytes = new Uint8Array(randomBytes(chunks * chunkSize))
   const tree = chunkTreeOfBytes(bytes, chunkSize)
