@@ -206,7 +206,7 @@ export class HerdNode {
       const providers = new ProviderIndex({ ttlMs: config.mesh.providerTtlMs })
       const scores = new PeerScores()
       const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => libp2p.dialProtocol(peer, protocol, options) })
-      const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: cacheChunkSource(cache), scores }, config.mesh.uploadBytesPerSec != null ? { uploadBytesPerSec: config.mesh.uploadBytesPerSec } : {})
+      const server = new BlobServer({ registrar: libp2pRegistrar(libp2p), source: { ...cacheChunkSource(cache), fetching: (blobId): boolean => announcer.isFetching(blobId) }, scores }, config.mesh.uploadBytesPerSec != null ? { uploadBytesPerSec: config.mesh.uploadBytesPerSec } : {})
       let fetcher: Fetcher | undefined
       // When each download in progress began, for the speed its finished event reports.
       const downloadsStarted = new Map<string, number>()

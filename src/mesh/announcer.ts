@@ -152,6 +152,11 @@ export class CacheAnnouncer {
     this.schedule()
   }
 
+  /** Whether this node's gossip says it is fetching the blob now. */
+  isFetching (blobId: BlobId): boolean {
+    return this.downloading.has(blobId)
+  }
+
   private schedule (): void {
     if (!this.started || this.flushTimer != null) return
     this.flushTimer = setTimeout(() => {

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { BLOB_ID_BYTES, blobIdFromBytes } from '../blob/blob-id.js'
+import { BLOB_ID_BYTES, blobIdFromBytes, type BlobId } from '../blob/blob-id.js'
 import { chunkRange } from '../blob/chunk-tree.js'
 import { plainBytes } from './bytes.js'
 import type { ChunkSource, ServedBlob } from './chunk-source.js'
 import {
   BLOB_PROTOCOL, BLOB_STREAM_IDLE_TIMEOUT_MS, MAX_BLOB_REQUEST_BYTES, MAX_BYTES_PER_REQUEST,
   MAX_CHUNKS_PER_REQUEST, MAX_INBOUND_BLOB_STREAMS, MAX_OUTBOUND_BLOB_STREAMS, MAX_WATCHES, MAX_WATCHES_PER_PEER,
-  WATCH_INTERVAL_MS, WATCH_REFRESH_MS
+  PENDING_BLOB_POLL_MS, PENDING_BLOB_WAIT_MS, WATCH_INTERVAL_MS, WATCH_REFRESH_MS
 } from './constants.js'
 import { IdleSignal } from './idle-signal.js'
 import { framedStream, type FramedStream, type WritePace } from './length-prefixed.js'
@@ -130,6 +130,9 @@ export class BlobServer {
         await this.watch(request, stream, connection.remotePeer.toString(), respond, idle)
         return
       }
+      const blobId = blobIdFromBytes(request.blobId)
+      // A HAVE waits for a download that has not begun outside the upload slots: it holds a timer, not an upload.
+      served = request.kind === BlobRequest.Kind.HAVE ? await this.openWhenBegun(blobId, stream, idle) : undefined
       if (this.stats.uploads >= this.maxUploads) {
         this.stats.refused++
         await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already` })
@@ -137,7 +140,7 @@ export class BlobServer {
       }
       this.stats.uploads++
       try {
-        served = await this.components.source.open(blobIdFromBytes(request.blobId))
+        served ??= await this.components.source.open(blobId)
         if (served == null) {
           await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
           return
@@ -201,8 +204,9 @@ export class BlobServer {
     stream.addEventListener('close', onClose)
     let served: ServedBlob | undefined
     try {
-      served = await this.components.source.open(blobIdFromBytes(request.blobId))
+      served = await this.openWhenBegun(blobIdFromBytes(request.blobId), stream, idle)
       if (served == null) {
+        if (ended.aborted) return
         await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
         return
       }
@@ -232,6 +236,41 @@ export class BlobServer {
       const left = (this.watchesByPeer.get(peer) ?? 1) - 1
       if (left > 0) this.watchesByPeer.set(peer, left)
       else this.watchesByPeer.delete(peer)
+    }
+  }
+
+  /**
+   * The blob asked for (HAVE, WATCH); for one this node announced fetching
+   * whose partial is not made yet (it reads the chunk hashes first), the
+   * partial once it is, PENDING_BLOB_WAIT_MS at most. The asker learned of
+   * the download from that announcement: answered NOT_FOUND, it rested this
+   * node and scored it down as a peer that failed it. Undefined: not held,
+   * or the wait ended (the download stopped, the stream closed, the server
+   * stops).
+   */
+  private async openWhenBegun (blobId: BlobId, stream: Stream, idle: IdleSignal): Promise<ServedBlob | undefined> {
+    const { source } = this.components
+    const closed = new AbortController()
+    const onClose = (): void => { closed.abort() }
+    stream.addEventListener('close', onClose)
+    const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
+    const askedAt = performance.now()
+    try {
+      while (true) {
+        const served = await source.open(blobId)
+        const waited = performance.now() - askedAt
+        if (served != null || source.fetching?.(blobId) !== true || waited >= PENDING_BLOB_WAIT_MS || ended.aborted) {
+          if (waited >= PENDING_BLOB_POLL_MS) log('a request for %s waited %d ms for its download to begin: %s', blobId, Math.round(waited), served != null ? 'begun' : 'not begun')
+          if (served != null && ended.aborted) {
+            served.release()
+            return undefined
+          }
+          return served
+        }
+        await sleep(PENDING_BLOB_POLL_MS, undefined, { signal: ended }).catch(() => {})
+      }
+    } finally {
+      stream.removeEventListener('close', onClose)
     }
   }
 

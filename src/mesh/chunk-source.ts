@@ -22,4 +22,11 @@ export interface ServedBlob {
 /** What the node can serve on /herd/blob/1.0.0. */
 export interface ChunkSource {
   open: (blobId: BlobId) => Promise<ServedBlob | undefined>
+  /**
+   * Whether this node has told the mesh it is fetching the blob: a download
+   * that may not have made its partial yet (it reads the chunk hashes first).
+   * A HAVE or WATCH of such a blob waits for the partial rather than
+   * answering NOT_FOUND, which rested and scored down an honest reader.
+   */
+  fetching?: (blobId: BlobId) => boolean
 }

@@ -103,6 +103,62 @@ describe('WATCH: a downloading peer pushes its bitfield on one stream', () => {
     await waitFor('the server to count no watch', () => server.stats.watching === 0)
   })
 
+  it('HAVE and WATCH wait for the partial of a download the server announced but has not begun, and answer NOT_FOUND once it stops fetching', async () => {
+    const blob = growingBlob()
+    const other = growingBlob()
+    // Announced at once; the partial of `blob` comes 300 ms later (its chunk hashes read first). `other` is dropped without one.
+    let begun = false
+    let fetchingOther = false
+    const source: ChunkSource = {
+      open: async id => id === blob.blobId && !begun ? undefined : await blob.source.open(id),
+      fetching: id => id === blob.blobId || (id === other.blobId && fetchingOther)
+    }
+    await using pair = await servingPair(source, { watchIntervalMs: 50 })
+    const started = performance.now()
+    const having = pair.client.have(pair.holder.peerId, blob.blobId, { signal: pair.signal })
+    let haveAt = 0
+    void having.then(() => { haveAt = performance.now() - started }, () => {})
+    const updates: number[] = []
+    let answeredAt = 0
+    const watching = pair.client.watch(pair.holder.peerId, blob.blobId, reply => {
+      answeredAt ||= performance.now() - started
+      updates.push(heldIn(reply.have))
+    }, { signal: pair.signal })
+    await sleep(300)
+    assert.equal(updates.length, 0, 'no answer to the watch before the partial')
+    assert.equal(haveAt, 0, 'no answer to the HAVE before the partial')
+    assert.equal(pair.server.stats.uploads, 0, 'a HAVE waiting holds no upload slot')
+    begun = true
+    blob.land(0)
+    await waitFor('the first answer', () => updates.length === 1)
+    assert.ok(answeredAt >= 300, `answered ${answeredAt.toFixed(0)} ms in, once the partial was there`)
+    assert.equal(updates[0], 1, 'the bitfield of the partial')
+    const have = await having
+    assert.ok(haveAt >= 300, `HAVE answered ${haveAt.toFixed(0)} ms in`)
+    assert.equal(heldIn(have.have), 1)
+    for (let index = 1; index < CHUNKS; index++) blob.land(index)
+    await watching
+    assert.equal(updates.at(-1), CHUNKS)
+    // A download that stops before its partial: a waiting WATCH or HAVE is answered NOT_FOUND, and no slot is left taken.
+    for (const ask of [
+      async () => { await pair.client.watch(pair.holder.peerId, other.blobId, () => {}, { signal: pair.signal }) },
+      async () => { await pair.client.have(pair.holder.peerId, other.blobId, { signal: pair.signal }) }
+    ]) {
+      fetchingOther = true
+      const askedAt = performance.now()
+      const asked = ask()
+      await sleep(200)
+      fetchingOther = false
+      await assert.rejects(asked, { name: 'PeerRefusedError', status: 'NOT_FOUND' })
+      assert.ok(performance.now() - askedAt >= 200, 'refused once the download stopped, not before')
+    }
+    // Not announced at all: NOT_FOUND at once.
+    const unknown = performance.now()
+    await assert.rejects(pair.client.watch(pair.holder.peerId, growingBlob().blobId, () => {}, { signal: pair.signal }), { name: 'PeerRefusedError', status: 'NOT_FOUND' })
+    assert.ok(performance.now() - unknown < 1_000, 'a blob neither held nor fetched is refused without waiting')
+    await waitFor('the server to count no watch', () => pair.server.stats.watching === 0)
+  })
+
   it('ends a watch whose peer floods it with updates, having read a bounded number', async () => {
     const init = { listen: ['/ip4/127.0.0.1/tcp/0'], privateNetwork: true, allow: ['/ip4/127.0.0.1'] }
     const [flooder, asker] = await Promise.all([0, 1].map(async () => createMeshLibp2p({ ...init, privateKey: await generateKeyPair('Ed25519') }))) as [MeshLibp2p, MeshLibp2p]
