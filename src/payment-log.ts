@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { Level } from 'level'
 import { z } from 'zod'
+import { checkStoreVersion } from './blob/level-store.js'
 import type { Payment } from './payments.js'
 import { sleepOn } from './retry.js'
 
@@ -154,7 +155,7 @@ export class PaymentLog {
   private async withDb<T> (fn: (db: Db) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const db = await this.open(signal)
     try {
-      await this.checkVersion(db)
+      await checkStoreVersion(db, { what: 'payment log', path: this.path, key: VERSION_KEY, version: LOG_VERSION }, message => new PaymentLogError(message))
       return await fn(db)
     } finally {
       await db.close()
@@ -175,16 +176,6 @@ export class PaymentLog {
         if (Date.now() + wait > deadline) throw new PaymentLogError(`payment log ${this.path} has been in use by another process for ${this.lockWaitMs} ms`)
       }
       await sleepOn(wait, signal)
-    }
-  }
-
-  private async checkVersion (db: Db): Promise<void> {
-    const version = await db.get(VERSION_KEY)
-    if (version == null) {
-      for await (const key of db.keys({ limit: 1 })) throw new PaymentLogError(`${this.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd payment log`)
-      await db.put(VERSION_KEY, String(LOG_VERSION), { sync: true })
-    } else if (version !== String(LOG_VERSION)) {
-      throw new PaymentLogError(`${this.path} is payment log version ${version.slice(0, 20)}, this herd reads version ${LOG_VERSION}`)
     }
   }
 }

@@ -50,7 +50,11 @@ describe('payment log', () => {
     const other = new Level(join(dir.path, 'other'))
     await other.put('something', 'else')
     await other.close()
-    await assert.rejects(new PaymentLog(join(dir.path, 'other')).totals(), { name: 'PaymentLogError' })
+    await assert.rejects(new PaymentLog(join(dir.path, 'other')).totals(), { name: 'PaymentLogError', message: /holds data \(first key something\) but no version: not a herd payment log/ })
+    const newer = new Level(join(dir.path, 'newer'))
+    await newer.put('version', '2')
+    await newer.close()
+    await assert.rejects(new PaymentLog(join(dir.path, 'newer')).totals(), { name: 'PaymentLogError', message: /payment log version 2, this herd reads version 1/ })
 
     const held = new Level(join(dir.path, 'payments'))
     await held.open()

@@ -15,17 +15,18 @@ export async function openLevelStore (db: Level<string, Uint8Array>, what: strin
 }
 
 /**
- * A herd level store's version under `key`: written into an empty store,
- * else checked, naming the store (`what`) in the error: data without a
- * version is some other store, and another version one this herd cannot read.
+ * A herd level store's version under `key`, as UTF-8 whatever the store's
+ * own value encoding: written into an empty store (synced), else checked,
+ * naming the store (`what`) in the error: data without a version is some
+ * other store, and another version one this herd cannot read.
  */
-export async function checkStoreVersion (db: Level<string, Uint8Array>, store: { what: string, path: string, key: string, version: number }, error: (message: string) => Error): Promise<void> {
-  const found = await db.get(store.key)
-  if (found == null) {
+export async function checkStoreVersion<V> (db: Level<string, V>, store: { what: string, path: string, key: string, version: number }, error: (message: string) => Error): Promise<void> {
+  const text = { valueEncoding: 'utf8' } as const
+  const version = await db.get<string, string>(store.key, text)
+  if (version == null) {
     for await (const key of db.keys({ limit: 1 })) throw error(`${store.path} holds data (first key ${key.slice(0, 80)}) but no version: not a herd ${store.what}`)
-    await db.put(store.key, new TextEncoder().encode(String(store.version)))
+    await db.put<string, string>(store.key, String(store.version), { ...text, sync: true })
     return
   }
-  const version = new TextDecoder().decode(found)
   if (version !== String(store.version)) throw error(`${store.path} is ${store.what} version ${version.slice(0, 20)}, this herd reads version ${store.version}`)
 }
