@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { BlobId } from '../../src/blob/blob-id.js'
 import { chunkCount, chunkRange, chunkTreeOfBytes } from '../../src/blob/chunk-tree.js'
 import { CacheAnnouncer } from '../../src/mesh/announcer.js'
+import { BlobClient } from '../../src/mesh/blob-client.js'
 import { BlobServer } from '../../src/mesh/blob-server.js'
 import type { ChunkSource } from '../../src/mesh/chunk-source.js'
 import { CACHE_TOPIC } from '../../src/mesh/constants.js'
@@ -103,6 +104,30 @@ describe('the mesh: nodes fetch blobs from each other before Walrus', () => {
       for (const node of nodes.slice(0, 3)) assert.deepEqual(await cachedBytes(node, blobId), Buffer.from(bytes))
     } finally {
       suite.devnet.walrus.setShaping({ latencyMs: 0, bandwidthBytesPerSec: 0 })
+      await stopNodes(nodes)
+    }
+  })
+
+  it('answers a peer\'s HAVE of a download it announced once the download has begun, not NOT_FOUND while it reads the chunk hashes', async () => {
+    const bytes = randomModel(2 * 1024 * 1024)
+    const { blobId } = await suite.devnet.publish(bytes, { chunkSize: CHUNK })
+    const nodes = await startNodes(2, join(suite.dir, 'have-early'), suite.devnet)
+    const [a, b] = nodes as [HerdNode, HerdNode]
+    // A Walrus far enough away that A's read of the chunk hashes takes a second after it announced the download.
+    suite.devnet.walrus.setShaping({ latencyMs: 1_000 })
+    try {
+      const fetching = a.fetcher.fetch(blobId)
+      const aId = a.peerId.toString()
+      await waitFor('B to hear that A is fetching', () => b.providers.providers(blobId).some(p => p.peerId === aId && p.state === 'fetching'))
+      assert.equal(a.cache.partialOf(blobId), undefined, 'A is still reading the chunk hashes')
+      const client = new BlobClient({ dialProtocol: async (peer, protocol, options) => b.libp2p.dialProtocol(peer, protocol, options) })
+      const have = await client.have(a.peerId, blobId, { signal: AbortSignal.timeout(20_000) })
+      assert.equal(have.size, bytes.byteLength)
+      assert.equal(have.have.byteLength, Math.ceil(bytes.byteLength / CHUNK / 8))
+      assert.ok(a.cache.partialOf(blobId) != null || a.cache.has(blobId), 'answered once A had begun')
+      await fetching
+    } finally {
+      suite.devnet.walrus.setShaping({ latencyMs: 0 })
       await stopNodes(nodes)
     }
   })
