@@ -133,6 +133,7 @@ export class BlobServer {
       const blobId = blobIdFromBytes(request.blobId)
       // A HAVE waits for a download that has not begun outside the upload slots: it holds a timer, not an upload.
       served = request.kind === BlobRequest.Kind.HAVE ? await this.openWhenBegun(blobId, stream, idle) : undefined
+      if (stream.status !== 'open') return
       if (this.stats.uploads >= this.maxUploads) {
         this.stats.refused++
         await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already` })
@@ -256,11 +257,11 @@ export class BlobServer {
     const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
     const askedAt = performance.now()
     try {
-      while (true) {
+      for (let polls = 0; ; polls++) {
         const served = await source.open(blobId)
         const waited = performance.now() - askedAt
         if (served != null || source.fetching?.(blobId) !== true || waited >= PENDING_BLOB_WAIT_MS || ended.aborted) {
-          if (waited >= PENDING_BLOB_POLL_MS) log('a request for %s waited %d ms for its download to begin: %s', blobId, Math.round(waited), served != null ? 'begun' : 'not begun')
+          if (polls > 0) log('a request for %s waited %d ms for its download to begin: %s', blobId, Math.round(waited), served != null ? 'begun' : 'not begun')
           if (served != null && ended.aborted) {
             served.release()
             return undefined

@@ -57,6 +57,7 @@ export const WATCH_INTERVAL_MS = 250
 export const WATCH_REFRESH_MS = BLOB_STREAM_IDLE_TIMEOUT_MS / 2
 /** WATCH streams a node serves at once, and to one peer: past them it answers BUSY, and the asker polls with HAVE. */
 export const MAX_WATCHES = 256
+export const MAX_WATCHES_PER_PEER = 4
 /**
  * A HAVE or WATCH of a blob this node announced fetching but has no partial
  * of yet waits this long at most for it (a chunk-hash read is one Walrus
@@ -65,7 +66,6 @@ export const MAX_WATCHES = 256
  */
 export const PENDING_BLOB_WAIT_MS = BLOB_STREAM_IDLE_TIMEOUT_MS / 2
 export const PENDING_BLOB_POLL_MS = 50
-export const MAX_WATCHES_PER_PEER = 4
 
 /** identify's own default, given explicitly so that the prefix guard and identify agree. */
 export const IDENTIFY_MAX_MESSAGE_BYTES = 8 * 1024

@@ -109,8 +109,12 @@ describe('WATCH: a downloading peer pushes its bitfield on one stream', () => {
     // Announced at once; the partial of `blob` comes 300 ms later (its chunk hashes read first). `other` is dropped without one.
     let begun = false
     let fetchingOther = false
+    let opensOfOther = 0
     const source: ChunkSource = {
-      open: async id => id === blob.blobId && !begun ? undefined : await blob.source.open(id),
+      open: async id => {
+        if (id === other.blobId) opensOfOther++
+        return id === blob.blobId && !begun ? undefined : await blob.source.open(id)
+      },
       fetching: id => id === blob.blobId || (id === other.blobId && fetchingOther)
     }
     await using pair = await servingPair(source, { watchIntervalMs: 50 })
@@ -152,6 +156,18 @@ describe('WATCH: a downloading peer pushes its bitfield on one stream', () => {
       await assert.rejects(asked, { name: 'PeerRefusedError', status: 'NOT_FOUND' })
       assert.ok(performance.now() - askedAt >= 200, 'refused once the download stopped, not before')
     }
+    // An asker that gives up while its HAVE waits ends the server's wait with its stream.
+    fetchingOther = true
+    const gaveUp = new AbortController()
+    const abandoned = pair.client.have(pair.holder.peerId, other.blobId, { signal: AbortSignal.any([gaveUp.signal, pair.signal]) })
+    await sleep(150)
+    gaveUp.abort(new Error('the download ended'))
+    await assert.rejects(abandoned)
+    await sleep(200)
+    const opensAfter = opensOfOther
+    await sleep(300)
+    assert.equal(opensOfOther, opensAfter, 'the server stopped looking once the asker closed its stream')
+    fetchingOther = false
     // Not announced at all: NOT_FOUND at once.
     const unknown = performance.now()
     await assert.rejects(pair.client.watch(pair.holder.peerId, growingBlob().blobId, () => {}, { signal: pair.signal }), { name: 'PeerRefusedError', status: 'NOT_FOUND' })
