@@ -131,9 +131,16 @@ export class BlobServer {
         return
       }
       const blobId = blobIdFromBytes(request.blobId)
-      // A HAVE waits for a download that has not begun outside the upload slots: it holds a timer, not an upload.
-      served = request.kind === BlobRequest.Kind.HAVE ? await this.openWhenBegun(blobId, stream, idle) : undefined
-      if (stream.status !== 'open') return
+      if (request.kind === BlobRequest.Kind.HAVE) {
+        // A HAVE waits for a download that has not begun outside the upload slots: it holds a timer, not an upload.
+        const ended = this.streamEnded(stream, idle)
+        try {
+          served = await this.openWhenBegun(blobId, ended.signal)
+        } finally {
+          ended.stop()
+        }
+        if (stream.status !== 'open') return
+      }
       if (this.stats.uploads >= this.maxUploads) {
         this.stats.refused++
         await respond(BlobResponse.Status.BUSY, { message: `serving ${this.stats.uploads} requests already` })
@@ -199,13 +206,10 @@ export class BlobServer {
     // Counted before the open: two watches asked at once must not both pass the limits while it runs.
     this.stats.watching++
     this.watchesByPeer.set(peer, byPeer + 1)
-    const closed = new AbortController()
-    const onClose = (): void => { closed.abort() }
-    const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
-    stream.addEventListener('close', onClose)
+    const { signal: ended, stop } = this.streamEnded(stream, idle)
     let served: ServedBlob | undefined
     try {
-      served = await this.openWhenBegun(blobIdFromBytes(request.blobId), stream, idle)
+      served = await this.openWhenBegun(blobIdFromBytes(request.blobId), ended)
       if (served == null) {
         if (ended.aborted) return
         await respond(BlobResponse.Status.NOT_FOUND, { message: 'blob not held' })
@@ -231,7 +235,7 @@ export class BlobServer {
       if (ended.aborted || stream.status !== 'open') return
       throw err
     } finally {
-      stream.removeEventListener('close', onClose)
+      stop()
       served?.release()
       this.stats.watching--
       const left = (this.watchesByPeer.get(peer) ?? 1) - 1
@@ -240,38 +244,38 @@ export class BlobServer {
     }
   }
 
+  /** A signal that aborts when the stream closes, its idle timeout passes or the server stops; `stop` lets the stream go. */
+  private streamEnded (stream: Stream, idle: IdleSignal): { signal: AbortSignal, stop: () => void } {
+    const closed = new AbortController()
+    const onClose = (): void => { closed.abort() }
+    stream.addEventListener('close', onClose)
+    return { signal: AbortSignal.any([this.stopping.signal, idle.signal, closed.signal]), stop: () => { stream.removeEventListener('close', onClose) } }
+  }
+
   /**
    * The blob asked for (HAVE, WATCH); for one this node announced fetching
    * whose partial is not made yet (it reads the chunk hashes first), the
    * partial once it is, PENDING_BLOB_WAIT_MS at most. The asker learned of
    * the download from that announcement: answered NOT_FOUND, it rested this
    * node and scored it down as a peer that failed it. Undefined: not held,
-   * or the wait ended (the download stopped, the stream closed, the server
-   * stops).
+   * or the wait ended (the download stopped, or `ended`: the stream closed,
+   * the server stops).
    */
-  private async openWhenBegun (blobId: BlobId, stream: Stream, idle: IdleSignal): Promise<ServedBlob | undefined> {
+  private async openWhenBegun (blobId: BlobId, ended: AbortSignal): Promise<ServedBlob | undefined> {
     const { source } = this.components
-    const closed = new AbortController()
-    const onClose = (): void => { closed.abort() }
-    stream.addEventListener('close', onClose)
-    const ended = AbortSignal.any([this.stopping.signal, idle.signal, closed.signal])
     const askedAt = performance.now()
-    try {
-      for (let polls = 0; ; polls++) {
-        const served = await source.open(blobId)
-        const waited = performance.now() - askedAt
-        if (served != null || source.fetching?.(blobId) !== true || waited >= PENDING_BLOB_WAIT_MS || ended.aborted) {
-          if (polls > 0) log('a request for %s waited %d ms for its download to begin: %s', blobId, Math.round(waited), served != null ? 'begun' : 'not begun')
-          if (served != null && ended.aborted) {
-            served.release()
-            return undefined
-          }
-          return served
+    for (let polls = 0; ; polls++) {
+      const served = await source.open(blobId)
+      const waited = performance.now() - askedAt
+      if (served != null || source.fetching?.(blobId) !== true || waited >= PENDING_BLOB_WAIT_MS || ended.aborted) {
+        if (polls > 0) log('a request for %s waited %d ms for its download to begin: %s', blobId, Math.round(waited), served != null ? 'begun' : 'not begun')
+        if (served != null && ended.aborted) {
+          served.release()
+          return undefined
         }
-        await sleep(PENDING_BLOB_POLL_MS, undefined, { signal: ended }).catch(() => {})
+        return served
       }
-    } finally {
-      stream.removeEventListener('close', onClose)
+      await sleep(PENDING_BLOB_POLL_MS, undefined, { signal: ended }).catch(() => {})
     }
   }
 
